@@ -1,0 +1,33 @@
+"""Error types. Each carries the process exit code documented in DESIGN.md.
+
+Use cases raise these; exactly one handler at the CLI edge turns them into a
+one-line Chinese message on stderr and an exit code.
+"""
+
+
+class GongkaiError(Exception):
+    """Base class: a failure the user can understand from its message alone."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(GongkaiError):
+    """Bad command-line input or a malformed file."""
+
+    exit_code = 2
+
+
+class NotFound(GongkaiError):
+    """A task, plan or note that does not exist."""
+
+    exit_code = 3
+
+
+class StoreError(GongkaiError):
+    """The database cannot be used: locked, corrupt, read-only, too new."""
+
+    exit_code = 4

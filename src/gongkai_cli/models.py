@@ -1,0 +1,124 @@
+"""Plain records passed from the store through the use cases to the renderers."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+
+from .errors import UsageError
+
+
+class Status(str, enum.Enum):
+    TODO = "todo"
+    DOING = "doing"
+    DONE = "done"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def closed(self) -> bool:
+        """A closed task can no longer be overdue."""
+        return self in (Status.DONE, Status.CANCELLED)
+
+    @classmethod
+    def parse(cls, text: str) -> Status:
+        """Accept the English name or the Chinese label, as users type either."""
+        key = (text or "").strip().lower()
+        for status in cls:
+            if key in (status.value, status.label):
+                return status
+        choices = "、".join(f"{s.value}（{s.label}）" for s in cls)
+        raise UsageError(f"无效的状态“{text}”，可选：{choices}。")
+
+
+_LABELS = {
+    Status.TODO: "未开始",
+    Status.DOING: "进行中",
+    Status.DONE: "已完成",
+    Status.BLOCKED: "受阻",
+    Status.CANCELLED: "已取消",
+}
+
+
+@dataclass(frozen=True)
+class Note:
+    id: int
+    task_id: int
+    at: str
+    by: str
+    text: str
+    status: Status | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "by": self.by,
+            "text": self.text,
+            "status": self.status.value if self.status else None,
+        }
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    plan: str
+    group: str
+    content: str
+    units: tuple[str, ...]
+    deadline: str
+    start: date | None
+    due: date | None
+    status: Status
+    updated_at: str
+    overdue: bool = False
+    via: str | None = None
+    notes: tuple[Note, ...] = field(default=(), compare=False)
+
+    @property
+    def lead_unit(self) -> str | None:
+        return self.units[0] if self.units else None
+
+    def to_dict(self, *, with_notes: bool = False) -> dict:
+        data = {
+            "id": self.id,
+            "plan": self.plan,
+            "group": self.group,
+            "content": self.content,
+            "units": list(self.units),
+            "lead_unit": self.lead_unit,
+            "deadline": self.deadline,
+            "start": self.start.isoformat() if self.start else None,
+            "due": self.due.isoformat() if self.due else None,
+            "status": self.status.value,
+            "overdue": self.overdue,
+            "updated_at": self.updated_at,
+        }
+        if self.via:
+            data["via"] = self.via
+        if with_notes:
+            data["notes"] = [note.to_dict() for note in self.notes]
+        return data
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    year: int
+    tasks: int
+    imported_at: str
+    source: str
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "year": self.year,
+            "tasks": self.tasks,
+            "imported_at": self.imported_at,
+            "source": self.source,
+        }
