@@ -1,0 +1,197 @@
+"""Dates: today in the office's time zone, deadline text → dates, user date input → date."""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import os
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import UsageError
+
+DEFAULT_TZ = "Asia/Shanghai"
+# China has had no daylight saving time since 1991, so a fixed offset is exact
+# for Asia/Shanghai on machines without a tz database (Windows without tzdata).
+_CHINA_STANDARD_TIME = datetime.timezone(timedelta(hours=8), "CST")
+
+Span = tuple[date | None, date | None]
+
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+# Deadline grammar. Every form may carry an explicit year ("2024年3月31日前").
+_YEAR = r"(?:(?P<year>\d{4})年)?"
+_BEFORE = r"(?:之前|以前|前)?"
+_PERIOD_SUFFIX = r"[末底内]?" + _BEFORE
+_QUARTERS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+# Matched after NFKC, which has already turned ，and ；into , and ;.
+_LIST_SEPARATORS = re.compile(r"[、,;和及]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _months(year: int, first: int, last: int) -> tuple[date, date]:
+    """First day of month `first` to last day of month `last`; ValueError if impossible."""
+    return date(year, first, 1), date(year, last, calendar.monthrange(year, last)[1])
+
+
+def _month_end(year: int, month: int) -> Span:
+    return None, _months(year, month, month)[1]
+
+
+_DEADLINE_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], Span]], ...] = (
+    # "2024年底前" has no 年 of its own after the year digits, hence 年? here.
+    (
+        re.compile(r"(?:(?P<year>\d{4})年?)?(?:全年|年[内底末])" + _BEFORE),
+        lambda m, y: _months(y, 1, 12),
+    ),
+    (
+        re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]" + _BEFORE),
+        lambda m, y: (None, date(y, int(m["month"]), int(m["day"]))),
+    ),
+    (
+        re.compile(_YEAR + r"(?P<month>\d{1,2})月[底末]" + _BEFORE),
+        lambda m, y: _month_end(y, int(m["month"])),
+    ),
+    (
+        re.compile(_YEAR + r"(?P<month>\d{1,2})月份?内?"),
+        lambda m, y: _months(y, int(m["month"]), int(m["month"])),
+    ),
+    (
+        re.compile(_YEAR + r"(?P<half>[上下])半年" + _PERIOD_SUFFIX),
+        lambda m, y: _months(y, 1, 6) if m["half"] == "上" else _months(y, 7, 12),
+    ),
+    (
+        re.compile(_YEAR + r"第?(?P<quarter>[一二三四1-4])季度" + _PERIOD_SUFFIX),
+        lambda m, y: _months(y, 3 * _QUARTERS[m["quarter"]] - 2, 3 * _QUARTERS[m["quarter"]]),
+    ),
+)
+
+# User date input. Forms without a year use the plan year.
+_USER_DATE_FORMS = (
+    re.compile(r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})"),
+    re.compile(r"(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})"),
+    re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]?"),
+)
+_OFFSET = re.compile(r"(?P<count>[+-]?\d+)(?P<unit>[dwm])")
+_RELATIVE_DAYS = {
+    "today": 0, "今天": 0,
+    "tomorrow": 1, "明天": 1,
+    "yesterday": -1, "昨天": -1,
+}
+
+
+def tz() -> datetime.tzinfo:
+    """The office's time zone: env GONGKAI_TZ (IANA name), else Asia/Shanghai."""
+    name = os.environ.get("GONGKAI_TZ", "").strip() or DEFAULT_TZ
+    try:
+        return ZoneInfo(name)
+    except ZoneInfoNotFoundError:
+        if name == DEFAULT_TZ:
+            return _CHINA_STANDARD_TIME
+    except (ValueError, OSError):
+        pass  # zoneinfo rejects path-like names ("../x") and directories ("Asia") this way
+    raise UsageError(
+        f"未知的时区“{name}”（环境变量 GONGKAI_TZ），请使用 IANA 时区名，如 Asia/Shanghai。"
+    )
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(tz()).replace(microsecond=0)
+
+
+def timestamp() -> str:
+    return now().isoformat()
+
+
+def today() -> date:
+    """Today in tz(), or env GONGKAI_TODAY=YYYY-MM-DD for reproducible runs."""
+    # An empty value counts as unset, so `GONGKAI_TODAY= gongkai …` clears an override.
+    value = os.environ.get("GONGKAI_TODAY", "").strip()
+    if not value:
+        return now().date()
+    try:
+        if _ISO_DAY.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise UsageError(
+        f"环境变量 GONGKAI_TODAY 的值“{value}”不是有效日期，应为 YYYY-MM-DD 格式，如 2023-04-20。"
+    )
+
+
+def year_from_name(name: str) -> int | None:
+    """First standalone four-digit year (1900–2099) in a plan or file name."""
+    match = _YEAR_IN_NAME.search(name)
+    return int(match.group()) if match else None
+
+
+def _squeeze(text: str) -> str:
+    # NFKC turns full-width digits and punctuation typed in Chinese IMEs into ASCII;
+    # the source table's line breaks leave stray spaces inside the text.
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text or ""))
+
+
+def _parse_deadline_piece(piece: str, year: int) -> Span | None:
+    for pattern, span in _DEADLINE_FORMS:
+        match = pattern.fullmatch(piece)
+        if match:
+            try:
+                return span(match, int(match["year"]) if match["year"] else year)
+            except ValueError:
+                return None
+    return None
+
+
+def parse_deadline(text: str, year: int) -> Span:
+    """(start, due) for a Chinese deadline such as 全年 or 4月20日前; (None, None) if not understood.
+
+    A list of deadlines ("3月31日前、6月30日前") is due at its latest date.
+    """
+    pieces = [piece for piece in _LIST_SEPARATORS.split(_squeeze(text)) if piece]
+    if not pieces:
+        return None, None
+    spans = []
+    for piece in pieces:
+        span = _parse_deadline_piece(piece, year)
+        if span is None:
+            return None, None
+        spans.append(span)
+        # An explicit year carries over to the following items: "2024年3月31日前、6月30日前".
+        year = span[1].year
+    if len(spans) == 1:
+        return spans[0]
+    return None, max(due for _, due in spans)
+
+
+def parse_user_date(text: str, *, today: date, year: int) -> date:
+    """A date typed on the command line (--before/--after); UsageError if it is not a real date."""
+    key = _squeeze(text).lower()
+    try:
+        if key in _RELATIVE_DAYS:
+            return today + timedelta(days=_RELATIVE_DAYS[key])
+        offset = _OFFSET.fullmatch(key)
+        if offset:
+            count = int(offset["count"])
+            if offset["unit"] == "m":
+                from dateutil.relativedelta import relativedelta
+
+                return today + relativedelta(months=count)
+            return today + timedelta(days=count * (7 if offset["unit"] == "w" else 1))
+        for pattern in _USER_DATE_FORMS:
+            match = pattern.fullmatch(key)
+            if match:
+                return date(
+                    int(match["year"]) if match["year"] else year,
+                    int(match["month"]),
+                    int(match["day"]),
+                )
+    except (ValueError, OverflowError):
+        pass
+    raise UsageError(
+        f"无效的日期“{text.strip()}”，可用格式：2023-04-20、2023/4/20、20230420、"
+        "2023年4月20日、4月20日、today、tomorrow、7d、2w、1m。"
+    )
