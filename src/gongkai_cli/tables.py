@@ -1,0 +1,185 @@
+"""Reading a plan table (任务分解表) into validated, filled-down rows.
+
+The office keeps the plan in Excel, so files arrive as CSV in UTF-8 (with or
+without BOM) or in GBK/GB18030, with merged cells exported as empty cells and
+line breaks of the original document left as stray spaces inside Chinese text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    id: int
+    group: str
+    content: str
+    units: str
+    deadline: str
+
+
+@dataclass(frozen=True)
+class PlanTable:
+    rows: tuple[Row, ...]
+    encoding: str
+    path: str
+
+
+# English header (also the Row field) -> Chinese header of the original table.
+_COLUMNS = {
+    "id": "序号",
+    "group": "任务名称",
+    "content": "任务内容",
+    "units": "责任单位",
+    "deadline": "时间节点",
+}
+# Merged cells in the original cover these columns; an empty cell means "same as above".
+_FILLED_DOWN = ("group", "units", "deadline")
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+
+_SPACE_RUN = re.compile(r"\s+")
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
+_POSITIVE_INT = re.compile(r"[0-9]+")
+
+
+def clean_text(text: str) -> str:
+    """Drop whitespace the original's line breaks left inside Chinese text.
+
+    A run survives only between two ASCII letters/digits, where it separates
+    words (``Word Excel``); anywhere else it is an artefact (``体 量大``).
+    """
+    text = text.strip()
+
+    def keep_between_words(match: re.Match[str]) -> str:
+        before, after = text[match.start() - 1], text[match.end()]
+        if _ASCII_ALNUM.fullmatch(before) and _ASCII_ALNUM.fullmatch(after):
+            return match.group()
+        return ""
+
+    # After strip() no run touches either end, so both neighbours exist.
+    return _SPACE_RUN.sub(keep_between_words, text)
+
+
+def read_plan_table(path: str | os.PathLike) -> PlanTable:
+    """Read, clean, fill down and validate a plan table; UsageError on any defect."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"“{path}”是目录，不是文件。")
+    if not path.exists():
+        raise UsageError(f"找不到文件“{path}”。")
+    if path.suffix.lower() in _EXCEL_SUFFIXES:
+        raise UsageError(f"暂不支持直接导入 Excel 文件“{path}”，请在 Excel 中另存为“CSV UTF-8”后再导入。")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"无法读取文件“{path}”：{exc.strerror}。") from exc
+    text, encoding = _decode(data, path)
+    rows = _build_rows(_csv_records(text, path), path)
+    return PlanTable(rows=rows, encoding=encoding, path=str(path))
+
+
+def _decode(data: bytes, path: Path) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        candidates = ("utf-8-sig",)
+    else:
+        # GB18030 is a superset of GBK, which is what Excel on Chinese Windows writes.
+        candidates = ("utf-8", "gb18030")
+    for encoding in candidates:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise UsageError(f"文件“{path}”既不是 UTF-8 也不是 GBK/GB18030 编码，请另存为“CSV UTF-8”后再导入。")
+
+
+def _csv_records(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield (first line number, cells) per record; an XLSX reader would yield the same."""
+    nul = text.find("\0")
+    if nul >= 0:
+        # NUL means a binary file or UTF-16 text that happened to decode as UTF-8.
+        line = text.count("\n", 0, nul) + 1
+        raise UsageError(f"文件“{path}”第 {line} 行含有空字符（NUL），不是文本格式的 CSV，请另存为“CSV UTF-8”后再导入。")
+    # strict: an unclosed quote must fail loudly instead of swallowing the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise UsageError(f"文件“{path}”第 {start} 行起 CSV 格式有误（{exc}），请检查引号是否成对。") from exc
+        yield start, cells
+        start = reader.line_num + 1
+
+
+def _build_rows(records: Iterable[tuple[int, list[str]]], path: Path) -> tuple[Row, ...]:
+    header: dict[str, int] | None = None
+    rows: list[Row] = []
+    seen: dict[int, int] = {}
+    for line, raw in records:
+        cells = [clean_text(cell) for cell in raw]
+        if not any(cells):
+            continue
+        if header is None:
+            header = _map_header(cells, path)
+            continue
+        values = {name: cells[i] if i < len(cells) else "" for name, i in header.items()}
+        where = f"文件“{path}”第 {line} 行"
+        task_id = _parse_id(values["id"], where)
+        if task_id in seen:
+            raise UsageError(f"{where}：序号“{task_id}”与第 {seen[task_id]} 行重复。")
+        seen[task_id] = line
+        if not values["content"]:
+            raise UsageError(f"{where}：序号 {task_id} 的任务内容为空。")
+        for name in _FILLED_DOWN:
+            if values[name]:
+                continue
+            if not rows:
+                raise UsageError(f"{where}：{_COLUMNS[name]}为空，上方也没有可沿用的值。")
+            values[name] = getattr(rows[-1], name)
+        rows.append(
+            Row(
+                line=line,
+                id=task_id,
+                group=values["group"],
+                content=values["content"],
+                units=values["units"],
+                deadline=values["deadline"],
+            )
+        )
+    if not rows:
+        raise UsageError(f"文件“{path}”没有任何任务。")
+    return tuple(rows)
+
+
+def _map_header(cells: list[str], path: Path) -> dict[str, int]:
+    names = [cell.replace("\ufeff", "").lower() for cell in cells]
+    found: dict[str, int] = {}
+    for field, chinese in _COLUMNS.items():
+        for i, name in enumerate(names):
+            if name in (field, chinese):
+                found[field] = i
+                break
+    missing = [f"{_COLUMNS[field]}（{field}）" for field in _COLUMNS if field not in found]
+    if missing:
+        raise UsageError(f"文件“{path}”缺少列：{'、'.join(missing)}。")
+    return found
+
+
+def _parse_id(text: str, where: str) -> int:
+    if not text:
+        raise UsageError(f"{where}：序号为空。")
+    if not _POSITIVE_INT.fullmatch(text) or int(text) == 0:
+        raise UsageError(f"{where}：序号“{text}”不是正整数。")
+    return int(text)
