@@ -1,0 +1,316 @@
+"""Command line. Parses arguments, calls the ledger, hands records to render.
+
+No SQL here and no business rules: a command is argument handling plus one
+use-case call plus one render call. Errors are turned into exit codes in one
+place, `_Group.invoke`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import GongkaiError, UsageError
+
+EXIT_CODES_HELP = """\b
+退出码：0 成功（结果为空也算成功）；1 内部错误；2 用法或输入错误（日期、状态、单位、文件格式）；
+3 找不到（计划中没有该任务）；4 数据库问题（被占用超时、损坏、只读、版本过新）。"""
+
+
+class _Group(TyperGroup):
+    """The one place where errors become a Chinese sentence on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader (`| head`) has all it wanted; later flushes must not fail either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
+        except GongkaiError as err:
+            _fail(ctx, err.message, err.exit_code)
+        except Exception as err:
+            if _debug(ctx):
+                raise
+            _fail(ctx, f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    options = ctx.find_object(GlobalOptions)
+    return bool(options and options.debug) or bool(os.environ.get("GONGKAI_DEBUG"))
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    click.echo(f"错误：{message}", err=True)
+    ctx.exit(code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="政务公开工作要点任务台账：查看“我的任务”、临近截止与逾期任务，记录进展和状态。\n\n" + EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+)
+
+
+@dataclass
+class GlobalOptions:
+    db: Optional[Path]
+    plan: Optional[str]
+    debug: bool
+
+
+DbOption = typer.Option(
+    None, "--db", envvar="GONGKAI_DB", show_envvar=True,
+    help="数据库文件路径（默认在用户数据目录下的 gongkai.db）。", dir_okay=True,
+)
+PlanOption = typer.Option(
+    None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, help="计划名称，例如 2023（默认最新的计划）。"
+)
+FormatOption = typer.Option("table", "--format", "-f", help="输出格式：table、json、csv、tsv、markdown。")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gongkai {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    db: Optional[Path] = DbOption,
+    plan: Optional[str] = PlanOption,
+    debug: bool = typer.Option(False, "--debug", help="出错时显示完整的调用栈。"),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="显示版本号并退出。"
+    ),
+) -> None:
+    ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug)
+
+
+def _ledger(ctx: typer.Context, *, bootstrap: bool = True):
+    from .ledger import Ledger
+
+    options: GlobalOptions = ctx.find_object(GlobalOptions)
+    return Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap)
+
+
+def _statuses(values: Optional[List[str]]):
+    from .models import Status
+
+    return tuple(Status.parse(value) for value in values or ())
+
+
+def _render_format(fmt: str) -> str:
+    from .render import check_format
+
+    return check_format(fmt)
+
+
+# -- set-up -------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    empty: bool = typer.Option(False, "--empty", help="创建空台账，不载入内置的 2023 年计划。"),
+) -> None:
+    """创建数据库（已存在时不做任何改动）。"""
+    with _ledger(ctx, bootstrap=not empty) as ledger:
+        plans = ledger.plans()
+        where = ledger.store.path
+    summary = "、".join(f"{p.name}（{p.tasks} 项）" for p in plans) or "无计划"
+    typer.echo(f"台账就绪：{where}；计划：{summary}。")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="任务分解表 CSV 文件（UTF-8、带 BOM 的 UTF-8 或 GBK/GB18030）。"),
+    plan: Optional[str] = typer.Option(None, "--plan", help="计划名称（默认取文件名中的年份，例如 2024）。"),
+    year: Optional[int] = typer.Option(None, "--year", help="计划年度，用于把“全年”“4月20日前”换算成日期。"),
+) -> None:
+    """导入（或重新导入）一份任务分解表。重新导入只更新任务文字，不丢失进展和状态。"""
+    if year is not None and not 1900 <= year <= 2099:
+        raise UsageError(f"无效的年度“{year}”，应为四位年份，例如 2024。")
+    options: GlobalOptions = ctx.find_object(GlobalOptions)
+    with _ledger(ctx, bootstrap=False) as ledger:
+        result = ledger.import_file(file, plan=plan or options.plan, year=year)
+    for warning in result.warnings:
+        typer.echo(f"警告：{warning}", err=True)
+    counts = result.counts
+    typer.echo(
+        f"已导入计划“{result.plan}”（{result.year} 年，来自 {result.source}）：共 {result.tasks} 项，"
+        f"新增 {counts.added}，更新 {counts.updated}，未变 {counts.unchanged}。"
+    )
+    if counts.kept:
+        kept = "、".join(str(task_id) for task_id in counts.kept)
+        typer.echo(f"注意：台账中序号 {kept} 的任务不在此文件中，已原样保留。", err=True)
+
+
+@app.command()
+def plans(ctx: typer.Context, fmt: str = FormatOption) -> None:
+    """列出已导入的计划及其任务数（第一项为默认计划）。"""
+    from . import render
+
+    fmt = _render_format(fmt)
+    with _ledger(ctx) as ledger:
+        items = ledger.plans()
+    render.plans(items, fmt)
+
+
+# -- reading --------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    unit: Optional[List[str]] = typer.Option(None, "--unit", "-u", help="责任单位全称，可重复，例如 --unit 区财政局。"),
+    status: Optional[List[str]] = typer.Option(
+        None, "--status", "-s", help="状态，可重复：todo/未开始、doing/进行中、done/已完成、blocked/受阻、cancelled/已取消。"
+    ),
+    group: Optional[str] = typer.Option(None, "--group", "-g", help="任务名称中包含的文字。"),
+    search: Optional[str] = typer.Option(None, "--search", "-q", help="任务内容中包含的文字。"),
+    overdue: bool = typer.Option(False, "--overdue", help="只看已逾期（截止日期已过且未完成）的任务。"),
+    fmt: str = FormatOption,
+) -> None:
+    """列出任务，按序号排列。例如：gongkai list --unit 区财政局"""
+    from . import render
+
+    fmt = _render_format(fmt)
+    statuses = _statuses(status)
+    with _ledger(ctx) as ledger:
+        items = ledger.list_tasks(
+            units=tuple(unit or ()), statuses=statuses, group=group, search=search, overdue=overdue
+        )
+    render.tasks(items, fmt)
+
+
+@app.command()
+def due(
+    ctx: typer.Context,
+    before: Optional[str] = typer.Option(None, "--before", help="截止日期不晚于该日（含当天），例如 2023-04-20、4月20日、7d。"),
+    after: Optional[str] = typer.Option(None, "--after", help="截止日期不早于该日（含当天）。"),
+    within: Optional[str] = typer.Option(None, "--within", help="从今天起的时间范围内到期，例如 7d、2w、1m。"),
+    overdue: bool = typer.Option(False, "--overdue", help="只看已逾期的任务。"),
+    unit: Optional[List[str]] = typer.Option(None, "--unit", "-u", help="责任单位全称，可重复。"),
+    all_: bool = typer.Option(False, "--all", help="也列出已完成和已取消的任务。"),
+    fmt: str = FormatOption,
+) -> None:
+    """按截止日期列出任务（最早的在前）。默认不含已完成、已取消的任务。
+
+    例如：gongkai due --before 2023-04-20
+    """
+    from . import render
+
+    fmt = _render_format(fmt)
+    with _ledger(ctx) as ledger:
+        items = ledger.due(
+            before=before, after=after, within=within, overdue=overdue,
+            units=tuple(unit or ()), include_closed=all_,
+        )
+    render.tasks(items, fmt)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    task_id: str = typer.Argument(..., metavar="ID", help="任务序号，例如 40。"),
+    fmt: str = FormatOption,
+) -> None:
+    """查看一项任务的全部信息和进展记录。"""
+    from . import render
+    from .ledger import parse_task_id
+
+    fmt = _render_format(fmt)
+    number = parse_task_id(task_id)
+    with _ledger(ctx) as ledger:
+        task = ledger.show(number)
+    render.task_detail(task, fmt)
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+def _read_text(text: str) -> str:
+    if text != "-":
+        return text
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError("标准输入中的进展说明不是有效的 UTF-8 文本。") from None
+
+
+@app.command()
+def note(
+    ctx: typer.Context,
+    task_id: str = typer.Argument(..., metavar="ID", help="任务序号，例如 40。"),
+    text: str = typer.Argument(..., metavar="TEXT", help="进展说明；为 - 时从标准输入读取。"),
+    by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
+    status: Optional[str] = typer.Option(None, "--status", "-s", help="同时修改状态，例如 doing 或 进行中。"),
+    quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
+    fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
+) -> None:
+    """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成" """
+    from .ledger import parse_task_id
+    from .models import Status
+
+    fmt = _render_format(fmt)
+    number = parse_task_id(task_id)
+    new_status = Status.parse(status) if status is not None else None
+    body = _read_text(text)
+    with _ledger(ctx) as ledger:
+        written = ledger.add_note(number, body, by=by, status=new_status)
+    if not quiet:
+        from . import render
+
+        render.note_saved(written, fmt)
+
+
+@app.command("status")
+def status_(
+    ctx: typer.Context,
+    task_id: str = typer.Argument(..., metavar="ID", help="任务序号，例如 40。"),
+    new_status: str = typer.Argument(
+        ..., metavar="STATUS", help="新状态：todo/未开始、doing/进行中、done/已完成、blocked/受阻、cancelled/已取消。"
+    ),
+    note_text: Optional[str] = typer.Option(None, "--note", "-m", help="附带的说明。"),
+    by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
+    quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
+    fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json。"),
+) -> None:
+    """修改任务状态；每次修改都会记入进展记录。例如：gongkai status 40 done"""
+    from .ledger import parse_task_id
+    from .models import Status
+
+    fmt = _render_format(fmt)
+    number = parse_task_id(task_id)
+    target = Status.parse(new_status)
+    with _ledger(ctx) as ledger:
+        change = ledger.set_status(number, target, note=note_text, by=by)
+    if quiet:
+        return
+    from . import render
+
+    if change.note is None:
+        render.status_unchanged(change.task_id, change.after, fmt)
+    else:
+        render.note_saved(change.note, fmt)
+
+
+def main() -> None:
+    app(prog_name="gongkai")

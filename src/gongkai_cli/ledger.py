@@ -1,0 +1,284 @@
+"""Use cases. Each returns records or raises a typed error; nothing here prints."""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import os
+import re
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from . import dates
+from .errors import NotFound, StoreError, UsageError
+from .models import Note, Plan, Status, Task
+from .store import ImportCounts, Store, TaskInput, TaskQuery
+from .units import split_units
+
+BUNDLED_PLAN = "tasks_2023.csv"
+
+_TASK_ID = re.compile(r"[1-9][0-9]{0,8}")
+
+
+def default_db_path() -> Path:
+    """GONGKAI_DB, else the per-user data directory."""
+    if env := os.environ.get("GONGKAI_DB"):
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("gongkai", appauthor=False)) / "gongkai.db"
+
+
+def bundled_plan_path() -> Path:
+    return Path(str(resources.files("gongkai_cli") / "data" / BUNDLED_PLAN))
+
+
+def parse_task_id(text: str) -> int:
+    """Task ids are the table's 序号: positive integers, typed by hand."""
+    value = (text or "").strip()
+    if not _TASK_ID.fullmatch(value):
+        raise UsageError(f"无效的任务序号“{text}”，序号应为正整数，例如 40。")
+    return int(value)
+
+
+def current_user() -> str:
+    if name := os.environ.get("GONGKAI_USER", "").strip():
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        # No login name at all happens in containers and some cron setups.
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    plan: str
+    year: int
+    source: str
+    tasks: int
+    counts: ImportCounts
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    task_id: int
+    before: Status
+    after: Status
+    note: Note | None  # None when the task already had that status
+
+
+class Ledger:
+    """The ledger of one database, with the plan a command works on."""
+
+    def __init__(self, store: Store, *, plan: str | None = None, today: date | None = None):
+        self.store = store
+        self._plan_name = plan
+        self.today = today or dates.today()
+
+    @classmethod
+    def open(
+        cls, db_path: Path | None = None, *, plan: str | None = None, bootstrap: bool = True
+    ) -> Ledger:
+        """Open the ledger at `db_path` (default location when None).
+
+        A database that does not exist yet is created; with `bootstrap` it is
+        also filled with the bundled 2023 plan, so a fresh install answers
+        `gongkai list` straight away.
+        """
+        explicit = db_path is not None or "GONGKAI_DB" in os.environ
+        path = Path(db_path).expanduser() if db_path is not None else default_db_path()
+        is_new = not path.exists()
+        if is_new:
+            if explicit and not path.parent.is_dir():
+                raise StoreError(f"数据库所在目录“{path.parent}”不存在，请先创建该目录。")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        ledger = cls(Store.open(path), plan=plan or os.environ.get("GONGKAI_PLAN") or None)
+        if is_new and bootstrap:
+            ledger.import_file(bundled_plan_path())
+        return ledger
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- plans ----------------------------------------------------------------
+
+    def plans(self) -> list[Plan]:
+        return self.store.plans()
+
+    def plan(self) -> Plan:
+        """The plan this command works on: the one asked for, else the newest."""
+        plans = self.store.plans()
+        if not plans:
+            raise NotFound("台账中还没有任何计划，请先用 gongkai import 导入任务分解表。")
+        if self._plan_name is None:
+            return plans[0]
+        for plan in plans:
+            if plan.name == self._plan_name:
+                return plan
+        known = "、".join(p.name for p in plans)
+        raise NotFound(f"没有名为“{self._plan_name}”的计划；已有计划：{known}。")
+
+    # -- reading --------------------------------------------------------------
+
+    def list_tasks(
+        self,
+        *,
+        units: tuple[str, ...] = (),
+        statuses: tuple[Status, ...] = (),
+        group: str | None = None,
+        search: str | None = None,
+        overdue: bool = False,
+    ) -> list[Task]:
+        query = TaskQuery(
+            units=self._known_units(units),
+            statuses=statuses,
+            group=group or None,
+            search=search or None,
+            overdue_only=overdue,
+        )
+        return self.store.tasks(self.plan().name, query, today=self.today)
+
+    def due(
+        self,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        within: str | None = None,
+        overdue: bool = False,
+        units: tuple[str, ...] = (),
+        include_closed: bool = False,
+    ) -> list[Task]:
+        """Tasks with a due date, soonest first; `before`/`after` are inclusive."""
+        plan = self.plan()
+        due_before = self.parse_date(before, plan) if before is not None else None
+        due_after = self.parse_date(after, plan) if after is not None else None
+        if within is not None:
+            horizon = self.parse_date(within, plan)
+            if horizon < self.today:
+                raise UsageError(f"--within 的范围“{within}”应指向今天之后，例如 7d、2w、1m。")
+            due_before = min(horizon, due_before) if due_before else horizon
+            due_after = max(self.today, due_after) if due_after else self.today
+        if due_before and due_after and due_after > due_before:
+            raise UsageError(
+                f"日期范围为空：起始日期 {due_after.isoformat()} 晚于截止日期 {due_before.isoformat()}。"
+            )
+        query = TaskQuery(
+            units=self._known_units(units),
+            due_before=due_before,
+            due_after=due_after,
+            with_due_only=True,
+            overdue_only=overdue,
+            open_only=not include_closed,
+            order_by_due=True,
+        )
+        return self.store.tasks(plan.name, query, today=self.today)
+
+    def show(self, task_id: int) -> Task:
+        plan = self.plan()
+        task = self.store.task(plan.name, task_id, today=self.today)
+        if task is None:
+            raise NotFound(f"计划“{plan.name}”中没有序号为 {task_id} 的任务。")
+        return task
+
+    def parse_date(self, text: str, plan: Plan | None = None) -> date:
+        year = (plan or self.plan()).year
+        return dates.parse_user_date(text, today=self.today, year=year)
+
+    def _known_units(self, units: tuple[str, ...]) -> tuple[str, ...]:
+        """Refuse a unit nobody has heard of: an empty list must mean 'nothing to do', not a typo."""
+        if not units:
+            return ()
+        known = self.store.unit_names()
+        cleaned = tuple("".join(unit.split()) for unit in units)
+        for unit in cleaned:
+            if unit not in known:
+                close = difflib.get_close_matches(unit, known, n=3, cutoff=0.5)
+                hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai list 查看各任务的责任单位。"
+                raise UsageError(f"未知的责任单位“{unit}”。{hint}")
+        return cleaned
+
+    # -- writing --------------------------------------------------------------
+
+    def add_note(
+        self, task_id: int, text: str, *, by: str | None = None, status: Status | None = None
+    ) -> Note:
+        text = (text or "").strip()
+        if not text:
+            raise UsageError("进展说明不能为空。")
+        note, _ = self._write_note(task_id, text, by=by, status=status)
+        return note
+
+    def set_status(
+        self, task_id: int, status: Status, *, note: str | None = None, by: str | None = None
+    ) -> StatusChange:
+        """Change a task's status; the change is kept as a note so the history is complete."""
+        text = (note or "").strip()
+        if not text and self.show(task_id).status == status:
+            return StatusChange(task_id, status, status, None)
+        written, before = self._write_note(task_id, text, by=by, status=status)
+        return StatusChange(task_id, before, status, written)
+
+    def _write_note(
+        self, task_id: int, text: str, *, by: str | None, status: Status | None
+    ) -> tuple[Note, Status]:
+        plan = self.plan()
+        author = (by or "").strip() or current_user()
+        written = self.store.add_note(
+            plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status
+        )
+        if written is None:
+            raise NotFound(f"计划“{plan.name}”中没有序号为 {task_id} 的任务。")
+        return written
+
+    def import_file(
+        self, path: str | os.PathLike, *, plan: str | None = None, year: int | None = None
+    ) -> ImportResult:
+        """Load a plan table; the whole file lands or nothing does."""
+        from .tables import read_plan_table
+
+        table = read_plan_table(path)
+        source = Path(path).name
+        if year is None:
+            year = (dates.year_from_name(plan) if plan else None) or dates.year_from_name(source)
+        year = year or self.today.year
+        name = plan or str(year)
+        warnings = []
+        tasks = []
+        for row in table.rows:
+            start, due = dates.parse_deadline(row.deadline, year)
+            if due is None:
+                warnings.append(
+                    f"第 {row.line} 行（序号 {row.id}）：无法识别时间节点“{row.deadline}”，已保留原文，截止日期留空。"
+                )
+            tasks.append(
+                TaskInput(
+                    id=row.id,
+                    group=row.group,
+                    content=row.content,
+                    units=split_units(row.units),
+                    deadline=row.deadline,
+                    start=start,
+                    due=due,
+                )
+            )
+        counts = self.store.import_plan(
+            name, year=year, source=source, at=dates.timestamp(), tasks=tasks
+        )
+        return ImportResult(
+            plan=name,
+            year=year,
+            source=source,
+            tasks=len(tasks),
+            counts=counts,
+            warnings=tuple(warnings),
+        )

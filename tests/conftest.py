@@ -1,0 +1,45 @@
+"""Every test gets its own database file and a fixed, known environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gongkai_cli.cli import app
+
+TODAY = "2023-04-01"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point gongkai at a per-test database, never the user's."""
+    db = tmp_path / "gongkai.db"
+    monkeypatch.setenv("GONGKAI_DB", str(db))
+    monkeypatch.setenv("GONGKAI_TODAY", TODAY)
+    monkeypatch.setenv("GONGKAI_USER", "测试员")
+    for name in ("GONGKAI_PLAN", "GONGKAI_TZ", "GONGKAI_DEBUG", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    return db
+
+
+@pytest.fixture
+def db_path(isolated_env: Path) -> Path:
+    return isolated_env
+
+
+@pytest.fixture
+def gk():
+    """Run the CLI in-process; returns click's Result (stdout and stderr kept apart)."""
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text, encoding=encoding)
+    return path

@@ -1,0 +1,254 @@
+"""Commands through Typer's CliRunner: output, messages and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import write_csv
+
+
+def test_list_my_tasks_as_json(gk):
+    result = gk("list", "--unit", "区财政局", "--format", "json")
+    assert result.exit_code == 0, result.output
+    tasks = json.loads(result.stdout)
+    assert [t["id"] for t in tasks] == [26, 28, 29, 30]
+    assert tasks[1]["lead_unit"] == "区财政局"
+
+
+def test_list_table_is_readable_and_counted(gk):
+    result = gk("list", "--unit", "区财政局")
+    assert result.exit_code == 0
+    assert "序号" in result.stdout and "共 4 项任务" in result.stdout
+    assert "\x1b" not in result.stdout
+
+
+def test_list_filters(gk):
+    ids = lambda *args: [t["id"] for t in json.loads(gk("list", *args, "-f", "json").stdout)]  # noqa: E731
+    assert ids("--group", "财政和审计") == [28, 29, 30, 31]
+    assert ids("--search", "债务") == [29]
+    assert ids("--unit", "区财政局", "--unit", "区审计局") == [26, 28, 29, 30, 31]
+    gk("status", "28", "done")
+    assert ids("--unit", "区财政局", "--status", "已完成") == [28]
+    assert ids("--unit", "区财政局", "--status", "todo", "--status", "doing") == [26, 29, 30]
+    assert ids("--overdue", "--unit", "区财政局") == []  # today is 2023-04-01
+
+
+def test_due_before(gk):
+    result = gk("due", "--before", "2023-04-20", "--format", "json")
+    assert [(t["id"], t["due"]) for t in json.loads(result.stdout)] == [(62, "2023-03-31"), (40, "2023-04-20")]
+
+
+@pytest.mark.parametrize("value", ["2023-13-01", "soon", "2023-02-30", "32/13", ""])
+def test_due_invalid_date_is_exit_2_naming_the_value(gk, value):
+    result = gk("due", "--before", value)
+    assert result.exit_code == 2
+    assert f"“{value}”" in result.stderr
+    assert result.stdout == ""
+
+
+def test_show_table_and_json(gk):
+    gk("note", "40", "试点完成")
+    table = gk("show", "40")
+    assert table.exit_code == 0
+    assert "区政府办公室（牵头）" in table.stdout and "试点完成" in table.stdout
+    data = json.loads(gk("show", "40", "--format", "json").stdout)
+    assert data["id"] == 40 and data["due"] == "2023-04-20"
+    assert [n["text"] for n in data["notes"]] == ["试点完成"]
+    assert data["notes"][0]["by"] == "测试员"
+
+
+def test_show_unknown_task_is_exit_3_naming_id_and_plan(gk):
+    result = gk("show", "999")
+    assert result.exit_code == 3
+    assert "999" in result.stderr and "2023" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1e3"])
+def test_bad_task_id_is_exit_2(gk, value):
+    result = gk("show", "--", value) if value.startswith("-") else gk("show", value)
+    assert result.exit_code == 2
+    assert f"“{value}”" in result.stderr
+
+
+def test_note_then_status_in_one_command(gk):
+    result = gk("note", "40", "开始推进", "--status", "doing")
+    assert result.exit_code == 0
+    assert "状态已改为“进行中”" in result.stdout
+    assert json.loads(gk("show", "40", "-f", "json").stdout)["status"] == "doing"
+
+
+def test_note_reads_stdin_with_dash(gk):
+    result = gk("note", "40", "-", "--format", "json", input="从脚本写入的进展\n")
+    assert result.exit_code == 0
+    note = json.loads(result.stdout)
+    assert note["text"] == "从脚本写入的进展" and note["task"] == 40 and note["id"] >= 1
+
+
+def test_note_quiet_prints_nothing(gk):
+    result = gk("note", "40", "x", "--quiet")
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+def test_note_by_option_and_env(gk, monkeypatch):
+    gk("note", "40", "甲", "--by", "王五")
+    monkeypatch.setenv("GONGKAI_USER", "赵六")
+    gk("note", "40", "乙")
+    notes = json.loads(gk("show", "40", "-f", "json").stdout)["notes"]
+    assert [n["by"] for n in notes] == ["王五", "赵六"]
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_empty_note_is_exit_2(gk, text):
+    result = gk("note", "40", text)
+    assert result.exit_code == 2 and "不能为空" in result.stderr
+
+
+def test_status_accepts_chinese_and_english_and_records_a_note(gk):
+    assert gk("status", "40", "已完成", "--note", "已发布").exit_code == 0
+    data = json.loads(gk("show", "40", "-f", "json").stdout)
+    assert data["status"] == "done"
+    assert data["notes"][-1] == {**data["notes"][-1], "status": "done", "text": "已发布"}
+    unchanged = gk("status", "40", "done")
+    assert unchanged.exit_code == 0 and "未做更改" in unchanged.stdout
+
+
+@pytest.mark.parametrize("value", ["finished", ""])
+def test_bad_status_is_exit_2_listing_choices(gk, value):
+    result = gk("status", "40", value)
+    assert result.exit_code == 2
+    assert f"“{value}”" in result.stderr and "已完成" in result.stderr
+
+
+def test_unknown_unit_suggests_names(gk):
+    result = gk("list", "--unit", "区财政")
+    assert result.exit_code == 2
+    assert "区财政局" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "tsv", "markdown", "table"])
+def test_every_listing_takes_every_format(gk, fmt):
+    for command in (["list"], ["due"], ["plans"], ["show", "40"]):
+        result = gk(*command, "--format", fmt)
+        assert result.exit_code == 0, (command, result.output)
+        assert result.stdout.strip()
+        assert "\x1b" not in result.stdout
+
+
+def test_csv_output_parses(gk):
+    rows = list(csv.DictReader(io.StringIO(gk("list", "-f", "csv").stdout)))
+    assert len(rows) == 91 and rows[39]["id"] == "40"
+
+
+def test_unsupported_format_is_exit_2(gk):
+    result = gk("list", "--format", "xml")
+    assert result.exit_code == 2 and "xml" in result.stderr
+
+
+def test_import_reports_counts_and_reimport_keeps_progress(gk, tmp_path: Path):
+    plan = write_csv(
+        tmp_path / "tasks_2024.csv",
+        "序号,任务名称,任务内容,责任单位,时间节点\n1,组一,内容一,区财政局、区审计局,全年\n2,,内容二,,6月底前\n",
+        encoding="gb18030",
+    )
+    first = gk("import", str(plan))
+    assert first.exit_code == 0, first.output
+    assert "2024" in first.stdout and "新增 2" in first.stdout
+    gk("status", "2", "doing", "--note", "已启动")
+    plan.write_text(
+        "序号,任务名称,任务内容,责任单位,时间节点\n1,组一,内容一（修订）,区财政局、区审计局,全年\n2,,内容二,,6月底前\n",
+        encoding="gb18030",
+    )
+    second = gk("import", str(plan))
+    assert "更新 1" in second.stdout and "未变 1" in second.stdout
+    task = json.loads(gk("show", "2", "-f", "json").stdout)
+    assert (task["plan"], task["status"], task["units"], task["due"]) == (
+        "2024", "doing", ["区财政局", "区审计局"], "2024-06-30")
+    assert [n["text"] for n in task["notes"]] == ["已启动"]
+    # The database did not exist before the import, so it holds only the office's own plan.
+    plans = json.loads(gk("plans", "-f", "json").stdout)
+    assert [(p["name"], p["tasks"]) for p in plans] == [("2024", 2)]
+
+
+def test_import_bad_file_is_exit_2_with_line_number_and_changes_nothing(gk, tmp_path: Path, db_path):
+    gk("init")
+    bad = write_csv(tmp_path / "tasks_2024.csv", "id,group,content,units,deadline\n1,组,内容,区财政局,全年\nx,组,内容,区财政局,全年\n")
+    result = gk("import", str(bad))
+    assert result.exit_code == 2
+    assert "第 3 行" in result.stderr and "“x”" in result.stderr
+    assert [p["name"] for p in json.loads(gk("plans", "-f", "json").stdout)] == ["2023"]
+
+
+def test_import_missing_file_is_exit_2(gk, tmp_path):
+    result = gk("import", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 2 and "nope.csv" in result.stderr
+
+
+def test_import_warns_about_unknown_deadlines(gk, tmp_path):
+    plan = write_csv(tmp_path / "p2025.csv", "id,group,content,units,deadline\n1,组,内容,区财政局,视情况\n")
+    result = gk("import", str(plan))
+    assert result.exit_code == 0
+    assert "视情况" in result.stderr
+
+
+def test_init_is_idempotent_and_empty_init_has_no_plan(gk, db_path: Path, tmp_path, monkeypatch):
+    assert gk("init").exit_code == 0
+    again = gk("init")
+    assert again.exit_code == 0 and "2023（91 项）" in again.stdout
+    monkeypatch.setenv("GONGKAI_DB", str(tmp_path / "empty.db"))
+    empty = gk("init", "--empty")
+    assert "无计划" in empty.stdout
+    result = gk("list")
+    assert result.exit_code == 3 and "gongkai import" in result.stderr
+
+
+def test_db_and_plan_options_override_env(gk, tmp_path):
+    other = tmp_path / "other.db"
+    assert gk("--db", str(other), "note", "40", "x").exit_code == 0
+    assert other.exists()
+    result = gk("--plan", "2099", "list")
+    assert result.exit_code == 3 and "2099" in result.stderr
+
+
+def test_corrupt_database_is_exit_4_without_traceback(gk, tmp_path, monkeypatch):
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    monkeypatch.setenv("GONGKAI_DB", str(broken))
+    result = gk("list")
+    assert result.exit_code == 4
+    assert "Traceback" not in result.output and result.stderr.startswith("错误：")
+
+
+def test_newer_schema_is_exit_4_asking_to_upgrade(gk, db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    result = gk("list")
+    assert result.exit_code == 4 and "请升级 gongkai" in result.stderr
+
+
+def test_help_is_chinese_and_lists_exit_codes(gk):
+    result = gk("--help")
+    assert result.exit_code == 0
+    assert "退出码" in result.stdout and "数据库问题" in result.stdout
+    assert "截止日期" in gk("due", "--help").stdout
+
+
+def test_internal_errors_are_one_line_unless_debug(gk, monkeypatch):
+    import gongkai_cli.ledger as ledger_module
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ledger_module.Ledger, "list_tasks", explode)
+    result = gk("list")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "boom" in result.stderr
+    with pytest.raises(RuntimeError):
+        gk("--debug", "list")

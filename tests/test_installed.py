@@ -1,0 +1,93 @@
+"""The installed `gongkai` executable, run the way cron runs it: a subprocess with a
+bare environment, UTC clock, no TTY, and a real database file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def executable() -> str:
+    found = shutil.which("gongkai", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail("the gongkai executable is not installed next to this Python; run `pip install '.[test]'` first")
+    return found
+
+
+@pytest.fixture
+def run(executable: str, tmp_path: Path):
+    db = tmp_path / "cron" / "gongkai.db"
+    db.parent.mkdir()
+    # What cron gives a job: almost nothing.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
+           "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "cron"}
+
+    def call(*args: str, input: str | None = None, cwd: Path = tmp_path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [executable, *args], input=input, capture_output=True, text=True,
+            encoding="utf-8", env=env, cwd=cwd, timeout=60,
+        )
+
+    call.db = db
+    return call
+
+
+def test_first_run_creates_the_database_and_lists_my_tasks(run):
+    result = run("list", "--unit", "区财政局", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [t["id"] for t in json.loads(result.stdout)] == [26, 28, 29, 30]
+    assert run.db.exists()
+
+
+def test_due_table_in_a_pipe_is_plain_text(run):
+    result = run("due", "--before", "2023-04-20")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert result.stdout.index("62") < result.stdout.index("40")
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100
+
+
+def test_a_script_records_progress_and_reads_it_back(run):
+    written = run("note", "40", "-", "--status", "doing", "--format", "json", input="由脚本写入\n")
+    assert written.returncode == 0, written.stderr
+    note = json.loads(written.stdout)
+    assert note["text"] == "由脚本写入" and note["by"] == "cron" and note["at"].endswith("+08:00")
+    assert run("status", "40", "done", "--quiet").stdout == ""
+    shown = json.loads(run("show", "40", "--format", "json").stdout)
+    assert shown["status"] == "done"
+    assert [n["status"] for n in shown["notes"]] == ["doing", "done"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (("due", "--before", "soon"), 2, "soon"),
+        (("show", "999"), 3, "999"),
+        (("status", "40", "finished"), 2, "finished"),
+    ],
+)
+def test_errors_are_one_chinese_line_on_stderr_with_the_documented_code(run, args, code, needle):
+    result = run(*args)
+    assert result.returncode == code
+    assert result.stdout == ""
+    assert result.stderr.startswith("错误：") and needle in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_file_that_is_not_a_database_is_exit_4(run):
+    run.db.write_text("not sqlite " * 500, encoding="utf-8")
+    result = run("list")
+    assert result.returncode == 4 and "Traceback" not in result.stderr
+
+
+def test_python_dash_m_works(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "gongkai_cli", "--version"], capture_output=True, text=True,
+                            env={**os.environ, "GONGKAI_DB": str(tmp_path / "x.db")})
+    assert result.returncode == 0 and result.stdout.startswith("gongkai ")

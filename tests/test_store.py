@@ -1,0 +1,200 @@
+"""The store against real SQLite files: schema, transactions, queries, re-import."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gongkai_cli.errors import StoreError
+from gongkai_cli.models import Status
+from gongkai_cli.store import SCHEMA_VERSION, Store, TaskInput, TaskQuery
+
+TODAY = date(2023, 4, 1)
+AT = "2023-04-01T09:00:00+08:00"
+
+
+def task(id: int, content: str = "内容", units=("区财政局",), due: date | None = date(2023, 12, 31),
+         group: str = "分组") -> TaskInput:
+    return TaskInput(id=id, group=group, content=content, units=tuple(units), deadline="全年",
+                     start=None, due=due)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(tmp_path / "s.db")
+    yield s
+    s.close()
+
+
+def load(store: Store, tasks, name: str = "2023"):
+    return store.import_plan(name, year=2023, source="t.csv", at=AT, tasks=tasks)
+
+
+def test_new_database_has_schema_version_wal_and_tables(store: Store):
+    conn = store.conn
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"plans", "tasks", "units", "task_units", "notes"} <= tables
+
+
+def test_reopening_does_not_migrate_again(tmp_path: Path):
+    Store.open(tmp_path / "s.db").close()
+    again = Store.open(tmp_path / "s.db")
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    again.close()
+
+
+def test_database_from_a_newer_schema_is_refused(tmp_path: Path):
+    path = tmp_path / "new.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="请升级 gongkai") as info:
+        Store.open(path)
+    assert info.value.exit_code == 4
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path):
+    path = tmp_path / "notes.txt"
+    path.write_text("这不是数据库" * 100, encoding="utf-8")
+    with pytest.raises(StoreError, match="不是有效的 gongkai 数据库"):
+        Store.open(path)
+
+
+def test_a_directory_is_refused(tmp_path: Path):
+    with pytest.raises(StoreError, match="是一个目录"):
+        Store.open(tmp_path)
+
+
+def test_import_counts_added_updated_unchanged_and_kept(store: Store):
+    first = load(store, [task(1), task(2), task(3)])
+    assert (first.added, first.updated, first.unchanged, first.kept) == (3, 0, 0, ())
+    second = load(store, [task(1), task(2, content="新内容")])
+    assert (second.added, second.updated, second.unchanged, second.kept) == (0, 1, 1, (3,))
+
+
+def test_reimport_keeps_notes_and_statuses_and_replaces_units(store: Store):
+    load(store, [task(1, units=("区财政局", "区审计局"))])
+    store.add_note("2023", 1, at=AT, by="甲", text="已启动", status=Status.DOING)
+    load(store, [task(1, content="改写后的内容", units=("区审计局",))])
+    (t,) = store.tasks("2023", TaskQuery(), today=TODAY)
+    assert t.content == "改写后的内容"
+    assert t.units == ("区审计局",)
+    assert t.status is Status.DOING
+    shown = store.task("2023", 1, today=TODAY)
+    assert [n.text for n in shown.notes] == ["已启动"]
+
+
+def test_failed_import_changes_nothing(store: Store):
+    load(store, [task(1)])
+    broken = [task(2), task(2)]  # duplicate id violates UNIQUE(plan, id) half-way through
+    with pytest.raises(StoreError):
+        load(store, broken, name="2024")
+    assert [p.name for p in store.plans()] == ["2023"]
+    assert store.conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 1
+
+
+def test_units_keep_their_order_and_lead(store: Store):
+    load(store, [task(1, units=("区政府办公室", "区财政局", "各街镇"))])
+    (t,) = store.tasks("2023", TaskQuery(), today=TODAY)
+    assert t.units == ("区政府办公室", "区财政局", "各街镇")
+    assert t.lead_unit == "区政府办公室"
+
+
+def test_filters_combine_with_and(store: Store):
+    load(store, [
+        task(1, content="财政预算公开", units=("区财政局",)),
+        task(2, content="财政审计整改", units=("区审计局",)),
+        task(3, content="教育招生", units=("区财政局", "区教育局")),
+    ])
+    ids = lambda q: [t.id for t in store.tasks("2023", q, today=TODAY)]  # noqa: E731
+    assert ids(TaskQuery(units=("区财政局",))) == [1, 3]
+    assert ids(TaskQuery(units=("区财政局", "区审计局"))) == [1, 2, 3]
+    assert ids(TaskQuery(units=("区财政局",), search="财政")) == [1]
+    assert ids(TaskQuery(search="招生")) == [3]
+
+
+def test_search_treats_like_wildcards_literally(store: Store):
+    load(store, [task(1, content="完成率100%"), task(2, content="完成率100")])
+    assert [t.id for t in store.tasks("2023", TaskQuery(search="100%"), today=TODAY)] == [1]
+    assert store.tasks("2023", TaskQuery(search="_"), today=TODAY) == []
+
+
+def test_overdue_is_past_due_and_not_closed(store: Store):
+    load(store, [
+        task(1, due=date(2023, 3, 31)),
+        task(2, due=date(2023, 3, 31)),
+        task(3, due=date(2023, 4, 1)),
+        task(4, due=None),
+    ])
+    store.add_note("2023", 2, at=AT, by="甲", text="", status=Status.DONE)
+    flags = {t.id: t.overdue for t in store.tasks("2023", TaskQuery(), today=TODAY)}
+    assert flags == {1: True, 2: False, 3: False, 4: False}
+    assert [t.id for t in store.tasks("2023", TaskQuery(overdue_only=True), today=TODAY)] == [1]
+
+
+def test_due_ordering_and_inclusive_bounds(store: Store):
+    load(store, [
+        task(1, due=date(2023, 12, 31)),
+        task(2, due=date(2023, 4, 20)),
+        task(3, due=date(2023, 3, 31)),
+        task(4, due=None),
+    ])
+    query = TaskQuery(due_before=date(2023, 4, 20), with_due_only=True, order_by_due=True)
+    assert [t.id for t in store.tasks("2023", query, today=TODAY)] == [3, 2]
+    query = TaskQuery(due_after=date(2023, 4, 20), with_due_only=True, order_by_due=True)
+    assert [t.id for t in store.tasks("2023", query, today=TODAY)] == [2, 1]
+
+
+def test_add_note_with_status_is_one_change(store: Store):
+    load(store, [task(1)])
+    note, before = store.add_note("2023", 1, at=AT, by="甲", text="开始", status=Status.DOING)
+    assert before is Status.TODO
+    assert note.status is Status.DOING and note.task_id == 1
+    shown = store.task("2023", 1, today=TODAY)
+    assert shown.status is Status.DOING
+    assert shown.updated_at == AT
+
+
+def test_add_note_to_missing_task_returns_none(store: Store):
+    load(store, [task(1)])
+    assert store.add_note("2023", 99, at=AT, by="甲", text="x", status=None) is None
+    assert store.conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
+
+
+def test_plans_newest_year_first(store: Store):
+    load(store, [task(1)], name="2023")
+    store.import_plan("2024", year=2024, source="b.csv", at=AT, tasks=[task(1)])
+    store.import_plan("2022", year=2022, source="c.csv", at=AT, tasks=[task(1), task(2)])
+    assert [(p.name, p.tasks) for p in store.plans()] == [("2024", 1), ("2023", 1), ("2022", 2)]
+
+
+def test_text_that_looks_like_sql_is_stored_as_text(store: Store):
+    load(store, [task(1)])
+    hostile = "'; DROP TABLE tasks; --"
+    store.add_note("2023", 1, at=AT, by=hostile, text=hostile, status=None)
+    shown = store.task("2023", 1, today=TODAY)
+    assert shown.notes[0].text == hostile and shown.notes[0].by == hostile
+
+
+def test_a_held_write_lock_becomes_a_store_error(tmp_path: Path, monkeypatch):
+    import gongkai_cli.store as store_module
+
+    path = tmp_path / "locked.db"
+    Store.open(path).close()
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.1)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        waiting = Store.open(path)
+        with pytest.raises(StoreError, match="正被其他进程占用") as info:
+            load(waiting, [task(1)])
+        assert info.value.exit_code == 4
+        waiting.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
