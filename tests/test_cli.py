@@ -16,15 +16,24 @@ from conftest import write_csv
 def test_list_my_tasks_as_json(gk):
     result = gk("list", "--unit", "区财政局", "--format", "json")
     assert result.exit_code == 0, result.output
-    tasks = json.loads(result.stdout)
-    assert [t["id"] for t in tasks] == [26, 28, 29, 30]
-    assert tasks[1]["lead_unit"] == "区财政局"
+    tasks = {t["id"]: t for t in json.loads(result.stdout)}
+    assert len(tasks) == 48
+    assert tasks[28]["lead_unit"] == "区财政局" and "via" not in tasks[28]
+    assert tasks[45]["via"] == "区政府各部门"
 
 
-def test_list_table_is_readable_and_counted(gk):
-    result = gk("list", "--unit", "区财政局")
+def test_list_direct_and_lead(gk):
+    ids = lambda *args: [t["id"] for t in json.loads(gk("list", *args, "-f", "json").stdout)]  # noqa: E731
+    assert ids("--unit", "区财政局", "--direct") == [26, 28, 29, 30]
+    assert ids("--unit", "区财政局", "--lead") == [28, 29, 30]
+    assert 4 in ids("--unit", "马陆镇") and 4 not in ids("--unit", "马陆镇", "--direct")
+
+
+def test_list_table_is_readable_and_marks_group_tasks(gk):
+    result = gk("list", "--unit", "马陆镇")
     assert result.exit_code == 0
-    assert "序号" in result.stdout and "共 4 项任务" in result.stdout
+    assert "序号" in result.stdout and "共 60 项任务" in result.stdout
+    assert "经“各街镇”" in result.stdout
     assert "\x1b" not in result.stdout
 
 
@@ -32,11 +41,11 @@ def test_list_filters(gk):
     ids = lambda *args: [t["id"] for t in json.loads(gk("list", *args, "-f", "json").stdout)]  # noqa: E731
     assert ids("--group", "财政和审计") == [28, 29, 30, 31]
     assert ids("--search", "债务") == [29]
-    assert ids("--unit", "区财政局", "--unit", "区审计局") == [26, 28, 29, 30, 31]
+    assert ids("--unit", "区财政局", "--unit", "区审计局", "--direct") == [26, 28, 29, 30, 31]
     gk("status", "28", "done")
-    assert ids("--unit", "区财政局", "--status", "已完成") == [28]
-    assert ids("--unit", "区财政局", "--status", "todo", "--status", "doing") == [26, 29, 30]
-    assert ids("--overdue", "--unit", "区财政局") == []  # today is 2023-04-01
+    assert ids("--unit", "区财政局", "--direct", "--status", "已完成") == [28]
+    assert ids("--unit", "区财政局", "--direct", "--status", "todo", "--status", "doing") == [26, 29, 30]
+    assert ids("--overdue", "--unit", "区财政局", "--direct") == []  # today is 2023-04-01
 
 
 def test_due_before(gk):
@@ -252,3 +261,23 @@ def test_internal_errors_are_one_line_unless_debug(gk, monkeypatch):
     assert result.stderr.count("\n") == 1 and "boom" in result.stderr
     with pytest.raises(RuntimeError):
         gk("--debug", "list")
+
+
+def test_units_json_keys_and_counts(gk):
+    rows = {row["name"]: row for row in json.loads(gk("units", "-f", "json").stdout)}
+    assert set(rows["区财政局"]) == {"name", "kind", "aliases", "members", "tasks", "led", "done", "overdue"}
+    assert (rows["区财政局"]["tasks"], rows["区财政局"]["led"]) == (4, 3)
+    assert rows["区行政服务中心（区大数据中心）"]["aliases"] == ["区大数据中心", "区行政服务中心"]
+    assert len(rows["各街镇"]["members"]) == 12
+
+
+def test_units_table_and_tree(gk):
+    table = gk("units")
+    assert table.exit_code == 0 and "区财政局" in table.stdout and "单位数据" in table.stdout
+    tree = gk("units", "--tree")
+    assert "各街镇" in tree.stdout and "马陆镇" in tree.stdout and "泛指，不展开" in tree.stdout
+
+
+def test_unknown_unit_in_due_is_exit_2(gk):
+    result = gk("due", "--unit", "马路镇")
+    assert result.exit_code == 2 and "马陆镇" in result.stderr

@@ -29,21 +29,31 @@ def run(executable: str, tmp_path: Path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
            "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "cron"}
 
-    def call(*args: str, input: str | None = None, cwd: Path = tmp_path) -> subprocess.CompletedProcess:
+    def call(*args: str, input: str | None = None, extra_env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [executable, *args], input=input, capture_output=True, text=True,
-            encoding="utf-8", env=env, cwd=cwd, timeout=60,
+            encoding="utf-8", env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=60,
         )
 
     call.db = db
+    call.with_env = lambda **extra: call(extra_env=extra)
     return call
 
 
 def test_first_run_creates_the_database_and_lists_my_tasks(run):
-    result = run("list", "--unit", "区财政局", "--format", "json")
+    result = run("list", "--unit", "区财政局", "--direct", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert [t["id"] for t in json.loads(result.stdout)] == [26, 28, 29, 30]
     assert run.db.exists()
+
+
+def test_unit_completion_through_the_shell_protocol(run):
+    run("init")
+    result = run.with_env(_GONGKAI_COMPLETE="complete_bash", COMP_WORDS="gongkai list --unit 区财", COMP_CWORD="3")
+    assert result.returncode == 0
+    assert result.stdout.split() == ["区财政局"]
+    result = run.with_env(_GONGKAI_COMPLETE="complete_bash", COMP_WORDS="gongkai due --unit 区大", COMP_CWORD="3")
+    assert result.stdout.split() == ["区大数据中心"]
 
 
 def test_due_table_in_a_pipe_is_plain_text(run):

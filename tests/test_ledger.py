@@ -119,8 +119,8 @@ def test_empty_ledger_says_how_to_start(db_path):
             opened.list_tasks()
 
 
-def test_my_tasks(ledger: Ledger):
-    assert [t.id for t in ledger.list_tasks(units=("区财政局",))] == [26, 28, 29, 30]
+def test_my_tasks_named_directly(ledger: Ledger):
+    assert [t.id for t in ledger.list_tasks(units=("区财政局",), direct=True)] == [26, 28, 29, 30]
 
 
 def test_unknown_unit_is_an_error_with_suggestions(ledger: Ledger):
@@ -210,3 +210,92 @@ def test_task_ids_must_be_positive_integers(text):
 
 def test_task_id_accepts_surrounding_spaces():
     assert parse_task_id(" 40 ") == 40
+
+
+# -- units: groups, aliases, lead ---------------------------------------------------------
+
+
+def test_a_town_sees_tasks_given_to_all_towns_via_the_group(ledger: Ledger):
+    tasks = {t.id: t for t in ledger.list_tasks(units=("马陆镇",))}
+    assert tasks[1].via is None  # named directly
+    assert tasks[4].via == "各街镇"
+    assert tasks[4].to_dict()["via"] == "各街镇"
+    assert "via" not in tasks[1].to_dict()
+
+
+def test_direct_drops_tasks_that_came_through_a_group(ledger: Ledger):
+    assert [t.id for t in ledger.list_tasks(units=("马陆镇",), direct=True)] == [1, 2]
+
+
+def test_a_department_sees_tasks_of_all_government_departments(ledger: Ledger):
+    tasks = {t.id: t for t in ledger.list_tasks(units=("区财政局",))}
+    assert {26, 28, 29, 30} <= set(tasks)
+    assert tasks[45].via == "区政府各部门"
+
+
+def test_vague_groups_are_never_expanded(ledger: Ledger):
+    # Task 74 is given only to 区政府各相关部门, which has no members.
+    assert 74 not in {t.id for t in ledger.list_tasks(units=("区财政局",))}
+    assert [t.id for t in ledger.list_tasks(units=("区政府各相关部门",))] == [74, 81]
+
+
+def test_alias_finds_the_canonical_units_tasks(ledger: Ledger):
+    by_alias = [t.id for t in ledger.list_tasks(units=("区大数据中心",), direct=True)]
+    assert by_alias == [41, 42, 55, 56, 57, 81]
+    task = ledger.show(41)
+    assert "区行政服务中心（区大数据中心）" in task.units
+
+
+def test_aliases_are_canonical_in_stored_tasks(ledger: Ledger):
+    # The 2023 table writes 区教委 once (task 40); the unit file makes it 区教育局.
+    assert "区教育局" in ledger.show(40).units
+    assert 40 in [t.id for t in ledger.list_tasks(units=("区教委",), direct=True)]
+
+
+def test_lead_keeps_only_tasks_the_unit_leads(ledger: Ledger):
+    assert [t.id for t in ledger.list_tasks(units=("区财政局",), lead=True)] == [28, 29, 30]
+    assert [t.id for t in ledger.due(units=("区住房保障房屋管理局",), lead=True)] == [13, 14, 15, 27]
+
+
+def test_due_uses_groups_too(ledger: Ledger):
+    assert [(t.id, t.via) for t in ledger.due(before="2023-04-20", units=("马陆镇",))] == [(62, "各街镇")]
+
+
+def test_unit_summary_counts_direct_tasks(ledger: Ledger):
+    ledger.set_status(28, Status.DONE)
+    rows = {row.name: row for row in ledger.units()}
+    finance = rows["区财政局"]
+    assert (finance.kind, finance.tasks, finance.led, finance.done, finance.overdue) == ("department", 4, 3, 1, 0)
+    assert rows["区教育局"].aliases == ("区教委",) and rows["区教育局"].tasks == 5
+    assert rows["各街镇"].members[0] == "嘉定镇街道" and rows["各街镇"].tasks == 58
+    assert rows["区政府各部门"].overdue == 1  # task 62, due 2023-03-31
+    kinds = [row.kind for row in ledger.units()]
+    assert kinds == sorted(kinds, key=["department", "town", "group", "other"].index)
+
+
+def test_a_unit_file_next_to_the_database_overrides_the_bundled_one(db_path: Path):
+    db_path.parent.joinpath("units.csv").write_text(
+        "name,kind,aliases,members\n区财政局,department,财政局,\n东片,group,,区财政局\n", encoding="utf-8"
+    )
+    with Ledger.open(db_path) as opened:
+        assert opened.directory.source.endswith(str(db_path.parent / "units.csv"))
+        assert [t.id for t in opened.list_tasks(units=("财政局",))] == [26, 28, 29, 30]
+        # 区政府各部门 is not a group in this office's file, so nothing comes through it.
+        assert all(t.via is None for t in opened.list_tasks(units=("区财政局",)))
+
+
+def test_units_named_in_the_table_but_not_in_the_file_are_known(tmp_path, ledger: Ledger):
+    plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,新成立的区数据局,全年\n")
+    ledger.import_file(plan)
+    assert [t.id for t in ledger.list_tasks(units=("新成立的区数据局",))] == [1]
+    assert {row.name: row.kind for row in ledger.units()}["新成立的区数据局"] == "other"
+
+
+def test_a_unit_dropped_by_a_reimport_stays_known(tmp_path, ledger: Ledger):
+    first = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,临时专班、区财政局,全年\n")
+    ledger.import_file(first)
+    ledger.add_note(1, "专班已成立")
+    second = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,区财政局,全年\n")
+    ledger.import_file(second)
+    assert ledger.list_tasks(units=("临时专班",)) == []  # known, just no task any more
+    assert ledger.show(1).notes[0].text == "专班已成立"

@@ -1,4 +1,10 @@
-from gongkai_cli.units import split_units
+from pathlib import Path
+
+import pytest
+
+from gongkai_cli.errors import UsageError
+from gongkai_cli.ledger import unit_file_for
+from gongkai_cli.units import load_directory, split_units
 
 
 def test_split_keeps_order_so_the_first_unit_leads():
@@ -18,3 +24,68 @@ def test_unit_names_with_brackets_stay_whole():
 
 def test_empty_cell_has_no_units():
     assert split_units("") == ()
+
+
+# -- the unit directory ---------------------------------------------------------------
+
+TOWNS = ["嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "南翔镇", "安亭镇",
+         "马陆镇", "徐行镇", "华亭镇", "外冈镇", "江桥镇", "嘉定工业区"]
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_directory(unit_file_for(Path("/nonexistent/gongkai.db")))
+
+
+def test_bundled_towns_group_has_the_twelve_towns(bundled):
+    assert bundled.get("各街镇").members == tuple(TOWNS)
+    assert all(bundled.get(town).kind == "town" for town in TOWNS)
+
+
+def test_government_departments_exclude_the_party_department(bundled):
+    members = bundled.get("区政府各部门").members
+    assert "区财政局" in members and "区行政服务中心（区大数据中心）" in members
+    assert "区委组织部" not in members
+    assert bundled.get("区委组织部").kind == "other"
+
+
+def test_vague_groups_have_no_members(bundled):
+    for name in ("各相关部门", "区政府相关部门", "区政府各相关部门", "各相关单位"):
+        unit = bundled.get(name)
+        assert unit.kind == "group" and unit.vague
+
+
+def test_aliases_resolve_to_the_canonical_name(bundled):
+    assert bundled.canonical("区大数据中心") == "区行政服务中心（区大数据中心）"
+    assert bundled.canonical("区教委") == "区教育局"
+    assert bundled.canonical("不认识的单位") == "不认识的单位"
+
+
+def test_groups_of_a_town_and_a_department(bundled):
+    assert bundled.groups_of("马陆镇") == ("各街镇",)
+    assert bundled.groups_of("区大数据中心") == ("区政府各部门",)
+    assert bundled.groups_of("区委组织部") == ()
+
+
+def test_groups_inside_groups_are_followed(tmp_path):
+    path = tmp_path / "units.csv"
+    path.write_text("单位,类型,别名,成员\n甲镇,街镇,,\n北片,集合,,甲镇\n全区,集合,,北片\n", encoding="utf-8")
+    assert load_directory(path).groups_of("甲镇") == ("北片", "全区")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("name,kind\n甲,planet\n", "planet"),
+        ("name,kind,aliases\n甲,department,乙\n乙,department,\n", "乙"),
+        ("name,kind,members\n甲,department,乙\n", "group"),
+        ("kind\ndepartment\n", "name"),
+        ("name,kind\n,department\n", "第 2 行"),
+        ("", "空"),
+    ],
+)
+def test_bad_unit_files_name_the_problem(tmp_path, text, needle):
+    path = tmp_path / "units.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError, match=needle):
+        load_directory(path)

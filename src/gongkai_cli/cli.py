@@ -108,6 +108,31 @@ def _ledger(ctx: typer.Context, *, bootstrap: bool = True):
     return Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap)
 
 
+def _complete_unit(ctx: click.Context, incomplete: str) -> list[str]:
+    """Shell completion for --unit: unit names and aliases known to this ledger."""
+    from .ledger import Ledger
+
+    root = ctx.find_root()
+    db = root.params.get("db") if root.params else None
+    try:
+        with Ledger.open(db, bootstrap=False) as ledger:
+            names = ledger.unit_spellings()
+    except GongkaiError:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
+UNIT_HELP = "责任单位，可重复，例如 --unit 区财政局；也包括通过“各街镇”“区政府各部门”等集合分配的任务。"
+
+
+def _unit_option():
+    return typer.Option(None, "--unit", "-u", help=UNIT_HELP, autocompletion=_complete_unit)
+
+
+DirectOption = typer.Option(False, "--direct", help="只看直接写明该单位的任务，不含通过集合（如各街镇）分配的任务。")
+LeadOption = typer.Option(False, "--lead", help="只看该单位牵头（排在第一位）的任务。")
+
+
 def _statuses(values: Optional[List[str]]):
     from .models import Status
 
@@ -178,7 +203,9 @@ def plans(ctx: typer.Context, fmt: str = FormatOption) -> None:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    unit: Optional[List[str]] = typer.Option(None, "--unit", "-u", help="责任单位全称，可重复，例如 --unit 区财政局。"),
+    unit: Optional[List[str]] = _unit_option(),
+    direct: bool = DirectOption,
+    lead: bool = LeadOption,
     status: Optional[List[str]] = typer.Option(
         None, "--status", "-s", help="状态，可重复：todo/未开始、doing/进行中、done/已完成、blocked/受阻、cancelled/已取消。"
     ),
@@ -194,7 +221,8 @@ def list_(
     statuses = _statuses(status)
     with _ledger(ctx) as ledger:
         items = ledger.list_tasks(
-            units=tuple(unit or ()), statuses=statuses, group=group, search=search, overdue=overdue
+            units=tuple(unit or ()), statuses=statuses, group=group, search=search, overdue=overdue,
+            direct=direct, lead=lead,
         )
     render.tasks(items, fmt)
 
@@ -206,7 +234,9 @@ def due(
     after: Optional[str] = typer.Option(None, "--after", help="截止日期不早于该日（含当天）。"),
     within: Optional[str] = typer.Option(None, "--within", help="从今天起的时间范围内到期，例如 7d、2w、1m。"),
     overdue: bool = typer.Option(False, "--overdue", help="只看已逾期的任务。"),
-    unit: Optional[List[str]] = typer.Option(None, "--unit", "-u", help="责任单位全称，可重复。"),
+    unit: Optional[List[str]] = _unit_option(),
+    direct: bool = DirectOption,
+    lead: bool = LeadOption,
     all_: bool = typer.Option(False, "--all", help="也列出已完成和已取消的任务。"),
     fmt: str = FormatOption,
 ) -> None:
@@ -220,7 +250,7 @@ def due(
     with _ledger(ctx) as ledger:
         items = ledger.due(
             before=before, after=after, within=within, overdue=overdue,
-            units=tuple(unit or ()), include_closed=all_,
+            units=tuple(unit or ()), include_closed=all_, direct=direct, lead=lead,
         )
     render.tasks(items, fmt)
 
@@ -240,6 +270,25 @@ def show(
     with _ledger(ctx) as ledger:
         task = ledger.show(number)
     render.task_detail(task, fmt)
+
+
+@app.command()
+def units(
+    ctx: typer.Context,
+    tree: bool = typer.Option(False, "--tree", help="按集合（各街镇、区政府各部门等）列出成员。"),
+    fmt: str = FormatOption,
+) -> None:
+    """列出所有责任单位：类型、别名，以及在当前计划中直接负责、牵头、已完成、逾期的任务数。"""
+    from . import render
+
+    fmt = _render_format(fmt)
+    with _ledger(ctx) as ledger:
+        items = ledger.units()
+        source = ledger.directory.source
+    if tree:
+        render.unit_tree(items, fmt)
+    else:
+        render.units(items, fmt, source=source)
 
 
 # -- writing ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import getpass
 import os
@@ -15,9 +16,10 @@ from . import dates
 from .errors import NotFound, StoreError, UsageError
 from .models import Note, Plan, Status, Task
 from .store import ImportCounts, Store, TaskInput, TaskQuery
-from .units import split_units
+from .units import Unit, UnitDirectory, load_directory, split_units
 
 BUNDLED_PLAN = "tasks_2023.csv"
+UNIT_FILE = "units.csv"
 
 _TASK_ID = re.compile(r"[1-9][0-9]{0,8}")
 
@@ -33,6 +35,14 @@ def default_db_path() -> Path:
 
 def bundled_plan_path() -> Path:
     return Path(str(resources.files("gongkai_cli") / "data" / BUNDLED_PLAN))
+
+
+def unit_file_for(db_path: Path) -> Path:
+    """The office's own units.csv next to the database wins over the bundled one."""
+    local = Path(db_path).parent / UNIT_FILE
+    if local.is_file():
+        return local
+    return Path(str(resources.files("gongkai_cli") / "data" / UNIT_FILE))
 
 
 def parse_task_id(text: str) -> int:
@@ -64,6 +74,40 @@ class ImportResult:
 
 
 @dataclass(frozen=True)
+class UnitSummary:
+    """One row of `gongkai units`: a unit and its direct tasks in the current plan."""
+
+    name: str
+    kind: str
+    aliases: tuple[str, ...]
+    members: tuple[str, ...]
+    tasks: int
+    led: int
+    done: int
+    overdue: int
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "aliases": list(self.aliases),
+            "members": list(self.members),
+            "tasks": self.tasks,
+            "led": self.led,
+            "done": self.done,
+            "overdue": self.overdue,
+        }
+
+
+@dataclass(frozen=True)
+class _UnitMatch:
+    """What `--unit X` looks for: X under any spelling, and the groups X belongs to."""
+
+    direct: frozenset[str]
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StatusChange:
     task_id: int
     before: Status
@@ -78,6 +122,13 @@ class Ledger:
         self.store = store
         self._plan_name = plan
         self.today = today or dates.today()
+        self._directory: UnitDirectory | None = None
+
+    @property
+    def directory(self) -> UnitDirectory:
+        if self._directory is None:
+            self._directory = load_directory(unit_file_for(self.store.path))
+        return self._directory
 
     @classmethod
     def open(
@@ -138,15 +189,20 @@ class Ledger:
         group: str | None = None,
         search: str | None = None,
         overdue: bool = False,
+        direct: bool = False,
+        lead: bool = False,
     ) -> list[Task]:
+        """Tasks by id. A unit also matches tasks given to a group it belongs to (marked `via`)."""
+        matches = self._unit_matches(units, direct=direct or lead)
         query = TaskQuery(
-            units=self._known_units(units),
+            units=_names(matches),
+            lead_only=lead,
             statuses=statuses,
             group=group or None,
             search=search or None,
             overdue_only=overdue,
         )
-        return self.store.tasks(self.plan().name, query, today=self.today)
+        return _mark_via(self.store.tasks(self.plan().name, query, today=self.today), matches)
 
     def due(
         self,
@@ -157,6 +213,8 @@ class Ledger:
         overdue: bool = False,
         units: tuple[str, ...] = (),
         include_closed: bool = False,
+        direct: bool = False,
+        lead: bool = False,
     ) -> list[Task]:
         """Tasks with a due date, soonest first; `before`/`after` are inclusive."""
         plan = self.plan()
@@ -172,8 +230,10 @@ class Ledger:
             raise UsageError(
                 f"日期范围为空：起始日期 {due_after.isoformat()} 晚于截止日期 {due_before.isoformat()}。"
             )
+        matches = self._unit_matches(units, direct=direct or lead)
         query = TaskQuery(
-            units=self._known_units(units),
+            units=_names(matches),
+            lead_only=lead,
             due_before=due_before,
             due_after=due_after,
             with_due_only=True,
@@ -181,7 +241,7 @@ class Ledger:
             open_only=not include_closed,
             order_by_due=True,
         )
-        return self.store.tasks(plan.name, query, today=self.today)
+        return _mark_via(self.store.tasks(plan.name, query, today=self.today), matches)
 
     def show(self, task_id: int) -> Task:
         plan = self.plan()
@@ -194,18 +254,45 @@ class Ledger:
         year = (plan or self.plan()).year
         return dates.parse_user_date(text, today=self.today, year=year)
 
-    def _known_units(self, units: tuple[str, ...]) -> tuple[str, ...]:
-        """Refuse a unit nobody has heard of: an empty list must mean 'nothing to do', not a typo."""
+    def _unit_matches(self, units: tuple[str, ...], *, direct: bool) -> list[_UnitMatch]:
+        """Resolve --unit values; a unit nobody has heard of is an error, never an empty list."""
         if not units:
-            return ()
-        known = self.store.unit_names()
-        cleaned = tuple("".join(unit.split()) for unit in units)
-        for unit in cleaned:
-            if unit not in known:
-                close = difflib.get_close_matches(unit, known, n=3, cutoff=0.5)
-                hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai list 查看各任务的责任单位。"
-                raise UsageError(f"未知的责任单位“{unit}”。{hint}")
-        return cleaned
+            return []
+        directory = self.directory
+        stored = self.store.unit_names()
+        matches = []
+        for typed in units:
+            cleaned = "".join(typed.split())
+            if not (directory.known(cleaned) or cleaned in stored):
+                spellings = list(dict.fromkeys([*directory.spellings(), *stored]))
+                close = difflib.get_close_matches(cleaned, spellings, n=3, cutoff=0.5)
+                hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
+                raise UsageError(f"未知的责任单位“{typed}”。{hint}")
+            name = directory.canonical(cleaned)
+            # Aliases too: a task imported before an alias was added still names the old spelling.
+            spellings = frozenset({name, cleaned, *directory.aliases_of(name)})
+            matches.append(_UnitMatch(spellings, () if direct else directory.groups_of(name)))
+        return matches
+
+    def unit_spellings(self) -> list[str]:
+        """Every unit name and alias the ledger knows, for shell completion."""
+        return list(dict.fromkeys([*self.directory.spellings(), *self.store.unit_names()]))
+
+    def units(self) -> list[UnitSummary]:
+        """Every known unit with its direct tasks in the current plan; unit-file order first."""
+        plan = self.plan()
+        stats = self.store.unit_stats(plan.name, today=self.today)
+        listed: list[Unit] = list(self.directory)
+        named = {unit.name for unit in listed}
+        listed += [Unit(name, "other") for name in self.store.unit_names() if name not in named]
+        order = {kind: index for index, kind in enumerate(("department", "town", "group", "other"))}
+        listed.sort(key=lambda unit: order.get(unit.kind, len(order)))
+        rows = []
+        for unit in listed:
+            spellings = (unit.name, *unit.aliases)
+            counts = [sum(stats.get(s, (0, 0, 0, 0))[i] for s in spellings) for i in range(4)]
+            rows.append(UnitSummary(unit.name, unit.kind, unit.aliases, unit.members, *counts))
+        return rows
 
     # -- writing --------------------------------------------------------------
 
@@ -265,7 +352,9 @@ class Ledger:
                     id=row.id,
                     group=row.group,
                     content=row.content,
-                    units=split_units(row.units),
+                    units=tuple(dict.fromkeys(
+                        self.directory.canonical(unit) for unit in split_units(row.units)
+                    )),
                     deadline=row.deadline,
                     start=start,
                     due=due,
@@ -282,3 +371,25 @@ class Ledger:
             counts=counts,
             warnings=tuple(warnings),
         )
+
+
+def _names(matches: list[_UnitMatch]) -> tuple[str, ...]:
+    names: list[str] = []
+    for match in matches:
+        names += [*sorted(match.direct), *match.groups]
+    return tuple(dict.fromkeys(names))
+
+
+def _mark_via(tasks: list[Task], matches: list[_UnitMatch]) -> list[Task]:
+    """Say which group brought a task in, unless some --unit is named on it directly."""
+    if not matches:
+        return tasks
+    marked = []
+    for task in tasks:
+        named = set(task.units)
+        if any(match.direct & named for match in matches):
+            marked.append(task)
+            continue
+        via = next((g for match in matches for g in match.groups if g in named), None)
+        marked.append(dataclasses.replace(task, via=via))
+    return marked

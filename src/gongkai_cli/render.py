@@ -21,8 +21,9 @@ FORMATS = ("table", "json", "csv", "tsv", "markdown")
 
 TASK_FIELDS = (
     "id", "plan", "group", "content", "units", "lead_unit", "deadline",
-    "start", "due", "status", "overdue", "updated_at",
+    "start", "due", "status", "overdue", "updated_at", "via",
 )
+UNIT_FIELDS = ("name", "kind", "aliases", "members", "tasks", "led", "done", "overdue")
 PLAN_FIELDS = ("name", "year", "tasks", "imported_at", "source")
 
 # C0/C1 controls (except tab and newline) and bidi overrides: typed text must
@@ -73,9 +74,17 @@ def _status_label(task: Task) -> str:
 
 
 def _units_label(task: Task) -> str:
-    if len(task.units) <= 1:
-        return task.lead_unit or ""
-    return f"{task.lead_unit} 等 {len(task.units)} 家"
+    label = task.lead_unit or ""
+    if len(task.units) > 1:
+        label = f"{label} 等 {len(task.units)} 家"
+    if task.via:
+        label += f"\n经“{task.via}”"
+    return label
+
+
+def _units_cell(task: Task) -> str:
+    joined = "、".join(task.units)
+    return f"{joined}（经“{task.via}”）" if task.via else joined
 
 
 def _task_row(task: Task) -> dict:
@@ -94,7 +103,7 @@ def tasks(items: Sequence[Task], fmt: str, out: IO[str] | None = None) -> None:
         _markdown(
             ("序号", "任务名称", "任务内容", "责任单位", "时间节点", "截止日期", "状态"),
             (
-                (task.id, task.group, task.content, "、".join(task.units), task.deadline,
+                (task.id, task.group, task.content, _units_cell(task), task.deadline,
                  _date(task.due), _status_label(task))
                 for task in items
             ),
@@ -224,6 +233,70 @@ def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None)
         _json(None, out)
     else:
         print(f"任务 {task_id} 已经是“{status.label}”，未做更改。", file=out)
+
+
+# -- units ------------------------------------------------------------------------
+
+
+def _kind_label(kind: str) -> str:
+    from .units import KIND_LABELS
+
+    return KIND_LABELS.get(kind, kind)
+
+
+def units(items, fmt: str, out: IO[str] | None = None, *, source: str = "") -> None:
+    out = out or sys.stdout
+    if fmt == "json":
+        _json([item.to_dict() for item in items], out)
+        return
+    if fmt in ("csv", "tsv"):
+        rows = [item.to_dict() | {"aliases": "、".join(item.aliases), "members": "、".join(item.members)}
+                for item in items]
+        _delimited(rows, UNIT_FIELDS, fmt, out)
+        return
+    headers = ("单位", "类型", "别名", "任务数", "牵头", "已完成", "逾期")
+    rows = [
+        (item.name, _kind_label(item.kind), "、".join(item.aliases), item.tasks, item.led, item.done, item.overdue)
+        for item in items
+    ]
+    if fmt == "markdown":
+        _markdown(headers, rows, out)
+        return
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for header in headers:
+        table.add_column(header, justify="right" if header in ("任务数", "牵头", "已完成", "逾期") else "left")
+    for row in rows:
+        table.add_row(*(_text(str(cell)) for cell in row))
+    _print(out, table)
+    _print(out, f"共 {len(items)} 个单位；单位数据：{source}", style="dim")
+
+
+def unit_tree(items, fmt: str, out: IO[str] | None = None) -> None:
+    """Groups with their members; vague groups (no members) are listed as such."""
+    out = out or sys.stdout
+    groups = [item for item in items if item.kind == "group"]
+    if fmt == "json":
+        _json([{"name": g.name, "members": list(g.members)} for g in groups], out)
+        return
+    if fmt in ("csv", "tsv", "markdown"):
+        rows = [{"group": g.name, "member": m} for g in groups for m in g.members or ("",)]
+        if fmt == "markdown":
+            _markdown(("集合", "成员"), ((r["group"], r["member"]) for r in rows), out)
+        else:
+            _delimited(rows, ("group", "member"), fmt, out)
+        return
+    from rich.tree import Tree
+
+    root = Tree("责任单位集合")
+    for group in groups:
+        branch = root.add(_text(group.name))
+        if not group.members:
+            branch.add("（泛指，不展开）", style="dim")
+        for member in group.members:
+            branch.add(_text(member))
+    _print(out, root)
 
 
 # -- plans ------------------------------------------------------------------------

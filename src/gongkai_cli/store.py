@@ -53,6 +53,7 @@ class TaskQuery:
     """Filters for `Store.tasks`; every field narrows the result (AND)."""
 
     units: tuple[str, ...] = ()
+    lead_only: bool = False  # with `units`: only tasks one of them leads (listed first)
     statuses: tuple[Status, ...] = ()
     group: str | None = None
     search: str | None = None
@@ -254,6 +255,22 @@ class Store:
     def unit_names(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT name FROM units ORDER BY name")]
 
+    @_db_errors
+    def unit_stats(self, plan: str, *, today: date) -> dict[str, tuple[int, int, int, int]]:
+        """Per unit named in the plan: (tasks, led, done, overdue), counting direct mentions only."""
+        rows = self.conn.execute(
+            f"""
+            SELECT u.name, count(*), sum(tu.position = 0), sum(t.status = 'done'), sum({_OVERDUE})
+            FROM task_units tu
+            JOIN units u ON u.id = tu.unit
+            JOIN tasks t ON t.pk = tu.task
+            WHERE t.plan = :plan
+            GROUP BY u.name
+            """,
+            {"plan": plan, "today": today.isoformat()},
+        )
+        return {name: (tasks, led, done, overdue) for name, tasks, led, done, overdue in rows}
+
     # -- tasks ------------------------------------------------------------------
 
     @_db_errors
@@ -261,9 +278,10 @@ class Store:
         where = ["t.plan = :plan"]
         params: dict[str, object] = {"plan": plan, "today": today.isoformat()}
         if query.units:
+            lead = "AND tu.position = 0" if query.lead_only else ""
             where.append(
-                """t.pk IN (SELECT tu.task FROM task_units tu JOIN units u ON u.id = tu.unit
-                            WHERE u.name IN (SELECT value FROM json_each(:units)))"""
+                f"""t.pk IN (SELECT tu.task FROM task_units tu JOIN units u ON u.id = tu.unit
+                             WHERE u.name IN (SELECT value FROM json_each(:units)) {lead})"""
             )
             params["units"] = json.dumps(list(query.units), ensure_ascii=False)
         if query.statuses:

@@ -1,11 +1,32 @@
-"""Responsible units (责任单位): splitting the table's joined cell into names."""
+"""Responsible units (责任单位): splitting cells, aliases, and collective units.
+
+Who belongs to 各街镇 or 区政府各部门, and which short names mean the same unit,
+is data the office edits (a CSV), not code. This module reads that file and
+answers "which names on a task concern unit X, and through which group".
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
 
 # The plan tables join units with 、; hand-edited copies also use commas.
 _SEPARATORS = re.compile(r"[、，,；;]+")
+
+KINDS = ("department", "town", "group", "other")
+KIND_LABELS = {"department": "部门", "town": "街镇", "group": "集合", "other": "其他"}
+_KIND_INPUT = {**{kind: kind for kind in KINDS}, **{label: kind for kind, label in KIND_LABELS.items()}}
+_HEADERS = {
+    "name": ("name", "单位", "名称"),
+    "kind": ("kind", "类型"),
+    "aliases": ("aliases", "别名"),
+    "members": ("members", "成员"),
+}
 
 
 def split_units(text: str) -> tuple[str, ...]:
@@ -16,3 +37,115 @@ def split_units(text: str) -> tuple[str, ...]:
         if name and name not in names:
             names.append(name)
     return tuple(names)
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    kind: str
+    aliases: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+
+    @property
+    def vague(self) -> bool:
+        """A group with no members (各相关部门): shown as written, never expanded."""
+        return self.kind == "group" and not self.members
+
+
+class UnitDirectory:
+    """Known units with their aliases and group memberships."""
+
+    def __init__(self, units: list[Unit], source: str):
+        self.source = source
+        self._units = {unit.name: unit for unit in units}
+        self._canonical = {unit.name: unit.name for unit in units}
+        for unit in units:
+            for alias in unit.aliases:
+                self._canonical[alias] = unit.name
+        self._groups: dict[str, list[str]] = {}
+        for unit in units:
+            for member in unit.members:
+                self._groups.setdefault(self.canonical(member), []).append(unit.name)
+
+    def __iter__(self):
+        return iter(self._units.values())
+
+    def get(self, name: str) -> Unit | None:
+        return self._units.get(self.canonical(name))
+
+    def canonical(self, name: str) -> str:
+        """The unit's own name for any of its aliases; unknown names stay as they are."""
+        return self._canonical.get(name, name)
+
+    def known(self, name: str) -> bool:
+        return name in self._canonical
+
+    def spellings(self) -> list[str]:
+        """Every name and alias, for suggestions and shell completion."""
+        return list(self._canonical)
+
+    def aliases_of(self, name: str) -> tuple[str, ...]:
+        unit = self.get(name)
+        return unit.aliases if unit else ()
+
+    def groups_of(self, name: str) -> tuple[str, ...]:
+        """Groups that include `name`, directly or through a group inside a group."""
+        found: list[str] = []
+        pending = [self.canonical(name)]
+        while pending:
+            for group in self._groups.get(pending.pop(), ()):
+                if group not in found:
+                    found.append(group)
+                    pending.append(group)
+        return tuple(found)
+
+
+def load_directory(path: Path) -> UnitDirectory:
+    """Read a unit file: name, kind, aliases, members (lists joined by 、); English or Chinese header."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise UsageError(f"无法读取单位数据文件“{path}”：{err.strerror or err}。") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"单位数据文件“{path}”不是 UTF-8 编码，请另存为“CSV UTF-8”。") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        raise UsageError(f"单位数据文件“{path}”是空的。")
+    columns = _map_header(path, [cell.strip() for cell in header])
+    units: list[Unit] = []
+    seen: dict[str, int] = {}
+    for line, cells in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        cell = lambda key: cells[columns[key]].strip() if key in columns and columns[key] < len(cells) else ""  # noqa: E731
+        name = "".join(cell("name").split())
+        if not name:
+            raise UsageError(f"单位数据文件“{path}”第 {line} 行：单位名称为空。")
+        kind = _KIND_INPUT.get(cell("kind") or "other")
+        if kind is None:
+            choices = "、".join(f"{k}（{KIND_LABELS[k]}）" for k in KINDS)
+            raise UsageError(f"单位数据文件“{path}”第 {line} 行：未知的类型“{cell('kind')}”，可选：{choices}。")
+        unit = Unit(name, kind, split_units(cell("aliases")), split_units(cell("members")))
+        for spelling in (unit.name, *unit.aliases):
+            if spelling in seen:
+                raise UsageError(
+                    f"单位数据文件“{path}”第 {line} 行：名称“{spelling}”与第 {seen[spelling]} 行重复。"
+                )
+            seen[spelling] = line
+        if unit.members and kind != "group":
+            raise UsageError(f"单位数据文件“{path}”第 {line} 行：只有类型为 group（集合）的单位才能有成员。")
+        units.append(unit)
+    return UnitDirectory(units, str(path))
+
+
+def _map_header(path: Path, header: list[str]) -> dict[str, int]:
+    columns = {}
+    for key, spellings in _HEADERS.items():
+        for index, cell in enumerate(header):
+            if cell.lstrip("\ufeff") in spellings:
+                columns[key] = index
+                break
+    if "name" not in columns:
+        raise UsageError(f"单位数据文件“{path}”缺少列：name（单位）。")
+    return columns
