@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,18 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GONGKAI_DB", str(db))
     monkeypatch.setenv("GONGKAI_TODAY", TODAY)
     monkeypatch.setenv("GONGKAI_USER", "测试员")
-    for name in ("GONGKAI_PLAN", "GONGKAI_TZ", "GONGKAI_DEBUG", "NO_COLOR"):
+    for name in ("GONGKAI_PLAN", "GONGKAI_TZ", "GONGKAI_NOW", "GONGKAI_DEBUG", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
     return db
+
+
+@pytest.fixture(scope="session")
+def executable() -> str:
+    """The installed `gongkai` console script next to this Python, as a user or cron would run it."""
+    found = shutil.which("gongkai", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail("the gongkai executable is not installed next to this Python; run `pip install '.[test]'` first")
+    return found
 
 
 @pytest.fixture

@@ -281,3 +281,26 @@ def test_units_table_and_tree(gk):
 def test_unknown_unit_in_due_is_exit_2(gk):
     result = gk("due", "--unit", "马路镇")
     assert result.exit_code == 2 and "马陆镇" in result.stderr
+
+
+def test_remind_text_markdown_and_csv(gk, monkeypatch):
+    monkeypatch.setenv("GONGKAI_TODAY", "2023-04-14")
+    text = gk("remind").stdout
+    assert text.startswith("政务公开任务提醒（计划 2023，2023-04-14）")
+    markdown = gk("remind", "-f", "markdown").stdout
+    assert markdown.startswith("# 政务公开任务提醒") and "- [62]" in markdown
+    rows = list(csv.DictReader(io.StringIO(gk("remind", "-f", "csv").stdout)))
+    assert [(r["section"], r["id"], r["days_left"]) for r in rows] == [("overdue", "62", "-14"), ("due_soon", "40", "6")]
+
+
+def test_remind_leaves_out_done_tasks(gk, monkeypatch):
+    monkeypatch.setenv("GONGKAI_TODAY", "2023-04-14")
+    gk("status", "62", "done")
+    gk("status", "40", "cancelled")
+    assert gk("remind").stdout == ""
+
+
+@pytest.mark.parametrize("within", ["soon", "-3d"])
+def test_remind_rejects_a_bad_window(gk, within):
+    result = gk("remind", "--within", within)
+    assert result.exit_code == 2 and within in result.stderr

@@ -265,3 +265,30 @@ def test_invalid_today_env_is_usage_error(monkeypatch, value):
     with pytest.raises(UsageError) as caught:
         dates.today()
     assert f"“{value}”" in caught.value.message
+
+
+# -- a frozen clock across the Beijing date line ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frozen", "expected_today", "expected_stamp"),
+    [
+        ("2023-04-19T15:59:00+00:00", date(2023, 4, 19), "2023-04-19T23:59:00+08:00"),
+        ("2023-04-19T16:01:00Z", date(2023, 4, 20), "2023-04-20T00:01:00+08:00"),
+        ("2023-04-20T00:01:00+08:00", date(2023, 4, 20), "2023-04-20T00:01:00+08:00"),
+    ],
+)
+def test_frozen_clock_is_read_in_beijing_time(monkeypatch, frozen, expected_today, expected_stamp):
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.delenv("GONGKAI_TODAY", raising=False)
+    monkeypatch.delenv("GONGKAI_TZ", raising=False)
+    monkeypatch.setenv("GONGKAI_NOW", frozen)
+    assert dates.today() == expected_today
+    assert dates.timestamp() == expected_stamp
+
+
+@pytest.mark.parametrize("frozen", ["2023-04-19T16:01:00", "yesterday"])
+def test_frozen_clock_needs_an_offset(monkeypatch, frozen):
+    monkeypatch.setenv("GONGKAI_NOW", frozen)
+    with pytest.raises(UsageError, match="GONGKAI_NOW"):
+        dates.now()

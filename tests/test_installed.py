@@ -5,20 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(scope="module")
-def executable() -> str:
-    found = shutil.which("gongkai", path=str(Path(sys.executable).parent))
-    if found is None:
-        pytest.fail("the gongkai executable is not installed next to this Python; run `pip install '.[test]'` first")
-    return found
 
 
 @pytest.fixture

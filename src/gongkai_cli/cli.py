@@ -31,7 +31,7 @@ class _Group(TyperGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit, typer.Abort):
             raise
         except BrokenPipeError:
             # The reader (`| head`) has all it wanted; later flushes must not fail either.
@@ -253,6 +253,29 @@ def due(
             units=tuple(unit or ()), include_closed=all_, direct=direct, lead=lead,
         )
     render.tasks(items, fmt)
+
+
+@app.command()
+def remind(
+    ctx: typer.Context,
+    within: str = typer.Option("7d", "--within", help="提醒多久之内到期的任务，例如 7d、2w、1m。"),
+    unit: Optional[List[str]] = _unit_option(),
+    by_unit: bool = typer.Option(False, "--by-unit", help="按责任单位分段（集合展开到各成员单位），便于分别发送。"),
+    fail_on_overdue: bool = typer.Option(False, "--fail-on-overdue", help="有逾期任务时以退出码 1 结束（用于监控）。"),
+    fmt: str = FormatOption,
+) -> None:
+    """生成提醒：先列逾期任务，再列即将到期的任务。没有需要提醒的内容时什么也不输出（cron 不会发空邮件）。
+
+    例如：gongkai remind --within 7d --unit 区财政局
+    """
+    from . import render
+
+    fmt = _render_format(fmt)
+    with _ledger(ctx) as ledger:
+        report = ledger.remind(within=within, units=tuple(unit or ()), by_unit=by_unit)
+    render.reminder(report, fmt)
+    if fail_on_overdue and any(section.overdue for section in report.sections):
+        raise typer.Exit(1)
 
 
 @app.command()

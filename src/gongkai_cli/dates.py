@@ -100,7 +100,20 @@ def tz() -> datetime.tzinfo:
 
 
 def now() -> datetime.datetime:
-    return datetime.datetime.now(tz()).replace(microsecond=0)
+    """The current time in tz(); env GONGKAI_NOW (ISO 8601 with offset) freezes the clock for dry runs."""
+    frozen = os.environ.get("GONGKAI_NOW", "").strip()
+    if not frozen:
+        return datetime.datetime.now(tz()).replace(microsecond=0)
+    try:
+        moment = datetime.datetime.fromisoformat(frozen.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        # A naive time would silently mean the machine's zone, the very ambiguity this variable removes.
+        raise UsageError(
+            f"环境变量 GONGKAI_NOW 的值“{frozen}”不是带时区的时间，应形如 2023-04-19T16:01:00+00:00。"
+        )
+    return moment.astimezone(tz()).replace(microsecond=0)
 
 
 def timestamp() -> str:

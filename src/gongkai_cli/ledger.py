@@ -108,6 +108,27 @@ class _UnitMatch:
 
 
 @dataclass(frozen=True)
+class Reminder:
+    """What one reader should hear about: overdue tasks, then tasks due soon."""
+
+    unit: str | None
+    overdue: tuple[Task, ...]
+    due_soon: tuple[Task, ...]
+
+
+@dataclass(frozen=True)
+class ReminderReport:
+    plan: str
+    today: date
+    until: date
+    sections: tuple[Reminder, ...]  # one per unit with --by-unit, else exactly one
+
+    @property
+    def empty(self) -> bool:
+        return not any(section.overdue or section.due_soon for section in self.sections)
+
+
+@dataclass(frozen=True)
 class StatusChange:
     task_id: int
     before: Status
@@ -243,6 +264,52 @@ class Ledger:
         )
         return _mark_via(self.store.tasks(plan.name, query, today=self.today), matches)
 
+    def remind(
+        self, *, within: str = "7d", units: tuple[str, ...] = (), by_unit: bool = False
+    ) -> ReminderReport:
+        """Open tasks that are overdue or due by `within`, optionally one section per responsible unit."""
+        plan = self.plan()
+        until = self.parse_date(within, plan)
+        if until < self.today:
+            raise UsageError(f"--within 的范围“{within}”应指向今天之后，例如 7d、2w、1m。")
+        matches = self._unit_matches(units, direct=False)
+        query = TaskQuery(
+            units=_names(matches), due_before=until, with_due_only=True, open_only=True, order_by_due=True
+        )
+        tasks = _mark_via(self.store.tasks(plan.name, query, today=self.today), matches)
+        if not by_unit:
+            sections = (_reminder(None, tasks),)
+        else:
+            wanted = {self.directory.canonical("".join(u.split())) for u in units}
+            sections = tuple(
+                _reminder(unit, unit_tasks)
+                for unit, unit_tasks in self._tasks_per_unit(tasks).items()
+                if not wanted or unit in wanted
+            )
+        return ReminderReport(plan=plan.name, today=self.today, until=until, sections=sections)
+
+    def _tasks_per_unit(self, tasks: list[Task]) -> dict[str, list[Task]]:
+        """Each task under every unit that has to act on it: groups are expanded to their members,
+        vague groups stay as written. Sections follow the unit file's order."""
+        per_unit: dict[str, list[Task]] = {}
+        for task in tasks:
+            for name in task.units:
+                for unit in self._members(name):
+                    bucket = per_unit.setdefault(unit, [])
+                    if task not in bucket:
+                        bucket.append(task)
+        order = {unit.name: index for index, unit in enumerate(self.directory)}
+        return dict(sorted(per_unit.items(), key=lambda item: order.get(item[0], len(order))))
+
+    def _members(self, name: str) -> list[str]:
+        unit = self.directory.get(name)
+        if unit is None or not unit.members:
+            return [name]
+        found: list[str] = []
+        for member in unit.members:
+            found += [m for m in self._members(self.directory.canonical(member)) if m not in found]
+        return found
+
     def show(self, task_id: int) -> Task:
         plan = self.plan()
         task = self.store.task(plan.name, task_id, today=self.today)
@@ -371,6 +438,14 @@ class Ledger:
             counts=counts,
             warnings=tuple(warnings),
         )
+
+
+def _reminder(unit: str | None, tasks: list[Task]) -> Reminder:
+    return Reminder(
+        unit=unit,
+        overdue=tuple(task for task in tasks if task.overdue),
+        due_soon=tuple(task for task in tasks if not task.overdue),
+    )
 
 
 def _names(matches: list[_UnitMatch]) -> tuple[str, ...]:

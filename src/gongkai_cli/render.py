@@ -235,6 +235,81 @@ def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None)
         print(f"任务 {task_id} 已经是“{status.label}”，未做更改。", file=out)
 
 
+# -- reminders ------------------------------------------------------------------------
+
+REMINDER_FIELDS = ("unit", "section", "id", "due", "days_left", "lead_unit", "content", "via")
+_ONE_LINE = 40
+
+
+def _days_phrase(days_left: int) -> str:
+    if days_left < 0:
+        return f"已逾期 {-days_left} 天"
+    return "今天到期" if days_left == 0 else f"还剩 {days_left} 天"
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(inert(text).split())
+    return flat if len(flat) <= _ONE_LINE else flat[: _ONE_LINE - 1] + "…"
+
+
+def reminder(report, fmt: str, out: IO[str] | None = None) -> None:
+    """A message a person would write; nothing at all when there is nothing to say (except JSON)."""
+    out = out or sys.stdout
+    days = lambda task: (task.due - report.today).days  # noqa: E731
+    if fmt == "json":
+        def task_dict(task: Task) -> dict:
+            return task.to_dict() | {"days_left": days(task)}
+
+        sections = [
+            {"unit": section.unit, "overdue": [task_dict(t) for t in section.overdue],
+             "due_soon": [task_dict(t) for t in section.due_soon]}
+            for section in report.sections
+        ]
+        data = {"plan": report.plan, "today": report.today.isoformat(), "until": report.until.isoformat()}
+        if len(sections) == 1 and sections[0]["unit"] is None:
+            data |= {"overdue": sections[0]["overdue"], "due_soon": sections[0]["due_soon"]}
+        else:
+            data["units"] = sections
+        _json(data, out)
+        return
+    if report.empty:
+        return
+    if fmt in ("csv", "tsv"):
+        rows = [
+            {"unit": section.unit or "", "section": kind, "id": task.id, "due": _date(task.due),
+             "days_left": days(task), "lead_unit": task.lead_unit or "", "content": task.content,
+             "via": task.via or ""}
+            for section in report.sections
+            for kind, tasks in (("overdue", section.overdue), ("due_soon", section.due_soon))
+            for task in tasks
+        ]
+        _delimited(rows, REMINDER_FIELDS, fmt, out)
+        return
+    markdown = fmt == "markdown"
+    heading = f"政务公开任务提醒（计划 {report.plan}，{report.today.isoformat()}）"
+    lines = [f"# {heading}" if markdown else heading]
+    for section in report.sections:
+        if not (section.overdue or section.due_soon):
+            continue
+        if section.unit:
+            lines += ["", f"## {inert(section.unit)}" if markdown else f"【{inert(section.unit)}】"]
+        for title, tasks in (
+            (f"已逾期 {len(section.overdue)} 项", section.overdue),
+            (f"{report.until.isoformat()} 前到期 {len(section.due_soon)} 项", section.due_soon),
+        ):
+            if not tasks:
+                continue
+            lines += ["", f"**{title}：**" if markdown else f"{title}："]
+            for task in tasks:
+                # The group that brought the task in, unless it is already named as the lead.
+                via = f" · 经“{inert(task.via)}”" if task.via and task.via != task.lead_unit else ""
+                lines.append(
+                    f"{'-' if markdown else '  ·'} [{task.id}] {_date(task.due)} {_days_phrase(days(task))}"
+                    f" · 牵头：{inert(task.lead_unit or '')}{via} · {_one_line(task.content)}"
+                )
+    out.write("\n".join(lines) + "\n")
+
+
 # -- units ------------------------------------------------------------------------
 
 

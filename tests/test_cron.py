@@ -1,0 +1,126 @@
+"""Unattended use, as cron runs it: the installed executable, a bare environment,
+TZ=UTC, a frozen clock, stdout a pipe (and once a real terminal)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ESC = "\x1b"
+# Colour SGR codes: 30-39/90-97 foreground, 40-49 background, 38;5/38;2 extended.
+COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-9]|4[0-9]|9[0-7])(?:;[0-9;]*)?m")
+
+
+@pytest.fixture
+def cron(executable: str, tmp_path: Path):
+    """Run gongkai with only what a crontab line would set (like `env -i`)."""
+    db = tmp_path / "gongkai.db"
+
+    def run(*args: str, now: str, input: str | None = None) -> subprocess.CompletedProcess:
+        bare = {"PATH": "/usr/bin:/bin", "TZ": "UTC", "GONGKAI_DB": str(db), "GONGKAI_NOW": now,
+                "GONGKAI_USER": "cron"}
+        return subprocess.run([executable, *args], input=input, capture_output=True, text=True,
+                              encoding="utf-8", env=bare, cwd=tmp_path, timeout=60)
+
+    return run
+
+
+def test_remind_prints_nothing_at_all_when_nothing_is_due(cron):
+    # On 2 January nothing in the 2023 plan is overdue and nothing is due within a week.
+    result = cron("remind", "--within", "7d", now="2023-01-02T01:00:00Z")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    by_unit = cron("remind", "--by-unit", "--unit", "区财政局", now="2023-01-02T01:00:00Z")
+    assert (by_unit.returncode, by_unit.stdout, by_unit.stderr) == (0, "", "")
+
+
+def test_remind_lists_overdue_before_due_soon_in_plain_text(cron):
+    result = cron("remind", "--within", "7d", now="2023-04-14T02:00:00Z")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert ESC not in text
+    assert text.index("已逾期 1 项") < text.index("[62]") < text.index("2023-04-21 前到期 1 项") < text.index("[40]")
+    assert "[62] 2023-03-31 已逾期 14 天 · 牵头：区政府各部门" in text
+    assert "[40] 2023-04-20 还剩 6 天 · 牵头：区政府办公室" in text
+
+
+def test_remind_by_unit_gives_each_unit_its_own_section(cron):
+    result = cron("remind", "--by-unit", "--unit", "马陆镇", "--unit", "区财政局", now="2023-04-14T02:00:00Z")
+    sections = re.findall(r"【(.+?)】", result.stdout)
+    assert sections == ["区财政局", "马陆镇"]  # unit-file order: departments, then towns
+    assert "经“各街镇”" in result.stdout
+
+
+def test_fail_on_overdue_exit_code(cron):
+    assert cron("remind", "--fail-on-overdue", now="2023-04-14T02:00:00Z").returncode == 1
+    assert cron("remind", "--fail-on-overdue", now="2023-01-02T01:00:00Z").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("now", "phrase"),
+    [
+        ("2023-04-20T15:59:00Z", "[40] 2023-04-20 今天到期"),   # 23:59 on 20 April in Beijing
+        ("2023-04-20T16:01:00Z", "[40] 2023-04-20 已逾期 1 天"),  # 00:01 on 21 April in Beijing
+    ],
+)
+def test_the_day_turns_at_midnight_beijing_time_on_a_utc_server(cron, now, phrase):
+    result = cron("remind", "--within", "1d", now=now)
+    assert phrase in result.stdout
+
+
+def test_note_timestamp_is_beijing_time_on_a_utc_server(cron):
+    result = cron("note", "40", "-", "--format", "json", now="2023-04-20T16:01:00Z", input="零点后记录")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["at"] == "2023-04-21T00:01:00+08:00"
+
+
+def test_empty_stdin_note_is_refused(cron):
+    result = cron("note", "40", "-", now="2023-04-20T16:01:00Z", input="")
+    assert result.returncode == 2 and "不能为空" in result.stderr
+
+
+def test_remind_json_is_a_document_even_when_empty(cron):
+    data = json.loads(cron("remind", "--format", "json", now="2023-01-02T01:00:00Z").stdout)
+    assert data == {"plan": "2023", "today": "2023-01-02", "until": "2023-01-09", "overdue": [], "due_soon": []}
+    data = json.loads(cron("remind", "--format", "json", now="2023-04-14T02:00:00Z").stdout)
+    assert [(t["id"], t["days_left"]) for t in data["overdue"]] == [(62, -14)]
+    assert [(t["id"], t["days_left"]) for t in data["due_soon"]] == [(40, 6)]
+
+
+def _in_a_terminal(executable: str, args: list[str], env: dict) -> str:
+    """Run in a pseudo-terminal, so the program sees a TTY as a person's shell would give it."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([executable, *args], stdin=follower, stdout=follower, stderr=follower,
+                               env=env, close_fds=True)
+    os.close(follower)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([leader], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=30)
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_no_color_is_honoured_in_a_terminal(executable, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "TERM": "xterm-256color", "COLUMNS": "120", "GONGKAI_DB": str(tmp_path / "t.db"),
+           "GONGKAI_TODAY": "2023-04-14"}
+    coloured = _in_a_terminal(executable, ["due", "--before", "2023-04-20"], env)
+    assert COLOUR.search(coloured), "a terminal without NO_COLOR should get colour (overdue in red)"
+    plain = _in_a_terminal(executable, ["due", "--before", "2023-04-20"], {**env, "NO_COLOR": "1"})
+    assert "2023-03-31" in plain
+    assert not COLOUR.search(plain)
