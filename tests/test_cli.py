@@ -304,3 +304,73 @@ def test_remind_leaves_out_done_tasks(gk, monkeypatch):
 def test_remind_rejects_a_bad_window(gk, within):
     result = gk("remind", "--within", within)
     assert result.exit_code == 2 and within in result.stderr
+
+
+def test_typer_usage_errors_keep_exit_2_and_are_not_internal_errors(gk):
+    result = gk("status", "40", "done", "--bogus")
+    assert result.exit_code == 2
+    assert "内部错误" not in result.output
+    missing = gk("note", "40")
+    assert missing.exit_code == 2 and "内部错误" not in missing.output
+
+
+# -- summary ----------------------------------------------------------------------------------
+
+
+def _progress(gk):
+    gk("status", "28", "done")
+    gk("status", "29", "done")
+    gk("status", "30", "cancelled")
+    gk("status", "40", "doing")
+    gk("status", "4", "blocked")
+
+
+def test_summary_numbers_after_a_scripted_session(gk, monkeypatch):
+    monkeypatch.setenv("GONGKAI_TODAY", "2023-04-15")
+    _progress(gk)
+    data = json.loads(gk("summary", "-f", "json").stdout)
+    assert data == {
+        "plan": "2023", "total": 91,
+        "status": {"todo": 86, "doing": 1, "done": 2, "blocked": 1, "cancelled": 1},
+        "done_percent": round(100 * 2 / 90, 1),
+        "overdue": 1,     # 62, due 2023-03-31
+        "due_soon": 1,    # 40, due 2023-04-20 (within 30 days)
+    }
+    table = gk("summary").stdout
+    assert "任务总数" in table and "2.2%" in table
+
+
+def test_summary_by_unit_counts_group_tasks_and_puts_the_worst_first(gk, monkeypatch):
+    monkeypatch.setenv("GONGKAI_TODAY", "2023-04-15")
+    _progress(gk)
+    rows = json.loads(gk("summary", "--by", "unit", "-f", "json").stdout)
+    by_name = {row["unit"]: row for row in rows}
+    assert set(rows[0]) == {"unit", "total", "done", "overdue", "done_percent"}
+    finance = by_name["区财政局"]
+    listed = json.loads(gk("list", "--unit", "区财政局", "-f", "json").stdout)
+    assert finance["total"] == len(listed) == 48
+    assert (finance["done"], finance["overdue"]) == (2, 1)
+    assert by_name["马陆镇"]["total"] == len(json.loads(gk("list", "--unit", "马陆镇", "-f", "json").stdout))
+    assert "各街镇" not in by_name and "区政府各部门" not in by_name  # distributed to their members
+    keys = [(-row["overdue"], row["done_percent"]) for row in rows]
+    assert keys == sorted(keys)
+
+
+def test_summary_by_group_and_month(gk):
+    groups = json.loads(gk("summary", "--by", "group", "-f", "json").stdout)
+    assert groups[0] == {"group": "城市空间格局优化提升信息公开", "total": 3, "done": 0, "overdue": 0, "done_percent": 0.0}
+    months = json.loads(gk("summary", "--by", "month", "-f", "json").stdout)
+    assert [(m["month"], m["total"]) for m in months] == [
+        ("2023-03", 1), ("2023-04", 1), ("2023-08", 2), ("2023-11", 1), ("2023-12", 86)]
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "tsv"])
+def test_summary_formats(gk, fmt):
+    for args in ([], ["--by", "unit"], ["--by", "month"]):
+        result = gk("summary", *args, "-f", fmt)
+        assert result.exit_code == 0 and result.stdout.strip() and "\x1b" not in result.stdout
+
+
+def test_summary_rejects_an_unknown_breakdown(gk):
+    result = gk("summary", "--by", "week")
+    assert result.exit_code == 2 and "week" in result.stderr

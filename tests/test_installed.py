@@ -92,3 +92,14 @@ def test_python_dash_m_works(tmp_path):
     result = subprocess.run([sys.executable, "-m", "gongkai_cli", "--version"], capture_output=True, text=True,
                             env={**os.environ, "GONGKAI_DB": str(tmp_path / "x.db")})
     assert result.returncode == 0 and result.stdout.startswith("gongkai ")
+
+
+def test_a_reader_that_stops_early_is_not_an_error(executable, run):
+    run("init")
+    process = subprocess.Popen([executable, "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(run.db)})
+    process.stdout.read(200)
+    process.stdout.close()  # like `gongkai list | head -3`
+    stderr = process.stderr.read().decode("utf-8")
+    assert process.wait(timeout=60) == 0
+    assert stderr == ""

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -28,31 +27,38 @@ EXIT_CODES_HELP = """\b
 class _Group(TyperGroup):
     """The one place where errors become a Chinese sentence on stderr and an exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit, typer.Abort):
-            raise
+        except GongkaiError as err:
+            _fail(err.message, err.exit_code)
         except BrokenPipeError:
             # The reader (`| head`) has all it wanted; later flushes must not fail either.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            ctx.exit(0)
-        except GongkaiError as err:
-            _fail(ctx, err.message, err.exit_code)
+            raise typer.Exit(0) from None
         except Exception as err:
-            if _debug(ctx):
+            if _from_framework(err) or _debug(ctx):
                 raise
-            _fail(ctx, f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
+            _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
 
 
-def _debug(ctx: click.Context) -> bool:
+def _from_framework(err: Exception) -> bool:
+    """Typer's own exits and usage errors (bad option, missing argument) keep their handling.
+
+    Typer raises click's exception classes, or those of its vendored copy of click
+    in newer releases, so they are recognised by where they come from.
+    """
+    return type(err).__module__.split(".")[0] in ("typer", "click")
+
+
+def _debug(ctx: typer.Context) -> bool:
     options = ctx.find_object(GlobalOptions)
     return bool(options and options.debug) or bool(os.environ.get("GONGKAI_DEBUG"))
 
 
-def _fail(ctx: click.Context, message: str, code: int) -> None:
-    click.echo(f"错误：{message}", err=True)
-    ctx.exit(code)
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"错误：{message}", err=True)
+    raise typer.Exit(code)
 
 
 app = typer.Typer(
@@ -108,7 +114,7 @@ def _ledger(ctx: typer.Context, *, bootstrap: bool = True):
     return Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap)
 
 
-def _complete_unit(ctx: click.Context, incomplete: str) -> list[str]:
+def _complete_unit(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion for --unit: unit names and aliases known to this ledger."""
     from .ledger import Ledger
 
@@ -279,6 +285,21 @@ def remind(
 
 
 @app.command()
+def summary(
+    ctx: typer.Context,
+    by: Optional[str] = typer.Option(None, "--by", help="分组统计：unit（按单位）、group（按任务名称）、month（按截止月份）。"),
+    fmt: str = FormatOption,
+) -> None:
+    """计划进度总览：各状态任务数、完成率、逾期数和 30 天内到期数。"""
+    from . import render
+
+    fmt = _render_format(fmt)
+    with _ledger(ctx) as ledger:
+        result = ledger.summary(by=by)
+    render.summary(result, fmt)
+
+
+@app.command()
 def show(
     ctx: typer.Context,
     task_id: str = typer.Argument(..., metavar="ID", help="任务序号，例如 40。"),
@@ -334,7 +355,7 @@ def note(
     text: str = typer.Argument(..., metavar="TEXT", help="进展说明；为 - 时从标准输入读取。"),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
     status: Optional[str] = typer.Option(None, "--status", "-s", help="同时修改状态，例如 doing 或 进行中。"),
-    quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。"),
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
 ) -> None:
     """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成" """
@@ -362,7 +383,7 @@ def status_(
     ),
     note_text: Optional[str] = typer.Option(None, "--note", "-m", help="附带的说明。"),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
-    quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。"),
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json。"),
 ) -> None:
     """修改任务状态；每次修改都会记入进展记录。例如：gongkai status 40 done"""

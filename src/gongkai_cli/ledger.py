@@ -293,22 +293,20 @@ class Ledger:
         vague groups stay as written. Sections follow the unit file's order."""
         per_unit: dict[str, list[Task]] = {}
         for task in tasks:
-            for name in task.units:
-                for unit in self._members(name):
-                    bucket = per_unit.setdefault(unit, [])
-                    if task not in bucket:
-                        bucket.append(task)
+            for unit in dict.fromkeys(u for name in task.units for u in self.directory.responsible(name)):
+                per_unit.setdefault(unit, []).append(task)
         order = {unit.name: index for index, unit in enumerate(self.directory)}
         return dict(sorted(per_unit.items(), key=lambda item: order.get(item[0], len(order))))
 
-    def _members(self, name: str) -> list[str]:
-        unit = self.directory.get(name)
-        if unit is None or not unit.members:
-            return [name]
-        found: list[str] = []
-        for member in unit.members:
-            found += [m for m in self._members(self.directory.canonical(member)) if m not in found]
-        return found
+    def summary(self, *, by: str | None = None):
+        """The plan at a glance, optionally broken down by unit, task group or due month."""
+        from .progress import BREAKDOWNS, summarize
+
+        if by is not None and by not in BREAKDOWNS:
+            raise UsageError(f"无效的分组方式“{by}”，可选：unit（单位）、group（任务名称）、month（截止月份）。")
+        plan = self.plan()
+        tasks = self.store.tasks(plan.name, TaskQuery(), today=self.today)
+        return summarize(plan.name, tasks, self.today, by=by, directory=self.directory if by == "unit" else None)
 
     def show(self, task_id: int) -> Task:
         plan = self.plan()

@@ -140,10 +140,8 @@ def _task_table(items: Sequence[Task], out: IO[str]) -> None:
 
 
 def _status_cell(task: Task):
-    from rich.text import Text
-
     style = "bold red" if task.overdue else {"done": "green", "blocked": "yellow"}.get(task.status.value, "")
-    return Text(_status_label(task), style=style)
+    return _styled(_status_label(task), style)
 
 
 def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
@@ -308,6 +306,89 @@ def reminder(report, fmt: str, out: IO[str] | None = None) -> None:
                     f" · 牵头：{inert(task.lead_unit or '')}{via} · {_one_line(task.content)}"
                 )
     out.write("\n".join(lines) + "\n")
+
+
+# -- summary ------------------------------------------------------------------------
+
+_BREAKDOWN_HEADERS = {"unit": "单位", "group": "任务名称", "month": "截止月份"}
+_BAR_WIDTH = 20
+
+
+def _text_bar(percent: float) -> str:
+    filled = round(_BAR_WIDTH * percent / 100)
+    return "█" * filled + "░" * (_BAR_WIDTH - filled)
+
+
+def summary(result, fmt: str, out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
+    key = result.by
+    if key:
+        rows = [
+            {key: row.key, "total": row.total, "done": row.done, "overdue": row.overdue,
+             "done_percent": row.done_percent}
+            for row in result.rows
+        ]
+        fields = (key, "total", "done", "overdue", "done_percent")
+        if fmt == "json":
+            _json(rows, out)
+        elif fmt in ("csv", "tsv"):
+            _delimited(rows, fields, fmt, out)
+        elif fmt == "markdown":
+            _markdown((_BREAKDOWN_HEADERS[key], "任务数", "已完成", "逾期", "完成率"),
+                      ((r.key, r.total, r.done, r.overdue, f"{r.done_percent}%") for r in result.rows), out)
+        else:
+            _breakdown_table(result, out)
+        return
+    if fmt == "json":
+        _json(result.to_dict(), out)
+        return
+    lines = [
+        ("任务总数", str(result.total)),
+        *((status.label, str(result.status[status])) for status in result.status),
+        ("完成率", f"{result.done_percent}%"),
+        ("已逾期", str(result.overdue)),
+        ("30 天内到期", str(result.due_soon)),
+    ]
+    if fmt in ("csv", "tsv"):
+        data = result.to_dict()
+        flat = {"plan": data["plan"], "total": data["total"], **data["status"],
+                "done_percent": data["done_percent"], "overdue": data["overdue"], "due_soon": data["due_soon"]}
+        _delimited([flat], tuple(flat), fmt, out)
+    elif fmt == "markdown":
+        out.write(f"## 计划 {result.plan} 进度（{result.today.isoformat()}）\n\n")
+        _markdown(("项目", "数值"), lines, out)
+    else:
+        from rich.table import Table
+
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column(justify="right")
+        for label, value in lines:
+            grid.add_row(label, value)
+        _print(out, f"计划 {result.plan} 进度（{result.today.isoformat()}）", style="bold")
+        _print(out, grid)
+        _print(out, f"{_text_bar(result.done_percent)} {result.done_percent}%")
+
+
+def _breakdown_table(result, out: IO[str]) -> None:
+    from rich.table import Table
+
+    table = Table(header_style="bold", title=f"计划 {result.plan} 进度（{result.today.isoformat()}）")
+    table.add_column(_BREAKDOWN_HEADERS[result.by], overflow="fold")
+    for header in ("任务数", "已完成", "逾期"):
+        table.add_column(header, justify="right")
+    table.add_column("完成率", no_wrap=True)
+    for row in result.rows:
+        overdue = _styled(str(row.overdue), "bold red" if row.overdue else "")
+        table.add_row(_text(row.key), str(row.total), str(row.done), overdue,
+                      f"{_text_bar(row.done_percent)} {row.done_percent:>5}%")
+    _print(out, table)
+
+
+def _styled(value: str, style: str):
+    from rich.text import Text
+
+    return Text(value, style=style)
 
 
 # -- units ------------------------------------------------------------------------

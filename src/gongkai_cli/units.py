@@ -88,6 +88,17 @@ class UnitDirectory:
         unit = self.get(name)
         return unit.aliases if unit else ()
 
+    def responsible(self, name: str) -> tuple[str, ...]:
+        """The units that have to act on a task naming `name`: a group's members (through
+        nested groups), or the name itself for a unit or a vague group."""
+        unit = self.get(name)
+        if unit is None or not unit.members:
+            return (self.canonical(name),)
+        found: list[str] = []
+        for member in unit.members:
+            found += [m for m in self.responsible(member) if m not in found]
+        return tuple(found)
+
     def groups_of(self, name: str) -> tuple[str, ...]:
         """Groups that include `name`, directly or through a group inside a group."""
         found: list[str] = []

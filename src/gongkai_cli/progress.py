@@ -1,0 +1,123 @@
+"""Progress figures computed from task records: the whole plan, or broken down.
+
+Pure functions over records the ledger has already loaded: no SQL, no output.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Callable, Iterable
+
+from .models import Status, Task
+from .units import UnitDirectory
+
+DUE_SOON_DAYS = 30
+BREAKDOWNS = ("unit", "group", "month")
+NO_DUE_DATE = "无截止日期"
+
+
+def done_percent(done: int, total: int, cancelled: int) -> float:
+    """Share of the tasks still meant to be done that are done; cancelled ones do not count."""
+    meant = total - cancelled
+    return round(100 * done / meant, 1) if meant else 0.0
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One row of a breakdown: a unit, a task group or a due month."""
+
+    key: str
+    total: int
+    done: int
+    cancelled: int
+    overdue: int
+
+    @property
+    def done_percent(self) -> float:
+        return done_percent(self.done, self.total, self.cancelled)
+
+
+@dataclass(frozen=True)
+class Summary:
+    plan: str
+    today: date
+    total: int
+    status: dict[Status, int]
+    overdue: int
+    due_soon: int
+    by: str | None = None
+    rows: tuple[Tally, ...] = ()
+
+    @property
+    def done_percent(self) -> float:
+        return done_percent(self.status[Status.DONE], self.total, self.status[Status.CANCELLED])
+
+    def to_dict(self) -> dict:
+        return {
+            "plan": self.plan,
+            "total": self.total,
+            "status": {status.value: self.status[status] for status in Status},
+            "done_percent": self.done_percent,
+            "overdue": self.overdue,
+            "due_soon": self.due_soon,
+        }
+
+
+def summarize(plan: str, tasks: list[Task], today: date, *, by: str | None = None,
+              directory: UnitDirectory | None = None) -> Summary:
+    counts = Counter(task.status for task in tasks)
+    horizon = today + timedelta(days=DUE_SOON_DAYS)
+    rows: tuple[Tally, ...] = ()
+    if by == "unit":
+        rows = _by_unit(tasks, directory)
+    elif by == "group":
+        rows = _tally(tasks, lambda task: [task.group])
+    elif by == "month":
+        months = _tally(tasks, lambda task: [task.due.strftime("%Y-%m") if task.due else NO_DUE_DATE])
+        rows = tuple(sorted(months, key=lambda row: (row.key == NO_DUE_DATE, row.key)))
+    return Summary(
+        plan=plan,
+        today=today,
+        total=len(tasks),
+        status={status: counts.get(status, 0) for status in Status},
+        overdue=sum(task.overdue for task in tasks),
+        due_soon=sum(
+            1 for task in tasks
+            if not task.status.closed and task.due is not None and today <= task.due <= horizon
+        ),
+        by=by,
+        rows=rows,
+    )
+
+
+def _tally(tasks: Iterable[Task], keys: Callable[[Task], Iterable[str]]) -> tuple[Tally, ...]:
+    """Rows in order of first appearance (tasks arrive sorted by id)."""
+    buckets: dict[str, list[Task]] = {}
+    for task in tasks:
+        for key in keys(task):
+            buckets.setdefault(key, []).append(task)
+    return tuple(
+        Tally(
+            key=key,
+            total=len(bucket),
+            done=sum(task.status is Status.DONE for task in bucket),
+            cancelled=sum(task.status is Status.CANCELLED for task in bucket),
+            overdue=sum(task.overdue for task in bucket),
+        )
+        for key, bucket in buckets.items()
+    )
+
+
+def _by_unit(tasks: list[Task], directory: UnitDirectory | None) -> tuple[Tally, ...]:
+    """A unit counts every task it must act on, including those given to a group it is in,
+    exactly as `list --unit` shows them; worst first (most overdue, then least done)."""
+
+    def responsible(task: Task) -> list[str]:
+        if directory is None:
+            return list(task.units)
+        return list(dict.fromkeys(unit for name in task.units for unit in directory.responsible(name)))
+
+    rows = _tally(tasks, responsible)
+    return tuple(sorted(rows, key=lambda row: (-row.overdue, row.done_percent, row.key)))
