@@ -210,3 +210,12 @@ def test_task_ids_must_be_positive_integers(text):
 
 def test_task_id_accepts_surrounding_spaces():
     assert parse_task_id(" 40 ") == 40
+
+
+def test_export_tasks_is_the_current_plan_with_notes(ledger: Ledger):
+    ledger.add_note(40, "试点完成")
+    exported = ledger.export_tasks()
+    assert exported.plan.name == "2023"
+    assert [t.id for t in exported.tasks] == list(range(1, 92))
+    assert [n.text for n in exported.tasks[39].notes] == ["试点完成"]
+    assert exported.tasks[61].overdue  # 62 is due 3月31日; today is 2023-04-01
