@@ -91,3 +91,19 @@ def test_python_dash_m_works(tmp_path):
     result = subprocess.run([sys.executable, "-m", "gongkai_cli", "--version"], capture_output=True, text=True,
                             env={**os.environ, "GONGKAI_DB": str(tmp_path / "x.db")})
     assert result.returncode == 0 and result.stdout.startswith("gongkai ")
+
+
+def test_nightly_exports_from_cron(run, executable, tmp_path):
+    target = tmp_path / "export" / "tasks.xlsx"
+    target.parent.mkdir()
+    written = run("export", "-o", str(target), "--quiet")
+    assert written.returncode == 0, written.stderr
+    assert written.stdout == "" and target.read_bytes().startswith(b"PK")
+    piped = subprocess.run(
+        [executable, "export", "-f", "xlsx"],
+        capture_output=True, env={"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(run.db), "TZ": "UTC"}, timeout=60,
+    )
+    assert piped.returncode == 0 and piped.stdout.startswith(b"PK")
+    first, second = run("export", "-f", "ics"), run("export", "-f", "ics")
+    assert first.returncode == 0 and first.stdout == second.stdout
+    assert "DTSTAMP:" in first.stdout and "UID:gongkai-2023-40@gongkai" in first.stdout
