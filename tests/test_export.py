@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import pty
 import subprocess
 import sys
 from datetime import date, datetime
@@ -106,6 +105,7 @@ def test_xlsx_goes_to_stdout_when_it_is_not_a_terminal(gk):
 
 
 def test_xlsx_to_a_terminal_is_refused(tmp_path):
+    pty = pytest.importorskip("pty", reason="needs a POSIX pseudo-terminal")
     controller, terminal = pty.openpty()
     try:
         result = subprocess.run(
