@@ -103,3 +103,19 @@ def test_a_reader_that_stops_early_is_not_an_error(executable, run):
     stderr = process.stderr.read().decode("utf-8")
     assert process.wait(timeout=60) == 0
     assert stderr == ""
+
+
+def test_nightly_exports_from_cron(run, executable, tmp_path):
+    target = tmp_path / "export" / "tasks.xlsx"
+    target.parent.mkdir()
+    written = run("export", "-o", str(target), "--quiet")
+    assert written.returncode == 0, written.stderr
+    assert written.stdout == "" and target.read_bytes().startswith(b"PK")
+    piped = subprocess.run(
+        [executable, "export", "-f", "xlsx"],
+        capture_output=True, env={"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(run.db), "TZ": "UTC"}, timeout=60,
+    )
+    assert piped.returncode == 0 and piped.stdout.startswith(b"PK")
+    first, second = run("export", "-f", "ics"), run("export", "-f", "ics")
+    assert first.returncode == 0 and first.stdout == second.stdout
+    assert "DTSTAMP:" in first.stdout and "UID:gongkai-2023-40@gongkai" in first.stdout

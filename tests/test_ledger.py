@@ -299,3 +299,12 @@ def test_a_unit_dropped_by_a_reimport_stays_known(tmp_path, ledger: Ledger):
     ledger.import_file(second)
     assert ledger.list_tasks(units=("临时专班",)) == []  # known, just no task any more
     assert ledger.show(1).notes[0].text == "专班已成立"
+
+
+def test_export_tasks_is_the_current_plan_with_notes(ledger: Ledger):
+    ledger.add_note(40, "试点完成")
+    exported = ledger.export_tasks()
+    assert exported.plan.name == "2023"
+    assert [t.id for t in exported.tasks] == list(range(1, 92))
+    assert [n.text for n in exported.tasks[39].notes] == ["试点完成"]
+    assert exported.tasks[61].overdue  # 62 is due 3月31日; today is 2023-04-01

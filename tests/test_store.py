@@ -198,3 +198,16 @@ def test_a_held_write_lock_becomes_a_store_error(tmp_path: Path, monkeypatch):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_tasks_with_notes_covers_the_whole_plan_in_id_order(store: Store):
+    load(store, [task(2), task(1, units=("区财政局", "区审计局")), task(3)])
+    load(store, [task(1)], name="other")
+    store.add_note("2023", 2, at="2023-04-02T09:00:00+08:00", by="乙", text="后", status=Status.DOING)
+    store.add_note("2023", 2, at=AT, by="甲", text="先", status=None)
+    tasks = store.tasks_with_notes("2023", today=TODAY)
+    assert [t.id for t in tasks] == [1, 2, 3]
+    assert tasks[0].units == ("区财政局", "区审计局")
+    assert [(n.by, n.text) for n in tasks[1].notes] == [("甲", "先"), ("乙", "后")]
+    assert tasks[1].status is Status.DOING and tasks[0].notes == () == tasks[2].notes
+    assert not store.conn.in_transaction

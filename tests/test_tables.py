@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import datetime
+import zipfile
+
+import openpyxl
 import pytest
 
 from gongkai_cli.errors import UsageError
@@ -202,7 +206,130 @@ def test_directory(tmp_path):
     assert error_of(tmp_path) == f"“{tmp_path}”是目录，不是文件。"
 
 
-def test_excel_file_is_refused_with_advice(tmp_path):
-    message = error_of(write(tmp_path, "", name="plan.xlsx"))
+def test_old_excel_file_is_refused_with_advice(tmp_path):
+    message = error_of(write(tmp_path, "", name="plan.xls"))
+    assert "plan.xls" in message
+    assert ".xlsx" in message and "CSV UTF-8" in message
+
+
+# --- xlsx -------------------------------------------------------------------------
+
+TITLE = "2023年嘉定区政务公开工作要点任务分解表"
+HEADER = ["序号", "任务名称", "任务内容", "责任单位", "时间节点"]
+
+
+def workbook(tmp_path, rows, *, merges=(), name="plan.xlsx", before=()):
+    """An .xlsx whose first sheet holds `rows` from A1; `before` adds (title, rows) sheets in front."""
+    book = openpyxl.Workbook()
+    sheets = [*before, ("任务", rows)]
+    book.active.title = sheets[0][0]
+    for title, _ in sheets[1:]:
+        book.create_sheet(title)
+    for (title, sheet_rows), sheet in zip(sheets, book.worksheets):
+        for row in sheet_rows:
+            sheet.append(row)
+    for cells in merges:
+        book.worksheets[-1].merge_cells(cells)
+    path = tmp_path / name
+    book.save(path)
+    return path
+
+
+def test_xlsx_title_row_chinese_header_and_merged_cells(tmp_path):
+    path = workbook(
+        tmp_path,
+        [
+            [TITLE],
+            [],
+            HEADER,
+            [1, "推进政策集中发布", "内容一", "区政府办公室、区财政局", "4月20日前"],
+            [2, None, "内容二", None, "全年"],
+            [3, "财政信息公开", "内容三", None, "11月底前"],
+            [4, None, "内容四", "区经委", None],
+        ],
+        # As in the real document: the title spans the table, and group and
+        # units cells span several task rows.
+        merges=("A1:E1", "B4:B5", "D4:D6"),
+    )
+    table = read_plan_table(path)
+    assert table.encoding == "xlsx"
+    assert [(r.line, r.id, r.group, r.content, r.units, r.deadline) for r in table.rows] == [
+        (4, 1, "推进政策集中发布", "内容一", "区政府办公室、区财政局", "4月20日前"),
+        (5, 2, "推进政策集中发布", "内容二", "区政府办公室、区财政局", "全年"),
+        (6, 3, "财政信息公开", "内容三", "区政府办公室、区财政局", "11月底前"),
+        (7, 4, "财政信息公开", "内容四", "区经委", "11月底前"),
+    ]
+
+
+def test_xlsx_merged_cell_value_is_not_spread_across_columns(tmp_path):
+    path = workbook(
+        tmp_path,
+        [HEADER, [1, "组", "内容一", "区财政局", "全年"], [2, "组", "内容二", "区审计局", None]],
+        merges=("D3:E3",),
+    )
+    # E3 is covered by the merge but not a copy of D3: it is empty and filled down from row 2.
+    assert read_plan_table(path).rows[1].deadline == "全年"
+
+
+def test_xlsx_english_header_cleaned_text_and_numbers(tmp_path):
+    path = workbook(
+        tmp_path,
+        [["ID", "Group", "Content", "Units", "Deadline"], [40.0, " 组 名 ", "政策文件体\n量大", "区财政局", "全年"]],
+    )
+    (row,) = read_plan_table(path).rows
+    assert (row.id, row.group, row.content) == (40, "组名", "政策文件体量大")
+
+
+def test_xlsx_deadline_typed_as_a_date(tmp_path):
+    path = workbook(tmp_path, [HEADER, [1, "组", "内容", "区财政局", datetime.datetime(2023, 4, 20)]])
+    assert read_plan_table(path).rows[0].deadline == "2023年4月20日"
+
+
+@pytest.mark.parametrize(("bad", "shown"), [(40.5, "40.5"), ("四十", "四十"), (-3, "-3")])
+def test_xlsx_bad_id_names_the_excel_row(tmp_path, bad, shown):
+    path = workbook(tmp_path, [[TITLE], HEADER, [1, "组", "甲", "单位", "全年"], [bad, "组", "乙", "单位", "全年"]])
+    assert f"第 4 行：序号“{shown}”不是正整数" in error_of(path)
+
+
+def test_xlsx_duplicate_id_and_empty_content_use_excel_rows(tmp_path):
+    rows = [[TITLE], HEADER, [1, "组", "甲", "单位", "全年"], [1.0, "组", "乙", "单位", "全年"]]
+    message = error_of(workbook(tmp_path, rows))
+    assert "第 4 行" in message and "第 3 行" in message and "“1”" in message
+    rows = [[TITLE], HEADER, [1, "组", "甲", "单位", "全年"], [2, "组", None, "单位", "全年"]]
+    assert "第 4 行：序号 2 的任务内容为空" in error_of(workbook(tmp_path, rows))
+
+
+def test_xlsx_missing_columns_are_named(tmp_path):
+    message = error_of(workbook(tmp_path, [[TITLE], ["序号", "任务名称", "任务内容"], [1, "组", "内容"]]))
     assert "plan.xlsx" in message
-    assert "CSV UTF-8" in message
+    assert "责任单位（units）" in message and "时间节点（deadline）" in message
+
+
+def test_xlsx_header_is_looked_for_only_near_the_top(tmp_path):
+    rows = [[f"说明第 {n} 行"] for n in range(1, 11)] + [HEADER, [1, "组", "内容", "单位", "全年"]]
+    assert "缺少列" in error_of(workbook(tmp_path, rows))
+    assert read_plan_table(workbook(tmp_path, rows[1:])).rows[0].line == 11
+
+
+def test_xlsx_sheet_with_the_header_is_chosen_and_named_in_errors(tmp_path):
+    notes = ("填表说明", [["请按序号填写"], ["责任单位之间用顿号分隔"]])
+    path = workbook(tmp_path, [[TITLE], HEADER, [7, "组", "内容", "单位", "全年"]], before=[notes])
+    assert [row.id for row in read_plan_table(path).rows] == [7]
+    broken = workbook(tmp_path, [HEADER, ["x", "组", "内容", "单位", "全年"]], before=[notes], name="b.xlsx")
+    assert "工作表“任务”第 2 行" in error_of(broken)
+
+
+def test_xlsx_without_any_task(tmp_path):
+    assert "没有任何任务" in error_of(workbook(tmp_path, [[TITLE], HEADER]))
+    assert "没有任何任务" in error_of(workbook(tmp_path, []))
+
+
+def test_files_named_xlsx_that_are_not_workbooks(tmp_path):
+    text = write(tmp_path, ENGLISH + "1,组,内容,单位,全年\n", name="text.xlsx")
+    other_zip = tmp_path / "other.xlsx"
+    with zipfile.ZipFile(other_zip, "w") as archive:
+        archive.writestr("readme.txt", "not a workbook")
+    empty = write(tmp_path, "", name="empty.xlsm")
+    for path in (text, other_zip, empty):
+        message = error_of(path)
+        assert path.name in message and "不是有效的 Excel 工作簿" in message

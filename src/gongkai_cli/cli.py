@@ -170,7 +170,9 @@ def init(
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="任务分解表 CSV 文件（UTF-8、带 BOM 的 UTF-8 或 GBK/GB18030）。"),
+    file: Path = typer.Argument(
+        ..., help="任务分解表：Excel 文件（.xlsx），或 CSV 文件（UTF-8、带 BOM 的 UTF-8 或 GBK/GB18030）。"
+    ),
     plan: Optional[str] = typer.Option(None, "--plan", help="计划名称（默认取文件名中的年份，例如 2024）。"),
     year: Optional[int] = typer.Option(None, "--year", help="计划年度，用于把“全年”“4月20日前”换算成日期。"),
 ) -> None:
@@ -403,6 +405,34 @@ def status_(
         render.status_unchanged(change.task_id, change.after, fmt)
     else:
         render.note_saved(change.note, fmt)
+
+
+# -- export ---------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    fmt: Optional[str] = typer.Option(
+        None, "--format", "-f",
+        help="导出格式：xlsx、csv、json、markdown、ics（默认按 -o 文件的扩展名判断；输出到标准输出时为 csv）。",
+    ),
+    output: str = typer.Option("-", "--output", "-o", help="输出文件；为 - 时写到标准输出（默认）。"),
+    quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
+) -> None:
+    """导出当前计划的全部任务（按序号）及进展记录。例如：gongkai export -o 任务台账.xlsx
+
+    写入文件时先写临时文件再替换，不会留下写了一半的文件。
+    """
+    from . import export as exporter
+
+    fmt = exporter.resolve_format(fmt, output)
+    exporter.check_target(fmt, output)
+    with _ledger(ctx) as ledger:
+        plan = ledger.export_tasks()
+    exporter.write(plan, fmt, output)
+    if not quiet and output != exporter.STDOUT:
+        typer.echo(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
 
 
 def main() -> None:

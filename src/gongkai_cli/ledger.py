@@ -136,6 +136,14 @@ class StatusChange:
     note: Note | None  # None when the task already had that status
 
 
+@dataclass(frozen=True)
+class PlanTasks:
+    """A whole plan as an export sees it: the plan and all its tasks by id, with notes."""
+
+    plan: Plan
+    tasks: list[Task]
+
+
 class Ledger:
     """The ledger of one database, with the plan a command works on."""
 
@@ -314,6 +322,10 @@ class Ledger:
         if task is None:
             raise NotFound(f"计划“{plan.name}”中没有序号为 {task_id} 的任务。")
         return task
+
+    def export_tasks(self) -> PlanTasks:
+        plan = self.plan()
+        return PlanTasks(plan, self.store.tasks_with_notes(plan.name, today=self.today))
 
     def parse_date(self, text: str, plan: Plan | None = None) -> date:
         year = (plan or self.plan()).year

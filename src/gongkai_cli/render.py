@@ -96,11 +96,11 @@ def _task_row(task: Task) -> dict:
 def tasks(items: Sequence[Task], fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        _json([task.to_dict() for task in items], out)
+        write_json([task.to_dict() for task in items], out)
     elif fmt in ("csv", "tsv"):
         _delimited([_task_row(task) for task in items], TASK_FIELDS, fmt, out)
     elif fmt == "markdown":
-        _markdown(
+        write_markdown_table(
             ("序号", "任务名称", "任务内容", "责任单位", "时间节点", "截止日期", "状态"),
             (
                 (task.id, task.group, task.content, _units_cell(task), task.deadline,
@@ -147,7 +147,7 @@ def _status_cell(task: Task):
 def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        _json(task.to_dict(with_notes=True), out)
+        write_json(task.to_dict(with_notes=True), out)
     elif fmt in ("csv", "tsv"):
         _delimited([_task_row(task)], TASK_FIELDS, fmt, out)
     elif fmt == "markdown":
@@ -173,7 +173,7 @@ def _detail_fields(task: Task) -> list[tuple[str, str]]:
     ]
 
 
-def _note_text(note: Note) -> str:
+def note_text(note: Note) -> str:
     if note.status is None:
         return note.text
     change = f"［状态改为：{note.status.label}］"
@@ -198,16 +198,16 @@ def _task_panel(task: Task, out: IO[str]) -> None:
     notes.add_column("记录人", overflow="fold")
     notes.add_column("内容", ratio=1, overflow="fold")
     for note in task.notes:
-        notes.add_row(note.at, _text(note.by), _text(_note_text(note)))
+        notes.add_row(note.at, _text(note.by), _text(note_text(note)))
     _print(out, notes)
 
 
 def _task_markdown(task: Task, out: IO[str]) -> None:
     out.write(f"## 任务 {task.id}\n\n")
-    _markdown(("项目", "内容"), _detail_fields(task), out)
+    write_markdown_table(("项目", "内容"), _detail_fields(task), out)
     out.write("\n### 进展记录\n\n")
     if task.notes:
-        _markdown(("时间", "记录人", "内容"), ((n.at, n.by, _note_text(n)) for n in task.notes), out)
+        write_markdown_table(("时间", "记录人", "内容"), ((n.at, n.by, note_text(n)) for n in task.notes), out)
     else:
         out.write("暂无进展记录。\n")
 
@@ -218,7 +218,7 @@ def _task_markdown(task: Task, out: IO[str]) -> None:
 def note_saved(note: Note, fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        _json(note.to_dict() | {"task": note.task_id}, out)
+        write_json(note.to_dict() | {"task": note.task_id}, out)
         return
     what = f"状态已改为“{note.status.label}”" if note.status else "已记录进展"
     print(f"任务 {note.task_id}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", file=out)
@@ -228,7 +228,7 @@ def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None)
     out = out or sys.stdout
     if fmt == "json":
         # No note was written, so there is no note object to hand to a script.
-        _json(None, out)
+        write_json(None, out)
     else:
         print(f"任务 {task_id} 已经是“{status.label}”，未做更改。", file=out)
 
@@ -268,7 +268,7 @@ def reminder(report, fmt: str, out: IO[str] | None = None) -> None:
             data |= {"overdue": sections[0]["overdue"], "due_soon": sections[0]["due_soon"]}
         else:
             data["units"] = sections
-        _json(data, out)
+        write_json(data, out)
         return
     if report.empty:
         return
@@ -330,17 +330,17 @@ def summary(result, fmt: str, out: IO[str] | None = None) -> None:
         ]
         fields = (key, "total", "done", "overdue", "done_percent")
         if fmt == "json":
-            _json(rows, out)
+            write_json(rows, out)
         elif fmt in ("csv", "tsv"):
             _delimited(rows, fields, fmt, out)
         elif fmt == "markdown":
-            _markdown((_BREAKDOWN_HEADERS[key], "任务数", "已完成", "逾期", "完成率"),
+            write_markdown_table((_BREAKDOWN_HEADERS[key], "任务数", "已完成", "逾期", "完成率"),
                       ((r.key, r.total, r.done, r.overdue, f"{r.done_percent}%") for r in result.rows), out)
         else:
             _breakdown_table(result, out)
         return
     if fmt == "json":
-        _json(result.to_dict(), out)
+        write_json(result.to_dict(), out)
         return
     lines = [
         ("任务总数", str(result.total)),
@@ -356,7 +356,7 @@ def summary(result, fmt: str, out: IO[str] | None = None) -> None:
         _delimited([flat], tuple(flat), fmt, out)
     elif fmt == "markdown":
         out.write(f"## 计划 {result.plan} 进度（{result.today.isoformat()}）\n\n")
-        _markdown(("项目", "数值"), lines, out)
+        write_markdown_table(("项目", "数值"), lines, out)
     else:
         from rich.table import Table
 
@@ -403,7 +403,7 @@ def _kind_label(kind: str) -> str:
 def units(items, fmt: str, out: IO[str] | None = None, *, source: str = "") -> None:
     out = out or sys.stdout
     if fmt == "json":
-        _json([item.to_dict() for item in items], out)
+        write_json([item.to_dict() for item in items], out)
         return
     if fmt in ("csv", "tsv"):
         rows = [item.to_dict() | {"aliases": "、".join(item.aliases), "members": "、".join(item.members)}
@@ -416,7 +416,7 @@ def units(items, fmt: str, out: IO[str] | None = None, *, source: str = "") -> N
         for item in items
     ]
     if fmt == "markdown":
-        _markdown(headers, rows, out)
+        write_markdown_table(headers, rows, out)
         return
     from rich.table import Table
 
@@ -434,12 +434,12 @@ def unit_tree(items, fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     groups = [item for item in items if item.kind == "group"]
     if fmt == "json":
-        _json([{"name": g.name, "members": list(g.members)} for g in groups], out)
+        write_json([{"name": g.name, "members": list(g.members)} for g in groups], out)
         return
     if fmt in ("csv", "tsv", "markdown"):
         rows = [{"group": g.name, "member": m} for g in groups for m in g.members or ("",)]
         if fmt == "markdown":
-            _markdown(("集合", "成员"), ((r["group"], r["member"]) for r in rows), out)
+            write_markdown_table(("集合", "成员"), ((r["group"], r["member"]) for r in rows), out)
         else:
             _delimited(rows, ("group", "member"), fmt, out)
         return
@@ -461,11 +461,11 @@ def unit_tree(items, fmt: str, out: IO[str] | None = None) -> None:
 def plans(items: Sequence[Plan], fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        _json([plan.to_dict() for plan in items], out)
+        write_json([plan.to_dict() for plan in items], out)
     elif fmt in ("csv", "tsv"):
         _delimited([plan.to_dict() for plan in items], PLAN_FIELDS, fmt, out)
     elif fmt == "markdown":
-        _markdown(
+        write_markdown_table(
             ("计划", "年度", "任务数", "最近导入", "来源文件"),
             ((p.name, p.year, p.tasks, p.imported_at, p.source) for p in items),
             out,
@@ -491,7 +491,7 @@ def _date(value) -> str:
     return value.isoformat() if value else ""
 
 
-def _json(data, out: IO[str]) -> None:
+def write_json(data, out: IO[str]) -> None:
     json.dump(data, out, ensure_ascii=False, indent=2)
     out.write("\n")
 
@@ -522,7 +522,7 @@ def _flat(value) -> object:
     return re.sub(r"[\t\r\n]+", " ", value) if isinstance(value, str) else value
 
 
-def _markdown(headers: Sequence[str], rows: Iterable[Sequence[object]], out: IO[str]) -> None:
+def write_markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]], out: IO[str]) -> None:
     def cell(value: object) -> str:
         text = inert("" if value is None else str(value))
         return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")

@@ -321,6 +321,23 @@ class Store:
         (task,) = self._tasks_from_rows(rows, with_notes=True)
         return task
 
+    @_db_errors
+    def tasks_with_notes(self, plan: str, *, today: date) -> list[Task]:
+        """Every task of a plan by id, each with all its notes (oldest first), for exports.
+
+        Three queries in one read transaction, so tasks, units and notes come
+        from the same snapshot even while someone else is writing.
+        """
+        self.conn.execute("BEGIN")
+        try:
+            rows = self.conn.execute(
+                f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.plan = :plan ORDER BY t.id",
+                {"plan": plan, "today": today.isoformat()},
+            ).fetchall()
+            return self._tasks_from_rows(rows, with_notes=True)
+        finally:
+            self.conn.execute("COMMIT")
+
     def _tasks_from_rows(self, rows: Sequence[tuple], *, with_notes: bool = False) -> list[Task]:
         pks = [row[0] for row in rows]
         units = self._units_of(pks)

@@ -1,13 +1,17 @@
 """Reading a plan table (任务分解表) into validated, filled-down rows.
 
-The office keeps the plan in Excel, so files arrive as CSV in UTF-8 (with or
-without BOM) or in GBK/GB18030, with merged cells exported as empty cells and
-line breaks of the original document left as stray spaces inside Chinese text.
+The office keeps the plan in Excel, so files arrive either as the workbook
+itself (.xlsx, with merged cells and a title row above the header) or as CSV in
+UTF-8 (with or without BOM) or in GBK/GB18030, with merged cells exported as
+empty cells and line breaks of the original document left as stray spaces
+inside Chinese text. Both kinds become the same (line, cells) records, so one
+validation covers them.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import os
 import re
@@ -31,7 +35,7 @@ class Row:
 @dataclass(frozen=True)
 class PlanTable:
     rows: tuple[Row, ...]
-    encoding: str
+    encoding: str  # the CSV text encoding, or "xlsx" for a workbook
     path: str
 
 
@@ -45,7 +49,9 @@ _COLUMNS = {
 }
 # Merged cells in the original cover these columns; an empty cell means "same as above".
 _FILLED_DOWN = ("group", "units", "deadline")
-_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+_XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+# Real documents put a title row (and sometimes a blank or a subtitle) above the header.
+HEADER_SEARCH_ROWS = 10
 
 _SPACE_RUN = re.compile(r"\s+")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
@@ -77,14 +83,19 @@ def read_plan_table(path: str | os.PathLike) -> PlanTable:
         raise UsageError(f"“{path}”是目录，不是文件。")
     if not path.exists():
         raise UsageError(f"找不到文件“{path}”。")
-    if path.suffix.lower() in _EXCEL_SUFFIXES:
-        raise UsageError(f"暂不支持直接导入 Excel 文件“{path}”，请在 Excel 中另存为“CSV UTF-8”后再导入。")
+    suffix = path.suffix.lower()
+    if suffix == ".xls":
+        raise UsageError(
+            f"无法直接读取旧版 Excel 文件“{path}”（.xls），请在 Excel 或 WPS 中另存为 .xlsx 或“CSV UTF-8”后再导入。"
+        )
+    if suffix in _XLSX_SUFFIXES:
+        return _read_xlsx(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"无法读取文件“{path}”：{exc.strerror}。") from exc
     text, encoding = _decode(data, path)
-    rows = _build_rows(_csv_records(text, path), path)
+    rows = _build_rows(_csv_records(text, path), f"文件“{path}”")
     return PlanTable(rows=rows, encoding=encoding, path=str(path))
 
 
@@ -103,7 +114,7 @@ def _decode(data: bytes, path: Path) -> tuple[str, str]:
 
 
 def _csv_records(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Yield (first line number, cells) per record; an XLSX reader would yield the same."""
+    """Yield (first line number, cells) per record, as `_sheet_records` does for a worksheet."""
     nul = text.find("\0")
     if nul >= 0:
         # NUL means a binary file or UTF-16 text that happened to decode as UTF-8.
@@ -123,19 +134,94 @@ def _csv_records(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
-def _build_rows(records: Iterable[tuple[int, list[str]]], path: Path) -> tuple[Row, ...]:
-    header: dict[str, int] | None = None
+def _read_xlsx(path: Path) -> PlanTable:
+    sheets = _xlsx_sheets(path)
+    if not sheets:
+        raise UsageError(f"文件“{path}”没有任何工作表。")
+    # The first sheet with a recognisable header; else the first sheet, whose errors then explain what is missing.
+    title, records = next(
+        ((title, records) for title, records in sheets if _is_full(_find_header(iter(records)))), sheets[0]
+    )
+    label = f"文件“{path}”工作表“{title}”" if len(sheets) > 1 else f"文件“{path}”"
+    return PlanTable(rows=_build_rows(records, label), encoding="xlsx", path=str(path))
+
+
+def _xlsx_sheets(path: Path) -> list[tuple[str, list[tuple[int, list[str]]]]]:
+    """(title, records) of every worksheet, in workbook order."""
+    import warnings
+
+    import openpyxl
+
+    try:
+        # Not read_only: only a fully loaded worksheet knows its merged cells, and
+        # the plan tables always have them; the files are a few hundred rows at most.
+        with warnings.catch_warnings():
+            # Files saved by WPS or older Excel make openpyxl warn about styles and
+            # extensions it skips; none of that matters for reading cell values.
+            warnings.simplefilter("ignore")
+            workbook = openpyxl.load_workbook(path, data_only=True)
+    except OSError as exc:
+        raise UsageError(f"无法读取文件“{path}”：{exc.strerror}。") from exc
+    except Exception as exc:
+        # A file that is not a workbook fails deep inside openpyxl with whatever the
+        # zip or XML layer raised (BadZipFile, KeyError, ParseError, ValueError…).
+        raise UsageError(
+            f"文件“{path}”不是有效的 Excel 工作簿（.xlsx），请在 Excel 或 WPS 中重新另存为 .xlsx 后再导入。"
+        ) from exc
+    try:
+        return [(sheet.title, _sheet_records(sheet)) for sheet in workbook.worksheets]
+    finally:
+        workbook.close()
+
+
+def _sheet_records(sheet) -> list[tuple[int, list[str]]]:
+    """(Excel row number, cells) per row; a merged range's value applies to every row it spans."""
+    spans: dict[tuple[int, int], object] = {}
+    for merged in sheet.merged_cells.ranges:
+        value = sheet.cell(merged.min_row, merged.min_col).value
+        # Only down the first column: a range merged across columns is one value laid out wide.
+        for row in range(merged.min_row + 1, min(merged.max_row, sheet.max_row) + 1):
+            spans[(row, merged.min_col)] = value
+    records = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        cells = [
+            _cell_text(spans.get((number, column), value))
+            for column, value in enumerate(values, start=1)
+        ]
+        records.append((number, cells))
+    return records
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        # Excel stores every number as a float: 序号 40 arrives as 40.0.
+        return str(int(value))
+    if isinstance(value, datetime.date):
+        # A 时间节点 typed as a date becomes a real date cell; spell it the way the
+        # deadline parser and the people reading the table expect.
+        return f"{value.year}年{value.month}月{value.day}日"
+    return str(value)
+
+
+def _build_rows(records: Iterable[tuple[int, list[str]]], label: str) -> tuple[Row, ...]:
+    """Validated rows from (line, cells) records; `label` names the file (and sheet) in messages."""
+    records = iter(records)
+    header = _find_header(records)
+    if header is None:
+        raise UsageError(f"{label}没有任何任务。")
+    if not _is_full(header):
+        missing = [f"{_COLUMNS[field]}（{field}）" for field in _COLUMNS if field not in header]
+        raise UsageError(f"{label}缺少列：{'、'.join(missing)}。")
     rows: list[Row] = []
     seen: dict[int, int] = {}
     for line, raw in records:
         cells = [clean_text(cell) for cell in raw]
         if not any(cells):
             continue
-        if header is None:
-            header = _map_header(cells, path)
-            continue
         values = {name: cells[i] if i < len(cells) else "" for name, i in header.items()}
-        where = f"文件“{path}”第 {line} 行"
+        where = f"{label}第 {line} 行"
         task_id = _parse_id(values["id"], where)
         if task_id in seen:
             raise UsageError(f"{where}：序号“{task_id}”与第 {seen[task_id]} 行重复。")
@@ -159,11 +245,39 @@ def _build_rows(records: Iterable[tuple[int, list[str]]], path: Path) -> tuple[R
             )
         )
     if not rows:
-        raise UsageError(f"文件“{path}”没有任何任务。")
+        raise UsageError(f"{label}没有任何任务。")
     return tuple(rows)
 
 
-def _map_header(cells: list[str], path: Path) -> dict[str, int]:
+def _find_header(records: Iterator[tuple[int, list[str]]]) -> dict[str, int] | None:
+    """Consume records up to the header row and return its column mapping.
+
+    Looks at the first HEADER_SEARCH_ROWS non-empty rows. When none has every
+    column, returns the best partial mapping (so the error can name what is
+    missing); None when there is no non-empty row at all.
+    """
+    best: dict[str, int] | None = None
+    looked = 0
+    for _, raw in records:
+        cells = [clean_text(cell) for cell in raw]
+        if not any(cells):
+            continue
+        found = _map_header(cells)
+        if _is_full(found):
+            return found
+        if best is None or len(found) > len(best):
+            best = found
+        looked += 1
+        if looked == HEADER_SEARCH_ROWS:
+            break
+    return best
+
+
+def _is_full(header: dict[str, int] | None) -> bool:
+    return header is not None and len(header) == len(_COLUMNS)
+
+
+def _map_header(cells: list[str]) -> dict[str, int]:
     names = [cell.replace("\ufeff", "").lower() for cell in cells]
     found: dict[str, int] = {}
     for field, chinese in _COLUMNS.items():
@@ -171,9 +285,6 @@ def _map_header(cells: list[str], path: Path) -> dict[str, int]:
             if name in (field, chinese):
                 found[field] = i
                 break
-    missing = [f"{_COLUMNS[field]}（{field}）" for field in _COLUMNS if field not in found]
-    if missing:
-        raise UsageError(f"文件“{path}”缺少列：{'、'.join(missing)}。")
     return found
 
 
