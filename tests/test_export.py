@@ -269,12 +269,12 @@ def test_a_failure_mid_write_leaves_the_old_file_and_no_temporary_file(gk, tmp_p
 
 
 def test_an_os_error_while_writing_is_exit_2_naming_the_file(gk, tmp_path, monkeypatch):
-    import gongkai_cli.export as export
+    import gongkai_cli.files as files
 
     def disk_full(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export.os, "fsync", disk_full)
+    monkeypatch.setattr(files.os, "fsync", disk_full)
     exports = tmp_path / "exports"
     exports.mkdir()
     result = gk("export", "-o", str(exports / "out.csv"))

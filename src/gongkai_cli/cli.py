@@ -302,6 +302,29 @@ def summary(
 
 
 @app.command()
+def report(
+    ctx: typer.Context,
+    unit: Optional[str] = typer.Option(None, "--unit", "-u", help="单位名称（默认为全部单位）；含通过集合分配的任务。",
+                                       autocompletion=_complete_unit),
+    since: Optional[str] = typer.Option(None, "--since", help="列出自该日以来的进展记录，例如 2023-04-01、1m（默认全部）。"),
+    output: str = typer.Option("-", "--output", "-o", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"),
+    as_html: bool = typer.Option(False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）。"),
+) -> None:
+    """生成进展报告（Markdown 或 HTML）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
+
+    例如：gongkai report --unit 区财政局 --since 2023-04-01 -o 区财政局进展.md
+    """
+    from . import reporting
+    from .files import check_output, write_output
+
+    check_output(output, what="报告")
+    with _ledger(ctx) as ledger:
+        result = ledger.report(unit=unit, since=since)
+    text = reporting.html_page(result) if as_html else reporting.markdown(result)
+    write_output(output, lambda out: out.write(text.encode("utf-8")))
+
+
+@app.command()
 def show(
     ctx: typer.Context,
     task_id: str = typer.Argument(..., metavar="ID", help="任务序号，例如 40。"),

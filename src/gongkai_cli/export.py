@@ -1,28 +1,23 @@
 """Whole-plan exports: xlsx for people, csv/json/markdown for scripts, ics for calendars.
 
 Writers take records (a `PlanTasks`) and write bytes to a binary stream; they
-never query. A file is written to a temporary file in the same directory and
-renamed over the target, so neither a crash nor a reader running at the same
-moment (a nightly export picked up by a sync job) ever sees half a file.
-openpyxl and icalendar are imported only by the writer that needs them.
+never query. Files are replaced atomically (see files.py). openpyxl and
+icalendar are imported only by the writer that needs them.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
-import os
-import stat
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable
 
 from .errors import UsageError
+from .files import STDOUT, check_output, write_output
 from .models import Note, Status, Task
 from .render import inert, note_text, write_json, write_markdown_table
 
@@ -30,7 +25,6 @@ if TYPE_CHECKING:
     from .ledger import PlanTasks
 
 FORMATS = ("xlsx", "csv", "json", "markdown", "ics")
-STDOUT = "-"
 _SUFFIXES = {
     ".xlsx": "xlsx",
     ".csv": "csv",
@@ -92,15 +86,9 @@ def resolve_format(fmt: str | None, output: str) -> str:
 
 def check_target(fmt: str, output: str) -> None:
     """Refuse a target that cannot work, before any database work is done."""
-    if output == STDOUT:
-        if fmt == "xlsx" and sys.stdout.isatty():
-            raise UsageError("xlsx 是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 任务.xlsx）或重定向到文件。")
-        return
-    path = Path(output)
-    if path.is_dir():
-        raise UsageError(f"导出目标“{path}”是目录，请指定文件名。")
-    if not path.parent.is_dir():
-        raise UsageError(f"导出文件所在目录“{path.parent}”不存在，请先创建该目录。")
+    if output == STDOUT and fmt == "xlsx" and sys.stdout.isatty():
+        raise UsageError("xlsx 是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 任务.xlsx）或重定向到文件。")
+    check_output(output, what="导出")
 
 
 def write(export: PlanTasks, fmt: str, output: str) -> None:
@@ -112,46 +100,7 @@ def write(export: PlanTasks, fmt: str, output: str) -> None:
             out.write(codecs.BOM_UTF8)
         _WRITERS[fmt](export, out)
 
-    if output == STDOUT:
-        sys.stdout.flush()
-        produce(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        return
-    path = Path(output)
-    try:
-        _replace_atomically(path, produce)
-    except OSError as exc:
-        raise UsageError(f"无法写入文件“{path}”：{exc.strerror or exc}。") from exc
-
-
-def _replace_atomically(path: Path, produce: Callable[[IO[bytes]], None]) -> None:
-    mode = _mode_for(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            produce(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    """Keep the permissions of the file being replaced; a new file gets the usual umask ones.
-
-    mkstemp creates its file readable by the owner only, which would hide a
-    nightly export from the colleagues or web server meant to read it.
-    """
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    write_output(output, produce)
 
 
 # -- records as rows ------------------------------------------------------------------

@@ -8,7 +8,7 @@ import getpass
 import os
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -142,6 +142,22 @@ class PlanTasks:
 
     plan: Plan
     tasks: list[Task]
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    """What a unit (or the whole office) reports upward for a period."""
+
+    plan: Plan
+    today: date
+    unit: str | None
+    since: date | None
+    tasks: tuple[Task, ...]  # with notes, and `via` when matched through a group
+    period_notes: tuple[tuple[Task, Note], ...]  # notes written since `since`, oldest first
+
+    @property
+    def overdue(self) -> tuple[Task, ...]:
+        return tuple(task for task in self.tasks if task.overdue)
 
 
 class Ledger:
@@ -326,6 +342,30 @@ class Ledger:
     def export_tasks(self) -> PlanTasks:
         plan = self.plan()
         return PlanTasks(plan, self.store.tasks_with_notes(plan.name, today=self.today))
+
+    def report(self, *, unit: str | None = None, since: str | None = None) -> ProgressReport:
+        """A unit's tasks (as `list --unit` finds them) with their notes, and the notes of the period."""
+        plan = self.plan()
+        start = self.parse_date(since, plan) if since is not None else None
+        everything = {task.id: task for task in self.store.tasks_with_notes(plan.name, today=self.today)}
+        if unit is None:
+            tasks = list(everything.values())
+            name = None
+        else:
+            mine = self.list_tasks(units=(unit,))
+            tasks = [dataclasses.replace(everything[task.id], via=task.via) for task in mine]
+            name = self.directory.canonical("".join(unit.split()))
+        zone = dates.tz()
+        period = tuple(
+            (task, note)
+            for task in tasks
+            for note in task.notes
+            if start is None or datetime.fromisoformat(note.at).astimezone(zone).date() >= start
+        )
+        return ProgressReport(
+            plan=plan, today=self.today, unit=name, since=start, tasks=tuple(tasks),
+            period_notes=tuple(sorted(period, key=lambda pair: (pair[1].at, pair[1].id))),
+        )
 
     def parse_date(self, text: str, plan: Plan | None = None) -> date:
         year = (plan or self.plan()).year
