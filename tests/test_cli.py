@@ -335,6 +335,7 @@ def test_summary_numbers_after_a_scripted_session(gk, monkeypatch):
         "done_percent": round(100 * 2 / 90, 1),
         "overdue": 1,     # 62, due 2023-03-31
         "due_soon": 1,    # 40, due 2023-04-20 (within 30 days)
+        "target_reached": [],
     }
     table = gk("summary").stdout
     assert "任务总数" in table and "2.2%" in table

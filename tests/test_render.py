@@ -38,7 +38,7 @@ def test_json_follows_the_contract():
         "id": 40, "plan": "2023", "group": "推进政策集中发布", "content": "选取部分领域开展试点",
         "units": ["区政府办公室", "区发展改革委"], "lead_unit": "区政府办公室",
         "deadline": "4月20日前", "start": None, "due": "2023-04-20", "status": "todo",
-        "overdue": True, "updated_at": "2023-04-01T09:00:00+08:00",
+        "overdue": True, "updated_at": "2023-04-01T09:00:00+08:00", "target": None, "progress": 0,
     }
 
 
@@ -46,7 +46,7 @@ def test_show_json_carries_notes():
     note = Note(id=7, task_id=40, at="2023-04-02T10:00:00+08:00", by="张三", text="完成", status=Status.DONE)
     data = json.loads(rendered(render.task_detail, make_task(notes=(note,)), "json"))
     assert data["notes"] == [
-        {"id": 7, "at": "2023-04-02T10:00:00+08:00", "by": "张三", "text": "完成", "status": "done"}
+        {"id": 7, "at": "2023-04-02T10:00:00+08:00", "by": "张三", "text": "完成", "status": "done", "count": None}
     ]
 
 

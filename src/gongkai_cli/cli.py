@@ -380,6 +380,9 @@ def note(
     text: str = typer.Argument(..., metavar="TEXT", help="进展说明；为 - 时从标准输入读取。"),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
     status: Optional[str] = typer.Option(None, "--status", "-s", help="同时修改状态，例如 doing 或 进行中。"),
+    count: Optional[str] = typer.Option(
+        None, "--count", "-c", help="本条进展计入目标次数（如任务要求“不少于4次”），例如 --count 1。"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。"),
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
 ) -> None:
@@ -392,7 +395,7 @@ def note(
     new_status = Status.parse(status) if status is not None else None
     body = _read_text(text)
     with _ledger(ctx) as ledger:
-        written = ledger.add_note(number, body, by=by, status=new_status)
+        written = ledger.add_note(number, body, by=by, status=new_status, count=count)
     if not quiet:
         from . import render
 

@@ -53,6 +53,16 @@ def parse_task_id(text: str) -> int:
     return int(value)
 
 
+def parse_count(value: str | int | None) -> int | None:
+    """How much a note counts towards a task's target (第二次列席: --count 1)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not _TASK_ID.fullmatch(text):
+        raise UsageError(f"无效的次数“{value}”，应为正整数，例如 --count 1。")
+    return int(text)
+
+
 def current_user() -> str:
     if name := os.environ.get("GONGKAI_USER", "").strip():
         return name
@@ -414,12 +424,13 @@ class Ledger:
     # -- writing --------------------------------------------------------------
 
     def add_note(
-        self, task_id: int, text: str, *, by: str | None = None, status: Status | None = None
+        self, task_id: int, text: str, *, by: str | None = None, status: Status | None = None,
+        count: str | int | None = None,
     ) -> Note:
         text = (text or "").strip()
         if not text:
             raise UsageError("进展说明不能为空。")
-        note, _ = self._write_note(task_id, text, by=by, status=status)
+        note, _ = self._write_note(task_id, text, by=by, status=status, count=parse_count(count))
         return note
 
     def set_status(
@@ -433,12 +444,12 @@ class Ledger:
         return StatusChange(task_id, before, status, written)
 
     def _write_note(
-        self, task_id: int, text: str, *, by: str | None, status: Status | None
+        self, task_id: int, text: str, *, by: str | None, status: Status | None, count: int | None = None
     ) -> tuple[Note, Status]:
         plan = self.plan()
         author = (by or "").strip() or current_user()
         written = self.store.add_note(
-            plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status
+            plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count
         )
         if written is None:
             raise NotFound(f"计划“{plan.name}”中没有序号为 {task_id} 的任务。")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from .errors import UsageError
+from .targets import detect_target
 
 
 class Status(str, enum.Enum):
@@ -53,6 +54,7 @@ class Note:
     by: str
     text: str
     status: Status | None = None
+    count: int | None = None  # how much this note counts towards the task's target
 
     def to_dict(self) -> dict:
         return {
@@ -61,6 +63,7 @@ class Note:
             "by": self.by,
             "text": self.text,
             "status": self.status.value if self.status else None,
+            "count": self.count,
         }
 
 
@@ -77,12 +80,22 @@ class Task:
     status: Status
     updated_at: str
     overdue: bool = False
+    progress: int = 0  # sum of the counts of its notes
     via: str | None = None
     notes: tuple[Note, ...] = field(default=(), compare=False)
 
     @property
     def lead_unit(self) -> str | None:
         return self.units[0] if self.units else None
+
+    @property
+    def target(self) -> int | None:
+        return detect_target(self.content)
+
+    @property
+    def target_reached(self) -> bool:
+        target = self.target
+        return target is not None and self.progress >= target
 
     def to_dict(self, *, with_notes: bool = False) -> dict:
         data = {
@@ -98,6 +111,8 @@ class Task:
             "status": self.status.value,
             "overdue": self.overdue,
             "updated_at": self.updated_at,
+            "target": self.target,
+            "progress": self.progress,
         }
         if self.via:
             data["via"] = self.via

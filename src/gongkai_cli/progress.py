@@ -49,6 +49,8 @@ class Summary:
     due_soon: int
     by: str | None = None
     rows: tuple[Tally, ...] = ()
+    # Reaching a count does not close a task (the user decides); these are worth a look.
+    target_reached: tuple[Task, ...] = ()
 
     @property
     def done_percent(self) -> float:
@@ -62,6 +64,7 @@ class Summary:
             "done_percent": self.done_percent,
             "overdue": self.overdue,
             "due_soon": self.due_soon,
+            "target_reached": [task.id for task in self.target_reached],
         }
 
 
@@ -89,6 +92,7 @@ def summarize(plan: str, tasks: list[Task], today: date, *, by: str | None = Non
         ),
         by=by,
         rows=rows,
+        target_reached=tuple(task for task in tasks if task.target_reached and not task.status.closed),
     )
 
 

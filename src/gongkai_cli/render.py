@@ -21,7 +21,7 @@ FORMATS = ("table", "json", "csv", "tsv", "markdown")
 
 TASK_FIELDS = (
     "id", "plan", "group", "content", "units", "lead_unit", "deadline",
-    "start", "due", "status", "overdue", "updated_at", "via",
+    "start", "due", "status", "overdue", "updated_at", "via", "target", "progress",
 )
 UNIT_FIELDS = ("name", "kind", "aliases", "members", "tasks", "led", "done", "overdue")
 PLAN_FIELDS = ("name", "year", "tasks", "imported_at", "source")
@@ -82,6 +82,10 @@ def _units_label(task: Task) -> str:
     return label
 
 
+def _progress_label(task: Task) -> str:
+    return f"{task.progress}/{task.target}" if task.target else ""
+
+
 def _units_cell(task: Task) -> str:
     joined = "、".join(task.units)
     return f"{joined}（经“{task.via}”）" if task.via else joined
@@ -126,15 +130,22 @@ def _task_table(items: Sequence[Task], out: IO[str]) -> None:
     table.add_column("时间节点", no_wrap=True)
     table.add_column("截止日期", no_wrap=True)
     table.add_column("状态", no_wrap=True)
+    # Only plans whose tasks set counts (不少于4次) pay for the extra column.
+    with_targets = any(task.target for task in items)
+    if with_targets:
+        table.add_column("次数", no_wrap=True, justify="right")
     for task in items:
-        table.add_row(
+        cells = [
             str(task.id),
             _text(task.content),
             _text(_units_label(task)),
             _text(task.deadline),
             _date(task.due),
             _status_cell(task),
-        )
+        ]
+        if with_targets:
+            cells.append(_progress_label(task))
+        table.add_row(*cells)
     _print(out, table)
     _print(out, f"共 {len(items)} 项任务", style="dim")
 
@@ -169,15 +180,19 @@ def _detail_fields(task: Task) -> list[tuple[str, str]]:
         ("时间节点", task.deadline),
         ("截止日期", span or "（无法识别）"),
         ("状态", _status_label(task)),
+        *((("目标次数", f"{_progress_label(task)}（已达到）" if task.target_reached else _progress_label(task)),)
+          if task.target else ()),
         ("更新时间", task.updated_at),
     ]
 
 
 def note_text(note: Note) -> str:
-    if note.status is None:
-        return note.text
-    change = f"［状态改为：{note.status.label}］"
-    return f"{change} {note.text}" if note.text else change
+    marks = []
+    if note.status is not None:
+        marks.append(f"［状态改为：{note.status.label}］")
+    if note.count:
+        marks.append(f"［计 {note.count} 次］")
+    return " ".join([*marks, note.text] if note.text else marks)
 
 
 def _task_panel(task: Task, out: IO[str]) -> None:
@@ -221,6 +236,8 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None) -> None:
         write_json(note.to_dict() | {"task": note.task_id}, out)
         return
     what = f"状态已改为“{note.status.label}”" if note.status else "已记录进展"
+    if note.count:
+        what += f"，计 {note.count} 次"
     print(f"任务 {note.task_id}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", file=out)
 
 
@@ -352,11 +369,14 @@ def summary(result, fmt: str, out: IO[str] | None = None) -> None:
     if fmt in ("csv", "tsv"):
         data = result.to_dict()
         flat = {"plan": data["plan"], "total": data["total"], **data["status"],
-                "done_percent": data["done_percent"], "overdue": data["overdue"], "due_soon": data["due_soon"]}
+                "done_percent": data["done_percent"], "overdue": data["overdue"], "due_soon": data["due_soon"],
+                "target_reached": " ".join(str(i) for i in data["target_reached"])}
         _delimited([flat], tuple(flat), fmt, out)
     elif fmt == "markdown":
         out.write(f"## 计划 {result.plan} 进度（{result.today.isoformat()}）\n\n")
         write_markdown_table(("项目", "数值"), lines, out)
+        if hint := _target_hint(result):
+            out.write(f"\n{hint}\n")
     else:
         from rich.table import Table
 
@@ -368,6 +388,15 @@ def summary(result, fmt: str, out: IO[str] | None = None) -> None:
         _print(out, f"计划 {result.plan} 进度（{result.today.isoformat()}）", style="bold")
         _print(out, grid)
         _print(out, f"{_text_bar(result.done_percent)} {result.done_percent}%")
+        if hint := _target_hint(result):
+            _print(out, hint, style="yellow")
+
+
+def _target_hint(result) -> str:
+    if not result.target_reached:
+        return ""
+    tasks = "、".join(f"任务 {t.id}（{t.progress}/{t.target}）" for t in result.target_reached)
+    return f"已达到目标次数但尚未标记完成：{tasks}。确认后可用 gongkai status ID done 标记完成。"
 
 
 def _breakdown_table(result, out: IO[str]) -> None:

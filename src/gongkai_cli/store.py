@@ -113,8 +113,13 @@ def _m001_initial(db) -> None:
     db["notes"].create_index(["task", "at"])
 
 
+def _m002_note_counts(db) -> None:
+    # A note may count towards a task's target (不少于4次); NULL for ordinary notes.
+    db["notes"].add_column("count", int)
+
+
 # Append only: a migration that has shipped is never edited.
-MIGRATIONS: list[Callable] = [_m001_initial]
+MIGRATIONS: list[Callable] = [_m001_initial, _m002_note_counts]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -151,9 +156,10 @@ def _db_errors(method):
 
 
 _OVERDUE = "(t.due IS NOT NULL AND t.due < :today AND t.status NOT IN ('done', 'cancelled'))"
+_PROGRESS = "(SELECT coalesce(sum(n.count), 0) FROM notes n WHERE n.task = t.pk)"
 _TASK_COLUMNS = f"""
     t.pk, t.plan, t.id, t.group_name, t.content, t.deadline, t.start, t.due,
-    t.status, t.updated_at, {_OVERDUE}
+    t.status, t.updated_at, {_OVERDUE}, {_PROGRESS}
 """
 
 
@@ -355,9 +361,11 @@ class Store:
                 status=Status(status),
                 updated_at=updated_at,
                 overdue=bool(overdue),
+                progress=progress,
                 notes=tuple(notes.get(pk, ())),
             )
-            for pk, plan, task_id, group, content, deadline, start, due, status, updated_at, overdue in rows
+            for pk, plan, task_id, group, content, deadline, start, due, status, updated_at, overdue, progress
+            in rows
         ]
 
     def _units_of(self, pks: list[int]) -> dict[int, list[str]]:
@@ -379,17 +387,17 @@ class Store:
         result: dict[int, list[Note]] = {}
         rows = self.conn.execute(
             """
-            SELECT n.task, n.id, t.id, n.at, n.by, n.text, n.status
+            SELECT n.task, n.id, t.id, n.at, n.by, n.text, n.status, n.count
             FROM notes n JOIN tasks t ON t.pk = n.task
             WHERE n.task IN (SELECT value FROM json_each(?))
             ORDER BY n.task, n.at, n.id
             """,
             (json.dumps(pks),),
         )
-        for task_pk, note_id, task_id, at, by, text, status in rows:
+        for task_pk, note_id, task_id, at, by, text, status, count in rows:
             result.setdefault(task_pk, []).append(
                 Note(id=note_id, task_id=task_id, at=at, by=by, text=text,
-                     status=Status(status) if status else None)
+                     status=Status(status) if status else None, count=count)
             )
         return result
 
@@ -397,7 +405,8 @@ class Store:
 
     @_db_errors
     def add_note(
-        self, plan: str, task_id: int, *, at: str, by: str, text: str, status: Status | None
+        self, plan: str, task_id: int, *, at: str, by: str, text: str, status: Status | None,
+        count: int | None = None,
     ) -> tuple[Note, Status] | None:
         """Append a note (and apply its status change) in one transaction.
 
@@ -412,8 +421,8 @@ class Store:
                 return None
             task_pk, before = row
             cursor = self.conn.execute(
-                "INSERT INTO notes (task, at, by, text, status) VALUES (?, ?, ?, ?, ?)",
-                (task_pk, at, by, text, status.value if status else None),
+                "INSERT INTO notes (task, at, by, text, status, count) VALUES (?, ?, ?, ?, ?, ?)",
+                (task_pk, at, by, text, status.value if status else None, count),
             )
             if status is not None:
                 self.conn.execute(
@@ -422,7 +431,7 @@ class Store:
                 )
             else:
                 self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
-        note = Note(id=cursor.lastrowid, task_id=task_id, at=at, by=by, text=text, status=status)
+        note = Note(id=cursor.lastrowid, task_id=task_id, at=at, by=by, text=text, status=status, count=count)
         return note, Status(before)
 
     @_db_errors
