@@ -312,5 +312,54 @@ def status_(
         render.note_saved(change.note, fmt)
 
 
+# -- history ----------------------------------------------------------------------------
+
+
+@app.command()
+def log(
+    ctx: typer.Context,
+    task_id: Optional[str] = typer.Argument(None, metavar="[ID]", help="只看这项任务的历史（含改动它的导入）。"),
+    since: Optional[str] = typer.Option(None, "--since", help="只看该日及以后的更改，例如 2023-04-01、4月1日，或 -7d（7 天前）。"),
+    fmt: str = FormatOption,
+) -> None:
+    """查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。"""
+    from . import render
+    from .ledger import parse_task_id
+
+    fmt = _render_format(fmt)
+    number = parse_task_id(task_id) if task_id is not None else None
+    with _ledger(ctx) as ledger:
+        items = ledger.history(number, since=since)
+    render.events(items, fmt)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+@app.command()
+def undo(
+    ctx: typer.Context,
+    yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接撤销（供脚本使用）。"),
+    by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
+) -> None:
+    """撤销最近一次尚未撤销的更改（进展、状态或导入），先显示将撤销的内容。撤销本身也记入历史。"""
+    from . import render
+
+    with _ledger(ctx) as ledger:
+        event = ledger.last_change()
+        if not yes:
+            if not _interactive():
+                raise UsageError(
+                    f"将撤销 {render.headline(event)}；当前不是交互式运行，确认无误请加 --yes，本次未做任何更改。"
+                )
+            render.undo_preview(event)
+            if not typer.confirm("确认撤销这项更改吗？", default=False):
+                typer.echo("未撤销任何更改。")
+                return
+        done = ledger.undo(event, by=by)
+    render.undone(done)
+
+
 def main() -> None:
     app(prog_name="gongkai")

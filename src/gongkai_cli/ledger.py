@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import dates
 from .errors import NotFound, StoreError, UsageError
-from .models import Note, Plan, Status, Task
+from .models import Event, Note, Plan, Status, Task
 from .store import ImportCounts, Store, TaskInput, TaskQuery
 from .units import split_units
 
@@ -272,7 +272,7 @@ class Ledger:
                 )
             )
         counts = self.store.import_plan(
-            name, year=year, source=source, at=dates.timestamp(), tasks=tasks
+            name, year=year, source=source, at=dates.timestamp(), by=current_user(), tasks=tasks
         )
         return ImportResult(
             plan=name,
@@ -282,3 +282,29 @@ class Ledger:
             counts=counts,
             warnings=tuple(warnings),
         )
+
+    # -- history --------------------------------------------------------------
+
+    def history(self, task_id: int | None = None, *, since: str | None = None) -> list[Event]:
+        """Changes, oldest first: of one task of the plan, else of the plan asked for, else all."""
+        plan = self.plan() if task_id is not None or self._plan_name else None
+        since_day = None
+        if since is not None:
+            year = plan.year if plan else self.today.year
+            since_day = dates.parse_user_date(since, today=self.today, year=year)
+        events = self.store.events(plan=plan.name if plan else None, task=task_id, since=since_day)
+        if task_id is not None and not events and self.store.task(plan.name, task_id, today=self.today) is None:
+            raise NotFound(f"计划“{plan.name}”中没有序号为 {task_id} 的任务。")
+        return events
+
+    def last_change(self) -> Event:
+        """The change `undo` would revert now."""
+        event = self.store.last_undoable()
+        if event is None:
+            raise NotFound("没有可以撤销的更改。")
+        return event
+
+    def undo(self, event: Event, *, by: str | None = None) -> Event:
+        """Revert `event`, which must still be the last change; returns the undo's own event."""
+        author = (by or "").strip() or current_user()
+        return self.store.undo(event.id, at=dates.timestamp(), by=author)
