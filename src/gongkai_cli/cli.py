@@ -101,11 +101,11 @@ def _main(
     ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug)
 
 
-def _ledger(ctx: typer.Context, *, bootstrap: bool = True):
+def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
     from .ledger import Ledger
 
     options: GlobalOptions = ctx.find_object(GlobalOptions)
-    return Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap)
+    return Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap, **how)
 
 
 def _statuses(values: Optional[List[str]]):
@@ -359,6 +359,33 @@ def undo(
                 return
         done = ledger.undo(event, by=by)
     render.undone(done)
+
+
+# -- maintenance ------------------------------------------------------------------------
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE", help="备份文件路径，例如 gongkai-2023-04-01.db。"),
+    force: bool = typer.Option(False, "--force", help="备份文件已存在时覆盖它。"),
+) -> None:
+    """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。"""
+    from . import render
+
+    with _ledger(ctx, must_exist=True) as ledger:
+        written = ledger.backup(file, overwrite=force)
+    render.backup_done(written)
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """检查数据库是否完好（完整性检查与外键检查）；有问题时退出码为 4。"""
+    from . import render
+
+    with _ledger(ctx, must_exist=True) as ledger:
+        path = ledger.check()
+    render.check_passed(path)
 
 
 def main() -> None:

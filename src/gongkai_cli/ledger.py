@@ -6,6 +6,8 @@ import difflib
 import getpass
 import os
 import re
+import stat
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -81,18 +83,26 @@ class Ledger:
 
     @classmethod
     def open(
-        cls, db_path: Path | None = None, *, plan: str | None = None, bootstrap: bool = True
+        cls,
+        db_path: Path | None = None,
+        *,
+        plan: str | None = None,
+        bootstrap: bool = True,
+        must_exist: bool = False,
     ) -> Ledger:
         """Open the ledger at `db_path` (default location when None).
 
         A database that does not exist yet is created; with `bootstrap` it is
         also filled with the bundled 2023 plan, so a fresh install answers
-        `gongkai list` straight away.
+        `gongkai list` straight away. `must_exist` refuses to create anything
+        (`backup`, `check`).
         """
         explicit = db_path is not None or "GONGKAI_DB" in os.environ
         path = Path(db_path).expanduser() if db_path is not None else default_db_path()
         is_new = not path.exists()
         if is_new:
+            if must_exist:
+                raise StoreError(f"数据库“{path}”不存在。")
             if explicit and not path.parent.is_dir():
                 raise StoreError(f"数据库所在目录“{path.parent}”不存在，请先创建该目录。")
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,3 +318,71 @@ class Ledger:
         """Revert `event`, which must still be the last change; returns the undo's own event."""
         author = (by or "").strip() or current_user()
         return self.store.undo(event.id, at=dates.timestamp(), by=author)
+
+    # -- maintenance ----------------------------------------------------------
+
+    def backup(self, target: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Copy the live database to `target`; a crash never leaves a half-written file under that name."""
+        target = Path(target).expanduser()
+        if target.is_dir():
+            raise UsageError(f"备份目标“{target}”是一个目录，请指定文件名，例如 {target / 'gongkai-backup.db'}。")
+        if not target.parent.is_dir():
+            raise UsageError(f"备份目标所在目录“{target.parent}”不存在。")
+        if target.exists():
+            if not overwrite:
+                raise UsageError(_backup_exists(target))
+            if target.samefile(self.store.path):
+                raise UsageError(f"备份目标“{target}”就是正在使用的数据库，不能覆盖。")
+        try:
+            handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            os.close(handle)
+        except OSError as err:
+            raise StoreError(f"无法在“{target.parent}”中写入备份：{err.strerror}。") from err
+        temp = Path(name)
+        try:
+            # mkstemp's private 0600 would surprise whoever restores the copy; mirror the live file.
+            os.chmod(temp, stat.S_IMODE(self.store.path.stat().st_mode))
+            self.store.copy_to(temp)
+            _move_into_place(temp, target, overwrite=overwrite)
+        except OSError as err:
+            raise StoreError(f"无法写入备份文件“{target}”：{err.strerror}。") from err
+        finally:
+            temp.unlink(missing_ok=True)
+        return target
+
+    def check(self) -> Path:
+        """Run SQLite's integrity and foreign-key checks; StoreError naming the first problem."""
+        problems = self.store.problems()
+        if problems:
+            count = f"共 {len(problems)} 个问题，" if len(problems) > 1 else ""
+            raise StoreError(
+                f"数据库“{self.store.path}”检查未通过：{count}第一个是“{problems[0]}”；请从备份恢复。"
+            )
+        return self.store.path
+
+
+def _backup_exists(target: Path) -> str:
+    return f"备份文件“{target}”已存在；确需覆盖请加 --force。"
+
+
+def _move_into_place(temp: Path, target: Path, *, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(temp, target)
+    else:
+        try:
+            # Unlike a rename, a hard link fails if the name was taken in the meantime.
+            os.link(temp, target)
+        except FileExistsError:
+            raise UsageError(_backup_exists(target)) from None
+        except OSError:
+            # File systems without hard links (FAT on a USB stick): check, then rename.
+            if target.exists():
+                raise UsageError(_backup_exists(target)) from None
+            os.replace(temp, target)
+    if os.name == "posix":
+        # The rename itself is durable only once the directory is on disk.
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)

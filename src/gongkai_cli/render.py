@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 from .errors import UsageError
@@ -385,3 +386,14 @@ def undo_preview(event: Event, out: IO[str] | None = None) -> None:
 
 def undone(event: Event, out: IO[str] | None = None) -> None:
     print(f"已{inert(describe(event))}（本次撤销记为 #{event.id}）。", file=out or sys.stdout)
+
+
+# -- maintenance --------------------------------------------------------------------
+
+
+def backup_done(path: Path, out: IO[str] | None = None) -> None:
+    print(f"已备份到“{inert(str(path))}”。", file=out or sys.stdout)
+
+
+def check_passed(path: Path, out: IO[str] | None = None) -> None:
+    print(f"数据库“{inert(str(path))}”检查通过：完整性检查结果为 ok，没有外键错误。", file=out or sys.stdout)

@@ -689,6 +689,33 @@ class Store:
                 event.before["plan"] | {"name": event.plan},
             )
 
+    # -- maintenance ------------------------------------------------------------
+
+    def copy_to(self, target: Path) -> None:
+        """Write a consistent copy of the whole database into the new, empty file `target`."""
+        try:
+            dest = sqlite3.connect(target, isolation_level=None)
+            try:
+                # One step copies every page under one read transaction: a single
+                # snapshot, while other processes keep committing to the WAL.
+                self.conn.backup(dest)
+                # A backup is a file to carry away, without -wal and -shm companions.
+                dest.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dest.close()
+        except sqlite3.Error as err:
+            raise _translate(Path(target), err) from err
+
+    @_db_errors
+    def problems(self) -> list[str]:
+        """What PRAGMA integrity_check and foreign_key_check find; empty when all is well."""
+        found = [row[0] for row in self.conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        found += [
+            f"表 {table} 第 {rowid} 行引用的 {parent} 记录不存在"
+            for table, rowid, parent, _ in self.conn.execute("PRAGMA foreign_key_check")
+        ]
+        return found
+
 
 _EVENT_COLUMNS = """
     e.id, e.at, e.by, e.action, e.plan, e.task, e.before, e.after, e.undoes,
