@@ -40,9 +40,23 @@ class _Group(TyperGroup):
         except GongkaiError as err:
             _fail(ctx, err.message, err.exit_code)
         except Exception as err:
+            if _is_undecodable_argument(err):
+                _fail(ctx, _undecodable_message(err), 2)
             if _debug(ctx):
                 raise
             _fail(ctx, f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
+
+
+def _is_undecodable_argument(err: Exception) -> bool:
+    # Python hands over command-line bytes that are not UTF-8 as lone surrogates;
+    # they fail the moment they are stored or printed, before anything is committed.
+    return isinstance(err, UnicodeEncodeError) and err.reason == "surrogates not allowed"
+
+
+def _undecodable_message(err: UnicodeEncodeError) -> str:
+    raw = err.object[err.start:err.end].encode("utf-8", "surrogateescape")
+    shown = raw.decode("utf-8", "backslashreplace")
+    return f"输入中含有不是 UTF-8 编码的字节“{shown}”，请检查终端或脚本的编码设置（应为 UTF-8）。"
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -128,8 +142,8 @@ def init(
     ctx: typer.Context,
     empty: bool = typer.Option(False, "--empty", help="创建空台账，不载入内置的 2023 年计划。"),
 ) -> None:
-    """创建数据库（已存在时不做任何改动）。"""
-    with _ledger(ctx, bootstrap=not empty) as ledger:
+    """创建数据库（已存在时不做任何改动；所在目录不存在时一并创建）。"""
+    with _ledger(ctx, bootstrap=not empty, create_parents=True) as ledger:
         plans = ledger.plans()
         where = ledger.store.path
     summary = "、".join(f"{p.name}（{p.tasks} 项）" for p in plans) or "无计划"
@@ -246,9 +260,16 @@ def show(
 
 
 def _read_text(text: str) -> str:
+    from .ledger import MAX_NOTE_BYTES
+
     if text != "-":
         return text
-    data = sys.stdin.buffer.read()
+    # Bounded, so `note 40 - < /dev/zero` fails instead of eating memory; the room
+    # above the note limit is for whitespace around the text, which is trimmed.
+    limit = 4 * MAX_NOTE_BYTES
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"标准输入中的进展说明超过 {limit} 字节，上限为 {MAX_NOTE_BYTES} 字节（64 KiB）。")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -23,6 +23,10 @@ BUNDLED_PLAN = "tasks_2023.csv"
 
 _TASK_ID = re.compile(r"[1-9][0-9]{0,8}")
 
+# A progress note is a few sentences; 64 KiB of UTF-8 is far beyond any real one
+# and keeps a pasted file or a runaway script out of the ledger and its reports.
+MAX_NOTE_BYTES = 64 * 1024
+
 
 def default_db_path() -> Path:
     """GONGKAI_DB, else the per-user data directory."""
@@ -88,14 +92,16 @@ class Ledger:
         *,
         plan: str | None = None,
         bootstrap: bool = True,
+        create_parents: bool = False,
         must_exist: bool = False,
     ) -> Ledger:
         """Open the ledger at `db_path` (default location when None).
 
         A database that does not exist yet is created; with `bootstrap` it is
         also filled with the bundled 2023 plan, so a fresh install answers
-        `gongkai list` straight away. `must_exist` refuses to create anything
-        (`backup`, `check`).
+        `gongkai list` straight away. An explicit path in a missing directory is
+        refused (a typo should not scatter databases) unless `create_parents`
+        (`init`); `must_exist` refuses to create anything (`backup`, `check`).
         """
         explicit = db_path is not None or "GONGKAI_DB" in os.environ
         path = Path(db_path).expanduser() if db_path is not None else default_db_path()
@@ -103,9 +109,14 @@ class Ledger:
         if is_new:
             if must_exist:
                 raise StoreError(f"数据库“{path}”不存在。")
-            if explicit and not path.parent.is_dir():
-                raise StoreError(f"数据库所在目录“{path.parent}”不存在，请先创建该目录。")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if explicit and not create_parents and not path.parent.is_dir():
+                raise StoreError(
+                    f"数据库所在目录“{path.parent}”不存在；请先创建该目录，或用 gongkai init 创建数据库。"
+                )
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(f"无法创建数据库所在目录“{path.parent}”：{err.strerror}。") from err
         ledger = cls(Store.open(path), plan=plan or os.environ.get("GONGKAI_PLAN") or None)
         if is_new and bootstrap:
             ledger.import_file(bundled_plan_path())
@@ -222,7 +233,7 @@ class Ledger:
     def add_note(
         self, task_id: int, text: str, *, by: str | None = None, status: Status | None = None
     ) -> Note:
-        text = (text or "").strip()
+        text = _checked_note(text)
         if not text:
             raise UsageError("进展说明不能为空。")
         note, _ = self._write_note(task_id, text, by=by, status=status)
@@ -232,7 +243,7 @@ class Ledger:
         self, task_id: int, status: Status, *, note: str | None = None, by: str | None = None
     ) -> StatusChange:
         """Change a task's status; the change is kept as a note so the history is complete."""
-        text = (note or "").strip()
+        text = _checked_note(note)
         if not text and self.show(task_id).status == status:
             return StatusChange(task_id, status, status, None)
         written, before = self._write_note(task_id, text, by=by, status=status)
@@ -359,6 +370,15 @@ class Ledger:
                 f"数据库“{self.store.path}”检查未通过：{count}第一个是“{problems[0]}”；请从备份恢复。"
             )
         return self.store.path
+
+
+def _checked_note(text: str | None) -> str:
+    text = (text or "").strip()
+    # surrogateescape: bytes that are not UTF-8 are refused at the CLI edge, not here.
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size > MAX_NOTE_BYTES:
+        raise UsageError(f"进展说明过长（{size} 字节），上限为 {MAX_NOTE_BYTES} 字节（64 KiB）。")
+    return text
 
 
 def _backup_exists(target: Path) -> str:

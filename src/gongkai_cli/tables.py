@@ -46,6 +46,9 @@ _COLUMNS = {
 # Merged cells in the original cover these columns; an empty cell means "same as above".
 _FILLED_DOWN = ("group", "units", "deadline")
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+# A real plan table is tens of kilobytes. Far beyond that it is the wrong file, and
+# reading it whole would only spend memory before failing.
+MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _SPACE_RUN = re.compile(r"\s+")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
@@ -80,12 +83,25 @@ def read_plan_table(path: str | os.PathLike) -> PlanTable:
     if path.suffix.lower() in _EXCEL_SUFFIXES:
         raise UsageError(f"暂不支持直接导入 Excel 文件“{path}”，请在 Excel 中另存为“CSV UTF-8”后再导入。")
     try:
-        data = path.read_bytes()
+        data = _read_limited(path)
     except OSError as exc:
         raise UsageError(f"无法读取文件“{path}”：{exc.strerror}。") from exc
     text, encoding = _decode(data, path)
     rows = _build_rows(_csv_records(text, path), path)
     return PlanTable(rows=rows, encoding=encoding, path=str(path))
+
+
+def _read_limited(path: Path) -> bytes:
+    limit = f"{MAX_FILE_BYTES / 2**20:g} MB"
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise UsageError(f"文件“{path}”有 {size / 2**20:.1f} MB，超过 {limit} 的上限，不像是任务分解表。")
+    with path.open("rb") as handle:
+        # Pipes and devices report no size, and a file can grow while it is read.
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"文件“{path}”超过 {limit} 的上限，不像是任务分解表。")
+    return data
 
 
 def _decode(data: bytes, path: Path) -> tuple[str, str]:
