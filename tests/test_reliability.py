@@ -34,7 +34,8 @@ for i in range(count):
         ledger.add_note(rng.randint(1, 91), f"writer {worker} note {i}", by=f"writer {worker}")
 """
 
-# Says "begin" just before the store starts writing, then imports; the test kills it meanwhile.
+# Says "begin" when the store starts writing and "done" once it has committed;
+# the test kills it in between.
 _IMPORTER = r"""
 import sys
 from gongkai_cli.ledger import Ledger
@@ -43,7 +44,9 @@ db, csv_file, plan = sys.argv[1], sys.argv[2], sys.argv[3]
 original = Store.import_plan
 def announced(self, *args, **kwargs):
     print("begin", flush=True)
-    return original(self, *args, **kwargs)
+    result = original(self, *args, **kwargs)
+    print("done", flush=True)
+    return result
 Store.import_plan = announced
 with Ledger.open(db, bootstrap=False) as ledger:
     ledger.import_file(csv_file, plan=plan, year=2024)
@@ -123,7 +126,7 @@ def test_concurrent_writers_lose_nothing(db_path: Path):
     assert _integrity(db_path) == "ok"
 
 
-def test_import_killed_midway_leaves_before_or_after(db_path: Path, tmp_path: Path):
+def test_import_killed_midway_leaves_before_or_after(db_path: Path, tmp_path: Path, record_property):
     """SIGKILL during a large import: integrity ok, and the counts are the old ones or the new ones."""
     with Ledger.open(db_path) as ledger:
         ledger.add_note(40, "导入前的进展")
@@ -133,16 +136,18 @@ def test_import_killed_midway_leaves_before_or_after(db_path: Path, tmp_path: Pa
         importer = _python(_IMPORTER, db_path, plan_file, plan)
         assert importer.stdout.readline().strip() == "begin", importer.stderr.read()
         started = time.monotonic()
-        if delay is not None:
+        if delay is None:
+            assert importer.stdout.readline().strip() == "done"
+        else:
             time.sleep(delay)
             importer.send_signal(signal.SIGKILL)
-        code = importer.wait(timeout=60)
         elapsed = time.monotonic() - started
+        code = importer.wait(timeout=60)
         importer.stdout.close()
         importer.stderr.close()
         return code, elapsed
 
-    # One import left alone shows what "after" looks like and how long the window is.
+    # One import left alone shows what "after" looks like and how long the write takes.
     before = _counts(db_path)
     code, window = run("calibration", None)
     assert code == 0
@@ -161,6 +166,8 @@ def test_import_killed_midway_leaves_before_or_after(db_path: Path, tmp_path: Pa
         now = _counts(db_path)
         assert now in (before, after), (round_number, before, now, after)
         outcomes.append("before" if now == before else "after")
+    # Kept in --junitxml output: the figures docs/reliability.md reports.
+    record_property("kill_outcomes", ",".join(outcomes))
     # At least one kill must have landed inside the import, or this test proved nothing.
     assert "before" in outcomes, outcomes
     with Ledger.open(db_path, plan="2023") as ledger:
@@ -168,7 +175,7 @@ def test_import_killed_midway_leaves_before_or_after(db_path: Path, tmp_path: Pa
         assert ledger.check() == db_path
 
 
-def test_status_changes_killed_midway_stay_consistent(db_path: Path):
+def test_status_changes_killed_midway_stay_consistent(db_path: Path, record_property):
     """SIGKILL while statuses change: each change is whole (note, status and event together)."""
     Ledger.open(db_path).close()
     rng = random.Random()
@@ -193,10 +200,11 @@ def test_status_changes_killed_midway_stay_consistent(db_path: Path):
         ).fetchall()
         conn.close()
         assert mismatched == []
+    record_property("status_changes_committed", notes)
     assert notes > 0
 
 
-def test_backup_while_another_process_writes(db_path: Path, tmp_path: Path):
+def test_backup_while_another_process_writes(db_path: Path, tmp_path: Path, record_property):
     """Backups taken while a writer commits are each a complete, consistent database."""
     Ledger.open(db_path).close()
     total = 500
@@ -221,6 +229,7 @@ def test_backup_while_another_process_writes(db_path: Path, tmp_path: Path):
         assert counts["tasks"] == 91
         assert not Path(f"{copy}-wal").exists()
         seen.append(counts["notes"])
+    record_property("notes_in_backups", ",".join(map(str, seen)))
     assert seen == sorted(seen)
     assert any(0 < notes < total for notes in seen), seen  # some copies really were taken mid-stream
     assert _counts(db_path)["notes"] == total
