@@ -192,6 +192,7 @@ def test_a_50_mb_file_is_refused_before_it_is_read(gk, ledger_db, tmp_path):
     assert snapshot(ledger_db) == before
 
 
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_the_size_limit_also_holds_for_input_that_reports_no_size(gk, ledger_db, monkeypatch):
     import gongkai_cli.tables as tables
 
@@ -265,6 +266,8 @@ def _drop_dac_override() -> None:
 
 def test_a_read_only_database_refuses_writes_and_still_reads(gk, tmp_path):
     executable = shutil.which("gongkai", path=str(Path(sys.executable).parent))
+    if executable is None:
+        pytest.fail("the gongkai executable is not installed next to this Python; run `pip install '.[test]'` first")
     path = tmp_path / "ro" / "gongkai.db"
     path.parent.mkdir()
     env = {**os.environ, "GONGKAI_DB": str(path)}

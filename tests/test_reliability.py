@@ -14,12 +14,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from gongkai_cli.ledger import Ledger
 
 WRITERS = 8
 NOTES_PER_WRITER = 100
 KILL_ROUNDS = 6
 GENERATED_TASKS = 3000
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL exists only on POSIX systems")
 
 # Each writer opens the ledger afresh for every note, as one `gongkai note` call from cron does.
 _WRITER = r"""
@@ -126,6 +130,7 @@ def test_concurrent_writers_lose_nothing(db_path: Path):
     assert _integrity(db_path) == "ok"
 
 
+@posix_only
 def test_import_killed_midway_leaves_before_or_after(db_path: Path, tmp_path: Path, record_property):
     """SIGKILL during a large import: integrity ok, and the counts are the old ones or the new ones."""
     with Ledger.open(db_path) as ledger:
@@ -175,6 +180,7 @@ def test_import_killed_midway_leaves_before_or_after(db_path: Path, tmp_path: Pa
         assert ledger.check() == db_path
 
 
+@posix_only
 def test_status_changes_killed_midway_stay_consistent(db_path: Path, record_property):
     """SIGKILL while statuses change: each change is whole (note, status and event together)."""
     Ledger.open(db_path).close()

@@ -355,7 +355,8 @@ def log(
 
 
 def _interactive() -> bool:
-    return sys.stdin.isatty()
+    # A job started with its standard input closed has no sys.stdin at all.
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 @app.command()
