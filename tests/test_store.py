@@ -30,7 +30,7 @@ def store(tmp_path: Path):
 
 
 def load(store: Store, tasks, name: str = "2023"):
-    return store.import_plan(name, year=2023, source="t.csv", at=AT, tasks=tasks)
+    return store.import_plan(name, year=2023, source="t.csv", at=AT, by="甲", tasks=tasks)
 
 
 def test_new_database_has_schema_version_wal_and_tables(store: Store):
@@ -168,8 +168,8 @@ def test_add_note_to_missing_task_returns_none(store: Store):
 
 def test_plans_newest_year_first(store: Store):
     load(store, [task(1)], name="2023")
-    store.import_plan("2024", year=2024, source="b.csv", at=AT, tasks=[task(1)])
-    store.import_plan("2022", year=2022, source="c.csv", at=AT, tasks=[task(1), task(2)])
+    store.import_plan("2024", year=2024, source="b.csv", at=AT, by="甲", tasks=[task(1)])
+    store.import_plan("2022", year=2022, source="c.csv", at=AT, by="甲", tasks=[task(1), task(2)])
     assert [(p.name, p.tasks) for p in store.plans()] == [("2024", 1), ("2023", 1), ("2022", 2)]
 
 

@@ -92,3 +92,11 @@ def test_a_version_1_database_is_migrated_keeping_its_notes(tmp_path):
         assert (task.target, task.progress) == (2, 0)
     finally:
         store.close()
+
+
+def test_undoing_a_counted_note_takes_its_count_back(gk):
+    gk("note", "60", "第一次列席", "--count", "2")
+    assert "进展：第一次列席（计 2 次）" in gk("log", "60").stdout
+    assert gk("undo", "--yes").exit_code == 0
+    task = json.loads(gk("show", "60", "-f", "json").stdout)
+    assert (task["progress"], task["notes"]) == (0, [])

@@ -37,6 +37,8 @@ class _Group(TyperGroup):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(0) from None
         except Exception as err:
+            if _is_undecodable_argument(err):
+                _fail(_undecodable_message(err), 2)
             if _from_framework(err) or _debug(ctx):
                 raise
             _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
@@ -49,6 +51,18 @@ def _from_framework(err: Exception) -> bool:
     in newer releases, so they are recognised by where they come from.
     """
     return type(err).__module__.split(".")[0] in ("typer", "click")
+
+
+def _is_undecodable_argument(err: Exception) -> bool:
+    # Python hands over command-line bytes that are not UTF-8 as lone surrogates;
+    # they fail the moment they are stored or printed, before anything is committed.
+    return isinstance(err, UnicodeEncodeError) and err.reason == "surrogates not allowed"
+
+
+def _undecodable_message(err: UnicodeEncodeError) -> str:
+    raw = err.object[err.start:err.end].encode("utf-8", "surrogateescape")
+    shown = raw.decode("utf-8", "backslashreplace")
+    return f"输入中含有不是 UTF-8 编码的字节“{shown}”，请检查终端或脚本的编码设置（应为 UTF-8）。"
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -107,11 +121,11 @@ def _main(
     ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug)
 
 
-def _ledger(ctx: typer.Context, *, bootstrap: bool = True):
+def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
     from .ledger import Ledger
 
     options: GlobalOptions = ctx.find_object(GlobalOptions)
-    return Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap)
+    return Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap, **how)
 
 
 def _complete_unit(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -159,8 +173,8 @@ def init(
     ctx: typer.Context,
     empty: bool = typer.Option(False, "--empty", help="创建空台账，不载入内置的 2023 年计划。"),
 ) -> None:
-    """创建数据库（已存在时不做任何改动）。"""
-    with _ledger(ctx, bootstrap=not empty) as ledger:
+    """创建数据库（已存在时不做任何改动；所在目录不存在时一并创建）。"""
+    with _ledger(ctx, bootstrap=not empty, create_parents=True) as ledger:
         plans = ledger.plans()
         where = ledger.store.path
     summary = "、".join(f"{p.name}（{p.tasks} 项）" for p in plans) or "无计划"
@@ -364,9 +378,16 @@ def units(
 
 
 def _read_text(text: str) -> str:
+    from .ledger import MAX_NOTE_BYTES
+
     if text != "-":
         return text
-    data = sys.stdin.buffer.read()
+    # Bounded, so `note 40 - < /dev/zero` fails instead of eating memory; the room
+    # above the note limit is for whitespace around the text, which is trimmed.
+    limit = 4 * MAX_NOTE_BYTES
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"标准输入中的进展说明超过 {limit} 字节，上限为 {MAX_NOTE_BYTES} 字节（64 KiB）。")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -459,6 +480,83 @@ def export(
     exporter.write(plan, fmt, output)
     if not quiet and output != exporter.STDOUT:
         typer.echo(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
+
+
+# -- history ----------------------------------------------------------------------------
+
+
+@app.command()
+def log(
+    ctx: typer.Context,
+    task_id: Optional[str] = typer.Argument(None, metavar="[ID]", help="只看这项任务的历史（含改动它的导入）。"),
+    since: Optional[str] = typer.Option(None, "--since", help="只看该日及以后的更改，例如 2023-04-01、4月1日，或 -7d（7 天前）。"),
+    fmt: str = FormatOption,
+) -> None:
+    """查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。"""
+    from . import render
+    from .ledger import parse_task_id
+
+    fmt = _render_format(fmt)
+    number = parse_task_id(task_id) if task_id is not None else None
+    with _ledger(ctx) as ledger:
+        items = ledger.history(number, since=since)
+    render.events(items, fmt)
+
+
+def _interactive() -> bool:
+    # A job started with its standard input closed has no sys.stdin at all.
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+@app.command()
+def undo(
+    ctx: typer.Context,
+    yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接撤销（供脚本使用）。"),
+    by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
+) -> None:
+    """撤销最近一次尚未撤销的更改（进展、状态或导入），先显示将撤销的内容。撤销本身也记入历史。"""
+    from . import render
+
+    with _ledger(ctx) as ledger:
+        event = ledger.last_change()
+        if not yes:
+            if not _interactive():
+                raise UsageError(
+                    f"将撤销 {render.headline(event)}；当前不是交互式运行，确认无误请加 --yes，本次未做任何更改。"
+                )
+            render.undo_preview(event)
+            if not typer.confirm("确认撤销这项更改吗？", default=False):
+                typer.echo("未撤销任何更改。")
+                return
+        done = ledger.undo(event, by=by)
+    render.undone(done)
+
+
+# -- maintenance ------------------------------------------------------------------------
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE", help="备份文件路径，例如 gongkai-2023-04-01.db。"),
+    force: bool = typer.Option(False, "--force", help="备份文件已存在时覆盖它。"),
+) -> None:
+    """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。"""
+    from . import render
+
+    with _ledger(ctx, must_exist=True) as ledger:
+        written = ledger.backup(file, overwrite=force)
+    render.backup_done(written)
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """检查数据库是否完好（完整性检查与外键检查）；有问题时退出码为 4。"""
+    from . import render
+
+    with _ledger(ctx, must_exist=True) as ledger:
+        path = ledger.check()
+    render.check_passed(path)
 
 
 def main() -> None:

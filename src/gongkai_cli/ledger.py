@@ -7,6 +7,8 @@ import difflib
 import getpass
 import os
 import re
+import stat
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from . import dates
 from .errors import NotFound, StoreError, UsageError
-from .models import Note, Plan, Status, Task
+from .models import Event, Note, Plan, Status, Task
 from .store import ImportCounts, Store, TaskInput, TaskQuery
 from .units import Unit, UnitDirectory, load_directory, split_units
 
@@ -22,6 +24,10 @@ BUNDLED_PLAN = "tasks_2023.csv"
 UNIT_FILE = "units.csv"
 
 _TASK_ID = re.compile(r"[1-9][0-9]{0,8}")
+
+# A progress note is a few sentences; 64 KiB of UTF-8 is far beyond any real one
+# and keeps a pasted file or a runaway script out of the ledger and its reports.
+MAX_NOTE_BYTES = 64 * 1024
 
 
 def default_db_path() -> Path:
@@ -187,21 +193,36 @@ class Ledger:
 
     @classmethod
     def open(
-        cls, db_path: Path | None = None, *, plan: str | None = None, bootstrap: bool = True
+        cls,
+        db_path: Path | None = None,
+        *,
+        plan: str | None = None,
+        bootstrap: bool = True,
+        create_parents: bool = False,
+        must_exist: bool = False,
     ) -> Ledger:
         """Open the ledger at `db_path` (default location when None).
 
         A database that does not exist yet is created; with `bootstrap` it is
         also filled with the bundled 2023 plan, so a fresh install answers
-        `gongkai list` straight away.
+        `gongkai list` straight away. An explicit path in a missing directory is
+        refused (a typo should not scatter databases) unless `create_parents`
+        (`init`); `must_exist` refuses to create anything (`backup`, `check`).
         """
         explicit = db_path is not None or "GONGKAI_DB" in os.environ
         path = Path(db_path).expanduser() if db_path is not None else default_db_path()
         is_new = not path.exists()
         if is_new:
-            if explicit and not path.parent.is_dir():
-                raise StoreError(f"数据库所在目录“{path.parent}”不存在，请先创建该目录。")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if must_exist:
+                raise StoreError(f"数据库“{path}”不存在。")
+            if explicit and not create_parents and not path.parent.is_dir():
+                raise StoreError(
+                    f"数据库所在目录“{path.parent}”不存在；请先创建该目录，或用 gongkai init 创建数据库。"
+                )
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(f"无法创建数据库所在目录“{path.parent}”：{err.strerror}。") from err
         ledger = cls(Store.open(path), plan=plan or os.environ.get("GONGKAI_PLAN") or None)
         if is_new and bootstrap:
             ledger.import_file(bundled_plan_path())
@@ -427,7 +448,7 @@ class Ledger:
         self, task_id: int, text: str, *, by: str | None = None, status: Status | None = None,
         count: str | int | None = None,
     ) -> Note:
-        text = (text or "").strip()
+        text = _checked_note(text)
         if not text:
             raise UsageError("进展说明不能为空。")
         note, _ = self._write_note(task_id, text, by=by, status=status, count=parse_count(count))
@@ -437,7 +458,7 @@ class Ledger:
         self, task_id: int, status: Status, *, note: str | None = None, by: str | None = None
     ) -> StatusChange:
         """Change a task's status; the change is kept as a note so the history is complete."""
-        text = (note or "").strip()
+        text = _checked_note(note)
         if not text and self.show(task_id).status == status:
             return StatusChange(task_id, status, status, None)
         written, before = self._write_note(task_id, text, by=by, status=status)
@@ -489,7 +510,7 @@ class Ledger:
                 )
             )
         counts = self.store.import_plan(
-            name, year=year, source=source, at=dates.timestamp(), tasks=tasks
+            name, year=year, source=source, at=dates.timestamp(), by=current_user(), tasks=tasks
         )
         return ImportResult(
             plan=name,
@@ -499,6 +520,109 @@ class Ledger:
             counts=counts,
             warnings=tuple(warnings),
         )
+
+    # -- history --------------------------------------------------------------
+
+    def history(self, task_id: int | None = None, *, since: str | None = None) -> list[Event]:
+        """Changes, oldest first: of one task of the plan, else of the plan asked for, else all."""
+        plan = self.plan() if task_id is not None or self._plan_name else None
+        since_day = None
+        if since is not None:
+            year = plan.year if plan else self.today.year
+            since_day = dates.parse_user_date(since, today=self.today, year=year)
+        events = self.store.events(plan=plan.name if plan else None, task=task_id, since=since_day)
+        if task_id is not None and not events and self.store.task(plan.name, task_id, today=self.today) is None:
+            raise NotFound(f"计划“{plan.name}”中没有序号为 {task_id} 的任务。")
+        return events
+
+    def last_change(self) -> Event:
+        """The change `undo` would revert now."""
+        event = self.store.last_undoable()
+        if event is None:
+            raise NotFound("没有可以撤销的更改。")
+        return event
+
+    def undo(self, event: Event, *, by: str | None = None) -> Event:
+        """Revert `event`, which must still be the last change; returns the undo's own event."""
+        author = (by or "").strip() or current_user()
+        return self.store.undo(event.id, at=dates.timestamp(), by=author)
+
+    # -- maintenance ----------------------------------------------------------
+
+    def backup(self, target: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Copy the live database to `target`; a crash never leaves a half-written file under that name."""
+        target = Path(target).expanduser()
+        if target.is_dir():
+            raise UsageError(f"备份目标“{target}”是一个目录，请指定文件名，例如 {target / 'gongkai-backup.db'}。")
+        if not target.parent.is_dir():
+            raise UsageError(f"备份目标所在目录“{target.parent}”不存在。")
+        if target.exists():
+            if not overwrite:
+                raise UsageError(_backup_exists(target))
+            if target.samefile(self.store.path):
+                raise UsageError(f"备份目标“{target}”就是正在使用的数据库，不能覆盖。")
+        try:
+            handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            os.close(handle)
+        except OSError as err:
+            raise StoreError(f"无法在“{target.parent}”中写入备份：{err.strerror}。") from err
+        temp = Path(name)
+        try:
+            # mkstemp's private 0600 would surprise whoever restores the copy; mirror the live file.
+            os.chmod(temp, stat.S_IMODE(self.store.path.stat().st_mode))
+            self.store.copy_to(temp)
+            _move_into_place(temp, target, overwrite=overwrite)
+        except OSError as err:
+            raise StoreError(f"无法写入备份文件“{target}”：{err.strerror}。") from err
+        finally:
+            temp.unlink(missing_ok=True)
+        return target
+
+    def check(self) -> Path:
+        """Run SQLite's integrity and foreign-key checks; StoreError naming the first problem."""
+        problems = self.store.problems()
+        if problems:
+            count = f"共 {len(problems)} 个问题，" if len(problems) > 1 else ""
+            raise StoreError(
+                f"数据库“{self.store.path}”检查未通过：{count}第一个是“{problems[0]}”；请从备份恢复。"
+            )
+        return self.store.path
+
+
+def _checked_note(text: str | None) -> str:
+    text = (text or "").strip()
+    # surrogateescape: bytes that are not UTF-8 are refused at the CLI edge, not here.
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size > MAX_NOTE_BYTES:
+        raise UsageError(f"进展说明过长（{size} 字节），上限为 {MAX_NOTE_BYTES} 字节（64 KiB）。")
+    return text
+
+
+def _backup_exists(target: Path) -> str:
+    return f"备份文件“{target}”已存在；确需覆盖请加 --force。"
+
+
+def _move_into_place(temp: Path, target: Path, *, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(temp, target)
+    else:
+        try:
+            # Unlike a rename, a hard link fails if the name was taken in the meantime.
+            os.link(temp, target)
+        except FileExistsError:
+            raise UsageError(_backup_exists(target)) from None
+        except OSError:
+            # File systems without hard links (FAT on a USB stick): check, then rename.
+            if target.exists():
+                raise UsageError(_backup_exists(target)) from None
+            os.replace(temp, target)
+    if os.name == "posix":
+        # The rename itself is durable only once the directory is on disk.
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 def _reminder(unit: str | None, tasks: list[Task]) -> Reminder:

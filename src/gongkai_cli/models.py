@@ -137,3 +137,39 @@ class Plan:
             "imported_at": self.imported_at,
             "source": self.source,
         }
+
+
+@dataclass(frozen=True)
+class Event:
+    """One recorded change in the append-only history.
+
+    `action` is note, status, import or undo; `before` and `after` hold what the
+    change replaced and what it wrote, so that it can be shown and reverted.
+    """
+
+    id: int
+    at: str
+    by: str
+    action: str
+    plan: str
+    task: int | None
+    before: dict | None
+    after: dict | None
+    undoes: int | None = None
+    undone_by: int | None = None
+    # The action an undo event reverted: lets a renderer describe it without a lookup.
+    undoes_action: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "by": self.by,
+            "action": self.action,
+            "plan": self.plan,
+            "task": self.task,
+            "before": self.before,
+            "after": self.after,
+            "undoes": self.undoes,
+            "undone_by": self.undone_by,
+        }

@@ -8,14 +8,16 @@ actually drawn.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
 import sys
+from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 from .errors import UsageError
-from .models import Note, Plan, Task
+from .models import Event, Note, Plan, Status, Task
 
 FORMATS = ("table", "json", "csv", "tsv", "markdown")
 
@@ -560,3 +562,97 @@ def write_markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]
     out.write("|" + "|".join("---" for _ in headers) + "|\n")
     for row in rows:
         out.write("| " + " | ".join(cell(v) for v in row) + " |\n")
+
+
+# -- history ----------------------------------------------------------------------
+
+EVENT_FIELDS = ("id", "at", "by", "plan", "task", "action", "summary", "undone_by", "undoes")
+_ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "undo": "撤销"}
+
+
+def describe(event: Event) -> str:
+    """What one change did, as before → after, in one line of Chinese."""
+    before, after = event.before or {}, event.after or {}
+    if event.action == "undo":
+        undone = dataclasses.replace(
+            event, action=event.undoes_action, before=event.after, after=event.before, undoes=None
+        )
+        return f"撤销 #{event.undoes}：{describe(undone)}"
+    counted = f"（计 {after['count']} 次）" if after.get("count") else ""
+    if event.action == "note":
+        return f"进展：{after['text']}{counted}"
+    if event.action == "status":
+        change = f"状态：{Status(before['status']).label} → {Status(after['status']).label}"
+        return f"{change}；说明：{after['text']}{counted}" if after.get("text") else change + counted
+    if event.action == "import":
+        replaced = before["tasks"].values()
+        added = sum(1 for old in replaced if old is None)
+        new_plan = "，新建计划" if before["plan"] is None else ""
+        return f"导入 {after['plan']['source']}：新增 {added} 项，更新 {len(replaced) - added} 项{new_plan}"
+    # Actions added by later versions still show, if less nicely.
+    return f"{event.action}：{json.dumps(before, ensure_ascii=False)} → {json.dumps(after, ensure_ascii=False)}"
+
+
+def headline(event: Event) -> str:
+    """One change with its number, time, author and place: for undo's preview and messages."""
+    where = f"计划 {event.plan}" + (f" 任务 {event.task}" if event.task is not None else "")
+    return inert(f"#{event.id}（{event.at}，{event.by}，{where}）{describe(event)}")
+
+
+def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
+    if fmt == "json":
+        write_json([event.to_dict() | {"summary": describe(event)} for event in items], out)
+    elif fmt in ("csv", "tsv"):
+        _delimited([event.to_dict() | {"summary": describe(event)} for event in items], EVENT_FIELDS, fmt, out)
+    elif fmt == "markdown":
+        write_markdown_table(
+            ("编号", "时间", "记录人", "计划", "任务", "操作", "内容"),
+            ((e.id, e.at, e.by, e.plan, e.task, _ACTION_LABELS.get(e.action, e.action), _event_text(e))
+             for e in items),
+            out,
+        )
+    elif not items:
+        print("没有符合条件的历史记录。", file=sys.stderr)
+    else:
+        from rich.table import Table
+
+        table = Table(show_lines=True, header_style="bold")
+        table.add_column("编号", justify="right", no_wrap=True)
+        table.add_column("时间", no_wrap=True)
+        table.add_column("记录人", overflow="fold")
+        table.add_column("计划", overflow="fold")
+        table.add_column("任务", justify="right", no_wrap=True)
+        table.add_column("操作", no_wrap=True)
+        table.add_column("内容", ratio=1, overflow="fold")
+        for e in items:
+            table.add_row(
+                str(e.id), e.at, _text(e.by), _text(e.plan), "" if e.task is None else str(e.task),
+                _ACTION_LABELS.get(e.action, e.action), _text(_event_text(e)),
+            )
+        _print(out, table)
+        _print(out, f"共 {len(items)} 条历史记录", style="dim")
+
+
+def _event_text(event: Event) -> str:
+    text = describe(event)
+    return f"{text}（已由 #{event.undone_by} 撤销）" if event.undone_by else text
+
+
+def undo_preview(event: Event, out: IO[str] | None = None) -> None:
+    print(f"将撤销：{headline(event)}", file=out or sys.stdout)
+
+
+def undone(event: Event, out: IO[str] | None = None) -> None:
+    print(f"已{inert(describe(event))}（本次撤销记为 #{event.id}）。", file=out or sys.stdout)
+
+
+# -- maintenance --------------------------------------------------------------------
+
+
+def backup_done(path: Path, out: IO[str] | None = None) -> None:
+    print(f"已备份到“{inert(str(path))}”。", file=out or sys.stdout)
+
+
+def check_passed(path: Path, out: IO[str] | None = None) -> None:
+    print(f"数据库“{inert(str(path))}”检查通过：完整性检查结果为 ok，没有外键错误。", file=out or sys.stdout)

@@ -21,8 +21,8 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .errors import StoreError
-from .models import Note, Plan, Status, Task
+from .errors import StoreError, UsageError
+from .models import Event, Note, Plan, Status, Task
 
 BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -118,8 +118,61 @@ def _m002_note_counts(db) -> None:
     db["notes"].add_column("count", int)
 
 
+def _m003_history(db) -> None:
+    """An append-only history of every change, and notes that can be retracted by undo."""
+    statements = (
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            action TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            task INTEGER,
+            before TEXT,
+            after TEXT,
+            undoes INTEGER UNIQUE REFERENCES events (id)
+        )
+        """,
+        "CREATE INDEX events_plan_task ON events (plan, task)",
+        # The history is the evidence undo relies on: a change is reverted by a new
+        # event, never by editing or deleting the one that made it.
+        """
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
+        """,
+        """
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
+        """,
+        "ALTER TABLE notes ADD COLUMN retracted_at TEXT",
+        "ALTER TABLE notes ADD COLUMN retracted_by TEXT",
+        # Notes written before this migration become their events, so `log` covers them
+        # and they can be undone. A task starts as todo and only a note changes its
+        # status, so the status a note replaced is the one set by the task's previous
+        # status note, else todo. Earlier imports kept no before-state and stay out.
+        """
+        INSERT INTO events (at, by, action, plan, task, before, after)
+        SELECT n.at, n.by,
+               CASE WHEN n.status IS NULL THEN 'note' ELSE 'status' END,
+               t.plan, t.id,
+               CASE WHEN n.status IS NULL THEN NULL ELSE json_object('status', coalesce(
+                   (SELECT p.status FROM notes p
+                    WHERE p.task = n.task AND p.status IS NOT NULL AND p.id < n.id
+                    ORDER BY p.id DESC LIMIT 1),
+                   'todo')) END,
+               CASE WHEN n.status IS NULL THEN json_object('note', n.id, 'text', n.text)
+                    ELSE json_object('note', n.id, 'text', n.text, 'status', n.status) END
+        FROM notes n JOIN tasks t ON t.pk = n.task
+        ORDER BY n.id
+        """,
+    )
+    for statement in statements:
+        db.execute(statement)
+
+
 # Append only: a migration that has shipped is never edited.
-MIGRATIONS: list[Callable] = [_m001_initial, _m002_note_counts]
+MIGRATIONS: list[Callable] = [_m001_initial, _m002_note_counts, _m003_history]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -156,7 +209,7 @@ def _db_errors(method):
 
 
 _OVERDUE = "(t.due IS NOT NULL AND t.due < :today AND t.status NOT IN ('done', 'cancelled'))"
-_PROGRESS = "(SELECT coalesce(sum(n.count), 0) FROM notes n WHERE n.task = t.pk)"
+_PROGRESS = "(SELECT coalesce(sum(n.count), 0) FROM notes n WHERE n.task = t.pk AND n.retracted_at IS NULL)"
 _TASK_COLUMNS = f"""
     t.pk, t.plan, t.id, t.group_name, t.content, t.deadline, t.start, t.due,
     t.status, t.updated_at, {_OVERDUE}, {_PROGRESS}
@@ -235,10 +288,13 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # After some errors (disk full, I/O) SQLite has rolled back already, and a
+            # second ROLLBACK would hide the real error behind "no transaction is active".
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     # -- plans ------------------------------------------------------------------
 
@@ -389,7 +445,7 @@ class Store:
             """
             SELECT n.task, n.id, t.id, n.at, n.by, n.text, n.status, n.count
             FROM notes n JOIN tasks t ON t.pk = n.task
-            WHERE n.task IN (SELECT value FROM json_each(?))
+            WHERE n.task IN (SELECT value FROM json_each(?)) AND n.retracted_at IS NULL
             ORDER BY n.task, n.at, n.id
             """,
             (json.dumps(pks),),
@@ -431,19 +487,29 @@ class Store:
                 )
             else:
                 self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
+            written = {"note": cursor.lastrowid, "text": text}
+            if count is not None:
+                written["count"] = count
+            if status is None:
+                self._record(at=at, by=by, action="note", plan=plan, task=task_id, after=written)
+            else:
+                self._record(at=at, by=by, action="status", plan=plan, task=task_id,
+                             before={"status": before}, after=written | {"status": status.value})
         note = Note(id=cursor.lastrowid, task_id=task_id, at=at, by=by, text=text, status=status, count=count)
         return note, Status(before)
 
     @_db_errors
     def import_plan(
-        self, name: str, *, year: int, source: str, at: str, tasks: Sequence[TaskInput]
+        self, name: str, *, year: int, source: str, at: str, by: str, tasks: Sequence[TaskInput]
     ) -> ImportCounts:
         """Create or update a plan from a table, in one transaction.
 
         Tasks are matched by (plan, id): texts and dates are replaced, statuses
         and notes are never touched, and tasks missing from the file are kept.
+        The event keeps every replaced text, so the import can be undone.
         """
         with self.transaction():
+            old_plan = self._plan_row(name)
             self.conn.execute(
                 """
                 INSERT INTO plans (name, year, source, created_at, imported_at)
@@ -453,55 +519,75 @@ class Store:
                 """,
                 {"name": name, "year": year, "source": source, "at": at},
             )
-            existing = {
-                task_id: (pk, fields)
-                for pk, task_id, *fields in self.conn.execute(
-                    """SELECT pk, id, group_name, content, units, deadline, start, due
-                       FROM tasks WHERE plan = ?""",
-                    (name,),
-                )
-            }
+            existing = self._snapshots(name)
             unit_ids = self._ensure_units({unit for task in tasks for unit in task.units})
-            added = updated = unchanged = 0
+            replaced: dict[str, dict | None] = {}
+            written: dict[str, dict] = {}
+            unchanged = 0
             for task in tasks:
-                fields = [
-                    task.group,
-                    task.content,
-                    "、".join(task.units),
-                    task.deadline,
-                    task.start.isoformat() if task.start else None,
-                    task.due.isoformat() if task.due else None,
-                ]
+                fields = _task_fields(task)
                 if task.id not in existing:
                     pk = self.conn.execute(
                         """INSERT INTO tasks (plan, id, group_name, content, units, deadline,
                                               start, due, status, updated_at)
                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        (name, task.id, *fields, Status.TODO.value, at),
+                        (name, task.id, *_task_columns(fields), Status.TODO.value, at),
                     ).lastrowid
-                    added += 1
+                    replaced[str(task.id)] = None
                 else:
                     pk, old = existing[task.id]
-                    if list(old) == fields:
+                    if old == fields:
                         unchanged += 1
                         continue
-                    self.conn.execute(
-                        """UPDATE tasks SET group_name = ?, content = ?, units = ?, deadline = ?,
-                                  start = ?, due = ?, updated_at = ? WHERE pk = ?""",
-                        (*fields, at, pk),
-                    )
-                    self.conn.execute("DELETE FROM task_units WHERE task = ?", (pk,))
-                    updated += 1
-                self.conn.executemany(
-                    "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
-                    [(pk, unit_ids[unit], position) for position, unit in enumerate(task.units)],
-                )
+                    self._write_task(pk, fields, at)
+                    replaced[str(task.id)] = old
+                written[str(task.id)] = fields
+                self._write_units(pk, fields["units"], unit_ids)
+            self._record(
+                at=at, by=by, action="import", plan=name,
+                before={"plan": old_plan, "tasks": replaced},
+                after={"plan": {"year": year, "source": source, "imported_at": at}, "tasks": written},
+            )
             in_file = {task.id for task in tasks}
+        added = sum(1 for old in replaced.values() if old is None)
         return ImportCounts(
             added=added,
-            updated=updated,
+            updated=len(replaced) - added,
             unchanged=unchanged,
             kept=tuple(sorted(set(existing) - in_file)),
+        )
+
+    def _plan_row(self, name: str) -> dict | None:
+        row = self.conn.execute(
+            "SELECT year, source, imported_at FROM plans WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else dict(zip(("year", "source", "imported_at"), row))
+
+    def _snapshots(self, plan: str) -> dict[int, tuple[int, dict]]:
+        """Every task of a plan as (pk, the fields an import writes)."""
+        rows = self.conn.execute(
+            "SELECT pk, id, group_name, content, deadline, start, due FROM tasks WHERE plan = ?",
+            (plan,),
+        ).fetchall()
+        units = self._units_of([row[0] for row in rows])
+        return {
+            task_id: (pk, {"group": group, "content": content, "units": units.get(pk, []),
+                           "deadline": deadline, "start": start, "due": due})
+            for pk, task_id, group, content, deadline, start, due in rows
+        }
+
+    def _write_task(self, pk: int, fields: dict, at: str) -> None:
+        self.conn.execute(
+            """UPDATE tasks SET group_name = ?, content = ?, units = ?, deadline = ?,
+                      start = ?, due = ?, updated_at = ? WHERE pk = ?""",
+            (*_task_columns(fields), at, pk),
+        )
+
+    def _write_units(self, pk: int, units: Sequence[str], unit_ids: dict[str, int]) -> None:
+        self.conn.execute("DELETE FROM task_units WHERE task = ?", (pk,))
+        self.conn.executemany(
+            "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
+            [(pk, unit_ids[unit], position) for position, unit in enumerate(units)],
         )
 
     def _ensure_units(self, names: set[str]) -> dict[str, int]:
@@ -510,3 +596,213 @@ class Store:
             [(name,) for name in sorted(names)],
         )
         return dict(self.conn.execute("SELECT name, id FROM units"))
+
+    # -- history ----------------------------------------------------------------
+
+    def _record(
+        self, *, at: str, by: str, action: str, plan: str, task: int | None = None,
+        before: dict | None = None, after: dict | None = None, undoes: int | None = None,
+    ) -> int:
+        """Append one event; always called inside the transaction that made the change."""
+        return self.conn.execute(
+            """INSERT INTO events (at, by, action, plan, task, before, after, undoes)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (at, by, action, plan, task, _dump(before), _dump(after), undoes),
+        ).lastrowid
+
+    def _events_where(self, where: Sequence[str], params: dict, *, tail: str = "ORDER BY e.id") -> list[Event]:
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where) or '1'} {tail}"
+        return [
+            Event(id=event_id, at=at, by=by, action=action, plan=plan, task=task,
+                  before=_load(before), after=_load(after), undoes=undoes,
+                  undone_by=undone_by, undoes_action=undoes_action)
+            for event_id, at, by, action, plan, task, before, after, undoes, undone_by, undoes_action
+            in self.conn.execute(sql, params)
+        ]
+
+    @_db_errors
+    def events(
+        self, *, plan: str | None = None, task: int | None = None, since: date | None = None
+    ) -> list[Event]:
+        """History, oldest first. With `task`, also the imports that wrote that task."""
+        where: list[str] = []
+        params: dict[str, object] = {}
+        if plan is not None:
+            where.append("e.plan = :plan")
+            params["plan"] = plan
+        if task is not None:
+            where.append(
+                """(e.task = :task OR (e.task IS NULL AND (
+                       EXISTS (SELECT 1 FROM json_each(e.before, '$.tasks') WHERE key = :task_key)
+                       OR EXISTS (SELECT 1 FROM json_each(e.after, '$.tasks') WHERE key = :task_key))))"""
+            )
+            params.update(task=task, task_key=str(task))
+        if since is not None:
+            # Timestamps are ISO 8601 in one time zone, so text order is time order.
+            where.append("e.at >= :since")
+            params["since"] = since.isoformat()
+        return self._events_where(where, params)
+
+    @_db_errors
+    def last_undoable(self) -> Event | None:
+        """The newest change that no undo has reverted yet (undos themselves are not undone)."""
+        found = self._events_where(_UNDOABLE, {}, tail="ORDER BY e.id DESC LIMIT 1")
+        return found[0] if found else None
+
+    @_db_errors
+    def undo(self, event_id: int, *, at: str, by: str) -> Event:
+        """Revert event `event_id`, which must still be the newest undoable change.
+
+        The revert and its own undo event are one transaction. Because changes are
+        undone newest first, the ledger holds exactly what the event wrote; a
+        mismatch means the database was edited behind gongkai's back.
+        """
+        with self.transaction():
+            found = self._events_where(_UNDOABLE, {}, tail="ORDER BY e.id DESC LIMIT 1")
+            if not found or found[0].id != event_id:
+                raise StoreError("确认期间台账有了新的更改，本次未撤销任何内容；请重新运行 gongkai undo。")
+            target = found[0]
+            _REVERTERS[target.action](self, target, at=at, by=by)
+            undo_id = self._record(
+                at=at, by=by, action="undo", plan=target.plan, task=target.task,
+                before=target.after, after=target.before, undoes=target.id,
+            )
+            (event,) = self._events_where(["e.id = :id"], {"id": undo_id})
+        return event
+
+    def _revert_note(self, event: Event, *, at: str, by: str) -> None:
+        """Retract the note (notes are append-only: hidden, never deleted) and restore the status."""
+        note_id = event.after["note"]
+        row = self.conn.execute(
+            """SELECT n.task, n.retracted_at, t.status FROM notes n JOIN tasks t ON t.pk = n.task
+               WHERE n.id = ?""",
+            (note_id,),
+        ).fetchone()
+        changed_status = event.action == "status"
+        if row is None or row[1] is not None or (changed_status and row[2] != event.after["status"]):
+            raise _out_of_step(event)
+        task_pk = row[0]
+        self.conn.execute(
+            "UPDATE notes SET retracted_at = ?, retracted_by = ? WHERE id = ?", (at, by, note_id)
+        )
+        if changed_status:
+            self.conn.execute(
+                "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
+                (event.before["status"], at, task_pk),
+            )
+        else:
+            self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
+
+    def _revert_import(self, event: Event, *, at: str, by: str) -> None:
+        """Put back replaced task texts and the plan row; remove the tasks the import added."""
+        current = self._snapshots(event.plan)
+        for key, fields in event.after["tasks"].items():
+            if int(key) not in current or current[int(key)][1] != fields:
+                raise _out_of_step(event)
+        replaced = event.before["tasks"]
+        added = [current[int(key)][0] for key, old in replaced.items() if old is None]
+        added_json = json.dumps(added)
+        noted = [
+            task_id for (task_id,) in self.conn.execute(
+                """SELECT DISTINCT t.id FROM notes n JOIN tasks t ON t.pk = n.task
+                   WHERE n.task IN (SELECT value FROM json_each(?)) AND n.retracted_at IS NULL
+                   ORDER BY t.id""",
+                (added_json,),
+            )
+        ]
+        if noted:
+            ids = "、".join(str(task_id) for task_id in noted)
+            raise UsageError(
+                f"导入 #{event.id} 新增的任务（序号 {ids}）已有进展记录，撤销这次导入会删除这些任务，因此未做任何更改。"
+            )
+        # What is left on these tasks are notes earlier undos retracted; their note
+        # events keep every word, so removing the rows loses nothing.
+        for table, column in (("notes", "task"), ("task_units", "task"), ("tasks", "pk")):
+            self.conn.execute(
+                f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))", (added_json,)
+            )
+        unit_ids = self._ensure_units({unit for old in replaced.values() if old for unit in old["units"]})
+        for key, old in replaced.items():
+            if old is not None:
+                pk = current[int(key)][0]
+                self._write_task(pk, old, at)
+                self._write_units(pk, old["units"], unit_ids)
+        if event.before["plan"] is None:
+            self.conn.execute("DELETE FROM plans WHERE name = ?", (event.plan,))
+        else:
+            self.conn.execute(
+                "UPDATE plans SET year = :year, source = :source, imported_at = :imported_at WHERE name = :name",
+                event.before["plan"] | {"name": event.plan},
+            )
+
+    # -- maintenance ------------------------------------------------------------
+
+    def copy_to(self, target: Path) -> None:
+        """Write a consistent copy of the whole database into the new, empty file `target`."""
+        try:
+            dest = sqlite3.connect(target, isolation_level=None)
+            try:
+                # One step copies every page under one read transaction: a single
+                # snapshot, while other processes keep committing to the WAL.
+                self.conn.backup(dest)
+                # A backup is a file to carry away, without -wal and -shm companions.
+                dest.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dest.close()
+        except sqlite3.Error as err:
+            raise _translate(Path(target), err) from err
+
+    @_db_errors
+    def problems(self) -> list[str]:
+        """What PRAGMA integrity_check and foreign_key_check find; empty when all is well."""
+        found = [row[0] for row in self.conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        found += [
+            f"表 {table} 第 {rowid} 行引用的 {parent} 记录不存在"
+            for table, rowid, parent, _ in self.conn.execute("PRAGMA foreign_key_check")
+        ]
+        return found
+
+
+_EVENT_COLUMNS = """
+    e.id, e.at, e.by, e.action, e.plan, e.task, e.before, e.after, e.undoes,
+    (SELECT u.id FROM events u WHERE u.undoes = e.id),
+    (SELECT o.action FROM events o WHERE o.id = e.undoes)
+"""
+_UNDOABLE = ["e.action <> 'undo'", "NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.id)"]
+_REVERTERS: dict[str, Callable[..., None]] = {
+    "note": Store._revert_note,
+    "status": Store._revert_note,
+    "import": Store._revert_import,
+}
+
+
+def _out_of_step(event: Event) -> StoreError:
+    return StoreError(
+        f"历史记录 #{event.id} 与台账当前内容不一致（数据库可能被其他程序改动过），未撤销任何内容；"
+        "请先运行 gongkai check。"
+    )
+
+
+def _task_fields(task: TaskInput) -> dict:
+    return {
+        "group": task.group,
+        "content": task.content,
+        "units": list(task.units),
+        "deadline": task.deadline,
+        "start": task.start.isoformat() if task.start else None,
+        "due": task.due.isoformat() if task.due else None,
+    }
+
+
+def _task_columns(fields: dict) -> tuple:
+    """group_name, content, units, deadline, start, due, in the tasks table's terms."""
+    return (fields["group"], fields["content"], "、".join(fields["units"]), fields["deadline"],
+            fields["start"], fields["due"])
+
+
+def _dump(value: dict | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _load(text: str | None) -> dict | None:
+    return None if text is None else json.loads(text)

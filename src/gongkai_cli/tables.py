@@ -52,6 +52,9 @@ _FILLED_DOWN = ("group", "units", "deadline")
 _XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 # Real documents put a title row (and sometimes a blank or a subtitle) above the header.
 HEADER_SEARCH_ROWS = 10
+# A real plan table is tens of kilobytes. Far beyond that it is the wrong file, and
+# reading it whole would only spend memory before failing.
+MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _SPACE_RUN = re.compile(r"\s+")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
@@ -89,14 +92,33 @@ def read_plan_table(path: str | os.PathLike) -> PlanTable:
             f"无法直接读取旧版 Excel 文件“{path}”（.xls），请在 Excel 或 WPS 中另存为 .xlsx 或“CSV UTF-8”后再导入。"
         )
     if suffix in _XLSX_SUFFIXES:
+        _check_size(path)
         return _read_xlsx(path)
     try:
-        data = path.read_bytes()
+        data = _read_limited(path)
     except OSError as exc:
         raise UsageError(f"无法读取文件“{path}”：{exc.strerror}。") from exc
     text, encoding = _decode(data, path)
     rows = _build_rows(_csv_records(text, path), f"文件“{path}”")
     return PlanTable(rows=rows, encoding=encoding, path=str(path))
+
+
+def _check_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        limit = f"{MAX_FILE_BYTES / 2**20:g} MB"
+        raise UsageError(f"文件“{path}”有 {size / 2**20:.1f} MB，超过 {limit} 的上限，不像是任务分解表。")
+
+
+def _read_limited(path: Path) -> bytes:
+    limit = f"{MAX_FILE_BYTES / 2**20:g} MB"
+    _check_size(path)
+    with path.open("rb") as handle:
+        # Pipes and devices report no size, and a file can grow while it is read.
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"文件“{path}”超过 {limit} 的上限，不像是任务分解表。")
+    return data
 
 
 def _decode(data: bytes, path: Path) -> tuple[str, str]:
