@@ -397,8 +397,12 @@ def _read_text(text: str) -> str:
 @app.command()
 def note(
     ctx: typer.Context,
-    task_id: str = typer.Argument(..., metavar="ID", help="任务序号，例如 40。"),
-    text: str = typer.Argument(..., metavar="TEXT", help="进展说明；为 - 时从标准输入读取。"),
+    task_id: Optional[str] = typer.Argument(None, metavar="ID", help="任务序号，例如 40。"),
+    text: Optional[str] = typer.Argument(None, metavar="TEXT", help="进展说明；为 - 时从标准输入读取。"),
+    from_file: Optional[str] = typer.Option(
+        None, "--from", metavar="FILE",
+        help="从文件批量记录（CSV 表头 id,text[,status,count,by]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
+    ),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
     status: Optional[str] = typer.Option(None, "--status", "-s", help="同时修改状态，例如 doing 或 进行中。"),
     count: Optional[str] = typer.Option(
@@ -407,11 +411,18 @@ def note(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。"),
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
 ) -> None:
-    """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成" """
+    """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成"；批量：gongkai note --from 进展.csv"""
     from .ledger import parse_task_id
     from .models import Status
 
     fmt = _render_format(fmt)
+    if from_file is not None:
+        if task_id is not None or text is not None or status is not None or count is not None:
+            raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status 或 --count，这些写在文件的各行里。")
+        _note_batch(ctx, from_file, by=by, quiet=quiet, fmt=fmt)
+        return
+    if task_id is None or text is None:
+        raise UsageError("请给出任务序号和进展说明，例如 gongkai note 40 \"试点完成\"；批量记录用 --from FILE。")
     number = parse_task_id(task_id)
     new_status = Status.parse(status) if status is not None else None
     body = _read_text(text)
@@ -421,6 +432,26 @@ def note(
         from . import render
 
         render.note_saved(written, fmt)
+
+
+def _note_batch(ctx: typer.Context, source: str, *, by: Optional[str], quiet: bool, fmt: str) -> None:
+    from .batch import MAX_BATCH_BYTES
+
+    if source == "-":
+        data, name = sys.stdin.buffer.read(MAX_BATCH_BYTES + 1), "标准输入"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"找不到文件“{source}”。" if not path.exists() else f"“{source}”不是文件。")
+        with path.open("rb") as handle:
+            data, name = handle.read(MAX_BATCH_BYTES + 1), source
+    with _ledger(ctx) as ledger:
+        written = ledger.add_notes_from(data, name, by=by)
+    if quiet:
+        return
+    from . import render
+
+    render.notes_saved(written, fmt)
 
 
 @app.command("status")

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import dates
 from .errors import NotFound, StoreError, UsageError
 from .models import Event, Note, Plan, Status, Task
-from .store import ImportCounts, Store, TaskInput, TaskQuery
+from .store import ImportCounts, NoteInput, Store, TaskInput, TaskQuery
 from .units import Unit, UnitDirectory, load_directory, split_units
 
 BUNDLED_PLAN = "tasks_2023.csv"
@@ -453,6 +453,41 @@ class Ledger:
             raise UsageError("进展说明不能为空。")
         note, _ = self._write_note(task_id, text, by=by, status=status, count=parse_count(count))
         return note
+
+    def add_notes_from(self, data: bytes, source: str, *, by: str | None = None) -> list[Note]:
+        """Record a whole batch (CSV or JSON lines) in one transaction: every note, or none.
+
+        Every line is checked before anything is written, and an error names its line.
+        """
+        from .batch import read_note_batch
+
+        plan = self.plan()
+        lines = read_note_batch(data, source)
+        default_author = (by or "").strip() or current_user()
+        entries = []
+        for line in lines:
+            values = line.values
+            try:
+                task_id = parse_task_id(values["id"] or "")
+                text = _checked_note(values["text"])
+                if not text:
+                    raise UsageError("进展说明不能为空。")
+                status = Status.parse(values["status"]) if (values["status"] or "").strip() else None
+                count = parse_count(values["count"]) if (values["count"] or "").strip() else None
+            except UsageError as err:
+                raise UsageError(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
+            author = (values["by"] or "").strip() or default_author
+            entries.append(NoteInput(task_id, text, author, status, count))
+        known = self.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
+        for line, entry in zip(lines, entries):
+            if entry.task_id not in known:
+                raise NotFound(
+                    f"“{source}”第 {line.line} 行：计划“{plan.name}”中没有序号为 {entry.task_id} 的任务；整批未写入。"
+                )
+        written = self.store.add_notes(plan.name, entries, at=dates.timestamp())
+        if written is None:
+            raise NotFound(f"写入时“{source}”中的某项任务已不在计划“{plan.name}”中；整批未写入。")
+        return [note for note, _ in written]
 
     def set_status(
         self, task_id: int, status: Status, *, note: str | None = None, by: str | None = None

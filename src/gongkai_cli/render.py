@@ -243,6 +243,15 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None) -> None:
     print(f"任务 {note.task_id}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", file=out)
 
 
+def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
+    if fmt == "json":
+        write_json([note.to_dict() | {"task": note.task_id} for note in notes], out)
+        return
+    tasks = len({note.task_id for note in notes})
+    print(f"已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{notes[0].id}–#{notes[-1].id}）。", file=out)
+
+
 def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":

@@ -41,6 +41,17 @@ class TaskInput:
 
 
 @dataclass(frozen=True)
+class NoteInput:
+    """One note to append, as the use cases hand it to the store."""
+
+    task_id: int
+    text: str
+    by: str
+    status: Status | None = None
+    count: int | None = None
+
+
+@dataclass(frozen=True)
 class ImportCounts:
     added: int
     updated: int
@@ -469,34 +480,69 @@ class Store:
         Returns the note and the task's status before it, or None when the task
         does not exist.
         """
+        written = self.add_notes(plan, [NoteInput(task_id, text, by, status, count)], at=at)
+        return written[0] if written else None
+
+    @_db_errors
+    def add_notes(self, plan: str, entries: Sequence[NoteInput], *, at: str) -> list[tuple[Note, Status]] | None:
+        """Append many notes in one transaction: all of them, or none when a task is missing.
+
+        Each note (and each status change) is its own event, exactly as if it had
+        been written alone, so `log` and `undo` see no difference.
+        """
         with self.transaction():
-            row = self.conn.execute(
-                "SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)
-            ).fetchone()
-            if row is None:
-                return None
-            task_pk, before = row
-            cursor = self.conn.execute(
-                "INSERT INTO notes (task, at, by, text, status, count) VALUES (?, ?, ?, ?, ?, ?)",
-                (task_pk, at, by, text, status.value if status else None, count),
-            )
-            if status is not None:
-                self.conn.execute(
-                    "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
-                    (status.value, at, task_pk),
+            tasks = {
+                task_id: [pk, status]
+                for pk, task_id, status in self.conn.execute(
+                    """SELECT pk, id, status FROM tasks
+                       WHERE plan = ? AND id IN (SELECT value FROM json_each(?))""",
+                    (plan, json.dumps(sorted({entry.task_id for entry in entries}))),
                 )
-            else:
-                self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
-            written = {"note": cursor.lastrowid, "text": text}
-            if count is not None:
-                written["count"] = count
-            if status is None:
-                self._record(at=at, by=by, action="note", plan=plan, task=task_id, after=written)
-            else:
-                self._record(at=at, by=by, action="status", plan=plan, task=task_id,
-                             before={"status": before}, after=written | {"status": status.value})
-        note = Note(id=cursor.lastrowid, task_id=task_id, at=at, by=by, text=text, status=status, count=count)
-        return note, Status(before)
+            }
+            if any(entry.task_id not in tasks for entry in entries):
+                return None
+            # The write lock is held, so the ids this batch gets are known in advance and
+            # every row can go in with one executemany instead of a statement per note.
+            next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM notes").fetchone()[0]
+            written, note_rows, event_rows = [], [], []
+            for note_id, entry in enumerate(entries, start=next_id):
+                task = tasks[entry.task_id]
+                task_pk, before = task
+                status = entry.status.value if entry.status else None
+                note_rows.append((note_id, task_pk, at, entry.by, entry.text, status, entry.count))
+                after = {"note": note_id, "text": entry.text}
+                if entry.count is not None:
+                    after["count"] = entry.count
+                if status is None:
+                    event_rows.append((at, entry.by, "note", plan, entry.task_id, None, _dump(after), None))
+                else:
+                    task[1] = status
+                    event_rows.append((at, entry.by, "status", plan, entry.task_id,
+                                       _dump({"status": before}), _dump(after | {"status": status}), None))
+                note = Note(id=note_id, task_id=entry.task_id, at=at, by=entry.by, text=entry.text,
+                            status=entry.status, count=entry.count)
+                written.append((note, Status(before)))
+            self.conn.executemany(
+                "INSERT INTO notes (id, task, at, by, text, status, count) VALUES (?, ?, ?, ?, ?, ?, ?)", note_rows
+            )
+            self.conn.executemany(
+                "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
+                [(status, at, pk) for task_id, (pk, status) in tasks.items()],
+            )
+            self.conn.executemany(
+                """INSERT INTO events (at, by, action, plan, task, before, after, undoes)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                event_rows,
+            )
+        return written
+
+    @_db_errors
+    def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]:
+        rows = self.conn.execute(
+            "SELECT id FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
+            (plan, json.dumps(sorted(set(ids)))),
+        )
+        return {row[0] for row in rows}
 
     @_db_errors
     def import_plan(

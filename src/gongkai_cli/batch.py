@@ -1,0 +1,91 @@
+"""Reading a batch of notes for `gongkai note --from FILE`: CSV or JSON lines.
+
+A script that records ninety notes should pay one start-up and one transaction,
+not ninety. Each record keeps its line number so that any error can name it.
+Values are returned as typed; the ledger validates them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+
+from .errors import UsageError
+
+FIELDS = ("id", "text", "status", "count", "by")
+_CHINESE = {"序号": "id", "内容": "text", "进展": "text", "状态": "status", "次数": "count", "记录人": "by"}
+MAX_BATCH_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class NoteLine:
+    line: int
+    values: dict[str, str | None]
+
+
+def read_note_batch(data: bytes, source: str) -> list[NoteLine]:
+    """Parse a batch: JSON lines if the first non-blank line starts with "{", else CSV with a header."""
+    if len(data) > MAX_BATCH_BYTES:
+        raise UsageError(f"“{source}”超过 {MAX_BATCH_BYTES // 2**20} MB，请分批导入。")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"“{source}”不是 UTF-8 编码，请另存为 UTF-8 后再导入。") from None
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    lines = _json_lines(text, source) if first.lstrip().startswith("{") else _csv_lines(text, source)
+    if not lines:
+        raise UsageError(f"“{source}”中没有任何进展记录。")
+    return lines
+
+
+def _json_lines(text: str, source: str) -> list[NoteLine]:
+    lines = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise UsageError(f"“{source}”第 {number} 行不是有效的 JSON：{err.msg}。") from None
+        if not isinstance(record, dict):
+            raise UsageError(f"“{source}”第 {number} 行应是一个 JSON 对象，例如 {{\"id\": 40, \"text\": \"…\"}}。")
+        unknown = sorted(set(record) - set(FIELDS))
+        if unknown:
+            raise UsageError(f"“{source}”第 {number} 行有未知的字段：{'、'.join(unknown)}；可用字段：{'、'.join(FIELDS)}。")
+        lines.append(NoteLine(number, {key: _as_text(record.get(key)) for key in FIELDS}))
+    return lines
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    return str(value) if not isinstance(value, bool) else json.dumps(value)
+
+
+def _csv_lines(text: str, source: str) -> list[NoteLine]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        columns = {}
+        for index, cell in enumerate(header or []):
+            name = cell.strip().lower()
+            name = _CHINESE.get(cell.strip(), name)
+            if name in FIELDS:
+                columns[name] = index
+        missing = [field for field in ("id", "text") if field not in columns]
+        if missing:
+            raise UsageError(
+                f"“{source}”第 1 行应为表头，至少包含 id 和 text 两列（可选 status、count、by），缺少：{'、'.join(missing)}。"
+            )
+        lines = []
+        start = reader.line_num + 1
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                values = {key: (cells[i] if i < len(cells) and cells[i] != "" else None) for key, i in columns.items()}
+                lines.append(NoteLine(start, {key: values.get(key) for key in FIELDS}))
+            start = reader.line_num + 1
+        return lines
+    except csv.Error as err:
+        raise UsageError(f"“{source}”第 {reader.line_num} 行不是有效的 CSV：{err}。") from None

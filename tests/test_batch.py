@@ -1,0 +1,102 @@
+"""note --from FILE: many notes in one process and one transaction, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+
+import pytest
+
+from gongkai_cli.batch import read_note_batch
+from gongkai_cli.errors import UsageError
+
+
+def note_count(db) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT count(*) FROM notes").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_csv_batch_with_status_count_and_author(gk, tmp_path, db_path):
+    batch = tmp_path / "notes.csv"
+    batch.write_text("id,text,status,count,by\n40,试点完成,done,,张三\n60,第一次列席,,1,\n60,第二次列席,,1,李四\n",
+                     encoding="utf-8")
+    result = gk("note", "--from", str(batch))
+    assert result.exit_code == 0, result.output
+    assert "已记录 3 条进展，涉及 2 项任务" in result.stdout
+    forty = json.loads(gk("show", "40", "-f", "json").stdout)
+    assert forty["status"] == "done" and forty["notes"][0]["by"] == "张三"
+    sixty = json.loads(gk("show", "60", "-f", "json").stdout)
+    assert sixty["progress"] == 2 and [n["by"] for n in sixty["notes"]] == ["测试员", "李四"]
+    assert len(json.loads(gk("log", "-f", "json").stdout)) == 1 + 3  # the bootstrap import, then one per note
+
+
+def test_json_lines_from_stdin_and_chinese_csv_header(gk, tmp_path):
+    lines = '{"id": 28, "text": "预算公开"}\n\n{"id": 29, "text": "债务公开", "status": "进行中"}\n'
+    result = gk("note", "--from", "-", "--format", "json", input=lines)
+    notes = json.loads(result.stdout)
+    assert [(n["task"], n["status"]) for n in notes] == [(28, None), (29, "doing")]
+    chinese = tmp_path / "进展.csv"
+    chinese.write_text("序号,内容,次数\n84,专题听取汇报,1\n", encoding="utf-8-sig")
+    assert gk("note", "--from", str(chinese)).exit_code == 0
+    assert json.loads(gk("show", "84", "-f", "json").stdout)["progress"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "needle"),
+    [
+        ("id,text\n40,好\nabc,坏\n41,好\n", 2, "第 3 行"),
+        ("id,text\n40,好\n41,\n", 2, "第 3 行"),
+        ("id,text,status\n40,好,\n41,坏,finished\n", 2, "finished"),
+        ("id,text,count\n40,好,1\n41,坏,0\n", 2, "第 3 行"),
+        ("id,text\n40,好\n99999,坏\n", 3, "99999"),
+        ('{"id": 40, "text": "好"}\n{"id": 41, "text": "坏"\n', 2, "第 2 行"),
+        ('{"id": 40, "text": "好", "colour": "red"}\n', 2, "colour"),
+        ("text\n好\n", 2, "id"),
+        ("id,text\n", 2, "没有任何进展记录"),
+        ('id,text\n40,"未闭合的引号\n', 2, "CSV"),
+    ],
+)
+def test_a_bad_line_anywhere_writes_nothing(gk, tmp_path, db_path, body, code, needle):
+    gk("init")
+    batch = tmp_path / "notes.csv"
+    batch.write_text(body, encoding="utf-8")
+    result = gk("note", "--from", str(batch))
+    assert result.exit_code == code
+    assert needle in result.stderr
+    assert note_count(db_path) == 0
+
+
+def test_batch_rejects_mixing_with_single_note_arguments(gk, tmp_path):
+    batch = tmp_path / "n.csv"
+    batch.write_text("id,text\n40,x\n", encoding="utf-8")
+    assert gk("note", "40", "x", "--from", str(batch)).exit_code == 2
+    assert gk("note", "--from", str(tmp_path / "missing.csv")).exit_code == 2
+    assert gk("note").exit_code == 2
+
+
+def test_not_utf8_is_refused():
+    with pytest.raises(UsageError, match="UTF-8"):
+        read_note_batch("id,text\n40,进展\n".encode("gbk"), "x.csv")
+
+
+def test_ten_thousand_notes_in_one_process(executable, tmp_path):
+    """The size the issue names, through the installed executable (correctness, not timing)."""
+    db = tmp_path / "g.db"
+    lines = ["id,text,status"] + [f"{i % 91 + 1},第{i}条,{'doing' if i % 7 == 0 else ''}" for i in range(10_000)]
+    batch = tmp_path / "10k.csv"
+    batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(db), "GONGKAI_USER": "脚本"}
+    result = subprocess.run([executable, "note", "--from", str(batch), "--quiet"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert note_count(db) == 10_000
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT count(*) FROM events WHERE action IN ('note', 'status')").fetchone()[0] == 10_000
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
