@@ -244,16 +244,13 @@ class Ledger:
 
     def plan(self) -> Plan:
         """The plan this command works on: the one asked for, else the newest."""
-        plans = self.store.plans()
-        if not plans:
-            raise NotFound("台账中还没有任何计划，请先用 gongkai import 导入任务分解表。")
-        if self._plan_name is None:
-            return plans[0]
-        for plan in plans:
-            if plan.name == self._plan_name:
-                return plan
-        known = "、".join(p.name for p in plans)
-        raise NotFound(f"没有名为“{self._plan_name}”的计划；已有计划：{known}。")
+        plan = self.store.plan(self._plan_name)
+        if plan is None:
+            names = self.store.plan_names()
+            if not names:
+                raise NotFound("台账中还没有任何计划，请先用 gongkai import 导入任务分解表。")
+            raise NotFound(f"没有名为“{self._plan_name}”的计划；已有计划：{'、'.join(names)}。")
+        return plan
 
     # -- reading --------------------------------------------------------------
 

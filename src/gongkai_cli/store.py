@@ -182,8 +182,16 @@ def _m003_history(db) -> None:
         db.execute(statement)
 
 
+def _m004_counted_notes_index(db) -> None:
+    # Progress toward a target sums a few counted notes; without this index every
+    # listing would read every note of every listed task to find them.
+    db.execute(
+        "CREATE INDEX notes_counted ON notes (task, count) WHERE count IS NOT NULL AND retracted_at IS NULL"
+    )
+
+
 # Append only: a migration that has shipped is never edited.
-MIGRATIONS: list[Callable] = [_m001_initial, _m002_note_counts, _m003_history]
+MIGRATIONS: list[Callable] = [_m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -220,11 +228,17 @@ def _db_errors(method):
 
 
 _OVERDUE = "(t.due IS NOT NULL AND t.due < :today AND t.status NOT IN ('done', 'cancelled'))"
-_PROGRESS = "(SELECT coalesce(sum(n.count), 0) FROM notes n WHERE n.task = t.pk AND n.retracted_at IS NULL)"
+# Matches the partial index notes_counted (migration 4), which holds only counted notes.
+_PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
+               WHERE n.task = t.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
 _TASK_COLUMNS = f"""
     t.pk, t.plan, t.id, t.group_name, t.content, t.deadline, t.start, t.due,
     t.status, t.updated_at, {_OVERDUE}, {_PROGRESS}
 """
+
+
+# The default plan is the newest year; among plans of one year, the latest created.
+_PLAN_ORDER = "p.year DESC, p.created_at DESC, p.name"
 
 
 def _like_pattern(text: str) -> str:
@@ -311,13 +325,29 @@ class Store:
 
     @_db_errors
     def plans(self) -> list[Plan]:
+        """Every plan with its task count, the default (newest year) first."""
+        return self._plans()
+
+    @_db_errors
+    def plan(self, name: str | None = None) -> Plan | None:
+        """One plan by name, or the newest when `name` is None; counts only that plan's tasks,
+        so resolving the plan costs the same with 160 plans as with one."""
+        found = self._plans("WHERE p.name = :name" if name is not None else "", {"name": name}, limit=1)
+        return found[0] if found else None
+
+    @_db_errors
+    def plan_names(self) -> list[str]:
+        return [row[0] for row in self.conn.execute(f"SELECT p.name FROM plans p ORDER BY {_PLAN_ORDER}")]
+
+    def _plans(self, where: str = "", params: dict | None = None, *, limit: int | None = None) -> list[Plan]:
         rows = self.conn.execute(
-            """
+            f"""
             SELECT p.name, p.year, p.source, p.imported_at,
                    (SELECT count(*) FROM tasks t WHERE t.plan = p.name)
-            FROM plans p
-            ORDER BY p.year DESC, p.created_at DESC, p.name
-            """
+            FROM plans p {where}
+            ORDER BY {_PLAN_ORDER} {f"LIMIT {int(limit)}" if limit else ""}
+            """,
+            params or {},
         ).fetchall()
         return [
             Plan(name=name, year=year, tasks=count, imported_at=imported_at, source=source)
@@ -351,10 +381,13 @@ class Store:
         where = ["t.plan = :plan"]
         params: dict[str, object] = {"plan": plan, "today": today.isoformat()}
         if query.units:
+            # Correlated on the task, so the work stays within the plan's tasks instead of
+            # collecting every task of the unit across all plans first.
             lead = "AND tu.position = 0" if query.lead_only else ""
             where.append(
-                f"""t.pk IN (SELECT tu.task FROM task_units tu JOIN units u ON u.id = tu.unit
-                             WHERE u.name IN (SELECT value FROM json_each(:units)) {lead})"""
+                f"""EXISTS (SELECT 1 FROM task_units tu JOIN units u ON u.id = tu.unit
+                            WHERE tu.task = t.pk {lead}
+                              AND u.name IN (SELECT value FROM json_each(:units)))"""
             )
             params["units"] = json.dumps(list(query.units), ensure_ascii=False)
         if query.statuses:

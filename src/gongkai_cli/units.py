@@ -66,6 +66,9 @@ class UnitDirectory:
         for unit in units:
             for member in unit.members:
                 self._groups.setdefault(self.canonical(member), []).append(unit.name)
+        # The directory never changes once read, and a breakdown asks about the same
+        # few names for every task of a plan.
+        self._responsible: dict[str, tuple[str, ...]] = {}
 
     def __iter__(self):
         return iter(self._units.values())
@@ -91,13 +94,16 @@ class UnitDirectory:
     def responsible(self, name: str) -> tuple[str, ...]:
         """The units that have to act on a task naming `name`: a group's members (through
         nested groups), or the name itself for a unit or a vague group."""
-        unit = self.get(name)
-        if unit is None or not unit.members:
-            return (self.canonical(name),)
-        found: list[str] = []
-        for member in unit.members:
-            found += [m for m in self.responsible(member) if m not in found]
-        return tuple(found)
+        if name not in self._responsible:
+            unit = self.get(name)
+            if unit is None or not unit.members:
+                self._responsible[name] = (self.canonical(name),)
+            else:
+                found: list[str] = []
+                for member in unit.members:
+                    found += [m for m in self.responsible(member) if m not in found]
+                self._responsible[name] = tuple(found)
+        return self._responsible[name]
 
     def groups_of(self, name: str) -> tuple[str, ...]:
         """Groups that include `name`, directly or through a group inside a group."""

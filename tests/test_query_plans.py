@@ -1,0 +1,93 @@
+"""Hot queries use their indexes: checked with EXPLAIN QUERY PLAN on the statements the
+read commands really run (captured with a trace callback), not on hand-copied SQL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gongkai_cli.ledger import Ledger
+from gongkai_cli.store import NoteInput
+
+PLANS = 4
+TASKS = 60
+# A full scan of one of these tables grows with every plan and note ever kept.
+BIG_TABLES = re.compile(r"\bSCAN (t|tu|n|tasks|notes|task_units|events)\b(?! USING)")
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory) -> Ledger:
+    folder: Path = tmp_path_factory.mktemp("plans")
+    db = folder / "g.db"
+    header = "id,group,content,units,deadline\n"
+    with Ledger.open(db, bootstrap=False) as opened:
+        for number in range(PLANS):
+            rows = [f"{i},组{i % 7},第{number}年任务{i}：不少于2次,区财政局、区审计局、各街镇,{i % 12 + 1}月底前"
+                    for i in range(1, TASKS + 1)]
+            plan_file = folder / f"p{number}.csv"
+            plan_file.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+            opened.import_file(plan_file, plan=f"P{number}", year=2020 + number)
+            opened.store.add_notes(
+                f"P{number}", [NoteInput(i % TASKS + 1, f"进展{i}", "甲", None, 1 if i % 5 == 0 else None)
+                               for i in range(500)],
+                at=f"{2020 + number}-05-01T09:00:00+08:00",
+            )
+    opened = Ledger.open(db, plan="P1")
+    yield opened
+    opened.close()
+
+
+HOT = {
+    "list --unit": lambda l: l.list_tasks(units=("区财政局",)),
+    "list --unit --lead": lambda l: l.list_tasks(units=("区财政局",), lead=True),
+    "list --search": lambda l: l.list_tasks(search="任务1"),
+    "due --before": lambda l: l.due(before="2021-06-30"),
+    "show": lambda l: l.show(6),
+    "summary": lambda l: l.summary(),
+    "summary --by unit": lambda l: l.summary(by="unit"),
+    "units": lambda l: l.units(),
+    "remind": lambda l: l.remind(within="1m"),
+    "report": lambda l: l.report(unit="马陆镇"),
+}
+
+
+def query_plans(ledger: Ledger, command) -> dict[str, list[str]]:
+    statements: list[str] = []
+    ledger.store.conn.set_trace_callback(statements.append)
+    try:
+        command(ledger)
+    finally:
+        ledger.store.conn.set_trace_callback(None)
+    plans = {}
+    for sql in statements:
+        if sql.lstrip().upper().startswith("SELECT"):
+            plans[sql] = [row[3] for row in ledger.store.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+    assert plans, "the trace saw no query"
+    return plans
+
+
+@pytest.mark.parametrize("name", HOT)
+def test_no_hot_query_scans_tasks_notes_or_task_units(ledger, name):
+    for sql, plan in query_plans(ledger, HOT[name]).items():
+        scans = [step for step in plan if BIG_TABLES.search(step)]
+        assert not scans, f"{name}: {' '.join(sql.split())[:120]} -> {scans}"
+
+
+def test_a_plans_tasks_are_found_through_the_plan_index(ledger):
+    steps = [step for plan in query_plans(ledger, HOT["list --search"]).values() for step in plan]
+    assert any(re.search(r"SEARCH t USING (COVERING )?INDEX idx_tasks_plan_(id|due) \(plan=\?", s) for s in steps)
+
+
+def test_progress_reads_only_counted_notes_through_their_partial_index(ledger):
+    steps = [step for plan in query_plans(ledger, HOT["show"]).values() for step in plan]
+    assert any("notes_counted" in step for step in steps)
+    assert ledger.show(6).progress > 0  # the index is really consulted for a real answer
+
+
+def test_a_unit_filter_is_correlated_on_the_task_not_collected_across_plans(ledger):
+    plans = query_plans(ledger, HOT["list --unit"])
+    (plan,) = [plan for sql, plan in plans.items() if " ".join(sql.split()).startswith("SELECT t.pk")]
+    assert plan[0].startswith("SEARCH t USING INDEX idx_tasks_plan_id (plan=?)")
+    assert any(re.search(r"SEARCH tu USING .*\(task=\?", step) for step in plan)
