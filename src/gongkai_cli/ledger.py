@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import getpass
 import os
 import re
-import stat
-import tempfile
-from dataclasses import dataclass
 from datetime import date, datetime
-from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 from . import dates
 from .errors import NotFound, StoreError, UsageError
@@ -20,6 +14,9 @@ from .models import Event, Note, Plan, Status, Task
 from .store import ImportCounts, NoteInput, Store, TaskInput, TaskQuery
 from .units import Unit, UnitDirectory, load_directory, split_units
 
+# The wheel installs the package as plain files, so its data sits next to this module;
+# a path is cheaper to get than importlib.resources, which every --unit command would pay.
+DATA_DIR = Path(__file__).resolve().parent / "data"
 BUNDLED_PLAN = "tasks_2023.csv"
 UNIT_FILE = "units.csv"
 
@@ -40,7 +37,7 @@ def default_db_path() -> Path:
 
 
 def bundled_plan_path() -> Path:
-    return Path(str(resources.files("gongkai_cli") / "data" / BUNDLED_PLAN))
+    return DATA_DIR / BUNDLED_PLAN
 
 
 def unit_file_for(db_path: Path) -> Path:
@@ -48,7 +45,7 @@ def unit_file_for(db_path: Path) -> Path:
     local = Path(db_path).parent / UNIT_FILE
     if local.is_file():
         return local
-    return Path(str(resources.files("gongkai_cli") / "data" / UNIT_FILE))
+    return DATA_DIR / UNIT_FILE
 
 
 def parse_task_id(text: str) -> int:
@@ -73,14 +70,15 @@ def current_user() -> str:
     if name := os.environ.get("GONGKAI_USER", "").strip():
         return name
     try:
+        import getpass
+
         return getpass.getuser()
     except (KeyError, OSError):
         # No login name at all happens in containers and some cron setups.
         return "unknown"
 
 
-@dataclass(frozen=True)
-class ImportResult:
+class ImportResult(NamedTuple):
     plan: str
     year: int
     source: str
@@ -89,8 +87,7 @@ class ImportResult:
     warnings: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class UnitSummary:
+class UnitSummary(NamedTuple):
     """One row of `gongkai units`: a unit and its direct tasks in the current plan."""
 
     name: str
@@ -115,16 +112,14 @@ class UnitSummary:
         }
 
 
-@dataclass(frozen=True)
-class _UnitMatch:
+class _UnitMatch(NamedTuple):
     """What `--unit X` looks for: X under any spelling, and the groups X belongs to."""
 
     direct: frozenset[str]
     groups: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Reminder:
+class Reminder(NamedTuple):
     """What one reader should hear about: overdue tasks, then tasks due soon."""
 
     unit: str | None
@@ -132,8 +127,7 @@ class Reminder:
     due_soon: tuple[Task, ...]
 
 
-@dataclass(frozen=True)
-class ReminderReport:
+class ReminderReport(NamedTuple):
     plan: str
     today: date
     until: date
@@ -144,24 +138,21 @@ class ReminderReport:
         return not any(section.overdue or section.due_soon for section in self.sections)
 
 
-@dataclass(frozen=True)
-class StatusChange:
+class StatusChange(NamedTuple):
     task_id: int
     before: Status
     after: Status
     note: Note | None  # None when the task already had that status
 
 
-@dataclass(frozen=True)
-class PlanTasks:
+class PlanTasks(NamedTuple):
     """A whole plan as an export sees it: the plan and all its tasks by id, with notes."""
 
     plan: Plan
     tasks: list[Task]
 
 
-@dataclass(frozen=True)
-class ProgressReport:
+class ProgressReport(NamedTuple):
     """What a unit (or the whole office) reports upward for a period."""
 
     plan: Plan
@@ -381,7 +372,7 @@ class Ledger:
             name = None
         else:
             mine = self.list_tasks(units=(unit,))
-            tasks = [dataclasses.replace(everything[task.id], via=task.via) for task in mine]
+            tasks = [everything[task.id]._replace(via=task.via) for task in mine]
             name = self.directory.canonical("".join(unit.split()))
         zone = dates.tz()
         period = tuple(
@@ -410,6 +401,8 @@ class Ledger:
             cleaned = "".join(typed.split())
             if not (directory.known(cleaned) or cleaned in stored):
                 spellings = list(dict.fromkeys([*directory.spellings(), *stored]))
+                import difflib
+
                 close = difflib.get_close_matches(cleaned, spellings, n=3, cutoff=0.5)
                 hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
                 raise UsageError(f"未知的责任单位“{typed}”。{hint}")
@@ -594,6 +587,8 @@ class Ledger:
             if target.samefile(self.store.path):
                 raise UsageError(f"备份目标“{target}”就是正在使用的数据库，不能覆盖。")
         try:
+            import tempfile
+
             handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
             os.close(handle)
         except OSError as err:
@@ -601,7 +596,7 @@ class Ledger:
         temp = Path(name)
         try:
             # mkstemp's private 0600 would surprise whoever restores the copy; mirror the live file.
-            os.chmod(temp, stat.S_IMODE(self.store.path.stat().st_mode))
+            os.chmod(temp, self.store.path.stat().st_mode & 0o7777)
             self.store.copy_to(temp)
             _move_into_place(temp, target, overwrite=overwrite)
         except OSError as err:
@@ -683,5 +678,5 @@ def _mark_via(tasks: list[Task], matches: list[_UnitMatch]) -> list[Task]:
             marked.append(task)
             continue
         via = next((g for match in matches for g in match.groups if g in named), None)
-        marked.append(dataclasses.replace(task, via=via))
+        marked.append(task._replace(via=via))
     return marked

@@ -1,10 +1,15 @@
-"""Plain records passed from the store through the use cases to the renderers."""
+"""Plain records passed from the store through the use cases to the renderers.
+
+Records are NamedTuples rather than frozen dataclasses: defining a frozen
+dataclass costs about a millisecond at import, and every command, cron's included,
+pays for every record on its import path.
+"""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from .errors import UsageError
 from .targets import detect_target
@@ -46,8 +51,7 @@ _LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     id: int
     task_id: int
     at: str
@@ -67,8 +71,7 @@ class Note:
         }
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     id: int
     plan: str
     group: str
@@ -82,7 +85,7 @@ class Task:
     overdue: bool = False
     progress: int = 0  # sum of the counts of its notes
     via: str | None = None
-    notes: tuple[Note, ...] = field(default=(), compare=False)
+    notes: tuple[Note, ...] = ()
 
     @property
     def lead_unit(self) -> str | None:
@@ -121,8 +124,7 @@ class Task:
         return data
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     name: str
     year: int
     tasks: int
@@ -139,8 +141,7 @@ class Plan:
         }
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One recorded change in the append-only history.
 
     `action` is note, status, import or undo; `before` and `after` hold what the
@@ -158,7 +159,7 @@ class Event:
     undoes: int | None = None
     undone_by: int | None = None
     # The action an undo event reverted: lets a renderer describe it without a lookup.
-    undoes_action: str | None = field(default=None, compare=False)
+    undoes_action: str | None = None
 
     def to_dict(self) -> dict:
         return {

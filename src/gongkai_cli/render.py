@@ -8,7 +8,6 @@ actually drawn.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import os
 import re
@@ -583,8 +582,8 @@ def describe(event: Event) -> str:
     """What one change did, as before → after, in one line of Chinese."""
     before, after = event.before or {}, event.after or {}
     if event.action == "undo":
-        undone = dataclasses.replace(
-            event, action=event.undoes_action, before=event.after, after=event.before, undoes=None
+        undone = event._replace(
+            action=event.undoes_action, before=event.after, after=event.before, undoes=None
         )
         return f"撤销 #{event.undoes}：{describe(undone)}"
     counted = f"（计 {after['count']} 次）" if after.get("count") else ""

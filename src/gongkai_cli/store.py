@@ -16,10 +16,9 @@ import contextlib
 import functools
 import json
 import sqlite3
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 from .errors import StoreError, UsageError
 from .models import Event, Note, Plan, Status, Task
@@ -27,8 +26,7 @@ from .models import Event, Note, Plan, Status, Task
 BUSY_TIMEOUT_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class TaskInput:
+class TaskInput(NamedTuple):
     """One task as an import hands it to the store."""
 
     id: int
@@ -40,8 +38,7 @@ class TaskInput:
     due: date | None
 
 
-@dataclass(frozen=True)
-class NoteInput:
+class NoteInput(NamedTuple):
     """One note to append, as the use cases hand it to the store."""
 
     task_id: int
@@ -51,16 +48,14 @@ class NoteInput:
     count: int | None = None
 
 
-@dataclass(frozen=True)
-class ImportCounts:
+class ImportCounts(NamedTuple):
     added: int
     updated: int
     unchanged: int
     kept: tuple[int, ...]  # ids in the ledger but not in the file: kept, never deleted
 
 
-@dataclass(frozen=True)
-class TaskQuery:
+class TaskQuery(NamedTuple):
     """Filters for `Store.tasks`; every field narrows the result (AND)."""
 
     units: tuple[str, ...] = ()
