@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -294,9 +294,9 @@ def person(rng: random.Random) -> str:
 
 
 def note_calls(
-    rng: random.Random, plan: str, year: int, tasks: list[PlanTask], count: int
+    rng: random.Random, year: int, tasks: list[PlanTask], count: int
 ) -> Iterator[tuple[str, list[NoteInput]]]:
-    """A plan's notes as (timestamp, notes) per working day, oldest first.
+    """A plan's notes as (timestamp, notes) per day, oldest first.
 
     A few tasks collect most notes (Pareto weights). A task's first note usually
     starts it, its last usually closes it (more often in older plans), and a few
@@ -368,7 +368,7 @@ def build(
                                   + timedelta(minutes=index), "make_city"):
                     ledger.import_file(csv_path, plan=plan, year=year)
                 csv_path.unlink()
-                for at, entries in note_calls(rng, plan, year, tasks, next(note_shares)):
+                for at, entries in note_calls(rng, year, tasks, next(note_shares)):
                     pending.append((plan, at, entries))
                     pending_notes += len(entries)
                     if pending_notes >= NOTES_PER_TRANSACTION:
