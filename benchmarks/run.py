@@ -1,0 +1,347 @@
+"""Measure every target of issue 7 and print one Markdown table per section.
+
+    python benchmarks/run.py [--city PATH] [--runs N] [--quick]
+
+(a) start-up as ratios to the floor app (benchmarks/startup.py's measurement);
+(b) 10,000 notes through `note --from FILE`, whole process;
+(c) read commands on the city database (benchmarks/make_city.py, built on first
+    use): time spent in the ledger call in-process, and whole-process time as a
+    ratio to the same command on the bundled 91-task plan;
+(d) importing a 10,000-row CSV into a new database, whole process.
+
+The machine is shared and noisy, so every figure is a median, and whatever is
+compared is measured in the same run with the runs interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import make_city  # noqa: E402
+import startup  # noqa: E402
+
+from gongkai_cli import __version__  # noqa: E402
+from gongkai_cli.ledger import Ledger  # noqa: E402
+
+DEFAULT_CITY = HERE / ".city.db"
+# Inside the newest plan year, so overdue and due-soon figures are non-trivial on both databases.
+TODAY = "2023-07-01"
+BUNDLED_UNIT, BUNDLED_TOWN, BUNDLED_TASK = "区财政局", "马陆镇", 40
+SEARCH_LONG, SEARCH_SHORT = "信息公开", "网站"  # 3+ characters, and 1–2 (no trigram can serve it)
+BATCH_NOTES = IMPORT_ROWS = 10_000
+WHOLE_PROCESS_BUDGET_MS = 2000
+QUERY_BUDGET_MS = 100
+GROWTH_TARGET = 1.30
+# Whole-process reads are compared in the scripts' format, so the ratio shows the storage
+# growing, not rich laying out a longer table.
+JSON = ("--format", "json")
+PASS, FAIL = "✅", "❌"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One read command: its arguments on the city and on the bundled plan, and the ledger calls."""
+
+    label: str
+    city_args: tuple[str, ...]
+    bundled_args: tuple[str, ...]
+    call: Callable[[Ledger], object]
+    bundled_call: Callable[[Ledger], object]
+
+
+def mark(ok: bool) -> str:
+    return PASS if ok else FAIL
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def pin_environment() -> dict[str, str]:
+    """Fix "today" and drop the user's own database and plan, here and in every subprocess."""
+    for name in ("GONGKAI_DB", "GONGKAI_PLAN", "GONGKAI_NOW"):
+        os.environ.pop(name, None)
+    os.environ.update(GONGKAI_TODAY=TODAY, GONGKAI_USER="bench")
+    return dict(os.environ)
+
+
+def gk(db: Path, *args: str) -> list[str]:
+    return [startup.gongkai_executable(), "--db", str(db), *args]
+
+
+def floor_argv(db: Path) -> list[str]:
+    return [sys.executable, str(HERE / "floor_app.py"), "--unit", BUNDLED_UNIT, "--db", str(db)]
+
+
+def init_bundled(db: Path, env: dict) -> None:
+    subprocess.run(gk(db, "init"), env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+# -- (a) start-up ------------------------------------------------------------------
+
+
+def section_startup(runs: int, env: dict, tmp: Path) -> None:
+    db = tmp / "startup" / "bench.db"
+    db.parent.mkdir()
+    init_bundled(db, env)
+    rows = [
+        [f"`{label}`", f"{floor:.0f}", f"{ours:.0f}", f"{ratio:.2f}×", f"≤ {target}×", mark(ratio <= target)]
+        for label, floor, ours, ratio, target in startup.measure(db, runs)
+    ]
+    print_table(
+        "(a) Start-up: whole process as a ratio to the floor app (bundled plan)",
+        ["command", "floor median (ms)", "gongkai median (ms)", "ratio", "target", ""],
+        rows,
+    )
+
+
+# -- (b) and (d): whole-process batch jobs -------------------------------------------
+
+
+def timed_against_floor(
+    runs: int, env: dict, floor_db: Path, prepare: Callable[[int], list[str]]
+) -> tuple[float, float]:
+    """Median ms of the command `prepare(run)` returns, and of the floor app, interleaved.
+
+    `prepare` sets up a fresh database for each run, outside the timing.
+    """
+    ours, floor = [], []
+    for run in range(runs):
+        argv = prepare(run)
+        floor.append(startup.wall(floor_argv(floor_db), env))
+        ours.append(startup.wall(argv, env))
+    return median_ms(ours), median_ms(floor)
+
+
+def batch_row(label: str, ours: float, floor: float) -> list[str]:
+    return [label, f"{ours:.0f}", f"{floor:.0f}", f"{ours / floor:.1f}×", f"< {WHOLE_PROCESS_BUDGET_MS} ms",
+            mark(ours < WHOLE_PROCESS_BUDGET_MS)]
+
+
+BATCH_HEADER = ["command", "median (ms)", "floor app median (ms)", "× floor", "target", ""]
+
+
+def note_batch_file(path: Path, rng: random.Random) -> None:
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("id", "text", "status", "count"))
+        for _ in range(BATCH_NOTES):
+            status = rng.choice(("doing", "done")) if rng.random() < 0.05 else ""
+            writer.writerow((rng.randint(1, 91), rng.choice(make_city.NOTE_TEMPLATES).format(
+                topic=rng.choice(make_city.NOTE_TOPICS), n=rng.randint(1, 40), pct=50, month=6,
+            ), status, ""))
+
+
+def section_notes(runs: int, env: dict, tmp: Path) -> None:
+    work = tmp / "notes"
+    work.mkdir()
+    floor_db = work / "floor.db"
+    init_bundled(floor_db, env)
+    notes = work / "notes.csv"
+    note_batch_file(notes, random.Random(7))
+
+    def fresh_ledger(run: int) -> list[str]:
+        db = work / f"ledger{run}.db"
+        init_bundled(db, env)
+        return gk(db, "note", "--from", str(notes), "--quiet")
+
+    print_table(
+        f"(b) {BATCH_NOTES:,} notes via `note --from FILE`, whole process (bundled plan)",
+        BATCH_HEADER,
+        [batch_row(f"`note --from FILE` ({BATCH_NOTES:,} CSV lines)",
+                   *timed_against_floor(runs, env, floor_db, fresh_ledger))],
+    )
+
+
+def section_import(runs: int, env: dict, tmp: Path) -> None:
+    work = tmp / "import"
+    work.mkdir()
+    floor_db = work / "floor.db"
+    init_bundled(floor_db, env)
+    # A city-sized office: its own unit file next to the database, as make_city writes it.
+    rng = random.Random(7)
+    city = make_city.make_districts(16, rng)
+    clauses, groups = make_city.bundled_texts()
+    table = work / "tasks_2024.csv"
+    make_city.write_plan_csv(table, make_city.make_plan(rng, city[0], 2024, IMPORT_ROWS, clauses, groups))
+    units = make_city.write_units_csv(work / "units.csv", city)
+
+    def fresh_target(run: int) -> list[str]:
+        return gk(work / f"new{run}.db", "import", str(table), "--plan", f"{city[0].name}2024")
+
+    print_table(
+        f"(d) Importing a {IMPORT_ROWS:,}-row CSV into a new database, whole process",
+        BATCH_HEADER,
+        [batch_row(f"`import FILE --plan X` ({IMPORT_ROWS:,} rows, {units:,}-unit units.csv)",
+                   *timed_against_floor(runs, env, floor_db, fresh_target))],
+    )
+
+
+# -- (c) reads on the city database --------------------------------------------------
+
+
+def probes(ledger: Ledger) -> list[Probe]:
+    """The read commands, aimed at the plan `ledger` works on and its district's units."""
+    plan = ledger.plan()
+    district = plan.name[: -len(str(plan.year))]
+    unit = f"{district}财政局"
+    town = ledger.directory.get(district + make_city.TOWNS_GROUP).members[0]
+    # The task with the most notes: `show` is the one read whose cost grows with notes.
+    busiest = max(ledger.export_tasks().tasks, key=lambda task: len(task.notes))
+    before = f"{plan.year}-06-30"
+    return [
+        Probe(f"list --unit {unit}", ("list", "--unit", unit), ("list", "--unit", BUNDLED_UNIT),
+              lambda ledger: ledger.list_tasks(units=(unit,)),
+              lambda ledger: ledger.list_tasks(units=(BUNDLED_UNIT,))),
+        Probe(f"list --unit {town} (via 各街镇)", ("list", "--unit", town), ("list", "--unit", BUNDLED_TOWN),
+              lambda ledger: ledger.list_tasks(units=(town,)),
+              lambda ledger: ledger.list_tasks(units=(BUNDLED_TOWN,))),
+        Probe(f"due --before {before}", ("due", "--before", before), ("due", "--before", "2023-06-30"),
+              lambda ledger: ledger.due(before=before),
+              lambda ledger: ledger.due(before="2023-06-30")),
+        Probe(f"show {busiest.id} ({len(busiest.notes)} notes)", ("show", str(busiest.id)),
+              ("show", str(BUNDLED_TASK)),
+              lambda ledger: ledger.show(busiest.id),
+              lambda ledger: ledger.show(BUNDLED_TASK)),
+        Probe("summary", ("summary",), ("summary",), Ledger.summary, Ledger.summary),
+        Probe("units", ("units",), ("units",), Ledger.units, Ledger.units),
+        *(
+            Probe(f"list --search {text}", ("list", "--search", text), ("list", "--search", text),
+                  lambda ledger, text=text: ledger.list_tasks(search=text),
+                  lambda ledger, text=text: ledger.list_tasks(search=text))
+            for text in (SEARCH_LONG, SEARCH_SHORT)
+        ),
+    ]
+
+
+def in_process(db: Path, plan: str | None, call: Callable[[Ledger], object], runs: int) -> float:
+    """Median ms of opening the ledger and making the call, as a command does after start-up."""
+    samples = []
+    for _ in range(runs + 1):  # the first run pays for lazy imports and a cold cache
+        start = time.perf_counter()
+        with Ledger.open(db, plan=plan, bootstrap=False) as ledger:
+            call(ledger)
+        samples.append(time.perf_counter() - start)
+    return median_ms(samples[1:])
+
+
+def whole_process(city: list[str], bundled: list[str], runs: int, env: dict, *, warm: bool) -> tuple[float, float]:
+    if warm:  # load the page cache for both, as startup.py does
+        startup.wall(city, env), startup.wall(bundled, env)
+    ours, base = [], []
+    for _ in range(runs):
+        ours.append(startup.wall(city, env))
+        base.append(startup.wall(bundled, env))
+    return median_ms(ours), median_ms(base)
+
+
+def section_city(city: Path, runs: int, env: dict, tmp: Path, *, warm: bool) -> None:
+    bundled = tmp / "bundled" / "gongkai.db"
+    bundled.parent.mkdir()
+    init_bundled(bundled, env)
+    with Ledger.open(city, bootstrap=False) as ledger:
+        plans = ledger.plans()
+    # The oldest plan (another district, five to ten years of other plans' notes on top),
+    # asked for by name, and the default: the newest.
+    named = plans[-1].name
+    query_rows, process_rows = [], []
+    for plan, plan_args in ((named, ("--plan", named)), (None, ())):
+        with Ledger.open(city, plan=plan, bootstrap=False) as ledger:
+            shown = ledger.plan().name
+            aimed = probes(ledger)
+        where = f"`--plan {shown}`" if plan else f"default ({shown})"
+        for probe in aimed:
+            ours = in_process(city, plan, probe.call, runs * 3)
+            base = in_process(bundled, None, probe.bundled_call, runs * 3)
+            query_rows.append([f"`{probe.label}`", where, f"{ours:.1f}", f"{base:.1f}", f"{ours / base:.1f}×",
+                               f"< {QUERY_BUDGET_MS} ms", mark(ours < QUERY_BUDGET_MS)])
+            ours, base = whole_process(gk(city, *plan_args, *probe.city_args, *JSON),
+                                       gk(bundled, *probe.bundled_args, *JSON), runs, env, warm=warm)
+            process_rows.append([f"`{probe.label}`", where, f"{ours:.0f}", f"{base:.0f}", f"{ours / base:.2f}×",
+                                 f"≤ {GROWTH_TARGET:.2f}×", mark(ours / base <= GROWTH_TARGET)])
+    print_table(
+        "(c) City database: time in the ledger call, in-process (open + queries + records; start-up excluded)",
+        ["command", "plan", "city median (ms)", "bundled median (ms)", "city / bundled", "target", ""],
+        query_rows,
+    )
+    print_table(
+        "(c) City database: whole process (`--format json`) against the same command on the bundled 91-task plan",
+        ["command", "plan", "city median (ms)", "bundled median (ms)", "ratio", "target", ""],
+        process_rows,
+    )
+
+
+# -- main -----------------------------------------------------------------------------
+
+
+def describe_machine(city: Path) -> None:
+    print("## gongkai benchmarks (issue 7)\n")
+    print(f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"SQLite {sqlite3.sqlite_version}, gongkai {__version__}")
+    with Ledger.open(city, bootstrap=False) as ledger:
+        plans = ledger.plans()
+    size = sum(p.stat().st_size for p in city.parent.glob(city.name + "*")) / 2**20
+    print(f"- city database: {city} ({size:,.0f} MiB): {len(plans)} plans, {sum(p.tasks for p in plans):,} tasks")
+    print(f"- GONGKAI_TODAY={TODAY}; every figure is a median of interleaved runs")
+    print("\nTargets (issue 7):\n")
+    print("- (a) start-up against the floor app: json listing ≤ 1.15×, `note --quiet` ≤ 1.15×, rich table ≤ 1.4×")
+    print(f"- (b) {BATCH_NOTES:,} notes via `gongkai note --from FILE` < 2 s, whole process")
+    print(f"- (c) every read command on the city database spends < {QUERY_BUDGET_MS} ms in queries "
+          f"(start-up excluded), and its whole-process time grows by at most {GROWTH_TARGET - 1:.0%} "
+          "over the same command on the bundled 91-task plan")
+    print(f"- (d) importing a {IMPORT_ROWS:,}-row CSV < 2 s, whole process")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--city", type=Path, default=DEFAULT_CITY,
+                        help=f"city database (default {DEFAULT_CITY.relative_to(HERE.parent)}; built if missing)")
+    parser.add_argument("--runs", type=int, help="runs per measurement (default 9, or 3 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer runs and no cache warm-up on the city: a smoke test, not a measurement")
+    args = parser.parse_args()
+    runs = args.runs or (3 if args.quick else 9)
+    if runs < 1:
+        parser.error("--runs must be at least 1")
+    env = pin_environment()
+    if not args.city.exists():
+        print(f"building {args.city} with make_city.py (takes a minute or two) …", file=sys.stderr)
+        subprocess.run([sys.executable, str(HERE / "make_city.py"), str(args.city)], check=True)
+    started = time.perf_counter()
+    describe_machine(args.city)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        section_startup(runs, env, tmp)
+        section_notes(runs, env, tmp)
+        section_city(args.city, runs, env, tmp, warm=not args.quick)
+        section_import(runs, env, tmp)
+    print(f"\nRuns per measurement: {runs}; the whole benchmark took {time.perf_counter() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()
