@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 import os
 import re
 import unicodedata
@@ -159,6 +160,7 @@ def _parse_deadline_piece(piece: str, year: int) -> Span | None:
     return None
 
 
+@functools.lru_cache(maxsize=512)
 def parse_deadline(text: str, year: int) -> Span:
     """(start, due) for a Chinese deadline such as 全年 or 4月20日前; (None, None) if not understood.
 

@@ -598,25 +598,34 @@ class Store:
             replaced: dict[str, dict | None] = {}
             written: dict[str, dict] = {}
             unchanged = 0
+            # The write lock is held, so new tasks' keys are known in advance and a
+            # 10,000-row table goes in with a few executemany calls, not a statement per row.
+            next_pk = self.conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM tasks").fetchone()[0]
+            inserts, updates, unit_rows = [], [], []
             for task in tasks:
                 fields = _task_fields(task)
                 if task.id not in existing:
-                    pk = self.conn.execute(
-                        """INSERT INTO tasks (plan, id, group_name, content, units, deadline,
-                                              start, due, status, updated_at)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        (name, task.id, *_task_columns(fields), Status.TODO.value, at),
-                    ).lastrowid
+                    pk, next_pk = next_pk, next_pk + 1
+                    inserts.append((pk, name, task.id, *_task_columns(fields), Status.TODO.value, at))
                     replaced[str(task.id)] = None
                 else:
                     pk, old = existing[task.id]
                     if old == fields:
                         unchanged += 1
                         continue
-                    self._write_task(pk, fields, at)
+                    updates.append((*_task_columns(fields), at, pk))
                     replaced[str(task.id)] = old
                 written[str(task.id)] = fields
-                self._write_units(pk, fields["units"], unit_ids)
+                unit_rows += [(pk, unit_ids[unit], position) for position, unit in enumerate(fields["units"])]
+            self.conn.executemany(
+                """INSERT INTO tasks (pk, plan, id, group_name, content, units, deadline,
+                                      start, due, status, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                inserts,
+            )
+            self.conn.executemany(_UPDATE_TASK, updates)
+            self.conn.executemany("DELETE FROM task_units WHERE task = ?", [(row[-1],) for row in updates])
+            self.conn.executemany("INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)", unit_rows)
             self._record(
                 at=at, by=by, action="import", plan=name,
                 before={"plan": old_plan, "tasks": replaced},
@@ -651,11 +660,7 @@ class Store:
         }
 
     def _write_task(self, pk: int, fields: dict, at: str) -> None:
-        self.conn.execute(
-            """UPDATE tasks SET group_name = ?, content = ?, units = ?, deadline = ?,
-                      start = ?, due = ?, updated_at = ? WHERE pk = ?""",
-            (*_task_columns(fields), at, pk),
-        )
+        self.conn.execute(_UPDATE_TASK, (*_task_columns(fields), at, pk))
 
     def _write_units(self, pk: int, units: Sequence[str], unit_ids: dict[str, int]) -> None:
         self.conn.execute("DELETE FROM task_units WHERE task = ?", (pk,))
@@ -855,6 +860,10 @@ def _out_of_step(event: Event) -> StoreError:
         f"历史记录 #{event.id} 与台账当前内容不一致（数据库可能被其他程序改动过），未撤销任何内容；"
         "请先运行 gongkai check。"
     )
+
+
+_UPDATE_TASK = """UPDATE tasks SET group_name = ?, content = ?, units = ?, deadline = ?,
+                         start = ?, due = ?, updated_at = ? WHERE pk = ?"""
 
 
 def _task_fields(task: TaskInput) -> dict:
