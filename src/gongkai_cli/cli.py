@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -85,8 +84,7 @@ app = typer.Typer(
 )
 
 
-@dataclass
-class GlobalOptions:
+class GlobalOptions(NamedTuple):
     db: Optional[Path]
     plan: Optional[str]
     debug: bool

@@ -147,8 +147,9 @@ def _task_table(items: Sequence[Task], out: IO[str]) -> None:
         if with_targets:
             cells.append(_progress_label(task))
         table.add_row(*cells)
-    _print(out, table)
-    _print(out, f"共 {len(items)} 项任务", style="dim")
+    from rich.text import Text
+
+    _print(out, table, Text(f"共 {len(items)} 项任务", style="dim"))
 
 
 def _status_cell(task: Task):
