@@ -119,3 +119,30 @@ def test_nightly_exports_from_cron(run, executable, tmp_path):
     first, second = run("export", "-f", "ics"), run("export", "-f", "ics")
     assert first.returncode == 0 and first.stdout == second.stdout
     assert "DTSTAMP:" in first.stdout and "UID:gongkai-2023-40@gongkai" in first.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["list", "--unit", "x"], "list"),
+        (["--db", "a.db", "--plan", "2023", "due"], "due"),
+        (["--debug", "note", "40", "x"], "note"),
+        (["--help"], None),
+        ([], None),
+        (["--db", "list"], None),  # "list" is the value of --db here
+    ],
+)
+def test_the_invoked_command_is_found_past_root_options(args, expected):
+    from gongkai_cli.cli import _invoked_command
+
+    assert _invoked_command(args) == expected
+
+
+def test_help_and_unknown_commands_still_see_every_command(run):
+    listing = run("--help")
+    assert listing.returncode == 0
+    for name in ("list", "due", "remind", "note", "status", "import", "export", "undo", "check"):
+        assert f" {name} " in listing.stdout
+    typo = run("lst")
+    assert typo.returncode == 2 and "list" in typo.stderr
+    assert run("--plan", "2023", "show", "40", "--format", "json").returncode == 0
