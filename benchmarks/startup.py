@@ -76,7 +76,7 @@ def main() -> None:
         db = args.db or Path(tmp) / "bench.db"
         subprocess.run([gongkai_executable(), "--db", str(db), "init"], check=True, stdout=subprocess.DEVNULL)
         rows = measure(db, args.runs)
-    print(f"| command | floor median (ms) | gongkai median (ms) | ratio | target |")
+    print("| command | floor median (ms) | gongkai median (ms) | ratio | target |")
     print("|---|---:|---:|---:|---:|")
     for label, floor, ours, ratio, target in rows:
         print(f"| `{label}` | {floor:.0f} | {ours:.0f} | {ratio:.2f}× | ≤ {target}× |")
