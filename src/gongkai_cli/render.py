@@ -532,7 +532,16 @@ def _date(value) -> str:
 
 
 def write_json(data, out: IO[str]) -> None:
-    json.dump(data, out, ensure_ascii=False, indent=2)
+    """Indented for a person at a terminal; one compact line for pipes and files.
+
+    The keys are the contract, not the layout, and the compact form goes through
+    json's C encoder: for the 1,970 units of a city it is the difference between
+    a few milliseconds and most of the command's run time.
+    """
+    if out.isatty():
+        json.dump(data, out, ensure_ascii=False, indent=2)
+    else:
+        out.write(json.dumps(data, ensure_ascii=False))
     out.write("\n")
 
 
