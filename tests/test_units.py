@@ -52,7 +52,7 @@ def test_government_departments_exclude_the_party_department(bundled):
 def test_vague_groups_have_no_members(bundled):
     for name in ("各相关部门", "区政府相关部门", "区政府各相关部门", "各相关单位"):
         unit = bundled.get(name)
-        assert unit.kind == "group" and unit.vague
+        assert unit.kind == "group" and unit.members == ()
 
 
 def test_aliases_resolve_to_the_canonical_name(bundled):

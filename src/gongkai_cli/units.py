@@ -43,12 +43,8 @@ class Unit(NamedTuple):
     name: str
     kind: str
     aliases: tuple[str, ...] = ()
+    # Empty for a vague group (各相关部门): shown as written, never expanded.
     members: tuple[str, ...] = ()
-
-    @property
-    def vague(self) -> bool:
-        """A group with no members (各相关部门): shown as written, never expanded."""
-        return self.kind == "group" and not self.members
 
 
 class UnitDirectory:
