@@ -601,31 +601,32 @@ class Store:
             # The write lock is held, so new tasks' keys are known in advance and a
             # 10,000-row table goes in with a few executemany calls, not a statement per row.
             next_pk = self.conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM tasks").fetchone()[0]
-            inserts, updates, unit_rows = [], [], []
+            inserts: list[tuple] = []
+            added: list[tuple[int, dict]] = []
+            changed: list[tuple[int, dict]] = []
             for task in tasks:
                 fields = _task_fields(task)
                 if task.id not in existing:
                     pk, next_pk = next_pk, next_pk + 1
                     inserts.append((pk, name, task.id, *_task_columns(fields), Status.TODO.value, at))
+                    added.append((pk, fields))
                     replaced[str(task.id)] = None
                 else:
                     pk, old = existing[task.id]
                     if old == fields:
                         unchanged += 1
                         continue
-                    updates.append((*_task_columns(fields), at, pk))
+                    changed.append((pk, fields))
                     replaced[str(task.id)] = old
                 written[str(task.id)] = fields
-                unit_rows += [(pk, unit_ids[unit], position) for position, unit in enumerate(fields["units"])]
             self.conn.executemany(
                 """INSERT INTO tasks (pk, plan, id, group_name, content, units, deadline,
                                       start, due, status, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 inserts,
             )
-            self.conn.executemany(_UPDATE_TASK, updates)
-            self.conn.executemany("DELETE FROM task_units WHERE task = ?", [(row[-1],) for row in updates])
-            self.conn.executemany("INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)", unit_rows)
+            self._insert_units(added, unit_ids)
+            self._rewrite_tasks(changed, unit_ids, at)
             self._record(
                 at=at, by=by, action="import", plan=name,
                 before={"plan": old_plan, "tasks": replaced},
@@ -659,14 +660,20 @@ class Store:
             for pk, task_id, group, content, deadline, start, due in rows
         }
 
-    def _write_task(self, pk: int, fields: dict, at: str) -> None:
-        self.conn.execute(_UPDATE_TASK, (*_task_columns(fields), at, pk))
+    def _rewrite_tasks(self, changes: Sequence[tuple[int, dict]], unit_ids: dict[str, int], at: str) -> None:
+        """Replace texts, dates and units of existing tasks; shared by import and its undo."""
+        self.conn.executemany(
+            """UPDATE tasks SET group_name = ?, content = ?, units = ?, deadline = ?,
+                      start = ?, due = ?, updated_at = ? WHERE pk = ?""",
+            [(*_task_columns(fields), at, pk) for pk, fields in changes],
+        )
+        self.conn.executemany("DELETE FROM task_units WHERE task = ?", [(pk,) for pk, _ in changes])
+        self._insert_units(changes, unit_ids)
 
-    def _write_units(self, pk: int, units: Sequence[str], unit_ids: dict[str, int]) -> None:
-        self.conn.execute("DELETE FROM task_units WHERE task = ?", (pk,))
+    def _insert_units(self, tasks: Sequence[tuple[int, dict]], unit_ids: dict[str, int]) -> None:
         self.conn.executemany(
             "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
-            [(pk, unit_ids[unit], position) for position, unit in enumerate(units)],
+            [(pk, unit_ids[unit], position) for pk, fields in tasks for position, unit in enumerate(fields["units"])],
         )
 
     def _ensure_units(self, names: set[str]) -> dict[str, int]:
@@ -801,11 +808,9 @@ class Store:
                 f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))", (added_json,)
             )
         unit_ids = self._ensure_units({unit for old in replaced.values() if old for unit in old["units"]})
-        for key, old in replaced.items():
-            if old is not None:
-                pk = current[int(key)][0]
-                self._write_task(pk, old, at)
-                self._write_units(pk, old["units"], unit_ids)
+        self._rewrite_tasks(
+            [(current[int(key)][0], old) for key, old in replaced.items() if old is not None], unit_ids, at
+        )
         if event.before["plan"] is None:
             self.conn.execute("DELETE FROM plans WHERE name = ?", (event.plan,))
         else:
@@ -860,10 +865,6 @@ def _out_of_step(event: Event) -> StoreError:
         f"历史记录 #{event.id} 与台账当前内容不一致（数据库可能被其他程序改动过），未撤销任何内容；"
         "请先运行 gongkai check。"
     )
-
-
-_UPDATE_TASK = """UPDATE tasks SET group_name = ?, content = ?, units = ?, deadline = ?,
-                         start = ?, due = ?, updated_at = ? WHERE pk = ?"""
 
 
 def _task_fields(task: TaskInput) -> dict:
