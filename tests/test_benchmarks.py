@@ -28,6 +28,10 @@ def make_city(out: Path, *, seed: int = 1) -> subprocess.CompletedProcess:
     )
 
 
+# Building a city and running the harness takes most of the suite's time; CI runs it, `-m "not slow"` skips it.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("city") / "city.db"

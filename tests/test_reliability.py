@@ -23,6 +23,8 @@ NOTES_PER_WRITER = 100
 KILL_ROUNDS = 6
 GENERATED_TASKS = 3000
 
+# Real processes racing and being killed: seconds each, so out of the quick subset (`-m "not slow"`).
+pytestmark = pytest.mark.slow
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL exists only on POSIX systems")
 
 # Each writer opens the ledger afresh for every note, as one `gongkai note` call from cron does.
