@@ -113,7 +113,7 @@ def _table_records(table, path: Path) -> Records:
             merge = cell.xpath("./w:tcPr/w:vMerge")
             # A vMerge without "restart" continues the cell above: empty, and filled down later.
             continued = bool(merge) and merge[0].get(f"{_W}val", "continue") != "restart"
-            cells.append("" if continued else _cell_text(cell))
+            cells.append("" if continued else _one_line(_cell_text(cell)))
             cells.extend([""] * (span - 1))
         records.append((number, cells))
     return records
@@ -201,7 +201,7 @@ def _pdf_table_records(pdf, path: Path) -> Records:
         for table in page.find_tables():
             found_table = True
             for raw in table.extract():
-                cells = [cell or "" for cell in raw]
+                cells = [_one_line(cell or "") for cell in raw]
                 cleaned = [clean_text(cell) for cell in cells]
                 if header is None:
                     if _is_full(_map_header(cleaned)):
@@ -239,4 +239,8 @@ def _join_continuation(previous: list[str], continuation: list[str]) -> None:
         if i >= len(previous):
             break
         if text:
-            previous[i] = f"{previous[i]}\n{text}" if previous[i] else text
+            previous[i] = f"{previous[i]} {text}" if previous[i] else text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
