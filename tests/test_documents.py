@@ -2,8 +2,8 @@
 
 The fixtures were written by LibreOffice (tools/make_document_fixtures.py): the
 2023 table as a .docx with merged cells and as the PDF LibreOffice printed of it,
-a small hand-drawn table with cells merged across, and a notice without a task
-table. The 2023 imports must equal the bundled plan field by field."""
+a small hand-drawn table with cells merged across (and its PDF, and that PDF
+locked with a password), and a notice without a task table. The 2023 imports must equal the bundled plan field by field."""
 
 from __future__ import annotations
 
@@ -99,8 +99,9 @@ def test_a_split_row_is_one_task_and_its_halves_are_joined():
     assert task_14.units == "区住房保障房屋管理局、区建设管理委"
 
 
-def test_cells_merged_across_land_in_their_columns_and_text_outside_the_table_is_ignored():
-    rows = read_plan_table(FIXTURES / "merged_columns.docx").rows
+@pytest.mark.parametrize("fixture", ["merged_columns.docx", "merged_columns.pdf"])
+def test_cells_merged_across_land_in_their_columns_and_text_outside_the_table_is_ignored(fixture):
+    rows = read_plan_table(FIXTURES / fixture).rows
     assert [(r.id, r.group, r.content, r.units, r.deadline) for r in rows] == [
         (1, "推进政策集中发布", "做好规范性文件集中统一公开，及时更新现行有效文件目录。", "区司法局、区政府办公室", "全年"),
         # A line break between two English words leaves one space; inside Chinese, none.
@@ -188,6 +189,11 @@ def test_a_scanned_pdf_has_no_text_layer(gongkai, tmp_path):
     scanned = tmp_path / "扫描件.pdf"
     image.convert("L").save(scanned, "PDF")
     assert_one_error_line(gongkai("import", str(scanned)), "没有文字层")
+
+
+def test_a_pdf_that_needs_a_password_says_so(gongkai, tmp_path):
+    locked = copy_fixture("encrypted.pdf", tmp_path, "分解表.pdf")
+    assert_one_error_line(gongkai("import", str(locked)), "已加密")
 
 
 def test_a_pdf_with_text_but_no_ruled_table_is_refused(gongkai, tmp_path):

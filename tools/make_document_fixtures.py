@@ -16,6 +16,8 @@ fonts-noto-cjk). Writes into the given folder:
 - ``merged_columns.docx``: a small table whose grid has more columns than the header
   (cells spanning columns with w:gridSpan, a title row spanning the whole table inside
   it), with text before and after the table.
+- ``merged_columns.pdf``: that table printed to PDF, and ``encrypted.pdf`` the same
+  printed with a password needed to open it (``secret``).
 - ``no_task_table.docx``: a document whose only table is not a task table.
 
 Run it again after the bundled plan changes, then check the pages (e.g.
@@ -48,6 +50,9 @@ MERGED = ("group", "units", "deadline")
 # Offices name their fonts; LibreOffice substitutes Noto CJK where they are not installed.
 BODY_FONT = "仿宋_GB2312"
 TITLE_FONT = "方正小标宋简体"
+# LibreOffice's PDF export options: a password needed to open the file.
+ENCRYPTED = ('{"EncryptFile":{"type":"boolean","value":"true"},'
+             '"DocumentOpenPassword":{"type":"string","value":"secret"}}')
 
 
 def main(argv: list[str]) -> int:
@@ -74,9 +79,14 @@ def main(argv: list[str]) -> int:
         saved = Path(tmp) / "saved"
         subprocess.run([*office, "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(saved),
                         *sorted(str(p) for p in drafts.iterdir())], check=True, capture_output=True)
-        subprocess.run([*office, "--convert-to", "pdf", "--outdir", str(saved), str(saved / "plan_2023.docx")],
-                       check=True, capture_output=True)
-        for name in ("plan_2023.docx", "plan_2023.pdf", "merged_columns.docx", "no_task_table.docx"):
+        subprocess.run([*office, "--convert-to", "pdf", "--outdir", str(saved), str(saved / "plan_2023.docx"),
+                        str(saved / "merged_columns.docx")], check=True, capture_output=True)
+        locked = Path(tmp) / "locked"
+        subprocess.run([*office, "--convert-to", f"pdf:writer_pdf_Export:{ENCRYPTED}", "--outdir", str(locked),
+                        str(saved / "merged_columns.docx")], check=True, capture_output=True)
+        shutil.copyfile(locked / "merged_columns.pdf", saved / "encrypted.pdf")
+        for name in ("plan_2023.docx", "plan_2023.pdf", "merged_columns.docx", "merged_columns.pdf",
+                     "no_task_table.docx", "encrypted.pdf"):
             shutil.copyfile(saved / name, out / name)
             print(f"{out / name}: {(out / name).stat().st_size} bytes")
     return 0

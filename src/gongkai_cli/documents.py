@@ -180,9 +180,12 @@ def pdf_records(path: Path) -> Records:
         raise UsageError(f"文件“{path}”不是有效的 PDF 文件，或已损坏。") from exc
 
 
-def _is_encrypted_error(exc: BaseException) -> bool:
+def _is_encrypted_error(exc: BaseException | None) -> bool:
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
+    # pdfplumber wraps pdfminer's error in its own exception type.
     while exc is not None:
-        if "Password" in type(exc).__name__ or "Encrypt" in type(exc).__name__:
+        if isinstance(exc, (PDFPasswordIncorrect, PDFEncryptionError)):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
