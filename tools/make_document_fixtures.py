@@ -163,9 +163,9 @@ def plan_2023(tasks: list[dict[str, str]]) -> Document:
 def write_wrapped(cell, text: str, number: int) -> None:
     """Write the cell, breaking some long texts the way people force a line in Word.
 
-    Every seventh long content gets a manual line break after its first clause,
-    every fifth long unit list becomes two paragraphs: the reader must join both
-    without leaving a space inside the Chinese text.
+    In every fifth row a long text is split into two paragraphs after a 、, in
+    every seventh a long one gets a manual line break after its first ，: the
+    reader must join both without leaving a space inside the Chinese text.
     """
     paragraph = cell.paragraphs[0]
     half = len(text) // 2

@@ -204,6 +204,8 @@ def _pdf_table_records(pdf, path: Path) -> Records:
         for table in page.find_tables():
             found_table = True
             for raw in table.extract():
+                if len(records) >= MAX_TABLE_ROWS:
+                    raise UsageError(f"文件“{path}”的表格超过 {MAX_TABLE_ROWS} 行，不像是任务分解表。")
                 cells = [_one_line(cell or "") for cell in raw]
                 cleaned = [clean_text(cell) for cell in cells]
                 if header is None:
@@ -224,8 +226,6 @@ def _pdf_table_records(pdf, path: Path) -> Records:
                 else:
                     records.append((len(records) + 1, cells))
                 at_page_top = False
-                if len(records) > MAX_TABLE_ROWS:
-                    raise UsageError(f"文件“{path}”的表格超过 {MAX_TABLE_ROWS} 行，不像是任务分解表。")
             at_page_top = False
     if not has_text:
         raise UsageError(
