@@ -183,7 +183,7 @@ def init(
 def import_(
     ctx: typer.Context,
     file: Path = typer.Argument(
-        ..., help="任务分解表：Excel 文件（.xlsx），或 CSV 文件（UTF-8、带 BOM 的 UTF-8 或 GBK/GB18030）。"
+        ..., help="任务分解表：Word 文档（.docx）、PDF、Excel 文件（.xlsx），或 CSV 文件（UTF-8、带 BOM 的 UTF-8 或 GBK/GB18030）。"
     ),
     plan: Optional[str] = typer.Option(None, "--plan", help="计划名称（默认取文件名中的年份，例如 2024）。"),
     year: Optional[int] = typer.Option(None, "--year", help="计划年度，用于把“全年”“4月20日前”换算成日期。"),

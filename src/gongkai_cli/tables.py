@@ -35,7 +35,7 @@ class Row:
 @dataclass(frozen=True)
 class PlanTable:
     rows: tuple[Row, ...]
-    encoding: str  # the CSV text encoding, or "xlsx" for a workbook
+    encoding: str  # the CSV text encoding, or "xlsx", "docx", "pdf" for those formats
     path: str
 
 
@@ -94,6 +94,11 @@ def read_plan_table(path: str | os.PathLike) -> PlanTable:
     if suffix in _XLSX_SUFFIXES:
         _check_size(path)
         return _read_xlsx(path)
+    if suffix in (".docx", ".pdf"):
+        from . import documents
+
+        records = documents.docx_records(path) if suffix == ".docx" else documents.pdf_records(path)
+        return PlanTable(rows=_build_rows(records, f"文件“{path}”表格"), encoding=suffix[1:], path=str(path))
     try:
         data = _read_limited(path)
     except OSError as exc:
