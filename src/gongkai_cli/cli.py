@@ -321,17 +321,28 @@ def report(
     since: Optional[str] = typer.Option(None, "--since", help="列出自该日以来的进展记录，例如 2023-04-01、1m（默认全部）。"),
     output: str = typer.Option("-", "--output", "-o", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"),
     as_html: bool = typer.Option(False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）。"),
+    as_docx: bool = typer.Option(False, "--docx", help="输出公文格式（GB/T 9704）的 Word 文档，须用 -o 指定文件；-o 以 .docx 结尾时自动选用。"),
 ) -> None:
-    """生成进展报告（Markdown 或 HTML）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
+    """生成进展报告（Markdown、HTML 或 Word）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
 
     例如：gongkai report --unit 区财政局 --since 2023-04-01 -o 区财政局进展.md
     """
-    from . import reporting
-    from .files import check_output, write_output
+    import sys
 
+    from . import reporting
+    from .files import STDOUT, check_output, write_output
+
+    as_docx = as_docx or output.lower().endswith(".docx")
+    if as_docx and as_html:
+        raise UsageError("--docx 与 --html 只能选一个。")
+    if as_docx and output == STDOUT and sys.stdout.isatty():
+        raise UsageError("Word 文档是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 进展报告.docx）。")
     check_output(output, what="报告")
     with _ledger(ctx) as ledger:
         result = ledger.report(unit=unit, since=since)
+    if as_docx:
+        write_output(output, lambda out: reporting.docx(result, out))
+        return
     text = reporting.html_page(result) if as_html else reporting.markdown(result)
     write_output(output, lambda out: out.write(text.encode("utf-8")))
 
