@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 
-def convert(source: Path, to: str, workdir: Path) -> Path:
+def convert(source: Path, to: str, workdir: Path, *options: str) -> Path:
     """Convert `source` headless to the format `to` (pdf, xlsx, ods…); skip the test without LibreOffice."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
@@ -17,7 +17,7 @@ def convert(source: Path, to: str, workdir: Path) -> Path:
     # A private profile: several test runs (or a user's open LibreOffice) must not share one lock.
     profile = workdir / "lo-profile"
     subprocess.run(
-        [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--convert-to", to,
+        [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", *options, "--convert-to", to,
          "--outdir", str(workdir), str(source)],
         check=True, capture_output=True, timeout=180,
     )

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable
 
+from .cells import guard
 from .errors import UsageError
 from .files import STDOUT, check_output, write_output
 from .models import Note, Status, Task
@@ -154,7 +155,12 @@ def _csv(export: PlanTasks, out: IO[str]) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(column.header for column in TASK_COLUMNS)
     for task in export.tasks:
-        writer.writerow(_plain(value) for value in _task_values(task))
+        writer.writerow(_csv_cell(_plain(value)) for value in _task_values(task))
+
+
+def _csv_cell(value: object) -> object:
+    # Numbers stay numbers; only text is guarded against being run as a formula (see cells.py).
+    return guard(value) if isinstance(value, str) else value
 
 
 def _json_export(export: PlanTasks, out: IO[str]) -> None:
