@@ -10,7 +10,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import math
 import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -67,6 +69,19 @@ NOTE_COLUMNS = (
     _Column("状态变更", 10),
     _Column("内容", 70, "wrap"),
 )
+# The sheet meant for paper: what a meeting reads, 120 character units wide. Fitted to
+# the width of A4 landscape that prints at 100% in Excel and about 93% in LibreOffice
+# (whose character unit is wider), so the 11 pt cells come out at 10 pt or more.
+PRINT_COLUMNS = (
+    _Column("序号", 5, "number"),
+    _Column("任务内容", 46, "wrap"),
+    _Column("责任单位", 22, "wrap"),
+    _Column("时间节点", 10, "wrap"),
+    _Column("状态", 9, "wrap"),
+    _Column("最新进展", 28, "wrap"),
+)
+PRINT_MARGIN_INCHES = 0.4
+LINE_POINTS = 15.6  # one line of 11 pt text, Chinese fallback fonts included
 
 
 def resolve_format(fmt: str | None, output: str) -> str:
@@ -123,6 +138,18 @@ def _task_values(task: Task) -> tuple:
         note_text(latest) if latest else "",
         latest.at if latest else "",
         task.updated_at,
+    )
+
+
+def _print_values(task: Task) -> tuple:
+    latest = task.notes[-1] if task.notes else None
+    return (
+        task.id,
+        task.content,
+        "、".join(task.units),
+        task.deadline,
+        f"{task.status.label}（逾期）" if task.overdue else task.status.label,
+        f"{note_text(latest)}（{latest.by}，{latest.at[:10]}）" if latest else "",
     )
 
 
@@ -192,8 +219,17 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     tasks = book.active
     tasks.title = "任务"
     _fill_sheet(tasks, TASK_COLUMNS, [_task_values(task) for task in export.tasks])
+    # Thirteen columns fitted to one page width print at about 4 pt; this sheet prints at
+    # full size across as many pages as it needs, with 序号 and the header on each.
+    _print_setup(tasks, export.plan.name, "任务", fit_width=False)
+    tasks.print_title_cols = "A:A"
     notes = book.create_sheet("进展记录")
     _fill_sheet(notes, NOTE_COLUMNS, [_note_values(task, note) for task in export.tasks for note in task.notes])
+    _print_setup(notes, export.plan.name, "进展记录", fit_width=True)
+    # Last, so that importing this workbook again still reads the full 任务 sheet first.
+    printable = book.create_sheet("打印版")
+    _fill_sheet(printable, PRINT_COLUMNS, [_print_values(task) for task in export.tasks])
+    _print_setup(printable, export.plan.name, "任务", fit_width=True)
     book.save(out)
 
 
@@ -229,14 +265,48 @@ def _fill_sheet(sheet, columns: tuple[_Column, ...], rows: list[tuple]) -> None:
                 # openpyxl takes any text starting with "=" for a formula; a note
                 # such as "=已完成" must stay text, not become #NAME? in Excel.
                 cell.data_type = "s"
-    # Header row and 序号 column stay in view while scrolling; the header repeats on printed pages.
+    # Header row and 序号 column stay in view while scrolling.
     sheet.freeze_panes = "B2"
     sheet.auto_filter.ref = sheet.dimensions
+    for number, values in enumerate(rows, start=2):
+        sheet.row_dimensions[number].height = _row_height(columns, values)
+
+
+def _print_setup(sheet, plan: str, what: str, *, fit_width: bool) -> None:
+    """A4 landscape, the header row on every page, "第 N 页 共 M 页" in the footer."""
     sheet.print_title_rows = "1:1"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    margins = sheet.page_margins
+    margins.left = margins.right = PRINT_MARGIN_INCHES
+    margins.top = margins.bottom = 0.6
+    margins.header = margins.footer = 0.25
+    if fit_width:
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
+    # "&&" is a literal ampersand in a header; plan names are the office's text.
+    sheet.oddHeader.center.text = f"政务公开任务台账（{inert(plan).replace('&', '&&')}）{what}"
+    sheet.oddFooter.center.text = "第 &P 页 共 &N 页"
+
+
+def _row_height(columns: tuple[_Column, ...], values: tuple) -> float:
+    """Points for a row whose wrapped cells all show whole: the tallest cell's lines.
+
+    Excel and LibreOffice do not grow a row for wrapped text written by a program,
+    so the height is estimated here: a Chinese character takes two width units.
+    """
+    lines = 1
+    for column, value in zip(columns, values):
+        if column.kind == "wrap" and isinstance(value, str) and value:
+            per_line = max(1.0, column.width - 1.5)
+            lines = max(lines, sum(max(1, math.ceil(_display_width(part) / per_line)) for part in value.split("\n")))
+    return min(409.0, lines * LINE_POINTS + 4)  # 409 pt is the most a row may be
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def _xlsx_value(column: _Column, value: object) -> object:
