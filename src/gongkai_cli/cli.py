@@ -502,9 +502,15 @@ def export(
     ctx: typer.Context,
     fmt: Optional[str] = typer.Option(
         None, "--format", "-f",
-        help="导出格式：xlsx、csv、json、markdown、ics（默认按 -o 文件的扩展名判断；输出到标准输出时为 csv）。",
+        help="导出格式：xlsx、csv、json、markdown、ics、vdir（默认按 -o 文件的扩展名判断；输出到标准输出时为 csv）。",
     ),
-    output: str = typer.Option("-", "--output", "-o", help="输出文件；为 - 时写到标准输出（默认）。"),
+    output: str = typer.Option("-", "--output", "-o", help="输出文件（vdir 格式为文件夹）；为 - 时写到标准输出（默认）。"),
+    ics_kind: Optional[str] = typer.Option(
+        None, "--ics-kind", help="ics/vdir 的条目类型：event（日程，默认，日历订阅可见）或 todo（待办，任务应用可见）。",
+    ),
+    alarm: Optional[str] = typer.Option(
+        None, "--alarm", help="ics/vdir：到期前多久提醒，例如 3d（默认）、12h、1w；不提醒用 none。",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
 ) -> None:
     """导出当前计划的全部任务（按序号）及进展记录。例如：gongkai export -o 任务台账.xlsx
@@ -514,10 +520,19 @@ def export(
     from . import export as exporter
 
     fmt = exporter.resolve_format(fmt, output)
+    calendar = exporter.calendar_options(fmt, ics_kind, alarm)
     exporter.check_target(fmt, output)
     with _ledger(ctx) as ledger:
         plan = ledger.export_tasks()
-    exporter.write(plan, fmt, output)
+    if fmt == "vdir":
+        result = exporter.write_vdir(plan, output, calendar)
+        if not quiet:
+            typer.echo(
+                f"已导出计划“{plan.plan.name}”到文件夹“{output}”（vdir）：写入 {result.written} 个文件，"
+                f"未变 {result.unchanged} 个，删除 {result.removed} 个。"
+            )
+        return
+    exporter.write(plan, fmt, output, calendar)
     if not quiet and output != exporter.STDOUT:
         typer.echo(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
 
