@@ -174,6 +174,7 @@ BODY_PT = 16  # 三号
 PAGE_NUMBER_PT = 14  # 四号
 TABLE_PT = 10.5  # 五号: six columns of task text on a 156 mm type area
 TABLE_LINE_PT = 15
+KEEP_ROW_LINES = 8  # taller rows may split over two pages rather than leave half a page empty
 LINE_PT = 28.95  # 225 mm type area / 22 lines
 SUBTITLE_CHARS = 24  # a line holds 28 characters of 三号; Latin digits are narrower, brackets are not
 _INVALID_XML = r"[\ud800-\udfff\ufffe\uffff]"
@@ -386,6 +387,15 @@ _COLUMN_WEIGHTS = {"序号": 1.7, "任务内容": 5.4, "最新进展": 4, "截�
 _CENTRED = {"序号", "截止日期", "状态", "逾期天数", "本单位职责", "时间"}
 
 
+def _table_lines(values, widths) -> int:
+    """Lines the tallest cell of a row needs, at about one 五号 character per 3.7 mm."""
+    import math
+
+    return max(
+        math.ceil(len(str(value)) / max(1.0, (width.mm - 3.8) / 3.7)) for value, width in zip(values, widths)
+    )
+
+
 def _docx_table(document, headers, rows) -> None:
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.shared import Mm
@@ -408,7 +418,9 @@ def _docx_table(document, headers, rows) -> None:
     styles = [document.styles["表格数字" if header in _CENTRED else "表格文字"] for header in headers]
     for values in rows:
         row = table.add_row()
-        row._tr.get_or_add_trPr().append(_element("w:cantSplit"))  # a task is read on one page
+        if _table_lines(values, widths) <= KEEP_ROW_LINES:
+            # A task is read on one page; only a row too tall to move whole may split.
+            row._tr.get_or_add_trPr().append(_element("w:cantSplit"))
         for cell, value, width, style in zip(row.cells, values, widths, styles):
             cell.width = width
             paragraph = cell.paragraphs[0]
