@@ -196,3 +196,21 @@ def test_todoman_lists_the_vdir(ledger, tmp_path):
     assert entries["[40]"]["completed"] is True and entries["[40]"]["percent"] == 100
     assert entries["[1]"]["completed"] is False and entries["[1]"]["list"] == "gongkai"
     assert datetime.fromtimestamp(entries["[1]"]["due"]).date() == date(2023, 12, 31)  # a local date
+
+
+def test_khal_lists_the_event_vdir(gk, tmp_path):
+    khal = shutil.which("khal", path=str(Path(sys.executable).parent))
+    if khal is None:
+        pytest.skip("khal is not installed (optional: pip install khal)")
+    vdir(gk, tmp_path / "gongkai")
+    config = tmp_path / "khal.conf"
+    config.write_text(
+        f"[calendars]\n[[gongkai]]\npath = {tmp_path / 'gongkai'}\n"
+        "[locale]\ntimeformat = %H:%M\ndateformat = %Y-%m-%d\nlongdateformat = %Y-%m-%d\n"
+        "datetimeformat = %Y-%m-%d %H:%M\nlongdatetimeformat = %Y-%m-%d %H:%M\n"
+        f"[sqlite]\npath = {tmp_path / 'khal.db'}\n",
+        encoding="utf-8",
+    )
+    listed = subprocess.run([khal, "-c", str(config), "list", "--format", "{title}", "2023-04-20", "1d"],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert listed.stdout.splitlines()[1:] == ["[40] 选取部分市民企业关注度高、办事需求大、政…"]

@@ -99,6 +99,15 @@ def test_tables_repeat_their_header_row_in_a_smaller_size(session, tmp_path):
         sizes = {p.style.font.size for row in table.rows for cell in row.cells for p in cell.paragraphs}
         assert sizes == {Pt(10.5)}
         assert {east_asia(p.style) for row in table.rows[1:] for cell in row.cells for p in cell.paragraphs} == {"仿宋_GB2312"}
+    # A task row of ordinary length stays on one page.
+    assert document.tables[0].rows[1]._tr.trPr.find(qn("w:cantSplit")) is not None
+
+
+def test_a_row_too_tall_for_a_page_may_split(gk, tmp_path):
+    gk("note", "1", "很长的进展。" * 80)
+    tasks = write_docx(gk, tmp_path).tables[0]
+    assert tasks.rows[1]._tr.trPr.find(qn("w:cantSplit")) is None
+    assert tasks.rows[2]._tr.trPr.find(qn("w:cantSplit")) is not None
 
 
 @pytest.mark.parametrize("unit", [None, "区财政局"])
