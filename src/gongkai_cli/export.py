@@ -128,7 +128,7 @@ class CalendarOptions(NamedTuple):
     """How tasks become calendar entries: events or to-dos, and how long before the due date to remind."""
 
     kind: str = "event"
-    alarm: timedelta | None = timedelta(days=3)
+    alarm: timedelta | None = None  # the command line's default is DEFAULT_ALARM
 
 
 def calendar_options(fmt: str, kind: str | None, alarm: str | None) -> CalendarOptions:
@@ -382,7 +382,7 @@ def _ics(export: PlanTasks, options: CalendarOptions) -> bytes:
     updated_at, so exporting an unchanged ledger twice gives the same bytes and
     subscriptions see no spurious change.
     """
-    calendar = _calendar(export)
+    calendar = _calendar()
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", inert(f"政务公开任务（{export.plan.name}）"))
     for task in export.tasks:
@@ -392,7 +392,7 @@ def _ics(export: PlanTasks, options: CalendarOptions) -> bytes:
     return calendar.to_ical()
 
 
-def _calendar(export: PlanTasks):
+def _calendar():
     from icalendar import Calendar
 
     calendar = Calendar()
@@ -511,7 +511,7 @@ def write_vdir(export: PlanTasks, directory: str, options: CalendarOptions) -> V
         component = _component(export, task, options)
         if component is None:
             continue
-        calendar = _calendar(export)
+        calendar = _calendar()
         calendar.add_component(component)
         wanted[_vdir_name(plan, task.id)] = calendar.to_ical()
     written = unchanged = 0
@@ -525,7 +525,10 @@ def write_vdir(export: PlanTasks, directory: str, options: CalendarOptions) -> V
     removed = 0
     for stale in sorted(path.glob("*.ics")):
         if stale.name not in wanted and _is_ours(stale, plan):
-            stale.unlink()
+            try:
+                stale.unlink()
+            except OSError as exc:
+                raise UsageError(f"无法删除已不在计划中的文件“{stale}”：{exc.strerror or exc}。") from exc
             removed += 1
     return VdirResult(written, unchanged, removed)
 
@@ -542,6 +545,7 @@ def _is_ours(path: Path, plan: str) -> bool:
         text = path.read_bytes()[:65536].decode("utf-8", errors="replace")
     except OSError:
         return False
+    text = re.sub(r"\r?\n[ \t]", "", text)  # unfold: a long UID is folded over two lines
     uid = re.search(r"^UID:(gongkai-(.+)-\d+@" + re.escape(UID_DOMAIN) + r")\r?$", text, re.M)
     return f"PRODID:{PRODID}" in text and uid is not None and uid[2] == plan
 
