@@ -59,7 +59,7 @@ def test_xlsx_sheets_columns_and_cell_types(gk, tmp_path):
     target = tmp_path / "out.xlsx"
     gk("export", "-o", str(target))
     book = openpyxl.load_workbook(target)
-    assert book.sheetnames == ["任务", "进展记录"]
+    assert book.sheetnames == ["任务", "进展记录", "打印版"]
     tasks, notes = book["任务"], book["进展记录"]
 
     assert [c.value for c in tasks[1]] == TASK_HEADERS
@@ -321,8 +321,8 @@ def test_importing_a_bad_xlsx_is_exit_2_and_changes_nothing(gk, tmp_path, conten
 
 def test_heavy_export_libraries_load_only_when_used():
     code = (
-        "import sys, gongkai_cli.cli, gongkai_cli.export, gongkai_cli.tables, gongkai_cli.ledger;"
-        "print(sorted(m for m in ('openpyxl', 'icalendar', 'rich') if m in sys.modules))"
+        "import sys, gongkai_cli.cli, gongkai_cli.export, gongkai_cli.tables, gongkai_cli.ledger, gongkai_cli.reporting;"
+        "print(sorted(m for m in ('openpyxl', 'icalendar', 'rich', 'docx') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import dataclass
 
+from .cells import unguard
 from .errors import UsageError
 
 FIELDS = ("id", "text", "status", "count", "by")
@@ -83,7 +84,9 @@ def _csv_lines(text: str, source: str) -> list[NoteLine]:
         start = reader.line_num + 1
         for cells in reader:
             if any(cell.strip() for cell in cells):
-                values = {key: (cells[i] if i < len(cells) and cells[i] != "" else None) for key, i in columns.items()}
+                # A CSV saved from our exports carries the formula guard (see cells.py).
+                values = {key: (unguard(cells[i]) if i < len(cells) and cells[i] != "" else None)
+                          for key, i in columns.items()}
                 lines.append(NoteLine(start, {key: values.get(key) for key in FIELDS}))
             start = reader.line_num + 1
         return lines

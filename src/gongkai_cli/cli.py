@@ -321,17 +321,28 @@ def report(
     since: Optional[str] = typer.Option(None, "--since", help="列出自该日以来的进展记录，例如 2023-04-01、1m（默认全部）。"),
     output: str = typer.Option("-", "--output", "-o", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"),
     as_html: bool = typer.Option(False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）。"),
+    as_docx: bool = typer.Option(False, "--docx", help="输出公文格式（GB/T 9704）的 Word 文档，须用 -o 指定文件；-o 以 .docx 结尾时自动选用。"),
 ) -> None:
-    """生成进展报告（Markdown 或 HTML）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
+    """生成进展报告（Markdown、HTML 或 Word）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
 
     例如：gongkai report --unit 区财政局 --since 2023-04-01 -o 区财政局进展.md
     """
-    from . import reporting
-    from .files import check_output, write_output
+    import sys
 
+    from . import reporting
+    from .files import STDOUT, check_output, write_output
+
+    as_docx = as_docx or output.lower().endswith(".docx")
+    if as_docx and as_html:
+        raise UsageError("--docx 与 --html 只能选一个。")
+    if as_docx and output == STDOUT and sys.stdout.isatty():
+        raise UsageError("Word 文档是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 进展报告.docx）。")
     check_output(output, what="报告")
     with _ledger(ctx) as ledger:
         result = ledger.report(unit=unit, since=since)
+    if as_docx:
+        write_output(output, lambda out: reporting.docx(result, out))
+        return
     text = reporting.html_page(result) if as_html else reporting.markdown(result)
     write_output(output, lambda out: out.write(text.encode("utf-8")))
 
@@ -491,9 +502,15 @@ def export(
     ctx: typer.Context,
     fmt: Optional[str] = typer.Option(
         None, "--format", "-f",
-        help="导出格式：xlsx、csv、json、markdown、ics（默认按 -o 文件的扩展名判断；输出到标准输出时为 csv）。",
+        help="导出格式：xlsx、csv、json、markdown、ics、vdir（默认按 -o 文件的扩展名判断；输出到标准输出时为 csv）。",
     ),
-    output: str = typer.Option("-", "--output", "-o", help="输出文件；为 - 时写到标准输出（默认）。"),
+    output: str = typer.Option("-", "--output", "-o", help="输出文件（vdir 格式为文件夹）；为 - 时写到标准输出（默认）。"),
+    ics_kind: Optional[str] = typer.Option(
+        None, "--ics-kind", help="ics/vdir 的条目类型：event（日程，默认，日历订阅可见）或 todo（待办，任务应用可见）。",
+    ),
+    alarm: Optional[str] = typer.Option(
+        None, "--alarm", help="ics/vdir：到期前多久提醒，例如 3d（默认）、12h、1w；不提醒用 none。",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
 ) -> None:
     """导出当前计划的全部任务（按序号）及进展记录。例如：gongkai export -o 任务台账.xlsx
@@ -503,10 +520,19 @@ def export(
     from . import export as exporter
 
     fmt = exporter.resolve_format(fmt, output)
+    calendar = exporter.calendar_options(fmt, ics_kind, alarm)
     exporter.check_target(fmt, output)
     with _ledger(ctx) as ledger:
         plan = ledger.export_tasks()
-    exporter.write(plan, fmt, output)
+    if fmt == "vdir":
+        result = exporter.write_vdir(plan, output, calendar)
+        if not quiet:
+            typer.echo(
+                f"已导出计划“{plan.plan.name}”到文件夹“{output}”（vdir）：写入 {result.written} 个文件，"
+                f"未变 {result.unchanged} 个，删除 {result.removed} 个。"
+            )
+        return
+    exporter.write(plan, fmt, output, calendar)
     if not quiet and output != exporter.STDOUT:
         typer.echo(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
 

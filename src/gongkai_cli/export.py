@@ -10,12 +10,16 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import math
+import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Callable
+from typing import IO, TYPE_CHECKING, Callable, NamedTuple
 
+from .cells import guard
 from .errors import UsageError
 from .files import STDOUT, check_output, write_output
 from .models import Note, Status, Task
@@ -24,7 +28,9 @@ from .render import inert, note_text, write_json, write_markdown_table
 if TYPE_CHECKING:
     from .ledger import PlanTasks
 
-FORMATS = ("xlsx", "csv", "json", "markdown", "ics")
+FORMATS = ("xlsx", "csv", "json", "markdown", "ics", "vdir")
+ICS_KINDS = ("event", "todo")
+DEFAULT_ALARM = "3d"
 _SUFFIXES = {
     ".xlsx": "xlsx",
     ".csv": "csv",
@@ -35,6 +41,7 @@ _SUFFIXES = {
 }
 SUMMARY_CHARS = 20
 UID_DOMAIN = "gongkai"
+PRODID = "-//gongkai//政务公开工作要点任务台账//ZH"
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,19 @@ NOTE_COLUMNS = (
     _Column("状态变更", 10),
     _Column("内容", 70, "wrap"),
 )
+# The sheet meant for paper: what a meeting reads, 120 character units wide. Fitted to
+# the width of A4 landscape that prints at 100% in Excel and about 93% in LibreOffice
+# (whose character unit is wider), so the 11 pt cells come out at 10 pt or more.
+PRINT_COLUMNS = (
+    _Column("序号", 5, "number"),
+    _Column("任务内容", 46, "wrap"),
+    _Column("责任单位", 22, "wrap"),
+    _Column("时间节点", 10, "wrap"),
+    _Column("状态", 9, "wrap"),
+    _Column("最新进展", 28, "wrap"),
+)
+PRINT_MARGIN_INCHES = 0.4
+LINE_POINTS = 15.6  # one line of 11 pt text, Chinese fallback fonts included
 
 
 def resolve_format(fmt: str | None, output: str) -> str:
@@ -88,17 +108,63 @@ def check_target(fmt: str, output: str) -> None:
     """Refuse a target that cannot work, before any database work is done."""
     if output == STDOUT and fmt == "xlsx" and sys.stdout.isatty():
         raise UsageError("xlsx 是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 任务.xlsx）或重定向到文件。")
+    if fmt == "vdir":
+        _check_vdir(output)
+        return
     check_output(output, what="导出")
 
 
-def write(export: PlanTasks, fmt: str, output: str) -> None:
+def _check_vdir(output: str) -> None:
+    if output == STDOUT:
+        raise UsageError("vdir 格式导出的是一个文件夹（每项任务一个 .ics 文件），请用 -o 指定文件夹，例如 -o ~/.calendars/政务公开。")
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"vdir 导出目标“{path}”已存在且不是文件夹。")
+    if not path.parent.is_dir():
+        raise UsageError(f"vdir 文件夹所在目录“{path.parent}”不存在，请先创建该目录。")
+
+
+class CalendarOptions(NamedTuple):
+    """How tasks become calendar entries: events or to-dos, and how long before the due date to remind."""
+
+    kind: str = "event"
+    alarm: timedelta | None = None  # the command line's default is DEFAULT_ALARM
+
+
+def calendar_options(fmt: str, kind: str | None, alarm: str | None) -> CalendarOptions:
+    """Parse --ics-kind and --alarm, which only mean something for ics and vdir."""
+    if fmt not in ("ics", "vdir"):
+        if kind is not None or alarm is not None:
+            raise UsageError("--ics-kind 和 --alarm 只适用于 ics 和 vdir 格式。")
+        return CalendarOptions()
+    value = (kind or "event").strip().lower()
+    if value not in ICS_KINDS:
+        raise UsageError(f"不支持的日历条目类型“{kind}”，可选：event（日程）、todo（待办）。")
+    return CalendarOptions(value, _parse_alarm(alarm if alarm is not None else DEFAULT_ALARM))
+
+
+def _parse_alarm(text: str) -> timedelta | None:
+    value = text.strip().lower()
+    if value in ("0", "none", "off", "no", "无"):
+        return None
+    match = re.fullmatch(r"(\d{1,3})\s*([dhw]|天|小时|周)", value)
+    if not match or int(match[1]) == 0:
+        raise UsageError(f"无效的提醒提前量“{text}”，应为天数、小时数或周数，例如 3d、12h、1w；不提醒用 none。")
+    unit = {"d": "days", "天": "days", "h": "hours", "小时": "hours", "w": "weeks", "周": "weeks"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
+def write(export: PlanTasks, fmt: str, output: str, calendar: CalendarOptions = CalendarOptions()) -> None:
     """Write the plan in `fmt` to the file `output`, or to stdout when it is "-"."""
 
     def produce(out: IO[bytes]) -> None:
         if fmt == "csv" and output != STDOUT:
             # Excel and WPS read a CSV without a BOM as GBK; a pipe wants no BOM.
             out.write(codecs.BOM_UTF8)
-        _WRITERS[fmt](export, out)
+        if fmt == "ics":
+            out.write(_ics(export, calendar))
+        else:
+            _WRITERS[fmt](export, out)
 
     write_output(output, produce)
 
@@ -122,6 +188,18 @@ def _task_values(task: Task) -> tuple:
         note_text(latest) if latest else "",
         latest.at if latest else "",
         task.updated_at,
+    )
+
+
+def _print_values(task: Task) -> tuple:
+    latest = task.notes[-1] if task.notes else None
+    return (
+        task.id,
+        task.content,
+        "、".join(task.units),
+        task.deadline,
+        f"{task.status.label}（逾期）" if task.overdue else task.status.label,
+        f"{note_text(latest)}（{latest.by}，{latest.at[:10]}）" if latest else "",
     )
 
 
@@ -154,7 +232,12 @@ def _csv(export: PlanTasks, out: IO[str]) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(column.header for column in TASK_COLUMNS)
     for task in export.tasks:
-        writer.writerow(_plain(value) for value in _task_values(task))
+        writer.writerow(_csv_cell(_plain(value)) for value in _task_values(task))
+
+
+def _csv_cell(value: object) -> object:
+    # Numbers stay numbers; only text is guarded against being run as a formula (see cells.py).
+    return guard(value) if isinstance(value, str) else value
 
 
 def _json_export(export: PlanTasks, out: IO[str]) -> None:
@@ -186,8 +269,17 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     tasks = book.active
     tasks.title = "任务"
     _fill_sheet(tasks, TASK_COLUMNS, [_task_values(task) for task in export.tasks])
+    # Thirteen columns fitted to one page width print at about 4 pt; this sheet prints at
+    # full size across as many pages as it needs, with 序号 and the header on each.
+    _print_setup(tasks, export.plan.name, "任务", fit_width=False)
+    tasks.print_title_cols = "A:A"
     notes = book.create_sheet("进展记录")
     _fill_sheet(notes, NOTE_COLUMNS, [_note_values(task, note) for task in export.tasks for note in task.notes])
+    _print_setup(notes, export.plan.name, "进展记录", fit_width=True)
+    # Last, so that importing this workbook again still reads the full 任务 sheet first.
+    printable = book.create_sheet("打印版")
+    _fill_sheet(printable, PRINT_COLUMNS, [_print_values(task) for task in export.tasks])
+    _print_setup(printable, export.plan.name, "任务", fit_width=True)
     book.save(out)
 
 
@@ -223,14 +315,48 @@ def _fill_sheet(sheet, columns: tuple[_Column, ...], rows: list[tuple]) -> None:
                 # openpyxl takes any text starting with "=" for a formula; a note
                 # such as "=已完成" must stay text, not become #NAME? in Excel.
                 cell.data_type = "s"
-    # Header row and 序号 column stay in view while scrolling; the header repeats on printed pages.
+    # Header row and 序号 column stay in view while scrolling.
     sheet.freeze_panes = "B2"
     sheet.auto_filter.ref = sheet.dimensions
+    for number, values in enumerate(rows, start=2):
+        sheet.row_dimensions[number].height = _row_height(columns, values)
+
+
+def _print_setup(sheet, plan: str, what: str, *, fit_width: bool) -> None:
+    """A4 landscape, the header row on every page, "第 N 页 共 M 页" in the footer."""
     sheet.print_title_rows = "1:1"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    margins = sheet.page_margins
+    margins.left = margins.right = PRINT_MARGIN_INCHES
+    margins.top = margins.bottom = 0.6
+    margins.header = margins.footer = 0.25
+    if fit_width:
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
+    # "&&" is a literal ampersand in a header; plan names are the office's text.
+    sheet.oddHeader.center.text = f"政务公开任务台账（{inert(plan).replace('&', '&&')}）{what}"
+    sheet.oddFooter.center.text = "第 &P 页 共 &N 页"
+
+
+def _row_height(columns: tuple[_Column, ...], values: tuple) -> float:
+    """Points for a row whose wrapped cells all show whole: the tallest cell's lines.
+
+    Excel and LibreOffice do not grow a row for wrapped text written by a program,
+    so the height is estimated here: a Chinese character takes two width units.
+    """
+    lines = 1
+    for column, value in zip(columns, values):
+        if column.kind == "wrap" and isinstance(value, str) and value:
+            per_line = max(1.0, column.width - 1.5)
+            lines = max(lines, sum(max(1, math.ceil(_display_width(part) / per_line)) for part in value.split("\n")))
+    return min(409.0, lines * LINE_POINTS + 4)  # 409 pt is the most a row may be
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def _xlsx_value(column: _Column, value: object) -> object:
@@ -246,43 +372,182 @@ def _xlsx_value(column: _Column, value: object) -> object:
 # -- ics ------------------------------------------------------------------------------
 
 
-def _ics(export: PlanTasks, out: IO[bytes]) -> None:
-    """One all-day VEVENT per task with a due date, on the due date.
+def _ics(export: PlanTasks, options: CalendarOptions) -> bytes:
+    """One calendar of the plan's tasks, as all-day VEVENTs or as VTODOs.
 
-    VEVENT rather than VTODO: Outlook, Google Calendar and the phone calendars
-    people subscribe with ignore VTODO entries, so tasks would silently vanish.
-    The event sits on the deadline day even when the task has a start (全年 would
-    otherwise paint a bar across the whole year), and is marked free (TRANSP) so
-    deadlines do not block anyone's schedule. Nothing depends on today (no
-    overdue flag) and DTSTAMP is the task's updated_at, so exporting an unchanged
-    ledger twice gives the same bytes and subscriptions see no spurious change.
+    VEVENT is the default: Outlook, Google Calendar and the phone calendars people
+    subscribe with ignore VTODO entries, so tasks would silently vanish. Task apps
+    (todoman, Thunderbird's tasks, Apple Reminders over CalDAV) read VTODOs.
+    Nothing depends on today (no overdue flag) and DTSTAMP is the task's
+    updated_at, so exporting an unchanged ledger twice gives the same bytes and
+    subscriptions see no spurious change.
     """
-    from icalendar import Calendar, Event
-
-    calendar = Calendar()
-    calendar.add("prodid", "-//gongkai//政务公开工作要点任务台账//ZH")
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
+    calendar = _calendar()
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", inert(f"政务公开任务（{export.plan.name}）"))
     for task in export.tasks:
-        if task.due is None:
-            continue
-        stamp = datetime.fromisoformat(task.updated_at).astimezone(timezone.utc)
-        event = Event()
-        # Stable across exports, so a calendar subscription updates the event instead of adding another.
-        event.add("uid", f"gongkai-{export.plan.name}-{task.id}@{UID_DOMAIN}")
-        event.add("dtstamp", stamp)
-        event.add("last-modified", stamp)
-        event.add("dtstart", task.due)
-        event.add("dtend", task.due + timedelta(days=1))
-        event.add("summary", inert(_summary(task)))
-        event.add("description", inert(_description(task)))
-        event.add("transp", "TRANSPARENT")
+        component = _component(export, task, options)
+        if component is not None:
+            calendar.add_component(component)
+    return calendar.to_ical()
+
+
+def _calendar():
+    from icalendar import Calendar
+
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    return calendar
+
+
+def _uid(plan: str, task_id: int) -> str:
+    # Stable across exports, so a calendar subscription updates the entry instead of adding another.
+    return f"gongkai-{plan}-{task_id}@{UID_DOMAIN}"
+
+
+def _component(export: PlanTasks, task: Task, options: CalendarOptions):
+    """The task's VEVENT or VTODO, or None for an event without a due date to sit on."""
+    from icalendar import Event, Todo
+
+    if options.kind == "event" and task.due is None:
+        return None
+    stamp = datetime.fromisoformat(task.updated_at).astimezone(timezone.utc)
+    component = Event() if options.kind == "event" else Todo()
+    component.add("uid", _uid(export.plan.name, task.id))
+    component.add("dtstamp", stamp)
+    component.add("last-modified", stamp)
+    component.add("summary", inert(_summary(task)))
+    component.add("description", inert(_description(task)))
+    if options.kind == "event":
+        # On the deadline day even when the task has a start (全年 would otherwise paint a
+        # bar across the whole year), and free (TRANSP) so deadlines block nobody's schedule.
+        component.add("dtstart", task.due)
+        component.add("dtend", task.due + timedelta(days=1))
+        component.add("transp", "TRANSPARENT")
         if task.status is Status.CANCELLED:
-            event.add("status", "CANCELLED")
-        calendar.add_component(event)
-    out.write(calendar.to_ical())
+            component.add("status", "CANCELLED")
+    else:
+        _todo_fields(component, task)
+    if options.alarm is not None and task.due is not None and task.status not in (Status.DONE, Status.CANCELLED):
+        component.add_component(_alarm(task, options.alarm, related_to_due=options.kind == "todo"))
+    return component
+
+
+_TODO_STATUS = {
+    Status.TODO: "NEEDS-ACTION",
+    Status.DOING: "IN-PROCESS",
+    Status.BLOCKED: "IN-PROCESS",  # started and stuck; RFC 5545 has no word for it
+    Status.DONE: "COMPLETED",
+    Status.CANCELLED: "CANCELLED",
+}
+
+
+def _todo_fields(todo, task: Task) -> None:
+    if task.start is not None and (task.due is None or task.start <= task.due):
+        todo.add("dtstart", task.start)
+    if task.due is not None:
+        todo.add("due", task.due)
+    todo.add("status", _TODO_STATUS[task.status])
+    percent = _percent_complete(task)
+    if percent is not None:
+        todo.add("percent-complete", percent)
+    if task.status is Status.DONE:
+        done = next((note for note in reversed(task.notes) if note.status is Status.DONE), None)
+        if done is not None:
+            todo.add("completed", datetime.fromisoformat(done.at).astimezone(timezone.utc))
+    if task.status is Status.BLOCKED:
+        todo.add("categories", ["受阻"])
+
+
+def _percent_complete(task: Task) -> int | None:
+    """100 when done, the share of a counted target (“开展 4 次”), 0 when not started; else unknown."""
+    if task.status is Status.DONE:
+        return 100
+    target = task.target
+    if target:
+        return min(100, task.progress * 100 // target)
+    return 0 if task.status is Status.TODO else None
+
+
+def _alarm(task: Task, before: timedelta, *, related_to_due: bool):
+    from icalendar import Alarm
+
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    # A VTODO's alarm counts back from DUE; an event's from its start, which is the due day.
+    alarm.add("trigger", -before, parameters={"RELATED": "END"} if related_to_due else {})
+    alarm.add("description", inert(f"任务 {task.id} 将于 {task.due.isoformat()} 到期：{_summary(task)}"))
+    return alarm
+
+
+# -- vdir: one .ics file per task, for khal, todoman and vdirsyncer --------------------
+
+
+class VdirResult(NamedTuple):
+    written: int  # files created or changed
+    unchanged: int
+    removed: int  # files of tasks no longer in the plan
+
+
+def write_vdir(export: PlanTasks, directory: str, options: CalendarOptions) -> VdirResult:
+    """Write one calendar file per task into `directory` (created if missing), the vdir layout.
+
+    File names and UIDs are stable (gongkai-<plan>-<id>.ics). A file whose bytes
+    would not change is left alone: vdirsyncer and khal tell changes by mtime, and
+    a nightly export must not make them resend ninety unchanged entries. Files of
+    this plan's tasks that are gone are removed; files gongkai did not write, or
+    wrote for another plan, are never touched.
+    """
+    path = Path(directory)
+    try:
+        path.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"无法创建文件夹“{path}”：{exc.strerror or exc}。") from exc
+    plan = export.plan.name
+    wanted: dict[str, bytes] = {}
+    for task in export.tasks:
+        component = _component(export, task, options)
+        if component is None:
+            continue
+        calendar = _calendar()
+        calendar.add_component(component)
+        wanted[_vdir_name(plan, task.id)] = calendar.to_ical()
+    written = unchanged = 0
+    for name, data in wanted.items():
+        target = path / name
+        if target.is_file() and target.read_bytes() == data:
+            unchanged += 1
+            continue
+        write_output(str(target), lambda out, data=data: out.write(data))
+        written += 1
+    removed = 0
+    for stale in sorted(path.glob("*.ics")):
+        if stale.name not in wanted and _is_ours(stale, plan):
+            try:
+                stale.unlink()
+            except OSError as exc:
+                raise UsageError(f"无法删除已不在计划中的文件“{stale}”：{exc.strerror or exc}。") from exc
+            removed += 1
+    return VdirResult(written, unchanged, removed)
+
+
+def _vdir_name(plan: str, task_id: int) -> str:
+    # vdir names must be safe on every file system; a plan name is the office's free text.
+    safe = re.sub(r"[^\w.-]", "_", plan)
+    return f"gongkai-{safe}-{task_id}.ics"
+
+
+def _is_ours(path: Path, plan: str) -> bool:
+    """A file gongkai wrote for this plan: our PRODID and a UID of this plan."""
+    try:
+        text = path.read_bytes()[:65536].decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    text = re.sub(r"\r?\n[ \t]", "", text)  # unfold: a long UID is folded over two lines
+    uid = re.search(r"^UID:(gongkai-(.+)-\d+@" + re.escape(UID_DOMAIN) + r")\r?$", text, re.M)
+    return f"PRODID:{PRODID}" in text and uid is not None and uid[2] == plan
 
 
 def _summary(task: Task) -> str:
@@ -314,5 +579,4 @@ _WRITERS: dict[str, Callable[[PlanTasks, IO[bytes]], None]] = {
     "csv": _text_writer(_csv),
     "json": _text_writer(_json_export),
     "markdown": _text_writer(_markdown_export),
-    "ics": _ics,
 }

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
+from .cells import guard
 from .errors import UsageError
 from .models import Event, Note, Plan, Status, Task
 
@@ -562,8 +563,9 @@ def _cell(value) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        # CSV and TSV end up `cat`ed to terminals too; JSON keeps the exact text, escaped.
-        return inert(value)
+        # CSV and TSV end up `cat`ed to terminals too, and opened in spreadsheets that
+        # would run "=…" as a formula; JSON keeps the exact text, escaped.
+        return guard(inert(value))
     return "" if value is None else value
 
 

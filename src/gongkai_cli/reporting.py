@@ -154,3 +154,276 @@ def html_page(report: ProgressReport) -> str:
         parts.append("</table>")
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
+
+
+# -- Word (.docx) in the layout of 党政机关公文格式 (GB/T 9704-2012) -------------------------
+#
+# Fonts are named, never embedded: every office PC that handles 公文 has 方正小标宋简体,
+# 仿宋_GB2312, 黑体 and 楷体_GB2312 installed, and an embedded font would bloat each
+# file and be refused by some document systems. Word and WPS pick a font for Chinese
+# text from w:eastAsia, so that attribute carries the 公文 font; Latin letters and
+# digits get the matching Windows font.
+
+TITLE_FONT = "方正小标宋简体"
+BODY_FONT = "仿宋_GB2312"
+LEVEL1_FONT = "黑体"
+LEVEL2_FONT = "楷体_GB2312"
+PAGE_NUMBER_FONT = "宋体"
+TITLE_PT = 22  # 二号
+BODY_PT = 16  # 三号
+PAGE_NUMBER_PT = 14  # 四号
+TABLE_PT = 10.5  # 五号: six columns of task text on a 156 mm type area
+TABLE_LINE_PT = 15
+KEEP_ROW_LINES = 8  # taller rows may split over two pages rather than leave half a page empty
+LINE_PT = 28.95  # 225 mm type area / 22 lines
+SUBTITLE_CHARS = 24  # a line holds 28 characters of 三号; Latin digits are narrower, brackets are not
+_INVALID_XML = r"[\ud800-\udfff\ufffe\uffff]"
+
+
+def docx(report: ProgressReport, out) -> None:
+    """Write the report as a Word document: the same sections as `markdown`, in 公文 layout.
+
+    Page numbers follow GB/T 9704 7.5: "— 1 —" in 宋体 四号, odd pages on the right
+    and even pages on the left, one character in from the edge, so that they sit on
+    the outer side of a double-sided print.
+    """
+    from docx import Document
+
+    document = Document()
+    _page_setup(document)
+    _docx_styles(document)
+    _docx_page_numbers(document)
+    document.add_paragraph(_docx_text(TITLE), style="公文标题")
+    for line in _subtitle_lines(report):
+        document.add_paragraph(_docx_text(line), style="公文副标题")
+    document.add_paragraph("", style="公文正文")
+    last_table = None
+    for heading, content in _sections(report):
+        document.add_paragraph(_docx_text(heading), style=_heading_style(heading))
+        if isinstance(content, str):
+            document.add_paragraph(_docx_text(content), style="公文正文")
+            last_table = None
+            continue
+        headers, rows = content
+        last_table = _docx_table(document, headers, rows)
+    if last_table is not None:
+        # The signature and date must not stand alone on the last page (GB/T 9704 7.3.5.4).
+        for cell in last_table.rows[-1].cells:
+            for paragraph in cell.paragraphs:
+                paragraph.paragraph_format.keep_with_next = True
+    document.add_paragraph("", style="公文正文").paragraph_format.keep_with_next = True
+    if report.unit:
+        document.add_paragraph(_docx_text(report.unit), style="成文日期")
+    today = report.today
+    document.add_paragraph(f"{today.year}年{today.month}月{today.day}日", style="成文日期")
+    document.save(out)
+
+
+def _subtitle_lines(report: ProgressReport) -> list[str]:
+    """The header facts in parentheses under the title, wrapped to fit a line of 三号 characters."""
+    facts = [f"{label}：{value}" for label, value in _header_lines(report)]
+    lines: list[str] = []
+    for fact in facts:
+        if lines and len(lines[-1]) + 1 + len(fact) <= SUBTITLE_CHARS:
+            lines[-1] += "　" + fact
+        else:
+            lines.append(fact)
+    lines[0] = "（" + lines[0]
+    lines[-1] += "）"
+    return lines
+
+
+def _heading_style(heading: str) -> str:
+    # GB/T 9704 7.3.3 orders the levels by their numbering: "一、" 黑体, "（一）" 楷体.
+    return "二级标题" if heading.startswith(("（", "(")) else "一级标题"
+
+
+def _docx_text(value: object) -> str:
+    import re
+
+    return re.sub(_INVALID_XML, "\ufffd", inert(str(value)))
+
+
+def _page_setup(document) -> None:
+    from docx.shared import Mm
+
+    section = document.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    # The page number's top edge sits 7 mm below the type area (GB/T 9704 7.5).
+    section.footer_distance = Mm(23)
+    section.header_distance = Mm(15)
+    # No line grid: LibreOffice snaps every line to it, tables included. The 22 lines
+    # of the type area come from the exact line spacing of the body styles instead.
+    grid = section._sectPr.find(_qn("w:docGrid"))
+    if grid is not None:
+        section._sectPr.remove(grid)
+
+
+def _qn(tag: str) -> str:
+    from docx.oxml.ns import qn
+
+    return qn(tag)
+
+
+def _element(tag: str):
+    from docx.oxml import OxmlElement
+
+    return OxmlElement(tag)
+
+
+def _set_fonts(font, east_asia: str, latin: str, size: float) -> None:
+    from docx.shared import Pt
+
+    font.name = latin
+    font.size = Pt(size)
+    font.bold = False
+    font.italic = False
+    fonts = font.element.rPr.rFonts
+    for attribute in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        fonts.attrib.pop(_qn(attribute), None)
+    fonts.set(_qn("w:eastAsia"), east_asia)
+
+
+def _paragraph_style(document, name: str, *, east_asia: str, latin: str, size: float, align=None,
+                     indent_chars: float = 0, line_pt: float | None = LINE_PT, outline: int | None = None):
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.enum.text import WD_LINE_SPACING
+    from docx.shared import Pt, RGBColor
+
+    style = document.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    style.base_style = document.styles["Normal"]
+    style.quick_style = True
+    _set_fonts(style.font, east_asia, latin, size)
+    style.font.color.rgb = RGBColor(0, 0, 0)
+    paragraph = style.paragraph_format
+    paragraph.space_before = Pt(0)
+    paragraph.space_after = Pt(0)
+    if line_pt is not None:
+        paragraph.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+        paragraph.line_spacing = Pt(line_pt)
+    if align is not None:
+        paragraph.alignment = align
+    paragraph.first_line_indent = Pt(indent_chars * size) if indent_chars else None
+    if outline is not None:
+        level = _element("w:outlineLvl")
+        level.set(_qn("w:val"), str(outline))
+        style.element.get_or_add_pPr().append(level)
+        paragraph.keep_with_next = True
+    return style
+
+
+def _docx_styles(document) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    normal = document.styles["Normal"]
+    _set_fonts(normal.font, BODY_FONT, "Times New Roman", BODY_PT)
+    normal.paragraph_format.space_after = Pt(0)
+    _paragraph_style(document, "公文标题", east_asia=TITLE_FONT, latin="Times New Roman", size=TITLE_PT,
+                     align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=36)
+    _paragraph_style(document, "公文副标题", east_asia=LEVEL2_FONT, latin="Times New Roman", size=BODY_PT,
+                     align=WD_ALIGN_PARAGRAPH.CENTER)
+    _paragraph_style(document, "公文正文", east_asia=BODY_FONT, latin="Times New Roman", size=BODY_PT,
+                     align=WD_ALIGN_PARAGRAPH.JUSTIFY, indent_chars=2)
+    _paragraph_style(document, "一级标题", east_asia=LEVEL1_FONT, latin="Times New Roman", size=BODY_PT,
+                     indent_chars=2, outline=0)
+    _paragraph_style(document, "二级标题", east_asia=LEVEL2_FONT, latin="Times New Roman", size=BODY_PT,
+                     indent_chars=2, outline=1)
+    date = _paragraph_style(document, "成文日期", east_asia=BODY_FONT, latin="Times New Roman", size=BODY_PT,
+                            align=WD_ALIGN_PARAGRAPH.RIGHT)
+    date.paragraph_format.right_indent = Pt(4 * BODY_PT)  # 右空四字 (GB/T 9704 7.3.5.1)
+    _paragraph_style(document, "表格文字", east_asia=BODY_FONT, latin="Times New Roman", size=TABLE_PT,
+                     line_pt=TABLE_LINE_PT)
+    _paragraph_style(document, "表格数字", east_asia=BODY_FONT, latin="Times New Roman", size=TABLE_PT,
+                     align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=TABLE_LINE_PT)
+    _paragraph_style(document, "表头文字", east_asia=LEVEL1_FONT, latin="Times New Roman", size=TABLE_PT,
+                     align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=TABLE_LINE_PT)
+    _paragraph_style(document, "页码", east_asia=PAGE_NUMBER_FONT, latin=PAGE_NUMBER_FONT, size=PAGE_NUMBER_PT,
+                     line_pt=None)
+
+
+def _docx_page_numbers(document) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    document.settings.odd_and_even_pages_header_footer = True
+    section = document.sections[0]
+    for footer, align in ((section.footer, WD_ALIGN_PARAGRAPH.RIGHT), (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT)):
+        paragraph = footer.paragraphs[0]
+        paragraph.style = document.styles["页码"]
+        paragraph.alignment = align
+        if align == WD_ALIGN_PARAGRAPH.RIGHT:
+            paragraph.paragraph_format.right_indent = Pt(PAGE_NUMBER_PT)
+        else:
+            paragraph.paragraph_format.left_indent = Pt(PAGE_NUMBER_PT)
+        paragraph.add_run("— ")
+        _page_field(paragraph)
+        paragraph.add_run(" —")
+
+
+def _page_field(paragraph) -> None:
+    # A complex field (begin, instruction, separate, cached result, end): the form Word itself writes.
+    for kind, text in (("begin", None), (None, " PAGE "), ("separate", None), (None, "1"), ("end", None)):
+        run = paragraph.add_run()
+        if kind is not None:
+            char = _element("w:fldChar")
+            char.set(_qn("w:fldCharType"), kind)
+            run._r.append(char)
+        elif text == " PAGE ":
+            instruction = _element("w:instrText")
+            instruction.set(_qn("xml:space"), "preserve")
+            instruction.text = text
+            run._r.append(instruction)
+        else:
+            run.text = text
+
+
+# Relative widths of the report's table columns, by header; the rest share what is left.
+_COLUMN_WEIGHTS = {"序号": 1.7, "任务内容": 5.4, "最新进展": 4, "截止日期": 2.8, "状态": 2.0, "逾期天数": 1.8,
+                   "牵头单位": 3.2, "本单位职责": 2.9, "时间": 3.2, "记录人": 2, "内容": 6}
+# Short values read best centred under their header.
+_CENTRED = {"序号", "截止日期", "状态", "逾期天数", "本单位职责", "时间"}
+
+
+def _table_lines(values, widths) -> int:
+    """Lines the tallest cell of a row needs, at about one 五号 character per 3.7 mm."""
+    import math
+
+    return max(
+        math.ceil(len(str(value)) / max(1.0, (width.mm - 3.8) / 3.7)) for value, width in zip(values, widths)
+    )
+
+
+def _docx_table(document, headers, rows) -> None:
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.shared import Mm
+
+    table = document.add_table(rows=1, cols=len(headers))
+    table.style = document.styles["Table Grid"]
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    weights = [_COLUMN_WEIGHTS.get(header, 2) for header in headers]
+    widths = [Mm(156 * weight / sum(weights)) for weight in weights]
+    for column, width in zip(table.columns, widths):
+        column.width = width
+    header_row = table.rows[0]
+    # Repeated at the top of every page the table runs onto.
+    header_row._tr.get_or_add_trPr().append(_element("w:tblHeader"))
+    for cell, text, width in zip(header_row.cells, headers, widths):
+        cell.width = width
+        cell.paragraphs[0].text = _docx_text(text)
+        cell.paragraphs[0].style = document.styles["表头文字"]
+    styles = [document.styles["表格数字" if header in _CENTRED else "表格文字"] for header in headers]
+    for values in rows:
+        row = table.add_row()
+        if _table_lines(values, widths) <= KEEP_ROW_LINES:
+            # A task is read on one page; only a row too tall to move whole may split.
+            row._tr.get_or_add_trPr().append(_element("w:cantSplit"))
+        for cell, value, width, style in zip(row.cells, values, widths, styles):
+            cell.width = width
+            paragraph = cell.paragraphs[0]
+            paragraph.text = _docx_text(value)
+            paragraph.style = style
+    return table

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cells import unguard
 from .errors import UsageError
 
 
@@ -157,7 +158,7 @@ def _csv_records(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as exc:
             raise UsageError(f"文件“{path}”第 {start} 行起 CSV 格式有误（{exc}），请检查引号是否成对。") from exc
-        yield start, cells
+        yield start, [unguard(cell) for cell in cells]  # undo the formula guard of our CSV export
         start = reader.line_num + 1
 
 
