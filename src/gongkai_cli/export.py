@@ -84,15 +84,18 @@ def resolve_format(fmt: str | None, output: str) -> str:
     return _SUFFIXES[suffix]
 
 
-def check_target(fmt: str, output: str) -> None:
+def check_target(fmt: str, output: str, *, force: bool = False) -> None:
     """Refuse a target that cannot work, before any database work is done."""
     if output == STDOUT and fmt == "xlsx" and sys.stdout.isatty():
         raise UsageError("xlsx 是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 任务.xlsx）或重定向到文件。")
-    check_output(output, what="导出")
+    check_output(output, what="导出", force=force)
 
 
-def write(export: PlanTasks, fmt: str, output: str) -> None:
-    """Write the plan in `fmt` to the file `output`, or to stdout when it is "-"."""
+def write(export: PlanTasks, fmt: str, output: str, *, ledger: Path, force: bool = False) -> None:
+    """Write the plan in `fmt` to the file `output`, or to stdout when it is "-".
+
+    `ledger` is the live database, which no output may overwrite; `force` replaces a read-only file.
+    """
 
     def produce(out: IO[bytes]) -> None:
         if fmt == "csv" and output != STDOUT:
@@ -100,7 +103,7 @@ def write(export: PlanTasks, fmt: str, output: str) -> None:
             out.write(codecs.BOM_UTF8)
         _WRITERS[fmt](export, out)
 
-    write_output(output, produce)
+    write_output(output, produce, ledger=ledger, what="导出", force=force)
 
 
 # -- records as rows ------------------------------------------------------------------
@@ -188,7 +191,11 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     _fill_sheet(tasks, TASK_COLUMNS, [_task_values(task) for task in export.tasks])
     notes = book.create_sheet("进展记录")
     _fill_sheet(notes, NOTE_COLUMNS, [_note_values(task, note) for task in export.tasks for note in task.notes])
-    book.save(out)
+    # Zipped in memory first: when openpyxl's own ZipFile meets a full disk it is left
+    # unclosed, and its finaliser then prints a second, misleading traceback.
+    packed = io.BytesIO()
+    book.save(packed)
+    out.write(packed.getbuffer())
 
 
 def _fill_sheet(sheet, columns: tuple[_Column, ...], rows: list[tuple]) -> None:
