@@ -191,11 +191,35 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     _fill_sheet(tasks, TASK_COLUMNS, [_task_values(task) for task in export.tasks])
     notes = book.create_sheet("进展记录")
     _fill_sheet(notes, NOTE_COLUMNS, [_note_values(task, note) for task in export.tasks for note in task.notes])
-    # Zipped in memory first: when openpyxl's own ZipFile meets a full disk it is left
-    # unclosed, and its finaliser then prints a second, misleading traceback.
+    _save_workbook(book, out)
+
+
+def _save_workbook(book, out: IO[bytes]) -> None:
+    """Save `book` to `out`; on a full disk, one OSError and no finaliser tracebacks after it.
+
+    The zip is built in memory: openpyxl leaves its ZipFile unclosed when a write
+    fails, and its finaliser would then write to a closed file. openpyxl also
+    writes each sheet to a temporary file first; when that write fails the sheet
+    stream is left open in a reference cycle, so it is finalised here, quietly,
+    and the first error alone is reported.
+    """
     packed = io.BytesIO()
-    book.save(packed)
-    out.write(packed.getbuffer())
+    try:
+        book.save(packed)
+    except OSError as err:
+        failure = OSError(err.errno, err.strerror, err.filename)
+    else:
+        out.write(packed.getbuffer())
+        return
+    import gc
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    raise failure
 
 
 def _fill_sheet(sheet, columns: tuple[_Column, ...], rows: list[tuple]) -> None:
