@@ -232,3 +232,14 @@ def test_a_read_only_output_file_is_replaced_only_with_force(gongkai, tmp_path: 
     assert forced.returncode == 0, forced.stderr
     assert "写出之前的进展" in target.read_text(encoding="utf-8-sig")
     assert stat.S_IMODE(target.stat().st_mode) == 0o444
+
+
+def test_a_backup_that_runs_out_of_space_names_the_backup_and_leaves_nothing(gongkai, tmp_path: Path):
+    out = tmp_path / "backups"
+    out.mkdir()
+    target = out / "b.db"
+    # The ledger (over 100 KB with the bundled plan) does not fit under a 64 KiB file size limit.
+    result = gongkai("backup", str(target), preexec_fn=_limit_file_size(64 * 1024))
+    one_error_line(result, 4)
+    assert str(target) in result.stderr and ".tmp" not in result.stderr
+    assert list(out.iterdir()) == []

@@ -591,7 +591,7 @@ class Ledger:
             # The copy holds the same data, so it gets the same readers as the live file, never more;
             # applied once the copy is complete, so a read-only ledger still gets its backup.
             files.write_atomically(
-                target, lambda handle, temp: self.store.copy_to(temp),
+                target, lambda handle, temp: self.store.copy_to(temp, shown_as=target),
                 mode=stat.S_IMODE(self.store.path.stat().st_mode), overwrite=overwrite,
             )
         except FileExistsError:
@@ -666,7 +666,7 @@ def restore(backup: str | os.PathLike, database: Path) -> Restored:
             aside = database.with_name(f"{database.name}.before-restore-{stamp}.db")
             try:
                 files.write_atomically(
-                    aside, lambda handle, temp: live.copy_to(temp),
+                    aside, lambda handle, temp: live.copy_to(temp, shown_as=aside),
                     mode=stat.S_IMODE(database.stat().st_mode), overwrite=False,
                 )
             except FileExistsError:

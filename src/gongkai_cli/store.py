@@ -823,8 +823,11 @@ class Store:
 
     # -- maintenance ------------------------------------------------------------
 
-    def copy_to(self, target: Path) -> None:
-        """Write a consistent copy of the whole database into the new, empty file `target`."""
+    def copy_to(self, target: Path, *, shown_as: Path | None = None) -> None:
+        """Write a consistent copy of the whole database into the new, empty file `target`.
+
+        Errors name `shown_as`, the file the user asked for, rather than a temporary file.
+        """
         try:
             dest = sqlite3.connect(target, isolation_level=None)
             try:
@@ -836,7 +839,7 @@ class Store:
             finally:
                 dest.close()
         except sqlite3.Error as err:
-            raise _translate(Path(target), err) from err
+            raise _translate(Path(shown_as or target), err) from err
 
     @classmethod
     def open_backup(cls, path: Path) -> Store:
