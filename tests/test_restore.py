@@ -62,6 +62,19 @@ def asides(db: Path) -> list[Path]:
     return sorted(db.parent.glob(f"{db.name}.before-restore-*.db"))
 
 
+def _until_checkpointed(db: Path, backup: Path) -> None:
+    """Wait until the writer's WAL has been checkpointed into the database file at least once.
+
+    Until then the backup plus the -wal happen to add up to the live state; after
+    it, the -wal holds pages that only fit the live file, the harmful case.
+    """
+    for _ in range(6000):
+        if db.stat().st_size > backup.stat().st_size:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the writer never checkpointed its WAL")
+
+
 @pytest.fixture
 def backed_up(gongkai, db_path: Path, tmp_path: Path) -> Path:
     """A ledger with one note in its backup and one more note after it."""
@@ -80,7 +93,7 @@ def test_restore_over_a_wal_left_by_a_killed_writer(gongkai, db_path: Path, back
     writer = subprocess.Popen([sys.executable, "-c", _NOTE_WRITER, str(db_path)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert writer.stdout.readline().strip() == "begin", writer.stderr.read()
-    time.sleep(0.5)
+    _until_checkpointed(db_path, backed_up)
     writer.send_signal(signal.SIGKILL)
     assert writer.wait(timeout=60) == -signal.SIGKILL
     writer.stdout.close()
@@ -196,3 +209,38 @@ def test_restore_of_a_missing_database_creates_nothing(gongkai, db_path: Path, b
     result = gongkai("restore", str(backed_up), "--yes")
     assert result.returncode == 4 and "不存在" in result.stderr
     assert not missing.exists()
+
+
+@posix_only
+def test_restore_repairs_a_ledger_after_the_backup_was_copied_back(gongkai, db_path: Path, backed_up: Path,
+                                                                   record_property):
+    """Whether the copy next to a stale -wal reads as corrupt depends on what the WAL holds
+    (recorded as a property, not asserted); restore repairs it either way."""
+    writer = subprocess.Popen([sys.executable, "-c", _NOTE_WRITER, str(db_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert writer.stdout.readline().strip() == "begin"
+    _until_checkpointed(db_path, backed_up)
+    writer.send_signal(signal.SIGKILL)
+    assert writer.wait(timeout=60) == -signal.SIGKILL
+    writer.stdout.close()
+    # The old README's procedure: copy the backup over the database, next to the killed writer's -wal.
+    db_path.write_bytes(backed_up.read_bytes())
+    naive = gongkai("check")
+    record_property("check_after_copying_back", naive.returncode)
+    result = gongkai("restore", str(backed_up), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert gongkai("check").returncode == 0
+    assert rows(db_path, NOTES) == rows(backed_up, NOTES)
+
+
+@pytest.mark.parametrize("answer, restored", [("y\n", True), ("n\n", False)])
+def test_restore_asks_in_a_terminal(gk, db_path: Path, backed_up: Path, monkeypatch, answer, restored):
+    from gongkai_cli import cli
+
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    result = gk("restore", str(backed_up), input=answer)
+    assert result.exit_code == 0
+    assert "将用备份" in result.stdout and "当前数据库会先另存一份" in result.stdout
+    assert ("已用备份" in result.stdout) is restored and ("未做任何更改" in result.stdout) is not restored
+    assert len(rows(db_path, NOTES)) == (1 if restored else 2)
+    assert len(asides(db_path)) == (1 if restored else 0)
