@@ -336,7 +336,9 @@ def report(
     with _ledger(ctx) as ledger:
         result = ledger.report(unit=unit, since=since)
     text = reporting.html_page(result) if as_html else reporting.markdown(result)
-    write_output(output, lambda out: out.write(text.encode("utf-8")), ledger=ledger.store.path, what="报告", force=force)
+    write_output(
+        output, lambda out: out.write(text.encode("utf-8")), ledger=ledger.store.path, what="报告", force=force
+    )
 
 
 @app.command()
@@ -574,7 +576,7 @@ def backup(
     file: Path = typer.Argument(..., metavar="FILE", help="备份文件路径，例如 gongkai-2023-04-01.db。"),
     force: bool = typer.Option(False, "--force", help="备份文件已存在时覆盖它。"),
 ) -> None:
-    """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。"""
+    """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。恢复请用 gongkai restore FILE。"""
     from . import render
 
     with _ledger(ctx, must_exist=True) as ledger:
