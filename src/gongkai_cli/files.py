@@ -116,7 +116,7 @@ def write_atomically(
     stop the writing. Without `overwrite` an existing `target` raises
     FileExistsError, also when it appears while the content is written.
     """
-    remove_stale_temps(target)
+    _remove_stale_temps(target)
     handle, temp = _locked_temp(target)
     try:
         fill(handle, temp)
@@ -146,16 +146,15 @@ def _locked_temp(target: Path) -> tuple[int, Path]:
         os.close(handle)
 
 
-def remove_stale_temps(target: Path) -> list[Path]:
-    """Remove temporary files of `target` whose writer has died (their lock is free); returns them."""
+def _remove_stale_temps(target: Path) -> None:
+    """Remove temporary files of `target` whose writer has died: nobody holds their lock."""
     if not _can_lock():
-        return []
+        return
     pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-z_]{{8}}\.tmp")
-    removed = []
     try:
         names = os.listdir(target.parent)
     except OSError:
-        return []
+        return
     for name in names:
         if not pattern.fullmatch(name):
             continue
@@ -167,10 +166,8 @@ def remove_stale_temps(target: Path) -> list[Path]:
         try:
             if stat.S_ISREG(os.fstat(handle).st_mode) and _lock(handle, blocking=False):
                 _unlink_with_companions(temp)
-                removed.append(temp)
         finally:
             os.close(handle)
-    return removed
 
 
 def _can_lock() -> bool:

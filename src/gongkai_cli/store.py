@@ -859,20 +859,26 @@ class Store:
         return cls(path, conn)
 
     def backup_problems(self) -> list[str]:
-        """Why this backup cannot replace a ledger; empty when it is a whole gongkai ledger."""
+        """What integrity_check and foreign_key_check find in this backup (empty when whole).
+
+        A file that is not a gongkai ledger at all raises UsageError (exit 2), one
+        from a newer gongkai StoreError (exit 4).
+        """
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as err:
-            raise UsageError(f"“{self.path}”不是 SQLite 数据库（{err}），不能用来恢复台账。") from err
+            if "not a database" not in str(err):
+                raise _translate(self.path, err) from err
+            raise UsageError(f"“{self.path}”不是 SQLite 数据库，不能用来恢复台账。") from err
         missing = sorted(_LEDGER_TABLES - tables)
         if version < 1 or missing:
-            raise UsageError(
-                f"“{self.path}”不是 gongkai 的台账备份（缺少数据表 {'、'.join(missing) or '（结构版本为 0）'}），不能用来恢复台账。"
-            )
+            why = f"缺少数据表 {'、'.join(missing)}" if missing else "结构版本为 0"
+            raise UsageError(f"“{self.path}”不是 gongkai 的台账备份（{why}），不能用来恢复台账。")
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"备份“{self.path}”由更新版本的 gongkai 创建（结构版本 {version}，本程序支持到 {SCHEMA_VERSION}），请升级 gongkai。"
+                f"备份“{self.path}”由更新版本的 gongkai 创建（结构版本 {version}，"
+                f"本程序支持到 {SCHEMA_VERSION}），请升级 gongkai。"
             )
         return self.problems()
 
