@@ -82,7 +82,7 @@ def test_backup_refuses_bad_targets(gk, db_path: Path, tmp_path: Path, where):
 def test_failed_backup_leaves_nothing_behind(gk, db_path: Path, tmp_path: Path, monkeypatch):
     gk("init")
 
-    def full_disk(self, target):
+    def full_disk(self, target, **shown_as):
         Path(target).write_bytes(b"half")
         raise StoreError(f"数据库“{target}”出错：database or disk is full")
 

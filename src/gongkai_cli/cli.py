@@ -97,6 +97,8 @@ DbOption = typer.Option(
 PlanOption = typer.Option(
     None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, help="计划名称，例如 2023（默认最新的计划）。"
 )
+# Outputs never overwrite the database; a read-only file is replaced only when asked.
+ForceReadOnlyOption = typer.Option(False, "--force", help="输出文件是只读文件时也替换它。")
 FormatOption = typer.Option("table", "--format", "-f", help="输出格式：table、json、csv、tsv、markdown。")
 
 
@@ -322,6 +324,7 @@ def report(
     output: str = typer.Option("-", "--output", "-o", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"),
     as_html: bool = typer.Option(False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）。"),
     as_docx: bool = typer.Option(False, "--docx", help="输出公文格式（GB/T 9704）的 Word 文档，须用 -o 指定文件；-o 以 .docx 结尾时自动选用。"),
+    force: bool = ForceReadOnlyOption,
 ) -> None:
     """生成进展报告（Markdown、HTML 或 Word）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
 
@@ -337,14 +340,15 @@ def report(
         raise UsageError("--docx 与 --html 只能选一个。")
     if as_docx and output == STDOUT and sys.stdout.isatty():
         raise UsageError("Word 文档是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 进展报告.docx）。")
-    check_output(output, what="报告")
+    check_output(output, what="报告", force=force)
     with _ledger(ctx) as ledger:
         result = ledger.report(unit=unit, since=since)
     if as_docx:
-        write_output(output, lambda out: reporting.docx(result, out))
-        return
-    text = reporting.html_page(result) if as_html else reporting.markdown(result)
-    write_output(output, lambda out: out.write(text.encode("utf-8")))
+        produce = lambda out: reporting.docx(result, out)  # noqa: E731
+    else:
+        text = reporting.html_page(result) if as_html else reporting.markdown(result)
+        produce = lambda out: out.write(text.encode("utf-8"))  # noqa: E731
+    write_output(output, produce, ledger=ledger.store.path, what="报告", force=force)
 
 
 @app.command()
@@ -512,6 +516,7 @@ def export(
         None, "--alarm", help="ics/vdir：到期前多久提醒，例如 3d（默认）、12h、1w；不提醒用 none。",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
+    force: bool = ForceReadOnlyOption,
 ) -> None:
     """导出当前计划的全部任务（按序号）及进展记录。例如：gongkai export -o 任务台账.xlsx
 
@@ -521,18 +526,18 @@ def export(
 
     fmt = exporter.resolve_format(fmt, output)
     calendar = exporter.calendar_options(fmt, ics_kind, alarm)
-    exporter.check_target(fmt, output)
+    exporter.check_target(fmt, output, force=force)
     with _ledger(ctx) as ledger:
         plan = ledger.export_tasks()
     if fmt == "vdir":
-        result = exporter.write_vdir(plan, output, calendar)
+        result = exporter.write_vdir(plan, output, calendar, ledger=ledger.store.path, force=force)
         if not quiet:
             typer.echo(
                 f"已导出计划“{plan.plan.name}”到文件夹“{output}”（vdir）：写入 {result.written} 个文件，"
                 f"未变 {result.unchanged} 个，删除 {result.removed} 个。"
             )
         return
-    exporter.write(plan, fmt, output, calendar)
+    exporter.write(plan, fmt, output, calendar, ledger=ledger.store.path, force=force)
     if not quiet and output != exporter.STDOUT:
         typer.echo(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
 
@@ -596,12 +601,41 @@ def backup(
     file: Path = typer.Argument(..., metavar="FILE", help="备份文件路径，例如 gongkai-2023-04-01.db。"),
     force: bool = typer.Option(False, "--force", help="备份文件已存在时覆盖它。"),
 ) -> None:
-    """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。"""
+    """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。恢复请用 gongkai restore FILE。"""
     from . import render
 
     with _ledger(ctx, must_exist=True) as ledger:
         written = ledger.backup(file, overwrite=force)
     render.backup_done(written)
+
+
+@app.command()
+def restore(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="BACKUP", help="用 gongkai backup 做的备份文件。"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接恢复（供脚本使用）。"),
+) -> None:
+    """用备份替换当前数据库：先检查备份完好，再把当前数据库另存一份（文件名含 before-restore 和时间），然后在独占锁下一次性写入。
+
+    不要直接把备份文件复制回原处：数据库旁残留的 -wal 文件会把它写坏。
+    """
+    from . import render
+    from .ledger import inspect_backup, resolve_db_path, restore as restore_backup
+
+    options: GlobalOptions = ctx.find_object(GlobalOptions)
+    database = resolve_db_path(options.db)
+    summary = inspect_backup(file, database)
+    if not yes:
+        if not _interactive():
+            raise UsageError(
+                f"将用{render.backup_headline(summary)}替换数据库“{database}”；当前不是交互式运行，"
+                "确认无误请加 --yes，本次未做任何更改。"
+            )
+        render.restore_preview(summary, database)
+        if not typer.confirm("确认用这份备份替换当前数据库吗？", default=False):
+            typer.echo("未做任何更改。")
+            return
+    render.restored(restore_backup(file, database))
 
 
 @app.command()

@@ -104,14 +104,14 @@ def resolve_format(fmt: str | None, output: str) -> str:
     return _SUFFIXES[suffix]
 
 
-def check_target(fmt: str, output: str) -> None:
+def check_target(fmt: str, output: str, *, force: bool = False) -> None:
     """Refuse a target that cannot work, before any database work is done."""
     if output == STDOUT and fmt == "xlsx" and sys.stdout.isatty():
         raise UsageError("xlsx 是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 任务.xlsx）或重定向到文件。")
     if fmt == "vdir":
         _check_vdir(output)
         return
-    check_output(output, what="导出")
+    check_output(output, what="导出", force=force)
 
 
 def _check_vdir(output: str) -> None:
@@ -154,8 +154,14 @@ def _parse_alarm(text: str) -> timedelta | None:
     return timedelta(**{unit: int(match[1])})
 
 
-def write(export: PlanTasks, fmt: str, output: str, calendar: CalendarOptions = CalendarOptions()) -> None:
-    """Write the plan in `fmt` to the file `output`, or to stdout when it is "-"."""
+def write(
+    export: PlanTasks, fmt: str, output: str, calendar: CalendarOptions = CalendarOptions(), *,
+    ledger: Path, force: bool = False,
+) -> None:
+    """Write the plan in `fmt` to the file `output`, or to stdout when it is "-".
+
+    `ledger` is the live database, which no output may overwrite; `force` replaces a read-only file.
+    """
 
     def produce(out: IO[bytes]) -> None:
         if fmt == "csv" and output != STDOUT:
@@ -166,7 +172,7 @@ def write(export: PlanTasks, fmt: str, output: str, calendar: CalendarOptions = 
         else:
             _WRITERS[fmt](export, out)
 
-    write_output(output, produce)
+    write_output(output, produce, ledger=ledger, what="导出", force=force)
 
 
 # -- records as rows ------------------------------------------------------------------
@@ -280,7 +286,45 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     printable = book.create_sheet("打印版")
     _fill_sheet(printable, PRINT_COLUMNS, [_print_values(task) for task in export.tasks])
     _print_setup(printable, export.plan.name, "任务", fit_width=True)
-    book.save(out)
+    _save_workbook(book, out)
+
+
+def _save_workbook(book, out: IO[bytes]) -> None:
+    """Save `book` to `out`; on a full disk, one OSError and no finaliser tracebacks after it.
+
+    The zip is built in memory: openpyxl leaves its ZipFile unclosed when a write
+    fails, and its finaliser would then write to a closed file. openpyxl also
+    writes each sheet to a temporary file first; when that write fails the sheet
+    stream is left open in a reference cycle, so it is finalised here, quietly,
+    and the first error alone is reported.
+    """
+    packed = io.BytesIO()
+    try:
+        book.save(packed)
+    except OSError as err:
+        failure = OSError(err.errno, err.strerror, err.filename)
+    except Exception as err:
+        # Where lxml is installed (python-docx brings it), openpyxl serialises with it,
+        # and a failed write surfaces as lxml's SerialisationError ("IO_EFBIG"), not OSError.
+        if type(err).__name__ != "SerialisationError":
+            raise
+        import errno
+        import os
+
+        code = getattr(errno, str(err).removeprefix("IO_"), errno.EIO)
+        failure = OSError(code, os.strerror(code))
+    else:
+        out.write(packed.getbuffer())
+        return
+    import gc
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    raise failure
 
 
 def _fill_sheet(sheet, columns: tuple[_Column, ...], rows: list[tuple]) -> None:
@@ -491,7 +535,9 @@ class VdirResult(NamedTuple):
     removed: int  # files of tasks no longer in the plan
 
 
-def write_vdir(export: PlanTasks, directory: str, options: CalendarOptions) -> VdirResult:
+def write_vdir(
+    export: PlanTasks, directory: str, options: CalendarOptions, *, ledger: Path, force: bool = False
+) -> VdirResult:
     """Write one calendar file per task into `directory` (created if missing), the vdir layout.
 
     File names and UIDs are stable (gongkai-<plan>-<id>.ics). A file whose bytes
@@ -520,7 +566,7 @@ def write_vdir(export: PlanTasks, directory: str, options: CalendarOptions) -> V
         if target.is_file() and target.read_bytes() == data:
             unchanged += 1
             continue
-        write_output(str(target), lambda out, data=data: out.write(data))
+        write_output(str(target), lambda out, data=data: out.write(data), ledger=ledger, what="导出", force=force)
         written += 1
     removed = 0
     for stale in sorted(path.glob("*.ics")):

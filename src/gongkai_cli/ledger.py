@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -576,33 +577,27 @@ class Ledger:
 
     def backup(self, target: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Copy the live database to `target`; a crash never leaves a half-written file under that name."""
+        from . import files
+
         target = Path(target).expanduser()
         if target.is_dir():
             raise UsageError(f"备份目标“{target}”是一个目录，请指定文件名，例如 {target / 'gongkai-backup.db'}。")
         if not target.parent.is_dir():
             raise UsageError(f"备份目标所在目录“{target.parent}”不存在。")
-        if target.exists():
-            if not overwrite:
-                raise UsageError(_backup_exists(target))
-            if target.samefile(self.store.path):
-                raise UsageError(f"备份目标“{target}”就是正在使用的数据库，不能覆盖。")
+        files.refuse_ledger_files(target, self.store.path, what="备份")
+        if target.exists() and not overwrite:
+            raise UsageError(_backup_exists(target))
         try:
-            import tempfile
-
-            handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            os.close(handle)
-        except OSError as err:
-            raise StoreError(f"无法在“{target.parent}”中写入备份：{err.strerror}。") from err
-        temp = Path(name)
-        try:
-            # mkstemp's private 0600 would surprise whoever restores the copy; mirror the live file.
-            os.chmod(temp, self.store.path.stat().st_mode & 0o7777)
-            self.store.copy_to(temp)
-            _move_into_place(temp, target, overwrite=overwrite)
+            # The copy holds the same data, so it gets the same readers as the live file, never more;
+            # applied once the copy is complete, so a read-only ledger still gets its backup.
+            files.write_atomically(
+                target, lambda handle, temp: self.store.copy_to(temp, shown_as=target),
+                mode=stat.S_IMODE(self.store.path.stat().st_mode), overwrite=overwrite,
+            )
+        except FileExistsError:
+            raise UsageError(_backup_exists(target)) from None
         except OSError as err:
             raise StoreError(f"无法写入备份文件“{target}”：{err.strerror}。") from err
-        finally:
-            temp.unlink(missing_ok=True)
         return target
 
     def check(self) -> Path:
@@ -616,6 +611,84 @@ class Ledger:
         return self.store.path
 
 
+class BackupSummary(NamedTuple):
+    """What a backup holds, shown before it replaces the ledger."""
+
+    path: Path
+    tasks: int
+    notes: int
+    newest_note: str | None
+
+
+class Restored(NamedTuple):
+    database: Path
+    backup: BackupSummary
+    aside: Path  # the replaced database, kept as it was
+
+
+def resolve_db_path(db_path: Path | None) -> Path:
+    """The database a command works on: `--db`, else GONGKAI_DB, else the default location."""
+    return Path(db_path).expanduser() if db_path is not None else default_db_path()
+
+
+def inspect_backup(backup: str | os.PathLike, database: Path) -> BackupSummary:
+    """Check that `backup` is a whole gongkai ledger that may replace `database`; what it holds."""
+    from . import files
+
+    backup = Path(backup).expanduser()
+    files.refuse_ledger_files(backup, database, what="恢复来源")
+    source = Store.open_backup(backup)
+    try:
+        return _checked_backup(source)
+    finally:
+        source.close()
+
+
+def restore(backup: str | os.PathLike, database: Path) -> Restored:
+    """Replace the ledger at `database` by the content of `backup`, keeping the replaced one aside.
+
+    Under one exclusive lock on the live database (no reader or writer in
+    between): the backup is checked again, the live content is copied to a
+    timestamped file next to it, and the backup's pages are written into the
+    live database through SQLite, which keeps its WAL consistent.
+    """
+    from . import files
+
+    backup = Path(backup).expanduser()
+    files.refuse_ledger_files(backup, database, what="恢复来源")
+    if not database.is_file():
+        raise StoreError(f"数据库“{database}”不存在；恢复只替换已有的台账，新建请先运行 gongkai init --empty。")
+    source = Store.open_backup(backup)
+    try:
+        with Store.exclusive(database) as live:
+            summary = _checked_backup(source)
+            stamp = datetime.now(dates.tz()).strftime("%Y%m%dT%H%M%S")
+            aside = database.with_name(f"{database.name}.before-restore-{stamp}.db")
+            try:
+                files.write_atomically(
+                    aside, lambda handle, temp: live.copy_to(temp, shown_as=aside),
+                    mode=stat.S_IMODE(database.stat().st_mode), overwrite=False,
+                )
+            except FileExistsError:
+                raise UsageError(f"“{aside}”已存在（同一秒内的另一次恢复？），本次未做任何更改，请稍后重试。") from None
+            except OSError as err:
+                raise StoreError(f"无法保存被替换的数据库副本“{aside}”：{err.strerror}；本次未做任何更改。") from err
+            live.replace_with(source)
+    finally:
+        source.close()
+    return Restored(database=database, backup=summary, aside=aside)
+
+
+def _checked_backup(source: Store) -> BackupSummary:
+    problems = source.backup_problems()
+    if problems:
+        raise StoreError(
+            f"备份“{source.path}”检查未通过：第一个问题是“{problems[0]}”；它不能用来恢复，本次未做任何更改。"
+        )
+    tasks, notes, newest = source.backup_contents()
+    return BackupSummary(path=source.path, tasks=tasks, notes=notes, newest_note=newest)
+
+
 def _checked_note(text: str | None) -> str:
     text = (text or "").strip()
     # surrogateescape: bytes that are not UTF-8 are refused at the CLI edge, not here.
@@ -627,29 +700,6 @@ def _checked_note(text: str | None) -> str:
 
 def _backup_exists(target: Path) -> str:
     return f"备份文件“{target}”已存在；确需覆盖请加 --force。"
-
-
-def _move_into_place(temp: Path, target: Path, *, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(temp, target)
-    else:
-        try:
-            # Unlike a rename, a hard link fails if the name was taken in the meantime.
-            os.link(temp, target)
-        except FileExistsError:
-            raise UsageError(_backup_exists(target)) from None
-        except OSError:
-            # File systems without hard links (FAT on a USB stick): check, then rename.
-            if target.exists():
-                raise UsageError(_backup_exists(target)) from None
-            os.replace(temp, target)
-    if os.name == "posix":
-        # The rename itself is durable only once the directory is on disk.
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
 
 
 def _reminder(unit: str | None, tasks: list[Task]) -> Reminder:

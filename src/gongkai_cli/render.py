@@ -13,11 +13,14 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import IO, Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Iterable, Sequence
 
 from .cells import guard
 from .errors import UsageError
 from .models import Event, Note, Plan, Status, Task
+
+if TYPE_CHECKING:
+    from .ledger import BackupSummary, Restored
 
 FORMATS = ("table", "json", "csv", "tsv", "markdown")
 
@@ -672,6 +675,21 @@ def undone(event: Event, out: IO[str] | None = None) -> None:
 
 def backup_done(path: Path, out: IO[str] | None = None) -> None:
     print(f"已备份到“{inert(str(path))}”。", file=out or sys.stdout)
+
+
+def backup_headline(summary: BackupSummary) -> str:
+    newest = f"，最新进展记于 {summary.newest_note}" if summary.newest_note else ""
+    return f"备份“{inert(str(summary.path))}”（{summary.tasks} 项任务、{summary.notes} 条进展{newest}）"
+
+
+def restore_preview(summary: BackupSummary, database: Path, out: IO[str] | None = None) -> None:
+    print(f"将用{backup_headline(summary)}替换数据库“{inert(str(database))}”；"
+          "当前数据库会先另存一份。", file=out or sys.stdout)
+
+
+def restored(result: Restored, out: IO[str] | None = None) -> None:
+    print(f"已用{backup_headline(result.backup)}恢复数据库“{inert(str(result.database))}”；"
+          f"被替换的数据库已另存为“{inert(str(result.aside))}”。", file=out or sys.stdout)
 
 
 def check_passed(path: Path, out: IO[str] | None = None) -> None:

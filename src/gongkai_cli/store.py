@@ -188,6 +188,8 @@ def _m004_counted_notes_index(db) -> None:
 # Append only: a migration that has shipped is never edited.
 MIGRATIONS: list[Callable] = [_m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index]
 SCHEMA_VERSION = len(MIGRATIONS)
+# What every ledger has had since migration 1: a file without them is not a gongkai ledger.
+_LEDGER_TABLES = frozenset({"plans", "tasks", "units", "task_units", "notes"})
 
 
 # -- errors -------------------------------------------------------------------
@@ -821,8 +823,11 @@ class Store:
 
     # -- maintenance ------------------------------------------------------------
 
-    def copy_to(self, target: Path) -> None:
-        """Write a consistent copy of the whole database into the new, empty file `target`."""
+    def copy_to(self, target: Path, *, shown_as: Path | None = None) -> None:
+        """Write a consistent copy of the whole database into the new, empty file `target`.
+
+        Errors name `shown_as`, the file the user asked for, rather than a temporary file.
+        """
         try:
             dest = sqlite3.connect(target, isolation_level=None)
             try:
@@ -834,7 +839,97 @@ class Store:
             finally:
                 dest.close()
         except sqlite3.Error as err:
-            raise _translate(Path(target), err) from err
+            raise _translate(Path(shown_as or target), err) from err
+
+    @classmethod
+    def open_backup(cls, path: Path) -> Store:
+        """Open a backup file read-only, as it is: no migration, no journal-mode switch, no write."""
+        from urllib.request import pathname2url
+
+        path = Path(path)
+        if not path.is_file():
+            raise UsageError(f"找不到备份文件“{path}”。" if not path.exists() else f"备份“{path}”不是文件。")
+        try:
+            conn = sqlite3.connect(
+                f"file:{pathname2url(str(path.resolve()))}?mode=ro", uri=True, isolation_level=None,
+                timeout=BUSY_TIMEOUT_SECONDS,
+            )
+        except sqlite3.Error as err:
+            raise _translate(path, err) from err
+        return cls(path, conn)
+
+    def backup_problems(self) -> list[str]:
+        """What integrity_check and foreign_key_check find in this backup (empty when whole).
+
+        A file that is not a gongkai ledger at all raises UsageError (exit 2), one
+        from a newer gongkai StoreError (exit 4).
+        """
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as err:
+            if "not a database" not in str(err):
+                raise _translate(self.path, err) from err
+            raise UsageError(f"“{self.path}”不是 SQLite 数据库，不能用来恢复台账。") from err
+        missing = sorted(_LEDGER_TABLES - tables)
+        if version < 1 or missing:
+            why = f"缺少数据表 {'、'.join(missing)}" if missing else "结构版本为 0"
+            raise UsageError(f"“{self.path}”不是 gongkai 的台账备份（{why}），不能用来恢复台账。")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"备份“{self.path}”由更新版本的 gongkai 创建（结构版本 {version}，"
+                f"本程序支持到 {SCHEMA_VERSION}），请升级 gongkai。"
+            )
+        return self.problems()
+
+    @_db_errors
+    def backup_contents(self) -> tuple[int, int, str | None]:
+        """(tasks, live notes, time of the newest note) in this backup, for the confirmation."""
+        tasks = self.conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
+        notes, newest = self.conn.execute("SELECT count(*), max(at) FROM notes").fetchone()
+        return tasks, notes, newest
+
+    @classmethod
+    @contextlib.contextmanager
+    def exclusive(cls, path: Path) -> Iterator[Store]:
+        """The database at `path` with no other connection reading or writing it, until the block ends.
+
+        EXCLUSIVE locking mode, set before the first read, makes this connection
+        wait (busy timeout) until every other connection has closed and then hold
+        the database file's lock across transactions: nothing can commit between
+        what this block reads and what it writes. A WAL left by a killed writer is
+        recovered first, as by any connection.
+        """
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        except sqlite3.Error as err:
+            raise _translate(path, err) from err
+        try:
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+                conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+                conn.execute("BEGIN EXCLUSIVE")
+                conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                raise _translate(path, err) from err
+            yield cls(path, conn)
+        finally:
+            # Closing is what gives the lock back: a WAL opened in exclusive mode keeps it until then.
+            conn.close()
+
+    def replace_with(self, source: Store) -> None:
+        """Make this database page for page a copy of `source`, in one transaction.
+
+        Written through SQLite (the online backup API, this connection as the
+        destination), so the WAL and its index stay consistent with the new
+        content and a crash leaves the old database or the new one, never a mix.
+        """
+        try:
+            source.conn.backup(self.conn)
+            # Fold the restored pages into the database file and empty the WAL.
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as err:
+            raise _translate(self.path, err) from err
 
     @_db_errors
     def problems(self) -> list[str]:
