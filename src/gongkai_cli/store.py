@@ -34,6 +34,8 @@ APPLICATION_ID = 0x474B4149
 # Ledgers made before the application id existed: these schema versions and these tables.
 _UNSTAMPED_VERSIONS = range(1, 5)
 _LEDGER_TABLES = ("plans", "tasks", "notes")
+# SQLite's extended code for "cannot create the -wal, -shm or -journal beside the database".
+_SQLITE_READONLY_DIRECTORY = 1544
 
 
 class TaskInput(NamedTuple):
@@ -211,7 +213,9 @@ def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SEC
             "（等待时间可用环境变量 GONGKAI_BUSY_TIMEOUT 调整）。"
         )
     if "readonly" in text or "read-only" in text:
-        if not os.access(path.parent, os.W_OK):
+        # Python 3.10 has no error codes; there, the directory's mode has to tell.
+        code = getattr(err, "sqlite_errorcode", None)
+        if code == _SQLITE_READONLY_DIRECTORY or (code is None and not os.access(path.parent, os.W_OK)):
             return _directory_not_writable(path)
         return StoreError(f"数据库“{path}”是只读的，无法写入。")
     if "not a database" in text or "malformed" in text or "corrupt" in text:
