@@ -21,6 +21,7 @@ import pytest
 
 from conftest import write_csv
 
+from gongkai_cli.ledger import busy_timeout
 from gongkai_cli.store import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 HEADER = "序号,任务名称,任务内容,责任单位,时间节点\n"
@@ -251,6 +252,13 @@ def test_tab_completion_does_not_create_a_database(run):
 def test_a_bad_busy_timeout_is_a_usage_error(run, value):
     refused(run("list", GONGKAI_BUSY_TIMEOUT=value), 2, "GONGKAI_BUSY_TIMEOUT", f"“{value}”")
     assert not run.db.exists()
+
+
+def test_the_lock_wait_defaults_to_30_seconds(monkeypatch):
+    assert busy_timeout() == 30
+    for text, seconds in (("", 30), (" 2.5 ", 2.5), ("0", 0), ("3600", 3600)):
+        monkeypatch.setenv("GONGKAI_BUSY_TIMEOUT", text)
+        assert busy_timeout() == seconds
 
 
 def test_the_lock_wait_is_configurable_and_the_message_states_it(run):
