@@ -372,3 +372,16 @@ def test_a_read_only_file_in_rollback_mode_is_read_without_switching_it_to_wal(r
     assert result.returncode == 0, result.stderr
     refused(run("note", "40", "x", db=copy, prefix=unprivileged), 4, "只读", str(copy))
     assert copy.read_bytes() == before
+
+
+def test_a_ledger_that_needs_an_upgrade_says_who_can_do_it_when_the_user_cannot_write(run, shared_dir,
+                                                                                     unprivileged):
+    directory = shared_dir / "old"
+    directory.mkdir(mode=0o755)
+    old = directory / "old.db"
+    _old_ledger(old, 2)
+    directory.chmod(0o555)
+    before = old.read_bytes()
+    refused(run("list", db=old, prefix=unprivileged), 4, "需要升级", "gongkai init", str(old))
+    assert run("check", db=old, prefix=unprivileged).returncode == 0
+    assert old.read_bytes() == before
