@@ -94,13 +94,8 @@ def _link_new(temp: Path, path: Path) -> bool:
         if path.exists():
             return False
         os.replace(temp, path)
-    if os.name == "posix":
-        # The new name is durable only once the directory is on disk.
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+    # No fsync of the directory here: the first write creates the -wal beside the new name,
+    # and SQLite syncs the directory then, before anything but the first plan depends on it.
     return True
 
 
