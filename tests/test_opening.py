@@ -225,6 +225,34 @@ def test_first_runs_at_the_same_moment_all_succeed_and_lose_no_note(run, tmp_pat
     record_property("first_runs", f"{start}: {FIRST_RUN_ROUNDS} rounds x {FIRST_RUNS} processes, all exit 0")
 
 
+# Builds the new ledger, says so, and waits to be killed before linking it into place.
+_KILLED_CREATOR = r"""
+import sys
+import gongkai_cli.ledger as ledger
+def stop(temp, path):
+    print("built", flush=True)
+    sys.stdin.readline()
+ledger._link_new = stop
+ledger.Ledger.open(sys.argv[1]).close()
+"""
+
+
+def test_a_creator_killed_before_the_link_leaves_nothing_under_the_real_name(run):
+    creator = subprocess.Popen([sys.executable, "-c", _KILLED_CREATOR, str(run.db)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True, env={**os.environ, **run.env})
+    try:
+        assert creator.stdout.readline().strip() == "built"
+        creator.kill()
+    finally:
+        creator.communicate(timeout=60)
+    assert not run.db.exists()
+    leftovers = companions(run.db)
+    assert len(leftovers) == 1 and leftovers[0].endswith(".new")
+    listed = run("list", "-f", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 91
+
+
 def test_a_failed_import_into_a_missing_database_leaves_no_file(run, tmp_path):
     bad = write_csv(tmp_path / "bad.csv", "x,y\n1,2\n")
     refused(run("import", str(bad)), 2, "bad.csv")
