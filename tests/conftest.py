@@ -21,7 +21,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GONGKAI_DB", str(db))
     monkeypatch.setenv("GONGKAI_TODAY", TODAY)
     monkeypatch.setenv("GONGKAI_USER", "测试员")
-    for name in ("GONGKAI_PLAN", "GONGKAI_TZ", "GONGKAI_NOW", "GONGKAI_DEBUG", "NO_COLOR"):
+    for name in ("GONGKAI_PLAN", "GONGKAI_TZ", "GONGKAI_NOW", "GONGKAI_DEBUG", "GONGKAI_BUSY_TIMEOUT", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
     return db
 

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import write_csv
 
+from gongkai_cli.store import APPLICATION_ID
+
 
 def test_list_my_tasks_as_json(gk):
     result = gk("list", "--unit", "区财政局", "--format", "json")
@@ -236,6 +238,7 @@ def test_corrupt_database_is_exit_4_without_traceback(gk, tmp_path, monkeypatch)
 
 def test_newer_schema_is_exit_4_asking_to_upgrade(gk, db_path):
     conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute("PRAGMA user_version = 999")
     conn.close()
     result = gk("list")

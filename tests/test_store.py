@@ -10,7 +10,7 @@ import pytest
 
 from gongkai_cli.errors import StoreError
 from gongkai_cli.models import Status
-from gongkai_cli.store import SCHEMA_VERSION, Store, TaskInput, TaskQuery
+from gongkai_cli.store import APPLICATION_ID, SCHEMA_VERSION, Store, TaskInput, TaskQuery
 
 TODAY = date(2023, 4, 1)
 AT = "2023-04-01T09:00:00+08:00"
@@ -51,6 +51,8 @@ def test_reopening_does_not_migrate_again(tmp_path: Path):
 def test_database_from_a_newer_schema_is_refused(tmp_path: Path):
     path = tmp_path / "new.db"
     conn = sqlite3.connect(path)
+    # A newer gongkai stamps its ledgers with the application id, as this one does.
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(StoreError, match="请升级 gongkai") as info:
@@ -181,17 +183,14 @@ def test_text_that_looks_like_sql_is_stored_as_text(store: Store):
     assert shown.notes[0].text == hostile and shown.notes[0].by == hostile
 
 
-def test_a_held_write_lock_becomes_a_store_error(tmp_path: Path, monkeypatch):
-    import gongkai_cli.store as store_module
-
+def test_a_held_write_lock_becomes_a_store_error(tmp_path: Path):
     path = tmp_path / "locked.db"
     Store.open(path).close()
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.1)
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        waiting = Store.open(path)
-        with pytest.raises(StoreError, match="正被其他进程占用") as info:
+        waiting = Store.open(path, timeout=0.1)
+        with pytest.raises(StoreError, match="正被其他进程占用，等待 0.1 秒") as info:
             load(waiting, [task(1)])
         assert info.value.exit_code == 4
         waiting.close()

@@ -135,7 +135,7 @@ def _complete_unit(ctx: typer.Context, incomplete: str) -> list[str]:
     root = ctx.find_root()
     db = root.params.get("db") if root.params else None
     try:
-        with Ledger.open(db, bootstrap=False) as ledger:
+        with Ledger.open(db, must_exist=True) as ledger:
             names = ledger.unit_spellings()
     except GongkaiError:
         return []
@@ -193,9 +193,10 @@ def import_(
     """导入（或重新导入）一份任务分解表。重新导入只更新任务文字，不丢失进展和状态。"""
     if year is not None and not 1900 <= year <= 2099:
         raise UsageError(f"无效的年度“{year}”，应为四位年份，例如 2024。")
+    from .ledger import Ledger
+
     options: GlobalOptions = ctx.find_object(GlobalOptions)
-    with _ledger(ctx, bootstrap=False) as ledger:
-        result = ledger.import_file(file, plan=plan or options.plan, year=year)
+    result = Ledger.import_into(options.db, file, plan=plan or options.plan, year=year)
     for warning in result.warnings:
         typer.echo(f"警告：{warning}", err=True)
     counts = result.counts

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
 from datetime import date, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from . import dates
 from .errors import NotFound, StoreError, UsageError
 from .models import Event, Note, Plan, Status, Task
-from .store import ImportCounts, NoteInput, Store, TaskInput, TaskQuery
+from .store import BUSY_TIMEOUT_SECONDS, ImportCounts, NoteInput, Store, TaskInput, TaskQuery
 from .units import Unit, UnitDirectory, load_directory, split_units
 
 # The wheel installs the package as plain files, so its data sits next to this module;
@@ -27,6 +28,9 @@ _TASK_ID = re.compile(r"[1-9][0-9]{0,8}")
 # and keeps a pasted file or a runaway script out of the ledger and its reports.
 MAX_NOTE_BYTES = 64 * 1024
 
+# An hour: beyond that a queued cron job is better failed and reported than left hanging.
+MAX_BUSY_TIMEOUT = 3600
+
 
 def default_db_path() -> Path:
     """GONGKAI_DB, else the per-user data directory."""
@@ -39,6 +43,61 @@ def default_db_path() -> Path:
 
 def bundled_plan_path() -> Path:
     return DATA_DIR / BUNDLED_PLAN
+
+
+def busy_timeout() -> float:
+    """Seconds to wait for another process's write lock: GONGKAI_BUSY_TIMEOUT, else the default."""
+    text = os.environ.get("GONGKAI_BUSY_TIMEOUT", "").strip()
+    if not text:
+        return BUSY_TIMEOUT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_BUSY_TIMEOUT:  # also refuses nan
+        raise UsageError(
+            f"环境变量 GONGKAI_BUSY_TIMEOUT 的值“{text}”无效，应为 0 到 {MAX_BUSY_TIMEOUT} 之间的秒数，例如 30。"
+        )
+    return seconds
+
+
+def _database_path(db_path: Path | None, *, create_parents: bool = False, must_exist: bool = False) -> Path:
+    explicit = db_path is not None or "GONGKAI_DB" in os.environ
+    path = Path(db_path).expanduser() if db_path is not None else default_db_path()
+    if not path.exists():
+        if must_exist:
+            raise StoreError(f"数据库“{path}”不存在。")
+        if explicit and not create_parents and not path.parent.is_dir():
+            raise StoreError(
+                f"数据库所在目录“{path.parent}”不存在；请先创建该目录，或用 gongkai init 创建数据库。"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"无法创建数据库所在目录“{path.parent}”：{err.strerror}。") from err
+    return path
+
+
+def _load_bundled_plan(ledger: Ledger) -> ImportResult:
+    return ledger.import_file(bundled_plan_path())
+
+
+def _link_new(temp: Path, path: Path) -> bool:
+    """Give the finished database `temp` the name `path`, unless that name is taken already."""
+    try:
+        # Unlike a rename, a hard link fails if the name exists: two creators cannot both win.
+        os.link(temp, path)
+    except FileExistsError:
+        return False
+    except OSError:
+        # File systems without hard links (FAT on a USB stick): check, then rename; two
+        # processes creating the same database within that instant is the one gap left.
+        if path.exists():
+            return False
+        os.replace(temp, path)
+    # No fsync of the directory here: the first write creates the -wal beside the new name,
+    # and SQLite syncs the directory then, before anything but the first plan depends on it.
+    return True
 
 
 def unit_file_for(db_path: Path) -> Path:
@@ -199,26 +258,74 @@ class Ledger:
         also filled with the bundled 2023 plan, so a fresh install answers
         `gongkai list` straight away. An explicit path in a missing directory is
         refused (a typo should not scatter databases) unless `create_parents`
-        (`init`); `must_exist` refuses to create anything (`backup`, `check`).
+        (`init`); `must_exist` creates, upgrades and writes nothing: the file
+        must already be a ledger, and is read as it is (`backup`, `check`).
         """
-        explicit = db_path is not None or "GONGKAI_DB" in os.environ
-        path = Path(db_path).expanduser() if db_path is not None else default_db_path()
-        is_new = not path.exists()
-        if is_new:
-            if must_exist:
-                raise StoreError(f"数据库“{path}”不存在。")
-            if explicit and not create_parents and not path.parent.is_dir():
-                raise StoreError(
-                    f"数据库所在目录“{path.parent}”不存在；请先创建该目录，或用 gongkai init 创建数据库。"
-                )
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise StoreError(f"无法创建数据库所在目录“{path.parent}”：{err.strerror}。") from err
-        ledger = cls(Store.open(path), plan=plan or os.environ.get("GONGKAI_PLAN") or None)
-        if is_new and bootstrap:
-            ledger.import_file(bundled_plan_path())
+        path = _database_path(db_path, create_parents=create_parents, must_exist=must_exist)
+        fill = _load_bundled_plan if bootstrap else None
+        ledger, _ = cls._open(path, fill=fill, create=not must_exist, plan=plan)
         return ledger
+
+    @classmethod
+    def import_into(
+        cls, db_path: Path | None, table: str | os.PathLike, *, plan: str | None = None, year: int | None = None
+    ) -> ImportResult:
+        """`gongkai import`: a missing database is created holding only this plan, and only if
+        the import succeeds, so a bad file leaves no database behind."""
+
+        def load(ledger: Ledger) -> ImportResult:
+            return ledger.import_file(table, plan=plan, year=year)
+
+        ledger, first = cls._open(_database_path(db_path), fill=load, create=True)
+        with ledger:
+            return first if first is not None else load(ledger)
+
+    @classmethod
+    def _open(
+        cls, path: Path, *, fill: Callable[[Ledger], object] | None, create: bool, plan: str | None = None
+    ) -> tuple[Ledger, object]:
+        """The ledger at `path`, and what `fill` returned if this process created it."""
+        timeout = busy_timeout()
+        created: list[object] = []
+
+        def on_create(store: Store) -> None:
+            created.append(fill(cls(store)) if fill else None)
+
+        if create and not path.exists() and not cls._create(path, on_create, timeout=timeout):
+            created.clear()  # another process linked its ledger first; ours was thrown away
+        store = Store.open(path, create=create, upgrade=create, timeout=timeout, on_create=on_create)
+        ledger = cls(store, plan=plan or os.environ.get("GONGKAI_PLAN") or None)
+        return ledger, (created[0] if created else None)
+
+    @staticmethod
+    def _create(path: Path, on_create: Callable[[Store], None], *, timeout: float) -> bool:
+        """Build a complete ledger beside `path` and link it into place in one step.
+
+        Several processes meeting a missing database each build one and the first
+        link wins; the others open the winner's. So no process ever sees a ledger
+        without its first plan, and a failed first import leaves no file at all.
+        False when another process's ledger won.
+        """
+        import secrets
+
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.new")
+        try:
+            # The mode SQLite itself gives a new database.
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except OSError as err:
+            raise StoreError(f"无法在“{path.parent}”中创建数据库：{err.strerror}。") from err
+        try:
+            store = Store.open(temp, timeout=timeout, on_create=on_create)
+            try:
+                store.checkpoint()
+            finally:
+                store.close()
+            return _link_new(temp, path)
+        except OSError as err:
+            raise StoreError(f"无法创建数据库“{path}”：{err.strerror}。") from err
+        finally:
+            for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+                leftover.unlink(missing_ok=True)
 
     def close(self) -> None:
         self.store.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -23,7 +24,18 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 from .errors import StoreError, UsageError
 from .models import Event, Note, Plan, Status, Task
 
-BUSY_TIMEOUT_SECONDS = 10.0
+# How long a command waits for another one's write lock unless GONGKAI_BUSY_TIMEOUT says otherwise.
+# A burst of cron jobs queues behind the longest write among them; see docs/reliability.md.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+# `PRAGMA application_id` of every ledger: "GKAI" in ASCII. It is how gongkai tells its own
+# ledgers from other programs' SQLite files, which it must leave untouched.
+APPLICATION_ID = 0x474B4149
+# Ledgers made before the application id existed: these schema versions and these tables.
+_UNSTAMPED_VERSIONS = range(1, 5)
+_LEDGER_TABLES = ("plans", "tasks", "notes")
+# SQLite's extended code for "cannot create the -wal, -shm or -journal beside the database".
+_SQLITE_READONLY_DIRECTORY = 1544
 
 
 class TaskInput(NamedTuple):
@@ -195,17 +207,33 @@ _LEDGER_TABLES = frozenset({"plans", "tasks", "units", "task_units", "notes"})
 # -- errors -------------------------------------------------------------------
 
 
-def _translate(path: Path, err: sqlite3.Error) -> StoreError:
+def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SECONDS) -> StoreError:
     text = str(err).lower()
     if "locked" in text or "busy" in text:
-        return StoreError(f"数据库“{path}”正被其他进程占用，等待 {BUSY_TIMEOUT_SECONDS:g} 秒后仍未释放，请稍后重试。")
+        return StoreError(
+            f"数据库“{path}”正被其他进程占用，等待 {timeout:g} 秒后仍未释放，请稍后重试"
+            "（等待时间可用环境变量 GONGKAI_BUSY_TIMEOUT 调整）。"
+        )
     if "readonly" in text or "read-only" in text:
+        # Python 3.10 has no error codes; there, the directory's mode has to tell.
+        code = getattr(err, "sqlite_errorcode", None)
+        if code == _SQLITE_READONLY_DIRECTORY or (code is None and not os.access(path.parent, os.W_OK)):
+            return _directory_not_writable(path)
         return StoreError(f"数据库“{path}”是只读的，无法写入。")
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return StoreError(f"“{path}”不是有效的 gongkai 数据库，或文件已损坏。")
     if "unable to open" in text:
         return StoreError(f"无法打开数据库“{path}”，请检查路径和权限。")
     return StoreError(f"数据库“{path}”出错：{err}")
+
+
+def _directory_not_writable(path: Path) -> StoreError:
+    # SQLite refuses even a read of a WAL database when it cannot create these two files.
+    return StoreError(
+        f"无法使用数据库“{path}”：当前用户不能在所在目录“{path.parent}”中创建文件，而 SQLite 读写 WAL 模式的"
+        f"数据库都需要在该目录中建立“{path.name}-wal”和“{path.name}-shm”；请给当前用户该目录的写权限，"
+        "或把数据库放到可写的目录中。"
+    )
 
 
 def _db_errors(method):
@@ -216,9 +244,36 @@ def _db_errors(method):
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as err:
-            raise _translate(self.path, err) from err
+            raise _translate(self.path, err, self.timeout) from err
 
     return wrapper
+
+
+class _Header(NamedTuple):
+    """What a database says about itself, read before anything is written to it."""
+
+    version: int
+    application_id: int
+    objects: int  # tables, indexes, views and triggers
+    ledger_tables: int  # how many of _LEDGER_TABLES exist
+
+    @property
+    def empty(self) -> bool:
+        return self.objects == 0 and self.version == 0 and self.application_id == 0
+
+    @property
+    def ours(self) -> bool:
+        if self.application_id == APPLICATION_ID:
+            return True
+        return (
+            self.application_id == 0
+            and self.version in _UNSTAMPED_VERSIONS
+            and self.ledger_tables == len(_LEDGER_TABLES)
+        )
+
+    @property
+    def current(self) -> bool:
+        return self.version == SCHEMA_VERSION and self.application_id == APPLICATION_ID
 
 
 # -- the store ----------------------------------------------------------------
@@ -246,24 +301,44 @@ def _like_pattern(text: str) -> str:
 class Store:
     """SQLite storage for plans, tasks, units and notes."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection):
+    def __init__(self, path: Path, conn: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_SECONDS):
         self.path = path
         self.conn = conn
+        self.timeout = timeout
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (creating if needed) the database at `path` and bring its schema up to date."""
+    def open(
+        cls,
+        path: Path,
+        *,
+        create: bool = True,
+        upgrade: bool = True,
+        timeout: float = BUSY_TIMEOUT_SECONDS,
+        on_create: Callable[[Store], None] | None = None,
+    ) -> Store:
+        """Open the ledger at `path`.
+
+        Nothing is written until the file is known to be a gongkai ledger, or an
+        empty database, which becomes one when `create` (a missing file too);
+        anything else is refused untouched. With `upgrade`, the ledger is switched
+        to WAL and migrated, when its file and directory are writable; without,
+        nothing is written at all (`check`, `backup`). `on_create` runs inside the
+        transaction that turns an empty database into a ledger, so no other
+        process ever sees that ledger without what it puts there. `timeout`: how
+        many seconds to wait for another process's write lock.
+        """
         path = Path(path)
         if path.is_dir():
             raise StoreError(f"数据库路径“{path}”是一个目录，请指定文件。")
+        # mode=rw opens an existing file only: a check of a mistyped path creates nothing.
+        target = str(path) if create else f"{path.absolute().as_uri()}?mode=rw"
         try:
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn = sqlite3.connect(target, timeout=timeout, isolation_level=None, uri=not create)
         except sqlite3.Error as err:
-            raise _translate(path, err) from err
-        store = cls(path, conn)
+            raise _translate(path, err, timeout) from err
+        store = cls(path, conn, timeout)
         try:
-            store._configure()
-            store._migrate()
+            store._prepare(create=create, upgrade=upgrade, on_create=on_create)
         except BaseException:
             conn.close()
             raise
@@ -273,33 +348,88 @@ class Store:
         self.conn.close()
 
     @_db_errors
-    def _configure(self) -> None:
+    def _prepare(self, *, create: bool, upgrade: bool, on_create: Callable[[Store], None] | None) -> None:
         self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        # Reading the version first also proves the file is SQLite before we touch it.
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"数据库“{self.path}”由更新版本的 gongkai 创建（结构版本 {version}，"
-                f"本程序支持到 {SCHEMA_VERSION}），请升级 gongkai。"
-            )
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        # Reading the header first also proves the file is SQLite before anything touches it.
+        header = self._header()
+        self._recognise(header, create=create)
+        if not upgrade:
+            return
+        if not self._writable():
+            # A read needs neither WAL nor a migration, and attempting them would fail.
+            if header.empty:
+                raise StoreError(f"“{self.path}”是空文件，当前用户无权在其中建立 gongkai 台账。")
+            if header.version < SCHEMA_VERSION:
+                raise StoreError(
+                    f"数据库“{self.path}”需要升级（结构版本 {header.version} → {SCHEMA_VERSION}），"
+                    "但当前用户无权写入它或它所在的目录；请由有写权限的用户运行一次 gongkai init。"
+                )
+            return
         mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode.lower() != "wal":
             self.conn.execute("PRAGMA journal_mode = WAL")
+        if not header.current:
+            self._migrate(create=create, on_create=on_create)
+
+    def _header(self) -> _Header:
+        # One statement, so one snapshot: another process may be creating the schema right now.
+        row = self.conn.execute(
+            f"""
+            SELECT (SELECT user_version FROM pragma_user_version),
+                   (SELECT application_id FROM pragma_application_id),
+                   (SELECT count(*) FROM sqlite_master),
+                   (SELECT count(*) FROM sqlite_master
+                    WHERE type = 'table' AND name IN ({", ".join("?" * len(_LEDGER_TABLES))}))
+            """,
+            _LEDGER_TABLES,
+        ).fetchone()
+        return _Header(*row)
+
+    def _recognise(self, header: _Header, *, create: bool) -> None:
+        """Refuse, before any write, a file that is not a ledger this release can use."""
+        if header.ours:
+            if header.version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"数据库“{self.path}”由更新版本的 gongkai 创建（结构版本 {header.version}，"
+                    f"本程序支持到 {SCHEMA_VERSION}），请升级 gongkai。"
+                )
+            return
+        if header.empty:
+            if create:
+                return
+            what = "空文件" if self.path.stat().st_size == 0 else "空的 SQLite 数据库"
+            raise StoreError(f"“{self.path}”是一个{what}，不是 gongkai 台账。")
+        raise StoreError(f"“{self.path}”不是 gongkai 台账（它是其他程序的 SQLite 数据库），gongkai 没有改动它。")
+
+    def _writable(self) -> bool:
+        return os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+
+    def _migrate(self, *, create: bool, on_create: Callable[[Store], None] | None) -> None:
+        with self.transaction():
+            # Another process may have created or migrated the ledger while we waited for the lock.
+            header = self._header()
+            self._recognise(header, create=create)
+            if header.current:
+                return
+            if header.version < SCHEMA_VERSION:
+                import sqlite_utils
+
+                db = sqlite_utils.Database(self.conn)
+                for migration in MIGRATIONS[header.version:]:
+                    migration(db)
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # Ledgers from before the application id get it with their next upgrade.
+            self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            if header.empty and on_create is not None:
+                on_create(self)
 
     @_db_errors
-    def _migrate(self) -> None:
-        if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-            return
-        import sqlite_utils
-
-        with self.transaction():
-            # Another process may have migrated while we waited for the lock.
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            db = sqlite_utils.Database(self.conn)
-            for migration in MIGRATIONS[version:]:
-                migration(db)
-            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    def checkpoint(self) -> None:
+        """Move everything from the WAL into the database file, so that file alone holds the ledger."""
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise StoreError(f"数据库“{self.path}”正被其他进程使用，无法把日志写回数据库文件。")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
