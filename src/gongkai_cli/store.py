@@ -33,7 +33,8 @@ BUSY_TIMEOUT_SECONDS = 30.0
 APPLICATION_ID = 0x474B4149
 # Ledgers made before the application id existed: these schema versions and these tables.
 _UNSTAMPED_VERSIONS = range(1, 5)
-_LEDGER_TABLES = ("plans", "tasks", "notes")
+# What every ledger has had since migration 1: a file without them is not a gongkai ledger.
+_LEDGER_TABLES = ("plans", "tasks", "units", "task_units", "notes")
 # SQLite's extended code for "cannot create the -wal, -shm or -journal beside the database".
 _SQLITE_READONLY_DIRECTORY = 1544
 
@@ -200,8 +201,6 @@ def _m004_counted_notes_index(db) -> None:
 # Append only: a migration that has shipped is never edited.
 MIGRATIONS: list[Callable] = [_m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index]
 SCHEMA_VERSION = len(MIGRATIONS)
-# What every ledger has had since migration 1: a file without them is not a gongkai ledger.
-_LEDGER_TABLES = frozenset({"plans", "tasks", "units", "task_units", "notes"})
 
 
 # -- errors -------------------------------------------------------------------
@@ -1001,7 +1000,7 @@ class Store:
             if "not a database" not in str(err):
                 raise _translate(self.path, err) from err
             raise UsageError(f"“{self.path}”不是 SQLite 数据库，不能用来恢复台账。") from err
-        missing = sorted(_LEDGER_TABLES - tables)
+        missing = sorted(set(_LEDGER_TABLES) - tables)
         if version < 1 or missing:
             why = f"缺少数据表 {'、'.join(missing)}" if missing else "结构版本为 0"
             raise UsageError(f"“{self.path}”不是 gongkai 的台账备份（{why}），不能用来恢复台账。")
