@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from .errors import UsageError
 
-FIELDS = ("id", "text", "status", "count", "by")
-_CHINESE = {"序号": "id", "内容": "text", "进展": "text", "状态": "status", "次数": "count", "记录人": "by"}
+FIELDS = ("id", "text", "status", "count", "by", "key")
+_CHINESE = {"序号": "id", "内容": "text", "进展": "text", "状态": "status", "次数": "count", "记录人": "by", "键": "key"}
 MAX_BATCH_BYTES = 50 * 1024 * 1024
 
 

@@ -59,9 +59,12 @@ class Note(NamedTuple):
     text: str
     status: Status | None = None
     count: int | None = None  # how much this note counts towards the task's target
+    key: str | None = None  # the client's idempotency key (`note --key`), if it gave one
+    # True when a retry with the same key found this note already stored: nothing was written.
+    repeated: bool = False
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "id": self.id,
             "at": self.at,
             "by": self.by,
@@ -69,6 +72,9 @@ class Note(NamedTuple):
             "status": self.status.value if self.status else None,
             "count": self.count,
         }
+        if self.key is not None:
+            data["key"] = self.key
+        return data
 
 
 class Task(NamedTuple):
@@ -174,3 +180,13 @@ class Event(NamedTuple):
             "undoes": self.undoes,
             "undone_by": self.undone_by,
         }
+
+
+class Commit(NamedTuple):
+    """What one committed write transaction added to the history, for messages after the fact."""
+
+    first_event: int
+    last_event: int
+    events: int
+    first_note: int | None  # the notes those events wrote, if any
+    last_note: int | None
