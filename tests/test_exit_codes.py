@@ -237,3 +237,92 @@ def test_undo_with_a_plan_reverts_that_plans_newest_change_and_says_which_first(
     nothing = gk("--plan", "2023", "undo", "--yes")
     assert nothing.returncode == 3 and "计划“2023”中没有可以撤销的更改" in one_error_line(nothing)
     assert gk("--plan", "2023", "undo", "--yes", "--event", "4").returncode == 2
+
+
+# -- input at fault: exit 2, one line, nothing written -----------------------------------------
+
+
+def state(db: Path) -> dict[str, list[tuple]]:
+    conn = sqlite3.connect(db)
+    try:
+        return {table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                for table in ("plans", "tasks", "task_units", "units", "notes", "events")}
+    finally:
+        conn.close()
+
+
+def refused(gk, *args: str, code: int = 2, needle: str = "", **how) -> str:
+    before = state(gk.db)
+    result = gk(*args, **how)
+    assert result.returncode == code, (args, result.returncode, result.stderr)
+    line = one_error_line(result)
+    assert needle in line
+    assert result.stdout == ""
+    assert state(gk.db) == before
+    return line
+
+
+def test_ids_an_import_accepts_are_ids_show_and_note_can_reach(gk, tmp_path: Path):
+    header = "id,group,content,units,deadline\n"
+    for task_id in ("99999999999999999999", "1234567890"):
+        table = tmp_path / "tasks_2024.csv"
+        table.write_text(f"{header}{task_id},组,内容,区财政局,全年\n", encoding="utf-8")
+        refused(gk, "import", str(table), needle=task_id)
+    table.write_text(f"{header}999999999,组,内容,区财政局,全年\n", encoding="utf-8")
+    assert gk("import", str(table)).returncode == 0
+    assert gk("--plan", "2024", "note", "999999999", "最大的序号").returncode == 0
+    for text in ("-1", "1234567890", "99999999999999999999"):
+        refused(gk, "show", text, needle=text)
+        refused(gk, "note", text, "x", needle=text)
+
+
+def test_json_lines_nested_100k_deep_are_refused(gk, tmp_path: Path):
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"id": 1, "text": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
+    refused(gk, "note", "--from", str(deep), needle="嵌套过深")
+
+
+def test_a_lone_surrogate_in_a_json_line_is_refused_in_one_line(gk, tmp_path: Path):
+    batch = tmp_path / "s.jsonl"
+    batch.write_text('{"id": 1, "text": "ok"}\n{"id":1,"text":"a \\ud800 b"}\n', encoding="utf-8")
+    refused(gk, "note", "--from", str(batch), needle="第 2 行")
+
+
+def test_a_group_cycle_in_the_unit_file_is_refused_naming_the_groups(gk):
+    (gk.db.parent / "units.csv").write_text(
+        "name,kind,members\n甲,group,乙\n乙,group,丙、甲\n丙,department,\n", encoding="utf-8")
+    for args in (("remind", "--by-unit", "--within", "1m"), ("summary", "--by", "unit"), ("list", "--unit", "丙")):
+        refused(gk, *args, needle="甲 → 乙 → 甲")
+
+
+def test_a_today_beyond_the_supported_years_is_refused(gk):
+    refused(gk, "summary", extra_env={"GONGKAI_TODAY": "9999-12-31"}, needle="9999-12-31")
+    assert gk("summary", extra_env={"GONGKAI_TODAY": "2099-12-31"}).returncode == 0
+
+
+def test_an_unreadable_batch_file_is_refused(gk, tmp_path: Path):
+    import ctypes
+    import sys
+
+    if os.geteuid() == 0 and not sys.platform.startswith("linux"):
+        pytest.skip("running as root without Linux capabilities: root reads any file")
+    batch = tmp_path / "secret.csv"
+    batch.write_text("id,text\n1,x\n", encoding="utf-8")
+    batch.chmod(0)
+
+    def drop_dac_override() -> None:
+        # Root ignores mode bits; without these capabilities the child is held to them.
+        libc = ctypes.CDLL(None, use_errno=True)
+        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl")
+
+    before = state(gk.db)
+    try:
+        result = subprocess.run([gk.exe, "note", "--from", str(batch)], capture_output=True, text=True,
+                                encoding="utf-8", env=gk.env, preexec_fn=drop_dac_override if os.geteuid() == 0 else None)
+    except subprocess.SubprocessError as err:
+        pytest.skip(f"cannot drop CAP_DAC_OVERRIDE here ({err})")
+    assert result.returncode == 2, result.stderr
+    assert "无法读取文件" in one_error_line(result)
+    assert state(gk.db) == before

@@ -101,6 +101,8 @@ class _Group(TyperGroup):
         except Exception as err:
             if _is_undecodable_argument(err):
                 _fail(_undecodable_message(err), 2)
+            if _is_negative_number(err):
+                _fail(_negative_number_message(err), 2)
             if _from_framework(err) or _debug(ctx):
                 raise
             _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
@@ -148,13 +150,28 @@ def _from_framework(err: Exception) -> bool:
 def _is_undecodable_argument(err: Exception) -> bool:
     # Python hands over command-line bytes that are not UTF-8 as lone surrogates;
     # they fail the moment they are stored or printed, before anything is committed.
-    return isinstance(err, UnicodeEncodeError) and err.reason == "surrogates not allowed"
+    # Other lone surrogates (a JSON "\ud800") are not bytes from the command line.
+    return (isinstance(err, UnicodeEncodeError) and err.reason == "surrogates not allowed"
+            and all(0xDC80 <= ord(char) <= 0xDCFF for char in err.object[err.start:err.end]))
 
 
 def _undecodable_message(err: UnicodeEncodeError) -> str:
     raw = err.object[err.start:err.end].encode("utf-8", "surrogateescape")
     shown = raw.decode("utf-8", "backslashreplace")
     return f"输入中含有不是 UTF-8 编码的字节“{shown}”，请检查终端或脚本的编码设置（应为 UTF-8）。"
+
+
+def _is_negative_number(err: Exception) -> bool:
+    # The parser takes `show -1` for an unknown option; the user typed a number.
+    name = getattr(err, "option_name", None)
+    return type(err).__name__ == "NoSuchOption" and bool(name) and name[1:].isdigit()
+
+
+def _negative_number_message(err: Exception) -> str:
+    command = getattr(getattr(err, "ctx", None), "command", None)
+    if any(param.name == "task_id" for param in getattr(command, "params", ())):
+        return f"无效的任务序号“{err.option_name}”，序号应为不超过 9 位的正整数，例如 40。"
+    return f"无效的参数“{err.option_name}”：这里不接受负数。"
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -543,8 +560,11 @@ def _note_batch(ctx: typer.Context, source: str, *, by: Optional[str], quiet: bo
         path = Path(source)
         if not path.is_file():
             raise UsageError(f"找不到文件“{source}”。" if not path.exists() else f"“{source}”不是文件。")
-        with path.open("rb") as handle:
-            data, name = handle.read(MAX_BATCH_BYTES + 1), source
+        try:
+            with path.open("rb") as handle:
+                data, name = handle.read(MAX_BATCH_BYTES + 1), source
+        except OSError as err:
+            raise UsageError(f"无法读取文件“{source}”：{err.strerror or err}；未写入任何记录。") from None
     with _ledger(ctx) as ledger:
         written = ledger.add_notes_from(data, name, by=by)
     from . import render

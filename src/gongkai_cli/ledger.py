@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from . import dates
 from .errors import NotFound, StoreError, UsageError
-from .models import Event, Note, Plan, Status, Task
+from .models import Event, Note, Plan, Status, Task, task_id_value
 from .store import ImportCounts, NoteInput, Store, TaskInput, TaskQuery
 from .units import Unit, UnitDirectory, load_directory, split_units
 
@@ -20,7 +20,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 BUNDLED_PLAN = "tasks_2023.csv"
 UNIT_FILE = "units.csv"
 
-_TASK_ID = re.compile(r"[1-9][0-9]{0,8}")
+_COUNT = re.compile(r"[1-9][0-9]{0,8}")
 # Keys are made by scripts (a UUID, a job name and date); a plain alphabet keeps them
 # safe to echo in messages and to type in a shell.
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -53,10 +53,10 @@ def unit_file_for(db_path: Path) -> Path:
 
 def parse_task_id(text: str) -> int:
     """Task ids are the table's 序号: positive integers, typed by hand."""
-    value = (text or "").strip()
-    if not _TASK_ID.fullmatch(value):
-        raise UsageError(f"无效的任务序号“{text}”，序号应为正整数，例如 40。")
-    return int(value)
+    value = task_id_value((text or "").strip())
+    if value is None:
+        raise UsageError(f"无效的任务序号“{text}”，序号应为不超过 9 位的正整数，例如 40。")
+    return value
 
 
 def parse_event_id(text: str) -> int:
@@ -72,7 +72,7 @@ def parse_count(value: str | int | None) -> int | None:
     if value is None:
         return None
     text = str(value).strip()
-    if not _TASK_ID.fullmatch(text):
+    if not _COUNT.fullmatch(text):
         raise UsageError(f"无效的次数“{value}”，应为正整数，例如 --count 1。")
     return int(text)
 

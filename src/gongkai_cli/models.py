@@ -8,11 +8,23 @@ pays for every record on its import path.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import date
 from typing import NamedTuple
 
 from .errors import UsageError
 from .targets import detect_target
+
+
+# A 序号 is typed by hand: at most nine digits, so that every id an import accepts can be
+# typed back into show or note, and none overflows SQLite's 64-bit integers.
+_TASK_ID = re.compile(r"0*([1-9][0-9]{0,8})")
+
+
+def task_id_value(text: str) -> int | None:
+    """The task id `text` spells, or None when it is no valid 序号; the one rule for every input."""
+    match = _TASK_ID.fullmatch(text)
+    return int(match.group(1)) if match else None
 
 
 class Status(str, enum.Enum):
