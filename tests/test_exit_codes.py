@@ -150,12 +150,14 @@ def test_a_retried_note_with_its_key_is_stored_once_and_confirmed_as_the_origina
     first = full(gk, "note", "40", "试点完成", "--status", "doing", "--count", "1", "--key", "job-7f3a")
     assert first.returncode == 7
     retry = gk("note", "40", "试点完成", "--status", "doing", "--count", "1", "--key", "job-7f3a",
-               "--format", "json")
+               "--format", "json", extra_env={"GONGKAI_NOW": "2030-01-01T00:00:00+08:00"})
     assert retry.returncode == 0, retry.stderr
     original = json.loads(retry.stdout)
     assert original["id"] == 1 and original["key"] == "job-7f3a" and original["task"] == 40
     assert "未重复写入" in retry.stderr
     assert notes(gk.db) == 1
+    updated = count(gk.db, "SELECT updated_at FROM tasks WHERE id = 40 AND plan = '2023'")
+    assert updated == original["at"]  # the retry did not touch the task either
     assert count(gk.db, "SELECT count(*) FROM events WHERE action = 'status'") == 1
     # Nothing is written by a recognised retry, so even a full disk cannot make it fail as saved.
     assert full(gk, "note", "40", "试点完成", "--status", "doing", "--count", "1", "--key", "job-7f3a").returncode == 2

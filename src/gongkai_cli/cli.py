@@ -73,7 +73,10 @@ class _Stdout(io.RawIOBase):
 
 def _guard_stdout() -> None:
     current = sys.stdout
-    fd = current.fileno() if current is not None else None
+    try:
+        fd = current.fileno() if current is not None else None
+    except (OSError, ValueError):
+        return  # not a file descriptor (an embedding host): leave it as it is
     sys.stdout = io.TextIOWrapper(
         io.BufferedWriter(_Stdout(fd)),
         encoding=current.encoding if current is not None else "utf-8",

@@ -572,11 +572,13 @@ class Store:
             # every row can go in with one executemany instead of a statement per note.
             next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM notes").fetchone()[0]
             written, note_rows, event_rows = [], [], []
+            noted: set[int] = set()
             for entry in entries:
                 if entry.key in earlier:
                     written.append((earlier[entry.key], Status(tasks[entry.task_id][1])))
                     continue
                 note_id, next_id = next_id, next_id + 1
+                noted.add(entry.task_id)
                 task = tasks[entry.task_id]
                 task_pk, before = task
                 status = entry.status.value if entry.status else None
@@ -598,7 +600,8 @@ class Store:
             )
             self.conn.executemany(
                 "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
-                [(status, at, pk) for task_id, (pk, status) in tasks.items()],
+                # Only tasks that got a new note: a recognised retry leaves its task untouched.
+                [(status, at, pk) for task_id, (pk, status) in tasks.items() if task_id in noted],
             )
             self.conn.executemany(
                 """INSERT INTO events (at, by, action, plan, task, before, after, key)
