@@ -173,7 +173,7 @@ def _is_negative_number(err: Exception) -> bool:
 def _negative_number_message(err: Exception) -> str:
     command = getattr(getattr(err, "ctx", None), "command", None)
     if any(param.name == "task_id" for param in getattr(command, "params", ())):
-        return f"无效的任务序号“{err.option_name}”，序号应为不超过 9 位的正整数，例如 40。"
+        return f"无效的任务序号“{err.option_name}”，序号应为正整数（最多 9 位），例如 40。"
     return f"无效的参数“{err.option_name}”：这里不接受负数。"
 
 

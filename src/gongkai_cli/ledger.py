@@ -55,7 +55,7 @@ def parse_task_id(text: str) -> int:
     """Task ids are the table's 序号: positive integers, typed by hand."""
     value = task_id_value((text or "").strip())
     if value is None:
-        raise UsageError(f"无效的任务序号“{text}”，序号应为不超过 9 位的正整数，例如 40。")
+        raise UsageError(f"无效的任务序号“{text}”，序号应为正整数（最多 9 位），例如 40。")
     return value
 
 

@@ -315,5 +315,5 @@ def _parse_id(text: str, where: str) -> int:
         raise UsageError(f"{where}：序号为空。")
     value = task_id_value(text)
     if value is None:
-        raise UsageError(f"{where}：序号“{text}”不是不超过 9 位的正整数。")
+        raise UsageError(f"{where}：序号“{text}”不是正整数（序号最多 9 位）。")
     return value
