@@ -7,6 +7,7 @@ place, `_Group.invoke`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -117,7 +118,9 @@ def _output_failed(ctx: typer.Context, err: OSError) -> None:
     if isinstance(raw, _Stdout):
         raw.discarding = True
     else:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # Not our wrapper (run in-process): later flushes must not fail either.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     reason = err.strerror or type(err).__name__
     commits = ctx.meta.get(_SAVED) or []
     if commits:
