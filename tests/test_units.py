@@ -89,3 +89,26 @@ def test_bad_unit_files_name_the_problem(tmp_path, text, needle):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(UsageError, match=needle):
         load_directory(path)
+
+
+@pytest.mark.parametrize(
+    ("rows", "chain"),
+    [
+        ("甲,group,,乙\n乙,group,,甲\n", "甲 → 乙 → 甲"),
+        ("全区,group,,北片\n北片,group,,甲镇、北片\n甲镇,town,,\n", "北片 → 北片"),
+        # A member named by its alias is the same unit.
+        ("甲,group,丁,乙\n乙,group,,丙\n丙,group,,丁\n", "甲 → 乙 → 丙 → 甲"),
+    ],
+)
+def test_a_group_that_contains_itself_is_refused_naming_the_chain(tmp_path: Path, rows: str, chain: str):
+    path = tmp_path / "units.csv"
+    path.write_text("name,kind,aliases,members\n" + rows, encoding="utf-8")
+    with pytest.raises(UsageError, match=chain):
+        load_directory(path)
+
+
+def test_groups_shared_by_two_groups_are_no_cycle(tmp_path: Path):
+    path = tmp_path / "units.csv"
+    path.write_text("name,kind,members\n全区,group,北片、南片\n北片,group,甲镇\n南片,group,甲镇\n甲镇,town,\n",
+                    encoding="utf-8")
+    assert load_directory(path).responsible("全区") == ("甲镇",)

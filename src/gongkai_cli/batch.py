@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from .cells import unguard
 from .errors import UsageError
 
-FIELDS = ("id", "text", "status", "count", "by")
-_CHINESE = {"序号": "id", "内容": "text", "进展": "text", "状态": "status", "次数": "count", "记录人": "by"}
+FIELDS = ("id", "text", "status", "count", "by", "key")
+_CHINESE = {"序号": "id", "内容": "text", "进展": "text", "状态": "status", "次数": "count", "记录人": "by", "键": "key"}
 MAX_BATCH_BYTES = 50 * 1024 * 1024
 
 
@@ -50,12 +50,19 @@ def _json_lines(text: str, source: str) -> list[NoteLine]:
             record = json.loads(raw)
         except json.JSONDecodeError as err:
             raise UsageError(f"“{source}”第 {number} 行不是有效的 JSON：{err.msg}。") from None
+        except RecursionError:
+            raise UsageError(f"“{source}”第 {number} 行的 JSON 嵌套过深，进展记录应是一个平铺的对象。") from None
         if not isinstance(record, dict):
             raise UsageError(f"“{source}”第 {number} 行应是一个 JSON 对象，例如 {{\"id\": 40, \"text\": \"…\"}}。")
         unknown = sorted(set(record) - set(FIELDS))
         if unknown:
             raise UsageError(f"“{source}”第 {number} 行有未知的字段：{'、'.join(unknown)}；可用字段：{'、'.join(FIELDS)}。")
-        lines.append(NoteLine(number, {key: _as_text(record.get(key)) for key in FIELDS}))
+        values = {key: _as_text(record.get(key)) for key in FIELDS}
+        if any(_has_surrogate(value) for value in values.values() if value is not None):
+            raise UsageError(
+                f"“{source}”第 {number} 行含有不成对的 UTF-16 代理项（如 \\ud800），不是有效的文字，整批未写入。"
+            )
+        lines.append(NoteLine(number, values))
     return lines
 
 
@@ -63,6 +70,15 @@ def _as_text(value: object) -> str | None:
     if value is None:
         return None
     return str(value) if not isinstance(value, bool) else json.dumps(value)
+
+
+def _has_surrogate(text: str) -> bool:
+    # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 text (nor SQLite) can hold.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _csv_lines(text: str, source: str) -> list[NoteLine]:

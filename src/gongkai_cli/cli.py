@@ -7,6 +7,9 @@ place, `_Group.invoke`.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import os
 import sys
 from pathlib import Path
@@ -20,7 +23,67 @@ from .errors import GongkaiError, UsageError
 
 EXIT_CODES_HELP = """\b
 退出码：0 成功（结果为空也算成功）；1 内部错误；2 用法或输入错误（日期、状态、单位、文件格式）；
-3 找不到（计划中没有该任务）；4 数据库问题（被占用超时、损坏、只读、版本过新）。"""
+3 找不到（计划中没有该任务）；4 数据库问题（被占用超时、损坏、只读、版本过新）；
+7 更改已保存，但确认信息无法输出（标准输出已满、已关闭或管道已断开）：不要重试。
+除 7 外，出错时台账未做任何更改。"""
+
+# The exit code of a write that committed although its confirmation could not be written.
+SAVED_BUT_UNCONFIRMED = 7
+_SAVED = "gongkai.commits"
+
+
+class _OutputError(OSError):
+    """Standard output could not be written: full, closed or a broken pipe."""
+
+
+class _Stdout(io.RawIOBase):
+    """File descriptor 1, with every write failure raised as `_OutputError`.
+
+    The handler must tell a failed confirmation from a failed read of an input
+    file; a stdout closed at start (`>&-`) fails the same way instead of being
+    silently dropped, and after a failure the rest of the output is discarded so
+    that the interpreter's final flush cannot fail a second time.
+    """
+
+    def __init__(self, fd: int | None):
+        super().__init__()
+        self._fd = fd
+        self.discarding = False
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._fd is not None and os.isatty(self._fd)
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise _OutputError(errno.EBADF, "标准输出已关闭")
+        return self._fd
+
+    def write(self, data) -> int:
+        if self.discarding:
+            return len(data)
+        if self._fd is None:
+            raise _OutputError(errno.EBADF, "标准输出已关闭")
+        try:
+            return os.write(self._fd, data)
+        except OSError as err:
+            raise _OutputError(err.errno, err.strerror) from None
+
+
+def _guard_stdout() -> None:
+    current = sys.stdout
+    try:
+        fd = current.fileno() if current is not None else None
+    except (OSError, ValueError):
+        return  # not a file descriptor (an embedding host): leave it as it is
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_Stdout(fd)),
+        encoding=current.encoding if current is not None else "utf-8",
+        errors=current.errors if current is not None else "strict",
+        line_buffering=current.line_buffering if current is not None else False,
+    )
 
 
 class _Group(TyperGroup):
@@ -28,19 +91,57 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: typer.Context):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                # Inside the handler: a confirmation that cannot reach a full disk or a
+                # closed pipe must fail here, where the exit code is decided, not at exit.
+                if sys.stdout is not None:
+                    sys.stdout.flush()
         except GongkaiError as err:
             _fail(err.message, err.exit_code)
-        except BrokenPipeError:
-            # The reader (`| head`) has all it wanted; later flushes must not fail either.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(0) from None
+        except (_OutputError, BrokenPipeError) as err:
+            _output_failed(ctx, err)
         except Exception as err:
             if _is_undecodable_argument(err):
                 _fail(_undecodable_message(err), 2)
+            if _is_negative_number(err):
+                _fail(_negative_number_message(err), 2)
             if _from_framework(err) or _debug(ctx):
                 raise
             _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
+
+
+def _output_failed(ctx: typer.Context, err: OSError) -> None:
+    """Standard output failed: say what happened to the data, which is what a retry depends on."""
+    raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)
+    if isinstance(raw, _Stdout):
+        raw.discarding = True
+    else:
+        # Not our wrapper (run in-process): later flushes must not fail either.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    reason = err.strerror or type(err).__name__
+    commits = ctx.meta.get(_SAVED) or []
+    if commits:
+        _fail(f"{_saved_changes(commits)}已保存，但确认信息无法写入标准输出（{reason}）；"
+              "请不要重试，可用 gongkai log 核对。", SAVED_BUT_UNCONFIRMED)
+    if err.errno == errno.EPIPE:
+        # The reader (`| head`) has all it wanted.
+        raise typer.Exit(0)
+    _fail(f"无法写入标准输出（{reason}）；台账未做任何更改。", 2)
+
+
+def _saved_changes(commits) -> str:
+    first, last = commits[0], commits[-1]
+    events = sum(commit.events for commit in commits)
+    span = f"#{first.first_event}" if events == 1 else f"#{first.first_event}–#{last.last_event}"
+    notes = [n for commit in commits for n in (commit.first_note, commit.last_note) if n is not None]
+    if not notes:
+        return f"更改（历史记录 {span}）"
+    low, high = min(notes), max(notes)
+    what = f"进展记录 #{low}" if low == high else f"进展记录 #{low}–#{high}"
+    return f"{what}（历史记录 {span}）"
 
 
 def _from_framework(err: Exception) -> bool:
@@ -55,13 +156,28 @@ def _from_framework(err: Exception) -> bool:
 def _is_undecodable_argument(err: Exception) -> bool:
     # Python hands over command-line bytes that are not UTF-8 as lone surrogates;
     # they fail the moment they are stored or printed, before anything is committed.
-    return isinstance(err, UnicodeEncodeError) and err.reason == "surrogates not allowed"
+    # Other lone surrogates (a JSON "\ud800") are not bytes from the command line.
+    return (isinstance(err, UnicodeEncodeError) and err.reason == "surrogates not allowed"
+            and all(0xDC80 <= ord(char) <= 0xDCFF for char in err.object[err.start:err.end]))
 
 
 def _undecodable_message(err: UnicodeEncodeError) -> str:
     raw = err.object[err.start:err.end].encode("utf-8", "surrogateescape")
     shown = raw.decode("utf-8", "backslashreplace")
     return f"输入中含有不是 UTF-8 编码的字节“{shown}”，请检查终端或脚本的编码设置（应为 UTF-8）。"
+
+
+def _is_negative_number(err: Exception) -> bool:
+    # The parser takes `show -1` for an unknown option; the user typed a number.
+    name = getattr(err, "option_name", None)
+    return type(err).__name__ == "NoSuchOption" and bool(name) and name[1:].isdigit()
+
+
+def _negative_number_message(err: Exception) -> str:
+    command = getattr(getattr(err, "ctx", None), "command", None)
+    if any(param.name == "task_id" for param in getattr(command, "params", ())):
+        return f"无效的任务序号“{err.option_name}”，序号应为正整数（最多 9 位），例如 40。"
+    return f"无效的参数“{err.option_name}”：这里不接受负数。"
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -125,7 +241,10 @@ def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
     from .ledger import Ledger
 
     options: GlobalOptions = ctx.find_object(GlobalOptions)
-    return Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap, **how)
+    ledger = Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap, **how)
+    # Commits are recorded from here on, so an output failure after one is reported as such.
+    ctx.find_root().meta[_SAVED] = ledger.store.commits
+    return ledger
 
 
 def _complete_unit(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -196,7 +315,9 @@ def import_(
     from .ledger import Ledger
 
     options: GlobalOptions = ctx.find_object(GlobalOptions)
-    result = Ledger.import_into(options.db, file, plan=plan or options.plan, year=year)
+    result, committed = Ledger.import_into(options.db, file, plan=plan or options.plan, year=year)
+    # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
+    ctx.find_root().meta[_SAVED] = committed
     for warning in result.warnings:
         typer.echo(f"警告：{warning}", err=True)
     counts = result.counts
@@ -415,12 +536,17 @@ def note(
     text: Optional[str] = typer.Argument(None, metavar="TEXT", help="进展说明；为 - 时从标准输入读取。"),
     from_file: Optional[str] = typer.Option(
         None, "--from", metavar="FILE",
-        help="从文件批量记录（CSV 表头 id,text[,status,count,by]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
+        help="从文件批量记录（CSV 表头 id,text[,status,count,by,key]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
     ),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
     status: Optional[str] = typer.Option(None, "--status", "-s", help="同时修改状态，例如 doing 或 进行中。"),
     count: Optional[str] = typer.Option(
         None, "--count", "-c", help="本条进展计入目标次数（如任务要求“不少于4次”），例如 --count 1。"
+    ),
+    key: Optional[str] = typer.Option(
+        None, "--key", metavar="KEY",
+        help="幂等键（例如脚本生成一次、重试时沿用的 UUID）：同一个键、同样内容再次执行时不重复记录，"
+             "输出原记录；同一个键内容不同则报错（退出码 2）。",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。"),
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
@@ -431,8 +557,8 @@ def note(
 
     fmt = _render_format(fmt)
     if from_file is not None:
-        if task_id is not None or text is not None or status is not None or count is not None:
-            raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status 或 --count，这些写在文件的各行里。")
+        if task_id is not None or text is not None or status is not None or count is not None or key is not None:
+            raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status、--count 或 --key，这些写在文件的各行里。")
         _note_batch(ctx, from_file, by=by, quiet=quiet, fmt=fmt)
         return
     if task_id is None or text is None:
@@ -441,10 +567,11 @@ def note(
     new_status = Status.parse(status) if status is not None else None
     body = _read_text(text)
     with _ledger(ctx) as ledger:
-        written = ledger.add_note(number, body, by=by, status=new_status, count=count)
-    if not quiet:
-        from . import render
+        written = ledger.add_note(number, body, by=by, status=new_status, count=count, key=key)
+    from . import render
 
+    render.repeated_notes([written])
+    if not quiet:
         render.note_saved(written, fmt)
 
 
@@ -457,15 +584,18 @@ def _note_batch(ctx: typer.Context, source: str, *, by: Optional[str], quiet: bo
         path = Path(source)
         if not path.is_file():
             raise UsageError(f"找不到文件“{source}”。" if not path.exists() else f"“{source}”不是文件。")
-        with path.open("rb") as handle:
-            data, name = handle.read(MAX_BATCH_BYTES + 1), source
+        try:
+            with path.open("rb") as handle:
+                data, name = handle.read(MAX_BATCH_BYTES + 1), source
+        except OSError as err:
+            raise UsageError(f"无法读取文件“{source}”：{err.strerror or err}；未写入任何记录。") from None
     with _ledger(ctx) as ledger:
         written = ledger.add_notes_from(data, name, by=by)
-    if quiet:
-        return
     from . import render
 
-    render.notes_saved(written, fmt)
+    render.repeated_notes(written)
+    if not quiet:
+        render.notes_saved(written, fmt)
 
 
 @app.command("status")
@@ -573,14 +703,30 @@ def _interactive() -> bool:
 def undo(
     ctx: typer.Context,
     yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接撤销（供脚本使用）。"),
+    event_id: Optional[str] = typer.Option(
+        None, "--event", metavar="N",
+        help="只在更改 #N 仍是最近一次可撤销的更改时撤销它；#N 已撤销时什么也不做（退出码 0），重试不会多撤销一项。",
+    ),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
 ) -> None:
-    """撤销最近一次尚未撤销的更改（进展、状态或导入），先显示将撤销的内容。撤销本身也记入历史。"""
-    from . import render
+    """撤销最近一次尚未撤销的更改（进展、状态或导入），先显示将撤销的内容。撤销本身也记入历史。
 
+    指定 --plan（或 GONGKAI_PLAN）时只撤销该计划中最近的更改。
+    """
+    from . import render
+    from .ledger import parse_event_id
+
+    number = parse_event_id(event_id) if event_id is not None else None
     with _ledger(ctx) as ledger:
-        event = ledger.last_change()
-        if not yes:
+        event = ledger.change(number) if number is not None else ledger.last_change()
+        if event.undone_by is not None:
+            render.already_undone(event)
+            return
+        if yes:
+            render.undo_preview(event)
+            # Shown before the change is made: a stdout that cannot take it fails here, with nothing undone.
+            sys.stdout.flush()
+        else:
             if not _interactive():
                 raise UsageError(
                     f"将撤销 {render.headline(event)}；当前不是交互式运行，确认无误请加 --yes，本次未做任何更改。"
@@ -672,4 +818,5 @@ def main() -> None:
     names = {info.name or info.callback.__name__.replace("_", "-"): info for info in app.registered_commands}
     if name in names and "_GONGKAI_COMPLETE" not in os.environ:
         app.registered_commands = [names[name]]
+    _guard_stdout()
     app(prog_name="gongkai")

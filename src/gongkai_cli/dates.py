@@ -129,7 +129,11 @@ def today() -> date:
         return now().date()
     try:
         if _ISO_DAY.fullmatch(value):
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
+            # The years a plan can have: far beyond them, "30 days from today" overflows.
+            if not 1900 <= day.year <= 2099:
+                raise UsageError(f"环境变量 GONGKAI_TODAY 的值“{value}”超出支持的范围（1900-01-01 至 2099-12-31）。")
+            return day
     except ValueError:
         pass
     raise UsageError(

@@ -12,7 +12,7 @@ from typing import Callable, NamedTuple
 
 from . import dates
 from .errors import NotFound, StoreError, UsageError
-from .models import Event, Note, Plan, Status, Task
+from .models import Commit, Event, Note, Plan, Status, Task, task_id_value
 from .store import BUSY_TIMEOUT_SECONDS, ImportCounts, NoteInput, Store, TaskInput, TaskQuery
 from .units import Unit, UnitDirectory, load_directory, split_units
 
@@ -22,7 +22,10 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 BUNDLED_PLAN = "tasks_2023.csv"
 UNIT_FILE = "units.csv"
 
-_TASK_ID = re.compile(r"[1-9][0-9]{0,8}")
+_COUNT = re.compile(r"[1-9][0-9]{0,8}")
+# Keys are made by scripts (a UUID, a job name and date); a plain alphabet keeps them
+# safe to echo in messages and to type in a shell.
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 # A progress note is a few sentences; 64 KiB of UTF-8 is far beyond any real one
 # and keeps a pasted file or a runaway script out of the ledger and its reports.
@@ -110,9 +113,17 @@ def unit_file_for(db_path: Path) -> Path:
 
 def parse_task_id(text: str) -> int:
     """Task ids are the table's 序号: positive integers, typed by hand."""
-    value = (text or "").strip()
-    if not _TASK_ID.fullmatch(value):
-        raise UsageError(f"无效的任务序号“{text}”，序号应为正整数，例如 40。")
+    value = task_id_value((text or "").strip())
+    if value is None:
+        raise UsageError(f"无效的任务序号“{text}”，序号应为正整数（最多 9 位），例如 40。")
+    return value
+
+
+def parse_event_id(text: str) -> int:
+    """A change's number as `log` shows it (#12 or 12)."""
+    value = (text or "").strip().removeprefix("#")
+    if not re.fullmatch(r"[1-9][0-9]{0,17}", value):
+        raise UsageError(f"无效的更改编号“{text}”，应为 gongkai log 中的编号，例如 12。")
     return int(value)
 
 
@@ -121,9 +132,21 @@ def parse_count(value: str | int | None) -> int | None:
     if value is None:
         return None
     text = str(value).strip()
-    if not _TASK_ID.fullmatch(text):
+    if not _COUNT.fullmatch(text):
         raise UsageError(f"无效的次数“{value}”，应为正整数，例如 --count 1。")
     return int(text)
+
+
+def parse_key(value: str | None) -> str | None:
+    """An idempotency key for `note --key`, or None when none was given."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not _KEY.fullmatch(text):
+        raise UsageError(
+            f"无效的键“{value}”：应为 1–128 个英文字母、数字或 . _ : -，以字母或数字开头，例如一个 UUID。"
+        )
+    return text
 
 
 def current_user() -> str:
@@ -269,16 +292,18 @@ class Ledger:
     @classmethod
     def import_into(
         cls, db_path: Path | None, table: str | os.PathLike, *, plan: str | None = None, year: int | None = None
-    ) -> ImportResult:
+    ) -> tuple[ImportResult, list[Commit]]:
         """`gongkai import`: a missing database is created holding only this plan, and only if
-        the import succeeds, so a bad file leaves no database behind."""
+        the import succeeds, so a bad file leaves no database behind. Also returns what was
+        committed, for a confirmation that cannot be printed to report as saved."""
 
         def load(ledger: Ledger) -> ImportResult:
             return ledger.import_file(table, plan=plan, year=year)
 
         ledger, first = cls._open(_database_path(db_path), fill=load, create=True)
         with ledger:
-            return first if first is not None else load(ledger)
+            result = first if first is not None else load(ledger)
+        return result, ledger.store.commits
 
     @classmethod
     def _open(
@@ -294,6 +319,9 @@ class Ledger:
         if create and not path.exists() and not cls._create(path, on_create, timeout=timeout):
             created.clear()  # another process linked its ledger first; ours was thrown away
         store = Store.open(path, create=create, upgrade=create, timeout=timeout, on_create=on_create)
+        if created:
+            # This process made the ledger, so its first plan is a change this command committed.
+            store.adopt_history()
         ledger = cls(store, plan=plan or os.environ.get("GONGKAI_PLAN") or None)
         return ledger, (created[0] if created else None)
 
@@ -544,12 +572,13 @@ class Ledger:
 
     def add_note(
         self, task_id: int, text: str, *, by: str | None = None, status: Status | None = None,
-        count: str | int | None = None,
+        count: str | int | None = None, key: str | None = None,
     ) -> Note:
+        """Append a note; with `key`, a retry of an earlier call returns that call's note unwritten."""
         text = _checked_note(text)
         if not text:
             raise UsageError("进展说明不能为空。")
-        note, _ = self._write_note(task_id, text, by=by, status=status, count=parse_count(count))
+        note, _ = self._write_note(task_id, text, by=by, status=status, count=parse_count(count), key=parse_key(key))
         return note
 
     def add_notes_from(self, data: bytes, source: str, *, by: str | None = None) -> list[Note]:
@@ -563,6 +592,7 @@ class Ledger:
         lines = read_note_batch(data, source)
         default_author = (by or "").strip() or current_user()
         entries = []
+        keyed: dict[str, int] = {}
         for line in lines:
             values = line.values
             try:
@@ -572,10 +602,15 @@ class Ledger:
                     raise UsageError("进展说明不能为空。")
                 status = Status.parse(values["status"]) if (values["status"] or "").strip() else None
                 count = parse_count(values["count"]) if (values["count"] or "").strip() else None
+                key = parse_key(values["key"]) if (values["key"] or "").strip() else None
+                if key is not None and key in keyed:
+                    raise UsageError(f"键“{key}”与第 {keyed[key]} 行重复，一个键只能对应一条进展。")
             except UsageError as err:
                 raise UsageError(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
+            if key is not None:
+                keyed[key] = line.line
             author = (values["by"] or "").strip() or default_author
-            entries.append(NoteInput(task_id, text, author, status, count))
+            entries.append(NoteInput(task_id, text, author, status, count, key))
         known = self.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
         for line, entry in zip(lines, entries):
             if entry.task_id not in known:
@@ -598,12 +633,13 @@ class Ledger:
         return StatusChange(task_id, before, status, written)
 
     def _write_note(
-        self, task_id: int, text: str, *, by: str | None, status: Status | None, count: int | None = None
+        self, task_id: int, text: str, *, by: str | None, status: Status | None, count: int | None = None,
+        key: str | None = None,
     ) -> tuple[Note, Status]:
         plan = self.plan()
         author = (by or "").strip() or current_user()
         written = self.store.add_note(
-            plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count
+            plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count, key=key
         )
         if written is None:
             raise NotFound(f"计划“{plan.name}”中没有序号为 {task_id} 的任务。")
@@ -669,16 +705,41 @@ class Ledger:
         return events
 
     def last_change(self) -> Event:
-        """The change `undo` would revert now."""
-        event = self.store.last_undoable()
+        """The change `undo` would revert now: the newest of the plan asked for, else of the ledger."""
+        event = self.store.last_undoable(self._plan_name)
         if event is None:
-            raise NotFound("没有可以撤销的更改。")
+            where = f"计划“{self._plan_name}”中" if self._plan_name else ""
+            raise NotFound(f"{where}没有可以撤销的更改。")
+        return event
+
+    def change(self, event_id: int) -> Event:
+        """Change `event_id`, which a script names so that a retried undo never undoes a second one.
+
+        Returns it when it is still the one `undo` would revert now, or already undone
+        (the caller reports that and writes nothing); anything else is refused.
+        """
+        event = self.store.event(event_id)
+        if event is None:
+            raise NotFound(f"没有编号为 #{event_id} 的更改。")
+        if self._plan_name and event.plan != self._plan_name:
+            raise UsageError(f"更改 #{event_id} 属于计划“{event.plan}”，不属于计划“{self._plan_name}”；未撤销任何内容。")
+        if event.action == "undo":
+            raise UsageError(f"#{event_id} 本身是一次撤销，撤销不能再被撤销；未做任何更改。")
+        if event.undone_by is not None:
+            return event
+        newest = self.store.last_undoable(self._plan_name)
+        if newest.id != event_id:
+            raise UsageError(
+                f"更改 #{event_id} 不是最近一次尚未撤销的更改（最近的是 #{newest.id}），"
+                "只能从最近的更改开始撤销；未撤销任何内容。"
+            )
         return event
 
     def undo(self, event: Event, *, by: str | None = None) -> Event:
-        """Revert `event`, which must still be the last change; returns the undo's own event."""
+        """Revert `event`, which must still be the last change (of the plan asked for);
+        returns the undo's own event."""
         author = (by or "").strip() or current_user()
-        return self.store.undo(event.id, at=dates.timestamp(), by=author)
+        return self.store.undo(event.id, at=dates.timestamp(), by=author, plan=self._plan_name)
 
     # -- maintenance ----------------------------------------------------------
 

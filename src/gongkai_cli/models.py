@@ -8,11 +8,23 @@ pays for every record on its import path.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import date
 from typing import NamedTuple
 
 from .errors import UsageError
 from .targets import detect_target
+
+
+# A 序号 is typed by hand: at most nine digits, so that every id an import accepts can be
+# typed back into show or note, and none overflows SQLite's 64-bit integers.
+_TASK_ID = re.compile(r"0*([1-9][0-9]{0,8})")
+
+
+def task_id_value(text: str) -> int | None:
+    """The task id `text` spells, or None when it is no valid 序号; the one rule for every input."""
+    match = _TASK_ID.fullmatch(text)
+    return int(match.group(1)) if match else None
 
 
 class Status(str, enum.Enum):
@@ -59,9 +71,12 @@ class Note(NamedTuple):
     text: str
     status: Status | None = None
     count: int | None = None  # how much this note counts towards the task's target
+    key: str | None = None  # the client's idempotency key (`note --key`), if it gave one
+    # True when a retry with the same key found this note already stored: nothing was written.
+    repeated: bool = False
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "id": self.id,
             "at": self.at,
             "by": self.by,
@@ -69,6 +84,9 @@ class Note(NamedTuple):
             "status": self.status.value if self.status else None,
             "count": self.count,
         }
+        if self.key is not None:
+            data["key"] = self.key
+        return data
 
 
 class Task(NamedTuple):
@@ -174,3 +192,13 @@ class Event(NamedTuple):
             "undoes": self.undoes,
             "undone_by": self.undone_by,
         }
+
+
+class Commit(NamedTuple):
+    """What one committed write transaction added to the history, for messages after the fact."""
+
+    first_event: int
+    last_event: int
+    events: int
+    first_note: int | None  # the notes those events wrote, if any
+    last_note: int | None

@@ -247,13 +247,22 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None) -> None:
     print(f"任务 {note.task_id}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", file=out)
 
 
+def repeated_notes(notes: Sequence[Note]) -> None:
+    """Tell a person on stderr that a retry found its notes stored; stdout stays the original confirmation."""
+    again = [note for note in notes if note.repeated]
+    if again:
+        ids = "、".join(f"#{note.id}" for note in again[:5]) + ("等" if len(again) > 5 else "")
+        print(f"注意：{len(again)} 条进展此前已用同一个键记录（记录 {ids}），本次未重复写入。", file=sys.stderr)
+
+
 def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
         write_json([note.to_dict() | {"task": note.task_id} for note in notes], out)
         return
     tasks = len({note.task_id for note in notes})
-    print(f"已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{notes[0].id}–#{notes[-1].id}）。", file=out)
+    ids = [note.id for note in notes]
+    print(f"已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{min(ids)}–#{max(ids)}）。", file=out)
 
 
 def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None) -> None:
@@ -668,6 +677,10 @@ def undo_preview(event: Event, out: IO[str] | None = None) -> None:
 
 def undone(event: Event, out: IO[str] | None = None) -> None:
     print(f"已{inert(describe(event))}（本次撤销记为 #{event.id}）。", file=out or sys.stdout)
+
+
+def already_undone(event: Event, out: IO[str] | None = None) -> None:
+    print(f"更改 #{event.id} 已由 #{event.undone_by} 撤销，本次未做任何更改。", file=out or sys.stdout)
 
 
 # -- maintenance --------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .cells import unguard
 from .errors import UsageError
+from .models import task_id_value
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,6 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _SPACE_RUN = re.compile(r"\s+")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
-_POSITIVE_INT = re.compile(r"[0-9]+")
 
 
 def clean_text(text: str) -> str:
@@ -319,6 +319,7 @@ def _map_header(cells: list[str]) -> dict[str, int]:
 def _parse_id(text: str, where: str) -> int:
     if not text:
         raise UsageError(f"{where}：序号为空。")
-    if not _POSITIVE_INT.fullmatch(text) or int(text) == 0:
-        raise UsageError(f"{where}：序号“{text}”不是正整数。")
-    return int(text)
+    value = task_id_value(text)
+    if value is None:
+        raise UsageError(f"{where}：序号“{text}”不是正整数（序号最多 9 位）。")
+    return value

@@ -148,7 +148,44 @@ def load_directory(path: Path) -> UnitDirectory:
         if unit.members and kind != "group":
             raise UsageError(f"单位数据文件“{path}”第 {line} 行：只有类型为 group（集合）的单位才能有成员。")
         units.append(unit)
-    return UnitDirectory(units, str(path))
+    directory = UnitDirectory(units, str(path))
+    cycle = _group_cycle(directory)
+    if cycle:
+        raise UsageError(
+            f"单位数据文件“{path}”中的集合互相包含：{' → '.join(cycle)}；集合不能直接或间接包含自己。"
+        )
+    return directory
+
+
+def _group_cycle(directory: UnitDirectory) -> list[str]:
+    """A chain of groups that leads back to its start (甲 → 乙 → 甲), or [] when there is none.
+
+    Expanding such a group would never end, so the file is refused when it is read.
+    """
+    done: set[str] = set()
+    for start in directory:
+        if start.name in done:
+            continue
+        path, on_path = [start.name], {start.name}
+        stack = [iter(start.members)]
+        while stack:
+            member = next(stack[-1], None)
+            if member is None:
+                stack.pop()
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                continue
+            name = directory.canonical(member)
+            if name in on_path:
+                return path[path.index(name):] + [name]
+            unit = directory.get(name)
+            if name in done or unit is None or not unit.members:
+                continue
+            path.append(name)
+            on_path.add(name)
+            stack.append(iter(unit.members))
+    return []
 
 
 def _map_header(path: Path, header: list[str]) -> dict[str, int]:

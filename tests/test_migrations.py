@@ -1,0 +1,152 @@
+"""Upgrades: a shipped migration may be reimplemented, never changed in what it produces.
+
+Migration 3 turns every note of an old database into an event. Its first
+implementation looked up each status note's predecessor with a correlated
+subquery, quadratic in the notes of a task; the SQL below is that
+implementation, kept as the oracle the rewrite must match row for row.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gongkai_cli.store import MIGRATIONS
+
+# Migration 3 as it shipped (the statements after the events table and its triggers).
+OLD_M003_NOTES_TO_EVENTS = """
+    INSERT INTO events (at, by, action, plan, task, before, after)
+    SELECT n.at, n.by,
+           CASE WHEN n.status IS NULL THEN 'note' ELSE 'status' END,
+           t.plan, t.id,
+           CASE WHEN n.status IS NULL THEN NULL ELSE json_object('status', coalesce(
+               (SELECT p.status FROM notes p
+                WHERE p.task = n.task AND p.status IS NOT NULL AND p.id < n.id
+                ORDER BY p.id DESC LIMIT 1),
+               'todo')) END,
+           CASE WHEN n.status IS NULL THEN json_object('note', n.id, 'text', n.text)
+                ELSE json_object('note', n.id, 'text', n.text, 'status', n.status) END
+    FROM notes n JOIN tasks t ON t.pk = n.task
+    ORDER BY n.id
+"""
+EVENT_COLUMNS = "id, at, by, action, plan, task, before, after, undoes"
+STATUSES = (None, None, None, "todo", "doing", "done", "blocked", "cancelled")
+
+
+def build_schema2(path: Path, *, notes: int, tasks: int, plans: int = 2, seed: int = 7) -> None:
+    """A database as gongkai left it at schema version 2: plans, tasks, notes with counts."""
+    import sqlite_utils
+
+    rng = random.Random(seed)
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    MIGRATIONS[0](db)
+    MIGRATIONS[1](db)
+    conn.execute("BEGIN")
+    for index in range(plans):
+        conn.execute("INSERT INTO plans VALUES (?, ?, 't.csv', 'x', 'x')", (f"{2023 + index}", 2023 + index))
+    conn.executemany(
+        """INSERT INTO tasks (pk, plan, id, group_name, content, units, deadline, status, updated_at)
+           VALUES (?, ?, ?, 'g', 'c', 'u', '全年', 'todo', 'x')""",
+        [(pk, f"{2023 + pk % plans}", pk, ) for pk in range(1, tasks + 1)],
+    )
+    rows = []
+    for note_id in range(1, notes + 1):
+        status = rng.choice(STATUSES)
+        rows.append((note_id, rng.randint(1, tasks), f"2023-01-01T09:{note_id % 60:02d}:00+08:00",
+                     rng.choice(("甲", "乙", "cron")), f"进展 {note_id} \"引号\" \\ 换行\n", status,
+                     rng.choice((None, None, 1, 2))))
+    conn.executemany("INSERT INTO notes (id, task, at, by, text, status, count) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+
+
+def apply_old_migration3(path: Path) -> None:
+    """Run migration 3's statements, with the shipped notes-to-events SQL in place of the new one."""
+    import sqlite_utils
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    real_execute = sqlite_utils.Database.execute
+
+    def old_sql(db, sql, *args):
+        if sql.lstrip().startswith("INSERT INTO events"):
+            sql = OLD_M003_NOTES_TO_EVENTS
+        return real_execute(db, sql, *args)
+
+    db = sqlite_utils.Database(conn)
+    db.execute = old_sql.__get__(db)
+    MIGRATIONS[2](db)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def events_of(path: Path) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_migration3_through_the_installed_gongkai_writes_what_the_shipped_sql_wrote(executable, tmp_path: Path):
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    build_schema2(old, notes=2000, tasks=12, plans=3)
+    new.write_bytes(old.read_bytes())
+    # A note of a task that no longer exists stays out of the history in both.
+    for path in (old, new):
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("INSERT INTO notes (task, at, by, text, status) VALUES (999, 'x', 'x', 'orphan', 'done')")
+        conn.commit()
+        conn.close()
+    apply_old_migration3(old)
+    result = subprocess.run([executable, "--db", str(new), "plans"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    expected = events_of(old)
+    assert len(expected) == 2000
+    assert any(row[3] == "status" and row[6] != '{"status":"todo"}' for row in expected)
+    assert events_of(new) == expected
+
+
+def test_migration3_does_work_linear_in_the_notes(tmp_path: Path):
+    """Counted in SQLite virtual-machine steps, not seconds: doubling the notes of one task
+    doubles the work. The shipped subquery quadrupled it."""
+    import sqlite_utils
+
+    steps = []
+    for notes in (2000, 4000):
+        path = tmp_path / f"{notes}.db"
+        build_schema2(path, notes=notes, tasks=1, plans=1)
+        conn = sqlite3.connect(path, isolation_level=None)
+        count = [0]
+
+        def tick():
+            count[0] += 1
+            return 0
+
+        conn.set_progress_handler(tick, 100)
+        conn.execute("BEGIN")
+        MIGRATIONS[2](sqlite_utils.Database(conn))
+        conn.execute("COMMIT")
+        conn.close()
+        steps.append(count[0])
+    assert steps[1] < 2.5 * steps[0], steps
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_migration3_matches_the_shipped_sql_on_random_ledgers(tmp_path: Path, seed: int):
+    from gongkai_cli.store import Store
+
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    build_schema2(old, notes=300 * seed, tasks=seed * 4, plans=seed, seed=seed)
+    new.write_bytes(old.read_bytes())
+    apply_old_migration3(old)
+    Store.open(new).close()
+    assert events_of(new) == events_of(old)
