@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from datetime import date, datetime
@@ -25,6 +26,9 @@ _TASK_ID = re.compile(r"[1-9][0-9]{0,8}")
 # A progress note is a few sentences; 64 KiB of UTF-8 is far beyond any real one
 # and keeps a pasted file or a runaway script out of the ledger and its reports.
 MAX_NOTE_BYTES = 64 * 1024
+# Unknown unit names listed one by one after an import; a file full of them is
+# the wrong unit file, and a hundred warning lines would hide that.
+MAX_UNKNOWN_UNITS_LISTED = 20
 
 
 def default_db_path() -> Path:
@@ -502,9 +506,13 @@ class Ledger:
         return written
 
     def import_file(
-        self, path: str | os.PathLike, *, plan: str | None = None, year: int | None = None
+        self, path: str | os.PathLike, *, plan: str | None = None, year: int | None = None, strict: bool = False
     ) -> ImportResult:
-        """Load a plan table; the whole file lands or nothing does."""
+        """Load a plan table; the whole file lands or nothing does.
+
+        Unit names the unit file does not know are imported as written and
+        reported with the closest known name; with `strict` they refuse the file.
+        """
         from .tables import read_plan_table
 
         table = read_plan_table(path)
@@ -534,9 +542,21 @@ class Ledger:
                     due=due,
                 )
             )
+        unknown = self._unknown_units(table.rows)
+        if unknown and strict:
+            raise UsageError(
+                f"文件中有 {len(unknown)} 个责任单位不在单位数据文件中："
+                f"{'、'.join(_listed(unknown, MAX_UNKNOWN_UNITS_LISTED))}；因为指定了 --strict，未导入任何内容。"
+            )
         counts = self.store.import_plan(
             name, year=year, source=source, at=dates.timestamp(), by=current_user(), tasks=tasks
         )
+        if unknown:
+            warnings += [f"责任单位不在单位数据文件中：{entry}" for entry in _listed(unknown, MAX_UNKNOWN_UNITS_LISTED)]
+            warnings.append(
+                f"以上 {len(unknown)} 个单位已按原样导入。若是笔误，可用 gongkai undo 撤销本次导入，改正文件后重新导入；"
+                f"若是新单位，请加入单位数据文件“{self.directory.source}”。加 --strict 可拒绝含未知单位的文件。"
+            )
         return ImportResult(
             plan=name,
             year=year,
@@ -545,6 +565,23 @@ class Ledger:
             counts=counts,
             warnings=tuple(warnings),
         )
+
+    def _unknown_units(self, rows) -> dict[str, tuple[list[int], str | None]]:
+        """Unit names the unit file does not know: {name: (table lines, closest known spelling)}."""
+        import difflib
+
+        lines: dict[str, list[int]] = {}
+        for row in rows:
+            for unit in split_units(row.units):
+                if not self.directory.known(unit):
+                    lines.setdefault(unit, []).append(row.line)
+        spellings = self.directory.spellings()
+        return {
+            unit: (found, next(iter(difflib.get_close_matches(unit, spellings, n=1, cutoff=0.5)), None))
+            # Suggestions cost a comparison with every known name: only for the names shown.
+            if index < MAX_UNKNOWN_UNITS_LISTED else (found, None)
+            for index, (unit, found) in enumerate(lines.items())
+        }
 
     # -- history --------------------------------------------------------------
 
@@ -614,6 +651,20 @@ class Ledger:
                 f"数据库“{self.store.path}”检查未通过：{count}第一个是“{problems[0]}”；请从备份恢复。"
             )
         return self.store.path
+
+
+def _listed(unknown: dict[str, tuple[list[int], str | None]], limit: int) -> list[str]:
+    """"区财政厅 → 区财政局？（第 3、7 行）" per unknown unit, at most `limit` and a count of the rest."""
+    entries = []
+    for unit, (lines, closest) in itertools.islice(unknown.items(), limit):
+        shown = "、".join(str(line) for line in lines[:5]) + (f" 等 {len(lines)} 处" if len(lines) > 5 else "")
+        if closest:
+            entries.append(f"{unit} → {closest}？（第 {shown} 行）")
+        else:
+            entries.append(f"{unit}（第 {shown} 行，没有相近的已知单位）")
+    if len(unknown) > limit:
+        entries.append(f"另有 {len(unknown) - limit} 个未列出")
+    return entries
 
 
 def _checked_note(text: str | None) -> str:
