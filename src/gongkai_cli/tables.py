@@ -302,23 +302,28 @@ def _read_xlsx(path: Path) -> PlanTable:
 
     invalid = f"文件“{path}”不是有效的 Excel 工作簿（.xlsx），请在 Excel 或 WPS 中重新另存为 .xlsx 后再导入。"
     try:
-        # read_only streams each sheet row by row, and stops when we stop asking;
-        # a fully loaded sheet is a grid as large as its furthest cell.
-        with warnings.catch_warnings():
-            # Files saved by WPS or older Excel make openpyxl warn about styles and
-            # extensions it skips; none of that matters for reading cell values.
-            warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # Given a name, openpyxl refuses one that does not end in .xlsx; an open
+        # file is taken for what it contains.
+        handle = path.open("rb")
     except OSError as exc:
         raise UsageError(f"无法读取文件“{path}”：{exc.strerror}。") from exc
-    except Exception as exc:
-        # A file that is not a workbook fails deep inside openpyxl with whatever the
-        # zip or XML layer raised (BadZipFile, KeyError, ParseError, ValueError…).
-        raise UsageError(invalid) from exc
-    try:
-        return _read_workbook(workbook, path, invalid)
-    finally:
-        workbook.close()
+    with handle:
+        try:
+            # read_only streams each sheet row by row, and stops when we stop asking;
+            # a fully loaded sheet is a grid as large as its furthest cell.
+            with warnings.catch_warnings():
+                # Files saved by WPS or older Excel make openpyxl warn about styles and
+                # extensions it skips; none of that matters for reading cell values.
+                warnings.simplefilter("ignore")
+                workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except Exception as exc:
+            # A file that is not a workbook fails deep inside openpyxl with whatever the
+            # zip or XML layer raised (BadZipFile, KeyError, ParseError, ValueError…).
+            raise UsageError(invalid) from exc
+        try:
+            return _read_workbook(workbook, path, invalid)
+        finally:
+            workbook.close()
 
 
 def _check_parts(path: Path) -> None:
