@@ -35,12 +35,14 @@ def gongkai(executable: str, tmp_path: Path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
            "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "测试员"}
 
-    def call(*args: str) -> subprocess.CompletedProcess:
+    def call(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
         # The timeout only keeps a runaway reader from hanging the suite; nothing asserts on time.
-        return subprocess.run(
-            [executable, *args], capture_output=True, text=True, encoding="utf-8", env=env,
+        result = subprocess.run(
+            [executable, *args], capture_output=True, input=input, env=env,
             cwd=tmp_path, timeout=300, preexec_fn=_capped,
         )
+        result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
+        return result
 
     call.db = db
     assert call("init", "--empty").returncode == 0
@@ -232,6 +234,17 @@ def test_a_csv_error_never_shows_csv_module_english(gongkai, tmp_path):
     path.write_text(HEADER + '1,组,"内容"多余,区财政局,全年\n', encoding="utf-8")
     message = one_chinese_error(gongkai("import", str(path)), "第 2 行", "CSV 格式有误")
     no_english(message.replace(str(path), ""))
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_table_from_a_pipe_is_detected_and_read_from_the_same_bytes(gongkai, tmp_path, kind):
+    if kind == "csv":
+        data = (HEADER + "1,组,内容一,区财政局,全年\n").encode()
+    else:
+        data = hostile.plan_workbook(tmp_path / "plan.xlsx").read_bytes()
+    result = gongkai("import", "/dev/stdin", "--plan", "2024", input=data)
+    assert result.returncode == 0, result.stderr
+    assert tasks_in(gongkai.db, "2024") == [(1, "内容一", "区财政局")]
 
 
 # -- unit names -------------------------------------------------------------------------------
