@@ -553,9 +553,16 @@ class Ledger:
         )
         if unknown:
             warnings += [f"责任单位不在单位数据文件中：{entry}" for entry in _listed(unknown, MAX_UNKNOWN_UNITS_LISTED)]
+            unit_file = Path(self.directory.source)
+            if unit_file == DATA_DIR / UNIT_FILE:
+                # The bundled file is replaced by an upgrade; the office's own copy lives by the database.
+                unit_file = self.store.path.parent / UNIT_FILE
+                add = f"请复制内置的“{self.directory.source}”到“{unit_file}”并加入这些单位"
+            else:
+                add = f"请加入单位数据文件“{unit_file}”"
             warnings.append(
                 f"以上 {len(unknown)} 个单位已按原样导入。若是笔误，可用 gongkai undo 撤销本次导入，改正文件后重新导入；"
-                f"若是新单位，请加入单位数据文件“{self.directory.source}”。加 --strict 可拒绝含未知单位的文件。"
+                f"若是新单位，{add}。加 --strict 可拒绝含未知单位的文件。"
             )
         return ImportResult(
             plan=name,
@@ -576,12 +583,12 @@ class Ledger:
                 if not self.directory.known(unit):
                     lines.setdefault(unit, []).append(row.line)
         spellings = self.directory.spellings()
-        return {
-            unit: (found, next(iter(difflib.get_close_matches(unit, spellings, n=1, cutoff=0.5)), None))
-            # Suggestions cost a comparison with every known name: only for the names shown.
-            if index < MAX_UNKNOWN_UNITS_LISTED else (found, None)
-            for index, (unit, found) in enumerate(lines.items())
-        }
+        unknown = {}
+        for index, (unit, found) in enumerate(lines.items()):
+            # A suggestion costs a comparison with every known name: only for the names shown.
+            close = difflib.get_close_matches(unit, spellings, n=1, cutoff=0.5) if index < MAX_UNKNOWN_UNITS_LISTED else []
+            unknown[unit] = (found, close[0] if close else None)
+        return unknown
 
     # -- history --------------------------------------------------------------
 
@@ -657,11 +664,11 @@ def _listed(unknown: dict[str, tuple[list[int], str | None]], limit: int) -> lis
     """"区财政厅 → 区财政局？（第 3、7 行）" per unknown unit, at most `limit` and a count of the rest."""
     entries = []
     for unit, (lines, closest) in itertools.islice(unknown.items(), limit):
-        shown = "、".join(str(line) for line in lines[:5]) + (f" 等 {len(lines)} 处" if len(lines) > 5 else "")
+        where = f"第 {'、'.join(str(line) for line in lines[:5])} 行" + (f"等 {len(lines)} 处" if len(lines) > 5 else "")
         if closest:
-            entries.append(f"{unit} → {closest}？（第 {shown} 行）")
+            entries.append(f"{unit} → {closest}？（{where}）")
         else:
-            entries.append(f"{unit}（第 {shown} 行，没有相近的已知单位）")
+            entries.append(f"{unit}（{where}，没有相近的已知单位）")
     if len(unknown) > limit:
         entries.append(f"另有 {len(unknown) - limit} 个未列出")
     return entries
