@@ -206,8 +206,13 @@ def test_directory(tmp_path):
     assert error_of(tmp_path) == f"“{tmp_path}”是目录，不是文件。"
 
 
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)  # how every .xls (and .doc) begins
+
+
 def test_old_excel_file_is_refused_with_advice(tmp_path):
-    message = error_of(write(tmp_path, "", name="plan.xls"))
+    path = tmp_path / "plan.xls"
+    path.write_bytes(OLE2)
+    message = error_of(path)
     assert "plan.xls" in message
     assert ".xlsx" in message and "CSV UTF-8" in message
 
@@ -324,12 +329,15 @@ def test_xlsx_without_any_task(tmp_path):
     assert "没有任何任务" in error_of(workbook(tmp_path, []))
 
 
-def test_files_named_xlsx_that_are_not_workbooks(tmp_path):
+def test_files_named_xlsx_are_read_by_what_they_contain(tmp_path):
     text = write(tmp_path, ENGLISH + "1,组,内容,单位,全年\n", name="text.xlsx")
+    assert read_plan_table(text).rows[0].content == "内容"
     other_zip = tmp_path / "other.xlsx"
     with zipfile.ZipFile(other_zip, "w") as archive:
         archive.writestr("readme.txt", "not a workbook")
-    empty = write(tmp_path, "", name="empty.xlsm")
-    for path in (text, other_zip, empty):
+    broken = tmp_path / "broken.xlsm"
+    broken.write_bytes(b"PK\x03\x04" + bytes(100))
+    for path in (other_zip, broken):
         message = error_of(path)
         assert path.name in message and "不是有效的 Excel 工作簿" in message
+    assert "是空的" in error_of(write(tmp_path, "", name="empty.xlsm"))

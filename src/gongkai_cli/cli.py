@@ -304,10 +304,13 @@ def init(
 def import_(
     ctx: typer.Context,
     file: Path = typer.Argument(
-        ..., help="任务分解表：Word 文档（.docx）、PDF、Excel 文件（.xlsx），或 CSV 文件（UTF-8、带 BOM 的 UTF-8 或 GBK/GB18030）。"
+        ...,
+        help="任务分解表：Word 文档（.docx）、PDF、Excel 文件（.xlsx），或 CSV 文件（UTF-8、带 BOM 的 UTF-8 或 "
+        "GBK/GB18030，以逗号、制表符或分号分隔）。按内容识别格式，不看扩展名。",
     ),
     plan: Optional[str] = typer.Option(None, "--plan", help="计划名称（默认取文件名中的年份，例如 2024）。"),
     year: Optional[int] = typer.Option(None, "--year", help="计划年度，用于把“全年”“4月20日前”换算成日期。"),
+    strict: bool = typer.Option(False, "--strict", help="有责任单位不在单位数据文件中时拒绝导入（默认照原样导入并警告）。"),
 ) -> None:
     """导入（或重新导入）一份任务分解表。重新导入只更新任务文字，不丢失进展和状态。"""
     if year is not None and not 1900 <= year <= 2099:
@@ -315,7 +318,7 @@ def import_(
     from .ledger import Ledger
 
     options: GlobalOptions = ctx.find_object(GlobalOptions)
-    result, committed = Ledger.import_into(options.db, file, plan=plan or options.plan, year=year)
+    result, committed = Ledger.import_into(options.db, file, plan=plan or options.plan, year=year, strict=strict)
     # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
     ctx.find_root().meta[_SAVED] = committed
     for warning in result.warnings:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import UsageError
-from .tables import MAX_FILE_BYTES, _check_size, _find_header, _is_full, _map_header, clean_text
+from .tables import MAX_FILE_BYTES, _check_size, _find_header, _is_full, clean_text, header_columns
 
 Records = list[tuple[int, list[str]]]
 
@@ -67,8 +67,8 @@ def docx_records(path: Path) -> Records:
         found = _find_header(iter(records))
         if _is_full(found):
             return records
-        if found and len(found) > best_found:
-            best, best_found = records, len(found)
+        if found and len(found.columns) > best_found:
+            best, best_found = records, len(found.columns)
     if best is None:
         raise UsageError(f"文件“{path}”中没有任务分解表：没有哪个表格的表头含有{_HEADER_NAMES}。")
     # The closest table, so that the header check names the columns it lacks.
@@ -209,9 +209,10 @@ def _pdf_table_records(pdf, path: Path) -> Records:
                 cells = [_one_line(cell or "") for cell in raw]
                 cleaned = [clean_text(cell) for cell in cells]
                 if header is None:
-                    if _is_full(_map_header(cleaned)):
+                    columns = header_columns(cleaned)
+                    if columns is not None:
                         header = cleaned
-                        id_column = _map_header(cleaned)["id"]
+                        id_column = columns["id"]
                     records.append((len(records) + 1, cells))
                     at_page_top = False
                     continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -30,6 +31,9 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # A progress note is a few sentences; 64 KiB of UTF-8 is far beyond any real one
 # and keeps a pasted file or a runaway script out of the ledger and its reports.
 MAX_NOTE_BYTES = 64 * 1024
+# Unknown unit names listed one by one after an import; a file full of them is
+# the wrong unit file, and a hundred warning lines would hide that.
+MAX_UNKNOWN_UNITS_LISTED = 20
 
 # An hour: beyond that a queued cron job is better failed and reported than left hanging.
 MAX_BUSY_TIMEOUT = 3600
@@ -291,14 +295,15 @@ class Ledger:
 
     @classmethod
     def import_into(
-        cls, db_path: Path | None, table: str | os.PathLike, *, plan: str | None = None, year: int | None = None
+        cls, db_path: Path | None, table: str | os.PathLike, *, plan: str | None = None, year: int | None = None,
+        strict: bool = False,
     ) -> tuple[ImportResult, list[Commit]]:
         """`gongkai import`: a missing database is created holding only this plan, and only if
         the import succeeds, so a bad file leaves no database behind. Also returns what was
         committed, for a confirmation that cannot be printed to report as saved."""
 
         def load(ledger: Ledger) -> ImportResult:
-            return ledger.import_file(table, plan=plan, year=year)
+            return ledger.import_file(table, plan=plan, year=year, strict=strict)
 
         ledger, first = cls._open(_database_path(db_path), fill=load, create=True)
         with ledger:
@@ -646,9 +651,13 @@ class Ledger:
         return written
 
     def import_file(
-        self, path: str | os.PathLike, *, plan: str | None = None, year: int | None = None
+        self, path: str | os.PathLike, *, plan: str | None = None, year: int | None = None, strict: bool = False
     ) -> ImportResult:
-        """Load a plan table; the whole file lands or nothing does."""
+        """Load a plan table; the whole file lands or nothing does.
+
+        Unit names the unit file does not know are imported as written and
+        reported with the closest known name; with `strict` they refuse the file.
+        """
         from .tables import read_plan_table
 
         table = read_plan_table(path)
@@ -678,9 +687,28 @@ class Ledger:
                     due=due,
                 )
             )
+        unknown = self._unknown_units(table.rows)
+        if unknown and strict:
+            raise UsageError(
+                f"文件中有 {len(unknown)} 个责任单位不在单位数据文件中："
+                f"{'、'.join(_listed(unknown, MAX_UNKNOWN_UNITS_LISTED))}；因为指定了 --strict，未导入任何内容。"
+            )
         counts = self.store.import_plan(
             name, year=year, source=source, at=dates.timestamp(), by=current_user(), tasks=tasks
         )
+        if unknown:
+            warnings += [f"责任单位不在单位数据文件中：{entry}" for entry in _listed(unknown, MAX_UNKNOWN_UNITS_LISTED)]
+            unit_file = Path(self.directory.source)
+            if unit_file == DATA_DIR / UNIT_FILE:
+                # The bundled file is replaced by an upgrade; the office's own copy lives by the database.
+                unit_file = self.store.path.parent / UNIT_FILE
+                add = f"请复制内置的“{self.directory.source}”到“{unit_file}”并加入这些单位"
+            else:
+                add = f"请加入单位数据文件“{unit_file}”"
+            warnings.append(
+                f"以上 {len(unknown)} 个单位已按原样导入。若是笔误，可用 gongkai undo 撤销本次导入，改正文件后重新导入；"
+                f"若是新单位，{add}。加 --strict 可拒绝含未知单位的文件。"
+            )
         return ImportResult(
             plan=name,
             year=year,
@@ -689,6 +717,23 @@ class Ledger:
             counts=counts,
             warnings=tuple(warnings),
         )
+
+    def _unknown_units(self, rows) -> dict[str, tuple[list[int], str | None]]:
+        """Unit names the unit file does not know: {name: (table lines, closest known spelling)}."""
+        import difflib
+
+        lines: dict[str, list[int]] = {}
+        for row in rows:
+            for unit in split_units(row.units):
+                if not self.directory.known(unit):
+                    lines.setdefault(unit, []).append(row.line)
+        spellings = self.directory.spellings()
+        unknown = {}
+        for index, (unit, found) in enumerate(lines.items()):
+            # A suggestion costs a comparison with every known name: only for the names shown.
+            close = difflib.get_close_matches(unit, spellings, n=1, cutoff=0.5) if index < MAX_UNKNOWN_UNITS_LISTED else []
+            unknown[unit] = (found, close[0] if close else None)
+        return unknown
 
     # -- history --------------------------------------------------------------
 
@@ -855,6 +900,20 @@ def _checked_backup(source: Store) -> BackupSummary:
         )
     tasks, notes, newest = source.backup_contents()
     return BackupSummary(path=source.path, tasks=tasks, notes=notes, newest_note=newest)
+
+
+def _listed(unknown: dict[str, tuple[list[int], str | None]], limit: int) -> list[str]:
+    """"区财政厅 → 区财政局？（第 3、7 行）" per unknown unit, at most `limit` and a count of the rest."""
+    entries = []
+    for unit, (lines, closest) in itertools.islice(unknown.items(), limit):
+        where = f"第 {'、'.join(str(line) for line in lines[:5])} 行" + (f"等 {len(lines)} 处" if len(lines) > 5 else "")
+        if closest:
+            entries.append(f"{unit} → {closest}？（{where}）")
+        else:
+            entries.append(f"{unit}（{where}，没有相近的已知单位）")
+    if len(unknown) > limit:
+        entries.append(f"另有 {len(unknown) - limit} 个未列出")
+    return entries
 
 
 def _checked_note(text: str | None) -> str:

@@ -817,7 +817,14 @@ class Store:
                 {"name": name, "year": year, "source": source, "at": at},
             )
             existing = self._snapshots(name)
-            unit_ids = self._ensure_units({unit for task in tasks for unit in task.units})
+            names = {unit for task in tasks for unit in task.units}
+            # Recorded so that undoing this import also takes back the units it brought in.
+            created = sorted(names - {
+                row[0] for row in self.conn.execute(
+                    "SELECT name FROM units WHERE name IN (SELECT value FROM json_each(?))", (json.dumps(sorted(names)),)
+                )
+            })
+            unit_ids = self._ensure_units(names)
             replaced: dict[str, dict | None] = {}
             written: dict[str, dict] = {}
             unchanged = 0
@@ -853,7 +860,8 @@ class Store:
             self._record(
                 at=at, by=by, action="import", plan=name,
                 before={"plan": old_plan, "tasks": replaced},
-                after={"plan": {"year": year, "source": source, "imported_at": at}, "tasks": written},
+                after={"plan": {"year": year, "source": source, "imported_at": at}, "tasks": written,
+                       "units": created},
             )
             in_file = {task.id for task in tasks}
         added = sum(1 for old in replaced.values() if old is None)
@@ -1018,7 +1026,7 @@ class Store:
             self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
 
     def _revert_import(self, event: Event, *, at: str, by: str) -> None:
-        """Put back replaced task texts and the plan row; remove the tasks the import added."""
+        """Put back replaced task texts and the plan row; remove the tasks and units the import added."""
         current = self._snapshots(event.plan)
         for key, fields in event.after["tasks"].items():
             if int(key) not in current or current[int(key)][1] != fields:
@@ -1048,6 +1056,12 @@ class Store:
         unit_ids = self._ensure_units({unit for old in replaced.values() if old for unit in old["units"]})
         self._rewrite_tasks(
             [(current[int(key)][0], old) for key, old in replaced.items() if old is not None], unit_ids, at
+        )
+        # Imports recorded before units were tracked have no list: their units stay.
+        self.conn.execute(
+            """DELETE FROM units WHERE name IN (SELECT value FROM json_each(?))
+               AND NOT EXISTS (SELECT 1 FROM task_units tu WHERE tu.unit = units.id)""",
+            (json.dumps(event.after.get("units", [])),),
         )
         if event.before["plan"] is None:
             self.conn.execute("DELETE FROM plans WHERE name = ?", (event.plan,))
