@@ -238,7 +238,8 @@ def _xlsx_value(column: _Column, value: object) -> object:
         # Excel has no time zones; the wall-clock time in the ledger's zone is what people expect.
         return datetime.fromisoformat(value).replace(tzinfo=None) if value else None
     if isinstance(value, str):
-        # Control characters are illegal in xlsx XML; show them the way the terminal output does.
+        # Control characters, U+FFFE and U+FFFF are illegal in xlsx XML (one of them makes the
+        # whole workbook unreadable); show them the way the terminal output does.
         return inert(value)
     return value
 
@@ -271,7 +272,7 @@ def _ics(export: PlanTasks, out: IO[bytes]) -> None:
         stamp = datetime.fromisoformat(task.updated_at).astimezone(timezone.utc)
         event = Event()
         # Stable across exports, so a calendar subscription updates the event instead of adding another.
-        event.add("uid", f"gongkai-{export.plan.name}-{task.id}@{UID_DOMAIN}")
+        event.add("uid", f"gongkai-{inert(export.plan.name)}-{task.id}@{UID_DOMAIN}")
         event.add("dtstamp", stamp)
         event.add("last-modified", stamp)
         event.add("dtstart", task.due)

@@ -12,6 +12,7 @@ from . import dates
 from .errors import NotFound, StoreError, UsageError
 from .models import Event, Note, Plan, Status, Task
 from .store import ImportCounts, NoteInput, Store, TaskInput, TaskQuery
+from .text import check_text
 from .units import Unit, UnitDirectory, load_directory, split_units
 
 # The wheel installs the package as plain files, so its data sits next to this module;
@@ -453,7 +454,7 @@ class Ledger:
 
         plan = self.plan()
         lines = read_note_batch(data, source)
-        default_author = (by or "").strip() or current_user()
+        default_author = _author(by)
         entries = []
         for line in lines:
             values = line.values
@@ -464,9 +465,9 @@ class Ledger:
                     raise UsageError("进展说明不能为空。")
                 status = Status.parse(values["status"]) if (values["status"] or "").strip() else None
                 count = parse_count(values["count"]) if (values["count"] or "").strip() else None
+                author = check_text((values["by"] or "").strip(), "记录人") or default_author
             except UsageError as err:
                 raise UsageError(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
-            author = (values["by"] or "").strip() or default_author
             entries.append(NoteInput(task_id, text, author, status, count))
         known = self.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
         for line, entry in zip(lines, entries):
@@ -493,7 +494,7 @@ class Ledger:
         self, task_id: int, text: str, *, by: str | None, status: Status | None, count: int | None = None
     ) -> tuple[Note, Status]:
         plan = self.plan()
-        author = (by or "").strip() or current_user()
+        author = _author(by)
         written = self.store.add_note(
             plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count
         )
@@ -512,7 +513,8 @@ class Ledger:
         if year is None:
             year = (dates.year_from_name(plan) if plan else None) or dates.year_from_name(source)
         year = year or self.today.year
-        name = plan or str(year)
+        name = check_text(plan or str(year), "计划名称")
+        check_text(source, "文件名")
         warnings = []
         tasks = []
         for row in table.rows:
@@ -535,7 +537,7 @@ class Ledger:
                 )
             )
         counts = self.store.import_plan(
-            name, year=year, source=source, at=dates.timestamp(), by=current_user(), tasks=tasks
+            name, year=year, source=source, at=dates.timestamp(), by=_author(None), tasks=tasks
         )
         return ImportResult(
             plan=name,
@@ -569,7 +571,7 @@ class Ledger:
 
     def undo(self, event: Event, *, by: str | None = None) -> Event:
         """Revert `event`, which must still be the last change; returns the undo's own event."""
-        author = (by or "").strip() or current_user()
+        author = _author(by)
         return self.store.undo(event.id, at=dates.timestamp(), by=author)
 
     # -- maintenance ----------------------------------------------------------
@@ -606,8 +608,12 @@ class Ledger:
         return target
 
     def check(self) -> Path:
-        """Run SQLite's integrity and foreign-key checks; StoreError naming the first problem."""
-        problems = self.store.problems()
+        """SQLite's integrity and foreign-key checks, then whether every value can be read.
+
+        StoreError naming the first problem found.
+        """
+        # Content is read only from a file SQLite itself finds sound.
+        problems = self.store.problems() or self.store.content_problems()
         if problems:
             count = f"共 {len(problems)} 个问题，" if len(problems) > 1 else ""
             raise StoreError(
@@ -617,12 +623,17 @@ class Ledger:
 
 
 def _checked_note(text: str | None) -> str:
-    text = (text or "").strip()
-    # surrogateescape: bytes that are not UTF-8 are refused at the CLI edge, not here.
-    size = len(text.encode("utf-8", "surrogateescape"))
+    # Checked first: it also refuses the lone surrogates that stand for bytes which are not UTF-8.
+    text = check_text((text or "").strip(), "进展说明")
+    size = len(text.encode("utf-8"))
     if size > MAX_NOTE_BYTES:
         raise UsageError(f"进展说明过长（{size} 字节），上限为 {MAX_NOTE_BYTES} 字节（64 KiB）。")
     return text
+
+
+def _author(by: str | None) -> str:
+    """Who made a change: --by, else GONGKAI_USER or the login name. It is stored, so it obeys the text rule too."""
+    return check_text((by or "").strip() or current_user(), "记录人")
 
 
 def _backup_exists(target: Path) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
+from .text import check_text
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,8 @@ def _build_rows(records: Iterable[tuple[int, list[str]]], label: str) -> tuple[R
             continue
         values = {name: cells[i] if i < len(cells) else "" for name, i in header.items()}
         where = f"{label}第 {line} 行"
+        for name, value in values.items():
+            check_text(value, f"{where}“{_COLUMNS[name]}”")
         task_id = _parse_id(values["id"], where)
         if task_id in seen:
             raise UsageError(f"{where}：序号“{task_id}”与第 {seen[task_id]} 行重复。")
