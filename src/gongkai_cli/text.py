@@ -70,10 +70,11 @@ def check_text(text: str, what: str) -> str:
     code = ord(found.group())
     where = f"{what}的第 {found.start() + 1} 个字符"
     if 0xD800 <= code <= 0xDFFF:
-        # Python hands bytes that are not UTF-8 over as lone surrogates (command line,
-        # JSON "\\udcff"); either way the text is not valid UTF-8.
+        # Python hands command-line bytes that are not UTF-8 over as U+DC80..U+DCFF, one
+        # per byte, so the byte itself can be named; JSON escapes give any lone surrogate.
+        shown = f"字节 \\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
         raise UsageError(
-            f"{where}不是有效的 UTF-8 文本（U+{code:04X}），未保存；请检查终端、脚本或文件的编码设置（应为 UTF-8）。"
+            f"{where}不是有效的 UTF-8 文本（{shown}），未保存；请检查终端、脚本或文件的编码设置（应为 UTF-8）。"
         )
     kind = "控制字符" if code <= 0x1F else " Unicode 非字符"
     raise UsageError(
