@@ -257,6 +257,17 @@ def test_error_messages_quote_file_lines_inertly(gk):
     refused(result, 2, "\\x1b[2J")
 
 
+def test_json_keeps_the_exact_text_with_every_unsafe_character_escaped(gk):
+    text = "\x9b2J\u202e倒序\x7f\x85[bold]"
+    assert gk("note", "40", text, "--by", text).returncode == 0
+    for args in (["show", "40", "-f", "json"], ["log", "40", "-f", "json"], ["export", "-f", "json"]):
+        result = gk(*args)
+        inert(result)
+        assert text in json.dumps(json.loads(result.stdout), ensure_ascii=False), args
+    note = json.loads(gk("show", "40", "-f", "json").stdout)["notes"][-1]
+    assert (note["text"], note["by"]) == (text, text)
+
+
 # -- item 10: Markdown shows text, it does not render it ------------------------------------------
 
 

@@ -17,7 +17,7 @@ from typing import IO, Iterable, Sequence
 
 from .errors import UsageError
 from .models import Event, Note, Plan, Status, Task
-from .text import inert, inert_line, markdown_text
+from .text import inert, inert_line, json_inert, markdown_text
 
 FORMATS = ("table", "json", "csv", "tsv", "markdown")
 
@@ -540,10 +540,12 @@ def write_json(data, out: IO[str]) -> None:
     json's C encoder: for the 1,970 units of a city it is the difference between
     a few milliseconds and most of the command's run time.
     """
+    # json escapes only C0 controls; json_inert gives C1, bidi and the rest \\uXXXX escapes
+    # too, which a parser reads back as the very same text.
     if out.isatty():
-        json.dump(data, out, ensure_ascii=False, indent=2)
+        out.write(json_inert(json.dumps(data, ensure_ascii=False, indent=2)))
     else:
-        out.write(json.dumps(data, ensure_ascii=False))
+        out.write(json_inert(json.dumps(data, ensure_ascii=False)))
     out.write("\n")
 
 

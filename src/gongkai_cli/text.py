@@ -11,7 +11,7 @@ One policy for every place text enters or leaves the ledger:
   neutralised by `inert`, which every terminal, CSV, Markdown, xlsx, ics and HTML
   writer applies: control characters, bidi overrides and the XML-forbidden
   characters appear as visible escapes (\\x1b, \\u202e, \\uffff). JSON keeps the
-  exact text; its own escaping makes it safe.
+  exact text, with those characters written as \\uXXXX escapes.
 """
 
 from __future__ import annotations
@@ -49,6 +49,11 @@ def inert(text: str) -> str:
 def inert_line(text: str) -> str:
     """`inert`, and a line break shown as \\x0a too: for messages that must stay one line."""
     return _UNSAFE_IN_LINE.sub(_visible, text)
+
+
+def json_inert(document: str) -> str:
+    """A JSON document whose unsafe characters are written as \\uXXXX escapes: the same data, inert."""
+    return _UNSAFE_CHAR.sub(lambda match: f"\\u{ord(match.group()):04x}", document)
 
 
 def markdown_text(value: object) -> str:
