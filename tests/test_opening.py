@@ -127,9 +127,9 @@ def _old_ledger(path: Path, version: int) -> None:
         migration(db)
     conn.executescript(f"""
         PRAGMA user_version = {version};
-        INSERT INTO plans VALUES ('2023', 2023, 'a.csv', 'x', 'x');
+        INSERT INTO plans VALUES ('2023', 2023, 'a.csv', '2023-01-01T09:00:00+08:00', '2023-01-01T09:00:00+08:00');
         INSERT INTO tasks (plan, id, group_name, content, units, deadline, status, updated_at)
-            VALUES ('2023', 1, '组', '内容', '区财政局', '全年', 'todo', 'x');
+            VALUES ('2023', 1, '组', '内容', '区财政局', '全年', 'todo', '2023-01-01T09:00:00+08:00');
         INSERT INTO notes (task, at, by, text) VALUES (1, '2023-01-01T09:00:00+08:00', '甲', '旧记录');
     """)
     conn.close()

@@ -17,6 +17,7 @@ from .errors import UsageError
 
 FIELDS = ("id", "text", "status", "count", "by", "key")
 _CHINESE = {"序号": "id", "内容": "text", "进展": "text", "状态": "status", "次数": "count", "记录人": "by", "键": "key"}
+_LABELS = {"id": "序号", "text": "内容", "status": "状态", "count": "次数", "by": "记录人", "key": "键"}
 MAX_BATCH_BYTES = 50 * 1024 * 1024
 
 
@@ -58,10 +59,12 @@ def _json_lines(text: str, source: str) -> list[NoteLine]:
         if unknown:
             raise UsageError(f"“{source}”第 {number} 行有未知的字段：{'、'.join(unknown)}；可用字段：{'、'.join(FIELDS)}。")
         values = {key: _as_text(record.get(key)) for key in FIELDS}
-        if any(_has_surrogate(value) for value in values.values() if value is not None):
-            raise UsageError(
-                f"“{source}”第 {number} 行含有不成对的 UTF-16 代理项（如 \\ud800），不是有效的文字，整批未写入。"
-            )
+        for key, value in values.items():
+            if value is not None and (surrogate := _lone_surrogate(value)):
+                raise UsageError(
+                    f"“{source}”第 {number} 行“{_LABELS[key]}”含有不成对的 UTF-16 代理项 U+{ord(surrogate):04X}，"
+                    "不是有效的文字，整批未写入。"
+                )
         lines.append(NoteLine(number, values))
     return lines
 
@@ -72,13 +75,13 @@ def _as_text(value: object) -> str | None:
     return str(value) if not isinstance(value, bool) else json.dumps(value)
 
 
-def _has_surrogate(text: str) -> bool:
+def _lone_surrogate(text: str) -> str | None:
     # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 text (nor SQLite) can hold.
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    except UnicodeEncodeError as err:
+        return text[err.start]
+    return None
 
 
 def _csv_lines(text: str, source: str) -> list[NoteLine]:

@@ -186,8 +186,17 @@ def _debug(ctx: typer.Context) -> bool:
 
 
 def _fail(message: str, code: int) -> None:
-    typer.echo(f"错误：{message}", err=True)
+    # Messages quote what the user typed or what the ledger holds (--unit, --plan, ids,
+    # cells); here, once, it is made inert and kept to one line.
+    _say(f"错误：{message}", err=True)
     raise typer.Exit(code)
+
+
+def _say(message: str, *, err: bool = False) -> None:
+    """A plain line for the user; every message that can quote user text goes out through here."""
+    from .text import inert_line
+
+    typer.echo(inert_line(message), err=err)
 
 
 app = typer.Typer(
@@ -297,7 +306,7 @@ def init(
         plans = ledger.plans()
         where = ledger.store.path
     summary = "、".join(f"{p.name}（{p.tasks} 项）" for p in plans) or "无计划"
-    typer.echo(f"台账就绪：{where}；计划：{summary}。")
+    _say(f"台账就绪：{where}；计划：{summary}。")
 
 
 @app.command("import")
@@ -322,15 +331,15 @@ def import_(
     # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
     ctx.find_root().meta[_SAVED] = committed
     for warning in result.warnings:
-        typer.echo(f"警告：{warning}", err=True)
+        _say(f"警告：{warning}", err=True)
     counts = result.counts
-    typer.echo(
+    _say(
         f"已导入计划“{result.plan}”（{result.year} 年，来自 {result.source}）：共 {result.tasks} 项，"
         f"新增 {counts.added}，更新 {counts.updated}，未变 {counts.unchanged}。"
     )
     if counts.kept:
         kept = "、".join(str(task_id) for task_id in counts.kept)
-        typer.echo(f"注意：台账中序号 {kept} 的任务不在此文件中，已原样保留。", err=True)
+        _say(f"注意：台账中序号 {kept} 的任务不在此文件中，已原样保留。", err=True)
 
 
 @app.command()
@@ -666,14 +675,14 @@ def export(
     if fmt == "vdir":
         result = exporter.write_vdir(plan, output, calendar, ledger=ledger.store.path, force=force)
         if not quiet:
-            typer.echo(
+            _say(
                 f"已导出计划“{plan.plan.name}”到文件夹“{output}”（vdir）：写入 {result.written} 个文件，"
                 f"未变 {result.unchanged} 个，删除 {result.removed} 个。"
             )
         return
     exporter.write(plan, fmt, output, calendar, ledger=ledger.store.path, force=force)
     if not quiet and output != exporter.STDOUT:
-        typer.echo(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
+        _say(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
 
 
 # -- history ----------------------------------------------------------------------------
@@ -736,7 +745,7 @@ def undo(
                 )
             render.undo_preview(event)
             if not typer.confirm("确认撤销这项更改吗？", default=False):
-                typer.echo("未撤销任何更改。")
+                _say("未撤销任何更改。")
                 return
         done = ledger.undo(event, by=by)
     render.undone(done)

@@ -408,7 +408,8 @@ def _xlsx_value(column: _Column, value: object) -> object:
         # Excel has no time zones; the wall-clock time in the ledger's zone is what people expect.
         return datetime.fromisoformat(value).replace(tzinfo=None) if value else None
     if isinstance(value, str):
-        # Control characters are illegal in xlsx XML; show them the way the terminal output does.
+        # Control characters, U+FFFE and U+FFFF are illegal in xlsx XML (one of them makes the
+        # whole workbook unreadable); show them the way the terminal output does.
         return inert(value)
     return value
 
@@ -448,7 +449,7 @@ def _calendar():
 
 def _uid(plan: str, task_id: int) -> str:
     # Stable across exports, so a calendar subscription updates the entry instead of adding another.
-    return f"gongkai-{plan}-{task_id}@{UID_DOMAIN}"
+    return f"gongkai-{inert(plan)}-{task_id}@{UID_DOMAIN}"
 
 
 def _component(export: PlanTasks, task: Task, options: CalendarOptions):

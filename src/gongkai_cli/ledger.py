@@ -15,6 +15,7 @@ from . import dates
 from .errors import NotFound, StoreError, UsageError
 from .models import Commit, Event, Note, Plan, Status, Task, task_id_value
 from .store import BUSY_TIMEOUT_SECONDS, ImportCounts, NoteInput, Store, TaskInput, TaskQuery
+from .text import check_text
 from .units import Unit, UnitDirectory, load_directory, split_units
 
 # The wheel installs the package as plain files, so its data sits next to this module;
@@ -595,7 +596,7 @@ class Ledger:
 
         plan = self.plan()
         lines = read_note_batch(data, source)
-        default_author = (by or "").strip() or current_user()
+        default_author = _author(by)
         entries = []
         keyed: dict[str, int] = {}
         for line in lines:
@@ -610,11 +611,11 @@ class Ledger:
                 key = parse_key(values["key"]) if (values["key"] or "").strip() else None
                 if key is not None and key in keyed:
                     raise UsageError(f"键“{key}”与第 {keyed[key]} 行重复，一个键只能对应一条进展。")
+                author = check_text((values["by"] or "").strip(), "记录人") or default_author
             except UsageError as err:
                 raise UsageError(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
             if key is not None:
                 keyed[key] = line.line
-            author = (values["by"] or "").strip() or default_author
             entries.append(NoteInput(task_id, text, author, status, count, key))
         known = self.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
         for line, entry in zip(lines, entries):
@@ -642,7 +643,7 @@ class Ledger:
         key: str | None = None,
     ) -> tuple[Note, Status]:
         plan = self.plan()
-        author = (by or "").strip() or current_user()
+        author = _author(by)
         written = self.store.add_note(
             plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count, key=key
         )
@@ -665,7 +666,8 @@ class Ledger:
         if year is None:
             year = (dates.year_from_name(plan) if plan else None) or dates.year_from_name(source)
         year = year or self.today.year
-        name = plan or str(year)
+        name = check_text(plan or str(year), "计划名称")
+        check_text(source, "文件名")
         warnings = []
         tasks = []
         for row in table.rows:
@@ -694,7 +696,7 @@ class Ledger:
                 f"{'、'.join(_listed(unknown, MAX_UNKNOWN_UNITS_LISTED))}；因为指定了 --strict，未导入任何内容。"
             )
         counts = self.store.import_plan(
-            name, year=year, source=source, at=dates.timestamp(), by=current_user(), tasks=tasks
+            name, year=year, source=source, at=dates.timestamp(), by=_author(None), tasks=tasks
         )
         if unknown:
             warnings += [f"责任单位不在单位数据文件中：{entry}" for entry in _listed(unknown, MAX_UNKNOWN_UNITS_LISTED)]
@@ -783,7 +785,7 @@ class Ledger:
     def undo(self, event: Event, *, by: str | None = None) -> Event:
         """Revert `event`, which must still be the last change (of the plan asked for);
         returns the undo's own event."""
-        author = (by or "").strip() or current_user()
+        author = _author(by)
         return self.store.undo(event.id, at=dates.timestamp(), by=author, plan=self._plan_name)
 
     # -- maintenance ----------------------------------------------------------
@@ -814,8 +816,12 @@ class Ledger:
         return target
 
     def check(self) -> Path:
-        """Run SQLite's integrity and foreign-key checks; StoreError naming the first problem."""
-        problems = self.store.problems()
+        """SQLite's integrity and foreign-key checks, then whether every value can be read.
+
+        StoreError naming the first problem found.
+        """
+        # Content is read only from a file SQLite itself finds sound.
+        problems = self.store.problems() or self.store.content_problems()
         if problems:
             count = f"共 {len(problems)} 个问题，" if len(problems) > 1 else ""
             raise StoreError(
@@ -917,12 +923,17 @@ def _listed(unknown: dict[str, tuple[list[int], str | None]], limit: int) -> lis
 
 
 def _checked_note(text: str | None) -> str:
-    text = (text or "").strip()
-    # surrogateescape: bytes that are not UTF-8 are refused at the CLI edge, not here.
-    size = len(text.encode("utf-8", "surrogateescape"))
+    # Checked first: it also refuses the lone surrogates that stand for bytes which are not UTF-8.
+    text = check_text((text or "").strip(), "进展说明")
+    size = len(text.encode("utf-8"))
     if size > MAX_NOTE_BYTES:
         raise UsageError(f"进展说明过长（{size} 字节），上限为 {MAX_NOTE_BYTES} 字节（64 KiB）。")
     return text
+
+
+def _author(by: str | None) -> str:
+    """Who made a change: --by, else GONGKAI_USER or the login name. It is stored, so it obeys the text rule too."""
+    return check_text((by or "").strip() or current_user(), "记录人")
 
 
 def _backup_exists(target: Path) -> str:

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Iterable, Sequence
 from .cells import guard
 from .errors import UsageError
 from .models import Event, Note, Plan, Status, Task
+from .text import inert, inert_line, json_inert, markdown_text
 
 if TYPE_CHECKING:
     from .ledger import BackupSummary, Restored
@@ -31,10 +32,6 @@ TASK_FIELDS = (
 UNIT_FIELDS = ("name", "kind", "aliases", "members", "tasks", "led", "done", "overdue")
 PLAN_FIELDS = ("name", "year", "tasks", "imported_at", "source")
 
-# C0/C1 controls (except tab and newline) and bidi overrides: typed text must
-# never move the cursor, clear the screen or flip the reading order of a table.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
 
 def check_format(fmt: str) -> str:
     value = (fmt or "").strip().lower()
@@ -43,25 +40,28 @@ def check_format(fmt: str) -> str:
     return value
 
 
-def inert(text: str) -> str:
-    """Make control characters visible (as \\xNN / \\uNNNN) instead of letting the terminal act on them."""
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF
-                       else f"\\x{ord(m.group()):02x}", text)
-
-
 def _print(out: IO[str], *renderables, style: str | None = None) -> None:
     from rich.console import Console
 
+    # Never markup or emoji codes: a plan named "[link=…]" or ":x:" is shown as typed,
+    # wherever a string reaches rich (titles, cells, lines), not turned into a link or fail.
+    renderables = tuple(_text(item) if isinstance(item, str) else item for item in renderables)
+    plain = {"highlight": False, "markup": False, "emoji": False}
     if out.isatty():
-        Console(file=out, highlight=False).print(*renderables, style=style)
+        Console(file=out, **plain).print(*renderables, style=style)
         return
     # Piped or cron: no colour, a fixed width instead of rich's guess, and no
     # padding spaces at line ends for mail and diffs to carry around.
     width = int(os.environ.get("COLUMNS") or 100)
-    console = Console(width=width, no_color=True, highlight=False, color_system=None)
+    console = Console(width=width, no_color=True, color_system=None, **plain)
     with console.capture() as captured:
         console.print(*renderables, style=style)
     out.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+
+
+def _say(message: str, out: IO[str] | None = None) -> None:
+    """One line of plain output. The whole line is made inert, whatever parts of it the user typed."""
+    print(inert_line(message), file=out or sys.stdout)
 
 
 def _text(value: str):
@@ -124,7 +124,7 @@ def tasks(items: Sequence[Task], fmt: str, out: IO[str] | None = None) -> None:
 
 def _task_table(items: Sequence[Task], out: IO[str]) -> None:
     if not items:
-        print("没有符合条件的任务。", file=sys.stderr)
+        _say("没有符合条件的任务。", sys.stderr)
         return
     from rich.table import Table
 
@@ -219,7 +219,7 @@ def _task_panel(task: Task, out: IO[str]) -> None:
     notes.add_column("记录人", overflow="fold")
     notes.add_column("内容", ratio=1, overflow="fold")
     for note in task.notes:
-        notes.add_row(note.at, _text(note.by), _text(note_text(note)))
+        notes.add_row(_text(note.at), _text(note.by), _text(note_text(note)))
     _print(out, notes)
 
 
@@ -244,7 +244,7 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None) -> None:
     what = f"状态已改为“{note.status.label}”" if note.status else "已记录进展"
     if note.count:
         what += f"，计 {note.count} 次"
-    print(f"任务 {note.task_id}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", file=out)
+    _say(f"任务 {note.task_id}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
 
 
 def repeated_notes(notes: Sequence[Note]) -> None:
@@ -252,7 +252,7 @@ def repeated_notes(notes: Sequence[Note]) -> None:
     again = [note for note in notes if note.repeated]
     if again:
         ids = "、".join(f"#{note.id}" for note in again[:5]) + ("等" if len(again) > 5 else "")
-        print(f"注意：{len(again)} 条进展此前已用同一个键记录（记录 {ids}），本次未重复写入。", file=sys.stderr)
+        _say(f"注意：{len(again)} 条进展此前已用同一个键记录（记录 {ids}），本次未重复写入。", sys.stderr)
 
 
 def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None) -> None:
@@ -262,7 +262,7 @@ def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None) -> 
         return
     tasks = len({note.task_id for note in notes})
     ids = [note.id for note in notes]
-    print(f"已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{min(ids)}–#{max(ids)}）。", file=out)
+    _say(f"已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{min(ids)}–#{max(ids)}）。", out)
 
 
 def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None) -> None:
@@ -271,7 +271,7 @@ def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None)
         # No note was written, so there is no note object to hand to a script.
         write_json(None, out)
     else:
-        print(f"任务 {task_id} 已经是“{status.label}”，未做更改。", file=out)
+        _say(f"任务 {task_id} 已经是“{status.label}”，未做更改。", out)
 
 
 # -- reminders ------------------------------------------------------------------------
@@ -325,13 +325,15 @@ def reminder(report, fmt: str, out: IO[str] | None = None) -> None:
         _delimited(rows, REMINDER_FIELDS, fmt, out)
         return
     markdown = fmt == "markdown"
-    heading = f"政务公开任务提醒（计划 {report.plan}，{report.today.isoformat()}）"
+    # Every stored value in this message passes through `shown`, escaped for the format.
+    shown = markdown_text if markdown else inert_line
+    heading = f"政务公开任务提醒（计划 {shown(report.plan)}，{report.today.isoformat()}）"
     lines = [f"# {heading}" if markdown else heading]
     for section in report.sections:
         if not (section.overdue or section.due_soon):
             continue
         if section.unit:
-            lines += ["", f"## {inert(section.unit)}" if markdown else f"【{inert(section.unit)}】"]
+            lines += ["", f"## {shown(section.unit)}" if markdown else f"【{shown(section.unit)}】"]
         for title, tasks in (
             (f"已逾期 {len(section.overdue)} 项", section.overdue),
             (f"{report.until.isoformat()} 前到期 {len(section.due_soon)} 项", section.due_soon),
@@ -341,10 +343,10 @@ def reminder(report, fmt: str, out: IO[str] | None = None) -> None:
             lines += ["", f"**{title}：**" if markdown else f"{title}："]
             for task in tasks:
                 # The group that brought the task in, unless it is already named as the lead.
-                via = f" · 经“{inert(task.via)}”" if task.via and task.via != task.lead_unit else ""
+                via = f" · 经“{shown(task.via)}”" if task.via and task.via != task.lead_unit else ""
                 lines.append(
                     f"{'-' if markdown else '  ·'} [{task.id}] {_date(task.due)} {_days_phrase(days(task))}"
-                    f" · 牵头：{inert(task.lead_unit or '')}{via} · {_one_line(task.content)}"
+                    f" · 牵头：{shown(task.lead_unit or '')}{via} · {shown(_one_line(task.content))}"
                 )
     out.write("\n".join(lines) + "\n")
 
@@ -397,7 +399,7 @@ def summary(result, fmt: str, out: IO[str] | None = None) -> None:
                 "target_reached": " ".join(str(i) for i in data["target_reached"])}
         _delimited([flat], tuple(flat), fmt, out)
     elif fmt == "markdown":
-        out.write(f"## 计划 {result.plan} 进度（{result.today.isoformat()}）\n\n")
+        out.write(f"## 计划 {markdown_text(result.plan)} 进度（{result.today.isoformat()}）\n\n")
         write_markdown_table(("项目", "数值"), lines, out)
         if hint := _target_hint(result):
             out.write(f"\n{hint}\n")
@@ -426,7 +428,7 @@ def _target_hint(result) -> str:
 def _breakdown_table(result, out: IO[str]) -> None:
     from rich.table import Table
 
-    table = Table(header_style="bold", title=f"计划 {result.plan} 进度（{result.today.isoformat()}）")
+    table = Table(header_style="bold", title=_text(f"计划 {result.plan} 进度（{result.today.isoformat()}）"))
     table.add_column(_BREAKDOWN_HEADERS[result.by], overflow="fold")
     for header in ("任务数", "已完成", "逾期"):
         table.add_column(header, justify="right")
@@ -524,7 +526,7 @@ def plans(items: Sequence[Plan], fmt: str, out: IO[str] | None = None) -> None:
             out,
         )
     elif not items:
-        print("台账中还没有任何计划。", file=sys.stderr)
+        _say("台账中还没有任何计划。", sys.stderr)
     else:
         from rich.table import Table
 
@@ -533,7 +535,7 @@ def plans(items: Sequence[Plan], fmt: str, out: IO[str] | None = None) -> None:
             table.add_column(header)
         for index, plan in enumerate(items):
             name = f"{plan.name}（默认）" if index == 0 else plan.name
-            table.add_row(_text(name), str(plan.year), str(plan.tasks), plan.imported_at, _text(plan.source))
+            table.add_row(_text(name), str(plan.year), str(plan.tasks), _text(plan.imported_at), _text(plan.source))
         _print(out, table)
 
 
@@ -551,10 +553,12 @@ def write_json(data, out: IO[str]) -> None:
     json's C encoder: for the 1,970 units of a city it is the difference between
     a few milliseconds and most of the command's run time.
     """
+    # json escapes only C0 controls; json_inert gives C1, bidi and the rest \\uXXXX escapes
+    # too, which a parser reads back as the very same text.
     if out.isatty():
-        json.dump(data, out, ensure_ascii=False, indent=2)
+        out.write(json_inert(json.dumps(data, ensure_ascii=False, indent=2)))
     else:
-        out.write(json.dumps(data, ensure_ascii=False))
+        out.write(json_inert(json.dumps(data, ensure_ascii=False)))
     out.write("\n")
 
 
@@ -586,14 +590,10 @@ def _flat(value) -> object:
 
 
 def write_markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]], out: IO[str]) -> None:
-    def cell(value: object) -> str:
-        text = inert("" if value is None else str(value))
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-
     out.write("| " + " | ".join(headers) + " |\n")
     out.write("|" + "|".join("---" for _ in headers) + "|\n")
     for row in rows:
-        out.write("| " + " | ".join(cell(v) for v in row) + " |\n")
+        out.write("| " + " | ".join(markdown_text(v) for v in row) + " |\n")
 
 
 # -- history ----------------------------------------------------------------------
@@ -628,7 +628,7 @@ def describe(event: Event) -> str:
 def headline(event: Event) -> str:
     """One change with its number, time, author and place: for undo's preview and messages."""
     where = f"计划 {event.plan}" + (f" 任务 {event.task}" if event.task is not None else "")
-    return inert(f"#{event.id}（{event.at}，{event.by}，{where}）{describe(event)}")
+    return inert_line(f"#{event.id}（{event.at}，{event.by}，{where}）{describe(event)}")
 
 
 def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None:
@@ -645,7 +645,7 @@ def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None
             out,
         )
     elif not items:
-        print("没有符合条件的历史记录。", file=sys.stderr)
+        _say("没有符合条件的历史记录。", sys.stderr)
     else:
         from rich.table import Table
 
@@ -659,8 +659,8 @@ def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None
         table.add_column("内容", ratio=1, overflow="fold")
         for e in items:
             table.add_row(
-                str(e.id), e.at, _text(e.by), _text(e.plan), "" if e.task is None else str(e.task),
-                _ACTION_LABELS.get(e.action, e.action), _text(_event_text(e)),
+                str(e.id), _text(e.at), _text(e.by), _text(e.plan), "" if e.task is None else str(e.task),
+                _text(_ACTION_LABELS.get(e.action, e.action)), _text(_event_text(e)),
             )
         _print(out, table)
         _print(out, f"共 {len(items)} 条历史记录", style="dim")
@@ -672,38 +672,37 @@ def _event_text(event: Event) -> str:
 
 
 def undo_preview(event: Event, out: IO[str] | None = None) -> None:
-    print(f"将撤销：{headline(event)}", file=out or sys.stdout)
+    _say(f"将撤销：{headline(event)}", out)
 
 
 def undone(event: Event, out: IO[str] | None = None) -> None:
-    print(f"已{inert(describe(event))}（本次撤销记为 #{event.id}）。", file=out or sys.stdout)
+    _say(f"已{describe(event)}（本次撤销记为 #{event.id}）。", out)
 
 
 def already_undone(event: Event, out: IO[str] | None = None) -> None:
-    print(f"更改 #{event.id} 已由 #{event.undone_by} 撤销，本次未做任何更改。", file=out or sys.stdout)
+    _say(f"更改 #{event.id} 已由 #{event.undone_by} 撤销，本次未做任何更改。", out)
 
 
 # -- maintenance --------------------------------------------------------------------
 
 
 def backup_done(path: Path, out: IO[str] | None = None) -> None:
-    print(f"已备份到“{inert(str(path))}”。", file=out or sys.stdout)
+    _say(f"已备份到“{path}”。", out)
 
 
 def backup_headline(summary: BackupSummary) -> str:
     newest = f"，最新进展记于 {summary.newest_note}" if summary.newest_note else ""
-    return f"备份“{inert(str(summary.path))}”（{summary.tasks} 项任务、{summary.notes} 条进展{newest}）"
+    return f"备份“{summary.path}”（{summary.tasks} 项任务、{summary.notes} 条进展{newest}）"
 
 
 def restore_preview(summary: BackupSummary, database: Path, out: IO[str] | None = None) -> None:
-    print(f"将用{backup_headline(summary)}替换数据库“{inert(str(database))}”；"
-          "当前数据库会先另存一份。", file=out or sys.stdout)
+    _say(f"将用{backup_headline(summary)}替换数据库“{database}”；当前数据库会先另存一份。", out)
 
 
 def restored(result: Restored, out: IO[str] | None = None) -> None:
-    print(f"已用{backup_headline(result.backup)}恢复数据库“{inert(str(result.database))}”；"
-          f"被替换的数据库已另存为“{inert(str(result.aside))}”。", file=out or sys.stdout)
+    _say(f"已用{backup_headline(result.backup)}恢复数据库“{result.database}”；"
+         f"被替换的数据库已另存为“{result.aside}”。", out)
 
 
 def check_passed(path: Path, out: IO[str] | None = None) -> None:
-    print(f"数据库“{inert(str(path))}”检查通过：完整性检查结果为 ok，没有外键错误。", file=out or sys.stdout)
+    _say(f"数据库“{path}”检查通过：完整性检查结果为 ok，没有外键错误，文字和历史记录都可以读取。", out)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from .models import Task
 from .progress import summarize
-from .render import inert, note_text
+from .render import note_text
+from .text import inert, markdown_text
 
 if TYPE_CHECKING:
     from .ledger import ProgressReport
@@ -89,12 +90,8 @@ def _header_lines(report: ProgressReport) -> list[tuple[str, str]]:
 
 
 def markdown(report: ProgressReport) -> str:
-    def cell(value: object) -> str:
-        text = inert(str(value))
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-
     out = [f"# {TITLE}", ""]
-    out += [f"- {label}：{cell(value)}" for label, value in _header_lines(report)]
+    out += [f"- {label}：{markdown_text(value)}" for label, value in _header_lines(report)]
     for heading, body in _sections(report):
         out += ["", f"## {heading}", ""]
         if isinstance(body, str):
@@ -103,7 +100,7 @@ def markdown(report: ProgressReport) -> str:
         headers, rows = body
         out.append("| " + " | ".join(headers) + " |")
         out.append("|" + "|".join("---" for _ in headers) + "|")
-        out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+        out += ["| " + " | ".join(markdown_text(v) for v in row) + " |" for row in rows]
     return "\n".join(out) + "\n"
 
 

@@ -17,7 +17,7 @@ import functools
 import json
 import os
 import sqlite3
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Sequence
 
@@ -236,6 +236,9 @@ def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SEC
         return StoreError(f"数据库“{path}”是只读的，无法写入。")
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return StoreError(f"“{path}”不是有效的 gongkai 数据库，或文件已损坏。")
+    if "could not decode" in text:
+        # sqlite3's message quotes the undecodable text, raw bytes and all; a terminal must not see them.
+        return StoreError(f"数据库“{path}”中有文字不是有效的 UTF-8（文件可能已损坏）；请运行 gongkai check 找出位置，再从备份恢复。")
     if "unable to open" in text:
         return StoreError(f"无法打开数据库“{path}”，请检查路径和权限。")
     return StoreError(f"数据库“{path}”出错：{err}")
@@ -1191,6 +1194,77 @@ class Store:
         ]
         return found
 
+    @_db_errors
+    def content_problems(self) -> list[str]:
+        """What the other commands would trip on although SQLite's own checks pass.
+
+        Every value of every table is read as the bytes it holds and must be UTF-8
+        (sqlite3 fails the whole query on one that is not); statuses, dates, times and
+        history payloads must also be what the program parses them as. Values are never
+        quoted: a damaged one is exactly what must not reach a terminal.
+        """
+        found = []
+        tables = self.conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name"
+        ).fetchall()
+        for table, sql in tables:
+            columns = [row[1] for row in self.conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
+            values = ", ".join(f'CAST("{column}" AS BLOB)' for column in columns)
+            # A table without rowids is named by its row's position instead.
+            key = "NULL" if "WITHOUT ROWID" in sql.upper() else "rowid"
+            rows = self.conn.execute(f'SELECT {key}, {values} FROM "{table}" ORDER BY {key}')
+            for position, (rowid, *raw) in enumerate(rows, start=1):
+                rowid = position if rowid is None else rowid
+                for column, data in zip(columns, raw):
+                    if data is None:
+                        continue
+                    try:
+                        text = data.decode("utf-8")
+                    except UnicodeDecodeError:
+                        found.append(f"表 {table} 第 {rowid} 行的 {column} 列不是有效的 UTF-8 文字")
+                        continue
+                    check = _READABLE.get((table, column))
+                    if check is not None and not check[0](text):
+                        found.append(f"表 {table} 第 {rowid} 行的 {column} 列{check[1]}")
+        return found
+
+
+def _parses(parse: Callable[[str], object]) -> Callable[[str], bool]:
+    def check(text: str) -> bool:
+        try:
+            parse(text)
+        except ValueError:
+            return False
+        return True
+
+    return check
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+_STATUSES = {status.value for status in Status}
+_STATUS = (_STATUSES.__contains__, "不是有效的状态")
+_DATE = (_parses(date.fromisoformat), "不是有效的日期")
+_TIME = (_parses(datetime.fromisoformat), "不是有效的时间")
+_PAYLOAD = (_json_object, "不是有效的 JSON 对象")
+# Columns whose text the program parses, beyond decoding it (keyed by table and column).
+_READABLE: dict[tuple[str, str], tuple[Callable[[str], bool], str]] = {
+    ("tasks", "status"): _STATUS,
+    ("tasks", "start"): _DATE,
+    ("tasks", "due"): _DATE,
+    ("tasks", "updated_at"): _TIME,
+    ("notes", "status"): _STATUS,
+    ("notes", "at"): _TIME,
+    ("events", "at"): _TIME,
+    ("events", "before"): _PAYLOAD,
+    ("events", "after"): _PAYLOAD,
+}
+
 
 _EVENT_COLUMNS = """
     e.id, e.at, e.by, e.action, e.plan, e.task, e.before, e.after, e.undoes,
@@ -1234,4 +1308,9 @@ def _dump(value: dict | None) -> str | None:
 
 
 def _load(text: str | None) -> dict | None:
-    return None if text is None else json.loads(text)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise StoreError("历史记录中有内容不是有效的 JSON（数据库可能已损坏）；请运行 gongkai check 找出位置。") from None

@@ -31,6 +31,7 @@ from typing import BinaryIO, NamedTuple
 from .cells import unguard
 from .errors import UsageError
 from .models import task_id_value
+from .text import check_text
 
 
 @dataclass(frozen=True)
@@ -514,6 +515,8 @@ def _build_rows(
         if len(rows) == MAX_ROWS:
             raise UsageError(f"{label}超过 {MAX_ROWS} 行任务的上限，不像是任务分解表。")
         where = f"{label}第 {line} 行"
+        for name, value in values.items():
+            check_text(value, f"{where}“{_COLUMNS[name]}”")
         task_id = _parse_id(values["id"], where)
         if task_id in seen:
             raise UsageError(f"{where}：序号“{task_id}”与第 {seen[task_id]} 行重复。")

@@ -1,0 +1,87 @@
+"""What typed text may contain, and how stored text is shown so that it can only be read.
+
+One policy for every place text enters or leaves the ledger:
+
+- In: characters that XML 1.0 forbids (C0 controls other than tab, newline and
+  carriage return; U+FFFE and U+FFFF; lone surrogates) are refused wherever text is
+  stored (notes, authors, plan names, imported cells). The xlsx, ics and HTML
+  exports are XML or read by XML tools, and one such character makes the whole
+  file unreadable; nobody types them on purpose.
+- Out: text already in a ledger (written by an older version or by hand) is
+  neutralised by `inert`, which every terminal, CSV, Markdown, xlsx, ics and HTML
+  writer applies: control characters, bidi overrides and the XML-forbidden
+  characters appear as visible escapes (\\x1b, \\u202e, \\uffff). JSON keeps the
+  exact text, with those characters written as \\uXXXX escapes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from .errors import UsageError
+
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+# C0/C1 controls (except tab and newline), bidi controls and the XML-forbidden
+# characters: shown text must never move the cursor, clear the screen, flip the
+# reading order of a table or make an export unreadable.
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff"
+_UNSAFE_CHAR = re.compile(f"[{_UNSAFE}]")
+_UNSAFE_IN_LINE = re.compile(f"[{_UNSAFE}\n]")
+
+# What turns Markdown text into markup: the escape character itself, links and
+# images ([ ] !), emphasis and strike-through (* _ ~), code spans (`) and table
+# cells (|). Raw HTML (< > &) is escaped as HTML, which every Markdown viewer honours.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code > 0xFF else f"\\x{code:02x}"
+
+
+def inert(text: str) -> str:
+    """Make control characters visible (as \\xNN / \\uNNNN) instead of letting a terminal or parser act on them."""
+    return _UNSAFE_CHAR.sub(_visible, text)
+
+
+def inert_line(text: str) -> str:
+    """`inert`, and a line break shown as \\x0a too: for messages that must stay one line."""
+    return _UNSAFE_IN_LINE.sub(_visible, text)
+
+
+def json_inert(document: str) -> str:
+    """A JSON document whose unsafe characters are written as \\uXXXX escapes: the same data, inert."""
+    return _UNSAFE_CHAR.sub(lambda match: f"\\u{ord(match.group()):04x}", document)
+
+
+def markdown_text(value: object) -> str:
+    """Text for any place in a Markdown document (table cell, list item, heading): shown, never rendered.
+
+    Line breaks become <br>, which GitHub, Typora and the Markdown viewers of the
+    office's mail and wiki render inside tables and list items alike.
+    """
+    text = inert("" if value is None else str(value))
+    text = html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)
+    return text.replace("\n", "<br>")
+
+
+def check_text(text: str, what: str) -> str:
+    """Refuse text holding a character no export could carry; `what` names the input in the message."""
+    found = _FORBIDDEN.search(text)
+    if found is None:
+        return text
+    code = ord(found.group())
+    where = f"{what}的第 {found.start() + 1} 个字符"
+    if 0xD800 <= code <= 0xDFFF:
+        # Python hands command-line bytes that are not UTF-8 over as U+DC80..U+DCFF, one
+        # per byte, so the byte itself can be named; JSON escapes give any lone surrogate.
+        shown = f"字节 \\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise UsageError(
+            f"{where}不是有效的 UTF-8 文本（{shown}），未保存；请检查终端、脚本或文件的编码设置（应为 UTF-8）。"
+        )
+    kind = "控制字符" if code <= 0x1F else " Unicode 非字符"
+    raise UsageError(
+        f"{where} U+{code:04X} 是{kind}，Excel、日历和网页导出都无法容纳，未保存；请删去该字符后重试。"
+    )
