@@ -14,10 +14,13 @@ from .models import Event, Note, Plan, Status, Task
 from .store import ImportCounts, NoteInput, Store, TaskInput, TaskQuery
 from .units import Unit, UnitDirectory, load_directory, split_units
 
-# The wheel installs the package as plain files, so its data sits next to this module;
-# a path is cheaper to get than importlib.resources, which every --unit command would pay.
-DATA_DIR = Path(__file__).resolve().parent / "data"
+# The repository keeps the bundled table and unit file in its top-level data/; the wheel
+# copies that folder into the package (pyproject's force-include), so an installed copy
+# finds it next to this module and a source checkout (editable install) two levels up.
+# A path is cheaper to get than importlib.resources, which every --unit command would pay.
 BUNDLED_PLAN = "tasks_2023.csv"
+_PACKAGE = Path(__file__).resolve().parent
+DATA_DIR = _PACKAGE / "data" if (_PACKAGE / "data" / BUNDLED_PLAN).is_file() else _PACKAGE.parent.parent / "data"
 UNIT_FILE = "units.csv"
 
 _TASK_ID = re.compile(r"[1-9][0-9]{0,8}")
