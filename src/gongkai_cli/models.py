@@ -142,12 +142,22 @@ class Task(NamedTuple):
         return data
 
 
+# Why a plan is the default one: its year is this year, or no plan is and it is the newest.
+DEFAULT_REASONS = {"current_year": "今年", "newest": "最新"}
+
+
 class Plan(NamedTuple):
     name: str
     year: int
     tasks: int
     imported_at: str
     source: str
+    default: str | None = None  # a key of DEFAULT_REASONS on the default plan, else None
+
+    @property
+    def default_label(self) -> str:
+        """默认（今年） / 默认（最新） on the default plan, else empty."""
+        return f"默认（{DEFAULT_REASONS[self.default]}）" if self.default else ""
 
     def to_dict(self) -> dict:
         return {
@@ -156,6 +166,7 @@ class Plan(NamedTuple):
             "tasks": self.tasks,
             "imported_at": self.imported_at,
             "source": self.source,
+            "default": self.default,
         }
 
 

@@ -25,7 +25,7 @@ TASK_FIELDS = (
     "start", "due", "status", "overdue", "updated_at", "via", "target", "progress",
 )
 UNIT_FIELDS = ("name", "kind", "aliases", "members", "tasks", "led", "done", "overdue")
-PLAN_FIELDS = ("name", "year", "tasks", "imported_at", "source")
+PLAN_FIELDS = ("name", "year", "tasks", "imported_at", "source", "default")
 
 # C0/C1 controls (except tab and newline) and bidi overrides: typed text must
 # never move the cursor, clear the screen or flip the reading order of a table.
@@ -232,33 +232,40 @@ def _task_markdown(task: Task, out: IO[str]) -> None:
 # -- notes ------------------------------------------------------------------------
 
 
-def note_saved(note: Note, fmt: str, out: IO[str] | None = None) -> None:
+def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        write_json(note.to_dict() | {"task": note.task_id}, out)
+        write_json(note.to_dict() | {"task": note.task_id} | ({"plan": plan} if plan is not None else {}), out)
         return
     what = f"状态已改为“{note.status.label}”" if note.status else "已记录进展"
     if note.count:
         what += f"，计 {note.count} 次"
-    print(f"任务 {note.task_id}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", file=out)
+    print(f"{_task_place(plan, note.task_id)}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", file=out)
 
 
-def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None) -> None:
+def _task_place(plan: str | None, task_id: int) -> str:
+    """计划 2023 第 40 项: every write confirmation says which plan it wrote to."""
+    return f"计划 {inert(plan)} 第 {task_id} 项" if plan is not None else f"任务 {task_id}"
+
+
+def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        write_json([note.to_dict() | {"task": note.task_id} for note in notes], out)
+        extra = {"plan": plan} if plan is not None else {}
+        write_json([note.to_dict() | {"task": note.task_id} | extra for note in notes], out)
         return
     tasks = len({note.task_id for note in notes})
-    print(f"已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{notes[0].id}–#{notes[-1].id}）。", file=out)
+    where = f"计划 {inert(plan)}：" if plan is not None else ""
+    print(f"{where}已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{notes[0].id}–#{notes[-1].id}）。", file=out)
 
 
-def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None) -> None:
+def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
         # No note was written, so there is no note object to hand to a script.
         write_json(None, out)
     else:
-        print(f"任务 {task_id} 已经是“{status.label}”，未做更改。", file=out)
+        print(f"{_task_place(plan, task_id)}已经是“{status.label}”，未做更改。", file=out)
 
 
 # -- reminders ------------------------------------------------------------------------
@@ -500,15 +507,14 @@ def unit_tree(items, fmt: str, out: IO[str] | None = None) -> None:
 
 def plans(items: Sequence[Plan], fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
+    headers = ("计划", "年度", "任务数", "最近导入", "来源文件", "默认")
     if fmt == "json":
         write_json([plan.to_dict() for plan in items], out)
     elif fmt in ("csv", "tsv"):
         _delimited([plan.to_dict() for plan in items], PLAN_FIELDS, fmt, out)
     elif fmt == "markdown":
         write_markdown_table(
-            ("计划", "年度", "任务数", "最近导入", "来源文件"),
-            ((p.name, p.year, p.tasks, p.imported_at, p.source) for p in items),
-            out,
+            headers, ((p.name, p.year, p.tasks, p.imported_at, p.source, p.default_label) for p in items), out
         )
     elif not items:
         print("台账中还没有任何计划。", file=sys.stderr)
@@ -516,12 +522,14 @@ def plans(items: Sequence[Plan], fmt: str, out: IO[str] | None = None) -> None:
         from rich.table import Table
 
         table = Table(header_style="bold")
-        for header in ("计划", "年度", "任务数", "最近导入", "来源文件"):
+        for header in headers:
             table.add_column(header)
-        for index, plan in enumerate(items):
-            name = f"{plan.name}（默认）" if index == 0 else plan.name
-            table.add_row(_text(name), str(plan.year), str(plan.tasks), plan.imported_at, _text(plan.source))
+        for plan in items:
+            table.add_row(_text(plan.name), str(plan.year), str(plan.tasks), plan.imported_at, _text(plan.source),
+                          plan.default_label)
         _print(out, table)
+        print("默认计划：今年（北京时间）的计划，没有时为最新的计划；用 --plan 或环境变量 GONGKAI_PLAN 选用其他计划。",
+              file=out)
 
 
 # -- shared writers ---------------------------------------------------------------
@@ -662,7 +670,8 @@ def undo_preview(event: Event, out: IO[str] | None = None) -> None:
 
 
 def undone(event: Event, out: IO[str] | None = None) -> None:
-    print(f"已{inert(describe(event))}（本次撤销记为 #{event.id}）。", file=out or sys.stdout)
+    place = f"计划 {event.plan}" + (f" 第 {event.task} 项" if event.task is not None else "")
+    print(f"{inert(place)}：已{inert(describe(event))}（本次撤销记为 #{event.id}）。", file=out or sys.stdout)
 
 
 # -- maintenance --------------------------------------------------------------------
