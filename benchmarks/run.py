@@ -119,7 +119,7 @@ INTERPRETER_TARGETS = (
     ("`list --unit 区财政局 --format json`", ("list", "--unit", BUNDLED_UNIT, "--format", "json"), None, 4.0),
     ("`note 40 x --quiet`", ("note", str(BUNDLED_TASK), "x", "--quiet"), None, 4.0),
     ("`list --unit 区财政局` (48-row rich table)", ("list", "--unit", BUNDLED_UNIT), None, 7.0),
-    ("Tab completion of `--unit 区财`", (),
+    ("`list --unit 区财` + Tab (completion)", (),
      {"_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": "gongkai list --unit 区财", "COMP_CWORD": "3"}, 4.0),
 )
 INTERPRETER_MIN_RUNS = 11
