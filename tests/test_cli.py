@@ -448,3 +448,16 @@ def test_fail_on_overdue_is_exit_5(gk, monkeypatch):
     monkeypatch.setenv("GONGKAI_TODAY", "2023-05-01")
     assert gk("remind", "--fail-on-overdue").exit_code == 5
     assert gk("remind").exit_code == 0
+
+
+def test_import_keeps_its_own_plan_option_under_the_same_rule(gk, tmp_path):
+    table = _next_years_plan(tmp_path)
+    gk("init")
+    assert "已导入计划“二〇二四”" in gk("import", str(table), "--plan", "二〇二四").stdout
+    assert "已导入计划“甲”" in gk("--plan", "甲", "import", str(table), "--plan", "甲").stdout
+    both = gk("--plan", "甲", "import", str(table), "--plan", "乙")
+    assert both.exit_code == 2 and "两个不同的值" in both.stderr
+    other = tmp_path / "other.db"
+    gk("init", "--empty", "--db", str(other))
+    assert gk("import", str(table), "--db", str(other)).exit_code == 0
+    assert [p["name"] for p in json.loads(gk("plans", "--db", str(other), "-f", "json").stdout)] == ["2024"]
