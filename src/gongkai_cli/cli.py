@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import List, NamedTuple, Optional
 
 import typer
+import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 # Typer vendors click; its exception classes are reached here because the framework's
@@ -124,15 +125,13 @@ class _Commands(typer.Typer):
         def decorator(function):
             register(function)
             info = self.registered_commands.pop()
-            self.lazy_commands[info.name or function.__name__.strip("_").replace("_", "-")] = info
+            self.lazy_commands[info.name or typer.main.get_command_name(function.__name__)] = info
             return function
 
         return decorator
 
 
 def _build_command(name: str, info):
-    import typer.main
-
     command = typer.main.get_command_from_info(
         info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
     )
