@@ -43,42 +43,50 @@ def _month_end(year: int, month: int) -> Span:
     return None, _months(year, month, month)[1]
 
 
-_DEADLINE_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], Span]], ...] = (
-    # "2024年底前" has no 年 of its own after the year digits, hence 年? here.
-    (
-        re.compile(r"(?:(?P<year>\d{4})年?)?(?:全年|年[内底末])" + _BEFORE),
-        lambda m, y: _months(y, 1, 12),
-    ),
-    (
-        re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]" + _BEFORE),
-        lambda m, y: (None, date(y, int(m["month"]), int(m["day"]))),
-    ),
-    (
-        re.compile(_YEAR + r"(?P<month>\d{1,2})月[底末]" + _BEFORE),
-        lambda m, y: _month_end(y, int(m["month"])),
-    ),
-    (
-        re.compile(_YEAR + r"(?P<month>\d{1,2})月份?内?"),
-        lambda m, y: _months(y, int(m["month"]), int(m["month"])),
-    ),
-    (
-        re.compile(_YEAR + r"(?P<half>[上下])半年" + _PERIOD_SUFFIX),
-        lambda m, y: _months(y, 1, 6) if m["half"] == "上" else _months(y, 7, 12),
-    ),
-    (
-        re.compile(_YEAR + r"第?(?P<quarter>[一二三四1-4])季度" + _PERIOD_SUFFIX),
-        lambda m, y: _months(y, 3 * _QUARTERS[m["quarter"]] - 2, 3 * _QUARTERS[m["quarter"]]),
-    ),
-)
+# Compiled on first use: every command imports this module for today(), few parse text.
+@functools.cache
+def _deadline_forms() -> tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], Span]], ...]:
+    return (
+        # "2024年底前" has no 年 of its own after the year digits, hence 年? here.
+        (
+            re.compile(r"(?:(?P<year>\d{4})年?)?(?:全年|年[内底末])" + _BEFORE),
+            lambda m, y: _months(y, 1, 12),
+        ),
+        (
+            re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]" + _BEFORE),
+            lambda m, y: (None, date(y, int(m["month"]), int(m["day"]))),
+        ),
+        (
+            re.compile(_YEAR + r"(?P<month>\d{1,2})月[底末]" + _BEFORE),
+            lambda m, y: _month_end(y, int(m["month"])),
+        ),
+        (
+            re.compile(_YEAR + r"(?P<month>\d{1,2})月份?内?"),
+            lambda m, y: _months(y, int(m["month"]), int(m["month"])),
+        ),
+        (
+            re.compile(_YEAR + r"(?P<half>[上下])半年" + _PERIOD_SUFFIX),
+            lambda m, y: _months(y, 1, 6) if m["half"] == "上" else _months(y, 7, 12),
+        ),
+        (
+            re.compile(_YEAR + r"第?(?P<quarter>[一二三四1-4])季度" + _PERIOD_SUFFIX),
+            lambda m, y: _months(y, 3 * _QUARTERS[m["quarter"]] - 2, 3 * _QUARTERS[m["quarter"]]),
+        ),
+    )
+
 
 # User date input. Forms without a year use the plan year.
-_USER_DATE_FORMS = (
-    re.compile(r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})"),
-    re.compile(r"(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})"),
-    re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]?"),
-    # 4/20 and 4.20, as clerks write dates in Excel and chat; 4-20 stays out, it reads as a range.
-    re.compile(r"(?P<month>\d{1,2})(?P<sep>[/.])(?P<day>\d{1,2})"),
-)
+@functools.cache
+def _user_date_forms() -> tuple[re.Pattern[str], ...]:
+    return (
+        re.compile(r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})"),
+        re.compile(r"(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})"),
+        re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]?"),
+        # 4/20 and 4.20, as clerks write dates in Excel and chat; 4-20 stays out, it reads as a range.
+        re.compile(r"(?P<month>\d{1,2})(?P<sep>[/.])(?P<day>\d{1,2})"),
+    )
+
+
 # 4月底 / 4月末 and 4月初: a named month's last or first day, in the plan year.
 _MONTH_EDGE = re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<edge>[底末初])")
 _OFFSET = re.compile(r"(?P<count>[+-]?\d+)(?P<unit>[dwm])")
@@ -171,7 +179,7 @@ def _squeeze(text: str) -> str:
 
 
 def _parse_deadline_piece(piece: str, year: int) -> Span | None:
-    for pattern, span in _DEADLINE_FORMS:
+    for pattern, span in _deadline_forms():
         match = pattern.fullmatch(piece)
         if match:
             try:
@@ -233,7 +241,7 @@ def parse_user_date(text: str, *, today: date, year: int) -> date:
         if edge:
             first, last = _months(int(edge["year"]) if edge["year"] else year, int(edge["month"]), int(edge["month"]))
             return first if edge["edge"] == "初" else last
-        for pattern in _USER_DATE_FORMS:
+        for pattern in _user_date_forms():
             match = pattern.fullmatch(key)
             if match:
                 return date(
