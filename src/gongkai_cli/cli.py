@@ -311,7 +311,7 @@ def _display_width(text: str) -> int:
 
 
 # Chinese punctuation that must not start a line; it hangs at the end of the line before.
-_NO_LINE_START = "，。、；：？！）》」』”’"
+_NO_LINE_START = "，。、；：？！）》」』”’.,;:!?)]"
 # Opening punctuation stays with what follows it.
 _TOKEN = r"[“‘（《「『]*(?:[\x21-\x7e]+|\s+|.)"
 
@@ -331,7 +331,7 @@ def _wrap(text: str, width: int) -> list[str]:
         if _display_width("".join(line) + token) <= width or not line:
             line.append(token)
             continue
-        # Closing punctuation takes the character before it to the next line.
+        # Closing punctuation (and ".xlsx" after 任务台账) takes the character before it along.
         carried = []
         while token[0] in _NO_LINE_START and line and len(line) > 1 and line[-1] != " ":
             carried.insert(0, line.pop())
@@ -503,7 +503,7 @@ def _unit_option():
 DirectOption = typer.Option(False, "--direct", help="只看直接写明该单位的任务，不含通过集合（如各街镇）分配的任务。")
 LeadOption = typer.Option(False, "--lead", help="只看该单位牵头（排在第一位）的任务。")
 STATUS_HELP = (
-    "状态：未开始、进行中、已完成、受阻、已取消，也可写 todo、doing、done、blocked、cancelled "
+    "未开始、进行中、已完成、受阻、已取消，也可写 todo、doing、done、blocked、cancelled "
     "或 完成、卡住 等常用说法（见 docs/usage-words.md）。"
 )
 DATE_HELP = "日期，例如 2023-04-20、4月20日、4/20、4月底、本周、下月、今天、7d（见 docs/usage-words.md）。"
@@ -593,7 +593,7 @@ def list_(
     unit: Optional[List[str]] = _unit_option(),
     direct: bool = DirectOption,
     lead: bool = LeadOption,
-    status: Optional[List[str]] = typer.Option(None, "--status", "-s", metavar="状态", help="可重复。" + STATUS_HELP),
+    status: Optional[List[str]] = typer.Option(None, "--status", "-s", metavar="状态", help="状态，可重复：" + STATUS_HELP),
     group: Optional[str] = typer.Option(None, "--group", "-g", metavar="文字", help="任务名称中包含的文字。"),
     search: Optional[str] = typer.Option(None, "--search", "-q", metavar="文字", help="任务内容中包含的文字。"),
     overdue: bool = typer.Option(False, "--overdue", help="只看已逾期（截止日期已过且未完成）的任务。"),
@@ -836,7 +836,7 @@ def status_(
     ctx: typer.Context,
     task_id: str = typer.Argument(..., metavar="序号", help="任务序号，例如 40。"),
     new_status: str = typer.Argument(
-        ..., metavar="状态", help="新状态。" + STATUS_HELP
+        ..., metavar="状态", help="新状态：" + STATUS_HELP
     ),
     note_text: Optional[str] = typer.Option(None, "--note", "-m", help="附带的说明。"),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
