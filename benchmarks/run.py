@@ -140,7 +140,7 @@ def section_interpreter(runs: int, env: dict, tmp: Path) -> None:
         for (argv, command_env), bucket in zip(commands, samples):
             bucket.append(startup.wall(argv, command_env))
     base = median_ms(floor_samples)
-    rows = [[f"floor: `python -c \"import sqlite3, json\"`", f"{base:.0f}", "1.00×", "", ""]]
+    rows = [["floor: `python -c \"import sqlite3, json\"`", f"{base:.0f}", "1.00×", "", ""]]
     for (label, _, _, target), bucket in zip(INTERPRETER_TARGETS, samples):
         ours = median_ms(bucket)
         rows.append([label, f"{ours:.0f}", f"{ours / base:.2f}×", f"≤ {target:g}×", mark(ours / base <= target)])
