@@ -29,10 +29,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 
-from gongkai_cli.ledger import Ledger
+from gongkai_cli.ledger import Ledger, bundled_plan_path
 from gongkai_cli.models import Status
 from gongkai_cli.store import NoteInput
 
@@ -193,7 +192,7 @@ def write_units_csv(path: Path, districts: list[District]) -> int:
 
 def bundled_texts() -> tuple[list[str], list[str]]:
     """Clauses of the bundled plan's task contents, and its task group names."""
-    path = resources.files("gongkai_cli") / "data" / "tasks_2023.csv"
+    path = bundled_plan_path()
     with path.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     clauses = [

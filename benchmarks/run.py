@@ -1,7 +1,8 @@
-"""Measure every target of issue 7 and print one Markdown table per section.
+"""Measure every target of issues 7 and 14 and print one Markdown table per section.
 
-    python benchmarks/run.py [--city PATH] [--runs N] [--quick]
+    python benchmarks/run.py [--city PATH] [--runs N] [--quick] [--only-startup]
 
+(s) start-up as ratios to the bare interpreter, `python -c "import sqlite3, json"` (issue 14);
 (a) start-up as ratios to the floor app (benchmarks/startup.py's measurement);
 (b) 10,000 notes through `note --from FILE`, whole process;
 (c) read commands on the city database (benchmarks/make_city.py, built on first
@@ -80,6 +81,16 @@ def pin_environment() -> dict[str, str]:
     return dict(os.environ)
 
 
+def compile_package() -> None:
+    """An installed gongkai carries compiled bytecode; a source checkout run with
+    PYTHONDONTWRITEBYTECODE=1 would recompile cli.py on every run and time the compiler."""
+    import compileall
+
+    import gongkai_cli
+
+    compileall.compile_dir(Path(gongkai_cli.__file__).parent, quiet=1)
+
+
 def gk(db: Path, *args: str) -> list[str]:
     return [startup.gongkai_executable(), "--db", str(db), *args]
 
@@ -98,6 +109,47 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+
+
+# -- (s) start-up against the bare interpreter ------------------------------------------
+
+INTERPRETER_FLOOR = ("-c", "import sqlite3, json")
+# Issue 14's targets, as ratios to the bare interpreter measured in the same rounds.
+INTERPRETER_TARGETS = (
+    ("`list --unit 区财政局 --format json`", ("list", "--unit", BUNDLED_UNIT, "--format", "json"), None, 4.0),
+    ("`note 40 x --quiet`", ("note", str(BUNDLED_TASK), "x", "--quiet"), None, 4.0),
+    ("`list --unit 区财政局` (48-row rich table)", ("list", "--unit", BUNDLED_UNIT), None, 7.0),
+    ("`list --unit 区财` + Tab (completion)", (),
+     {"_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": "gongkai list --unit 区财", "COMP_CWORD": "3"}, 4.0),
+)
+INTERPRETER_MIN_RUNS = 11
+
+
+def section_interpreter(runs: int, env: dict, tmp: Path) -> None:
+    """Each round runs the floor and then every command once, so load hits all alike."""
+    db = tmp / "interpreter" / "bench.db"
+    db.parent.mkdir()
+    init_bundled(db, env)
+    floor = [sys.executable, *INTERPRETER_FLOOR]
+    commands = [(gk(db, *args), {**env, **(extra or {})}) for _, args, extra, _ in INTERPRETER_TARGETS]
+    for argv, command_env in commands:  # warm the page cache
+        startup.wall(argv, command_env)
+    floor_samples, samples = [], [[] for _ in commands]
+    for _ in range(runs):
+        floor_samples.append(startup.wall(floor, env))
+        for (argv, command_env), bucket in zip(commands, samples):
+            bucket.append(startup.wall(argv, command_env))
+    base = median_ms(floor_samples)
+    rows = [["floor: `python -c \"import sqlite3, json\"`", f"{base:.0f}", "1.00×", "", ""]]
+    for (label, _, _, target), bucket in zip(INTERPRETER_TARGETS, samples):
+        ours = median_ms(bucket)
+        rows.append([label, f"{ours:.0f}", f"{ours / base:.2f}×", f"≤ {target:g}×", mark(ours / base <= target)])
+    print_table(
+        f"(s) Start-up as a ratio to the bare interpreter, {runs} interleaved rounds "
+        "(bundled plan)",
+        ["command", "median (ms)", "ratio", "target", ""],
+        rows,
+    )
 
 
 # -- (a) start-up ------------------------------------------------------------------
@@ -299,15 +351,23 @@ def section_city(city: Path, runs: int, env: dict, tmp: Path, *, warm: bool) -> 
 # -- main -----------------------------------------------------------------------------
 
 
+def typer_version() -> str:
+    from importlib.metadata import version
+
+    return version("typer")
+
+
 def describe_machine(city: Path) -> None:
-    print("## gongkai benchmarks (issue 7)\n")
+    print("## gongkai benchmarks (issues 7 and 14)\n")
     print(f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}, gongkai {__version__}")
+          f"SQLite {sqlite3.sqlite_version}, Typer {typer_version()}, gongkai {__version__}")
     with Ledger.open(city, bootstrap=False) as ledger:
         plans = ledger.plans()
     size = sum(p.stat().st_size for p in city.parent.glob(city.name + "*")) / 2**20
     print(f"- city database: {city} ({size:,.0f} MiB): {len(plans)} plans, {sum(p.tasks for p in plans):,} tasks")
     print(f"- GONGKAI_TODAY={TODAY}; every figure is a median of interleaved runs")
+    print("\nTargets (issue 14): whole process as a ratio to `python -c \"import sqlite3, json\"`: json listing ≤ 4×, "
+          "`note --quiet` ≤ 4×, the 48-row rich table ≤ 7×, a Tab completion ≤ 4×")
     print("\nTargets (issue 7):\n")
     print("- (a) start-up against the floor app: json listing ≤ 1.15×, `note --quiet` ≤ 1.15×, rich table ≤ 1.4×")
     print(f"- (b) {BATCH_NOTES:,} notes via `gongkai note --from FILE` < 2 s, whole process")
@@ -324,11 +384,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="runs per measurement (default 9, or 3 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="fewer runs and no cache warm-up on the city: a smoke test, not a measurement")
+    parser.add_argument("--only-startup", action="store_true",
+                        help="only the start-up sections (s) and (a); no city database needed")
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 9)
     if runs < 1:
         parser.error("--runs must be at least 1")
+    # Issue 14 asks for medians of at least 11 rounds; --quick is a smoke test.
+    startup_rounds = runs if args.quick else max(runs, INTERPRETER_MIN_RUNS)
     env = pin_environment()
+    compile_package()
+    if args.only_startup:
+        print("## gongkai start-up (issues 7 and 14)\n")
+        print(f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+              f"Typer {typer_version()}, gongkai {__version__}")
+        with tempfile.TemporaryDirectory() as name:
+            section_interpreter(startup_rounds, env, Path(name))
+            section_startup(runs, env, Path(name))
+        return
     if not args.city.exists():
         print(f"building {args.city} with make_city.py (takes a minute or two) …", file=sys.stderr)
         subprocess.run([sys.executable, str(HERE / "make_city.py"), str(args.city)], check=True)
@@ -336,6 +409,7 @@ def main() -> None:
     describe_machine(args.city)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
+        section_interpreter(startup_rounds, env, tmp)
         section_startup(runs, env, tmp)
         section_notes(runs, env, tmp)
         section_city(args.city, runs, env, tmp, warm=not args.quick)

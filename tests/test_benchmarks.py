@@ -152,7 +152,7 @@ def test_run_prints_a_markdown_table_per_section(city: Path, executable: str) ->
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for section in ("(a)", "(b)", "(c)", "(d)"):
+    for section in ("(s)", "(a)", "(b)", "(c)", "(d)"):
         assert f"### {section}" in out
     assert f"SQLite {sqlite3.sqlite_version}" in out
     sections: dict[str, list[str]] = {}
@@ -160,6 +160,8 @@ def test_run_prints_a_markdown_table_per_section(city: Path, executable: str) ->
         sections.setdefault(part[:3], []).extend(line for line in part.splitlines() if line.startswith("| `"))
     # start-up commands; 1 batch; 8 reads × 2 plans, in-process and whole process; 1 import
     assert len(sections["(a)"]) >= 3 and len(sections["(b)"]) == 1 and len(sections["(d)"]) == 1
+    assert len(sections["(s)"]) == 4  # json listing, note --quiet, the 48-row table, Tab completion
+    assert "floor: `python -c \"import sqlite3, json\"`" in out
     assert len(sections["(c)"]) == 32
     rows = [row for part in sections.values() for row in part]
     assert all(line.rstrip(" |").endswith(("✅", "❌")) for line in rows)

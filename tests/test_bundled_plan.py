@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import re
-from importlib.resources import as_file, files
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from gongkai_cli.tables import read_plan_table
 
 SEED = Path(__file__).parent / "fixtures" / "seed_2023.txt"
-BUNDLED = files("gongkai_cli") / "data" / "tasks_2023.csv"
+BUNDLED = Path(__file__).resolve().parent.parent / "data" / "tasks_2023.csv"
 FIELDS = ["id", "group", "content", "units", "deadline"]
 
 
@@ -89,8 +88,7 @@ def test_known_repairs():
 
 
 def test_read_plan_table_reads_bundled_file():
-    with as_file(BUNDLED) as path:
-        table = read_plan_table(path)
+    table = read_plan_table(BUNDLED)
     assert len(table.rows) == 91
     assert table.encoding == "utf-8"
     assert [row.id for row in table.rows] == list(range(1, 92))

@@ -378,3 +378,91 @@ def test_summary_formats(gk, fmt):
 def test_summary_rejects_an_unknown_breakdown(gk):
     result = gk("summary", "--by", "week")
     assert result.exit_code == 2 and "week" in result.stderr
+
+
+# -- issue 14: the default plan, confirmations that name it, the words clerks type -------------
+
+PLAN_HEADER = "序号,任务名称,任务内容,责任单位,时间节点\n"
+
+
+def _next_years_plan(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "tasks_2024.csv", PLAN_HEADER + "40,组,二〇二四年的第 40 项,区财政局,全年\n"
+                                                                 "60,组,二〇二四年的第 60 项,区财政局,全年\n")
+
+
+def test_importing_next_years_plan_early_leaves_this_years_plan_the_default(gk, tmp_path, monkeypatch):
+    monkeypatch.setenv("GONGKAI_TODAY", "2023-12-10")
+    gk("init")
+    imported = gk("import", str(_next_years_plan(tmp_path)))
+    assert imported.exit_code == 0
+    assert "默认计划仍是“2023”（今年的计划）；操作这份计划请加 --plan 2024。" in imported.stdout
+    noted = gk("note", "60", "--count", "1", "已列席")
+    assert noted.stdout.startswith("计划 2023 第 60 项：已记录进展，计 1 次")
+    assert json.loads(gk("show", "60", "--plan", "2024", "-f", "json").stdout)["notes"] == []
+    listing = gk("plans").stdout
+    assert "默认（今年）" in listing
+    assert [p["default"] for p in json.loads(gk("plans", "-f", "json").stdout)] == [None, "current_year"]
+
+
+def test_with_no_plan_of_this_year_the_newest_is_the_default_and_import_says_so(gk, tmp_path, monkeypatch):
+    monkeypatch.setenv("GONGKAI_TODAY", "2025-02-01")
+    gk("init")
+    imported = gk("import", str(_next_years_plan(tmp_path)))
+    assert "计划“2024”现在是默认计划（没有今年的计划，它是最新的）。" in imported.stdout
+    assert "默认（最新）" in gk("plans").stdout
+    assert json.loads(gk("show", "40", "-f", "json").stdout)["plan"] == "2024"
+
+
+def test_every_write_confirmation_names_the_plan(gk, tmp_path):
+    assert gk("note", "40", "试点完成").stdout.startswith("计划 2023 第 40 项：已记录进展")
+    assert gk("status", "40", "进行").stdout.startswith("计划 2023 第 40 项：状态已改为“进行中”")
+    assert gk("status", "40", "进行中").stdout.startswith("计划 2023 第 40 项已经是“进行中”，未做更改")
+    batch = write_csv(tmp_path / "notes.csv", "id,text\n40,甲\n41,乙\n")
+    assert gk("note", "--from", str(batch)).stdout.startswith("计划 2023：已记录 2 条进展")
+    preview, done = gk("undo", "--yes").stdout.splitlines()
+    assert preview.startswith("将撤销：#5") and "计划 2023 第 41 项" in preview
+    assert done.startswith("计划 2023 第 41 项：已撤销")
+    assert json.loads(gk("note", "40", "x", "-f", "json").stdout)["plan"] == "2023"
+
+
+@pytest.mark.parametrize(("word", "label"), [("完成", "已完成"), ("做完", "已完成"), ("办结", "已完成"),
+                                             ("卡住", "受阻"), ("作废", "已取消"), ("开始", "进行中")])
+def test_status_accepts_the_words_clerks_type(gk, word, label):
+    result = gk("status", "40", word)
+    assert result.exit_code == 0, result.stderr
+    assert f"状态已改为“{label}”" in result.stdout
+
+
+def test_an_unknown_status_word_lists_the_accepted_ones(gk):
+    result = gk("status", "40", "差不多了")
+    assert result.exit_code == 2
+    assert "完成" in result.stderr and "卡住" in result.stderr and "作废" in result.stderr
+
+
+@pytest.mark.parametrize(("word", "before"), [("本周", "2023-04-02"), ("下周", "2023-04-09"), ("月底", "2023-04-30"),
+                                               ("4月底", "2023-04-30"), ("4/20", "2023-04-20"), ("下月", "2023-05-31")])
+def test_due_before_accepts_the_dates_clerks_type(gk, word, before):
+    # GONGKAI_TODAY is Saturday 2023-04-01.
+    by_word = gk("due", "--before", word, "-f", "json")
+    by_date = gk("due", "--before", before, "-f", "json")
+    assert by_word.exit_code == 0, by_word.stderr
+    assert by_word.stdout == by_date.stdout
+
+
+def test_fail_on_overdue_is_exit_5(gk, monkeypatch):
+    monkeypatch.setenv("GONGKAI_TODAY", "2023-05-01")
+    assert gk("remind", "--fail-on-overdue").exit_code == 5
+    assert gk("remind").exit_code == 0
+
+
+def test_import_keeps_its_own_plan_option_under_the_same_rule(gk, tmp_path):
+    table = _next_years_plan(tmp_path)
+    gk("init")
+    assert "已导入计划“二〇二四”" in gk("import", str(table), "--plan", "二〇二四").stdout
+    assert "已导入计划“甲”" in gk("--plan", "甲", "import", str(table), "--plan", "甲").stdout
+    both = gk("--plan", "甲", "import", str(table), "--plan", "乙")
+    assert both.exit_code == 2 and "两个不同的值" in both.stderr
+    other = tmp_path / "other.db"
+    gk("init", "--empty", "--db", str(other))
+    assert gk("import", str(table), "--db", str(other)).exit_code == 0
+    assert [p["name"] for p in json.loads(gk("plans", "--db", str(other), "-f", "json").stdout)] == ["2024"]

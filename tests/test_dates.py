@@ -167,13 +167,64 @@ def test_parse_user_date_relative_to_today(text, expected):
 @pytest.mark.parametrize(
     "text",
     ["2023-13-01", "2023-02-30", "soon", "", "32/13", "4-20", "2023-04/20", "2023042",
-     "4月32日", "7y", "d", "99999999d", "下周"],
+     "4月32日", "7y", "d", "99999999d", "下下周", "13月底", "4/31", "13.1", "月中"],
 )
 def test_parse_user_date_rejects_invalid(text):
     with pytest.raises(UsageError) as caught:
         dates.parse_user_date(text, today=TODAY, year=2023)
     assert f"“{text}”" in caught.value.message
     assert caught.value.exit_code == 2
+
+
+# A Wednesday, so that "this week" and "next week" are not today.
+CLERK_TODAY = date(2023, 4, 12)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("4月底", date(2021, 4, 30)),
+        ("2月底", date(2021, 2, 28)),
+        ("4月末", date(2021, 4, 30)),
+        ("2024年2月底", date(2024, 2, 29)),
+        ("4月初", date(2021, 4, 1)),
+        ("4/20", date(2021, 4, 20)),
+        ("4.20", date(2021, 4, 20)),
+        ("４／２０", date(2021, 4, 20)),  # full-width, as a Chinese IME types it
+        ("今天", CLERK_TODAY),
+        ("明天", date(2023, 4, 13)),
+        ("昨天", date(2023, 4, 11)),
+        ("后天", date(2023, 4, 14)),
+        ("本周", date(2023, 4, 16)),  # that week's Sunday
+        ("下周", date(2023, 4, 23)),
+        ("上周", date(2023, 4, 9)),
+        ("本月", date(2023, 4, 30)),
+        ("月底", date(2023, 4, 30)),
+        ("月初", date(2023, 4, 1)),
+        ("下月", date(2023, 5, 31)),
+        ("上月", date(2023, 3, 31)),
+    ],
+)
+def test_the_dates_clerks_type(text, expected):
+    assert dates.parse_user_date(text, today=CLERK_TODAY, year=2021) == expected
+
+
+def test_week_words_on_a_sunday_and_months_across_the_year_end():
+    sunday = date(2023, 4, 16)
+    assert dates.parse_user_date("本周", today=sunday, year=2023) == sunday
+    assert dates.parse_user_date("下周", today=sunday, year=2023) == date(2023, 4, 23)
+    december = date(2023, 12, 5)
+    assert dates.parse_user_date("下月", today=december, year=2023) == date(2024, 1, 31)
+    assert dates.parse_user_date("上月", today=date(2024, 1, 9), year=2024) == date(2023, 12, 31)
+
+
+def test_the_error_lists_every_accepted_form():
+    with pytest.raises(UsageError) as caught:
+        dates.parse_user_date("过几天", today=CLERK_TODAY, year=2023)
+    message = caught.value.message
+    for form in ("2023-04-20", "4月20日", "4/20", "4.20", "4月底", "月底", "月初", "本周", "下周", "本月",
+                 "下月", "今天", "明天", "昨天", "7d", "2w", "1m"):
+        assert form in message
 
 
 def test_import_stays_light():

@@ -241,7 +241,7 @@ def test_undo_with_a_plan_reverts_that_plans_newest_change_and_says_which_first(
     assert result.returncode == 0, result.stderr
     preview, outcome = result.stdout.splitlines()
     assert preview.startswith("将撤销：#3") and "计划 2023" in preview
-    assert outcome.startswith("已撤销 #3")
+    assert outcome.startswith("计划 2023 第 40 项：已撤销 #3")
     shown = json.loads(gk("--plan", "2024", "show", "1", "--format", "json").stdout)
     assert [n["text"] for n in shown["notes"]] == ["二〇二四的进展"]
     by_env = gk("undo", "--yes", extra_env={"GONGKAI_PLAN": "2023"})

@@ -205,8 +205,9 @@ def test_export_uses_the_chosen_plan(gk, tmp_path):
     write_csv(tmp_path / "tasks_2024.csv", "序号,任务名称,任务内容,责任单位,时间节点\n1,组,内容,区财政局,全年\n")
     gk("init")
     gk("import", str(tmp_path / "tasks_2024.csv"))
-    assert len(json.loads(gk("export", "-f", "json").stdout)) == 1
-    assert len(json.loads(gk("--plan", "2023", "export", "-f", "json").stdout)) == 91
+    assert len(json.loads(gk("export", "-f", "json").stdout)) == 91  # this year's plan (GONGKAI_TODAY 2023)
+    assert len(json.loads(gk("--plan", "2024", "export", "-f", "json").stdout)) == 1
+    assert len(json.loads(gk("export", "--plan", "2024", "-f", "json").stdout)) == 1
     assert gk("--plan", "2099", "export").exit_code == 3
 
 

@@ -129,12 +129,12 @@ def test_strange_task_text_from_an_import_is_shown_inertly_in_lists(gk, ledger_d
     monkeypatch.setenv("COLUMNS", "300")
     plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + f'1,"{HOSTILE}","{HOSTILE}","{HOSTILE}",全年\n')
     assert gk("import", str(plan)).exit_code == 0
-    task = json.loads(gk("show", "1", "-f", "json").stdout)
+    task = json.loads(gk("show", "1", "--plan", "2024", "-f", "json").stdout)
     assert task["content"] == clean_text(HOSTILE)  # the importer drops stray spaces, nothing else
     for fmt in ("table", "markdown", "csv", "tsv"):
-        shown = gk("list", "-f", fmt).stdout
+        shown = gk("list", "--plan", "2024", "-f", fmt).stdout
         assert "\x9b" not in shown and "\u202e" not in shown, fmt
-    assert "[bold red]x[/]" in gk("list").stdout
+    assert "[bold red]x[/]" in gk("list", "--plan", "2024").stdout
 
 
 def test_command_line_bytes_that_are_not_utf8_are_refused(gk, ledger_db):

@@ -17,6 +17,10 @@ def imported_modules(args: list[str], env: dict) -> set[str]:
         [sys.executable, "-X", "importtime", "-m", "gongkai_cli", *args],
         capture_output=True, text=True, encoding="utf-8", env=env, timeout=60,
     )
+    return _top_level_names(result)
+
+
+def _top_level_names(result: subprocess.CompletedProcess) -> set[str]:
     assert result.returncode == 0, result.stderr[-2000:]
     names = set()
     for line in result.stderr.splitlines():
@@ -58,3 +62,40 @@ def test_dateutil_only_where_month_offsets_are_parsed(env):
 
 def test_a_table_does_import_rich(env):
     assert "rich" in imported_modules(["list", "--unit", "区财政局"], env)
+
+
+HEAVY = ("pydantic", "rich", "sqlite_utils")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--unit", "区财政局", "--format", "json"],
+        ["list", "--unit", "区财政局", "--format", "csv"],
+        ["note", "40", "x", "--quiet"],
+        ["status", "40", "doing", "--quiet"],
+        ["remind"],
+        ["list", "--plan", "2023", "--format", "json"],
+    ],
+)
+def test_hot_paths_import_no_heavy_module(env, args):
+    """pydantic (what Typer 0.29 builds validators with), rich and sqlite_utils stay off the
+    paths scripts, cron and people call most."""
+    modules = imported_modules(args, env)
+    assert "gongkai_cli" in modules
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_tab_completion_imports_no_heavy_module(env):
+    completion = {**env, "_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": "gongkai list --unit 区财",
+                  "COMP_CWORD": "3"}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "gongkai_cli"], capture_output=True,
+                            text=True, encoding="utf-8", env=completion, timeout=60)
+    assert "区财政局" in result.stdout.split()
+    modules = _top_level_names(result)
+    assert "gongkai_cli" in modules
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_help_imports_no_rich(env):
+    assert "rich" not in imported_modules(["list", "--help"], env)

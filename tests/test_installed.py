@@ -121,21 +121,21 @@ def test_nightly_exports_from_cron(run, executable, tmp_path):
     assert "DTSTAMP:" in first.stdout and "UID:gongkai-2023-40@gongkai" in first.stdout
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["list", "--unit", "x"], "list"),
-        (["--db", "a.db", "--plan", "2023", "due"], "due"),
-        (["--debug", "note", "40", "x"], "note"),
-        (["--help"], None),
-        ([], None),
-        (["--db", "list"], None),  # "list" is the value of --db here
-    ],
-)
-def test_the_invoked_command_is_found_past_root_options(args, expected):
-    from gongkai_cli.cli import _invoked_command
-
-    assert _invoked_command(args) == expected
+def test_commands_are_built_only_when_asked_for():
+    """Typer would build every command's parameters on each run; the group builds the one named."""
+    probe = (
+        "import typer.main, typer.testing\n"
+        "from gongkai_cli.cli import app\n"
+        "group = typer.main.get_command(app)\n"
+        "print(sorted(group.commands))\n"
+        "ctx = group.make_context('gongkai', ['list'])\n"
+        "group.get_command(ctx, 'list')\n"
+        "print(sorted(group.commands))\n"
+        "print(len(group.list_commands(ctx)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["[]", "['list']", "18"]
 
 
 def test_help_and_unknown_commands_still_see_every_command(run):
@@ -146,3 +146,109 @@ def test_help_and_unknown_commands_still_see_every_command(run):
     typo = run("lst")
     assert typo.returncode == 2 and "list" in typo.stderr
     assert run("--plan", "2023", "show", "40", "--format", "json").returncode == 0
+
+
+# -- help and framework errors in Chinese (issue 14) ------------------------------------------
+
+
+def _display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+@pytest.mark.parametrize("args", [["list", "--help"], ["--help"], ["note", "-h"], ["status", "-h"], ["due", "-h"]])
+def test_help_at_80_columns_is_chinese_whole_and_without_type_metavars(run, args):
+    result = run.with_env(COLUMNS="80") if not args else run(*args, extra_env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    for english in ("<bool>", "<str>", "<list", "<path>", "Usage", "Options", "Commands", "Arguments",
+                    "Show this message", "env var", "default:", "…", "{ID}", "TEXT"):
+        assert english not in text, english
+    assert "用法：" in text and "选项：" in text
+    assert all(_display_width(line) <= 80 for line in text.splitlines()), text
+    assert "显示本帮助并退出" in text
+
+
+def test_list_help_shows_placeholders_and_every_status_word(run):
+    text = run("list", "--help", extra_env={"COLUMNS": "80"}).stdout
+    assert "--unit 单位" in text and "--status 状态" in text and "--plan 计划" in text and "--db 文件" in text
+    flat = "".join(text.split())
+    for word in ("未开始", "进行中", "已完成", "受阻", "已取消", "cancelled"):
+        assert word in flat
+
+
+def test_root_help_lists_every_command_and_exit_code(run):
+    text = run("--help", extra_env={"COLUMNS": "80"}).stdout
+    assert "命令：" in text
+    for code in range(8):
+        assert f"  {code} " in text
+    assert "5 remind --fail-on-overdue" in text
+
+
+def test_unknown_option_is_answered_in_chinese(run):
+    result = run("list", "--bogus")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == "错误：没有“--bogus”这个选项（用法见 gongkai list -h）。\n"
+
+
+def test_a_mistyped_command_suggests_the_right_one_in_chinese(run):
+    result = run("lst")
+    assert result.returncode == 2
+    assert result.stderr.startswith("错误：没有“lst”这个命令，是不是想用 list")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["show"], "错误：缺少参数“序号”（用法见 gongkai show -h）。"),
+        (["list", "--format"], "错误：选项 --format 后面缺少值（用法见 gongkai list -h）。"),
+        (["import", "x.csv", "--year", "abc"], "错误：选项 --year 的值“abc”无效（用法见 gongkai import -h）。"),
+        (["show", "40", "41"], "错误：多余的参数：41（用法见 gongkai show -h）。"),
+        (["note", "40", "x", "--quiet=yes"], "错误：选项 --quiet 不带值（用法见 gongkai note -h）。"),
+        (["--bogus", "list"], "错误：没有“--bogus”这个选项（用法见 gongkai -h）。"),
+    ],
+)
+def test_framework_errors_have_the_one_line_chinese_shape(run, args, expected):
+    result = run(*args)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", expected + "\n")
+
+
+def test_plan_and_db_work_after_the_command_name(run, tmp_path):
+    assert run("list", "--plan", "2023", "--unit", "区财政局", "--format", "json").returncode == 0
+    assert json.loads(run("show", "40", "--plan", "2023", "--format", "json").stdout)["plan"] == "2023"
+    other = tmp_path / "other.db"
+    made = run("init", "--db", str(other))
+    assert made.returncode == 0 and other.exists()
+    assert run("note", "40", "x", "--db", str(other), "--quiet").returncode == 0
+    assert len(json.loads(run("show", "40", "--db", str(other), "-f", "json").stdout)["notes"]) == 1
+    assert json.loads(run("show", "40", "-f", "json").stdout)["notes"] == []
+    missing = run("export", "--plan", "2099")
+    assert missing.returncode == 3 and "2099" in missing.stderr
+
+
+def test_command_line_beats_environment_and_two_different_values_are_refused(run):
+    assert run("list", "--plan", "2023", "-f", "json", extra_env={"GONGKAI_PLAN": "2099"}).returncode == 0
+    assert run("--plan", "2023", "list", "--plan", "2023", "-f", "json").returncode == 0
+    both = run("--plan", "2024", "list", "--plan", "2023")
+    assert both.returncode == 2
+    assert both.stderr.startswith("错误：--plan 在命令名前后给了两个不同的值")
+
+
+def test_tab_completion_sees_db_after_the_command_name(run, tmp_path):
+    other = tmp_path / "other.db"
+    run("init", "--db", str(other))
+    result = run(extra_env={"_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": f"gongkai list --db {other} --unit 区财",
+                            "COMP_CWORD": "5", "GONGKAI_DB": str(tmp_path / "nowhere" / "x.db")})
+    assert result.returncode == 0
+    assert "区财政局" in result.stdout.split()
+
+
+def test_completion_install_message_is_chinese(run, tmp_path):
+    result = run("--install-completion", extra_env={"SHELL": "/bin/bash", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": ""})
+    assert result.returncode in (0, 2), result.stderr
+    said = result.stdout + result.stderr
+    assert "installed in" not in said and "will take effect" not in said
+    assert said.startswith(("已为 ", "错误：无法为")) and "补全" in said

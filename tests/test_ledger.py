@@ -94,12 +94,20 @@ def test_reimport_keeps_notes_and_statuses(tmp_path, ledger: Ledger):
     assert [n.text for n in task.notes] == ["启动", "试点完成"]
 
 
-def test_newest_plan_is_the_default_and_plan_can_be_chosen(tmp_path, db_path):
+def test_this_years_plan_is_the_default_and_plan_can_be_chosen(tmp_path, db_path):
+    """Next year's table loaded in advance (December 2023) does not move the default."""
     write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,二〇二四年的任务,区财政局,全年\n")
     with Ledger.open(db_path) as opened:
         opened.import_file(tmp_path / "tasks_2024.csv")
-        assert Ledger(opened.store).show(1).content == "二〇二四年的任务"
-        assert Ledger(opened.store, plan="2023").show(1).plan == "2023"
+        december = Ledger(opened.store, today=date(2023, 12, 20))
+        assert december.plan().name == "2023" and december.plan().default == "current_year"
+        assert december.show(1).plan == "2023"
+        january = Ledger(opened.store, today=date(2024, 1, 2))
+        assert january.show(1).content == "二〇二四年的任务"
+        assert Ledger(opened.store, plan="2024", today=date(2023, 12, 20)).show(1).plan == "2024"
+        later = Ledger(opened.store, today=date(2026, 3, 1))
+        assert (later.plan().name, later.plan().default) == ("2024", "newest")
+        assert [(p.name, p.default) for p in december.plans()] == [("2024", None), ("2023", "current_year")]
         with pytest.raises(NotFound, match="2030.*2024、2023"):
             Ledger(opened.store, plan="2030").plan()
 
@@ -287,6 +295,7 @@ def test_a_unit_file_next_to_the_database_overrides_the_bundled_one(db_path: Pat
 def test_units_named_in_the_table_but_not_in_the_file_are_known(tmp_path, ledger: Ledger):
     plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,新成立的区数据局,全年\n")
     ledger.import_file(plan)
+    ledger = Ledger(ledger.store, plan="2024")
     assert [t.id for t in ledger.list_tasks(units=("新成立的区数据局",))] == [1]
     assert {row.name: row.kind for row in ledger.units()}["新成立的区数据局"] == "other"
 

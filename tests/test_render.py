@@ -118,9 +118,12 @@ def test_show_table_marks_the_lead_and_lists_notes():
 
 def test_plans_mark_the_default():
     plans = [Plan("2024", 2024, 3, "2024-01-02T00:00:00+08:00", "b.csv"),
-             Plan("2023", 2023, 91, "2023-01-02T00:00:00+08:00", "a.csv")]
-    assert "2024（默认）" in rendered(render.plans, plans, "table")
-    assert json.loads(rendered(render.plans, plans, "json"))[1]["tasks"] == 91
+             Plan("2023", 2023, 91, "2023-01-02T00:00:00+08:00", "a.csv", default="current_year")]
+    assert "默认（今年）" in rendered(render.plans, plans, "table")
+    assert "默认（最新）" in rendered(render.plans, [plans[0]._replace(default="newest")], "markdown")
+    shown = json.loads(rendered(render.plans, plans, "json"))
+    assert shown[1]["tasks"] == 91
+    assert [plan["default"] for plan in shown] == [None, "current_year"]
 
 
 def test_unknown_format_names_the_value():

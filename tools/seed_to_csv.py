@@ -1,6 +1,6 @@
 """Convert the seed text of the 2023 plan into the bundled CSV.
 
-    python tools/seed_to_csv.py tests/fixtures/seed_2023.txt src/gongkai_cli/data/tasks_2023.csv
+    python tools/seed_to_csv.py tests/fixtures/seed_2023.txt data/tasks_2023.csv
 
 The seed is text extracted from the original document: title lines, then
 records separated by blank lines, each record five TAB-prefixed cells

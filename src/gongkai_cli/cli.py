@@ -2,7 +2,9 @@
 
 No SQL here and no business rules: a command is argument handling plus one
 use-case call plus one render call. Errors are turned into exit codes in one
-place, `_Group.invoke`.
+place, `_Group.invoke`; the framework's own usage errors are put into the same
+Chinese one-line shape by `_framework_message`, and help is laid out by
+`_help_text`, both here.
 """
 
 from __future__ import annotations
@@ -16,16 +18,31 @@ from pathlib import Path
 from typing import List, NamedTuple, Optional
 
 import typer
-from typer.core import TyperGroup
+import typer.main
+from typer.core import TyperCommand, TyperGroup
+
+# Typer vendors click; its exception classes are reached here because the framework's
+# English messages are rewritten into Chinese. pyproject pins Typer to the 0.28 line.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from . import __version__
 from .errors import GongkaiError, UsageError
 
-EXIT_CODES_HELP = """\b
-退出码：0 成功（结果为空也算成功）；1 内部错误；2 用法或输入错误（日期、状态、单位、文件格式）；
-3 找不到（计划中没有该任务）；4 数据库问题（被占用超时、损坏、只读、版本过新）；
-7 更改已保存，但确认信息无法输出（标准输出已满、已关闭或管道已断开）：不要重试。
+EXIT_CODES_HELP = """退出码：
+  0 成功（结果为空也算成功）
+  1 内部错误
+  2 用法或输入错误（日期、状态、单位、文件格式）
+  3 找不到（计划中没有该任务）
+  4 数据库问题（被占用超时、损坏、只读、版本过新、不是 gongkai 台账）
+  5 remind --fail-on-overdue 发现了逾期任务（供监控用，不是出错）
+  6 无权操作（团队模式，预留）
+  7 更改已保存，但确认信息无法输出（标准输出已满、已关闭或管道已断开）：不要重试
 除 7 外，出错时台账未做任何更改。"""
+
+# `remind --fail-on-overdue`: a signal for monitors, distinct from 1 (crashed) and 2 (misused).
+OVERDUE_EXIT_CODE = 5
+
+PLAN_RULE_HELP = "计划名称，例如 2023（默认：今年的计划，没有时为最新的计划）。"
 
 # The exit code of a write that committed although its confirmation could not be written.
 SAVED_BUT_UNCONFIRMED = 7
@@ -87,7 +104,19 @@ def _guard_stdout() -> None:
 
 
 class _Group(TyperGroup):
-    """The one place where errors become a Chinese sentence on stderr and an exit code."""
+    """The one place where errors become a Chinese sentence on stderr and an exit code.
+
+    It also builds each command only when it is asked for (see `_Commands`), and gives
+    every command the `--db` and `--plan` options, so they work after the command name too.
+    """
+
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        # The shell's Tab requests (_GONGKAI_COMPLETE=complete_bash …) speak Typer's protocol,
+        # which Typer registers only for apps that add its own English completion options.
+        from typer._completion_classes import completion_init
+
+        completion_init()
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -110,6 +139,74 @@ class _Group(TyperGroup):
             if _from_framework(err) or _debug(ctx):
                 raise
             _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return _translated(super().make_context, info_name, args, parent=parent, **extra)
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(app.lazy_commands)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):
+        if cmd_name not in self.commands and cmd_name in app.lazy_commands:
+            self.commands[cmd_name] = _build_command(cmd_name, app.lazy_commands[cmd_name])
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        name = args[0] if args else ""
+        if ctx.resilient_parsing or name.startswith("-") or self.get_command(ctx, name) is not None:
+            return super().resolve_command(ctx, args)
+        import difflib
+
+        close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.5)
+        hint = f"，是不是想用 {'、'.join(close)}" if close else ""
+        raise UsageError(f"没有“{name}”这个命令{hint}？可用的命令见 gongkai -h。")
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        formatter.write(_help_text(ctx, self))
+
+
+class _Command(TyperCommand):
+    """Every command: framework errors in Chinese, help laid out for Chinese text."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return _translated(super().make_context, info_name, args, parent=parent, **extra)
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        formatter.write(_help_text(ctx, self))
+
+
+class _Commands(typer.Typer):
+    """A Typer that keeps its commands aside until the command line names one.
+
+    Typer builds the parameters of every registered command on each run, while a run
+    needs only the command it invokes; `_Group.get_command` builds that one, and help
+    and completion build each as they list it.
+    """
+
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        self.lazy_commands: dict = {}
+
+    def command(self, name: Optional[str] = None, **settings):
+        register = super().command(name, cls=settings.pop("cls", _Command), **settings)
+
+        def decorator(function):
+            register(function)
+            info = self.registered_commands.pop()
+            self.lazy_commands[info.name or typer.main.get_command_name(function.__name__)] = info
+            return function
+
+        return decorator
+
+
+def _build_command(name: str, info):
+    command = typer.main.get_command_from_info(
+        info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
+    )
+    command.params.append(_after_option("db", "--db", "文件", DB_HELP))
+    if name in PLAN_COMMANDS:
+        command.params.append(_after_option("plan", "--plan", "计划", PLAN_RULE_HELP))
+    return command
 
 
 def _output_failed(ctx: typer.Context, err: OSError) -> None:
@@ -199,13 +296,183 @@ def _say(message: str, *, err: bool = False) -> None:
     typer.echo(inert_line(message), err=err)
 
 
-app = typer.Typer(
+# -- the framework's usage errors, in Chinese -----------------------------------------
+
+
+def _translated(make_context, info_name, args, **extra):
+    """Parse the command line; a usage error the framework raises becomes `错误：…`, exit 2."""
+    try:
+        return make_context(info_name, args, **extra)
+    except NoArgsIsHelpError:
+        raise  # `gongkai` alone prints the help
+    except ClickException as err:
+        parent = extra.get("parent")
+        path = " ".join(filter(None, (parent.command_path if parent else "", info_name or "gongkai")))
+        _fail(f"{_framework_message(err).rstrip('。')}（用法见 {path} -h）。", err.exit_code)
+
+
+def _framework_message(err: ClickException) -> str:
+    import re
+
+    from typer._click import exceptions as click_errors
+
+    english = err.message
+    if isinstance(err, click_errors.NoSuchOption):
+        hint = f"，是不是想用 {'、'.join(sorted(err.possibilities))}" if err.possibilities else ""
+        return f"没有“{err.option_name}”这个选项{hint}。"
+    if isinstance(err, click_errors.BadOptionUsage):
+        if "does not take a value" in english:
+            return f"选项 {err.option_name} 不带值。"
+        return f"选项 {err.option_name} 后面缺少值。"
+    if isinstance(err, click_errors.MissingParameter):
+        return f"缺少{_param_label(err.param)}。"
+    if isinstance(err, click_errors.BadParameter):
+        value = re.search(r"'(.*?)' is not", english)
+        shown = f"“{value.group(1)}”" if value else ""
+        return f"{_param_label(err.param)} 的值{shown}无效。"
+    extra = re.match(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", english)
+    if extra:
+        return f"多余的参数：{extra.group(1)}。"
+    return f"命令行有误（{english}）。"
+
+
+def _param_label(param) -> str:
+    if param is None:
+        return "参数"
+    if param.param_type_name == "argument":
+        return f"参数“{param.metavar or param.name}”"
+    return f"选项 {param.opts[0]}"
+
+
+# -- help --------------------------------------------------------------------------------
+
+_FRAMEWORK_OPTION_HELP = {"help": "显示本帮助并退出。"}
+
+
+def _help_text(ctx: typer.Context, command) -> str:
+    """Help laid out for Chinese: every line fits the terminal (two columns per CJK
+    character), option placeholders in words, nothing cut off."""
+    import shutil
+
+    width = max(50, min(shutil.get_terminal_size((80, 24)).columns, 100))
+    params = command.get_params(ctx)
+    arguments = [p for p in params if p.param_type_name == "argument"]
+    options = [p for p in params if p.param_type_name == "option" and not p.hidden]
+    path = ctx.command_path
+    usage = [path, "[选项]"] + [_argument_usage(p) for p in arguments]
+    if isinstance(command, TyperGroup):
+        usage += ["命令", "[命令的选项和参数]"]
+    out = [f"用法：{' '.join(usage)}", ""]
+    for line in (command.help or "").splitlines():
+        indent = line[: len(line) - len(line.lstrip())]
+        out += [indent + part for part in _wrap(line, width - len(indent))] if line.strip() else [""]
+    if arguments:
+        out += ["", "参数："]
+        out += _rows([(_argument_usage(p).strip("[]"), getattr(p, "help", None) or "") for p in arguments], width)
+    out += ["", "选项："]
+    out += _rows([(_option_usage(p), _option_help(p)) for p in options], width)
+    if isinstance(command, TyperGroup):
+        out += ["", "命令："]
+        rows = []
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None and not sub.hidden:
+                rows.append((name, (sub.help or "").splitlines()[0] if sub.help else ""))
+        out += _rows(rows, width)
+        out += ["", f"每个命令的用法：{path} 命令 -h，例如 {path} list -h。"]
+    return "\n".join(out) + "\n"
+
+
+def _argument_usage(param) -> str:
+    name = param.metavar or param.name
+    name = name.strip("[]")
+    return name if param.required else f"[{name}]"
+
+
+# Placeholders for options declared without a metavar: what the value means, in words.
+_PLACEHOLDERS = {
+    "--format": "格式", "--output": "文件", "--from": "文件", "--by": "姓名", "--note": "说明",
+    "--status": "状态", "--since": "日期", "--before": "日期", "--after": "日期", "--count": "次数",
+    "--unit": "单位", "--plan": "计划", "--db": "文件", "--within": "期限", "--year": "年度",
+    "--ics-kind": "类型", "--alarm": "提前量",
+}
+
+
+def _option_usage(param) -> str:
+    names = ", ".join(sorted(param.opts, key=len) + list(param.secondary_opts))
+    if param.is_flag or param.count:
+        return names
+    long_name = max(param.opts, key=len)
+    return f"{names} {param.metavar or _PLACEHOLDERS.get(long_name, '值')}"
+
+
+def _option_help(param) -> str:
+    text = _FRAMEWORK_OPTION_HELP.get(param.name) or getattr(param, "help", None) or ""
+    if param.envvar and getattr(param, "show_envvar", False):
+        text = text.rstrip("。") + f"（也可用环境变量 {param.envvar}）。"
+    return text
+
+
+def _rows(rows: list[tuple[str, str]], width: int) -> list[str]:
+    """Two columns: the name, then its help wrapped beside it (or below a long name)."""
+    column = min(max((_display_width(name) for name, _ in rows), default=0), 24) + 4
+    lines = []
+    for name, text in rows:
+        wrapped = _wrap(text, width - column) or [""]
+        head = f"  {name}"
+        if _display_width(head) + 2 > column:
+            lines.append(head)
+        else:
+            wrapped[0] = head + " " * (column - _display_width(head)) + wrapped[0]
+            lines.append(wrapped.pop(0))
+        lines += [" " * column + line for line in wrapped]
+    return lines
+
+
+def _display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+# Chinese punctuation that must not start a line; it hangs at the end of the line before.
+_NO_LINE_START = "，。、；：？！）》」』”’.,;:!?)]"
+# Opening punctuation stays with what follows it.
+_TOKEN = r"[“‘（《「『]*(?:[\x21-\x7e]+|\s+|.)"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Break text into lines of at most `width` display columns: between CJK characters
+    anywhere, Latin words and option names kept whole, no line starting with 。，）…"""
+    import re
+
+    lines: list[list[str]] = [[]]
+    for token in re.findall(_TOKEN, text.strip()):
+        line = lines[-1]
+        if token.isspace():
+            if line:
+                line.append(" ")
+            continue
+        if _display_width("".join(line) + token) <= width or not line:
+            line.append(token)
+            continue
+        # Closing punctuation (and ".xlsx" after 任务台账) takes the character before it along.
+        carried = []
+        while token[0] in _NO_LINE_START and line and len(line) > 1 and line[-1] != " ":
+            carried.insert(0, line.pop())
+            if carried[0][0] not in _NO_LINE_START:
+                break
+        lines.append([*carried, token])
+    return ["".join(line).rstrip() for line in lines if "".join(line).strip()]
+
+
+app = _Commands(
     cls=_Group,
     help="政务公开工作要点任务台账：查看“我的任务”、临近截止与逾期任务，记录进展和状态。\n\n" + EXIT_CODES_HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=True,
+    add_completion=False,
 )
 
 
@@ -215,22 +482,102 @@ class GlobalOptions(NamedTuple):
     debug: bool
 
 
+DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db）。"
+
 DbOption = typer.Option(
-    None, "--db", envvar="GONGKAI_DB", show_envvar=True,
-    help="数据库文件路径（默认在用户数据目录下的 gongkai.db）。", dir_okay=True,
+    None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar="文件", help=DB_HELP, dir_okay=True,
 )
-PlanOption = typer.Option(
-    None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, help="计划名称，例如 2023（默认最新的计划）。"
+PlanOption = typer.Option(None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, metavar="计划", help=PLAN_RULE_HELP)
+FormatOption = typer.Option(
+    "table", "--format", "-f", metavar="格式", help="输出格式：table（默认）、json、csv、tsv、markdown。"
 )
 # Outputs never overwrite the database; a read-only file is replaced only when asked.
 ForceReadOnlyOption = typer.Option(False, "--force", help="输出文件是只读文件时也替换它。")
-FormatOption = typer.Option("table", "--format", "-f", help="输出格式：table、json、csv、tsv、markdown。")
+
+# Commands that work on one plan, so `--plan` after their name means something. `import`
+# has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.
+PLAN_COMMANDS = frozenset(
+    {"list", "due", "remind", "summary", "report", "show", "units", "note", "status", "export", "log", "undo"}
+)
+
+
+def _after_option(key: str, name: str, metavar: str, help_text: str):
+    """`--db`/`--plan` given after the command name (`gongkai list --plan 2023`)."""
+    from typer.core import TyperOption
+
+    def remember(ctx: typer.Context, param, value):
+        if value is not None:
+            ctx.meta[f"gongkai.{key}"] = value
+        return value
+
+    return TyperOption(param_decls=[name, f"{key}_after_command"], metavar=metavar, help=help_text,
+                       expose_value=False, callback=remember)
+
+
+def _options(ctx: typer.Context) -> GlobalOptions:
+    """--db and --plan: on the command line before or after the command name, else from
+    the environment (GONGKAI_DB, GONGKAI_PLAN), else the default. The same value given in
+    both places is fine; two different values are refused rather than one silently winning."""
+    root = ctx.find_root()
+    given = root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions(
+        db=root.params.get("db"), plan=root.params.get("plan"), debug=False
+    )
+    db = _one_value(root, "db", given.db, ctx.meta.get("gongkai.db"))
+    plan = _one_value(root, "plan", given.plan, ctx.meta.get("gongkai.plan"))
+    return given._replace(db=Path(db) if db is not None else None, plan=plan)
+
+
+def _one_value(root: typer.Context, name: str, before, after):
+    if after is None:
+        return before
+    if before is None or root.get_parameter_source(name).name != "COMMANDLINE":
+        return after  # the command line wins over the environment
+    if str(before) != str(after):
+        raise UsageError(
+            f"--{name} 在命令名前后给了两个不同的值（“{before}”和“{after}”），请只写一个。"
+        )
+    return after
 
 
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"gongkai {__version__}")
         raise typer.Exit()
+
+
+def _shell(given: Optional[str]) -> str:
+    from typer._completion_shared import _get_shell_name
+
+    shell = given or _get_shell_name()
+    if shell not in ("bash", "zsh", "fish", "powershell", "pwsh"):
+        raise UsageError(f"无法为“{shell or '未知的 shell'}”安装补全；支持 bash、zsh、fish 和 PowerShell。")
+    return shell
+
+
+def _install_completion(ctx: typer.Context, param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from typer._completion_shared import install
+
+    try:
+        shell, path = install(shell=_shell(None), prog_name="gongkai")
+    except GongkaiError as err:
+        _fail(err.message, err.exit_code)
+    _say(f"已为 {shell} 安装 Tab 补全（写入 {path}），重新打开终端后生效。")
+    raise typer.Exit(0)
+
+
+def _show_completion(ctx: typer.Context, param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from typer._completion_shared import get_completion_script
+
+    try:
+        shell = _shell(None)
+    except GongkaiError as err:
+        _fail(err.message, err.exit_code)
+    typer.echo(get_completion_script(prog_name="gongkai", complete_var="_GONGKAI_COMPLETE", shell=shell))
+    raise typer.Exit(0)
 
 
 @app.callback()
@@ -242,6 +589,14 @@ def _main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="显示版本号并退出。"
     ),
+    install_completion: bool = typer.Option(
+        False, "--install-completion", callback=_install_completion, expose_value=False, is_eager=True,
+        help="为当前的 shell 安装 Tab 补全（命令、选项和单位名称）。",
+    ),
+    show_completion: bool = typer.Option(
+        False, "--show-completion", callback=_show_completion, expose_value=False, is_eager=True,
+        help="显示当前 shell 的补全脚本，便于手动安装。",
+    ),
 ) -> None:
     ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug)
 
@@ -249,7 +604,7 @@ def _main(
 def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
     from .ledger import Ledger
 
-    options: GlobalOptions = ctx.find_object(GlobalOptions)
+    options = _options(ctx)
     ledger = Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap, **how)
     # Commits are recorded from here on, so an output failure after one is reported as such.
     ctx.find_root().meta[_SAVED] = ledger.store.commits
@@ -260,10 +615,8 @@ def _complete_unit(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion for --unit: unit names and aliases known to this ledger."""
     from .ledger import Ledger
 
-    root = ctx.find_root()
-    db = root.params.get("db") if root.params else None
     try:
-        with Ledger.open(db, must_exist=True) as ledger:
+        with Ledger.open(_options(ctx).db, must_exist=True) as ledger:
             names = ledger.unit_spellings()
     except GongkaiError:
         return []
@@ -274,11 +627,16 @@ UNIT_HELP = "责任单位，可重复，例如 --unit 区财政局；也包括�
 
 
 def _unit_option():
-    return typer.Option(None, "--unit", "-u", help=UNIT_HELP, autocompletion=_complete_unit)
+    return typer.Option(None, "--unit", "-u", metavar="单位", help=UNIT_HELP, autocompletion=_complete_unit)
 
 
 DirectOption = typer.Option(False, "--direct", help="只看直接写明该单位的任务，不含通过集合（如各街镇）分配的任务。")
 LeadOption = typer.Option(False, "--lead", help="只看该单位牵头（排在第一位）的任务。")
+STATUS_HELP = (
+    "未开始、进行中、已完成、受阻、已取消，也可写 todo、doing、done、blocked、cancelled "
+    "或 完成、卡住 等常用说法（见 docs/usage-words.md）。"
+)
+DATE_HELP = "日期，例如 2023-04-20、4月20日、4/20、4月底、本周、下月、今天、7d（见 docs/usage-words.md）。"
 
 
 def _statuses(values: Optional[List[str]]):
@@ -313,12 +671,16 @@ def init(
 def import_(
     ctx: typer.Context,
     file: Path = typer.Argument(
-        ...,
+        ..., metavar="文件",
         help="任务分解表：Word 文档（.docx）、PDF、Excel 文件（.xlsx），或 CSV 文件（UTF-8、带 BOM 的 UTF-8 或 "
         "GBK/GB18030，以逗号、制表符或分号分隔）。按内容识别格式，不看扩展名。",
     ),
-    plan: Optional[str] = typer.Option(None, "--plan", help="计划名称（默认取文件名中的年份，例如 2024）。"),
-    year: Optional[int] = typer.Option(None, "--year", help="计划年度，用于把“全年”“4月20日前”换算成日期。"),
+    plan: Optional[str] = typer.Option(
+        None, "--plan", metavar="计划", help="新计划的名称（默认取文件名中的年份，例如 2024）；也可写在 import 之前。"
+    ),
+    year: Optional[int] = typer.Option(
+        None, "--year", metavar="年度", help="计划年度，用于把“全年”“4月20日前”换算成日期。"
+    ),
     strict: bool = typer.Option(False, "--strict", help="有责任单位不在单位数据文件中时拒绝导入（默认照原样导入并警告）。"),
 ) -> None:
     """导入（或重新导入）一份任务分解表。重新导入只更新任务文字，不丢失进展和状态。"""
@@ -326,8 +688,9 @@ def import_(
         raise UsageError(f"无效的年度“{year}”，应为四位年份，例如 2024。")
     from .ledger import Ledger
 
-    options: GlobalOptions = ctx.find_object(GlobalOptions)
-    result, committed = Ledger.import_into(options.db, file, plan=plan or options.plan, year=year, strict=strict)
+    options = _options(ctx)
+    name = _one_value(ctx.find_root(), "plan", options.plan, plan)
+    result, committed = Ledger.import_into(options.db, file, plan=name, year=year, strict=strict)
     # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
     ctx.find_root().meta[_SAVED] = committed
     for warning in result.warnings:
@@ -337,6 +700,11 @@ def import_(
         f"已导入计划“{result.plan}”（{result.year} 年，来自 {result.source}）：共 {result.tasks} 项，"
         f"新增 {counts.added}，更新 {counts.updated}，未变 {counts.unchanged}。"
     )
+    why = {"current_year": "今年的计划", "newest": "没有今年的计划，它是最新的"}[result.default.default]
+    if result.default.name == result.plan:
+        _say(f"计划“{result.plan}”现在是默认计划（{why}）。")
+    else:
+        _say(f"默认计划仍是“{result.default.name}”（{why}）；操作这份计划请加 --plan {result.plan}。")
     if counts.kept:
         kept = "、".join(str(task_id) for task_id in counts.kept)
         _say(f"注意：台账中序号 {kept} 的任务不在此文件中，已原样保留。", err=True)
@@ -344,7 +712,7 @@ def import_(
 
 @app.command()
 def plans(ctx: typer.Context, fmt: str = FormatOption) -> None:
-    """列出已导入的计划及其任务数（第一项为默认计划）。"""
+    """列出已导入的计划及其任务数，标出默认计划及原因（今年的计划，没有时为最新的计划）。"""
     from . import render
 
     fmt = _render_format(fmt)
@@ -362,11 +730,9 @@ def list_(
     unit: Optional[List[str]] = _unit_option(),
     direct: bool = DirectOption,
     lead: bool = LeadOption,
-    status: Optional[List[str]] = typer.Option(
-        None, "--status", "-s", help="状态，可重复：todo/未开始、doing/进行中、done/已完成、blocked/受阻、cancelled/已取消。"
-    ),
-    group: Optional[str] = typer.Option(None, "--group", "-g", help="任务名称中包含的文字。"),
-    search: Optional[str] = typer.Option(None, "--search", "-q", help="任务内容中包含的文字。"),
+    status: Optional[List[str]] = typer.Option(None, "--status", "-s", metavar="状态", help="状态，可重复：" + STATUS_HELP),
+    group: Optional[str] = typer.Option(None, "--group", "-g", metavar="文字", help="任务名称中包含的文字。"),
+    search: Optional[str] = typer.Option(None, "--search", "-q", metavar="文字", help="任务内容中包含的文字。"),
     overdue: bool = typer.Option(False, "--overdue", help="只看已逾期（截止日期已过且未完成）的任务。"),
     fmt: str = FormatOption,
 ) -> None:
@@ -386,9 +752,13 @@ def list_(
 @app.command()
 def due(
     ctx: typer.Context,
-    before: Optional[str] = typer.Option(None, "--before", help="截止日期不晚于该日（含当天），例如 2023-04-20、4月20日、7d。"),
-    after: Optional[str] = typer.Option(None, "--after", help="截止日期不早于该日（含当天）。"),
-    within: Optional[str] = typer.Option(None, "--within", help="从今天起的时间范围内到期，例如 7d、2w、1m。"),
+    before: Optional[str] = typer.Option(
+        None, "--before", metavar="日期", help="截止日期不晚于该日（含当天）。" + DATE_HELP
+    ),
+    after: Optional[str] = typer.Option(None, "--after", metavar="日期", help="截止日期不早于该日（含当天）。"),
+    within: Optional[str] = typer.Option(
+        None, "--within", metavar="期限", help="从今天起的时间范围内到期，例如 7d、2w、1m。"
+    ),
     overdue: bool = typer.Option(False, "--overdue", help="只看已逾期的任务。"),
     unit: Optional[List[str]] = _unit_option(),
     direct: bool = DirectOption,
@@ -414,10 +784,12 @@ def due(
 @app.command()
 def remind(
     ctx: typer.Context,
-    within: str = typer.Option("7d", "--within", help="提醒多久之内到期的任务，例如 7d、2w、1m。"),
+    within: str = typer.Option("7d", "--within", metavar="期限", help="提醒多久之内到期的任务，例如 7d（默认）、2w、1m。"),
     unit: Optional[List[str]] = _unit_option(),
     by_unit: bool = typer.Option(False, "--by-unit", help="按责任单位分段（集合展开到各成员单位），便于分别发送。"),
-    fail_on_overdue: bool = typer.Option(False, "--fail-on-overdue", help="有逾期任务时以退出码 1 结束（用于监控）。"),
+    fail_on_overdue: bool = typer.Option(
+        False, "--fail-on-overdue", help="有逾期任务时以退出码 5 结束（供监控区分“有逾期”和“出错”）。"
+    ),
     fmt: str = FormatOption,
 ) -> None:
     """生成提醒：先列逾期任务，再列即将到期的任务。没有需要提醒的内容时什么也不输出（cron 不会发空邮件）。
@@ -431,13 +803,15 @@ def remind(
         report = ledger.remind(within=within, units=tuple(unit or ()), by_unit=by_unit)
     render.reminder(report, fmt)
     if fail_on_overdue and any(section.overdue for section in report.sections):
-        raise typer.Exit(1)
+        raise typer.Exit(OVERDUE_EXIT_CODE)
 
 
 @app.command()
 def summary(
     ctx: typer.Context,
-    by: Optional[str] = typer.Option(None, "--by", help="分组统计：unit（按单位）、group（按任务名称）、month（按截止月份）。"),
+    by: Optional[str] = typer.Option(
+        None, "--by", metavar="分组", help="分组统计：unit（按单位）、group（按任务名称）、month（按截止月份）。"
+    ),
     fmt: str = FormatOption,
 ) -> None:
     """计划进度总览：各状态任务数、完成率、逾期数和 30 天内到期数。"""
@@ -452,10 +826,14 @@ def summary(
 @app.command()
 def report(
     ctx: typer.Context,
-    unit: Optional[str] = typer.Option(None, "--unit", "-u", help="单位名称（默认为全部单位）；含通过集合分配的任务。",
+    unit: Optional[str] = typer.Option(None, "--unit", "-u", metavar="单位", help="单位名称（默认为全部单位）；含通过集合分配的任务。",
                                        autocompletion=_complete_unit),
-    since: Optional[str] = typer.Option(None, "--since", help="列出自该日以来的进展记录，例如 2023-04-01、1m（默认全部）。"),
-    output: str = typer.Option("-", "--output", "-o", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"),
+    since: Optional[str] = typer.Option(
+        None, "--since", metavar="日期", help="列出自该日以来的进展记录，例如 2023-04-01、4月初、-1m（默认全部）。"
+    ),
+    output: str = typer.Option(
+        "-", "--output", "-o", metavar="文件", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"
+    ),
     as_html: bool = typer.Option(False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）。"),
     as_docx: bool = typer.Option(False, "--docx", help="输出公文格式（GB/T 9704）的 Word 文档，须用 -o 指定文件；-o 以 .docx 结尾时自动选用。"),
     force: bool = ForceReadOnlyOption,
@@ -488,7 +866,7 @@ def report(
 @app.command()
 def show(
     ctx: typer.Context,
-    task_id: str = typer.Argument(..., metavar="ID", help="任务序号，例如 40。"),
+    task_id: str = typer.Argument(..., metavar="序号", help="任务序号，例如 40。"),
     fmt: str = FormatOption,
 ) -> None:
     """查看一项任务的全部信息和进展记录。"""
@@ -544,19 +922,19 @@ def _read_text(text: str) -> str:
 @app.command()
 def note(
     ctx: typer.Context,
-    task_id: Optional[str] = typer.Argument(None, metavar="ID", help="任务序号，例如 40。"),
-    text: Optional[str] = typer.Argument(None, metavar="TEXT", help="进展说明；为 - 时从标准输入读取。"),
+    task_id: Optional[str] = typer.Argument(None, metavar="序号", help="任务序号，例如 40。"),
+    text: Optional[str] = typer.Argument(None, metavar="说明", help="进展说明；为 - 时从标准输入读取。"),
     from_file: Optional[str] = typer.Option(
-        None, "--from", metavar="FILE",
+        None, "--from", metavar="文件",
         help="从文件批量记录（CSV 表头 id,text[,status,count,by,key]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
     ),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
-    status: Optional[str] = typer.Option(None, "--status", "-s", help="同时修改状态，例如 doing 或 进行中。"),
+    status: Optional[str] = typer.Option(None, "--status", "-s", help="同时修改状态，例如 进行中、完成。"),
     count: Optional[str] = typer.Option(
         None, "--count", "-c", help="本条进展计入目标次数（如任务要求“不少于4次”），例如 --count 1。"
     ),
     key: Optional[str] = typer.Option(
-        None, "--key", metavar="KEY",
+        None, "--key", metavar="键",
         help="幂等键（例如脚本生成一次、重试时沿用的 UUID）：同一个键、同样内容再次执行时不重复记录，"
              "输出原记录；同一个键内容不同则报错（退出码 2）。",
     ),
@@ -580,11 +958,12 @@ def note(
     body = _read_text(text)
     with _ledger(ctx) as ledger:
         written = ledger.add_note(number, body, by=by, status=new_status, count=count, key=key)
+        plan = None if quiet else ledger.plan().name
     from . import render
 
     render.repeated_notes([written])
     if not quiet:
-        render.note_saved(written, fmt)
+        render.note_saved(written, fmt, plan=plan)
 
 
 def _note_batch(ctx: typer.Context, source: str, *, by: Optional[str], quiet: bool, fmt: str) -> None:
@@ -603,19 +982,20 @@ def _note_batch(ctx: typer.Context, source: str, *, by: Optional[str], quiet: bo
             raise UsageError(f"无法读取文件“{source}”：{err.strerror or err}；未写入任何记录。") from None
     with _ledger(ctx) as ledger:
         written = ledger.add_notes_from(data, name, by=by)
+        plan = None if quiet else ledger.plan().name
     from . import render
 
     render.repeated_notes(written)
     if not quiet:
-        render.notes_saved(written, fmt)
+        render.notes_saved(written, fmt, plan=plan)
 
 
 @app.command("status")
 def status_(
     ctx: typer.Context,
-    task_id: str = typer.Argument(..., metavar="ID", help="任务序号，例如 40。"),
+    task_id: str = typer.Argument(..., metavar="序号", help="任务序号，例如 40。"),
     new_status: str = typer.Argument(
-        ..., metavar="STATUS", help="新状态：todo/未开始、doing/进行中、done/已完成、blocked/受阻、cancelled/已取消。"
+        ..., metavar="状态", help="新状态：" + STATUS_HELP
     ),
     note_text: Optional[str] = typer.Option(None, "--note", "-m", help="附带的说明。"),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
@@ -631,14 +1011,15 @@ def status_(
     target = Status.parse(new_status)
     with _ledger(ctx) as ledger:
         change = ledger.set_status(number, target, note=note_text, by=by)
+        plan = None if quiet else ledger.plan().name
     if quiet:
         return
     from . import render
 
     if change.note is None:
-        render.status_unchanged(change.task_id, change.after, fmt)
+        render.status_unchanged(change.task_id, change.after, fmt, plan=plan)
     else:
-        render.note_saved(change.note, fmt)
+        render.note_saved(change.note, fmt, plan=plan)
 
 
 # -- export ---------------------------------------------------------------------------
@@ -691,7 +1072,7 @@ def export(
 @app.command()
 def log(
     ctx: typer.Context,
-    task_id: Optional[str] = typer.Argument(None, metavar="[ID]", help="只看这项任务的历史（含改动它的导入）。"),
+    task_id: Optional[str] = typer.Argument(None, metavar="序号", help="只看这项任务的历史（含改动它的导入）。"),
     since: Optional[str] = typer.Option(None, "--since", help="只看该日及以后的更改，例如 2023-04-01、4月1日，或 -7d（7 天前）。"),
     fmt: str = FormatOption,
 ) -> None:
@@ -716,7 +1097,7 @@ def undo(
     ctx: typer.Context,
     yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接撤销（供脚本使用）。"),
     event_id: Optional[str] = typer.Option(
-        None, "--event", metavar="N",
+        None, "--event", metavar="编号",
         help="只在更改 #N 仍是最近一次可撤销的更改时撤销它；#N 已撤销时什么也不做（退出码 0），重试不会多撤销一项。",
     ),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
@@ -757,10 +1138,10 @@ def undo(
 @app.command()
 def backup(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., metavar="FILE", help="备份文件路径，例如 gongkai-2023-04-01.db。"),
+    file: Path = typer.Argument(..., metavar="文件", help="备份文件路径，例如 gongkai-2023-04-01.db。"),
     force: bool = typer.Option(False, "--force", help="备份文件已存在时覆盖它。"),
 ) -> None:
-    """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。恢复请用 gongkai restore FILE。"""
+    """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。恢复请用 gongkai restore 备份文件。"""
     from . import render
 
     with _ledger(ctx, must_exist=True) as ledger:
@@ -771,7 +1152,7 @@ def backup(
 @app.command()
 def restore(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., metavar="BACKUP", help="用 gongkai backup 做的备份文件。"),
+    file: Path = typer.Argument(..., metavar="备份文件", help="用 gongkai backup 做的备份文件。"),
     yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接恢复（供脚本使用）。"),
 ) -> None:
     """用备份替换当前数据库：先检查备份完好，再把当前数据库另存一份（文件名含 before-restore 和时间），然后在独占锁下一次性写入。
@@ -807,28 +1188,6 @@ def check(ctx: typer.Context) -> None:
     render.check_passed(path)
 
 
-# Root options that take a value, so the word after them is not the command's name.
-_VALUED_ROOT_OPTIONS = ("--db", "--plan")
-
-
-def _invoked_command(args: list[str]) -> str | None:
-    """The subcommand named on the command line, if there is one before any help or completion."""
-    words = iter(args)
-    for word in words:
-        if word in _VALUED_ROOT_OPTIONS:
-            next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
-
-
 def main() -> None:
-    # Typer builds the parameters of every command on each run (about 18 ms for this app,
-    # measured), while a run needs only the command it invokes. Help for the whole app,
-    # shell completion and an unknown name keep every command, so their output is unchanged.
-    name = _invoked_command(sys.argv[1:])
-    names = {info.name or info.callback.__name__.replace("_", "-"): info for info in app.registered_commands}
-    if name in names and "_GONGKAI_COMPLETE" not in os.environ:
-        app.registered_commands = [names[name]]
     _guard_stdout()
     app(prog_name="gongkai")

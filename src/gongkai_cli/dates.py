@@ -43,46 +43,75 @@ def _month_end(year: int, month: int) -> Span:
     return None, _months(year, month, month)[1]
 
 
-_DEADLINE_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], Span]], ...] = (
-    # "2024年底前" has no 年 of its own after the year digits, hence 年? here.
-    (
-        re.compile(r"(?:(?P<year>\d{4})年?)?(?:全年|年[内底末])" + _BEFORE),
-        lambda m, y: _months(y, 1, 12),
-    ),
-    (
-        re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]" + _BEFORE),
-        lambda m, y: (None, date(y, int(m["month"]), int(m["day"]))),
-    ),
-    (
-        re.compile(_YEAR + r"(?P<month>\d{1,2})月[底末]" + _BEFORE),
-        lambda m, y: _month_end(y, int(m["month"])),
-    ),
-    (
-        re.compile(_YEAR + r"(?P<month>\d{1,2})月份?内?"),
-        lambda m, y: _months(y, int(m["month"]), int(m["month"])),
-    ),
-    (
-        re.compile(_YEAR + r"(?P<half>[上下])半年" + _PERIOD_SUFFIX),
-        lambda m, y: _months(y, 1, 6) if m["half"] == "上" else _months(y, 7, 12),
-    ),
-    (
-        re.compile(_YEAR + r"第?(?P<quarter>[一二三四1-4])季度" + _PERIOD_SUFFIX),
-        lambda m, y: _months(y, 3 * _QUARTERS[m["quarter"]] - 2, 3 * _QUARTERS[m["quarter"]]),
-    ),
-)
+# Compiled on first use: every command imports this module for today(), few parse text.
+@functools.cache
+def _deadline_forms() -> tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], Span]], ...]:
+    return (
+        # "2024年底前" has no 年 of its own after the year digits, hence 年? here.
+        (
+            re.compile(r"(?:(?P<year>\d{4})年?)?(?:全年|年[内底末])" + _BEFORE),
+            lambda m, y: _months(y, 1, 12),
+        ),
+        (
+            re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]" + _BEFORE),
+            lambda m, y: (None, date(y, int(m["month"]), int(m["day"]))),
+        ),
+        (
+            re.compile(_YEAR + r"(?P<month>\d{1,2})月[底末]" + _BEFORE),
+            lambda m, y: _month_end(y, int(m["month"])),
+        ),
+        (
+            re.compile(_YEAR + r"(?P<month>\d{1,2})月份?内?"),
+            lambda m, y: _months(y, int(m["month"]), int(m["month"])),
+        ),
+        (
+            re.compile(_YEAR + r"(?P<half>[上下])半年" + _PERIOD_SUFFIX),
+            lambda m, y: _months(y, 1, 6) if m["half"] == "上" else _months(y, 7, 12),
+        ),
+        (
+            re.compile(_YEAR + r"第?(?P<quarter>[一二三四1-4])季度" + _PERIOD_SUFFIX),
+            lambda m, y: _months(y, 3 * _QUARTERS[m["quarter"]] - 2, 3 * _QUARTERS[m["quarter"]]),
+        ),
+    )
+
 
 # User date input. Forms without a year use the plan year.
-_USER_DATE_FORMS = (
-    re.compile(r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})"),
-    re.compile(r"(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})"),
-    re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]?"),
-)
+@functools.cache
+def _user_date_forms() -> tuple[re.Pattern[str], ...]:
+    return (
+        re.compile(r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})"),
+        re.compile(r"(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})"),
+        re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]?"),
+        # 4/20 and 4.20, as clerks write dates in Excel and chat; 4-20 stays out, it reads as a range.
+        re.compile(r"(?P<month>\d{1,2})(?P<sep>[/.])(?P<day>\d{1,2})"),
+    )
+
+
+# 4月底 / 4月末 and 4月初: a named month's last or first day, in the plan year.
+_MONTH_EDGE = re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<edge>[底末初])")
 _OFFSET = re.compile(r"(?P<count>[+-]?\d+)(?P<unit>[dwm])")
 _RELATIVE_DAYS = {
-    "today": 0, "今天": 0,
-    "tomorrow": 1, "明天": 1,
-    "yesterday": -1, "昨天": -1,
+    "today": 0, "今天": 0, "今日": 0,
+    "tomorrow": 1, "明天": 1, "明日": 1,
+    "yesterday": -1, "昨天": -1, "昨日": -1,
+    "后天": 2, "前天": -2,
 }
+# Words for a period name the period's LAST day, so `due --before 本周` means "due by the end
+# of this week". Weeks run Monday to Sunday (the Chinese calendar week); months are calendar months.
+_PERIOD_WORDS = {
+    "本周": ("week", 0), "这周": ("week", 0), "下周": ("week", 1), "上周": ("week", -1),
+    "本月": ("month", 0), "这个月": ("month", 0), "月底": ("month", 0), "月末": ("month", 0),
+    "下月": ("month", 1), "下个月": ("month", 1), "上月": ("month", -1), "上个月": ("month", -1),
+}
+_MONTH_START_WORDS = ("月初",)
+
+# Every form parse_user_date accepts, for the error message (and docs/usage-words.md).
+USER_DATE_EXAMPLES = (
+    "2023-04-20、2023/4/20、2023.4.20、20230420、2023年4月20日、4月20日、4/20、4.20（无年份时取计划年度）；"
+    "4月底、4月初；今天、明天、昨天、后天、前天（today、tomorrow、yesterday）；"
+    "本周、下周、上周（该周星期日）；本月、月底、下月、上月（该月最后一天）、月初（本月 1 日）；"
+    "7d、2w、1m、-7d（从今天起的天、周、月数）"
+)
 
 
 def tz() -> datetime.tzinfo:
@@ -154,7 +183,7 @@ def _squeeze(text: str) -> str:
 
 
 def _parse_deadline_piece(piece: str, year: int) -> Span | None:
-    for pattern, span in _DEADLINE_FORMS:
+    for pattern, span in _deadline_forms():
         match = pattern.fullmatch(piece)
         if match:
             try:
@@ -186,12 +215,24 @@ def parse_deadline(text: str, year: int) -> Span:
     return None, max(due for _, due in spans)
 
 
+def _period_end(today: date, unit: str, step: int) -> date:
+    if unit == "week":
+        return today + timedelta(days=6 - today.weekday() + 7 * step)
+    month_index = today.year * 12 + today.month - 1 + step
+    year, month = divmod(month_index, 12)
+    return _months(year, month + 1, month + 1)[1]
+
+
 def parse_user_date(text: str, *, today: date, year: int) -> date:
-    """A date typed on the command line (--before/--after); UsageError if it is not a real date."""
+    """A date typed on the command line (--before/--after/--since); UsageError if it is not a real date."""
     key = _squeeze(text).lower()
     try:
         if key in _RELATIVE_DAYS:
             return today + timedelta(days=_RELATIVE_DAYS[key])
+        if key in _PERIOD_WORDS:
+            return _period_end(today, *_PERIOD_WORDS[key])
+        if key in _MONTH_START_WORDS:
+            return today.replace(day=1)
         offset = _OFFSET.fullmatch(key)
         if offset:
             count = int(offset["count"])
@@ -200,17 +241,18 @@ def parse_user_date(text: str, *, today: date, year: int) -> date:
 
                 return today + relativedelta(months=count)
             return today + timedelta(days=count * (7 if offset["unit"] == "w" else 1))
-        for pattern in _USER_DATE_FORMS:
+        edge = _MONTH_EDGE.fullmatch(key)
+        if edge:
+            first, last = _months(int(edge["year"]) if edge["year"] else year, int(edge["month"]), int(edge["month"]))
+            return first if edge["edge"] == "初" else last
+        for pattern in _user_date_forms():
             match = pattern.fullmatch(key)
             if match:
                 return date(
-                    int(match["year"]) if match["year"] else year,
+                    int(match["year"]) if "year" in match.re.groupindex and match["year"] else year,
                     int(match["month"]),
                     int(match["day"]),
                 )
     except (ValueError, OverflowError):
         pass
-    raise UsageError(
-        f"无效的日期“{text.strip()}”，可用格式：2023-04-20、2023/4/20、20230420、"
-        "2023年4月20日、4月20日、today、tomorrow、7d、2w、1m。"
-    )
+    raise UsageError(f"无效的日期“{text.strip()}”，可用的写法：{USER_DATE_EXAMPLES}。")

@@ -18,10 +18,13 @@ from .store import BUSY_TIMEOUT_SECONDS, ImportCounts, NoteInput, Store, TaskInp
 from .text import check_text
 from .units import Unit, UnitDirectory, load_directory, split_units
 
-# The wheel installs the package as plain files, so its data sits next to this module;
-# a path is cheaper to get than importlib.resources, which every --unit command would pay.
-DATA_DIR = Path(__file__).resolve().parent / "data"
+# The repository keeps the bundled table and unit file in its top-level data/; the wheel
+# copies that folder into the package (pyproject's force-include), so an installed copy
+# finds it next to this module and a source checkout (editable install) two levels up.
+# A path is cheaper to get than importlib.resources, which every --unit command would pay.
 BUNDLED_PLAN = "tasks_2023.csv"
+_PACKAGE = Path(__file__).resolve().parent
+DATA_DIR = _PACKAGE / "data" if (_PACKAGE / "data" / BUNDLED_PLAN).is_file() else _PACKAGE.parent.parent / "data"
 UNIT_FILE = "units.csv"
 
 _COUNT = re.compile(r"[1-9][0-9]{0,8}")
@@ -173,6 +176,7 @@ class ImportResult(NamedTuple):
     tasks: int
     counts: ImportCounts
     warnings: tuple[str, ...]
+    default: Plan  # the default plan after the import: this plan or the one that stays default
 
 
 class UnitSummary(NamedTuple):
@@ -373,11 +377,27 @@ class Ledger:
     # -- plans ----------------------------------------------------------------
 
     def plans(self) -> list[Plan]:
-        return self.store.plans()
+        """Every plan, newest year first, the default one marked with why it is the default."""
+        items = self.store.plans()
+        default = self.default_plan()
+        return [plan._replace(default=default.default) if default and plan.name == default.name else plan
+                for plan in items]
+
+    def default_plan(self) -> Plan | None:
+        """This year's plan (in the office's time zone), else the newest; None in an empty ledger.
+
+        Tying the default to the calendar, not to the last import, keeps it still when next
+        year's table is loaded in advance: writes keep landing in this year's plan.
+        """
+        this_year = self.store.plan(year=self.today.year)
+        if this_year is not None:
+            return this_year._replace(default="current_year")
+        newest = self.store.plan()
+        return newest._replace(default="newest") if newest is not None else None
 
     def plan(self) -> Plan:
-        """The plan this command works on: the one asked for, else the newest."""
-        plan = self.store.plan(self._plan_name)
+        """The plan this command works on: the one asked for, else the default one."""
+        plan = self.store.plan(self._plan_name) if self._plan_name is not None else self.default_plan()
         if plan is None:
             names = self.store.plan_names()
             if not names:
@@ -718,6 +738,7 @@ class Ledger:
             tasks=len(tasks),
             counts=counts,
             warnings=tuple(warnings),
+            default=self.default_plan(),
         )
 
     def _unknown_units(self, rows) -> dict[str, tuple[list[int], str | None]]:

@@ -45,13 +45,21 @@ class Status(str, enum.Enum):
 
     @classmethod
     def parse(cls, text: str) -> Status:
-        """Accept the English name or the Chinese label, as users type either."""
-        key = (text or "").strip().lower()
-        for status in cls:
-            if key in (status.value, status.label):
+        """Accept the English name, the Chinese label or a word clerks use for it (STATUS_WORDS)."""
+        import unicodedata
+
+        key = unicodedata.normalize("NFKC", text or "").strip().lower()
+        for status, words in STATUS_WORDS.items():
+            if key in words:
                 return status
-        choices = "、".join(f"{s.value}（{s.label}）" for s in cls)
-        raise UsageError(f"无效的状态“{text}”，可选：{choices}。")
+        raise UsageError(f"无效的状态“{text}”，可用的说法：{status_choices()}。")
+
+
+def status_choices() -> str:
+    """Every accepted word, grouped by status, for error messages and help."""
+    return "；".join(
+        f"{status.label}（{status.value}）：{'、'.join(words[2:])}" for status, words in STATUS_WORDS.items()
+    )
 
 
 _LABELS = {
@@ -60,6 +68,16 @@ _LABELS = {
     Status.DONE: "已完成",
     Status.BLOCKED: "受阻",
     Status.CANCELLED: "已取消",
+}
+
+# What clerks type for each status (docs/usage-words.md shows this table). The English
+# name comes first, the label the tables show second. A word belongs to one status only.
+STATUS_WORDS = {
+    Status.TODO: ("todo", "未开始", "待办", "未办", "没开始", "待开始"),
+    Status.DOING: ("doing", "进行中", "进行", "开始", "在办", "办理中", "推进中", "正在办"),
+    Status.DONE: ("done", "已完成", "完成", "做完", "办结", "已办结", "完结", "已办"),
+    Status.BLOCKED: ("blocked", "受阻", "卡住", "阻塞", "暂缓"),
+    Status.CANCELLED: ("cancelled", "已取消", "取消", "作废", "canceled"),
 }
 
 
@@ -142,12 +160,22 @@ class Task(NamedTuple):
         return data
 
 
+# Why a plan is the default one: its year is this year, or no plan is and it is the newest.
+DEFAULT_REASONS = {"current_year": "今年", "newest": "最新"}
+
+
 class Plan(NamedTuple):
     name: str
     year: int
     tasks: int
     imported_at: str
     source: str
+    default: str | None = None  # a key of DEFAULT_REASONS on the default plan, else None
+
+    @property
+    def default_label(self) -> str:
+        """默认（今年） / 默认（最新） on the default plan, else empty."""
+        return f"默认（{DEFAULT_REASONS[self.default]}）" if self.default else ""
 
     def to_dict(self) -> dict:
         return {
@@ -156,6 +184,7 @@ class Plan(NamedTuple):
             "tasks": self.tasks,
             "imported_at": self.imported_at,
             "source": self.source,
+            "default": self.default,
         }
 
 

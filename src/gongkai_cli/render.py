@@ -30,7 +30,7 @@ TASK_FIELDS = (
     "start", "due", "status", "overdue", "updated_at", "via", "target", "progress",
 )
 UNIT_FIELDS = ("name", "kind", "aliases", "members", "tasks", "led", "done", "overdue")
-PLAN_FIELDS = ("name", "year", "tasks", "imported_at", "source")
+PLAN_FIELDS = ("name", "year", "tasks", "imported_at", "source", "default")
 
 
 def check_format(fmt: str) -> str:
@@ -236,15 +236,15 @@ def _task_markdown(task: Task, out: IO[str]) -> None:
 # -- notes ------------------------------------------------------------------------
 
 
-def note_saved(note: Note, fmt: str, out: IO[str] | None = None) -> None:
+def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        write_json(note.to_dict() | {"task": note.task_id}, out)
+        write_json(note.to_dict() | {"task": note.task_id} | ({"plan": plan} if plan is not None else {}), out)
         return
     what = f"状态已改为“{note.status.label}”" if note.status else "已记录进展"
     if note.count:
         what += f"，计 {note.count} 次"
-    _say(f"任务 {note.task_id}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
+    _say(f"{_task_place(plan, note.task_id)}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
 
 
 def repeated_notes(notes: Sequence[Note]) -> None:
@@ -255,23 +255,30 @@ def repeated_notes(notes: Sequence[Note]) -> None:
         _say(f"注意：{len(again)} 条进展此前已用同一个键记录（记录 {ids}），本次未重复写入。", sys.stderr)
 
 
-def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None) -> None:
+def _task_place(plan: str | None, task_id: int) -> str:
+    """计划 2023 第 40 项: every write confirmation says which plan it wrote to."""
+    return f"计划 {inert(plan)} 第 {task_id} 项" if plan is not None else f"任务 {task_id}"
+
+
+def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
-        write_json([note.to_dict() | {"task": note.task_id} for note in notes], out)
+        extra = {"plan": plan} if plan is not None else {}
+        write_json([note.to_dict() | {"task": note.task_id} | extra for note in notes], out)
         return
     tasks = len({note.task_id for note in notes})
+    where = f"计划 {plan}：" if plan is not None else ""
     ids = [note.id for note in notes]
-    _say(f"已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{min(ids)}–#{max(ids)}）。", out)
+    _say(f"{where}已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{min(ids)}–#{max(ids)}）。", out)
 
 
-def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None) -> None:
+def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
         # No note was written, so there is no note object to hand to a script.
         write_json(None, out)
     else:
-        _say(f"任务 {task_id} 已经是“{status.label}”，未做更改。", out)
+        _say(f"{_task_place(plan, task_id)}已经是“{status.label}”，未做更改。", out)
 
 
 # -- reminders ------------------------------------------------------------------------
@@ -515,15 +522,14 @@ def unit_tree(items, fmt: str, out: IO[str] | None = None) -> None:
 
 def plans(items: Sequence[Plan], fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
+    headers = ("计划", "年度", "任务数", "最近导入", "来源文件", "默认")
     if fmt == "json":
         write_json([plan.to_dict() for plan in items], out)
     elif fmt in ("csv", "tsv"):
         _delimited([plan.to_dict() for plan in items], PLAN_FIELDS, fmt, out)
     elif fmt == "markdown":
         write_markdown_table(
-            ("计划", "年度", "任务数", "最近导入", "来源文件"),
-            ((p.name, p.year, p.tasks, p.imported_at, p.source) for p in items),
-            out,
+            headers, ((p.name, p.year, p.tasks, p.imported_at, p.source, p.default_label) for p in items), out
         )
     elif not items:
         _say("台账中还没有任何计划。", sys.stderr)
@@ -531,12 +537,14 @@ def plans(items: Sequence[Plan], fmt: str, out: IO[str] | None = None) -> None:
         from rich.table import Table
 
         table = Table(header_style="bold")
-        for header in ("计划", "年度", "任务数", "最近导入", "来源文件"):
+        for header in headers:
             table.add_column(header)
-        for index, plan in enumerate(items):
-            name = f"{plan.name}（默认）" if index == 0 else plan.name
-            table.add_row(_text(name), str(plan.year), str(plan.tasks), _text(plan.imported_at), _text(plan.source))
+        for plan in items:
+            table.add_row(_text(plan.name), str(plan.year), str(plan.tasks), _text(plan.imported_at), _text(plan.source),
+                          plan.default_label)
         _print(out, table)
+        print("默认计划：今年（北京时间）的计划，没有时为最新的计划；用 --plan 或环境变量 GONGKAI_PLAN 选用其他计划。",
+              file=out)
 
 
 # -- shared writers ---------------------------------------------------------------
@@ -627,7 +635,7 @@ def describe(event: Event) -> str:
 
 def headline(event: Event) -> str:
     """One change with its number, time, author and place: for undo's preview and messages."""
-    where = f"计划 {event.plan}" + (f" 任务 {event.task}" if event.task is not None else "")
+    where = f"计划 {event.plan}" + (f" 第 {event.task} 项" if event.task is not None else "")
     return inert_line(f"#{event.id}（{event.at}，{event.by}，{where}）{describe(event)}")
 
 
@@ -676,7 +684,9 @@ def undo_preview(event: Event, out: IO[str] | None = None) -> None:
 
 
 def undone(event: Event, out: IO[str] | None = None) -> None:
-    _say(f"已{describe(event)}（本次撤销记为 #{event.id}）。", out)
+    place = f"计划 {event.plan}" + (f" 第 {event.task} 项" if event.task is not None else "")
+    _say(f"{place}：已{describe(event)}（本次撤销记为 #{event.id}）。", out)
+
 
 
 def already_undone(event: Event, out: IO[str] | None = None) -> None:

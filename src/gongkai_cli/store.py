@@ -503,10 +503,16 @@ class Store:
         return self._plans()
 
     @_db_errors
-    def plan(self, name: str | None = None) -> Plan | None:
-        """One plan by name, or the newest when `name` is None; counts only that plan's tasks,
-        so resolving the plan costs the same with 160 plans as with one."""
-        found = self._plans("WHERE p.name = :name" if name is not None else "", {"name": name}, limit=1)
+    def plan(self, name: str | None = None, *, year: int | None = None) -> Plan | None:
+        """One plan by name, else the newest of `year`, else the newest; counts only that plan's
+        tasks, so resolving the plan costs the same with 160 plans as with one."""
+        if name is not None:
+            where, params = "WHERE p.name = :name", {"name": name}
+        elif year is not None:
+            where, params = "WHERE p.year = :year", {"year": year}
+        else:
+            where, params = "", {}
+        found = self._plans(where, params, limit=1)
         return found[0] if found else None
 
     @_db_errors
