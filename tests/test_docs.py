@@ -6,7 +6,7 @@ that is only `⋯` stands for any number of lines, so a page can show the head a
 the tail of a long table. The blocks of one page run in order against one fresh
 database, so a page can record a note and then show it. HTML comments set the scene
 without showing it: `<!-- env: GONGKAI_TODAY=2023-04-14 -->` sets variables for the
-blocks that follow, `<!-- run: gongkai note 40 "x" -->` runs a command unseen.
+blocks that follow, `<!-- run: gongkai note 40 "x" -->` runs a command unseen ($FIXTURES names tests/fixtures).
 
 When output changes on purpose, refresh the pages and read the diff:
 
@@ -114,6 +114,8 @@ class Session:
             "HOME": str(workdir),
             # Relative, so messages that name the database read the same on every machine.
             "GONGKAI_DB": "gongkai.db",
+            # Real office files for the import examples; a page copies what it needs.
+            "FIXTURES": str(ROOT / "tests" / "fixtures"),
         }
 
     def run(self, command: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Status words: what clerks type for each status (docs/usage-words.md)."""
+"""Status words: what clerks type for each status (docs/dates.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from gongkai_cli.errors import UsageError
 from gongkai_cli.models import STATUS_WORDS, Status
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "usage-words.md"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "dates.md"
 
 
 @pytest.mark.parametrize(

@@ -634,9 +634,9 @@ DirectOption = typer.Option(False, "--direct", help="只看直接写明该单位
 LeadOption = typer.Option(False, "--lead", help="只看该单位牵头（排在第一位）的任务。")
 STATUS_HELP = (
     "未开始、进行中、已完成、受阻、已取消，也可写 todo、doing、done、blocked、cancelled "
-    "或 完成、卡住 等常用说法（见 docs/usage-words.md）。"
+    "或 完成、卡住 等常用说法（见 docs/dates.md）。"
 )
-DATE_HELP = "日期，例如 2023-04-20、4月20日、4/20、4月底、本周、下月、今天、7d（见 docs/usage-words.md）。"
+DATE_HELP = "日期，例如 2023-04-20、4月20日、4/20、4月底、本周、下月、今天、7d（见 docs/dates.md）。"
 
 
 def _statuses(values: Optional[List[str]]):

@@ -105,7 +105,7 @@ _PERIOD_WORDS = {
 }
 _MONTH_START_WORDS = ("月初",)
 
-# Every form parse_user_date accepts, for the error message (and docs/usage-words.md).
+# Every form parse_user_date accepts, for the error message (and docs/dates.md).
 USER_DATE_EXAMPLES = (
     "2023-04-20、2023/4/20、2023.4.20、20230420、2023年4月20日、4月20日、4/20、4.20（无年份时取计划年度）；"
     "4月底、4月初；今天、明天、昨天、后天、前天（today、tomorrow、yesterday）；"

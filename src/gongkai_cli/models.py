@@ -70,7 +70,7 @@ _LABELS = {
     Status.CANCELLED: "已取消",
 }
 
-# What clerks type for each status (docs/usage-words.md shows this table). The English
+# What clerks type for each status (docs/dates.md shows this table). The English
 # name comes first, the label the tables show second. A word belongs to one status only.
 STATUS_WORDS = {
     Status.TODO: ("todo", "未开始", "待办", "未办", "没开始", "待开始"),
