@@ -1162,8 +1162,7 @@ def restore(
     from . import render
     from .ledger import inspect_backup, resolve_db_path, restore as restore_backup
 
-    options: GlobalOptions = ctx.find_object(GlobalOptions)
-    database = resolve_db_path(options.db)
+    database = resolve_db_path(_options(ctx).db)
     summary = inspect_backup(file, database)
     if not yes:
         if not _interactive():

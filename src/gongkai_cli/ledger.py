@@ -877,6 +877,7 @@ def inspect_backup(backup: str | os.PathLike, database: Path) -> BackupSummary:
 
     backup = Path(backup).expanduser()
     files.refuse_ledger_files(backup, database, what="恢复来源")
+    _check_replaceable(database)
     source = Store.open_backup(backup)
     try:
         return _checked_backup(source)
@@ -896,8 +897,7 @@ def restore(backup: str | os.PathLike, database: Path) -> Restored:
 
     backup = Path(backup).expanduser()
     files.refuse_ledger_files(backup, database, what="恢复来源")
-    if not database.is_file():
-        raise StoreError(f"数据库“{database}”不存在；恢复只替换已有的台账，新建请先运行 gongkai init --empty。")
+    _check_replaceable(database)
     source = Store.open_backup(backup)
     try:
         with Store.exclusive(database) as live:
@@ -917,6 +917,17 @@ def restore(backup: str | os.PathLike, database: Path) -> Restored:
     finally:
         source.close()
     return Restored(database=database, backup=summary, aside=aside)
+
+
+def _check_replaceable(database: Path) -> None:
+    """StoreError unless `database` is an existing gongkai ledger: another program's
+    SQLite file is left as every other command leaves it, untouched."""
+    if database.is_dir():
+        raise StoreError(f"数据库路径“{database}”是一个目录，请指定文件。")
+    if not database.is_file():
+        raise StoreError(f"数据库“{database}”不存在；恢复只替换已有的台账，新建请先运行 gongkai init --empty。")
+    # Opened as `check` opens it: the file is recognised, nothing is written.
+    Store.open(database, create=False, upgrade=False).close()
 
 
 def _checked_backup(source: Store) -> BackupSummary:
