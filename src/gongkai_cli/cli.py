@@ -47,6 +47,7 @@ PLAN_RULE_HELP = "计划名称，例如 2023（默认：今年的计划，没有
 # The exit code of a write that committed although its confirmation could not be written.
 SAVED_BUT_UNCONFIRMED = 7
 _SAVED = "gongkai.commits"
+_CREATED = "gongkai.created"
 
 
 class _OutputError(OSError):
@@ -226,7 +227,10 @@ def _output_failed(ctx: typer.Context, err: OSError) -> None:
     if err.errno == errno.EPIPE:
         # The reader (`| head`) has all it wanted.
         raise typer.Exit(0)
-    _fail(f"无法写入标准输出（{reason}）；台账未做任何更改。", 2)
+    # A read that made a new ledger (first use) is still a read: a retry is safe, but the new file is real.
+    created = ctx.meta.get(_CREATED)
+    unchanged = f"已新建台账“{created}”，此外未做任何更改" if created else "台账未做任何更改"
+    _fail(f"无法写入标准输出（{reason}）；{unchanged}。", 2)
 
 
 def _saved_changes(commits) -> str:
@@ -608,6 +612,8 @@ def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
     ledger = Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap, **how)
     # Commits are recorded from here on, so an output failure after one is reported as such.
     ctx.find_root().meta[_SAVED] = ledger.store.commits
+    if ledger.created:
+        ctx.find_root().meta[_CREATED] = ledger.store.path
     return ledger
 
 

@@ -267,6 +267,8 @@ class Ledger:
         self._plan_name = plan
         self.today = today or dates.today()
         self._directory: UnitDirectory | None = None
+        # Whether this process made the database (and, unless --empty, loaded its first plan).
+        self.created = False
 
     @property
     def directory(self) -> UnitDirectory:
@@ -311,6 +313,9 @@ class Ledger:
             return ledger.import_file(table, plan=plan, year=year, strict=strict)
 
         ledger, first = cls._open(_database_path(db_path), fill=load, create=True)
+        if ledger.created:
+            # This import made the ledger, so its first plan is the change the import committed.
+            ledger.store.adopt_history()
         with ledger:
             result = first if first is not None else load(ledger)
         return result, ledger.store.commits
@@ -329,10 +334,8 @@ class Ledger:
         if create and not path.exists() and not cls._create(path, on_create, timeout=timeout):
             created.clear()  # another process linked its ledger first; ours was thrown away
         store = Store.open(path, create=create, upgrade=create, timeout=timeout, on_create=on_create)
-        if created:
-            # This process made the ledger, so its first plan is a change this command committed.
-            store.adopt_history()
         ledger = cls(store, plan=plan or os.environ.get("GONGKAI_PLAN") or None)
+        ledger.created = bool(created)
         return ledger, (created[0] if created else None)
 
     @staticmethod
