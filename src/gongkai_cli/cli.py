@@ -695,7 +695,11 @@ def import_(
     from .ledger import Ledger
 
     options = _options(ctx)
-    name = _one_value(ctx.find_root(), "plan", options.plan, plan)
+    root = ctx.find_root()
+    # GONGKAI_PLAN selects the plan other commands work on; the plan an import creates is
+    # named on the command line or by the file's year, never by the environment.
+    before = options.plan if root.get_parameter_source("plan").name == "COMMANDLINE" else None
+    name = _one_value(root, "plan", before, plan)
     result, committed = Ledger.import_into(options.db, file, plan=name, year=year, strict=strict)
     # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
     ctx.find_root().meta[_SAVED] = committed
