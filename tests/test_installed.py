@@ -186,6 +186,35 @@ def test_root_help_lists_every_command_and_exit_code(run):
     assert "5 remind --fail-on-overdue" in text
 
 
+def test_gongkai_alone_prints_the_root_help(run):
+    helped = run("-h")
+    alone = run()
+    assert (alone.returncode, alone.stderr) == (0, "")
+    assert alone.stdout == helped.stdout and "命令：" in alone.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals exist only on POSIX systems")
+def test_gongkai_alone_at_a_terminal_prints_the_root_help(executable, tmp_path):
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([executable], stdin=terminal, stdout=terminal, stderr=subprocess.PIPE,
+                               env={"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(tmp_path / "g.db")})
+    os.close(terminal)
+    shown = b""
+    try:
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    except OSError:  # EIO: the program has exited and closed its side of the terminal
+        pass
+    finally:
+        os.close(controller)
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert (process.wait(timeout=60), stderr) == (0, b"")
+    assert "命令：".encode() in shown
+
+
 def test_unknown_option_is_answered_in_chinese(run):
     result = run("list", "--bogus")
     assert result.returncode == 2

@@ -307,8 +307,11 @@ def _translated(make_context, info_name, args, **extra):
     """Parse the command line; a usage error the framework raises becomes `错误：…`, exit 2."""
     try:
         return make_context(info_name, args, **extra)
-    except NoArgsIsHelpError:
-        raise  # `gongkai` alone prints the help
+    except NoArgsIsHelpError as err:
+        # `gongkai` alone prints the help, as `gongkai -h` does. Left to the framework, its
+        # rich error printer prints nothing for this error and the exit code is 2.
+        typer.echo(err.ctx.get_help(), color=err.ctx.color)
+        raise typer.Exit(0) from None
     except ClickException as err:
         parent = extra.get("parent")
         path = " ".join(filter(None, (parent.command_path if parent else "", info_name or "gongkai")))
