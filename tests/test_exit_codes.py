@@ -111,6 +111,27 @@ def test_a_closed_stdout_after_a_note_exits_7_and_before_any_write_exits_2(gk):
     assert gk("note", "2", "y", "--quiet", close_stdout=True).returncode == 0
 
 
+def test_a_read_that_creates_the_ledger_is_a_read_when_its_output_fails(gk, tmp_path: Path):
+    """Filling a new ledger with the bundled plan is no change the read was asked for: a reader
+    that stops early is no error, and a failed output is exit 2, not 7 "saved"."""
+    fresh = {"GONGKAI_DB": str(tmp_path / "fresh.db")}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -c 100` that has already had its 100 bytes
+    early = subprocess.run([gk.exe, "list", "--format", "csv"], stdout=write_end, stderr=subprocess.PIPE,
+                           env={**gk.env, **fresh}, timeout=120)
+    os.close(write_end)
+    assert (early.returncode, early.stderr) == (0, b"")
+    with open("/dev/full", "w") as sink:
+        failed = [gk("list", stdout=sink, extra_env={"GONGKAI_DB": str(tmp_path / "full.db")}),
+                  gk("list", close_stdout=True, extra_env={"GONGKAI_DB": str(tmp_path / "closed.db")})]
+    for result, name in zip(failed, ("full.db", "closed.db")):
+        assert result.returncode == 2
+        line = one_error_line(result)
+        assert "标准输出" in line and "已保存" not in line
+        assert f"已新建台账“{tmp_path / name}”" in line and "未做任何更改" in line
+        assert count(tmp_path / name, "SELECT count(*) FROM tasks") == 91
+
+
 def test_an_undo_whose_result_meets_a_closed_pipe_exits_7(gk):
     assert gk("note", "2", "撤销我").returncode == 0
     read_end, write_end = os.pipe()

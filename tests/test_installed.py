@@ -186,6 +186,35 @@ def test_root_help_lists_every_command_and_exit_code(run):
     assert "5 remind --fail-on-overdue" in text
 
 
+def test_gongkai_alone_prints_the_root_help(run):
+    helped = run("-h")
+    alone = run()
+    assert (alone.returncode, alone.stderr) == (0, "")
+    assert alone.stdout == helped.stdout and "命令：" in alone.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals exist only on POSIX systems")
+def test_gongkai_alone_at_a_terminal_prints_the_root_help(executable, tmp_path):
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([executable], stdin=terminal, stdout=terminal, stderr=subprocess.PIPE,
+                               env={"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(tmp_path / "g.db")})
+    os.close(terminal)
+    shown = b""
+    try:
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    except OSError:  # EIO: the program has exited and closed its side of the terminal
+        pass
+    finally:
+        os.close(controller)
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert (process.wait(timeout=60), stderr) == (0, b"")
+    assert "命令：".encode() in shown
+
+
 def test_unknown_option_is_answered_in_chinese(run):
     result = run("list", "--bogus")
     assert result.returncode == 2
@@ -235,6 +264,23 @@ def test_command_line_beats_environment_and_two_different_values_are_refused(run
     both = run("--plan", "2024", "list", "--plan", "2023")
     assert both.returncode == 2
     assert both.stderr.startswith("错误：--plan 在命令名前后给了两个不同的值")
+
+
+def test_gongkai_plan_selects_a_plan_to_work_on_but_does_not_name_an_import(run, tmp_path):
+    run("init")
+    table = tmp_path / "tasks_2028.csv"
+    table.write_text("id,group,content,units,deadline\n1,组,二〇二八年的任务,区财政局,全年\n", encoding="utf-8")
+    result = run("import", str(table), extra_env={"GONGKAI_PLAN": "2023"})
+    assert result.returncode == 0, result.stderr
+    assert "已导入计划“2028”（2028 年" in result.stdout
+    listed = {p["name"]: (p["year"], p["tasks"]) for p in json.loads(run("plans", "-f", "json").stdout)}
+    assert listed == {"2023": (2023, 91), "2028": (2028, 1)}
+    assert json.loads(run("show", "1", "--plan", "2023", "-f", "json").stdout)["content"] != "二〇二八年的任务"
+    # On the command line, before or after `import`, --plan still names the plan.
+    for args in (["--plan", "甲", "import", str(table)], ["import", str(table), "--plan", "乙"]):
+        named = run(*args, extra_env={"GONGKAI_PLAN": "2023"})
+        assert named.returncode == 0, named.stderr
+    assert {p["name"] for p in json.loads(run("plans", "-f", "json").stdout)} == {"2023", "2028", "甲", "乙"}
 
 
 def test_tab_completion_sees_db_after_the_command_name(run, tmp_path):

@@ -244,3 +244,50 @@ def test_restore_asks_in_a_terminal(gk, db_path: Path, backed_up: Path, monkeypa
     assert ("已用备份" in result.stdout) is restored and ("未做任何更改" in result.stdout) is not restored
     assert len(rows(db_path, NOTES)) == (1 if restored else 2)
     assert len(asides(db_path)) == (1 if restored else 0)
+
+
+def test_restore_replaces_the_database_named_by_db_after_the_command(gongkai, db_path: Path, backed_up: Path,
+                                                                      tmp_path: Path):
+    target = tmp_path / "x" / "target.db"
+    target.parent.mkdir()
+    with Ledger.open(target) as ledger:
+        ledger.add_note(50, "目标台账的进展")
+    default_before = rows(db_path, NOTES)
+    result = gongkai("restore", str(backed_up), "--yes", "--db", str(target))
+    assert result.returncode == 0, result.stderr
+    assert rows(target, NOTES) == rows(backed_up, NOTES)
+    assert len(asides(target)) == 1 and str(target) in result.stdout
+    # The database GONGKAI_DB names is not the one the command line asked for: it stays as it was.
+    assert rows(db_path, NOTES) == default_before and len(default_before) == 2
+    assert asides(db_path) == []
+
+
+@pytest.mark.parametrize("answer", [["--yes"], []], ids=["yes", "no-terminal"])
+@pytest.mark.parametrize("case", ["another-program", "empty-file"])
+def test_restore_leaves_a_database_that_is_not_a_ledger_untouched(gongkai, backed_up: Path, tmp_path: Path,
+                                                                  monkeypatch, case, answer):
+    needle = {"another-program": "不是 gongkai 台账（它是其他程序的 SQLite 数据库）",
+              "empty-file": "是一个空文件，不是 gongkai 台账"}[case]
+    other = tmp_path / "someone-elses.db"
+    if case == "another-program":
+        _not_a_ledger(other)
+    else:
+        other.write_bytes(b"")
+    before = other.read_bytes()
+    monkeypatch.setenv("GONGKAI_DB", str(other))
+    result = gongkai("restore", str(backed_up), *answer)
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.startswith("错误：") and result.stderr.count("\n") == 1 and needle in result.stderr
+    assert other.read_bytes() == before
+    assert asides(other) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("someone-elses")) == [other.name]
+
+
+def test_restore_onto_a_directory_says_it_is_a_directory(gongkai, backed_up: Path, tmp_path: Path, monkeypatch):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    monkeypatch.setenv("GONGKAI_DB", str(folder))
+    result = gongkai("restore", str(backed_up), "--yes")
+    assert result.returncode == 4
+    assert "是一个目录" in result.stderr and "不存在" not in result.stderr
+    assert list(folder.iterdir()) == []

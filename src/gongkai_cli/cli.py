@@ -47,6 +47,7 @@ PLAN_RULE_HELP = "计划名称，例如 2023（默认：今年的计划，没有
 # The exit code of a write that committed although its confirmation could not be written.
 SAVED_BUT_UNCONFIRMED = 7
 _SAVED = "gongkai.commits"
+_CREATED = "gongkai.created"
 
 
 class _OutputError(OSError):
@@ -226,7 +227,10 @@ def _output_failed(ctx: typer.Context, err: OSError) -> None:
     if err.errno == errno.EPIPE:
         # The reader (`| head`) has all it wanted.
         raise typer.Exit(0)
-    _fail(f"无法写入标准输出（{reason}）；台账未做任何更改。", 2)
+    # A read that made a new ledger (first use) is still a read: a retry is safe, but the new file is real.
+    created = ctx.meta.get(_CREATED)
+    unchanged = f"已新建台账“{created}”，此外未做任何更改" if created else "台账未做任何更改"
+    _fail(f"无法写入标准输出（{reason}）；{unchanged}。", 2)
 
 
 def _saved_changes(commits) -> str:
@@ -303,8 +307,11 @@ def _translated(make_context, info_name, args, **extra):
     """Parse the command line; a usage error the framework raises becomes `错误：…`, exit 2."""
     try:
         return make_context(info_name, args, **extra)
-    except NoArgsIsHelpError:
-        raise  # `gongkai` alone prints the help
+    except NoArgsIsHelpError as err:
+        # `gongkai` alone prints the help, as `gongkai -h` does. Left to the framework, its
+        # rich error printer prints nothing for this error and the exit code is 2.
+        typer.echo(err.ctx.get_help(), color=err.ctx.color)
+        raise typer.Exit(0) from None
     except ClickException as err:
         parent = extra.get("parent")
         path = " ".join(filter(None, (parent.command_path if parent else "", info_name or "gongkai")))
@@ -608,6 +615,8 @@ def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
     ledger = Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap, **how)
     # Commits are recorded from here on, so an output failure after one is reported as such.
     ctx.find_root().meta[_SAVED] = ledger.store.commits
+    if ledger.created:
+        ctx.find_root().meta[_CREATED] = ledger.store.path
     return ledger
 
 
@@ -689,7 +698,11 @@ def import_(
     from .ledger import Ledger
 
     options = _options(ctx)
-    name = _one_value(ctx.find_root(), "plan", options.plan, plan)
+    root = ctx.find_root()
+    # GONGKAI_PLAN selects the plan other commands work on; the plan an import creates is
+    # named on the command line or by the file's year, never by the environment.
+    before = options.plan if root.get_parameter_source("plan").name == "COMMANDLINE" else None
+    name = _one_value(root, "plan", before, plan)
     result, committed = Ledger.import_into(options.db, file, plan=name, year=year, strict=strict)
     # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
     ctx.find_root().meta[_SAVED] = committed
@@ -1162,8 +1175,7 @@ def restore(
     from . import render
     from .ledger import inspect_backup, resolve_db_path, restore as restore_backup
 
-    options: GlobalOptions = ctx.find_object(GlobalOptions)
-    database = resolve_db_path(options.db)
+    database = resolve_db_path(_options(ctx).db)
     summary = inspect_backup(file, database)
     if not yes:
         if not _interactive():

@@ -267,6 +267,8 @@ class Ledger:
         self._plan_name = plan
         self.today = today or dates.today()
         self._directory: UnitDirectory | None = None
+        # Whether this process made the database (and, unless --empty, loaded its first plan).
+        self.created = False
 
     @property
     def directory(self) -> UnitDirectory:
@@ -311,6 +313,9 @@ class Ledger:
             return ledger.import_file(table, plan=plan, year=year, strict=strict)
 
         ledger, first = cls._open(_database_path(db_path), fill=load, create=True)
+        if ledger.created:
+            # This import made the ledger, so its first plan is the change the import committed.
+            ledger.store.adopt_history()
         with ledger:
             result = first if first is not None else load(ledger)
         return result, ledger.store.commits
@@ -329,10 +334,8 @@ class Ledger:
         if create and not path.exists() and not cls._create(path, on_create, timeout=timeout):
             created.clear()  # another process linked its ledger first; ours was thrown away
         store = Store.open(path, create=create, upgrade=create, timeout=timeout, on_create=on_create)
-        if created:
-            # This process made the ledger, so its first plan is a change this command committed.
-            store.adopt_history()
         ledger = cls(store, plan=plan or os.environ.get("GONGKAI_PLAN") or None)
+        ledger.created = bool(created)
         return ledger, (created[0] if created else None)
 
     @staticmethod
@@ -877,6 +880,7 @@ def inspect_backup(backup: str | os.PathLike, database: Path) -> BackupSummary:
 
     backup = Path(backup).expanduser()
     files.refuse_ledger_files(backup, database, what="恢复来源")
+    _check_replaceable(database)
     source = Store.open_backup(backup)
     try:
         return _checked_backup(source)
@@ -896,8 +900,7 @@ def restore(backup: str | os.PathLike, database: Path) -> Restored:
 
     backup = Path(backup).expanduser()
     files.refuse_ledger_files(backup, database, what="恢复来源")
-    if not database.is_file():
-        raise StoreError(f"数据库“{database}”不存在；恢复只替换已有的台账，新建请先运行 gongkai init --empty。")
+    _check_replaceable(database)
     source = Store.open_backup(backup)
     try:
         with Store.exclusive(database) as live:
@@ -917,6 +920,17 @@ def restore(backup: str | os.PathLike, database: Path) -> Restored:
     finally:
         source.close()
     return Restored(database=database, backup=summary, aside=aside)
+
+
+def _check_replaceable(database: Path) -> None:
+    """StoreError unless `database` is an existing gongkai ledger: another program's
+    SQLite file is left as every other command leaves it, untouched."""
+    if database.is_dir():
+        raise StoreError(f"数据库路径“{database}”是一个目录，请指定文件。")
+    if not database.is_file():
+        raise StoreError(f"数据库“{database}”不存在；恢复只替换已有的台账，新建请先运行 gongkai init --empty。")
+    # Opened as `check` opens it: the file is recognised, nothing is written.
+    Store.open(database, create=False, upgrade=False).close()
 
 
 def _checked_backup(source: Store) -> BackupSummary:

@@ -1157,7 +1157,8 @@ class Store:
         wait (busy timeout) until every other connection has closed and then hold
         the database file's lock across transactions: nothing can commit between
         what this block reads and what it writes. A WAL left by a killed writer is
-        recovered first, as by any connection.
+        recovered first, as by any connection. A file that is not a gongkai ledger
+        is refused once the lock is held, before the block can write to it.
         """
         try:
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
@@ -1169,9 +1170,13 @@ class Store:
                 conn.execute("PRAGMA locking_mode = EXCLUSIVE")
                 conn.execute("BEGIN EXCLUSIVE")
                 conn.execute("COMMIT")
+                store = cls(path, conn)
+                header = store._header()
             except sqlite3.Error as err:
                 raise _translate(path, err) from err
-            yield cls(path, conn)
+            # Again under the lock: the file looked at before may have been replaced since.
+            store._recognise(header, create=False)
+            yield store
         finally:
             # Closing is what gives the lock back: a WAL opened in exclusive mode keeps it until then.
             conn.close()
