@@ -27,3 +27,29 @@ def test_plans_lists_the_default_plan_first_then_the_newest(run, tmp_path):
     table = run("plans", extra_env={"COLUMNS": "120"}).stdout
     names = [line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│")]
     assert names == ["2023", "s2025", "2024"]
+
+
+# -- report -o: the file name picks the format, and the write is confirmed ------------------
+
+
+@pytest.mark.parametrize("args, name, kind, starts", [
+    ((), "r.html", "HTML", b"<!DOCTYPE html>"),
+    ((), "r.HTM", "HTML", b"<!DOCTYPE html>"),
+    ((), "r.md", "Markdown", "# ".encode()),
+    ((), "r.docx", "Word", b"PK"),
+    (("--html",), "r.docx", "HTML", b"<!DOCTYPE html>"),  # the explicit flag beats the suffix
+    (("--docx",), "r.html", "Word", b"PK"),
+])
+def test_report_output_format_follows_the_suffix_unless_a_flag_says_otherwise(run, tmp_path, args, name, kind, starts):
+    result = run("report", *args, "-o", name)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"已写入报告“{name}”（{kind}）。\n"
+    assert (tmp_path / name).read_bytes().startswith(starts)
+
+
+def test_report_quiet_confirms_nothing_and_stdout_reports_carry_no_confirmation(run, tmp_path):
+    quiet = run("report", "-o", "r.html", "--quiet")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    assert (tmp_path / "r.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    printed = run("report")
+    assert printed.returncode == 0 and "已写入报告" not in printed.stdout

@@ -834,8 +834,11 @@ def report(
     output: str = typer.Option(
         "-", "--output", "-o", metavar="文件", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"
     ),
-    as_html: bool = typer.Option(False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）。"),
+    as_html: bool = typer.Option(
+        False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）；-o 以 .html 或 .htm 结尾时自动选用。"
+    ),
     as_docx: bool = typer.Option(False, "--docx", help="输出公文格式（GB/T 9704）的 Word 文档，须用 -o 指定文件；-o 以 .docx 结尾时自动选用。"),
+    quiet: bool = typer.Option(False, "--quiet", help="写入文件成功时不输出确认信息。"),
     force: bool = ForceReadOnlyOption,
 ) -> None:
     """生成进展报告（Markdown、HTML 或 Word）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
@@ -847,9 +850,12 @@ def report(
     from . import reporting
     from .files import STDOUT, check_output, write_output
 
-    as_docx = as_docx or output.lower().endswith(".docx")
     if as_docx and as_html:
         raise UsageError("--docx 与 --html 只能选一个。")
+    if not (as_docx or as_html):
+        # Like export: the file name says what it holds; an explicit flag beats the suffix.
+        suffix = Path(output).suffix.lower() if output != STDOUT else ""
+        as_docx, as_html = suffix == ".docx", suffix in (".html", ".htm")
     if as_docx and output == STDOUT and sys.stdout.isatty():
         raise UsageError("Word 文档是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 进展报告.docx）。")
     check_output(output, what="报告", force=force)
@@ -861,6 +867,9 @@ def report(
         text = reporting.html_page(result) if as_html else reporting.markdown(result)
         produce = lambda out: out.write(text.encode("utf-8"))  # noqa: E731
     write_output(output, produce, ledger=ledger.store.path, what="报告", force=force)
+    if not quiet and output != STDOUT:
+        kind = "Word" if as_docx else "HTML" if as_html else "Markdown"
+        _say(f"已写入报告“{output}”（{kind}）。")
 
 
 @app.command()
