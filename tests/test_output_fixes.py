@@ -53,3 +53,32 @@ def test_report_quiet_confirms_nothing_and_stdout_reports_carry_no_confirmation(
     assert (tmp_path / "r.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     printed = run("report")
     assert printed.returncode == 0 and "已写入报告" not in printed.stdout
+
+
+# -- tables at 80 columns: folded, never cut off with “…” -------------------------------------
+
+
+def _column(table: str, index: int) -> str:
+    """One column's text, its cells' lines run together: a folded value reads whole again."""
+    return "".join(line.split("│")[index].strip() for line in table.splitlines() if line.startswith("│"))
+
+
+def test_tables_at_80_columns_fold_user_data_instead_of_cutting_it(run, tmp_path):
+    deadline = "2023年6月底前完成初稿并在全年持续推进落实"
+    (tmp_path / "p2024.csv").write_text(
+        f"id,group,content,units,deadline\n1,组,任务内容,区人力资源社会保障局,{deadline}\n", encoding="utf-8")
+    assert run("import", "p2024.csv").returncode == 0
+    run("note", "1", "进展", "--plan", "2024", "--by", "区人力资源社会保障局政务公开工作专班联络员")
+    narrow = {"COLUMNS": "80"}
+    outputs = {args: run(*args, extra_env=narrow) for args in
+               [("units",), ("plans",), ("list", "--plan", "2024"), ("log",)]}
+    for args, result in outputs.items():
+        assert result.returncode == 0, result.stderr
+        assert "…" not in result.stdout, args
+        assert all(len(line) <= 80 for line in result.stdout.splitlines() if line.startswith("│")), args
+    assert "区人力资源社会保障局" in _column(outputs[("units",)].stdout, 1)
+    assert "区行政服务中心（区大数据中心）" in _column(outputs[("units",)].stdout, 1)
+    imported = json.loads(run("plans", "-f", "json").stdout)[0]["imported_at"]
+    assert imported in _column(outputs[("plans",)].stdout, 4)
+    assert deadline in _column(outputs[("list", "--plan", "2024")].stdout, 4)
+    assert "区人力资源社会保障局政务公开工作专班联络员" in _column(outputs[("log",)].stdout, 3)
