@@ -82,3 +82,23 @@ def test_tables_at_80_columns_fold_user_data_instead_of_cutting_it(run, tmp_path
     assert imported in _column(outputs[("plans",)].stdout, 4)
     assert deadline in _column(outputs[("list", "--plan", "2024")].stdout, 4)
     assert "区人力资源社会保障局政务公开工作专班联络员" in _column(outputs[("log",)].stdout, 3)
+
+
+# -- --format: each command takes exactly the formats it writes ------------------------------
+
+
+@pytest.mark.parametrize("command", [("note", "40", "试点完成"), ("status", "40", "done")])
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "markdown", "xml"])
+def test_note_and_status_refuse_formats_they_cannot_write_and_name_only_theirs(run, command, fmt):
+    result = run(*command, "--format", fmt)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"错误：不支持的输出格式“{fmt}”，可选：table、json。\n"
+    task = json.loads(run("show", "40", "-f", "json").stdout)
+    assert task["notes"] == [] and task["status"] == "todo"
+
+
+def test_note_and_status_still_take_table_and_json_and_listings_all_five(run):
+    assert json.loads(run("note", "40", "试点完成", "-f", "json").stdout)["text"] == "试点完成"
+    assert run("status", "40", "done", "-f", "table").stdout.startswith("计划 2023 第 40 项")
+    listing = run("list", "-f", "xml")
+    assert listing.stderr == "错误：不支持的输出格式“xml”，可选：table、json、csv、tsv、markdown。\n"

@@ -645,10 +645,10 @@ def _statuses(values: Optional[List[str]]):
     return tuple(Status.parse(value) for value in values or ())
 
 
-def _render_format(fmt: str) -> str:
-    from .render import check_format
+def _render_format(fmt: str, *, confirmation: bool = False) -> str:
+    from .render import CONFIRMATION_FORMATS, FORMATS, check_format
 
-    return check_format(fmt)
+    return check_format(fmt, CONFIRMATION_FORMATS if confirmation else FORMATS)
 
 
 # -- set-up -------------------------------------------------------------------------
@@ -954,7 +954,7 @@ def note(
     from .ledger import parse_task_id
     from .models import Status
 
-    fmt = _render_format(fmt)
+    fmt = _render_format(fmt, confirmation=True)
     if from_file is not None:
         if task_id is not None or text is not None or status is not None or count is not None or key is not None:
             raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status、--count 或 --key，这些写在文件的各行里。")
@@ -1015,7 +1015,7 @@ def status_(
     from .ledger import parse_task_id
     from .models import Status
 
-    fmt = _render_format(fmt)
+    fmt = _render_format(fmt, confirmation=True)
     number = parse_task_id(task_id)
     target = Status.parse(new_status)
     with _ledger(ctx) as ledger:

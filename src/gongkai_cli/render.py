@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .ledger import BackupSummary, Restored
 
 FORMATS = ("table", "json", "csv", "tsv", "markdown")
+# A write's confirmation is one line or one JSON object, not a table of rows.
+CONFIRMATION_FORMATS = ("table", "json")
 
 TASK_FIELDS = (
     "id", "plan", "group", "content", "units", "lead_unit", "deadline",
@@ -33,10 +35,11 @@ UNIT_FIELDS = ("name", "kind", "aliases", "members", "tasks", "led", "done", "ov
 PLAN_FIELDS = ("name", "year", "tasks", "imported_at", "source", "default")
 
 
-def check_format(fmt: str) -> str:
+def check_format(fmt: str, formats: Sequence[str] = FORMATS) -> str:
+    """The format asked for, if the command can write it; the error lists only what it can."""
     value = (fmt or "").strip().lower()
-    if value not in FORMATS:
-        raise UsageError(f"不支持的输出格式“{fmt}”，可选：{'、'.join(FORMATS)}。")
+    if value not in formats:
+        raise UsageError(f"不支持的输出格式“{fmt}”，可选：{'、'.join(formats)}。")
     return value
 
 
