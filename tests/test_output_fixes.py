@@ -102,3 +102,30 @@ def test_note_and_status_still_take_table_and_json_and_listings_all_five(run):
     assert run("status", "40", "done", "-f", "table").stdout.startswith("计划 2023 第 40 项")
     listing = run("list", "-f", "xml")
     assert listing.stderr == "错误：不支持的输出格式“xml”，可选：table、json、csv、tsv、markdown。\n"
+
+
+# -- help: example commands are never broken inside a word ----------------------------------
+
+EXAMPLES = {
+    ("--help",): ['gongkai note 40 "试点完成"', "gongkai note --from 进展.csv", "gongkai export -o 任务台账.xlsx"],
+    ("note", "-h"): ['gongkai note 40 "试点完成"', "gongkai note --from 进展.csv"],
+    ("export", "-h"): ["gongkai export -o 任务台账.xlsx"],
+    ("report", "-h"): ["gongkai report --unit 区财政局 --since 2023-04-01 -o 区财政局进展.md"],
+}
+
+
+@pytest.mark.parametrize("columns", [80, 60, 70, 100])
+@pytest.mark.parametrize("args", list(EXAMPLES))
+def test_help_breaks_example_commands_only_at_their_spaces(run, args, columns):
+    import re
+    import unicodedata
+
+    result = run(*args, extra_env={"COLUMNS": str(columns)})
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert all(sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line) <= columns
+               for line in text.splitlines()), text
+    # A line break inside a command may only stand where the command has a space.
+    joined = re.sub(r"\n *", " ", text)
+    for example in EXAMPLES[args]:
+        assert example in joined, (example, text)

@@ -437,17 +437,31 @@ def _display_width(text: str) -> int:
 
 # Chinese punctuation that must not start a line; it hangs at the end of the line before.
 _NO_LINE_START = "，。、；：？！）》」』”’.,;:!?)]"
+# An example command (gongkai note 40 "试点完成"): it breaks only at its spaces, so each
+# word of it, a quoted string or a file name like 任务台账.xlsx, is typed as shown.
+_COMMAND = r'(?<![\w.-])gongkai(?: +(?:"[^"]*"|[^\s"“”‘’（）《》，。、；：？！]+))+'
+# A file name in running text (例如 -o 进展报告.docx) stays whole too.
+_FILE_NAME = r'(?<!\S)[^\s"“”‘’（）《》，。、；：？！]+\.[A-Za-z0-9]+'
 # Opening punctuation stays with what follows it.
-_TOKEN = r"[“‘（《「『]*(?:[\x21-\x7e]+|\s+|.)"
+_TOKEN = r"[“‘（《「『]*(?:" + _COMMAND + "|" + _FILE_NAME + r"|[\x21-\x7e]+|\s+|.)"
+
+
+def _tokens(text: str) -> list[str]:
+    import re
+
+    tokens = []
+    for token in re.findall(_TOKEN, text):
+        # A command is laid out word by word: a quoted string with spaces is one word.
+        tokens += re.findall(r'"[^"]*"|[^\s"]+|\s+', token) if " " in token.strip() else [token]
+    return tokens
 
 
 def _wrap(text: str, width: int) -> list[str]:
     """Break text into lines of at most `width` display columns: between CJK characters
-    anywhere, Latin words and option names kept whole, no line starting with 。，）…"""
-    import re
-
+    anywhere, Latin words, option names, file names and the words of example commands kept
+    whole, no line starting with 。，）…"""
     lines: list[list[str]] = [[]]
-    for token in re.findall(_TOKEN, text.strip()):
+    for token in _tokens(text.strip()):
         line = lines[-1]
         if token.isspace():
             if line:
