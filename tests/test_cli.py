@@ -401,7 +401,7 @@ def test_importing_next_years_plan_early_leaves_this_years_plan_the_default(gk, 
     assert json.loads(gk("show", "60", "--plan", "2024", "-f", "json").stdout)["notes"] == []
     listing = gk("plans").stdout
     assert "默认（今年）" in listing
-    assert [p["default"] for p in json.loads(gk("plans", "-f", "json").stdout)] == [None, "current_year"]
+    assert [p["default"] for p in json.loads(gk("plans", "-f", "json").stdout)] == ["current_year", None]
 
 
 def test_with_no_plan_of_this_year_the_newest_is_the_default_and_import_says_so(gk, tmp_path, monkeypatch):

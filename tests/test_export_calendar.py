@@ -214,3 +214,25 @@ def test_khal_lists_the_event_vdir(gk, tmp_path):
     listed = subprocess.run([khal, "-c", str(config), "list", "--format", "{title}", "2023-04-20", "1d"],
                             capture_output=True, text=True, timeout=120, check=True)
     assert listed.stdout.splitlines()[1:] == ["[40] 选取部分市民企业关注度高、办事需求大、政…"]
+
+
+def test_vdir_never_deletes_a_calendar_file_the_user_saved_in_the_folder(executable, tmp_path):
+    """`export -o DIR/x.ics` then `export -f vdir -o DIR`: x.ics carries our PRODID and this
+    plan's UIDs, but its name is not one gongkai gives a task file, so it stays."""
+    env = {**os.environ, "GONGKAI_DB": str(tmp_path / "gongkai.db")}
+
+    def run(*args):
+        result = subprocess.run([executable, *args], capture_output=True, text=True, encoding="utf-8",
+                                env=env, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    folder = tmp_path / "cal"
+    folder.mkdir()
+    run("export", "-o", str(folder / "x.ics"))
+    saved = (folder / "x.ics").read_bytes()
+    (folder / "gongkai-2023-x.ics").write_bytes(saved)
+    result = run("export", "-f", "vdir", "-o", str(folder), "--ics-kind", "todo")
+    assert "删除 0 个" in result.stdout
+    assert (folder / "x.ics").read_bytes() == saved
+    assert (folder / "gongkai-2023-x.ics").read_bytes() == saved

@@ -107,7 +107,7 @@ def test_this_years_plan_is_the_default_and_plan_can_be_chosen(tmp_path, db_path
         assert Ledger(opened.store, plan="2024", today=date(2023, 12, 20)).show(1).plan == "2024"
         later = Ledger(opened.store, today=date(2026, 3, 1))
         assert (later.plan().name, later.plan().default) == ("2024", "newest")
-        assert [(p.name, p.default) for p in december.plans()] == [("2024", None), ("2023", "current_year")]
+        assert [(p.name, p.default) for p in december.plans()] == [("2023", "current_year"), ("2024", None)]
         with pytest.raises(NotFound, match="2030.*2024、2023"):
             Ledger(opened.store, plan="2030").plan()
 

@@ -72,7 +72,7 @@ def test_html_is_self_contained_and_escapes_text(session, tmp_path):
     session("note", "28", "<script>alert(1)</script> & [bold]x[/]")
     target = tmp_path / "report.html"
     result = session("report", "--unit", "区财政局", "--html", "-o", str(target))
-    assert result.exit_code == 0 and result.stdout == ""
+    assert result.exit_code == 0 and result.stdout == f"已写入报告“{target}”（HTML）。\n"
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
     assert "<h2>三、逾期任务</h2>" in page and "<table>" in page

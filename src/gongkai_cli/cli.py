@@ -444,17 +444,31 @@ def _display_width(text: str) -> int:
 
 # Chinese punctuation that must not start a line; it hangs at the end of the line before.
 _NO_LINE_START = "，。、；：？！）》」』”’.,;:!?)]"
+# An example command (gongkai note 40 "试点完成"): it breaks only at its spaces, so each
+# word of it, a quoted string or a file name like 任务台账.xlsx, is typed as shown.
+_COMMAND = r'(?<![\w.-])gongkai(?: +(?:"[^"]*"|[^\s"“”‘’（）《》，。、；：？！]+))+'
+# A file name in running text (例如 -o 进展报告.docx) stays whole too.
+_FILE_NAME = r'(?<!\S)[^\s"“”‘’（）《》，。、；：？！]+\.[A-Za-z0-9]+'
 # Opening punctuation stays with what follows it.
-_TOKEN = r"[“‘（《「『]*(?:[\x21-\x7e]+|\s+|.)"
+_TOKEN = r"[“‘（《「『]*(?:" + _COMMAND + "|" + _FILE_NAME + r"|[\x21-\x7e]+|\s+|.)"
+
+
+def _tokens(text: str) -> list[str]:
+    import re
+
+    tokens = []
+    for token in re.findall(_TOKEN, text):
+        # A command is laid out word by word: a quoted string with spaces is one word.
+        tokens += re.findall(r'"[^"]*"|[^\s"]+|\s+', token) if " " in token.strip() else [token]
+    return tokens
 
 
 def _wrap(text: str, width: int) -> list[str]:
     """Break text into lines of at most `width` display columns: between CJK characters
-    anywhere, Latin words and option names kept whole, no line starting with 。，）…"""
-    import re
-
+    anywhere, Latin words, option names, file names and the words of example commands kept
+    whole, no line starting with 。，）…"""
     lines: list[list[str]] = [[]]
-    for token in re.findall(_TOKEN, text.strip()):
+    for token in _tokens(text.strip()):
         line = lines[-1]
         if token.isspace():
             if line:
@@ -654,10 +668,10 @@ def _statuses(values: Optional[List[str]]):
     return tuple(Status.parse(value) for value in values or ())
 
 
-def _render_format(fmt: str) -> str:
-    from .render import check_format
+def _render_format(fmt: str, *, confirmation: bool = False) -> str:
+    from .render import CONFIRMATION_FORMATS, FORMATS, check_format
 
-    return check_format(fmt)
+    return check_format(fmt, CONFIRMATION_FORMATS if confirmation else FORMATS)
 
 
 # -- set-up -------------------------------------------------------------------------
@@ -847,8 +861,11 @@ def report(
     output: str = typer.Option(
         "-", "--output", "-o", metavar="文件", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"
     ),
-    as_html: bool = typer.Option(False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）。"),
+    as_html: bool = typer.Option(
+        False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）；-o 以 .html 或 .htm 结尾时自动选用。"
+    ),
     as_docx: bool = typer.Option(False, "--docx", help="输出公文格式（GB/T 9704）的 Word 文档，须用 -o 指定文件；-o 以 .docx 结尾时自动选用。"),
+    quiet: bool = typer.Option(False, "--quiet", help="写入文件成功时不输出确认信息。"),
     force: bool = ForceReadOnlyOption,
 ) -> None:
     """生成进展报告（Markdown、HTML 或 Word）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
@@ -860,9 +877,12 @@ def report(
     from . import reporting
     from .files import STDOUT, check_output, write_output
 
-    as_docx = as_docx or output.lower().endswith(".docx")
     if as_docx and as_html:
         raise UsageError("--docx 与 --html 只能选一个。")
+    if not (as_docx or as_html):
+        # Like export: the file name says what it holds; an explicit flag beats the suffix.
+        suffix = Path(output).suffix.lower() if output != STDOUT else ""
+        as_docx, as_html = suffix == ".docx", suffix in (".html", ".htm")
     if as_docx and output == STDOUT and sys.stdout.isatty():
         raise UsageError("Word 文档是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 进展报告.docx）。")
     check_output(output, what="报告", force=force)
@@ -874,6 +894,9 @@ def report(
         text = reporting.html_page(result) if as_html else reporting.markdown(result)
         produce = lambda out: out.write(text.encode("utf-8"))  # noqa: E731
     write_output(output, produce, ledger=ledger.store.path, what="报告", force=force)
+    if not quiet and output != STDOUT:
+        kind = "Word" if as_docx else "HTML" if as_html else "Markdown"
+        _say(f"已写入报告“{output}”（{kind}）。")
 
 
 @app.command()
@@ -958,7 +981,7 @@ def note(
     from .ledger import parse_task_id
     from .models import Status
 
-    fmt = _render_format(fmt)
+    fmt = _render_format(fmt, confirmation=True)
     if from_file is not None:
         if task_id is not None or text is not None or status is not None or count is not None or key is not None:
             raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status、--count 或 --key，这些写在文件的各行里。")
@@ -1019,7 +1042,7 @@ def status_(
     from .ledger import parse_task_id
     from .models import Status
 
-    fmt = _render_format(fmt)
+    fmt = _render_format(fmt, confirmation=True)
     number = parse_task_id(task_id)
     target = Status.parse(new_status)
     with _ledger(ctx) as ledger:

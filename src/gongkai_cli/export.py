@@ -544,8 +544,10 @@ def write_vdir(
     File names and UIDs are stable (gongkai-<plan>-<id>.ics). A file whose bytes
     would not change is left alone: vdirsyncer and khal tell changes by mtime, and
     a nightly export must not make them resend ninety unchanged entries. Files of
-    this plan's tasks that are gone are removed; files gongkai did not write, or
-    wrote for another plan, are never touched.
+    this plan's tasks that are gone are removed; any other file is never touched:
+    one not named the way gongkai names them, not written by gongkai, or written
+    for another plan. A calendar the user saved there (`export -o DIR/all.ics`)
+    carries our PRODID and this plan's UIDs, so the name must match too.
     """
     path = Path(directory)
     try:
@@ -571,7 +573,7 @@ def write_vdir(
         written += 1
     removed = 0
     for stale in sorted(path.glob("*.ics")):
-        if stale.name not in wanted and _is_ours(stale, plan):
+        if stale.name not in wanted and _is_vdir_name(stale.name, plan) and _is_ours(stale, plan):
             try:
                 stale.unlink()
             except OSError as exc:
@@ -584,6 +586,12 @@ def _vdir_name(plan: str, task_id: int) -> str:
     # vdir names must be safe on every file system; a plan name is the office's free text.
     safe = re.sub(r"[^\w.-]", "_", plan)
     return f"gongkai-{safe}-{task_id}.ics"
+
+
+def _is_vdir_name(name: str, plan: str) -> bool:
+    """A name `_vdir_name` gives a task of this plan."""
+    stem = _vdir_name(plan, 0).removesuffix("0.ics")
+    return re.fullmatch(re.escape(stem) + r"[0-9]+\.ics", name) is not None
 
 
 def _is_ours(path: Path, plan: str) -> bool:

@@ -380,11 +380,12 @@ class Ledger:
     # -- plans ----------------------------------------------------------------
 
     def plans(self) -> list[Plan]:
-        """Every plan, newest year first, the default one marked with why it is the default."""
-        items = self.store.plans()
+        """Every plan: the default one first, marked with why it is the default, then the rest
+        newest year first. The default is not always the newest (next year's table loaded early)."""
         default = self.default_plan()
-        return [plan._replace(default=default.default) if default and plan.name == default.name else plan
-                for plan in items]
+        if default is None:
+            return []
+        return [default] + [plan for plan in self.store.plans() if plan.name != default.name]
 
     def default_plan(self) -> Plan | None:
         """This year's plan (in the office's time zone), else the newest; None in an empty ledger.

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .ledger import BackupSummary, Restored
 
 FORMATS = ("table", "json", "csv", "tsv", "markdown")
+# A write's confirmation is one line or one JSON object, not a table of rows.
+CONFIRMATION_FORMATS = ("table", "json")
 
 TASK_FIELDS = (
     "id", "plan", "group", "content", "units", "lead_unit", "deadline",
@@ -33,10 +35,11 @@ UNIT_FIELDS = ("name", "kind", "aliases", "members", "tasks", "led", "done", "ov
 PLAN_FIELDS = ("name", "year", "tasks", "imported_at", "source", "default")
 
 
-def check_format(fmt: str) -> str:
+def check_format(fmt: str, formats: Sequence[str] = FORMATS) -> str:
+    """The format asked for, if the command can write it; the error lists only what it can."""
     value = (fmt or "").strip().lower()
-    if value not in FORMATS:
-        raise UsageError(f"不支持的输出格式“{fmt}”，可选：{'、'.join(FORMATS)}。")
+    if value not in formats:
+        raise UsageError(f"不支持的输出格式“{fmt}”，可选：{'、'.join(formats)}。")
     return value
 
 
@@ -132,7 +135,8 @@ def _task_table(items: Sequence[Task], out: IO[str]) -> None:
     table.add_column("序号", justify="right", no_wrap=True)
     table.add_column("任务内容", ratio=3, overflow="fold")
     table.add_column("责任单位", ratio=1, overflow="fold")
-    table.add_column("时间节点", no_wrap=True)
+    # The deadline is the plan's own wording (“6月底前，并长期坚持”): folded, never cut off.
+    table.add_column("时间节点", overflow="fold")
     table.add_column("截止日期", no_wrap=True)
     table.add_column("状态", no_wrap=True)
     # Only plans whose tasks set counts (不少于4次) pay for the extra column.
@@ -483,8 +487,10 @@ def units(items, fmt: str, out: IO[str] | None = None, *, source: str = "") -> N
     from rich.table import Table
 
     table = Table(header_style="bold")
+    # Folded, not cut to “区人力资源社会保…”: these are the names a clerk types for --unit.
     for header in headers:
-        table.add_column(header, justify="right" if header in ("任务数", "牵头", "已完成", "逾期") else "left")
+        table.add_column(header, justify="right" if header in ("任务数", "牵头", "已完成", "逾期") else "left",
+                         overflow="fold")
     for row in rows:
         table.add_row(*(_text(str(cell)) for cell in row))
     _print(out, table)
@@ -538,7 +544,7 @@ def plans(items: Sequence[Plan], fmt: str, out: IO[str] | None = None) -> None:
 
         table = Table(header_style="bold")
         for header in headers:
-            table.add_column(header)
+            table.add_column(header, overflow="fold")
         for plan in items:
             table.add_row(_text(plan.name), str(plan.year), str(plan.tasks), _text(plan.imported_at), _text(plan.source),
                           plan.default_label)

@@ -499,7 +499,7 @@ class Store:
 
     @_db_errors
     def plans(self) -> list[Plan]:
-        """Every plan with its task count, the default (newest year) first."""
+        """Every plan with its task count, newest year first."""
         return self._plans()
 
     @_db_errors
