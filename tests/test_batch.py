@@ -56,7 +56,6 @@ def test_json_lines_from_stdin_and_chinese_csv_header(gk, tmp_path):
         ('{"id": 40, "text": "好"}\n{"id": 41, "text": "坏"\n', 2, "第 2 行"),
         ('{"id": 40, "text": "好", "colour": "red"}\n', 2, "colour"),
         ("text\n好\n", 2, "id"),
-        ("id,text\n", 2, "没有任何进展记录"),
         ('id,text\n40,"未闭合的引号\n', 2, "CSV"),
     ],
 )

@@ -28,7 +28,10 @@ class NoteLine:
 
 
 def read_note_batch(data: bytes, source: str) -> list[NoteLine]:
-    """Parse a batch: JSON lines if the first non-blank line starts with "{", else CSV with a header."""
+    """Parse a batch: JSON lines if the first non-blank line starts with "{", else CSV with a header.
+
+    A file with no records (blank, or a header alone) is an empty list: nothing to record is a success.
+    """
     if len(data) > MAX_BATCH_BYTES:
         raise UsageError(f"“{source}”超过 {MAX_BATCH_BYTES // 2**20} MB，请分批导入。")
     try:
@@ -36,10 +39,10 @@ def read_note_batch(data: bytes, source: str) -> list[NoteLine]:
     except UnicodeDecodeError:
         raise UsageError(f"“{source}”不是 UTF-8 编码，请另存为 UTF-8 后再导入。") from None
     first = next((line for line in text.splitlines() if line.strip()), "")
-    lines = _json_lines(text, source) if first.lstrip().startswith("{") else _csv_lines(text, source)
-    if not lines:
-        raise UsageError(f"“{source}”中没有任何进展记录。")
-    return lines
+    if not first:
+        # An empty file (a script whose query found nothing) is an empty batch, not an error.
+        return []
+    return _json_lines(text, source) if first.lstrip().startswith("{") else _csv_lines(text, source)
 
 
 def _json_lines(text: str, source: str) -> list[NoteLine]:

@@ -219,7 +219,9 @@ def _output_failed(ctx: typer.Context, err: OSError) -> None:
         # Not our wrapper (run in-process): later flushes must not fail either.
         with contextlib.suppress(AttributeError, OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    reason = err.strerror or type(err).__name__
+    from .text import os_reason
+
+    reason = os_reason(err)
     commits = ctx.meta.get(_SAVED) or []
     if commits:
         _fail(f"{_saved_changes(commits)}已保存，但确认信息无法写入标准输出（{reason}）；"
@@ -965,7 +967,9 @@ def note(
         help="从文件批量记录（CSV 表头 id,text[,status,count,by,key]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
     ),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
-    status: Optional[str] = typer.Option(None, "--status", "-s", help="同时修改状态，例如 进行中、完成。"),
+    status: Optional[str] = typer.Option(
+        None, "--status", "-s", help="同时修改状态，例如 进行中、完成；与当前状态相同时只记录进展，不算状态修改。"
+    ),
     count: Optional[str] = typer.Option(
         None, "--count", "-c", help="本条进展计入目标次数（如任务要求“不少于4次”），例如 --count 1。"
     ),
@@ -1015,12 +1019,16 @@ def _note_batch(ctx: typer.Context, source: str, *, by: Optional[str], quiet: bo
             with path.open("rb") as handle:
                 data, name = handle.read(MAX_BATCH_BYTES + 1), source
         except OSError as err:
-            raise UsageError(f"无法读取文件“{source}”：{err.strerror or err}；未写入任何记录。") from None
+            from .text import os_reason
+
+            raise UsageError(f"无法读取文件“{source}”：{os_reason(err)}；未写入任何记录。") from None
     with _ledger(ctx) as ledger:
         written = ledger.add_notes_from(data, name, by=by)
         plan = None if quiet else ledger.plan().name
     from . import render
 
+    if not written:
+        render.empty_batch(name)
     render.repeated_notes(written)
     if not quiet:
         render.notes_saved(written, fmt, plan=plan)
@@ -1128,6 +1136,30 @@ def _interactive() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
 
 
+_YES = {"是", "y", "yes", "确认"}
+_NO = {"否", "n", "no", ""}
+
+
+def _confirm(question: str) -> bool:
+    """Ask before a change; an empty line, end of input or Ctrl-C is a no, as nothing has changed yet."""
+    try:
+        while True:
+            typer.echo(f"{question}[是/否] ", nl=False)
+            sys.stdout.flush()
+            line = sys.stdin.readline()
+            if not line.endswith("\n"):
+                break
+            answer = line.strip().lower()
+            if answer in _YES or answer in _NO:
+                return answer in _YES
+            typer.echo("请回答“是”或“否”（直接回车为否）。")
+    except KeyboardInterrupt:
+        pass
+    # Ctrl-C or Ctrl-D left the cursor after the question.
+    typer.echo()
+    return False
+
+
 @app.command()
 def undo(
     ctx: typer.Context,
@@ -1161,7 +1193,7 @@ def undo(
                     f"将撤销 {render.headline(event)}；当前不是交互式运行，确认无误请加 --yes，本次未做任何更改。"
                 )
             render.undo_preview(event)
-            if not typer.confirm("确认撤销这项更改吗？", default=False):
+            if not _confirm("确认撤销这项更改吗？"):
                 _say("未撤销任何更改。")
                 return
         done = ledger.undo(event, by=by)
@@ -1207,7 +1239,7 @@ def restore(
                 "确认无误请加 --yes，本次未做任何更改。"
             )
         render.restore_preview(summary, database)
-        if not typer.confirm("确认用这份备份替换当前数据库吗？", default=False):
+        if not _confirm("确认用这份备份替换当前数据库吗？"):
             typer.echo("未做任何更改。")
             return
     render.restored(restore_backup(file, database))

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import UsageError
+from .text import os_reason
 from .tables import MAX_FILE_BYTES, _check_size, _find_header, _is_full, clean_text, header_columns
 
 Records = list[tuple[int, list[str]]]
@@ -46,7 +47,7 @@ def docx_records(path: Path) -> Records:
     try:
         document = docx.Document(str(path))
     except OSError as exc:
-        raise UsageError(f"无法读取文件“{path}”：{exc.strerror}。") from exc
+        raise UsageError(f"无法读取文件“{path}”：{os_reason(exc)}。") from exc
     except Exception as exc:
         # python-docx reports a broken package with whatever the zip or XML layer raised.
         raise UsageError(
@@ -80,7 +81,7 @@ def _check_docx_container(path: Path) -> None:
         with path.open("rb") as handle:
             magic = handle.read(len(_OLE_MAGIC))
     except OSError as exc:
-        raise UsageError(f"无法读取文件“{path}”：{exc.strerror}。") from exc
+        raise UsageError(f"无法读取文件“{path}”：{os_reason(exc)}。") from exc
     if magic == _OLE_MAGIC:
         raise UsageError(
             f"文件“{path}”是旧版 Word 文档（.doc），请在 Word 或 WPS 中另存为 .docx 后再导入。"
@@ -161,7 +162,7 @@ def pdf_records(path: Path) -> Records:
         with path.open("rb") as handle:
             start = handle.read(1024)
     except OSError as exc:
-        raise UsageError(f"无法读取文件“{path}”：{exc.strerror}。") from exc
+        raise UsageError(f"无法读取文件“{path}”：{os_reason(exc)}。") from exc
     if b"%PDF-" not in start:
         raise UsageError(f"文件“{path}”不是有效的 PDF 文件。")
     import pdfplumber

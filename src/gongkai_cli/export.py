@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Callable, NamedTuple
 
 from .cells import guard
 from .errors import UsageError
+from .text import os_reason
 from .files import STDOUT, check_output, write_output
 from .models import Note, Status, Task
 from .render import inert, note_text, write_json, write_markdown_table
@@ -553,7 +554,7 @@ def write_vdir(
     try:
         path.mkdir(exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"无法创建文件夹“{path}”：{exc.strerror or exc}。") from exc
+        raise UsageError(f"无法创建文件夹“{path}”：{os_reason(exc)}。") from exc
     plan = export.plan.name
     wanted: dict[str, bytes] = {}
     for task in export.tasks:
@@ -577,7 +578,7 @@ def write_vdir(
             try:
                 stale.unlink()
             except OSError as exc:
-                raise UsageError(f"无法删除已不在计划中的文件“{stale}”：{exc.strerror or exc}。") from exc
+                raise UsageError(f"无法删除已不在计划中的文件“{stale}”：{os_reason(exc)}。") from exc
             removed += 1
     return VdirResult(written, unchanged, removed)
 

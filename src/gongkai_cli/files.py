@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from .errors import UsageError
+from .text import os_reason
 
 STDOUT = "-"
 
@@ -104,7 +105,7 @@ def write_output(
     try:
         write_atomically(path, fill, mode=_mode_for(path), overwrite=True)
     except OSError as exc:
-        raise UsageError(f"无法写入文件“{path}”：{exc.strerror or exc}。") from exc
+        raise UsageError(f"无法写入文件“{path}”：{os_reason(exc)}。") from exc
 
 
 def write_atomically(

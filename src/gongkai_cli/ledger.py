@@ -15,7 +15,7 @@ from . import dates
 from .errors import NotFound, StoreError, UsageError
 from .models import Commit, Event, Note, Plan, Status, Task, task_id_value
 from .store import BUSY_TIMEOUT_SECONDS, ImportCounts, NoteInput, Store, TaskInput, TaskQuery
-from .text import check_text
+from .text import check_text, os_reason
 from .units import Unit, UnitDirectory, load_directory, split_units
 
 # The repository keeps the bundled table and unit file in its top-level data/; the wheel
@@ -85,7 +85,7 @@ def _database_path(db_path: Path | None, *, create_parents: bool = False, must_e
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise StoreError(f"无法创建数据库所在目录“{path.parent}”：{err.strerror}。") from err
+            raise StoreError(f"无法创建数据库所在目录“{path.parent}”：{os_reason(err)}。") from err
     return path
 
 
@@ -354,7 +354,7 @@ class Ledger:
             # The mode SQLite itself gives a new database.
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         except OSError as err:
-            raise StoreError(f"无法在“{path.parent}”中创建数据库：{err.strerror}。") from err
+            raise StoreError(f"无法在“{path.parent}”中创建数据库：{os_reason(err)}。") from err
         try:
             store = Store.open(temp, timeout=timeout, on_create=on_create)
             try:
@@ -363,7 +363,7 @@ class Ledger:
                 store.close()
             return _link_new(temp, path)
         except OSError as err:
-            raise StoreError(f"无法创建数据库“{path}”：{err.strerror}。") from err
+            raise StoreError(f"无法创建数据库“{path}”：{os_reason(err)}。") from err
         finally:
             for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
                 leftover.unlink(missing_ok=True)
@@ -620,6 +620,8 @@ class Ledger:
 
         plan = self.plan()
         lines = read_note_batch(data, source)
+        if not lines:
+            return []
         default_author = _author(by)
         entries = []
         keyed: dict[str, int] = {}
@@ -837,7 +839,7 @@ class Ledger:
         except FileExistsError:
             raise UsageError(_backup_exists(target)) from None
         except OSError as err:
-            raise StoreError(f"无法写入备份文件“{target}”：{err.strerror}。") from err
+            raise StoreError(f"无法写入备份文件“{target}”：{os_reason(err)}。") from err
         return target
 
     def check(self) -> Path:
@@ -916,7 +918,7 @@ def restore(backup: str | os.PathLike, database: Path) -> Restored:
             except FileExistsError:
                 raise UsageError(f"“{aside}”已存在（同一秒内的另一次恢复？），本次未做任何更改，请稍后重试。") from None
             except OSError as err:
-                raise StoreError(f"无法保存被替换的数据库副本“{aside}”：{err.strerror}；本次未做任何更改。") from err
+                raise StoreError(f"无法保存被替换的数据库副本“{aside}”：{os_reason(err)}；本次未做任何更改。") from err
             live.replace_with(source)
     finally:
         source.close()

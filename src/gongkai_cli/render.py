@@ -251,12 +251,26 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | 
     _say(f"{_task_place(plan, note.task_id)}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
 
 
+def note_ids(ids: Sequence[int]) -> str:
+    """#11–#14 for a run of ids, #11 for one, else the first few and 等: never a range that hides a gap."""
+    ids = sorted(ids)
+    if len(ids) == 1:
+        return f"#{ids[0]}"
+    if ids == list(range(ids[0], ids[-1] + 1)):
+        return f"#{ids[0]}–#{ids[-1]}"
+    return "、".join(f"#{i}" for i in ids[:5]) + ("等" if len(ids) > 5 else "")
+
+
 def repeated_notes(notes: Sequence[Note]) -> None:
     """Tell a person on stderr that a retry found its notes stored; stdout stays the original confirmation."""
     again = [note for note in notes if note.repeated]
     if again:
-        ids = "、".join(f"#{note.id}" for note in again[:5]) + ("等" if len(again) > 5 else "")
+        ids = note_ids([note.id for note in again])
         _say(f"注意：{len(again)} 条进展此前已用同一个键记录（记录 {ids}），本次未重复写入。", sys.stderr)
+
+
+def empty_batch(source: str) -> None:
+    _say(f"“{source}”中没有进展记录，未记录任何内容。", sys.stderr)
 
 
 def _task_place(plan: str | None, task_id: int) -> str:
@@ -270,10 +284,18 @@ def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None, *, 
         extra = {"plan": plan} if plan is not None else {}
         write_json([note.to_dict() | {"task": note.task_id} | extra for note in notes], out)
         return
-    tasks = len({note.task_id for note in notes})
+    if not notes:
+        return
     where = f"计划 {plan}：" if plan is not None else ""
-    ids = [note.id for note in notes]
-    _say(f"{where}已记录 {len(notes)} 条进展，涉及 {tasks} 项任务（记录 #{min(ids)}–#{max(ids)}）。", out)
+    new = [note for note in notes if not note.repeated]
+    again = len(notes) - len(new)
+    stored = f"{again} 条此前已记录，未重复写入" if again else ""
+    if not new:
+        _say(f"{where}本次没有新的进展记录；{stored}。", out)
+        return
+    tasks = len({note.task_id for note in new})
+    _say(f"{where}已记录 {len(new)} 条进展，涉及 {tasks} 项任务（记录 {note_ids([note.id for note in new])}）"
+         + (f"；另有 {stored}。" if again else "。"), out)
 
 
 def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:

@@ -221,6 +221,25 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # -- errors -------------------------------------------------------------------
 
 
+def _key_differences(stored: tuple, asked: tuple) -> str:
+    """What a reused key's new note changes, e.g. 任务不同（原为 50，本次为 51）."""
+    def status(value):
+        return f"“{Status(value).label}”" if value else "不改状态"
+
+    def count(value):
+        return str(value) if value is not None else "不计次"
+
+    shown = (
+        ("计划", lambda value: f"“{value}”"), ("任务", str), ("进展说明", None), ("状态", status), ("次数", count),
+    )
+    parts = []
+    for (what, show), old, new in zip(shown, stored, asked):
+        if old != new:
+            parts.append(f"{what}不同" + (f"（原为 {show(old)}，本次为 {show(new)}）" if show else ""))
+    return "、".join(parts)
+
+
+
 def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SECONDS) -> StoreError:
     text = str(err).lower()
     if "locked" in text or "busy" in text:
@@ -715,7 +734,7 @@ class Store:
             if any(entry.task_id not in tasks for entry in entries):
                 return None
             # Checked under the write lock, so two retries racing each other cannot both write.
-            earlier = self._keyed_notes(plan, entries)
+            earlier = self._keyed_notes(plan, entries, {task_id: status for task_id, (_, status) in tasks.items()})
             # The write lock is held, so the ids this batch gets are known in advance and
             # every row can go in with one executemany instead of a statement per note.
             next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM notes").fetchone()[0]
@@ -730,6 +749,10 @@ class Store:
                 task = tasks[entry.task_id]
                 task_pk, before = task
                 status = entry.status.value if entry.status else None
+                if status == before:
+                    # Like `status 40 doing` on a task already doing: no change, so no status
+                    # event for log and undo to show as "进行中 → 进行中"; the text stays a note.
+                    status, entry = None, entry._replace(status=None)
                 note_rows.append((note_id, task_pk, at, entry.by, entry.text, status, entry.count))
                 after = {"note": note_id, "text": entry.text}
                 if entry.count is not None:
@@ -758,7 +781,7 @@ class Store:
             )
         return written
 
-    def _keyed_notes(self, plan: str, entries: Sequence[NoteInput]) -> dict[str, Note]:
+    def _keyed_notes(self, plan: str, entries: Sequence[NoteInput], statuses: dict[int, str]) -> dict[str, Note]:
         """The notes earlier calls stored under the keys of `entries`, as first written.
 
         A key names one intended note: the same key with other content is a conflict,
@@ -782,12 +805,18 @@ class Store:
                               status=Status(status) if status else None, count=after.get("count"),
                               key=key, repeated=True)
             (entry,) = [entry for entry in entries if entry.key == key]
-            same = (event_plan, task_id, after["text"], status, after.get("count")) == (
-                plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count)
-            if not same:
+            if status is None and entry.status is not None and (event_plan, task_id) == (plan, entry.task_id):
+                # A status equal to the task's own was stored as a plain note (see add_notes);
+                # the retry of that call asks again for the status the task still has.
+                status = entry.status.value if statuses[task_id] == entry.status.value else None
+            differs = _key_differences(
+                (event_plan, task_id, after["text"], status, after.get("count")),
+                (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count),
+            )
+            if differs:
                 raise UsageError(
                     f"键“{key}”已用于计划“{event_plan}”任务 {task_id} 的进展记录 #{after['note']}（历史 #{event_id}），"
-                    "内容与本次不同；同一个键只能对应一条进展，本次未写入。"
+                    f"但{differs}；同一个键只能对应一条进展，本次未写入。"
                 )
             if undone_by is not None:
                 raise UsageError(

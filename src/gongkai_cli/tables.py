@@ -31,7 +31,7 @@ from typing import BinaryIO, NamedTuple
 from .cells import unguard
 from .errors import UsageError
 from .models import task_id_value
-from .text import check_text
+from .text import check_text, os_reason
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def read_plan_table(path: str | os.PathLike) -> PlanTable:
                 raise UsageError(_REFUSED[fmt].format(path=path))
             return reader(path, handle)
     except OSError as exc:
-        raise UsageError(f"无法读取文件“{path}”：{exc.strerror or exc}。") from exc
+        raise UsageError(f"无法读取文件“{path}”：{os_reason(exc)}。") from exc
 
 
 def _open(path: Path) -> BinaryIO:

@@ -85,3 +85,33 @@ def check_text(text: str, what: str) -> str:
     raise UsageError(
         f"{where} U+{code:04X} 是{kind}，Excel、日历和网页导出都无法容纳，未保存；请删去该字符后重试。"
     )
+
+
+def _reasons() -> dict[int, str]:
+    import errno
+
+    reasons = {
+        errno.ENOSPC: "磁盘空间已满",
+        errno.EPIPE: "管道已断开",
+        errno.EBADF: "标准输出已关闭",
+        errno.EACCES: "没有权限",
+        errno.EPERM: "没有权限",
+        errno.EROFS: "文件系统是只读的",
+        errno.ENOENT: "不存在",
+        errno.EISDIR: "是目录",
+        errno.EFBIG: "文件超过大小上限",
+        errno.EIO: "读写出错",
+    }
+    # Not every platform has disk quotas (Windows lacks EDQUOT).
+    if hasattr(errno, "EDQUOT"):
+        reasons[errno.EDQUOT] = "超出磁盘配额"
+    return reasons
+
+
+def os_reason(err: OSError) -> str:
+    """Why an operating-system call failed, in Chinese where the error is a common one.
+
+    The system's own text (err.strerror) is English on most servers, and would be
+    the only English in an otherwise Chinese sentence; rarer errors keep it.
+    """
+    return _reasons().get(err.errno) or err.strerror or str(err) or type(err).__name__

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import UsageError
+from .text import os_reason
 
 # The plan tables join units with 、; hand-edited copies also use commas.
 _SEPARATORS = re.compile(r"[、，,；;]+")
@@ -117,7 +118,7 @@ def load_directory(path: Path) -> UnitDirectory:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as err:
-        raise UsageError(f"无法读取单位数据文件“{path}”：{err.strerror or err}。") from None
+        raise UsageError(f"无法读取单位数据文件“{path}”：{os_reason(err)}。") from None
     except UnicodeDecodeError:
         raise UsageError(f"单位数据文件“{path}”不是 UTF-8 编码，请另存为“CSV UTF-8”。") from None
     reader = csv.reader(io.StringIO(text))
