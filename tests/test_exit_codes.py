@@ -82,23 +82,16 @@ def test_a_batch_of_10000_notes_with_a_lost_confirmation_exits_7(gk, tmp_path: P
     assert notes(gk.db) == 10_000
 
 
-def test_an_import_with_a_lost_confirmation_exits_7(gk, tmp_path: Path):
+@pytest.mark.parametrize("ledger_exists", [True, False], ids=["existing-ledger", "import-creates-it"])
+def test_an_import_with_a_lost_confirmation_exits_7(gk, tmp_path: Path, ledger_exists: bool):
+    if not ledger_exists:
+        gk.db.unlink()
     table = tmp_path / "tasks_2024.csv"
     table.write_text("id,group,content,units,deadline\n1,组,内容,区财政局,全年\n", encoding="utf-8")
     result = full(gk, "import", str(table))
     assert result.returncode == 7
     assert "已保存" in one_error_line(result)
     assert count(gk.db, "SELECT count(*) FROM plans WHERE name = '2024'") == 1
-
-
-def test_a_first_import_that_creates_the_ledger_with_a_lost_confirmation_exits_7(gk, tmp_path: Path):
-    gk.db.unlink()
-    table = tmp_path / "tasks_2024.csv"
-    table.write_text("id,group,content,units,deadline\n1,组,内容,区财政局,全年\n", encoding="utf-8")
-    result = full(gk, "import", str(table))
-    assert result.returncode == 7
-    assert "已保存" in one_error_line(result)
-    assert count(gk.db, "SELECT count(*) FROM plans") == 1
 
 
 def test_a_closed_stdout_after_a_note_exits_7_and_before_any_write_exits_2(gk):
