@@ -352,3 +352,16 @@ def test_an_unreadable_batch_file_is_refused(gk, tmp_path: Path):
     assert result.returncode == 2, result.stderr
     assert "无法读取文件" in one_error_line(result)
     assert state(gk.db) == before
+
+
+def test_a_backup_and_a_restore_whose_confirmation_is_lost_say_they_were_done(gk, tmp_path: Path):
+    copy = tmp_path / "备份.db"
+    result = full(gk, "backup", str(copy))
+    assert result.returncode == 7
+    assert "已备份到" in one_error_line(result) and "不要重试" in result.stderr
+    assert copy.exists()
+    gk("note", "2", "备份之后")
+    result = full(gk, "restore", str(copy), "--yes")
+    assert result.returncode == 7
+    assert "已用备份恢复数据库" in one_error_line(result)
+    assert notes(gk.db) == 0

@@ -47,6 +47,8 @@ PLAN_RULE_HELP = "计划名称，例如 2023（默认：今年的计划，没有
 # The exit code of a write that committed although its confirmation could not be written.
 SAVED_BUT_UNCONFIRMED = 7
 _SAVED = "gongkai.commits"
+# What a command that changes files rather than the history (backup, restore) has done.
+_DONE = "gongkai.done"
 _CREATED = "gongkai.created"
 
 
@@ -226,6 +228,8 @@ def _output_failed(ctx: typer.Context, err: OSError) -> None:
     if commits:
         _fail(f"{_saved_changes(commits)}已保存，但确认信息无法写入标准输出（{reason}）；"
               "请不要重试，可用 gongkai log 核对。", SAVED_BUT_UNCONFIRMED)
+    if done := ctx.meta.get(_DONE):
+        _fail(f"{done}，但确认信息无法写入标准输出（{reason}）；请不要重试。", SAVED_BUT_UNCONFIRMED)
     if err.errno == errno.EPIPE:
         # The reader (`| head`) has all it wanted.
         raise typer.Exit(0)
@@ -1214,6 +1218,7 @@ def backup(
 
     with _ledger(ctx, must_exist=True) as ledger:
         written = ledger.backup(file, overwrite=force)
+    ctx.find_root().meta[_DONE] = f"已备份到“{written}”"
     render.backup_done(written)
 
 
@@ -1242,7 +1247,9 @@ def restore(
         if not _confirm("确认用这份备份替换当前数据库吗？"):
             typer.echo("未做任何更改。")
             return
-    render.restored(restore_backup(file, database))
+    result = restore_backup(file, database)
+    ctx.find_root().meta[_DONE] = f"已用备份恢复数据库“{database}”（原数据库另存为“{result.aside}”）"
+    render.restored(result)
 
 
 @app.command()
