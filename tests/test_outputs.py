@@ -108,6 +108,17 @@ def test_no_output_overwrites_the_live_database(gongkai, db_path: Path, command:
     assert notes(db_path) == ["写出之前的进展"]
 
 
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_a_calendar_folder_never_takes_a_name_the_ledger_needs(gongkai, db_path: Path, suffix: str):
+    # A folder under the -wal name would leave the ledger unopenable until someone removed it.
+    target = Path(f"{db_path}{suffix}")
+    result = gongkai("export", "--format", "vdir", "-o", str(target))
+    one_error_line(result, 2)
+    assert "正在使用的数据库" in result.stderr
+    assert not target.is_dir()
+    assert gongkai("check").returncode == 0
+
 # -- 3. full disk and killed writers ------------------------------------------------------------
 
 
@@ -124,19 +135,20 @@ def _random_text(rng: random.Random, chars: int) -> str:
     return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(chars))
 
 
-def test_an_xlsx_export_that_runs_out_of_space_is_one_error_line(gongkai, tmp_path: Path):
+@pytest.mark.parametrize(("command", "name"), [(["export", "-o"], "台账.xlsx"), (["report", "-o"], "进展.docx")])
+def test_a_zipped_output_that_runs_out_of_space_is_one_error_line(gongkai, tmp_path: Path, command, name):
     rng = random.Random(12)
     for task in (1, 2, 3, 4, 5, 6):
         assert gongkai("note", str(task), "-", input=_random_text(rng, 20_000)).returncode == 0
     out = tmp_path / "exports"
     out.mkdir()
-    # Bigger than the -shm a reader creates (32 KiB), far smaller than this export (over 300 KB).
-    result = gongkai("export", "-o", str(out / "台账.xlsx"), preexec_fn=_limit_file_size(128 * 1024))
+    # Bigger than the -shm a reader creates (32 KiB), far smaller than this output (over 300 KB).
+    result = gongkai(*command, str(out / name), preexec_fn=_limit_file_size(128 * 1024))
     one_error_line(result, 2)
     assert "无法写入文件" in result.stderr and "Exception ignored" not in result.stderr
     assert list(out.iterdir()) == []
-    full = gongkai("export", "-o", str(out / "台账.xlsx"))
-    assert full.returncode == 0 and (out / "台账.xlsx").stat().st_size > 300_000
+    full = gongkai(*command, str(out / name))
+    assert full.returncode == 0 and (out / name).stat().st_size > 300_000
 
 
 def test_temp_files_of_killed_exports_are_removed_by_the_next_export(gongkai, executable, db_path, tmp_path):

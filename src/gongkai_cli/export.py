@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Callable, NamedTuple
 from .cells import guard
 from .errors import UsageError
 from .text import os_reason
-from .files import STDOUT, check_output, write_output
+from .files import STDOUT, check_output, refuse_ledger_files, write_output
 from .models import Note, Status, Task
 from .render import inert, note_text, write_json, write_markdown_table
 
@@ -551,6 +551,8 @@ def write_vdir(
     carries our PRODID and this plan's UIDs, so the name must match too.
     """
     path = Path(directory)
+    # The folder itself must not take a name the ledger needs (its -wal, -shm or -journal).
+    refuse_ledger_files(path, ledger, what="导出")
     try:
         path.mkdir(exist_ok=True)
     except OSError as exc:
