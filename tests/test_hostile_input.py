@@ -319,3 +319,18 @@ def test_sql_looking_text_is_only_ever_text(gk, ledger_db, tmp_path):
     tables = snapshot(ledger_db)
     assert len(tables["tasks"]) == 92 and len(tables["plans"]) == 2
     assert gk("check").exit_code == 0
+
+
+def test_a_note_batch_with_a_huge_cell_is_one_chinese_line(gk, ledger_db, tmp_path):
+    batch = write_csv(tmp_path / "notes.csv", "id,text\n40," + "长" * 200_000 + "\n")
+    result = gk("note", "--from", str(batch))
+    refused(result, 2, "第 2 行")
+    assert "field" not in result.stderr and "limit" not in result.stderr
+
+
+def test_an_unreadable_deadline_is_quoted_briefly_in_the_warning(gk, tmp_path):
+    plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,区财政局," + "某" * 5000 + "\n")
+    result = gk("import", str(plan))
+    assert result.exit_code == 0
+    warning = next(line for line in result.stderr.splitlines() if "时间节点" in line)
+    assert len(warning) < 200 and "共 5000 个字符" in warning

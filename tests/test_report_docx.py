@@ -93,7 +93,7 @@ def test_footer_has_a_page_field_between_dashes_on_the_outer_side(session, tmp_p
 
 def test_tables_repeat_their_header_row_in_a_smaller_size(session, tmp_path):
     document = write_docx(session, tmp_path)
-    assert len(document.tables) == 3  # tasks, overdue, notes
+    assert len(document.tables) == 4  # per-unit completion, tasks, overdue, notes
     for table in document.tables:
         assert table.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None
         assert all(row._tr.trPr is None or row._tr.trPr.find(qn("w:tblHeader")) is None for row in table.rows[1:])
@@ -101,12 +101,12 @@ def test_tables_repeat_their_header_row_in_a_smaller_size(session, tmp_path):
         assert sizes == {Pt(10.5)}
         assert {east_asia(p.style) for row in table.rows[1:] for cell in row.cells for p in cell.paragraphs} == {"仿宋_GB2312"}
     # A task row of ordinary length stays on one page.
-    assert document.tables[0].rows[1]._tr.trPr.find(qn("w:cantSplit")) is not None
+    assert document.tables[1].rows[1]._tr.trPr.find(qn("w:cantSplit")) is not None
 
 
 def test_a_row_too_tall_for_a_page_may_split(gk, tmp_path):
     gk("note", "1", "很长的进展。" * 80)
-    tasks = write_docx(gk, tmp_path).tables[0]
+    tasks = write_docx(gk, tmp_path).tables[1]  # after the per-unit completion table
     assert tasks.rows[1]._tr.trPr is None or tasks.rows[1]._tr.trPr.find(qn("w:cantSplit")) is None
     assert tasks.rows[2]._tr.trPr.find(qn("w:cantSplit")) is not None
 
@@ -118,11 +118,17 @@ def test_same_sections_and_task_ids_as_the_markdown_report(session, tmp_path, un
     document = write_docx(session, tmp_path, *args)
 
     assert paragraphs(document, "一级标题") == re.findall(r"^## (.+)$", text, re.M)
-    tasks, overdue, notes = document.tables
+    # The whole-plan report opens with a per-unit completion table; a unit's report has none.
+    per_unit = 0 if unit else 1
+    tasks, overdue, notes = document.tables[per_unit:]
     markdown_tables = [
         [int(m) for m in re.findall(r"^\| (\d+) \|", part, re.M)]
-        for part in re.split(r"^## ", text, flags=re.M)[2:4]
+        for part in re.split(r"^## ", text, flags=re.M)[2 + per_unit:4 + per_unit]
     ]
+    if not unit:
+        units = [row.cells[0].text for row in document.tables[0].rows[1:]]
+        assert units == re.findall(r"^\| (\S+) \| \d+ \|", re.split(r"^## ", text, flags=re.M)[2], re.M)
+        assert "区财政局" in units and "马陆镇" in units
     assert table_ids(tasks) == markdown_tables[0] and len(table_ids(tasks)) > 1
     assert table_ids(overdue) == markdown_tables[1] and table_ids(overdue)
     assert [row.cells[1].text for row in notes.rows[1:]] == ["28", "29"]

@@ -113,4 +113,8 @@ def _csv_lines(text: str, source: str) -> list[NoteLine]:
             start = reader.line_num + 1
         return lines
     except csv.Error as err:
-        raise UsageError(f"“{source}”第 {reader.line_num} 行不是有效的 CSV：{err}。") from None
+        # csv's own words are English; the two ways a batch breaks it are these.
+        raise UsageError(
+            f"“{source}”第 {reader.line_num} 行不是有效的 CSV：可能是引号不成对，或有单元格超过 "
+            f"{csv.field_size_limit()} 个字符。"
+        ) from None

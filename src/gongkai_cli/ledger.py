@@ -253,6 +253,8 @@ class ProgressReport(NamedTuple):
     since: date | None
     tasks: tuple[Task, ...]  # with notes, and `via` when matched through a group
     period_notes: tuple[tuple[Task, Note], ...]  # notes written since `since`, oldest first
+    # The whole-plan report's per-unit completion (as `summary --by unit` counts it), worst first.
+    per_unit: tuple = ()
 
     @property
     def overdue(self) -> tuple[Task, ...]:
@@ -547,9 +549,15 @@ class Ledger:
             for note in task.notes
             if start is None or datetime.fromisoformat(note.at).astimezone(zone).date() >= start
         )
+        per_unit: tuple = ()
+        if unit is None:
+            from .progress import summarize
+
+            per_unit = summarize(plan.name, tasks, self.today, by="unit", directory=self.directory).rows
         return ProgressReport(
             plan=plan, today=self.today, unit=name, since=start, tasks=tuple(tasks),
             period_notes=tuple(sorted(period, key=lambda pair: (pair[1].at, pair[1].id))),
+            per_unit=per_unit,
         )
 
     def parse_date(self, text: str, plan: Plan | None = None) -> date:
@@ -700,7 +708,7 @@ class Ledger:
             start, due = dates.parse_deadline(row.deadline, year)
             if due is None:
                 warnings.append(
-                    f"第 {row.line} 行（序号 {row.id}）：无法识别时间节点“{row.deadline}”，已保留原文，截止日期留空。"
+                    f"第 {row.line} 行（序号 {row.id}）：无法识别时间节点“{_shortened(row.deadline)}”，已保留原文，截止日期留空。"
                 )
             tasks.append(
                 TaskInput(
@@ -958,6 +966,11 @@ def _listed(unknown: dict[str, tuple[list[int], str | None]], limit: int) -> lis
     if len(unknown) > limit:
         entries.append(f"另有 {len(unknown) - limit} 个未列出")
     return entries
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    """A cell quoted in a message: enough to find it, never a screenful."""
+    return text if len(text) <= limit else f"{text[:limit]}…（共 {len(text)} 个字符）"
 
 
 def _checked_note(text: str | None) -> str:

@@ -8,6 +8,7 @@ Word or WPS, where a page that loads nothing from elsewhere keeps its tables.
 from __future__ import annotations
 
 import html
+import io
 from typing import TYPE_CHECKING
 
 from .models import Task
@@ -70,12 +71,19 @@ def _sections(report: ProgressReport) -> list[tuple[str, object]]:
             [(note.at.replace("T", " ")[:16], task.id, note.by, note_text(note))
              for task, note in report.period_notes],
         )
-    return [
-        ("一、总体情况", overview),
-        ("二、任务清单", tasks),
-        ("三、逾期任务", overdue),
-        (f"四、{period_title}", notes),
-    ]
+    sections: list[tuple[str, object]] = [("总体情况", overview)]
+    if report.per_unit:
+        sections.append((
+            "各单位完成情况",
+            (("单位", "任务数", "已完成", "逾期", "完成率"),
+             [(row.key, row.total, row.done, row.overdue, f"{row.done_percent}%") for row in report.per_unit]),
+        ))
+    sections += [("任务清单", tasks), ("逾期任务", overdue), (period_title, notes)]
+    return [(f"{_NUMERALS[index]}、{heading}", body) for index, (heading, body) in enumerate(sections)]
+
+
+# The first-level numbering of an official document: 一、二、三、…
+_NUMERALS = "一二三四五六七八九十"
 
 
 def _header_lines(report: ProgressReport) -> list[tuple[str, str]]:
@@ -213,7 +221,11 @@ def docx(report: ProgressReport, out) -> None:
         document.add_paragraph(_docx_text(report.unit), style="成文日期")
     today = report.today
     document.add_paragraph(f"{today.year}年{today.month}月{today.day}日", style="成文日期")
-    document.save(out)
+    # Zipped in memory, then written in one go: a ZipFile that fails half-way on a full disk
+    # would otherwise print a finaliser traceback after the one-line error.
+    packed = io.BytesIO()
+    document.save(packed)
+    out.write(packed.getbuffer())
 
 
 def _subtitle_lines(report: ProgressReport) -> list[str]:

@@ -259,6 +259,10 @@ def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SEC
         # sqlite3's message quotes the undecodable text, raw bytes and all; a terminal must not see them.
         return StoreError(f"数据库“{path}”中有文字不是有效的 UTF-8（文件可能已损坏）；请运行 gongkai check 找出位置，再从备份恢复。")
     if "unable to open" in text:
+        # A WAL ledger needs its -shm beside it even to be read; on a read-only file system
+        # or in a directory the user cannot write, SQLite says no more than "unable to open".
+        if Path(path).is_file() and not os.access(Path(path).parent, os.W_OK):
+            return _directory_not_writable(path)
         return StoreError(f"无法打开数据库“{path}”，请检查路径和权限。")
     return StoreError(f"数据库“{path}”出错：{err}")
 
@@ -268,7 +272,7 @@ def _directory_not_writable(path: Path) -> StoreError:
     return StoreError(
         f"无法使用数据库“{path}”：当前用户不能在所在目录“{path.parent}”中创建文件，而 SQLite 读写 WAL 模式的"
         f"数据库都需要在该目录中建立“{path.name}-wal”和“{path.name}-shm”；请给当前用户该目录的写权限，"
-        "或把数据库放到可写的目录中。"
+        "或把数据库放到可写的目录中；只需查看时，也可以用 gongkai backup 做的副本，它不需要这两个文件。"
     )
 
 
