@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from processes import drop_dac_override
+
 
 @pytest.fixture
 def gk(executable: str, tmp_path: Path):
@@ -327,7 +329,6 @@ def test_a_today_beyond_the_supported_years_is_refused(gk):
 
 
 def test_an_unreadable_batch_file_is_refused(gk, tmp_path: Path):
-    import ctypes
     import sys
 
     if os.geteuid() == 0 and not sys.platform.startswith("linux"):
@@ -335,13 +336,6 @@ def test_an_unreadable_batch_file_is_refused(gk, tmp_path: Path):
     batch = tmp_path / "secret.csv"
     batch.write_text("id,text\n1,x\n", encoding="utf-8")
     batch.chmod(0)
-
-    def drop_dac_override() -> None:
-        # Root ignores mode bits; without these capabilities the child is held to them.
-        libc = ctypes.CDLL(None, use_errno=True)
-        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-            if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-                raise OSError(ctypes.get_errno(), "prctl")
 
     before = state(gk.db)
     try:

@@ -3,7 +3,6 @@ and a database exactly as it was. Text that is accepted is stored verbatim and s
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ import pytest
 from gongkai_cli.tables import clean_text
 
 from conftest import write_csv
+from processes import drop_dac_override
 
 # Storable but hostile: an 8-bit CSI (C1) clearing the screen, markup, a bidi override, SQL.
 # C0 controls such as ESC are refused at input (see test_text_safety.py), so they are not here.
@@ -257,14 +257,6 @@ def test_a_missing_directory_is_explained_except_for_init_which_creates_it(gk, t
     assert gk("list", "-f", "json").exit_code == 0
 
 
-def _drop_dac_override() -> None:
-    """In the child: give up root's power to ignore file permissions (Linux capabilities)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
-    for capability in (cap_dac_override, cap_dac_read_search):
-        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
 
 def test_a_read_only_database_refuses_writes_and_still_reads(gk, tmp_path):
     executable = shutil.which("gongkai", path=str(Path(sys.executable).parent))
@@ -277,7 +269,7 @@ def test_a_read_only_database_refuses_writes_and_still_reads(gk, tmp_path):
     os.chmod(path, 0o444)
     before = snapshot(path)
     # Root ignores chmod; without CAP_DAC_OVERRIDE the child is held to the file's mode bits.
-    drop = _drop_dac_override if os.geteuid() == 0 else None
+    drop = drop_dac_override if os.geteuid() == 0 else None
     if drop is not None and not sys.platform.startswith("linux"):
         pytest.skip("running as root on a system without Linux capabilities: chmod 444 cannot stop root")
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from processes import drain_terminal
+
 
 @pytest.fixture
 def run(executable: str, tmp_path: Path):
@@ -201,14 +203,7 @@ def test_gongkai_alone_at_a_terminal_prints_the_root_help(executable, tmp_path):
     process = subprocess.Popen([executable], stdin=terminal, stdout=terminal, stderr=subprocess.PIPE,
                                env={"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(tmp_path / "g.db")})
     os.close(terminal)
-    shown = b""
-    try:
-        while chunk := os.read(controller, 65536):
-            shown += chunk
-    except OSError:  # EIO: the program has exited and closed its side of the terminal
-        pass
-    finally:
-        os.close(controller)
+    shown = drain_terminal(controller)
     stderr = process.stderr.read()
     process.stderr.close()
     assert (process.wait(timeout=60), stderr) == (0, b"")

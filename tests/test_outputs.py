@@ -7,7 +7,6 @@ read-only files are respected, and a read-only database can still be backed up.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import random
 import signal
@@ -21,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.ledger import Ledger
+
+from processes import drop_dac_override
 
 # Links, flock, file-size limits and SIGKILL: POSIX only.
 fcntl = pytest.importorskip("fcntl")
@@ -202,20 +203,12 @@ def test_temp_files_of_a_killed_backup_are_removed_by_the_next_backup(gongkai, t
 # -- 4. read-only database and read-only targets -----------------------------------------------
 
 
-def _drop_dac_override() -> None:
-    """In the child: give up root's power to ignore file permissions (Linux capabilities)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
-    for capability in (cap_dac_override, cap_dac_read_search):
-        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drops Linux capabilities when run as root")
 def test_a_read_only_database_can_be_backed_up(gongkai, db_path: Path, tmp_path: Path):
     os.chmod(db_path, 0o444)
     # Root ignores mode bits; without CAP_DAC_OVERRIDE the child is held to them like anyone else.
-    drop = _drop_dac_override if os.geteuid() == 0 else None
+    drop = drop_dac_override if os.geteuid() == 0 else None
     target = tmp_path / "copies" / "b.db"
     target.parent.mkdir()
     result = gongkai("backup", str(target), preexec_fn=drop)

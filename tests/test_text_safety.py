@@ -18,6 +18,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from processes import drain_terminal
+
 # What must never reach a reader: C0 controls but tab and newline, DEL, C1 controls,
 # bidi controls and the XML-forbidden non-characters.
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
@@ -193,18 +195,9 @@ def _in_a_terminal(executable: str, env: dict, *args: str, code: int = 0) -> str
         )
     finally:
         os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
+    shown = drain_terminal(leader)
     assert process.wait(timeout=60) == code
-    return b"".join(chunks).decode("utf-8")
+    return shown.decode("utf-8")
 
 
 def test_a_plan_name_never_becomes_a_hyperlink_in_a_terminal(gk, executable):

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from processes import drain_terminal
+
 
 @pytest.fixture
 def run(executable: str, tmp_path: Path):
@@ -279,19 +281,6 @@ def _at_the_prompt(run, *args: str):
     return process, leader, shown
 
 
-def _rest(leader: int, shown: bytes) -> str:
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(leader)
-    return shown.decode("utf-8")
-
-
 @pytest.mark.parametrize("how", ["ctrl-d", "ctrl-c"])
 def test_end_of_input_or_ctrl_c_at_the_prompt_is_a_no(run, how):
     assert run("note", "2", "撤销我").returncode == 0
@@ -302,7 +291,7 @@ def test_end_of_input_or_ctrl_c_at_the_prompt_is_a_no(run, how):
         time.sleep(0.5)  # a person reads the question first; the signal should find it waiting
         process.send_signal(signal.SIGINT)
     code = process.wait(timeout=60)
-    output = _rest(leader, shown)
+    output = drain_terminal(leader, shown).decode("utf-8")
     assert code == 0, output
     assert "未撤销任何更改" in output and "Aborted" not in output
     assert rows(run.db, "SELECT count(*) FROM notes WHERE retracted_at IS NULL") == [(1,)]
@@ -315,6 +304,6 @@ def test_restore_asks_in_chinese_and_ctrl_d_changes_nothing(run):
     assert "确认用这份备份替换当前数据库吗？[是/否]" in shown.decode("utf-8", "replace")
     os.write(leader, b"\x04")
     code = process.wait(timeout=60)
-    output = _rest(leader, shown)
+    output = drain_terminal(leader, shown).decode("utf-8")
     assert code == 0 and "未做任何更改" in output and "Aborted" not in output
     assert list(run.dir.glob("*before-restore*")) == []

@@ -1,0 +1,28 @@
+"""What several test modules need to run the installed gongkai as a user would meet it:
+held to file permissions although the tests run as root, or behind a pseudo-terminal."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+
+def drop_dac_override() -> None:
+    """In the child (preexec_fn): give up root's power to ignore file permissions (Linux capabilities)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
+    for capability in (cap_dac_override, cap_dac_read_search):
+        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def drain_terminal(leader: int, shown: bytes = b"") -> bytes:
+    """Everything the program writes to its terminal until it closes it; closes our side too."""
+    try:
+        while chunk := os.read(leader, 65536):
+            shown += chunk
+    except OSError:  # EIO: the program has exited and closed its side of the terminal
+        pass
+    finally:
+        os.close(leader)
+    return shown
