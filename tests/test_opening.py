@@ -225,6 +225,47 @@ def test_first_runs_at_the_same_moment_all_succeed_and_lose_no_note(run, tmp_pat
     record_property("first_runs", f"{start}: {FIRST_RUN_ROUNDS} rounds x {FIRST_RUNS} processes, all exit 0")
 
 
+def _open_together(path: str, barrier, failures) -> None:
+    from gongkai_cli.errors import StoreError
+    from gongkai_cli.store import Store
+
+    barrier.wait()
+    try:
+        Store.open(Path(path), timeout=30).close()
+    except StoreError as err:
+        failures.put(str(err))
+
+
+@pytest.mark.parametrize("start", ["zero-byte", "rollback-journal"])
+def test_opens_that_switch_the_same_file_to_wal_together_wait_for_each_other(tmp_path, start):
+    """SQLite refuses a journal-mode change that meets another's lock at once, without waiting.
+
+    Processes released by one barrier collide there far more often than whole gongkai
+    processes do, so this fails reliably when the switch does not wait and retry.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for round_ in range(10):
+        db = tmp_path / f"round{round_}.db"
+        if start == "zero-byte":
+            db.touch()
+        else:
+            _old_ledger(db, SCHEMA_VERSION - 1)
+        barrier, failures = context.Barrier(8), context.Queue()
+        openers = [context.Process(target=_open_together, args=(str(db), barrier, failures)) for _ in range(8)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(timeout=120)
+        assert [opener.exitcode for opener in openers] == [0] * 8
+        refused = []
+        while not failures.empty():
+            refused.append(failures.get())
+        assert refused == []
+        assert header(db) == (SCHEMA_VERSION, APPLICATION_ID, "wal")
+
+
 # Builds the new ledger, says so, and waits to be killed before linking it into place.
 _KILLED_CREATOR = r"""
 import sys

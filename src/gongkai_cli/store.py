@@ -409,11 +409,37 @@ class Store:
                     "但当前用户无权写入它或它所在的目录；请由有写权限的用户运行一次 gongkai init。"
                 )
             return
-        mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode.lower() != "wal":
-            self.conn.execute("PRAGMA journal_mode = WAL")
+        self._switch_to_wal()
         if not header.current:
             self._migrate(create=create, on_create=on_create)
+
+    def _switch_to_wal(self) -> None:
+        """Put the ledger in WAL mode, waiting for other processes as long as a write would.
+
+        SQLite answers a journal-mode change that meets another connection's lock with
+        "database is locked" at once, without calling the busy handler, so processes that
+        first meet an empty or pre-WAL file together would fail where they should queue.
+        """
+        deadline = None
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as err:
+                text = str(err).lower()
+                if "locked" not in text and "busy" not in text:
+                    raise
+                # Imported only here: the everyday open never waits and should not pay for them.
+                import random
+                import time
+
+                if deadline is None:
+                    deadline = time.monotonic() + self.timeout
+                if time.monotonic() >= deadline:
+                    raise
+                # Jittered, so the processes that collided do not collide again in step.
+                time.sleep(random.uniform(0.005, 0.05))
 
     def _header(self) -> _Header:
         # One statement, so one snapshot: another process may be creating the schema right now.
