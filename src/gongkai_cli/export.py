@@ -23,6 +23,7 @@ from .cells import guard
 from .errors import UsageError
 from .text import os_reason
 from .files import STDOUT, check_output, refuse_ledger_files, write_output
+from .inputs import parse_alarm
 from .models import Note, Status, Task
 from .render import inert, note_text, write_json, write_markdown_table
 
@@ -141,18 +142,7 @@ def calendar_options(fmt: str, kind: str | None, alarm: str | None) -> CalendarO
     value = (kind or "event").strip().lower()
     if value not in ICS_KINDS:
         raise UsageError(f"不支持的日历条目类型“{kind}”，可选：event（日程）、todo（待办）。")
-    return CalendarOptions(value, _parse_alarm(alarm if alarm is not None else DEFAULT_ALARM))
-
-
-def _parse_alarm(text: str) -> timedelta | None:
-    value = text.strip().lower()
-    if value in ("0", "none", "off", "no", "无"):
-        return None
-    match = re.fullmatch(r"(\d{1,3})\s*([dhw]|天|小时|周)", value)
-    if not match or int(match[1]) == 0:
-        raise UsageError(f"无效的提醒提前量“{text}”，应为天数、小时数或周数，例如 3d、12h、1w；不提醒用 none。")
-    unit = {"d": "days", "天": "days", "h": "hours", "小时": "hours", "w": "weeks", "周": "weeks"}[match[2]]
-    return timedelta(**{unit: int(match[1])})
+    return CalendarOptions(value, parse_alarm(alarm if alarm is not None else DEFAULT_ALARM))
 
 
 def write(
