@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Callable, NamedTuple
 from .cells import guard
 from .errors import UsageError
 from .text import os_reason
-from .files import STDOUT, check_output, refuse_ledger_files, write_output
+from .files import STDOUT, check_output, make_directory, refuse_ledger_files, remove, write_output
 from .inputs import parse_alarm
 from .models import Note, Status, Task
 from .render import inert, note_text, write_json, write_markdown_table
@@ -544,7 +544,7 @@ def write_vdir(
     # The folder itself must not take a name the ledger needs (its -wal, -shm or -journal).
     refuse_ledger_files(path, ledger, what="导出")
     try:
-        path.mkdir(exist_ok=True)
+        make_directory(path)
     except OSError as exc:
         raise UsageError(f"无法创建文件夹“{path}”：{os_reason(exc)}。") from exc
     plan = export.plan.name
@@ -568,7 +568,7 @@ def write_vdir(
     for stale in sorted(path.glob("*.ics")):
         if stale.name not in wanted and _is_vdir_name(stale.name, plan) and _is_ours(stale, plan):
             try:
-                stale.unlink()
+                remove(stale)
             except OSError as exc:
                 raise UsageError(f"无法删除已不在计划中的文件“{stale}”：{os_reason(exc)}。") from exc
             removed += 1

@@ -90,17 +90,13 @@ def _load_bundled_plan(ledger: Ledger) -> ImportResult:
 
 def _link_new(temp: Path, path: Path) -> bool:
     """Give the finished database `temp` the name `path`, unless that name is taken already."""
+    from .files import link_new
+
     try:
-        # Unlike a rename, a hard link fails if the name exists: two creators cannot both win.
-        os.link(temp, path)
+        # Two processes creating the same database: the second finds the name taken.
+        link_new(temp, path)
     except FileExistsError:
         return False
-    except OSError:
-        # File systems without hard links (FAT on a USB stick): check, then rename; two
-        # processes creating the same database within that instant is the one gap left.
-        if path.exists():
-            return False
-        os.replace(temp, path)
     # No fsync of the directory here: the first write creates the -wal beside the new name,
     # and SQLite syncs the directory then, before anything but the first plan depends on it.
     return True
