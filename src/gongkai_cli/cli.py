@@ -716,8 +716,7 @@ def import_(
     from .inputs import parse_year
     from .ledger import Ledger
 
-    if year is not None:
-        parse_year(year)
+    year = parse_year(year) if year is not None else None
 
     options = _options(ctx)
     root = ctx.find_root()
