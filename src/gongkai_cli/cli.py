@@ -987,7 +987,7 @@ def note(
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
 ) -> None:
     """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成"；批量：gongkai note --from 进展.csv"""
-    from .inputs import parse_status, parse_task_id
+    from .inputs import parse_count, parse_key, parse_status, parse_task_id
 
     fmt = _render_format(fmt, confirmation=True)
     if from_file is not None:
@@ -999,9 +999,10 @@ def note(
         raise UsageError("请给出任务序号和进展说明，例如 gongkai note 40 \"试点完成\"；批量记录用 --from FILE。")
     number = parse_task_id(task_id)
     new_status = parse_status(status) if status is not None else None
+    amount, idempotency_key = parse_count(count), parse_key(key)
     body = _read_text(text)
     with _ledger(ctx) as ledger:
-        written = ledger.add_note(number, body, by=by, status=new_status, count=count, key=key)
+        written = ledger.add_note(number, body, by=by, status=new_status, count=amount, key=idempotency_key)
         plan = None if quiet else ledger.plan().name
     from . import render
 

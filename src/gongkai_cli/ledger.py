@@ -559,13 +559,13 @@ class Ledger:
 
     def add_note(
         self, task_id: int, text: str, *, by: str | None = None, status: Status | None = None,
-        count: str | int | None = None, key: str | None = None,
+        count: int | None = None, key: str | None = None,
     ) -> Note:
         """Append a note; with `key`, a retry of an earlier call returns that call's note unwritten."""
         text = _checked_note(text)
         if not text:
             raise UsageError("进展说明不能为空。")
-        note, _ = self._write_note(task_id, text, by=by, status=status, count=parse_count(count), key=parse_key(key))
+        note, _ = self._write_note(task_id, text, by=by, status=status, count=count, key=key)
         return note
 
     def add_notes_from(self, data: bytes, source: str, *, by: str | None = None) -> list[Note]:
