@@ -138,3 +138,30 @@ def test_a_unit_file_in_neither_utf8_nor_gb18030_is_refused_by_name(tmp_path: Pa
     assert caught.value.message == (
         f"单位数据文件“{path}”既不是 UTF-8 也不是 GBK/GB18030 编码，请另存为“CSV UTF-8”后再导入。"
     )
+
+
+def test_a_unit_sheet_that_libreoffice_saved_as_gbk_csv_loads(tmp_path: Path):
+    """LibreOffice's own CSV filter writing GBK, as a clerk's office suite saves the sheet.
+
+    Character set 85 is GBK in LibreOffice 7.4 (25, which some guides give, writes "?" for every
+    Chinese character there); the asserts below prove the bytes are GBK whatever the number means.
+    """
+    import openpyxl
+
+    from libreoffice import convert
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in (("单位", "类型", "别名", "成员"), ("区财政局", "部门", "财政局、区财政", None),
+                ("北片", "集合", None, "区财政局")):
+        sheet.append(row)
+    source = tmp_path / "sheet" / "units.xlsx"
+    source.parent.mkdir()
+    book.save(source)
+    saved = convert(source, "csv:Text - txt - csv (StarCalc):44,34,85", tmp_path)
+    assert "区财政局" in saved.read_bytes().decode("gbk")
+    with pytest.raises(UnicodeDecodeError):
+        saved.read_bytes().decode("utf-8")
+    directory = load_directory(saved)
+    assert directory.canonical("区财政") == "区财政局"
+    assert directory.groups_of("财政局") == ("北片",)
