@@ -77,9 +77,27 @@ def test_batch_rejects_mixing_with_single_note_arguments(gk, tmp_path):
     assert gk("note").exit_code == 2
 
 
-def test_not_utf8_is_refused():
-    with pytest.raises(UsageError, match="UTF-8"):
-        read_note_batch("id,text\n40,进展\n".encode("gbk"), "x.csv")
+def test_neither_utf8_nor_gb18030_is_refused():
+    # UTF-16 (Excel's "Unicode text") starts with FF FE, which neither encoding allows.
+    with pytest.raises(UsageError, match="既不是 UTF-8 也不是 GBK/GB18030 编码") as caught:
+        read_note_batch("id,text\n40,进展\n".encode("utf-16"), "x.csv")
+    assert caught.value.message.startswith("“x.csv”")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "序号,进展,状态\r\n40,已完成自查,完成\r\n".encode("gbk"),
+        "序号,进展,状态\r\n40,已完成自查,完成\r\n".encode("utf-8-sig"),
+        "id\ttext\tstatus\n40\t已完成自查\tdone\n".encode("gb18030"),
+        "序号;内容;状态\n40;已完成自查;完成\n".encode("utf-8"),
+    ],
+    ids=["gbk-crlf", "utf8-bom", "gb18030-tabs", "semicolons"],
+)
+def test_batch_csv_in_the_encodings_and_separators_plan_tables_accept(data):
+    [line] = read_note_batch(data, "x.csv")
+    assert (line.line, line.values["id"], line.values["text"]) == (2, "40", "已完成自查")
+    assert line.values["status"] in ("完成", "done")
 
 
 def test_ten_thousand_notes_in_one_process(executable, tmp_path):

@@ -293,3 +293,39 @@ def test_completion_install_message_is_chinese(run, tmp_path):
     said = result.stdout + result.stderr
     assert "installed in" not in said and "will take effect" not in said
     assert said.startswith(("已为 ", "错误：无法为")) and "补全" in said
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        ("序号,进展,状态\r\n40,自查完成,完成\r\n84,专题听取汇报,\r\n", "gbk"),
+        ("id,text,status\n40,自查完成,done\n84,专题听取汇报,\n", "utf-8-sig"),
+        ("序号\t内容\t状态\r\n40\t自查完成\t完成\r\n84\t专题听取汇报\t\r\n", "gb18030"),
+    ],
+    ids=["excel-gbk", "excel-utf8-bom", "wps-tabs-gb18030"],
+)
+def test_a_batch_saved_by_excel_or_wps_is_recorded(run, tmp_path, data, encoding):
+    batch = tmp_path / "进展.csv"
+    batch.write_bytes(data.encode(encoding))
+    result = run("note", "--from", str(batch), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [(n["text"], n["status"]) for n in json.loads(result.stdout)] == [("自查完成", "done"), ("专题听取汇报", None)]
+
+
+def test_a_batch_in_neither_utf8_nor_gb18030_is_refused_with_nothing_written(run, tmp_path):
+    batch = tmp_path / "进展.csv"
+    batch.write_bytes("id,text\n40,自查完成\n".encode("utf-16"))
+    result = run("note", "--from", str(batch))
+    assert result.returncode == 2
+    assert result.stderr == f"错误：“{batch}”既不是 UTF-8 也不是 GBK/GB18030 编码，请另存为 UTF-8 后再导入。\n"
+    assert json.loads(run("show", "40", "--format", "json").stdout)["notes"] == []
+
+
+def test_a_unit_file_saved_by_excel_on_chinese_windows_is_used(run):
+    run("init")
+    (run.db.parent / "units.csv").write_bytes(
+        "单位,类型,别名,成员\r\n区财政局,部门,财政,\r\n".encode("gbk")
+    )
+    result = run("list", "--unit", "财政", "--direct", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [t["id"] for t in json.loads(result.stdout)] == [26, 28, 29, 30]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.errors import NotFound, StoreError, UsageError
-from gongkai_cli.ledger import Ledger, bundled_plan_path, parse_task_id
+from gongkai_cli.inputs import parse_task_id
+from gongkai_cli.ledger import Ledger, bundled_plan_path
 from gongkai_cli.models import Status
 
 from conftest import write_csv

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.errors import UsageError
+from gongkai_cli.inputs import parse_status
 from gongkai_cli.models import STATUS_WORDS, Status
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "dates.md"
@@ -25,7 +26,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "dates.md"
     ],
 )
 def test_status_words(word, status):
-    assert Status.parse(word) is status
+    assert parse_status(word) is status
 
 
 def test_no_word_means_two_statuses():
@@ -36,7 +37,7 @@ def test_no_word_means_two_statuses():
 
 def test_an_unknown_status_lists_every_accepted_word():
     with pytest.raises(UsageError) as caught:
-        Status.parse("差不多")
+        parse_status("差不多")
     assert "“差不多”" in caught.value.message
     for word in (w for group in STATUS_WORDS.values() for w in group):
         assert word in caught.value.message

@@ -112,3 +112,56 @@ def test_groups_shared_by_two_groups_are_no_cycle(tmp_path: Path):
     path.write_text("name,kind,members\n全区,group,北片、南片\n北片,group,甲镇\n南片,group,甲镇\n甲镇,town,\n",
                     encoding="utf-8")
     assert load_directory(path).responsible("全区") == ("甲镇",)
+
+
+def test_a_unit_file_saved_by_excel_on_chinese_windows_loads(tmp_path: Path):
+    """Excel's plain "CSV" on Chinese Windows is GBK with CRLF line ends."""
+    path = tmp_path / "units.csv"
+    path.write_bytes("单位,类型,别名,成员\r\n区财政局,部门,财政局,\r\n各部门,集合,,区财政局\r\n".encode("gbk"))
+    directory = load_directory(path)
+    assert directory.canonical("财政局") == "区财政局"
+    assert directory.get("各部门").members == ("区财政局",)
+    assert directory.get("区财政局").kind == "department"
+
+
+def test_a_tab_separated_unit_file_loads(tmp_path: Path):
+    path = tmp_path / "units.csv"
+    path.write_text("名称\t类型\t别名\n区财政局\tdepartment\t财政局、区财政\n", encoding="utf-8-sig")
+    assert load_directory(path).aliases_of("区财政局") == ("财政局", "区财政")
+
+
+def test_a_unit_file_in_neither_utf8_nor_gb18030_is_refused_by_name(tmp_path: Path):
+    path = tmp_path / "units.csv"
+    path.write_bytes("name,kind\n区财政局,department\n".encode("utf-16"))
+    with pytest.raises(UsageError) as caught:
+        load_directory(path)
+    assert caught.value.message == (
+        f"单位数据文件“{path}”既不是 UTF-8 也不是 GBK/GB18030 编码，请另存为“CSV UTF-8”后再导入。"
+    )
+
+
+def test_a_unit_sheet_that_libreoffice_saved_as_gbk_csv_loads(tmp_path: Path):
+    """LibreOffice's own CSV filter writing GBK, as a clerk's office suite saves the sheet.
+
+    Character set 85 is GBK in LibreOffice 7.4 (25, which some guides give, writes "?" for every
+    Chinese character there); the asserts below prove the bytes are GBK whatever the number means.
+    """
+    import openpyxl
+
+    from libreoffice import convert
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in (("单位", "类型", "别名", "成员"), ("区财政局", "部门", "财政局、区财政", None),
+                ("北片", "集合", None, "区财政局")):
+        sheet.append(row)
+    source = tmp_path / "sheet" / "units.xlsx"
+    source.parent.mkdir()
+    book.save(source)
+    saved = convert(source, "csv:Text - txt - csv (StarCalc):44,34,85", tmp_path)
+    assert "区财政局" in saved.read_bytes().decode("gbk")
+    with pytest.raises(UnicodeDecodeError):
+        saved.read_bytes().decode("utf-8")
+    directory = load_directory(saved)
+    assert directory.canonical("区财政") == "区财政局"
+    assert directory.groups_of("财政局") == ("北片",)

@@ -13,11 +13,16 @@ import json
 from dataclasses import dataclass
 
 from .cells import unguard
+from .csvfiles import Column, decode, map_header, missing, sniff_delimiter
 from .errors import UsageError
 
 FIELDS = ("id", "text", "status", "count", "by", "key")
-_CHINESE = {"序号": "id", "内容": "text", "进展": "text", "状态": "status", "次数": "count", "记录人": "by", "键": "key"}
 _LABELS = {"id": "序号", "text": "内容", "status": "状态", "count": "次数", "by": "记录人", "key": "键"}
+# A clerk's sheet may say 进展 where ours says 内容.
+_COLUMNS = tuple(
+    Column(key, (key, label, "进展") if key == "text" else (key, label), required=key in ("id", "text"))
+    for key, label in _LABELS.items()
+)
 MAX_BATCH_BYTES = 50 * 1024 * 1024
 
 
@@ -34,10 +39,7 @@ def read_note_batch(data: bytes, source: str) -> list[NoteLine]:
     """
     if len(data) > MAX_BATCH_BYTES:
         raise UsageError(f"“{source}”超过 {MAX_BATCH_BYTES // 2**20} MB，请分批导入。")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UsageError(f"“{source}”不是 UTF-8 编码，请另存为 UTF-8 后再导入。") from None
+    text, _ = decode(data, f"“{source}”", save_as=" UTF-8 ")
     first = next((line for line in text.splitlines() if line.strip()), "")
     if not first:
         # An empty file (a script whose query found nothing) is an empty batch, not an error.
@@ -88,19 +90,13 @@ def _lone_surrogate(text: str) -> str | None:
 
 
 def _csv_lines(text: str, source: str) -> list[NoteLine]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text, _COLUMNS), strict=True)
     try:
-        header = next(reader, None)
-        columns = {}
-        for index, cell in enumerate(header or []):
-            name = cell.strip().lower()
-            name = _CHINESE.get(cell.strip(), name)
-            if name in FIELDS:
-                columns[name] = index
-        missing = [field for field in ("id", "text") if field not in columns]
-        if missing:
+        columns = map_header(next(reader, None) or [], _COLUMNS)
+        absent = [column.key for column in missing(columns, _COLUMNS)]
+        if absent:
             raise UsageError(
-                f"“{source}”第 1 行应为表头，至少包含 id 和 text 两列（可选 status、count、by），缺少：{'、'.join(missing)}。"
+                f"“{source}”第 1 行应为表头，至少包含 id 和 text 两列（可选 status、count、by），缺少：{'、'.join(absent)}。"
             )
         lines = []
         start = reader.line_num + 1

@@ -669,9 +669,9 @@ DATE_HELP = "日期，例如 2023-04-20、4月20日、4/20、4月底、本周、
 
 
 def _statuses(values: Optional[List[str]]):
-    from .models import Status
+    from .inputs import parse_status
 
-    return tuple(Status.parse(value) for value in values or ())
+    return tuple(parse_status(value) for value in values or ())
 
 
 def _render_format(fmt: str, *, confirmation: bool = False) -> str:
@@ -713,9 +713,10 @@ def import_(
     strict: bool = typer.Option(False, "--strict", help="有责任单位不在单位数据文件中时拒绝导入（默认照原样导入并警告）。"),
 ) -> None:
     """导入（或重新导入）一份任务分解表。重新导入只更新任务文字，不丢失进展和状态。"""
-    if year is not None and not 1900 <= year <= 2099:
-        raise UsageError(f"无效的年度“{year}”，应为四位年份，例如 2024。")
+    from .inputs import parse_year
     from .ledger import Ledger
+
+    year = parse_year(year) if year is not None else None
 
     options = _options(ctx)
     root = ctx.find_root()
@@ -913,7 +914,7 @@ def show(
 ) -> None:
     """查看一项任务的全部信息和进展记录。"""
     from . import render
-    from .ledger import parse_task_id
+    from .inputs import parse_task_id
 
     fmt = _render_format(fmt)
     number = parse_task_id(task_id)
@@ -986,8 +987,7 @@ def note(
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
 ) -> None:
     """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成"；批量：gongkai note --from 进展.csv"""
-    from .ledger import parse_task_id
-    from .models import Status
+    from .inputs import parse_count, parse_key, parse_status, parse_task_id
 
     fmt = _render_format(fmt, confirmation=True)
     if from_file is not None:
@@ -998,10 +998,11 @@ def note(
     if task_id is None or text is None:
         raise UsageError("请给出任务序号和进展说明，例如 gongkai note 40 \"试点完成\"；批量记录用 --from FILE。")
     number = parse_task_id(task_id)
-    new_status = Status.parse(status) if status is not None else None
+    new_status = parse_status(status) if status is not None else None
+    amount, idempotency_key = parse_count(count), parse_key(key)
     body = _read_text(text)
     with _ledger(ctx) as ledger:
-        written = ledger.add_note(number, body, by=by, status=new_status, count=count, key=key)
+        written = ledger.add_note(number, body, by=by, status=new_status, count=amount, key=idempotency_key)
         plan = None if quiet else ledger.plan().name
     from . import render
 
@@ -1051,12 +1052,11 @@ def status_(
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json。"),
 ) -> None:
     """修改任务状态；每次修改都会记入进展记录。例如：gongkai status 40 done"""
-    from .ledger import parse_task_id
-    from .models import Status
+    from .inputs import parse_status, parse_task_id
 
     fmt = _render_format(fmt, confirmation=True)
     number = parse_task_id(task_id)
-    target = Status.parse(new_status)
+    target = parse_status(new_status)
     with _ledger(ctx) as ledger:
         change = ledger.set_status(number, target, note=note_text, by=by)
         plan = None if quiet else ledger.plan().name
@@ -1126,7 +1126,7 @@ def log(
 ) -> None:
     """查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。"""
     from . import render
-    from .ledger import parse_task_id
+    from .inputs import parse_task_id
 
     fmt = _render_format(fmt)
     number = parse_task_id(task_id) if task_id is not None else None
@@ -1179,7 +1179,7 @@ def undo(
     指定 --plan（或 GONGKAI_PLAN）时只撤销该计划中最近的更改。
     """
     from . import render
-    from .ledger import parse_event_id
+    from .inputs import parse_event_id
 
     number = parse_event_id(event_id) if event_id is not None else None
     with _ledger(ctx) as ledger:

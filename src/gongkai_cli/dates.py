@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import UsageError
 
 DEFAULT_TZ = "Asia/Shanghai"
+# The years a plan can have: far beyond them, "30 days from today" overflows.
+YEARS = range(1900, 2100)
 # China has had no daylight saving time since 1991, so a fixed offset is exact
 # for Asia/Shanghai on machines without a tz database (Windows without tzdata).
 _CHINA_STANDARD_TIME = datetime.timezone(timedelta(hours=8), "CST")
@@ -89,7 +91,11 @@ def _user_date_forms() -> tuple[re.Pattern[str], ...]:
 
 # 4月底 / 4月末 and 4月初: a named month's last or first day, in the plan year.
 _MONTH_EDGE = re.compile(_YEAR + r"(?P<month>\d{1,2})月(?P<edge>[底末初])")
-_OFFSET = re.compile(r"(?P<count>[+-]?\d+)(?P<unit>[dwm])")
+# Durations: 7d, -2w, 1m from today; 3d, 12h, 1w, 3天 before a calendar entry's due time.
+_DURATION = re.compile(r"(?P<count>[+-]?\d+)\s*(?P<unit>[a-z]|天|小时|周)")
+_DURATION_UNITS = {"d": "days", "天": "days", "h": "hours", "小时": "hours", "w": "weeks", "周": "weeks", "m": "months"}
+# Dates counted from today take these units; `--alarm` takes its own (see inputs.parse_alarm).
+OFFSET_UNITS = ("d", "w", "m")
 _RELATIVE_DAYS = {
     "today": 0, "今天": 0, "今日": 0,
     "tomorrow": 1, "明天": 1, "明日": 1,
@@ -159,8 +165,7 @@ def today() -> date:
     try:
         if _ISO_DAY.fullmatch(value):
             day = date.fromisoformat(value)
-            # The years a plan can have: far beyond them, "30 days from today" overflows.
-            if not 1900 <= day.year <= 2099:
+            if day.year not in YEARS:
                 raise UsageError(f"环境变量 GONGKAI_TODAY 的值“{value}”超出支持的范围（1900-01-01 至 2099-12-31）。")
             return day
     except ValueError:
@@ -233,14 +238,14 @@ def parse_user_date(text: str, *, today: date, year: int) -> date:
             return _period_end(today, *_PERIOD_WORDS[key])
         if key in _MONTH_START_WORDS:
             return today.replace(day=1)
-        offset = _OFFSET.fullmatch(key)
+        offset = parse_duration(key, OFFSET_UNITS, signed=True)
         if offset:
-            count = int(offset["count"])
-            if offset["unit"] == "m":
+            count, unit = offset
+            if unit == "months":
                 from dateutil.relativedelta import relativedelta
 
                 return today + relativedelta(months=count)
-            return today + timedelta(days=count * (7 if offset["unit"] == "w" else 1))
+            return today + timedelta(**{unit: count})
         edge = _MONTH_EDGE.fullmatch(key)
         if edge:
             first, last = _months(int(edge["year"]) if edge["year"] else year, int(edge["month"]), int(edge["month"]))
@@ -256,3 +261,20 @@ def parse_user_date(text: str, *, today: date, year: int) -> date:
     except (ValueError, OverflowError):
         pass
     raise UsageError(f"无效的日期“{text.strip()}”，可用的写法：{USER_DATE_EXAMPLES}。")
+
+
+def parse_within(text: str, *, today: date, year: int) -> date:
+    """The last day `--within` reaches: any date parse_user_date accepts (7d, 2w, 本周…), but not one before today."""
+    until = parse_user_date(text, today=today, year=year)
+    if until < today:
+        raise UsageError(f"--within 的范围“{text}”应指向今天之后，例如 7d、2w、1m。")
+    return until
+
+
+def parse_duration(text: str, units: tuple[str, ...], *, signed: bool = False) -> tuple[int, str] | None:
+    """(count, days/hours/weeks/months) for a duration such as 7d, -2w, 12h or 3天 whose unit is
+    one of `units`; None for anything else. A sign is accepted only when `signed`."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match or match["unit"] not in units or (not signed and match["count"][0] in "+-"):
+        return None
+    return int(match["count"]), _DURATION_UNITS[match["unit"]]

@@ -22,7 +22,8 @@ from typing import IO, TYPE_CHECKING, Callable, NamedTuple
 from .cells import guard
 from .errors import UsageError
 from .text import os_reason
-from .files import STDOUT, check_output, refuse_ledger_files, write_output
+from .files import STDOUT, check_output, make_directory, refuse_ledger_files, remove, write_output
+from .inputs import parse_alarm
 from .models import Note, Status, Task
 from .render import inert, note_text, write_json, write_markdown_table
 
@@ -141,18 +142,7 @@ def calendar_options(fmt: str, kind: str | None, alarm: str | None) -> CalendarO
     value = (kind or "event").strip().lower()
     if value not in ICS_KINDS:
         raise UsageError(f"不支持的日历条目类型“{kind}”，可选：event（日程）、todo（待办）。")
-    return CalendarOptions(value, _parse_alarm(alarm if alarm is not None else DEFAULT_ALARM))
-
-
-def _parse_alarm(text: str) -> timedelta | None:
-    value = text.strip().lower()
-    if value in ("0", "none", "off", "no", "无"):
-        return None
-    match = re.fullmatch(r"(\d{1,3})\s*([dhw]|天|小时|周)", value)
-    if not match or int(match[1]) == 0:
-        raise UsageError(f"无效的提醒提前量“{text}”，应为天数、小时数或周数，例如 3d、12h、1w；不提醒用 none。")
-    unit = {"d": "days", "天": "days", "h": "hours", "小时": "hours", "w": "weeks", "周": "weeks"}[match[2]]
-    return timedelta(**{unit: int(match[1])})
+    return CalendarOptions(value, parse_alarm(alarm if alarm is not None else DEFAULT_ALARM))
 
 
 def write(
@@ -554,7 +544,7 @@ def write_vdir(
     # The folder itself must not take a name the ledger needs (its -wal, -shm or -journal).
     refuse_ledger_files(path, ledger, what="导出")
     try:
-        path.mkdir(exist_ok=True)
+        make_directory(path)
     except OSError as exc:
         raise UsageError(f"无法创建文件夹“{path}”：{os_reason(exc)}。") from exc
     plan = export.plan.name
@@ -578,7 +568,7 @@ def write_vdir(
     for stale in sorted(path.glob("*.ics")):
         if stale.name not in wanted and _is_vdir_name(stale.name, plan) and _is_ours(stale, plan):
             try:
-                stale.unlink()
+                remove(stale)
             except OSError as exc:
                 raise UsageError(f"无法删除已不在计划中的文件“{stale}”：{os_reason(exc)}。") from exc
             removed += 1

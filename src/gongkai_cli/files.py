@@ -3,7 +3,8 @@
 One writer for all of them. The content goes to a temporary file in the
 target's directory, is fsynced, gets its final permissions, and is then renamed
 (or hard-linked, when an existing file must not be replaced) over the target;
-the directory is fsynced so the rename survives a power cut. Neither a crash nor
+the directory is fsynced so the rename survives a power cut (as are a folder
+created for a calendar export and a file removed from it). Neither a crash nor
 a reader running at the same moment (a nightly export picked up by a sync job)
 ever sees a partial file.
 
@@ -126,7 +127,7 @@ def write_atomically(
         if overwrite:
             os.replace(temp, target)
         else:
-            _link_new(temp, target)
+            link_new(temp, target)
         _fsync_directory(target.parent)
     finally:
         _unlink_with_companions(temp)
@@ -198,7 +199,8 @@ def _unlink_with_companions(temp: Path) -> None:
             os.unlink(f"{temp}{suffix}")
 
 
-def _link_new(temp: Path, target: Path) -> None:
+def link_new(temp: Path, target: Path) -> None:
+    """Give the finished file `temp` the name `target`; FileExistsError if that name is taken."""
     try:
         # Unlike a rename, a hard link fails if the name was taken in the meantime.
         os.link(temp, target)
@@ -209,6 +211,21 @@ def _link_new(temp: Path, target: Path) -> None:
         if target.exists():
             raise FileExistsError(17, "File exists", str(target)) from None
         os.replace(temp, target)
+
+
+def make_directory(path: Path) -> None:
+    """Create the folder `path` if it is missing, durably: files later written into it
+    are synced with their folder, but the folder's own name lives in its parent."""
+    if path.is_dir():
+        return
+    path.mkdir(exist_ok=True)
+    _fsync_directory(path.parent)
+
+
+def remove(path: Path) -> None:
+    """Delete the file `path`; like a write, the deletion survives a power cut once this returns."""
+    os.unlink(path)
+    _fsync_directory(path.parent)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import re
 import stat
 from datetime import date, datetime
 from pathlib import Path
@@ -13,10 +12,11 @@ from typing import Callable, NamedTuple
 
 from . import dates
 from .errors import NotFound, StoreError, UsageError
-from .models import Commit, Event, Note, Plan, Status, Task, task_id_value
+from .inputs import parse_count, parse_key, parse_status, parse_task_id
+from .models import Commit, Event, Note, Plan, Status, Task
 from .store import BUSY_TIMEOUT_SECONDS, ImportCounts, NoteInput, Store, TaskInput, TaskQuery
 from .text import check_text, os_reason
-from .units import Unit, UnitDirectory, load_directory, split_units
+from .units import Unit, UnitDirectory, load_directory, split_units, unit_name
 
 # The repository keeps the bundled table and unit file in its top-level data/; the wheel
 # copies that folder into the package (pyproject's force-include), so an installed copy
@@ -26,11 +26,6 @@ BUNDLED_PLAN = "tasks_2023.csv"
 _PACKAGE = Path(__file__).resolve().parent
 DATA_DIR = _PACKAGE / "data" if (_PACKAGE / "data" / BUNDLED_PLAN).is_file() else _PACKAGE.parent.parent / "data"
 UNIT_FILE = "units.csv"
-
-_COUNT = re.compile(r"[1-9][0-9]{0,8}")
-# Keys are made by scripts (a UUID, a job name and date); a plain alphabet keeps them
-# safe to echo in messages and to type in a shell.
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 # A progress note is a few sentences; 64 KiB of UTF-8 is far beyond any real one
 # and keeps a pasted file or a runaway script out of the ledger and its reports.
@@ -95,17 +90,13 @@ def _load_bundled_plan(ledger: Ledger) -> ImportResult:
 
 def _link_new(temp: Path, path: Path) -> bool:
     """Give the finished database `temp` the name `path`, unless that name is taken already."""
+    from .files import link_new
+
     try:
-        # Unlike a rename, a hard link fails if the name exists: two creators cannot both win.
-        os.link(temp, path)
+        # Two processes creating the same database: the second finds the name taken.
+        link_new(temp, path)
     except FileExistsError:
         return False
-    except OSError:
-        # File systems without hard links (FAT on a USB stick): check, then rename; two
-        # processes creating the same database within that instant is the one gap left.
-        if path.exists():
-            return False
-        os.replace(temp, path)
     # No fsync of the directory here: the first write creates the -wal beside the new name,
     # and SQLite syncs the directory then, before anything but the first plan depends on it.
     return True
@@ -117,44 +108,6 @@ def unit_file_for(db_path: Path) -> Path:
     if local.is_file():
         return local
     return DATA_DIR / UNIT_FILE
-
-
-def parse_task_id(text: str) -> int:
-    """Task ids are the table's 序号: positive integers, typed by hand."""
-    value = task_id_value((text or "").strip())
-    if value is None:
-        raise UsageError(f"无效的任务序号“{text}”，序号应为正整数（最多 9 位），例如 40。")
-    return value
-
-
-def parse_event_id(text: str) -> int:
-    """A change's number as `log` shows it (#12 or 12)."""
-    value = (text or "").strip().removeprefix("#")
-    if not re.fullmatch(r"[1-9][0-9]{0,17}", value):
-        raise UsageError(f"无效的更改编号“{text}”，应为 gongkai log 中的编号，例如 12。")
-    return int(value)
-
-
-def parse_count(value: str | int | None) -> int | None:
-    """How much a note counts towards a task's target (第二次列席: --count 1)."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not _COUNT.fullmatch(text):
-        raise UsageError(f"无效的次数“{value}”，应为正整数，例如 --count 1。")
-    return int(text)
-
-
-def parse_key(value: str | None) -> str | None:
-    """An idempotency key for `note --key`, or None when none was given."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not _KEY.fullmatch(text):
-        raise UsageError(
-            f"无效的键“{value}”：应为 1–128 个英文字母、数字或 . _ : -，以字母或数字开头，例如一个 UUID。"
-        )
-    return text
 
 
 def current_user() -> str:
@@ -453,9 +406,7 @@ class Ledger:
         due_before = self.parse_date(before, plan) if before is not None else None
         due_after = self.parse_date(after, plan) if after is not None else None
         if within is not None:
-            horizon = self.parse_date(within, plan)
-            if horizon < self.today:
-                raise UsageError(f"--within 的范围“{within}”应指向今天之后，例如 7d、2w、1m。")
+            horizon = dates.parse_within(within, today=self.today, year=plan.year)
             due_before = min(horizon, due_before) if due_before else horizon
             due_after = max(self.today, due_after) if due_after else self.today
         if due_before and due_after and due_after > due_before:
@@ -480,9 +431,7 @@ class Ledger:
     ) -> ReminderReport:
         """Open tasks that are overdue or due by `within`, optionally one section per responsible unit."""
         plan = self.plan()
-        until = self.parse_date(within, plan)
-        if until < self.today:
-            raise UsageError(f"--within 的范围“{within}”应指向今天之后，例如 7d、2w、1m。")
+        until = dates.parse_within(within, today=self.today, year=plan.year)
         matches = self._unit_matches(units, direct=False)
         query = TaskQuery(
             units=_names(matches), due_before=until, with_due_only=True, open_only=True, order_by_due=True
@@ -491,7 +440,7 @@ class Ledger:
         if not by_unit:
             sections = (_reminder(None, tasks),)
         else:
-            wanted = {self.directory.canonical("".join(u.split())) for u in units}
+            wanted = {self.directory.canonical(unit_name(u)) for u in units}
             sections = tuple(
                 _reminder(unit, unit_tasks)
                 for unit, unit_tasks in self._tasks_per_unit(tasks).items()
@@ -541,7 +490,7 @@ class Ledger:
         else:
             mine = self.list_tasks(units=(unit,))
             tasks = [everything[task.id]._replace(via=task.via) for task in mine]
-            name = self.directory.canonical("".join(unit.split()))
+            name = self.directory.canonical(unit_name(unit))
         zone = dates.tz()
         period = tuple(
             (task, note)
@@ -572,7 +521,7 @@ class Ledger:
         stored = self.store.unit_names()
         matches = []
         for typed in units:
-            cleaned = "".join(typed.split())
+            cleaned = unit_name(typed)
             if not (directory.known(cleaned) or cleaned in stored):
                 spellings = list(dict.fromkeys([*directory.spellings(), *stored]))
                 import difflib
@@ -610,13 +559,13 @@ class Ledger:
 
     def add_note(
         self, task_id: int, text: str, *, by: str | None = None, status: Status | None = None,
-        count: str | int | None = None, key: str | None = None,
+        count: int | None = None, key: str | None = None,
     ) -> Note:
         """Append a note; with `key`, a retry of an earlier call returns that call's note unwritten."""
         text = _checked_note(text)
         if not text:
             raise UsageError("进展说明不能为空。")
-        note, _ = self._write_note(task_id, text, by=by, status=status, count=parse_count(count), key=parse_key(key))
+        note, _ = self._write_note(task_id, text, by=by, status=status, count=count, key=key)
         return note
 
     def add_notes_from(self, data: bytes, source: str, *, by: str | None = None) -> list[Note]:
@@ -640,7 +589,7 @@ class Ledger:
                 text = _checked_note(values["text"])
                 if not text:
                     raise UsageError("进展说明不能为空。")
-                status = Status.parse(values["status"]) if (values["status"] or "").strip() else None
+                status = parse_status(values["status"]) if (values["status"] or "").strip() else None
                 count = parse_count(values["count"]) if (values["count"] or "").strip() else None
                 key = parse_key(values["key"]) if (values["key"] or "").strip() else None
                 if key is not None and key in keyed:

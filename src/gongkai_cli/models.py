@@ -12,7 +12,6 @@ import re
 from datetime import date
 from typing import NamedTuple
 
-from .errors import UsageError
 from .targets import detect_target
 
 
@@ -42,17 +41,6 @@ class Status(str, enum.Enum):
     def closed(self) -> bool:
         """A closed task can no longer be overdue."""
         return self in (Status.DONE, Status.CANCELLED)
-
-    @classmethod
-    def parse(cls, text: str) -> Status:
-        """Accept the English name, the Chinese label or a word clerks use for it (STATUS_WORDS)."""
-        import unicodedata
-
-        key = unicodedata.normalize("NFKC", text or "").strip().lower()
-        for status, words in STATUS_WORDS.items():
-            if key in words:
-                return status
-        raise UsageError(f"无效的状态“{text}”，可用的说法：{status_choices()}。")
 
 
 def status_choices() -> str:

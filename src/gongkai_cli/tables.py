@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from .cells import unguard
+from .csvfiles import Column, decode, map_header, sniff_delimiter
 from .errors import UsageError
 from .models import task_id_value
 from .text import check_text, os_reason
@@ -57,13 +58,14 @@ class Header(NamedTuple):
 
 
 # English header (also the Row field) -> Chinese header of the original table.
-_COLUMNS = {
+_LABELS = {
     "id": "序号",
     "group": "任务名称",
     "content": "任务内容",
     "units": "责任单位",
     "deadline": "时间节点",
 }
+_COLUMNS = tuple(Column(field, (field, label), required=True) for field, label in _LABELS.items())
 # Merged cells in the original cover these columns; an empty cell means "same as above".
 _FILLED_DOWN = ("group", "units", "deadline")
 # Real documents put a title row (and sometimes a blank or a subtitle) above the header.
@@ -92,8 +94,6 @@ MAX_MERGES = 100_000
 
 _SPACE_RUN = re.compile(r"\s+")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
-_HEADER_CELL_CHARS = 40  # longer cells cannot be a column name; not cleaning them keeps the search cheap
-_DELIMITERS = (",", "\t", ";")
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 _MB = 1024 * 1024
@@ -242,50 +242,14 @@ def _read_limited(handle: BinaryIO, path: Path) -> bytes:
 
 
 def _read_csv(path: Path, handle: BinaryIO) -> PlanTable:
-    text, encoding = _decode(_read_limited(handle, path), path)
+    text, encoding = decode(_read_limited(handle, path), f"文件“{path}”")
     nul = text.find("\0")
     if nul >= 0:
         # NUL means a binary file or UTF-16 text that happened to decode as UTF-8.
         line = text.count("\n", 0, nul) + 1
         raise UsageError(f"文件“{path}”第 {line} 行含有空字符（NUL），不是文本格式的 CSV，请另存为“CSV UTF-8”后再导入。")
-    return plan_table(path, _csv_records(text, path, _sniff_delimiter(text)), encoding)
-
-
-def _decode(data: bytes, path: Path) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        candidates = ("utf-8-sig",)
-    else:
-        # GB18030 is a superset of GBK, which is what Excel on Chinese Windows writes.
-        candidates = ("utf-8", "gb18030")
-    for encoding in candidates:
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise UsageError(f"文件“{path}”既不是 UTF-8 也不是 GBK/GB18030 编码，请另存为“CSV UTF-8”后再导入。")
-
-
-def _sniff_delimiter(text: str) -> str:
-    """The separator under which a line near the top reads as the header.
-
-    Excel writes commas, its "Unicode text" and copies from WPS tabs, and
-    European locales semicolons. The first line that is a complete header under
-    one of them decides; failing that, the separator that explains most column
-    names, so the error can name what is missing.
-    """
-    best, found = ",", 0
-    for line in itertools.islice(io.StringIO(text, newline=""), HEADER_SEARCH_ROWS * 5):
-        for delimiter in _DELIMITERS:
-            try:
-                cells = next(csv.reader([line], delimiter=delimiter), [])
-            except csv.Error:
-                continue
-            columns = _map_header(cells)
-            if len(columns) == len(_COLUMNS):
-                return delimiter
-            if len(columns) > found:
-                best, found = delimiter, len(columns)
-    return best
+    delimiter = sniff_delimiter(text, _COLUMNS, lines=HEADER_SEARCH_ROWS * 5)
+    return plan_table(path, _csv_records(text, path, delimiter), encoding)
 
 
 def _csv_records(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
@@ -503,7 +467,7 @@ def _build_rows(
             cell = raw[index] if index < len(raw) else ""
             if len(cell) > MAX_CELL_CHARS:
                 raise UsageError(
-                    f"{label}第 {line} 行：{_COLUMNS[name]}有 {len(cell)} 个字符，超过 {MAX_CELL_CHARS} 个字符的上限。"
+                    f"{label}第 {line} 行：{_LABELS[name]}有 {len(cell)} 个字符，超过 {MAX_CELL_CHARS} 个字符的上限。"
                 )
             values[name] = clean_text(cell)
         if not any(values.values()):
@@ -516,7 +480,7 @@ def _build_rows(
             raise UsageError(f"{label}超过 {MAX_ROWS} 行任务的上限，不像是任务分解表。")
         where = f"{label}第 {line} 行"
         for name, value in values.items():
-            check_text(value, f"{where}“{_COLUMNS[name]}”")
+            check_text(value, f"{where}“{_LABELS[name]}”")
         task_id = _parse_id(values["id"], where)
         if task_id in seen:
             raise UsageError(f"{where}：序号“{task_id}”与第 {seen[task_id]} 行重复。")
@@ -527,7 +491,7 @@ def _build_rows(
             if values[name]:
                 continue
             if not rows:
-                raise UsageError(f"{where}：{_COLUMNS[name]}为空，上方也没有可沿用的值。")
+                raise UsageError(f"{where}：{_LABELS[name]}为空，上方也没有可沿用的值。")
             values[name] = getattr(rows[-1], name)
         rows.append(
             Row(
@@ -548,7 +512,7 @@ def _require_header(header: Header | None, label: str) -> None:
     if header is None:
         raise UsageError(f"{label}没有任何任务。")
     if not _is_full(header):
-        missing = [f"{_COLUMNS[field]}（{field}）" for field in _COLUMNS if field not in header.columns]
+        missing = [f"{label}（{field}）" for field, label in _LABELS.items() if field not in header.columns]
         raise UsageError(f"{label}缺少列：{'、'.join(missing)}。")
 
 
@@ -569,7 +533,7 @@ def _find_header(records: Iterator[tuple[int, list[str]]]) -> Header | None:
                 break
             continue
         empty_run = 0
-        found = Header(line, _map_header(raw))
+        found = Header(line, map_header(raw, _COLUMNS))
         if _is_full(found):
             return found
         if best is None or len(found.columns) > len(best.columns):
@@ -586,22 +550,8 @@ def _is_full(header: Header | None) -> bool:
 
 def header_columns(cells: list[str]) -> dict[str, int] | None:
     """Each field's column if `cells` is a complete header row, else None."""
-    found = _map_header(cells)
+    found = map_header(cells, _COLUMNS)
     return found if len(found) == len(_COLUMNS) else None
-
-
-def _map_header(cells: list[str]) -> dict[str, int]:
-    names = [
-        clean_text(cell).replace("\ufeff", "").lower() if len(cell) <= _HEADER_CELL_CHARS else ""
-        for cell in cells
-    ]
-    found: dict[str, int] = {}
-    for field, chinese in _COLUMNS.items():
-        for i, name in enumerate(names):
-            if name in (field, chinese):
-                found[field] = i
-                break
-    return found
 
 
 def _parse_id(text: str, where: str) -> int:

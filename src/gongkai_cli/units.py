@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from .csvfiles import Column, decode, map_header, missing, sniff_delimiter
 from .errors import UsageError
 from .text import os_reason
 
@@ -22,19 +23,25 @@ _SEPARATORS = re.compile(r"[、，,；;]+")
 KINDS = ("department", "town", "group", "other")
 KIND_LABELS = {"department": "部门", "town": "街镇", "group": "集合", "other": "其他"}
 _KIND_INPUT = {**{kind: kind for kind in KINDS}, **{label: kind for kind, label in KIND_LABELS.items()}}
-_HEADERS = {
-    "name": ("name", "单位", "名称"),
-    "kind": ("kind", "类型"),
-    "aliases": ("aliases", "别名"),
-    "members": ("members", "成员"),
-}
+_COLUMNS = (
+    Column("name", ("name", "单位", "名称"), required=True),
+    Column("kind", ("kind", "类型")),
+    Column("aliases", ("aliases", "别名")),
+    Column("members", ("members", "成员")),
+)
+
+
+def unit_name(text: str) -> str:
+    """A unit name as typed or read from a cell, without the spaces and line breaks
+    that copying from Word or a merged cell leaves inside it."""
+    return "".join(text.split())
 
 
 def split_units(text: str) -> tuple[str, ...]:
     """Split a 责任单位 cell, keeping order (the first unit leads) and dropping repeats."""
     names: list[str] = []
     for part in _SEPARATORS.split(text or ""):
-        name = "".join(part.split())
+        name = unit_name(part)
         if name and name not in names:
             names.append(name)
     return tuple(names)
@@ -116,23 +123,24 @@ class UnitDirectory:
 def load_directory(path: Path) -> UnitDirectory:
     """Read a unit file: name, kind, aliases, members (lists joined by 、); English or Chinese header."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except OSError as err:
         raise UsageError(f"无法读取单位数据文件“{path}”：{os_reason(err)}。") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"单位数据文件“{path}”不是 UTF-8 编码，请另存为“CSV UTF-8”。") from None
-    reader = csv.reader(io.StringIO(text))
+    text, _ = decode(data, f"单位数据文件“{path}”")
+    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text, _COLUMNS))
     header = next(reader, None)
     if header is None:
         raise UsageError(f"单位数据文件“{path}”是空的。")
-    columns = _map_header(path, [cell.strip() for cell in header])
+    columns = map_header(header, _COLUMNS)
+    if missing(columns, _COLUMNS):
+        raise UsageError(f"单位数据文件“{path}”缺少列：name（单位）。")
     units: list[Unit] = []
     seen: dict[str, int] = {}
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
         cell = lambda key: cells[columns[key]].strip() if key in columns and columns[key] < len(cells) else ""  # noqa: E731
-        name = "".join(cell("name").split())
+        name = unit_name(cell("name"))
         if not name:
             raise UsageError(f"单位数据文件“{path}”第 {line} 行：单位名称为空。")
         kind = _KIND_INPUT.get(cell("kind") or "other")
@@ -187,15 +195,3 @@ def _group_cycle(directory: UnitDirectory) -> list[str]:
             on_path.add(name)
             stack.append(iter(unit.members))
     return []
-
-
-def _map_header(path: Path, header: list[str]) -> dict[str, int]:
-    columns = {}
-    for key, spellings in _HEADERS.items():
-        for index, cell in enumerate(header):
-            if cell.lstrip("\ufeff") in spellings:
-                columns[key] = index
-                break
-    if "name" not in columns:
-        raise UsageError(f"单位数据文件“{path}”缺少列：name（单位）。")
-    return columns

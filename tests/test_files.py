@@ -1,0 +1,67 @@
+"""The one atomic writer (files.py): every file gongkai writes is synced, and so is its folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def synced(monkeypatch):
+    """The (device, inode) of every file and folder fsynced through files.py."""
+    import gongkai_cli.files as files
+
+    seen: set[tuple[int, int]] = set()
+    real = os.fsync
+
+    def recording(handle: int) -> None:
+        info = os.fstat(handle)
+        seen.add((info.st_dev, info.st_ino))
+        real(handle)
+
+    monkeypatch.setattr(files.os, "fsync", recording)
+    return seen
+
+
+def identity(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "-o", "{out}/tasks.csv"),
+        ("export", "-o", "{out}/tasks.xlsx"),
+        ("export", "-f", "ics", "-o", "{out}/tasks.ics"),
+        ("report", "-o", "{out}/report.md"),
+        ("report", "-o", "{out}/report.html"),
+        ("report", "-o", "{out}/report.docx"),
+        ("backup", "{out}/ledger-backup.db"),
+    ],
+    ids=["csv", "xlsx", "ics", "markdown", "html", "docx", "backup"],
+)
+def test_every_output_file_and_its_folder_are_synced(gk, tmp_path, synced, args):
+    out = tmp_path / "out"
+    out.mkdir()
+    gk("init")
+    synced.clear()
+    result = gk(*(arg.format(out=out) for arg in args))
+    assert result.exit_code == 0, result.output
+    (written,) = out.iterdir()
+    assert {identity(written), identity(out)} <= synced
+
+
+def test_a_new_calendar_folder_and_a_removed_entry_are_synced(gk, tmp_path, synced):
+    folder = tmp_path / "cal"
+    assert gk("export", "-f", "vdir", "-o", str(folder)).exit_code == 0
+    assert identity(tmp_path) in synced  # the folder's own name
+    stale = folder / "gongkai-2023-999.ics"
+    stale.write_text((folder / "gongkai-2023-7.ics").read_text(encoding="utf-8").replace(
+        "gongkai-2023-7@", "gongkai-2023-999@"), encoding="utf-8")
+    synced.clear()
+    result = gk("export", "-f", "vdir", "-o", str(folder))
+    assert "删除 1 个" in result.stdout and not stale.exists()
+    assert identity(folder) in synced
