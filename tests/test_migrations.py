@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.store import MIGRATIONS
+from gongkai_cli.store.migrations import MIGRATIONS
 
 # Migration 3 as it shipped (the statements after the events table and its triggers).
 OLD_M003_NOTES_TO_EVENTS = """
@@ -142,7 +142,7 @@ def test_migration3_does_work_linear_in_the_notes(tmp_path: Path):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_migration3_matches_the_shipped_sql_on_random_ledgers(tmp_path: Path, seed: int):
-    from gongkai_cli.store import Store
+    from gongkai_cli.store.sqlite import SQLiteStore as Store
 
     old, new = tmp_path / "old.db", tmp_path / "new.db"
     build_schema2(old, notes=300 * seed, tasks=seed * 4, plans=seed, seed=seed)

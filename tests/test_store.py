@@ -10,7 +10,9 @@ import pytest
 
 from gongkai_cli.errors import StoreError
 from gongkai_cli.models import Status
-from gongkai_cli.store import APPLICATION_ID, SCHEMA_VERSION, Store, TaskInput, TaskQuery
+from gongkai_cli.store import TaskInput, TaskQuery
+from gongkai_cli.store.migrations import SCHEMA_VERSION
+from gongkai_cli.store.sqlite import APPLICATION_ID, SQLiteStore as Store
 
 TODAY = date(2023, 4, 1)
 AT = "2023-04-01T09:00:00+08:00"

@@ -21,7 +21,7 @@ from .models import Event, Note, Plan, Status, Task
 from .text import inert, inert_line, json_inert, markdown_text
 
 if TYPE_CHECKING:
-    from .ledger import BackupSummary, Restored
+    from .usecases.maintenance import BackupSummary, Restored
 
 FORMATS = ("table", "json", "csv", "tsv", "markdown")
 # A write's confirmation is one line or one JSON object, not a table of rows.
