@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Sequence
 
 from ..errors import StoreError
-from ..models import Commit, Event, Note, Plan, Status, Task
+from ..models import CLOSED_STATUSES, Commit, Event, Note, Plan, Status, StatusPayload, Task, decode_payload
 from . import (
     BUSY_TIMEOUT_SECONDS, AddedTasksHaveNotes, ImportCounts, KeyUndone, KeyUsed, NoteInput, NotALedger, NotNewest,
     NotSQLite, TaskInput, TaskQuery, migrations,
@@ -121,7 +121,8 @@ class _Header(NamedTuple):
 # -- the store ----------------------------------------------------------------
 
 
-_OVERDUE = "(t.due IS NOT NULL AND t.due < :today AND t.status NOT IN ('done', 'cancelled'))"
+_OPEN = f"t.status NOT IN ({', '.join(repr(status.value) for status in CLOSED_STATUSES)})"
+_OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {_OPEN})"
 # Matches the partial index notes_counted (migration 4), which holds only counted notes.
 _PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
                WHERE n.task = t.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
@@ -439,7 +440,7 @@ class SQLiteStore:
         if query.overdue_only:
             where.append(_OVERDUE)
         if query.open_only:
-            where.append("t.status NOT IN ('done', 'cancelled')")
+            where.append(_OPEN)
         order = "t.due IS NULL, t.due, t.id" if query.order_by_due else "t.id"
         sql = f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE {' AND '.join(where)} ORDER BY {order}"
         rows = self.conn.execute(sql, params).fetchall()
@@ -622,29 +623,29 @@ class SQLiteStore:
         if not keys:
             return {}
         rows = self.conn.execute(
-            """SELECT e.key, e.id, e.plan, e.task, e.at, e.by, e.after,
+            """SELECT e.key, e.id, e.plan, e.task, e.at, e.by, e.action, e.before, e.after,
                        (SELECT u.id FROM events u WHERE u.undoes = e.id)
                 FROM events e WHERE e.key IN (SELECT value FROM json_each(?))""",
             (json.dumps(keys),),
         ).fetchall()
         found = {}
-        for key, event_id, event_plan, task_id, at, by, after, undone_by in rows:
-            after = json.loads(after)
-            status = after.get("status")
-            found[key] = Note(id=after["note"], task_id=task_id, at=at, by=by, text=after["text"],
-                              status=Status(status) if status else None, count=after.get("count"),
+        for key, event_id, event_plan, task_id, at, by, action, before, after, undone_by in rows:
+            payload = decode_payload(action, before=_load(before), after=_load(after))
+            status = payload.after.value if isinstance(payload, StatusPayload) else None
+            found[key] = Note(id=payload.note, task_id=task_id, at=at, by=by, text=payload.text,
+                              status=Status(status) if status else None, count=payload.count,
                               key=key, repeated=True)
             (entry,) = [entry for entry in entries if entry.key == key]
             if status is None and entry.status is not None and (event_plan, task_id) == (plan, entry.task_id):
                 # A status equal to the task's own was stored as a plain note (see add_notes);
                 # the retry of that call asks again for the status the task still has.
                 status = entry.status.value if statuses[task_id] == entry.status.value else None
-            stored = (event_plan, task_id, after["text"], status, after.get("count"))
+            stored = (event_plan, task_id, payload.text, status, payload.count)
             asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count)
             if stored != asked:
-                raise KeyUsed(key, event_id, after["note"], stored, asked)
+                raise KeyUsed(key, event_id, payload.note, stored, asked)
             if undone_by is not None:
-                raise KeyUndone(key, after["note"], undone_by)
+                raise KeyUndone(key, payload.note, undone_by)
         return found
 
     @_db_errors
@@ -863,14 +864,15 @@ class SQLiteStore:
 
     def _revert_note(self, event: Event, *, at: str, by: str) -> None:
         """Retract the note (notes are append-only: hidden, never deleted) and restore the status."""
-        note_id = event.after["note"]
+        payload = event.payload
+        note_id = payload.note
         row = self.conn.execute(
             """SELECT n.task, n.retracted_at, t.status FROM notes n JOIN tasks t ON t.pk = n.task
                WHERE n.id = ?""",
             (note_id,),
         ).fetchone()
-        changed_status = event.action == "status"
-        if row is None or row[1] is not None or (changed_status and row[2] != event.after["status"]):
+        changed_status = isinstance(payload, StatusPayload)
+        if row is None or row[1] is not None or (changed_status and row[2] != payload.after.value):
             raise _out_of_step(event)
         task_pk = row[0]
         self.conn.execute(
@@ -879,7 +881,7 @@ class SQLiteStore:
         if changed_status:
             self.conn.execute(
                 "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
-                (event.before["status"], at, task_pk),
+                (payload.before.value, at, task_pk),
             )
         else:
             self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
