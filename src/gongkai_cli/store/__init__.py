@@ -104,12 +104,12 @@ class NotNewest(Refusal):
     """The change asked to be undone is no longer the newest undoable one."""
 
 
-class NotSQLite(Refusal):
-    """A backup file is not an SQLite database at all."""
+class NotADatabase(Refusal):
+    """A backup file is not a database of this backend at all."""
 
 
 class NotALedger(Refusal):
-    """A backup file is SQLite but not a gongkai ledger: these tables are missing (none: version 0)."""
+    """A backup file is a database but not a gongkai ledger: these tables are missing (none: version 0)."""
 
     def __init__(self, missing: list[str]):
         super().__init__(missing)

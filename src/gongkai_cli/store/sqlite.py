@@ -24,7 +24,7 @@ from ..errors import StoreError
 from ..models import CLOSED_STATUSES, Commit, Event, Note, Plan, Status, StatusPayload, Task, decode_payload
 from . import (
     BUSY_TIMEOUT_SECONDS, AddedTasksHaveNotes, ImportCounts, KeyUndone, KeyUsed, NoteInput, NotALedger, NotNewest,
-    NotSQLite, TaskInput, TaskQuery, migrations,
+    NotADatabase, TaskInput, TaskQuery, migrations,
 )
 from .migrations import SCHEMA_VERSION
 
@@ -967,7 +967,7 @@ class SQLiteStore:
     def backup_problems(self) -> list[str]:
         """What integrity_check and foreign_key_check find in this backup (empty when whole).
 
-        A file that is not a gongkai ledger at all raises NotSQLite or NotALedger,
+        A file that is not a gongkai ledger at all raises NotADatabase or NotALedger,
         one from a newer gongkai StoreError.
         """
         try:
@@ -976,7 +976,7 @@ class SQLiteStore:
         except sqlite3.DatabaseError as err:
             if "not a database" not in str(err):
                 raise _translate(self.path, err) from err
-            raise NotSQLite() from err
+            raise NotADatabase() from err
         missing = sorted(set(_LEDGER_TABLES) - tables)
         if version < 1 or missing:
             raise NotALedger(missing)

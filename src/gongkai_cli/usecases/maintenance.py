@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from .. import dates
 from ..errors import StoreError, UsageError
-from ..store import NotALedger, NotSQLite, Storage, exclusive, open_backup, open_store
+from ..store import NotALedger, NotADatabase, Storage, exclusive, open_backup, open_store
 from ..text import os_reason
 from .session import Session
 
@@ -42,11 +42,11 @@ def backup(ledger: Session, target: str | os.PathLike, *, overwrite: bool = Fals
 
 
 def check(ledger: Session) -> Path:
-    """SQLite's integrity and foreign-key checks, then whether every value can be read.
+    """The database's own integrity and foreign-key checks, then whether every value can be read.
 
     StoreError naming the first problem found.
     """
-    # Content is read only from a file SQLite itself finds sound.
+    # Content is read only from a database that its own checks find sound.
     problems = ledger.store.problems() or ledger.store.content_problems()
     if problems:
         count = f"共 {len(problems)} 个问题，" if len(problems) > 1 else ""
@@ -87,7 +87,7 @@ def restore(backup: str | os.PathLike, database: Path) -> Restored:
     Under one exclusive lock on the live database (no reader or writer in
     between): the backup is checked again, the live content is copied to a
     timestamped file next to it, and the backup's pages are written into the
-    live database through SQLite, which keeps its WAL consistent.
+    live database through the store, which keeps its journal consistent.
     """
     from .. import files
 
@@ -139,7 +139,7 @@ def _existing_backup(backup: str | os.PathLike, database: Path) -> Path:
 def _checked_backup(source: Storage, path: Path) -> BackupSummary:
     try:
         problems = source.backup_problems()
-    except NotSQLite:
+    except NotADatabase:
         raise UsageError(f"“{path}”不是 SQLite 数据库，不能用来恢复台账。") from None
     except NotALedger as refusal:
         why = f"缺少数据表 {'、'.join(refusal.missing)}" if refusal.missing else "结构版本为 0"

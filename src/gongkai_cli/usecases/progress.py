@@ -8,7 +8,6 @@ from .. import dates
 from ..errors import NotFound, UsageError
 from ..models import Note, Status
 from ..store import KeyUndone, KeyUsed, NoteInput
-from ..text import check_text
 from .inputs import checked_note, parse_count, parse_key, parse_task_id
 from .reading import show
 from .session import Session, no_task
@@ -55,7 +54,7 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
             key = parse_key(values["key"]) if (values["key"] or "").strip() else None
             if key is not None and key in keyed:
                 raise UsageError(f"键“{key}”与第 {keyed[key]} 行重复，一个键只能对应一条进展。")
-            author = check_text((values["by"] or "").strip(), "记录人") or default_author
+            author = ledger.author((values["by"] or "").strip() or default_author)
         except UsageError as err:
             raise UsageError(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
         if key is not None:
