@@ -26,7 +26,9 @@ class Settings(NamedTuple):
     # missing directory is refused instead of created.
     database_named: bool
     plan: str | None  # --plan or GONGKAI_PLAN; None: the default plan
-    user: str  # who makes changes unless --by says otherwise
+    # Who makes changes unless --by says otherwise: GONGKAI_USER; None: the login name, which
+    # is looked up only when a change is written (`login_name`), so reads do not pay for it.
+    user: str | None
     today: date
     busy_timeout: float  # seconds to wait for another process's write lock
 
@@ -39,7 +41,7 @@ def from_environment(db: Path | str | None = None, plan: str | None = None) -> S
         database=database_path(db),
         database_named=db is not None or "GONGKAI_DB" in os.environ,
         plan=plan or os.environ.get("GONGKAI_PLAN") or None,
-        user=current_user(),
+        user=os.environ.get("GONGKAI_USER", "").strip() or None,
         today=dates.today(),
         busy_timeout=busy_timeout(),
     )
@@ -72,9 +74,7 @@ def busy_timeout() -> float:
     return seconds
 
 
-def current_user() -> str:
-    if name := os.environ.get("GONGKAI_USER", "").strip():
-        return name
+def login_name() -> str:
     try:
         import getpass
 

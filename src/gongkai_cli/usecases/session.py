@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from .. import dates
 from ..errors import NotFound, StoreError
 from ..models import Plan
-from ..settings import Settings
+from ..settings import Settings, login_name
 from ..store import Storage, open_store
 from ..text import check_text, os_reason
 from ..units import UnitDirectory, load_directory
@@ -41,6 +41,9 @@ def unit_file_for(db_path: Path) -> Path:
     return DATA_DIR / UNIT_FILE
 
 
+_S = TypeVar("_S", bound="Session")
+
+
 class Session:
     """The ledger of one database, with the plan a command works on."""
 
@@ -61,8 +64,9 @@ class Session:
 
     @classmethod
     def open_for(
-        cls, settings: Settings, *, bootstrap: bool = True, create_parents: bool = False, must_exist: bool = False
-    ):
+        cls: type[_S], settings: Settings, *, bootstrap: bool = True, create_parents: bool = False,
+        must_exist: bool = False,
+    ) -> _S:
         """The ledger `settings` names; one that does not exist yet is created and, with
         `bootstrap`, filled with the bundled 2023 plan, so a fresh install answers
         `gongkai list` straight away. See `open_with` for the other flags."""
@@ -72,13 +76,13 @@ class Session:
 
     @classmethod
     def open_with(
-        cls,
+        cls: type[_S],
         settings: Settings,
         *,
         fill: Callable[[Session], object] | None = None,
         create_parents: bool = False,
         must_exist: bool = False,
-    ):
+    ) -> tuple[_S, object]:
         """The ledger `settings` names, and what `fill` returned if this process created it.
 
         A database that does not exist yet is created, and `fill` runs inside the
@@ -105,7 +109,7 @@ class Session:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self):
+    def __enter__(self: _S) -> _S:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -140,7 +144,7 @@ class Session:
 
     def author(self, by: str | None) -> str:
         """Who makes a change: --by, else the settings' user. It is stored, so it obeys the text rule too."""
-        return check_text((by or "").strip() or self.settings.user, "记录人")
+        return check_text((by or "").strip() or self.settings.user or login_name(), "记录人")
 
 
 def _load_bundled_plan(ledger: Session) -> object:
