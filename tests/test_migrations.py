@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.store.migrations import MIGRATIONS
+from test_maintenance import rows
 
 # Migration 3 as it shipped (the statements after the events table and its triggers).
 OLD_M003_NOTES_TO_EVENTS = """
@@ -157,20 +158,12 @@ def test_migration3_matches_the_shipped_sql_on_random_ledgers(tmp_path: Path, se
 SCHEMA5 = Path(__file__).parent / "fixtures" / "ledger_schema5.db"
 
 
-def _rows(path: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def _columns(path: Path, table: str) -> list[str]:
-    return [row[1] for row in _rows(path, f"SELECT * FROM pragma_table_info('{table}')")]
+    return [row[1] for row in rows(path, f"SELECT * FROM pragma_table_info('{table}')")]
 
 
 def _applied(path: Path) -> list[str]:
-    return [name for (name,) in _rows(path, "SELECT name FROM migrations ORDER BY rowid")]
+    return [name for (name,) in rows(path, "SELECT name FROM migrations ORDER BY rowid")]
 
 
 def test_a_schema5_ledger_upgrades_keeping_every_note_status_and_event(executable, tmp_path: Path):
@@ -185,15 +178,15 @@ def test_a_schema5_ledger_upgrades_keeping_every_note_status_and_event(executabl
         "SELECT task, unit, position FROM task_units ORDER BY task, position",
         "SELECT * FROM plans",
     )
-    before = [_rows(db, sql) for sql in queries]
-    assert _rows(db, "PRAGMA user_version") == [(5,)]
+    before = [rows(db, sql) for sql in queries]
+    assert rows(db, "PRAGMA user_version") == [(5,)]
     assert len(before[0]) == 7 and len(before[2]) == 9  # the fixture is what its .txt says
 
     result = subprocess.run([executable, "--db", str(db), "log", "--format", "json"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert [_rows(db, sql) for sql in queries] == before
-    assert _rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert [rows(db, sql) for sql in queries] == before
+    assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert _applied(db) == [name_of(migration) for migration in MIGRATIONS]
     shown = subprocess.run([executable, "--db", str(db), "show", "40", "--format", "json"],
                            capture_output=True, text=True, timeout=120)
@@ -210,7 +203,7 @@ def test_tasks_units_is_gone_after_the_upgrade_and_from_new_ledgers(tmp_path: Pa
     for path in (old, new):
         SQLiteStore.open(path).close()
         assert "units" not in _columns(path, "tasks")
-        assert _rows(path, "PRAGMA foreign_key_check") == []
+        assert rows(path, "PRAGMA foreign_key_check") == []
 
 
 def test_a_ledger_missing_a_middle_migration_gets_it(tmp_path: Path):
@@ -226,7 +219,7 @@ def test_a_ledger_missing_a_middle_migration_gets_it(tmp_path: Path):
     conn.close()
     # The version says current: only the recorded names show what is missing.
     SQLiteStore.open(db).close()
-    assert _rows(db, "SELECT name FROM sqlite_master WHERE name = 'notes_counted'") == [("notes_counted",)]
+    assert rows(db, "SELECT name FROM sqlite_master WHERE name = 'notes_counted'") == [("notes_counted",)]
     assert "m004_counted_notes_index" in _applied(db)
 
 

@@ -233,3 +233,13 @@ def test_the_use_cases_never_name_sqlite():
         text = source.read_text(encoding="utf-8")
         code = "\n".join(line.split("#")[0] for line in text.splitlines())
         assert not re.search(r"\bsqlite3\b|SQLiteStore|\.conn\b|PRAGMA|\bSELECT\b|\bINSERT INTO\b", code), source
+
+
+def test_the_store_reports_facts_and_never_a_usage_refusal():
+    """Wording a refusal for the user, and its exit code 2 or 3, is the use cases' business."""
+    import gongkai_cli.store
+
+    package = Path(gongkai_cli.store.__file__).parent
+    for source in sorted(package.glob("*.py")):
+        text = source.read_text(encoding="utf-8")
+        assert "UsageError" not in text and "NotFound" not in text, source
