@@ -12,7 +12,7 @@ import pytest
 
 from conftest import write_csv
 
-from gongkai_cli.store import APPLICATION_ID
+from gongkai_cli.store.sqlite import APPLICATION_ID
 
 
 def test_list_my_tasks_as_json(gk):
@@ -253,12 +253,12 @@ def test_help_is_chinese_and_lists_exit_codes(gk):
 
 
 def test_internal_errors_are_one_line_unless_debug(gk, monkeypatch):
-    import gongkai_cli.ledger as ledger_module
+    from gongkai_cli.usecases import reading
 
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ledger_module.Ledger, "list_tasks", explode)
+    monkeypatch.setattr(reading, "list_tasks", explode)
     result = gk("list")
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "boom" in result.stderr

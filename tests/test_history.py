@@ -13,7 +13,8 @@ import pytest
 from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger
 from gongkai_cli.models import Status
-from gongkai_cli.store import MIGRATIONS, Store
+from gongkai_cli.store.migrations import MIGRATIONS
+from gongkai_cli.store.sqlite import SQLiteStore as Store
 
 from conftest import write_csv
 
@@ -83,10 +84,10 @@ def test_history_of_a_missing_task_is_not_found(ledger: Ledger):
 
 
 def test_history_since_a_date(ledger: Ledger, monkeypatch):
-    import gongkai_cli.ledger as ledger_module
+    from gongkai_cli import dates
 
     stamps = iter(["2023-03-01T09:00:00+08:00", "2023-04-02T09:00:00+08:00"])
-    monkeypatch.setattr(ledger_module.dates, "timestamp", lambda: next(stamps))
+    monkeypatch.setattr(dates, "timestamp", lambda: next(stamps))
     ledger.add_note(40, "三月")
     ledger.add_note(40, "四月")
     def notes(since):

@@ -51,7 +51,15 @@ def gongkai(executable: str, tmp_path: Path):
 
 def tasks_in(db: Path, plan: str) -> list[tuple]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT id, content, units FROM tasks WHERE plan = ? ORDER BY id", (plan,)).fetchall()
+        # A task's units, in order, joined as the table cell had them.
+        return conn.execute(
+            """SELECT t.id, t.content,
+                      (SELECT group_concat(name, '、') FROM (
+                           SELECT u.name FROM task_units tu JOIN units u ON u.id = tu.unit
+                           WHERE tu.task = t.pk ORDER BY tu.position))
+               FROM tasks t WHERE t.plan = ? ORDER BY t.id""",
+            (plan,),
+        ).fetchall()
 
 
 def unit_names(db: Path) -> set[str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.errors import NotFound, StoreError, UsageError
-from gongkai_cli.inputs import parse_task_id
 from gongkai_cli.ledger import Ledger, bundled_plan_path
+from gongkai_cli.inputs import parse_task_id
 from gongkai_cli.models import Status
 
 from conftest import write_csv
@@ -61,7 +61,7 @@ def test_plan_name_and_year(tmp_path, db_path, file_name, plan, year, expected):
     with Ledger.open(db_path, bootstrap=False) as opened:
         result = opened.import_file(csv_file, plan=plan, year=year)
         assert (result.plan, result.year) == expected
-        shown = Ledger(opened.store, plan=result.plan).show(1)
+        shown = Ledger(opened.store, opened.settings._replace(plan=result.plan)).show(1)
         assert shown.due == date(expected[1], 4, 20)
 
 
@@ -70,7 +70,7 @@ def test_unknown_deadline_is_kept_with_a_warning(tmp_path, db_path):
     with Ledger.open(db_path, bootstrap=False) as opened:
         result = opened.import_file(csv_file)
         assert len(result.warnings) == 1 and "视情而定" in result.warnings[0]
-        task = Ledger(opened.store).show(1)
+        task = Ledger(opened.store, opened.settings).show(1)
         assert (task.deadline, task.start, task.due) == ("视情而定", None, None)
 
 
@@ -100,17 +100,17 @@ def test_this_years_plan_is_the_default_and_plan_can_be_chosen(tmp_path, db_path
     write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,二〇二四年的任务,区财政局,全年\n")
     with Ledger.open(db_path) as opened:
         opened.import_file(tmp_path / "tasks_2024.csv")
-        december = Ledger(opened.store, today=date(2023, 12, 20))
+        december = Ledger(opened.store, opened.settings._replace(today=date(2023, 12, 20)))
         assert december.plan().name == "2023" and december.plan().default == "current_year"
         assert december.show(1).plan == "2023"
-        january = Ledger(opened.store, today=date(2024, 1, 2))
+        january = Ledger(opened.store, opened.settings._replace(today=date(2024, 1, 2)))
         assert january.show(1).content == "二〇二四年的任务"
-        assert Ledger(opened.store, plan="2024", today=date(2023, 12, 20)).show(1).plan == "2024"
-        later = Ledger(opened.store, today=date(2026, 3, 1))
+        assert Ledger(opened.store, opened.settings._replace(plan="2024", today=date(2023, 12, 20))).show(1).plan == "2024"
+        later = Ledger(opened.store, opened.settings._replace(today=date(2026, 3, 1)))
         assert (later.plan().name, later.plan().default) == ("2024", "newest")
         assert [(p.name, p.default) for p in december.plans()] == [("2023", "current_year"), ("2024", None)]
         with pytest.raises(NotFound, match="2030.*2024、2023"):
-            Ledger(opened.store, plan="2030").plan()
+            Ledger(opened.store, opened.settings._replace(plan="2030")).plan()
 
 
 def test_gongkai_plan_env_picks_the_plan(tmp_path, db_path, monkeypatch):
@@ -296,7 +296,7 @@ def test_a_unit_file_next_to_the_database_overrides_the_bundled_one(db_path: Pat
 def test_units_named_in_the_table_but_not_in_the_file_are_known(tmp_path, ledger: Ledger):
     plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,新成立的区数据局,全年\n")
     ledger.import_file(plan)
-    ledger = Ledger(ledger.store, plan="2024")
+    ledger = Ledger(ledger.store, ledger.settings._replace(plan="2024"))
     assert [t.id for t in ledger.list_tasks(units=("新成立的区数据局",))] == [1]
     assert {row.name: row.kind for row in ledger.units()}["新成立的区数据局"] == "other"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.errors import StoreError
-from gongkai_cli.store import Store
+from gongkai_cli.store.sqlite import SQLiteStore as Store
 
 
 def rows(db: Path, sql: str) -> list[tuple]:

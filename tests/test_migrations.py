@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.store import MIGRATIONS
+from gongkai_cli.store.migrations import MIGRATIONS
+from test_maintenance import rows
 
 # Migration 3 as it shipped (the statements after the events table and its triggers).
 OLD_M003_NOTES_TO_EVENTS = """
@@ -142,7 +143,7 @@ def test_migration3_does_work_linear_in_the_notes(tmp_path: Path):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_migration3_matches_the_shipped_sql_on_random_ledgers(tmp_path: Path, seed: int):
-    from gongkai_cli.store import Store
+    from gongkai_cli.store.sqlite import SQLiteStore as Store
 
     old, new = tmp_path / "old.db", tmp_path / "new.db"
     build_schema2(old, notes=300 * seed, tasks=seed * 4, plans=seed, seed=seed)
@@ -150,3 +151,83 @@ def test_migration3_matches_the_shipped_sql_on_random_ledgers(tmp_path: Path, se
     apply_old_migration3(old)
     Store.open(new).close()
     assert events_of(new) == events_of(old)
+
+
+# -- named migrations ------------------------------------------------------------------
+
+SCHEMA5 = Path(__file__).parent / "fixtures" / "ledger_schema5.db"
+
+
+def _columns(path: Path, table: str) -> list[str]:
+    return [row[1] for row in rows(path, f"SELECT * FROM pragma_table_info('{table}')")]
+
+
+def _applied(path: Path) -> list[str]:
+    return [name for (name,) in rows(path, "SELECT name FROM migrations ORDER BY rowid")]
+
+
+def test_a_schema5_ledger_upgrades_keeping_every_note_status_and_event(executable, tmp_path: Path):
+    from gongkai_cli.store.migrations import SCHEMA_VERSION, name_of
+
+    db = tmp_path / "old.db"
+    db.write_bytes(SCHEMA5.read_bytes())
+    queries = (
+        "SELECT id, task, at, by, text, status, count, retracted_at, retracted_by FROM notes ORDER BY id",
+        "SELECT pk, plan, id, group_name, content, deadline, start, due, status, updated_at FROM tasks ORDER BY pk",
+        "SELECT id, at, by, action, plan, task, before, after, undoes, key FROM events ORDER BY id",
+        "SELECT task, unit, position FROM task_units ORDER BY task, position",
+        "SELECT * FROM plans",
+    )
+    before = [rows(db, sql) for sql in queries]
+    assert rows(db, "PRAGMA user_version") == [(5,)]
+    assert len(before[0]) == 7 and len(before[2]) == 9  # the fixture is what its .txt says
+
+    result = subprocess.run([executable, "--db", str(db), "log", "--format", "json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [rows(db, sql) for sql in queries] == before
+    assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert _applied(db) == [name_of(migration) for migration in MIGRATIONS]
+    shown = subprocess.run([executable, "--db", str(db), "show", "40", "--format", "json"],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert '"status": "doing"' in shown.stdout and "第一次进展" in shown.stdout
+
+
+def test_tasks_units_is_gone_after_the_upgrade_and_from_new_ledgers(tmp_path: Path):
+    from gongkai_cli.store.sqlite import SQLiteStore
+
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    old.write_bytes(SCHEMA5.read_bytes())
+    assert "units" in _columns(old, "tasks")
+    for path in (old, new):
+        SQLiteStore.open(path).close()
+        assert "units" not in _columns(path, "tasks")
+        assert rows(path, "PRAGMA foreign_key_check") == []
+
+
+def test_a_ledger_missing_a_middle_migration_gets_it(tmp_path: Path):
+    """As after a merge that put another branch's migration before one this ledger already had."""
+    from gongkai_cli.store.sqlite import SQLiteStore
+
+    db = tmp_path / "g.db"
+    SQLiteStore.open(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM migrations WHERE name = 'm004_counted_notes_index'")
+    conn.execute("DROP INDEX notes_counted")
+    conn.commit()
+    conn.close()
+    # The version says current: only the recorded names show what is missing.
+    SQLiteStore.open(db).close()
+    assert rows(db, "SELECT name FROM sqlite_master WHERE name = 'notes_counted'") == [("notes_counted",)]
+    assert "m004_counted_notes_index" in _applied(db)
+
+
+def test_an_unrecorded_ledger_counts_its_version_as_the_first_migrations(tmp_path: Path):
+    from gongkai_cli.store.migrations import missing, name_of
+
+    conn = sqlite3.connect(SCHEMA5)
+    try:
+        assert [name_of(migration) for migration in missing(conn, 5)] == ["m006_drop_task_units_text"]
+    finally:
+        conn.close()

@@ -21,8 +21,9 @@ import pytest
 
 from conftest import write_csv
 
-from gongkai_cli.ledger import busy_timeout
-from gongkai_cli.store import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from gongkai_cli.settings import busy_timeout
+from gongkai_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from gongkai_cli.store.sqlite import _UNSTAMPED_VERSIONS, APPLICATION_ID
 
 HEADER = "序号,任务名称,任务内容,责任单位,时间节点\n"
 FIRST_RUNS = 8
@@ -227,7 +228,7 @@ def test_first_runs_at_the_same_moment_all_succeed_and_lose_no_note(run, tmp_pat
 
 def _open_together(path: str, barrier, failures) -> None:
     from gongkai_cli.errors import StoreError
-    from gongkai_cli.store import Store
+    from gongkai_cli.store.sqlite import SQLiteStore as Store
 
     barrier.wait()
     try:
@@ -251,7 +252,7 @@ def test_opens_that_switch_the_same_file_to_wal_together_wait_for_each_other(tmp
         if start == "zero-byte":
             db.touch()
         else:
-            _old_ledger(db, SCHEMA_VERSION - 1)
+            _old_ledger(db, max(_UNSTAMPED_VERSIONS))  # the newest schema a ledger may lack the id at
         barrier, failures = context.Barrier(8), context.Queue()
         openers = [context.Process(target=_open_together, args=(str(db), barrier, failures)) for _ in range(8)]
         for opener in openers:
@@ -270,10 +271,11 @@ def test_opens_that_switch_the_same_file_to_wal_together_wait_for_each_other(tmp
 _KILLED_CREATOR = r"""
 import sys
 import gongkai_cli.ledger as ledger
+import gongkai_cli.usecases.session as session
 def stop(temp, path):
     print("built", flush=True)
     sys.stdin.readline()
-ledger._link_new = stop
+session._link_new = stop
 ledger.Ledger.open(sys.argv[1]).close()
 """
 

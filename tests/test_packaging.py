@@ -45,7 +45,7 @@ def test_an_installed_copy_finds_its_data_next_to_the_module(wheel, tmp_path):
     """Unpacked as pip installs it, the package reads the bundled table without the repository."""
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    probe = "from gongkai_cli import ledger; print(ledger.bundled_plan_path()); print(ledger.DATA_DIR)"
+    probe = "from gongkai_cli.usecases import session; print(session.bundled_plan_path()); print(session.DATA_DIR)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                             env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,9 @@ import pytest
 
 from gongkai_cli.errors import StoreError
 from gongkai_cli.models import Status
-from gongkai_cli.store import APPLICATION_ID, SCHEMA_VERSION, Store, TaskInput, TaskQuery
+from gongkai_cli.store import TaskInput, TaskQuery
+from gongkai_cli.store.migrations import SCHEMA_VERSION
+from gongkai_cli.store.sqlite import APPLICATION_ID, SQLiteStore as Store
 
 TODAY = date(2023, 4, 1)
 AT = "2023-04-01T09:00:00+08:00"
@@ -210,3 +212,34 @@ def test_tasks_with_notes_covers_the_whole_plan_in_id_order(store: Store):
     assert [(n.by, n.text) for n in tasks[1].notes] == [("甲", "先"), ("乙", "后")]
     assert tasks[1].status is Status.DOING and tasks[0].notes == () == tasks[2].notes
     assert not store.conn.in_transaction
+
+
+def test_the_sqlite_store_has_every_method_of_the_storage_protocol():
+    from gongkai_cli.store import Storage
+
+    wanted = {name for name in vars(Storage) if not name.startswith("_")} | set(Storage.__annotations__)
+    assert wanted - set(dir(Store)) - {"commits"} == set()
+
+
+def test_the_use_cases_never_name_sqlite():
+    """The boundary a second backend relies on: only store/ speaks SQLite."""
+    import re
+
+    import gongkai_cli
+
+    package = Path(gongkai_cli.__file__).parent
+    sources = [package / "ledger.py", package / "settings.py", *sorted((package / "usecases").glob("*.py"))]
+    for source in sources:
+        text = source.read_text(encoding="utf-8")
+        code = "\n".join(line.split("#")[0] for line in text.splitlines())
+        assert not re.search(r"\bsqlite3\b|SQLiteStore|\.conn\b|PRAGMA|\bSELECT\b|\bINSERT INTO\b", code), source
+
+
+def test_the_store_reports_facts_and_never_a_usage_refusal():
+    """Wording a refusal for the user, and its exit code 2 or 3, is the use cases' business."""
+    import gongkai_cli.store
+
+    package = Path(gongkai_cli.store.__file__).parent
+    for source in sorted(package.glob("*.py")):
+        text = source.read_text(encoding="utf-8")
+        assert "UsageError" not in text and "NotFound" not in text, source

@@ -10,7 +10,8 @@ from datetime import date
 import pytest
 
 from gongkai_cli.ledger import bundled_plan_path
-from gongkai_cli.store import MIGRATIONS, SCHEMA_VERSION, Store
+from gongkai_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from gongkai_cli.store.sqlite import SQLiteStore as Store
 from gongkai_cli.targets import detect_target
 
 

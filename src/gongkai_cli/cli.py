@@ -628,25 +628,32 @@ def _main(
     ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug)
 
 
-def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
-    from .ledger import Ledger
+def _settings(ctx: typer.Context):
+    """The command's settings, from its options and the environment: built here once."""
+    from .settings import from_environment
 
     options = _options(ctx)
-    ledger = Ledger.open(options.db, plan=options.plan, bootstrap=bootstrap, **how)
+    return from_environment(options.db, options.plan)
+
+
+def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
+    from .usecases.session import Session
+
+    ledger = Session.open_for(_settings(ctx), bootstrap=bootstrap, **how)
     # Commits are recorded from here on, so an output failure after one is reported as such.
     ctx.find_root().meta[_SAVED] = ledger.store.commits
     if ledger.created:
-        ctx.find_root().meta[_CREATED] = ledger.store.path
+        ctx.find_root().meta[_CREATED] = ledger.database
     return ledger
 
 
 def _complete_unit(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion for --unit: unit names and aliases known to this ledger."""
-    from .ledger import Ledger
+    from .usecases import reading
 
     try:
-        with Ledger.open(_options(ctx).db, must_exist=True) as ledger:
-            names = ledger.unit_spellings()
+        with _ledger(ctx, must_exist=True) as ledger:
+            names = reading.unit_spellings(ledger)
     except GongkaiError:
         return []
     return [name for name in names if name.startswith(incomplete)]
@@ -689,9 +696,11 @@ def init(
     empty: bool = typer.Option(False, "--empty", help="创建空台账，不载入内置的 2023 年计划。"),
 ) -> None:
     """创建数据库（已存在时不做任何改动；所在目录不存在时一并创建）。"""
+    from .usecases.plans import plans as plans_of
+
     with _ledger(ctx, bootstrap=not empty, create_parents=True) as ledger:
-        plans = ledger.plans()
-        where = ledger.store.path
+        plans = plans_of(ledger)
+        where = ledger.database
     summary = "、".join(f"{p.name}（{p.tasks} 项）" for p in plans) or "无计划"
     _say(f"台账就绪：{where}；计划：{summary}。")
 
@@ -714,7 +723,7 @@ def import_(
 ) -> None:
     """导入（或重新导入）一份任务分解表。重新导入只更新任务文字，不丢失进展和状态。"""
     from .inputs import parse_year
-    from .ledger import Ledger
+    from .usecases.plans import import_into
 
     year = parse_year(year) if year is not None else None
 
@@ -724,7 +733,7 @@ def import_(
     # named on the command line or by the file's year, never by the environment.
     before = options.plan if root.get_parameter_source("plan").name == "COMMANDLINE" else None
     name = _one_value(root, "plan", before, plan)
-    result, committed = Ledger.import_into(options.db, file, plan=name, year=year, strict=strict)
+    result, committed = import_into(_settings(ctx), file, plan=name, year=year, strict=strict)
     # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
     ctx.find_root().meta[_SAVED] = committed
     for warning in result.warnings:
@@ -748,10 +757,11 @@ def import_(
 def plans(ctx: typer.Context, fmt: str = FormatOption) -> None:
     """列出已导入的计划及其任务数，标出默认计划及原因（今年的计划，没有时为最新的计划）。"""
     from . import render
+    from .usecases import plans
 
     fmt = _render_format(fmt)
     with _ledger(ctx) as ledger:
-        items = ledger.plans()
+        items = plans.plans(ledger)
     render.plans(items, fmt)
 
 
@@ -772,12 +782,13 @@ def list_(
 ) -> None:
     """列出任务，按序号排列。例如：gongkai list --unit 区财政局"""
     from . import render
+    from .usecases import reading
 
     fmt = _render_format(fmt)
     statuses = _statuses(status)
     with _ledger(ctx) as ledger:
-        items = ledger.list_tasks(
-            units=tuple(unit or ()), statuses=statuses, group=group, search=search, overdue=overdue,
+        items = reading.list_tasks(
+            ledger, units=tuple(unit or ()), statuses=statuses, group=group, search=search, overdue=overdue,
             direct=direct, lead=lead,
         )
     render.tasks(items, fmt)
@@ -805,11 +816,12 @@ def due(
     例如：gongkai due --before 2023-04-20
     """
     from . import render
+    from .usecases import reading
 
     fmt = _render_format(fmt)
     with _ledger(ctx) as ledger:
-        items = ledger.due(
-            before=before, after=after, within=within, overdue=overdue,
+        items = reading.due(
+            ledger, before=before, after=after, within=within, overdue=overdue,
             units=tuple(unit or ()), include_closed=all_, direct=direct, lead=lead,
         )
     render.tasks(items, fmt)
@@ -831,10 +843,11 @@ def remind(
     例如：gongkai remind --within 7d --unit 区财政局
     """
     from . import render
+    from .usecases import reading
 
     fmt = _render_format(fmt)
     with _ledger(ctx) as ledger:
-        report = ledger.remind(within=within, units=tuple(unit or ()), by_unit=by_unit)
+        report = reading.remind(ledger, within=within, units=tuple(unit or ()), by_unit=by_unit)
     render.reminder(report, fmt)
     if fail_on_overdue and any(section.overdue for section in report.sections):
         raise typer.Exit(OVERDUE_EXIT_CODE)
@@ -850,10 +863,11 @@ def summary(
 ) -> None:
     """计划进度总览：各状态任务数、完成率、逾期数和 30 天内到期数。"""
     from . import render
+    from .usecases import reading
 
     fmt = _render_format(fmt)
     with _ledger(ctx) as ledger:
-        result = ledger.summary(by=by)
+        result = reading.summary(ledger, by=by)
     render.summary(result, fmt)
 
 
@@ -883,6 +897,7 @@ def report(
 
     from . import reporting
     from .files import STDOUT, check_output, write_output
+    from .usecases import reading
 
     if as_docx and as_html:
         raise UsageError("--docx 与 --html 只能选一个。")
@@ -894,13 +909,13 @@ def report(
         raise UsageError("Word 文档是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 进展报告.docx）。")
     check_output(output, what="报告", force=force)
     with _ledger(ctx) as ledger:
-        result = ledger.report(unit=unit, since=since)
+        result = reading.report(ledger, unit=unit, since=since)
     if as_docx:
         produce = lambda out: reporting.docx(result, out)  # noqa: E731
     else:
         text = reporting.html_page(result) if as_html else reporting.markdown(result)
         produce = lambda out: out.write(text.encode("utf-8"))  # noqa: E731
-    write_output(output, produce, ledger=ledger.store.path, what="报告", force=force)
+    write_output(output, produce, ledger=ledger.database, what="报告", force=force)
     if not quiet and output != STDOUT:
         kind = "Word" if as_docx else "HTML" if as_html else "Markdown"
         _say(f"已写入报告“{output}”（{kind}）。")
@@ -915,11 +930,12 @@ def show(
     """查看一项任务的全部信息和进展记录。"""
     from . import render
     from .inputs import parse_task_id
+    from .usecases import reading
 
     fmt = _render_format(fmt)
     number = parse_task_id(task_id)
     with _ledger(ctx) as ledger:
-        task = ledger.show(number)
+        task = reading.show(ledger, number)
     render.task_detail(task, fmt)
 
 
@@ -931,10 +947,11 @@ def units(
 ) -> None:
     """列出所有责任单位：类型、别名，以及在当前计划中直接负责、牵头、已完成、逾期的任务数。"""
     from . import render
+    from .usecases import reading
 
     fmt = _render_format(fmt)
     with _ledger(ctx) as ledger:
-        items = ledger.units()
+        items = reading.units(ledger)
         source = ledger.directory.source
     if tree:
         render.unit_tree(items, fmt)
@@ -946,7 +963,7 @@ def units(
 
 
 def _read_text(text: str) -> str:
-    from .ledger import MAX_NOTE_BYTES
+    from .inputs import MAX_NOTE_BYTES
 
     if text != "-":
         return text
@@ -988,6 +1005,7 @@ def note(
 ) -> None:
     """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成"；批量：gongkai note --from 进展.csv"""
     from .inputs import parse_count, parse_key, parse_status, parse_task_id
+    from .usecases import progress
 
     fmt = _render_format(fmt, confirmation=True)
     if from_file is not None:
@@ -1002,7 +1020,7 @@ def note(
     amount, idempotency_key = parse_count(count), parse_key(key)
     body = _read_text(text)
     with _ledger(ctx) as ledger:
-        written = ledger.add_note(number, body, by=by, status=new_status, count=amount, key=idempotency_key)
+        written = progress.add_note(ledger, number, body, by=by, status=new_status, count=amount, key=idempotency_key)
         plan = None if quiet else ledger.plan().name
     from . import render
 
@@ -1012,6 +1030,7 @@ def note(
 
 
 def _note_batch(ctx: typer.Context, source: str, *, by: Optional[str], quiet: bool, fmt: str) -> None:
+    from .usecases import progress
     from .batch import MAX_BATCH_BYTES
 
     if source == "-":
@@ -1028,7 +1047,7 @@ def _note_batch(ctx: typer.Context, source: str, *, by: Optional[str], quiet: bo
 
             raise UsageError(f"无法读取文件“{source}”：{os_reason(err)}；未写入任何记录。") from None
     with _ledger(ctx) as ledger:
-        written = ledger.add_notes_from(data, name, by=by)
+        written = progress.add_notes_from(ledger, data, name, by=by)
         plan = None if quiet else ledger.plan().name
     from . import render
 
@@ -1053,12 +1072,13 @@ def status_(
 ) -> None:
     """修改任务状态；每次修改都会记入进展记录。例如：gongkai status 40 done"""
     from .inputs import parse_status, parse_task_id
+    from .usecases import progress
 
     fmt = _render_format(fmt, confirmation=True)
     number = parse_task_id(task_id)
     target = parse_status(new_status)
     with _ledger(ctx) as ledger:
-        change = ledger.set_status(number, target, note=note_text, by=by)
+        change = progress.set_status(ledger, number, target, note=note_text, by=by)
         plan = None if quiet else ledger.plan().name
     if quiet:
         return
@@ -1095,21 +1115,22 @@ def export(
     写入文件时先写临时文件再替换，不会留下写了一半的文件。
     """
     from . import export as exporter
+    from .usecases import reading
 
     fmt = exporter.resolve_format(fmt, output)
     calendar = exporter.calendar_options(fmt, ics_kind, alarm)
     exporter.check_target(fmt, output, force=force)
     with _ledger(ctx) as ledger:
-        plan = ledger.export_tasks()
+        plan = reading.export_tasks(ledger)
     if fmt == "vdir":
-        result = exporter.write_vdir(plan, output, calendar, ledger=ledger.store.path, force=force)
+        result = exporter.write_vdir(plan, output, calendar, ledger=ledger.database, force=force)
         if not quiet:
             _say(
                 f"已导出计划“{plan.plan.name}”到文件夹“{output}”（vdir）：写入 {result.written} 个文件，"
                 f"未变 {result.unchanged} 个，删除 {result.removed} 个。"
             )
         return
-    exporter.write(plan, fmt, output, calendar, ledger=ledger.store.path, force=force)
+    exporter.write(plan, fmt, output, calendar, ledger=ledger.database, force=force)
     if not quiet and output != exporter.STDOUT:
         _say(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
 
@@ -1127,11 +1148,12 @@ def log(
     """查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。"""
     from . import render
     from .inputs import parse_task_id
+    from .usecases import history
 
     fmt = _render_format(fmt)
     number = parse_task_id(task_id) if task_id is not None else None
     with _ledger(ctx) as ledger:
-        items = ledger.history(number, since=since)
+        items = history.history(ledger, number, since=since)
     render.events(items, fmt)
 
 
@@ -1180,10 +1202,11 @@ def undo(
     """
     from . import render
     from .inputs import parse_event_id
+    from .usecases import history
 
     number = parse_event_id(event_id) if event_id is not None else None
     with _ledger(ctx) as ledger:
-        event = ledger.change(number) if number is not None else ledger.last_change()
+        event = history.change(ledger, number) if number is not None else history.last_change(ledger)
         if event.undone_by is not None:
             render.already_undone(event)
             return
@@ -1200,7 +1223,7 @@ def undo(
             if not _confirm("确认撤销这项更改吗？"):
                 _say("未撤销任何更改。")
                 return
-        done = ledger.undo(event, by=by)
+        done = history.undo(ledger, event, by=by)
     render.undone(done)
 
 
@@ -1215,9 +1238,10 @@ def backup(
 ) -> None:
     """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。恢复请用 gongkai restore 备份文件。"""
     from . import render
+    from .usecases import maintenance
 
     with _ledger(ctx, must_exist=True) as ledger:
-        written = ledger.backup(file, overwrite=force)
+        written = maintenance.backup(ledger, file, overwrite=force)
     ctx.find_root().meta[_DONE] = f"已备份到“{written}”"
     render.backup_done(written)
 
@@ -1233,9 +1257,10 @@ def restore(
     不要直接把备份文件复制回原处：数据库旁残留的 -wal 文件会把它写坏。
     """
     from . import render
-    from .ledger import inspect_backup, resolve_db_path, restore as restore_backup
+    from .settings import database_path
+    from .usecases.maintenance import inspect_backup, restore as restore_backup
 
-    database = resolve_db_path(_options(ctx).db)
+    database = database_path(_options(ctx).db)
     summary = inspect_backup(file, database)
     if not yes:
         if not _interactive():
@@ -1256,9 +1281,10 @@ def restore(
 def check(ctx: typer.Context) -> None:
     """检查数据库是否完好（完整性检查与外键检查）；有问题时退出码为 4。"""
     from . import render
+    from .usecases import maintenance
 
     with _ledger(ctx, must_exist=True) as ledger:
-        path = ledger.check()
+        path = maintenance.check(ledger)
     render.check_passed(path)
 
 

@@ -28,7 +28,7 @@ from .models import Note, Status, Task
 from .render import inert, note_text, write_json, write_markdown_table
 
 if TYPE_CHECKING:
-    from .ledger import PlanTasks
+    from .usecases.reading import PlanTasks
 
 FORMATS = ("xlsx", "csv", "json", "markdown", "ics", "vdir")
 ICS_KINDS = ("event", "todo")

@@ -16,6 +16,7 @@ from datetime import timedelta
 from . import dates
 from .errors import UsageError
 from .models import STATUS_WORDS, Status, status_choices, task_id_value
+from .text import check_text
 
 _EVENT_ID = re.compile(r"[1-9][0-9]{0,17}")
 _COUNT = re.compile(r"[1-9][0-9]{0,8}")
@@ -26,6 +27,9 @@ _ALARM_UNITS = ("d", "h", "w", "天", "小时", "周")
 # Three digits: a reminder 999 weeks ahead is already beyond any plan.
 _MAX_ALARM = 999
 _NO_ALARM = ("0", "none", "off", "no", "无")
+# A progress note is a few sentences; 64 KiB of UTF-8 is far beyond any real one
+# and keeps a pasted file or a runaway script out of the ledger and its reports.
+MAX_NOTE_BYTES = 64 * 1024
 
 
 def parse_task_id(text: str) -> int:
@@ -91,3 +95,13 @@ def parse_alarm(text: str) -> timedelta | None:
         raise UsageError(f"无效的提醒提前量“{text}”，应为天数、小时数或周数，例如 3d、12h、1w；不提醒用 none。")
     count, unit = duration
     return timedelta(**{unit: count})
+
+
+def checked_note(text: str | None) -> str:
+    """A note's text, stripped; refused when it is not text or longer than MAX_NOTE_BYTES."""
+    # Checked first: it also refuses the lone surrogates that stand for bytes which are not UTF-8.
+    text = check_text((text or "").strip(), "进展说明")
+    size = len(text.encode("utf-8"))
+    if size > MAX_NOTE_BYTES:
+        raise UsageError(f"进展说明过长（{size} 字节），上限为 {MAX_NOTE_BYTES} 字节（64 KiB）。")
+    return text

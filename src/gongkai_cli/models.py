@@ -40,7 +40,7 @@ class Status(str, enum.Enum):
     @property
     def closed(self) -> bool:
         """A closed task can no longer be overdue."""
-        return self in (Status.DONE, Status.CANCELLED)
+        return self in CLOSED_STATUSES
 
 
 def status_choices() -> str:
@@ -49,6 +49,9 @@ def status_choices() -> str:
         f"{status.label}（{status.value}）：{'、'.join(words[2:])}" for status, words in STATUS_WORDS.items()
     )
 
+
+# The one definition of "closed": the store derives its SQL from it.
+CLOSED_STATUSES = (Status.DONE, Status.CANCELLED)
 
 _LABELS = {
     Status.TODO: "未开始",
@@ -176,6 +179,67 @@ class Plan(NamedTuple):
         }
 
 
+class NotePayload(NamedTuple):
+    """A note was written (action note)."""
+
+    note: int
+    text: str
+    count: int | None
+
+
+class StatusPayload(NamedTuple):
+    """A note changed the task's status (action status)."""
+
+    note: int
+    text: str
+    count: int | None
+    before: Status
+    after: Status
+
+
+class ImportPayload(NamedTuple):
+    """A plan table was imported (action import)."""
+
+    source: str
+    added: int
+    updated: int
+    new_plan: bool
+
+
+class UndoPayload(NamedTuple):
+    """An earlier change was taken back (action undo)."""
+
+    undoes: int | None
+    undone: Payload
+
+
+class OtherPayload(NamedTuple):
+    """An action this version does not know (written by a later one): the stored JSON as it is."""
+
+    action: str | None
+    before: dict | None
+    after: dict | None
+
+
+Payload = NotePayload | StatusPayload | ImportPayload | UndoPayload | OtherPayload
+
+
+def decode_payload(action: str | None, *, before: dict | None, after: dict | None) -> Payload:
+    """The typed payload of a change from the JSON its event stored: the one reader of that schema."""
+    before, after = before or {}, after or {}
+    if action == "note":
+        return NotePayload(note=after["note"], text=after["text"], count=after.get("count"))
+    if action == "status":
+        return StatusPayload(note=after["note"], text=after.get("text") or "", count=after.get("count"),
+                             before=Status(before["status"]), after=Status(after["status"]))
+    if action == "import":
+        replaced = before["tasks"].values()
+        added = sum(1 for old in replaced if old is None)
+        return ImportPayload(source=after["plan"]["source"], added=added, updated=len(replaced) - added,
+                             new_plan=before["plan"] is None)
+    return OtherPayload(action, before, after)
+
+
 class Event(NamedTuple):
     """One recorded change in the append-only history.
 
@@ -195,6 +259,14 @@ class Event(NamedTuple):
     undone_by: int | None = None
     # The action an undo event reverted: lets a renderer describe it without a lookup.
     undoes_action: str | None = None
+
+    @property
+    def payload(self) -> Payload:
+        """What the change did, typed; for an undo, what it took back."""
+        if self.action == "undo":
+            undone = decode_payload(self.undoes_action, before=self.after, after=self.before)
+            return UndoPayload(undoes=self.undoes, undone=undone)
+        return decode_payload(self.action, before=self.before, after=self.after)
 
     def to_dict(self) -> dict:
         return {

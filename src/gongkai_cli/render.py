@@ -17,11 +17,11 @@ from typing import IO, TYPE_CHECKING, Iterable, Sequence
 
 from .cells import guard
 from .errors import UsageError
-from .models import Event, Note, Plan, Status, Task
+from .models import Event, ImportPayload, Note, NotePayload, Payload, Plan, StatusPayload, Task, UndoPayload
 from .text import inert, inert_line, json_inert, markdown_text
 
 if TYPE_CHECKING:
-    from .ledger import BackupSummary, Restored
+    from .usecases.maintenance import BackupSummary, Restored
 
 FORMATS = ("table", "json", "csv", "tsv", "markdown")
 # A write's confirmation is one line or one JSON object, not a table of rows.
@@ -640,25 +640,24 @@ _ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "und
 
 def describe(event: Event) -> str:
     """What one change did, as before → after, in one line of Chinese."""
-    before, after = event.before or {}, event.after or {}
-    if event.action == "undo":
-        undone = event._replace(
-            action=event.undoes_action, before=event.after, after=event.before, undoes=None
-        )
-        return f"撤销 #{event.undoes}：{describe(undone)}"
-    counted = f"（计 {after['count']} 次）" if after.get("count") else ""
-    if event.action == "note":
-        return f"进展：{after['text']}{counted}"
-    if event.action == "status":
-        change = f"状态：{Status(before['status']).label} → {Status(after['status']).label}"
-        return f"{change}；说明：{after['text']}{counted}" if after.get("text") else change + counted
-    if event.action == "import":
-        replaced = before["tasks"].values()
-        added = sum(1 for old in replaced if old is None)
-        new_plan = "，新建计划" if before["plan"] is None else ""
-        return f"导入 {after['plan']['source']}：新增 {added} 项，更新 {len(replaced) - added} 项{new_plan}"
+    return _described(event.payload)
+
+
+def _described(payload: Payload) -> str:
+    if isinstance(payload, UndoPayload):
+        return f"撤销 #{payload.undoes}：{_described(payload.undone)}"
+    if isinstance(payload, (NotePayload, StatusPayload)):
+        counted = f"（计 {payload.count} 次）" if payload.count else ""
+        if isinstance(payload, NotePayload):
+            return f"进展：{payload.text}{counted}"
+        change = f"状态：{payload.before.label} → {payload.after.label}"
+        return f"{change}；说明：{payload.text}{counted}" if payload.text else change + counted
+    if isinstance(payload, ImportPayload):
+        new_plan = "，新建计划" if payload.new_plan else ""
+        return f"导入 {payload.source}：新增 {payload.added} 项，更新 {payload.updated} 项{new_plan}"
     # Actions added by later versions still show, if less nicely.
-    return f"{event.action}：{json.dumps(before, ensure_ascii=False)} → {json.dumps(after, ensure_ascii=False)}"
+    before, after = (json.dumps(side, ensure_ascii=False) for side in (payload.before, payload.after))
+    return f"{payload.action}：{before} → {after}"
 
 
 def headline(event: Event) -> str:

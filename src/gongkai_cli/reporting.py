@@ -17,7 +17,7 @@ from .render import note_text
 from .text import inert, markdown_text
 
 if TYPE_CHECKING:
-    from .ledger import ProgressReport
+    from .usecases.reading import ProgressReport
 
 TITLE = "政务公开工作要点落实情况报告"
 

@@ -1,9 +1,8 @@
-"""The only module that speaks SQL.
+"""The SQLite backend of `Storage`: the only module, with its migrations, that speaks SQL.
 
-A `Store` owns one SQLite connection. Its public methods are the storage
-surface the use cases rely on; a second backend (PostgreSQL) would implement the
-same methods. Queries use plain `sqlite3`; `sqlite_utils` is imported only where
-the schema is built, so everyday commands stay light.
+An `SQLiteStore` owns one SQLite connection. Queries use plain `sqlite3`;
+`sqlite_utils` is imported only where the schema is built, so everyday commands
+stay light.
 
 Concurrency: WAL lets readers run beside one writer; every write runs inside
 `BEGIN IMMEDIATE`, so a writer takes the write lock up front and waits (busy
@@ -17,16 +16,17 @@ import functools
 import json
 import os
 import sqlite3
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Sequence
 
-from .errors import StoreError, UsageError
-from .models import Commit, Event, Note, Plan, Status, Task
-
-# How long a command waits for another one's write lock unless GONGKAI_BUSY_TIMEOUT says otherwise.
-# A burst of cron jobs queues behind the longest write among them; see docs/reliability.md.
-BUSY_TIMEOUT_SECONDS = 30.0
+from ..errors import StoreError
+from ..models import CLOSED_STATUSES, Commit, Event, Note, Plan, Status, StatusPayload, Task, decode_payload
+from . import (
+    BUSY_TIMEOUT_SECONDS, AddedTasksHaveNotes, ImportCounts, KeyUndone, KeyUsed, NoteInput, NotALedger, NotNewest,
+    NotADatabase, TaskInput, TaskQuery, migrations,
+)
+from .migrations import SCHEMA_VERSION
 
 # `PRAGMA application_id` of every ledger: "GKAI" in ASCII. It is how gongkai tells its own
 # ledgers from other programs' SQLite files, which it must leave untouched.
@@ -39,205 +39,7 @@ _LEDGER_TABLES = ("plans", "tasks", "units", "task_units", "notes")
 _SQLITE_READONLY_DIRECTORY = 1544
 
 
-class TaskInput(NamedTuple):
-    """One task as an import hands it to the store."""
-
-    id: int
-    group: str
-    content: str
-    units: tuple[str, ...]
-    deadline: str
-    start: date | None
-    due: date | None
-
-
-class NoteInput(NamedTuple):
-    """One note to append, as the use cases hand it to the store."""
-
-    task_id: int
-    text: str
-    by: str
-    status: Status | None = None
-    count: int | None = None
-    key: str | None = None  # idempotency key: a retry with the same key writes nothing
-
-
-class ImportCounts(NamedTuple):
-    added: int
-    updated: int
-    unchanged: int
-    kept: tuple[int, ...]  # ids in the ledger but not in the file: kept, never deleted
-
-
-class TaskQuery(NamedTuple):
-    """Filters for `Store.tasks`; every field narrows the result (AND)."""
-
-    units: tuple[str, ...] = ()
-    lead_only: bool = False  # with `units`: only tasks one of them leads (listed first)
-    statuses: tuple[Status, ...] = ()
-    group: str | None = None
-    search: str | None = None
-    due_before: date | None = None
-    due_after: date | None = None
-    with_due_only: bool = False
-    overdue_only: bool = False
-    open_only: bool = False
-    order_by_due: bool = False
-
-
-# -- schema -------------------------------------------------------------------
-
-
-def _m001_initial(db) -> None:
-    db["plans"].create(
-        {"name": str, "year": int, "source": str, "created_at": str, "imported_at": str},
-        pk="name",
-        not_null={"year", "source", "created_at", "imported_at"},
-    )
-    db["tasks"].create(
-        {
-            "pk": int,
-            "plan": str,
-            "id": int,
-            "group_name": str,
-            "content": str,
-            "units": str,
-            "deadline": str,
-            "start": str,
-            "due": str,
-            "status": str,
-            "updated_at": str,
-        },
-        pk="pk",
-        not_null={"plan", "id", "group_name", "content", "units", "deadline", "status", "updated_at"},
-        defaults={"status": "todo"},
-        foreign_keys=[("plan", "plans", "name")],
-    )
-    db["tasks"].create_index(["plan", "id"], unique=True)
-    db["tasks"].create_index(["plan", "due"])
-    db["units"].create({"id": int, "name": str}, pk="id", not_null={"name"})
-    db["units"].create_index(["name"], unique=True)
-    db["task_units"].create(
-        {"task": int, "unit": int, "position": int},
-        pk=("task", "position"),
-        not_null={"task", "unit", "position"},
-        foreign_keys=[("task", "tasks", "pk"), ("unit", "units", "id")],
-    )
-    db["task_units"].create_index(["unit", "task"])
-    db["notes"].create(
-        {"id": int, "task": int, "at": str, "by": str, "text": str, "status": str},
-        pk="id",
-        not_null={"task", "at", "by", "text"},
-        foreign_keys=[("task", "tasks", "pk")],
-    )
-    db["notes"].create_index(["task", "at"])
-
-
-def _m002_note_counts(db) -> None:
-    # A note may count towards a task's target (不少于4次); NULL for ordinary notes.
-    db["notes"].add_column("count", int)
-
-
-def _m003_history(db) -> None:
-    """An append-only history of every change, and notes that can be retracted by undo."""
-    statements = (
-        """
-        CREATE TABLE events (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            by TEXT NOT NULL,
-            action TEXT NOT NULL,
-            plan TEXT NOT NULL,
-            task INTEGER,
-            before TEXT,
-            after TEXT,
-            undoes INTEGER UNIQUE REFERENCES events (id)
-        )
-        """,
-        "CREATE INDEX events_plan_task ON events (plan, task)",
-        # The history is the evidence undo relies on: a change is reverted by a new
-        # event, never by editing or deleting the one that made it.
-        """
-        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
-        """,
-        """
-        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
-        """,
-        "ALTER TABLE notes ADD COLUMN retracted_at TEXT",
-        "ALTER TABLE notes ADD COLUMN retracted_by TEXT",
-        # Notes written before this migration become their events, so `log` covers them
-        # and they can be undone. A task starts as todo and only a note changes its
-        # status, so the status a note replaced is the one set by the task's previous
-        # status note, else todo. Earlier imports kept no before-state and stay out.
-        # One window pass over the status notes finds each one's predecessor: linear,
-        # where a lookup per note was quadratic in the notes of a task (300k notes on
-        # 91 tasks held the write lock for 13 minutes).
-        """
-        INSERT INTO events (at, by, action, plan, task, before, after)
-        SELECT n.at, n.by,
-               CASE WHEN n.status IS NULL THEN 'note' ELSE 'status' END,
-               t.plan, t.id,
-               CASE WHEN n.status IS NULL THEN NULL
-                    ELSE json_object('status', coalesce(s.previous, 'todo')) END,
-               CASE WHEN n.status IS NULL THEN json_object('note', n.id, 'text', n.text)
-                    ELSE json_object('note', n.id, 'text', n.text, 'status', n.status) END
-        FROM notes n JOIN tasks t ON t.pk = n.task
-        LEFT JOIN (
-            SELECT id, lag(status) OVER (PARTITION BY task ORDER BY id) AS previous
-            FROM notes WHERE status IS NOT NULL
-        ) s ON s.id = n.id
-        ORDER BY n.id
-        """,
-    )
-    for statement in statements:
-        db.execute(statement)
-
-
-def _m004_counted_notes_index(db) -> None:
-    # Progress toward a target sums a few counted notes; without this index every
-    # listing would read every note of every listed task to find them.
-    db.execute(
-        "CREATE INDEX notes_counted ON notes (task, count) WHERE count IS NOT NULL AND retracted_at IS NULL"
-    )
-
-
-def _m005_event_keys(db) -> None:
-    # A client-chosen key makes a note idempotent: a retry after a lost confirmation finds
-    # the first write instead of making a second. The key lives on the event, which is
-    # never updated or deleted, so a key stays taken even after undo or a removed task.
-    db.execute("ALTER TABLE events ADD COLUMN key TEXT")
-    db.execute("CREATE UNIQUE INDEX events_key ON events (key) WHERE key IS NOT NULL")
-
-
-# Append only: a migration that has shipped is never edited.
-MIGRATIONS: list[Callable] = [
-    _m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index, _m005_event_keys,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
 # -- errors -------------------------------------------------------------------
-
-
-def _key_differences(stored: tuple, asked: tuple) -> str:
-    """What a reused key's new note changes, e.g. 任务不同（原为 50，本次为 51）."""
-    def status(value):
-        return f"“{Status(value).label}”" if value else "不改状态"
-
-    def count(value):
-        return str(value) if value is not None else "不计次"
-
-    shown = (
-        ("计划", lambda value: f"“{value}”"), ("任务", str), ("进展说明", None), ("状态", status), ("次数", count),
-    )
-    parts = []
-    for (what, show), old, new in zip(shown, stored, asked):
-        if old != new:
-            parts.append(f"{what}不同" + (f"（原为 {show(old)}，本次为 {show(new)}）" if show else ""))
-    return "、".join(parts)
-
 
 
 def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SECONDS) -> StoreError:
@@ -280,7 +82,7 @@ def _db_errors(method):
     """Turn any sqlite3 error into a StoreError (exit 4) naming the database file."""
 
     @functools.wraps(method)
-    def wrapper(self: Store, *args, **kwargs):
+    def wrapper(self: SQLiteStore, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as err:
@@ -319,7 +121,8 @@ class _Header(NamedTuple):
 # -- the store ----------------------------------------------------------------
 
 
-_OVERDUE = "(t.due IS NOT NULL AND t.due < :today AND t.status NOT IN ('done', 'cancelled'))"
+_OPEN = f"t.status NOT IN ({', '.join(repr(status.value) for status in CLOSED_STATUSES)})"
+_OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {_OPEN})"
 # Matches the partial index notes_counted (migration 4), which holds only counted notes.
 _PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
                WHERE n.task = t.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
@@ -338,7 +141,7 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-class Store:
+class SQLiteStore:
     """SQLite storage for plans, tasks, units and notes."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_SECONDS):
@@ -357,8 +160,8 @@ class Store:
         create: bool = True,
         upgrade: bool = True,
         timeout: float = BUSY_TIMEOUT_SECONDS,
-        on_create: Callable[[Store], None] | None = None,
-    ) -> Store:
+        on_create: Callable[[SQLiteStore], None] | None = None,
+    ) -> SQLiteStore:
         """Open the ledger at `path`.
 
         Nothing is written until the file is known to be a gongkai ledger, or an
@@ -391,7 +194,7 @@ class Store:
         self.conn.close()
 
     @_db_errors
-    def _prepare(self, *, create: bool, upgrade: bool, on_create: Callable[[Store], None] | None) -> None:
+    def _prepare(self, *, create: bool, upgrade: bool, on_create: Callable[[SQLiteStore], None] | None) -> None:
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         # Reading the header first also proves the file is SQLite before anything touches it.
@@ -410,8 +213,12 @@ class Store:
                 )
             return
         self._switch_to_wal()
-        if not header.current:
+        if not self._up_to_date(header):
             self._migrate(create=create, on_create=on_create)
+
+    def _up_to_date(self, header: _Header) -> bool:
+        # The names are read only when the version says current: that is the one extra query an open pays.
+        return header.current and not migrations.missing(self.conn, header.version)
 
     def _switch_to_wal(self) -> None:
         """Put the ledger in WAL mode, waiting for other processes as long as a write would.
@@ -474,21 +281,15 @@ class Store:
     def _writable(self) -> bool:
         return os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
 
-    def _migrate(self, *, create: bool, on_create: Callable[[Store], None] | None) -> None:
+    def _migrate(self, *, create: bool, on_create: Callable[[SQLiteStore], None] | None) -> None:
         # An upgrade is not a change the user asked for: it is not reported as one.
         with self.transaction(history=False):
             # Another process may have created or migrated the ledger while we waited for the lock.
             header = self._header()
             self._recognise(header, create=create)
-            if header.current:
+            if self._up_to_date(header):
                 return
-            if header.version < SCHEMA_VERSION:
-                import sqlite_utils
-
-                db = sqlite_utils.Database(self.conn)
-                for migration in MIGRATIONS[header.version:]:
-                    migration(db)
-            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            migrations.apply(self.conn, header.version, at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
             # Ledgers from before the application id get it with their next upgrade.
             self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             if header.empty and on_create is not None:
@@ -639,7 +440,7 @@ class Store:
         if query.overdue_only:
             where.append(_OVERDUE)
         if query.open_only:
-            where.append("t.status NOT IN ('done', 'cancelled')")
+            where.append(_OPEN)
         order = "t.due IS NULL, t.due, t.id" if query.order_by_due else "t.id"
         sql = f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE {' AND '.join(where)} ORDER BY {order}"
         rows = self.conn.execute(sql, params).fetchall()
@@ -822,37 +623,29 @@ class Store:
         if not keys:
             return {}
         rows = self.conn.execute(
-            """SELECT e.key, e.id, e.plan, e.task, e.at, e.by, e.after,
+            """SELECT e.key, e.id, e.plan, e.task, e.at, e.by, e.action, e.before, e.after,
                        (SELECT u.id FROM events u WHERE u.undoes = e.id)
                 FROM events e WHERE e.key IN (SELECT value FROM json_each(?))""",
             (json.dumps(keys),),
         ).fetchall()
         found = {}
-        for key, event_id, event_plan, task_id, at, by, after, undone_by in rows:
-            after = json.loads(after)
-            status = after.get("status")
-            found[key] = Note(id=after["note"], task_id=task_id, at=at, by=by, text=after["text"],
-                              status=Status(status) if status else None, count=after.get("count"),
+        for key, event_id, event_plan, task_id, at, by, action, before, after, undone_by in rows:
+            payload = decode_payload(action, before=_load(before), after=_load(after))
+            status = payload.after.value if isinstance(payload, StatusPayload) else None
+            found[key] = Note(id=payload.note, task_id=task_id, at=at, by=by, text=payload.text,
+                              status=Status(status) if status else None, count=payload.count,
                               key=key, repeated=True)
             (entry,) = [entry for entry in entries if entry.key == key]
             if status is None and entry.status is not None and (event_plan, task_id) == (plan, entry.task_id):
                 # A status equal to the task's own was stored as a plain note (see add_notes);
                 # the retry of that call asks again for the status the task still has.
                 status = entry.status.value if statuses[task_id] == entry.status.value else None
-            differs = _key_differences(
-                (event_plan, task_id, after["text"], status, after.get("count")),
-                (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count),
-            )
-            if differs:
-                raise UsageError(
-                    f"键“{key}”已用于计划“{event_plan}”任务 {task_id} 的进展记录 #{after['note']}（历史 #{event_id}），"
-                    f"但{differs}；同一个键只能对应一条进展，本次未写入。"
-                )
+            stored = (event_plan, task_id, payload.text, status, payload.count)
+            asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count)
+            if stored != asked:
+                raise KeyUsed(key, event_id, payload.note, stored, asked)
             if undone_by is not None:
-                raise UsageError(
-                    f"键“{key}”对应的进展记录 #{after['note']} 已由 #{undone_by} 撤销；"
-                    "撤销后不会用同一个键重新记录，本次未写入（确需重新记录请换一个键）。"
-                )
+                raise KeyUndone(key, payload.note, undone_by)
         return found
 
     @_db_errors
@@ -918,9 +711,8 @@ class Store:
                     replaced[str(task.id)] = old
                 written[str(task.id)] = fields
             self.conn.executemany(
-                """INSERT INTO tasks (pk, plan, id, group_name, content, units, deadline,
-                                      start, due, status, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO tasks (pk, plan, id, group_name, content, deadline, start, due, status, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 inserts,
             )
             self._insert_units(added, unit_ids)
@@ -962,7 +754,7 @@ class Store:
     def _rewrite_tasks(self, changes: Sequence[tuple[int, dict]], unit_ids: dict[str, int], at: str) -> None:
         """Replace texts, dates and units of existing tasks; shared by import and its undo."""
         self.conn.executemany(
-            """UPDATE tasks SET group_name = ?, content = ?, units = ?, deadline = ?,
+            """UPDATE tasks SET group_name = ?, content = ?, deadline = ?,
                       start = ?, due = ?, updated_at = ? WHERE pk = ?""",
             [(*_task_columns(fields), at, pk) for pk, fields in changes],
         )
@@ -1060,7 +852,7 @@ class Store:
         with self.transaction():
             found = self._last_undoable(plan)
             if found is None or found.id != event_id:
-                raise StoreError("确认期间台账有了新的更改，本次未撤销任何内容；请重新运行 gongkai undo。")
+                raise NotNewest(event_id)
             target = found
             _REVERTERS[target.action](self, target, at=at, by=by)
             undo_id = self._record(
@@ -1072,14 +864,15 @@ class Store:
 
     def _revert_note(self, event: Event, *, at: str, by: str) -> None:
         """Retract the note (notes are append-only: hidden, never deleted) and restore the status."""
-        note_id = event.after["note"]
+        payload = event.payload
+        note_id = payload.note
         row = self.conn.execute(
             """SELECT n.task, n.retracted_at, t.status FROM notes n JOIN tasks t ON t.pk = n.task
                WHERE n.id = ?""",
             (note_id,),
         ).fetchone()
-        changed_status = event.action == "status"
-        if row is None or row[1] is not None or (changed_status and row[2] != event.after["status"]):
+        changed_status = isinstance(payload, StatusPayload)
+        if row is None or row[1] is not None or (changed_status and row[2] != payload.after.value):
             raise _out_of_step(event)
         task_pk = row[0]
         self.conn.execute(
@@ -1088,7 +881,7 @@ class Store:
         if changed_status:
             self.conn.execute(
                 "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
-                (event.before["status"], at, task_pk),
+                (payload.before.value, at, task_pk),
             )
         else:
             self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
@@ -1111,10 +904,7 @@ class Store:
             )
         ]
         if noted:
-            ids = "、".join(str(task_id) for task_id in noted)
-            raise UsageError(
-                f"导入 #{event.id} 新增的任务（序号 {ids}）已有进展记录，撤销这次导入会删除这些任务，因此未做任何更改。"
-            )
+            raise AddedTasksHaveNotes(event.id, noted)
         # What is left on these tasks are notes earlier undos retracted; their note
         # events keep every word, so removing the rows loses nothing.
         for table, column in (("notes", "task"), ("task_units", "task"), ("tasks", "pk")):
@@ -1160,13 +950,11 @@ class Store:
             raise _translate(Path(shown_as or target), err) from err
 
     @classmethod
-    def open_backup(cls, path: Path) -> Store:
+    def open_backup(cls, path: Path) -> SQLiteStore:
         """Open a backup file read-only, as it is: no migration, no journal-mode switch, no write."""
         from urllib.request import pathname2url
 
         path = Path(path)
-        if not path.is_file():
-            raise UsageError(f"找不到备份文件“{path}”。" if not path.exists() else f"备份“{path}”不是文件。")
         try:
             conn = sqlite3.connect(
                 f"file:{pathname2url(str(path.resolve()))}?mode=ro", uri=True, isolation_level=None,
@@ -1179,8 +967,8 @@ class Store:
     def backup_problems(self) -> list[str]:
         """What integrity_check and foreign_key_check find in this backup (empty when whole).
 
-        A file that is not a gongkai ledger at all raises UsageError (exit 2), one
-        from a newer gongkai StoreError (exit 4).
+        A file that is not a gongkai ledger at all raises NotADatabase or NotALedger,
+        one from a newer gongkai StoreError.
         """
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -1188,11 +976,10 @@ class Store:
         except sqlite3.DatabaseError as err:
             if "not a database" not in str(err):
                 raise _translate(self.path, err) from err
-            raise UsageError(f"“{self.path}”不是 SQLite 数据库，不能用来恢复台账。") from err
+            raise NotADatabase() from err
         missing = sorted(set(_LEDGER_TABLES) - tables)
         if version < 1 or missing:
-            why = f"缺少数据表 {'、'.join(missing)}" if missing else "结构版本为 0"
-            raise UsageError(f"“{self.path}”不是 gongkai 的台账备份（{why}），不能用来恢复台账。")
+            raise NotALedger(missing)
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"备份“{self.path}”由更新版本的 gongkai 创建（结构版本 {version}，"
@@ -1209,7 +996,7 @@ class Store:
 
     @classmethod
     @contextlib.contextmanager
-    def exclusive(cls, path: Path) -> Iterator[Store]:
+    def exclusive(cls, path: Path) -> Iterator[SQLiteStore]:
         """The database at `path` with no other connection reading or writing it, until the block ends.
 
         EXCLUSIVE locking mode, set before the first read, makes this connection
@@ -1240,7 +1027,7 @@ class Store:
             # Closing is what gives the lock back: a WAL opened in exclusive mode keeps it until then.
             conn.close()
 
-    def replace_with(self, source: Store) -> None:
+    def replace_with(self, source: SQLiteStore) -> None:
         """Make this database page for page a copy of `source`, in one transaction.
 
         Written through SQLite (the online backup API, this connection as the
@@ -1343,9 +1130,9 @@ _EVENT_COLUMNS = """
 """
 _UNDOABLE = ["e.action <> 'undo'", "NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.id)"]
 _REVERTERS: dict[str, Callable[..., None]] = {
-    "note": Store._revert_note,
-    "status": Store._revert_note,
-    "import": Store._revert_import,
+    "note": SQLiteStore._revert_note,
+    "status": SQLiteStore._revert_note,
+    "import": SQLiteStore._revert_import,
 }
 
 
@@ -1368,9 +1155,8 @@ def _task_fields(task: TaskInput) -> dict:
 
 
 def _task_columns(fields: dict) -> tuple:
-    """group_name, content, units, deadline, start, due, in the tasks table's terms."""
-    return (fields["group"], fields["content"], "、".join(fields["units"]), fields["deadline"],
-            fields["start"], fields["due"])
+    """group_name, content, deadline, start, due, in the tasks table's terms (units go to task_units)."""
+    return (fields["group"], fields["content"], fields["deadline"], fields["start"], fields["due"])
 
 
 def _dump(value: dict | None) -> str | None:

@@ -1,0 +1,188 @@
+"""Storage: what the use cases may ask of a ledger's database, and the one place a backend is chosen.
+
+The use cases see only `Storage`; `store/sqlite.py` is its one implementation and
+the only code that speaks SQL. A second backend (PostgreSQL) is another module
+implementing `Storage`, chosen in `open_store` by the database's name.
+
+A store reports facts (`Refusal` and its kinds); turning them into the user's
+language and an exit code is the use cases' business.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+from pathlib import Path
+from typing import Callable, NamedTuple, Protocol, Sequence
+
+from ..models import Commit, Event, Note, Plan, Status, Task
+
+# How long a command waits for another one's write lock unless GONGKAI_BUSY_TIMEOUT says otherwise.
+# A burst of cron jobs queues behind the longest write among them; see docs/reliability.md.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class TaskInput(NamedTuple):
+    """One task as an import hands it to the store."""
+
+    id: int
+    group: str
+    content: str
+    units: tuple[str, ...]
+    deadline: str
+    start: date | None
+    due: date | None
+
+
+class NoteInput(NamedTuple):
+    """One note to append, as the use cases hand it to the store."""
+
+    task_id: int
+    text: str
+    by: str
+    status: Status | None = None
+    count: int | None = None
+    key: str | None = None  # idempotency key: a retry with the same key writes nothing
+
+
+class ImportCounts(NamedTuple):
+    added: int
+    updated: int
+    unchanged: int
+    kept: tuple[int, ...]  # ids in the ledger but not in the file: kept, never deleted
+
+
+class TaskQuery(NamedTuple):
+    """Filters for `Store.tasks`; every field narrows the result (AND)."""
+
+    units: tuple[str, ...] = ()
+    lead_only: bool = False  # with `units`: only tasks one of them leads (listed first)
+    statuses: tuple[Status, ...] = ()
+    group: str | None = None
+    search: str | None = None
+    due_before: date | None = None
+    due_after: date | None = None
+    with_due_only: bool = False
+    overdue_only: bool = False
+    open_only: bool = False
+    order_by_due: bool = False
+
+
+class Refusal(Exception):
+    """A fact that makes the store write nothing; the use case says what it means to the user."""
+
+
+class AddedTasksHaveNotes(Refusal):
+    """Undoing import `event_id` would delete tasks it added that have notes since."""
+
+    def __init__(self, event_id: int, task_ids: list[int]):
+        super().__init__(event_id, task_ids)
+        self.event_id = event_id
+        self.task_ids = task_ids
+
+
+class KeyUsed(Refusal):
+    """A note's key is taken by an earlier note (`event_id`, `note`) with other content.
+
+    `stored` and `asked`: (plan, task id, text, status value, count) of the two notes.
+    """
+
+    def __init__(self, key: str, event_id: int, note: int, stored: tuple, asked: tuple):
+        super().__init__(key, event_id, note, stored, asked)
+        self.key, self.event_id, self.note, self.stored, self.asked = key, event_id, note, stored, asked
+
+
+class KeyUndone(Refusal):
+    """A note's key belongs to note `note`, which undo `undone_by` retracted."""
+
+    def __init__(self, key: str, note: int, undone_by: int):
+        super().__init__(key, note, undone_by)
+        self.key, self.note, self.undone_by = key, note, undone_by
+
+
+class NotNewest(Refusal):
+    """The change asked to be undone is no longer the newest undoable one."""
+
+
+class NotADatabase(Refusal):
+    """A backup file is not a database of this backend at all."""
+
+
+class NotALedger(Refusal):
+    """A backup file is a database but not a gongkai ledger: these tables are missing (none: version 0)."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(missing)
+        self.missing = missing
+
+
+class Storage(Protocol):
+    """Exactly what the use cases ask of a ledger's database."""
+
+    # Every committed write that recorded a change, for messages after a later step fails.
+    commits: list[Commit]
+
+    def close(self) -> None: ...
+    def checkpoint(self) -> None: ...
+    def adopt_history(self) -> None: ...
+
+    def plans(self) -> list[Plan]: ...
+    def plan(self, name: str | None = None, *, year: int | None = None) -> Plan | None: ...
+    def plan_names(self) -> list[str]: ...
+    def unit_names(self) -> list[str]: ...
+    def unit_stats(self, plan: str, *, today: date) -> dict[str, tuple[int, int, int, int]]: ...
+
+    def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]: ...
+    def task(self, plan: str, task_id: int, *, today: date) -> Task | None: ...
+    def tasks_with_notes(self, plan: str, *, today: date) -> list[Task]: ...
+    def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]: ...
+
+    def add_note(
+        self, plan: str, task_id: int, *, at: str, by: str, text: str, status: Status | None,
+        count: int | None = None, key: str | None = None,
+    ) -> tuple[Note, Status] | None: ...
+    def add_notes(self, plan: str, entries: Sequence[NoteInput], *, at: str) -> list[tuple[Note, Status]] | None: ...
+    def import_plan(
+        self, name: str, *, year: int, source: str, at: str, by: str, tasks: Sequence[TaskInput]
+    ) -> ImportCounts: ...
+
+    def events(self, *, plan: str | None = None, task: int | None = None, since: date | None = None) -> list[Event]: ...
+    def last_undoable(self, plan: str | None = None) -> Event | None: ...
+    def event(self, event_id: int) -> Event | None: ...
+    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event: ...
+
+    def copy_to(self, target: Path, *, shown_as: Path | None = None) -> None: ...
+    def replace_with(self, source: Storage) -> None: ...
+    def problems(self) -> list[str]: ...
+    def content_problems(self) -> list[str]: ...
+    def backup_problems(self) -> list[str]: ...
+    def backup_contents(self) -> tuple[int, int, str | None]: ...
+
+
+def open_store(
+    database: Path,
+    *,
+    create: bool = True,
+    upgrade: bool = True,
+    timeout: float = BUSY_TIMEOUT_SECONDS,
+    on_create: Callable[[Storage], None] | None = None,
+) -> Storage:
+    """The store of the ledger `database`; see `SQLiteStore.open` for what each flag allows."""
+    return _backend(database).open(database, create=create, upgrade=upgrade, timeout=timeout, on_create=on_create)
+
+
+def open_backup(backup: Path) -> Storage:
+    """A backup file as it is, read-only: nothing is migrated or written."""
+    return _backend(backup).open_backup(backup)
+
+
+def exclusive(database: Path) -> contextlib.AbstractContextManager[Storage]:
+    """The ledger `database` with no other process reading or writing it until the block ends."""
+    return _backend(database).exclusive(database)
+
+
+def _backend(database: Path):
+    # The one place a backend is chosen; a database named by a URL would pick another here.
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore

@@ -1,0 +1,188 @@
+"""The SQLite schema: every migration, and the record of which ones a ledger has had.
+
+A migration is known by its name. Each ledger keeps the names it has had in its
+`migrations` table, and an upgrade applies every listed migration missing there, so
+two branches that each add one cannot, once merged, leave a ledger without either.
+`PRAGMA user_version` still counts them: releases from before the table refuse a
+ledger whose version is beyond theirs, and that is what keeps them away from it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+
+def _m001_initial(db) -> None:
+    db["plans"].create(
+        {"name": str, "year": int, "source": str, "created_at": str, "imported_at": str},
+        pk="name",
+        not_null={"year", "source", "created_at", "imported_at"},
+    )
+    db["tasks"].create(
+        {
+            "pk": int,
+            "plan": str,
+            "id": int,
+            "group_name": str,
+            "content": str,
+            "units": str,
+            "deadline": str,
+            "start": str,
+            "due": str,
+            "status": str,
+            "updated_at": str,
+        },
+        pk="pk",
+        not_null={"plan", "id", "group_name", "content", "units", "deadline", "status", "updated_at"},
+        defaults={"status": "todo"},
+        foreign_keys=[("plan", "plans", "name")],
+    )
+    db["tasks"].create_index(["plan", "id"], unique=True)
+    db["tasks"].create_index(["plan", "due"])
+    db["units"].create({"id": int, "name": str}, pk="id", not_null={"name"})
+    db["units"].create_index(["name"], unique=True)
+    db["task_units"].create(
+        {"task": int, "unit": int, "position": int},
+        pk=("task", "position"),
+        not_null={"task", "unit", "position"},
+        foreign_keys=[("task", "tasks", "pk"), ("unit", "units", "id")],
+    )
+    db["task_units"].create_index(["unit", "task"])
+    db["notes"].create(
+        {"id": int, "task": int, "at": str, "by": str, "text": str, "status": str},
+        pk="id",
+        not_null={"task", "at", "by", "text"},
+        foreign_keys=[("task", "tasks", "pk")],
+    )
+    db["notes"].create_index(["task", "at"])
+
+
+def _m002_note_counts(db) -> None:
+    # A note may count towards a task's target (不少于4次); NULL for ordinary notes.
+    db["notes"].add_column("count", int)
+
+
+def _m003_history(db) -> None:
+    """An append-only history of every change, and notes that can be retracted by undo."""
+    statements = (
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            action TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            task INTEGER,
+            before TEXT,
+            after TEXT,
+            undoes INTEGER UNIQUE REFERENCES events (id)
+        )
+        """,
+        "CREATE INDEX events_plan_task ON events (plan, task)",
+        # The history is the evidence undo relies on: a change is reverted by a new
+        # event, never by editing or deleting the one that made it.
+        """
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
+        """,
+        """
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
+        """,
+        "ALTER TABLE notes ADD COLUMN retracted_at TEXT",
+        "ALTER TABLE notes ADD COLUMN retracted_by TEXT",
+        # Notes written before this migration become their events, so `log` covers them
+        # and they can be undone. A task starts as todo and only a note changes its
+        # status, so the status a note replaced is the one set by the task's previous
+        # status note, else todo. Earlier imports kept no before-state and stay out.
+        # One window pass over the status notes finds each one's predecessor: linear,
+        # where a lookup per note was quadratic in the notes of a task (300k notes on
+        # 91 tasks held the write lock for 13 minutes).
+        """
+        INSERT INTO events (at, by, action, plan, task, before, after)
+        SELECT n.at, n.by,
+               CASE WHEN n.status IS NULL THEN 'note' ELSE 'status' END,
+               t.plan, t.id,
+               CASE WHEN n.status IS NULL THEN NULL
+                    ELSE json_object('status', coalesce(s.previous, 'todo')) END,
+               CASE WHEN n.status IS NULL THEN json_object('note', n.id, 'text', n.text)
+                    ELSE json_object('note', n.id, 'text', n.text, 'status', n.status) END
+        FROM notes n JOIN tasks t ON t.pk = n.task
+        LEFT JOIN (
+            SELECT id, lag(status) OVER (PARTITION BY task ORDER BY id) AS previous
+            FROM notes WHERE status IS NOT NULL
+        ) s ON s.id = n.id
+        ORDER BY n.id
+        """,
+    )
+    for statement in statements:
+        db.execute(statement)
+
+
+def _m004_counted_notes_index(db) -> None:
+    # Progress toward a target sums a few counted notes; without this index every
+    # listing would read every note of every listed task to find them.
+    db.execute(
+        "CREATE INDEX notes_counted ON notes (task, count) WHERE count IS NOT NULL AND retracted_at IS NULL"
+    )
+
+
+def _m005_event_keys(db) -> None:
+    # A client-chosen key makes a note idempotent: a retry after a lost confirmation finds
+    # the first write instead of making a second. The key lives on the event, which is
+    # never updated or deleted, so a key stays taken even after undo or a removed task.
+    db.execute("ALTER TABLE events ADD COLUMN key TEXT")
+    db.execute("CREATE UNIQUE INDEX events_key ON events (key) WHERE key IS NOT NULL")
+
+
+def _m006_drop_task_units_text(db) -> None:
+    # The units of a task live in task_units; this "、"-joined copy was written and never read.
+    db.execute("ALTER TABLE tasks DROP COLUMN units")
+
+
+# Append only: a migration that has shipped is never edited, renamed or reordered.
+MIGRATIONS: list[Callable] = [
+    _m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index, _m005_event_keys,
+    _m006_drop_task_units_text,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def name_of(migration: Callable) -> str:
+    """The name a ledger records for `migration`: its function name, e.g. m003_history."""
+    return migration.__name__.lstrip("_")
+
+
+def missing(conn: sqlite3.Connection, version: int) -> list[Callable]:
+    """The migrations the ledger on `conn` has not had, in order.
+
+    A ledger from before the `migrations` table has had exactly the first `version`
+    of them, the only order there was then.
+    """
+    if not _tracked(conn):
+        return MIGRATIONS[version:]
+    applied = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+    return [migration for migration in MIGRATIONS if name_of(migration) not in applied]
+
+
+def apply(conn: sqlite3.Connection, version: int, *, at: str) -> None:
+    """Bring the ledger on `conn` to every migration, inside the caller's write transaction."""
+    import sqlite_utils
+
+    todo = missing(conn, version)
+    if not _tracked(conn):
+        conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        conn.executemany(
+            "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+            [(name_of(migration), at) for migration in MIGRATIONS if migration not in todo],
+        )
+    db = sqlite_utils.Database(conn)
+    for migration in todo:
+        migration(db)
+        conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name_of(migration), at))
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _tracked(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone() is not None

@@ -1,0 +1,71 @@
+"""History: what changed (`log`), and taking back the newest change (`undo`)."""
+
+from __future__ import annotations
+
+from .. import dates
+from ..errors import NotFound, StoreError, UsageError
+from ..models import Event
+from ..store import AddedTasksHaveNotes, NotNewest
+from .session import Session, no_task
+
+
+def history(ledger: Session, task_id: int | None = None, *, since: str | None = None) -> list[Event]:
+    """Changes, oldest first: of one task of the plan, else of the plan asked for, else all."""
+    plan = ledger.plan() if task_id is not None or ledger.settings.plan else None
+    since_day = None
+    if since is not None:
+        year = plan.year if plan else ledger.today.year
+        since_day = dates.parse_user_date(since, today=ledger.today, year=year)
+    events = ledger.store.events(plan=plan.name if plan else None, task=task_id, since=since_day)
+    if task_id is not None and not events and ledger.store.task(plan.name, task_id, today=ledger.today) is None:
+        raise no_task(plan.name, task_id)
+    return events
+
+
+def last_change(ledger: Session) -> Event:
+    """The change `undo` would revert now: the newest of the plan asked for, else of the ledger."""
+    event = ledger.store.last_undoable(ledger.settings.plan)
+    if event is None:
+        where = f"计划“{ledger.settings.plan}”中" if ledger.settings.plan else ""
+        raise NotFound(f"{where}没有可以撤销的更改。")
+    return event
+
+
+def change(ledger: Session, event_id: int) -> Event:
+    """Change `event_id`, which a script names so that a retried undo never undoes a second one.
+
+    Returns it when it is still the one `undo` would revert now, or already undone
+    (the caller reports that and writes nothing); anything else is refused.
+    """
+    event = ledger.store.event(event_id)
+    if event is None:
+        raise NotFound(f"没有编号为 #{event_id} 的更改。")
+    if ledger.settings.plan and event.plan != ledger.settings.plan:
+        raise UsageError(f"更改 #{event_id} 属于计划“{event.plan}”，不属于计划“{ledger.settings.plan}”；未撤销任何内容。")
+    if event.action == "undo":
+        raise UsageError(f"#{event_id} 本身是一次撤销，撤销不能再被撤销；未做任何更改。")
+    if event.undone_by is not None:
+        return event
+    newest = ledger.store.last_undoable(ledger.settings.plan)
+    if newest.id != event_id:
+        raise UsageError(
+            f"更改 #{event_id} 不是最近一次尚未撤销的更改（最近的是 #{newest.id}），"
+            "只能从最近的更改开始撤销；未撤销任何内容。"
+        )
+    return event
+
+
+def undo(ledger: Session, event: Event, *, by: str | None = None) -> Event:
+    """Revert `event`, which must still be the last change (of the plan asked for);
+    returns the undo's own event."""
+    author = ledger.author(by)
+    try:
+        return ledger.store.undo(event.id, at=dates.timestamp(), by=author, plan=ledger.settings.plan)
+    except AddedTasksHaveNotes as refusal:
+        ids = "、".join(str(task_id) for task_id in refusal.task_ids)
+        raise UsageError(
+            f"导入 #{refusal.event_id} 新增的任务（序号 {ids}）已有进展记录，撤销这次导入会删除这些任务，因此未做任何更改。"
+        ) from None
+    except NotNewest:
+        # Exit 4 like the store's other "the ledger moved under you" errors: a retry is what helps.
+        raise StoreError("确认期间台账有了新的更改，本次未撤销任何内容；请重新运行 gongkai undo。") from None

@@ -1,0 +1,156 @@
+"""Maintenance: backup, integrity check, and restoring a backup over the ledger."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from .. import dates
+from ..errors import StoreError, UsageError
+from ..store import NotALedger, NotADatabase, Storage, exclusive, open_backup, open_store
+from ..text import os_reason
+from .session import Session
+
+
+def backup(ledger: Session, target: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Copy the live database to `target`; a crash never leaves a half-written file under that name."""
+    from .. import files
+
+    target = Path(target).expanduser()
+    if target.is_dir():
+        raise UsageError(f"备份目标“{target}”是一个目录，请指定文件名，例如 {target / 'gongkai-backup.db'}。")
+    if not target.parent.is_dir():
+        raise UsageError(f"备份目标所在目录“{target.parent}”不存在。")
+    files.refuse_ledger_files(target, ledger.database, what="备份")
+    if target.exists() and not overwrite:
+        raise UsageError(_backup_exists(target))
+    try:
+        # The copy holds the same data, so it gets the same readers as the live file, never more;
+        # applied once the copy is complete, so a read-only ledger still gets its backup.
+        files.write_atomically(
+            target, lambda handle, temp: ledger.store.copy_to(temp, shown_as=target),
+            mode=stat.S_IMODE(ledger.database.stat().st_mode), overwrite=overwrite,
+        )
+    except FileExistsError:
+        raise UsageError(_backup_exists(target)) from None
+    except OSError as err:
+        raise StoreError(f"无法写入备份文件“{target}”：{os_reason(err)}。") from err
+    return target
+
+
+def check(ledger: Session) -> Path:
+    """The database's own integrity and foreign-key checks, then whether every value can be read.
+
+    StoreError naming the first problem found.
+    """
+    # Content is read only from a database that its own checks find sound.
+    problems = ledger.store.problems() or ledger.store.content_problems()
+    if problems:
+        count = f"共 {len(problems)} 个问题，" if len(problems) > 1 else ""
+        raise StoreError(
+            f"数据库“{ledger.database}”检查未通过：{count}第一个是“{problems[0]}”；请从备份恢复。"
+        )
+    return ledger.database
+
+
+class BackupSummary(NamedTuple):
+    """What a backup holds, shown before it replaces the ledger."""
+
+    path: Path
+    tasks: int
+    notes: int
+    newest_note: str | None
+
+
+class Restored(NamedTuple):
+    database: Path
+    backup: BackupSummary
+    aside: Path  # the replaced database, kept as it was
+
+
+def inspect_backup(backup: str | os.PathLike, database: Path) -> BackupSummary:
+    """Check that `backup` is a whole gongkai ledger that may replace `database`; what it holds."""
+    backup = _existing_backup(backup, database)
+    source = open_backup(backup)
+    try:
+        return _checked_backup(source, backup)
+    finally:
+        source.close()
+
+
+def restore(backup: str | os.PathLike, database: Path) -> Restored:
+    """Replace the ledger at `database` by the content of `backup`, keeping the replaced one aside.
+
+    Under one exclusive lock on the live database (no reader or writer in
+    between): the backup is checked again, the live content is copied to a
+    timestamped file next to it, and the backup's pages are written into the
+    live database through the store, which keeps its journal consistent.
+    """
+    from .. import files
+
+    backup = _existing_backup(backup, database)
+    source = open_backup(backup)
+    try:
+        with exclusive(database) as live:
+            summary = _checked_backup(source, backup)
+            stamp = datetime.now(dates.tz()).strftime("%Y%m%dT%H%M%S")
+            aside = database.with_name(f"{database.name}.before-restore-{stamp}.db")
+            try:
+                files.write_atomically(
+                    aside, lambda handle, temp: live.copy_to(temp, shown_as=aside),
+                    mode=stat.S_IMODE(database.stat().st_mode), overwrite=False,
+                )
+            except FileExistsError:
+                raise UsageError(f"“{aside}”已存在（同一秒内的另一次恢复？），本次未做任何更改，请稍后重试。") from None
+            except OSError as err:
+                raise StoreError(f"无法保存被替换的数据库副本“{aside}”：{os_reason(err)}；本次未做任何更改。") from err
+            live.replace_with(source)
+    finally:
+        source.close()
+    return Restored(database=database, backup=summary, aside=aside)
+
+
+def _check_replaceable(database: Path) -> None:
+    """StoreError unless `database` is an existing gongkai ledger: another program's
+    SQLite file is left as every other command leaves it, untouched."""
+    if database.is_dir():
+        raise StoreError(f"数据库路径“{database}”是一个目录，请指定文件。")
+    if not database.is_file():
+        raise StoreError(f"数据库“{database}”不存在；恢复只替换已有的台账，新建请先运行 gongkai init --empty。")
+    # Opened as `check` opens it: the file is recognised, nothing is written.
+    open_store(database, create=False, upgrade=False).close()
+
+
+def _existing_backup(backup: str | os.PathLike, database: Path) -> Path:
+    """The backup file named, once it is known to exist and may replace `database`."""
+    from .. import files
+
+    backup = Path(backup).expanduser()
+    files.refuse_ledger_files(backup, database, what="恢复来源")
+    _check_replaceable(database)
+    if not backup.is_file():
+        raise UsageError(f"找不到备份文件“{backup}”。" if not backup.exists() else f"备份“{backup}”不是文件。")
+    return backup
+
+
+def _checked_backup(source: Storage, path: Path) -> BackupSummary:
+    try:
+        problems = source.backup_problems()
+    except NotADatabase:
+        raise UsageError(f"“{path}”不是 SQLite 数据库，不能用来恢复台账。") from None
+    except NotALedger as refusal:
+        why = f"缺少数据表 {'、'.join(refusal.missing)}" if refusal.missing else "结构版本为 0"
+        raise UsageError(f"“{path}”不是 gongkai 的台账备份（{why}），不能用来恢复台账。") from None
+    if problems:
+        raise StoreError(
+            f"备份“{path}”检查未通过：第一个问题是“{problems[0]}”；它不能用来恢复，本次未做任何更改。"
+        )
+    tasks, notes, newest = source.backup_contents()
+    return BackupSummary(path=path, tasks=tasks, notes=notes, newest_note=newest)
+
+
+def _backup_exists(target: Path) -> str:
+    return f"备份文件“{target}”已存在；确需覆盖请加 --force。"

@@ -1,0 +1,168 @@
+"""Plans: which plans the ledger holds, and importing a plan table into it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from .. import dates
+from ..errors import UsageError
+from ..models import Commit, Plan
+from ..settings import Settings
+from ..store import ImportCounts, TaskInput
+from ..text import check_text
+from ..units import split_units
+from .session import DATA_DIR, UNIT_FILE, Session
+
+# Unknown unit names listed one by one after an import; a file full of them is
+# the wrong unit file, and a hundred warning lines would hide that.
+MAX_UNKNOWN_UNITS_LISTED = 20
+
+
+class ImportResult(NamedTuple):
+    plan: str
+    year: int
+    source: str
+    tasks: int
+    counts: ImportCounts
+    warnings: tuple[str, ...]
+    default: Plan  # the default plan after the import: this plan or the one that stays default
+
+
+def import_into(
+    settings: Settings, table: str | os.PathLike, *, plan: str | None = None, year: int | None = None,
+    strict: bool = False,
+) -> tuple[ImportResult, list[Commit]]:
+    """`gongkai import`: a missing database is created holding only this plan, and only if
+    the import succeeds, so a bad file leaves no database behind. Also returns what was
+    committed, for a confirmation that cannot be printed to report as saved."""
+
+    def load(ledger: Session) -> ImportResult:
+        return import_file(ledger, table, plan=plan, year=year, strict=strict)
+
+    ledger, first = Session.open_with(settings, fill=load)
+    if ledger.created:
+        # This import made the ledger, so its first plan is the change the import committed.
+        ledger.store.adopt_history()
+    with ledger:
+        result = first if first is not None else load(ledger)
+    return result, ledger.store.commits
+
+
+def plans(ledger: Session) -> list[Plan]:
+    """Every plan: the default one first, marked with why it is the default, then the rest
+    newest year first. The default is not always the newest (next year's table loaded early)."""
+    default = ledger.default_plan()
+    if default is None:
+        return []
+    return [default] + [plan for plan in ledger.store.plans() if plan.name != default.name]
+
+
+def import_file(
+    ledger: Session, path: str | os.PathLike, *, plan: str | None = None, year: int | None = None, strict: bool = False
+) -> ImportResult:
+    """Load a plan table; the whole file lands or nothing does.
+
+    Unit names the unit file does not know are imported as written and
+    reported with the closest known name; with `strict` they refuse the file.
+    """
+    from ..tables import read_plan_table
+
+    table = read_plan_table(path)
+    source = Path(path).name
+    if year is None:
+        year = (dates.year_from_name(plan) if plan else None) or dates.year_from_name(source)
+    year = year or ledger.today.year
+    name = check_text(plan or str(year), "计划名称")
+    check_text(source, "文件名")
+    warnings = []
+    tasks = []
+    for row in table.rows:
+        start, due = dates.parse_deadline(row.deadline, year)
+        if due is None:
+            warnings.append(
+                f"第 {row.line} 行（序号 {row.id}）：无法识别时间节点“{_shortened(row.deadline)}”，已保留原文，截止日期留空。"
+            )
+        tasks.append(
+            TaskInput(
+                id=row.id,
+                group=row.group,
+                content=row.content,
+                units=tuple(dict.fromkeys(
+                    ledger.directory.canonical(unit) for unit in split_units(row.units)
+                )),
+                deadline=row.deadline,
+                start=start,
+                due=due,
+            )
+        )
+    unknown = _unknown_units(ledger, table.rows)
+    if unknown and strict:
+        raise UsageError(
+            f"文件中有 {len(unknown)} 个责任单位不在单位数据文件中："
+            f"{'、'.join(_listed(unknown, MAX_UNKNOWN_UNITS_LISTED))}；因为指定了 --strict，未导入任何内容。"
+        )
+    counts = ledger.store.import_plan(
+        name, year=year, source=source, at=dates.timestamp(), by=ledger.author(None), tasks=tasks
+    )
+    if unknown:
+        warnings += [f"责任单位不在单位数据文件中：{entry}" for entry in _listed(unknown, MAX_UNKNOWN_UNITS_LISTED)]
+        unit_file = Path(ledger.directory.source)
+        if unit_file == DATA_DIR / UNIT_FILE:
+            # The bundled file is replaced by an upgrade; the office's own copy lives by the database.
+            unit_file = ledger.database.parent / UNIT_FILE
+            add = f"请复制内置的“{ledger.directory.source}”到“{unit_file}”并加入这些单位"
+        else:
+            add = f"请加入单位数据文件“{unit_file}”"
+        warnings.append(
+            f"以上 {len(unknown)} 个单位已按原样导入。若是笔误，可用 gongkai undo 撤销本次导入，改正文件后重新导入；"
+            f"若是新单位，{add}。加 --strict 可拒绝含未知单位的文件。"
+        )
+    return ImportResult(
+        plan=name,
+        year=year,
+        source=source,
+        tasks=len(tasks),
+        counts=counts,
+        warnings=tuple(warnings),
+        default=ledger.default_plan(),
+    )
+
+
+def _unknown_units(ledger: Session, rows) -> dict[str, tuple[list[int], str | None]]:
+    """Unit names the unit file does not know: {name: (table lines, closest known spelling)}."""
+    import difflib
+
+    lines: dict[str, list[int]] = {}
+    for row in rows:
+        for unit in split_units(row.units):
+            if not ledger.directory.known(unit):
+                lines.setdefault(unit, []).append(row.line)
+    spellings = ledger.directory.spellings()
+    unknown = {}
+    for index, (unit, found) in enumerate(lines.items()):
+        # A suggestion costs a comparison with every known name: only for the names shown.
+        close = difflib.get_close_matches(unit, spellings, n=1, cutoff=0.5) if index < MAX_UNKNOWN_UNITS_LISTED else []
+        unknown[unit] = (found, close[0] if close else None)
+    return unknown
+
+
+def _listed(unknown: dict[str, tuple[list[int], str | None]], limit: int) -> list[str]:
+    """"区财政厅 → 区财政局？（第 3、7 行）" per unknown unit, at most `limit` and a count of the rest."""
+    entries = []
+    for unit, (lines, closest) in itertools.islice(unknown.items(), limit):
+        where = f"第 {'、'.join(str(line) for line in lines[:5])} 行" + (f"等 {len(lines)} 处" if len(lines) > 5 else "")
+        if closest:
+            entries.append(f"{unit} → {closest}？（{where}）")
+        else:
+            entries.append(f"{unit}（{where}，没有相近的已知单位）")
+    if len(unknown) > limit:
+        entries.append(f"另有 {len(unknown) - limit} 个未列出")
+    return entries
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    """A cell quoted in a message: enough to find it, never a screenful."""
+    return text if len(text) <= limit else f"{text[:limit]}…（共 {len(text)} 个字符）"

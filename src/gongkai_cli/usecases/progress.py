@@ -1,0 +1,144 @@
+"""Writing progress: a note, a status change, a batch of notes."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .. import dates
+from ..errors import NotFound, UsageError
+from ..models import Note, Status
+from ..store import KeyUndone, KeyUsed, NoteInput
+from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
+from .reading import show
+from .session import Session, no_task
+
+
+class StatusChange(NamedTuple):
+    task_id: int
+    before: Status
+    after: Status
+    note: Note | None  # None when the task already had that status
+
+
+def add_note(
+    ledger: Session, task_id: int, text: str, *, by: str | None = None, status: Status | None = None,
+    count: int | None = None, key: str | None = None,
+) -> Note:
+    """Append a note; with `key`, a retry of an earlier call returns that call's note unwritten."""
+    text = _required_note(text)
+    note, _ = _write_note(ledger, task_id, text, by=by, status=status, count=count, key=key)
+    return note
+
+
+def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None = None) -> list[Note]:
+    """Record a whole batch (CSV or JSON lines) in one transaction: every note, or none.
+
+    Every line is checked before anything is written, and an error names its line.
+    """
+    from ..batch import read_note_batch
+
+    plan = ledger.plan()
+    lines = read_note_batch(data, source)
+    if not lines:
+        return []
+    default_author = ledger.author(by)
+    entries = []
+    keyed: dict[str, int] = {}
+    for line in lines:
+        values = line.values
+        try:
+            task_id = parse_task_id(values["id"] or "")
+            text = _required_note(values["text"])
+            status = parse_status(values["status"]) if (values["status"] or "").strip() else None
+            count = parse_count(values["count"]) if (values["count"] or "").strip() else None
+            key = parse_key(values["key"]) if (values["key"] or "").strip() else None
+            if key is not None and key in keyed:
+                raise UsageError(f"键“{key}”与第 {keyed[key]} 行重复，一个键只能对应一条进展。")
+            author = ledger.author((values["by"] or "").strip() or default_author)
+        except UsageError as err:
+            raise UsageError(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
+        if key is not None:
+            keyed[key] = line.line
+        entries.append(NoteInput(task_id, text, author, status, count, key))
+    known = ledger.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
+    for line, entry in zip(lines, entries):
+        if entry.task_id not in known:
+            raise NotFound(
+                f"“{source}”第 {line.line} 行：计划“{plan.name}”中没有序号为 {entry.task_id} 的任务；整批未写入。"
+            )
+    with _key_refusals():
+        written = ledger.store.add_notes(plan.name, entries, at=dates.timestamp())
+    if written is None:
+        raise NotFound(f"写入时“{source}”中的某项任务已不在计划“{plan.name}”中；整批未写入。")
+    return [note for note, _ in written]
+
+
+def set_status(
+    ledger: Session, task_id: int, status: Status, *, note: str | None = None, by: str | None = None
+) -> StatusChange:
+    """Change a task's status; the change is kept as a note so the history is complete."""
+    text = checked_note(note)
+    if not text and show(ledger, task_id).status == status:
+        return StatusChange(task_id, status, status, None)
+    written, before = _write_note(ledger, task_id, text, by=by, status=status)
+    return StatusChange(task_id, before, status, written)
+
+
+def _write_note(
+    ledger: Session, task_id: int, text: str, *, by: str | None, status: Status | None, count: int | None = None,
+    key: str | None = None,
+) -> tuple[Note, Status]:
+    plan = ledger.plan()
+    author = ledger.author(by)
+    with _key_refusals():
+        written = ledger.store.add_note(
+            plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count, key=key
+        )
+    if written is None:
+        raise no_task(plan.name, task_id)
+    return written
+
+
+def _required_note(text: str | None) -> str:
+    text = checked_note(text)
+    if not text:
+        raise UsageError("进展说明不能为空。")
+    return text
+
+
+class _key_refusals:
+    """Say why the store wrote nothing when a note's key was taken."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if isinstance(error, KeyUsed):
+            raise UsageError(
+                f"键“{error.key}”已用于计划“{error.stored[0]}”任务 {error.stored[1]} 的进展记录 #{error.note}"
+                f"（历史 #{error.event_id}），但{_differences(error.stored, error.asked)}；"
+                "同一个键只能对应一条进展，本次未写入。"
+            ) from None
+        if isinstance(error, KeyUndone):
+            raise UsageError(
+                f"键“{error.key}”对应的进展记录 #{error.note} 已由 #{error.undone_by} 撤销；"
+                "撤销后不会用同一个键重新记录，本次未写入（确需重新记录请换一个键）。"
+            ) from None
+
+
+def _differences(stored: tuple, asked: tuple) -> str:
+    """What a reused key's new note changes, e.g. 任务不同（原为 50，本次为 51）."""
+    def status(value):
+        return f"“{Status(value).label}”" if value else "不改状态"
+
+    def count(value):
+        return str(value) if value is not None else "不计次"
+
+    shown = (
+        ("计划", lambda value: f"“{value}”"), ("任务", str), ("进展说明", None), ("状态", status), ("次数", count),
+    )
+    parts = []
+    for (what, show_value), old, new in zip(shown, stored, asked):
+        if old != new:
+            parts.append(f"{what}不同" + (f"（原为 {show_value(old)}，本次为 {show_value(new)}）" if show_value else ""))
+    return "、".join(parts)

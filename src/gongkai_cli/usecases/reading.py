@@ -1,0 +1,314 @@
+"""Reading the ledger: listings, reminders, summaries, one task, units, reports, exports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import NamedTuple
+
+from .. import dates
+from ..errors import UsageError
+from ..models import Note, Plan, Status, Task
+from ..store import TaskQuery
+from ..units import Unit, unit_name
+from .session import Session, no_task
+
+
+class UnitSummary(NamedTuple):
+    """One row of `gongkai units`: a unit and its direct tasks in the current plan."""
+
+    name: str
+    kind: str
+    aliases: tuple[str, ...]
+    members: tuple[str, ...]
+    tasks: int
+    led: int
+    done: int
+    overdue: int
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "aliases": list(self.aliases),
+            "members": list(self.members),
+            "tasks": self.tasks,
+            "led": self.led,
+            "done": self.done,
+            "overdue": self.overdue,
+        }
+
+
+class _UnitMatch(NamedTuple):
+    """What `--unit X` looks for: X under any spelling, and the groups X belongs to."""
+
+    direct: frozenset[str]
+    groups: tuple[str, ...]
+
+
+class Reminder(NamedTuple):
+    """What one reader should hear about: overdue tasks, then tasks due soon."""
+
+    unit: str | None
+    overdue: tuple[Task, ...]
+    due_soon: tuple[Task, ...]
+
+
+class ReminderReport(NamedTuple):
+    plan: str
+    today: date
+    until: date
+    sections: tuple[Reminder, ...]  # one per unit with --by-unit, else exactly one
+
+    @property
+    def empty(self) -> bool:
+        return not any(section.overdue or section.due_soon for section in self.sections)
+
+
+class PlanTasks(NamedTuple):
+    """A whole plan as an export sees it: the plan and all its tasks by id, with notes."""
+
+    plan: Plan
+    tasks: list[Task]
+
+
+class ProgressReport(NamedTuple):
+    """What a unit (or the whole office) reports upward for a period."""
+
+    plan: Plan
+    today: date
+    unit: str | None
+    since: date | None
+    tasks: tuple[Task, ...]  # with notes, and `via` when matched through a group
+    period_notes: tuple[tuple[Task, Note], ...]  # notes written since `since`, oldest first
+    # The whole-plan report's per-unit completion (as `summary --by unit` counts it), worst first.
+    per_unit: tuple = ()
+
+    @property
+    def overdue(self) -> tuple[Task, ...]:
+        return tuple(task for task in self.tasks if task.overdue)
+
+
+def list_tasks(
+    ledger: Session,
+    *,
+    units: tuple[str, ...] = (),
+    statuses: tuple[Status, ...] = (),
+    group: str | None = None,
+    search: str | None = None,
+    overdue: bool = False,
+    direct: bool = False,
+    lead: bool = False,
+) -> list[Task]:
+    """Tasks by id. A unit also matches tasks given to a group it belongs to (marked `via`)."""
+    matches = _unit_matches(ledger, units, direct=direct or lead)
+    query = TaskQuery(
+        units=_names(matches),
+        lead_only=lead,
+        statuses=statuses,
+        group=group or None,
+        search=search or None,
+        overdue_only=overdue,
+    )
+    return _mark_via(ledger.store.tasks(ledger.plan().name, query, today=ledger.today), matches)
+
+
+def due(
+    ledger: Session,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    within: str | None = None,
+    overdue: bool = False,
+    units: tuple[str, ...] = (),
+    include_closed: bool = False,
+    direct: bool = False,
+    lead: bool = False,
+) -> list[Task]:
+    """Tasks with a due date, soonest first; `before`/`after` are inclusive."""
+    plan = ledger.plan()
+    due_before = ledger.parse_date(before, plan) if before is not None else None
+    due_after = ledger.parse_date(after, plan) if after is not None else None
+    if within is not None:
+        horizon = dates.parse_within(within, today=ledger.today, year=plan.year)
+        due_before = min(horizon, due_before) if due_before else horizon
+        due_after = max(ledger.today, due_after) if due_after else ledger.today
+    if due_before and due_after and due_after > due_before:
+        raise UsageError(
+            f"日期范围为空：起始日期 {due_after.isoformat()} 晚于截止日期 {due_before.isoformat()}。"
+        )
+    matches = _unit_matches(ledger, units, direct=direct or lead)
+    query = TaskQuery(
+        units=_names(matches),
+        lead_only=lead,
+        due_before=due_before,
+        due_after=due_after,
+        with_due_only=True,
+        overdue_only=overdue,
+        open_only=not include_closed,
+        order_by_due=True,
+    )
+    return _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
+
+
+def remind(
+    ledger: Session, *, within: str = "7d", units: tuple[str, ...] = (), by_unit: bool = False
+) -> ReminderReport:
+    """Open tasks that are overdue or due by `within`, optionally one section per responsible unit."""
+    plan = ledger.plan()
+    until = dates.parse_within(within, today=ledger.today, year=plan.year)
+    matches = _unit_matches(ledger, units, direct=False)
+    query = TaskQuery(
+        units=_names(matches), due_before=until, with_due_only=True, open_only=True, order_by_due=True
+    )
+    tasks = _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
+    if not by_unit:
+        sections = (_reminder(None, tasks),)
+    else:
+        wanted = {ledger.directory.canonical(unit_name(u)) for u in units}
+        sections = tuple(
+            _reminder(unit, unit_tasks)
+            for unit, unit_tasks in _tasks_per_unit(ledger, tasks).items()
+            if not wanted or unit in wanted
+        )
+    return ReminderReport(plan=plan.name, today=ledger.today, until=until, sections=sections)
+
+
+def _tasks_per_unit(ledger: Session, tasks: list[Task]) -> dict[str, list[Task]]:
+    """Each task under every unit that has to act on it: groups are expanded to their members,
+    vague groups stay as written. Sections follow the unit file's order."""
+    per_unit: dict[str, list[Task]] = {}
+    for task in tasks:
+        for unit in dict.fromkeys(u for name in task.units for u in ledger.directory.responsible(name)):
+            per_unit.setdefault(unit, []).append(task)
+    order = {unit.name: index for index, unit in enumerate(ledger.directory)}
+    return dict(sorted(per_unit.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def summary(ledger: Session, *, by: str | None = None):
+    """The plan at a glance, optionally broken down by unit, task group or due month."""
+    from ..progress import BREAKDOWNS, summarize
+
+    if by is not None and by not in BREAKDOWNS:
+        raise UsageError(f"无效的分组方式“{by}”，可选：unit（单位）、group（任务名称）、month（截止月份）。")
+    plan = ledger.plan()
+    tasks = ledger.store.tasks(plan.name, TaskQuery(), today=ledger.today)
+    return summarize(plan.name, tasks, ledger.today, by=by, directory=ledger.directory if by == "unit" else None)
+
+
+def show(ledger: Session, task_id: int) -> Task:
+    plan = ledger.plan()
+    task = ledger.store.task(plan.name, task_id, today=ledger.today)
+    if task is None:
+        raise no_task(plan.name, task_id)
+    return task
+
+
+def export_tasks(ledger: Session) -> PlanTasks:
+    plan = ledger.plan()
+    return PlanTasks(plan, ledger.store.tasks_with_notes(plan.name, today=ledger.today))
+
+
+def report(ledger: Session, *, unit: str | None = None, since: str | None = None) -> ProgressReport:
+    """A unit's tasks (as `list --unit` finds them) with their notes, and the notes of the period."""
+    plan = ledger.plan()
+    start = ledger.parse_date(since, plan) if since is not None else None
+    everything = {task.id: task for task in ledger.store.tasks_with_notes(plan.name, today=ledger.today)}
+    if unit is None:
+        tasks = list(everything.values())
+        name = None
+    else:
+        mine = list_tasks(ledger, units=(unit,))
+        tasks = [everything[task.id]._replace(via=task.via) for task in mine]
+        name = ledger.directory.canonical(unit_name(unit))
+    zone = dates.tz()
+    period = tuple(
+        (task, note)
+        for task in tasks
+        for note in task.notes
+        if start is None or datetime.fromisoformat(note.at).astimezone(zone).date() >= start
+    )
+    per_unit: tuple = ()
+    if unit is None:
+        from ..progress import summarize
+
+        per_unit = summarize(plan.name, tasks, ledger.today, by="unit", directory=ledger.directory).rows
+    return ProgressReport(
+        plan=plan, today=ledger.today, unit=name, since=start, tasks=tuple(tasks),
+        period_notes=tuple(sorted(period, key=lambda pair: (pair[1].at, pair[1].id))),
+        per_unit=per_unit,
+    )
+
+
+def _unit_matches(ledger: Session, units: tuple[str, ...], *, direct: bool) -> list[_UnitMatch]:
+    """Resolve --unit values; a unit nobody has heard of is an error, never an empty list."""
+    if not units:
+        return []
+    directory = ledger.directory
+    stored = ledger.store.unit_names()
+    matches = []
+    for typed in units:
+        cleaned = unit_name(typed)
+        if not (directory.known(cleaned) or cleaned in stored):
+            spellings = list(dict.fromkeys([*directory.spellings(), *stored]))
+            import difflib
+
+            close = difflib.get_close_matches(cleaned, spellings, n=3, cutoff=0.5)
+            hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
+            raise UsageError(f"未知的责任单位“{typed}”。{hint}")
+        name = directory.canonical(cleaned)
+        # Aliases too: a task imported before an alias was added still names the old spelling.
+        spellings = frozenset({name, cleaned, *directory.aliases_of(name)})
+        matches.append(_UnitMatch(spellings, () if direct else directory.groups_of(name)))
+    return matches
+
+
+def unit_spellings(ledger: Session) -> list[str]:
+    """Every unit name and alias the ledger knows, for shell completion."""
+    return list(dict.fromkeys([*ledger.directory.spellings(), *ledger.store.unit_names()]))
+
+
+def units(ledger: Session) -> list[UnitSummary]:
+    """Every known unit with its direct tasks in the current plan; unit-file order first."""
+    plan = ledger.plan()
+    stats = ledger.store.unit_stats(plan.name, today=ledger.today)
+    listed: list[Unit] = list(ledger.directory)
+    named = {unit.name for unit in listed}
+    listed += [Unit(name, "other") for name in ledger.store.unit_names() if name not in named]
+    order = {kind: index for index, kind in enumerate(("department", "town", "group", "other"))}
+    listed.sort(key=lambda unit: order.get(unit.kind, len(order)))
+    rows = []
+    for unit in listed:
+        spellings = (unit.name, *unit.aliases)
+        counts = [sum(stats.get(s, (0, 0, 0, 0))[i] for s in spellings) for i in range(4)]
+        rows.append(UnitSummary(unit.name, unit.kind, unit.aliases, unit.members, *counts))
+    return rows
+
+
+def _reminder(unit: str | None, tasks: list[Task]) -> Reminder:
+    return Reminder(
+        unit=unit,
+        overdue=tuple(task for task in tasks if task.overdue),
+        due_soon=tuple(task for task in tasks if not task.overdue),
+    )
+
+
+def _names(matches: list[_UnitMatch]) -> tuple[str, ...]:
+    names: list[str] = []
+    for match in matches:
+        names += [*sorted(match.direct), *match.groups]
+    return tuple(dict.fromkeys(names))
+
+
+def _mark_via(tasks: list[Task], matches: list[_UnitMatch]) -> list[Task]:
+    """Say which group brought a task in, unless some --unit is named on it directly."""
+    if not matches:
+        return tasks
+    marked = []
+    for task in tasks:
+        named = set(task.units)
+        if any(match.direct & named for match in matches):
+            marked.append(task)
+            continue
+        via = next((g for match in matches for g in match.groups if g in named), None)
+        marked.append(task._replace(via=via))
+    return marked

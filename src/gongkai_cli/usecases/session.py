@@ -1,0 +1,217 @@
+"""One command's open ledger: its store, its settings, and the plan it works on.
+
+Opening is here too, because a missing database is created by the first
+command that needs it, in a way that several processes can race safely.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from .. import dates
+from ..errors import NotFound, StoreError
+from ..models import Plan
+from ..settings import Settings, login_name
+from ..store import Storage, open_store
+from ..text import check_text, os_reason
+from ..units import UnitDirectory, load_directory
+
+# The repository keeps the bundled table and unit file in its top-level data/; the wheel
+# copies that folder into the package (pyproject's force-include), so an installed copy
+# finds it next to this package and a source checkout (editable install) three levels up.
+# A path is cheaper to get than importlib.resources, which every --unit command would pay.
+BUNDLED_PLAN = "tasks_2023.csv"
+_PACKAGE = Path(__file__).resolve().parent.parent
+DATA_DIR = _PACKAGE / "data" if (_PACKAGE / "data" / BUNDLED_PLAN).is_file() else _PACKAGE.parent.parent / "data"
+UNIT_FILE = "units.csv"
+
+
+def bundled_plan_path() -> Path:
+    return DATA_DIR / BUNDLED_PLAN
+
+
+def unit_file_for(db_path: Path) -> Path:
+    """The office's own units.csv next to the database wins over the bundled one."""
+    local = Path(db_path).parent / UNIT_FILE
+    if local.is_file():
+        return local
+    return DATA_DIR / UNIT_FILE
+
+
+_S = TypeVar("_S", bound="Session")
+
+
+class Session:
+    """The ledger of one database, with the plan a command works on."""
+
+    def __init__(self, store: Storage, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self.database = settings.database
+        self.today = settings.today
+        self._directory: UnitDirectory | None = None
+        # Whether this process made the database (and, unless --empty, loaded its first plan).
+        self.created = False
+
+    @property
+    def directory(self) -> UnitDirectory:
+        if self._directory is None:
+            self._directory = load_directory(unit_file_for(self.database))
+        return self._directory
+
+    @classmethod
+    def open_for(
+        cls: type[_S], settings: Settings, *, bootstrap: bool = True, create_parents: bool = False,
+        must_exist: bool = False,
+    ) -> _S:
+        """The ledger `settings` names; one that does not exist yet is created and, with
+        `bootstrap`, filled with the bundled 2023 plan, so a fresh install answers
+        `gongkai list` straight away. See `open_with` for the other flags."""
+        fill = _load_bundled_plan if bootstrap else None
+        ledger, _ = cls.open_with(settings, fill=fill, create_parents=create_parents, must_exist=must_exist)
+        return ledger
+
+    @classmethod
+    def open_with(
+        cls: type[_S],
+        settings: Settings,
+        *,
+        fill: Callable[[Session], object] | None = None,
+        create_parents: bool = False,
+        must_exist: bool = False,
+    ) -> tuple[_S, object]:
+        """The ledger `settings` names, and what `fill` returned if this process created it.
+
+        A database that does not exist yet is created, and `fill` runs inside the
+        transaction that makes it (the bundled plan, or the first import), so no
+        other process ever sees it empty. A named database in a missing directory is
+        refused (a typo should not scatter databases) unless `create_parents`
+        (`init`); `must_exist` creates, upgrades and writes nothing: the file must
+        already be a ledger, and is read as it is (`backup`, `check`).
+        """
+        path = _checked_path(settings, create_parents=create_parents, must_exist=must_exist)
+        create = not must_exist
+        created: list[object] = []
+
+        def on_create(store: Storage) -> None:
+            created.append(fill(cls(store, settings)) if fill else None)
+
+        if create and not path.exists() and not _create(path, on_create, timeout=settings.busy_timeout):
+            created.clear()  # another process linked its ledger first; ours was thrown away
+        store = open_store(path, create=create, upgrade=create, timeout=settings.busy_timeout, on_create=on_create)
+        session = cls(store, settings)
+        session.created = bool(created)
+        return session, (created[0] if created else None)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def default_plan(self) -> Plan | None:
+        """This year's plan (in the office's time zone), else the newest; None in an empty ledger.
+
+        Tying the default to the calendar, not to the last import, keeps it still when next
+        year's table is loaded in advance: writes keep landing in this year's plan.
+        """
+        this_year = self.store.plan(year=self.today.year)
+        if this_year is not None:
+            return this_year._replace(default="current_year")
+        newest = self.store.plan()
+        return newest._replace(default="newest") if newest is not None else None
+
+    def plan(self) -> Plan:
+        """The plan this command works on: the one asked for, else the default one."""
+        name = self.settings.plan
+        plan = self.store.plan(name) if name is not None else self.default_plan()
+        if plan is None:
+            names = self.store.plan_names()
+            if not names:
+                raise NotFound("台账中还没有任何计划，请先用 gongkai import 导入任务分解表。")
+            raise NotFound(f"没有名为“{name}”的计划；已有计划：{'、'.join(names)}。")
+        return plan
+
+    def parse_date(self, text: str, plan: Plan | None = None) -> date:
+        year = (plan or self.plan()).year
+        return dates.parse_user_date(text, today=self.today, year=year)
+
+    def author(self, by: str | None) -> str:
+        """Who makes a change: --by, else the settings' user. It is stored, so it obeys the text rule too."""
+        return check_text((by or "").strip() or self.settings.user or login_name(), "记录人")
+
+
+def _load_bundled_plan(ledger: Session) -> object:
+    from .plans import import_file
+
+    return import_file(ledger, bundled_plan_path())
+
+
+def no_task(plan: str, task_id: int) -> NotFound:
+    return NotFound(f"计划“{plan}”中没有序号为 {task_id} 的任务。")
+
+
+def _checked_path(settings: Settings, *, create_parents: bool, must_exist: bool) -> Path:
+    path = settings.database
+    if not path.exists():
+        if must_exist:
+            raise StoreError(f"数据库“{path}”不存在。")
+        if settings.database_named and not create_parents and not path.parent.is_dir():
+            raise StoreError(
+                f"数据库所在目录“{path.parent}”不存在；请先创建该目录，或用 gongkai init 创建数据库。"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"无法创建数据库所在目录“{path.parent}”：{os_reason(err)}。") from err
+    return path
+
+
+def _create(path: Path, on_create: Callable[[Storage], None], *, timeout: float) -> bool:
+    """Build a complete ledger beside `path` and link it into place in one step.
+
+    Several processes meeting a missing database each build one and the first
+    link wins; the others open the winner's. So no process ever sees a ledger
+    without its first plan, and a failed first import leaves no file at all.
+    False when another process's ledger won.
+    """
+    import secrets
+
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.new")
+    try:
+        # The mode SQLite itself gives a new database.
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError as err:
+        raise StoreError(f"无法在“{path.parent}”中创建数据库：{os_reason(err)}。") from err
+    try:
+        store = open_store(temp, timeout=timeout, on_create=on_create)
+        try:
+            store.checkpoint()
+        finally:
+            store.close()
+        return _link_new(temp, path)
+    except OSError as err:
+        raise StoreError(f"无法创建数据库“{path}”：{os_reason(err)}。") from err
+    finally:
+        for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def _link_new(temp: Path, path: Path) -> bool:
+    """Give the finished database `temp` the name `path`, unless that name is taken already."""
+    from ..files import link_new
+
+    try:
+        # Two processes creating the same database: the second finds the name taken.
+        link_new(temp, path)
+    except FileExistsError:
+        return False
+    # No fsync of the directory here: the first write creates the -wal beside the new name,
+    # and SQLite syncs the directory then, before anything but the first plan depends on it.
+    return True
