@@ -43,7 +43,7 @@ def check_format(fmt: str, formats: Sequence[str] = FORMATS) -> str:
     return value
 
 
-def write(layout: Layout, records: Sequence, fmt: str, out: IO[str], *, title: str | None = None,
+def write(layout: Layout, records: Sequence, fmt: str, out: IO[str], *, title=None,
           show_lines: bool = False, footer: str | None = None) -> None:
     """`records` in `fmt`; a table gets its title, row lines and a dim footer line."""
     if fmt == "json":
@@ -144,12 +144,12 @@ def _plain(value: object) -> object:
 # -- rich tables --------------------------------------------------------------------
 
 
-def write_table(columns: Sequence[Column], records: Sequence, out: IO[str], *, title: str | None = None,
+def write_table(columns: Sequence[Column], records: Sequence, out: IO[str], *, title=None,
                 show_lines: bool = False, footer: str | None = None) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(show_lines=show_lines, header_style="bold", title=text(title) if title is not None else None)
+    table = Table(show_lines=show_lines, header_style="bold", title=title)
     for column in columns:
         table.add_column(column.header, justify=column.justify, no_wrap=column.no_wrap, overflow=column.overflow,
                          ratio=column.ratio)
