@@ -123,7 +123,9 @@ def _status_style(task: Task) -> str:
     return "bold red" if task.overdue else {"done": "green", "blocked": "yellow"}.get(task.status.value, "")
 
 
-TASK = declare(
+# The task's fields in the JSON contract (docs/json.md), in its key order. A new field
+# is one more line here: JSON, CSV and TSV carry it at the end.
+TASK_FIELDS = declare(
     Column("id", "序号", lambda t: t.id, justify="right", no_wrap=True, width=6, kind="number"),
     Column("plan", "计划", lambda t: t.plan),
     Column("group", "任务名称", lambda t: t.group, width=18, kind="wrap"),
@@ -142,7 +144,9 @@ TASK = declare(
     Column("target", "目标次数", lambda t: t.target),
     Column("progress", "次数", lambda t: t.progress, text=progress_label, no_wrap=True, justify="right"),
     Column("via", "经由集合", lambda t: t.via, optional=True),
-    # What a person reads about a task, beyond the contract's fields:
+)
+# What a person reads about a task, beyond the contract's fields.
+TASK = TASK_FIELDS | declare(
     Column("listed_units", "责任单位", _units_with_via),
     Column("listed_status", "状态", status_label),
     Column("printed_status", "状态", lambda t: f"{t.status.label}（逾期）" if t.overdue else t.status.label,
@@ -152,11 +156,12 @@ TASK = declare(
     Column("latest_signed", "最新进展", _latest_signed, width=28, kind="wrap"),
 )
 
-# The JSON contract (docs/json.md) and the script-facing CSV/TSV of list/due/show.
-TASK_JSON = pick(TASK, "id", "plan", "group", "content", "units", "lead_unit", "deadline", "start", "due",
-                 "status", "overdue", "updated_at", "target", "progress", "via")
-TASK_SCRIPT = pick(TASK, "id", "plan", "group", "content", "units", "lead_unit", "deadline", "start", "due",
-                   "status", "overdue", "updated_at", "via", "target", "progress")
+TASK_JSON = tuple(TASK_FIELDS.values())
+# The CSV/TSV of list/due/show: the same keys, but via sits before target, where it was
+# put when it was added and where scripts reading columns by position find it.
+_SCRIPT_KEYS = [key for key in TASK_FIELDS if key != "via"]
+_SCRIPT_KEYS.insert(_SCRIPT_KEYS.index("target"), "via")
+TASK_SCRIPT = pick(TASK, *_SCRIPT_KEYS)
 TASK_MARKDOWN = pick(TASK, "id", "group", "content", "listed_units", "deadline", "due", "listed_status")
 TASK_TABLE = pick(TASK, "id", "content", "units", "deadline", "due", "status")
 # The office's CSV, Markdown and xlsx 任务 sheet of `export`: Chinese headers and the latest note.
