@@ -13,8 +13,9 @@ the Chinese wording of every header is reviewed in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from .models import Note, Status, Task
 
@@ -48,7 +49,7 @@ def declare(*columns: Column) -> dict[str, Column]:
 
 
 def pick(declared: dict[str, Column], *keys: str, **changes: dict) -> tuple[Column, ...]:
-    """A selection of declared columns in this order; `changes` adjust one column's look (key=dict(width=…))."""
+    """A selection of declared columns in this order; `changes` adjust one column's look (key={"width": …})."""
     return tuple(declared[key]._replace(**changes.get(key, {})) for key in keys)
 
 
@@ -171,7 +172,7 @@ TASK_OFFICE = pick(TASK, "id", "group", "content", "units", "lead_unit", "deadli
 # the width of A4 landscape that prints at 100% in Excel and about 93% in LibreOffice
 # (whose character unit is wider), so the 11 pt cells come out at 10 pt or more.
 TASK_PRINT = pick(TASK, "id", "content", "units", "deadline", "printed_status", "latest_signed",
-                  id=dict(width=5), content=dict(width=46), units=dict(width=22), deadline=dict(width=10))
+                  id={"width": 5}, content={"width": 46}, units={"width": 22}, deadline={"width": 10})
 
 # A task's notes as rows of (task, note) pairs: the 进展记录 sheet and the report's period notes.
 _PAIR = {key: column._replace(value=lambda pair, get=column.value: get(pair[1]),
@@ -179,7 +180,7 @@ _PAIR = {key: column._replace(value=lambda pair, get=column.value: get(pair[1]),
          for key, column in NOTE.items()}
 _PAIR["task"] = NOTE["task"]._replace(value=lambda pair: pair[0].id)
 # The sheet has its own 状态变更 column, so 内容 is the note's own words.
-TASK_NOTES = pick(_PAIR, "task", "at", "by", "status", "text", text=dict(text=None))
+TASK_NOTES = pick(_PAIR, "task", "at", "by", "status", "text", text={"text": None})
 
 
 # -- plans, units, history --------------------------------------------------------

@@ -15,14 +15,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, NamedTuple
 
-from .errors import UsageError
-from .text import os_reason
-from .files import STDOUT, check_output, refuse_ledger_files, write_output
 from .columns import NOTE_JSON, TASK_NOTES, TASK_OFFICE, TASK_PRINT, note_text
+from .errors import UsageError
+from .files import STDOUT, check_output, refuse_ledger_files, write_output
 from .models import Status, Task
 from .render import task_json
-from .text import inert
-from .writers import json_object, write_delimited, write_json, write_markdown, write_sheet
+from .text import inert, os_reason
+from .writers import (
+    json_object,
+    write_delimited,
+    write_json,
+    write_markdown,
+    write_sheet,
+)
 
 if TYPE_CHECKING:
     from .ledger import PlanTasks

@@ -9,19 +9,50 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Sequence
+from typing import IO, TYPE_CHECKING
 
 from .columns import (
-    GROUP_JSON, GROUP_MEMBER, NOTE, NOTE_JSON, PLAN_ALL, REMINDER, SUMMARY, SUMMARY_LINES, TASK, TASK_JSON,
-    TASK_MARKDOWN, TASK_SCRIPT, TASK_TABLE, UNIT_ALL, UNIT_TABLE, EVENT_JSON, EVENT_SCRIPT, EVENT_TABLE, Column,
-    ReminderRow, breakdown, pick, progress_label, text_bar,
+    EVENT_JSON,
+    EVENT_SCRIPT,
+    EVENT_TABLE,
+    GROUP_JSON,
+    GROUP_MEMBER,
+    NOTE,
+    NOTE_JSON,
+    PLAN_ALL,
+    REMINDER,
+    SUMMARY,
+    SUMMARY_LINES,
+    TASK,
+    TASK_JSON,
+    TASK_MARKDOWN,
+    TASK_SCRIPT,
+    TASK_TABLE,
+    UNIT_ALL,
+    UNIT_TABLE,
+    Column,
+    ReminderRow,
+    breakdown,
+    pick,
+    progress_label,
+    text_bar,
 )
 from .models import Event, Note, Plan, Status, Task
 from .text import inert, inert_line, markdown_text
 from .writers import (
-    Layout, json_object, json_objects, markdown_table, print_rich,
-    text, write, write_delimited, write_json, write_markdown, write_table,
+    Layout,
+    json_object,
+    json_objects,
+    markdown_table,
+    print_rich,
+    text,
+    write,
+    write_delimited,
+    write_json,
+    write_markdown,
+    write_table,
 )
 
 if TYPE_CHECKING:
@@ -37,16 +68,20 @@ def _say(message: str, out: IO[str] | None = None) -> None:
 TASKS = Layout(json=TASK_JSON, script=TASK_SCRIPT, markdown=TASK_MARKDOWN, table=TASK_TABLE)
 
 
-def tasks(items: Sequence[Task], fmt: str, out: IO[str] | None = None) -> None:
-    out = out or sys.stdout
+def _listing(layout: Layout, items: Sequence, fmt: str, out: IO[str] | None, *, empty: str, footer: str) -> None:
+    """Rows in any format; a person reading a table is told on stderr when there are none."""
     if fmt == "table" and not items:
-        _say("没有符合条件的任务。", sys.stderr)
+        _say(empty, sys.stderr)
         return
+    write(layout, items, fmt, out or sys.stdout, show_lines=True, footer=footer)
+
+
+def tasks(items: Sequence[Task], fmt: str, out: IO[str] | None = None) -> None:
     layout = TASKS
     if any(task.target for task in items):
         # Only plans whose tasks set counts (不少于4次) pay for the extra column.
         layout = layout._replace(table=(*layout.table, TASK["progress"]))
-    write(layout, items, fmt, out, show_lines=True, footer=f"共 {len(items)} 项任务")
+    _listing(layout, items, fmt, out, empty="没有符合条件的任务。", footer=f"共 {len(items)} 项任务")
 
 
 # A task on its own: its fields as 项目/内容 lines, then its notes.
@@ -391,11 +426,7 @@ EVENTS = Layout(json=EVENT_JSON, script=EVENT_SCRIPT, markdown=EVENT_TABLE, tabl
 
 
 def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None:
-    out = out or sys.stdout
-    if fmt == "table" and not items:
-        _say("没有符合条件的历史记录。", sys.stderr)
-        return
-    write(EVENTS, items, fmt, out, show_lines=True, footer=f"共 {len(items)} 条历史记录")
+    _listing(EVENTS, items, fmt, out, empty="没有符合条件的历史记录。", footer=f"共 {len(items)} 条历史记录")
 
 
 def undo_preview(event: Event, out: IO[str] | None = None) -> None:

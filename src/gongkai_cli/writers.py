@@ -12,8 +12,9 @@ import csv
 import json
 import os
 import re
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import IO, Iterable, NamedTuple, Sequence
+from typing import IO, NamedTuple
 
 from .cells import guard
 from .columns import Column
