@@ -45,10 +45,10 @@ from .writers import (
     Layout,
     json_object,
     json_objects,
-    markdown_table,
     print_rich,
     text,
     write,
+    write_card,
     write_delimited,
     write_json,
     write_markdown,
@@ -103,46 +103,26 @@ DETAIL_NOTES = pick(NOTE, "at", "by", "text")
 
 def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
-    if fmt == "json":
-        write_json(task_json(task), out)
-    elif fmt in ("csv", "tsv"):
-        write_delimited(TASK_SCRIPT, [task], out, tsv=fmt == "tsv")
-    elif fmt == "markdown":
-        out.write(f"## 任务 {task.id}\n\n")
-        markdown_table(("项目", "内容"), _detail_fields(task), out)
+    # 目标次数 only on tasks whose plan sets a count.
+    fields = [field for field in DETAIL if field.key != "target" or task.target]
+    write_card(fields, task, fmt, out, heading=f"任务 {task.id}", labels=("项目", "内容"), data=task_json(task),
+               script=TASK_SCRIPT)
+    if fmt == "markdown":
         out.write("\n### 进展记录\n\n")
         if task.notes:
             write_markdown(DETAIL_NOTES, task.notes, out)
         else:
             out.write("暂无进展记录。\n")
-    else:
-        _task_panel(task, out)
+    elif fmt == "table":
+        if task.notes:
+            write_table(DETAIL_NOTES, task.notes, out, title="进展记录", show_lines=True)
+        else:
+            print_rich(out, "暂无进展记录。", style="dim")
 
 
 def task_json(task: Task) -> dict:
     """A task with its notes: `show --format json` and each task of `export --format json`."""
     return json_object(TASK_JSON, task) | {"notes": json_objects(NOTE_JSON, task.notes)}
-
-
-def _detail_fields(task: Task) -> list[tuple[str, object]]:
-    # 目标次数 only on tasks whose plan sets a count.
-    return [(column.header, column.shown(task)) for column in DETAIL if column.key != "target" or task.target]
-
-
-def _task_panel(task: Task, out: IO[str]) -> None:
-    from rich.table import Table
-
-    fields = Table.grid(padding=(0, 2))
-    fields.add_column(style="bold", no_wrap=True)
-    fields.add_column(overflow="fold")
-    for label, value in _detail_fields(task):
-        fields.add_row(label, text(value))
-    print_rich(out, f"任务 {task.id}", style="bold")
-    print_rich(out, fields)
-    if not task.notes:
-        print_rich(out, "暂无进展记录。", style="dim")
-        return
-    write_table(DETAIL_NOTES, task.notes, out, title="进展记录", show_lines=True)
 
 
 # -- notes ------------------------------------------------------------------------
@@ -237,7 +217,7 @@ def _one_line(text: str) -> str:
 def reminder(report, fmt: str, out: IO[str] | None = None) -> None:
     """A message a person would write; nothing at all when there is nothing to say (except JSON)."""
     out = out or sys.stdout
-    days = lambda task: (task.due - report.today).days  # noqa: E731
+    days = lambda task: (task.due - report.today).days
     if fmt == "json":
         def task_dict(task: Task) -> dict:
             return json_object(TASK_JSON, task) | {"days_left": days(task)}
@@ -302,29 +282,14 @@ def summary(result, fmt: str, out: IO[str] | None = None) -> None:
         columns = breakdown(result.by)
         write(Layout(columns, columns, columns, columns), result.rows, fmt, out, title=text(title))
         return
-    if fmt == "json":
-        write_json(result.to_dict(), out)
-        return
-    lines = [(column.header, str(column.shown(result))) for column in SUMMARY_LINES]
-    if fmt in ("csv", "tsv"):
-        write_delimited(SUMMARY, [result], out, tsv=fmt == "tsv")
-    elif fmt == "markdown":
-        out.write(f"## 计划 {markdown_text(result.plan)} 进度（{result.today.isoformat()}）\n\n")
-        markdown_table(("项目", "数值"), lines, out)
-        if hint := _target_hint(result):
-            out.write(f"\n{hint}\n")
-    else:
-        from rich.table import Table
-
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column(justify="right")
-        for label, value in lines:
-            grid.add_row(label, value)
-        print_rich(out, title, style="bold")
-        print_rich(out, grid)
+    write_card(SUMMARY_LINES, result, fmt, out, heading=title, labels=("项目", "数值"), data=result.to_dict(),
+               script=SUMMARY, justify="right")
+    hint = _target_hint(result)
+    if fmt == "markdown" and hint:
+        out.write(f"\n{hint}\n")
+    elif fmt == "table":
         print_rich(out, f"{text_bar(result.done_percent)} {result.done_percent}%")
-        if hint := _target_hint(result):
+        if hint:
             print_rich(out, hint, style="yellow")
 
 

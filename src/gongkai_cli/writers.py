@@ -57,6 +57,28 @@ def write(layout: Layout, records: Sequence, fmt: str, out: IO[str], *, title=No
         write_table(layout.table, records, out, title=title, show_lines=show_lines, footer=footer)
 
 
+def write_card(fields: Sequence[Column], record, fmt: str, out: IO[str], *, heading: str, labels: tuple[str, str],
+               data: object, script: Sequence[Column], justify: str = "left") -> None:
+    """One record on its own: `data` in JSON, one `script` row in CSV/TSV, else 项目/内容 lines under a heading."""
+    if fmt == "json":
+        write_json(data, out)
+    elif fmt in ("csv", "tsv"):
+        write_delimited(script, [record], out, tsv=fmt == "tsv")
+    elif fmt == "markdown":
+        out.write(f"## {markdown_text(heading)}\n\n")
+        markdown_table(labels, ((field.header, field.shown(record)) for field in fields), out)
+    else:
+        from rich.table import Table
+
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold", justify=justify)
+        for field in fields:
+            grid.add_row(field.header, text(str(field.shown(record))))
+        print_rich(out, heading, style="bold")
+        print_rich(out, grid)
+
+
 # -- json -------------------------------------------------------------------------
 
 
