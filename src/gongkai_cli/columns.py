@@ -297,13 +297,21 @@ class ReminderRow(NamedTuple):
     days_left: int
 
 
-_REMINDER_TASK = ("id", "due", "lead_unit", "content", "via")
+def _of_task(key: str) -> Column:
+    """A task's column, read from the task a reminder row is about."""
+    column = TASK[key]
+    return column._replace(value=lambda row, get=column.value: get(row.task))
+
+
 REMINDER = (
     Column("unit", "单位", lambda r: r.unit or ""),
     Column("section", "类别", lambda r: r.section),
-    *(Column(key, TASK[key].header, lambda r, get=TASK[key].value: get(r.task)) for key in _REMINDER_TASK[:2]),
+    _of_task("id"),
+    _of_task("due"),
     Column("days_left", "剩余天数", lambda r: r.days_left),
-    *(Column(key, TASK[key].header, lambda r, get=TASK[key].value: get(r.task)) for key in _REMINDER_TASK[2:]),
+    _of_task("lead_unit"),
+    _of_task("content"),
+    _of_task("via"),
 )
 
 
