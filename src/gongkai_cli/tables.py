@@ -211,7 +211,7 @@ _TABLE_TO_XLSX = "请把其中的任务表复制到 Excel 或 WPS 表格中，�
 # Formats that are recognised but not read, each with how to convert it.
 _REFUSED = {
     "empty": "文件“{path}”是空的，没有任何任务。",
-    "xls": "文件“{path}”是旧版 Excel 文件（.xls），无法直接读取；请在 Excel 或 WPS 中另存为 .xlsx 或“CSV UTF-8”后再导入。",
+    "xls": f"文件“{{path}}”是旧版 Excel 文件（.xls），无法直接读取；请在 Excel 或 WPS 中另存为 .xlsx 或“CSV UTF-8”后再导入。",
     "doc": "文件“{path}”是旧版 Word 文档（.doc），无法直接读取；请在 Word 或 WPS 中另存为 .docx 后再导入。",
     "xlsb": f"文件“{{path}}”是 Excel 二进制工作簿（.xlsb），无法直接读取；{_TO_XLSX}。",
     "ods": "文件“{path}”是 OpenDocument 电子表格（.ods），无法直接读取；请在 WPS 或 LibreOffice 中另存为 .xlsx 后再导入。",
