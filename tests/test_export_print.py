@@ -9,7 +9,7 @@ import subprocess
 import openpyxl
 import pytest
 
-from gongkai_cli.export import PRINT_COLUMNS, TASK_COLUMNS
+from gongkai_cli.columns import TASK_OFFICE as TASK_COLUMNS, TASK_PRINT as PRINT_COLUMNS
 from libreoffice import convert
 
 LONG_NOTE = "已完成美丽乡村示范村创建信息公开，" * 6

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from gongkai_cli.columns import TASK_JSON
 from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger, bundled_plan_path
 from gongkai_cli.inputs import parse_task_id
 from gongkai_cli.models import Status
+from gongkai_cli.writers import json_object
 
 from conftest import write_csv
 
@@ -228,8 +230,8 @@ def test_a_town_sees_tasks_given_to_all_towns_via_the_group(ledger: Ledger):
     tasks = {t.id: t for t in ledger.list_tasks(units=("马陆镇",))}
     assert tasks[1].via is None  # named directly
     assert tasks[4].via == "各街镇"
-    assert tasks[4].to_dict()["via"] == "各街镇"
-    assert "via" not in tasks[1].to_dict()
+    assert json_object(TASK_JSON, tasks[4])["via"] == "各街镇"
+    assert "via" not in json_object(TASK_JSON, tasks[1])
 
 
 def test_direct_drops_tasks_that_came_through_a_group(ledger: Ledger):

@@ -9,7 +9,8 @@ from datetime import date
 
 import pytest
 
-from gongkai_cli import render
+from gongkai_cli import render, writers
+from gongkai_cli.columns import TASK_SCRIPT
 from gongkai_cli.errors import UsageError
 from gongkai_cli.models import Note, Plan, Status, Task
 
@@ -63,7 +64,7 @@ def test_tsv_has_one_line_per_task_even_with_tabs_in_text():
     text = rendered(render.tasks, [make_task(content="甲\t乙\n丙"), make_task(id=41)], "tsv")
     lines = text.splitlines()
     assert len(lines) == 3
-    assert all(len(line.split("\t")) == len(render.TASK_FIELDS) for line in lines)
+    assert all(len(line.split("\t")) == len(TASK_SCRIPT) for line in lines)
 
 
 def test_markdown_escapes_pipes_and_newlines():
@@ -106,7 +107,7 @@ def test_empty_listing_writes_nothing_to_stdout(capsys):
     assert rendered(render.tasks, [], "table") == ""
     assert "没有符合条件的任务" in capsys.readouterr().err
     assert json.loads(rendered(render.tasks, [], "json")) == []
-    assert rendered(render.tasks, [], "csv").strip() == ",".join(render.TASK_FIELDS)
+    assert rendered(render.tasks, [], "csv").strip() == ",".join(column.key for column in TASK_SCRIPT)
 
 
 def test_show_table_marks_the_lead_and_lists_notes():
@@ -128,7 +129,7 @@ def test_plans_mark_the_default():
 
 def test_unknown_format_names_the_value():
     with pytest.raises(UsageError, match="xml"):
-        render.check_format("xml")
+        writers.check_format("xml")
 
 
 def test_inert_makes_control_characters_visible():

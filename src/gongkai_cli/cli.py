@@ -682,7 +682,7 @@ def _statuses(values: Optional[List[str]]):
 
 
 def _render_format(fmt: str, *, confirmation: bool = False) -> str:
-    from .render import CONFIRMATION_FORMATS, FORMATS, check_format
+    from .writers import CONFIRMATION_FORMATS, FORMATS, check_format
 
     return check_format(fmt, CONFIRMATION_FORMATS if confirmation else FORMATS)
 

@@ -8,24 +8,27 @@ icalendar are imported only by the writer that needs them.
 from __future__ import annotations
 
 import codecs
-import csv
 import io
-import math
 import re
 import sys
-import unicodedata
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, NamedTuple
 
-from .cells import guard
+from .columns import NOTE_JSON, TASK_NOTES, TASK_OFFICE, TASK_PRINT, note_text
 from .errors import UsageError
-from .text import os_reason
 from .files import STDOUT, check_output, make_directory, refuse_ledger_files, remove, write_output
 from .inputs import parse_alarm
-from .models import Note, Status, Task
-from .render import inert, note_text, write_json, write_markdown_table
+from .models import Status, Task
+from .render import task_json
+from .text import inert, os_reason
+from .writers import (
+    json_object,
+    write_delimited,
+    write_json,
+    write_markdown,
+    write_sheet,
+)
 
 if TYPE_CHECKING:
     from .usecases.reading import PlanTasks
@@ -46,48 +49,7 @@ UID_DOMAIN = "gongkai"
 PRODID = "-//gongkai//政务公开工作要点任务台账//ZH"
 
 
-@dataclass(frozen=True)
-class _Column:
-    header: str
-    width: float  # Excel character units; a Chinese character takes about two
-    kind: str = "text"  # text, wrap (long text), number, date, datetime
-
-
-TASK_COLUMNS = (
-    _Column("序号", 6, "number"),
-    _Column("任务名称", 18, "wrap"),
-    _Column("任务内容", 60, "wrap"),
-    _Column("责任单位", 30, "wrap"),
-    _Column("牵头单位", 20, "wrap"),
-    _Column("时间节点", 12, "wrap"),
-    _Column("开始日期", 12, "date"),
-    _Column("截止日期", 12, "date"),
-    _Column("状态", 8),
-    _Column("是否逾期", 10),
-    _Column("最新进展", 40, "wrap"),
-    _Column("最新进展时间", 18, "datetime"),
-    _Column("更新时间", 18, "datetime"),
-)
-NOTE_COLUMNS = (
-    _Column("序号", 6, "number"),
-    _Column("时间", 18, "datetime"),
-    _Column("记录人", 12, "wrap"),
-    _Column("状态变更", 10),
-    _Column("内容", 70, "wrap"),
-)
-# The sheet meant for paper: what a meeting reads, 120 character units wide. Fitted to
-# the width of A4 landscape that prints at 100% in Excel and about 93% in LibreOffice
-# (whose character unit is wider), so the 11 pt cells come out at 10 pt or more.
-PRINT_COLUMNS = (
-    _Column("序号", 5, "number"),
-    _Column("任务内容", 46, "wrap"),
-    _Column("责任单位", 22, "wrap"),
-    _Column("时间节点", 10, "wrap"),
-    _Column("状态", 9, "wrap"),
-    _Column("最新进展", 28, "wrap"),
-)
 PRINT_MARGIN_INCHES = 0.4
-LINE_POINTS = 15.6  # one line of 11 pt text, Chinese fallback fonts included
 
 
 def resolve_format(fmt: str | None, output: str) -> str:
@@ -166,53 +128,6 @@ def write(
     write_output(output, produce, ledger=ledger, what="导出", force=force)
 
 
-# -- records as rows ------------------------------------------------------------------
-
-
-def _task_values(task: Task) -> tuple:
-    latest = task.notes[-1] if task.notes else None
-    return (
-        task.id,
-        task.group,
-        task.content,
-        "、".join(task.units),
-        task.lead_unit or "",
-        task.deadline,
-        task.start,
-        task.due,
-        task.status.label,
-        "是" if task.overdue else "否",
-        note_text(latest) if latest else "",
-        latest.at if latest else "",
-        task.updated_at,
-    )
-
-
-def _print_values(task: Task) -> tuple:
-    latest = task.notes[-1] if task.notes else None
-    return (
-        task.id,
-        task.content,
-        "、".join(task.units),
-        task.deadline,
-        f"{task.status.label}（逾期）" if task.overdue else task.status.label,
-        f"{note_text(latest)}（{latest.by}，{latest.at[:10]}）" if latest else "",
-    )
-
-
-def _note_values(task: Task, note: Note) -> tuple:
-    return (task.id, note.at, note.by, note.status.label if note.status else "", note.text)
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        # Exports end up `cat`ed to terminals too, like every other text output.
-        return inert(value)
-    return "" if value is None else value
-
-
 # -- text formats ---------------------------------------------------------------------
 
 
@@ -226,34 +141,16 @@ def _text_writer(write_text: Callable[[PlanTasks, IO[str]], None]) -> Callable[[
 
 
 def _csv(export: PlanTasks, out: IO[str]) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(column.header for column in TASK_COLUMNS)
-    for task in export.tasks:
-        writer.writerow(_csv_cell(_plain(value)) for value in _task_values(task))
-
-
-def _csv_cell(value: object) -> object:
-    # Numbers stay numbers; only text is guarded against being run as a formula (see cells.py).
-    return guard(value) if isinstance(value, str) else value
+    write_delimited(TASK_OFFICE, export.tasks, out, office=True)
 
 
 def _json_export(export: PlanTasks, out: IO[str]) -> None:
-    write_json(
-        [
-            task.to_dict(with_notes=True)
-            | {"latest_note": task.notes[-1].to_dict() if task.notes else None}
-            for task in export.tasks
-        ],
-        out,
-    )
+    write_json([task_json(task) | {"latest_note": json_object(NOTE_JSON, task.notes[-1]) if task.notes else None}
+                for task in export.tasks], out)
 
 
 def _markdown_export(export: PlanTasks, out: IO[str]) -> None:
-    write_markdown_table(
-        [column.header for column in TASK_COLUMNS],
-        ([_plain(value) for value in _task_values(task)] for task in export.tasks),
-        out,
-    )
+    write_markdown(TASK_OFFICE, export.tasks, out)
 
 
 # -- xlsx -----------------------------------------------------------------------------
@@ -265,17 +162,17 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     book = Workbook()
     tasks = book.active
     tasks.title = "任务"
-    _fill_sheet(tasks, TASK_COLUMNS, [_task_values(task) for task in export.tasks])
+    write_sheet(tasks, TASK_OFFICE, export.tasks)
     # Thirteen columns fitted to one page width print at about 4 pt; this sheet prints at
     # full size across as many pages as it needs, with 序号 and the header on each.
     _print_setup(tasks, export.plan.name, "任务", fit_width=False)
     tasks.print_title_cols = "A:A"
     notes = book.create_sheet("进展记录")
-    _fill_sheet(notes, NOTE_COLUMNS, [_note_values(task, note) for task in export.tasks for note in task.notes])
+    write_sheet(notes, TASK_NOTES, [(task, note) for task in export.tasks for note in task.notes])
     _print_setup(notes, export.plan.name, "进展记录", fit_width=True)
     # Last, so that importing this workbook again still reads the full 任务 sheet first.
     printable = book.create_sheet("打印版")
-    _fill_sheet(printable, PRINT_COLUMNS, [_print_values(task) for task in export.tasks])
+    write_sheet(printable, TASK_PRINT, export.tasks)
     _print_setup(printable, export.plan.name, "任务", fit_width=True)
     _save_workbook(book, out)
 
@@ -318,45 +215,6 @@ def _save_workbook(book, out: IO[bytes]) -> None:
     raise failure
 
 
-def _fill_sheet(sheet, columns: tuple[_Column, ...], rows: list[tuple]) -> None:
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
-
-    edge = Side(style="thin", color="A6A6A6")
-    border = Border(left=edge, right=edge, top=edge, bottom=edge)
-    sheet.append([column.header for column in columns])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="D9E1F2")
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = border
-    for values in rows:
-        sheet.append([_xlsx_value(column, value) for column, value in zip(columns, values)])
-    for index, column in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-        alignment = Alignment(
-            vertical="top",
-            wrap_text=column.kind == "wrap",
-            horizontal="center" if column.kind in ("number", "date", "datetime") else None,
-        )
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-            cell.alignment = alignment
-            cell.border = border
-            if column.kind == "date":
-                cell.number_format = "yyyy-mm-dd"
-            elif column.kind == "datetime":
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            elif cell.data_type == "f":
-                # openpyxl takes any text starting with "=" for a formula; a note
-                # such as "=已完成" must stay text, not become #NAME? in Excel.
-                cell.data_type = "s"
-    # Header row and 序号 column stay in view while scrolling.
-    sheet.freeze_panes = "B2"
-    sheet.auto_filter.ref = sheet.dimensions
-    for number, values in enumerate(rows, start=2):
-        sheet.row_dimensions[number].height = _row_height(columns, values)
-
-
 def _print_setup(sheet, plan: str, what: str, *, fit_width: bool) -> None:
     """A4 landscape, the header row on every page, "第 N 页 共 M 页" in the footer."""
     sheet.print_title_rows = "1:1"
@@ -374,35 +232,6 @@ def _print_setup(sheet, plan: str, what: str, *, fit_width: bool) -> None:
     # "&&" is a literal ampersand in a header; plan names are the office's text.
     sheet.oddHeader.center.text = f"政务公开任务台账（{inert(plan).replace('&', '&&')}）{what}"
     sheet.oddFooter.center.text = "第 &P 页 共 &N 页"
-
-
-def _row_height(columns: tuple[_Column, ...], values: tuple) -> float:
-    """Points for a row whose wrapped cells all show whole: the tallest cell's lines.
-
-    Excel and LibreOffice do not grow a row for wrapped text written by a program,
-    so the height is estimated here: a Chinese character takes two width units.
-    """
-    lines = 1
-    for column, value in zip(columns, values):
-        if column.kind == "wrap" and isinstance(value, str) and value:
-            per_line = max(1.0, column.width - 1.5)
-            lines = max(lines, sum(max(1, math.ceil(_display_width(part) / per_line)) for part in value.split("\n")))
-    return min(409.0, lines * LINE_POINTS + 4)  # 409 pt is the most a row may be
-
-
-def _display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
-def _xlsx_value(column: _Column, value: object) -> object:
-    if column.kind == "datetime":
-        # Excel has no time zones; the wall-clock time in the ledger's zone is what people expect.
-        return datetime.fromisoformat(value).replace(tzinfo=None) if value else None
-    if isinstance(value, str):
-        # Control characters, U+FFFE and U+FFFF are illegal in xlsx XML (one of them makes the
-        # whole workbook unreadable); show them the way the terminal output does.
-        return inert(value)
-    return value
 
 
 # -- ics ------------------------------------------------------------------------------

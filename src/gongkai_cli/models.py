@@ -84,19 +84,6 @@ class Note(NamedTuple):
     # True when a retry with the same key found this note already stored: nothing was written.
     repeated: bool = False
 
-    def to_dict(self) -> dict:
-        data = {
-            "id": self.id,
-            "at": self.at,
-            "by": self.by,
-            "text": self.text,
-            "status": self.status.value if self.status else None,
-            "count": self.count,
-        }
-        if self.key is not None:
-            data["key"] = self.key
-        return data
-
 
 class Task(NamedTuple):
     id: int
@@ -127,29 +114,6 @@ class Task(NamedTuple):
         target = self.target
         return target is not None and self.progress >= target
 
-    def to_dict(self, *, with_notes: bool = False) -> dict:
-        data = {
-            "id": self.id,
-            "plan": self.plan,
-            "group": self.group,
-            "content": self.content,
-            "units": list(self.units),
-            "lead_unit": self.lead_unit,
-            "deadline": self.deadline,
-            "start": self.start.isoformat() if self.start else None,
-            "due": self.due.isoformat() if self.due else None,
-            "status": self.status.value,
-            "overdue": self.overdue,
-            "updated_at": self.updated_at,
-            "target": self.target,
-            "progress": self.progress,
-        }
-        if self.via:
-            data["via"] = self.via
-        if with_notes:
-            data["notes"] = [note.to_dict() for note in self.notes]
-        return data
-
 
 # Why a plan is the default one: its year is this year, or no plan is and it is the newest.
 DEFAULT_REASONS = {"current_year": "今年", "newest": "最新"}
@@ -167,16 +131,6 @@ class Plan(NamedTuple):
     def default_label(self) -> str:
         """默认（今年） / 默认（最新） on the default plan, else empty."""
         return f"默认（{DEFAULT_REASONS[self.default]}）" if self.default else ""
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "year": self.year,
-            "tasks": self.tasks,
-            "imported_at": self.imported_at,
-            "source": self.source,
-            "default": self.default,
-        }
 
 
 class NotePayload(NamedTuple):

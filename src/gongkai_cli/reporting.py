@@ -11,30 +11,15 @@ import html
 import io
 from typing import TYPE_CHECKING
 
-from .models import Task
+from .columns import REPORT_NOTES, breakdown, report_overdue, report_tasks
 from .progress import summarize
-from .render import note_text
 from .text import inert, markdown_text
+from .writers import markdown_table
 
 if TYPE_CHECKING:
     from .usecases.reading import ProgressReport
 
 TITLE = "政务公开工作要点落实情况报告"
-
-
-def _latest(task: Task) -> str:
-    if not task.notes:
-        return "（暂无进展记录）"
-    note = task.notes[-1]
-    return f"{note_text(note)}（{note.by}，{note.at[:10]}）"
-
-
-def _role(task: Task, unit: str | None) -> str:
-    if unit is None:
-        return task.lead_unit or ""
-    if task.via:
-        return f"经“{task.via}”"
-    return "牵头" if task.lead_unit == unit else "参与"
 
 
 def _sections(report: ProgressReport) -> list[tuple[str, object]]:
@@ -45,41 +30,22 @@ def _sections(report: ProgressReport) -> list[tuple[str, object]]:
         f"共 {figures.total} 项任务：{counts or '无'}；完成率 {figures.done_percent}%；"
         f"已逾期 {figures.overdue} 项；30 天内到期 {figures.due_soon} 项。"
     )
-    role_header = "牵头单位" if report.unit is None else "本单位职责"
-    tasks = (
-        ("序号", "任务内容", role_header, "截止日期", "状态", "最新进展"),
-        [
-            (task.id, task.content, _role(task, report.unit),
-             task.due.isoformat() if task.due else task.deadline,
-             f"{task.status.label}（逾期）" if task.overdue else task.status.label,
-             _latest(task))
-            for task in report.tasks
-        ],
-    )
-    overdue: object = "无逾期任务。"
-    if report.overdue:
-        overdue = (
-            ("序号", "任务内容", "截止日期", "逾期天数", "牵头单位"),
-            [(t.id, t.content, t.due.isoformat(), (report.today - t.due).days, t.lead_unit or "")
-             for t in report.overdue],
-        )
+    tasks = _table(report_tasks(report.unit), report.tasks)
+    overdue: object = _table(report_overdue(report.today), report.overdue) if report.overdue else "无逾期任务。"
     period_title = f"{report.since.isoformat()} 以来的进展记录" if report.since else "全部进展记录"
-    notes: object = "本期无进展记录。"
-    if report.period_notes:
-        notes = (
-            ("时间", "序号", "记录人", "内容"),
-            [(note.at.replace("T", " ")[:16], task.id, note.by, note_text(note))
-             for task, note in report.period_notes],
-        )
+    notes: object = _table(REPORT_NOTES, report.period_notes) if report.period_notes else "本期无进展记录。"
     sections: list[tuple[str, object]] = [("总体情况", overview)]
     if report.per_unit:
         sections.append((
             "各单位完成情况",
-            (("单位", "任务数", "已完成", "逾期", "完成率"),
-             [(row.key, row.total, row.done, row.overdue, f"{row.done_percent}%") for row in report.per_unit]),
+            _table(breakdown("unit"), report.per_unit),
         ))
     sections += [("任务清单", tasks), ("逾期任务", overdue), (period_title, notes)]
     return [(f"{_NUMERALS[index]}、{heading}", body) for index, (heading, body) in enumerate(sections)]
+
+
+def _table(columns, records) -> tuple[list[str], list[list[object]]]:
+    return [column.header for column in columns], [[column.shown(record) for column in columns] for record in records]
 
 
 # The first-level numbering of an official document: 一、二、三、…
@@ -105,10 +71,9 @@ def markdown(report: ProgressReport) -> str:
         if isinstance(body, str):
             out.append(body)
             continue
-        headers, rows = body
-        out.append("| " + " | ".join(headers) + " |")
-        out.append("|" + "|".join("---" for _ in headers) + "|")
-        out += ["| " + " | ".join(markdown_text(v) for v in row) + " |" for row in rows]
+        table = io.StringIO()
+        markdown_table(*body, table)
+        out.append(table.getvalue().removesuffix("\n"))
     return "\n".join(out) + "\n"
 
 

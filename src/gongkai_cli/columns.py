@@ -1,0 +1,357 @@
+"""What every printed record shows, declared once per record type: its columns.
+
+A column has the stable English key of the JSON contract (also the CSV/TSV header
+scripts read), its 中文表头, how to read its value from the record, and how a
+person sees it: the text of Markdown, xlsx and reports, and the look of a table
+column. Commands pick a selection of these columns and a format; writers.py turns
+(columns, records) into any format. A new field is one declaration here.
+
+The declarations live together rather than beside each record: several records
+are not ours to extend (Tally, UnitSummary, the report's task/note pairs), and
+the Chinese wording of every header is reviewed in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, NamedTuple
+
+from .models import Note, Status, Task
+
+Get = Callable[[Any], object]
+
+
+class Column(NamedTuple):
+    key: str
+    header: str
+    value: Get  # what scripts get (JSON, CSV/TSV): exact, lists stay lists
+    text: Get | None = None  # what a person reads (Markdown, xlsx, reports); default: value
+    cell: Get | None = None  # a table cell, where it is shorter than text; default: text
+    style: Get | None = None  # a table cell's rich style, from the record
+    justify: str = "left"
+    no_wrap: bool = False
+    overflow: str = "ellipsis"
+    ratio: int | None = None
+    width: float = 12  # xlsx: character units, a Chinese character takes about two
+    kind: str = "text"  # xlsx: text, wrap (long text), number, date, datetime
+    optional: bool = False  # left out of a JSON object when None
+
+    def shown(self, record) -> object:
+        return (self.text or self.value)(record)
+
+    def table_cell(self, record) -> object:
+        return (self.cell or self.text or self.value)(record)
+
+
+def declare(*columns: Column) -> dict[str, Column]:
+    return {column.key: column for column in columns}
+
+
+def pick(declared: dict[str, Column], *keys: str, **changes: dict) -> tuple[Column, ...]:
+    """A selection of declared columns in this order; `changes` adjust one column's look (key={"width": …})."""
+    return tuple(declared[key]._replace(**changes.get(key, {})) for key in keys)
+
+
+def _date(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def joined(values) -> str:
+    return "、".join(values)
+
+
+# -- notes ------------------------------------------------------------------------
+
+
+def note_text(note: Note) -> str:
+    marks = []
+    if note.status is not None:
+        marks.append(f"［状态改为：{note.status.label}］")
+    if note.count:
+        marks.append(f"［计 {note.count} 次］")
+    return " ".join([*marks, note.text] if note.text else marks)
+
+
+NOTE = declare(
+    Column("id", "编号", lambda n: n.id, justify="right", no_wrap=True),
+    Column("at", "时间", lambda n: n.at, no_wrap=True, width=18, kind="datetime"),
+    Column("by", "记录人", lambda n: n.by, overflow="fold", width=12, kind="wrap"),
+    Column("text", "内容", lambda n: n.text, text=note_text, ratio=1, overflow="fold", width=70, kind="wrap"),
+    Column("status", "状态变更", lambda n: n.status.value if n.status else None,
+           text=lambda n: n.status.label if n.status else "", width=10),
+    Column("count", "计次", lambda n: n.count),
+    Column("key", "幂等键", lambda n: n.key, optional=True),
+    Column("task", "序号", lambda n: n.task_id, justify="right", width=6, kind="number"),
+)
+NOTE_JSON = pick(NOTE, "id", "at", "by", "text", "status", "count", "key")
+
+
+# -- tasks ------------------------------------------------------------------------
+
+
+def status_label(task: Task) -> str:
+    return f"{task.status.label}·逾期" if task.overdue else task.status.label
+
+
+def progress_label(task: Task) -> str:
+    return f"{task.progress}/{task.target}" if task.target else ""
+
+
+def _units_label(task: Task) -> str:
+    label = task.lead_unit or ""
+    if len(task.units) > 1:
+        label = f"{label} 等 {len(task.units)} 家"
+    if task.via:
+        label += f"\n经“{task.via}”"
+    return label
+
+
+def _units_with_via(task: Task) -> str:
+    return f"{joined(task.units)}（经“{task.via}”）" if task.via else joined(task.units)
+
+
+def _latest(task: Task) -> Note | None:
+    return task.notes[-1] if task.notes else None
+
+
+def _latest_signed(task: Task) -> str:
+    note = _latest(task)
+    return f"{note_text(note)}（{note.by}，{note.at[:10]}）" if note else ""
+
+
+def _status_style(task: Task) -> str:
+    return "bold red" if task.overdue else {"done": "green", "blocked": "yellow"}.get(task.status.value, "")
+
+
+# The task's fields in the JSON contract (docs/json.md), in its key order. A new field
+# is one more line here: JSON, CSV and TSV carry it at the end.
+TASK_FIELDS = declare(
+    Column("id", "序号", lambda t: t.id, justify="right", no_wrap=True, width=6, kind="number"),
+    Column("plan", "计划", lambda t: t.plan),
+    Column("group", "任务名称", lambda t: t.group, width=18, kind="wrap"),
+    Column("content", "任务内容", lambda t: t.content, ratio=3, overflow="fold", width=60, kind="wrap"),
+    Column("units", "责任单位", lambda t: list(t.units), text=lambda t: joined(t.units), cell=_units_label,
+           ratio=1, overflow="fold", width=30, kind="wrap"),
+    Column("lead_unit", "牵头单位", lambda t: t.lead_unit, text=lambda t: t.lead_unit or "", width=20, kind="wrap"),
+    # The plan's own wording (“6月底前，并长期坚持”): folded in a table, never cut off.
+    Column("deadline", "时间节点", lambda t: t.deadline, overflow="fold", kind="wrap"),
+    Column("start", "开始日期", lambda t: _date(t.start), text=lambda t: t.start, kind="date"),
+    Column("due", "截止日期", lambda t: _date(t.due), text=lambda t: t.due, no_wrap=True, kind="date"),
+    Column("status", "状态", lambda t: t.status.value, text=lambda t: t.status.label, cell=status_label,
+           style=_status_style, no_wrap=True, width=8),
+    Column("overdue", "是否逾期", lambda t: t.overdue, text=lambda t: "是" if t.overdue else "否", width=10),
+    Column("updated_at", "更新时间", lambda t: t.updated_at, width=18, kind="datetime"),
+    Column("target", "目标次数", lambda t: t.target),
+    Column("progress", "次数", lambda t: t.progress, text=progress_label, no_wrap=True, justify="right"),
+    Column("via", "经由集合", lambda t: t.via, optional=True),
+)
+# What a person reads about a task, beyond the contract's fields.
+TASK = TASK_FIELDS | declare(
+    Column("listed_units", "责任单位", _units_with_via),
+    Column("listed_status", "状态", status_label),
+    Column("printed_status", "状态", lambda t: f"{t.status.label}（逾期）" if t.overdue else t.status.label,
+           width=9, kind="wrap"),
+    Column("latest_note", "最新进展", lambda t: note_text(_latest(t)) if t.notes else "", width=40, kind="wrap"),
+    Column("latest_note_at", "最新进展时间", lambda t: _latest(t).at if t.notes else "", width=18, kind="datetime"),
+    Column("latest_signed", "最新进展", _latest_signed, width=28, kind="wrap"),
+)
+
+TASK_JSON = tuple(TASK_FIELDS.values())
+# The CSV/TSV of list/due/show: the same keys, but via sits before target, where it was
+# put when it was added and where scripts reading columns by position find it.
+_SCRIPT_KEYS = [key for key in TASK_FIELDS if key != "via"]
+_SCRIPT_KEYS.insert(_SCRIPT_KEYS.index("target"), "via")
+TASK_SCRIPT = pick(TASK, *_SCRIPT_KEYS)
+TASK_MARKDOWN = pick(TASK, "id", "group", "content", "listed_units", "deadline", "due", "listed_status")
+TASK_TABLE = pick(TASK, "id", "content", "units", "deadline", "due", "status")
+# The office's CSV, Markdown and xlsx 任务 sheet of `export`: Chinese headers and the latest note.
+TASK_OFFICE = pick(TASK, "id", "group", "content", "units", "lead_unit", "deadline", "start", "due", "status",
+                   "overdue", "latest_note", "latest_note_at", "updated_at")
+# The sheet meant for paper: what a meeting reads, 120 character units wide. Fitted to
+# the width of A4 landscape that prints at 100% in Excel and about 93% in LibreOffice
+# (whose character unit is wider), so the 11 pt cells come out at 10 pt or more.
+TASK_PRINT = pick(TASK, "id", "content", "units", "deadline", "printed_status", "latest_signed",
+                  id={"width": 5}, content={"width": 46}, units={"width": 22}, deadline={"width": 10})
+
+# A task's notes as rows of (task, note) pairs: the 进展记录 sheet and the report's period notes.
+_PAIR = {key: column._replace(value=lambda pair, get=column.value: get(pair[1]),
+                              text=lambda pair, get=column.shown: get(pair[1]))
+         for key, column in NOTE.items()}
+_PAIR["task"] = NOTE["task"]._replace(value=lambda pair: pair[0].id)
+# The sheet has its own 状态变更 column, so 内容 is the note's own words.
+TASK_NOTES = pick(_PAIR, "task", "at", "by", "status", "text", text={"text": None})
+
+
+# -- plans, units, history --------------------------------------------------------
+
+PLAN = declare(
+    Column("name", "计划", lambda p: p.name, overflow="fold"),
+    Column("year", "年度", lambda p: p.year, overflow="fold"),
+    Column("tasks", "任务数", lambda p: p.tasks, overflow="fold"),
+    Column("imported_at", "最近导入", lambda p: p.imported_at, overflow="fold"),
+    Column("source", "来源文件", lambda p: p.source, overflow="fold"),
+    Column("default", "默认", lambda p: p.default, text=lambda p: p.default_label, overflow="fold"),
+)
+PLAN_ALL = tuple(PLAN.values())
+
+
+def _kind_label(kind: str) -> str:
+    from .units import KIND_LABELS
+
+    return KIND_LABELS.get(kind, kind)
+
+
+# Folded, not cut to “区人力资源社会保…”: these are the names a clerk types for --unit.
+UNIT = declare(
+    Column("name", "单位", lambda u: u.name, overflow="fold"),
+    Column("kind", "类型", lambda u: u.kind, text=lambda u: _kind_label(u.kind), overflow="fold"),
+    Column("aliases", "别名", lambda u: list(u.aliases), text=lambda u: joined(u.aliases), overflow="fold"),
+    Column("members", "成员", lambda u: list(u.members), text=lambda u: joined(u.members), overflow="fold"),
+    Column("tasks", "任务数", lambda u: u.tasks, justify="right", overflow="fold"),
+    Column("led", "牵头", lambda u: u.led, justify="right", overflow="fold"),
+    Column("done", "已完成", lambda u: u.done, justify="right", overflow="fold"),
+    Column("overdue", "逾期", lambda u: u.overdue, justify="right", overflow="fold"),
+)
+UNIT_ALL = tuple(UNIT.values())
+UNIT_TABLE = pick(UNIT, "name", "kind", "aliases", "tasks", "led", "done", "overdue")
+# `units --tree`: a group and its members as (group, member) rows, or one object per group in JSON.
+GROUP_MEMBER = (Column("group", "集合", lambda row: row[0]), Column("member", "成员", lambda row: row[1]))
+GROUP_JSON = (Column("name", "集合", lambda g: g.name), UNIT["members"])
+
+ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "undo": "撤销"}
+
+
+def _summary(event) -> str:
+    from .render import describe
+
+    return describe(event)
+
+
+def _event_text(event) -> str:
+    text = _summary(event)
+    return f"{text}（已由 #{event.undone_by} 撤销）" if event.undone_by else text
+
+
+EVENT = declare(
+    Column("id", "编号", lambda e: e.id, justify="right", no_wrap=True),
+    Column("at", "时间", lambda e: e.at, no_wrap=True),
+    Column("by", "记录人", lambda e: e.by, overflow="fold"),
+    Column("action", "操作", lambda e: e.action, text=lambda e: ACTION_LABELS.get(e.action, e.action), no_wrap=True),
+    Column("plan", "计划", lambda e: e.plan, overflow="fold"),
+    Column("task", "任务", lambda e: e.task, text=lambda e: "" if e.task is None else e.task,
+           justify="right", no_wrap=True),
+    Column("before", "原值", lambda e: e.before),
+    Column("after", "新值", lambda e: e.after),
+    Column("undoes", "撤销的更改", lambda e: e.undoes),
+    Column("undone_by", "撤销记录", lambda e: e.undone_by),
+    Column("summary", "内容", _summary, text=_event_text, ratio=1, overflow="fold"),
+)
+EVENT_JSON = pick(EVENT, "id", "at", "by", "action", "plan", "task", "before", "after", "undoes", "undone_by",
+                  "summary")
+EVENT_SCRIPT = pick(EVENT, "id", "at", "by", "plan", "task", "action", "summary", "undone_by", "undoes")
+EVENT_TABLE = pick(EVENT, "id", "at", "by", "plan", "task", "action", "summary")
+
+
+# -- summaries and reminders --------------------------------------------------------
+
+BREAKDOWN_HEADERS = {"unit": "单位", "group": "任务名称", "month": "截止月份"}
+_BAR_WIDTH = 20
+
+
+def text_bar(percent: float) -> str:
+    filled = round(_BAR_WIDTH * percent / 100)
+    return "█" * filled + "░" * (_BAR_WIDTH - filled)
+
+
+def breakdown(by: str) -> tuple[Column, ...]:
+    """The rows of `summary --by` and of the report's per-unit table: one Tally each."""
+    return (
+        Column(by, BREAKDOWN_HEADERS[by], lambda r: r.key, overflow="fold"),
+        Column("total", "任务数", lambda r: r.total, justify="right"),
+        Column("done", "已完成", lambda r: r.done, justify="right"),
+        Column("overdue", "逾期", lambda r: r.overdue, justify="right",
+               style=lambda r: "bold red" if r.overdue else ""),
+        Column("done_percent", "完成率", lambda r: r.done_percent, text=lambda r: f"{r.done_percent}%",
+               cell=lambda r: f"{text_bar(r.done_percent)} {r.done_percent:>5}%", no_wrap=True),
+    )
+
+
+# A plan's figures as one record (Summary): one CSV row for scripts, 项目/数值 lines for people.
+SUMMARY = (
+    Column("plan", "计划", lambda s: s.plan),
+    Column("total", "任务总数", lambda s: s.total),
+    *(Column(status.value, status.label, lambda s, status=status: s.status[status]) for status in Status),
+    Column("done_percent", "完成率", lambda s: s.done_percent, text=lambda s: f"{s.done_percent}%"),
+    Column("overdue", "已逾期", lambda s: s.overdue),
+    Column("due_soon", "30 天内到期", lambda s: s.due_soon),
+    Column("target_reached", "已达到目标次数", lambda s: " ".join(str(t.id) for t in s.target_reached)),
+)
+SUMMARY_LINES = SUMMARY[1:-1]
+
+
+class ReminderRow(NamedTuple):
+    unit: str | None
+    section: str  # overdue or due_soon
+    task: Task
+    days_left: int
+
+
+def _of_task(key: str) -> Column:
+    """A task's column, read from the task a reminder row is about."""
+    column = TASK[key]
+    return column._replace(value=lambda row, get=column.value: get(row.task))
+
+
+REMINDER = (
+    Column("unit", "单位", lambda r: r.unit or ""),
+    Column("section", "类别", lambda r: r.section),
+    _of_task("id"),
+    _of_task("due"),
+    Column("days_left", "剩余天数", lambda r: r.days_left),
+    _of_task("lead_unit"),
+    _of_task("content"),
+    _of_task("via"),
+)
+
+
+# -- the progress report's tables ---------------------------------------------------
+
+
+def role(task: Task, unit: str | None) -> str:
+    if unit is None:
+        return task.lead_unit or ""
+    if task.via:
+        return f"经“{task.via}”"
+    return "牵头" if task.lead_unit == unit else "参与"
+
+
+def report_tasks(unit: str | None) -> tuple[Column, ...]:
+    """任务清单: the lead unit in the whole-plan report, the unit's own part in a unit's report."""
+    return (
+        TASK["id"],
+        TASK["content"],
+        Column("role", "牵头单位" if unit is None else "本单位职责", lambda t: role(t, unit)),
+        Column("due", "截止日期", lambda t: t.due.isoformat() if t.due else t.deadline),
+        TASK["printed_status"],
+        Column("latest_note", "最新进展", lambda t: _latest_signed(t) or "（暂无进展记录）"),
+    )
+
+
+def report_overdue(today: date) -> tuple[Column, ...]:
+    return (
+        TASK["id"],
+        TASK["content"],
+        Column("due", "截止日期", lambda t: t.due.isoformat()),
+        Column("days_overdue", "逾期天数", lambda t: (today - t.due).days),
+        TASK["lead_unit"],
+    )
+
+
+REPORT_NOTES = (
+    _PAIR["at"]._replace(text=lambda pair: pair[1].at.replace("T", " ")[:16]),
+    _PAIR["task"],
+    _PAIR["by"],
+    _PAIR["text"],
+)
+

@@ -1,0 +1,28 @@
+"""Columns declared once: both CSV shapes of a task are selections of the same declarations."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from gongkai_cli.columns import TASK, TASK_FIELDS, TASK_JSON, TASK_OFFICE, TASK_SCRIPT
+from gongkai_cli.models import Status
+
+
+def test_script_csv_and_json_carry_the_same_contract_keys():
+    assert {column.key for column in TASK_SCRIPT} == {column.key for column in TASK_JSON} == set(TASK_FIELDS)
+
+
+def test_list_csv_and_export_csv_show_the_same_task_two_ways(gk):
+    gk("init")
+    gk("note", "40", "试点完成")
+    scripts = {row["id"]: row for row in csv.DictReader(io.StringIO(gk("list", "-f", "csv").stdout))}["40"]
+    office_text = gk("export", "-f", "csv").stdout
+    office = {row["序号"]: row for row in csv.DictReader(io.StringIO(office_text))}["40"]
+    assert office_text.splitlines()[0] == ",".join(column.header for column in TASK_OFFICE)
+    # Scripts get the contract's keys and values, offices the same columns' Chinese headers and text.
+    for key in ("id", "group", "content", "units", "lead_unit", "deadline", "due", "updated_at"):
+        assert office[TASK[key].header] == scripts[key], key
+    assert office["状态"] == Status(scripts["status"]).label
+    assert office["是否逾期"] == {"true": "是", "false": "否"}[scripts["overdue"]]
+    assert office["最新进展"] == "试点完成"
