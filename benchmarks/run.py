@@ -35,7 +35,6 @@ sys.path.insert(0, str(HERE))
 
 import make_city  # noqa: E402
 import startup  # noqa: E402
-
 from gongkai_cli import __version__  # noqa: E402
 from gongkai_cli.ledger import Ledger  # noqa: E402
 

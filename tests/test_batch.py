@@ -90,7 +90,7 @@ def test_neither_utf8_nor_gb18030_is_refused():
         "序号,进展,状态\r\n40,已完成自查,完成\r\n".encode("gbk"),
         "序号,进展,状态\r\n40,已完成自查,完成\r\n".encode("utf-8-sig"),
         "id\ttext\tstatus\n40\t已完成自查\tdone\n".encode("gb18030"),
-        "序号;内容;状态\n40;已完成自查;完成\n".encode("utf-8"),
+        "序号;内容;状态\n40;已完成自查;完成\n".encode(),
     ],
     ids=["gbk-crlf", "utf8-bom", "gb18030-tabs", "semicolons"],
 )

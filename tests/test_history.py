@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_csv
 from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger
 from gongkai_cli.models import Status
 from gongkai_cli.store.migrations import MIGRATIONS
 from gongkai_cli.store.sqlite import SQLiteStore as Store
-
-from conftest import write_csv
 
 HEADER = "id,group,content,units,deadline\n"
 
@@ -241,9 +240,8 @@ def test_undo_is_one_transaction(ledger: Ledger, db_path: Path, monkeypatch):
 
 
 def test_nothing_to_undo_is_not_found(db_path: Path):
-    with Ledger.open(db_path, bootstrap=False) as empty:
-        with pytest.raises(NotFound, match="没有可以撤销的更改"):
-            empty.last_change()
+    with Ledger.open(db_path, bootstrap=False) as empty, pytest.raises(NotFound, match="没有可以撤销的更改"):
+        empty.last_change()
 
 
 def test_upgrading_an_old_database_turns_its_notes_into_history(tmp_path: Path):

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.tables import clean_text
-
 from conftest import write_csv
+from gongkai_cli.tables import clean_text
 from processes import drop_dac_override
 
 # Storable but hostile: an 8-bit CSI (C1) clearing the screen, markup, a bidi override, SQL.

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.errors import NotFound, StoreError, UsageError
-from gongkai_cli.ledger import Ledger, bundled_plan_path
-from gongkai_cli.inputs import parse_task_id
-from gongkai_cli.models import Status
-
 from conftest import write_csv
+from gongkai_cli.errors import NotFound, StoreError, UsageError
+from gongkai_cli.inputs import parse_task_id
+from gongkai_cli.ledger import Ledger, bundled_plan_path
+from gongkai_cli.models import Status
 
 HEADER = "id,group,content,units,deadline\n"
 
@@ -123,9 +122,8 @@ def test_gongkai_plan_env_picks_the_plan(tmp_path, db_path, monkeypatch):
 
 
 def test_empty_ledger_says_how_to_start(db_path):
-    with Ledger.open(db_path, bootstrap=False) as opened:
-        with pytest.raises(NotFound, match="gongkai import"):
-            opened.list_tasks()
+    with Ledger.open(db_path, bootstrap=False) as opened, pytest.raises(NotFound, match="gongkai import"):
+        opened.list_tasks()
 
 
 def test_my_tasks_named_directly(ledger: Ledger):

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from conftest import write_csv
-
 from gongkai_cli.settings import busy_timeout
 from gongkai_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from gongkai_cli.store.sqlite import _UNSTAMPED_VERSIONS, APPLICATION_ID
@@ -156,7 +155,7 @@ def test_a_ledger_from_before_the_application_id_is_checked_as_it_is_then_stampe
 def test_a_new_ledger_carries_the_application_id(run):
     assert run("init").returncode == 0
     assert header(run.db) == (SCHEMA_VERSION, APPLICATION_ID, "wal")
-    assert APPLICATION_ID == int.from_bytes(b"GKAI", "big")
+    assert int.from_bytes(b"GKAI", "big") == APPLICATION_ID
 
 
 # -- check and backup create nothing ---------------------------------------------------

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.ledger import Ledger
-
 from processes import drop_dac_override
 
 # Links, flock, file-size limits and SIGKILL: POSIX only.

@@ -12,7 +12,8 @@ from gongkai_cli.errors import StoreError
 from gongkai_cli.models import Status
 from gongkai_cli.store import TaskInput, TaskQuery
 from gongkai_cli.store.migrations import SCHEMA_VERSION
-from gongkai_cli.store.sqlite import APPLICATION_ID, SQLiteStore as Store
+from gongkai_cli.store.sqlite import APPLICATION_ID
+from gongkai_cli.store.sqlite import SQLiteStore as Store
 
 TODAY = date(2023, 4, 1)
 AT = "2023-04-01T09:00:00+08:00"

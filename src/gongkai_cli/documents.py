@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import UsageError
-from .text import os_reason
 from .tables import MAX_FILE_BYTES, _check_size, _find_header, _is_full, clean_text, header_columns
+from .text import os_reason
 
 Records = list[tuple[int, list[str]]]
 

@@ -27,8 +27,9 @@ import re
 import secrets
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from .errors import UsageError
 from .text import os_reason

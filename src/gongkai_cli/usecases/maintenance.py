@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from .. import dates
 from ..errors import StoreError, UsageError
-from ..store import NotALedger, NotADatabase, Storage, exclusive, open_backup, open_store
+from ..store import NotADatabase, NotALedger, Storage, exclusive, open_backup, open_store
 from ..text import os_reason
 from .session import Session
 

@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 from .. import dates
 from ..errors import NotFound, UsageError
+from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
 from ..models import Note, Status
 from ..store import KeyUndone, KeyUsed, NoteInput
-from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
 from .reading import show
 from .session import Session, no_task
 
