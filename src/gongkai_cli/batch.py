@@ -92,7 +92,7 @@ def _lone_surrogate(text: str) -> str | None:
 def _csv_lines(text: str, source: str) -> list[NoteLine]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text, _COLUMNS), strict=True)
     try:
-        columns = map_header(next(reader, None) or [], _COLUMNS)
+        columns = map_header(next(reader, []), _COLUMNS)
         absent = [column.key for column in missing(columns, _COLUMNS)]
         if absent:
             raise UsageError(

@@ -53,7 +53,7 @@ def check_output(output: str, *, what: str, force: bool = False) -> None:
         _refuse_read_only(path, what)
 
 
-def refuse_ledger_files(target: str | os.PathLike, ledger: Path, *, what: str) -> None:
+def refuse_ledger_files(target: str | os.PathLike[str], ledger: Path, *, what: str) -> None:
     """UsageError when writing `target` would overwrite the live database or one of its companions."""
     target = Path(target)
     resolved = os.path.realpath(target)

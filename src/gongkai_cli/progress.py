@@ -56,7 +56,7 @@ class Summary:
     def done_percent(self) -> float:
         return done_percent(self.status[Status.DONE], self.total, self.status[Status.CANCELLED])
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "plan": self.plan,
             "total": self.total,

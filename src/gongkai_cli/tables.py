@@ -400,8 +400,8 @@ def _vertical_merges(workbook: Workbook, sheet: _Sheet, width: int, path: Path) 
 
     merges: dict[tuple[int, int], int] = {}
     tail = b""
-    # openpyxl keeps the sheet's part name privately; it is the one stable way to the XML it reads.
-    # Not in types-openpyxl, being private.
+    # openpyxl keeps the archive and the sheet's part name privately (types-openpyxl does not
+    # declare them); they are the one stable way to the XML it reads.
     archive: zipfile.ZipFile = workbook._archive  # type: ignore[attr-defined]
     with archive.open(sheet._worksheet_path) as xml_source:
         while chunk := xml_source.read(2**20):

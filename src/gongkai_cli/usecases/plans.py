@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
