@@ -37,7 +37,7 @@ def run(executable: str, tmp_path: Path):
 
     def call(*args: str, db: Path = db, prefix: tuple[str, ...] = (), **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [*prefix, executable, *args], capture_output=True, text=True, encoding="utf-8",
+            [*prefix, executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
             env={**env, "GONGKAI_DB": str(db), **extra}, cwd=tmp_path, timeout=120,
         )
 
@@ -213,7 +213,7 @@ def test_first_runs_at_the_same_moment_all_succeed_and_lose_no_note(run, tmp_pat
             job.stdin.flush()
         results = []
         for job in jobs:
-            out, err = job.communicate(timeout=120)
+            _out, err = job.communicate(timeout=120)
             results.append((job.returncode, err))
         assert results == [(0, "")] * FIRST_RUNS
         assert task_count(db) == (1, 91)
@@ -368,7 +368,7 @@ def unprivileged(executable: str) -> tuple[str, ...]:
     else:
         pytest.skip("running as root without setpriv or runuser: root ignores file permissions, "
                     "so a read-only test would prove nothing")
-    probe = subprocess.run([*prefix, executable, "--version"], capture_output=True, text=True)
+    probe = subprocess.run([*prefix, executable, "--version"], check=False, capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"uid 65534 cannot run {executable} ({probe.stderr.strip()}); the test would prove nothing")
     return prefix

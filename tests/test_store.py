@@ -12,8 +12,7 @@ from gongkai_cli.errors import StoreError
 from gongkai_cli.models import Status
 from gongkai_cli.store import TaskInput, TaskQuery
 from gongkai_cli.store.migrations import SCHEMA_VERSION
-from gongkai_cli.store.sqlite import APPLICATION_ID
-from gongkai_cli.store.sqlite import SQLiteStore as Store
+from gongkai_cli.store.sqlite import APPLICATION_ID, SQLiteStore as Store
 
 TODAY = date(2023, 4, 1)
 AT = "2023-04-01T09:00:00+08:00"
@@ -193,7 +192,7 @@ def test_a_held_write_lock_becomes_a_store_error(tmp_path: Path):
     holder.execute("BEGIN IMMEDIATE")
     try:
         waiting = Store.open(path, timeout=0.1)
-        with pytest.raises(StoreError, match="正被其他进程占用，等待 0.1 秒") as info:
+        with pytest.raises(StoreError, match=r"正被其他进程占用，等待 0\.1 秒") as info:
             load(waiting, [task(1)])
         assert info.value.exit_code == 4
         waiting.close()

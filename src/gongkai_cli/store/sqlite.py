@@ -1143,9 +1143,9 @@ class SQLiteStore:
             # A table without rowids is named by its row's position instead.
             key = "NULL" if "WITHOUT ROWID" in sql.upper() else "rowid"
             rows = self.conn.execute(f'SELECT {key}, {values} FROM "{table}" ORDER BY {key}')
-            for position, (rowid, *raw) in enumerate(rows, start=1):
-                rowid = position if rowid is None else rowid
-                for column, data in zip(columns, raw):
+            for position, (stored_rowid, *raw) in enumerate(rows, start=1):
+                rowid = position if stored_rowid is None else stored_rowid
+                for column, data in zip(columns, raw, strict=True):
                     if data is None:
                         continue
                     try:
