@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -41,16 +40,15 @@ class TaskInput(NamedTuple):
     due: date | None
 
 
-# A dataclass, not a NamedTuple: a tuple's `count` method would collide with the field.
-@dataclass(frozen=True)
-class NoteInput:
+class NoteInput(NamedTuple):
     """One note to append, as the use cases hand it to the store."""
 
     task_id: int
     text: str
     by: str
     status: Status | None = None
-    count: int | None = None
+    # Shadows tuple.count, which nothing calls on a NoteInput; Note names the field the same.
+    count: int | None = None  # type: ignore[assignment]
     key: str | None = None  # idempotency key: a retry with the same key writes nothing
 
 
