@@ -22,9 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_migrations import apply_old_migration3, build_schema2, events_of  # noqa: E402
-
 from gongkai_cli.store.sqlite import SQLiteStore as Store  # noqa: E402
+from test_migrations import apply_old_migration3, build_schema2, events_of  # noqa: E402
 
 
 def _new(path: Path) -> None:

@@ -35,7 +35,6 @@ sys.path.insert(0, str(HERE))
 
 import make_city  # noqa: E402
 import startup  # noqa: E402
-
 from gongkai_cli import __version__  # noqa: E402
 from gongkai_cli.ledger import Ledger  # noqa: E402
 
@@ -137,11 +136,11 @@ def section_interpreter(runs: int, env: dict, tmp: Path) -> None:
     floor_samples, samples = [], [[] for _ in commands]
     for _ in range(runs):
         floor_samples.append(startup.wall(floor, env))
-        for (argv, command_env), bucket in zip(commands, samples):
+        for (argv, command_env), bucket in zip(commands, samples, strict=True):
             bucket.append(startup.wall(argv, command_env))
     base = median_ms(floor_samples)
     rows = [["floor: `python -c \"import sqlite3, json\"`", f"{base:.0f}", "1.00×", "", ""]]
-    for (label, _, _, target), bucket in zip(INTERPRETER_TARGETS, samples):
+    for (label, _, _, target), bucket in zip(INTERPRETER_TARGETS, samples, strict=True):
         ours = median_ms(bucket)
         rows.append([label, f"{ours:.0f}", f"{ours / base:.2f}×", f"≤ {target:g}×", mark(ours / base <= target)])
     print_table(

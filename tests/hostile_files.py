@@ -83,7 +83,7 @@ def _inline(ref: str, text: str) -> str:
 
 
 def _header_row() -> bytes:
-    cells = "".join(_inline(f"{column}1", name) for column, name in zip("ABCDE", HEADER))
+    cells = "".join(_inline(f"{column}1", name) for column, name in zip("ABCDE", HEADER, strict=True))
     return f'<row r="1">{cells}</row>'.encode()
 
 

@@ -24,7 +24,7 @@ def make_city(out: Path, *, seed: int = 1) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(BENCHMARKS / "make_city.py"), str(out), "--districts", str(DISTRICTS),
          "--years", str(YEARS), "--tasks-per-plan", str(TASKS), "--notes", str(NOTES), "--seed", str(seed)],
-        capture_output=True, text=True, timeout=120,
+        check=False, capture_output=True, text=True, timeout=120,
     )
 
 
@@ -125,7 +125,7 @@ def test_city_passes_integrity_and_gongkai_check(city: Path, executable: str) ->
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:
         conn.close()
-    result = subprocess.run([executable, "--db", str(city), "check"], capture_output=True, text=True)
+    result = subprocess.run([executable, "--db", str(city), "check"], check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
@@ -148,7 +148,7 @@ def test_generator_refuses_to_overwrite(city: Path) -> None:
 def test_run_prints_a_markdown_table_per_section(city: Path, executable: str) -> None:
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run.py"), "--city", str(city), "--runs", "1", "--quick"],
-        capture_output=True, text=True, timeout=300,
+        check=False, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -26,7 +26,7 @@ def seed_rows() -> list[dict[str, str]]:
     assert len(cells) % 5 == 0
     records = [cells[i : i + 5] for i in range(0, len(cells), 5)]
     assert [squeeze(c) for c in records[0]] == ["序号", "任务名称", "任务内容", "责任单位", "时间节点"]
-    return [dict(zip(FIELDS, record)) for record in records[1:]]
+    return [dict(zip(FIELDS, record, strict=True)) for record in records[1:]]
 
 
 def bundled_rows() -> list[dict[str, str]]:
@@ -40,7 +40,7 @@ def bundled_rows() -> list[dict[str, str]]:
 def pairs() -> list[tuple[dict[str, str], dict[str, str]]]:
     seed, bundled = seed_rows(), bundled_rows()
     assert len(seed) == len(bundled) == 91
-    return list(zip(seed, bundled))
+    return list(zip(seed, bundled, strict=True))
 
 
 def test_same_ids_in_order(pairs):

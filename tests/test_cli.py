@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from conftest import write_csv
-
 from gongkai_cli.store.sqlite import APPLICATION_ID
 
 

@@ -26,7 +26,7 @@ def cron(executable: str, tmp_path: Path):
     def run(*args: str, now: str, input: str | None = None) -> subprocess.CompletedProcess:
         bare = {"PATH": "/usr/bin:/bin", "TZ": "UTC", "GONGKAI_DB": str(db), "GONGKAI_NOW": now,
                 "GONGKAI_USER": "cron"}
-        return subprocess.run([executable, *args], input=input, capture_output=True, text=True,
+        return subprocess.run([executable, *args], check=False, input=input, capture_output=True, text=True,
                               encoding="utf-8", env=bare, cwd=tmp_path, timeout=60)
 
     return run

@@ -120,7 +120,7 @@ class Session:
 
     def run(self, command: str) -> list[str]:
         result = subprocess.run(
-            ["bash", "-c", command], cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
+            ["bash", "-c", command], check=False, cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, encoding="utf-8", timeout=120,
         )
         return _trimmed(result.stdout)

@@ -28,7 +28,7 @@ def gk(executable: str, tmp_path: Path):
     def call(*args: str, stdout=subprocess.PIPE, close_stdout: bool = False, input: str | None = None,
              extra_env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [executable, *args], stdout=stdout, stderr=subprocess.PIPE, input=input, text=True,
+            [executable, *args], check=False, stdout=stdout, stderr=subprocess.PIPE, input=input, text=True,
             encoding="utf-8", env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=120,
             preexec_fn=(lambda: os.close(1)) if close_stdout else None,
         )
@@ -112,14 +112,14 @@ def test_a_read_that_creates_the_ledger_is_a_read_when_its_output_fails(gk, tmp_
     fresh = {"GONGKAI_DB": str(tmp_path / "fresh.db")}
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `| head -c 100` that has already had its 100 bytes
-    early = subprocess.run([gk.exe, "list", "--format", "csv"], stdout=write_end, stderr=subprocess.PIPE,
+    early = subprocess.run([gk.exe, "list", "--format", "csv"], check=False, stdout=write_end, stderr=subprocess.PIPE,
                            env={**gk.env, **fresh}, timeout=120)
     os.close(write_end)
     assert (early.returncode, early.stderr) == (0, b"")
     with open("/dev/full", "w") as sink:
         failed = [gk("list", stdout=sink, extra_env={"GONGKAI_DB": str(tmp_path / "full.db")}),
                   gk("list", close_stdout=True, extra_env={"GONGKAI_DB": str(tmp_path / "closed.db")})]
-    for result, name in zip(failed, ("full.db", "closed.db")):
+    for result, name in zip(failed, ("full.db", "closed.db"), strict=True):
         assert result.returncode == 2
         line = one_error_line(result)
         assert "标准输出" in line and "已保存" not in line
@@ -339,7 +339,7 @@ def test_an_unreadable_batch_file_is_refused(gk, tmp_path: Path):
 
     before = state(gk.db)
     try:
-        result = subprocess.run([gk.exe, "note", "--from", str(batch)], capture_output=True, text=True,
+        result = subprocess.run([gk.exe, "note", "--from", str(batch)], check=False, capture_output=True, text=True,
                                 encoding="utf-8", env=gk.env, preexec_fn=drop_dac_override if os.geteuid() == 0 else None)
     except subprocess.SubprocessError as err:
         pytest.skip(f"cannot drop CAP_DAC_OVERRIDE here ({err})")

@@ -222,7 +222,7 @@ def test_vdir_never_deletes_a_calendar_file_the_user_saved_in_the_folder(executa
     env = {**os.environ, "GONGKAI_DB": str(tmp_path / "gongkai.db")}
 
     def run(*args):
-        result = subprocess.run([executable, *args], capture_output=True, text=True, encoding="utf-8",
+        result = subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
                                 env=env, timeout=60)
         assert result.returncode == 0, result.stderr
         return result

@@ -25,8 +25,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +81,7 @@ class Ledger:
         self.exit_codes: dict[int, int] = {}
 
     def __call__(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run([self.executable, *args], input=input or b"", capture_output=True,
+        result = subprocess.run([self.executable, *args], check=False, input=input or b"", capture_output=True,
                                 env=self.env, cwd=self.dir, timeout=60)
         # Strict decoding: output that is not UTF-8 fails here.
         result.stdout, result.stderr = result.stdout.decode("utf-8"), result.stderr.decode("utf-8")

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_csv
 from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger
 from gongkai_cli.models import Status
 from gongkai_cli.store.migrations import MIGRATIONS
 from gongkai_cli.store.sqlite import SQLiteStore as Store
-
-from conftest import write_csv
 
 HEADER = "id,group,content,units,deadline\n"
 
@@ -227,6 +226,53 @@ def test_a_change_between_preview_and_undo_cancels_the_undo(ledger: Ledger, db_p
     assert snapshot(db_path) == before
 
 
+def test_a_change_undone_elsewhere_while_it_is_checked_asks_for_a_rerun(db_path: Path, tmp_path: Path, monkeypatch):
+    # Another process undoes the only undoable change between `change` reading it and
+    # asking which change is newest: there is then none, which is not a crash.
+    with Ledger.open(db_path, bootstrap=False) as ledger:
+        ledger.import_file(write_csv(tmp_path / "tasks_2023.csv", HEADER + "1,组,内容,区财政局,全年\n"))
+        imported = ledger.last_change()
+        read_event = ledger.store.event
+
+        def read_then_undone_elsewhere(event_id: int):
+            found = read_event(event_id)
+            with Ledger.open(db_path) as other:
+                other.undo(other.last_change())
+            return found
+
+        monkeypatch.setattr(ledger.store, "event", read_then_undone_elsewhere)
+        with pytest.raises(StoreError, match="重新运行 gongkai undo") as info:
+            ledger.change(imported.id)
+    assert info.value.exit_code == 4
+
+
+def test_a_note_key_found_on_another_kind_of_event_is_a_damaged_ledger(ledger: Ledger, db_path: Path):
+    # Only notes carry keys; a key on the import event was put there behind gongkai's back.
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("UPDATE events SET key = 'k1' WHERE action = 'import'")
+    conn.commit()
+    conn.close()
+    before = snapshot(db_path)
+    with pytest.raises(StoreError, match="不是进展记录") as info:
+        ledger.add_note(40, "甲", key="k1")
+    assert info.value.exit_code == 4
+    assert snapshot(db_path) == before
+
+
+def test_undo_of_an_import_whose_stored_change_is_gone_refuses(ledger: Ledger, db_path: Path):
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("UPDATE events SET after = NULL WHERE action = 'import'")
+    conn.commit()
+    conn.close()
+    before = snapshot(db_path)
+    with pytest.raises(StoreError, match="不一致") as info:
+        ledger.undo(ledger.last_change())
+    assert info.value.exit_code == 4
+    assert snapshot(db_path) == before
+
+
 def test_undo_is_one_transaction(ledger: Ledger, db_path: Path, monkeypatch):
     ledger.set_status(40, Status.DONE)
     before = snapshot(db_path)
@@ -241,9 +287,8 @@ def test_undo_is_one_transaction(ledger: Ledger, db_path: Path, monkeypatch):
 
 
 def test_nothing_to_undo_is_not_found(db_path: Path):
-    with Ledger.open(db_path, bootstrap=False) as empty:
-        with pytest.raises(NotFound, match="没有可以撤销的更改"):
-            empty.last_change()
+    with Ledger.open(db_path, bootstrap=False) as empty, pytest.raises(NotFound, match="没有可以撤销的更改"):
+        empty.last_change()
 
 
 def test_upgrading_an_old_database_turns_its_notes_into_history(tmp_path: Path):

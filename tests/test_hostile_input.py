@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.tables import clean_text
-
 from conftest import write_csv
+from gongkai_cli.tables import clean_text
 from processes import drop_dac_override
 
 # Storable but hostile: an 8-bit CSI (C1) clearing the screen, markup, a bidi override, SQL.
@@ -274,7 +273,7 @@ def test_a_read_only_database_refuses_writes_and_still_reads(gk, tmp_path):
         pytest.skip("running as root on a system without Linux capabilities: chmod 444 cannot stop root")
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([executable, *args], env=env, capture_output=True, text=True,
+        return subprocess.run([executable, *args], check=False, env=env, capture_output=True, text=True,
                               encoding="utf-8", preexec_fn=drop)
 
     try:

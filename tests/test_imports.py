@@ -15,7 +15,7 @@ import pytest
 def imported_modules(args: list[str], env: dict) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "gongkai_cli", *args],
-        capture_output=True, text=True, encoding="utf-8", env=env, timeout=60,
+        check=False, capture_output=True, text=True, encoding="utf-8", env=env, timeout=60,
     )
     return _top_level_names(result)
 
@@ -89,7 +89,7 @@ def test_hot_paths_import_no_heavy_module(env, args):
 def test_tab_completion_imports_no_heavy_module(env):
     completion = {**env, "_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": "gongkai list --unit 区财",
                   "COMP_CWORD": "3"}
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "gongkai_cli"], capture_output=True,
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "gongkai_cli"], check=False, capture_output=True,
                             text=True, encoding="utf-8", env=completion, timeout=60)
     assert "区财政局" in result.stdout.split()
     modules = _top_level_names(result)

@@ -24,12 +24,16 @@ def run(executable: str, tmp_path: Path):
 
     def call(*args: str, input: str | None = None, extra_env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [executable, *args], input=input, capture_output=True, text=True,
+            [executable, *args], check=False, input=input, capture_output=True, text=True,
             encoding="utf-8", env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=60,
         )
 
     call.db = db
-    call.with_env = lambda **extra: call(extra_env=extra)
+
+    def with_env(**extra: str) -> subprocess.CompletedProcess:
+        return call(extra_env=extra)
+
+    call.with_env = with_env
     return call
 
 
@@ -91,8 +95,8 @@ def test_a_file_that_is_not_a_database_is_exit_4(run):
 
 
 def test_python_dash_m_works(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "gongkai_cli", "--version"], capture_output=True, text=True,
-                            env={**os.environ, "GONGKAI_DB": str(tmp_path / "x.db")})
+    result = subprocess.run([sys.executable, "-m", "gongkai_cli", "--version"], check=False, capture_output=True,
+                            text=True, env={**os.environ, "GONGKAI_DB": str(tmp_path / "x.db")})
     assert result.returncode == 0 and result.stdout.startswith("gongkai ")
 
 
@@ -115,7 +119,8 @@ def test_nightly_exports_from_cron(run, executable, tmp_path):
     assert written.stdout == "" and target.read_bytes().startswith(b"PK")
     piped = subprocess.run(
         [executable, "export", "-f", "xlsx"],
-        capture_output=True, env={"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(run.db), "TZ": "UTC"}, timeout=60,
+        check=False, capture_output=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(run.db), "TZ": "UTC"},
     )
     assert piped.returncode == 0 and piped.stdout.startswith(b"PK")
     first, second = run("export", "-f", "ics"), run("export", "-f", "ics")
@@ -135,7 +140,7 @@ def test_commands_are_built_only_when_asked_for():
         "print(sorted(group.commands))\n"
         "print(len(group.list_commands(ctx)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:3] == ["[]", "['list']", "18"]
 

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_csv
 from gongkai_cli.columns import TASK_JSON
 from gongkai_cli.errors import NotFound, StoreError, UsageError
-from gongkai_cli.ledger import Ledger, bundled_plan_path
 from gongkai_cli.inputs import parse_task_id
+from gongkai_cli.ledger import Ledger, bundled_plan_path
 from gongkai_cli.models import Status
 from gongkai_cli.writers import json_object
-
-from conftest import write_csv
 
 HEADER = "id,group,content,units,deadline\n"
 
@@ -111,7 +110,7 @@ def test_this_years_plan_is_the_default_and_plan_can_be_chosen(tmp_path, db_path
         later = Ledger(opened.store, opened.settings._replace(today=date(2026, 3, 1)))
         assert (later.plan().name, later.plan().default) == ("2024", "newest")
         assert [(p.name, p.default) for p in december.plans()] == [("2023", "current_year"), ("2024", None)]
-        with pytest.raises(NotFound, match="2030.*2024、2023"):
+        with pytest.raises(NotFound, match=r"2030.*2024、2023"):
             Ledger(opened.store, opened.settings._replace(plan="2030")).plan()
 
 
@@ -125,9 +124,8 @@ def test_gongkai_plan_env_picks_the_plan(tmp_path, db_path, monkeypatch):
 
 
 def test_empty_ledger_says_how_to_start(db_path):
-    with Ledger.open(db_path, bootstrap=False) as opened:
-        with pytest.raises(NotFound, match="gongkai import"):
-            opened.list_tasks()
+    with Ledger.open(db_path, bootstrap=False) as opened, pytest.raises(NotFound, match="gongkai import"):
+        opened.list_tasks()
 
 
 def test_my_tasks_named_directly(ledger: Ledger):
@@ -135,7 +133,7 @@ def test_my_tasks_named_directly(ledger: Ledger):
 
 
 def test_unknown_unit_is_an_error_with_suggestions(ledger: Ledger):
-    with pytest.raises(UsageError, match="区财政.*区财政局") as info:
+    with pytest.raises(UsageError, match=r"区财政.*区财政局") as info:
         ledger.list_tasks(units=("区财政",))
     assert info.value.exit_code == 2
 
@@ -194,7 +192,7 @@ def test_empty_note_is_refused(ledger: Ledger, text):
 
 
 def test_note_to_a_missing_task_names_id_and_plan(ledger: Ledger):
-    with pytest.raises(NotFound, match="2023.*99"):
+    with pytest.raises(NotFound, match=r"2023.*99"):
         ledger.add_note(99, "x")
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from conftest import write_csv
-
 from gongkai_cli.settings import busy_timeout
 from gongkai_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from gongkai_cli.store.sqlite import _UNSTAMPED_VERSIONS, APPLICATION_ID
@@ -38,7 +37,7 @@ def run(executable: str, tmp_path: Path):
 
     def call(*args: str, db: Path = db, prefix: tuple[str, ...] = (), **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [*prefix, executable, *args], capture_output=True, text=True, encoding="utf-8",
+            [*prefix, executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
             env={**env, "GONGKAI_DB": str(db), **extra}, cwd=tmp_path, timeout=120,
         )
 
@@ -156,7 +155,7 @@ def test_a_ledger_from_before_the_application_id_is_checked_as_it_is_then_stampe
 def test_a_new_ledger_carries_the_application_id(run):
     assert run("init").returncode == 0
     assert header(run.db) == (SCHEMA_VERSION, APPLICATION_ID, "wal")
-    assert APPLICATION_ID == int.from_bytes(b"GKAI", "big")
+    assert int.from_bytes(b"GKAI", "big") == APPLICATION_ID
 
 
 # -- check and backup create nothing ---------------------------------------------------
@@ -214,7 +213,7 @@ def test_first_runs_at_the_same_moment_all_succeed_and_lose_no_note(run, tmp_pat
             job.stdin.flush()
         results = []
         for job in jobs:
-            out, err = job.communicate(timeout=120)
+            _out, err = job.communicate(timeout=120)
             results.append((job.returncode, err))
         assert results == [(0, "")] * FIRST_RUNS
         assert task_count(db) == (1, 91)
@@ -369,7 +368,7 @@ def unprivileged(executable: str) -> tuple[str, ...]:
     else:
         pytest.skip("running as root without setpriv or runuser: root ignores file permissions, "
                     "so a read-only test would prove nothing")
-    probe = subprocess.run([*prefix, executable, "--version"], capture_output=True, text=True)
+    probe = subprocess.run([*prefix, executable, "--version"], check=False, capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"uid 65534 cannot run {executable} ({probe.stderr.strip()}); the test would prove nothing")
     return prefix

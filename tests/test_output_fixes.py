@@ -35,7 +35,7 @@ def test_plans_lists_the_default_plan_first_then_the_newest(run, tmp_path):
 @pytest.mark.parametrize("args, name, kind, starts", [
     ((), "r.html", "HTML", b"<!DOCTYPE html>"),
     ((), "r.HTM", "HTML", b"<!DOCTYPE html>"),
-    ((), "r.md", "Markdown", "# ".encode()),
+    ((), "r.md", "Markdown", b"# "),
     ((), "r.docx", "Word", b"PK"),
     (("--html",), "r.docx", "HTML", b"<!DOCTYPE html>"),  # the explicit flag beats the suffix
     (("--docx",), "r.html", "Word", b"PK"),

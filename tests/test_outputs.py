@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.ledger import Ledger
-
 from processes import drop_dac_override
 
 # Links, flock, file-size limits and SIGKILL: POSIX only.
@@ -34,7 +33,7 @@ def gongkai(executable: str, db_path: Path):
 
     def run(*args: str, preexec_fn=None, input: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [executable, *args], capture_output=True, text=True, encoding="utf-8", input=input,
+            [executable, *args], check=False, capture_output=True, text=True, encoding="utf-8", input=input,
             env=dict(os.environ), cwd=db_path.parent, preexec_fn=preexec_fn, timeout=120,
         )
 

@@ -40,16 +40,16 @@ def ledger(tmp_path_factory) -> Ledger:
 
 
 HOT = {
-    "list --unit": lambda l: l.list_tasks(units=("区财政局",)),
-    "list --unit --lead": lambda l: l.list_tasks(units=("区财政局",), lead=True),
-    "list --search": lambda l: l.list_tasks(search="任务1"),
-    "due --before": lambda l: l.due(before="2021-06-30"),
-    "show": lambda l: l.show(6),
-    "summary": lambda l: l.summary(),
-    "summary --by unit": lambda l: l.summary(by="unit"),
-    "units": lambda l: l.units(),
-    "remind": lambda l: l.remind(within="1m"),
-    "report": lambda l: l.report(unit="马陆镇"),
+    "list --unit": lambda ledger: ledger.list_tasks(units=("区财政局",)),
+    "list --unit --lead": lambda ledger: ledger.list_tasks(units=("区财政局",), lead=True),
+    "list --search": lambda ledger: ledger.list_tasks(search="任务1"),
+    "due --before": lambda ledger: ledger.due(before="2021-06-30"),
+    "show": lambda ledger: ledger.show(6),
+    "summary": lambda ledger: ledger.summary(),
+    "summary --by unit": lambda ledger: ledger.summary(by="unit"),
+    "units": lambda ledger: ledger.units(),
+    "remind": lambda ledger: ledger.remind(within="1m"),
+    "report": lambda ledger: ledger.report(unit="马陆镇"),
 }
 
 

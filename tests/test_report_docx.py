@@ -164,7 +164,7 @@ def test_docx_to_a_terminal_is_refused(tmp_path):
     try:
         result = subprocess.run(
             [sys.executable, "-m", "gongkai_cli", "report", "--docx"],
-            stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60,
+            check=False, stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60,
             env={**os.environ, "GONGKAI_DB": str(tmp_path / "tty.db")},
         )
     finally:
@@ -176,8 +176,8 @@ def test_docx_to_a_terminal_is_refused(tmp_path):
 
 
 def test_docx_through_the_installed_executable_to_a_pipe(executable, tmp_path):
-    result = subprocess.run([executable, "report", "--docx", "--unit", "区财政局"], capture_output=True, timeout=120,
-                            env={**os.environ, "GONGKAI_DB": str(tmp_path / "pipe.db")})
+    result = subprocess.run([executable, "report", "--docx", "--unit", "区财政局"], check=False, capture_output=True,
+                            timeout=120, env={**os.environ, "GONGKAI_DB": str(tmp_path / "pipe.db")})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(b"PK")
 

@@ -192,7 +192,7 @@ def test_a_held_write_lock_becomes_a_store_error(tmp_path: Path):
     holder.execute("BEGIN IMMEDIATE")
     try:
         waiting = Store.open(path, timeout=0.1)
-        with pytest.raises(StoreError, match="正被其他进程占用，等待 0.1 秒") as info:
+        with pytest.raises(StoreError, match=r"正被其他进程占用，等待 0\.1 秒") as info:
             load(waiting, [task(1)])
         assert info.value.exit_code == 4
         waiting.close()

@@ -230,7 +230,7 @@ def workbook(tmp_path, rows, *, merges=(), name="plan.xlsx", before=()):
     book.active.title = sheets[0][0]
     for title, _ in sheets[1:]:
         book.create_sheet(title)
-    for (title, sheet_rows), sheet in zip(sheets, book.worksheets):
+    for (_, sheet_rows), sheet in zip(sheets, book.worksheets, strict=True):
         for row in sheet_rows:
             sheet.append(row)
     for cells in merges:

@@ -46,7 +46,7 @@ def gk(executable: str, tmp_path: Path):
     def call(*args: str, input: str | None = None, extra_env: dict | None = None) -> subprocess.CompletedProcess:
         # errors="strict": output that is not UTF-8 fails the test as well.
         return subprocess.run(
-            [executable, *args], input=input, capture_output=True, text=True, encoding="utf-8",
+            [executable, *args], check=False, input=input, capture_output=True, text=True, encoding="utf-8",
             env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=60,
         )
 

@@ -30,7 +30,7 @@ def run(executable: str, tmp_path: Path):
 
     def call(*args: str, input: str | None = None, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [executable, *args], input=input, stdout=stdout, stderr=subprocess.PIPE, text=True,
+            [executable, *args], check=False, input=input, stdout=stdout, stderr=subprocess.PIPE, text=True,
             encoding="utf-8", env=env, cwd=tmp_path, timeout=120,
         )
 

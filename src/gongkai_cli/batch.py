@@ -92,7 +92,7 @@ def _lone_surrogate(text: str) -> str | None:
 def _csv_lines(text: str, source: str) -> list[NoteLine]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text, _COLUMNS), strict=True)
     try:
-        columns = map_header(next(reader, None) or [], _COLUMNS)
+        columns = map_header(next(reader, []), _COLUMNS)
         absent = [column.key for column in missing(columns, _COLUMNS)]
         if absent:
             raise UsageError(
@@ -108,7 +108,7 @@ def _csv_lines(text: str, source: str) -> list[NoteLine]:
                 lines.append(NoteLine(start, {key: values.get(key) for key in FIELDS}))
             start = reader.line_num + 1
         return lines
-    except csv.Error as err:
+    except csv.Error:
         # csv's own words are English; the two ways a batch breaks it are these.
         raise UsageError(
             f"“{source}”第 {reader.line_num} 行不是有效的 CSV：可能是引号不成对，或有单元格超过 "

@@ -22,6 +22,8 @@ YEARS = range(1900, 2100)
 _CHINA_STANDARD_TIME = datetime.timezone(timedelta(hours=8), "CST")
 
 Span = tuple[date | None, date | None]
+# What one deadline the grammar understood gives: every form has a due date.
+_DueSpan = tuple[date | None, date]
 
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -41,13 +43,13 @@ def _months(year: int, first: int, last: int) -> tuple[date, date]:
     return date(year, first, 1), date(year, last, calendar.monthrange(year, last)[1])
 
 
-def _month_end(year: int, month: int) -> Span:
+def _month_end(year: int, month: int) -> _DueSpan:
     return None, _months(year, month, month)[1]
 
 
 # Compiled on first use: every command imports this module for today(), few parse text.
 @functools.cache
-def _deadline_forms() -> tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], Span]], ...]:
+def _deadline_forms() -> tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], _DueSpan]], ...]:
     return (
         # "2024年底前" has no 年 of its own after the year digits, hence 年? here.
         (
@@ -187,7 +189,7 @@ def _squeeze(text: str) -> str:
     return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text or ""))
 
 
-def _parse_deadline_piece(piece: str, year: int) -> Span | None:
+def _parse_deadline_piece(piece: str, year: int) -> _DueSpan | None:
     for pattern, span in _deadline_forms():
         match = pattern.fullmatch(piece)
         if match:
@@ -207,7 +209,7 @@ def parse_deadline(text: str, year: int) -> Span:
     pieces = [piece for piece in _LIST_SEPARATORS.split(_squeeze(text)) if piece]
     if not pieces:
         return None, None
-    spans = []
+    spans: list[_DueSpan] = []
     for piece in pieces:
         span = _parse_deadline_piece(piece, year)
         if span is None:

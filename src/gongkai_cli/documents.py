@@ -15,10 +15,16 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
-from .text import os_reason
 from .tables import MAX_FILE_BYTES, _check_size, _find_header, _is_full, clean_text, header_columns
+from .text import os_reason
+
+if TYPE_CHECKING:
+    # python-docx's element class; its lxml base has no annotations, so its tree methods are untyped.
+    from docx.oxml.xmlchemy import BaseOxmlElement
+    from pdfplumber.pdf import PDF
 
 Records = list[tuple[int, list[str]]]
 
@@ -97,7 +103,7 @@ def _check_docx_container(path: Path) -> None:
         raise UsageError(f"文件“{path}”解压后过大，不像是任务分解表。")
 
 
-def _table_records(table, path: Path) -> Records:
+def _table_records(table: BaseOxmlElement, path: Path) -> Records:
     """(row number, cells) with one cell per grid column of the table."""
     records = []
     rows = table.xpath("./w:tr | ./w:sdt/w:sdtContent/w:tr")
@@ -120,14 +126,14 @@ def _table_records(table, path: Path) -> Records:
     return records
 
 
-def _int_attribute(elements: list, default: int) -> int:
+def _int_attribute(elements: list[BaseOxmlElement], default: int) -> int:
     if not elements:
         return default
     value = elements[0].get(f"{_W}val", "")
     return int(value) if value.isdigit() else default
 
 
-def _cell_text(cell) -> str:
+def _cell_text(cell: BaseOxmlElement) -> str:
     """The cell's text with its paragraphs and line breaks as newlines (clean_text decides on spaces)."""
     paragraphs = [
         "".join(_runs_text(paragraph))
@@ -138,7 +144,7 @@ def _cell_text(cell) -> str:
     return "\n".join(paragraphs)
 
 
-def _runs_text(element) -> Iterator[str]:
+def _runs_text(element: BaseOxmlElement) -> Iterator[str]:
     for child in element:
         tag = child.tag
         if tag in _SKIPPED:
@@ -192,7 +198,7 @@ def _is_encrypted_error(exc: BaseException | None) -> bool:
     return False
 
 
-def _pdf_table_records(pdf, path: Path) -> Records:
+def _pdf_table_records(pdf: PDF, path: Path) -> Records:
     records: Records = []
     header: list[str] | None = None
     id_column = 0

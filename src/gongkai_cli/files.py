@@ -27,8 +27,9 @@ import re
 import secrets
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from .errors import UsageError
 from .text import os_reason
@@ -52,7 +53,7 @@ def check_output(output: str, *, what: str, force: bool = False) -> None:
         _refuse_read_only(path, what)
 
 
-def refuse_ledger_files(target: str | os.PathLike, ledger: Path, *, what: str) -> None:
+def refuse_ledger_files(target: str | os.PathLike[str], ledger: Path, *, what: str) -> None:
     """UsageError when writing `target` would overwrite the live database or one of its companions."""
     target = Path(target)
     resolved = os.path.realpath(target)

@@ -18,7 +18,7 @@ __all__ = ["Ledger", "bundled_plan_path", "unit_file_for"]
 
 class Ledger(Session):
     @classmethod
-    def open(cls, db_path: Path | str | None = None, *, plan: str | None = None, **how) -> Ledger:
+    def open(cls, db_path: Path | str | None = None, *, plan: str | None = None, **how: bool) -> Ledger:
         """The ledger at `db_path` (else GONGKAI_DB, else the default location); see `Session.open_for`."""
         return cls.open_for(_settings.from_environment(db_path, plan), **how)
 

@@ -6,9 +6,9 @@ Pure functions over records the ledger has already loaded: no SQL, no output.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable, Iterable
 
 from .models import Status, Task
 from .units import UnitDirectory
@@ -56,7 +56,7 @@ class Summary:
     def done_percent(self) -> float:
         return done_percent(self.status[Status.DONE], self.total, self.status[Status.CANCELLED])
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "plan": self.plan,
             "total": self.total,

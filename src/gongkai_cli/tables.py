@@ -26,13 +26,29 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol, TypeVar, cast
 
 from .cells import unguard
 from .csvfiles import Column, decode, map_header, sniff_delimiter
 from .errors import UsageError
 from .models import task_id_value
 from .text import check_text, os_reason
+
+if TYPE_CHECKING:
+    from openpyxl.workbook.workbook import Workbook
+
+_T = TypeVar("_T")
+
+
+class _Sheet(Protocol):
+    """What is read of openpyxl's ReadOnlyWorksheet (types-openpyxl gives its iter_rows Worksheet's self)."""
+
+    title: str
+    _worksheet_path: str
+
+    def iter_rows(
+        self, min_row: int | None = None, *, max_col: int | None = None, values_only: bool
+    ) -> Iterator[tuple[object, ...]]: ...
 
 
 @dataclass(frozen=True)
@@ -120,7 +136,7 @@ def clean_text(text: str) -> str:
     return _SPACE_RUN.sub(keep_between_words, text)
 
 
-def read_plan_table(path: str | os.PathLike) -> PlanTable:
+def read_plan_table(path: str | os.PathLike[str]) -> PlanTable:
     """Read, clean, fill down and validate a plan table; UsageError on any defect."""
     path = Path(path)
     if path.is_dir():
@@ -211,7 +227,7 @@ _TABLE_TO_XLSX = "请把其中的任务表复制到 Excel 或 WPS 表格中，�
 # Formats that are recognised but not read, each with how to convert it.
 _REFUSED = {
     "empty": "文件“{path}”是空的，没有任何任务。",
-    "xls": f"文件“{{path}}”是旧版 Excel 文件（.xls），无法直接读取；请在 Excel 或 WPS 中另存为 .xlsx 或“CSV UTF-8”后再导入。",
+    "xls": "文件“{path}”是旧版 Excel 文件（.xls），无法直接读取；请在 Excel 或 WPS 中另存为 .xlsx 或“CSV UTF-8”后再导入。",
     "doc": "文件“{path}”是旧版 Word 文档（.doc），无法直接读取；请在 Word 或 WPS 中另存为 .docx 后再导入。",
     "xlsb": f"文件“{{path}}”是 Excel 二进制工作簿（.xlsb），无法直接读取；{_TO_XLSX}。",
     "ods": "文件“{path}”是 OpenDocument 电子表格（.ods），无法直接读取；请在 WPS 或 LibreOffice 中另存为 .xlsx 后再导入。",
@@ -325,12 +341,13 @@ def _check_parts(path: Path, handle: BinaryIO) -> None:
             )
 
 
-def _read_workbook(workbook, path: Path, invalid: str) -> PlanTable:
-    sheets = _guarded(lambda: list(workbook.worksheets), invalid)
+def _read_workbook(workbook: Workbook, path: Path, invalid: str) -> PlanTable:
+    # Opened with read_only=True, so every worksheet is a ReadOnlyWorksheet.
+    sheets = _guarded(lambda: cast("list[_Sheet]", list(workbook.worksheets)), invalid)
     if not sheets:
         raise UsageError(f"文件“{path}”没有任何工作表。")
     # The first sheet with a recognisable header; else the first sheet, whose errors then explain what is missing.
-    chosen = None
+    chosen: tuple[_Sheet, Header | None] | None = None
     for sheet in sheets:
         values = sheet.iter_rows(max_col=HEADER_SEARCH_COLUMNS, values_only=True)
         header = _find_header(_sheet_records(values, 1, invalid))
@@ -339,9 +356,10 @@ def _read_workbook(workbook, path: Path, invalid: str) -> PlanTable:
             break
         if chosen is None:
             chosen = sheet, header
-    sheet, header = chosen
+    assert chosen is not None  # the loop ran: there is a sheet
+    sheet, found = chosen
     label = f"文件“{path}”工作表“{sheet.title}”" if len(sheets) > 1 else f"文件“{path}”"
-    _require_header(header, label)
+    header = _require_header(found, label)
     width = max(header.columns.values()) + 1
     merges = _guarded(lambda: _vertical_merges(workbook, sheet, width, path), invalid)
     first = header.line + 1
@@ -350,7 +368,7 @@ def _read_workbook(workbook, path: Path, invalid: str) -> PlanTable:
     return PlanTable(rows=rows, encoding="xlsx", path=str(path))
 
 
-def _guarded(work: Callable, invalid: str):
+def _guarded(work: Callable[[], _T], invalid: str) -> _T:
     try:
         return work()
     except UsageError:
@@ -359,7 +377,7 @@ def _guarded(work: Callable, invalid: str):
         raise UsageError(invalid) from exc
 
 
-def _sheet_records(values: Iterator[tuple], first: int, invalid: str) -> Iterator[tuple[int, list[str]]]:
+def _sheet_records(values: Iterator[tuple[object, ...]], first: int, invalid: str) -> Iterator[tuple[int, list[str]]]:
     """(Excel row number, cells) per row from openpyxl's row values, which arrive lazily."""
     values = iter(values)
     for number in itertools.count(first):
@@ -369,7 +387,7 @@ def _sheet_records(values: Iterator[tuple], first: int, invalid: str) -> Iterato
         yield number, [_cell_text(value) for value in row]
 
 
-def _vertical_merges(workbook, sheet, width: int, path: Path) -> dict[tuple[int, int], int]:
+def _vertical_merges(workbook: Workbook, sheet: _Sheet, width: int, path: Path) -> dict[tuple[int, int], int]:
     """{(first row, column): last row} of the merged ranges spanning rows within the read columns.
 
     A read-only sheet does not know its merged cells, and <mergeCells> comes
@@ -382,8 +400,10 @@ def _vertical_merges(workbook, sheet, width: int, path: Path) -> dict[tuple[int,
 
     merges: dict[tuple[int, int], int] = {}
     tail = b""
-    # openpyxl keeps the sheet's part name privately; it is the one stable way to the XML it reads.
-    with workbook._archive.open(sheet._worksheet_path) as xml_source:
+    # openpyxl keeps the archive and the sheet's part name privately (types-openpyxl does not
+    # declare them); they are the one stable way to the XML it reads.
+    archive: zipfile.ZipFile = workbook._archive  # type: ignore[attr-defined]
+    with archive.open(sheet._worksheet_path) as xml_source:
         while chunk := xml_source.read(2**20):
             window = tail + chunk
             # A tag cut by the chunk boundary is completed by the next chunk; what
@@ -394,6 +414,8 @@ def _vertical_merges(workbook, sheet, width: int, path: Path) -> dict[tuple[int,
                 continue
             for match in _MERGE_CELL.finditer(window, 0, cut if cut >= 0 else len(window)):
                 min_col, min_row, _, max_row = range_boundaries(match.group(1).decode())
+                # _MERGE_CELL matches only "A1:B2" references, which name both rows and columns.
+                assert min_col is not None and min_row is not None and max_row is not None
                 if max_row > min_row and min_col <= width:
                     merges[(min_row, min_col - 1)] = max_row
                     if len(merges) > MAX_MERGES:
@@ -455,9 +477,7 @@ def _build_rows(
     cell is a million rows down costs no more than the table itself.
     """
     records = iter(records)
-    if header is None:
-        header = _find_header(records)
-    _require_header(header, label)
+    header = _require_header(_find_header(records) if header is None else header, label)
     rows: list[Row] = []
     seen: dict[int, int] = {}
     empty_run = 0
@@ -508,12 +528,13 @@ def _build_rows(
     return tuple(rows)
 
 
-def _require_header(header: Header | None, label: str) -> None:
+def _require_header(header: Header | None, label: str) -> Header:
     if header is None:
         raise UsageError(f"{label}没有任何任务。")
     if not _is_full(header):
-        missing = [f"{label}（{field}）" for field, label in _LABELS.items() if field not in header.columns]
+        missing = [f"{name}（{field}）" for field, name in _LABELS.items() if field not in header.columns]
         raise UsageError(f"{label}缺少列：{'、'.join(missing)}。")
+    return header
 
 
 def _find_header(records: Iterator[tuple[int, list[str]]]) -> Header | None:

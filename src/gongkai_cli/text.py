@@ -122,4 +122,5 @@ def os_reason(err: OSError) -> str:
     The system's own text (err.strerror) is English on most servers, and would be
     the only English in an otherwise Chinese sentence; rarer errors keep it.
     """
-    return _reasons().get(err.errno) or err.strerror or str(err) or type(err).__name__
+    reason = _reasons().get(err.errno) if err.errno is not None else None
+    return reason or err.strerror or str(err) or type(err).__name__

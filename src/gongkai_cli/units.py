@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -73,7 +74,7 @@ class UnitDirectory:
         # few names for every task of a plan.
         self._responsible: dict[str, tuple[str, ...]] = {}
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Unit]:
         return iter(self._units.values())
 
     def get(self, name: str) -> Unit | None:
@@ -139,15 +140,18 @@ def load_directory(path: Path) -> UnitDirectory:
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
-        cell = lambda key: cells[columns[key]].strip() if key in columns and columns[key] < len(cells) else ""  # noqa: E731
-        name = unit_name(cell("name"))
+        # A column the file lacks, or a short row, reads as empty.
+        row = {column.key: "" for column in _COLUMNS} | {
+            key: cells[index].strip() for key, index in columns.items() if index < len(cells)
+        }
+        name = unit_name(row["name"])
         if not name:
             raise UsageError(f"单位数据文件“{path}”第 {line} 行：单位名称为空。")
-        kind = _KIND_INPUT.get(cell("kind") or "other")
+        kind = _KIND_INPUT.get(row["kind"] or "other")
         if kind is None:
             choices = "、".join(f"{k}（{KIND_LABELS[k]}）" for k in KINDS)
-            raise UsageError(f"单位数据文件“{path}”第 {line} 行：未知的类型“{cell('kind')}”，可选：{choices}。")
-        unit = Unit(name, kind, split_units(cell("aliases")), split_units(cell("members")))
+            raise UsageError(f"单位数据文件“{path}”第 {line} 行：未知的类型“{row['kind']}”，可选：{choices}。")
+        unit = Unit(name, kind, split_units(row["aliases"]), split_units(row["members"]))
         for spelling in (unit.name, *unit.aliases):
             if spelling in seen:
                 raise UsageError(
@@ -187,7 +191,7 @@ def _group_cycle(directory: UnitDirectory) -> list[str]:
                 continue
             name = directory.canonical(member)
             if name in on_path:
-                return path[path.index(name):] + [name]
+                return [*path[path.index(name):], name]
             unit = directory.get(name)
             if name in done or unit is None or not unit.members:
                 continue

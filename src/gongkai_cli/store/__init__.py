@@ -11,11 +11,17 @@ language and an exit code is the use cases' business.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Callable, NamedTuple, Protocol, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ..models import Commit, Event, Note, Plan, Status, Task
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .sqlite import SQLiteStore
 
 # How long a command waits for another one's write lock unless GONGKAI_BUSY_TIMEOUT says otherwise.
 # A burst of cron jobs queues behind the longest write among them; see docs/reliability.md.
@@ -41,7 +47,8 @@ class NoteInput(NamedTuple):
     text: str
     by: str
     status: Status | None = None
-    count: int | None = None
+    # Shadows tuple.count, which nothing calls on a NoteInput; Note names the field the same.
+    count: int | None = None  # type: ignore[assignment]
     key: str | None = None  # idempotency key: a retry with the same key writes nothing
 
 
@@ -81,13 +88,17 @@ class AddedTasksHaveNotes(Refusal):
         self.task_ids = task_ids
 
 
+# (plan, task id, text, status value, count): what a key's note says, compared field by field.
+NoteContent = tuple[str, int, str, str | None, int | None]
+
+
 class KeyUsed(Refusal):
     """A note's key is taken by an earlier note (`event_id`, `note`) with other content.
 
     `stored` and `asked`: (plan, task id, text, status value, count) of the two notes.
     """
 
-    def __init__(self, key: str, event_id: int, note: int, stored: tuple, asked: tuple):
+    def __init__(self, key: str, event_id: int, note: int, stored: NoteContent, asked: NoteContent):
         super().__init__(key, event_id, note, stored, asked)
         self.key, self.event_id, self.note, self.stored, self.asked = key, event_id, note, stored, asked
 
@@ -152,7 +163,8 @@ class Storage(Protocol):
     def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event: ...
 
     def copy_to(self, target: Path, *, shown_as: Path | None = None) -> None: ...
-    def replace_with(self, source: Storage) -> None: ...
+    # Only from a store of the same backend: a backup is restored page for page.
+    def replace_with(self, source: Self) -> None: ...
     def problems(self) -> list[str]: ...
     def content_problems(self) -> list[str]: ...
     def backup_problems(self) -> list[str]: ...
@@ -181,7 +193,7 @@ def exclusive(database: Path) -> contextlib.AbstractContextManager[Storage]:
     return _backend(database).exclusive(database)
 
 
-def _backend(database: Path):
+def _backend(database: Path) -> type[SQLiteStore]:
     # The one place a backend is chosen; a database named by a URL would pick another here.
     from .sqlite import SQLiteStore
 

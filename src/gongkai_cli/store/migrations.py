@@ -10,16 +10,20 @@ ledger whose version is beyond theirs, and that is what keeps them away from it.
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
-def _m001_initial(db) -> None:
-    db["plans"].create(
+def _m001_initial(db: Database) -> None:
+    db.table("plans").create(
         {"name": str, "year": int, "source": str, "created_at": str, "imported_at": str},
         pk="name",
         not_null={"year", "source", "created_at", "imported_at"},
     )
-    db["tasks"].create(
+    db.table("tasks").create(
         {
             "pk": int,
             "plan": str,
@@ -38,32 +42,32 @@ def _m001_initial(db) -> None:
         defaults={"status": "todo"},
         foreign_keys=[("plan", "plans", "name")],
     )
-    db["tasks"].create_index(["plan", "id"], unique=True)
-    db["tasks"].create_index(["plan", "due"])
-    db["units"].create({"id": int, "name": str}, pk="id", not_null={"name"})
-    db["units"].create_index(["name"], unique=True)
-    db["task_units"].create(
+    db.table("tasks").create_index(["plan", "id"], unique=True)
+    db.table("tasks").create_index(["plan", "due"])
+    db.table("units").create({"id": int, "name": str}, pk="id", not_null={"name"})
+    db.table("units").create_index(["name"], unique=True)
+    db.table("task_units").create(
         {"task": int, "unit": int, "position": int},
         pk=("task", "position"),
         not_null={"task", "unit", "position"},
         foreign_keys=[("task", "tasks", "pk"), ("unit", "units", "id")],
     )
-    db["task_units"].create_index(["unit", "task"])
-    db["notes"].create(
+    db.table("task_units").create_index(["unit", "task"])
+    db.table("notes").create(
         {"id": int, "task": int, "at": str, "by": str, "text": str, "status": str},
         pk="id",
         not_null={"task", "at", "by", "text"},
         foreign_keys=[("task", "tasks", "pk")],
     )
-    db["notes"].create_index(["task", "at"])
+    db.table("notes").create_index(["task", "at"])
 
 
-def _m002_note_counts(db) -> None:
+def _m002_note_counts(db: Database) -> None:
     # A note may count towards a task's target (不少于4次); NULL for ordinary notes.
-    db["notes"].add_column("count", int)
+    db.table("notes").add_column("count", int)
 
 
-def _m003_history(db) -> None:
+def _m003_history(db: Database) -> None:
     """An append-only history of every change, and notes that can be retracted by undo."""
     statements = (
         """
@@ -120,7 +124,7 @@ def _m003_history(db) -> None:
         db.execute(statement)
 
 
-def _m004_counted_notes_index(db) -> None:
+def _m004_counted_notes_index(db: Database) -> None:
     # Progress toward a target sums a few counted notes; without this index every
     # listing would read every note of every listed task to find them.
     db.execute(
@@ -128,7 +132,7 @@ def _m004_counted_notes_index(db) -> None:
     )
 
 
-def _m005_event_keys(db) -> None:
+def _m005_event_keys(db: Database) -> None:
     # A client-chosen key makes a note idempotent: a retry after a lost confirmation finds
     # the first write instead of making a second. The key lives on the event, which is
     # never updated or deleted, so a key stays taken even after undo or a removed task.
@@ -136,25 +140,27 @@ def _m005_event_keys(db) -> None:
     db.execute("CREATE UNIQUE INDEX events_key ON events (key) WHERE key IS NOT NULL")
 
 
-def _m006_drop_task_units_text(db) -> None:
+def _m006_drop_task_units_text(db: Database) -> None:
     # The units of a task live in task_units; this "、"-joined copy was written and never read.
     db.execute("ALTER TABLE tasks DROP COLUMN units")
 
 
+Migration = Callable[["Database"], None]
+
 # Append only: a migration that has shipped is never edited, renamed or reordered.
-MIGRATIONS: list[Callable] = [
+MIGRATIONS: list[Migration] = [
     _m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index, _m005_event_keys,
     _m006_drop_task_units_text,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def name_of(migration: Callable) -> str:
+def name_of(migration: Migration) -> str:
     """The name a ledger records for `migration`: its function name, e.g. m003_history."""
     return migration.__name__.lstrip("_")
 
 
-def missing(conn: sqlite3.Connection, version: int) -> list[Callable]:
+def missing(conn: sqlite3.Connection, version: int) -> list[Migration]:
     """The migrations the ledger on `conn` has not had, in order.
 
     A ledger from before the `migrations` table has had exactly the first `version`

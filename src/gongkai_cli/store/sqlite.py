@@ -16,15 +16,37 @@ import functools
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple, Sequence
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypedDict, TypeVar, cast
 
 from ..errors import StoreError
-from ..models import CLOSED_STATUSES, Commit, Event, Note, Plan, Status, StatusPayload, Task, decode_payload
+from ..models import (
+    CLOSED_STATUSES,
+    Commit,
+    Event,
+    Note,
+    NotePayload,
+    Plan,
+    Status,
+    StatusPayload,
+    Task,
+    decode_payload,
+)
 from . import (
-    BUSY_TIMEOUT_SECONDS, AddedTasksHaveNotes, ImportCounts, KeyUndone, KeyUsed, NoteInput, NotALedger, NotNewest,
-    NotADatabase, TaskInput, TaskQuery, migrations,
+    BUSY_TIMEOUT_SECONDS,
+    AddedTasksHaveNotes,
+    ImportCounts,
+    KeyUndone,
+    KeyUsed,
+    NotADatabase,
+    NotALedger,
+    NoteInput,
+    NotNewest,
+    TaskInput,
+    TaskQuery,
+    migrations,
 )
 from .migrations import SCHEMA_VERSION
 
@@ -78,11 +100,47 @@ def _directory_not_writable(path: Path) -> StoreError:
     )
 
 
-def _db_errors(method):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+# A row as sqlite3 returns it: column types are whatever the schema stored.
+_Row = tuple[Any, ...]
+
+
+class _PlanRow(TypedDict):
+    """A plan's row as an import event stores it (before: the replaced row, after: the new one)."""
+
+    year: int
+    source: str
+    imported_at: str
+
+
+class _TaskFields(TypedDict):
+    """What an import writes of one task, as its event stores it per task id."""
+
+    group: str
+    content: str
+    units: list[str]
+    deadline: str
+    start: str | None
+    due: str | None
+
+
+class _ImportBefore(TypedDict):
+    plan: _PlanRow | None  # None: the import created the plan
+    tasks: dict[str, _TaskFields | None]  # None: the import added the task
+
+
+class _ImportAfter(TypedDict, total=False):
+    plan: _PlanRow
+    tasks: dict[str, _TaskFields]
+    units: list[str]  # absent from imports recorded before units were tracked
+
+
+def _db_errors(method: Callable[Concatenate[SQLiteStore, _P], _R]) -> Callable[Concatenate[SQLiteStore, _P], _R]:
     """Turn any sqlite3 error into a StoreError (exit 4) naming the database file."""
 
     @functools.wraps(method)
-    def wrapper(self: SQLiteStore, *args, **kwargs):
+    def wrapper(self: SQLiteStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as err:
@@ -356,6 +414,7 @@ class SQLiteStore:
     def plan(self, name: str | None = None, *, year: int | None = None) -> Plan | None:
         """One plan by name, else the newest of `year`, else the newest; counts only that plan's
         tasks, so resolving the plan costs the same with 160 plans as with one."""
+        params: dict[str, str | int]
         if name is not None:
             where, params = "WHERE p.name = :name", {"name": name}
         elif year is not None:
@@ -369,7 +428,7 @@ class SQLiteStore:
     def plan_names(self) -> list[str]:
         return [row[0] for row in self.conn.execute(f"SELECT p.name FROM plans p ORDER BY {_PLAN_ORDER}")]
 
-    def _plans(self, where: str = "", params: dict | None = None, *, limit: int | None = None) -> list[Plan]:
+    def _plans(self, where: str = "", params: dict[str, str | int] | None = None, *, limit: int | None = None) -> list[Plan]:
         rows = self.conn.execute(
             f"""
             SELECT p.name, p.year, p.source, p.imported_at,
@@ -474,7 +533,7 @@ class SQLiteStore:
         finally:
             self.conn.execute("COMMIT")
 
-    def _tasks_from_rows(self, rows: Sequence[tuple], *, with_notes: bool = False) -> list[Task]:
+    def _tasks_from_rows(self, rows: Sequence[_Row], *, with_notes: bool = False) -> list[Task]:
         pks = [row[0] for row in rows]
         units = self._units_of(pks)
         notes = self._notes_of(pks) if with_notes else {}
@@ -569,7 +628,9 @@ class SQLiteStore:
             # The write lock is held, so the ids this batch gets are known in advance and
             # every row can go in with one executemany instead of a statement per note.
             next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM notes").fetchone()[0]
-            written, note_rows, event_rows = [], [], []
+            written: list[tuple[Note, Status]] = []
+            note_rows: list[tuple[int, int, str, str, str, str | None, int | None]] = []
+            event_rows: list[tuple[str, str, str, str, int, str | None, str | None, str | None]] = []
             noted: set[int] = set()
             for entry in entries:
                 if entry.key in earlier:
@@ -583,7 +644,7 @@ class SQLiteStore:
                 if status == before:
                     # Like `status 40 doing` on a task already doing: no change, so no status
                     # event for log and undo to show as "进行中 → 进行中"; the text stays a note.
-                    status, entry = None, entry._replace(status=None)
+                    status = None
                 note_rows.append((note_id, task_pk, at, entry.by, entry.text, status, entry.count))
                 after = {"note": note_id, "text": entry.text}
                 if entry.count is not None:
@@ -595,7 +656,7 @@ class SQLiteStore:
                     event_rows.append((at, entry.by, "status", plan, entry.task_id,
                                        _dump({"status": before}), _dump(after | {"status": status}), entry.key))
                 note = Note(id=note_id, task_id=entry.task_id, at=at, by=entry.by, text=entry.text,
-                            status=entry.status, count=entry.count, key=entry.key)
+                            status=Status(status) if status else None, count=entry.count, key=entry.key)
                 written.append((note, Status(before)))
             self.conn.executemany(
                 "INSERT INTO notes (id, task, at, by, text, status, count) VALUES (?, ?, ?, ?, ?, ?, ?)", note_rows
@@ -631,6 +692,12 @@ class SQLiteStore:
         found = {}
         for key, event_id, event_plan, task_id, at, by, action, before, after, undone_by in rows:
             payload = decode_payload(action, before=_load(before), after=_load(after))
+            if not isinstance(payload, NotePayload | StatusPayload):
+                # Only notes carry keys; any other event with one was written behind gongkai's back.
+                raise StoreError(
+                    f"历史记录 #{event_id} 带有键“{key}”，但不是进展记录（数据库可能被其他程序改动过）；"
+                    "请先运行 gongkai check。"
+                )
             status = payload.after.value if isinstance(payload, StatusPayload) else None
             found[key] = Note(id=payload.note, task_id=task_id, at=at, by=by, text=payload.text,
                               status=Status(status) if status else None, count=payload.count,
@@ -686,21 +753,21 @@ class SQLiteStore:
                 )
             })
             unit_ids = self._ensure_units(names)
-            replaced: dict[str, dict | None] = {}
-            written: dict[str, dict] = {}
+            replaced: dict[str, _TaskFields | None] = {}
+            written: dict[str, _TaskFields] = {}
             unchanged = 0
             # The write lock is held, so new tasks' keys are known in advance and a
             # 10,000-row table goes in with a few executemany calls, not a statement per row.
             next_pk = self.conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM tasks").fetchone()[0]
-            inserts: list[tuple] = []
-            added: list[tuple[int, dict]] = []
-            changed: list[tuple[int, dict]] = []
+            inserts: list[_Row] = []
+            added_rows: list[tuple[int, _TaskFields]] = []
+            changed: list[tuple[int, _TaskFields]] = []
             for task in tasks:
                 fields = _task_fields(task)
                 if task.id not in existing:
                     pk, next_pk = next_pk, next_pk + 1
                     inserts.append((pk, name, task.id, *_task_columns(fields), Status.TODO.value, at))
-                    added.append((pk, fields))
+                    added_rows.append((pk, fields))
                     replaced[str(task.id)] = None
                 else:
                     pk, old = existing[task.id]
@@ -715,7 +782,7 @@ class SQLiteStore:
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 inserts,
             )
-            self._insert_units(added, unit_ids)
+            self._insert_units(added_rows, unit_ids)
             self._rewrite_tasks(changed, unit_ids, at)
             self._record(
                 at=at, by=by, action="import", plan=name,
@@ -732,13 +799,13 @@ class SQLiteStore:
             kept=tuple(sorted(set(existing) - in_file)),
         )
 
-    def _plan_row(self, name: str) -> dict | None:
+    def _plan_row(self, name: str) -> _PlanRow | None:
         row = self.conn.execute(
             "SELECT year, source, imported_at FROM plans WHERE name = ?", (name,)
         ).fetchone()
-        return None if row is None else dict(zip(("year", "source", "imported_at"), row))
+        return None if row is None else _PlanRow(year=row[0], source=row[1], imported_at=row[2])
 
-    def _snapshots(self, plan: str) -> dict[int, tuple[int, dict]]:
+    def _snapshots(self, plan: str) -> dict[int, tuple[int, _TaskFields]]:
         """Every task of a plan as (pk, the fields an import writes)."""
         rows = self.conn.execute(
             "SELECT pk, id, group_name, content, deadline, start, due FROM tasks WHERE plan = ?",
@@ -746,12 +813,12 @@ class SQLiteStore:
         ).fetchall()
         units = self._units_of([row[0] for row in rows])
         return {
-            task_id: (pk, {"group": group, "content": content, "units": units.get(pk, []),
-                           "deadline": deadline, "start": start, "due": due})
+            task_id: (pk, _TaskFields(group=group, content=content, units=units.get(pk, []),
+                                      deadline=deadline, start=start, due=due))
             for pk, task_id, group, content, deadline, start, due in rows
         }
 
-    def _rewrite_tasks(self, changes: Sequence[tuple[int, dict]], unit_ids: dict[str, int], at: str) -> None:
+    def _rewrite_tasks(self, changes: Sequence[tuple[int, _TaskFields]], unit_ids: dict[str, int], at: str) -> None:
         """Replace texts, dates and units of existing tasks; shared by import and its undo."""
         self.conn.executemany(
             """UPDATE tasks SET group_name = ?, content = ?, deadline = ?,
@@ -761,7 +828,7 @@ class SQLiteStore:
         self.conn.executemany("DELETE FROM task_units WHERE task = ?", [(pk,) for pk, _ in changes])
         self._insert_units(changes, unit_ids)
 
-    def _insert_units(self, tasks: Sequence[tuple[int, dict]], unit_ids: dict[str, int]) -> None:
+    def _insert_units(self, tasks: Sequence[tuple[int, _TaskFields]], unit_ids: dict[str, int]) -> None:
         self.conn.executemany(
             "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
             [(pk, unit_ids[unit], position) for pk, fields in tasks for position, unit in enumerate(fields["units"])],
@@ -778,16 +845,20 @@ class SQLiteStore:
 
     def _record(
         self, *, at: str, by: str, action: str, plan: str, task: int | None = None,
-        before: dict | None = None, after: dict | None = None, undoes: int | None = None,
+        before: Mapping[str, object] | None = None, after: Mapping[str, object] | None = None,
+        undoes: int | None = None,
     ) -> int:
         """Append one event; always called inside the transaction that made the change."""
-        return self.conn.execute(
+        event_id = self.conn.execute(
             """INSERT INTO events (at, by, action, plan, task, before, after, undoes)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
             (at, by, action, plan, task, _dump(before), _dump(after), undoes),
         ).lastrowid
+        # An INSERT always sets it; None is only for statements that insert nothing.
+        assert event_id is not None
+        return event_id
 
-    def _events_where(self, where: Sequence[str], params: dict, *, tail: str = "ORDER BY e.id") -> list[Event]:
+    def _events_where(self, where: Sequence[str], params: Mapping[str, object], *, tail: str = "ORDER BY e.id") -> list[Event]:
         sql = f"SELECT {_EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where) or '1'} {tail}"
         return [
             Event(id=event_id, at=at, by=by, action=action, plan=plan, task=task,
@@ -865,20 +936,21 @@ class SQLiteStore:
     def _revert_note(self, event: Event, *, at: str, by: str) -> None:
         """Retract the note (notes are append-only: hidden, never deleted) and restore the status."""
         payload = event.payload
+        # _REVERTERS sends only note and status events here, which decode to these two.
+        assert isinstance(payload, NotePayload | StatusPayload)
         note_id = payload.note
         row = self.conn.execute(
             """SELECT n.task, n.retracted_at, t.status FROM notes n JOIN tasks t ON t.pk = n.task
                WHERE n.id = ?""",
             (note_id,),
         ).fetchone()
-        changed_status = isinstance(payload, StatusPayload)
-        if row is None or row[1] is not None or (changed_status and row[2] != payload.after.value):
+        if row is None or row[1] is not None or (isinstance(payload, StatusPayload) and row[2] != payload.after.value):
             raise _out_of_step(event)
         task_pk = row[0]
         self.conn.execute(
             "UPDATE notes SET retracted_at = ?, retracted_by = ? WHERE id = ?", (at, by, note_id)
         )
-        if changed_status:
+        if isinstance(payload, StatusPayload):
             self.conn.execute(
                 "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
                 (payload.before.value, at, task_pk),
@@ -888,11 +960,12 @@ class SQLiteStore:
 
     def _revert_import(self, event: Event, *, at: str, by: str) -> None:
         """Put back replaced task texts and the plan row; remove the tasks and units the import added."""
+        before, after = _import_payload(event)
         current = self._snapshots(event.plan)
-        for key, fields in event.after["tasks"].items():
+        for key, fields in after["tasks"].items():
             if int(key) not in current or current[int(key)][1] != fields:
                 raise _out_of_step(event)
-        replaced = event.before["tasks"]
+        replaced = before["tasks"]
         added = [current[int(key)][0] for key, old in replaced.items() if old is None]
         added_json = json.dumps(added)
         noted = [
@@ -919,14 +992,14 @@ class SQLiteStore:
         self.conn.execute(
             """DELETE FROM units WHERE name IN (SELECT value FROM json_each(?))
                AND NOT EXISTS (SELECT 1 FROM task_units tu WHERE tu.unit = units.id)""",
-            (json.dumps(event.after.get("units", [])),),
+            (json.dumps(after.get("units", [])),),
         )
-        if event.before["plan"] is None:
+        if before["plan"] is None:
             self.conn.execute("DELETE FROM plans WHERE name = ?", (event.plan,))
         else:
             self.conn.execute(
                 "UPDATE plans SET year = :year, source = :source, imported_at = :imported_at WHERE name = :name",
-                event.before["plan"] | {"name": event.plan},
+                {**before["plan"], "name": event.plan},
             )
 
     # -- maintenance ------------------------------------------------------------
@@ -1070,9 +1143,9 @@ class SQLiteStore:
             # A table without rowids is named by its row's position instead.
             key = "NULL" if "WITHOUT ROWID" in sql.upper() else "rowid"
             rows = self.conn.execute(f'SELECT {key}, {values} FROM "{table}" ORDER BY {key}')
-            for position, (rowid, *raw) in enumerate(rows, start=1):
-                rowid = position if rowid is None else rowid
-                for column, data in zip(columns, raw):
+            for position, (stored_rowid, *raw) in enumerate(rows, start=1):
+                rowid = position if stored_rowid is None else stored_rowid
+                for column, data in zip(columns, raw, strict=True):
                     if data is None:
                         continue
                     try:
@@ -1136,6 +1209,13 @@ _REVERTERS: dict[str, Callable[..., None]] = {
 }
 
 
+def _import_payload(event: Event) -> tuple[_ImportBefore, _ImportAfter]:
+    """The stored JSON of an import event, in the shape `import_plan` recorded it."""
+    if event.before is None or event.after is None:
+        raise _out_of_step(event)
+    return cast(_ImportBefore, event.before), cast(_ImportAfter, event.after)
+
+
 def _out_of_step(event: Event) -> StoreError:
     return StoreError(
         f"历史记录 #{event.id} 与台账当前内容不一致（数据库可能被其他程序改动过），未撤销任何内容；"
@@ -1143,7 +1223,7 @@ def _out_of_step(event: Event) -> StoreError:
     )
 
 
-def _task_fields(task: TaskInput) -> dict:
+def _task_fields(task: TaskInput) -> _TaskFields:
     return {
         "group": task.group,
         "content": task.content,
@@ -1154,19 +1234,20 @@ def _task_fields(task: TaskInput) -> dict:
     }
 
 
-def _task_columns(fields: dict) -> tuple:
+def _task_columns(fields: _TaskFields) -> tuple[str, str, str, str | None, str | None]:
     """group_name, content, deadline, start, due, in the tasks table's terms (units go to task_units)."""
     return (fields["group"], fields["content"], fields["deadline"], fields["start"], fields["due"])
 
 
-def _dump(value: dict | None) -> str | None:
+def _dump(value: Mapping[str, object] | None) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
-def _load(text: str | None) -> dict | None:
+def _load(text: str | None) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        loaded: dict[str, Any] = json.loads(text)
+        return loaded
     except ValueError:
         raise StoreError("历史记录中有内容不是有效的 JSON（数据库可能已损坏）；请运行 gongkai check 找出位置。") from None

@@ -8,6 +8,9 @@ from ..models import Event
 from ..store import AddedTasksHaveNotes, NotNewest
 from .session import Session, no_task
 
+# Exit 4 like the store's other "the ledger moved under you" errors: a retry is what helps.
+_MOVED = "确认期间台账有了新的更改，本次未撤销任何内容；请重新运行 gongkai undo。"
+
 
 def history(ledger: Session, task_id: int | None = None, *, since: str | None = None) -> list[Event]:
     """Changes, oldest first: of one task of the plan, else of the plan asked for, else all."""
@@ -17,7 +20,11 @@ def history(ledger: Session, task_id: int | None = None, *, since: str | None = 
         year = plan.year if plan else ledger.today.year
         since_day = dates.parse_user_date(since, today=ledger.today, year=year)
     events = ledger.store.events(plan=plan.name if plan else None, task=task_id, since=since_day)
-    if task_id is not None and not events and ledger.store.task(plan.name, task_id, today=ledger.today) is None:
+    # With a task id there is always a plan (above).
+    if (
+        task_id is not None and plan is not None and not events
+        and ledger.store.task(plan.name, task_id, today=ledger.today) is None
+    ):
         raise no_task(plan.name, task_id)
     return events
 
@@ -47,6 +54,9 @@ def change(ledger: Session, event_id: int) -> Event:
     if event.undone_by is not None:
         return event
     newest = ledger.store.last_undoable(ledger.settings.plan)
+    if newest is None:
+        # Another process undid it (and everything else undoable) since it was read above.
+        raise StoreError(_MOVED)
     if newest.id != event_id:
         raise UsageError(
             f"更改 #{event_id} 不是最近一次尚未撤销的更改（最近的是 #{newest.id}），"
@@ -67,5 +77,4 @@ def undo(ledger: Session, event: Event, *, by: str | None = None) -> Event:
             f"导入 #{refusal.event_id} 新增的任务（序号 {ids}）已有进展记录，撤销这次导入会删除这些任务，因此未做任何更改。"
         ) from None
     except NotNewest:
-        # Exit 4 like the store's other "the ledger moved under you" errors: a retry is what helps.
-        raise StoreError("确认期间台账有了新的更改，本次未撤销任何内容；请重新运行 gongkai undo。") from None
+        raise StoreError(_MOVED) from None

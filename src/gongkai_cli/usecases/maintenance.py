@@ -10,12 +10,12 @@ from typing import NamedTuple
 
 from .. import dates
 from ..errors import StoreError, UsageError
-from ..store import NotALedger, NotADatabase, Storage, exclusive, open_backup, open_store
+from ..store import NotADatabase, NotALedger, Storage, exclusive, open_backup, open_store
 from ..text import os_reason
 from .session import Session
 
 
-def backup(ledger: Session, target: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def backup(ledger: Session, target: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Copy the live database to `target`; a crash never leaves a half-written file under that name."""
     from .. import files
 
@@ -71,7 +71,7 @@ class Restored(NamedTuple):
     aside: Path  # the replaced database, kept as it was
 
 
-def inspect_backup(backup: str | os.PathLike, database: Path) -> BackupSummary:
+def inspect_backup(backup: str | os.PathLike[str], database: Path) -> BackupSummary:
     """Check that `backup` is a whole gongkai ledger that may replace `database`; what it holds."""
     backup = _existing_backup(backup, database)
     source = open_backup(backup)
@@ -81,7 +81,7 @@ def inspect_backup(backup: str | os.PathLike, database: Path) -> BackupSummary:
         source.close()
 
 
-def restore(backup: str | os.PathLike, database: Path) -> Restored:
+def restore(backup: str | os.PathLike[str], database: Path) -> Restored:
     """Replace the ledger at `database` by the content of `backup`, keeping the replaced one aside.
 
     Under one exclusive lock on the live database (no reader or writer in
@@ -124,7 +124,7 @@ def _check_replaceable(database: Path) -> None:
     open_store(database, create=False, upgrade=False).close()
 
 
-def _existing_backup(backup: str | os.PathLike, database: Path) -> Path:
+def _existing_backup(backup: str | os.PathLike[str], database: Path) -> Path:
     """The backup file named, once it is known to exist and may replace `database`."""
     from .. import files
 

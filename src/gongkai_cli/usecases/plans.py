@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
 from ..errors import UsageError
@@ -15,6 +16,9 @@ from ..store import ImportCounts, TaskInput
 from ..text import check_text
 from ..units import split_units
 from .session import DATA_DIR, UNIT_FILE, Session
+
+if TYPE_CHECKING:
+    from ..tables import Row
 
 # Unknown unit names listed one by one after an import; a file full of them is
 # the wrong unit file, and a hundred warning lines would hide that.
@@ -32,7 +36,7 @@ class ImportResult(NamedTuple):
 
 
 def import_into(
-    settings: Settings, table: str | os.PathLike, *, plan: str | None = None, year: int | None = None,
+    settings: Settings, table: str | os.PathLike[str], *, plan: str | None = None, year: int | None = None,
     strict: bool = False,
 ) -> tuple[ImportResult, list[Commit]]:
     """`gongkai import`: a missing database is created holding only this plan, and only if
@@ -61,7 +65,7 @@ def plans(ledger: Session) -> list[Plan]:
 
 
 def import_file(
-    ledger: Session, path: str | os.PathLike, *, plan: str | None = None, year: int | None = None, strict: bool = False
+    ledger: Session, path: str | os.PathLike[str], *, plan: str | None = None, year: int | None = None, strict: bool = False
 ) -> ImportResult:
     """Load a plan table; the whole file lands or nothing does.
 
@@ -127,11 +131,18 @@ def import_file(
         tasks=len(tasks),
         counts=counts,
         warnings=tuple(warnings),
-        default=ledger.default_plan(),
+        default=_default_after_import(ledger),
     )
 
 
-def _unknown_units(ledger: Session, rows) -> dict[str, tuple[list[int], str | None]]:
+def _default_after_import(ledger: Session) -> Plan:
+    default = ledger.default_plan()
+    # The plan just imported is in the ledger, so there is a default one.
+    assert default is not None
+    return default
+
+
+def _unknown_units(ledger: Session, rows: Iterable[Row]) -> dict[str, tuple[list[int], str | None]]:
     """Unit names the unit file does not know: {name: (table lines, closest known spelling)}."""
     import difflib
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import TracebackType
 from typing import NamedTuple
 
 from .. import dates
 from ..errors import NotFound, UsageError
-from ..models import Note, Status
-from ..store import KeyUndone, KeyUsed, NoteInput
 from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
+from ..models import Note, Status
+from ..store import KeyUndone, KeyUsed, NoteContent, NoteInput
 from .reading import show
 from .session import Session, no_task
 
@@ -42,14 +44,14 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     if not lines:
         return []
     default_author = ledger.author(by)
-    entries = []
+    entries: list[NoteInput] = []
     keyed: dict[str, int] = {}
     for line in lines:
         values = line.values
         try:
             task_id = parse_task_id(values["id"] or "")
             text = _required_note(values["text"])
-            status = parse_status(values["status"]) if (values["status"] or "").strip() else None
+            status = parse_status(values["status"] or "") if (values["status"] or "").strip() else None
             count = parse_count(values["count"]) if (values["count"] or "").strip() else None
             key = parse_key(values["key"]) if (values["key"] or "").strip() else None
             if key is not None and key in keyed:
@@ -61,7 +63,7 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
             keyed[key] = line.line
         entries.append(NoteInput(task_id, text, author, status, count, key))
     known = ledger.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
-    for line, entry in zip(lines, entries):
+    for line, entry in zip(lines, entries, strict=True):
         if entry.task_id not in known:
             raise NotFound(
                 f"“{source}”第 {line.line} 行：计划“{plan.name}”中没有序号为 {entry.task_id} 的任务；整批未写入。"
@@ -112,7 +114,9 @@ class _key_refusals:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, error, traceback) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         if isinstance(error, KeyUsed):
             raise UsageError(
                 f"键“{error.key}”已用于计划“{error.stored[0]}”任务 {error.stored[1]} 的进展记录 #{error.note}"
@@ -126,19 +130,19 @@ class _key_refusals:
             ) from None
 
 
-def _differences(stored: tuple, asked: tuple) -> str:
+def _differences(stored: NoteContent, asked: NoteContent) -> str:
     """What a reused key's new note changes, e.g. 任务不同（原为 50，本次为 51）."""
-    def status(value):
+    def status(value: object) -> str:
         return f"“{Status(value).label}”" if value else "不改状态"
 
-    def count(value):
+    def count(value: object) -> str:
         return str(value) if value is not None else "不计次"
 
-    shown = (
+    shown: tuple[tuple[str, Callable[[object], str] | None], ...] = (
         ("计划", lambda value: f"“{value}”"), ("任务", str), ("进展说明", None), ("状态", status), ("次数", count),
     )
     parts = []
-    for (what, show_value), old, new in zip(shown, stored, asked):
+    for (what, show_value), old, new in zip(shown, stored, asked, strict=True):
         if old != new:
             parts.append(f"{what}不同" + (f"（原为 {show_value(old)}，本次为 {show_value(new)}）" if show_value else ""))
     return "、".join(parts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
 from ..errors import UsageError
@@ -11,6 +11,9 @@ from ..models import Note, Plan, Status, Task
 from ..store import TaskQuery
 from ..units import Unit, unit_name
 from .session import Session, no_task
+
+if TYPE_CHECKING:
+    from ..progress import Summary, Tally
 
 
 class UnitSummary(NamedTuple):
@@ -25,7 +28,7 @@ class UnitSummary(NamedTuple):
     done: int
     overdue: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "kind": self.kind,
@@ -81,7 +84,7 @@ class ProgressReport(NamedTuple):
     tasks: tuple[Task, ...]  # with notes, and `via` when matched through a group
     period_notes: tuple[tuple[Task, Note], ...]  # notes written since `since`, oldest first
     # The whole-plan report's per-unit completion (as `summary --by unit` counts it), worst first.
-    per_unit: tuple = ()
+    per_unit: tuple[Tally, ...] = ()
 
     @property
     def overdue(self) -> tuple[Task, ...]:
@@ -161,6 +164,7 @@ def remind(
         units=_names(matches), due_before=until, with_due_only=True, open_only=True, order_by_due=True
     )
     tasks = _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
+    sections: tuple[Reminder, ...]
     if not by_unit:
         sections = (_reminder(None, tasks),)
     else:
@@ -184,7 +188,7 @@ def _tasks_per_unit(ledger: Session, tasks: list[Task]) -> dict[str, list[Task]]
     return dict(sorted(per_unit.items(), key=lambda item: order.get(item[0], len(order))))
 
 
-def summary(ledger: Session, *, by: str | None = None):
+def summary(ledger: Session, *, by: str | None = None) -> Summary:
     """The plan at a glance, optionally broken down by unit, task group or due month."""
     from ..progress import BREAKDOWNS, summarize
 
@@ -227,7 +231,7 @@ def report(ledger: Session, *, unit: str | None = None, since: str | None = None
         for note in task.notes
         if start is None or datetime.fromisoformat(note.at).astimezone(zone).date() >= start
     )
-    per_unit: tuple = ()
+    per_unit: tuple[Tally, ...] = ()
     if unit is None:
         from ..progress import summarize
 
@@ -257,8 +261,7 @@ def _unit_matches(ledger: Session, units: tuple[str, ...], *, direct: bool) -> l
             raise UsageError(f"未知的责任单位“{typed}”。{hint}")
         name = directory.canonical(cleaned)
         # Aliases too: a task imported before an alias was added still names the old spelling.
-        spellings = frozenset({name, cleaned, *directory.aliases_of(name)})
-        matches.append(_UnitMatch(spellings, () if direct else directory.groups_of(name)))
+        matches.append(_UnitMatch(frozenset({name, cleaned, *directory.aliases_of(name)}), () if direct else directory.groups_of(name)))
     return matches
 
 

@@ -7,9 +7,11 @@ command that needs it, in a way that several processes can race safely.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Callable, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import dates
 from ..errors import NotFound, StoreError
@@ -18,6 +20,9 @@ from ..settings import Settings, login_name
 from ..store import Storage, open_store
 from ..text import check_text, os_reason
 from ..units import UnitDirectory, load_directory
+
+if TYPE_CHECKING:
+    from .plans import ImportResult
 
 # The repository keeps the bundled table and unit file in its top-level data/; the wheel
 # copies that folder into the package (pyproject's force-include), so an installed copy
@@ -42,6 +47,7 @@ def unit_file_for(db_path: Path) -> Path:
 
 
 _S = TypeVar("_S", bound="Session")
+_T = TypeVar("_T")
 
 
 class Session:
@@ -79,10 +85,10 @@ class Session:
         cls: type[_S],
         settings: Settings,
         *,
-        fill: Callable[[Session], object] | None = None,
+        fill: Callable[[Session], _T] | None = None,
         create_parents: bool = False,
         must_exist: bool = False,
-    ) -> tuple[_S, object]:
+    ) -> tuple[_S, _T | None]:
         """The ledger `settings` names, and what `fill` returned if this process created it.
 
         A database that does not exist yet is created, and `fill` runs inside the
@@ -94,7 +100,7 @@ class Session:
         """
         path = _checked_path(settings, create_parents=create_parents, must_exist=must_exist)
         create = not must_exist
-        created: list[object] = []
+        created: list[_T | None] = []
 
         def on_create(store: Storage) -> None:
             created.append(fill(cls(store, settings)) if fill else None)
@@ -112,7 +118,9 @@ class Session:
     def __enter__(self: _S) -> _S:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.close()
 
     def default_plan(self) -> Plan | None:
@@ -147,7 +155,7 @@ class Session:
         return check_text((by or "").strip() or self.settings.user or login_name(), "记录人")
 
 
-def _load_bundled_plan(ledger: Session) -> object:
+def _load_bundled_plan(ledger: Session) -> ImportResult:
     from .plans import import_file
 
     return import_file(ledger, bundled_plan_path())
