@@ -11,13 +11,21 @@ import codecs
 import io
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Callable, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from .columns import NOTE_JSON, TASK_NOTES, TASK_OFFICE, TASK_PRINT, note_text
 from .errors import UsageError
-from .files import STDOUT, check_output, make_directory, refuse_ledger_files, remove, write_output
+from .files import (
+    STDOUT,
+    check_output,
+    make_directory,
+    refuse_ledger_files,
+    remove,
+    write_output,
+)
 from .inputs import parse_alarm
 from .models import Status, Task
 from .render import task_json

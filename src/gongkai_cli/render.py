@@ -39,7 +39,17 @@ from .columns import (
     progress_label,
     text_bar,
 )
-from .models import Event, ImportPayload, Note, NotePayload, Payload, Plan, StatusPayload, Task, UndoPayload
+from .models import (
+    Event,
+    ImportPayload,
+    Note,
+    NotePayload,
+    Payload,
+    Plan,
+    StatusPayload,
+    Task,
+    UndoPayload,
+)
 from .text import inert, inert_line, markdown_text
 from .writers import (
     Layout,
