@@ -20,10 +20,10 @@ from typing import Any, Literal, NamedTuple, TypedDict
 from .models import Event, Note, Status, Task
 
 # A getter takes the record of its declaration: a Task for TASK's columns, a Note for NOTE's…
-# The record is Any because Column is one NamedTuple for every record type: a NamedTuple
-# generic over its record (Column[Task]) needs Python 3.11, and a hand-written generic
-# class would cost every command its import time. The declarations below name the record
-# their getters take, and the helpers they call are typed.
+# The record is Any, not a type parameter (Column[Task]): a generic NamedTuple needs Python
+# 3.11, a frozen dataclass puts the dataclasses module on every command's import path, and a
+# hand-written class would redo what NamedTuple gives (immutability, a `_replace` mypy checks).
+# So the lambdas below go unchecked; the helpers they call are typed.
 Get = Callable[[Any], object]
 Justify = Literal["left", "center", "right"]
 Overflow = Literal["fold", "crop", "ellipsis", "ignore"]

@@ -439,6 +439,8 @@ def write_vdir(
 
 
 def _writing(data: bytes) -> Callable[[IO[bytes]], None]:
+    """What write_output calls to put one vdir file's bytes in place."""
+
     def produce(out: IO[bytes]) -> None:
         out.write(data)
 
