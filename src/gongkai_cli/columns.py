@@ -13,13 +13,21 @@ the Chinese wording of every header is reviewed in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, TypedDict
 
-from .models import Note, Status, Task
+from .models import Event, Note, Status, Task
 
+# A getter takes the record of its declaration: a Task for TASK's columns, a Note for NOTE's…
+# The record is Any, not a type parameter (Column[Task]): a generic NamedTuple needs Python
+# 3.11, a frozen dataclass puts the dataclasses module on every command's import path, and a
+# hand-written class would redo what NamedTuple gives (immutability, a `_replace` mypy checks).
+# So the lambdas below go unchecked; the helpers they call are typed.
 Get = Callable[[Any], object]
+Justify = Literal["left", "center", "right"]
+Overflow = Literal["fold", "crop", "ellipsis", "ignore"]
+Kind = Literal["text", "wrap", "number", "date", "datetime"]
 
 
 class Column(NamedTuple):
@@ -28,36 +36,48 @@ class Column(NamedTuple):
     value: Get  # what scripts get (JSON, CSV/TSV): exact, lists stay lists
     text: Get | None = None  # what a person reads (Markdown, xlsx, reports); default: value
     cell: Get | None = None  # a table cell, where it is shorter than text; default: text
-    style: Get | None = None  # a table cell's rich style, from the record
-    justify: str = "left"
+    style: Callable[[Any], str] | None = None  # a table cell's rich style, from the record
+    justify: Justify = "left"
     no_wrap: bool = False
-    overflow: str = "ellipsis"
+    overflow: Overflow = "ellipsis"
     ratio: int | None = None
     width: float = 12  # xlsx: character units, a Chinese character takes about two
-    kind: str = "text"  # xlsx: text, wrap (long text), number, date, datetime
+    kind: Kind = "text"  # xlsx: text, wrap (long text), number, date, datetime
     optional: bool = False  # left out of a JSON object when None
 
-    def shown(self, record) -> object:
+    def shown(self, record: object) -> object:
         return (self.text or self.value)(record)
 
-    def table_cell(self, record) -> object:
+    def table_cell(self, record: object) -> object:
         return (self.cell or self.text or self.value)(record)
+
+
+class Look(TypedDict, total=False):
+    """What a selection may change of a declared column: how it is shown, never what it reads."""
+
+    text: Get | None
+    width: float
 
 
 def declare(*columns: Column) -> dict[str, Column]:
     return {column.key: column for column in columns}
 
 
-def pick(declared: dict[str, Column], *keys: str, **changes: dict) -> tuple[Column, ...]:
+def pick(declared: dict[str, Column], *keys: str, **changes: Look) -> tuple[Column, ...]:
     """A selection of declared columns in this order; `changes` adjust one column's look (key={"width": …})."""
-    return tuple(declared[key]._replace(**changes.get(key, {})) for key in keys)
+    return tuple(declared[key]._replace(**changes[key]) if key in changes else declared[key] for key in keys)
+
+
+def _after(find: Callable[[Any], object], get: Get) -> Get:
+    """`get` applied to the record `find` reads from a row: a note's column on a (task, note) row."""
+    return lambda row: get(find(row))
 
 
 def _date(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def joined(values) -> str:
+def joined(values: Iterable[str]) -> str:
     return "、".join(values)
 
 
@@ -115,6 +135,16 @@ def _latest(task: Task) -> Note | None:
     return task.notes[-1] if task.notes else None
 
 
+def _latest_text(task: Task) -> str:
+    note = _latest(task)
+    return note_text(note) if note else ""
+
+
+def _latest_at(task: Task) -> str:
+    note = _latest(task)
+    return note.at if note else ""
+
+
 def _latest_signed(task: Task) -> str:
     note = _latest(task)
     return f"{note_text(note)}（{note.by}，{note.at[:10]}）" if note else ""
@@ -152,8 +182,8 @@ TASK = TASK_FIELDS | declare(
     Column("listed_status", "状态", status_label),
     Column("printed_status", "状态", lambda t: f"{t.status.label}（逾期）" if t.overdue else t.status.label,
            width=9, kind="wrap"),
-    Column("latest_note", "最新进展", lambda t: note_text(_latest(t)) if t.notes else "", width=40, kind="wrap"),
-    Column("latest_note_at", "最新进展时间", lambda t: _latest(t).at if t.notes else "", width=18, kind="datetime"),
+    Column("latest_note", "最新进展", _latest_text, width=40, kind="wrap"),
+    Column("latest_note_at", "最新进展时间", _latest_at, width=18, kind="datetime"),
     Column("latest_signed", "最新进展", _latest_signed, width=28, kind="wrap"),
 )
 
@@ -175,8 +205,11 @@ TASK_PRINT = pick(TASK, "id", "content", "units", "deadline", "printed_status", 
                   id={"width": 5}, content={"width": 46}, units={"width": 22}, deadline={"width": 10})
 
 # A task's notes as rows of (task, note) pairs: the 进展记录 sheet and the report's period notes.
-_PAIR = {key: column._replace(value=lambda pair, get=column.value: get(pair[1]),
-                              text=lambda pair, get=column.shown: get(pair[1]))
+def _pair_note(pair: tuple[Task, Note]) -> Note:
+    return pair[1]
+
+
+_PAIR = {key: column._replace(value=_after(_pair_note, column.value), text=_after(_pair_note, column.shown))
          for key, column in NOTE.items()}
 _PAIR["task"] = NOTE["task"]._replace(value=lambda pair: pair[0].id)
 # The sheet has its own 状态变更 column, so 内容 is the note's own words.
@@ -222,13 +255,13 @@ GROUP_JSON = (Column("name", "集合", lambda g: g.name), UNIT["members"])
 ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "undo": "撤销"}
 
 
-def _summary(event) -> str:
+def _summary(event: Event) -> str:
     from .render import describe
 
     return describe(event)
 
 
-def _event_text(event) -> str:
+def _event_text(event: Event) -> str:
     text = _summary(event)
     return f"{text}（已由 #{event.undone_by} 撤销）" if event.undone_by else text
 
@@ -277,11 +310,15 @@ def breakdown(by: str) -> tuple[Column, ...]:
     )
 
 
+def _status_count(status: Status) -> Get:
+    return lambda summary: summary.status[status]
+
+
 # A plan's figures as one record (Summary): one CSV row for scripts, 项目/数值 lines for people.
 SUMMARY = (
     Column("plan", "计划", lambda s: s.plan),
     Column("total", "任务总数", lambda s: s.total),
-    *(Column(status.value, status.label, lambda s, status=status: s.status[status]) for status in Status),
+    *(Column(status.value, status.label, _status_count(status)) for status in Status),
     Column("done_percent", "完成率", lambda s: s.done_percent, text=lambda s: f"{s.done_percent}%"),
     Column("overdue", "已逾期", lambda s: s.overdue),
     Column("due_soon", "30 天内到期", lambda s: s.due_soon),
@@ -297,10 +334,14 @@ class ReminderRow(NamedTuple):
     days_left: int
 
 
+def _row_task(row: ReminderRow) -> Task:
+    return row.task
+
+
 def _of_task(key: str) -> Column:
     """A task's column, read from the task a reminder row is about."""
     column = TASK[key]
-    return column._replace(value=lambda row, get=column.value: get(row.task))
+    return column._replace(value=_after(_row_task, column.value))
 
 
 REMINDER = (

@@ -11,13 +11,21 @@ import codecs
 import io
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Callable, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple, TypeVar
 
 from .columns import NOTE_JSON, TASK_NOTES, TASK_OFFICE, TASK_PRINT, note_text
 from .errors import UsageError
-from .files import STDOUT, check_output, make_directory, refuse_ledger_files, remove, write_output
+from .files import (
+    STDOUT,
+    check_output,
+    make_directory,
+    refuse_ledger_files,
+    remove,
+    write_output,
+)
 from .inputs import parse_alarm
 from .models import Status, Task
 from .render import task_json
@@ -31,6 +39,10 @@ from .writers import (
 )
 
 if TYPE_CHECKING:
+    from icalendar import Alarm, Calendar, Event, Todo
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
+
     from .usecases.reading import PlanTasks
 
 FORMATS = ("xlsx", "csv", "json", "markdown", "ics", "vdir")
@@ -95,12 +107,16 @@ class CalendarOptions(NamedTuple):
     alarm: timedelta | None = None  # the command line's default is DEFAULT_ALARM
 
 
+# What every format but ics and vdir carries: nothing the user asked for.
+NO_CALENDAR = CalendarOptions()
+
+
 def calendar_options(fmt: str, kind: str | None, alarm: str | None) -> CalendarOptions:
     """Parse --ics-kind and --alarm, which only mean something for ics and vdir."""
     if fmt not in ("ics", "vdir"):
         if kind is not None or alarm is not None:
             raise UsageError("--ics-kind 和 --alarm 只适用于 ics 和 vdir 格式。")
-        return CalendarOptions()
+        return NO_CALENDAR
     value = (kind or "event").strip().lower()
     if value not in ICS_KINDS:
         raise UsageError(f"不支持的日历条目类型“{kind}”，可选：event（日程）、todo（待办）。")
@@ -108,7 +124,7 @@ def calendar_options(fmt: str, kind: str | None, alarm: str | None) -> CalendarO
 
 
 def write(
-    export: PlanTasks, fmt: str, output: str, calendar: CalendarOptions = CalendarOptions(), *,
+    export: PlanTasks, fmt: str, output: str, calendar: CalendarOptions = NO_CALENDAR, *,
     ledger: Path, force: bool = False,
 ) -> None:
     """Write the plan in `fmt` to the file `output`, or to stdout when it is "-".
@@ -158,9 +174,12 @@ def _markdown_export(export: PlanTasks, out: IO[str]) -> None:
 
 def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
     book = Workbook()
     tasks = book.active
+    # A new workbook holds one ordinary worksheet; openpyxl's `active` may be any kind of sheet.
+    assert isinstance(tasks, Worksheet)
     tasks.title = "任务"
     write_sheet(tasks, TASK_OFFICE, export.tasks)
     # Thirteen columns fitted to one page width print at about 4 pt; this sheet prints at
@@ -177,7 +196,7 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     _save_workbook(book, out)
 
 
-def _save_workbook(book, out: IO[bytes]) -> None:
+def _save_workbook(book: Workbook, out: IO[bytes]) -> None:
     """Save `book` to `out`; on a full disk, one OSError and no finaliser tracebacks after it.
 
     The zip is built in memory: openpyxl leaves its ZipFile unclosed when a write
@@ -215,8 +234,11 @@ def _save_workbook(book, out: IO[bytes]) -> None:
     raise failure
 
 
-def _print_setup(sheet, plan: str, what: str, *, fit_width: bool) -> None:
+def _print_setup(sheet: Worksheet, plan: str, what: str, *, fit_width: bool) -> None:
     """A4 landscape, the header row on every page, "第 N 页 共 M 页" in the footer."""
+    fitting, header, footer = sheet.sheet_properties.pageSetUpPr, sheet.oddHeader, sheet.oddFooter
+    # openpyxl creates all three with every sheet; its types allow them to be unset.
+    assert fitting is not None and header is not None and footer is not None
     sheet.print_title_rows = "1:1"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.orientation = "landscape"
@@ -227,11 +249,11 @@ def _print_setup(sheet, plan: str, what: str, *, fit_width: bool) -> None:
     if fit_width:
         sheet.page_setup.fitToWidth = 1
         sheet.page_setup.fitToHeight = 0
-        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        fitting.fitToPage = True
     sheet.print_options.horizontalCentered = True
     # "&&" is a literal ampersand in a header; plan names are the office's text.
-    sheet.oddHeader.center.text = f"政务公开任务台账（{inert(plan).replace('&', '&&')}）{what}"
-    sheet.oddFooter.center.text = "第 &P 页 共 &N 页"
+    header.center.text = f"政务公开任务台账（{inert(plan).replace('&', '&&')}）{what}"
+    footer.center.text = "第 &P 页 共 &N 页"
 
 
 # -- ics ------------------------------------------------------------------------------
@@ -254,10 +276,11 @@ def _ics(export: PlanTasks, options: CalendarOptions) -> bytes:
         component = _component(export, task, options)
         if component is not None:
             calendar.add_component(component)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()  # icalendar 7 leaves to_ical unannotated
+    return ical
 
 
-def _calendar():
+def _calendar() -> Calendar:
     from icalendar import Calendar
 
     calendar = Calendar()
@@ -272,20 +295,19 @@ def _uid(plan: str, task_id: int) -> str:
     return f"gongkai-{inert(plan)}-{task_id}@{UID_DOMAIN}"
 
 
-def _component(export: PlanTasks, task: Task, options: CalendarOptions):
+# An event or a to-do: what _described fills in is the same for both.
+_Entry = TypeVar("_Entry", "Event", "Todo")
+
+
+def _component(export: PlanTasks, task: Task, options: CalendarOptions) -> Event | Todo | None:
     """The task's VEVENT or VTODO, or None for an event without a due date to sit on."""
     from icalendar import Event, Todo
 
-    if options.kind == "event" and task.due is None:
-        return None
-    stamp = datetime.fromisoformat(task.updated_at).astimezone(timezone.utc)
-    component = Event() if options.kind == "event" else Todo()
-    component.add("uid", _uid(export.plan.name, task.id))
-    component.add("dtstamp", stamp)
-    component.add("last-modified", stamp)
-    component.add("summary", inert(_summary(task)))
-    component.add("description", inert(_description(task)))
+    component: Event | Todo
     if options.kind == "event":
+        if task.due is None:
+            return None
+        component = _described(Event(), export.plan.name, task)
         # On the deadline day even when the task has a start (全年 would otherwise paint a
         # bar across the whole year), and free (TRANSP) so deadlines block nobody's schedule.
         component.add("dtstart", task.due)
@@ -294,9 +316,20 @@ def _component(export: PlanTasks, task: Task, options: CalendarOptions):
         if task.status is Status.CANCELLED:
             component.add("status", "CANCELLED")
     else:
-        _todo_fields(component, task)
+        component = _todo_fields(_described(Todo(), export.plan.name, task), task)
     if options.alarm is not None and task.due is not None and task.status not in (Status.DONE, Status.CANCELLED):
-        component.add_component(_alarm(task, options.alarm, related_to_due=options.kind == "todo"))
+        component.add_component(_alarm(task, task.due, options.alarm, related_to_due=options.kind == "todo"))
+    return component
+
+
+def _described(component: _Entry, plan: str, task: Task) -> _Entry:
+    """What every entry of a task says, first and in this order: who it is, when it changed, what it is."""
+    stamp = datetime.fromisoformat(task.updated_at).astimezone(timezone.utc)
+    component.add("uid", _uid(plan, task.id))
+    component.add("dtstamp", stamp)
+    component.add("last-modified", stamp)
+    component.add("summary", inert(_summary(task)))
+    component.add("description", inert(_description(task)))
     return component
 
 
@@ -309,7 +342,7 @@ _TODO_STATUS = {
 }
 
 
-def _todo_fields(todo, task: Task) -> None:
+def _todo_fields(todo: Todo, task: Task) -> Todo:
     if task.start is not None and (task.due is None or task.start <= task.due):
         todo.add("dtstart", task.start)
     if task.due is not None:
@@ -324,6 +357,7 @@ def _todo_fields(todo, task: Task) -> None:
             todo.add("completed", datetime.fromisoformat(done.at).astimezone(timezone.utc))
     if task.status is Status.BLOCKED:
         todo.add("categories", ["受阻"])
+    return todo
 
 
 def _percent_complete(task: Task) -> int | None:
@@ -336,14 +370,14 @@ def _percent_complete(task: Task) -> int | None:
     return 0 if task.status is Status.TODO else None
 
 
-def _alarm(task: Task, before: timedelta, *, related_to_due: bool):
+def _alarm(task: Task, due: date, before: timedelta, *, related_to_due: bool) -> Alarm:
     from icalendar import Alarm
 
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
     # A VTODO's alarm counts back from DUE; an event's from its start, which is the due day.
     alarm.add("trigger", -before, parameters={"RELATED": "END"} if related_to_due else {})
-    alarm.add("description", inert(f"任务 {task.id} 将于 {task.due.isoformat()} 到期：{_summary(task)}"))
+    alarm.add("description", inert(f"任务 {task.id} 将于 {due.isoformat()} 到期：{_summary(task)}"))
     return alarm
 
 
@@ -391,7 +425,7 @@ def write_vdir(
         if target.is_file() and target.read_bytes() == data:
             unchanged += 1
             continue
-        write_output(str(target), lambda out, data=data: out.write(data), ledger=ledger, what="导出", force=force)
+        write_output(str(target), _writing(data), ledger=ledger, what="导出", force=force)
         written += 1
     removed = 0
     for stale in sorted(path.glob("*.ics")):
@@ -402,6 +436,15 @@ def write_vdir(
                 raise UsageError(f"无法删除已不在计划中的文件“{stale}”：{os_reason(exc)}。") from exc
             removed += 1
     return VdirResult(written, unchanged, removed)
+
+
+def _writing(data: bytes) -> Callable[[IO[bytes]], None]:
+    """What write_output calls to put one vdir file's bytes in place."""
+
+    def produce(out: IO[bytes]) -> None:
+        out.write(data)
+
+    return produce
 
 
 def _vdir_name(plan: str, task_id: int) -> str:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import enum
 import re
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .targets import detect_target
 
+# A decoded JSON object as the history stores it: its shape depends on the action and on the
+# version that wrote it, so it is only typed once decoded (the *Payload records below).
+JsonObject = dict[str, Any]
 
 # A 序号 is typed by hand: at most nine digits, so that every id an import accepts can be
 # typed back into show or note, and none overflows SQLite's 64-bit integers.
@@ -79,7 +82,9 @@ class Note(NamedTuple):
     by: str
     text: str
     status: Status | None = None
-    count: int | None = None  # how much this note counts towards the task's target
+    # Shadows tuple.count on purpose: `count` is the JSON contract's key, and no caller
+    # counts a record's items.
+    count: int | None = None  # type: ignore[assignment]  # how much this note counts towards the task's target
     key: str | None = None  # the client's idempotency key (`note --key`), if it gave one
     # True when a retry with the same key found this note already stored: nothing was written.
     repeated: bool = False
@@ -138,7 +143,7 @@ class NotePayload(NamedTuple):
 
     note: int
     text: str
-    count: int | None
+    count: int | None  # type: ignore[assignment]  # shadows tuple.count, as Note.count does
 
 
 class StatusPayload(NamedTuple):
@@ -146,7 +151,7 @@ class StatusPayload(NamedTuple):
 
     note: int
     text: str
-    count: int | None
+    count: int | None  # type: ignore[assignment]  # shadows tuple.count, as Note.count does
     before: Status
     after: Status
 
@@ -171,14 +176,14 @@ class OtherPayload(NamedTuple):
     """An action this version does not know (written by a later one): the stored JSON as it is."""
 
     action: str | None
-    before: dict | None
-    after: dict | None
+    before: JsonObject | None
+    after: JsonObject | None
 
 
 Payload = NotePayload | StatusPayload | ImportPayload | UndoPayload | OtherPayload
 
 
-def decode_payload(action: str | None, *, before: dict | None, after: dict | None) -> Payload:
+def decode_payload(action: str | None, *, before: JsonObject | None, after: JsonObject | None) -> Payload:
     """The typed payload of a change from the JSON its event stored: the one reader of that schema."""
     before, after = before or {}, after or {}
     if action == "note":
@@ -207,8 +212,8 @@ class Event(NamedTuple):
     action: str
     plan: str
     task: int | None
-    before: dict | None
-    after: dict | None
+    before: JsonObject | None
+    after: JsonObject | None
     undoes: int | None = None
     undone_by: int | None = None
     # The action an undo event reverted: lets a renderer describe it without a lookup.
@@ -222,7 +227,7 @@ class Event(NamedTuple):
             return UndoPayload(undoes=self.undoes, undone=undone)
         return decode_payload(self.action, before=self.before, after=self.after)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> JsonObject:
         return {
             "id": self.id,
             "at": self.at,

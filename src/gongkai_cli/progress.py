@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypedDict
 
 from .models import Status, Task
 from .units import UnitDirectory
@@ -39,6 +40,18 @@ class Tally:
         return done_percent(self.done, self.total, self.cancelled)
 
 
+class SummaryJson(TypedDict):
+    """`summary --format json`: the contract's keys (docs/json.md)."""
+
+    plan: str
+    total: int
+    status: dict[str, int]
+    done_percent: float
+    overdue: int
+    due_soon: int
+    target_reached: list[int]
+
+
 @dataclass(frozen=True)
 class Summary:
     plan: str
@@ -56,7 +69,7 @@ class Summary:
     def done_percent(self) -> float:
         return done_percent(self.status[Status.DONE], self.total, self.status[Status.CANCELLED])
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> SummaryJson:
         return {
             "plan": self.plan,
             "total": self.total,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -39,7 +40,18 @@ from .columns import (
     progress_label,
     text_bar,
 )
-from .models import Event, ImportPayload, Note, NotePayload, Payload, Plan, StatusPayload, Task, UndoPayload
+from .models import (
+    Event,
+    ImportPayload,
+    Note,
+    NotePayload,
+    Payload,
+    Plan,
+    Status,
+    StatusPayload,
+    Task,
+    UndoPayload,
+)
 from .text import inert, inert_line, markdown_text
 from .writers import (
     Layout,
@@ -56,7 +68,9 @@ from .writers import (
 )
 
 if TYPE_CHECKING:
+    from .progress import Summary
     from .usecases.maintenance import BackupSummary, Restored
+    from .usecases.reading import ReminderReport, UnitSummary
 
 def _say(message: str, out: IO[str] | None = None) -> None:
     """One line of plain output. The whole line is made inert, whatever parts of it the user typed."""
@@ -68,7 +82,7 @@ def _say(message: str, out: IO[str] | None = None) -> None:
 TASKS = Layout(json=TASK_JSON, script=TASK_SCRIPT, markdown=TASK_MARKDOWN, table=TASK_TABLE)
 
 
-def _listing(layout: Layout, items: Sequence, fmt: str, out: IO[str] | None, *, empty: str, footer: str) -> None:
+def _listing(layout: Layout, items: Sequence[object], fmt: str, out: IO[str] | None, *, empty: str, footer: str) -> None:
     """Rows in any format; a person reading a table is told on stderr when there are none."""
     if fmt == "table" and not items:
         _say(empty, sys.stderr)
@@ -120,7 +134,7 @@ def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
             print_rich(out, "暂无进展记录。", style="dim")
 
 
-def task_json(task: Task) -> dict:
+def task_json(task: Task) -> dict[str, object]:
     """A task with its notes: `show --format json` and each task of `export --format json`."""
     return json_object(TASK_JSON, task) | {"notes": json_objects(NOTE_JSON, task.notes)}
 
@@ -139,7 +153,7 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | 
     _say(f"{_task_place(plan, note.task_id)}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
 
 
-def _note_json(note: Note, plan: str | None) -> dict:
+def _note_json(note: Note, plan: str | None) -> dict[str, object]:
     return json_object(NOTE_JSON, note) | {"task": note.task_id} | ({"plan": plan} if plan is not None else {})
 
 
@@ -189,7 +203,7 @@ def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None, *, 
          + (f"；另有 {stored}。" if again else "。"), out)
 
 
-def status_unchanged(task_id: int, status, fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
+def status_unchanged(task_id: int, status: Status, fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
         # No note was written, so there is no note object to hand to a script.
@@ -214,20 +228,25 @@ def _one_line(text: str) -> str:
     return flat if len(flat) <= _ONE_LINE else flat[: _ONE_LINE - 1] + "…"
 
 
-def reminder(report, fmt: str, out: IO[str] | None = None) -> None:
+def reminder(report: ReminderReport, fmt: str, out: IO[str] | None = None) -> None:
     """A message a person would write; nothing at all when there is nothing to say (except JSON)."""
     out = out or sys.stdout
-    days = lambda task: (task.due - report.today).days
+
+    def days(task: Task) -> int:
+        # remind asks the store for tasks with a due date only (overdue or due soon).
+        assert task.due is not None
+        return (task.due - report.today).days
+
     if fmt == "json":
-        def task_dict(task: Task) -> dict:
+        def task_dict(task: Task) -> dict[str, object]:
             return json_object(TASK_JSON, task) | {"days_left": days(task)}
 
-        sections = [
+        sections: list[dict[str, object]] = [
             {"unit": section.unit, "overdue": [task_dict(t) for t in section.overdue],
              "due_soon": [task_dict(t) for t in section.due_soon]}
             for section in report.sections
         ]
-        data = {"plan": report.plan, "today": report.today.isoformat(), "until": report.until.isoformat()}
+        data: dict[str, object] = {"plan": report.plan, "today": report.today.isoformat(), "until": report.until.isoformat()}
         if len(sections) == 1 and sections[0]["unit"] is None:
             data |= {"overdue": sections[0]["overdue"], "due_soon": sections[0]["due_soon"]}
         else:
@@ -275,7 +294,7 @@ def reminder(report, fmt: str, out: IO[str] | None = None) -> None:
 # -- summary ------------------------------------------------------------------------
 
 
-def summary(result, fmt: str, out: IO[str] | None = None) -> None:
+def summary(result: Summary, fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     title = f"计划 {result.plan} 进度（{result.today.isoformat()}）"
     if result.by:
@@ -293,7 +312,7 @@ def summary(result, fmt: str, out: IO[str] | None = None) -> None:
             print_rich(out, hint, style="yellow")
 
 
-def _target_hint(result) -> str:
+def _target_hint(result: Summary) -> str:
     if not result.target_reached:
         return ""
     tasks = "、".join(f"任务 {t.id}（{t.progress}/{t.target}）" for t in result.target_reached)
@@ -306,14 +325,14 @@ UNITS = Layout(json=UNIT_ALL, script=UNIT_ALL, markdown=UNIT_TABLE, table=UNIT_T
 GROUPS = Layout(json=GROUP_JSON, script=GROUP_MEMBER, markdown=GROUP_MEMBER, table=GROUP_MEMBER)
 
 
-def units(items, fmt: str, out: IO[str] | None = None, *, source: str = "") -> None:
+def units(items: Sequence[UnitSummary], fmt: str, out: IO[str] | None = None, *, source: str = "") -> None:
     out = out or sys.stdout
     write(UNITS, items, fmt, out)
     if fmt == "table":
         print_rich(out, f"共 {len(items)} 个单位；单位数据：{source}", style="dim")
 
 
-def unit_tree(items, fmt: str, out: IO[str] | None = None) -> None:
+def unit_tree(items: Sequence[UnitSummary], fmt: str, out: IO[str] | None = None) -> None:
     """Groups with their members; vague groups (no members) are listed as such."""
     out = out or sys.stdout
     groups = [item for item in items if item.kind == "group"]
@@ -350,7 +369,7 @@ def plans(items: Sequence[Plan], fmt: str, out: IO[str] | None = None) -> None:
               file=out)
 
 
-def _date(value) -> str:
+def _date(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 

@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import html
 import io
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Protocol
 
-from .columns import REPORT_NOTES, breakdown, report_overdue, report_tasks
+from .columns import REPORT_NOTES, Column, breakdown, report_overdue, report_tasks
 from .progress import summarize
 from .text import inert, markdown_text
 from .writers import markdown_table
 
 if TYPE_CHECKING:
+    from docx.document import Document
+    from docx.enum.text import WD_PARAGRAPH_ALIGNMENT
+    from docx.shared import Length
+    from docx.styles.style import ParagraphStyle
+    from docx.table import Table
+    from docx.text.font import Font
+    from docx.text.paragraph import Paragraph
+
     from .usecases.reading import ProgressReport
 
 TITLE = "政务公开工作要点落实情况报告"
+# A section's table: its headers, then its rows of shown values.
+TableBody = tuple[list[str], list[list[object]]]
 
 
-def _sections(report: ProgressReport) -> list[tuple[str, object]]:
+def _sections(report: ProgressReport) -> list[tuple[str, str | TableBody]]:
     """(heading, body) pairs; a body is a paragraph (str) or a table (headers, rows)."""
     figures = summarize(report.plan.name, list(report.tasks), report.today)
     counts = "，".join(f"{status.label} {n} 项" for status, n in figures.status.items() if n)
@@ -31,10 +42,10 @@ def _sections(report: ProgressReport) -> list[tuple[str, object]]:
         f"已逾期 {figures.overdue} 项；30 天内到期 {figures.due_soon} 项。"
     )
     tasks = _table(report_tasks(report.unit), report.tasks)
-    overdue: object = _table(report_overdue(report.today), report.overdue) if report.overdue else "无逾期任务。"
+    overdue: str | TableBody = _table(report_overdue(report.today), report.overdue) if report.overdue else "无逾期任务。"
     period_title = f"{report.since.isoformat()} 以来的进展记录" if report.since else "全部进展记录"
-    notes: object = _table(REPORT_NOTES, report.period_notes) if report.period_notes else "本期无进展记录。"
-    sections: list[tuple[str, object]] = [("总体情况", overview)]
+    notes: str | TableBody = _table(REPORT_NOTES, report.period_notes) if report.period_notes else "本期无进展记录。"
+    sections: list[tuple[str, str | TableBody]] = [("总体情况", overview)]
     if report.per_unit:
         sections.append((
             "各单位完成情况",
@@ -44,7 +55,7 @@ def _sections(report: ProgressReport) -> list[tuple[str, object]]:
     return [(f"{_NUMERALS[index]}、{heading}", body) for index, (heading, body) in enumerate(sections)]
 
 
-def _table(columns, records) -> tuple[list[str], list[list[object]]]:
+def _table(columns: Sequence[Column], records: Iterable[object]) -> TableBody:
     return [column.header for column in columns], [[column.shown(record) for column in columns] for record in records]
 
 
@@ -150,7 +161,7 @@ SUBTITLE_CHARS = 24  # a line holds 28 characters of 三号; Latin digits are na
 _INVALID_XML = r"[\ud800-\udfff\ufffe\uffff]"
 
 
-def docx(report: ProgressReport, out) -> None:
+def docx(report: ProgressReport, out: IO[bytes]) -> None:
     """Write the report as a Word document: the same sections as `markdown`, in 公文 layout.
 
     Page numbers follow GB/T 9704 7.5: "— 1 —" in 宋体 四号, odd pages on the right
@@ -218,7 +229,7 @@ def _docx_text(value: object) -> str:
     return re.sub(_INVALID_XML, "\ufffd", inert(str(value)))
 
 
-def _page_setup(document) -> None:
+def _page_setup(document: Document) -> None:
     from docx.shared import Mm
 
     section = document.sections[0]
@@ -241,13 +252,21 @@ def _qn(tag: str) -> str:
     return qn(tag)
 
 
-def _element(tag: str):
+class _XmlElement(Protocol):
+    """What the report does with a bare WordprocessingML element: lxml's, or python-docx's subclass of it."""
+
+    text: str | None
+
+    def set(self, key: str, value: str) -> None: ...
+
+
+def _element(tag: str) -> _XmlElement:
     from docx.oxml import OxmlElement
 
     return OxmlElement(tag)
 
 
-def _set_fonts(font, east_asia: str, latin: str, size: float) -> None:
+def _set_fonts(font: Font, east_asia: str, latin: str, size: float) -> None:
     from docx.shared import Pt
 
     font.name = latin
@@ -260,13 +279,14 @@ def _set_fonts(font, east_asia: str, latin: str, size: float) -> None:
     fonts.set(_qn("w:eastAsia"), east_asia)
 
 
-def _paragraph_style(document, name: str, *, east_asia: str, latin: str, size: float, align=None,
-                     indent_chars: float = 0, line_pt: float | None = LINE_PT, outline: int | None = None):
+def _paragraph_style(document: Document, name: str, *, east_asia: str, latin: str, size: float,
+                     align: WD_PARAGRAPH_ALIGNMENT | None = None, indent_chars: float = 0,
+                     line_pt: float | None = LINE_PT, outline: int | None = None) -> ParagraphStyle:
     from docx.enum.style import WD_STYLE_TYPE
     from docx.enum.text import WD_LINE_SPACING
     from docx.shared import Pt, RGBColor
 
-    style = document.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    style: ParagraphStyle = document.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
     style.base_style = document.styles["Normal"]
     style.quick_style = True
     _set_fonts(style.font, east_asia, latin, size)
@@ -288,7 +308,7 @@ def _paragraph_style(document, name: str, *, east_asia: str, latin: str, size: f
     return style
 
 
-def _docx_styles(document) -> None:
+def _docx_styles(document: Document) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
@@ -318,7 +338,7 @@ def _docx_styles(document) -> None:
                      line_pt=None)
 
 
-def _docx_page_numbers(document) -> None:
+def _docx_page_numbers(document: Document) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
@@ -337,9 +357,9 @@ def _docx_page_numbers(document) -> None:
         paragraph.add_run(" —")
 
 
-def _page_field(paragraph) -> None:
+def _page_field(paragraph: Paragraph) -> None:
     # A complex field (begin, instruction, separate, cached result, end): the form Word itself writes.
-    for kind, text in (("begin", None), (None, " PAGE "), ("separate", None), (None, "1"), ("end", None)):
+    for kind, text in (("begin", ""), (None, " PAGE "), ("separate", ""), (None, "1"), ("end", "")):
         run = paragraph.add_run()
         if kind is not None:
             char = _element("w:fldChar")
@@ -361,41 +381,41 @@ _COLUMN_WEIGHTS = {"序号": 1.7, "任务内容": 5.4, "最新进展": 4, "截�
 _CENTRED = {"序号", "截止日期", "状态", "逾期天数", "本单位职责", "时间"}
 
 
-def _table_lines(values, widths) -> int:
+def _table_lines(values: Sequence[object], widths: Sequence[Length]) -> int:
     """Lines the tallest cell of a row needs, at about one 五号 character per 3.7 mm."""
     import math
 
     return max(
-        math.ceil(len(str(value)) / max(1.0, (width.mm - 3.8) / 3.7)) for value, width in zip(values, widths)
+        math.ceil(len(str(value)) / max(1.0, (float(width.mm) - 3.8) / 3.7)) for value, width in zip(values, widths, strict=True)
     )
 
 
-def _docx_table(document, headers, rows) -> None:
+def _docx_table(document: Document, headers: list[str], rows: list[list[object]]) -> Table:
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.shared import Mm
 
-    table = document.add_table(rows=1, cols=len(headers))
+    table: Table = document.add_table(rows=1, cols=len(headers))
     table.style = document.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
     weights = [_COLUMN_WEIGHTS.get(header, 2) for header in headers]
     widths = [Mm(156 * weight / sum(weights)) for weight in weights]
-    for column, width in zip(table.columns, widths):
+    for column, width in zip(table.columns, widths, strict=True):
         column.width = width
     header_row = table.rows[0]
     # Repeated at the top of every page the table runs onto.
     header_row._tr.get_or_add_trPr().append(_element("w:tblHeader"))
-    for cell, text, width in zip(header_row.cells, headers, widths):
+    for cell, text, width in zip(header_row.cells, headers, widths, strict=True):
         cell.width = width
         cell.paragraphs[0].text = _docx_text(text)
         cell.paragraphs[0].style = document.styles["表头文字"]
     styles = [document.styles["表格数字" if header in _CENTRED else "表格文字"] for header in headers]
     for values in rows:
-        row = table.add_row()
+        row = table.add_row()  # type: ignore[no-untyped-call]  # python-docx 1.2 leaves Table.add_row unannotated
         if _table_lines(values, widths) <= KEEP_ROW_LINES:
             # A task is read on one page; only a row too tall to move whole may split.
             row._tr.get_or_add_trPr().append(_element("w:cantSplit"))
-        for cell, value, width, style in zip(row.cells, values, widths, styles):
+        for cell, value, width, style in zip(row.cells, values, widths, styles, strict=True):
             cell.width = width
             paragraph = cell.paragraphs[0]
             paragraph.text = _docx_text(value)

@@ -14,12 +14,17 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import IO, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from .cells import guard
-from .columns import Column
+from .columns import Column, Justify
 from .errors import UsageError
 from .text import inert, json_inert, markdown_text
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
+    from rich.console import RenderableType
+    from rich.text import Text
 
 FORMATS = ("table", "json", "csv", "tsv", "markdown")
 # A write's confirmation is one line or one JSON object, not a table of rows.
@@ -44,7 +49,7 @@ def check_format(fmt: str, formats: Sequence[str] = FORMATS) -> str:
     return value
 
 
-def write(layout: Layout, records: Sequence, fmt: str, out: IO[str], *, title=None,
+def write(layout: Layout, records: Sequence[object], fmt: str, out: IO[str], *, title: str | Text | None = None,
           show_lines: bool = False, footer: str | None = None) -> None:
     """`records` in `fmt`; a table gets its title, row lines and a dim footer line."""
     if fmt == "json":
@@ -57,8 +62,8 @@ def write(layout: Layout, records: Sequence, fmt: str, out: IO[str], *, title=No
         write_table(layout.table, records, out, title=title, show_lines=show_lines, footer=footer)
 
 
-def write_card(fields: Sequence[Column], record, fmt: str, out: IO[str], *, heading: str, labels: tuple[str, str],
-               data: object, script: Sequence[Column], justify: str = "left") -> None:
+def write_card(fields: Sequence[Column], record: object, fmt: str, out: IO[str], *, heading: str, labels: tuple[str, str],
+               data: object, script: Sequence[Column], justify: Justify = "left") -> None:
     """One record on its own: `data` in JSON, one `script` row in CSV/TSV, else 项目/内容 lines under a heading."""
     if fmt == "json":
         write_json(data, out)
@@ -82,7 +87,7 @@ def write_card(fields: Sequence[Column], record, fmt: str, out: IO[str], *, head
 # -- json -------------------------------------------------------------------------
 
 
-def json_object(columns: Iterable[Column], record) -> dict:
+def json_object(columns: Iterable[Column], record: object) -> dict[str, object]:
     data = {}
     for column in columns:
         value = column.value(record)
@@ -91,11 +96,11 @@ def json_object(columns: Iterable[Column], record) -> dict:
     return data
 
 
-def json_objects(columns: Sequence[Column], records: Iterable) -> list[dict]:
+def json_objects(columns: Sequence[Column], records: Iterable[object]) -> list[dict[str, object]]:
     return [json_object(columns, record) for record in records]
 
 
-def write_json(data, out: IO[str]) -> None:
+def write_json(data: object, out: IO[str]) -> None:
     """Indented for a person at a terminal; one compact line for pipes and files.
 
     The keys are the contract, not the layout, and the compact form goes through
@@ -114,7 +119,7 @@ def write_json(data, out: IO[str]) -> None:
 # -- csv and tsv --------------------------------------------------------------------
 
 
-def write_delimited(columns: Sequence[Column], records: Iterable, out: IO[str], *, tsv: bool = False,
+def write_delimited(columns: Sequence[Column], records: Iterable[object], out: IO[str], *, tsv: bool = False,
                     office: bool = False) -> None:
     """Scripts get the English keys and exact values; `office` files the 中文表头 and the shown text."""
     if tsv:
@@ -128,7 +133,7 @@ def write_delimited(columns: Sequence[Column], records: Iterable, out: IO[str], 
         writer.writerow(_cell(value, tsv) for value in values)
 
 
-def _cell(value, tsv: bool) -> object:
+def _cell(value: object, tsv: bool) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
@@ -147,7 +152,7 @@ def _cell(value, tsv: bool) -> object:
 # -- markdown -----------------------------------------------------------------------
 
 
-def write_markdown(columns: Sequence[Column], records: Iterable, out: IO[str]) -> None:
+def write_markdown(columns: Sequence[Column], records: Iterable[object], out: IO[str]) -> None:
     markdown_table([column.header for column in columns],
                    ([column.shown(record) for column in columns] for record in records), out)
 
@@ -167,7 +172,8 @@ def _plain(value: object) -> object:
 # -- rich tables --------------------------------------------------------------------
 
 
-def write_table(columns: Sequence[Column], records: Sequence, out: IO[str], *, title=None,
+def write_table(columns: Sequence[Column], records: Sequence[object], out: IO[str], *,
+                title: str | Text | None = None,
                 show_lines: bool = False, footer: str | None = None) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -192,26 +198,25 @@ def _table_text(value: object) -> str:
     return "" if value is None else str(_plain(value))
 
 
-def print_rich(out: IO[str], *renderables, style: str | None = None) -> None:
+def print_rich(out: IO[str], *renderables: RenderableType, style: str | None = None) -> None:
     from rich.console import Console
 
     # Never markup or emoji codes: a plan named "[link=…]" or ":x:" is shown as typed,
     # wherever a string reaches rich (titles, cells, lines), not turned into a link or fail.
     renderables = tuple(text(item) if isinstance(item, str) else item for item in renderables)
-    plain = {"highlight": False, "markup": False, "emoji": False}
     if out.isatty():
-        Console(file=out, **plain).print(*renderables, style=style)
+        Console(file=out, highlight=False, markup=False, emoji=False).print(*renderables, style=style)
         return
     # Piped or cron: no colour, a fixed width instead of rich's guess, and no
     # padding spaces at line ends for mail and diffs to carry around.
     width = int(os.environ.get("COLUMNS") or 100)
-    console = Console(width=width, no_color=True, color_system=None, **plain)
+    console = Console(width=width, no_color=True, color_system=None, highlight=False, markup=False, emoji=False)
     with console.capture() as captured:
         console.print(*renderables, style=style)
     out.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
 
 
-def text(value: str, style: str = ""):
+def text(value: str, style: str = "") -> Text:
     from rich.text import Text
 
     # A Text object is never parsed for [markup], so typed text shows literally.
@@ -221,7 +226,7 @@ def text(value: str, style: str = ""):
 # -- xlsx ---------------------------------------------------------------------------
 
 
-def write_sheet(sheet, columns: Sequence[Column], records: Iterable) -> None:
+def write_sheet(sheet: Worksheet, columns: Sequence[Column], records: Iterable[object]) -> None:
     """Fill an openpyxl sheet: bold header row, widths and alignment by column kind, rows tall enough."""
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
@@ -236,7 +241,7 @@ def write_sheet(sheet, columns: Sequence[Column], records: Iterable) -> None:
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         cell.border = border
     for values in rows:
-        sheet.append([_xlsx_value(column, value) for column, value in zip(columns, values)])
+        sheet.append([_xlsx_value(column, value) for column, value in zip(columns, values, strict=True)])
     for index, column in enumerate(columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = column.width
         alignment = Alignment(
@@ -262,7 +267,7 @@ def write_sheet(sheet, columns: Sequence[Column], records: Iterable) -> None:
         sheet.row_dimensions[number].height = _row_height(columns, values)
 
 
-def _row_height(columns: Sequence[Column], values: Sequence) -> float:
+def _row_height(columns: Sequence[Column], values: Sequence[object]) -> float:
     """Points for a row whose wrapped cells all show whole: the tallest cell's lines.
 
     Excel and LibreOffice do not grow a row for wrapped text written by a program,
@@ -271,7 +276,7 @@ def _row_height(columns: Sequence[Column], values: Sequence) -> float:
     import math
 
     lines = 1
-    for column, value in zip(columns, values):
+    for column, value in zip(columns, values, strict=True):
         if column.kind == "wrap" and isinstance(value, str) and value:
             per_line = max(1.0, column.width - 1.5)
             lines = max(lines, sum(max(1, math.ceil(_display_width(part) / per_line)) for part in value.split("\n")))
@@ -287,7 +292,7 @@ def _display_width(value: str) -> int:
 def _xlsx_value(column: Column, value: object) -> object:
     if column.kind == "datetime":
         # Excel has no time zones; the wall-clock time in the ledger's zone is what people expect.
-        return datetime.fromisoformat(value).replace(tzinfo=None) if value else None
+        return datetime.fromisoformat(value).replace(tzinfo=None) if isinstance(value, str) and value else None
     if isinstance(value, str):
         # Control characters, U+FFFE and U+FFFF are illegal in xlsx XML (one of them makes the
         # whole workbook unreadable); show them the way the terminal output does.
