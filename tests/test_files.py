@@ -65,3 +65,41 @@ def test_a_new_calendar_folder_and_a_removed_entry_are_synced(gk, tmp_path, sync
     result = gk("export", "-f", "vdir", "-o", str(folder))
     assert "删除 1 个" in result.stdout and not stale.exists()
     assert identity(folder) in synced
+
+
+def test_an_output_through_a_symlink_replaces_the_linked_file_and_keeps_the_link(gk, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "tasks.csv").write_text("上周的导出\n", encoding="utf-8")
+    link = tmp_path / "tasks.csv"
+    link.symlink_to(shared / "tasks.csv")
+    result = gk("export", "-o", str(link))
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert "序号" in (shared / "tasks.csv").read_text(encoding="utf-8-sig")
+    assert sorted(p.name for p in shared.iterdir()) == ["tasks.csv"]
+
+
+def test_an_output_that_is_a_pipe_is_written_through_and_stays_a_pipe(executable, db_path, tmp_path):
+    """`-o /dev/stdout` names a device, not a file: replacing it would put a file where the device was."""
+    import stat
+    import subprocess
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = subprocess.run(
+        [executable, "report", "-o", str(pipe)], capture_output=True, timeout=60, check=False,
+        env={**os.environ, "GONGKAI_DB": str(db_path)},
+    )
+    still_a_pipe = stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    if reader.is_alive() and still_a_pipe:
+        # Nothing opened the pipe for writing: release the reader so the test can end.
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+    reader.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert still_a_pipe
+    assert received and "政务公开" in received[0].decode("utf-8")

@@ -105,9 +105,22 @@ def write_output(
             produce(out)
 
     try:
+        if _is_special(path):
+            # A terminal, a pipe or /dev/null named as the output (-o /dev/stdout): there is
+            # no file to replace, and replacing the name would put a file where the device was.
+            with open(path, "wb") as out:
+                produce(out)
+            return
         write_atomically(path, fill, mode=_mode_for(path), overwrite=True)
     except OSError as exc:
         raise UsageError(f"无法写入文件“{path}”：{os_reason(exc)}。") from exc
+
+
+def _is_special(path: Path) -> bool:
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def write_atomically(
@@ -119,6 +132,9 @@ def write_atomically(
     stop the writing. Without `overwrite` an existing `target` raises
     FileExistsError, also when it appears while the content is written.
     """
+    # The file a symlink names is replaced, not the link: an export to a link the office
+    # keeps on its shared drive must leave the link in place.
+    target = Path(os.path.realpath(target)) if target.is_symlink() else target
     _remove_stale_temps(target)
     handle, temp = _locked_temp(target)
     try:
