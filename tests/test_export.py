@@ -67,7 +67,7 @@ def test_xlsx_sheets_columns_and_cell_types(gk, tmp_path):
     assert all(c.font.bold for c in tasks[1])
     assert tasks.freeze_panes == "B2"
     assert tasks.max_row == 92
-    row = {header: cell for header, cell in zip(TASK_HEADERS, tasks[41])}
+    row = dict(zip(TASK_HEADERS, tasks[41], strict=True))
     assert row["序号"].value == 40
     assert row["截止日期"].value == datetime(2023, 4, 20) and row["截止日期"].is_date
     assert row["截止日期"].number_format == "yyyy-mm-dd"
@@ -77,7 +77,7 @@ def test_xlsx_sheets_columns_and_cell_types(gk, tmp_path):
     assert row["最新进展时间"].is_date and row["更新时间"].is_date
     assert row["任务内容"].alignment.wrap_text
     assert tasks.column_dimensions["C"].width > tasks.column_dimensions["A"].width
-    overdue = {header: cell.value for header, cell in zip(TASK_HEADERS, tasks[63])}
+    overdue = {header: cell.value for header, cell in zip(TASK_HEADERS, tasks[63], strict=True)}
     assert (overdue["序号"], overdue["是否逾期"]) == (62, "是")  # due 3月31日, today 2023-04-01
 
     assert [c.value for c in notes[1]] == NOTE_HEADERS
@@ -113,7 +113,7 @@ def test_xlsx_to_a_terminal_is_refused(tmp_path):
     try:
         result = subprocess.run(
             [sys.executable, "-m", "gongkai_cli", "export", "-f", "xlsx"],
-            stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60,
+            stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
             env={**os.environ, "GONGKAI_DB": str(tmp_path / "tty.db")},
         )
     finally:

@@ -18,11 +18,11 @@ ESC = "\x1b"
 
 
 def make_task(**changes) -> Task:
-    fields = dict(
-        id=40, plan="2023", group="推进政策集中发布", content="选取部分领域开展试点",
-        units=("区政府办公室", "区发展改革委"), deadline="4月20日前", start=None,
-        due=date(2023, 4, 20), status=Status.TODO, updated_at="2023-04-01T09:00:00+08:00",
-    )
+    fields = {
+        "id": 40, "plan": "2023", "group": "推进政策集中发布", "content": "选取部分领域开展试点",
+        "units": ("区政府办公室", "区发展改革委"), "deadline": "4月20日前", "start": None,
+        "due": date(2023, 4, 20), "status": Status.TODO, "updated_at": "2023-04-01T09:00:00+08:00",
+    }
     fields.update(changes)
     return Task(**fields)
 
