@@ -227,20 +227,6 @@ class Event(NamedTuple):
             return UndoPayload(undoes=self.undoes, undone=undone)
         return decode_payload(self.action, before=self.before, after=self.after)
 
-    def to_dict(self) -> JsonObject:
-        return {
-            "id": self.id,
-            "at": self.at,
-            "by": self.by,
-            "action": self.action,
-            "plan": self.plan,
-            "task": self.task,
-            "before": self.before,
-            "after": self.after,
-            "undoes": self.undoes,
-            "undone_by": self.undone_by,
-        }
-
 
 class Commit(NamedTuple):
     """What one committed write transaction added to the history, for messages after the fact."""

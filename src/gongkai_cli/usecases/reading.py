@@ -28,18 +28,6 @@ class UnitSummary(NamedTuple):
     done: int
     overdue: int
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "aliases": list(self.aliases),
-            "members": list(self.members),
-            "tasks": self.tasks,
-            "led": self.led,
-            "done": self.done,
-            "overdue": self.overdue,
-        }
-
 
 class _UnitMatch(NamedTuple):
     """What `--unit X` looks for: X under any spelling, and the groups X belongs to."""
