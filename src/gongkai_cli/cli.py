@@ -234,8 +234,7 @@ class Commands(typer.Typer):
     """
 
     def command(self, name: str | None = None, **settings: Any) -> Callable[[_Function], _Function]:
-        register: Callable[[_Function], _Function] = super().command(name, cls=_Command, **settings)
-        return register
+        return super().command(name, cls=_Command, **settings)
 
 
 def _build_command(name: str) -> click.Command:
