@@ -19,7 +19,7 @@ def imported_modules(args: list[str], env: dict) -> set[str]:
 def imported_module_names(args: list[str], env: dict) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "gongkai_cli", *args],
-        capture_output=True, text=True, encoding="utf-8", env=env, timeout=60,
+        check=False, capture_output=True, text=True, encoding="utf-8", env=env, timeout=60,
     )
     return _module_names(result)
 
@@ -116,16 +116,16 @@ COMMAND_MODULES = "gongkai_cli.commands."
 LIST_COMMAND_MODULES = (
     "import atexit, sys\n"
     "from gongkai_cli.cli import main\n"
-    "atexit.register(lambda: print('commands:', *sorted(m for m in sys.modules if m.startswith({prefix!r})),"
+    f"atexit.register(lambda: print('commands:', *sorted(m for m in sys.modules if m.startswith({COMMAND_MODULES!r})),"
     " file=sys.stderr))\n"
     "sys.argv = ['gongkai', *sys.argv[1:]]\n"
     "main()\n"
-).format(prefix=COMMAND_MODULES)
+)
 
 
 def commands_modules(args: list[str], env: dict) -> tuple[int, set[str]]:
-    result = subprocess.run([sys.executable, "-c", LIST_COMMAND_MODULES, *args], capture_output=True, text=True,
-                            encoding="utf-8", env=env, timeout=60)
+    result = subprocess.run([sys.executable, "-c", LIST_COMMAND_MODULES, *args], check=False, capture_output=True,
+                            text=True, encoding="utf-8", env=env, timeout=60)
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("commands:")]
     return result.returncode, set(line.split()[1:])
 

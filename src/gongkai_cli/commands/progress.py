@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..batch import MAX_BATCH_BYTES
 from ..cli import (
     STATUS_HELP,
     ByOption,
@@ -87,6 +86,10 @@ def note(
 
 
 def _note_batch(ctx: typer.Context, source: str, *, by: str | None, quiet: bool, fmt: str) -> None:
+    # Here, not at the top: batch brings dataclasses, about a millisecond that every single
+    # `note`, the command scripts call most, would pay for the --from branch alone.
+    from ..batch import MAX_BATCH_BYTES
+
     if source == "-":
         data, name = sys.stdin.buffer.read(MAX_BATCH_BYTES + 1), "标准输入"
     else:
