@@ -13,20 +13,28 @@ import pytest
 
 
 def imported_modules(args: list[str], env: dict) -> set[str]:
+    return {name.split(".")[0] for name in imported_module_names(args, env)}
+
+
+def imported_module_names(args: list[str], env: dict) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "gongkai_cli", *args],
         check=False, capture_output=True, text=True, encoding="utf-8", env=env, timeout=60,
     )
-    return _top_level_names(result)
+    return _module_names(result)
 
 
-def _top_level_names(result: subprocess.CompletedProcess) -> set[str]:
+def _module_names(result: subprocess.CompletedProcess) -> set[str]:
     assert result.returncode == 0, result.stderr[-2000:]
     names = set()
     for line in result.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             names.add(line.rsplit("|", 1)[1].strip())
-    return {name.split(".")[0] for name in names}
+    return names
+
+
+def _top_level_names(result: subprocess.CompletedProcess) -> set[str]:
+    return {name.split(".")[0] for name in _module_names(result)}
 
 
 @pytest.fixture
@@ -99,3 +107,60 @@ def test_tab_completion_imports_no_heavy_module(env):
 
 def test_help_imports_no_rich(env):
     assert "rich" not in imported_modules(["list", "--help"], env)
+
+
+
+COMMAND_MODULES = "gongkai_cli.commands."
+# The group imports a command's module with importlib, which -X importtime does not report:
+# the run itself lists, as it exits, the commands modules it holds.
+LIST_COMMAND_MODULES = (
+    "import atexit, sys\n"
+    "from gongkai_cli.cli import main\n"
+    f"atexit.register(lambda: print('commands:', *sorted(m for m in sys.modules if m.startswith({COMMAND_MODULES!r})),"
+    " file=sys.stderr))\n"
+    "sys.argv = ['gongkai', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def commands_modules(args: list[str], env: dict) -> tuple[int, set[str]]:
+    result = subprocess.run([sys.executable, "-c", LIST_COMMAND_MODULES, *args], check=False, capture_output=True,
+                            text=True, encoding="utf-8", env=env, timeout=60)
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("commands:")]
+    return result.returncode, set(line.split()[1:])
+
+
+@pytest.mark.parametrize(
+    "args, module",
+    [
+        (["note", "40", "x", "--quiet"], "progress"),
+        (["status", "40", "doing", "--quiet"], "progress"),
+        (["list", "--unit", "区财政局", "--format", "json"], "reading"),
+        (["remind"], "reading"),
+        (["log", "--format", "json"], "history"),
+        (["plans", "--format", "json"], "plans"),
+        (["export", "--format", "json"], "outputs"),
+        (["check"], "maintenance"),
+        (["list", "--help"], "reading"),
+    ],
+)
+def test_a_command_imports_only_the_commands_module_that_defines_it(env, args, module):
+    assert commands_modules(args, env) == (0, {COMMAND_MODULES + module})
+
+
+def test_tab_completion_of_an_option_imports_only_its_commands_module(env):
+    completion = {**env, "_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": "gongkai list --unit 区财",
+                  "COMP_CWORD": "3"}
+    assert commands_modules([], completion) == (0, {COMMAND_MODULES + "reading"})
+
+
+def test_an_unknown_command_imports_no_commands_module(env):
+    assert commands_modules(["lst"], env) == (2, set())
+
+
+def test_the_command_list_imports_every_commands_module(env):
+    """Root help shows each command's first help line, which lives in its module."""
+    code, loaded = commands_modules(["--help"], env)
+    assert code == 0
+    assert loaded == {COMMAND_MODULES + name for name in
+                      ("plans", "reading", "outputs", "progress", "history", "maintenance")}

@@ -1,32 +1,49 @@
-"""Command line. Parses arguments, calls the ledger, hands records to render.
+"""Command line: the edge. The commands themselves are in commands/, one module per use-case group.
 
-No SQL here and no business rules: a command is argument handling plus one
-use-case call plus one render call. Errors are turned into exit codes in one
-place, `_Group.invoke`; the framework's own usage errors are put into the same
-Chinese one-line shape by `_framework_message`, and help is laid out by
-`_help_text`, both here.
+Here: the app and its group, which lists the commands from `COMMANDS` and imports only the
+module of the one the command line names; the one place errors become exit codes,
+`_Group.invoke`; stdout guarding (exit 7); the framework's usage errors put into the same
+Chinese one-line shape by `_framework_message`; help laid out by `_help_text`; the root
+options and the settings built from them; and what commands share (options, opening the
+ledger, asking before a change).
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
+import importlib
 import io
 import os
+import re
+import shutil
 import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import List, NamedTuple, Optional
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import typer
 import typer.main
-from typer.core import TyperCommand, TyperGroup
 
-# Typer vendors click; its exception classes are reached here because the framework's
-# English messages are rewritten into Chinese. pyproject pins Typer to the 0.28 line.
-from typer._click.exceptions import ClickException, NoArgsIsHelpError
+# Typer vendors click; its classes are reached here because the framework's English messages
+# are rewritten into Chinese and its help laid out anew. pyproject pins Typer to the 0.28 line.
+from typer import _click as click
+from typer._click import exceptions as click_errors
+from typer._completion_classes import completion_init
+from typer._completion_shared import _get_shell_name, get_completion_script, install
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from . import __version__
 from .errors import GongkaiError, UsageError
+from .inputs import parse_status
+from .models import Commit, Status
+from .settings import Settings, database_path, from_environment
+from .text import inert_line, os_reason
+from .usecases import reading
+from .usecases.session import Session
+from .writers import CONFIRMATION_FORMATS, FORMATS, check_format
 
 EXIT_CODES_HELP = """退出码：
   0 成功（结果为空也算成功）
@@ -39,8 +56,33 @@ EXIT_CODES_HELP = """退出码：
   7 更改已保存，但确认信息无法输出（标准输出已满、已关闭或管道已断开）：不要重试
 除 7 外，出错时台账未做任何更改。"""
 
-# `remind --fail-on-overdue`: a signal for monitors, distinct from 1 (crashed) and 2 (misused).
-OVERDUE_EXIT_CODE = 5
+# Every command, in the order help lists them, and the module of commands/ that defines it.
+COMMANDS = {
+    "init": "plans",
+    "import": "plans",
+    "plans": "plans",
+    "list": "reading",
+    "due": "reading",
+    "remind": "reading",
+    "summary": "reading",
+    "report": "outputs",
+    "show": "reading",
+    "units": "reading",
+    "note": "progress",
+    "status": "progress",
+    "export": "outputs",
+    "log": "history",
+    "undo": "history",
+    "backup": "maintenance",
+    "restore": "maintenance",
+    "check": "maintenance",
+}
+
+# Commands that work on one plan, so `--plan` after their name means something. `import`
+# has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.
+PLAN_COMMANDS = frozenset(
+    {"list", "due", "remind", "summary", "report", "show", "units", "note", "status", "export", "log", "undo"}
+)
 
 PLAN_RULE_HELP = "计划名称，例如 2023（默认：今年的计划，没有时为最新的计划）。"
 
@@ -81,7 +123,7 @@ class _Stdout(io.RawIOBase):
             raise _OutputError(errno.EBADF, "标准输出已关闭")
         return self._fd
 
-    def write(self, data) -> int:
+    def write(self, data: Any) -> int:
         if self.discarding:
             return len(data)
         if self._fd is None:
@@ -102,26 +144,25 @@ def _guard_stdout() -> None:
         io.BufferedWriter(_Stdout(fd)),
         encoding=current.encoding if current is not None else "utf-8",
         errors=current.errors if current is not None else "strict",
-        line_buffering=current.line_buffering if current is not None else False,
+        line_buffering=bool(current.line_buffering) if current is not None else False,
     )
 
 
 class _Group(TyperGroup):
     """The one place where errors become a Chinese sentence on stderr and an exit code.
 
-    It also builds each command only when it is asked for (see `_Commands`), and gives
-    every command the `--db` and `--plan` options, so they work after the command name too.
+    It also lists the commands from `COMMANDS` and builds each only when it is asked for,
+    importing only the module that defines it, and gives every command the `--db` and
+    `--plan` options, so they work after the command name too.
     """
 
-    def __init__(self, **settings):
+    def __init__(self, **settings: Any):
         super().__init__(**settings)
         # The shell's Tab requests (_GONGKAI_COMPLETE=complete_bash …) speak Typer's protocol,
         # which Typer registers only for apps that add its own English completion options.
-        from typer._completion_classes import completion_init
-
         completion_init()
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             try:
                 return super().invoke(ctx)
@@ -135,7 +176,7 @@ class _Group(TyperGroup):
         except (_OutputError, BrokenPipeError) as err:
             _output_failed(ctx, err)
         except Exception as err:
-            if _is_undecodable_argument(err):
+            if isinstance(err, UnicodeEncodeError) and _is_undecodable_argument(err):
                 _fail(_undecodable_message(err), 2)
             if _is_negative_number(err):
                 _fail(_negative_number_message(err), 2)
@@ -143,66 +184,66 @@ class _Group(TyperGroup):
                 raise
             _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
 
-    def make_context(self, info_name, args, parent=None, **extra):
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         return _translated(super().make_context, info_name, args, parent=parent, **extra)
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        return list(app.lazy_commands)
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
 
-    def get_command(self, ctx: typer.Context, cmd_name: str):
-        if cmd_name not in self.commands and cmd_name in app.lazy_commands:
-            self.commands[cmd_name] = _build_command(cmd_name, app.lazy_commands[cmd_name])
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands[cmd_name] = _build_command(cmd_name)
         return self.commands.get(cmd_name)
 
-    def resolve_command(self, ctx: typer.Context, args: list[str]):
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
         if ctx.resilient_parsing or name.startswith("-") or self.get_command(ctx, name) is not None:
             return super().resolve_command(ctx, args)
-        import difflib
-
         close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.5)
         hint = f"，是不是想用 {'、'.join(close)}" if close else ""
         raise UsageError(f"没有“{name}”这个命令{hint}？可用的命令见 gongkai -h。")
 
-    def format_help(self, ctx: typer.Context, formatter) -> None:
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write(_help_text(ctx, self))
 
 
 class _Command(TyperCommand):
     """Every command: framework errors in Chinese, help laid out for Chinese text."""
 
-    def make_context(self, info_name, args, parent=None, **extra):
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         return _translated(super().make_context, info_name, args, parent=parent, **extra)
 
-    def format_help(self, ctx: typer.Context, formatter) -> None:
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write(_help_text(ctx, self))
 
 
-class _Commands(typer.Typer):
-    """A Typer that keeps its commands aside until the command line names one.
+_Function = TypeVar("_Function", bound=Callable[..., Any])
 
-    Typer builds the parameters of every registered command on each run, while a run
-    needs only the command it invokes; `_Group.get_command` builds that one, and help
-    and completion build each as they list it.
+
+class Commands(typer.Typer):
+    """The commands one module of commands/ defines, kept until the command line names one.
+
+    Typer would build the parameters of every command on each run, while a run needs only
+    the command it invokes: `_Group.get_command` imports the module and builds that one.
     """
 
-    def __init__(self, **settings):
-        super().__init__(**settings)
-        self.lazy_commands: dict = {}
-
-    def command(self, name: Optional[str] = None, **settings):
-        register = super().command(name, cls=settings.pop("cls", _Command), **settings)
-
-        def decorator(function):
-            register(function)
-            info = self.registered_commands.pop()
-            self.lazy_commands[info.name or typer.main.get_command_name(function.__name__)] = info
-            return function
-
-        return decorator
+    def command(self, name: str | None = None, **settings: Any) -> Callable[[_Function], _Function]:
+        return super().command(name, cls=_Command, **settings)
 
 
-def _build_command(name: str, info):
+def _build_command(name: str) -> click.Command:
+    module = importlib.import_module(f"{__package__}.commands.{COMMANDS[name]}")
+    registry: Commands = module.commands
+    (info,) = [
+        info for info in registry.registered_commands
+        if (info.name or typer.main.get_command_name(getattr(info.callback, "__name__", ""))) == name
+    ]
     command = typer.main.get_command_from_info(
         info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
     )
@@ -212,7 +253,7 @@ def _build_command(name: str, info):
     return command
 
 
-def _output_failed(ctx: typer.Context, err: OSError) -> None:
+def _output_failed(ctx: click.Context, err: OSError) -> None:
     """Standard output failed: say what happened to the data, which is what a retry depends on."""
     raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)
     if isinstance(raw, _Stdout):
@@ -221,8 +262,6 @@ def _output_failed(ctx: typer.Context, err: OSError) -> None:
         # Not our wrapper (run in-process): later flushes must not fail either.
         with contextlib.suppress(AttributeError, OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    from .text import os_reason
-
     reason = os_reason(err)
     commits = ctx.meta.get(_SAVED) or []
     if commits:
@@ -239,7 +278,7 @@ def _output_failed(ctx: typer.Context, err: OSError) -> None:
     _fail(f"无法写入标准输出（{reason}）；{unchanged}。", 2)
 
 
-def _saved_changes(commits) -> str:
+def _saved_changes(commits: Sequence[Commit]) -> str:
     first, last = commits[0], commits[-1]
     events = sum(commit.events for commit in commits)
     span = f"#{first.first_event}" if events == 1 else f"#{first.first_event}–#{last.last_event}"
@@ -260,11 +299,11 @@ def _from_framework(err: Exception) -> bool:
     return type(err).__module__.split(".")[0] in ("typer", "click")
 
 
-def _is_undecodable_argument(err: Exception) -> bool:
+def _is_undecodable_argument(err: UnicodeEncodeError) -> bool:
     # Python hands over command-line bytes that are not UTF-8 as lone surrogates;
     # they fail the moment they are stored or printed, before anything is committed.
     # Other lone surrogates (a JSON "\ud800") are not bytes from the command line.
-    return (isinstance(err, UnicodeEncodeError) and err.reason == "surrogates not allowed"
+    return (err.reason == "surrogates not allowed"
             and all(0xDC80 <= ord(char) <= 0xDCFF for char in err.object[err.start:err.end]))
 
 
@@ -277,58 +316,55 @@ def _undecodable_message(err: UnicodeEncodeError) -> str:
 def _is_negative_number(err: Exception) -> bool:
     # The parser takes `show -1` for an unknown option; the user typed a number.
     name = getattr(err, "option_name", None)
-    return type(err).__name__ == "NoSuchOption" and bool(name) and name[1:].isdigit()
+    return type(err).__name__ == "NoSuchOption" and isinstance(name, str) and name[1:].isdigit()
 
 
 def _negative_number_message(err: Exception) -> str:
+    option_name = getattr(err, "option_name", None)
     command = getattr(getattr(err, "ctx", None), "command", None)
     if any(param.name == "task_id" for param in getattr(command, "params", ())):
-        return f"无效的任务序号“{err.option_name}”，序号应为正整数（最多 9 位），例如 40。"
-    return f"无效的参数“{err.option_name}”：这里不接受负数。"
+        return f"无效的任务序号“{option_name}”，序号应为正整数（最多 9 位），例如 40。"
+    return f"无效的参数“{option_name}”：这里不接受负数。"
 
 
-def _debug(ctx: typer.Context) -> bool:
+def _debug(ctx: click.Context) -> bool:
     options = ctx.find_object(GlobalOptions)
     return bool(options and options.debug) or bool(os.environ.get("GONGKAI_DEBUG"))
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     # Messages quote what the user typed or what the ledger holds (--unit, --plan, ids,
     # cells); here, once, it is made inert and kept to one line.
-    _say(f"错误：{message}", err=True)
+    say(f"错误：{message}", err=True)
     raise typer.Exit(code)
 
 
-def _say(message: str, *, err: bool = False) -> None:
+def say(message: str, *, err: bool = False) -> None:
     """A plain line for the user; every message that can quote user text goes out through here."""
-    from .text import inert_line
-
     typer.echo(inert_line(message), err=err)
 
 
 # -- the framework's usage errors, in Chinese -----------------------------------------
 
 
-def _translated(make_context, info_name, args, **extra):
+def _translated(
+    make_context: Callable[..., click.Context], info_name: str | None, args: list[str], **extra: Any
+) -> click.Context:
     """Parse the command line; a usage error the framework raises becomes `错误：…`, exit 2."""
     try:
         return make_context(info_name, args, **extra)
-    except NoArgsIsHelpError as err:
+    except click_errors.NoArgsIsHelpError as err:
         # `gongkai` alone prints the help, as `gongkai -h` does. Left to the framework, its
         # rich error printer prints nothing for this error and the exit code is 2.
         typer.echo(err.ctx.get_help(), color=err.ctx.color)
         raise typer.Exit(0) from None
-    except ClickException as err:
+    except click.ClickException as err:
         parent = extra.get("parent")
         path = " ".join(filter(None, (parent.command_path if parent else "", info_name or "gongkai")))
         _fail(f"{_framework_message(err).rstrip('。')}（用法见 {path} -h）。", err.exit_code)
 
 
-def _framework_message(err: ClickException) -> str:
-    import re
-
-    from typer._click import exceptions as click_errors
-
+def _framework_message(err: click.ClickException) -> str:
     english = err.message
     if isinstance(err, click_errors.NoSuchOption):
         hint = f"，是不是想用 {'、'.join(sorted(err.possibilities))}" if err.possibilities else ""
@@ -349,7 +385,7 @@ def _framework_message(err: ClickException) -> str:
     return f"命令行有误（{english}）。"
 
 
-def _param_label(param) -> str:
+def _param_label(param: click.Parameter | None) -> str:
     if param is None:
         return "参数"
     if param.param_type_name == "argument":
@@ -362,15 +398,13 @@ def _param_label(param) -> str:
 _FRAMEWORK_OPTION_HELP = {"help": "显示本帮助并退出。"}
 
 
-def _help_text(ctx: typer.Context, command) -> str:
+def _help_text(ctx: click.Context, command: click.Command) -> str:
     """Help laid out for Chinese: every line fits the terminal (two columns per CJK
     character), option placeholders in words, nothing cut off."""
-    import shutil
-
     width = max(50, min(shutil.get_terminal_size((80, 24)).columns, 100))
     params = command.get_params(ctx)
-    arguments = [p for p in params if p.param_type_name == "argument"]
-    options = [p for p in params if p.param_type_name == "option" and not p.hidden]
+    arguments = [p for p in params if isinstance(p, TyperArgument)]
+    options = [p for p in params if isinstance(p, TyperOption) and not p.hidden]
     path = ctx.command_path
     usage = [path, "[选项]"] + [_argument_usage(p) for p in arguments]
     if isinstance(command, TyperGroup):
@@ -396,9 +430,8 @@ def _help_text(ctx: typer.Context, command) -> str:
     return "\n".join(out) + "\n"
 
 
-def _argument_usage(param) -> str:
-    name = param.metavar or param.name
-    name = name.strip("[]")
+def _argument_usage(param: TyperArgument) -> str:
+    name = (param.metavar or param.name or "").strip("[]")
     return name if param.required else f"[{name}]"
 
 
@@ -411,7 +444,7 @@ _PLACEHOLDERS = {
 }
 
 
-def _option_usage(param) -> str:
+def _option_usage(param: TyperOption) -> str:
     names = ", ".join(sorted(param.opts, key=len) + list(param.secondary_opts))
     if param.is_flag or param.count:
         return names
@@ -419,8 +452,8 @@ def _option_usage(param) -> str:
     return f"{names} {param.metavar or _PLACEHOLDERS.get(long_name, '值')}"
 
 
-def _option_help(param) -> str:
-    text = _FRAMEWORK_OPTION_HELP.get(param.name) or getattr(param, "help", None) or ""
+def _option_help(param: TyperOption) -> str:
+    text = _FRAMEWORK_OPTION_HELP.get(param.name or "") or getattr(param, "help", None) or ""
     if param.envvar and getattr(param, "show_envvar", False):
         text = text.rstrip("。") + f"（也可用环境变量 {param.envvar}）。"
     return text
@@ -443,8 +476,6 @@ def _rows(rows: list[tuple[str, str]], width: int) -> list[str]:
 
 
 def _display_width(text: str) -> int:
-    import unicodedata
-
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -460,8 +491,6 @@ _TOKEN = r"[“‘（《「『]*(?:" + _COMMAND + "|" + _FILE_NAME + r"|[\x21-\x
 
 
 def _tokens(text: str) -> list[str]:
-    import re
-
     tokens = []
     for token in re.findall(_TOKEN, text):
         # A command is laid out word by word: a quoted string with spaces is one word.
@@ -484,7 +513,7 @@ def _wrap(text: str, width: int) -> list[str]:
             line.append(token)
             continue
         # Closing punctuation (and ".xlsx" after 任务台账) takes the character before it along.
-        carried = []
+        carried: list[str] = []
         while token[0] in _NO_LINE_START and line and len(line) > 1 and line[-1] != " ":
             carried.insert(0, line.pop())
             if carried[0][0] not in _NO_LINE_START:
@@ -493,7 +522,7 @@ def _wrap(text: str, width: int) -> list[str]:
     return ["".join(line).rstrip() for line in lines if "".join(line).strip()]
 
 
-app = _Commands(
+app = typer.Typer(
     cls=_Group,
     help="政务公开工作要点任务台账：查看“我的任务”、临近截止与逾期任务，记录进展和状态。\n\n" + EXIT_CODES_HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -504,8 +533,8 @@ app = _Commands(
 
 
 class GlobalOptions(NamedTuple):
-    db: Optional[Path]
-    plan: Optional[str]
+    db: Path | None
+    plan: str | None
     debug: bool
 
 
@@ -515,24 +544,12 @@ DbOption = typer.Option(
     None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar="文件", help=DB_HELP, dir_okay=True,
 )
 PlanOption = typer.Option(None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, metavar="计划", help=PLAN_RULE_HELP)
-FormatOption = typer.Option(
-    "table", "--format", "-f", metavar="格式", help="输出格式：table（默认）、json、csv、tsv、markdown。"
-)
-# Outputs never overwrite the database; a read-only file is replaced only when asked.
-ForceReadOnlyOption = typer.Option(False, "--force", help="输出文件是只读文件时也替换它。")
-
-# Commands that work on one plan, so `--plan` after their name means something. `import`
-# has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.
-PLAN_COMMANDS = frozenset(
-    {"list", "due", "remind", "summary", "report", "show", "units", "note", "status", "export", "log", "undo"}
-)
 
 
-def _after_option(key: str, name: str, metavar: str, help_text: str):
+def _after_option(key: str, name: str, metavar: str, help_text: str) -> TyperOption:
     """`--db`/`--plan` given after the command name (`gongkai list --plan 2023`)."""
-    from typer.core import TyperOption
 
-    def remember(ctx: typer.Context, param, value):
+    def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value is not None:
             ctx.meta[f"gongkai.{key}"] = value
         return value
@@ -541,7 +558,7 @@ def _after_option(key: str, name: str, metavar: str, help_text: str):
                        expose_value=False, callback=remember)
 
 
-def _options(ctx: typer.Context) -> GlobalOptions:
+def _options(ctx: click.Context) -> GlobalOptions:
     """--db and --plan: on the command line before or after the command name, else from
     the environment (GONGKAI_DB, GONGKAI_PLAN), else the default. The same value given in
     both places is fine; two different values are refused rather than one silently winning."""
@@ -554,10 +571,15 @@ def _options(ctx: typer.Context) -> GlobalOptions:
     return given._replace(db=Path(db) if db is not None else None, plan=plan)
 
 
-def _one_value(root: typer.Context, name: str, before, after):
+def _on_command_line(root: click.Context, name: str) -> bool:
+    source = root.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _one_value(root: click.Context, name: str, before: Any, after: Any) -> Any:
     if after is None:
         return before
-    if before is None or root.get_parameter_source(name).name != "COMMANDLINE":
+    if before is None or not _on_command_line(root, name):
         return after  # the command line wins over the environment
     if str(before) != str(after):
         raise UsageError(
@@ -572,33 +594,27 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _shell(given: Optional[str]) -> str:
-    from typer._completion_shared import _get_shell_name
-
+def _shell(given: str | None) -> str:
     shell = given or _get_shell_name()
     if shell not in ("bash", "zsh", "fish", "powershell", "pwsh"):
         raise UsageError(f"无法为“{shell or '未知的 shell'}”安装补全；支持 bash、zsh、fish 和 PowerShell。")
     return shell
 
 
-def _install_completion(ctx: typer.Context, param, value: bool) -> None:
+def _install_completion(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
-    from typer._completion_shared import install
-
     try:
         shell, path = install(shell=_shell(None), prog_name="gongkai")
     except GongkaiError as err:
         _fail(err.message, err.exit_code)
-    _say(f"已为 {shell} 安装 Tab 补全（写入 {path}），重新打开终端后生效。")
+    say(f"已为 {shell} 安装 Tab 补全（写入 {path}），重新打开终端后生效。")
     raise typer.Exit(0)
 
 
-def _show_completion(ctx: typer.Context, param, value: bool) -> None:
+def _show_completion(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
-    from typer._completion_shared import get_completion_script
-
     try:
         shell = _shell(None)
     except GongkaiError as err:
@@ -610,8 +626,8 @@ def _show_completion(ctx: typer.Context, param, value: bool) -> None:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    db: Optional[Path] = DbOption,
-    plan: Optional[str] = PlanOption,
+    db: Path | None = DbOption,
+    plan: str | None = PlanOption,
     debug: bool = typer.Option(False, "--debug", help="出错时显示完整的调用栈。"),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="显示版本号并退出。"
@@ -628,533 +644,67 @@ def _main(
     ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug)
 
 
-def _settings(ctx: typer.Context):
-    """The command's settings, from its options and the environment: built here once."""
-    from .settings import from_environment
+# -- what commands share ------------------------------------------------------------
 
+
+def settings(ctx: click.Context) -> Settings:
+    """The command's settings, from its options and the environment: built here once."""
     options = _options(ctx)
     return from_environment(options.db, options.plan)
 
 
-def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
-    from .usecases.session import Session
+def database(ctx: click.Context) -> Path:
+    """The database the command works on, for commands that replace the file rather than open it."""
+    return database_path(_options(ctx).db)
 
-    ledger = Session.open_for(_settings(ctx), bootstrap=bootstrap, **how)
+
+def plan_to_create(ctx: click.Context, given: str | None) -> str | None:
+    """The name `import` gives the plan it creates: its own --plan, or --plan before the command.
+
+    GONGKAI_PLAN selects the plan other commands work on; the plan an import creates is
+    named on the command line or by the file's year, never by the environment.
+    """
+    root = ctx.find_root()
+    before = _options(ctx).plan if _on_command_line(root, "plan") else None
+    name: str | None = _one_value(root, "plan", before, given)
+    return name
+
+
+def open_ledger(ctx: click.Context, *, bootstrap: bool = True, **how: bool) -> Session:
+    ledger = Session.open_for(settings(ctx), bootstrap=bootstrap, **how)
     # Commits are recorded from here on, so an output failure after one is reported as such.
-    ctx.find_root().meta[_SAVED] = ledger.store.commits
+    saved(ctx, ledger.store.commits)
     if ledger.created:
         ctx.find_root().meta[_CREATED] = ledger.database
     return ledger
 
 
-def _complete_unit(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Shell completion for --unit: unit names and aliases known to this ledger."""
-    from .usecases import reading
+def saved(ctx: click.Context, commits: list[Commit]) -> None:
+    """The changes the command has committed, so a confirmation that cannot be printed is reported as saved."""
+    ctx.find_root().meta[_SAVED] = commits
 
+
+def done(ctx: click.Context, what: str) -> None:
+    """What a command that replaces files (backup, restore) has done, for the same report."""
+    ctx.find_root().meta[_DONE] = what
+
+
+def _complete_unit(ctx: click.Context, incomplete: str) -> list[str]:
+    """Shell completion for --unit: unit names and aliases known to this ledger."""
     try:
-        with _ledger(ctx, must_exist=True) as ledger:
+        with open_ledger(ctx, must_exist=True) as ledger:
             names = reading.unit_spellings(ledger)
     except GongkaiError:
         return []
     return [name for name in names if name.startswith(incomplete)]
 
 
-UNIT_HELP = "责任单位，可重复，例如 --unit 区财政局；也包括通过“各街镇”“区政府各部门”等集合分配的任务。"
-
-
-def _unit_option():
-    return typer.Option(None, "--unit", "-u", metavar="单位", help=UNIT_HELP, autocompletion=_complete_unit)
-
-
-DirectOption = typer.Option(False, "--direct", help="只看直接写明该单位的任务，不含通过集合（如各街镇）分配的任务。")
-LeadOption = typer.Option(False, "--lead", help="只看该单位牵头（排在第一位）的任务。")
-STATUS_HELP = (
-    "未开始、进行中、已完成、受阻、已取消，也可写 todo、doing、done、blocked、cancelled "
-    "或 完成、卡住 等常用说法（见 docs/dates.md）。"
-)
-DATE_HELP = "日期，例如 2023-04-20、4月20日、4/20、4月底、本周、下月、今天、7d（见 docs/dates.md）。"
-
-
-def _statuses(values: Optional[List[str]]):
-    from .inputs import parse_status
-
+def statuses(values: Iterable[str] | None) -> tuple[Status, ...]:
     return tuple(parse_status(value) for value in values or ())
 
 
-def _render_format(fmt: str, *, confirmation: bool = False) -> str:
-    from .writers import CONFIRMATION_FORMATS, FORMATS, check_format
-
+def render_format(fmt: str, *, confirmation: bool = False) -> str:
     return check_format(fmt, CONFIRMATION_FORMATS if confirmation else FORMATS)
-
-
-# -- set-up -------------------------------------------------------------------------
-
-
-@app.command()
-def init(
-    ctx: typer.Context,
-    empty: bool = typer.Option(False, "--empty", help="创建空台账，不载入内置的 2023 年计划。"),
-) -> None:
-    """创建数据库（已存在时不做任何改动；所在目录不存在时一并创建）。"""
-    from .usecases.plans import plans as plans_of
-
-    with _ledger(ctx, bootstrap=not empty, create_parents=True) as ledger:
-        plans = plans_of(ledger)
-        where = ledger.database
-    summary = "、".join(f"{p.name}（{p.tasks} 项）" for p in plans) or "无计划"
-    _say(f"台账就绪：{where}；计划：{summary}。")
-
-
-@app.command("import")
-def import_(
-    ctx: typer.Context,
-    file: Path = typer.Argument(
-        ..., metavar="文件",
-        help="任务分解表：Word 文档（.docx）、PDF、Excel 文件（.xlsx），或 CSV 文件（UTF-8、带 BOM 的 UTF-8 或 "
-        "GBK/GB18030，以逗号、制表符或分号分隔）。按内容识别格式，不看扩展名。",
-    ),
-    plan: Optional[str] = typer.Option(
-        None, "--plan", metavar="计划", help="新计划的名称（默认取文件名中的年份，例如 2024）；也可写在 import 之前。"
-    ),
-    year: Optional[int] = typer.Option(
-        None, "--year", metavar="年度", help="计划年度，用于把“全年”“4月20日前”换算成日期。"
-    ),
-    strict: bool = typer.Option(False, "--strict", help="有责任单位不在单位数据文件中时拒绝导入（默认照原样导入并警告）。"),
-) -> None:
-    """导入（或重新导入）一份任务分解表。重新导入只更新任务文字，不丢失进展和状态。"""
-    from .inputs import parse_year
-    from .usecases.plans import import_into
-
-    year = parse_year(year) if year is not None else None
-
-    options = _options(ctx)
-    root = ctx.find_root()
-    # GONGKAI_PLAN selects the plan other commands work on; the plan an import creates is
-    # named on the command line or by the file's year, never by the environment.
-    before = options.plan if root.get_parameter_source("plan").name == "COMMANDLINE" else None
-    name = _one_value(root, "plan", before, plan)
-    result, committed = import_into(_settings(ctx), file, plan=name, year=year, strict=strict)
-    # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
-    ctx.find_root().meta[_SAVED] = committed
-    for warning in result.warnings:
-        _say(f"警告：{warning}", err=True)
-    counts = result.counts
-    _say(
-        f"已导入计划“{result.plan}”（{result.year} 年，来自 {result.source}）：共 {result.tasks} 项，"
-        f"新增 {counts.added}，更新 {counts.updated}，未变 {counts.unchanged}。"
-    )
-    why = {"current_year": "今年的计划", "newest": "没有今年的计划，它是最新的"}[result.default.default]
-    if result.default.name == result.plan:
-        _say(f"计划“{result.plan}”现在是默认计划（{why}）。")
-    else:
-        _say(f"默认计划仍是“{result.default.name}”（{why}）；操作这份计划请加 --plan {result.plan}。")
-    if counts.kept:
-        kept = "、".join(str(task_id) for task_id in counts.kept)
-        _say(f"注意：台账中序号 {kept} 的任务不在此文件中，已原样保留。", err=True)
-
-
-@app.command()
-def plans(ctx: typer.Context, fmt: str = FormatOption) -> None:
-    """列出已导入的计划及其任务数，标出默认计划及原因（今年的计划，没有时为最新的计划）。"""
-    from . import render
-    from .usecases import plans
-
-    fmt = _render_format(fmt)
-    with _ledger(ctx) as ledger:
-        items = plans.plans(ledger)
-    render.plans(items, fmt)
-
-
-# -- reading --------------------------------------------------------------------------
-
-
-@app.command("list")
-def list_(
-    ctx: typer.Context,
-    unit: Optional[List[str]] = _unit_option(),
-    direct: bool = DirectOption,
-    lead: bool = LeadOption,
-    status: Optional[List[str]] = typer.Option(None, "--status", "-s", metavar="状态", help="状态，可重复：" + STATUS_HELP),
-    group: Optional[str] = typer.Option(None, "--group", "-g", metavar="文字", help="任务名称中包含的文字。"),
-    search: Optional[str] = typer.Option(None, "--search", "-q", metavar="文字", help="任务内容中包含的文字。"),
-    overdue: bool = typer.Option(False, "--overdue", help="只看已逾期（截止日期已过且未完成）的任务。"),
-    fmt: str = FormatOption,
-) -> None:
-    """列出任务，按序号排列。例如：gongkai list --unit 区财政局"""
-    from . import render
-    from .usecases import reading
-
-    fmt = _render_format(fmt)
-    statuses = _statuses(status)
-    with _ledger(ctx) as ledger:
-        items = reading.list_tasks(
-            ledger, units=tuple(unit or ()), statuses=statuses, group=group, search=search, overdue=overdue,
-            direct=direct, lead=lead,
-        )
-    render.tasks(items, fmt)
-
-
-@app.command()
-def due(
-    ctx: typer.Context,
-    before: Optional[str] = typer.Option(
-        None, "--before", metavar="日期", help="截止日期不晚于该日（含当天）。" + DATE_HELP
-    ),
-    after: Optional[str] = typer.Option(None, "--after", metavar="日期", help="截止日期不早于该日（含当天）。"),
-    within: Optional[str] = typer.Option(
-        None, "--within", metavar="期限", help="从今天起的时间范围内到期，例如 7d、2w、1m。"
-    ),
-    overdue: bool = typer.Option(False, "--overdue", help="只看已逾期的任务。"),
-    unit: Optional[List[str]] = _unit_option(),
-    direct: bool = DirectOption,
-    lead: bool = LeadOption,
-    all_: bool = typer.Option(False, "--all", help="也列出已完成和已取消的任务。"),
-    fmt: str = FormatOption,
-) -> None:
-    """按截止日期列出任务（最早的在前）。默认不含已完成、已取消的任务。
-
-    例如：gongkai due --before 2023-04-20
-    """
-    from . import render
-    from .usecases import reading
-
-    fmt = _render_format(fmt)
-    with _ledger(ctx) as ledger:
-        items = reading.due(
-            ledger, before=before, after=after, within=within, overdue=overdue,
-            units=tuple(unit or ()), include_closed=all_, direct=direct, lead=lead,
-        )
-    render.tasks(items, fmt)
-
-
-@app.command()
-def remind(
-    ctx: typer.Context,
-    within: str = typer.Option("7d", "--within", metavar="期限", help="提醒多久之内到期的任务，例如 7d（默认）、2w、1m。"),
-    unit: Optional[List[str]] = _unit_option(),
-    by_unit: bool = typer.Option(False, "--by-unit", help="按责任单位分段（集合展开到各成员单位），便于分别发送。"),
-    fail_on_overdue: bool = typer.Option(
-        False, "--fail-on-overdue", help="有逾期任务时以退出码 5 结束（供监控区分“有逾期”和“出错”）。"
-    ),
-    fmt: str = FormatOption,
-) -> None:
-    """生成提醒：先列逾期任务，再列即将到期的任务。没有需要提醒的内容时什么也不输出（cron 不会发空邮件）。
-
-    例如：gongkai remind --within 7d --unit 区财政局
-    """
-    from . import render
-    from .usecases import reading
-
-    fmt = _render_format(fmt)
-    with _ledger(ctx) as ledger:
-        report = reading.remind(ledger, within=within, units=tuple(unit or ()), by_unit=by_unit)
-    render.reminder(report, fmt)
-    if fail_on_overdue and any(section.overdue for section in report.sections):
-        raise typer.Exit(OVERDUE_EXIT_CODE)
-
-
-@app.command()
-def summary(
-    ctx: typer.Context,
-    by: Optional[str] = typer.Option(
-        None, "--by", metavar="分组", help="分组统计：unit（按单位）、group（按任务名称）、month（按截止月份）。"
-    ),
-    fmt: str = FormatOption,
-) -> None:
-    """计划进度总览：各状态任务数、完成率、逾期数和 30 天内到期数。"""
-    from . import render
-    from .usecases import reading
-
-    fmt = _render_format(fmt)
-    with _ledger(ctx) as ledger:
-        result = reading.summary(ledger, by=by)
-    render.summary(result, fmt)
-
-
-@app.command()
-def report(
-    ctx: typer.Context,
-    unit: Optional[str] = typer.Option(None, "--unit", "-u", metavar="单位", help="单位名称（默认为全部单位）；含通过集合分配的任务。",
-                                       autocompletion=_complete_unit),
-    since: Optional[str] = typer.Option(
-        None, "--since", metavar="日期", help="列出自该日以来的进展记录，例如 2023-04-01、4月初、-1m（默认全部）。"
-    ),
-    output: str = typer.Option(
-        "-", "--output", "-o", metavar="文件", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"
-    ),
-    as_html: bool = typer.Option(
-        False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）；-o 以 .html 或 .htm 结尾时自动选用。"
-    ),
-    as_docx: bool = typer.Option(False, "--docx", help="输出公文格式（GB/T 9704）的 Word 文档，须用 -o 指定文件；-o 以 .docx 结尾时自动选用。"),
-    quiet: bool = typer.Option(False, "--quiet", help="写入文件成功时不输出确认信息。"),
-    force: bool = ForceReadOnlyOption,
-) -> None:
-    """生成进展报告（Markdown、HTML 或 Word）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
-
-    例如：gongkai report --unit 区财政局 --since 2023-04-01 -o 区财政局进展.md
-    """
-    import sys
-
-    from . import reporting
-    from .files import STDOUT, check_output, write_output
-    from .usecases import reading
-
-    if as_docx and as_html:
-        raise UsageError("--docx 与 --html 只能选一个。")
-    if not (as_docx or as_html):
-        # Like export: the file name says what it holds; an explicit flag beats the suffix.
-        suffix = Path(output).suffix.lower() if output != STDOUT else ""
-        as_docx, as_html = suffix == ".docx", suffix in (".html", ".htm")
-    if as_docx and output == STDOUT and sys.stdout.isatty():
-        raise UsageError("Word 文档是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 进展报告.docx）。")
-    check_output(output, what="报告", force=force)
-    with _ledger(ctx) as ledger:
-        result = reading.report(ledger, unit=unit, since=since)
-    if as_docx:
-        produce = lambda out: reporting.docx(result, out)  # noqa: E731
-    else:
-        text = reporting.html_page(result) if as_html else reporting.markdown(result)
-        produce = lambda out: out.write(text.encode("utf-8"))  # noqa: E731
-    write_output(output, produce, ledger=ledger.database, what="报告", force=force)
-    if not quiet and output != STDOUT:
-        kind = "Word" if as_docx else "HTML" if as_html else "Markdown"
-        _say(f"已写入报告“{output}”（{kind}）。")
-
-
-@app.command()
-def show(
-    ctx: typer.Context,
-    task_id: str = typer.Argument(..., metavar="序号", help="任务序号，例如 40。"),
-    fmt: str = FormatOption,
-) -> None:
-    """查看一项任务的全部信息和进展记录。"""
-    from . import render
-    from .inputs import parse_task_id
-    from .usecases import reading
-
-    fmt = _render_format(fmt)
-    number = parse_task_id(task_id)
-    with _ledger(ctx) as ledger:
-        task = reading.show(ledger, number)
-    render.task_detail(task, fmt)
-
-
-@app.command()
-def units(
-    ctx: typer.Context,
-    tree: bool = typer.Option(False, "--tree", help="按集合（各街镇、区政府各部门等）列出成员。"),
-    fmt: str = FormatOption,
-) -> None:
-    """列出所有责任单位：类型、别名，以及在当前计划中直接负责、牵头、已完成、逾期的任务数。"""
-    from . import render
-    from .usecases import reading
-
-    fmt = _render_format(fmt)
-    with _ledger(ctx) as ledger:
-        items = reading.units(ledger)
-        source = ledger.directory.source
-    if tree:
-        render.unit_tree(items, fmt)
-    else:
-        render.units(items, fmt, source=source)
-
-
-# -- writing ----------------------------------------------------------------------------
-
-
-def _read_text(text: str) -> str:
-    from .inputs import MAX_NOTE_BYTES
-
-    if text != "-":
-        return text
-    # Bounded, so `note 40 - < /dev/zero` fails instead of eating memory; the room
-    # above the note limit is for whitespace around the text, which is trimmed.
-    limit = 4 * MAX_NOTE_BYTES
-    data = sys.stdin.buffer.read(limit + 1)
-    if len(data) > limit:
-        raise UsageError(f"标准输入中的进展说明超过 {limit} 字节，上限为 {MAX_NOTE_BYTES} 字节（64 KiB）。")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UsageError("标准输入中的进展说明不是有效的 UTF-8 文本。") from None
-
-
-@app.command()
-def note(
-    ctx: typer.Context,
-    task_id: Optional[str] = typer.Argument(None, metavar="序号", help="任务序号，例如 40。"),
-    text: Optional[str] = typer.Argument(None, metavar="说明", help="进展说明；为 - 时从标准输入读取。"),
-    from_file: Optional[str] = typer.Option(
-        None, "--from", metavar="文件",
-        help="从文件批量记录（CSV 表头 id,text[,status,count,by,key]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
-    ),
-    by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
-    status: Optional[str] = typer.Option(
-        None, "--status", "-s", help="同时修改状态，例如 进行中、完成；与当前状态相同时只记录进展，不算状态修改。"
-    ),
-    count: Optional[str] = typer.Option(
-        None, "--count", "-c", help="本条进展计入目标次数（如任务要求“不少于4次”），例如 --count 1。"
-    ),
-    key: Optional[str] = typer.Option(
-        None, "--key", metavar="键",
-        help="幂等键（例如脚本生成一次、重试时沿用的 UUID）：同一个键、同样内容再次执行时不重复记录，"
-             "输出原记录；同一个键内容不同则报错（退出码 2）。",
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。"),
-    fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
-) -> None:
-    """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成"；批量：gongkai note --from 进展.csv"""
-    from .inputs import parse_count, parse_key, parse_status, parse_task_id
-    from .usecases import progress
-
-    fmt = _render_format(fmt, confirmation=True)
-    if from_file is not None:
-        if task_id is not None or text is not None or status is not None or count is not None or key is not None:
-            raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status、--count 或 --key，这些写在文件的各行里。")
-        _note_batch(ctx, from_file, by=by, quiet=quiet, fmt=fmt)
-        return
-    if task_id is None or text is None:
-        raise UsageError("请给出任务序号和进展说明，例如 gongkai note 40 \"试点完成\"；批量记录用 --from FILE。")
-    number = parse_task_id(task_id)
-    new_status = parse_status(status) if status is not None else None
-    amount, idempotency_key = parse_count(count), parse_key(key)
-    body = _read_text(text)
-    with _ledger(ctx) as ledger:
-        written = progress.add_note(ledger, number, body, by=by, status=new_status, count=amount, key=idempotency_key)
-        plan = None if quiet else ledger.plan().name
-    from . import render
-
-    render.repeated_notes([written])
-    if not quiet:
-        render.note_saved(written, fmt, plan=plan)
-
-
-def _note_batch(ctx: typer.Context, source: str, *, by: Optional[str], quiet: bool, fmt: str) -> None:
-    from .usecases import progress
-    from .batch import MAX_BATCH_BYTES
-
-    if source == "-":
-        data, name = sys.stdin.buffer.read(MAX_BATCH_BYTES + 1), "标准输入"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise UsageError(f"找不到文件“{source}”。" if not path.exists() else f"“{source}”不是文件。")
-        try:
-            with path.open("rb") as handle:
-                data, name = handle.read(MAX_BATCH_BYTES + 1), source
-        except OSError as err:
-            from .text import os_reason
-
-            raise UsageError(f"无法读取文件“{source}”：{os_reason(err)}；未写入任何记录。") from None
-    with _ledger(ctx) as ledger:
-        written = progress.add_notes_from(ledger, data, name, by=by)
-        plan = None if quiet else ledger.plan().name
-    from . import render
-
-    if not written:
-        render.empty_batch(name)
-    render.repeated_notes(written)
-    if not quiet:
-        render.notes_saved(written, fmt, plan=plan)
-
-
-@app.command("status")
-def status_(
-    ctx: typer.Context,
-    task_id: str = typer.Argument(..., metavar="序号", help="任务序号，例如 40。"),
-    new_status: str = typer.Argument(
-        ..., metavar="状态", help="新状态：" + STATUS_HELP
-    ),
-    note_text: Optional[str] = typer.Option(None, "--note", "-m", help="附带的说明。"),
-    by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。"),
-    fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json。"),
-) -> None:
-    """修改任务状态；每次修改都会记入进展记录。例如：gongkai status 40 done"""
-    from .inputs import parse_status, parse_task_id
-    from .usecases import progress
-
-    fmt = _render_format(fmt, confirmation=True)
-    number = parse_task_id(task_id)
-    target = parse_status(new_status)
-    with _ledger(ctx) as ledger:
-        change = progress.set_status(ledger, number, target, note=note_text, by=by)
-        plan = None if quiet else ledger.plan().name
-    if quiet:
-        return
-    from . import render
-
-    if change.note is None:
-        render.status_unchanged(change.task_id, change.after, fmt, plan=plan)
-    else:
-        render.note_saved(change.note, fmt, plan=plan)
-
-
-# -- export ---------------------------------------------------------------------------
-
-
-@app.command()
-def export(
-    ctx: typer.Context,
-    fmt: Optional[str] = typer.Option(
-        None, "--format", "-f",
-        help="导出格式：xlsx、csv、json、markdown、ics、vdir（默认按 -o 文件的扩展名判断；输出到标准输出时为 csv）。",
-    ),
-    output: str = typer.Option("-", "--output", "-o", help="输出文件（vdir 格式为文件夹）；为 - 时写到标准输出（默认）。"),
-    ics_kind: Optional[str] = typer.Option(
-        None, "--ics-kind", help="ics/vdir 的条目类型：event（日程，默认，日历订阅可见）或 todo（待办，任务应用可见）。",
-    ),
-    alarm: Optional[str] = typer.Option(
-        None, "--alarm", help="ics/vdir：到期前多久提醒，例如 3d（默认）、12h、1w；不提醒用 none。",
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
-    force: bool = ForceReadOnlyOption,
-) -> None:
-    """导出当前计划的全部任务（按序号）及进展记录。例如：gongkai export -o 任务台账.xlsx
-
-    写入文件时先写临时文件再替换，不会留下写了一半的文件。
-    """
-    from . import export as exporter
-    from .usecases import reading
-
-    fmt = exporter.resolve_format(fmt, output)
-    calendar = exporter.calendar_options(fmt, ics_kind, alarm)
-    exporter.check_target(fmt, output, force=force)
-    with _ledger(ctx) as ledger:
-        plan = reading.export_tasks(ledger)
-    if fmt == "vdir":
-        result = exporter.write_vdir(plan, output, calendar, ledger=ledger.database, force=force)
-        if not quiet:
-            _say(
-                f"已导出计划“{plan.plan.name}”到文件夹“{output}”（vdir）：写入 {result.written} 个文件，"
-                f"未变 {result.unchanged} 个，删除 {result.removed} 个。"
-            )
-        return
-    exporter.write(plan, fmt, output, calendar, ledger=ledger.database, force=force)
-    if not quiet and output != exporter.STDOUT:
-        _say(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
-
-
-# -- history ----------------------------------------------------------------------------
-
-
-@app.command()
-def log(
-    ctx: typer.Context,
-    task_id: Optional[str] = typer.Argument(None, metavar="序号", help="只看这项任务的历史（含改动它的导入）。"),
-    since: Optional[str] = typer.Option(None, "--since", help="只看该日及以后的更改，例如 2023-04-01、4月1日，或 -7d（7 天前）。"),
-    fmt: str = FormatOption,
-) -> None:
-    """查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。"""
-    from . import render
-    from .inputs import parse_task_id
-    from .usecases import history
-
-    fmt = _render_format(fmt)
-    number = parse_task_id(task_id) if task_id is not None else None
-    with _ledger(ctx) as ledger:
-        items = history.history(ledger, number, since=since)
-    render.events(items, fmt)
 
 
 def _interactive() -> bool:
@@ -1164,6 +714,14 @@ def _interactive() -> bool:
 
 _YES = {"是", "y", "yes", "确认"}
 _NO = {"否", "n", "no", ""}
+
+
+def confirmed(change: str, preview: Callable[[], None], question: str) -> bool:
+    """Ask before a change that --yes makes without asking; with no one to answer, refuse it."""
+    if not _interactive():
+        raise UsageError(f"将{change}；当前不是交互式运行，确认无误请加 --yes，本次未做任何更改。")
+    preview()
+    return _confirm(question)
 
 
 def _confirm(question: str) -> bool:
@@ -1186,106 +744,29 @@ def _confirm(question: str) -> bool:
     return False
 
 
-@app.command()
-def undo(
-    ctx: typer.Context,
-    yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接撤销（供脚本使用）。"),
-    event_id: Optional[str] = typer.Option(
-        None, "--event", metavar="编号",
-        help="只在更改 #N 仍是最近一次可撤销的更改时撤销它；#N 已撤销时什么也不做（退出码 0），重试不会多撤销一项。",
-    ),
-    by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
-) -> None:
-    """撤销最近一次尚未撤销的更改（进展、状态或导入），先显示将撤销的内容。撤销本身也记入历史。
+# -- options several commands declare alike -------------------------------------------------
 
-    指定 --plan（或 GONGKAI_PLAN）时只撤销该计划中最近的更改。
-    """
-    from . import render
-    from .inputs import parse_event_id
-    from .usecases import history
-
-    number = parse_event_id(event_id) if event_id is not None else None
-    with _ledger(ctx) as ledger:
-        event = history.change(ledger, number) if number is not None else history.last_change(ledger)
-        if event.undone_by is not None:
-            render.already_undone(event)
-            return
-        if yes:
-            render.undo_preview(event)
-            # Shown before the change is made: a stdout that cannot take it fails here, with nothing undone.
-            sys.stdout.flush()
-        else:
-            if not _interactive():
-                raise UsageError(
-                    f"将撤销 {render.headline(event)}；当前不是交互式运行，确认无误请加 --yes，本次未做任何更改。"
-                )
-            render.undo_preview(event)
-            if not _confirm("确认撤销这项更改吗？"):
-                _say("未撤销任何更改。")
-                return
-        done = history.undo(ledger, event, by=by)
-    render.undone(done)
-
-
-# -- maintenance ------------------------------------------------------------------------
-
-
-@app.command()
-def backup(
-    ctx: typer.Context,
-    file: Path = typer.Argument(..., metavar="文件", help="备份文件路径，例如 gongkai-2023-04-01.db。"),
-    force: bool = typer.Option(False, "--force", help="备份文件已存在时覆盖它。"),
-) -> None:
-    """在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。恢复请用 gongkai restore 备份文件。"""
-    from . import render
-    from .usecases import maintenance
-
-    with _ledger(ctx, must_exist=True) as ledger:
-        written = maintenance.backup(ledger, file, overwrite=force)
-    ctx.find_root().meta[_DONE] = f"已备份到“{written}”"
-    render.backup_done(written)
-
-
-@app.command()
-def restore(
-    ctx: typer.Context,
-    file: Path = typer.Argument(..., metavar="备份文件", help="用 gongkai backup 做的备份文件。"),
-    yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接恢复（供脚本使用）。"),
-) -> None:
-    """用备份替换当前数据库：先检查备份完好，再把当前数据库另存一份（文件名含 before-restore 和时间），然后在独占锁下一次性写入。
-
-    不要直接把备份文件复制回原处：数据库旁残留的 -wal 文件会把它写坏。
-    """
-    from . import render
-    from .settings import database_path
-    from .usecases.maintenance import inspect_backup, restore as restore_backup
-
-    database = database_path(_options(ctx).db)
-    summary = inspect_backup(file, database)
-    if not yes:
-        if not _interactive():
-            raise UsageError(
-                f"将用{render.backup_headline(summary)}替换数据库“{database}”；当前不是交互式运行，"
-                "确认无误请加 --yes，本次未做任何更改。"
-            )
-        render.restore_preview(summary, database)
-        if not _confirm("确认用这份备份替换当前数据库吗？"):
-            typer.echo("未做任何更改。")
-            return
-    result = restore_backup(file, database)
-    ctx.find_root().meta[_DONE] = f"已用备份恢复数据库“{database}”（原数据库另存为“{result.aside}”）"
-    render.restored(result)
-
-
-@app.command()
-def check(ctx: typer.Context) -> None:
-    """检查数据库是否完好（完整性检查与外键检查）；有问题时退出码为 4。"""
-    from . import render
-    from .usecases import maintenance
-
-    with _ledger(ctx, must_exist=True) as ledger:
-        path = maintenance.check(ledger)
-    render.check_passed(path)
+FormatOption = typer.Option(
+    "table", "--format", "-f", metavar="格式", help="输出格式：table（默认）、json、csv、tsv、markdown。"
+)
+# Outputs never overwrite the database; a read-only file is replaced only when asked.
+ForceReadOnlyOption = typer.Option(False, "--force", help="输出文件是只读文件时也替换它。")
+TaskIdArgument = typer.Argument(..., metavar="序号", help="任务序号，例如 40。")
+ByOption = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。")
+QuietOption = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。")
+UNIT_HELP = "责任单位，可重复，例如 --unit 区财政局；也包括通过“各街镇”“区政府各部门”等集合分配的任务。"
+UnitsOption = typer.Option(None, "--unit", "-u", metavar="单位", help=UNIT_HELP, autocompletion=_complete_unit)
+UnitOption = typer.Option(
+    None, "--unit", "-u", metavar="单位", help="单位名称（默认为全部单位）；含通过集合分配的任务。",
+    autocompletion=_complete_unit,
+)
+DirectOption = typer.Option(False, "--direct", help="只看直接写明该单位的任务，不含通过集合（如各街镇）分配的任务。")
+LeadOption = typer.Option(False, "--lead", help="只看该单位牵头（排在第一位）的任务。")
+STATUS_HELP = (
+    "未开始、进行中、已完成、受阻、已取消，也可写 todo、doing、done、blocked、cancelled "
+    "或 完成、卡住 等常用说法（见 docs/dates.md）。"
+)
+DATE_HELP = "日期，例如 2023-04-20、4月20日、4/20、4月底、本周、下月、今天、7d（见 docs/dates.md）。"
 
 
 def main() -> None:
