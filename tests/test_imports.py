@@ -127,7 +127,8 @@ def commands_modules(args: list[str], env: dict) -> tuple[int, set[str]]:
     result = subprocess.run([sys.executable, "-c", LIST_COMMAND_MODULES, *args], check=False, capture_output=True,
                             text=True, encoding="utf-8", env=env, timeout=60)
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("commands:")]
-    return result.returncode, set(line.split()[1:])
+    # commands.shared holds what every commands module uses; it comes with any of them.
+    return result.returncode, set(line.split()[1:]) - {COMMAND_MODULES + "shared"}
 
 
 @pytest.mark.parametrize(
@@ -156,6 +157,14 @@ def test_tab_completion_of_an_option_imports_only_its_commands_module(env):
 
 def test_an_unknown_command_imports_no_commands_module(env):
     assert commands_modules(["lst"], env) == (2, set())
+
+
+def test_the_version_imports_no_use_case(env):
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "gongkai_cli", "--version"], check=False,
+                            capture_output=True, text=True, encoding="utf-8", env=env, timeout=60)
+    assert result.returncode == 0
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert not {name for name in imported if name.startswith(("gongkai_cli.usecases", "gongkai_cli.commands"))}
 
 
 def test_the_command_list_imports_every_commands_module(env):

@@ -7,17 +7,10 @@ import sys
 import typer
 
 from .. import render
-from ..cli import (
-    ByOption,
-    Commands,
-    FormatOption,
-    confirmed,
-    open_ledger,
-    render_format,
-    say,
-)
+from ..cli import Commands, confirmed, say
 from ..inputs import parse_event_id, parse_task_id
 from ..usecases import history
+from .shared import ByOption, FormatOption, open_ledger, render_format
 
 commands = Commands()
 

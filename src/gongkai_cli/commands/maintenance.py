@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..cli import Commands, confirmed, database, done, open_ledger
+from ..cli import Commands, confirmed
 from ..usecases import maintenance
+from .shared import database, done, open_ledger
 
 commands = Commands()
 # Declared here, not in the signatures, as the linter asks of a non-string default.

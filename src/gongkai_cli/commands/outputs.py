@@ -8,12 +8,12 @@ from typing import IO
 
 import typer
 
-from .. import export as exporter
-from .. import reporting
-from ..cli import Commands, ForceReadOnlyOption, UnitOption, open_ledger, say
+from .. import export as exporter, reporting
+from ..cli import Commands, say
 from ..errors import UsageError
 from ..files import STDOUT, check_output, write_output
 from ..usecases import reading
+from .shared import ForceReadOnlyOption, UnitOption, open_ledger
 
 commands = Commands()
 

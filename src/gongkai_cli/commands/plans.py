@@ -7,18 +7,10 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..cli import (
-    Commands,
-    FormatOption,
-    open_ledger,
-    plan_to_create,
-    render_format,
-    saved,
-    say,
-    settings,
-)
+from ..cli import Commands, say
 from ..inputs import parse_year
 from ..usecases import plans as plan_cases
+from .shared import FormatOption, open_ledger, plan_to_create, render_format, saved, settings
 
 commands = Commands()
 _WHY_DEFAULT = {"current_year": "今年的计划", "newest": "没有今年的计划，它是最新的"}

@@ -8,19 +8,12 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..cli import (
-    STATUS_HELP,
-    ByOption,
-    Commands,
-    QuietOption,
-    TaskIdArgument,
-    open_ledger,
-    render_format,
-)
+from ..cli import Commands
 from ..errors import UsageError
 from ..inputs import MAX_NOTE_BYTES, parse_count, parse_key, parse_status, parse_task_id
 from ..text import os_reason
 from ..usecases import progress
+from .shared import STATUS_HELP, ByOption, QuietOption, TaskIdArgument, open_ledger, render_format
 
 commands = Commands()
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import typer
 
 from .. import render
-from ..cli import (
+from ..cli import Commands
+from ..inputs import parse_task_id
+from ..usecases import reading
+from .shared import (
     DATE_HELP,
     STATUS_HELP,
-    Commands,
     DirectOption,
     FormatOption,
     LeadOption,
@@ -18,8 +20,6 @@ from ..cli import (
     render_format,
     statuses,
 )
-from ..inputs import parse_task_id
-from ..usecases import reading
 
 # `remind --fail-on-overdue`: a signal for monitors, distinct from 1 (crashed) and 2 (misused).
 OVERDUE_EXIT_CODE = 5
