@@ -21,7 +21,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GONGKAI_DB", str(db))
     monkeypatch.setenv("GONGKAI_TODAY", TODAY)
     monkeypatch.setenv("GONGKAI_USER", "测试员")
-    for name in ("GONGKAI_PLAN", "GONGKAI_TZ", "GONGKAI_NOW", "GONGKAI_DEBUG", "GONGKAI_BUSY_TIMEOUT", "NO_COLOR"):
+    # COLUMNS too: a piped table is as wide as it says (else 100), and the tests read tables at
+    # that default unless they set a width themselves; pytest-xdist's workers set it to 80.
+    for name in ("GONGKAI_PLAN", "GONGKAI_TZ", "GONGKAI_NOW", "GONGKAI_DEBUG", "GONGKAI_BUSY_TIMEOUT", "NO_COLOR",
+                 "COLUMNS"):
         monkeypatch.delenv(name, raising=False)
     return db
 

@@ -100,6 +100,7 @@ def formula_cells(path) -> list[str]:
     return [cell.coordinate for sheet in book for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
 
 
+@pytest.mark.slow
 def test_libreoffice_opens_the_export_without_a_formula(gk, tmp_path):
     gk("note", "40", LINK)
     gk("note", "41", "+1+1")

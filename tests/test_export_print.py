@@ -64,6 +64,7 @@ def test_row_heights_grow_with_wrapped_text(book):
     assert long >= 7 * 15 > short
 
 
+@pytest.mark.slow
 def test_libreoffice_prints_the_printable_sheet_at_9_pt_or_more(book, tmp_path):
     pdf = convert(tmp_path / "台账.xlsx", "pdf", tmp_path)
     if not shutil.which("pdftotext"):

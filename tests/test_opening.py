@@ -188,6 +188,7 @@ def test_check_of_a_missing_database_creates_nothing(run):
 _RELEASED = "import os, sys; print('ready', flush=True); sys.stdin.readline(); os.execv(sys.argv[1], sys.argv[1:])"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start", ["missing", "zero-byte"])
 def test_first_runs_at_the_same_moment_all_succeed_and_lose_no_note(run, tmp_path, executable, record_property,
                                                                     start):
@@ -236,6 +237,7 @@ def _open_together(path: str, barrier, failures) -> None:
         failures.put(str(err))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start", ["zero-byte", "rollback-journal"])
 def test_opens_that_switch_the_same_file_to_wal_together_wait_for_each_other(tmp_path, start):
     """SQLite refuses a journal-mode change that meets another's lock at once, without waiting.
@@ -279,6 +281,7 @@ ledger.Ledger.open(sys.argv[1]).close()
 """
 
 
+@pytest.mark.slow
 def test_a_creator_killed_before_the_link_leaves_nothing_under_the_real_name(run):
     creator = subprocess.Popen([sys.executable, "-c", _KILLED_CREATOR, str(run.db)], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True, env={**os.environ, **run.env})

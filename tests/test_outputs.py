@@ -151,6 +151,7 @@ def test_a_zipped_output_that_runs_out_of_space_is_one_error_line(gongkai, tmp_p
     assert full.returncode == 0 and (out / name).stat().st_size > 300_000
 
 
+@pytest.mark.slow
 def test_temp_files_of_killed_exports_are_removed_by_the_next_export(gongkai, executable, db_path, tmp_path):
     rng = random.Random(7)
     batch = "\n".join(f'{{"id": {task}, "text": "{_random_text(rng, 3000)}"}}' for task in range(1, 92) for _ in range(4))
@@ -185,6 +186,7 @@ def test_temp_files_of_killed_exports_are_removed_by_the_next_export(gongkai, ex
     assert target.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_temp_files_of_a_killed_backup_are_removed_by_the_next_backup(gongkai, tmp_path: Path):
     out = tmp_path / "backups"
     out.mkdir()

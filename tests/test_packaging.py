@@ -32,6 +32,7 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_the_bundled_files_inside_the_package(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "gongkai_cli/data/tasks_2023.csv" in names

@@ -182,6 +182,7 @@ def test_docx_through_the_installed_executable_to_a_pipe(executable, tmp_path):
     assert result.stdout.startswith(b"PK")
 
 
+@pytest.mark.slow
 def test_libreoffice_prints_it_on_a4_pages_numbered_with_dashes(session, tmp_path):
     write_docx(session, tmp_path)
     pdf = convert(tmp_path / "2023年政务公开工作进展.docx", "pdf", tmp_path)

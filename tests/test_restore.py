@@ -88,6 +88,7 @@ def backed_up(gongkai, db_path: Path, tmp_path: Path) -> Path:
     return backup
 
 
+@pytest.mark.slow
 @posix_only
 def test_restore_over_a_wal_left_by_a_killed_writer(gongkai, db_path: Path, backed_up: Path, record_property):
     writer = subprocess.Popen([sys.executable, "-c", _NOTE_WRITER, str(db_path)],
@@ -124,6 +125,7 @@ def test_restore_over_a_wal_left_by_a_killed_writer(gongkai, db_path: Path, back
     assert sorted(p.name for p in db_path.parent.iterdir() if p.name.startswith(".")) == []
 
 
+@pytest.mark.slow
 def test_restore_waits_for_a_writer_and_keeps_its_change_aside(gongkai, executable, db_path: Path, backed_up: Path):
     writer = sqlite3.connect(db_path, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")

@@ -140,6 +140,7 @@ def test_a_unit_file_in_neither_utf8_nor_gb18030_is_refused_by_name(tmp_path: Pa
     )
 
 
+@pytest.mark.slow
 def test_a_unit_sheet_that_libreoffice_saved_as_gbk_csv_loads(tmp_path: Path):
     """LibreOffice's own CSV filter writing GBK, as a clerk's office suite saves the sheet.
 
