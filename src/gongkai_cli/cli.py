@@ -507,6 +507,7 @@ class GlobalOptions(NamedTuple):
     db: Optional[Path]
     plan: Optional[str]
     debug: bool
+    unit: Optional[str] = None  # the clerk's own unit, for notes and status changes
 
 
 DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db）。"
@@ -524,7 +525,8 @@ ForceReadOnlyOption = typer.Option(False, "--force", help="输出文件是只读
 # Commands that work on one plan, so `--plan` after their name means something. `import`
 # has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.
 PLAN_COMMANDS = frozenset(
-    {"list", "due", "remind", "summary", "report", "show", "units", "note", "status", "export", "log", "undo"}
+    {"list", "due", "remind", "summary", "report", "show", "units", "note", "status", "export", "log", "undo",
+     "assign", "unassign"}
 )
 
 
@@ -612,6 +614,10 @@ def _main(
     ctx: typer.Context,
     db: Optional[Path] = DbOption,
     plan: Optional[str] = PlanOption,
+    unit: Optional[str] = typer.Option(
+        None, "--unit", envvar="GONGKAI_UNIT", show_envvar=True, metavar="单位",
+        help="本单位：note、status 默认记在这个单位名下（命令中的 --unit 优先）；查询命令不受影响。",
+    ),
     debug: bool = typer.Option(False, "--debug", help="出错时显示完整的调用栈。"),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="显示版本号并退出。"
@@ -625,7 +631,7 @@ def _main(
         help="显示当前 shell 的补全脚本，便于手动安装。",
     ),
 ) -> None:
-    ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug)
+    ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug, unit=unit)
 
 
 def _settings(ctx: typer.Context):
@@ -633,7 +639,7 @@ def _settings(ctx: typer.Context):
     from .settings import from_environment
 
     options = _options(ctx)
-    return from_environment(options.db, options.plan)
+    return from_environment(options.db, options.plan, options.unit)
 
 
 def _ledger(ctx: typer.Context, *, bootstrap: bool = True, **how):
@@ -1000,6 +1006,10 @@ def note(
         help="幂等键（例如脚本生成一次、重试时沿用的 UUID）：同一个键、同样内容再次执行时不重复记录，"
              "输出原记录；同一个键内容不同则报错（退出码 2）。",
     ),
+    unit: Optional[str] = typer.Option(
+        None, "--unit", "-u", metavar="单位", autocompletion=_complete_unit,
+        help="记在这个单位名下（该单位的进展）；默认取 gongkai --unit 或环境变量 GONGKAI_UNIT，都没有时是对任务整体的说明。",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。"),
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
 ) -> None:
@@ -1009,7 +1019,8 @@ def note(
 
     fmt = _render_format(fmt, confirmation=True)
     if from_file is not None:
-        if task_id is not None or text is not None or status is not None or count is not None or key is not None:
+        if (task_id is not None or text is not None or status is not None or count is not None or key is not None
+                or unit is not None):
             raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status、--count 或 --key，这些写在文件的各行里。")
         _note_batch(ctx, from_file, by=by, quiet=quiet, fmt=fmt)
         return
@@ -1020,7 +1031,9 @@ def note(
     amount, idempotency_key = parse_count(count), parse_key(key)
     body = _read_text(text)
     with _ledger(ctx) as ledger:
-        written = progress.add_note(ledger, number, body, by=by, status=new_status, count=amount, key=idempotency_key)
+        written = progress.add_note(
+            ledger, number, body, by=by, status=new_status, count=amount, key=idempotency_key, unit=unit
+        )
         plan = None if quiet else ledger.plan().name
     from . import render
 
@@ -1066,11 +1079,19 @@ def status_(
         ..., metavar="状态", help="新状态：" + STATUS_HELP
     ),
     note_text: Optional[str] = typer.Option(None, "--note", "-m", help="附带的说明。"),
+    unit: Optional[str] = typer.Option(
+        None, "--unit", "-u", metavar="单位", autocompletion=_complete_unit,
+        help="修改这个单位的状态；默认取 gongkai --unit 或环境变量 GONGKAI_UNIT。任务只有一个责任单位时可省略。",
+    ),
+    all_units: bool = typer.Option(False, "--all", help="把所有责任单位的状态都改为新状态（公开办办结或取消整项任务时用）。"),
     by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。"),
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json。"),
 ) -> None:
-    """修改任务状态；每次修改都会记入进展记录。例如：gongkai status 40 done"""
+    """修改一个责任单位的状态（任务的状态由各单位的状态得出）；每次修改都会记入进展记录。
+
+    例如：gongkai status 62 done --unit 马陆镇；只有一个责任单位的任务：gongkai status 1 done
+    """
     from .inputs import parse_status, parse_task_id
     from .usecases import progress
 
@@ -1078,16 +1099,62 @@ def status_(
     number = parse_task_id(task_id)
     target = parse_status(new_status)
     with _ledger(ctx) as ledger:
-        change = progress.set_status(ledger, number, target, note=note_text, by=by)
+        change = progress.set_status(ledger, number, target, note=note_text, by=by, unit=unit, all_units=all_units)
         plan = None if quiet else ledger.plan().name
     if quiet:
         return
     from . import render
 
     if change.note is None:
-        render.status_unchanged(change.task_id, change.after, fmt, plan=plan)
+        render.status_unchanged(change.task_id, change.after, fmt, plan=plan, unit=change.unit)
     else:
         render.note_saved(change.note, fmt, plan=plan)
+
+
+@app.command()
+def assign(
+    ctx: typer.Context,
+    task_id: str = typer.Argument(..., metavar="序号", help="任务序号，例如 40。"),
+    unit: List[str] = typer.Option(
+        ..., "--unit", "-u", metavar="单位", autocompletion=_complete_unit,
+        help="分配给这个单位，可重复；集合（如各街镇）分配给其全部成员。",
+    ),
+    by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
+) -> None:
+    """把任务分配给更多单位（例如把“各相关部门”落实为具体单位）；记入历史，可撤销。
+
+    例如：gongkai assign 40 --unit 区财政局
+    """
+    from . import render
+    from .inputs import parse_task_id
+    from .usecases import assignments
+
+    number = parse_task_id(task_id)
+    with _ledger(ctx) as ledger:
+        event = assignments.assign(ledger, number, unit, by=by)
+    render.assignment_changed(event)
+
+
+@app.command()
+def unassign(
+    ctx: typer.Context,
+    task_id: str = typer.Argument(..., metavar="序号", help="任务序号，例如 40。"),
+    unit: List[str] = typer.Option(..., "--unit", "-u", metavar="单位", autocompletion=_complete_unit,
+                                   help="取消分配给这个单位，可重复。"),
+    by: Optional[str] = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。"),
+) -> None:
+    """取消把任务分配给某些单位（已有该单位进展记录的不能取消）；记入历史，可撤销。
+
+    例如：gongkai unassign 40 --unit 各相关单位
+    """
+    from . import render
+    from .inputs import parse_task_id
+    from .usecases import assignments
+
+    number = parse_task_id(task_id)
+    with _ledger(ctx) as ledger:
+        event = assignments.unassign(ledger, number, unit, by=by)
+    render.assignment_changed(event)
 
 
 # -- export ---------------------------------------------------------------------------
