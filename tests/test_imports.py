@@ -44,7 +44,7 @@ def env(tmp_path) -> dict:
         ["due", "--before", "2023-04-20", "--format", "csv"],
         ["show", "40", "--format", "json"],
         ["note", "40", "x", "--quiet"],
-        ["status", "40", "doing", "--quiet"],
+        ["status", "40", "--all", "doing", "--quiet"],
         ["remind", "--within", "7d"],
     ],
 )
@@ -73,7 +73,7 @@ HEAVY = ("pydantic", "rich", "sqlite_utils")
         ["list", "--unit", "区财政局", "--format", "json"],
         ["list", "--unit", "区财政局", "--format", "csv"],
         ["note", "40", "x", "--quiet"],
-        ["status", "40", "doing", "--quiet"],
+        ["status", "40", "--all", "doing", "--quiet"],
         ["remind"],
         ["list", "--plan", "2023", "--format", "json"],
     ],

@@ -524,8 +524,8 @@ class SQLiteStore:
     def tasks_with_notes(self, plan: str, *, today: date) -> list[Task]:
         """Every task of a plan by id, each with all its notes (oldest first), for exports.
 
-        Three queries in one read transaction, so tasks, units and notes come
-        from the same snapshot even while someone else is writing.
+        A few queries in one read transaction, so tasks, units, assignments and notes
+        come from the same snapshot even while someone else is writing.
         """
         self.conn.execute("BEGIN")
         try:
@@ -533,7 +533,7 @@ class SQLiteStore:
                 f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.plan = :plan ORDER BY t.id",
                 {"plan": plan, "today": today.isoformat()},
             ).fetchall()
-            return self._tasks_from_rows(rows, with_notes=True)
+            return self._tasks_from_rows(rows, with_notes=True, with_assignments=True, today=today)
         finally:
             self.conn.execute("COMMIT")
 
@@ -994,7 +994,8 @@ class SQLiteStore:
         self.conn.executemany(
             "UPDATE assignments SET via = ?, lead = ?, vague = ?, position = ?, manual = 0 WHERE pk = ?", updates
         )
-        self.conn.executemany("UPDATE assignments SET position = ? WHERE pk = ?", moved)
+        # A unit kept because it worked on the task stays, like one the office added, until unassigned.
+        self.conn.executemany("UPDATE assignments SET position = ?, manual = 1 WHERE pk = ?", moved)
         self.conn.executemany(
             """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, 'todo', ?)""",
@@ -1132,6 +1133,8 @@ class SQLiteStore:
             raise _out_of_step(event)
         task_pk, _, task_status, assignment = row
         units = self._assignment_states([task_pk])[task_pk]
+        if units and task_status != derived_status(Status(state[1]) for state in units.values()).value:
+            raise _out_of_step(event)
         if isinstance(payload, StatusPayload):
             after = payload.after.value
             if payload.unit is not None:
@@ -1542,6 +1545,8 @@ class SQLiteStore:
                 expected = derived_status(Status(value) for value in json.loads(statuses))
             except ValueError:
                 continue  # an unreadable status is reported above already
+            if status not in _STATUSES:
+                continue
             if status != expected.value:
                 found.append(f"表 tasks 第 {rowid} 行的 status 列与其各单位（assignments）的状态不一致，应为 {expected.value}")
         return found

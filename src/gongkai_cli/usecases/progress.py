@@ -61,19 +61,29 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
             if key is not None and key in keyed:
                 raise UsageError(f"键“{key}”与第 {keyed[key]} 行重复，一个键只能对应一条进展。")
             author = ledger.author((values["by"] or "").strip() or default_author)
+            typed_unit = unit_name(values.get("unit") or "")
+            unit = ledger.directory.canonical(typed_unit) if typed_unit else own_unit
         except UsageError as err:
             raise UsageError(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
         if key is not None:
             keyed[key] = line.line
-        entries.append(NoteInput(task_id, text, author, status, count, key, own_unit))
+        entries.append(NoteInput(task_id, text, author, status, count, key, unit))
     known = ledger.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
     for line, entry in zip(lines, entries):
         if entry.task_id not in known:
             raise NotFound(
                 f"“{source}”第 {line.line} 行：计划“{plan.name}”中没有序号为 {entry.task_id} 的任务；整批未写入。"
             )
-    with _key_refusals():
-        written = ledger.store.add_notes(plan.name, entries, at=dates.timestamp())
+    try:
+        with _key_refusals():
+            written = ledger.store.add_notes(plan.name, entries, at=dates.timestamp())
+    except UsageError as err:
+        # A unit refusal names a task: say which line asked for it.
+        refused = getattr(err.__context__, "task_id", None)
+        line = next((line.line for line, entry in zip(lines, entries) if entry.task_id == refused), None)
+        if line is None:
+            raise
+        raise UsageError(f"“{source}”第 {line} 行：{err.message.removesuffix('未做任何更改。')}整批未写入。") from None
     if written is None:
         raise NotFound(f"写入时“{source}”中的某项任务已不在计划“{plan.name}”中；整批未写入。")
     return [note for note, _ in written]
