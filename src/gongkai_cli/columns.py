@@ -102,7 +102,7 @@ def _assignment_unit(a: Assignment) -> str:
 
 ASSIGNMENT = declare(
     Column("unit", "单位", lambda a: a.unit, text=_assignment_unit, overflow="fold"),
-    Column("via", "经由集合", lambda a: a.via, text=lambda a: a.via or ("牵头" if a.lead else ""), overflow="fold"),
+    Column("via", "经由", lambda a: a.via, text=lambda a: a.via or ("牵头" if a.lead else ""), overflow="fold"),
     Column("lead", "牵头", lambda a: a.lead, text=lambda a: "牵头" if a.lead else ""),
     Column("status", "状态", lambda a: a.status.value, text=lambda a: a.status.label, cell=_own_status_label,
            style=lambda a: "bold red" if a.overdue else {"done": "green", "blocked": "yellow"}.get(a.status.value, ""),
