@@ -166,6 +166,19 @@ def test_all_sets_every_unit_the_office_closing_a_task(run):
     assert "所有单位的状态：未开始 → 已完成" in run("log", "62").stdout
 
 
+def test_a_units_report_shows_its_own_status_and_the_plan_report_counts_assignments(run):
+    run("status", "62", "done", "--unit", "马陆镇")
+    mine = run("report", "--unit", "马陆镇").stdout
+    row = next(line for line in mine.splitlines() if line.startswith("| 62 |"))  # 任务清单 comes first
+    assert "已完成" in row
+    row = next(line for line in run("report", "--unit", "江桥镇").stdout.splitlines() if line.startswith("| 62 |"))
+    assert "逾期" in row
+    rows = {line.split("|")[1].strip(): line for line in run("report").stdout.splitlines() if line.startswith("| ")}
+    units = {row["name"]: row for row in as_json(run("units", "--format", "json"))}
+    cells = [cell.strip() for cell in rows["马陆镇"].split("|")[1:-1]]
+    assert cells[:4] == ["马陆镇", str(units["马陆镇"]["tasks"]), "1", str(units["马陆镇"]["overdue"])]
+
+
 # -- refusals ------------------------------------------------------------------------------
 
 

@@ -155,9 +155,7 @@ def task_json(task: Task) -> dict:
 # -- notes ------------------------------------------------------------------------
 
 
-def note_saved(
-    note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | None = None, shown_unit: bool = True
-) -> None:
+def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
     out = out or sys.stdout
     if fmt == "json":
         write_json(_note_json(note, plan), out)
@@ -165,7 +163,7 @@ def note_saved(
     what = f"状态已改为“{note.status.label}”" if note.status else "已记录进展"
     if note.count:
         what += f"，计 {note.count} 次"
-    place = _task_place(plan, note.task_id) + (f"（{note.unit}）" if note.unit and shown_unit else "")
+    place = _task_place(plan, note.task_id) + (f"（{note.unit}）" if note.unit else "")
     _say(f"{place}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
 
 
