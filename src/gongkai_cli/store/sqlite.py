@@ -22,7 +22,7 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 
 from ..errors import StoreError
 from ..models import (
-    CLOSED_STATUSES, Assignment, Commit, Event, Note, NotePayload, Plan, Status, StatusPayload, Task, decode_payload,
+    CLOSED_STATUSES, Assignment, Commit, Event, Note, Plan, Status, StatusPayload, Task, decode_payload,
     derived_status,
 )
 from . import (
@@ -948,7 +948,9 @@ class SQLiteStore:
         self.conn.executemany("DELETE FROM task_units WHERE task = ?", [(pk,) for pk, _ in changes])
         self._insert_units(changes, unit_ids)
 
-    def _sync_assignments(self, planned: dict[int, list[dict]], at: str, *, new: set[int] = frozenset()) -> dict[int, list[dict]]:
+    def _sync_assignments(
+        self, planned: dict[int, list[dict]], at: str, *, new: set[int] = frozenset()
+    ) -> dict[int, list[dict]]:
         """Make each task's assignments follow its planned list (see import_plan); returns, for
         the existing tasks whose list changed, the list planned before."""
         current: dict[int, list[tuple]] = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .. import dates
-from ..errors import NotFound, UsageError
+from ..errors import UsageError
 from ..models import Event, Task
 from ..store import AlreadyAssigned, AssignmentHasNotes, AssignmentInput, LastAssignment, NotAssigned, Storage
 from ..units import UnitDirectory, unit_name
@@ -125,7 +125,7 @@ def unassign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | N
             f"（gongkai status {task_id} cancelled --unit 单位）。"
         ) from None
     if event is None:
-        raise NotFound(f"计划“{plan.name}”中没有序号为 {task_id} 的任务。")
+        raise no_task(plan.name, task_id)
     return event
 
 
