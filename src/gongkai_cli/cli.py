@@ -951,7 +951,7 @@ def units(
     tree: bool = typer.Option(False, "--tree", help="按集合（各街镇、区政府各部门等）列出成员。"),
     fmt: str = FormatOption,
 ) -> None:
-    """列出所有责任单位：类型、别名，以及在当前计划中直接负责、牵头、已完成、逾期的任务数。"""
+    """列出所有责任单位：类型、别名，以及在当前计划中分配给它（含经由集合分配）、由它牵头、它已完成、它逾期的任务数。"""
     from . import render
     from .usecases import reading
 
@@ -1090,7 +1090,7 @@ def status_(
 ) -> None:
     """修改一个责任单位的状态（任务的状态由各单位的状态得出）；每次修改都会记入进展记录。
 
-    例如：gongkai status 62 done --unit 马陆镇；只有一个责任单位的任务：gongkai status 1 done
+    例如：gongkai status 62 done --unit 马陆镇；只有一个责任单位的任务：gongkai status 28 done
     """
     from .inputs import parse_status, parse_task_id
     from .usecases import progress
