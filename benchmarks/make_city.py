@@ -328,7 +328,8 @@ def note_calls(
             month=rng.randint(1, 12),
         )
         count_towards = 1 if task.target and rng.random() < 0.5 else None
-        by_day.setdefault(day, []).append(NoteInput(task.id, text, person(rng), status, count_towards))
+        by_day.setdefault(day, []).append(NoteInput(task.id, text, person(rng), status, count_towards,
+                                                        all_units=status is not None))
     for day, entries in by_day.items():
         moment = datetime(year, 1, 1, rng.randint(8, 18), rng.randrange(60), rng.randrange(60)) + timedelta(days=day)
         yield f"{moment.isoformat()}+08:00", entries

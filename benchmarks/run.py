@@ -203,7 +203,8 @@ def note_batch_file(path: Path, rng: random.Random) -> None:
         writer.writerow(("id", "text", "status", "count"))
         for _ in range(BATCH_NOTES):
             status = rng.choice(("doing", "done")) if rng.random() < 0.05 else ""
-            writer.writerow((rng.randint(1, 91), rng.choice(make_city.NOTE_TEMPLATES).format(
+            # A status needs a unit on a task with several; task 28 has one (区财政局).
+            writer.writerow((28 if status else rng.randint(1, 91), rng.choice(make_city.NOTE_TEMPLATES).format(
                 topic=rng.choice(make_city.NOTE_TOPICS), n=rng.randint(1, 40), pct=50, month=6,
             ), status, ""))
 

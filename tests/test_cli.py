@@ -87,9 +87,9 @@ def test_bad_task_id_is_exit_2(gk, value):
 
 
 def test_note_then_status_in_one_command(gk):
-    result = gk("note", "40", "开始推进", "--status", "doing")
+    result = gk("note", "40", "开始推进", "--status", "doing", "--unit", "区经委")
     assert result.exit_code == 0
-    assert "状态已改为“进行中”" in result.stdout
+    assert "（区经委）：状态已改为“进行中”" in result.stdout
     assert json.loads(gk("show", "40", "-f", "json").stdout)["status"] == "doing"
 
 
@@ -120,17 +120,17 @@ def test_empty_note_is_exit_2(gk, text):
 
 
 def test_status_accepts_chinese_and_english_and_records_a_note(gk):
-    assert gk("status", "40", "已完成", "--note", "已发布").exit_code == 0
+    assert gk("status", "40", "--all", "已完成", "--note", "已发布").exit_code == 0
     data = json.loads(gk("show", "40", "-f", "json").stdout)
     assert data["status"] == "done"
     assert data["notes"][-1] == {**data["notes"][-1], "status": "done", "text": "已发布"}
-    unchanged = gk("status", "40", "done")
+    unchanged = gk("status", "40", "--all", "done")
     assert unchanged.exit_code == 0 and "未做更改" in unchanged.stdout
 
 
 @pytest.mark.parametrize("value", ["finished", ""])
 def test_bad_status_is_exit_2_listing_choices(gk, value):
-    result = gk("status", "40", value)
+    result = gk("status", "40", "--all", value)
     assert result.exit_code == 2
     assert f"“{value}”" in result.stderr and "已完成" in result.stderr
 
@@ -170,7 +170,7 @@ def test_import_reports_counts_and_reimport_keeps_progress(gk, tmp_path: Path):
     first = gk("import", str(plan))
     assert first.exit_code == 0, first.output
     assert "2024" in first.stdout and "新增 2" in first.stdout
-    gk("status", "2", "doing", "--note", "已启动")
+    gk("status", "2", "--all", "doing", "--note", "已启动")
     plan.write_text(
         "序号,任务名称,任务内容,责任单位,时间节点\n1,组一,内容一（修订）,区财政局、区审计局,全年\n2,,内容二,,6月底前\n",
         encoding="gb18030",
@@ -268,7 +268,8 @@ def test_internal_errors_are_one_line_unless_debug(gk, monkeypatch):
 def test_units_json_keys_and_counts(gk):
     rows = {row["name"]: row for row in json.loads(gk("units", "-f", "json").stdout)}
     assert set(rows["区财政局"]) == {"name", "kind", "aliases", "members", "tasks", "led", "done", "overdue"}
-    assert (rows["区财政局"]["tasks"], rows["区财政局"]["led"]) == (4, 3)
+    # Assignments: the 4 tasks naming it, and the 44 it has as one of 区政府各部门.
+    assert (rows["区财政局"]["tasks"], rows["区财政局"]["led"]) == (48, 3)
     assert rows["区行政服务中心（区大数据中心）"]["aliases"] == ["区大数据中心", "区行政服务中心"]
     assert len(rows["各街镇"]["members"]) == 12
 
@@ -297,8 +298,8 @@ def test_remind_text_markdown_and_csv(gk, monkeypatch):
 
 def test_remind_leaves_out_done_tasks(gk, monkeypatch):
     monkeypatch.setenv("GONGKAI_TODAY", "2023-04-14")
-    gk("status", "62", "done")
-    gk("status", "40", "cancelled")
+    gk("status", "62", "--all", "done")
+    gk("status", "40", "--all", "cancelled")
     assert gk("remind").stdout == ""
 
 
@@ -309,7 +310,7 @@ def test_remind_rejects_a_bad_window(gk, within):
 
 
 def test_typer_usage_errors_keep_exit_2_and_are_not_internal_errors(gk):
-    result = gk("status", "40", "done", "--bogus")
+    result = gk("status", "40", "--all", "done", "--bogus")
     assert result.exit_code == 2
     assert "内部错误" not in result.output
     missing = gk("note", "40")
@@ -323,8 +324,8 @@ def _progress(gk):
     gk("status", "28", "done")
     gk("status", "29", "done")
     gk("status", "30", "cancelled")
-    gk("status", "40", "doing")
-    gk("status", "4", "blocked")
+    gk("status", "40", "--all", "doing")
+    gk("status", "4", "--all", "blocked")
 
 
 def test_summary_numbers_after_a_scripted_session(gk, monkeypatch):
@@ -414,8 +415,8 @@ def test_with_no_plan_of_this_year_the_newest_is_the_default_and_import_says_so(
 
 def test_every_write_confirmation_names_the_plan(gk, tmp_path):
     assert gk("note", "40", "试点完成").stdout.startswith("计划 2023 第 40 项：已记录进展")
-    assert gk("status", "40", "进行").stdout.startswith("计划 2023 第 40 项：状态已改为“进行中”")
-    assert gk("status", "40", "进行中").stdout.startswith("计划 2023 第 40 项已经是“进行中”，未做更改")
+    assert gk("status", "40", "--all", "进行").stdout.startswith("计划 2023 第 40 项：状态已改为“进行中”")
+    assert gk("status", "40", "--all", "进行中").stdout.startswith("计划 2023 第 40 项已经是“进行中”，未做更改")
     batch = write_csv(tmp_path / "notes.csv", "id,text\n40,甲\n41,乙\n")
     assert gk("note", "--from", str(batch)).stdout.startswith("计划 2023：已记录 2 条进展")
     preview, done = gk("undo", "--yes").stdout.splitlines()
@@ -427,13 +428,13 @@ def test_every_write_confirmation_names_the_plan(gk, tmp_path):
 @pytest.mark.parametrize(("word", "label"), [("完成", "已完成"), ("做完", "已完成"), ("办结", "已完成"),
                                              ("卡住", "受阻"), ("作废", "已取消"), ("开始", "进行中")])
 def test_status_accepts_the_words_clerks_type(gk, word, label):
-    result = gk("status", "40", word)
+    result = gk("status", "40", "--all", word)
     assert result.exit_code == 0, result.stderr
     assert f"状态已改为“{label}”" in result.stdout
 
 
 def test_an_unknown_status_word_lists_the_accepted_ones(gk):
-    result = gk("status", "40", "差不多了")
+    result = gk("status", "40", "--all", "差不多了")
     assert result.exit_code == 2
     assert "完成" in result.stderr and "卡住" in result.stderr and "作废" in result.stderr
 

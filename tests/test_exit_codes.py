@@ -173,9 +173,9 @@ def test_failures_before_the_commit_keep_their_codes_and_write_nothing(gk):
 
 
 def test_a_retried_note_with_its_key_is_stored_once_and_confirmed_as_the_original(gk):
-    first = full(gk, "note", "40", "试点完成", "--status", "doing", "--count", "1", "--key", "job-7f3a")
+    first = full(gk, "note", "40", "试点完成", "--status", "doing", "--count", "1", "--key", "job-7f3a", "-u", "区经委")
     assert first.returncode == 7
-    retry = gk("note", "40", "试点完成", "--status", "doing", "--count", "1", "--key", "job-7f3a",
+    retry = gk("note", "40", "试点完成", "--status", "doing", "--count", "1", "--key", "job-7f3a", "-u", "区经委",
                "--format", "json", extra_env={"GONGKAI_NOW": "2030-01-01T00:00:00+08:00"})
     assert retry.returncode == 0, retry.stderr
     original = json.loads(retry.stdout)
@@ -186,12 +186,13 @@ def test_a_retried_note_with_its_key_is_stored_once_and_confirmed_as_the_origina
     assert updated == original["at"]  # the retry did not touch the task either
     assert count(gk.db, "SELECT count(*) FROM events WHERE action = 'status'") == 1
     # Nothing is written by a recognised retry, so even a full disk cannot make it fail as saved.
-    assert full(gk, "note", "40", "试点完成", "--status", "doing", "--count", "1", "--key", "job-7f3a").returncode == 2
+    assert full(gk, "note", "40", "试点完成", "--status", "doing", "--count", "1", "--key", "job-7f3a",
+                "-u", "区经委").returncode == 2
 
 
 def test_the_same_key_with_other_content_is_a_conflict(gk):
     gk("note", "40", "试点完成", "--key", "k1")
-    for args in (("40", "别的内容"), ("41", "试点完成"), ("40", "试点完成", "--status", "done"),
+    for args in (("40", "别的内容"), ("41", "试点完成"), ("40", "试点完成", "--status", "done", "-u", "区经委"),
                  ("40", "试点完成", "--count", "1")):
         result = gk("note", *args, "--key", "k1")
         assert result.returncode == 2
@@ -319,7 +320,8 @@ def test_a_lone_surrogate_in_a_json_line_is_refused_in_one_line(gk, tmp_path: Pa
 def test_a_group_cycle_in_the_unit_file_is_refused_naming_the_groups(gk):
     (gk.db.parent / "units.csv").write_text(
         "name,kind,members\n甲,group,乙\n乙,group,丙、甲\n丙,department,\n", encoding="utf-8")
-    for args in (("remind", "--by-unit", "--within", "1m"), ("summary", "--by", "unit"), ("list", "--unit", "丙")):
+    # summary --by unit counts the assignments the ledger holds: it no longer reads the unit file.
+    for args in (("remind", "--by-unit", "--within", "1m"), ("units",), ("list", "--unit", "丙")):
         refused(gk, *args, needle="甲 → 乙 → 甲")
 
 

@@ -56,7 +56,7 @@ def test_xlsx_round_trip_into_a_new_database(gk, tmp_path, monkeypatch):
 
 def test_xlsx_sheets_columns_and_cell_types(gk, tmp_path):
     gk("note", "40", "试点完成", "--by", "张三")
-    gk("status", "40", "done", "--note", "专栏上线", "--by", "李四")
+    gk("status", "40", "--all", "done", "--note", "专栏上线", "--by", "李四")
     target = tmp_path / "out.xlsx"
     gk("export", "-o", str(target))
     book = openpyxl.load_workbook(target)
@@ -149,7 +149,7 @@ def test_csv_file_has_a_bom_for_excel_and_imports_back(gk, tmp_path, monkeypatch
 
 def test_json_has_task_objects_with_notes_and_latest_note(gk):
     gk("note", "40", "第一次")
-    gk("status", "40", "doing", "--note", "第二次")
+    gk("status", "40", "--all", "doing", "--note", "第二次")
     data = json.loads(gk("export", "-f", "json", "-o", "-").stdout)
     assert [t["id"] for t in data] == list(range(1, 92))
     task = data[39]
@@ -234,7 +234,7 @@ def test_ics_parses_back_with_stable_uids_and_identical_bytes(gk, tmp_path):
     assert "状态：未开始" in description
     assert not calendar.walk("VTODO")
 
-    gk("status", "40", "cancelled", "--note", "并入其他试点")
+    gk("status", "40", "--all", "cancelled", "--note", "并入其他试点")
     changed = tmp_path / "c.ics"
     gk("export", "-o", str(changed))
     again = {str(e["uid"]): e for e in icalendar.Calendar.from_ical(changed.read_bytes()).walk("VEVENT")}

@@ -25,11 +25,11 @@ def parse_both(data: bytes):
 @pytest.fixture
 def ledger(gk, monkeypatch):
     monkeypatch.setenv("GONGKAI_NOW", "2023-03-20T01:30:00Z")
-    gk("status", "40", "done", "--note", "专栏上线")
+    gk("status", "40", "--all", "done", "--note", "专栏上线")
     monkeypatch.setenv("GONGKAI_NOW", "2023-03-21T01:30:00Z")
-    gk("status", "41", "doing")
-    gk("status", "42", "blocked")
-    gk("status", "43", "cancelled")
+    gk("status", "41", "--all", "doing")
+    gk("status", "42", "--all", "blocked")
+    gk("status", "43", "--all", "cancelled")
     gk("note", "60", "邀请公众代表列席常务会议", "--count", "1")
     return gk
 

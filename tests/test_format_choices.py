@@ -23,7 +23,7 @@ COMMANDS = {
     "units": [],
     "log": [],
     "note": ["40", "试点完成"],
-    "status": ["40", "doing"],
+    "status": ["40", "doing", "--all"],
     "export": [],
 }
 

@@ -44,14 +44,15 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
 
 def test_every_change_is_an_event_with_before_and_after(ledger: Ledger, tmp_path: Path):
     ledger.add_note(40, "试点完成", by="张三")
-    ledger.set_status(40, Status.DONE, note="已发布", by="李四")
+    ledger.set_status(40, Status.DONE, note="已发布", by="李四", all_units=True)
     edited = write_csv(tmp_path / "tasks_2023.csv", HEADER + "40,组,新的内容,区财政局,5月1日前\n999,组,新任务,区财政局,全年\n")
     ledger.import_file(edited)
     bootstrap, note, status, reimport = ledger.history()
     assert (bootstrap.action, bootstrap.before["plan"], len(bootstrap.after["tasks"])) == ("import", None, 91)
     assert (note.action, note.by, note.task, note.before, note.after["text"]) == ("note", "张三", 40, None, "试点完成")
-    assert (status.action, status.before, status.after["status"], status.after["text"]) == (
-        "status", {"status": "todo"}, "done", "已发布")
+    assert (status.action, status.before["status"], status.after["status"], status.after["text"]) == (
+        "status", "todo", "done", "已发布")
+    assert set(status.before["units"].values()) == {"todo"} and status.after["all"] is True
     assert reimport.before["tasks"]["999"] is None
     assert reimport.before["tasks"]["40"]["due"] == "2023-04-20"
     assert reimport.after["tasks"]["40"] == {
@@ -121,8 +122,8 @@ def test_undo_a_note_retracts_it_but_keeps_it_in_the_history(ledger: Ledger, db_
 
 
 def test_undo_a_status_change_restores_the_previous_status(ledger: Ledger):
-    ledger.set_status(40, Status.DOING)
-    ledger.set_status(40, Status.BLOCKED, note="等待数据")
+    ledger.set_status(40, Status.DOING, all_units=True)
+    ledger.set_status(40, Status.BLOCKED, note="等待数据", all_units=True)
     ledger.undo(ledger.last_change())
     task = ledger.show(40)
     assert task.status is Status.DOING
@@ -131,15 +132,15 @@ def test_undo_a_status_change_restores_the_previous_status(ledger: Ledger):
 
 @pytest.mark.parametrize("status", list(Status))
 def test_every_status_comes_back(ledger: Ledger, status: Status):
-    ledger.set_status(40, Status.DOING)
-    ledger.set_status(40, status, note="改")
+    ledger.set_status(40, Status.DOING, all_units=True)
+    ledger.set_status(40, status, note="改", all_units=True)
     ledger.undo(ledger.last_change())
     assert ledger.show(40).status is Status.DOING
 
 
 def test_undo_steps_back_through_the_history_and_is_itself_recorded(ledger: Ledger):
-    ledger.set_status(40, Status.DOING)
-    ledger.set_status(40, Status.DONE)
+    ledger.set_status(40, Status.DOING, all_units=True)
+    ledger.set_status(40, Status.DONE, all_units=True)
     first = ledger.undo(ledger.last_change())
     second = ledger.undo(ledger.last_change())
     assert ledger.show(40).status is Status.TODO
@@ -152,7 +153,7 @@ def test_undo_steps_back_through_the_history_and_is_itself_recorded(ledger: Ledg
 def test_undo_a_reimport_restores_texts_dates_units_and_plan(ledger: Ledger, tmp_path: Path):
     before = ledger.show(40)
     plan_before = ledger.plan()
-    ledger.set_status(40, Status.DOING)
+    ledger.set_status(40, Status.DOING, all_units=True)
     edited = write_csv(tmp_path / "tasks_2023.csv", HEADER + "40,新组,新内容,区财政局、马陆镇,11月底前\n")
     ledger.import_file(edited, year=2023)
     assert ledger.show(40).content == "新内容"
@@ -203,7 +204,7 @@ def test_undo_of_an_import_refuses_while_its_new_tasks_have_live_notes(ledger: L
 
 
 def test_undo_refuses_when_the_ledger_no_longer_matches_the_event(ledger: Ledger, db_path: Path):
-    ledger.set_status(40, Status.DONE)
+    ledger.set_status(40, Status.DONE, all_units=True)
     conn = sqlite3.connect(db_path)
     conn.execute("UPDATE tasks SET status = 'blocked' WHERE plan = '2023' AND id = 40")
     conn.commit()
@@ -274,7 +275,7 @@ def test_undo_of_an_import_whose_stored_change_is_gone_refuses(ledger: Ledger, d
 
 
 def test_undo_is_one_transaction(ledger: Ledger, db_path: Path, monkeypatch):
-    ledger.set_status(40, Status.DONE)
+    ledger.set_status(40, Status.DONE, all_units=True)
     before = snapshot(db_path)
 
     def fail(*args, **kwargs):
@@ -327,7 +328,7 @@ def test_upgrading_an_old_database_turns_its_notes_into_history(tmp_path: Path):
 
 def test_log_command_formats(gk):
     gk("note", "40", "试点完成")
-    gk("status", "40", "done")
+    gk("status", "40", "--all", "done")
     table = gk("log", "40")
     assert table.exit_code == 0
     assert "未开始 → 已完成" in table.stdout and "试点完成" in table.stdout and "共 3 条历史记录" in table.stdout
@@ -335,7 +336,7 @@ def test_log_command_formats(gk):
     assert [e["action"] for e in data] == ["import", "note", "status"]
     assert set(data[2]) >= {"id", "at", "by", "action", "plan", "task", "before", "after", "undone_by", "summary"}
     rows = list(csv.DictReader(io.StringIO(gk("log", "--format", "csv").stdout)))
-    assert rows[2]["summary"] == "状态：未开始 → 已完成" and rows[2]["by"] == "测试员"
+    assert rows[2]["summary"] == "所有单位的状态：未开始 → 已完成" and rows[2]["by"] == "测试员"
     assert len(gk("log", "--format", "tsv").stdout.splitlines()) == 4
     assert "| 编号 |" in gk("log", "--format", "markdown").stdout
 
@@ -349,7 +350,7 @@ def test_log_bad_input(gk, args, code):
 
 
 def test_undo_without_a_terminal_needs_yes_and_changes_nothing(gk, db_path):
-    gk("status", "40", "done")
+    gk("status", "40", "--all", "done")
     before = snapshot(db_path)
     result = gk("undo")
     assert result.exit_code == 2

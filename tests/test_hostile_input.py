@@ -100,7 +100,7 @@ def test_a_note_of_exactly_64_kib_is_accepted_and_one_byte_more_is_not(gk, ledge
     before = snapshot(ledger_db)
     refused(gk("note", "40", exactly + "b"), 2, "65537")
     refused(gk("note", "40", "-", input=exactly + "b\n"), 2, "65537")
-    refused(gk("status", "40", "done", "--note", exactly + "b"), 2, "65537")
+    refused(gk("status", "40", "--all", "done", "--note", exactly + "b"), 2, "65537")
     refused(gk("note", "40", "-", input="a" * (4 * 65536 + 1)), 2, "64 KiB")
     assert snapshot(ledger_db) == before
 
@@ -282,7 +282,7 @@ def test_a_read_only_database_refuses_writes_and_still_reads(gk, tmp_path):
         pytest.skip(f"cannot drop CAP_DAC_OVERRIDE here ({err}), so root would write anyway")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)["notes"][0]["text"] == "只读之前"
-    for args in (["note", "40", "x"], ["status", "40", "done"], ["undo", "--yes"],
+    for args in (["note", "40", "x"], ["status", "40", "--all", "done"], ["undo", "--yes"],
                  ["import", str(write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,区财政局,全年\n"))]):
         result = run(*args)
         assert result.returncode == 4, (args, result.stderr)
@@ -297,7 +297,7 @@ def test_sql_looking_text_is_only_ever_text(gk, ledger_db, tmp_path):
     plan = write_csv(tmp_path / "plan.csv", HEADER + f'1,"{SQL}","{SQL}","{SQL}",全年\n')
     assert gk("import", str(plan), "--plan", SQL, "--year", "2024").exit_code == 0
     assert gk("--plan", SQL, "note", "1", SQL, "--by", SQL).exit_code == 0
-    assert gk("--plan", SQL, "status", "1", "done", "--note", SQL).exit_code == 0
+    assert gk("--plan", SQL, "status", "1", "--all", "done", "--note", SQL).exit_code == 0
     task = json.loads(gk("--plan", SQL, "show", "1", "-f", "json").stdout)
     assert task["plan"] == SQL and task["content"] == clean_text(SQL)
     assert [n["text"] for n in task["notes"]] == [SQL, SQL]

@@ -52,7 +52,7 @@ def env(tmp_path) -> dict:
         ["due", "--before", "2023-04-20", "--format", "csv"],
         ["show", "40", "--format", "json"],
         ["note", "40", "x", "--quiet"],
-        ["status", "40", "doing", "--quiet"],
+        ["status", "40", "--all", "doing", "--quiet"],
         ["remind", "--within", "7d"],
     ],
 )
@@ -81,7 +81,7 @@ HEAVY = ("pydantic", "rich", "sqlite_utils")
         ["list", "--unit", "区财政局", "--format", "json"],
         ["list", "--unit", "区财政局", "--format", "csv"],
         ["note", "40", "x", "--quiet"],
-        ["status", "40", "doing", "--quiet"],
+        ["status", "40", "--all", "doing", "--quiet"],
         ["remind"],
         ["list", "--plan", "2023", "--format", "json"],
     ],
@@ -135,7 +135,8 @@ def commands_modules(args: list[str], env: dict) -> tuple[int, set[str]]:
     "args, module",
     [
         (["note", "40", "x", "--quiet"], "progress"),
-        (["status", "40", "doing", "--quiet"], "progress"),
+        (["status", "28", "doing", "--quiet"], "progress"),
+        (["assign", "40", "--unit", "区财政局"], "assignments"),
         (["list", "--unit", "区财政局", "--format", "json"], "reading"),
         (["remind"], "reading"),
         (["log", "--format", "json"], "history"),
@@ -172,4 +173,4 @@ def test_the_command_list_imports_every_commands_module(env):
     code, loaded = commands_modules(["--help"], env)
     assert code == 0
     assert loaded == {COMMAND_MODULES + name for name in
-                      ("plans", "reading", "outputs", "progress", "history", "maintenance")}
+                      ("plans", "reading", "outputs", "progress", "assignments", "history", "maintenance")}

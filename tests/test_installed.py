@@ -62,14 +62,16 @@ def test_due_table_in_a_pipe_is_plain_text(run):
 
 
 def test_a_script_records_progress_and_reads_it_back(run):
-    written = run("note", "40", "-", "--status", "doing", "--format", "json", input="由脚本写入\n")
+    written = run("note", "40", "-", "--status", "doing", "--unit", "区经委", "--format", "json", input="由脚本写入\n")
     assert written.returncode == 0, written.stderr
     note = json.loads(written.stdout)
     assert note["text"] == "由脚本写入" and note["by"] == "cron" and note["at"].endswith("+08:00")
-    assert run("status", "40", "done", "--quiet").stdout == ""
+    assert run("status", "40", "--all", "done", "--quiet").stdout == ""
     shown = json.loads(run("show", "40", "--format", "json").stdout)
     assert shown["status"] == "done"
-    assert [n["status"] for n in shown["notes"]] == ["doing", "done"]
+    assert [n["status"] for n in shown["notes"]] == ["done"]  # --all: a note on the task as a whole
+    mine = {a["unit"]: a for a in shown["assignments"]}["区经委"]
+    assert [n["status"] for n in mine["notes"]] == ["doing"]
 
 
 @pytest.mark.parametrize(
@@ -77,7 +79,7 @@ def test_a_script_records_progress_and_reads_it_back(run):
     [
         (("due", "--before", "soon"), 2, "soon"),
         (("show", "999"), 3, "999"),
-        (("status", "40", "finished"), 2, "finished"),
+        (("status", "40", "--all", "finished"), 2, "finished"),
     ],
 )
 def test_errors_are_one_chinese_line_on_stderr_with_the_documented_code(run, args, code, needle):
@@ -142,7 +144,7 @@ def test_commands_are_built_only_when_asked_for():
     )
     result = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:3] == ["[]", "['list']", "18"]
+    assert result.stdout.split("\n")[:3] == ["[]", "['list']", "20"]
 
 
 def test_help_and_unknown_commands_still_see_every_command(run):
@@ -303,9 +305,9 @@ def test_completion_install_message_is_chinese(run, tmp_path):
 @pytest.mark.parametrize(
     ("data", "encoding"),
     [
-        ("序号,进展,状态\r\n40,自查完成,完成\r\n84,专题听取汇报,\r\n", "gbk"),
-        ("id,text,status\n40,自查完成,done\n84,专题听取汇报,\n", "utf-8-sig"),
-        ("序号\t内容\t状态\r\n40\t自查完成\t完成\r\n84\t专题听取汇报\t\r\n", "gb18030"),
+        ("序号,进展,状态\r\n28,自查完成,完成\r\n84,专题听取汇报,\r\n", "gbk"),
+        ("id,text,status\n28,自查完成,done\n84,专题听取汇报,\n", "utf-8-sig"),
+        ("序号\t内容\t状态\r\n28\t自查完成\t完成\r\n84\t专题听取汇报\t\r\n", "gb18030"),
     ],
     ids=["excel-gbk", "excel-utf8-bom", "wps-tabs-gb18030"],
 )

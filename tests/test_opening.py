@@ -107,7 +107,7 @@ def test_another_programs_database_is_refused_untouched(run, tmp_path, make):
     before = other.read_bytes()
     plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,区财政局,全年\n")
     backup = tmp_path / "copy.db"
-    for args in (["list"], ["remind"], ["show", "40"], ["note", "40", "x"], ["status", "40", "done"],
+    for args in (["list"], ["remind"], ["show", "40"], ["note", "40", "x"], ["status", "40", "--all", "done"],
                  ["import", str(plan)], ["init"], ["init", "--empty"], ["undo", "--yes"], ["check"],
                  ["backup", str(backup)]):
         refused(run(*args, db=other), 4, "不是 gongkai 台账", str(other))

@@ -87,7 +87,7 @@ def test_tables_at_80_columns_fold_user_data_instead_of_cutting_it(run, tmp_path
 # -- --format: each command takes exactly the formats it writes ------------------------------
 
 
-@pytest.mark.parametrize("command", [("note", "40", "试点完成"), ("status", "40", "done")])
+@pytest.mark.parametrize("command", [("note", "40", "试点完成"), ("status", "40", "--all", "done")])
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "markdown", "xml"])
 def test_note_and_status_refuse_formats_they_cannot_write_and_name_only_theirs(run, command, fmt):
     result = run(*command, "--format", fmt)
@@ -99,7 +99,7 @@ def test_note_and_status_refuse_formats_they_cannot_write_and_name_only_theirs(r
 
 def test_note_and_status_still_take_table_and_json_and_listings_all_five(run):
     assert json.loads(run("note", "40", "试点完成", "-f", "json").stdout)["text"] == "试点完成"
-    assert run("status", "40", "done", "-f", "table").stdout.startswith("计划 2023 第 40 项")
+    assert run("status", "40", "--all", "done", "-f", "table").stdout.startswith("计划 2023 第 40 项")
     listing = run("list", "-f", "xml")
     assert listing.stderr == "错误：不支持的输出格式“xml”，可选：table、json、csv、tsv、markdown。\n"
 

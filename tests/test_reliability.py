@@ -68,7 +68,7 @@ rng = random.Random()
 with Ledger.open(db) as ledger:
     print("begin", flush=True)
     while True:
-        ledger.set_status(rng.randint(1, 91), rng.choice(list(Status)), note="自动")
+        ledger.set_status(rng.randint(1, 91), rng.choice(list(Status)), note="自动", all_units=True)
 """
 
 

@@ -40,6 +40,7 @@ def test_json_follows_the_contract():
         "units": ["区政府办公室", "区发展改革委"], "lead_unit": "区政府办公室",
         "deadline": "4月20日前", "start": None, "due": "2023-04-20", "status": "todo",
         "overdue": True, "updated_at": "2023-04-01T09:00:00+08:00", "target": None, "progress": 0,
+        "unit_progress": {"done": 0, "total": 0},
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from gongkai_cli.errors import StoreError
 from gongkai_cli.models import Status
-from gongkai_cli.store import TaskInput, TaskQuery
+from gongkai_cli.store import AssignmentInput, TaskInput, TaskQuery
 from gongkai_cli.store.migrations import SCHEMA_VERSION
 from gongkai_cli.store.sqlite import APPLICATION_ID, SQLiteStore as Store
 
@@ -20,8 +20,10 @@ AT = "2023-04-01T09:00:00+08:00"
 
 def task(id: int, content: str = "内容", units=("区财政局",), due: date | None = date(2023, 12, 31),
          group: str = "分组") -> TaskInput:
+    # Each unit named is its own assignment here; expanding groups is the use cases' business.
     return TaskInput(id=id, group=group, content=content, units=tuple(units), deadline="全年",
-                     start=None, due=due)
+                     start=None, due=due,
+                     assignments=tuple(AssignmentInput(unit, lead=i == 0) for i, unit in enumerate(units)))
 
 
 @pytest.fixture
@@ -83,7 +85,7 @@ def test_import_counts_added_updated_unchanged_and_kept(store: Store):
 
 def test_reimport_keeps_notes_and_statuses_and_replaces_units(store: Store):
     load(store, [task(1, units=("区财政局", "区审计局"))])
-    store.add_note("2023", 1, at=AT, by="甲", text="已启动", status=Status.DOING)
+    store.add_note("2023", 1, at=AT, by="甲", text="已启动", status=Status.DOING, all_units=True)
     load(store, [task(1, content="改写后的内容", units=("区审计局",))])
     (t,) = store.tasks("2023", TaskQuery(), today=TODAY)
     assert t.content == "改写后的内容"

@@ -103,7 +103,7 @@ def test_notes_and_authors_with_xml_forbidden_characters_are_refused(gk, code):
     if char != "\x00":  # a command-line argument cannot hold NUL at all
         refused(gk("note", "40", f"进展{char}说明"), 2, "进展说明的第 3 个字符", code)
         refused(gk("note", "40", "进展", "--by", f"张{char}"), 2, "记录人的第 2 个字符", code)
-        refused(gk("status", "40", "done", "--note", f"{char}完成"), 2, "第 1 个字符", code)
+        refused(gk("status", "40", "--all", "done", "--note", f"{char}完成"), 2, "第 1 个字符", code)
         refused(gk("note", "40", "进展", extra_env={"GONGKAI_USER": f"张{char}"}), 2, "记录人", code)
     refused(gk("note", "40", "-", input=f"从标准输入{char}"), 2, "第 6 个字符", code)
     assert snapshot(gk.db) == before

@@ -115,7 +115,7 @@ def test_a_key_reused_with_other_text_status_or_count_names_each(run):
     assert run("note", "50", "键测试", "--key", "kk9").returncode == 0
     text = run("note", "50", "别的说明", "--key", "kk9")
     assert text.returncode == 2 and "但进展说明不同；" in text.stderr
-    status = run("note", "50", "键测试", "--key", "kk9", "--status", "done")
+    status = run("note", "50", "键测试", "--key", "kk9", "--status", "done", "--unit", "区经委")
     assert status.returncode == 2 and "状态不同（原为 不改状态，本次为 “已完成”）" in status.stderr
     count = run("note", "50", "键测试", "--key", "kk9", "--count", "2")
     assert count.returncode == 2 and "次数不同（原为 不计次，本次为 2）" in count.stderr
@@ -148,8 +148,8 @@ def test_an_empty_batch_on_stdin_exits_0(run):
 
 
 def test_a_note_with_the_current_status_is_a_plain_note(run):
-    assert run("status", "40", "doing").returncode == 0
-    result = run("note", "40", "继续推进", "--status", "doing")
+    assert run("status", "40", "--all", "doing").returncode == 0
+    result = run("note", "40", "继续推进", "--status", "doing", "--unit", "区经委")
     assert result.returncode == 0
     assert "已记录进展" in result.stdout and "状态已改为" not in result.stdout
     assert rows(run.db, "SELECT action FROM events ORDER BY id DESC LIMIT 1") == [("note",)]
@@ -162,17 +162,17 @@ def test_a_note_with_the_current_status_is_a_plain_note(run):
 
 
 def test_a_batch_line_with_the_current_status_is_a_plain_note(run):
-    batch = write(run.dir / "b.csv", "id,text,status\n40,开始,doing\n40,继续,doing\n41,未变,todo\n")
+    batch = write(run.dir / "b.csv", "id,text,status,unit\n40,开始,doing,区经委\n40,继续,doing,区经委\n28,未变,todo,\n")
     assert run("note", "--from", batch).returncode == 0
     assert rows(run.db, "SELECT action FROM events WHERE action IN ('note', 'status') ORDER BY id") == [
         ("status",), ("note",), ("note",)]
-    assert "→ 进行中" not in run("log", "41").stdout
+    assert "→ 未开始" not in run("log", "28").stdout
 
 
 def test_a_retry_of_a_note_with_the_current_status_is_recognised(run):
-    run("status", "40", "doing")
-    assert run("note", "40", "继续", "--status", "doing", "--key", "k").returncode == 0
-    again = run("note", "40", "继续", "--status", "doing", "--key", "k")
+    run("status", "40", "--all", "doing")
+    assert run("note", "40", "继续", "--status", "doing", "--key", "k", "-u", "区经委").returncode == 0
+    again = run("note", "40", "继续", "--status", "doing", "--key", "k", "-u", "区经委")
     assert again.returncode == 0, again.stderr
     assert "此前已用同一个键记录" in again.stderr
     assert rows(run.db, "SELECT count(*) FROM notes") == [(2,)]

@@ -16,8 +16,8 @@ from .cells import unguard
 from .csvfiles import Column, decode, map_header, missing, sniff_delimiter
 from .errors import UsageError
 
-FIELDS = ("id", "text", "status", "count", "by", "key")
-_LABELS = {"id": "序号", "text": "内容", "status": "状态", "count": "次数", "by": "记录人", "key": "键"}
+FIELDS = ("id", "text", "status", "count", "by", "key", "unit")
+_LABELS = {"id": "序号", "text": "内容", "status": "状态", "count": "次数", "by": "记录人", "key": "键", "unit": "单位"}
 # A clerk's sheet may say 进展 where ours says 内容.
 _COLUMNS = tuple(
     Column(key, (key, label, "进展") if key == "text" else (key, label), required=key in ("id", "text"))

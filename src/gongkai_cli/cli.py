@@ -64,6 +64,8 @@ COMMANDS = {
     "units": "reading",
     "note": "progress",
     "status": "progress",
+    "assign": "assignments",
+    "unassign": "assignments",
     "export": "outputs",
     "log": "history",
     "undo": "history",
@@ -75,7 +77,8 @@ COMMANDS = {
 # Commands that work on one plan, so `--plan` after their name means something. `import`
 # has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.
 PLAN_COMMANDS = frozenset(
-    {"list", "due", "remind", "summary", "report", "show", "units", "note", "status", "export", "log", "undo"}
+    {"list", "due", "remind", "summary", "report", "show", "units", "note", "status", "assign", "unassign", "export",
+     "log", "undo"}
 )
 
 PLAN_RULE_HELP = "计划名称，例如 2023（默认：今年的计划，没有时为最新的计划）。"
@@ -532,6 +535,7 @@ class GlobalOptions(NamedTuple):
     db: Path | None
     plan: str | None
     debug: bool
+    unit: str | None = None  # the clerk's own unit, for notes and status changes
 
 
 DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db）。"
@@ -624,6 +628,10 @@ def _main(
     ctx: typer.Context,
     db: Path | None = DbOption,
     plan: str | None = PlanOption,
+    unit: str | None = typer.Option(
+        None, "--unit", envvar="GONGKAI_UNIT", show_envvar=True, metavar="单位",
+        help="本单位：note、status 默认记在这个单位名下（命令中的 --unit 优先）；查询命令不受影响。",
+    ),
     debug: bool = typer.Option(False, "--debug", help="出错时显示完整的调用栈。"),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="显示版本号并退出。"
@@ -637,7 +645,7 @@ def _main(
         help="显示当前 shell 的补全脚本，便于手动安装。",
     ),
 ) -> None:
-    ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug)
+    ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug, unit=unit)
 
 
 # -- what commands share ------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, Literal, NamedTuple, TypedDict
 
-from .models import Event, Note, Status, Task
+from .models import Assignment, Event, Note, Status, Task
 
 # A getter takes the record of its declaration: a Task for TASK's columns, a Note for NOTE's…
 # The record is Any, not a type parameter (Column[Task]): a generic NamedTuple needs Python
@@ -103,19 +103,62 @@ NOTE = declare(
     Column("count", "计次", lambda n: n.count),
     Column("key", "幂等键", lambda n: n.key, optional=True),
     Column("task", "序号", lambda n: n.task_id, justify="right", width=6, kind="number"),
+    # The unit whose assignment it is on; a note on the task as a whole has none.
+    Column("unit", "单位", lambda n: n.unit, optional=True),
 )
-NOTE_JSON = pick(NOTE, "id", "at", "by", "text", "status", "count", "key")
+NOTE_JSON = pick(NOTE, "id", "at", "by", "text", "status", "count", "key", "unit")
+
+
+# -- assignments -------------------------------------------------------------------
+
+
+def _own_status_label(own) -> str:
+    return f"{own.status.label}·逾期" if own.overdue else own.status.label
+
+
+def _assignment_unit(a: Assignment) -> str:
+    return f"{a.unit}（泛指，待公开办指定单位）" if a.vague else a.unit
+
+
+ASSIGNMENT = declare(
+    Column("unit", "单位", lambda a: a.unit, text=_assignment_unit, overflow="fold"),
+    Column("via", "经由", lambda a: a.via, text=lambda a: a.via or ("牵头" if a.lead else ""), overflow="fold"),
+    Column("lead", "牵头", lambda a: a.lead, text=lambda a: "牵头" if a.lead else ""),
+    Column("status", "状态", lambda a: a.status.value, text=lambda a: a.status.label, cell=_own_status_label,
+           style=lambda a: "bold red" if a.overdue else {"done": "green", "blocked": "yellow"}.get(a.status.value, ""),
+           no_wrap=True),
+    Column("overdue", "是否逾期", lambda a: a.overdue, text=lambda a: "是" if a.overdue else "否"),
+    Column("updated_at", "更新时间", lambda a: a.updated_at, no_wrap=True),
+    Column("vague", "泛指", lambda a: a.vague),
+    Column("latest_note", "最新进展", lambda a: note_text(a.latest_note) if a.notes else "",
+           ratio=1, overflow="fold"),
+)
+# A listing's row of one unit: its own part of the task (docs/json.md).
+ASSIGNMENT_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at")
+# `show`: every unit's part; the table reads 单位, 经由, 状态, 最新进展, 更新时间.
+ASSIGNMENT_DETAIL_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "vague")
+ASSIGNMENT_TABLE = pick(ASSIGNMENT, "unit", "via", "status", "latest_note", "updated_at")
+
+
+def _assignment_json(task: Task) -> dict | None:
+    own = task.assignment
+    return None if own is None else {column.key: column.value(own) for column in ASSIGNMENT_JSON}
 
 
 # -- tasks ------------------------------------------------------------------------
 
 
 def status_label(task: Task) -> str:
-    return f"{task.status.label}·逾期" if task.overdue else task.status.label
+    """The status a listing shows: the listed unit's own, else the task's."""
+    return _own_status_label(task.own)
 
 
 def progress_label(task: Task) -> str:
-    return f"{task.progress}/{task.target}" if task.target else ""
+    return f"{task.own.progress}/{task.target}" if task.target else ""
+
+
+def unit_progress_label(task: Task) -> str:
+    return f"{task.units_done}/{task.units_total} 单位已完成" if task.units_total else ""
 
 
 def _units_label(task: Task) -> str:
@@ -151,7 +194,8 @@ def _latest_signed(task: Task) -> str:
 
 
 def _status_style(task: Task) -> str:
-    return "bold red" if task.overdue else {"done": "green", "blocked": "yellow"}.get(task.status.value, "")
+    own = task.own
+    return "bold red" if own.overdue else {"done": "green", "blocked": "yellow"}.get(own.status.value, "")
 
 
 # The task's fields in the JSON contract (docs/json.md), in its key order. A new field
@@ -175,6 +219,10 @@ TASK_FIELDS = declare(
     Column("target", "目标次数", lambda t: t.target),
     Column("progress", "次数", lambda t: t.progress, text=progress_label, no_wrap=True, justify="right"),
     Column("via", "经由集合", lambda t: t.via, optional=True),
+    # Of the units not cancelled, how many are done: {"done", "total"} ("progress" is the target count).
+    Column("unit_progress", "单位完成情况", lambda t: t.unit_progress, text=unit_progress_label),
+    # Only in a listing filtered by one unit: that unit's own part of the task.
+    Column("assignment", "本单位", _assignment_json, optional=True),
 )
 # What a person reads about a task, beyond the contract's fields.
 TASK = TASK_FIELDS | declare(
@@ -190,7 +238,8 @@ TASK = TASK_FIELDS | declare(
 TASK_JSON = tuple(TASK_FIELDS.values())
 # The CSV/TSV of list/due/show: the same keys, but via sits before target, where it was
 # put when it was added and where scripts reading columns by position find it.
-_SCRIPT_KEYS = [key for key in TASK_FIELDS if key != "via"]
+# unit_progress and assignment are objects: JSON only.
+_SCRIPT_KEYS = [key for key in TASK_FIELDS if key not in ("via", "unit_progress", "assignment")]
 _SCRIPT_KEYS.insert(_SCRIPT_KEYS.index("target"), "via")
 TASK_SCRIPT = pick(TASK, *_SCRIPT_KEYS)
 TASK_MARKDOWN = pick(TASK, "id", "group", "content", "listed_units", "deadline", "due", "listed_status")
@@ -252,7 +301,8 @@ UNIT_TABLE = pick(UNIT, "name", "kind", "aliases", "tasks", "led", "done", "over
 GROUP_MEMBER = (Column("group", "集合", lambda row: row[0]), Column("member", "成员", lambda row: row[1]))
 GROUP_JSON = (Column("name", "集合", lambda g: g.name), UNIT["members"])
 
-ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "undo": "撤销"}
+ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "undo": "撤销", "assign": "分配",
+                 "unassign": "取消分配"}
 
 
 def _summary(event: Event) -> str:

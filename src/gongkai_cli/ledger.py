@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import settings as _settings
-from .usecases import history as _history, maintenance, plans as _plans, progress, reading
+from .usecases import assignments as _assignments, history as _history, maintenance, plans as _plans, progress, reading
 from .usecases.session import Session, bundled_plan_path, unit_file_for
 
 __all__ = ["Ledger", "bundled_plan_path", "unit_file_for"]
@@ -38,6 +38,8 @@ class Ledger(Session):
     add_note = progress.add_note
     add_notes_from = progress.add_notes_from
     set_status = progress.set_status
+    assign = _assignments.assign
+    unassign = _assignments.unassign
 
     history = _history.history
     last_change = _history.last_change

@@ -56,6 +56,26 @@ def status_choices() -> str:
 # The one definition of "closed": the store derives its SQL from it.
 CLOSED_STATUSES = (Status.DONE, Status.CANCELLED)
 
+
+def derived_status(statuses) -> Status:
+    """A task's status from its assignments' (docs/usage.md states this rule for offices).
+
+    Cancelled when every assignment is; else done when every one not cancelled is done;
+    else blocked when any is blocked; else doing once any has started (doing or done);
+    else todo. The store calls this, and only this, whenever an assignment changes.
+    """
+    present = set(statuses)
+    live = present - {Status.CANCELLED}
+    if not live:
+        return Status.CANCELLED
+    if live == {Status.DONE}:
+        return Status.DONE
+    if Status.BLOCKED in live:
+        return Status.BLOCKED
+    if live & {Status.DOING, Status.DONE}:
+        return Status.DOING
+    return Status.TODO
+
 _LABELS = {
     Status.TODO: "未开始",
     Status.DOING: "进行中",
@@ -88,6 +108,25 @@ class Note(NamedTuple):
     key: str | None = None  # the client's idempotency key (`note --key`), if it gave one
     # True when a retry with the same key found this note already stored: nothing was written.
     repeated: bool = False
+    unit: str | None = None  # the assignment it was written on; None: a note on the task as a whole
+
+
+class Assignment(NamedTuple):
+    """One responsible unit's own part of a task: its status, notes and overdue flag."""
+
+    unit: str  # the unit's own name, or a vague group's (各相关部门) until the office assigns units
+    via: str | None  # the collective (各街镇) it came from; None when the cell names the unit
+    lead: bool
+    status: Status
+    overdue: bool
+    updated_at: str
+    vague: bool = False
+    progress: int = 0  # the counts of its notes, towards the task's target (不少于4次)
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def latest_note(self) -> Note | None:
+        return self.notes[-1] if self.notes else None
 
 
 class Task(NamedTuple):
@@ -104,7 +143,22 @@ class Task(NamedTuple):
     overdue: bool = False
     progress: int = 0  # sum of the counts of its notes
     via: str | None = None
-    notes: tuple[Note, ...] = ()
+    notes: tuple[Note, ...] = ()  # every live note, the units' and the task-level ones
+    # Of the assignments not cancelled, how many are done, and how many there are.
+    units_done: int = 0
+    units_total: int = 0
+    # The listed unit's own assignment, in a listing filtered by one unit.
+    assignment: Assignment | None = None
+    assignments: tuple[Assignment, ...] = ()  # every one, by position: `show` and exports
+
+    @property
+    def own(self) -> Task | Assignment:
+        """What a listing shows as the status: the listed unit's assignment, else the task."""
+        return self.assignment if self.assignment is not None else self
+
+    @property
+    def task_notes(self) -> tuple[Note, ...]:
+        return tuple(note for note in self.notes if note.unit is None)
 
     @property
     def lead_unit(self) -> str | None:
@@ -118,6 +172,10 @@ class Task(NamedTuple):
     def target_reached(self) -> bool:
         target = self.target
         return target is not None and self.progress >= target
+
+    @property
+    def unit_progress(self) -> dict:
+        return {"done": self.units_done, "total": self.units_total}
 
 
 # Why a plan is the default one: its year is this year, or no plan is and it is the newest.
@@ -144,6 +202,7 @@ class NotePayload(NamedTuple):
     note: int
     text: str
     count: int | None  # type: ignore[assignment]  # shadows tuple.count, as Note.count does
+    unit: str | None = None  # the assignment it was written on; None: the task as a whole
 
 
 class StatusPayload(NamedTuple):
@@ -154,6 +213,15 @@ class StatusPayload(NamedTuple):
     count: int | None  # type: ignore[assignment]  # shadows tuple.count, as Note.count does
     before: Status
     after: Status
+    unit: str | None = None  # the assignment it changed; None: the task (before assignments) or --all
+    all_units: bool = False  # --all: every assignment of the task was set
+
+
+class AssignPayload(NamedTuple):
+    """The office gave a task to units (action assign) or took it from them (unassign)."""
+
+    units: tuple[str, ...]
+    removed: bool
 
 
 class ImportPayload(NamedTuple):
@@ -180,17 +248,21 @@ class OtherPayload(NamedTuple):
     after: JsonObject | None
 
 
-Payload = NotePayload | StatusPayload | ImportPayload | UndoPayload | OtherPayload
+Payload = NotePayload | StatusPayload | AssignPayload | ImportPayload | UndoPayload | OtherPayload
 
 
 def decode_payload(action: str | None, *, before: JsonObject | None, after: JsonObject | None) -> Payload:
     """The typed payload of a change from the JSON its event stored: the one reader of that schema."""
     before, after = before or {}, after or {}
     if action == "note":
-        return NotePayload(note=after["note"], text=after["text"], count=after.get("count"))
+        return NotePayload(note=after["note"], text=after["text"], count=after.get("count"), unit=after.get("unit"))
     if action == "status":
         return StatusPayload(note=after["note"], text=after.get("text") or "", count=after.get("count"),
-                             before=Status(before["status"]), after=Status(after["status"]))
+                             before=Status(before["status"]), after=Status(after["status"]),
+                             unit=after.get("unit"), all_units=bool(after.get("all")))
+    if action in ("assign", "unassign"):
+        rows = (after if action == "assign" else before).get("assignments", [])
+        return AssignPayload(units=tuple(row["unit"] for row in rows), removed=action == "unassign")
     if action == "import":
         replaced = before["tasks"].values()
         added = sum(1 for old in replaced if old is None)

@@ -6,13 +6,12 @@ Pure functions over records the ledger has already loaded: no SQL, no output.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypedDict
 
 from .models import Status, Task
-from .units import UnitDirectory
 
 DUE_SOON_DAYS = 30
 BREAKDOWNS = ("unit", "group", "month")
@@ -82,12 +81,12 @@ class Summary:
 
 
 def summarize(plan: str, tasks: list[Task], today: date, *, by: str | None = None,
-              directory: UnitDirectory | None = None) -> Summary:
+              unit_counts: Mapping | None = None) -> Summary:
     counts = Counter(task.status for task in tasks)
     horizon = today + timedelta(days=DUE_SOON_DAYS)
     rows: tuple[Tally, ...] = ()
     if by == "unit":
-        rows = _by_unit(tasks, directory)
+        rows = unit_rows(unit_counts or {})
     elif by == "group":
         rows = _tally(tasks, lambda task: [task.group])
     elif by == "month":
@@ -127,14 +126,11 @@ def _tally(tasks: Iterable[Task], keys: Callable[[Task], Iterable[str]]) -> tupl
     )
 
 
-def _by_unit(tasks: list[Task], directory: UnitDirectory | None) -> tuple[Tally, ...]:
-    """A unit counts every task it must act on, including those given to a group it is in,
-    exactly as `list --unit` shows them; worst first (most overdue, then least done)."""
-
-    def responsible(task: Task) -> list[str]:
-        if directory is None:
-            return list(task.units)
-        return list(dict.fromkeys(unit for name in task.units for unit in directory.responsible(name)))
-
-    rows = _tally(tasks, responsible)
+def unit_rows(counts: Mapping) -> tuple[Tally, ...]:
+    """A row per unit from its assignments (store.UnitCounts, the one definition `units` shows
+    too); worst first: most overdue, then least done."""
+    rows = (
+        Tally(key=unit, total=c.assigned, done=c.done, cancelled=c.cancelled, overdue=c.overdue)
+        for unit, c in counts.items()
+    )
     return tuple(sorted(rows, key=lambda row: (-row.overdue, row.done_percent, row.key)))

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .columns import (
+    ASSIGNMENT_DETAIL_JSON,
+    ASSIGNMENT_TABLE,
     EVENT_JSON,
     EVENT_SCRIPT,
     EVENT_TABLE,
@@ -39,8 +41,10 @@ from .columns import (
     pick,
     progress_label,
     text_bar,
+    unit_progress_label,
 )
 from .models import (
+    AssignPayload,
     Event,
     ImportPayload,
     Note,
@@ -109,6 +113,7 @@ DETAIL = (
     Column("due", "截止日期", lambda t: (f"{_date(t.start)} 至 {_date(t.due)}" if t.start else _date(t.due))
            or "（无法识别）"),
     TASK["listed_status"],
+    Column("unit_progress", "单位完成情况", unit_progress_label),
     Column("target", "目标次数", lambda t: f"{progress_label(t)}（已达到）" if t.target_reached else progress_label(t)),
     TASK["updated_at"],
 )
@@ -117,26 +122,47 @@ DETAIL_NOTES = pick(NOTE, "at", "by", "text")
 
 def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
-    # 目标次数 only on tasks whose plan sets a count.
-    fields = [field for field in DETAIL if field.key != "target" or task.target]
+    # 目标次数 only on tasks whose plan sets a count; 单位完成情况 only with several units.
+    fields = [field for field in DETAIL
+              if (field.key != "target" or task.target) and (field.key != "unit_progress" or len(task.assignments) > 1)]
     write_card(fields, task, fmt, out, heading=f"任务 {task.id}", labels=("项目", "内容"), data=task_json(task),
                script=TASK_SCRIPT)
+    notes = task.task_notes if task.assignments else task.notes
     if fmt == "markdown":
+        if task.assignments:
+            out.write("\n### 各单位进展\n\n")
+            write_markdown(ASSIGNMENT_TABLE, task.assignments, out)
         out.write("\n### 进展记录\n\n")
-        if task.notes:
-            write_markdown(DETAIL_NOTES, task.notes, out)
+        if notes:
+            write_markdown(DETAIL_NOTES, notes, out)
         else:
             out.write("暂无进展记录。\n")
     elif fmt == "table":
-        if task.notes:
-            write_table(DETAIL_NOTES, task.notes, out, title="进展记录", show_lines=True)
+        if task.assignments:
+            write_table(ASSIGNMENT_TABLE, task.assignments, out, title=f"各单位进展（{unit_progress_label(task)}）",
+                        show_lines=False)
+        title = "进展记录（任务整体）" if task.assignments else "进展记录"
+        if notes:
+            write_table(DETAIL_NOTES, notes, out, title=title, show_lines=True)
         else:
-            print_rich(out, "暂无进展记录。", style="dim")
+            print_rich(out, "暂无任务整体的进展记录。" if task.assignments else "暂无进展记录。", style="dim")
 
 
 def task_json(task: Task) -> dict[str, object]:
-    """A task with its notes: `show --format json` and each task of `export --format json`."""
-    return json_object(TASK_JSON, task) | {"notes": json_objects(NOTE_JSON, task.notes)}
+    """A task with its notes: `show --format json` and each task of `export --format json`.
+
+    With its assignments loaded (`show`), `notes` holds the task-level notes and each
+    assignment its own; otherwise `notes` holds every note, each saying its unit.
+    """
+    if not task.assignments:
+        return json_object(TASK_JSON, task) | {"notes": json_objects(NOTE_JSON, task.notes)}
+    return json_object(TASK_JSON, task) | {
+        "notes": json_objects(NOTE_JSON, task.task_notes),
+        "assignments": [
+            json_object(ASSIGNMENT_DETAIL_JSON, assignment) | {"notes": json_objects(NOTE_JSON, assignment.notes)}
+            for assignment in task.assignments
+        ],
+    }
 
 
 # -- notes ------------------------------------------------------------------------
@@ -150,7 +176,8 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | 
     what = f"状态已改为“{note.status.label}”" if note.status else "已记录进展"
     if note.count:
         what += f"，计 {note.count} 次"
-    _say(f"{_task_place(plan, note.task_id)}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
+    place = _task_place(plan, note.task_id) + (f"（{note.unit}）" if note.unit else "")
+    _say(f"{place}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
 
 
 def _note_json(note: Note, plan: str | None) -> dict[str, object]:
@@ -203,13 +230,16 @@ def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None, *, 
          + (f"；另有 {stored}。" if again else "。"), out)
 
 
-def status_unchanged(task_id: int, status: Status, fmt: str, out: IO[str] | None = None, *, plan: str | None = None) -> None:
+def status_unchanged(
+    task_id: int, status: Status, fmt: str, out: IO[str] | None = None, *, plan: str | None = None,
+    unit: str | None = None,
+) -> None:
     out = out or sys.stdout
     if fmt == "json":
         # No note was written, so there is no note object to hand to a script.
         write_json(None, out)
     else:
-        _say(f"{_task_place(plan, task_id)}已经是“{status.label}”，未做更改。", out)
+        _say(f"{_task_place(plan, task_id)}{f'（{unit}）' if unit else ''}已经是“{status.label}”，未做更改。", out)
 
 
 # -- reminders ------------------------------------------------------------------------
@@ -242,12 +272,12 @@ def reminder(report: ReminderReport, fmt: str, out: IO[str] | None = None) -> No
             return json_object(TASK_JSON, task) | {"days_left": days(task)}
 
         sections: list[dict[str, object]] = [
-            {"unit": section.unit, "overdue": [task_dict(t) for t in section.overdue],
+            {"unit": section.unit, "vague": section.vague, "overdue": [task_dict(t) for t in section.overdue],
              "due_soon": [task_dict(t) for t in section.due_soon]}
             for section in report.sections
         ]
         data: dict[str, object] = {"plan": report.plan, "today": report.today.isoformat(), "until": report.until.isoformat()}
-        if len(sections) == 1 and sections[0]["unit"] is None:
+        if len(sections) == 1 and sections[0]["unit"] is None and not sections[0]["vague"]:
             data |= {"overdue": sections[0]["overdue"], "due_soon": sections[0]["due_soon"]}
         else:
             data["units"] = sections
@@ -272,7 +302,10 @@ def reminder(report: ReminderReport, fmt: str, out: IO[str] | None = None) -> No
     for section in report.sections:
         if not (section.overdue or section.due_soon):
             continue
-        if section.unit:
+        if section.vague:
+            title = "待指定单位：以下任务只写了泛指的单位（如“各相关部门”），须由公开办指定具体单位（gongkai assign）"
+            lines += ["", f"## {title}" if markdown else f"【{title}】"]
+        elif section.unit:
             lines += ["", f"## {shown(section.unit)}" if markdown else f"【{shown(section.unit)}】"]
         for title, tasks in (
             (f"已逾期 {len(section.overdue)} 项", section.overdue),
@@ -284,6 +317,8 @@ def reminder(report: ReminderReport, fmt: str, out: IO[str] | None = None) -> No
             for task in tasks:
                 # The group that brought the task in, unless it is already named as the lead.
                 via = f" · 经“{shown(task.via)}”" if task.via and task.via != task.lead_unit else ""
+                if section.vague:
+                    via = f" · 写明：{shown(task.assignment.unit)}"
                 lines.append(
                     f"{'-' if markdown else '  ·'} [{task.id}] {_date(task.due)} {_days_phrase(days(task))}"
                     f" · 牵头：{shown(task.lead_unit or '')}{via} · {shown(_one_line(task.content))}"
@@ -385,11 +420,15 @@ def describe(event: Event) -> str:
 def _described(payload: Payload) -> str:
     if isinstance(payload, UndoPayload):
         return f"撤销 #{payload.undoes}：{_described(payload.undone)}"
+    if isinstance(payload, AssignPayload):
+        return f"{'取消分配' if payload.removed else '分配给'}：{'、'.join(payload.units)}"
     if isinstance(payload, (NotePayload, StatusPayload)):
         counted = f"（计 {payload.count} 次）" if payload.count else ""
+        whose = f"{payload.unit}的" if payload.unit else ""
         if isinstance(payload, NotePayload):
-            return f"进展：{payload.text}{counted}"
-        change = f"状态：{payload.before.label} → {payload.after.label}"
+            return f"{whose}进展：{payload.text}{counted}"
+        scope = "所有单位的" if payload.all_units else whose
+        change = f"{scope}状态：{payload.before.label} → {payload.after.label}"
         return f"{change}；说明：{payload.text}{counted}" if payload.text else change + counted
     if isinstance(payload, ImportPayload):
         new_plan = "，新建计划" if payload.new_plan else ""
@@ -410,6 +449,14 @@ EVENTS = Layout(json=EVENT_JSON, script=EVENT_SCRIPT, markdown=EVENT_TABLE, tabl
 
 def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None:
     _listing(EVENTS, items, fmt, out, empty="没有符合条件的历史记录。", footer=f"共 {len(items)} 条历史记录")
+
+
+def assignment_changed(event: Event, out: IO[str] | None = None) -> None:
+    status = event.after["status"]
+    from .models import Status
+
+    _say(f"计划 {event.plan} 第 {event.task} 项：已{describe(event)}；任务状态为“{Status(status).label}”"
+         f"（历史记录 #{event.id}，可用 gongkai undo 撤销）。", out)
 
 
 def undo_preview(event: Event, out: IO[str] | None = None) -> None:

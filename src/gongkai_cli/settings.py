@@ -31,9 +31,12 @@ class Settings(NamedTuple):
     user: str | None
     today: date
     busy_timeout: float  # seconds to wait for another process's write lock
+    # The clerk's own unit (--unit before the command, or GONGKAI_UNIT): the unit notes and
+    # status changes are written for unless the command names another. Reads ignore it.
+    unit: str | None = None
 
 
-def from_environment(db: Path | str | None = None, plan: str | None = None) -> Settings:
+def from_environment(db: Path | str | None = None, plan: str | None = None, unit: str | None = None) -> Settings:
     """Settings from the options given (None: not given) and the environment."""
     from . import dates
 
@@ -44,6 +47,7 @@ def from_environment(db: Path | str | None = None, plan: str | None = None) -> S
         user=os.environ.get("GONGKAI_USER", "").strip() or None,
         today=dates.today(),
         busy_timeout=busy_timeout(),
+        unit=(unit or os.environ.get("GONGKAI_UNIT", "")).strip() or None,
     )
 
 

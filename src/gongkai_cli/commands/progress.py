@@ -13,7 +13,7 @@ from ..errors import UsageError
 from ..inputs import MAX_NOTE_BYTES, parse_count, parse_key, parse_status, parse_task_id
 from ..text import os_reason
 from ..usecases import progress
-from .shared import STATUS_HELP, ByOption, QuietOption, TaskIdArgument, open_ledger, render_format
+from .shared import STATUS_HELP, ByOption, QuietOption, TaskIdArgument, complete_unit, open_ledger, render_format
 
 commands = Commands()
 
@@ -54,13 +54,18 @@ def note(
         help="幂等键（例如脚本生成一次、重试时沿用的 UUID）：同一个键、同样内容再次执行时不重复记录，"
              "输出原记录；同一个键内容不同则报错（退出码 2）。",
     ),
+    unit: str | None = typer.Option(
+        None, "--unit", "-u", metavar="单位", autocompletion=complete_unit,
+        help="记在这个单位名下（该单位的进展）；默认取 gongkai --unit 或环境变量 GONGKAI_UNIT，都没有时是对任务整体的说明。",
+    ),
     quiet: bool = QuietOption,
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出新记录）。"),
 ) -> None:
     """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成"；批量：gongkai note --from 进展.csv"""
     fmt = render_format(fmt, confirmation=True)
     if from_file is not None:
-        if task_id is not None or text is not None or status is not None or count is not None or key is not None:
+        if (task_id is not None or text is not None or status is not None or count is not None or key is not None
+                or unit is not None):
             raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status、--count 或 --key，这些写在文件的各行里。")
         _note_batch(ctx, from_file, by=by, quiet=quiet, fmt=fmt)
         return
@@ -71,7 +76,9 @@ def note(
     amount, idempotency_key = parse_count(count), parse_key(key)
     body = _read_text(text)
     with open_ledger(ctx) as ledger:
-        written = progress.add_note(ledger, number, body, by=by, status=new_status, count=amount, key=idempotency_key)
+        written = progress.add_note(
+            ledger, number, body, by=by, status=new_status, count=amount, key=idempotency_key, unit=unit
+        )
         plan = None if quiet else ledger.plan().name
     render.repeated_notes([written])
     if not quiet:
@@ -110,20 +117,28 @@ def status_(
     task_id: str = TaskIdArgument,
     new_status: str = typer.Argument(..., metavar="状态", help="新状态：" + STATUS_HELP),
     note_text: str | None = typer.Option(None, "--note", "-m", help="附带的说明。"),
+    unit: str | None = typer.Option(
+        None, "--unit", "-u", metavar="单位", autocompletion=complete_unit,
+        help="修改这个单位的状态；默认取 gongkai --unit 或环境变量 GONGKAI_UNIT。任务只有一个责任单位时可省略。",
+    ),
+    all_units: bool = typer.Option(False, "--all", help="把所有责任单位的状态都改为新状态（公开办办结或取消整项任务时用）。"),
     by: str | None = ByOption,
     quiet: bool = QuietOption,
     fmt: str = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json。"),
 ) -> None:
-    """修改任务状态；每次修改都会记入进展记录。例如：gongkai status 40 done"""
+    """修改一个责任单位的状态（任务的状态由各单位的状态得出）；每次修改都会记入进展记录。
+
+    例如：gongkai status 62 done --unit 马陆镇；只有一个责任单位的任务：gongkai status 28 done
+    """
     fmt = render_format(fmt, confirmation=True)
     number = parse_task_id(task_id)
     target = parse_status(new_status)
     with open_ledger(ctx) as ledger:
-        change = progress.set_status(ledger, number, target, note=note_text, by=by)
+        change = progress.set_status(ledger, number, target, note=note_text, by=by, unit=unit, all_units=all_units)
         plan = None if quiet else ledger.plan().name
     if quiet:
         return
     if change.note is None:
-        render.status_unchanged(change.task_id, change.after, fmt, plan=plan)
+        render.status_unchanged(change.task_id, change.after, fmt, plan=plan, unit=change.unit)
     else:
         render.note_saved(change.note, fmt, plan=plan)

@@ -136,7 +136,7 @@ def units(
     tree: bool = typer.Option(False, "--tree", help="按集合（各街镇、区政府各部门等）列出成员。"),
     fmt: str = FormatOption,
 ) -> None:
-    """列出所有责任单位：类型、别名，以及在当前计划中直接负责、牵头、已完成、逾期的任务数。"""
+    """列出所有责任单位：类型、别名，以及在当前计划中分配给它（含经由集合分配）、由它牵头、它已完成、它逾期的任务数。"""
     fmt = render_format(fmt)
     with open_ledger(ctx) as ledger:
         items = reading.units(ledger)

@@ -25,7 +25,7 @@ from ..writers import CONFIRMATION_FORMATS, FORMATS, check_format
 def settings(ctx: click.Context) -> Settings:
     """The command's settings, from its options and the environment: built here once."""
     options = _options(ctx)
-    return from_environment(options.db, options.plan)
+    return from_environment(options.db, options.plan, options.unit)
 
 
 def database(ctx: click.Context) -> Path:
@@ -64,7 +64,7 @@ def done(ctx: click.Context, what: str) -> None:
     ctx.find_root().meta[_DONE] = what
 
 
-def _complete_unit(ctx: click.Context, incomplete: str) -> list[str]:
+def complete_unit(ctx: click.Context, incomplete: str) -> list[str]:
     """Shell completion for --unit: unit names and aliases known to this ledger."""
     try:
         with open_ledger(ctx, must_exist=True) as ledger:
@@ -93,10 +93,10 @@ TaskIdArgument = typer.Argument(..., metavar="序号", help="任务序号，例�
 ByOption = typer.Option(None, "--by", help="记录人（默认取环境变量 GONGKAI_USER，否则为登录名）。")
 QuietOption = typer.Option(False, "--quiet", "-q", help="成功时不输出确认信息。")
 UNIT_HELP = "责任单位，可重复，例如 --unit 区财政局；也包括通过“各街镇”“区政府各部门”等集合分配的任务。"
-UnitsOption = typer.Option(None, "--unit", "-u", metavar="单位", help=UNIT_HELP, autocompletion=_complete_unit)
+UnitsOption = typer.Option(None, "--unit", "-u", metavar="单位", help=UNIT_HELP, autocompletion=complete_unit)
 UnitOption = typer.Option(
     None, "--unit", "-u", metavar="单位", help="单位名称（默认为全部单位）；含通过集合分配的任务。",
-    autocompletion=_complete_unit,
+    autocompletion=complete_unit,
 )
 DirectOption = typer.Option(False, "--direct", help="只看直接写明该单位的任务，不含通过集合（如各街镇）分配的任务。")
 LeadOption = typer.Option(False, "--lead", help="只看该单位牵头（排在第一位）的任务。")

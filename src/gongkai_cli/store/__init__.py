@@ -28,6 +28,15 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
+class AssignmentInput(NamedTuple):
+    """One unit's part of a task as the use cases planned it from the 责任单位 cell."""
+
+    unit: str
+    via: str | None = None
+    lead: bool = False
+    vague: bool = False  # a group without members: waits for the office to assign units
+
+
 class TaskInput(NamedTuple):
     """One task as an import hands it to the store."""
 
@@ -38,6 +47,17 @@ class TaskInput(NamedTuple):
     deadline: str
     start: date | None
     due: date | None
+    assignments: tuple[AssignmentInput, ...] = ()  # in position order
+
+
+class UnitCounts(NamedTuple):
+    """A unit's assignments in a plan, counted once for `units`, `summary --by unit` and reports."""
+
+    assigned: int  # every assignment of the unit, whatever its status
+    led: int  # those it leads (named first in the cell)
+    done: int
+    cancelled: int
+    overdue: int  # due date passed and the assignment neither done nor cancelled
 
 
 class NoteInput(NamedTuple):
@@ -50,6 +70,8 @@ class NoteInput(NamedTuple):
     # Shadows tuple.count, which nothing calls on a NoteInput; Note names the field the same.
     count: int | None = None  # type: ignore[assignment]
     key: str | None = None  # idempotency key: a retry with the same key writes nothing
+    unit: str | None = None  # the assignment to write on; None: the task as a whole
+    all_units: bool = False  # a status for every assignment of the task (the office closing it)
 
 
 class ImportCounts(NamedTuple):
@@ -62,8 +84,12 @@ class ImportCounts(NamedTuple):
 class TaskQuery(NamedTuple):
     """Filters for `Store.tasks`; every field narrows the result (AND)."""
 
+    # Tasks with an assignment of one of these units, or that came through one of these collectives.
     units: tuple[str, ...] = ()
     lead_only: bool = False  # with `units`: only tasks one of them leads (listed first)
+    direct_only: bool = False  # with `units`: only assignments named in the cell, not via a collective
+    # One unit's listing: rows carry its assignment, and statuses, overdue and open mean its own.
+    own_unit: str | None = None
     statuses: tuple[Status, ...] = ()
     group: str | None = None
     search: str | None = None
@@ -111,6 +137,53 @@ class KeyUndone(Refusal):
         self.key, self.note, self.undone_by = key, note, undone_by
 
 
+class NotAssigned(Refusal):
+    """Task `task_id` has no assignment of `unit`; `units` are the ones it has."""
+
+    def __init__(self, task_id: int, unit: str, units: list[str]):
+        super().__init__(task_id, unit, units)
+        self.task_id, self.unit, self.units = task_id, unit, units
+
+
+class UnitRequired(Refusal):
+    """A status for task `task_id`, which has several assignments, named none of them."""
+
+    def __init__(self, task_id: int, units: list[str]):
+        super().__init__(task_id, units)
+        self.task_id, self.units = task_id, units
+
+
+class AlreadyAssigned(Refusal):
+    def __init__(self, task_id: int, units: list[str]):
+        super().__init__(task_id, units)
+        self.task_id, self.units = task_id, units
+
+
+class AssignmentHasNotes(Refusal):
+    """Unassigning would drop the notes units wrote on their assignments of task `task_id`."""
+
+    def __init__(self, task_id: int, units: list[str]):
+        super().__init__(task_id, units)
+        self.task_id, self.units = task_id, units
+
+
+class LastAssignment(Refusal):
+    """Unassigning would leave task `task_id` with no unit at all."""
+
+    def __init__(self, task_id: int):
+        super().__init__(task_id)
+        self.task_id = task_id
+
+
+class UnitsChangedSince(Refusal):
+    """Event `event_id` set one status for a whole task before it had assignments, and its
+    units' statuses have differed since: which of them to put back is not known."""
+
+    def __init__(self, event_id: int, task_id: int):
+        super().__init__(event_id, task_id)
+        self.event_id, self.task_id = event_id, task_id
+
+
 class NotNewest(Refusal):
     """The change asked to be undone is no longer the newest undoable one."""
 
@@ -141,16 +214,25 @@ class Storage(Protocol):
     def plan(self, name: str | None = None, *, year: int | None = None) -> Plan | None: ...
     def plan_names(self) -> list[str]: ...
     def unit_names(self) -> list[str]: ...
-    def unit_stats(self, plan: str, *, today: date) -> dict[str, tuple[int, int, int, int]]: ...
+    def unit_counts(self, plan: str, *, today: date) -> dict[str, UnitCounts]: ...
 
     def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]: ...
     def task(self, plan: str, task_id: int, *, today: date) -> Task | None: ...
     def tasks_with_notes(self, plan: str, *, today: date) -> list[Task]: ...
     def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]: ...
+    def open_assignments(
+        self, plan: str, *, units: Sequence[str], due_before: date, today: date
+    ) -> list[Task]: ...
+    def unassigned_tasks(self) -> list[tuple[str, int, tuple[str, ...]]]: ...
+    def expand_assignments(self, entries: Sequence[tuple[str, int, tuple[AssignmentInput, ...]]], *, at: str) -> None: ...
+    def assign(
+        self, plan: str, task_id: int, assignments: Sequence[AssignmentInput], *, at: str, by: str
+    ) -> Event | None: ...
+    def unassign(self, plan: str, task_id: int, units: Sequence[str], *, at: str, by: str) -> Event | None: ...
 
     def add_note(
         self, plan: str, task_id: int, *, at: str, by: str, text: str, status: Status | None,
-        count: int | None = None, key: str | None = None,
+        count: int | None = None, key: str | None = None, unit: str | None = None, all_units: bool = False,
     ) -> tuple[Note, Status] | None: ...
     def add_notes(self, plan: str, entries: Sequence[NoteInput], *, at: str) -> list[tuple[Note, Status]] | None: ...
     def import_plan(
@@ -178,9 +260,12 @@ def open_store(
     upgrade: bool = True,
     timeout: float = BUSY_TIMEOUT_SECONDS,
     on_create: Callable[[Storage], None] | None = None,
+    on_upgrade: Callable[[Storage, list[str]], None] | None = None,
 ) -> Storage:
     """The store of the ledger `database`; see `SQLiteStore.open` for what each flag allows."""
-    return _backend(database).open(database, create=create, upgrade=upgrade, timeout=timeout, on_create=on_create)
+    return _backend(database).open(
+        database, create=create, upgrade=upgrade, timeout=timeout, on_create=on_create, on_upgrade=on_upgrade
+    )
 
 
 def open_backup(backup: Path) -> Storage:

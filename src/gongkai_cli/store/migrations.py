@@ -145,12 +145,47 @@ def _m006_drop_task_units_text(db: Database) -> None:
     db.execute("ALTER TABLE tasks DROP COLUMN units")
 
 
+def _m007_assignments(db: Database) -> None:
+    """Each responsible unit's own part of a task (issue 12).
+
+    Only tables: which units a task's 责任单位 cell means is the unit file's business,
+    so the session fills these in for existing tasks right after the upgrade, in the
+    same transaction. `tasks.status` stays, derived from the assignments' statuses.
+    """
+    statements = (
+        """
+        CREATE TABLE assignments (
+            pk INTEGER PRIMARY KEY,
+            task INTEGER NOT NULL REFERENCES tasks (pk),
+            unit TEXT NOT NULL,
+            via TEXT,
+            lead INTEGER NOT NULL DEFAULT 0,
+            position INTEGER NOT NULL,
+            vague INTEGER NOT NULL DEFAULT 0,
+            manual INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'todo',
+            updated_at TEXT NOT NULL,
+            UNIQUE (task, unit)
+        )
+        """,
+        # A unit's listing starts from its own rows, and a collective's (--unit 各街镇) from via.
+        "CREATE INDEX assignments_unit_task ON assignments (unit, task)",
+        "CREATE INDEX assignments_via_task ON assignments (via, task) WHERE via IS NOT NULL",
+        # NULL: a note on the task as a whole (the office's remark, and every note from before).
+        "ALTER TABLE notes ADD COLUMN assignment INTEGER REFERENCES assignments (pk)",
+        """CREATE INDEX notes_assignment_counted ON notes (assignment, count)
+           WHERE assignment IS NOT NULL AND count IS NOT NULL AND retracted_at IS NULL""",
+    )
+    for statement in statements:
+        db.execute(statement)
+
+
 Migration = Callable[["Database"], None]
 
 # Append only: a migration that has shipped is never edited, renamed or reordered.
 MIGRATIONS: list[Migration] = [
     _m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index, _m005_event_keys,
-    _m006_drop_task_units_text,
+    _m006_drop_task_units_text, _m007_assignments,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -172,8 +207,9 @@ def missing(conn: sqlite3.Connection, version: int) -> list[Migration]:
     return [migration for migration in MIGRATIONS if name_of(migration) not in applied]
 
 
-def apply(conn: sqlite3.Connection, version: int, *, at: str) -> None:
-    """Bring the ledger on `conn` to every migration, inside the caller's write transaction."""
+def apply(conn: sqlite3.Connection, version: int, *, at: str) -> list[str]:
+    """Bring the ledger on `conn` to every migration, inside the caller's write transaction;
+    returns the names of those applied."""
     import sqlite_utils
 
     todo = missing(conn, version)
@@ -188,6 +224,7 @@ def apply(conn: sqlite3.Connection, version: int, *, at: str) -> None:
         migration(db)
         conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name_of(migration), at))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return [name_of(migration) for migration in todo]
 
 
 def _tracked(conn: sqlite3.Connection) -> bool:

@@ -24,6 +24,7 @@ from typing import Any, Concatenate, NamedTuple, ParamSpec, TypedDict, TypeVar, 
 from ..errors import StoreError
 from ..models import (
     CLOSED_STATUSES,
+    Assignment,
     Commit,
     Event,
     Note,
@@ -33,19 +34,28 @@ from ..models import (
     StatusPayload,
     Task,
     decode_payload,
+    derived_status,
 )
 from . import (
     BUSY_TIMEOUT_SECONDS,
     AddedTasksHaveNotes,
+    AlreadyAssigned,
+    AssignmentHasNotes,
+    AssignmentInput,
     ImportCounts,
     KeyUndone,
     KeyUsed,
+    LastAssignment,
     NotADatabase,
     NotALedger,
+    NotAssigned,
     NoteInput,
     NotNewest,
     TaskInput,
     TaskQuery,
+    UnitCounts,
+    UnitRequired,
+    UnitsChangedSince,
     migrations,
 )
 from .migrations import SCHEMA_VERSION
@@ -179,15 +189,27 @@ class _Header(NamedTuple):
 # -- the store ----------------------------------------------------------------
 
 
-_OPEN = f"t.status NOT IN ({', '.join(repr(status.value) for status in CLOSED_STATUSES)})"
+_CLOSED = f"({', '.join(repr(status.value) for status in CLOSED_STATUSES)})"
+_OPEN = f"t.status NOT IN {_CLOSED}"
 _OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {_OPEN})"
+# An assignment's own: overdue when the task's due date has passed and the unit is not done.
+_A_OPEN = f"a.status NOT IN {_CLOSED}"
+_A_OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {_A_OPEN})"
 # Matches the partial index notes_counted (migration 4), which holds only counted notes.
 _PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
                WHERE n.task = t.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
+# Matches notes_assignment_counted (migration 7).
+_A_PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
+                 WHERE n.assignment = a.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
+# Through the (task, unit) index of the UNIQUE constraint: a few rows per task.
+_UNITS_DONE = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.status = 'done')"
+_UNITS_TOTAL = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.status <> 'cancelled')"
 _TASK_COLUMNS = f"""
     t.pk, t.plan, t.id, t.group_name, t.content, t.deadline, t.start, t.due,
-    t.status, t.updated_at, {_OVERDUE}, {_PROGRESS}
+    t.status, t.updated_at, {_OVERDUE}, {_PROGRESS}, {_UNITS_DONE}, {_UNITS_TOTAL}
 """
+# One unit's assignment beside its task's columns (a listing filtered by one unit).
+_ASSIGNMENT_COLUMNS = f"a.unit, a.via, a.lead, a.status, {_A_OVERDUE}, a.updated_at, a.vague, {_A_PROGRESS}"
 
 
 # The default plan is the newest year; among plans of one year, the latest created.
@@ -197,6 +219,10 @@ _PLAN_ORDER = "p.year DESC, p.created_at DESC, p.name"
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# A status written on every assignment of a task (`status --all`).
+_ALL = object()
 
 
 class SQLiteStore:
@@ -219,6 +245,7 @@ class SQLiteStore:
         upgrade: bool = True,
         timeout: float = BUSY_TIMEOUT_SECONDS,
         on_create: Callable[[SQLiteStore], None] | None = None,
+        on_upgrade: Callable[[SQLiteStore, list[str]], None] | None = None,
     ) -> SQLiteStore:
         """Open the ledger at `path`.
 
@@ -228,8 +255,10 @@ class SQLiteStore:
         to WAL and migrated, when its file and directory are writable; without,
         nothing is written at all (`check`, `backup`). `on_create` runs inside the
         transaction that turns an empty database into a ledger, so no other
-        process ever sees that ledger without what it puts there. `timeout`: how
-        many seconds to wait for another process's write lock.
+        process ever sees that ledger without what it puts there; `on_upgrade`,
+        given the names of the migrations applied, runs inside the transaction that
+        upgrades an existing ledger (to fill what a migration made room for). `timeout`:
+        how many seconds to wait for another process's write lock.
         """
         path = Path(path)
         if path.is_dir():
@@ -242,7 +271,7 @@ class SQLiteStore:
             raise _translate(path, err, timeout) from err
         store = cls(path, conn, timeout)
         try:
-            store._prepare(create=create, upgrade=upgrade, on_create=on_create)
+            store._prepare(create=create, upgrade=upgrade, on_create=on_create, on_upgrade=on_upgrade)
         except BaseException:
             conn.close()
             raise
@@ -252,7 +281,8 @@ class SQLiteStore:
         self.conn.close()
 
     @_db_errors
-    def _prepare(self, *, create: bool, upgrade: bool, on_create: Callable[[SQLiteStore], None] | None) -> None:
+    def _prepare(self, *, create: bool, upgrade: bool, on_create: Callable[[SQLiteStore], None] | None,
+                 on_upgrade: Callable[[SQLiteStore, list[str]], None] | None = None) -> None:
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         # Reading the header first also proves the file is SQLite before anything touches it.
@@ -272,7 +302,7 @@ class SQLiteStore:
             return
         self._switch_to_wal()
         if not self._up_to_date(header):
-            self._migrate(create=create, on_create=on_create)
+            self._migrate(create=create, on_create=on_create, on_upgrade=on_upgrade)
 
     def _up_to_date(self, header: _Header) -> bool:
         # The names are read only when the version says current: that is the one extra query an open pays.
@@ -339,7 +369,8 @@ class SQLiteStore:
     def _writable(self) -> bool:
         return os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
 
-    def _migrate(self, *, create: bool, on_create: Callable[[SQLiteStore], None] | None) -> None:
+    def _migrate(self, *, create: bool, on_create: Callable[[SQLiteStore], None] | None,
+                 on_upgrade: Callable[[SQLiteStore, list[str]], None] | None = None) -> None:
         # An upgrade is not a change the user asked for: it is not reported as one.
         with self.transaction(history=False):
             # Another process may have created or migrated the ledger while we waited for the lock.
@@ -347,11 +378,16 @@ class SQLiteStore:
             self._recognise(header, create=create)
             if self._up_to_date(header):
                 return
-            migrations.apply(self.conn, header.version, at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            applied = migrations.apply(
+                self.conn, header.version, at=datetime.now(timezone.utc).isoformat(timespec="seconds")
+            )
             # Ledgers from before the application id get it with their next upgrade.
             self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            if header.empty and on_create is not None:
-                on_create(self)
+            if header.empty:
+                if on_create is not None:
+                    on_create(self)
+            elif on_upgrade is not None:
+                on_upgrade(self, applied)
 
     @_db_errors
     def checkpoint(self) -> None:
@@ -448,20 +484,20 @@ class SQLiteStore:
         return [row[0] for row in self.conn.execute("SELECT name FROM units ORDER BY name")]
 
     @_db_errors
-    def unit_stats(self, plan: str, *, today: date) -> dict[str, tuple[int, int, int, int]]:
-        """Per unit named in the plan: (tasks, led, done, overdue), counting direct mentions only."""
+    def unit_counts(self, plan: str, *, today: date) -> dict[str, UnitCounts]:
+        """Per unit with assignments in the plan: the one count `units`, `summary --by unit` and
+        the report's per-unit table all show (docs/json.md defines each figure)."""
         rows = self.conn.execute(
             f"""
-            SELECT u.name, count(*), sum(tu.position = 0), sum(t.status = 'done'), sum({_OVERDUE})
-            FROM task_units tu
-            JOIN units u ON u.id = tu.unit
-            JOIN tasks t ON t.pk = tu.task
+            SELECT a.unit, count(*), sum(a.lead), sum(a.status = 'done'), sum(a.status = 'cancelled'),
+                   sum({_A_OVERDUE})
+            FROM tasks t JOIN assignments a ON a.task = t.pk
             WHERE t.plan = :plan
-            GROUP BY u.name
+            GROUP BY a.unit
             """,
             {"plan": plan, "today": today.isoformat()},
         )
-        return {name: (tasks, led, done, overdue) for name, tasks, led, done, overdue in rows}
+        return {unit: UnitCounts(*counts) for unit, *counts in rows}
 
     # -- tasks ------------------------------------------------------------------
 
@@ -469,18 +505,34 @@ class SQLiteStore:
     def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]:
         where = ["t.plan = :plan"]
         params: dict[str, object] = {"plan": plan, "today": today.isoformat()}
-        if query.units:
-            # Correlated on the task, so the work stays within the plan's tasks instead of
-            # collecting every task of the unit across all plans first.
-            lead = "AND tu.position = 0" if query.lead_only else ""
-            where.append(
-                f"""EXISTS (SELECT 1 FROM task_units tu JOIN units u ON u.id = tu.unit
-                            WHERE tu.task = t.pk {lead}
-                              AND u.name IN (SELECT value FROM json_each(:units)))"""
-            )
+        source, columns = "tasks t", _TASK_COLUMNS
+        status, overdue, still_open = "t.status", _OVERDUE, _OPEN
+        if query.own_unit is not None:
+            # One unit's listing: its own assignment is joined in (the (unit, task) index), and
+            # status, overdue and open are that assignment's.
+            source = "tasks t JOIN assignments a ON a.task = t.pk AND a.unit = :own"
+            columns = f"{_TASK_COLUMNS}, {_ASSIGNMENT_COLUMNS}"
+            params["own"] = query.own_unit
+            status, overdue, still_open = "a.status", _A_OVERDUE, _A_OPEN
+            if query.direct_only:
+                where.append("a.via IS NULL")
+            if query.lead_only:
+                where.append("a.lead = 1")
+        elif query.units:
+            # A unit's own assignments, and for a collective (各街镇) those that came through it.
+            # Correlated on the task, so the work stays within the plan's tasks.
+            if query.lead_only:
+                match = "a.lead = 1 AND a.unit IN (SELECT value FROM json_each(:units))"
+            elif query.direct_only:
+                match = """((a.unit IN (SELECT value FROM json_each(:units)) AND a.via IS NULL)
+                            OR a.via IN (SELECT value FROM json_each(:units)))"""
+            else:
+                match = """(a.unit IN (SELECT value FROM json_each(:units))
+                            OR a.via IN (SELECT value FROM json_each(:units)))"""
+            where.append(f"EXISTS (SELECT 1 FROM assignments a WHERE a.task = t.pk AND {match})")
             params["units"] = json.dumps(list(query.units), ensure_ascii=False)
         if query.statuses:
-            where.append("t.status IN (SELECT value FROM json_each(:statuses))")
+            where.append(f"{status} IN (SELECT value FROM json_each(:statuses))")
             params["statuses"] = json.dumps([s.value for s in query.statuses])
         if query.group:
             where.append("t.group_name LIKE :group ESCAPE '\\'")
@@ -497,12 +549,29 @@ class SQLiteStore:
             where.append("t.due >= :due_after")
             params["due_after"] = query.due_after.isoformat()
         if query.overdue_only:
-            where.append(_OVERDUE)
+            where.append(overdue)
         if query.open_only:
-            where.append(_OPEN)
+            where.append(still_open)
         order = "t.due IS NULL, t.due, t.id" if query.order_by_due else "t.id"
-        sql = f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE {' AND '.join(where)} ORDER BY {order}"
+        sql = f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)} ORDER BY {order}"
         rows = self.conn.execute(sql, params).fetchall()
+        return self._tasks_from_rows(rows)
+
+    @_db_errors
+    def open_assignments(self, plan: str, *, units: Sequence[str], due_before: date, today: date) -> list[Task]:
+        """Every open assignment (of `units`, or all) of a task due by `due_before`, as its task
+        carrying it: one row per task and unit, soonest first; for reminders by unit."""
+        where = ["t.plan = :plan", "t.due IS NOT NULL", "t.due <= :until", _A_OPEN]
+        params = {"plan": plan, "today": today.isoformat(), "until": due_before.isoformat()}
+        if units:
+            where.append("a.unit IN (SELECT value FROM json_each(:units))")
+            params["units"] = json.dumps(list(units), ensure_ascii=False)
+        rows = self.conn.execute(
+            f"""SELECT {_TASK_COLUMNS}, {_ASSIGNMENT_COLUMNS}
+                FROM tasks t JOIN assignments a ON a.task = t.pk
+                WHERE {' AND '.join(where)} ORDER BY t.due, t.id, a.position""",
+            params,
+        ).fetchall()
         return self._tasks_from_rows(rows)
 
     @_db_errors
@@ -513,15 +582,15 @@ class SQLiteStore:
         ).fetchall()
         if not rows:
             return None
-        (task,) = self._tasks_from_rows(rows, with_notes=True)
+        (task,) = self._tasks_from_rows(rows, with_notes=True, with_assignments=True, today=today)
         return task
 
     @_db_errors
     def tasks_with_notes(self, plan: str, *, today: date) -> list[Task]:
         """Every task of a plan by id, each with all its notes (oldest first), for exports.
 
-        Three queries in one read transaction, so tasks, units and notes come
-        from the same snapshot even while someone else is writing.
+        A few queries in one read transaction, so tasks, units, assignments and notes
+        come from the same snapshot even while someone else is writing.
         """
         self.conn.execute("BEGIN")
         try:
@@ -529,16 +598,29 @@ class SQLiteStore:
                 f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.plan = :plan ORDER BY t.id",
                 {"plan": plan, "today": today.isoformat()},
             ).fetchall()
-            return self._tasks_from_rows(rows, with_notes=True)
+            return self._tasks_from_rows(rows, with_notes=True, with_assignments=True, today=today)
         finally:
             self.conn.execute("COMMIT")
 
-    def _tasks_from_rows(self, rows: Sequence[_Row], *, with_notes: bool = False) -> list[Task]:
+    def _tasks_from_rows(
+        self, rows: Sequence[_Row], *, with_notes: bool = False, with_assignments: bool = False,
+        today: date | None = None,
+    ) -> list[Task]:
         pks = [row[0] for row in rows]
         units = self._units_of(pks)
-        notes = self._notes_of(pks) if with_notes else {}
-        return [
-            Task(
+        notes = self._notes_of(pks) if with_notes or with_assignments else {}
+        assignments = self._assignments_of(pks, notes, today) if with_assignments else {}
+        tasks = []
+        for row in rows:
+            (pk, plan, task_id, group, content, deadline, start, due, status, updated_at, overdue, progress,
+             units_done, units_total) = row[:14]
+            own = None
+            if len(row) > 14:
+                unit, via, lead, own_status, own_overdue, own_updated, vague, own_progress = row[14:]
+                own = Assignment(unit=unit, via=via, lead=bool(lead), status=Status(own_status),
+                                 overdue=bool(own_overdue), updated_at=own_updated, vague=bool(vague),
+                                 progress=own_progress)
+            tasks.append(Task(
                 id=task_id,
                 plan=plan,
                 group=group,
@@ -551,11 +633,33 @@ class SQLiteStore:
                 updated_at=updated_at,
                 overdue=bool(overdue),
                 progress=progress,
-                notes=tuple(notes.get(pk, ())),
-            )
-            for pk, plan, task_id, group, content, deadline, start, due, status, updated_at, overdue, progress
-            in rows
-        ]
+                via=own.via if own is not None else None,
+                notes=tuple(notes.get(pk, ())) if with_notes else (),
+                units_done=units_done,
+                units_total=units_total,
+                assignment=own,
+                assignments=tuple(assignments.get(pk, ())),
+            ))
+        return tasks
+
+    def _assignments_of(self, pks: list[int], notes: dict[int, list[Note]], today: date | None) -> dict[int, list[Assignment]]:
+        result: dict[int, list[Assignment]] = {}
+        rows = self.conn.execute(
+            f"""
+            SELECT a.task, a.unit, a.via, a.lead, a.status, {_A_OVERDUE}, a.updated_at, a.vague, {_A_PROGRESS}
+            FROM assignments a JOIN tasks t ON t.pk = a.task
+            WHERE a.task IN (SELECT value FROM json_each(:pks))
+            ORDER BY a.task, a.position
+            """,
+            {"pks": json.dumps(pks), "today": (today or date.max).isoformat()},
+        )
+        for task_pk, unit, via, lead, status, overdue, updated_at, vague, progress in rows:
+            own_notes = tuple(note for note in notes.get(task_pk, ()) if note.unit == unit)
+            result.setdefault(task_pk, []).append(Assignment(
+                unit=unit, via=via, lead=bool(lead), status=Status(status), overdue=bool(overdue),
+                updated_at=updated_at, vague=bool(vague), progress=progress, notes=own_notes,
+            ))
+        return result
 
     def _units_of(self, pks: list[int]) -> dict[int, list[str]]:
         # One query for all tasks of a listing, never one per row.
@@ -576,17 +680,17 @@ class SQLiteStore:
         result: dict[int, list[Note]] = {}
         rows = self.conn.execute(
             """
-            SELECT n.task, n.id, t.id, n.at, n.by, n.text, n.status, n.count
-            FROM notes n JOIN tasks t ON t.pk = n.task
+            SELECT n.task, n.id, t.id, n.at, n.by, n.text, n.status, n.count, a.unit
+            FROM notes n JOIN tasks t ON t.pk = n.task LEFT JOIN assignments a ON a.pk = n.assignment
             WHERE n.task IN (SELECT value FROM json_each(?)) AND n.retracted_at IS NULL
             ORDER BY n.task, n.at, n.id
             """,
             (json.dumps(pks),),
         )
-        for task_pk, note_id, task_id, at, by, text, status, count in rows:
+        for task_pk, note_id, task_id, at, by, text, status, count, unit in rows:
             result.setdefault(task_pk, []).append(
                 Note(id=note_id, task_id=task_id, at=at, by=by, text=text,
-                     status=Status(status) if status else None, count=count)
+                     status=Status(status) if status else None, count=count, unit=unit)
             )
         return result
 
@@ -595,22 +699,28 @@ class SQLiteStore:
     @_db_errors
     def add_note(
         self, plan: str, task_id: int, *, at: str, by: str, text: str, status: Status | None,
-        count: int | None = None, key: str | None = None,
+        count: int | None = None, key: str | None = None, unit: str | None = None, all_units: bool = False,
     ) -> tuple[Note, Status] | None:
         """Append a note (and apply its status change) in one transaction.
 
-        Returns the note and the task's status before it, or None when the task
-        does not exist.
+        Returns the note and the status it changed before it (the unit's, or the
+        task's), or None when the task does not exist.
         """
-        written = self.add_notes(plan, [NoteInput(task_id, text, by, status, count, key)], at=at)
+        written = self.add_notes(
+            plan, [NoteInput(task_id, text, by, status, count, key, unit, all_units)], at=at
+        )
         return written[0] if written else None
 
     @_db_errors
     def add_notes(self, plan: str, entries: Sequence[NoteInput], *, at: str) -> list[tuple[Note, Status]] | None:
         """Append many notes in one transaction: all of them, or none when a task is missing.
 
-        Each note (and each status change) is its own event, exactly as if it had
-        been written alone, so `log` and `undo` see no difference.
+        A note with a unit goes on that unit's assignment and its status is that
+        assignment's; without one it is on the task as a whole, and a status then
+        needs the task to have one assignment, or `all_units`. The task's status is
+        derived again from its assignments. Each note (and each status change) is
+        its own event, exactly as if it had been written alone, so `log` and `undo`
+        see no difference.
         """
         with self.transaction():
             tasks = {
@@ -623,8 +733,15 @@ class SQLiteStore:
             }
             if any(entry.task_id not in tasks for entry in entries):
                 return None
+            # {task pk: {unit: [assignment pk, status]}} in position order.
+            units = self._assignment_states([pk for pk, _ in tasks.values()])
+            targets = [self._target(entry, tasks[entry.task_id][0], units) for entry in entries]
+            current = {
+                entry.key: self._target_status(target, tasks[entry.task_id], units)
+                for entry, target in zip(entries, targets) if entry.key is not None
+            }
             # Checked under the write lock, so two retries racing each other cannot both write.
-            earlier = self._keyed_notes(plan, entries, {task_id: status for task_id, (_, status) in tasks.items()})
+            earlier = self._keyed_notes(plan, entries, current)
             # The write lock is held, so the ids this batch gets are known in advance and
             # every row can go in with one executemany instead of a statement per note.
             next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM notes").fetchone()[0]
@@ -632,39 +749,70 @@ class SQLiteStore:
             note_rows: list[tuple[int, int, str, str, str, str | None, int | None]] = []
             event_rows: list[tuple[str, str, str, str, int, str | None, str | None, str | None]] = []
             noted: set[int] = set()
-            for entry in entries:
+            touched_units: dict[int, list] = {}  # assignment pk: its [pk, status], noted or changed
+            for entry, target in zip(entries, targets):
+                task = tasks[entry.task_id]
+                task_pk = task[0]
                 if entry.key in earlier:
-                    written.append((earlier[entry.key], Status(tasks[entry.task_id][1])))
+                    written.append((earlier[entry.key], Status(self._target_status(target, task, units))))
                     continue
                 note_id, next_id = next_id, next_id + 1
                 noted.add(entry.task_id)
-                task = tasks[entry.task_id]
-                task_pk, before = task
+                before = self._target_status(target, task, units)
                 status = entry.status.value if entry.status else None
                 if status == before:
                     # Like `status 40 doing` on a task already doing: no change, so no status
                     # event for log and undo to show as "进行中 → 进行中"; the text stays a note.
-                    status = None
-                note_rows.append((note_id, task_pk, at, entry.by, entry.text, status, entry.count))
+                    status, entry = None, entry._replace(status=None)
+                unit = target if isinstance(target, str) else None
+                assignment = units[task_pk][unit][0] if unit is not None else None
+                if unit is not None:
+                    touched_units[assignment] = units[task_pk][unit]
+                note_rows.append((note_id, task_pk, at, entry.by, entry.text, status, entry.count, assignment))
                 after = {"note": note_id, "text": entry.text}
                 if entry.count is not None:
                     after["count"] = entry.count
+                if unit is not None:
+                    after["unit"] = unit
                 if status is None:
                     event_rows.append((at, entry.by, "note", plan, entry.task_id, None, _dump(after), entry.key))
-                else:
-                    task[1] = status
+                elif target is _ALL:
+                    old = {name: state[1] for name, state in units[task_pk].items()}
+                    for state in units[task_pk].values():
+                        state[1] = status
+                        touched_units[state[0]] = state
                     event_rows.append((at, entry.by, "status", plan, entry.task_id,
-                                       _dump({"status": before}), _dump(after | {"status": status}), entry.key))
+                                       _dump({"status": before, "units": old}),
+                                       _dump(after | {"status": status, "all": True}), entry.key))
+                else:
+                    if unit is not None:
+                        units[task_pk][unit][1] = status
+                    else:
+                        task[1] = status
+                    event_rows.append((at, entry.by, "status", plan, entry.task_id,
+                                       _dump({"status": before} | ({"unit": unit} if unit else {})),
+                                       _dump(after | {"status": status}), entry.key))
                 note = Note(id=note_id, task_id=entry.task_id, at=at, by=entry.by, text=entry.text,
-                            status=Status(status) if status else None, count=entry.count, key=entry.key)
+                            status=entry.status, count=entry.count, key=entry.key, unit=unit)
                 written.append((note, Status(before)))
             self.conn.executemany(
-                "INSERT INTO notes (id, task, at, by, text, status, count) VALUES (?, ?, ?, ?, ?, ?, ?)", note_rows
+                """INSERT INTO notes (id, task, at, by, text, status, count, assignment)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                note_rows,
             )
+            touched = [tasks[task_id][0] for task_id in noted]
+            self.conn.executemany(
+                "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
+                [(status, at, pk) for pk, status in touched_units.values()],
+            )
+            for task_id in noted:
+                pk = tasks[task_id][0]
+                if units.get(pk):
+                    tasks[task_id][1] = derived_status(Status(state[1]) for state in units[pk].values()).value
             self.conn.executemany(
                 "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
                 # Only tasks that got a new note: a recognised retry leaves its task untouched.
-                [(status, at, pk) for task_id, (pk, status) in tasks.items() if task_id in noted],
+                [(status, at, pk) for task_id, (pk, status) in tasks.items() if pk in touched],
             )
             self.conn.executemany(
                 """INSERT INTO events (at, by, action, plan, task, before, after, key)
@@ -673,12 +821,46 @@ class SQLiteStore:
             )
         return written
 
-    def _keyed_notes(self, plan: str, entries: Sequence[NoteInput], statuses: dict[int, str]) -> dict[str, Note]:
+    def _assignment_states(self, pks: Sequence[int]) -> dict[int, dict[str, list]]:
+        states: dict[int, dict[str, list]] = {pk: {} for pk in pks}
+        rows = self.conn.execute(
+            """SELECT task, unit, pk, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))
+               ORDER BY task, position""",
+            (json.dumps(list(pks)),),
+        )
+        for task_pk, unit, pk, status in rows:
+            states[task_pk][unit] = [pk, status]
+        return states
+
+    @staticmethod
+    def _target(entry: NoteInput, task_pk: int, units: dict[int, dict[str, list]]):
+        """What a note is written on: a unit's name, _ALL, or None for the task as a whole."""
+        mine = units[task_pk]
+        if entry.unit is not None:
+            if entry.unit not in mine:
+                raise NotAssigned(entry.task_id, entry.unit, list(mine))
+            return entry.unit
+        if entry.status is None or not mine:
+            # A plain note is the office's remark on the task; a task without units keeps its own status.
+            return None
+        if entry.all_units:
+            return _ALL
+        if len(mine) == 1:
+            return next(iter(mine))
+        raise UnitRequired(entry.task_id, list(mine))
+
+    @staticmethod
+    def _target_status(target, task: list, units: dict[int, dict[str, list]]) -> str:
+        if isinstance(target, str):
+            return units[task[0]][target][1]
+        return task[1]
+
+    def _keyed_notes(self, plan: str, entries: Sequence[NoteInput], statuses: dict[str, str]) -> dict[str, Note]:
         """The notes earlier calls stored under the keys of `entries`, as first written.
 
         A key names one intended note: the same key with other content is a conflict,
         and a key whose note was undone is used up (undo was a decision a retry must
-        not reverse).
+        not reverse). `statuses`: by key, the status the note's entry would change now.
         """
         keys = [entry.key for entry in entries if entry.key is not None]
         if not keys:
@@ -701,12 +883,12 @@ class SQLiteStore:
             status = payload.after.value if isinstance(payload, StatusPayload) else None
             found[key] = Note(id=payload.note, task_id=task_id, at=at, by=by, text=payload.text,
                               status=Status(status) if status else None, count=payload.count,
-                              key=key, repeated=True)
+                              key=key, repeated=True, unit=payload.unit)
             (entry,) = [entry for entry in entries if entry.key == key]
             if status is None and entry.status is not None and (event_plan, task_id) == (plan, entry.task_id):
-                # A status equal to the task's own was stored as a plain note (see add_notes);
-                # the retry of that call asks again for the status the task still has.
-                status = entry.status.value if statuses[task_id] == entry.status.value else None
+                # A status equal to the one it changes was stored as a plain note (see add_notes);
+                # the retry of that call asks again for the status that is still there.
+                status = entry.status.value if statuses[key] == entry.status.value else None
             stored = (event_plan, task_id, payload.text, status, payload.count)
             asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count)
             if stored != asked:
@@ -731,7 +913,10 @@ class SQLiteStore:
 
         Tasks are matched by (plan, id): texts and dates are replaced, statuses
         and notes are never touched, and tasks missing from the file are kept.
-        The event keeps every replaced text, so the import can be undone.
+        Each task's assignments follow the ones planned: missing ones are added,
+        and ones no longer planned are removed only while untouched (todo, no
+        notes, not added by `assign`). The event keeps every replaced text and
+        assignment list, so the import can be undone.
         """
         with self.transaction():
             old_plan = self._plan_row(name)
@@ -762,10 +947,12 @@ class SQLiteStore:
             inserts: list[_Row] = []
             added_rows: list[tuple[int, _TaskFields]] = []
             changed: list[tuple[int, _TaskFields]] = []
+            new_pks: dict[int, int] = {}
             for task in tasks:
                 fields = _task_fields(task)
                 if task.id not in existing:
                     pk, next_pk = next_pk, next_pk + 1
+                    new_pks[task.id] = pk
                     inserts.append((pk, name, task.id, *_task_columns(fields), Status.TODO.value, at))
                     added_rows.append((pk, fields))
                     replaced[str(task.id)] = None
@@ -784,11 +971,17 @@ class SQLiteStore:
             )
             self._insert_units(added_rows, unit_ids)
             self._rewrite_tasks(changed, unit_ids, at)
+            pks = {task_id: pk for task_id, (pk, _) in existing.items()} | new_pks
+            planned = {pks[task.id]: [_planned(a) for a in task.assignments] for task in tasks}
+            old_plans = self._sync_assignments(planned, at, new=set(new_pks.values()))
+            by_id = {pk: task_id for task_id, pk in pks.items()}
             self._record(
                 at=at, by=by, action="import", plan=name,
-                before={"plan": old_plan, "tasks": replaced},
+                before={"plan": old_plan, "tasks": replaced,
+                        "assignments": {str(by_id[pk]): old for pk, old in old_plans.items()}},
                 after={"plan": {"year": year, "source": source, "imported_at": at}, "tasks": written,
-                       "units": created},
+                       "units": created,
+                       "assignments": {str(by_id[pk]): planned[pk] for pk in old_plans}},
             )
             in_file = {task.id for task in tasks}
         added = sum(1 for old in replaced.values() if old is None)
@@ -828,7 +1021,79 @@ class SQLiteStore:
         self.conn.executemany("DELETE FROM task_units WHERE task = ?", [(pk,) for pk, _ in changes])
         self._insert_units(changes, unit_ids)
 
-    def _insert_units(self, tasks: Sequence[tuple[int, _TaskFields]], unit_ids: dict[str, int]) -> None:
+    def _sync_assignments(
+        self, planned: dict[int, list[dict]], at: str, *, new: set[int] = frozenset()
+    ) -> dict[int, list[dict]]:
+        """Make each task's assignments follow its planned list (see import_plan); returns, for
+        the existing tasks whose list changed, the list planned before."""
+        current: dict[int, list[tuple]] = {}
+        rows = self.conn.execute(
+            """SELECT a.task, a.pk, a.unit, a.via, a.lead, a.vague, a.manual, a.status,
+                      EXISTS (SELECT 1 FROM notes n WHERE n.assignment = a.pk AND n.retracted_at IS NULL)
+               FROM assignments a WHERE a.task IN (SELECT value FROM json_each(?))
+               ORDER BY a.task, a.position""",
+            (json.dumps([pk for pk in planned if pk not in new]),),
+        )
+        for task_pk, *row in rows:
+            current.setdefault(task_pk, []).append(row)
+        old_plans: dict[int, list[dict]] = {}
+        inserts, updates, moved, removed = [], [], [], []
+        for task_pk, plan in planned.items():
+            rows = current.get(task_pk, [])
+            old = [_planned_row(row) for row in rows if not row[5]]
+            if old == plan and task_pk not in new:
+                continue
+            if task_pk not in new:
+                old_plans[task_pk] = old
+            wanted = {entry["unit"] for entry in plan}
+            have = {row[1]: row for row in rows}
+            kept = []
+            for pk, unit, _, _, _, manual, status, noted in rows:
+                if unit in wanted:
+                    continue
+                if not manual and status == Status.TODO.value and not noted:
+                    removed.append(pk)
+                else:
+                    kept.append(pk)
+            for position, entry in enumerate(plan):
+                values = (entry["via"], int(entry["lead"]), int(entry["vague"]), position)
+                if entry["unit"] in have:
+                    updates.append((*values, have[entry["unit"]][0]))
+                else:
+                    inserts.append((task_pk, entry["unit"], *values, at))
+            # Units worked on, or added by the office, stay after the planned ones.
+            moved += [(position, pk) for position, pk in enumerate(kept, start=len(plan))]
+        # Notes undo retracted are all that can be left on a removed one; their events keep every word.
+        self.conn.executemany("DELETE FROM notes WHERE assignment = ?", [(pk,) for pk in removed])
+        self.conn.executemany("DELETE FROM assignments WHERE pk = ?", [(pk,) for pk in removed])
+        self.conn.executemany(
+            "UPDATE assignments SET via = ?, lead = ?, vague = ?, position = ?, manual = 0 WHERE pk = ?", updates
+        )
+        # A unit kept because it worked on the task stays, like one the office added, until unassigned.
+        self.conn.executemany("UPDATE assignments SET position = ?, manual = 1 WHERE pk = ?", moved)
+        self.conn.executemany(
+            """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, 'todo', ?)""",
+            inserts,
+        )
+        self._rederive([pk for pk in planned if pk in old_plans])
+        return old_plans
+
+    def _rederive(self, pks: Sequence[int]) -> None:
+        """Set each task's status to the one its assignments give (models.derived_status)."""
+        if not pks:
+            return
+        statuses: dict[int, list[Status]] = {}
+        for task_pk, status in self.conn.execute(
+            "SELECT task, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))", (json.dumps(list(pks)),)
+        ):
+            statuses.setdefault(task_pk, []).append(Status(status))
+        self.conn.executemany(
+            "UPDATE tasks SET status = ? WHERE pk = ? AND status <> ?",
+            [(derived_status(found).value, pk, derived_status(found).value) for pk, found in statuses.items()],
+        )
+
+    def _insert_units(self, tasks: Sequence[tuple[int, dict]], unit_ids: dict[str, int]) -> None:
         self.conn.executemany(
             "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
             [(pk, unit_ids[unit], position) for pk, fields in tasks for position, unit in enumerate(fields["units"])],
@@ -934,29 +1199,54 @@ class SQLiteStore:
         return event
 
     def _revert_note(self, event: Event, *, at: str, by: str) -> None:
-        """Retract the note (notes are append-only: hidden, never deleted) and restore the status."""
+        """Retract the note (notes are append-only: hidden, never deleted) and restore the status
+        it changed: its unit's, every unit's (--all), or the task's."""
         payload = event.payload
         # _REVERTERS sends only note and status events here, which decode to these two.
         assert isinstance(payload, NotePayload | StatusPayload)
         note_id = payload.note
         row = self.conn.execute(
-            """SELECT n.task, n.retracted_at, t.status FROM notes n JOIN tasks t ON t.pk = n.task
+            """SELECT n.task, n.retracted_at, t.status, n.assignment FROM notes n JOIN tasks t ON t.pk = n.task
                WHERE n.id = ?""",
             (note_id,),
         ).fetchone()
-        if row is None or row[1] is not None or (isinstance(payload, StatusPayload) and row[2] != payload.after.value):
+        if row is None or row[1] is not None:
             raise _out_of_step(event)
-        task_pk = row[0]
+        task_pk, _, task_status, assignment = row
+        units = self._assignment_states([task_pk])[task_pk]
+        if units and task_status != derived_status(Status(state[1]) for state in units.values()).value:
+            raise _out_of_step(event)
+        if isinstance(payload, StatusPayload):
+            after = payload.after.value
+            if payload.unit is not None:
+                restore = {payload.unit: payload.before.value}
+            elif payload.all_units:
+                restore = dict(event.before["units"])
+            elif units:
+                # Set before the task had assignments: the upgrade gave its status to every unit.
+                # Only while they all still have it is "every unit back" what the change undoes.
+                if any(state[1] != after for state in units.values()):
+                    raise UnitsChangedSince(event.id, event.task)
+                restore = dict.fromkeys(units, payload.before.value)
+            else:
+                restore = {}
+            if any(unit not in units or units[unit][1] != after for unit in restore):
+                raise _out_of_step(event)
+            if not restore and task_status != after:
+                raise _out_of_step(event)
+            self.conn.executemany(
+                "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
+                [(status, at, units[unit][0]) for unit, status in restore.items()],
+            )
+            if not restore:
+                self.conn.execute("UPDATE tasks SET status = ? WHERE pk = ?", (payload.before.value, task_pk))
+        elif assignment is not None:
+            self.conn.execute("UPDATE assignments SET updated_at = ? WHERE pk = ?", (at, assignment))
         self.conn.execute(
             "UPDATE notes SET retracted_at = ?, retracted_by = ? WHERE id = ?", (at, by, note_id)
         )
-        if isinstance(payload, StatusPayload):
-            self.conn.execute(
-                "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
-                (payload.before.value, at, task_pk),
-            )
-        else:
-            self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
+        self._rederive([task_pk])
+        self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
 
     def _revert_import(self, event: Event, *, at: str, by: str) -> None:
         """Put back replaced task texts and the plan row; remove the tasks and units the import added."""
@@ -965,7 +1255,14 @@ class SQLiteStore:
         for key, fields in after["tasks"].items():
             if int(key) not in current or current[int(key)][1] != fields:
                 raise _out_of_step(event)
-        replaced = before["tasks"]
+        # Imports from before assignments kept no list of them: theirs stay as they are.
+        old_plans = {current[int(key)][0]: old for key, old in event.before.get("assignments", {}).items()}
+        if old_plans:
+            now = self._planned_lists(list(old_plans))
+            for key, plan in event.after["assignments"].items():
+                if now.get(current[int(key)][0], []) != plan:
+                    raise _out_of_step(event)
+        replaced = event.before["tasks"]
         added = [current[int(key)][0] for key, old in replaced.items() if old is None]
         added_json = json.dumps(added)
         noted = [
@@ -980,7 +1277,7 @@ class SQLiteStore:
             raise AddedTasksHaveNotes(event.id, noted)
         # What is left on these tasks are notes earlier undos retracted; their note
         # events keep every word, so removing the rows loses nothing.
-        for table, column in (("notes", "task"), ("task_units", "task"), ("tasks", "pk")):
+        for table, column in (("notes", "task"), ("assignments", "task"), ("task_units", "task"), ("tasks", "pk")):
             self.conn.execute(
                 f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))", (added_json,)
             )
@@ -988,6 +1285,7 @@ class SQLiteStore:
         self._rewrite_tasks(
             [(current[int(key)][0], old) for key, old in replaced.items() if old is not None], unit_ids, at
         )
+        self._sync_assignments(old_plans, at)
         # Imports recorded before units were tracked have no list: their units stay.
         self.conn.execute(
             """DELETE FROM units WHERE name IN (SELECT value FROM json_each(?))
@@ -1001,6 +1299,163 @@ class SQLiteStore:
                 "UPDATE plans SET year = :year, source = :source, imported_at = :imported_at WHERE name = :name",
                 {**before["plan"], "name": event.plan},
             )
+
+    def _planned_lists(self, pks: Sequence[int]) -> dict[int, list[dict]]:
+        found: dict[int, list[dict]] = {}
+        rows = self.conn.execute(
+            """SELECT task, pk, unit, via, lead, vague FROM assignments
+               WHERE task IN (SELECT value FROM json_each(?)) AND manual = 0 ORDER BY task, position""",
+            (json.dumps(list(pks)),),
+        )
+        for task_pk, *row in rows:
+            found.setdefault(task_pk, []).append(_planned_row(row))
+        return found
+
+    def _revert_assign(self, event: Event, *, at: str, by: str) -> None:
+        """Take back the assignments `assign` added: still untouched, since undo goes newest first."""
+        task_pk = self._task_pk(event)
+        units = [row["unit"] for row in event.after["assignments"]]
+        found = self.conn.execute(
+            """SELECT pk FROM assignments WHERE task = ? AND unit IN (SELECT value FROM json_each(?))""",
+            (task_pk, json.dumps(units, ensure_ascii=False)),
+        ).fetchall()
+        if len(found) != len(units):
+            raise _out_of_step(event)
+        self._drop_assignments([pk for (pk,) in found])
+        self._rederive([task_pk])
+        self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
+
+    def _revert_unassign(self, event: Event, *, at: str, by: str) -> None:
+        """Put back the assignments `unassign` removed, as they were."""
+        task_pk = self._task_pk(event)
+        self._insert_assignment_rows(task_pk, event.before["assignments"])
+        self._rederive([task_pk])
+        self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
+
+    def _task_pk(self, event: Event) -> int:
+        row = self.conn.execute("SELECT pk FROM tasks WHERE plan = ? AND id = ?", (event.plan, event.task)).fetchone()
+        if row is None:
+            raise _out_of_step(event)
+        return row[0]
+
+    def _drop_assignments(self, pks: Sequence[int]) -> None:
+        # Only notes undo retracted can be left on them; their events keep every word.
+        self.conn.executemany("DELETE FROM notes WHERE assignment = ?", [(pk,) for pk in pks])
+        self.conn.executemany("DELETE FROM assignments WHERE pk = ?", [(pk,) for pk in pks])
+
+    def _insert_assignment_rows(self, task_pk: int, rows: Sequence[dict]) -> None:
+        self.conn.executemany(
+            """INSERT INTO assignments (task, unit, via, lead, vague, manual, position, status, updated_at)
+               VALUES (:task, :unit, :via, :lead, :vague, :manual, :position, :status, :updated_at)""",
+            [row | {"task": task_pk} for row in rows],
+        )
+
+    # -- assignments --------------------------------------------------------------
+
+    @_db_errors
+    def unassigned_tasks(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        """(plan, id, units) of every task without any assignment: after the upgrade that made them."""
+        rows = self.conn.execute(
+            """SELECT t.pk, t.plan, t.id FROM tasks t
+               WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task = t.pk) ORDER BY t.pk"""
+        ).fetchall()
+        units = self._units_of([row[0] for row in rows])
+        return [(plan, task_id, tuple(units.get(pk, ()))) for pk, plan, task_id in rows]
+
+    @_db_errors
+    def expand_assignments(self, entries: Sequence[tuple[str, int, tuple[AssignmentInput, ...]]], *, at: str) -> None:
+        """Give tasks from before assignments theirs, each with the task's status and time: the
+        status one unit set then stands for all. Not a change anyone made, so no event."""
+        with self.transaction(history=False):
+            self.conn.executemany(
+                """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
+                   SELECT t.pk, :unit, :via, :lead, :vague, :position, t.status, t.updated_at
+                   FROM tasks t WHERE t.plan = :plan AND t.id = :id""",
+                [
+                    {"plan": plan, "id": task_id, "unit": a.unit, "via": a.via, "lead": int(a.lead),
+                     "vague": int(a.vague), "position": position}
+                    for plan, task_id, planned in entries for position, a in enumerate(planned)
+                ],
+            )
+
+    @_db_errors
+    def assign(
+        self, plan: str, task_id: int, assignments: Sequence[AssignmentInput], *, at: str, by: str
+    ) -> Event | None:
+        """Add units to a task (the office's `assign`); None when the task does not exist."""
+        with self.transaction():
+            row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
+            if row is None:
+                return None
+            task_pk, before = row
+            have = self._assignment_states([task_pk])[task_pk]
+            taken = [a.unit for a in assignments if a.unit in have]
+            if taken:
+                raise AlreadyAssigned(task_id, taken)
+            start = self.conn.execute(
+                "SELECT coalesce(max(position), -1) + 1 FROM assignments WHERE task = ?", (task_pk,)
+            ).fetchone()[0]
+            rows = [
+                {"unit": a.unit, "via": a.via, "lead": 0, "vague": int(a.vague), "manual": 1,
+                 "position": start + offset, "status": Status.TODO.value, "updated_at": at}
+                for offset, a in enumerate(assignments)
+            ]
+            self._insert_assignment_rows(task_pk, rows)
+            return self._assignment_event(task_pk, plan, task_id, "assign", before, at=at, by=by, after_rows=rows)
+
+    @_db_errors
+    def unassign(self, plan: str, task_id: int, units: Sequence[str], *, at: str, by: str) -> Event | None:
+        """Take units off a task (the office's `unassign`); None when the task does not exist.
+
+        Refused when a unit has written notes on it (they would lose their place) or when
+        no unit would be left.
+        """
+        with self.transaction():
+            row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
+            if row is None:
+                return None
+            task_pk, before = row
+            have = self._assignment_states([task_pk])[task_pk]
+            missing = [unit for unit in units if unit not in have]
+            if missing:
+                raise NotAssigned(task_id, missing[0], list(have))
+            if len(set(units)) >= len(have):
+                raise LastAssignment(task_id)
+            noted = [
+                unit for (unit,) in self.conn.execute(
+                    """SELECT a.unit FROM assignments a WHERE a.task = ? AND a.unit IN (SELECT value FROM json_each(?))
+                       AND EXISTS (SELECT 1 FROM notes n WHERE n.assignment = a.pk AND n.retracted_at IS NULL)
+                       ORDER BY a.position""",
+                    (task_pk, json.dumps(list(units), ensure_ascii=False)),
+                )
+            ]
+            if noted:
+                raise AssignmentHasNotes(task_id, noted)
+            columns = ("unit", "via", "lead", "vague", "manual", "position", "status", "updated_at")
+            rows = [
+                dict(zip(columns, found)) for found in self.conn.execute(
+                    f"""SELECT {', '.join(columns)} FROM assignments
+                        WHERE task = ? AND unit IN (SELECT value FROM json_each(?)) ORDER BY position""",
+                    (task_pk, json.dumps(list(units), ensure_ascii=False)),
+                )
+            ]
+            self._drop_assignments([have[unit][0] for unit in units])
+            return self._assignment_event(task_pk, plan, task_id, "unassign", before, at=at, by=by, before_rows=rows)
+
+    def _assignment_event(
+        self, task_pk: int, plan: str, task_id: int, action: str, before: str, *, at: str, by: str,
+        after_rows: list[dict] | None = None, before_rows: list[dict] | None = None,
+    ) -> Event:
+        self._rederive([task_pk])
+        self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
+        status = self.conn.execute("SELECT status FROM tasks WHERE pk = ?", (task_pk,)).fetchone()[0]
+        event_id = self._record(
+            at=at, by=by, action=action, plan=plan, task=task_id,
+            before={"status": before} | ({"assignments": before_rows} if before_rows else {}),
+            after={"status": status} | ({"assignments": after_rows} if after_rows else {}),
+        )
+        (event,) = self._events_where(["e.id = :id"], {"id": event_id})
+        return event
 
     # -- maintenance ------------------------------------------------------------
 
@@ -1156,6 +1611,26 @@ class SQLiteStore:
                     check = _READABLE.get((table, column))
                     if check is not None and not check[0](text):
                         found.append(f"表 {table} 第 {rowid} 行的 {column} 列{check[1]}")
+        return found + self._derived_status_problems()
+
+    def _derived_status_problems(self) -> list[str]:
+        """Tasks whose stored status is not the one their assignments give (models.derived_status)."""
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'assignments'").fetchone():
+            return []
+        found = []
+        rows = self.conn.execute(
+            """SELECT t.rowid, t.status, json_group_array(a.status) FROM tasks t JOIN assignments a ON a.task = t.pk
+               GROUP BY t.pk ORDER BY t.rowid"""
+        )
+        for rowid, status, statuses in rows:
+            try:
+                expected = derived_status(Status(value) for value in json.loads(statuses))
+            except ValueError:
+                continue  # an unreadable status is reported above already
+            if status not in _STATUSES:
+                continue
+            if status != expected.value:
+                found.append(f"表 tasks 第 {rowid} 行的 status 列与其各单位（assignments）的状态不一致，应为 {expected.value}")
         return found
 
 
@@ -1188,6 +1663,8 @@ _READABLE: dict[tuple[str, str], tuple[Callable[[str], bool], str]] = {
     ("tasks", "start"): _DATE,
     ("tasks", "due"): _DATE,
     ("tasks", "updated_at"): _TIME,
+    ("assignments", "status"): _STATUS,
+    ("assignments", "updated_at"): _TIME,
     ("notes", "status"): _STATUS,
     ("notes", "at"): _TIME,
     ("events", "at"): _TIME,
@@ -1206,6 +1683,8 @@ _REVERTERS: dict[str, Callable[..., None]] = {
     "note": SQLiteStore._revert_note,
     "status": SQLiteStore._revert_note,
     "import": SQLiteStore._revert_import,
+    "assign": SQLiteStore._revert_assign,
+    "unassign": SQLiteStore._revert_unassign,
 }
 
 
@@ -1221,6 +1700,17 @@ def _out_of_step(event: Event) -> StoreError:
         f"历史记录 #{event.id} 与台账当前内容不一致（数据库可能被其他程序改动过），未撤销任何内容；"
         "请先运行 gongkai check。"
     )
+
+
+def _planned(assignment: AssignmentInput) -> dict:
+    """An assignment as planned from the cell, as import events keep it."""
+    return {"unit": assignment.unit, "via": assignment.via, "lead": bool(assignment.lead),
+            "vague": bool(assignment.vague)}
+
+
+def _planned_row(row: tuple) -> dict:
+    """The same from a stored row (pk, unit, via, lead, vague, …)."""
+    return {"unit": row[1], "via": row[2], "lead": bool(row[3]), "vague": bool(row[4])}
 
 
 def _task_fields(task: TaskInput) -> _TaskFields:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import dates
 from ..errors import NotFound, StoreError, UsageError
 from ..models import Event
-from ..store import AddedTasksHaveNotes, NotNewest
+from ..store import AddedTasksHaveNotes, NotNewest, UnitsChangedSince
 from .session import Session, no_task
 
 # Exit 4 like the store's other "the ledger moved under you" errors: a retry is what helps.
@@ -75,6 +75,12 @@ def undo(ledger: Session, event: Event, *, by: str | None = None) -> Event:
         ids = "、".join(str(task_id) for task_id in refusal.task_ids)
         raise UsageError(
             f"导入 #{refusal.event_id} 新增的任务（序号 {ids}）已有进展记录，撤销这次导入会删除这些任务，因此未做任何更改。"
+        ) from None
+    except UnitsChangedSince as refusal:
+        raise UsageError(
+            f"更改 #{refusal.event_id} 是在按单位分别记录状态之前对任务 {refusal.task_id} 整体做的状态修改，"
+            "此后各单位的状态已分别改过，无法确定应恢复哪些单位，因此未做任何更改；"
+            f"请用 gongkai status {refusal.task_id} 状态 --unit 单位 逐个改回。"
         ) from None
     except NotNewest:
         raise StoreError(_MOVED) from None

@@ -81,6 +81,8 @@ def import_file(
     year = year or ledger.today.year
     name = check_text(plan or str(year), "计划名称")
     check_text(source, "文件名")
+    from .assignments import planned
+
     warnings = []
     tasks = []
     for row in table.rows:
@@ -89,17 +91,17 @@ def import_file(
             warnings.append(
                 f"第 {row.line} 行（序号 {row.id}）：无法识别时间节点“{_shortened(row.deadline)}”，已保留原文，截止日期留空。"
             )
+        units = tuple(dict.fromkeys(ledger.directory.canonical(unit) for unit in split_units(row.units)))
         tasks.append(
             TaskInput(
                 id=row.id,
                 group=row.group,
                 content=row.content,
-                units=tuple(dict.fromkeys(
-                    ledger.directory.canonical(unit) for unit in split_units(row.units)
-                )),
+                units=units,
                 deadline=row.deadline,
                 start=start,
                 due=due,
+                assignments=planned(ledger.directory, units),
             )
         )
     unknown = _unknown_units(ledger, table.rows)

@@ -10,7 +10,8 @@ from .. import dates
 from ..errors import NotFound, UsageError
 from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
 from ..models import Note, Status
-from ..store import KeyUndone, KeyUsed, NoteContent, NoteInput
+from ..store import KeyUndone, KeyUsed, NotAssigned, NoteContent, NoteInput, UnitRequired
+from ..units import unit_name
 from .reading import show
 from .session import Session, no_task
 
@@ -20,15 +21,18 @@ class StatusChange(NamedTuple):
     before: Status
     after: Status
     note: Note | None  # None when the task already had that status
+    unit: str | None = None  # the assignment changed; None: the task, or every unit (--all)
 
 
 def add_note(
     ledger: Session, task_id: int, text: str, *, by: str | None = None, status: Status | None = None,
-    count: int | None = None, key: str | None = None,
+    count: int | None = None, key: str | None = None, unit: str | None = None,
 ) -> Note:
-    """Append a note; with `key`, a retry of an earlier call returns that call's note unwritten."""
+    """Append a note: on the unit's assignment (`unit`, else the settings' own unit), else on
+    the task as a whole; with `key`, a retry of an earlier call returns that call's note unwritten."""
     text = _required_note(text)
-    note, _ = _write_note(ledger, task_id, text, by=by, status=status, count=count, key=key)
+    named = _unit_of(ledger, task_id, unit)
+    note, _ = _write_note(ledger, task_id, text, by=by, status=status, count=count, key=key, unit=named)
     return note
 
 
@@ -44,6 +48,8 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     if not lines:
         return []
     default_author = ledger.author(by)
+    # Every line is written for the clerk's own unit, when one is set (GONGKAI_UNIT).
+    own_unit = ledger.directory.canonical(unit_name(ledger.settings.unit)) if ledger.settings.unit else None
     entries: list[NoteInput] = []
     keyed: dict[str, int] = {}
     for line in lines:
@@ -57,44 +63,86 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
             if key is not None and key in keyed:
                 raise UsageError(f"键“{key}”与第 {keyed[key]} 行重复，一个键只能对应一条进展。")
             author = ledger.author((values["by"] or "").strip() or default_author)
+            typed_unit = unit_name(values.get("unit") or "")
+            unit = ledger.directory.canonical(typed_unit) if typed_unit else own_unit
         except UsageError as err:
             raise UsageError(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
         if key is not None:
             keyed[key] = line.line
-        entries.append(NoteInput(task_id, text, author, status, count, key))
+        entries.append(NoteInput(task_id, text, author, status, count, key, unit))
     known = ledger.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
     for line, entry in zip(lines, entries, strict=True):
         if entry.task_id not in known:
             raise NotFound(
                 f"“{source}”第 {line.line} 行：计划“{plan.name}”中没有序号为 {entry.task_id} 的任务；整批未写入。"
             )
-    with _key_refusals():
-        written = ledger.store.add_notes(plan.name, entries, at=dates.timestamp())
+    try:
+        with _key_refusals():
+            written = ledger.store.add_notes(plan.name, entries, at=dates.timestamp())
+    except UsageError as err:
+        # A unit refusal names a task: say which line asked for it.
+        refused = getattr(err.__context__, "task_id", None)
+        line = next((line.line for line, entry in zip(lines, entries) if entry.task_id == refused), None)
+        if line is None:
+            raise
+        raise UsageError(f"“{source}”第 {line} 行：{err.message.removesuffix('未做任何更改。')}整批未写入。") from None
     if written is None:
         raise NotFound(f"写入时“{source}”中的某项任务已不在计划“{plan.name}”中；整批未写入。")
     return [note for note, _ in written]
 
 
 def set_status(
-    ledger: Session, task_id: int, status: Status, *, note: str | None = None, by: str | None = None
+    ledger: Session, task_id: int, status: Status, *, note: str | None = None, by: str | None = None,
+    unit: str | None = None, all_units: bool = False,
 ) -> StatusChange:
-    """Change a task's status; the change is kept as a note so the history is complete."""
+    """Change the status of one unit's assignment (`unit`, else the settings' own unit, else the
+    task's only one), or of every assignment (`all_units`, the office closing a task); the task's
+    status follows from them. The change is kept as a note so the history is complete."""
+    from .assignments import resolve_unit, unit_required
+
     text = checked_note(note)
-    if not text and show(ledger, task_id).status == status:
-        return StatusChange(task_id, status, status, None)
-    written, before = _write_note(ledger, task_id, text, by=by, status=status)
-    return StatusChange(task_id, before, status, written)
+    task = show(ledger, task_id)
+    if all_units:
+        if unit is not None:
+            raise UsageError("--all 与 --unit 只能选一个：--all 设置所有单位的状态。")
+        current = {assignment.status for assignment in task.assignments} or {task.status}
+        named = None
+    else:
+        typed = unit if unit is not None else ledger.settings.unit
+        if typed is not None:
+            named = resolve_unit(ledger, task, typed)
+        elif len(task.assignments) > 1:
+            raise unit_required(task_id, [assignment.unit for assignment in task.assignments])
+        else:
+            named = task.assignments[0].unit if task.assignments else None
+        own = next((a for a in task.assignments if a.unit == named), task)
+        current = {own.status}
+    if not text and current == {status}:
+        return StatusChange(task_id, status, status, None, named)
+    written, before = _write_note(ledger, task_id, text, by=by, status=status, unit=named, all_units=all_units)
+    return StatusChange(task_id, before, status, written, named)
+
+
+def _unit_of(ledger: Session, task_id: int, unit: str | None) -> str | None:
+    """The assignment a note goes on: the unit named, else the settings' own; None: the task."""
+    from .assignments import resolve_unit
+
+    typed = unit if unit is not None else ledger.settings.unit
+    if typed is None:
+        return None
+    return resolve_unit(ledger, show(ledger, task_id), typed)
 
 
 def _write_note(
     ledger: Session, task_id: int, text: str, *, by: str | None, status: Status | None, count: int | None = None,
-    key: str | None = None,
+    key: str | None = None, unit: str | None = None, all_units: bool = False,
 ) -> tuple[Note, Status]:
     plan = ledger.plan()
     author = ledger.author(by)
     with _key_refusals():
         written = ledger.store.add_note(
-            plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count, key=key
+            plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count, key=key,
+            unit=unit, all_units=all_units,
         )
     if written is None:
         raise no_task(plan.name, task_id)
@@ -117,6 +165,12 @@ class _key_refusals:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
+        from .assignments import not_assigned_message, unit_required
+
+        if isinstance(error, NotAssigned):
+            raise UsageError(not_assigned_message(error.task_id, error.unit, error.units)) from None
+        if isinstance(error, UnitRequired):
+            raise unit_required(error.task_id, error.units) from None
         if isinstance(error, KeyUsed):
             raise UsageError(
                 f"键“{error.key}”已用于计划“{error.stored[0]}”任务 {error.stored[1]} 的进展记录 #{error.note}"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class UnitSummary(NamedTuple):
-    """One row of `gongkai units`: a unit and its direct tasks in the current plan."""
+    """One row of `gongkai units`: a unit and its assignments in the current plan (UnitCounts)."""
 
     name: str
     kind: str
@@ -34,6 +34,8 @@ class _UnitMatch(NamedTuple):
 
     direct: frozenset[str]
     groups: tuple[str, ...]
+    name: str  # X's own name
+    collective: bool  # X has members (各街镇): its tasks are its members', it has none of its own
 
 
 class Reminder(NamedTuple):
@@ -42,6 +44,8 @@ class Reminder(NamedTuple):
     unit: str | None
     overdue: tuple[Task, ...]
     due_soon: tuple[Task, ...]
+    # Tasks given only to a group without members (各相关部门): the office must name the units.
+    vague: bool = False
 
 
 class ReminderReport(NamedTuple):
@@ -90,11 +94,14 @@ def list_tasks(
     direct: bool = False,
     lead: bool = False,
 ) -> list[Task]:
-    """Tasks by id. A unit also matches tasks given to a group it belongs to (marked `via`)."""
+    """Tasks by id. A unit also matches tasks given to a group it belongs to (marked `via`);
+    one unit's listing shows, and filters on, that unit's own status."""
     matches = _unit_matches(ledger, units, direct=direct or lead)
     query = TaskQuery(
         units=_names(matches),
         lead_only=lead,
+        direct_only=direct,
+        own_unit=_own_unit(matches),
         statuses=statuses,
         group=group or None,
         search=search or None,
@@ -131,6 +138,8 @@ def due(
     query = TaskQuery(
         units=_names(matches),
         lead_only=lead,
+        direct_only=direct,
+        own_unit=_own_unit(matches),
         due_before=due_before,
         due_after=due_after,
         with_due_only=True,
@@ -144,36 +153,42 @@ def due(
 def remind(
     ledger: Session, *, within: str = "7d", units: tuple[str, ...] = (), by_unit: bool = False
 ) -> ReminderReport:
-    """Open tasks that are overdue or due by `within`, optionally one section per responsible unit."""
+    """Open work that is overdue or due by `within`: one unit's until that unit itself is done,
+    optionally one section per responsible unit from its own open assignments."""
     plan = ledger.plan()
     until = dates.parse_within(within, today=ledger.today, year=plan.year)
     matches = _unit_matches(ledger, units, direct=False)
-    query = TaskQuery(
-        units=_names(matches), due_before=until, with_due_only=True, open_only=True, order_by_due=True
-    )
-    tasks = _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
-    sections: tuple[Reminder, ...]
     if not by_unit:
+        query = TaskQuery(
+            units=_names(matches), own_unit=_own_unit(matches), due_before=until, with_due_only=True,
+            open_only=True, order_by_due=True,
+        )
+        tasks = _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
         sections = (_reminder(None, tasks),)
     else:
-        wanted = {ledger.directory.canonical(unit_name(u)) for u in units}
-        sections = tuple(
-            _reminder(unit, unit_tasks)
-            for unit, unit_tasks in _tasks_per_unit(ledger, tasks).items()
-            if not wanted or unit in wanted
-        )
+        # A collective stands for its members: --unit 各街镇 gives each town its own section.
+        wanted = [member for match in matches for member in ledger.directory.responsible(match.name)]
+        rows = ledger.store.open_assignments(plan.name, units=wanted, due_before=until, today=ledger.today)
+        sections = _sections_per_unit(ledger, rows)
     return ReminderReport(plan=plan.name, today=ledger.today, until=until, sections=sections)
 
 
-def _tasks_per_unit(ledger: Session, tasks: list[Task]) -> dict[str, list[Task]]:
-    """Each task under every unit that has to act on it: groups are expanded to their members,
-    vague groups stay as written. Sections follow the unit file's order."""
+def _sections_per_unit(ledger: Session, rows: list[Task]) -> tuple[Reminder, ...]:
+    """One section per unit from its own open assignments, in the unit file's order; tasks
+    given only to vague groups are listed once, in a last section for the office."""
     per_unit: dict[str, list[Task]] = {}
-    for task in tasks:
-        for unit in dict.fromkeys(u for name in task.units for u in ledger.directory.responsible(name)):
-            per_unit.setdefault(unit, []).append(task)
+    vague: dict[int, Task] = {}
+    for task in rows:
+        if task.assignment.vague:
+            vague.setdefault(task.id, task)
+        else:
+            per_unit.setdefault(task.assignment.unit, []).append(task)
     order = {unit.name: index for index, unit in enumerate(ledger.directory)}
-    return dict(sorted(per_unit.items(), key=lambda item: order.get(item[0], len(order))))
+    sections = [_reminder(unit, tasks) for unit, tasks in
+                sorted(per_unit.items(), key=lambda item: order.get(item[0], len(order)))]
+    if vague:
+        sections.append(_reminder(None, list(vague.values()))._replace(vague=True))
+    return tuple(sections)
 
 
 def summary(ledger: Session, *, by: str | None = None) -> Summary:
@@ -184,7 +199,8 @@ def summary(ledger: Session, *, by: str | None = None) -> Summary:
         raise UsageError(f"无效的分组方式“{by}”，可选：unit（单位）、group（任务名称）、month（截止月份）。")
     plan = ledger.plan()
     tasks = ledger.store.tasks(plan.name, TaskQuery(), today=ledger.today)
-    return summarize(plan.name, tasks, ledger.today, by=by, directory=ledger.directory if by == "unit" else None)
+    counts = ledger.store.unit_counts(plan.name, today=ledger.today) if by == "unit" else None
+    return summarize(plan.name, tasks, ledger.today, by=by, unit_counts=counts)
 
 
 def show(ledger: Session, task_id: int) -> Task:
@@ -210,8 +226,8 @@ def report(ledger: Session, *, unit: str | None = None, since: str | None = None
         name = None
     else:
         mine = list_tasks(ledger, units=(unit,))
-        tasks = [everything[task.id]._replace(via=task.via) for task in mine]
         name = ledger.directory.canonical(unit_name(unit))
+        tasks = [_as_reported(everything[task.id], task) for task in mine]
     zone = dates.tz()
     period = tuple(
         (task, note)
@@ -221,9 +237,9 @@ def report(ledger: Session, *, unit: str | None = None, since: str | None = None
     )
     per_unit: tuple[Tally, ...] = ()
     if unit is None:
-        from ..progress import summarize
+        from ..progress import unit_rows
 
-        per_unit = summarize(plan.name, tasks, ledger.today, by="unit", directory=ledger.directory).rows
+        per_unit = unit_rows(ledger.store.unit_counts(plan.name, today=ledger.today))
     return ProgressReport(
         plan=plan, today=ledger.today, unit=name, since=start, tasks=tuple(tasks),
         period_notes=tuple(sorted(period, key=lambda pair: (pair[1].at, pair[1].id))),
@@ -249,8 +265,29 @@ def _unit_matches(ledger: Session, units: tuple[str, ...], *, direct: bool) -> l
             raise UsageError(f"未知的责任单位“{typed}”。{hint}")
         name = directory.canonical(cleaned)
         # Aliases too: a task imported before an alias was added still names the old spelling.
-        matches.append(_UnitMatch(frozenset({name, cleaned, *directory.aliases_of(name)}), () if direct else directory.groups_of(name)))
+        spellings = frozenset({name, cleaned, *directory.aliases_of(name)})
+        unit = directory.get(name)
+        matches.append(_UnitMatch(spellings, () if direct else directory.groups_of(name), name,
+                                  bool(unit and unit.members)))
     return matches
+
+
+def _own_unit(matches: list[_UnitMatch]) -> str | None:
+    """The unit whose own assignments a listing shows: exactly one, and not a collective."""
+    if len(matches) == 1 and not matches[0].collective:
+        return matches[0].name
+    return None
+
+
+def _as_reported(task: Task, listed: Task) -> Task:
+    """A task in one unit's report: that unit's status, overdue flag, count and notes
+    (its own and the task-level ones), as its listing found them."""
+    own = listed.assignment
+    if own is None:
+        return task._replace(via=listed.via)
+    notes = tuple(note for note in task.notes if note.unit in (None, own.unit))
+    return task._replace(via=listed.via, status=own.status, overdue=own.overdue, progress=own.progress,
+                         notes=notes, assignment=own)
 
 
 def unit_spellings(ledger: Session) -> list[str]:
@@ -261,7 +298,7 @@ def unit_spellings(ledger: Session) -> list[str]:
 def units(ledger: Session) -> list[UnitSummary]:
     """Every known unit with its direct tasks in the current plan; unit-file order first."""
     plan = ledger.plan()
-    stats = ledger.store.unit_stats(plan.name, today=ledger.today)
+    stats = ledger.store.unit_counts(plan.name, today=ledger.today)
     listed: list[Unit] = list(ledger.directory)
     named = {unit.name for unit in listed}
     listed += [Unit(name, "other") for name in ledger.store.unit_names() if name not in named]
@@ -269,17 +306,17 @@ def units(ledger: Session) -> list[UnitSummary]:
     listed.sort(key=lambda unit: order.get(unit.kind, len(order)))
     rows = []
     for unit in listed:
-        spellings = (unit.name, *unit.aliases)
-        counts = [sum(stats.get(s, (0, 0, 0, 0))[i] for s in spellings) for i in range(4)]
-        rows.append(UnitSummary(unit.name, unit.kind, unit.aliases, unit.members, *counts))
+        found = [stats[s] for s in (unit.name, *unit.aliases) if s in stats]
+        assigned, led, done, overdue = (sum(getattr(c, key) for c in found) for key in ("assigned", "led", "done", "overdue"))
+        rows.append(UnitSummary(unit.name, unit.kind, unit.aliases, unit.members, assigned, led, done, overdue))
     return rows
 
 
 def _reminder(unit: str | None, tasks: list[Task]) -> Reminder:
     return Reminder(
         unit=unit,
-        overdue=tuple(task for task in tasks if task.overdue),
-        due_soon=tuple(task for task in tasks if not task.overdue),
+        overdue=tuple(task for task in tasks if task.own.overdue),
+        due_soon=tuple(task for task in tasks if not task.own.overdue),
     )
 
 
@@ -292,8 +329,8 @@ def _names(matches: list[_UnitMatch]) -> tuple[str, ...]:
 
 def _mark_via(tasks: list[Task], matches: list[_UnitMatch]) -> list[Task]:
     """Say which group brought a task in, unless some --unit is named on it directly."""
-    if not matches:
-        return tasks
+    if not matches or _own_unit(matches):
+        return tasks  # one unit's own rows say it themselves
     marked = []
     for task in tasks:
         named = set(task.units)

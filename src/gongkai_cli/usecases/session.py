@@ -105,9 +105,17 @@ class Session:
         def on_create(store: Storage) -> None:
             created.append(fill(cls(store, settings)) if fill else None)
 
+        def on_upgrade(store: Storage, applied: list[str]) -> None:
+            from .assignments import expand_after_upgrade
+
+            expand_after_upgrade(store, load_directory(unit_file_for(path)), applied)
+
         if create and not path.exists() and not _create(path, on_create, timeout=settings.busy_timeout):
             created.clear()  # another process linked its ledger first; ours was thrown away
-        store = open_store(path, create=create, upgrade=create, timeout=settings.busy_timeout, on_create=on_create)
+        store = open_store(
+            path, create=create, upgrade=create, timeout=settings.busy_timeout, on_create=on_create,
+            on_upgrade=on_upgrade,
+        )
         session = cls(store, settings)
         session.created = bool(created)
         return session, (created[0] if created else None)

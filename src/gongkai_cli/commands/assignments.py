@@ -1,0 +1,52 @@
+"""Which units a task is assigned to: assign, unassign (the office's corrections)."""
+
+from __future__ import annotations
+
+import typer
+
+from .. import render
+from ..cli import Commands
+from ..inputs import parse_task_id
+from ..usecases import assignments
+from .shared import ByOption, TaskIdArgument, complete_unit, open_ledger
+
+commands = Commands()
+
+
+@commands.command()
+def assign(
+    ctx: typer.Context,
+    task_id: str = TaskIdArgument,
+    unit: list[str] = typer.Option(
+        ..., "--unit", "-u", metavar="单位", autocompletion=complete_unit,
+        help="分配给这个单位，可重复；集合（如各街镇）分配给其全部成员。",
+    ),
+    by: str | None = ByOption,
+) -> None:
+    """把任务分配给更多单位（例如把“各相关部门”落实为具体单位）；记入历史，可撤销。
+
+    例如：gongkai assign 40 --unit 区财政局
+    """
+    number = parse_task_id(task_id)
+    with open_ledger(ctx) as ledger:
+        event = assignments.assign(ledger, number, unit, by=by)
+    render.assignment_changed(event)
+
+
+@commands.command()
+def unassign(
+    ctx: typer.Context,
+    task_id: str = TaskIdArgument,
+    unit: list[str] = typer.Option(
+        ..., "--unit", "-u", metavar="单位", autocompletion=complete_unit, help="取消分配给这个单位，可重复。"
+    ),
+    by: str | None = ByOption,
+) -> None:
+    """取消把任务分配给某些单位（已有该单位进展记录的不能取消）；记入历史，可撤销。
+
+    例如：gongkai unassign 40 --unit 各相关单位
+    """
+    number = parse_task_id(task_id)
+    with open_ledger(ctx) as ledger:
+        event = assignments.unassign(ledger, number, unit, by=by)
+    render.assignment_changed(event)

@@ -1,0 +1,147 @@
+"""Assignments: which units a task's 责任单位 cell gives it to, and the office's corrections.
+
+Expanding a cell is a business rule read from the unit file, so it lives here and
+not in the store: collectives with members (各街镇) become their member units, each
+remembering the collective (`via`); a unit named directly and through a collective
+is assigned once, as named directly; a group without members (各相关部门) stays one
+`vague` assignment until the office assigns real units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .. import dates
+from ..errors import UsageError
+from ..models import Event, Task
+from ..store import AlreadyAssigned, AssignmentHasNotes, AssignmentInput, LastAssignment, NotAssigned, Storage
+from ..units import UnitDirectory, unit_name
+from .session import Session, no_task
+
+# Migrations after which tasks of an existing ledger have no assignments yet.
+EXPANDING_MIGRATIONS = frozenset({"m007_assignments"})
+
+
+def planned(directory: UnitDirectory, names: Sequence[str]) -> tuple[AssignmentInput, ...]:
+    """The assignments a cell naming `names` (in order, the first leads) plans."""
+    found: dict[str, AssignmentInput] = {}
+    for position, name in enumerate(names):
+        unit = directory.get(name)
+        if unit is not None and unit.members:
+            via = unit.name
+            for member in directory.responsible(name):
+                found.setdefault(member, AssignmentInput(member, via=via, vague=_vague(directory, member)))
+        else:
+            own = directory.canonical(name)
+            # Named directly: this wins over an assignment through a collective, in that one's place.
+            found[own] = AssignmentInput(own, lead=position == 0, vague=_vague(directory, own))
+    return tuple(found.values())
+
+
+def _vague(directory: UnitDirectory, name: str) -> bool:
+    unit = directory.get(name)
+    return unit is not None and unit.kind == "group" and not unit.members
+
+
+def expand_after_upgrade(store: Storage, directory: UnitDirectory, applied: list[str]) -> None:
+    """Give every task of a ledger from before assignments its assignments, each with the
+    task's status; runs in the upgrade's own transaction, so no one sees the ledger without them."""
+    if not EXPANDING_MIGRATIONS & set(applied):
+        return
+    entries = [(plan, task_id, planned(directory, units)) for plan, task_id, units in store.unassigned_tasks()]
+    store.expand_assignments(entries, at=dates.timestamp())
+
+
+def resolve_unit(ledger: Session, task: Task, typed: str) -> str:
+    """The unit `typed` (any alias) names among the task's assignments, else a usage error
+    naming the task's units, or the closest ones when there are many."""
+    name = ledger.directory.canonical(unit_name(typed))
+    units = [assignment.unit for assignment in task.assignments]
+    if name in units:
+        return name
+    raise UsageError(not_assigned_message(task.id, typed, units))
+
+
+def not_assigned_message(task_id: int, typed: str, units: list[str]) -> str:
+    import difflib
+
+    if len(units) <= 8:
+        listed = f"它的责任单位是：{'、'.join(units)}"
+    else:
+        close = difflib.get_close_matches(typed, units, n=3, cutoff=0.3)
+        listed = f"它有 {len(units)} 个责任单位" + (f"，相近的有：{'、'.join(close)}" if close else "")
+        listed += f"（用 gongkai show {task_id} 查看全部）"
+    return f"任务 {task_id} 没有分配给“{typed}”；{listed}。"
+
+
+def unit_required(task_id: int, units: list[str]) -> UsageError:
+    shown = "、".join(units[:3]) + (f"等 {len(units)} 个单位" if len(units) > 3 else "")
+    return UsageError(
+        f"任务 {task_id} 分配给了 {shown}，请用 --unit 指明是哪个单位的状态（或设置环境变量 GONGKAI_UNIT）；"
+        "公开办要一次设置所有单位的状态请加 --all。未做任何更改。"
+    )
+
+
+def assign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | None = None) -> Event:
+    """Give a task to more units (a collective: to its members); recorded and undoable."""
+    plan = ledger.plan()
+    wanted = _known_units(ledger, units)
+    entries = planned(ledger.directory, wanted)
+    # Named by the office, not by the cell: none of them leads.
+    entries = tuple(entry._replace(lead=False) for entry in entries)
+    try:
+        event = ledger.store.assign(plan.name, task_id, entries, at=dates.timestamp(), by=ledger.author(by))
+    except AlreadyAssigned as refusal:
+        raise UsageError(
+            f"任务 {task_id} 已经分配给 {'、'.join(refusal.units)}；未做任何更改。"
+        ) from None
+    if event is None:
+        raise no_task(plan.name, task_id)
+    return event
+
+
+def unassign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | None = None) -> Event:
+    """Take a task from units (a vague group the office has replaced, a unit listed by mistake).
+
+    Refused when one of them has written notes on it: those would lose the unit they
+    belong to; undo the notes first (gongkai undo), or leave the unit assigned and
+    set its status to cancelled.
+    """
+    plan = ledger.plan()
+    task = ledger.store.task(plan.name, task_id, today=ledger.today)
+    if task is None:
+        raise no_task(plan.name, task_id)
+    names = list(dict.fromkeys(resolve_unit(ledger, task, typed) for typed in units))
+    try:
+        event = ledger.store.unassign(plan.name, task_id, names, at=dates.timestamp(), by=ledger.author(by))
+    except NotAssigned as refusal:
+        raise UsageError(not_assigned_message(task_id, refusal.unit, refusal.units)) from None
+    except LastAssignment:
+        raise UsageError(f"任务 {task_id} 不能没有责任单位；请先用 gongkai assign 分配新的单位，再取消这个。未做任何更改。") from None
+    except AssignmentHasNotes as refusal:
+        raise UsageError(
+            f"{'、'.join(refusal.units)} 已在任务 {task_id} 上记录了进展，取消分配会让这些记录失去所属单位，因此未做任何更改；"
+            f"如确属误分配，请先撤销这些记录（gongkai undo），或把该单位的状态设为已取消"
+            f"（gongkai status {task_id} cancelled --unit 单位）。"
+        ) from None
+    if event is None:
+        raise no_task(plan.name, task_id)
+    return event
+
+
+def _known_units(ledger: Session, units: Sequence[str]) -> list[str]:
+    """Units the office names for `assign`: each must be in the unit file (a typo must not
+    become a unit nobody will ever be reminded as)."""
+    import difflib
+
+    names = []
+    for typed in units:
+        cleaned = unit_name(typed)
+        if not cleaned:
+            raise UsageError("单位名称不能为空。")
+        if not ledger.directory.known(cleaned):
+            close = difflib.get_close_matches(cleaned, ledger.directory.spellings(), n=3, cutoff=0.5)
+            hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
+            raise UsageError(f"未知的责任单位“{typed}”（分配只接受单位数据文件中的单位）。{hint}")
+        names.append(ledger.directory.canonical(cleaned))
+    return list(dict.fromkeys(names))
