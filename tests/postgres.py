@@ -10,6 +10,7 @@ Each test gets a database of its own, copied from an empty template, and dropped
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import shlex
@@ -20,6 +21,12 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+
+# Tests that reach the driver without a server (unreachable hosts, malformed URLs).
+needs_driver = pytest.mark.skipif(
+    importlib.util.find_spec("psycopg") is None,
+    reason="psycopg is not installed: pip install -e '.[test,postgres]' (docs/team.md)",
+)
 
 SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "postgres"
 TEMPLATE = "gongkai_test_template"
@@ -66,7 +73,7 @@ def exports(text: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server]:
-    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]' (docs/team.md)")
     variables, directory = _start()
     server = Server(variables["GONGKAI_TEST_PG_URL"])
     try:

@@ -9,6 +9,8 @@ import pytest
 
 from postgres import SCRIPT, exports
 
+pytestmark = pytest.mark.postgres
+
 
 def test_each_test_gets_an_empty_database_of_its_own(pg_url):
     import psycopg

@@ -20,7 +20,6 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import typer
@@ -532,7 +531,7 @@ app = typer.Typer(
 
 
 class GlobalOptions(NamedTuple):
-    db: Path | None
+    db: str | None  # a file, or a postgresql:// URL, which a Path would mangle
     plan: str | None
     debug: bool
     unit: str | None = None  # the clerk's own unit, for notes and status changes
@@ -568,7 +567,7 @@ def _options(ctx: click.Context) -> GlobalOptions:
     )
     db = _one_value(root, "db", given.db, ctx.meta.get("gongkai.db"))
     plan = _one_value(root, "plan", given.plan, ctx.meta.get("gongkai.plan"))
-    return given._replace(db=Path(db) if db is not None else None, plan=plan)
+    return given._replace(db=str(db) if db is not None else None, plan=plan)
 
 
 def _on_command_line(root: click.Context, name: str) -> bool:
@@ -626,7 +625,7 @@ def _show_completion(ctx: click.Context, param: click.Parameter, value: bool) ->
 @app.callback()
 def _main(
     ctx: typer.Context,
-    db: Path | None = DbOption,
+    db: str | None = DbOption,
     plan: str | None = PlanOption,
     unit: str | None = typer.Option(
         None, "--unit", envvar="GONGKAI_UNIT", show_envvar=True, metavar="单位",
