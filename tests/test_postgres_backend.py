@@ -153,7 +153,7 @@ def test_a_command_the_backend_cannot_run_yet_writes_nothing(executable, pg_url)
     result = run(executable, "list", db=pg_url)
     assert result.returncode == 4
     assert result.stderr.strip().splitlines() == [
-        "错误：PostgreSQL 台账尚不能执行这个命令：团队模式还在开发中，目前只能连接服务器并建立表结构。"
+        "错误：PostgreSQL 台账还不支持写入：团队模式尚在开发中，目前只支持查询。"
     ]
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT to_regnamespace('gongkai')").fetchone() == (None,)

@@ -3,8 +3,13 @@
 The ledger lives in a schema of its own, `gongkai`, so that it can share a database
 with other applications, and "is this database a ledger" is "does the schema exist".
 The tables are those of the SQLite ledger after its m007_assignments, in the engine's
-own types: identity keys, `date`, `timestamptz`, `boolean`, `jsonb` event payloads, and
+own types: identity keys, `date`, `timestamptz`, `boolean`, `json` event payloads, and
 CHECK constraints on statuses.
+
+Event payloads are `json`, not `jsonb`: jsonb keeps no key order, and `log --format json`
+prints a payload with its keys in the order they were written, on either backend (seen:
+the same ledger's log differed in key order under jsonb). `json` is checked to be JSON
+on the way in and kept verbatim; a query that looks inside casts it (`::jsonb`).
 
 Keys are identities BY DEFAULT, not ALWAYS: copying a ledger between the backends keeps
 its keys (event payloads name note ids), and the copy then moves each identity past
@@ -118,8 +123,8 @@ def _m001_ledger(conn: psycopg.Connection[tuple[object, ...]]) -> None:
             action text NOT NULL,
             plan text NOT NULL,
             task integer,
-            before jsonb,
-            after jsonb,
+            before json,
+            after json,
             undoes bigint UNIQUE REFERENCES events (id),
             key text UNIQUE
         )
