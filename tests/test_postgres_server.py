@@ -50,3 +50,23 @@ def test_stop_leaves_a_directory_it_did_not_make_alone(tmp_path):
     assert stopped.returncode != 0
     assert "left alone" in stopped.stderr
     assert (tmp_path / "keep").exists()
+
+
+def test_a_failed_start_leaves_nothing_and_runs_nothing(tmp_path):
+    """Whatever step fails, the half-made cluster goes, and `run` does not run its command."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in ("initdb", "pg_ctl"):
+        (fake / name).write_text("#!/bin/sh\necho 'simulated failure' >&2\nexit 1\n")
+        (fake / name).chmod(0o755)
+    clusters = tmp_path / "tmp"
+    clusters.mkdir()
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "TMPDIR": str(clusters)}
+    started = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True, check=False, env=env, timeout=60)
+    assert started.returncode != 0
+    assert started.stdout == ""
+    ran = subprocess.run([str(SCRIPT), "run", "echo", "ran"], capture_output=True, text=True, check=False, env=env,
+                         timeout=60)
+    assert ran.returncode != 0
+    assert "ran" not in ran.stdout
+    assert list(clusters.iterdir()) == []
