@@ -540,7 +540,7 @@ class GlobalOptions(NamedTuple):
 DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db）。"
 
 DbOption = typer.Option(
-    None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar="文件", help=DB_HELP, dir_okay=True,
+    None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar="文件", help=DB_HELP,
 )
 PlanOption = typer.Option(None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, metavar="计划", help=PLAN_RULE_HELP)
 
