@@ -250,9 +250,8 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-# A status written on every assignment of a task (`status --all`).
 class _All(enum.Enum):
-    """The sentinel target of a note set on every unit of its task (`note --all`)."""
+    """A status written on every assignment of a task (`status --all`): _ALL, a note's target."""
 
     UNITS = "all"
 
