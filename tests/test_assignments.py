@@ -25,7 +25,7 @@ def run(executable: str, tmp_path: Path):
            "GONGKAI_TODAY": "2023-04-14", "GONGKAI_USER": "测试员"}
 
     def call(*args: str, extra_env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([executable, *args], input=input, capture_output=True, text=True, encoding="utf-8",
+        return subprocess.run([executable, *args], check=False, input=input, capture_output=True, text=True, encoding="utf-8",
                               env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=60)
 
     call.db = db

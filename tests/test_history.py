@@ -382,3 +382,22 @@ def test_undo_with_nothing_to_undo_is_exit_3(gk, tmp_path, monkeypatch):
     gk("init", "--empty")
     result = gk("undo", "--yes")
     assert result.exit_code == 3 and "没有可以撤销的更改" in result.stderr
+
+
+@pytest.mark.parametrize(("action", "column"), [("assign", "after"), ("unassign", "before")])
+def test_undo_of_an_assignment_change_whose_stored_rows_are_gone_refuses(
+    ledger: Ledger, db_path: Path, action: str, column: str
+):
+    ledger.assign(40, ["区财政局"])
+    if action == "unassign":
+        ledger.unassign(40, ["区财政局"])
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute(f"UPDATE events SET {column} = NULL WHERE action = ?", (action,))
+    conn.commit()
+    conn.close()
+    before = snapshot(db_path)
+    with pytest.raises(StoreError, match="不一致") as info:
+        ledger.undo(ledger.last_change())
+    assert info.value.exit_code == 4
+    assert snapshot(db_path) == before

@@ -112,7 +112,7 @@ NOTE_JSON = pick(NOTE, "id", "at", "by", "text", "status", "count", "key", "unit
 # -- assignments -------------------------------------------------------------------
 
 
-def _own_status_label(own) -> str:
+def _own_status_label(own: Task | Assignment) -> str:
     return f"{own.status.label}·逾期" if own.overdue else own.status.label
 
 
@@ -140,7 +140,7 @@ ASSIGNMENT_DETAIL_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "over
 ASSIGNMENT_TABLE = pick(ASSIGNMENT, "unit", "via", "status", "latest_note", "updated_at")
 
 
-def _assignment_json(task: Task) -> dict | None:
+def _assignment_json(task: Task) -> dict[str, object] | None:
     own = task.assignment
     return None if own is None else {column.key: column.value(own) for column in ASSIGNMENT_JSON}
 

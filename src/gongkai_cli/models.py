@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 from .targets import detect_target
 
@@ -57,7 +58,7 @@ def status_choices() -> str:
 CLOSED_STATUSES = (Status.DONE, Status.CANCELLED)
 
 
-def derived_status(statuses) -> Status:
+def derived_status(statuses: Iterable[Status]) -> Status:
     """A task's status from its assignments' (docs/usage.md states this rule for offices).
 
     Cancelled when every assignment is; else done when every one not cancelled is done;
@@ -129,6 +130,13 @@ class Assignment(NamedTuple):
         return self.notes[-1] if self.notes else None
 
 
+class UnitProgress(TypedDict):
+    """How many of a task's assignments are done, of how many (JSON `unit_progress`)."""
+
+    done: int
+    total: int
+
+
 class Task(NamedTuple):
     id: int
     plan: str
@@ -174,7 +182,7 @@ class Task(NamedTuple):
         return target is not None and self.progress >= target
 
     @property
-    def unit_progress(self) -> dict:
+    def unit_progress(self) -> UnitProgress:
         return {"done": self.units_done, "total": self.units_total}
 
 

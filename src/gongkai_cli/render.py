@@ -318,6 +318,8 @@ def reminder(report: ReminderReport, fmt: str, out: IO[str] | None = None) -> No
                 # The group that brought the task in, unless it is already named as the lead.
                 via = f" · 经“{shown(task.via)}”" if task.via and task.via != task.lead_unit else ""
                 if section.vague:
+                    # A vague section is built from open assignments: each task carries its own.
+                    assert task.assignment is not None
                     via = f" · 写明：{shown(task.assignment.unit)}"
                 lines.append(
                     f"{'-' if markdown else '  ·'} [{task.id}] {_date(task.due)} {_days_phrase(days(task))}"
@@ -452,6 +454,8 @@ def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None
 
 
 def assignment_changed(event: Event, out: IO[str] | None = None) -> None:
+    # The store records every assign and unassign with the task's status after it.
+    assert event.after is not None
     status = event.after["status"]
     from .models import Status
 

@@ -82,10 +82,12 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     except UsageError as err:
         # A unit refusal names a task: say which line asked for it.
         refused = getattr(err.__context__, "task_id", None)
-        line = next((line.line for line, entry in zip(lines, entries) if entry.task_id == refused), None)
-        if line is None:
+        refused_line = next(
+            (line.line for line, entry in zip(lines, entries, strict=True) if entry.task_id == refused), None
+        )
+        if refused_line is None:
             raise
-        raise UsageError(f"“{source}”第 {line} 行：{err.message.removesuffix('未做任何更改。')}整批未写入。") from None
+        raise UsageError(f"“{source}”第 {refused_line} 行：{err.message.removesuffix('未做任何更改。')}整批未写入。") from None
     if written is None:
         raise NotFound(f"写入时“{source}”中的某项任务已不在计划“{plan.name}”中；整批未写入。")
     return [note for note, _ in written]

@@ -164,7 +164,7 @@ def remind(
             open_only=True, order_by_due=True,
         )
         tasks = _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
-        sections = (_reminder(None, tasks),)
+        sections: tuple[Reminder, ...] = (_reminder(None, tasks),)
     else:
         # A collective stands for its members: --unit 各街镇 gives each town its own section.
         wanted = [member for match in matches for member in ledger.directory.responsible(match.name)]
@@ -179,6 +179,8 @@ def _sections_per_unit(ledger: Session, rows: list[Task]) -> tuple[Reminder, ...
     per_unit: dict[str, list[Task]] = {}
     vague: dict[int, Task] = {}
     for task in rows:
+        # open_assignments gives each task with the one assignment its row is for.
+        assert task.assignment is not None
         if task.assignment.vague:
             vague.setdefault(task.id, task)
         else:
@@ -257,10 +259,10 @@ def _unit_matches(ledger: Session, units: tuple[str, ...], *, direct: bool) -> l
     for typed in units:
         cleaned = unit_name(typed)
         if not (directory.known(cleaned) or cleaned in stored):
-            spellings = list(dict.fromkeys([*directory.spellings(), *stored]))
+            candidates = list(dict.fromkeys([*directory.spellings(), *stored]))
             import difflib
 
-            close = difflib.get_close_matches(cleaned, spellings, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(cleaned, candidates, n=3, cutoff=0.5)
             hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
             raise UsageError(f"未知的责任单位“{typed}”。{hint}")
         name = directory.canonical(cleaned)
