@@ -174,18 +174,20 @@ def row_key(task_id: int, unit: str) -> str:
     return f"{task_id}/{unit}"
 
 
+# The visible columns add up to 120 character units, as the 打印版 sheet does: A4 landscape at
+# about 100% in Excel (the hidden stamps do not print).
 ASSIGNMENT_ROW = declare(
-    Column("id", "序号", lambda r: r[0].id, width=6, kind="number"),
-    Column("content", "任务内容", lambda r: r[0].content, width=46, kind="wrap"),
+    Column("id", "序号", lambda r: r[0].id, width=5, kind="number"),
+    Column("content", "任务内容", lambda r: r[0].content, width=34, kind="wrap"),
     # The unit's own name, as typed back: import checks it against the row's key.
-    Column("unit", "责任单位", lambda r: r[1].unit, width=16, kind="wrap"),
-    Column("via", "经", lambda r: r[1].via, text=lambda r: r[1].via or "", width=10, kind="wrap"),
-    Column("lead", "牵头", lambda r: r[1].lead, text=lambda r: "牵头" if r[1].lead else "", width=6),
-    Column("deadline", "时间节点", lambda r: r[0].deadline, width=12, kind="wrap"),
-    Column("due", "截止日期", lambda r: _date(r[0].due), text=lambda r: r[0].due, width=12, kind="date"),
-    Column("status", "状态", lambda r: r[1].status.value, text=lambda r: r[1].status.label, width=9,
+    Column("unit", "责任单位", lambda r: r[1].unit, width=14, kind="wrap"),
+    Column("via", "经", lambda r: r[1].via, text=lambda r: r[1].via or "", width=8, kind="wrap"),
+    Column("lead", "牵头", lambda r: r[1].lead, text=lambda r: "牵头" if r[1].lead else "", width=5),
+    Column("deadline", "时间节点", lambda r: r[0].deadline, width=10, kind="wrap"),
+    Column("due", "截止日期", lambda r: _date(r[0].due), text=lambda r: r[0].due, width=11, kind="date"),
+    Column("status", "状态", lambda r: r[1].status.value, text=lambda r: r[1].status.label, width=7,
            editable=True, choices=tuple(status.label for status in Status)),
-    Column("latest_note", "最新进展", _latest_words_text, width=40, kind="wrap", editable=True),
+    Column("latest_note", "最新进展", _latest_words_text, width=26, kind="wrap", editable=True),
     # Read back by import, never shown: the plan, the row's identity, and the assignment's
     # version and content at export, so a newer change in the ledger is never overwritten.
     Column("plan", "计划", lambda r: r[0].plan, hidden=True),

@@ -199,11 +199,11 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     notes = book.create_sheet("进展记录")
     write_sheet(notes, TASK_NOTES, [(task, note) for task in export.tasks for note in task.notes])
     _print_setup(notes, export.plan.name, "进展记录", fit_width=True)
+    _assignment_sheet(book.create_sheet(), export, ASSIGNMENT_SHEET_TITLE)
     # Last, so that importing this workbook again still reads the full 任务 sheet first.
     printable = book.create_sheet("打印版")
     write_sheet(printable, TASK_PRINT, export.tasks)
     _print_setup(printable, export.plan.name, "任务", fit_width=True)
-    _assignment_sheet(book.create_sheet(), export, ASSIGNMENT_SHEET_TITLE)
     _save_workbook(book, out)
 
 

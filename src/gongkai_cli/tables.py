@@ -610,6 +610,7 @@ class SheetRecords(NamedTuple):
     title: str
     header: list[str]
     rows: list[tuple[int, list[str]]]
+    alone: bool  # the workbook has no other sheet
 
 
 def read_named_sheet(path: str | os.PathLike[str], title: str) -> SheetRecords | None:
@@ -661,6 +662,6 @@ def _named_sheet(path: Path, handle: BinaryIO, title: str) -> SheetRecords | Non
             if len(rows) >= MAX_ROWS:
                 raise UsageError(f"文件“{path}”工作表“{title}”超过 {MAX_ROWS} 行的上限。")
             rows.append((number, cells))
-        return SheetRecords(title, header, rows)
+        return SheetRecords(title, header, rows, alone=len(names) == 1)
     finally:
         workbook.close()

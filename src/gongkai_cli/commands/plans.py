@@ -17,6 +17,7 @@ from .shared import FormatOption, open_ledger, plan_to_create, render_format, sa
 
 if TYPE_CHECKING:
     from ..tables import SheetRecords
+    from ..usecases.session import Session
 
 commands = Commands()
 _WHY_DEFAULT = {"current_year": "今年的计划", "newest": "没有今年的计划，它是最新的"}
@@ -61,11 +62,14 @@ def import_(
     year = parse_year(year) if year is not None else None
     name = plan_to_create(ctx, plan)
     sheet = unit_sheets.read_sheet(file)
-    if sheet is not None:
-        if year is not None or strict:
-            raise UsageError("--year 和 --strict 只用于导入任务分解表；这是各单位填写的进展表，请去掉这两个选项。")
-        _import_unit_sheet(ctx, sheet, file.name, name)
-        return
+    # A whole exported workbook is also a plan table: into a new ledger it is read as one.
+    if sheet is not None and (sheet.alone or settings(ctx).database.exists()):
+        with open_ledger(ctx) as ledger:
+            if unit_sheets.returns_progress(ledger, sheet, plan=name):
+                if year is not None or strict:
+                    raise UsageError("--year 和 --strict 只用于导入任务分解表；这是各单位填写的进展表，请去掉这两个选项。")
+                _import_unit_sheet(ledger, sheet, file.name, name)
+                return
     result, committed = plan_cases.import_into(settings(ctx), file, plan=name, year=year, strict=strict)
     # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
     saved(ctx, committed)
@@ -86,9 +90,8 @@ def import_(
         say(f"注意：台账中序号 {kept} 的任务不在此文件中，已原样保留。", err=True)
 
 
-def _import_unit_sheet(ctx: typer.Context, sheet: SheetRecords, source: str, plan: str | None) -> None:
-    with open_ledger(ctx) as ledger:
-        result = unit_sheets.import_sheet(ledger, sheet, source, plan=plan)
+def _import_unit_sheet(ledger: Session, sheet: SheetRecords, source: str, plan: str | None) -> None:
+    result = unit_sheets.import_sheet(ledger, sheet, source, plan=plan)
     say(
         f"已导入“{source}”中各单位填写的进展（计划“{result.plan}”，{result.rows} 行）：更新 {len(result.applied)} 行，"
         f"未变 {result.unchanged} 行，冲突 {len(result.conflicts)} 行。"

@@ -73,6 +73,20 @@ def read_sheet(path: str | Path) -> SheetRecords | None:
     return sheet
 
 
+def returns_progress(ledger: Session, sheet: SheetRecords, *, plan: str | None = None) -> bool:
+    """Whether `import` applies the sheet as progress: always for a unit's own file; for a
+    whole exported workbook, when the ledger holds the sheet's plan and no other plan is named.
+    Otherwise the workbook is what it also is, a plan table (a new ledger made from an export)."""
+    if sheet.alone:
+        return True
+    column = sheet.header.index(ASSIGNMENT_ROW["plan"].header) if ASSIGNMENT_ROW["plan"].header in sheet.header else None
+    exported = next((_cell(values, column) for _, values in sheet.rows if column is not None), None)
+    named = plan if plan is not None else ledger.settings.plan
+    if not exported or named not in (None, exported):
+        return False
+    return ledger.store.plan(exported) is not None
+
+
 def import_sheet(ledger: Session, sheet: SheetRecords, source: str, *, plan: str | None = None) -> SheetResult:
     """Apply the rows a unit changed, all in one transaction; nothing at all when a row is invalid."""
     columns = _columns(sheet, source)
