@@ -613,9 +613,10 @@ class SheetRecords(NamedTuple):
     alone: bool  # the workbook has no other sheet
 
 
-def read_named_sheet(path: str | os.PathLike[str], title: str) -> SheetRecords | None:
+def read_named_sheet(path: str | os.PathLike[str], title: str, marker: str) -> SheetRecords | None:
     """The worksheet `title` of the workbook `path`, within the same bounds as a plan table;
-    None when the file is no xlsx workbook or has no such sheet (then it is a plan table)."""
+    None when the file is no xlsx workbook, has no such sheet, or the sheet's header has no
+    `marker` cell (then it is a plan table)."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -625,12 +626,12 @@ def read_named_sheet(path: str | os.PathLike[str], title: str) -> SheetRecords |
             if detect_format(handle, path.name) != "xlsx":
                 return None
             _check_parts(path, handle)
-            return _named_sheet(path, handle, title)
+            return _named_sheet(path, handle, title, marker)
     except OSError as exc:
         raise UsageError(f"无法读取文件“{path}”：{os_reason(exc)}。") from exc
 
 
-def _named_sheet(path: Path, handle: BinaryIO, title: str) -> SheetRecords | None:
+def _named_sheet(path: Path, handle: BinaryIO, title: str, marker: str) -> SheetRecords | None:
     import warnings
 
     import openpyxl
@@ -650,6 +651,8 @@ def _named_sheet(path: Path, handle: BinaryIO, title: str) -> SheetRecords | Non
         records = _sheet_records(sheet.iter_rows(max_col=HEADER_SEARCH_COLUMNS, values_only=True), 1, invalid)
         first = next(records, None)
         header = [cell.strip() for cell in first[1]] if first else []
+        if marker not in header:
+            return None
         rows: list[tuple[int, list[str]]] = []
         empty_run = 0
         for number, cells in records:

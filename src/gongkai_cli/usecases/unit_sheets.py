@@ -17,7 +17,7 @@ from .. import dates
 from ..columns import ASSIGNMENT_ROW, ASSIGNMENT_SHEET_TITLE, latest_words, row_digest
 from ..errors import UsageError
 from ..inputs import checked_note, parse_status
-from ..models import Assignment, Status, Task
+from ..models import Assignment, Note, Status, Task
 from ..store import NoteInput
 from ..tables import SheetRecords, read_named_sheet
 from .session import Session
@@ -67,10 +67,7 @@ class _Row(NamedTuple):
 
 def read_sheet(path: str | Path) -> SheetRecords | None:
     """The 各单位进展 sheet of a workbook gongkai exported; None for any other file (a plan table)."""
-    sheet = read_named_sheet(path, ASSIGNMENT_SHEET_TITLE)
-    if sheet is None or ASSIGNMENT_ROW["key"].header not in sheet.header:
-        return None
-    return sheet
+    return read_named_sheet(path, ASSIGNMENT_SHEET_TITLE, ASSIGNMENT_ROW["key"].header)
 
 
 def returns_progress(ledger: Session, sheet: SheetRecords, *, plan: str | None = None) -> bool:
@@ -110,22 +107,26 @@ def import_sheet(ledger: Session, sheet: SheetRecords, source: str, *, plan: str
         else:
             entry = NoteInput(row.task.id, new_text, ledger.author(own.unit), new_status, unit=own.unit)
             wanted.append((row, entry))
-    written, stale = ledger.store.add_notes_unless_changed(
-        plan_name, [(entry, row.version) for row, entry in wanted], at=dates.timestamp()
-    ) if wanted else ([], [])
-    left_out = set(stale)
-    for index in stale:
-        # Changed by someone else between reading the ledger and writing to it.
-        row, _ = wanted[index]
-        task = ledger.store.task(plan_name, row.task.id, today=ledger.today)
-        now = next((a for a in task.assignments if a.unit == row.assignment.unit), row.assignment) if task else row.assignment
-        conflicts.append(SheetConflict(row.line, row.task.id, row.assignment.unit, row.status, row.text, now))
-    applied = []
-    for (row, entry), (_, before) in zip([pair for index, pair in enumerate(wanted) if index not in left_out],
-                                         written, strict=True):
-        applied.append(SheetChange(row.line, row.task.id, row.assignment.unit, before, entry.status, entry.text))
-    return SheetResult(plan_name, source, len(rows), tuple(applied), unchanged,
+    written: list[tuple[Note, Status]] = []
+    stale: list[int] = []
+    if wanted:
+        written, stale = ledger.store.add_notes_unless_changed(
+            plan_name, [(entry, row.version) for row, entry in wanted], at=dates.timestamp()
+        )
+    kept = [pair for index, pair in enumerate(wanted) if index not in set(stale)]
+    applied = tuple(SheetChange(row.line, row.task.id, row.assignment.unit, before, entry.status, entry.text)
+                    for (row, entry), (_, before) in zip(kept, written, strict=True))
+    conflicts += [_raced(ledger, plan_name, wanted[index][0]) for index in stale]
+    return SheetResult(plan_name, source, len(rows), applied, unchanged,
                        tuple(sorted(conflicts, key=lambda conflict: conflict.line)))
+
+
+def _raced(ledger: Session, plan: str, row: _Row) -> SheetConflict:
+    """A row whose assignment someone else changed between reading the ledger and writing to it."""
+    task = ledger.store.task(plan, row.task.id, today=ledger.today)
+    found = task.assignments if task is not None else ()
+    now = next((own for own in found if own.unit == row.assignment.unit), row.assignment)
+    return SheetConflict(row.line, row.task.id, row.assignment.unit, row.status, row.text, now)
 
 
 def _columns(sheet: SheetRecords, source: str) -> dict[str, int]:
