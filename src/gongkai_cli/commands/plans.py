@@ -9,10 +9,9 @@ import typer
 
 from .. import render
 from ..cli import Commands, say
-from ..columns import latest_words
 from ..errors import UsageError
 from ..inputs import parse_year
-from ..usecases import plans as plan_cases, unit_sheets
+from ..usecases import plans as plan_cases
 from .shared import FormatOption, open_ledger, plan_to_create, render_format, saved, settings
 
 if TYPE_CHECKING:
@@ -59,6 +58,8 @@ def import_(
     gongkai export 导出的 xlsx（含“各单位进展”表）填写后导回时，按各单位填写的“状态”“最新进展”
     记录进展，导出后台账中已有更新的行列为冲突、不覆盖（见 docs/exports.md）。
     """
+    from ..usecases import unit_sheets
+
     year = parse_year(year) if year is not None else None
     name = plan_to_create(ctx, plan)
     sheet = unit_sheets.read_sheet(file)
@@ -91,6 +92,9 @@ def import_(
 
 
 def _import_unit_sheet(ledger: Session, sheet: SheetRecords, source: str, plan: str | None) -> None:
+    from ..columns import latest_words
+    from ..usecases import unit_sheets
+
     result = unit_sheets.import_sheet(ledger, sheet, source, plan=plan)
     say(
         f"已导入“{source}”中各单位填写的进展（计划“{result.plan}”，{result.rows} 行）：更新 {len(result.applied)} 行，"
