@@ -271,7 +271,7 @@ def test_a_bad_row_refuses_the_whole_sheet_naming_the_row(run, tmp_path, changes
     edit(tmp_path / "马陆镇.xlsx", tmp_path / "坏.xlsx", edits)
     before = event_count(run)
     message = refused(run("import", "坏.xlsx"), *needles, "整个表格未导入")
-    assert f"第 {line} 行" in message if "计划" not in changes else "第 " in message
+    assert f"第 {line} 行：" in message
     assert event_count(run) == before
     assert unit_status(run, 1, "马陆镇")["status"] == "todo"
 
