@@ -44,6 +44,11 @@ class Column(NamedTuple):
     width: float = 12  # xlsx: character units, a Chinese character takes about two
     kind: Kind = "text"  # xlsx: text, wrap (long text), number, date, datetime
     optional: bool = False  # left out of a JSON object when None
+    # xlsx round trip (the 各单位进展 sheet): a column people fill in stays unlocked on a
+    # protected sheet, offers `choices` as a drop-down, and the stamps read back are hidden.
+    editable: bool = False
+    choices: tuple[str, ...] = ()
+    hidden: bool = False
 
     def shown(self, record: object) -> object:
         return (self.text or self.value)(record)
@@ -138,6 +143,59 @@ ASSIGNMENT_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "
 # `show`: every unit's part; the table reads 单位, 经由, 状态, 最新进展, 更新时间.
 ASSIGNMENT_DETAIL_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "vague")
 ASSIGNMENT_TABLE = pick(ASSIGNMENT, "unit", "via", "status", "latest_note", "updated_at")
+
+
+# -- the 各单位进展 sheet: one row per task and unit, filled in and imported back ------------
+
+# The sheet's title is how `import` tells a returned progress sheet from a plan table.
+ASSIGNMENT_SHEET_TITLE = "各单位进展"
+# A row of the sheet: the task and one of its assignments.
+AssignmentRow = tuple[Task, Assignment]
+
+
+def latest_words(assignment: Assignment) -> Note | None:
+    """The unit's latest note that says something: what its 最新进展 cell shows and is compared with."""
+    return next((note for note in reversed(assignment.notes) if note.text), None)
+
+
+def _latest_words_text(row: AssignmentRow) -> str:
+    note = latest_words(row[1])
+    return note.text if note else ""
+
+
+def row_digest(status: Status, text: str) -> str:
+    """A stamp of what a row said when exported: whether the clerk changed it is told by it alone."""
+    import hashlib
+
+    return hashlib.sha256(f"{status.value}\n{text.strip()}".encode()).hexdigest()[:16]
+
+
+def row_key(task_id: int, unit: str) -> str:
+    return f"{task_id}/{unit}"
+
+
+# The visible columns add up to 120 character units, as the 打印版 sheet does: A4 landscape at
+# about 100% in Excel (the hidden stamps do not print).
+ASSIGNMENT_ROW = declare(
+    Column("id", "序号", lambda r: r[0].id, width=5, kind="number"),
+    Column("content", "任务内容", lambda r: r[0].content, width=34, kind="wrap"),
+    # The unit's own name, as typed back: import checks it against the row's key.
+    Column("unit", "责任单位", lambda r: r[1].unit, width=14, kind="wrap"),
+    Column("via", "经", lambda r: r[1].via, text=lambda r: r[1].via or "", width=8, kind="wrap"),
+    Column("lead", "牵头", lambda r: r[1].lead, text=lambda r: "牵头" if r[1].lead else "", width=5),
+    Column("deadline", "时间节点", lambda r: r[0].deadline, width=10, kind="wrap"),
+    Column("due", "截止日期", lambda r: _date(r[0].due), text=lambda r: r[0].due, width=11, kind="date"),
+    Column("status", "状态", lambda r: r[1].status.value, text=lambda r: r[1].status.label, width=7,
+           editable=True, choices=tuple(status.label for status in Status)),
+    Column("latest_note", "最新进展", _latest_words_text, width=26, kind="wrap", editable=True),
+    # Read back by import, never shown: the plan, the row's identity, and the assignment's
+    # version and content at export, so a newer change in the ledger is never overwritten.
+    Column("plan", "计划", lambda r: r[0].plan, hidden=True),
+    Column("key", "行标识", lambda r: row_key(r[0].id, r[1].unit), hidden=True),
+    Column("version", "导出时版本", lambda r: r[1].version, hidden=True),
+    Column("digest", "导出时内容校验", lambda r: row_digest(r[1].status, _latest_words_text(r)), hidden=True),
+)
+ASSIGNMENT_SHEET = tuple(ASSIGNMENT_ROW.values())
 
 
 def _assignment_json(task: Task) -> dict[str, object] | None:

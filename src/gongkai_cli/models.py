@@ -129,6 +129,13 @@ class Assignment(NamedTuple):
     def latest_note(self) -> Note | None:
         return self.notes[-1] if self.notes else None
 
+    @property
+    def version(self) -> str:
+        """What changes whenever the assignment does (a note, a status, an undo of either):
+        its status, how many live notes it has and the newest one's id. Unlike updated_at it
+        cannot repeat within a second, so an exported sheet can tell a newer change from its own."""
+        return f"{self.status.value}:{len(self.notes)}:{max((note.id for note in self.notes), default=0)}"
+
 
 class UnitProgress(TypedDict):
     """How many of a task's assignments are done, of how many (JSON `unit_progress`)."""

@@ -1678,6 +1678,32 @@ class SQLiteStore:
                 found.append(f"表 tasks 第 {rowid} 行的 status 列与其各单位（assignments）的状态不一致，应为 {expected.value}")
         return found
 
+    # -- the 各单位进展 sheet coming back ----------------------------------------------
+
+    @_db_errors
+    def add_notes_unless_changed(
+        self, plan: str, entries: Sequence[tuple[NoteInput, str]], *, at: str
+    ) -> tuple[list[tuple[Note, Status]], list[int]]:
+        """Write, in one transaction, each note whose assignment (of its entry's unit) still has
+        the `Assignment.version` given beside it; leave out the others. Returns the notes written
+        (as `add_notes` does) and the indexes of the entries left out."""
+        with self.transaction():
+            ids = sorted({entry.task_id for entry, _ in entries})
+            pks = dict(self.conn.execute(
+                "SELECT id, pk FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
+                (plan, json.dumps(ids)),
+            ).fetchall())
+            found = self._assignments_of(list(pks.values()), self._notes_of(list(pks.values())), None)
+            versions = {(task_id, assignment.unit): assignment.version
+                        for task_id, pk in pks.items() for assignment in found.get(pk, [])}
+            stale = [index for index, (entry, version) in enumerate(entries)
+                     if versions.get((entry.task_id, entry.unit or "")) != version]
+            left_out = set(stale)
+            fresh = [entry for index, (entry, _) in enumerate(entries) if index not in left_out]
+            written = self.add_notes(plan, fresh, at=at) if fresh else []
+            # Every entry written matched an assignment of a task found under this same lock.
+            assert written is not None
+        return written, stale
 
 def _parses(parse: Callable[[str], object]) -> Callable[[str], bool]:
     def check(text: str) -> bool:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
 from ..errors import UsageError
-from ..models import Note, Plan, Status, Task
+from ..models import Assignment, Note, Plan, Status, Task
 from ..store import TaskQuery
 from ..units import Unit, unit_name
 from .session import Session, no_task
@@ -64,6 +64,16 @@ class PlanTasks(NamedTuple):
 
     plan: Plan
     tasks: list[Task]
+    # `export --unit`: the units whose rows of the 各单位进展 sheet it holds, and their name as typed.
+    units: tuple[str, ...] | None = None
+    unit: str | None = None
+
+    @property
+    def assignment_rows(self) -> list[tuple[Task, Assignment]]:
+        """The 各单位进展 sheet's rows: every task's assignments (of `units`), by task and position."""
+        wanted = None if self.units is None else set(self.units)
+        return [(task, assignment) for task in self.tasks for assignment in task.assignments
+                if wanted is None or assignment.unit in wanted]
 
 
 class ProgressReport(NamedTuple):
@@ -213,9 +223,18 @@ def show(ledger: Session, task_id: int) -> Task:
     return task
 
 
-def export_tasks(ledger: Session) -> PlanTasks:
+def export_tasks(ledger: Session, *, unit: str | None = None) -> PlanTasks:
+    """The plan for an export; with `unit` (an alias, or a collective for its members), only
+    the tasks that unit has an assignment of, and only its rows of the 各单位进展 sheet."""
     plan = ledger.plan()
-    return PlanTasks(plan, ledger.store.tasks_with_notes(plan.name, today=ledger.today))
+    tasks = ledger.store.tasks_with_notes(plan.name, today=ledger.today)
+    if unit is None:
+        return PlanTasks(plan, tasks)
+    (match,) = _unit_matches(ledger, (unit,), direct=True)
+    wanted = ledger.directory.responsible(match.name)
+    mine = set(wanted) | set(match.direct)
+    tasks = [task for task in tasks if any(assignment.unit in mine for assignment in task.assignments)]
+    return PlanTasks(plan, tasks, units=tuple(mine), unit=unit_name(unit))
 
 
 def report(ledger: Session, *, unit: str | None = None, since: str | None = None) -> ProgressReport:
