@@ -594,9 +594,12 @@ class SQLiteStore:
         return task
 
     @_db_errors
-    def tasks_with_notes(self, plan: str, *, today: date, ids: Sequence[int] | None = None) -> list[Task]:
+    def tasks_with_notes(
+        self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
+    ) -> list[Task]:
         """Every task of a plan (or only those numbered `ids`) by id, each with all its notes
-        (oldest first) and assignments, for exports and reports.
+        (oldest first) and, unless told not to, its assignments, for exports and reports.
+        (A report shows no assignment: on a city plan reading them was most of its time.)
 
         A few queries in one read transaction, so tasks, units, assignments and notes
         come from the same snapshot even while someone else is writing.
@@ -611,7 +614,7 @@ class SQLiteStore:
             rows = self.conn.execute(
                 f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id", params
             ).fetchall()
-            return self._tasks_from_rows(rows, with_notes=True, with_assignments=True, today=today)
+            return self._tasks_from_rows(rows, with_notes=True, with_assignments=with_assignments, today=today)
         finally:
             self.conn.execute("COMMIT")
 
