@@ -113,14 +113,6 @@ def test_a_unit_filter_is_correlated_on_the_task_not_collected_across_plans(ledg
     assert any(re.search(r"SEARCH a USING .*\(task=\? AND unit=\?\)", step) for step in plan)
 
 
-def test_task_figures_count_assignments_by_status_through_their_index(ledger):
-    # m008: "n/m 单位已完成" on every listed task reads the (task, status) index, not each
-    # assignment's row.
-    for name in ("list --unit", "summary"):
-        steps = [step for plan in query_plans(ledger, HOT[name]).values() for step in plan]
-        assert any("SEARCH d USING COVERING INDEX assignments_task_status (task=?" in s for s in steps), name
-
-
 def test_reminders_by_unit_work_out_task_figures_once_per_task(ledger):
     # Joined flat with the assignments, a task given to 120 units counted its assignments
     # once per unit: the figures belong inside the materialized tasks, under no join.

@@ -180,20 +180,12 @@ def _m007_assignments(db: Database) -> None:
         db.execute(statement)
 
 
-def _m008_assignment_status_index(db: Database) -> None:
-    # Every listing shows "n/m 单位已完成" per task, counting the task's assignments by status.
-    # Through the (task, unit) key that reads each assignment's row; with this index the counts
-    # read the index alone. On the benchmark city (1.85 million assignments) the 625 tasks of a
-    # plan with their figures took 9–14 ms, and 2–3 ms with it; `unit_counts` reads it too.
-    db.execute("CREATE INDEX assignments_task_status ON assignments (task, status)")
-
-
 Migration = Callable[["Database"], None]
 
 # Append only: a migration that has shipped is never edited, renamed or reordered.
 MIGRATIONS: list[Migration] = [
     _m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index, _m005_event_keys,
-    _m006_drop_task_units_text, _m007_assignments, _m008_assignment_status_index,
+    _m006_drop_task_units_text, _m007_assignments,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
