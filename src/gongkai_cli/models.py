@@ -5,7 +5,6 @@ dataclass costs about a millisecond at import, and every command, cron's include
 pays for every record on its import path.
 """
 
-from __future__ import annotations
 
 import enum
 import re
@@ -167,7 +166,7 @@ class Task(NamedTuple):
     assignments: tuple[Assignment, ...] = ()  # every one, by position: `show` and exports
 
     @property
-    def own(self) -> Task | Assignment:
+    def own(self) -> "Task | Assignment":
         """What a listing shows as the status: the listed unit's assignment, else the task."""
         return self.assignment if self.assignment is not None else self
 
@@ -252,7 +251,7 @@ class UndoPayload(NamedTuple):
     """An earlier change was taken back (action undo)."""
 
     undoes: int | None
-    undone: Payload
+    undone: "Payload"  # defined below: the union includes this class
 
 
 class OtherPayload(NamedTuple):
