@@ -176,12 +176,13 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | 
     what = f"状态已改为“{note.status.label}”" if note.status else "已记录进展"
     if note.count:
         what += f"，计 {note.count} 次"
-    place = _task_place(plan, note.task_id) + (f"（{note.unit}）" if note.unit else "")
+    place = _task_place(plan, note.task_id) + (f"（{note.unit}）" if note.unit else "（所有单位）" if note.all_units else "")
     _say(f"{place}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
 
 
 def _note_json(note: Note, plan: str | None) -> dict[str, object]:
-    return json_object(NOTE_JSON, note) | {"task": note.task_id} | ({"plan": plan} if plan is not None else {})
+    return (json_object(NOTE_JSON, note) | {"task": note.task_id} | ({"plan": plan} if plan is not None else {})
+            | ({"all": True} if note.all_units else {}))
 
 
 def note_ids(ids: Sequence[int]) -> str:
@@ -430,7 +431,7 @@ def _described(payload: Payload) -> str:
         if isinstance(payload, NotePayload):
             return f"{whose}进展：{payload.text}{counted}"
         scope = "所有单位的" if payload.all_units else whose
-        change = f"{scope}状态：{payload.before.label} → {payload.after.label}"
+        change = f"{scope}状态：{_before_label(payload)} → {payload.after.label}"
         return f"{change}；说明：{payload.text}{counted}" if payload.text else change + counted
     if isinstance(payload, ImportPayload):
         new_plan = "，新建计划" if payload.new_plan else ""
@@ -438,6 +439,18 @@ def _described(payload: Payload) -> str:
     # Actions added by later versions still show, if less nicely.
     before, after = (json.dumps(side, ensure_ascii=False) for side in (payload.before, payload.after))
     return f"{payload.action}：{before} → {after}"
+
+
+def _before_label(payload: StatusPayload) -> str:
+    """What a status change replaced: for --all, the units' own statuses, not the task's derived one."""
+    if not payload.all_units or not payload.units_before:
+        return payload.before.label
+    from collections import Counter
+
+    counts = Counter(payload.units_before)
+    if len(counts) == 1:
+        return payload.units_before[0].label
+    return "、".join(f"{status.label} {n} 个单位" for status, n in counts.most_common())
 
 
 def headline(event: Event) -> str:

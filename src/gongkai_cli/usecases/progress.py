@@ -9,7 +9,7 @@ from typing import NamedTuple
 from .. import dates
 from ..errors import NotFound, UsageError
 from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
-from ..models import Note, Status
+from ..models import Note, Status, set_by_all
 from ..store import KeyUndone, KeyUsed, NotAssigned, NoteContent, NoteInput, UnitRequired
 from ..units import unit_name
 from .reading import show
@@ -107,8 +107,11 @@ def set_status(
     if all_units:
         if unit is not None:
             raise UsageError("--all 与 --unit 只能选一个：--all 设置所有单位的状态。")
-        current = {assignment.status for assignment in task.assignments} or {task.status}
         named = None
+        if task.assignments:
+            unchanged = not any(set_by_all(assignment.status, status) for assignment in task.assignments)
+        else:
+            unchanged = task.status == status
     else:
         typed = unit if unit is not None else ledger.settings.unit
         if typed is not None:
@@ -118,8 +121,8 @@ def set_status(
         else:
             named = task.assignments[0].unit if task.assignments else None
         own = next((a for a in task.assignments if a.unit == named), task)
-        current = {own.status}
-    if not text and current == {status}:
+        unchanged = own.status == status
+    if not text and unchanged:
         return StatusChange(task_id, status, status, None, named)
     written, before = _write_note(ledger, task_id, text, by=by, status=status, unit=named, all_units=all_units)
     return StatusChange(task_id, before, status, written, named)

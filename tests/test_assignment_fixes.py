@@ -1,0 +1,76 @@
+"""Defects QA found in per-unit assignments (issue 12), through the installed executable."""
+
+from __future__ import annotations
+
+import json
+
+from test_assignments import as_json, listed, refused, run  # noqa: F401  (run is a fixture)
+
+
+def shown(run, task_id: str) -> dict:
+    return as_json(run("show", task_id, "--format", "json"))
+
+
+def no_empty_note(run, task_id: str) -> bool:
+    """Every task-level note says something: a text, or the status it set."""
+    return all(note["text"] or note["status"] for note in shown(run, task_id)["notes"])
+
+
+def statuses(run, task_id: str) -> dict[str, str]:
+    return {a["unit"]: a["status"] for a in shown(run, task_id)["assignments"]}
+
+
+# -- status --all --------------------------------------------------------------------------
+
+
+def test_all_sets_every_unit_even_when_the_derived_status_already_is_the_new_one(run):
+    assert run("status", "62", "doing", "--unit", "马陆镇").returncode == 0
+    changed = run("status", "62", "doing", "--all")
+    assert changed.returncode == 0, changed.stderr
+    assert set(statuses(run, "62").values()) == {"doing"}
+    assert no_empty_note(run, "62")
+    assert "所有单位的状态：未开始 → 进行中" in run("log", "62").stdout
+
+    undone = run("undo", "--yes")
+    assert undone.returncode == 0, undone.stderr
+    after = statuses(run, "62")
+    assert after["马陆镇"] == "doing" and after["江桥镇"] == "todo"
+
+
+def test_all_after_one_unit_blocked_blocks_the_rest(run):
+    run("status", "62", "blocked", "--unit", "马陆镇")
+    assert run("status", "62", "blocked", "--all").returncode == 0
+    assert set(statuses(run, "62").values()) == {"blocked"}
+    assert no_empty_note(run, "62")
+
+
+def test_all_leaves_a_cancelled_unit_cancelled_unless_it_cancels(run):
+    run("status", "62", "done", "--unit", "马陆镇")
+    run("status", "62", "cancelled", "--unit", "江桥镇")
+    written = as_json(run("status", "62", "done", "--all", "--format", "json"))
+    assert written["all"] is True and written["status"] == "done"
+    after = statuses(run, "62")
+    assert after.pop("江桥镇") == "cancelled" and set(after.values()) == {"done"}
+    log = as_json(run("log", "62", "--format", "json"))
+    assert "马陆镇" not in log[-1]["before"]["units"] and len(log[-1]["before"]["units"]) == 43  # what it changed
+    assert no_empty_note(run, "62")
+
+    assert run("status", "62", "cancelled", "--all").returncode == 0
+    assert set(statuses(run, "62").values()) == {"cancelled"}
+
+
+def test_all_on_a_task_with_one_unit_done_and_one_cancelled_changes_nothing(run):
+    first, second = statuses(run, "42")
+    run("status", "42", "done", "--unit", first)
+    run("status", "42", "cancelled", "--unit", second)
+    again = run("status", "42", "done", "--all")
+    assert again.returncode == 0 and "未做更改" in again.stdout
+    assert no_empty_note(run, "42")
+    assert statuses(run, "42") == {first: "done", second: "cancelled"}
+
+
+def test_the_log_of_all_says_what_the_units_really_were(run):
+    run("status", "62", "blocked", "--unit", "马陆镇")
+    run("status", "62", "done", "--all")
+    summary = as_json(run("log", "62", "--format", "json"))[-1]["summary"]
+    assert "所有单位的状态：未开始 44 个单位、受阻 1 个单位 → 已完成" == summary, summary
