@@ -74,3 +74,24 @@ def test_the_log_of_all_says_what_the_units_really_were(run):
     run("status", "62", "done", "--all")
     summary = as_json(run("log", "62", "--format", "json"))[-1]["summary"]
     assert "所有单位的状态：未开始 44 个单位、受阻 1 个单位 → 已完成" == summary, summary
+
+
+# -- a note's key and its unit -------------------------------------------------------------
+
+
+def test_a_key_retried_for_another_unit_is_a_conflict(run):
+    assert run("note", "62", "已公开", "--unit", "马陆镇", "--key", "k1").returncode == 0
+    refused(run("note", "62", "已公开", "--unit", "江桥镇", "--key", "k1"),
+            "单位不同（原为 “马陆镇”，本次为 “江桥镇”）")
+    refused(run("note", "62", "已公开", "--key", "k1"), "单位不同（原为 “马陆镇”，本次为 任务整体）")
+    units = [a["unit"] for a in shown(run, "62")["assignments"] if a["notes"]]
+    assert units == ["马陆镇"] and shown(run, "62")["notes"] == []
+    again = run("note", "62", "已公开", "--unit", "马陆镇", "--key", "k1")
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_batch_key_retried_for_another_unit_is_a_conflict(run, tmp_path):
+    (tmp_path / "a.csv").write_text("id,text,unit,key\n62,已公开,马陆镇,k2\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("id,text,unit,key\n62,已公开,江桥镇,k2\n", encoding="utf-8")
+    assert run("note", "--from", "a.csv").returncode == 0
+    refused(run("note", "--from", "b.csv"), "单位不同（原为 “马陆镇”，本次为 “江桥镇”）")

@@ -937,8 +937,9 @@ class SQLiteStore:
                 # A status equal to the one it changes was stored as a plain note (see add_notes);
                 # the retry of that call asks again for the status that is still there.
                 status = entry.status.value if statuses[key] == entry.status.value else None
-            stored = (event_plan, task_id, payload.text, status, payload.count)
-            asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count)
+            stored = (event_plan, task_id, payload.text, status, payload.count, payload.unit)
+            asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count,
+                     entry.unit)
             if stored != asked:
                 raise KeyUsed(key, event_id, payload.note, stored, asked)
             if undone_by is not None:

@@ -199,6 +199,7 @@ def _differences(stored: NoteContent, asked: NoteContent) -> str:
 
     shown: tuple[tuple[str, Callable[[object], str] | None], ...] = (
         ("计划", lambda value: f"“{value}”"), ("任务", str), ("进展说明", None), ("状态", status), ("次数", count),
+        ("单位", lambda value: f"“{value}”" if value else "任务整体"),
     )
     parts = []
     for (what, show_value), old, new in zip(shown, stored, asked, strict=True):
