@@ -95,3 +95,41 @@ def test_a_batch_key_retried_for_another_unit_is_a_conflict(run, tmp_path):
     (tmp_path / "b.csv").write_text("id,text,unit,key\n62,已公开,江桥镇,k2\n", encoding="utf-8")
     assert run("note", "--from", "a.csv").returncode == 0
     refused(run("note", "--from", "b.csv"), "单位不同（原为 “马陆镇”，本次为 “江桥镇”）")
+
+
+# -- one unit's listing in CSV, and its targets ------------------------------------------------
+
+
+def test_csv_of_a_one_unit_listing_carries_the_units_own_part(run):
+    run("status", "62", "done", "--unit", "马陆镇")
+    import csv
+    import io
+
+    for command in (("list", "--unit", "马陆镇"), ("due", "--all", "--unit", "马陆镇")):
+        rows = {row["id"]: row for row in csv.DictReader(io.StringIO(run(*command, "-f", "csv").stdout))}
+        assert rows["62"]["status"] == "doing"  # the task's, as in JSON
+        own = {key: value for key, value in rows["62"].items() if key.startswith("assignment_")}
+        assert own == {"assignment_status": "done", "assignment_overdue": "false", "assignment_via": "各街镇",
+                       "assignment_lead": "false", "assignment_updated_at": own["assignment_updated_at"],
+                       "assignment_progress": "0"}
+    tsv = run("list", "--unit", "马陆镇", "-f", "tsv").stdout.splitlines()[0].split("\t")
+    assert "assignment_status" in tsv
+    assert "assignment_status" not in run("list", "-f", "csv").stdout.splitlines()[0]
+
+
+def test_a_target_counts_per_unit(run):
+    run("note", "60", "一", "--count", "1", "--unit", "马陆镇")
+    run("note", "60", "二", "--count", "2", "--unit", "马陆镇")
+    run("note", "60", "整体", "--count", "1")
+    run("note", "60", "江桥", "--count", "1", "--unit", "江桥镇")
+    own = listed(run, "--unit", "马陆镇")[60]
+    assert own["progress"] == own["assignment"]["progress"] == 3
+    import csv
+    import io
+
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(run("list", "--unit", "马陆镇", "-f", "csv").stdout))}
+    assert rows["60"]["progress"] == "3"
+    detail = shown(run, "60")
+    assert {a["unit"]: a["progress"] for a in detail["assignments"]}["江桥镇"] == 1
+    assert "（已达到）" not in run("show", "60").stdout
+    assert as_json(run("summary", "-f", "json"))["target_reached"] == []

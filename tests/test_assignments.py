@@ -67,7 +67,7 @@ def test_one_town_finishing_task_62_leaves_the_other_44_units_open(run):
 
     malu = listed(run, "--unit", "马陆镇")[62]
     assert malu["assignment"] == {"unit": "马陆镇", "via": "各街镇", "lead": False, "status": "done",
-                                  "overdue": False, "updated_at": malu["assignment"]["updated_at"]}
+                                  "overdue": False, "updated_at": malu["assignment"]["updated_at"], "progress": 0}
     jiangqiao = listed(run, "--unit", "江桥镇")[62]
     assert (jiangqiao["assignment"]["status"], jiangqiao["assignment"]["overdue"]) == ("todo", True)
     assert "未开始·逾期" in run("list", "--unit", "江桥镇", "--search", "重大行政决策事项目录").stdout
@@ -364,5 +364,5 @@ def test_targets_count_per_unit_when_a_unit_is_named(run):
     run("note", "60", "第一次列席", "--count", "1", "--unit", "区政府办公室")
     run("note", "60", "第二次", "--count", "2")
     own = listed(run, "--unit", "区政府办公室", "--search", "列席")[60]
-    assert own["progress"] == 3  # the task's count, every note
+    assert own["progress"] == own["assignment"]["progress"] == 1  # the unit's own count, as the table shows
     assert "1/4" in run("list", "--unit", "区政府办公室", "--search", "列席").stdout

@@ -185,9 +185,22 @@ class Task(NamedTuple):
         return detect_target(self.content)
 
     @property
+    def task_progress(self) -> int:
+        """The counts of the notes on the task as a whole (the office's), not a unit's."""
+        return sum(note.count or 0 for note in self.task_notes)
+
+    @property
     def target_reached(self) -> bool:
+        """Whether the target (不少于4次) is met: by the notes on the task as a whole, or by every
+        unit not cancelled, each with its own notes. Without its assignments loaded (a listing),
+        by all its counted notes, which no task below its target can reach."""
         target = self.target
-        return target is not None and self.progress >= target
+        if target is None:
+            return False
+        if not self.assignments:
+            return self.progress >= target
+        live = [a for a in self.assignments if a.status is not Status.CANCELLED]
+        return self.task_progress >= target or bool(live) and all(a.progress >= target for a in live)
 
     @property
     def unit_progress(self) -> UnitProgress:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .columns import (
+    ASSIGNMENT,
     ASSIGNMENT_DETAIL_JSON,
     ASSIGNMENT_TABLE,
     EVENT_JSON,
@@ -29,6 +30,7 @@ from .columns import (
     SUMMARY,
     SUMMARY_LINES,
     TASK,
+    TASK_ASSIGNMENT_SCRIPT,
     TASK_JSON,
     TASK_MARKDOWN,
     TASK_SCRIPT,
@@ -96,6 +98,9 @@ def _listing(layout: Layout, items: Sequence[object], fmt: str, out: IO[str] | N
 
 def tasks(items: Sequence[Task], fmt: str, out: IO[str] | None = None) -> None:
     layout = TASKS
+    if any(task.assignment is not None for task in items):
+        # A one-unit listing: its unit's own part, which JSON nests in `assignment`.
+        layout = layout._replace(script=(*layout.script, *TASK_ASSIGNMENT_SCRIPT))
     if any(task.target for task in items):
         # Only plans whose tasks set counts (不少于4次) pay for the extra column.
         layout = layout._replace(table=(*layout.table, TASK["progress"]))
@@ -114,10 +119,16 @@ DETAIL = (
            or "（无法识别）"),
     TASK["listed_status"],
     Column("unit_progress", "单位完成情况", unit_progress_label),
-    Column("target", "目标次数", lambda t: f"{progress_label(t)}（已达到）" if t.target_reached else progress_label(t)),
+    Column("target", "目标次数", lambda t: _target_line(t) + ("（已达到）" if t.target_reached else "")),
     TASK["updated_at"],
 )
 DETAIL_NOTES = pick(NOTE, "at", "by", "text")
+
+
+def _target_line(task: Task) -> str:
+    if len(task.assignments) <= 1:
+        return progress_label(task)
+    return f"{task.task_progress}/{task.target}（任务整体的记录；各单位自己的次数见下表）"
 
 
 def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
@@ -128,24 +139,32 @@ def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
     write_card(fields, task, fmt, out, heading=f"任务 {task.id}", labels=("项目", "内容"), data=task_json(task),
                script=TASK_SCRIPT)
     notes = task.task_notes if task.assignments else task.notes
+    title = "进展记录（任务整体）" if task.assignments else "进展记录"
+    empty = "暂无任务整体的进展记录。" if task.assignments else "暂无进展记录。"
+    # 次数 only on tasks whose plan sets a count, as in the listings.
+    columns = (*ASSIGNMENT_TABLE, ASSIGNMENT["progress"]) if task.target else ASSIGNMENT_TABLE
     if fmt == "markdown":
         if task.assignments:
-            out.write("\n### 各单位进展\n\n")
-            write_markdown(ASSIGNMENT_TABLE, task.assignments, out)
-        out.write("\n### 进展记录\n\n")
+            out.write(f"\n### 各单位进展（{unit_progress_label(task)}）\n\n")
+            write_markdown(_with_overdue(columns), task.assignments, out)
+        out.write(f"\n### {title}\n\n")
         if notes:
             write_markdown(DETAIL_NOTES, notes, out)
         else:
-            out.write("暂无进展记录。\n")
+            out.write(f"{empty}\n")
     elif fmt == "table":
         if task.assignments:
-            write_table(ASSIGNMENT_TABLE, task.assignments, out, title=f"各单位进展（{unit_progress_label(task)}）",
+            write_table(columns, task.assignments, out, title=f"各单位进展（{unit_progress_label(task)}）",
                         show_lines=False)
-        title = "进展记录（任务整体）" if task.assignments else "进展记录"
         if notes:
             write_table(DETAIL_NOTES, notes, out, title=title, show_lines=True)
         else:
-            print_rich(out, "暂无任务整体的进展记录。" if task.assignments else "暂无进展记录。", style="dim")
+            print_rich(out, empty, style="dim")
+
+
+def _with_overdue(columns: Sequence[Column]) -> tuple[Column, ...]:
+    """Markdown shows a column's text, the table its cell: the status with ·逾期 in both."""
+    return tuple(column._replace(text=column.cell) if column.key == "status" else column for column in columns)
 
 
 def task_json(task: Task) -> dict[str, object]:
@@ -176,7 +195,7 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | 
     what = f"状态已改为“{note.status.label}”" if note.status else "已记录进展"
     if note.count:
         what += f"，计 {note.count} 次"
-    place = _task_place(plan, note.task_id) + (f"（{note.unit}）" if note.unit else "（所有单位）" if note.all_units else "")
+    place = _task_place(plan, note.task_id) + (f"（{note.unit}）" if note.unit else "")
     _say(f"{place}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
 
 
@@ -350,11 +369,23 @@ def summary(result: Summary, fmt: str, out: IO[str] | None = None) -> None:
             print_rich(out, hint, style="yellow")
 
 
+def _by_units(task: Task) -> bool:
+    """Reached through every unit's own count, not the task's as a whole."""
+    return len(task.assignments) > 1 and task.target is not None and task.task_progress < task.target
+
+
 def _target_hint(result: Summary) -> str:
     if not result.target_reached:
         return ""
-    tasks = "、".join(f"任务 {t.id}（{t.progress}/{t.target}）" for t in result.target_reached)
-    return f"已达到目标次数但尚未标记完成：{tasks}。确认后可用 gongkai status ID done 标记完成。"
+    tasks = "、".join(
+        f"任务 {t.id}（{'各单位均已达到' if _by_units(t) else f'{t.task_progress or t.progress}/{t.target}'}）"
+        for t in result.target_reached
+    )
+    how = "gongkai status ID done"
+    if any(len(t.assignments) > 1 for t in result.target_reached):
+        # Without a unit, `status` refuses a task with several: say how the office closes one.
+        how += "（有多个责任单位的任务加 --all 一并标记，或用 --unit 指明单位）"
+    return f"已达到目标次数但尚未标记完成：{tasks}。确认后可用 {how} 标记完成。"
 
 
 # -- units ------------------------------------------------------------------------
