@@ -133,3 +133,32 @@ def test_a_target_counts_per_unit(run):
     assert {a["unit"]: a["progress"] for a in detail["assignments"]}["江桥镇"] == 1
     assert "（已达到）" not in run("show", "60").stdout
     assert as_json(run("summary", "-f", "json"))["target_reached"] == []
+
+
+# -- which unit a write is for -----------------------------------------------------------------
+
+
+def test_a_repeated_unit_is_refused_not_settled_by_the_last(run):
+    refused(run("status", "62", "done", "--unit", "马陆镇", "--unit", "江桥镇"), "只能给一个单位", "--all")
+    refused(run("note", "62", "已公开", "-u", "马陆镇", "-u", "江桥镇"), "只能给一个单位")
+    refused(run("--unit", "马陆镇", "--unit", "江桥镇", "note", "62", "已公开"), "gongkai --unit 只能给一个单位")
+    assert all(a["notes"] == [] and a["status"] == "todo" for a in shown(run, "62")["assignments"])
+
+
+def test_a_collective_as_the_unit_of_a_write_says_it_is_one(run):
+    refused(run("status", "62", "done", "--unit", "各街镇"), "“各街镇”是 12 个单位的集合", "--unit 嘉定镇街道", "--all")
+    refused(run("note", "62", "已公开", "--unit", "各街镇"), "“各街镇”是 12 个单位的集合", "对任务整体")
+
+
+def test_an_unknown_unit_in_a_write_is_unknown_and_says_where_it_came_from(run):
+    refused(run("status", "62", "done", "--unit", "区财政"), "未知的责任单位“区财政”", "区财政局")
+    refused(run("note", "62", "x", extra_env={"GONGKAI_UNIT": "区财政"}),
+            "未知的责任单位“区财政”（来自环境变量 GONGKAI_UNIT）")
+    refused(run("--unit", "区财政局", "status", "42", "done"), "没有分配给“区财政局”（来自命令名前的 --unit）")
+
+
+def test_unassign_of_a_collective_takes_back_its_members(run):
+    assert run("assign", "7", "--unit", "各街镇").returncode == 0
+    taken = run("unassign", "7", "--unit", "各街镇")
+    assert taken.returncode == 0, taken.stderr
+    assert not {"马陆镇", "江桥镇"} & set(statuses(run, "7"))

@@ -194,8 +194,8 @@ def test_a_unit_not_assigned_to_the_task_is_refused_naming_its_units(run):
     refused(run("status", "40", "done", "--unit", "马陆镇"), "任务 40 没有分配给“马陆镇”", "区政府办公室", "各相关单位")
     refused(run("note", "40", "x", "--unit", "马陆镇"), "没有分配给“马陆镇”")
     refused(run("note", "40", "x", extra_env={"GONGKAI_UNIT": "马陆镇"}), "没有分配给“马陆镇”")
-    # Many units: the closest ones, not all 45.
-    line = refused(run("status", "62", "done", "--unit", "马路镇"), "没有分配给“马路镇”", "马陆镇", "gongkai show 62")
+    # A typo is an unknown unit, with the closest spellings, not all 45 of the task's.
+    line = refused(run("status", "62", "done", "--unit", "马路镇"), "未知的责任单位“马路镇”", "马陆镇")
     assert "区政府办公室" not in line
     assert table(run.db, "SELECT count(*) FROM notes") == [(0,)]
 

@@ -115,7 +115,8 @@ def set_status(
     else:
         typed = unit if unit is not None else ledger.settings.unit
         if typed is not None:
-            named = resolve_unit(ledger, task, typed)
+            named = resolve_unit(ledger, task, typed, status=True,
+                                 given=ledger.settings.unit_source if unit is None else None)
         elif len(task.assignments) > 1:
             raise unit_required(task_id, [assignment.unit for assignment in task.assignments])
         else:
@@ -135,7 +136,7 @@ def _unit_of(ledger: Session, task_id: int, unit: str | None) -> str | None:
     typed = unit if unit is not None else ledger.settings.unit
     if typed is None:
         return None
-    return resolve_unit(ledger, show(ledger, task_id), typed)
+    return resolve_unit(ledger, show(ledger, task_id), typed, given=ledger.settings.unit_source if unit is None else None)
 
 
 def _write_note(
