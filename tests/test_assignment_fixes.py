@@ -162,3 +162,30 @@ def test_unassign_of_a_collective_takes_back_its_members(run):
     taken = run("unassign", "7", "--unit", "各街镇")
     assert taken.returncode == 0, taken.stderr
     assert not {"马陆镇", "江桥镇"} & set(statuses(run, "7"))
+
+
+def test_assign_of_the_unit_the_cell_names_first_marks_it_lead(run):
+    assert run("unassign", "40", "--unit", "区政府办公室").returncode == 0
+    assert run("assign", "40", "--unit", "区政府办公室").returncode == 0
+    leads = [a["unit"] for a in shown(run, "40")["assignments"] if a["lead"]]
+    assert leads == ["区政府办公室"]
+    assert run("assign", "40", "--unit", "区财政局").returncode == 0
+    assert [a["unit"] for a in shown(run, "40")["assignments"] if a["lead"]] == ["区政府办公室"]
+
+
+# -- note's messages -----------------------------------------------------------------------------
+
+
+def test_note_with_a_status_and_no_unit_names_unit_not_its_missing_all(run, tmp_path):
+    line = refused(run("note", "62", "已公开", "--status", "done"), "--unit", "gongkai status 62 状态 --all")
+    assert "请加 --all" not in line
+    (tmp_path / "n.csv").write_text("id,text,status\n62,已公开,done\n", encoding="utf-8")
+    line = refused(run("note", "--from", "n.csv"), "第 2 行", "“单位”（unit）列", "整批未写入")
+    assert "请加 --all" not in line
+
+
+def test_note_from_with_a_unit_names_the_option(run, tmp_path):
+    (tmp_path / "n.csv").write_text("id,text\n62,已公开\n", encoding="utf-8")
+    line = refused(run("note", "--from", "n.csv", "--unit", "马陆镇"), "--unit", "序号、说明")
+    assert "ID" not in line and "TEXT" not in line
+    assert "key,unit" in run("note", "-h", extra_env={"COLUMNS": "200"}).stdout

@@ -40,7 +40,7 @@ def note(
     text: str | None = typer.Argument(None, metavar="说明", help="进展说明；为 - 时从标准输入读取。"),
     from_file: str | None = typer.Option(
         None, "--from", metavar="文件",
-        help="从文件批量记录（CSV 表头 id,text[,status,count,by,key]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
+        help="从文件批量记录（CSV 表头 id,text[,status,count,by,key,unit]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
     ),
     by: str | None = ByOption,
     status: str | None = typer.Option(
@@ -67,7 +67,10 @@ def note(
     if from_file is not None:
         if (task_id is not None or text is not None or status is not None or count is not None or key is not None
                 or unit is not None):
-            raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status、--count 或 --key，这些写在文件的各行里。")
+            raise UsageError(
+                "--from 批量记录时不能再给出序号、说明、--status、--count、--key 或 --unit，"
+                "这些写在文件的各行里（单位写在“单位”（unit）列）。"
+            )
         _note_batch(ctx, from_file, by=by, quiet=quiet, fmt=fmt)
         return
     if task_id is None or text is None:

@@ -1451,7 +1451,7 @@ class SQLiteStore:
                 "SELECT coalesce(max(position), -1) + 1 FROM assignments WHERE task = ?", (task_pk,)
             ).fetchone()[0]
             rows: list[_AssignmentRow] = [
-                {"unit": a.unit, "via": a.via, "lead": 0, "vague": int(a.vague), "manual": 1,
+                {"unit": a.unit, "via": a.via, "lead": int(a.lead), "vague": int(a.vague), "manual": 1,
                  "position": start + offset, "status": Status.TODO.value, "updated_at": at}
                 for offset, a in enumerate(assignments)
             ]

@@ -93,21 +93,29 @@ def not_assigned_message(task_id: int, typed: str, units: list[str]) -> str:
     return f"任务 {task_id} 没有分配给“{typed}”；{listed}。"
 
 
-def unit_required(task_id: int, units: list[str]) -> UsageError:
+def unit_required(task_id: int, units: list[str], *, by: str = "status") -> UsageError:
+    """A status without a unit on a task with several: how to name one, for `status`, for `note
+    --status` (which has no --all) or for a line of `note --from` (by "status", "note", "batch")."""
     shown = "、".join(units[:3]) + (f"等 {len(units)} 个单位" if len(units) > 3 else "")
-    return UsageError(
-        f"任务 {task_id} 分配给了 {shown}，请用 --unit 指明是哪个单位的状态（或设置环境变量 GONGKAI_UNIT）；"
-        "公开办要一次设置所有单位的状态请加 --all。未做任何更改。"
-    )
+    if by == "batch":
+        how = "请在“单位”（unit）列写明是哪个单位的状态"
+    else:
+        how = "请用 --unit 指明是哪个单位的状态（或设置环境变量 GONGKAI_UNIT）"
+    every = "请加 --all" if by == "status" else f"请用 gongkai status {task_id} 状态 --all"
+    return UsageError(f"任务 {task_id} 分配给了 {shown}，{how}；公开办要一次设置所有单位的状态{every}。未做任何更改。")
 
 
 def assign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | None = None) -> Event:
     """Give a task to more units (a collective: to its members); recorded and undoable."""
     plan = ledger.plan()
     wanted = _known_units(ledger, units)
-    entries = planned(ledger.directory, wanted)
-    # Named by the office, not by the cell: none of them leads.
-    entries = tuple(entry._replace(lead=False) for entry in entries)
+    task = ledger.store.task(plan.name, task_id, today=ledger.today)
+    cell_lead = ledger.directory.canonical(task.lead_unit) if task is not None and task.lead_unit else None
+    # Named by the office, not by the cell: only the unit the 责任单位 cell names first leads
+    # (given back after an unassign, say).
+    entries = tuple(
+        entry._replace(lead=entry.via is None and entry.unit == cell_lead) for entry in planned(ledger.directory, wanted)
+    )
     try:
         event = ledger.store.assign(plan.name, task_id, entries, at=dates.timestamp(), by=ledger.author(by))
     except AlreadyAssigned as refusal:

@@ -82,6 +82,10 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     except UsageError as err:
         # A unit refusal names a task: say which line asked for it.
         refused = getattr(err.__context__, "task_id", None)
+        if isinstance(err.__context__, UnitRequired):
+            from .assignments import unit_required
+
+            err = unit_required(err.__context__.task_id, err.__context__.units, by="batch")
         refused_line = next(
             (line.line for line, entry in zip(lines, entries, strict=True) if entry.task_id == refused), None
         )
@@ -176,7 +180,8 @@ class _key_refusals:
         if isinstance(error, NotAssigned):
             raise UsageError(not_assigned_message(error.task_id, error.unit, error.units)) from None
         if isinstance(error, UnitRequired):
-            raise unit_required(error.task_id, error.units) from None
+            # `status` asks for its unit before it writes: this is a note's --status.
+            raise unit_required(error.task_id, error.units, by="note") from None
         if isinstance(error, KeyUsed):
             raise UsageError(
                 f"键“{error.key}”已用于计划“{error.stored[0]}”任务 {error.stored[1]} 的进展记录 #{error.note}"
