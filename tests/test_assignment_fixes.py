@@ -189,3 +189,39 @@ def test_note_from_with_a_unit_names_the_option(run, tmp_path):
     line = refused(run("note", "--from", "n.csv", "--unit", "马陆镇"), "--unit", "序号、说明")
     assert "ID" not in line and "TEXT" not in line
     assert "key,unit" in run("note", "-h", extra_env={"COLUMNS": "200"}).stdout
+
+
+def test_show_markdown_matches_the_table(run):
+    run("note", "62", "已公开", "--unit", "马陆镇")
+    markdown = run("show", "62", "-f", "markdown").stdout
+    assert "未开始·逾期" in markdown and "### 进展记录（任务整体）" in markdown and "暂无任务整体的进展记录。" in markdown
+    assert "暂无进展记录。" not in markdown
+    header = next(line for line in markdown.splitlines() if line.startswith("| 单位 |"))
+    assert header.split(" | ")[:3] == ["| 单位", "经由", "牵头"]
+    table = run("show", "40", extra_env={"COLUMNS": "200"}).stdout
+    assert any("牵头" in line and "单位" in line and "经由" in line for line in table.splitlines())
+
+
+def test_log_json_of_assign_shows_no_storage_columns(run):
+    run("assign", "40", "--unit", "区财政局")
+    run("unassign", "40", "--unit", "区财政局")
+    run("undo", "--yes")
+    for event in as_json(run("log", "40", "--format", "json")):
+        for side in (event["before"], event["after"]):
+            for row in (side or {}).get("assignments", []):
+                assert set(row) == {"unit", "via", "lead", "vague", "status", "updated_at"}
+                assert row["lead"] is False and row["vague"] is False
+
+
+def test_assign_and_unassign_are_quiet_or_json_on_request(run):
+    quiet = run("assign", "40", "--unit", "区财政局", "-q")
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    event = as_json(run("unassign", "40", "--unit", "区财政局", "--format", "json"))
+    assert event["action"] == "unassign" and event["task"] == 40
+    assert event["before"]["assignments"][0]["unit"] == "区财政局" and event["before"]["assignments"][0]["lead"] is False
+
+
+def test_remind_by_unit_says_a_task_contains_a_vague_group(run):
+    out = run("remind", "--by-unit", "--within", "30d").stdout
+    assert "以下任务含有泛指的单位（如“各相关部门”），须由公开办用 gongkai assign 落实到具体单位" in out
+    assert "只写了泛指的单位" not in out

@@ -333,6 +333,21 @@ def _event_text(event: Event) -> str:
     return f"{text}（已由 #{event.undone_by} 撤销）" if event.undone_by else text
 
 
+_ASSIGNMENT_ROW_KEYS = ("unit", "via", "lead", "vague", "status", "updated_at")
+
+
+def _public(side: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An event's before or after as the JSON contract shows it: an assign's stored rows without
+    the store's own columns (manual, position), their flags as booleans."""
+    if not side or "assignments" not in side:
+        return side
+    rows = [
+        {key: bool(row.get(key)) if key in ("lead", "vague") else row.get(key) for key in _ASSIGNMENT_ROW_KEYS}
+        for row in side["assignments"]
+    ]
+    return side | {"assignments": rows}
+
+
 EVENT = declare(
     Column("id", "编号", lambda e: e.id, justify="right", no_wrap=True),
     Column("at", "时间", lambda e: e.at, no_wrap=True),
@@ -341,8 +356,8 @@ EVENT = declare(
     Column("plan", "计划", lambda e: e.plan, overflow="fold"),
     Column("task", "任务", lambda e: e.task, text=lambda e: "" if e.task is None else e.task,
            justify="right", no_wrap=True),
-    Column("before", "原值", lambda e: e.before),
-    Column("after", "新值", lambda e: e.after),
+    Column("before", "原值", lambda e: _public(e.before)),
+    Column("after", "新值", lambda e: _public(e.after)),
     Column("undoes", "撤销的更改", lambda e: e.undoes),
     Column("undone_by", "撤销记录", lambda e: e.undone_by),
     Column("summary", "内容", _summary, text=_event_text, ratio=1, overflow="fold"),

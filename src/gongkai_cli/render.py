@@ -323,7 +323,7 @@ def reminder(report: ReminderReport, fmt: str, out: IO[str] | None = None) -> No
         if not (section.overdue or section.due_soon):
             continue
         if section.vague:
-            title = "待指定单位：以下任务只写了泛指的单位（如“各相关部门”），须由公开办指定具体单位（gongkai assign）"
+            title = "待指定单位：以下任务含有泛指的单位（如“各相关部门”），须由公开办用 gongkai assign 落实到具体单位"
             lines += ["", f"## {title}" if markdown else f"【{title}】"]
         elif section.unit:
             lines += ["", f"## {shown(section.unit)}" if markdown else f"【{shown(section.unit)}】"]
@@ -497,7 +497,10 @@ def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None
     _listing(EVENTS, items, fmt, out, empty="没有符合条件的历史记录。", footer=f"共 {len(items)} 条历史记录")
 
 
-def assignment_changed(event: Event, out: IO[str] | None = None) -> None:
+def assignment_changed(event: Event, fmt: str = "table", out: IO[str] | None = None) -> None:
+    if fmt == "json":
+        write_json(json_object(EVENT_JSON, event), out or sys.stdout)
+        return
     # The store records every assign and unassign with the task's status after it.
     assert event.after is not None
     status = event.after["status"]
