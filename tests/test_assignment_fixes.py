@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import test_assignments
+from test_assignments import as_json, listed, refused
 
-from test_assignments import as_json, listed, refused, run  # noqa: F401  (run is a fixture)
+# The installed executable against a fresh ledger, as in test_assignments.
+run = test_assignments.run
 
 
 def shown(run, task_id: str) -> dict:
@@ -73,7 +75,7 @@ def test_the_log_of_all_says_what_the_units_really_were(run):
     run("status", "62", "blocked", "--unit", "马陆镇")
     run("status", "62", "done", "--all")
     summary = as_json(run("log", "62", "--format", "json"))[-1]["summary"]
-    assert "所有单位的状态：未开始 44 个单位、受阻 1 个单位 → 已完成" == summary, summary
+    assert summary == "所有单位的状态：未开始 44 个单位、受阻 1 个单位 → 已完成", summary
 
 
 # -- a note's key and its unit -------------------------------------------------------------

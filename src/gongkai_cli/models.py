@@ -200,7 +200,7 @@ class Task(NamedTuple):
         if not self.assignments:
             return self.progress >= target
         live = [a for a in self.assignments if a.status is not Status.CANCELLED]
-        return self.task_progress >= target or bool(live) and all(a.progress >= target for a in live)
+        return self.task_progress >= target or (bool(live) and all(a.progress >= target for a in live))
 
     @property
     def unit_progress(self) -> UnitProgress:
