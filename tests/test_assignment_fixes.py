@@ -227,3 +227,16 @@ def test_remind_by_unit_says_a_task_contains_a_vague_group(run):
     out = run("remind", "--by-unit", "--within", "30d").stdout
     assert "以下任务含有泛指的单位（如“各相关部门”），须由公开办用 gongkai assign 落实到具体单位" in out
     assert "只写了泛指的单位" not in out
+
+
+def test_summary_counts_a_target_reached_by_every_unit_and_suggests_all(run, tmp_path):
+    units = list(statuses(run, "84"))
+    run("note", "84", "一", "--count", "1", "--unit", units[0])
+    assert 84 not in as_json(run("summary", "-f", "json"))["target_reached"]
+    lines = "id,text,count,unit\n" + "".join(f"84,已听取汇报,1,{unit}\n" for unit in units[1:])
+    (tmp_path / "n.csv").write_text(lines, encoding="utf-8")
+    assert run("note", "--from", "n.csv", "-q").returncode == 0
+    assert as_json(run("summary", "-f", "json"))["target_reached"] == [84]
+    hint = run("summary").stdout
+    assert "任务 84（各单位均已达到）" in hint and "--all" in hint
+    assert "（已达到）" in run("show", "84").stdout
