@@ -122,7 +122,7 @@ def test_remind_by_unit_expands_a_collective_and_lists_vague_groups_once(run):
     assert len(vague) == 1 and vague[0]["unit"] is None
     ids = [task["id"] for part in ("overdue", "due_soon") for task in vague[0][part]]
     assert 40 in ids and len(ids) == len(set(ids))  # 40 names 各相关单位: listed once, for the office
-    assert "须由公开办指定具体单位" in run("remind", "--by-unit", "--within", "1m").stdout
+    assert "须由公开办用 gongkai assign 落实到具体单位" in run("remind", "--by-unit", "--within", "1m").stdout
 
 
 def test_gongkai_unit_makes_notes_and_statuses_the_clerks_own(run):
