@@ -127,7 +127,7 @@ def _assignment_unit(a: Assignment) -> str:
 
 ASSIGNMENT = declare(
     Column("unit", "单位", lambda a: a.unit, text=_assignment_unit, overflow="fold"),
-    Column("via", "经由", lambda a: a.via, text=lambda a: a.via or ("牵头" if a.lead else ""), overflow="fold"),
+    Column("via", "经由", lambda a: a.via, text=lambda a: a.via or "", overflow="fold"),
     Column("lead", "牵头", lambda a: a.lead, text=lambda a: "牵头" if a.lead else ""),
     Column("status", "状态", lambda a: a.status.value, text=lambda a: a.status.label, cell=_own_status_label,
            style=lambda a: "bold red" if a.overdue else {"done": "green", "blocked": "yellow"}.get(a.status.value, ""),
@@ -135,14 +135,17 @@ ASSIGNMENT = declare(
     Column("overdue", "是否逾期", lambda a: a.overdue, text=lambda a: "是" if a.overdue else "否"),
     Column("updated_at", "更新时间", lambda a: a.updated_at, no_wrap=True),
     Column("vague", "泛指", lambda a: a.vague),
+    # Its own counted notes, towards the task's target (不少于4次); task-level notes are not a unit's.
+    Column("progress", "次数", lambda a: a.progress, justify="right"),
     Column("latest_note", "最新进展", lambda a: note_text(a.latest_note) if a.notes else "",
            ratio=1, overflow="fold"),
 )
 # A listing's row of one unit: its own part of the task (docs/json.md).
-ASSIGNMENT_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at")
-# `show`: every unit's part; the table reads 单位, 经由, 状态, 最新进展, 更新时间.
-ASSIGNMENT_DETAIL_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "vague")
-ASSIGNMENT_TABLE = pick(ASSIGNMENT, "unit", "via", "status", "latest_note", "updated_at")
+ASSIGNMENT_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "progress")
+# `show`: every unit's part; the table reads 单位, 经由, 牵头, 状态, 最新进展, 更新时间 (and 次数 with a target).
+ASSIGNMENT_DETAIL_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "vague",
+                              "progress")
+ASSIGNMENT_TABLE = pick(ASSIGNMENT, "unit", "via", "lead", "status", "latest_note", "updated_at")
 
 
 # -- the 各单位进展 sheet: one row per task and unit, filled in and imported back ------------
@@ -275,7 +278,8 @@ TASK_FIELDS = declare(
     Column("overdue", "是否逾期", lambda t: t.overdue, text=lambda t: "是" if t.overdue else "否", width=10),
     Column("updated_at", "更新时间", lambda t: t.updated_at, width=18, kind="datetime"),
     Column("target", "目标次数", lambda t: t.target),
-    Column("progress", "次数", lambda t: t.progress, text=progress_label, no_wrap=True, justify="right"),
+    # In a one-unit listing, that unit's own count, as the table's 次数 shows it.
+    Column("progress", "次数", lambda t: t.own.progress, text=progress_label, no_wrap=True, justify="right"),
     Column("via", "经由集合", lambda t: t.via, optional=True),
     # Of the units not cancelled, how many are done: {"done", "total"} ("progress" is the target count).
     Column("unit_progress", "单位完成情况", lambda t: t.unit_progress, text=unit_progress_label),
@@ -300,6 +304,19 @@ TASK_JSON = tuple(TASK_FIELDS.values())
 _SCRIPT_KEYS = [key for key in TASK_FIELDS if key not in ("via", "unit_progress", "assignment")]
 _SCRIPT_KEYS.insert(_SCRIPT_KEYS.index("target"), "via")
 TASK_SCRIPT = pick(TASK, *_SCRIPT_KEYS)
+
+
+def _own(key: str) -> Get:
+    column = ASSIGNMENT[key]
+    return lambda t: None if t.assignment is None else column.value(t.assignment)
+
+
+# CSV cannot nest the JSON's `assignment` object: a one-unit listing flattens it into these
+# columns after the task's (docs/json.md).
+TASK_ASSIGNMENT_SCRIPT = tuple(
+    Column(f"assignment_{key}", f"本单位{ASSIGNMENT[key].header}", _own(key))
+    for key in ("status", "overdue", "via", "lead", "updated_at", "progress")
+)
 TASK_MARKDOWN = pick(TASK, "id", "group", "content", "listed_units", "deadline", "due", "listed_status")
 TASK_TABLE = pick(TASK, "id", "content", "units", "deadline", "due", "status")
 # The office's CSV, Markdown and xlsx 任务 sheet of `export`: Chinese headers and the latest note.
@@ -374,6 +391,21 @@ def _event_text(event: Event) -> str:
     return f"{text}（已由 #{event.undone_by} 撤销）" if event.undone_by else text
 
 
+_ASSIGNMENT_ROW_KEYS = ("unit", "via", "lead", "vague", "status", "updated_at")
+
+
+def _public(side: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An event's before or after as the JSON contract shows it: an assign's stored rows without
+    the store's own columns (manual, position), their flags as booleans."""
+    if not side or "assignments" not in side:
+        return side
+    rows = [
+        {key: bool(row.get(key)) if key in ("lead", "vague") else row.get(key) for key in _ASSIGNMENT_ROW_KEYS}
+        for row in side["assignments"]
+    ]
+    return side | {"assignments": rows}
+
+
 EVENT = declare(
     Column("id", "编号", lambda e: e.id, justify="right", no_wrap=True),
     Column("at", "时间", lambda e: e.at, no_wrap=True),
@@ -382,8 +414,8 @@ EVENT = declare(
     Column("plan", "计划", lambda e: e.plan, overflow="fold"),
     Column("task", "任务", lambda e: e.task, text=lambda e: "" if e.task is None else e.task,
            justify="right", no_wrap=True),
-    Column("before", "原值", lambda e: e.before),
-    Column("after", "新值", lambda e: e.after),
+    Column("before", "原值", lambda e: _public(e.before)),
+    Column("after", "新值", lambda e: _public(e.after)),
     Column("undoes", "撤销的更改", lambda e: e.undoes),
     Column("undone_by", "撤销记录", lambda e: e.undone_by),
     Column("summary", "内容", _summary, text=_event_text, ratio=1, overflow="fold"),

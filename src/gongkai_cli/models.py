@@ -76,6 +76,13 @@ def derived_status(statuses: Iterable[Status]) -> Status:
         return Status.DOING
     return Status.TODO
 
+
+def set_by_all(current: Status, new: Status) -> bool:
+    """Whether `status --all` changes an assignment now at `current` to `new`: a share the
+    office cancelled stays cancelled when the task is closed, unless it is cancelling too."""
+    return current != new and (current != Status.CANCELLED or new == Status.CANCELLED)
+
+
 _LABELS = {
     Status.TODO: "未开始",
     Status.DOING: "进行中",
@@ -109,6 +116,7 @@ class Note(NamedTuple):
     # True when a retry with the same key found this note already stored: nothing was written.
     repeated: bool = False
     unit: str | None = None  # the assignment it was written on; None: a note on the task as a whole
+    all_units: bool = False  # written by `status --all`: it set every assignment's status
 
 
 class Assignment(NamedTuple):
@@ -183,9 +191,22 @@ class Task(NamedTuple):
         return detect_target(self.content)
 
     @property
+    def task_progress(self) -> int:
+        """The counts of the notes on the task as a whole (the office's), not a unit's."""
+        return sum(note.count or 0 for note in self.task_notes)
+
+    @property
     def target_reached(self) -> bool:
+        """Whether the target (不少于4次) is met: by the notes on the task as a whole, or by every
+        unit not cancelled, each with its own notes. Without its assignments loaded (a listing),
+        by all its counted notes, which no task below its target can reach."""
         target = self.target
-        return target is not None and self.progress >= target
+        if target is None:
+            return False
+        if not self.assignments:
+            return self.progress >= target
+        live = [a for a in self.assignments if a.status is not Status.CANCELLED]
+        return self.task_progress >= target or (bool(live) and all(a.progress >= target for a in live))
 
     @property
     def unit_progress(self) -> UnitProgress:
@@ -229,6 +250,8 @@ class StatusPayload(NamedTuple):
     after: Status
     unit: str | None = None  # the assignment it changed; None: the task (before assignments) or --all
     all_units: bool = False  # --all: every assignment of the task was set
+    # --all: the statuses of the assignments it changed, before (the derived `before` hides them).
+    units_before: tuple[Status, ...] = ()
 
 
 class AssignPayload(NamedTuple):
@@ -273,7 +296,8 @@ def decode_payload(action: str | None, *, before: JsonObject | None, after: Json
     if action == "status":
         return StatusPayload(note=after["note"], text=after.get("text") or "", count=after.get("count"),
                              before=Status(before["status"]), after=Status(after["status"]),
-                             unit=after.get("unit"), all_units=bool(after.get("all")))
+                             unit=after.get("unit"), all_units=bool(after.get("all")),
+                             units_before=tuple(Status(value) for value in (before.get("units") or {}).values()))
     if action in ("assign", "unassign"):
         rows = (after if action == "assign" else before).get("assignments", [])
         return AssignPayload(units=tuple(row["unit"] for row in rows), removed=action == "unassign")

@@ -8,7 +8,10 @@ from .. import render
 from ..cli import Commands
 from ..inputs import parse_task_id
 from ..usecases import assignments
-from .shared import ByOption, TaskIdArgument, complete_unit, open_ledger
+from .shared import ByOption, QuietOption, TaskIdArgument, complete_unit, open_ledger, render_format
+
+# The change made, as one object like the entries of `log --format json`.
+FormatOption = typer.Option("table", "--format", "-f", help="确认信息格式：table 或 json（json 输出这条历史记录）。")
 
 commands = Commands()
 
@@ -22,15 +25,19 @@ def assign(
         help="分配给这个单位，可重复；集合（如各街镇）分配给其全部成员。",
     ),
     by: str | None = ByOption,
+    quiet: bool = QuietOption,
+    fmt: str = FormatOption,
 ) -> None:
     """把任务分配给更多单位（例如把“各相关部门”落实为具体单位）；记入历史，可撤销。
 
     例如：gongkai assign 40 --unit 区财政局
     """
+    fmt = render_format(fmt, confirmation=True)
     number = parse_task_id(task_id)
     with open_ledger(ctx) as ledger:
         event = assignments.assign(ledger, number, unit, by=by)
-    render.assignment_changed(event)
+    if not quiet:
+        render.assignment_changed(event, fmt)
 
 
 @commands.command()
@@ -41,12 +48,16 @@ def unassign(
         ..., "--unit", "-u", metavar="单位", autocompletion=complete_unit, help="取消分配给这个单位，可重复。"
     ),
     by: str | None = ByOption,
+    quiet: bool = QuietOption,
+    fmt: str = FormatOption,
 ) -> None:
     """取消把任务分配给某些单位（已有该单位进展记录的不能取消）；记入历史，可撤销。
 
     例如：gongkai unassign 40 --unit 各相关单位
     """
+    fmt = render_format(fmt, confirmation=True)
     number = parse_task_id(task_id)
     with open_ledger(ctx) as ledger:
         event = assignments.unassign(ledger, number, unit, by=by)
-    render.assignment_changed(event)
+    if not quiet:
+        render.assignment_changed(event, fmt)

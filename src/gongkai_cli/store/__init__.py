@@ -115,7 +115,8 @@ class AddedTasksHaveNotes(Refusal):
 
 
 # (plan, task id, text, status value, count): what a key's note says, compared field by field.
-NoteContent = tuple[str, int, str, str | None, int | None]
+# (plan, task id, text, status, count, unit): what a keyed note says, compared on a retry.
+NoteContent = tuple[str, int, str, str | None, int | None, str | None]
 
 
 class KeyUsed(Refusal):

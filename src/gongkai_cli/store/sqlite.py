@@ -37,6 +37,7 @@ from ..models import (
     Task,
     decode_payload,
     derived_status,
+    set_by_all,
 )
 from . import (
     BUSY_TIMEOUT_SECONDS,
@@ -821,7 +822,13 @@ class SQLiteStore:
                 before = self._target_status(target, task, units)
                 note_status = entry.status
                 status = note_status.value if note_status else None
-                if status == before:
+                # --all changes the assignments not at the status yet (and not cancelled, unless
+                # it cancels): the task's derived status says nothing about each of them.
+                changed = {
+                    name: state for name, state in units[task_pk].items()
+                    if note_status is not None and set_by_all(Status(state[1]), note_status)
+                } if target is _ALL else {}
+                if (status == before and target is not _ALL) or (target is _ALL and not changed):
                     # Like `status 40 doing` on a task already doing: no change, so no status
                     # event for log and undo to show as "进行中 → 进行中"; the text stays a note.
                     status, note_status = None, None
@@ -839,8 +846,9 @@ class SQLiteStore:
                 if status is None:
                     event_rows.append((at, entry.by, "note", plan, entry.task_id, None, _dump(after), entry.key))
                 elif target is _ALL:
-                    old = {name: state[1] for name, state in units[task_pk].items()}
-                    for state in units[task_pk].values():
+                    # Only the units it changed: undo puts back exactly these.
+                    old = {name: state[1] for name, state in changed.items()}
+                    for state in changed.values():
                         state[1] = status
                         touched_units[state[0]] = state
                     event_rows.append((at, entry.by, "status", plan, entry.task_id,
@@ -855,7 +863,8 @@ class SQLiteStore:
                                        _dump({"status": before} | ({"unit": unit} if unit else {})),
                                        _dump(after | {"status": status}), entry.key))
                 note = Note(id=note_id, task_id=entry.task_id, at=at, by=entry.by, text=entry.text,
-                            status=note_status, count=entry.count, key=entry.key, unit=unit)
+                            status=note_status, count=entry.count, key=entry.key, unit=unit,
+                            all_units=target is _ALL and note_status is not None)
                 written.append((note, Status(before)))
             self.conn.executemany(
                 """INSERT INTO notes (id, task, at, by, text, status, count, assignment)
@@ -950,8 +959,9 @@ class SQLiteStore:
                 # A status equal to the one it changes was stored as a plain note (see add_notes);
                 # the retry of that call asks again for the status that is still there.
                 status = entry.status.value if statuses[key] == entry.status.value else None
-            stored = (event_plan, task_id, payload.text, status, payload.count)
-            asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count)
+            stored = (event_plan, task_id, payload.text, status, payload.count, payload.unit)
+            asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count,
+                     entry.unit)
             if stored != asked:
                 raise KeyUsed(key, event_id, payload.note, stored, asked)
             if undone_by is not None:
@@ -1463,7 +1473,7 @@ class SQLiteStore:
                 "SELECT coalesce(max(position), -1) + 1 FROM assignments WHERE task = ?", (task_pk,)
             ).fetchone()[0]
             rows: list[_AssignmentRow] = [
-                {"unit": a.unit, "via": a.via, "lead": 0, "vague": int(a.vague), "manual": 1,
+                {"unit": a.unit, "via": a.via, "lead": int(a.lead), "vague": int(a.vague), "manual": 1,
                  "position": start + offset, "status": Status.TODO.value, "updated_at": at}
                 for offset, a in enumerate(assignments)
             ]

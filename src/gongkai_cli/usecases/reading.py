@@ -211,8 +211,17 @@ def summary(ledger: Session, *, by: str | None = None) -> Summary:
         raise UsageError(f"无效的分组方式“{by}”，可选：unit（单位）、group（任务名称）、month（截止月份）。")
     plan = ledger.plan()
     tasks = ledger.store.tasks(plan.name, TaskQuery(), today=ledger.today)
+    # A listing's task knows only the sum of its counts; the few that could have reached their
+    # target are read whole, so that a target counts per unit (Task.target_reached).
+    tasks = [
+        _whole(ledger, task) if task.target_reached and not task.status.closed else task for task in tasks
+    ]
     counts = ledger.store.unit_counts(plan.name, today=ledger.today) if by == "unit" else None
     return summarize(plan.name, tasks, ledger.today, by=by, unit_counts=counts)
+
+
+def _whole(ledger: Session, task: Task) -> Task:
+    return ledger.store.task(task.plan, task.id, today=ledger.today) or task
 
 
 def show(ledger: Session, task_id: int) -> Task:
