@@ -296,6 +296,15 @@ def _csv_records(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, l
 
 def _read_xlsx(path: Path, handle: BinaryIO) -> PlanTable:
     _check_parts(path, handle)
+    workbook, invalid = _open_workbook(path, handle)
+    try:
+        return _read_workbook(workbook, path, invalid)
+    finally:
+        workbook.close()
+
+
+def _open_workbook(path: Path, handle: BinaryIO) -> tuple[Workbook, str]:
+    """The workbook in `handle`, read-only, and the message that says it is not one."""
     import warnings
 
     import openpyxl
@@ -309,15 +318,11 @@ def _read_xlsx(path: Path, handle: BinaryIO) -> PlanTable:
             # Files saved by WPS or older Excel make openpyxl warn about styles and
             # extensions it skips; none of that matters for reading cell values.
             warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            return openpyxl.load_workbook(handle, read_only=True, data_only=True), invalid
     except Exception as exc:
         # A file that is not a workbook fails deep inside openpyxl with whatever the
         # zip or XML layer raised (BadZipFile, KeyError, ParseError, ValueError…).
         raise UsageError(invalid) from exc
-    try:
-        return _read_workbook(workbook, path, invalid)
-    finally:
-        workbook.close()
 
 
 def _check_parts(path: Path, handle: BinaryIO) -> None:
@@ -632,17 +637,7 @@ def read_named_sheet(path: str | os.PathLike[str], title: str, marker: str) -> S
 
 
 def _named_sheet(path: Path, handle: BinaryIO, title: str, marker: str) -> SheetRecords | None:
-    import warnings
-
-    import openpyxl
-
-    invalid = f"文件“{path}”不是有效的 Excel 工作簿（.xlsx），请在 Excel 或 WPS 中重新另存为 .xlsx 后再导入。"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
-    except Exception as exc:
-        raise UsageError(invalid) from exc
+    workbook, invalid = _open_workbook(path, handle)
     try:
         names = _guarded(lambda: list(workbook.sheetnames), invalid)
         if title not in names:

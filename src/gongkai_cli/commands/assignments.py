@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 from .. import render
 from ..cli import Commands
 from ..inputs import parse_task_id
+from ..models import Event
 from ..usecases import assignments
 from .shared import ByOption, QuietOption, TaskIdArgument, complete_unit, open_ledger, render_format
 
@@ -32,12 +35,7 @@ def assign(
 
     例如：gongkai assign 40 --unit 区财政局
     """
-    fmt = render_format(fmt, confirmation=True)
-    number = parse_task_id(task_id)
-    with open_ledger(ctx) as ledger:
-        event = assignments.assign(ledger, number, unit, by=by)
-    if not quiet:
-        render.assignment_changed(event, fmt)
+    _change(ctx, assignments.assign, task_id, unit, by=by, quiet=quiet, fmt=fmt)
 
 
 @commands.command()
@@ -55,9 +53,16 @@ def unassign(
 
     例如：gongkai unassign 40 --unit 各相关单位
     """
+    _change(ctx, assignments.unassign, task_id, unit, by=by, quiet=quiet, fmt=fmt)
+
+
+def _change(
+    ctx: typer.Context, change: Callable[..., Event], task_id: str, units: list[str], *, by: str | None,
+    quiet: bool, fmt: str,
+) -> None:
     fmt = render_format(fmt, confirmation=True)
     number = parse_task_id(task_id)
     with open_ledger(ctx) as ledger:
-        event = assignments.unassign(ledger, number, unit, by=by)
+        event = change(ledger, number, units, by=by)
     if not quiet:
         render.assignment_changed(event, fmt)

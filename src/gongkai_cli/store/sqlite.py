@@ -1455,17 +1455,24 @@ class SQLiteStore:
                 ],
             )
 
+    def _task_assignments(self, plan: str, task_id: int) -> tuple[int, str, dict[str, _State]] | None:
+        """A task's key, stored status and assignments by unit, for a change of its units; None if absent."""
+        row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
+        if row is None:
+            return None
+        task_pk, status = row
+        return task_pk, status, self._assignment_states([task_pk])[task_pk]
+
     @_db_errors
     def assign(
         self, plan: str, task_id: int, assignments: Sequence[AssignmentInput], *, at: str, by: str
     ) -> Event | None:
         """Add units to a task (the office's `assign`); None when the task does not exist."""
         with self.transaction():
-            row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
-            if row is None:
+            found = self._task_assignments(plan, task_id)
+            if found is None:
                 return None
-            task_pk, before = row
-            have = self._assignment_states([task_pk])[task_pk]
+            task_pk, before, have = found
             taken = [a.unit for a in assignments if a.unit in have]
             if taken:
                 raise AlreadyAssigned(task_id, taken)
@@ -1488,11 +1495,10 @@ class SQLiteStore:
         no unit would be left.
         """
         with self.transaction():
-            row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
-            if row is None:
+            found = self._task_assignments(plan, task_id)
+            if found is None:
                 return None
-            task_pk, before = row
-            have = self._assignment_states([task_pk])[task_pk]
+            task_pk, before, have = found
             missing = [unit for unit in units if unit not in have]
             if missing:
                 raise NotAssigned(task_id, missing[0], list(have))

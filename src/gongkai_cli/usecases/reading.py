@@ -107,17 +107,15 @@ def list_tasks(
     """Tasks by id. A unit also matches tasks given to a group it belongs to (marked `via`);
     one unit's listing shows, and filters on, that unit's own status."""
     matches = _unit_matches(ledger, units, direct=direct or lead)
-    query = TaskQuery(
-        units=_names(matches),
-        lead_only=lead,
-        direct_only=direct,
-        own_unit=_own_unit(matches),
-        statuses=statuses,
-        group=group or None,
-        search=search or None,
-        overdue_only=overdue,
+    query = _unit_query(matches, lead=lead, direct=direct)._replace(
+        statuses=statuses, group=group or None, search=search or None, overdue_only=overdue,
     )
     return _mark_via(ledger.store.tasks(ledger.plan().name, query, today=ledger.today), matches)
+
+
+def _unit_query(matches: list[_UnitMatch], *, lead: bool, direct: bool) -> TaskQuery:
+    """The part of a listing's query that `--unit`, `--lead` and `--direct` ask for."""
+    return TaskQuery(units=_names(matches), lead_only=lead, direct_only=direct, own_unit=_own_unit(matches))
 
 
 def due(
@@ -145,17 +143,9 @@ def due(
             f"日期范围为空：起始日期 {due_after.isoformat()} 晚于截止日期 {due_before.isoformat()}。"
         )
     matches = _unit_matches(ledger, units, direct=direct or lead)
-    query = TaskQuery(
-        units=_names(matches),
-        lead_only=lead,
-        direct_only=direct,
-        own_unit=_own_unit(matches),
-        due_before=due_before,
-        due_after=due_after,
-        with_due_only=True,
-        overdue_only=overdue,
-        open_only=not include_closed,
-        order_by_due=True,
+    query = _unit_query(matches, lead=lead, direct=direct)._replace(
+        due_before=due_before, due_after=due_after, with_due_only=True, overdue_only=overdue,
+        open_only=not include_closed, order_by_due=True,
     )
     return _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
 
