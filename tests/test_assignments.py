@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.models import Status, derived_status
+from processes import cron_env
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOWNS = ("嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "南翔镇", "安亭镇", "马陆镇", "徐行镇", "华亭镇", "外冈镇",
@@ -21,8 +22,7 @@ TOWNS = ("嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "
 def run(executable: str, tmp_path: Path):
     db = tmp_path / "ledger" / "gongkai.db"
     db.parent.mkdir()
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
-           "GONGKAI_TODAY": "2023-04-14", "GONGKAI_USER": "测试员"}
+    env = cron_env(tmp_path, db, today="2023-04-14", user="测试员")
 
     def call(*args: str, extra_env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([executable, *args], check=False, input=input, capture_output=True, text=True, encoding="utf-8",

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 
 from gongkai_cli.columns import ASSIGNMENT_SHEET, ASSIGNMENT_SHEET_TITLE
+from processes import cron_env
 
 TOWNS = ("嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "南翔镇", "安亭镇", "马陆镇", "徐行镇", "华亭镇", "外冈镇",
          "江桥镇", "嘉定工业区")
@@ -21,8 +22,7 @@ VISIBLE = ["序号", "任务内容", "责任单位", "经", "牵头", "时间节
 def run(executable: str, tmp_path: Path):
     db = tmp_path / "ledger" / "gongkai.db"
     db.parent.mkdir()
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
-           "GONGKAI_TODAY": "2023-04-14", "GONGKAI_USER": "公开办"}
+    env = cron_env(tmp_path, db, today="2023-04-14", user="公开办")
 
     def call(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
