@@ -6,8 +6,9 @@
 (a) start-up as ratios to the floor app (benchmarks/startup.py's measurement);
 (b) 10,000 notes through `note --from FILE`, whole process;
 (c) read commands on the city database (benchmarks/make_city.py, built on first
-    use): time spent in the ledger call in-process, and whole-process time as a
-    ratio to the same command on the bundled 91-task plan;
+    use; 1.85 million assignments): time spent in the store and in the whole ledger
+    call in-process, and whole-process time as a ratio to the same command on the
+    bundled 91-task plan (`remind --by-unit` for a whole plan: against 1 s, issue 12);
 (d) importing a 10,000-row CSV into a new database, whole process.
 
 The machine is shared and noisy, so every figure is a median, and whatever is
@@ -42,11 +43,13 @@ DEFAULT_CITY = HERE / ".city.db"
 # Inside the newest plan year, so overdue and due-soon figures are non-trivial on both databases.
 TODAY = "2023-07-01"
 BUNDLED_UNIT, BUNDLED_TOWN, BUNDLED_TASK = "区财政局", "马陆镇", 40
+BUNDLED_WIDE_TASK = 62  # 区政府各部门 and 各街镇: 45 assignments
 SEARCH_LONG, SEARCH_SHORT = "信息公开", "网站"  # 3+ characters, and 1–2 (no trigram can serve it)
 BATCH_NOTES = IMPORT_ROWS = 10_000
 WHOLE_PROCESS_BUDGET_MS = 2000
 QUERY_BUDGET_MS = 100
 GROWTH_TARGET = 1.30
+REMIND_BY_UNIT_BUDGET_MS = 1000  # issue 12: one reminder section per unit of a whole plan
 # Whole-process reads are compared in the scripts' format, so the ratio shows the storage
 # growing, not rich laying out a longer table.
 JSON = ("--format", "json")
@@ -62,6 +65,10 @@ class Probe:
     bundled_args: tuple[str, ...]
     call: Callable[[Ledger], object]
     bundled_call: Callable[[Ledger], object]
+    # Whole process is compared in the scripts' format; `report` has none, its Markdown is what it prints.
+    output: tuple[str, ...] = JSON
+    # Issue 12: a reminder run for every unit of a plan is judged on its whole-process time, not on growth.
+    process_budget_ms: float | None = None
 
 
 def mark(ok: bool) -> str:
@@ -263,8 +270,11 @@ def probes(ledger: Ledger) -> list[Probe]:
     district = plan.name[: -len(str(plan.year))]
     unit = f"{district}财政局"
     town = ledger.directory.get(district + make_city.TOWNS_GROUP).members[0]
-    # The task with the most notes: `show` is the one read whose cost grows with notes.
-    busiest = max(ledger.export_tasks().tasks, key=lambda task: len(task.notes))
+    tasks = ledger.export_tasks().tasks
+    # The task with the most notes, and the one with the most assignments (given to both
+    # collectives): the two reads of one task whose cost grows with the ledger.
+    busiest = max(tasks, key=lambda task: len(task.notes))
+    widest = max(tasks, key=lambda task: len(task.assignments))
     before = f"{plan.year}-06-30"
     return [
         Probe(f"list --unit {unit}", ("list", "--unit", unit), ("list", "--unit", BUNDLED_UNIT),
@@ -273,15 +283,36 @@ def probes(ledger: Ledger) -> list[Probe]:
         Probe(f"list --unit {town} (via 各街镇)", ("list", "--unit", town), ("list", "--unit", BUNDLED_TOWN),
               lambda ledger: ledger.list_tasks(units=(town,)),
               lambda ledger: ledger.list_tasks(units=(BUNDLED_TOWN,))),
+        Probe(f"due --unit {unit}", ("due", "--unit", unit), ("due", "--unit", BUNDLED_UNIT),
+              lambda ledger: ledger.due(units=(unit,)),
+              lambda ledger: ledger.due(units=(BUNDLED_UNIT,))),
         Probe(f"due --before {before}", ("due", "--before", before), ("due", "--before", "2023-06-30"),
               lambda ledger: ledger.due(before=before),
               lambda ledger: ledger.due(before="2023-06-30")),
+        Probe(f"remind --unit {town}", ("remind", "--unit", town), ("remind", "--unit", BUNDLED_TOWN),
+              lambda ledger: ledger.remind(units=(town,)),
+              lambda ledger: ledger.remind(units=(BUNDLED_TOWN,))),
+        Probe("remind --by-unit (whole plan)", ("remind", "--by-unit"), ("remind", "--by-unit"),
+              lambda ledger: ledger.remind(by_unit=True),
+              lambda ledger: ledger.remind(by_unit=True),
+              process_budget_ms=REMIND_BY_UNIT_BUDGET_MS),
         Probe(f"show {busiest.id} ({len(busiest.notes)} notes)", ("show", str(busiest.id)),
               ("show", str(BUNDLED_TASK)),
               lambda ledger: ledger.show(busiest.id),
               lambda ledger: ledger.show(BUNDLED_TASK)),
+        Probe(f"show {widest.id} ({len(widest.assignments)} assignments)", ("show", str(widest.id)),
+              ("show", str(BUNDLED_WIDE_TASK)),
+              lambda ledger: ledger.show(widest.id),
+              lambda ledger: ledger.show(BUNDLED_WIDE_TASK)),
         Probe("summary", ("summary",), ("summary",), Ledger.summary, Ledger.summary),
+        Probe("summary --by unit", ("summary", "--by", "unit"), ("summary", "--by", "unit"),
+              lambda ledger: ledger.summary(by="unit"),
+              lambda ledger: ledger.summary(by="unit")),
         Probe("units", ("units",), ("units",), Ledger.units, Ledger.units),
+        Probe(f"report --unit {unit}", ("report", "--unit", unit), ("report", "--unit", BUNDLED_UNIT),
+              lambda ledger: ledger.report(unit=unit),
+              lambda ledger: ledger.report(unit=BUNDLED_UNIT),
+              output=()),
         *(
             Probe(f"list --search {text}", ("list", "--search", text), ("list", "--search", text),
                   lambda ledger, text=text: ledger.list_tasks(search=text),
@@ -291,15 +322,43 @@ def probes(ledger: Ledger) -> list[Probe]:
     ]
 
 
-def in_process(db: Path, plan: str | None, call: Callable[[Ledger], object], runs: int) -> float:
-    """Median ms of opening the ledger and making the call, as a command does after start-up."""
-    samples = []
+class StoreClock:
+    """A ledger's store that adds up the time spent inside its methods: the query time the
+    budget is about (queries and building the records), without opening the database,
+    reading the unit file or the use case's own Python."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.seconds = 0.0
+
+    def __getattr__(self, name: str) -> object:
+        found = getattr(self._store, name)
+        if not callable(found):
+            return found
+
+        def timed(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return found(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return timed
+
+
+def in_process(db: Path, plan: str | None, call: Callable[[Ledger], object], runs: int) -> tuple[float, float]:
+    """Median ms of opening the ledger and making the call, as a command does after start-up,
+    and median ms of that spent in the store."""
+    samples, in_store = [], []
     for _ in range(runs + 1):  # the first run pays for lazy imports and a cold cache
         start = time.perf_counter()
         with Ledger.open(db, plan=plan, bootstrap=False) as ledger:
+            clock = StoreClock(ledger.store)
+            ledger.store = clock  # type: ignore[assignment]
             call(ledger)
         samples.append(time.perf_counter() - start)
-    return median_ms(samples[1:])
+        in_store.append(clock.seconds)
+    return median_ms(samples[1:]), median_ms(in_store[1:])
 
 
 def whole_process(city: list[str], bundled: list[str], runs: int, env: dict, *, warm: bool) -> tuple[float, float]:
@@ -328,17 +387,23 @@ def section_city(city: Path, runs: int, env: dict, tmp: Path, *, warm: bool) -> 
             aimed = probes(ledger)
         where = f"`--plan {shown}`" if plan else f"default ({shown})"
         for probe in aimed:
-            ours = in_process(city, plan, probe.call, runs * 3)
-            base = in_process(bundled, None, probe.bundled_call, runs * 3)
-            query_rows.append([f"`{probe.label}`", where, f"{ours:.1f}", f"{base:.1f}", f"{ours / base:.1f}×",
-                               f"< {QUERY_BUDGET_MS} ms", mark(ours < QUERY_BUDGET_MS)])
-            ours, base = whole_process(gk(city, *plan_args, *probe.city_args, *JSON),
-                                       gk(bundled, *probe.bundled_args, *JSON), runs, env, warm=warm)
+            ours, store = in_process(city, plan, probe.call, runs * 3)
+            base, _ = in_process(bundled, None, probe.bundled_call, runs * 3)
+            query_rows.append([f"`{probe.label}`", where, f"{store:.1f}", f"{ours:.1f}", f"{base:.1f}",
+                               f"{ours / base:.1f}×", f"< {QUERY_BUDGET_MS} ms", mark(store < QUERY_BUDGET_MS)])
+            ours, base = whole_process(gk(city, *plan_args, *probe.city_args, *probe.output),
+                                       gk(bundled, *probe.bundled_args, *probe.output), runs, env, warm=warm)
+            if probe.process_budget_ms is None:
+                target, ok = f"≤ {GROWTH_TARGET:.2f}×", ours / base <= GROWTH_TARGET
+            else:
+                target, ok = f"< {probe.process_budget_ms:.0f} ms", ours < probe.process_budget_ms
             process_rows.append([f"`{probe.label}`", where, f"{ours:.0f}", f"{base:.0f}", f"{ours / base:.2f}×",
-                                 f"≤ {GROWTH_TARGET:.2f}×", mark(ours / base <= GROWTH_TARGET)])
+                                 target, mark(ok)])
     print_table(
-        "(c) City database: time in the ledger call, in-process (open + queries + records; start-up excluded)",
-        ["command", "plan", "city median (ms)", "bundled median (ms)", "city / bundled", "target", ""],
+        "(c) City database: time in the store (queries + records) and in the whole ledger call "
+        "(open + unit file + queries + records), in-process, start-up excluded",
+        ["command", "plan", "city: in the store (ms)", "city: ledger call (ms)", "bundled: ledger call (ms)",
+         "city / bundled", "target (store)", ""],
         query_rows,
     )
     print_table(
@@ -358,7 +423,7 @@ def typer_version() -> str:
 
 
 def describe_machine(city: Path) -> None:
-    print("## gongkai benchmarks (issues 7 and 14)\n")
+    print("## gongkai benchmarks (issues 7, 12 and 14)\n")
     print(f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}, Typer {typer_version()}, gongkai {__version__}")
     with Ledger.open(city, bootstrap=False) as ledger:
@@ -375,6 +440,8 @@ def describe_machine(city: Path) -> None:
           f"(start-up excluded), and its whole-process time grows by at most {GROWTH_TARGET - 1:.0%} "
           "over the same command on the bundled 91-task plan")
     print(f"- (d) importing a {IMPORT_ROWS:,}-row CSV < 2 s, whole process")
+    print(f"\nTargets (issue 12): on the city, every read command spends < {QUERY_BUDGET_MS} ms in the store, "
+          f"and `remind --by-unit` for a whole plan takes < {REMIND_BY_UNIT_BUDGET_MS / 1000:g} s, whole process")
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
 """What several test modules need to run the installed gongkai as a user would meet it:
-held to file permissions although the tests run as root, or behind a pseudo-terminal."""
+in a cron-like environment, held to file permissions although the tests run as root, or behind a
+pseudo-terminal."""
 
 from __future__ import annotations
 
 import ctypes
 import os
+from pathlib import Path
 
 
 def drop_dac_override() -> None:
@@ -26,3 +28,9 @@ def drain_terminal(leader: int, shown: bytes = b"") -> bytes:
     finally:
         os.close(leader)
     return shown
+
+
+def cron_env(home: Path, db: Path, *, today: str, user: str) -> dict[str, str]:
+    """What cron gives a job: almost nothing, plus the database, the day and the user a test fixes."""
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "TZ": "UTC", "GONGKAI_DB": str(db),
+            "GONGKAI_TODAY": today, "GONGKAI_USER": user}

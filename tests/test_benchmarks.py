@@ -158,10 +158,10 @@ def test_run_prints_a_markdown_table_per_section(city: Path, executable: str) ->
     sections: dict[str, list[str]] = {}
     for part in out.split("### ")[1:]:
         sections.setdefault(part[:3], []).extend(line for line in part.splitlines() if line.startswith("| `"))
-    # start-up commands; 1 batch; 8 reads × 2 plans, in-process and whole process; 1 import
+    # start-up commands; 1 batch; 14 reads × 2 plans, in-process and whole process; 1 import
     assert len(sections["(a)"]) >= 3 and len(sections["(b)"]) == 1 and len(sections["(d)"]) == 1
     assert len(sections["(s)"]) == 4  # json listing, note --quiet, the 48-row table, Tab completion
     assert "floor: `python -c \"import sqlite3, json\"`" in out
-    assert len(sections["(c)"]) == 32
+    assert len(sections["(c)"]) == 56
     rows = [row for part in sections.values() for row in part]
     assert all(line.rstrip(" |").endswith(("✅", "❌")) for line in rows)

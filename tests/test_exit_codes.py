@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from processes import drop_dac_override
+from processes import cron_env, drop_dac_override
 
 
 @pytest.fixture
 def gk(executable: str, tmp_path: Path):
     db = tmp_path / "gongkai.db"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
-           "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "脚本"}
+    env = cron_env(tmp_path, db, today="2023-04-01", user="脚本")
 
     def call(*args: str, stdout=subprocess.PIPE, close_stdout: bool = False, input: str | None = None,
              extra_env: dict | None = None) -> subprocess.CompletedProcess:

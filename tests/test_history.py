@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -249,29 +250,13 @@ def test_a_change_undone_elsewhere_while_it_is_checked_asks_for_a_rerun(db_path:
 
 def test_a_note_key_found_on_another_kind_of_event_is_a_damaged_ledger(ledger: Ledger, db_path: Path):
     # Only notes carry keys; a key on the import event was put there behind gongkai's back.
-    conn = sqlite3.connect(db_path)
-    conn.execute("DROP TRIGGER events_no_update")
-    conn.execute("UPDATE events SET key = 'k1' WHERE action = 'import'")
-    conn.commit()
-    conn.close()
-    before = snapshot(db_path)
-    with pytest.raises(StoreError, match="不是进展记录") as info:
-        ledger.add_note(40, "甲", key="k1")
-    assert info.value.exit_code == 4
-    assert snapshot(db_path) == before
+    tamper_with_history(db_path, "UPDATE events SET key = 'k1' WHERE action = 'import'")
+    refused_as_damaged(db_path, "不是进展记录", lambda: ledger.add_note(40, "甲", key="k1"))
 
 
 def test_undo_of_an_import_whose_stored_change_is_gone_refuses(ledger: Ledger, db_path: Path):
-    conn = sqlite3.connect(db_path)
-    conn.execute("DROP TRIGGER events_no_update")
-    conn.execute("UPDATE events SET after = NULL WHERE action = 'import'")
-    conn.commit()
-    conn.close()
-    before = snapshot(db_path)
-    with pytest.raises(StoreError, match="不一致") as info:
-        ledger.undo(ledger.last_change())
-    assert info.value.exit_code == 4
-    assert snapshot(db_path) == before
+    tamper_with_history(db_path, "UPDATE events SET after = NULL WHERE action = 'import'")
+    refused_as_damaged(db_path, "不一致", lambda: ledger.undo(ledger.last_change()))
 
 
 def test_undo_is_one_transaction(ledger: Ledger, db_path: Path, monkeypatch):
@@ -382,3 +367,32 @@ def test_undo_with_nothing_to_undo_is_exit_3(gk, tmp_path, monkeypatch):
     gk("init", "--empty")
     result = gk("undo", "--yes")
     assert result.exit_code == 3 and "没有可以撤销的更改" in result.stderr
+
+
+@pytest.mark.parametrize(("action", "column"), [("assign", "after"), ("unassign", "before")])
+def test_undo_of_an_assignment_change_whose_stored_rows_are_gone_refuses(
+    ledger: Ledger, db_path: Path, action: str, column: str
+):
+    ledger.assign(40, ["区财政局"])
+    if action == "unassign":
+        ledger.unassign(40, ["区财政局"])
+    tamper_with_history(db_path, f"UPDATE events SET {column} = NULL WHERE action = ?", (action,))
+    refused_as_damaged(db_path, "不一致", lambda: ledger.undo(ledger.last_change()))
+
+
+def tamper_with_history(db_path: Path, sql: str, parameters: tuple[object, ...] = ()) -> None:
+    """Edit the append-only history behind gongkai's back, as a damaged or hand-edited file would be."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute(sql, parameters)
+    conn.commit()
+    conn.close()
+
+
+def refused_as_damaged(db_path: Path, message: str, action: Callable[[], object]) -> None:
+    """`action` is refused as a database problem (exit 4) and writes nothing."""
+    before = snapshot(db_path)
+    with pytest.raises(StoreError, match=message) as info:
+        action()
+    assert info.value.exit_code == 4
+    assert snapshot(db_path) == before

@@ -19,6 +19,7 @@ import pytest
 
 import hostile_files as hostile
 from gongkai_cli import tables
+from processes import cron_env
 
 ADDRESS_SPACE = 1536 * 1024 * 1024
 HEADER = "序号,任务名称,任务内容,责任单位,时间节点\n"
@@ -32,8 +33,7 @@ def _capped() -> None:
 def gongkai(executable: str, tmp_path: Path):
     db = tmp_path / "ledger" / "gongkai.db"
     db.parent.mkdir()
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
-           "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "测试员"}
+    env = cron_env(tmp_path, db, today="2023-04-01", user="测试员")
 
     def call(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
         # The timeout only keeps a runaway reader from hanging the suite; nothing asserts on time.

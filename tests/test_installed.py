@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from processes import drain_terminal
+from processes import cron_env, drain_terminal
 
 
 @pytest.fixture
@@ -19,8 +19,7 @@ def run(executable: str, tmp_path: Path):
     db = tmp_path / "cron" / "gongkai.db"
     db.parent.mkdir()
     # What cron gives a job: almost nothing.
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
-           "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "cron"}
+    env = cron_env(tmp_path, db, today="2023-04-01", user="cron")
 
     def call(*args: str, input: str | None = None, extra_env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(

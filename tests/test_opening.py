@@ -23,6 +23,7 @@ from conftest import write_csv
 from gongkai_cli.settings import busy_timeout
 from gongkai_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from gongkai_cli.store.sqlite import _UNSTAMPED_VERSIONS, APPLICATION_ID
+from processes import cron_env
 
 HEADER = "序号,任务名称,任务内容,责任单位,时间节点\n"
 FIRST_RUNS = 8
@@ -32,8 +33,7 @@ FIRST_RUN_ROUNDS = 2
 @pytest.fixture
 def run(executable: str, tmp_path: Path):
     db = tmp_path / "gongkai.db"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
-           "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "cron"}
+    env = cron_env(tmp_path, db, today="2023-04-01", user="cron")
 
     def call(*args: str, db: Path = db, prefix: tuple[str, ...] = (), **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -50,10 +50,19 @@ HOT = {
     "units": lambda ledger: ledger.units(),
     "remind": lambda ledger: ledger.remind(within="1m"),
     "report": lambda ledger: ledger.report(unit="马陆镇"),
+    "due --unit": lambda ledger: ledger.due(units=("区财政局",)),
+    "remind --unit": lambda ledger: ledger.remind(within="1m", units=("马陆镇",)),
+    "remind --by-unit": lambda ledger: ledger.remind(within="24m", by_unit=True),
+    "report (whole plan)": lambda ledger: ledger.report(),
 }
 
 
 def query_plans(ledger: Ledger, command) -> dict[str, list[str]]:
+    return {sql: [step for _, step in plan] for sql, plan in query_trees(ledger, command).items()}
+
+
+def query_trees(ledger: Ledger, command) -> dict[str, list[tuple[list[str], str]]]:
+    """Each query's plan steps, each with the steps above it (outermost first)."""
     statements: list[str] = []
     ledger.store.conn.set_trace_callback(statements.append)
     try:
@@ -62,10 +71,20 @@ def query_plans(ledger: Ledger, command) -> dict[str, list[str]]:
         ledger.store.conn.set_trace_callback(None)
     plans = {}
     for sql in statements:
-        if sql.lstrip().upper().startswith("SELECT"):
-            plans[sql] = [row[3] for row in ledger.store.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            rows = ledger.store.conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+            parent_of = {node: (parent, step) for node, parent, _, step in rows}
+            plans[sql] = [(steps_above(parent_of, node), step) for node, _, _, step in rows]
     assert plans, "the trace saw no query"
     return plans
+
+
+def steps_above(parent_of: dict[int, tuple[int, str]], node: int) -> list[str]:
+    chain, parent = [], parent_of[node][0]
+    while parent in parent_of:
+        parent, step = parent_of[parent]
+        chain.insert(0, step)
+    return chain
 
 
 @pytest.mark.parametrize("name", HOT)
@@ -92,3 +111,14 @@ def test_a_unit_filter_is_correlated_on_the_task_not_collected_across_plans(ledg
     assert plan[0].startswith("SEARCH t USING INDEX idx_tasks_plan_id (plan=?)")
     # One unit's listing joins its own assignment through the (task, unit) key, task by task.
     assert any(re.search(r"SEARCH a USING .*\(task=\? AND unit=\?\)", step) for step in plan)
+
+
+def test_reminders_by_unit_work_out_task_figures_once_per_task(ledger):
+    # Joined flat with the assignments, a task given to 120 units counted its assignments
+    # once per unit: the figures belong inside the materialized tasks, under no join.
+    trees = query_trees(ledger, HOT["remind --by-unit"])
+    (tree,) = [tree for sql, tree in trees.items() if "due_tasks" in sql]
+    counting = [(chain, step) for chain, step in tree if step.startswith("SEARCH d ")]
+    assert counting
+    assert all(chain and chain[0] == "MATERIALIZE due_tasks" for chain, _ in counting), counting
+    assert ledger.remind(within="24m", by_unit=True).sections  # the query really answers

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from processes import drain_terminal
+from processes import cron_env, drain_terminal
 
 
 @pytest.fixture
 def run(executable: str, tmp_path: Path):
     db = tmp_path / "gongkai.db"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": str(db),
-           "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "脚本"}
+    env = cron_env(tmp_path, db, today="2023-04-01", user="脚本")
 
     def call(*args: str, input: str | None = None, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
         return subprocess.run(

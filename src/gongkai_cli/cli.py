@@ -587,6 +587,19 @@ def _one_value(root: click.Context, name: str, before: Any, after: Any) -> Any:
     return after
 
 
+def one_unit(values: list[str] | None, option: str, *, status: bool = False) -> str | None:
+    """The one unit a write is for: a repeated --unit is refused, never settled by the last one."""
+    if not values:
+        return None
+    if len(values) > 1:
+        also = "；要一次设置所有单位的状态请用 status --all" if status else ""
+        raise UsageError(
+            f"{option} 只能给一个单位（本次给了 {'、'.join(values)}），请每次写一个单位{also}。未做任何更改。"
+        )
+    value: str = values[0]
+    return value
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"gongkai {__version__}")
@@ -627,7 +640,8 @@ def _main(
     ctx: typer.Context,
     db: str | None = DbOption,
     plan: str | None = PlanOption,
-    unit: str | None = typer.Option(
+    # A list, so that a second --unit is refused rather than silently replacing the first.
+    unit: list[str] | None = typer.Option(
         None, "--unit", envvar="GONGKAI_UNIT", show_envvar=True, metavar="单位",
         help="本单位：note、status 默认记在这个单位名下（命令中的 --unit 优先）；查询命令不受影响。",
     ),
@@ -644,7 +658,7 @@ def _main(
         help="显示当前 shell 的补全脚本，便于手动安装。",
     ),
 ) -> None:
-    ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug, unit=unit)
+    ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug, unit=one_unit(unit, "gongkai --unit"))
 
 
 # -- what commands share ------------------------------------------------------------

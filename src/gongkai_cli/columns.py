@@ -44,6 +44,11 @@ class Column(NamedTuple):
     width: float = 12  # xlsx: character units, a Chinese character takes about two
     kind: Kind = "text"  # xlsx: text, wrap (long text), number, date, datetime
     optional: bool = False  # left out of a JSON object when None
+    # xlsx round trip (the 各单位进展 sheet): a column people fill in stays unlocked on a
+    # protected sheet, offers `choices` as a drop-down, and the stamps read back are hidden.
+    editable: bool = False
+    choices: tuple[str, ...] = ()
+    hidden: bool = False
 
     def shown(self, record: object) -> object:
         return (self.text or self.value)(record)
@@ -112,7 +117,7 @@ NOTE_JSON = pick(NOTE, "id", "at", "by", "text", "status", "count", "key", "unit
 # -- assignments -------------------------------------------------------------------
 
 
-def _own_status_label(own) -> str:
+def _own_status_label(own: Task | Assignment) -> str:
     return f"{own.status.label}·逾期" if own.overdue else own.status.label
 
 
@@ -122,7 +127,7 @@ def _assignment_unit(a: Assignment) -> str:
 
 ASSIGNMENT = declare(
     Column("unit", "单位", lambda a: a.unit, text=_assignment_unit, overflow="fold"),
-    Column("via", "经由", lambda a: a.via, text=lambda a: a.via or ("牵头" if a.lead else ""), overflow="fold"),
+    Column("via", "经由", lambda a: a.via, text=lambda a: a.via or "", overflow="fold"),
     Column("lead", "牵头", lambda a: a.lead, text=lambda a: "牵头" if a.lead else ""),
     Column("status", "状态", lambda a: a.status.value, text=lambda a: a.status.label, cell=_own_status_label,
            style=lambda a: "bold red" if a.overdue else {"done": "green", "blocked": "yellow"}.get(a.status.value, ""),
@@ -130,17 +135,73 @@ ASSIGNMENT = declare(
     Column("overdue", "是否逾期", lambda a: a.overdue, text=lambda a: "是" if a.overdue else "否"),
     Column("updated_at", "更新时间", lambda a: a.updated_at, no_wrap=True),
     Column("vague", "泛指", lambda a: a.vague),
+    # Its own counted notes, towards the task's target (不少于4次); task-level notes are not a unit's.
+    Column("progress", "次数", lambda a: a.progress, justify="right"),
     Column("latest_note", "最新进展", lambda a: note_text(a.latest_note) if a.notes else "",
            ratio=1, overflow="fold"),
 )
 # A listing's row of one unit: its own part of the task (docs/json.md).
-ASSIGNMENT_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at")
-# `show`: every unit's part; the table reads 单位, 经由, 状态, 最新进展, 更新时间.
-ASSIGNMENT_DETAIL_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "vague")
-ASSIGNMENT_TABLE = pick(ASSIGNMENT, "unit", "via", "status", "latest_note", "updated_at")
+ASSIGNMENT_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "progress")
+# `show`: every unit's part; the table reads 单位, 经由, 牵头, 状态, 最新进展, 更新时间 (and 次数 with a target).
+ASSIGNMENT_DETAIL_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "vague",
+                              "progress")
+ASSIGNMENT_TABLE = pick(ASSIGNMENT, "unit", "via", "lead", "status", "latest_note", "updated_at")
 
 
-def _assignment_json(task: Task) -> dict | None:
+# -- the 各单位进展 sheet: one row per task and unit, filled in and imported back ------------
+
+# The sheet's title is how `import` tells a returned progress sheet from a plan table.
+ASSIGNMENT_SHEET_TITLE = "各单位进展"
+# A row of the sheet: the task and one of its assignments.
+AssignmentRow = tuple[Task, Assignment]
+
+
+def latest_words(assignment: Assignment) -> Note | None:
+    """The unit's latest note that says something: what its 最新进展 cell shows and is compared with."""
+    return next((note for note in reversed(assignment.notes) if note.text), None)
+
+
+def _latest_words_text(row: AssignmentRow) -> str:
+    note = latest_words(row[1])
+    return note.text if note else ""
+
+
+def row_digest(status: Status, text: str) -> str:
+    """A stamp of what a row said when exported: whether the clerk changed it is told by it alone."""
+    import hashlib
+
+    return hashlib.sha256(f"{status.value}\n{text.strip()}".encode()).hexdigest()[:16]
+
+
+def row_key(task_id: int, unit: str) -> str:
+    return f"{task_id}/{unit}"
+
+
+# The visible columns add up to 120 character units, as the 打印版 sheet does: A4 landscape at
+# about 100% in Excel (the hidden stamps do not print).
+ASSIGNMENT_ROW = declare(
+    Column("id", "序号", lambda r: r[0].id, width=5, kind="number"),
+    Column("content", "任务内容", lambda r: r[0].content, width=34, kind="wrap"),
+    # The unit's own name, as typed back: import checks it against the row's key.
+    Column("unit", "责任单位", lambda r: r[1].unit, width=14, kind="wrap"),
+    Column("via", "经", lambda r: r[1].via, text=lambda r: r[1].via or "", width=8, kind="wrap"),
+    Column("lead", "牵头", lambda r: r[1].lead, text=lambda r: "牵头" if r[1].lead else "", width=5),
+    Column("deadline", "时间节点", lambda r: r[0].deadline, width=10, kind="wrap"),
+    Column("due", "截止日期", lambda r: _date(r[0].due), text=lambda r: r[0].due, width=11, kind="date"),
+    Column("status", "状态", lambda r: r[1].status.value, text=lambda r: r[1].status.label, width=7,
+           editable=True, choices=tuple(status.label for status in Status)),
+    Column("latest_note", "最新进展", _latest_words_text, width=26, kind="wrap", editable=True),
+    # Read back by import, never shown: the plan, the row's identity, and the assignment's
+    # version and content at export, so a newer change in the ledger is never overwritten.
+    Column("plan", "计划", lambda r: r[0].plan, hidden=True),
+    Column("key", "行标识", lambda r: row_key(r[0].id, r[1].unit), hidden=True),
+    Column("version", "导出时版本", lambda r: r[1].version, hidden=True),
+    Column("digest", "导出时内容校验", lambda r: row_digest(r[1].status, _latest_words_text(r)), hidden=True),
+)
+ASSIGNMENT_SHEET = tuple(ASSIGNMENT_ROW.values())
+
+
+def _assignment_json(task: Task) -> dict[str, object] | None:
     own = task.assignment
     return None if own is None else {column.key: column.value(own) for column in ASSIGNMENT_JSON}
 
@@ -217,7 +278,8 @@ TASK_FIELDS = declare(
     Column("overdue", "是否逾期", lambda t: t.overdue, text=lambda t: "是" if t.overdue else "否", width=10),
     Column("updated_at", "更新时间", lambda t: t.updated_at, width=18, kind="datetime"),
     Column("target", "目标次数", lambda t: t.target),
-    Column("progress", "次数", lambda t: t.progress, text=progress_label, no_wrap=True, justify="right"),
+    # In a one-unit listing, that unit's own count, as the table's 次数 shows it.
+    Column("progress", "次数", lambda t: t.own.progress, text=progress_label, no_wrap=True, justify="right"),
     Column("via", "经由集合", lambda t: t.via, optional=True),
     # Of the units not cancelled, how many are done: {"done", "total"} ("progress" is the target count).
     Column("unit_progress", "单位完成情况", lambda t: t.unit_progress, text=unit_progress_label),
@@ -242,6 +304,19 @@ TASK_JSON = tuple(TASK_FIELDS.values())
 _SCRIPT_KEYS = [key for key in TASK_FIELDS if key not in ("via", "unit_progress", "assignment")]
 _SCRIPT_KEYS.insert(_SCRIPT_KEYS.index("target"), "via")
 TASK_SCRIPT = pick(TASK, *_SCRIPT_KEYS)
+
+
+def _own(key: str) -> Get:
+    column = ASSIGNMENT[key]
+    return lambda t: None if t.assignment is None else column.value(t.assignment)
+
+
+# CSV cannot nest the JSON's `assignment` object: a one-unit listing flattens it into these
+# columns after the task's (docs/json.md).
+TASK_ASSIGNMENT_SCRIPT = tuple(
+    Column(f"assignment_{key}", f"本单位{ASSIGNMENT[key].header}", _own(key))
+    for key in ("status", "overdue", "via", "lead", "updated_at", "progress")
+)
 TASK_MARKDOWN = pick(TASK, "id", "group", "content", "listed_units", "deadline", "due", "listed_status")
 TASK_TABLE = pick(TASK, "id", "content", "units", "deadline", "due", "status")
 # The office's CSV, Markdown and xlsx 任务 sheet of `export`: Chinese headers and the latest note.
@@ -316,6 +391,21 @@ def _event_text(event: Event) -> str:
     return f"{text}（已由 #{event.undone_by} 撤销）" if event.undone_by else text
 
 
+_ASSIGNMENT_ROW_KEYS = ("unit", "via", "lead", "vague", "status", "updated_at")
+
+
+def _public(side: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An event's before or after as the JSON contract shows it: an assign's stored rows without
+    the store's own columns (manual, position), their flags as booleans."""
+    if not side or "assignments" not in side:
+        return side
+    rows = [
+        {key: bool(row.get(key)) if key in ("lead", "vague") else row.get(key) for key in _ASSIGNMENT_ROW_KEYS}
+        for row in side["assignments"]
+    ]
+    return side | {"assignments": rows}
+
+
 EVENT = declare(
     Column("id", "编号", lambda e: e.id, justify="right", no_wrap=True),
     Column("at", "时间", lambda e: e.at, no_wrap=True),
@@ -324,8 +414,8 @@ EVENT = declare(
     Column("plan", "计划", lambda e: e.plan, overflow="fold"),
     Column("task", "任务", lambda e: e.task, text=lambda e: "" if e.task is None else e.task,
            justify="right", no_wrap=True),
-    Column("before", "原值", lambda e: e.before),
-    Column("after", "新值", lambda e: e.after),
+    Column("before", "原值", lambda e: _public(e.before)),
+    Column("after", "新值", lambda e: _public(e.after)),
     Column("undoes", "撤销的更改", lambda e: e.undoes),
     Column("undone_by", "撤销记录", lambda e: e.undone_by),
     Column("summary", "内容", _summary, text=_event_text, ratio=1, overflow="fold"),

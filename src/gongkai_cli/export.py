@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple, TypeVar
 
-from .columns import NOTE_JSON, TASK_NOTES, TASK_OFFICE, TASK_PRINT, note_text
+from .columns import ASSIGNMENT_SHEET, ASSIGNMENT_SHEET_TITLE, NOTE_JSON, TASK_NOTES, TASK_OFFICE, TASK_PRINT, note_text
 from .errors import UsageError
 from .files import (
     STDOUT,
@@ -81,8 +81,11 @@ def resolve_format(fmt: str | None, output: str) -> str:
     return _SUFFIXES[suffix]
 
 
-def check_target(fmt: str, output: str, *, force: bool = False) -> None:
+def check_target(fmt: str, output: str, *, force: bool = False, unit: str | None = None) -> None:
     """Refuse a target that cannot work, before any database work is done."""
+    if unit is not None and fmt != "xlsx":
+        # The round trip needs the sheet's protected and hidden columns, which only xlsx keeps.
+        raise UsageError(f"export --unit 只生成供单位填报的 xlsx 文件，不支持 {fmt} 格式；请用 -o 文件名.xlsx。")
     if output == STDOUT and fmt == "xlsx" and sys.stdout.isatty():
         raise UsageError("xlsx 是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 任务.xlsx）或重定向到文件。")
     if fmt == "vdir":
@@ -178,6 +181,13 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     from openpyxl.worksheet.worksheet import Worksheet
 
     book = Workbook()
+    if export.units is not None:
+        # One unit's file: its own rows to fill in, nothing else to get lost in.
+        sheet = book.active
+        assert isinstance(sheet, Worksheet)
+        _assignment_sheet(sheet, export, f"{ASSIGNMENT_SHEET_TITLE}（{export.unit}）")
+        _save_workbook(book, out)
+        return
     tasks = book.active
     # A new workbook holds one ordinary worksheet; openpyxl's `active` may be any kind of sheet.
     assert isinstance(tasks, Worksheet)
@@ -190,11 +200,19 @@ def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
     notes = book.create_sheet("进展记录")
     write_sheet(notes, TASK_NOTES, [(task, note) for task in export.tasks for note in task.notes])
     _print_setup(notes, export.plan.name, "进展记录", fit_width=True)
+    _assignment_sheet(book.create_sheet(), export, ASSIGNMENT_SHEET_TITLE)
     # Last, so that importing this workbook again still reads the full 任务 sheet first.
     printable = book.create_sheet("打印版")
     write_sheet(printable, TASK_PRINT, export.tasks)
     _print_setup(printable, export.plan.name, "任务", fit_width=True)
     _save_workbook(book, out)
+
+
+def _assignment_sheet(sheet: Worksheet, export: PlanTasks, what: str) -> None:
+    """One row per task and unit, 状态 and 最新进展 to fill in; `gongkai import` reads it back."""
+    sheet.title = ASSIGNMENT_SHEET_TITLE
+    write_sheet(sheet, ASSIGNMENT_SHEET, export.assignment_rows)
+    _print_setup(sheet, export.plan.name, what, fit_width=True)
 
 
 def _save_workbook(book: Workbook, out: IO[bytes]) -> None:

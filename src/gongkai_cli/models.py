@@ -5,12 +5,12 @@ dataclass costs about a millisecond at import, and every command, cron's include
 pays for every record on its import path.
 """
 
-from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 from .targets import detect_target
 
@@ -57,7 +57,7 @@ def status_choices() -> str:
 CLOSED_STATUSES = (Status.DONE, Status.CANCELLED)
 
 
-def derived_status(statuses) -> Status:
+def derived_status(statuses: Iterable[Status]) -> Status:
     """A task's status from its assignments' (docs/usage.md states this rule for offices).
 
     Cancelled when every assignment is; else done when every one not cancelled is done;
@@ -75,6 +75,13 @@ def derived_status(statuses) -> Status:
     if live & {Status.DOING, Status.DONE}:
         return Status.DOING
     return Status.TODO
+
+
+def set_by_all(current: Status, new: Status) -> bool:
+    """Whether `status --all` changes an assignment now at `current` to `new`: a share the
+    office cancelled stays cancelled when the task is closed, unless it is cancelling too."""
+    return current != new and (current != Status.CANCELLED or new == Status.CANCELLED)
+
 
 _LABELS = {
     Status.TODO: "未开始",
@@ -109,6 +116,7 @@ class Note(NamedTuple):
     # True when a retry with the same key found this note already stored: nothing was written.
     repeated: bool = False
     unit: str | None = None  # the assignment it was written on; None: a note on the task as a whole
+    all_units: bool = False  # written by `status --all`: it set every assignment's status
 
 
 class Assignment(NamedTuple):
@@ -127,6 +135,20 @@ class Assignment(NamedTuple):
     @property
     def latest_note(self) -> Note | None:
         return self.notes[-1] if self.notes else None
+
+    @property
+    def version(self) -> str:
+        """What changes whenever the assignment does (a note, a status, an undo of either):
+        its status, how many live notes it has and the newest one's id. Unlike updated_at it
+        cannot repeat within a second, so an exported sheet can tell a newer change from its own."""
+        return f"{self.status.value}:{len(self.notes)}:{max((note.id for note in self.notes), default=0)}"
+
+
+class UnitProgress(TypedDict):
+    """How many of a task's assignments are done, of how many (JSON `unit_progress`)."""
+
+    done: int
+    total: int
 
 
 class Task(NamedTuple):
@@ -152,7 +174,7 @@ class Task(NamedTuple):
     assignments: tuple[Assignment, ...] = ()  # every one, by position: `show` and exports
 
     @property
-    def own(self) -> Task | Assignment:
+    def own(self) -> "Task | Assignment":
         """What a listing shows as the status: the listed unit's assignment, else the task."""
         return self.assignment if self.assignment is not None else self
 
@@ -169,12 +191,25 @@ class Task(NamedTuple):
         return detect_target(self.content)
 
     @property
-    def target_reached(self) -> bool:
-        target = self.target
-        return target is not None and self.progress >= target
+    def task_progress(self) -> int:
+        """The counts of the notes on the task as a whole (the office's), not a unit's."""
+        return sum(note.count or 0 for note in self.task_notes)
 
     @property
-    def unit_progress(self) -> dict:
+    def target_reached(self) -> bool:
+        """Whether the target (不少于4次) is met: by the notes on the task as a whole, or by every
+        unit not cancelled, each with its own notes. Without its assignments loaded (a listing),
+        by all its counted notes, which no task below its target can reach."""
+        target = self.target
+        if target is None:
+            return False
+        if not self.assignments:
+            return self.progress >= target
+        live = [a for a in self.assignments if a.status is not Status.CANCELLED]
+        return self.task_progress >= target or (bool(live) and all(a.progress >= target for a in live))
+
+    @property
+    def unit_progress(self) -> UnitProgress:
         return {"done": self.units_done, "total": self.units_total}
 
 
@@ -215,6 +250,8 @@ class StatusPayload(NamedTuple):
     after: Status
     unit: str | None = None  # the assignment it changed; None: the task (before assignments) or --all
     all_units: bool = False  # --all: every assignment of the task was set
+    # --all: the statuses of the assignments it changed, before (the derived `before` hides them).
+    units_before: tuple[Status, ...] = ()
 
 
 class AssignPayload(NamedTuple):
@@ -237,7 +274,7 @@ class UndoPayload(NamedTuple):
     """An earlier change was taken back (action undo)."""
 
     undoes: int | None
-    undone: Payload
+    undone: "Payload"  # defined below: the union includes this class
 
 
 class OtherPayload(NamedTuple):
@@ -259,7 +296,8 @@ def decode_payload(action: str | None, *, before: JsonObject | None, after: Json
     if action == "status":
         return StatusPayload(note=after["note"], text=after.get("text") or "", count=after.get("count"),
                              before=Status(before["status"]), after=Status(after["status"]),
-                             unit=after.get("unit"), all_units=bool(after.get("all")))
+                             unit=after.get("unit"), all_units=bool(after.get("all")),
+                             units_before=tuple(Status(value) for value in (before.get("units") or {}).values()))
     if action in ("assign", "unassign"):
         rows = (after if action == "assign" else before).get("assignments", [])
         return AssignPayload(units=tuple(row["unit"] for row in rows), removed=action == "unassign")

@@ -9,9 +9,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from .models import Status, Task
+
+if TYPE_CHECKING:
+    from .store import UnitCounts
 
 DUE_SOON_DAYS = 30
 BREAKDOWNS = ("unit", "group", "month")
@@ -81,7 +84,7 @@ class Summary:
 
 
 def summarize(plan: str, tasks: list[Task], today: date, *, by: str | None = None,
-              unit_counts: Mapping | None = None) -> Summary:
+              unit_counts: Mapping[str, UnitCounts] | None = None) -> Summary:
     counts = Counter(task.status for task in tasks)
     horizon = today + timedelta(days=DUE_SOON_DAYS)
     rows: tuple[Tally, ...] = ()
@@ -126,7 +129,7 @@ def _tally(tasks: Iterable[Task], keys: Callable[[Task], Iterable[str]]) -> tupl
     )
 
 
-def unit_rows(counts: Mapping) -> tuple[Tally, ...]:
+def unit_rows(counts: Mapping[str, UnitCounts]) -> tuple[Tally, ...]:
     """A row per unit from its assignments (store.UnitCounts, the one definition `units` shows
     too); worst first: most overdue, then least done."""
     rows = (

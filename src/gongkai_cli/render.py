@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .columns import (
+    ASSIGNMENT,
     ASSIGNMENT_DETAIL_JSON,
     ASSIGNMENT_TABLE,
     EVENT_JSON,
@@ -29,6 +30,7 @@ from .columns import (
     SUMMARY,
     SUMMARY_LINES,
     TASK,
+    TASK_ASSIGNMENT_SCRIPT,
     TASK_JSON,
     TASK_MARKDOWN,
     TASK_SCRIPT,
@@ -97,6 +99,9 @@ def _listing(layout: Layout, items: Sequence[object], fmt: str, out: IO[str] | N
 
 def tasks(items: Sequence[Task], fmt: str, out: IO[str] | None = None) -> None:
     layout = TASKS
+    if any(task.assignment is not None for task in items):
+        # A one-unit listing: its unit's own part, which JSON nests in `assignment`.
+        layout = layout._replace(script=(*layout.script, *TASK_ASSIGNMENT_SCRIPT))
     if any(task.target for task in items):
         # Only plans whose tasks set counts (不少于4次) pay for the extra column.
         layout = layout._replace(table=(*layout.table, TASK["progress"]))
@@ -115,10 +120,16 @@ DETAIL = (
            or "（无法识别）"),
     TASK["listed_status"],
     Column("unit_progress", "单位完成情况", unit_progress_label),
-    Column("target", "目标次数", lambda t: f"{progress_label(t)}（已达到）" if t.target_reached else progress_label(t)),
+    Column("target", "目标次数", lambda t: _target_line(t) + ("（已达到）" if t.target_reached else "")),
     TASK["updated_at"],
 )
 DETAIL_NOTES = pick(NOTE, "at", "by", "text")
+
+
+def _target_line(task: Task) -> str:
+    if len(task.assignments) <= 1:
+        return progress_label(task)
+    return f"{task.task_progress}/{task.target}（任务整体的记录；各单位自己的次数见下表）"
 
 
 def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
@@ -129,24 +140,32 @@ def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
     write_card(fields, task, fmt, out, heading=f"任务 {task.id}", labels=("项目", "内容"), data=task_json(task),
                script=TASK_SCRIPT)
     notes = task.task_notes if task.assignments else task.notes
+    title = "进展记录（任务整体）" if task.assignments else "进展记录"
+    empty = "暂无任务整体的进展记录。" if task.assignments else "暂无进展记录。"
+    # 次数 only on tasks whose plan sets a count, as in the listings.
+    columns = (*ASSIGNMENT_TABLE, ASSIGNMENT["progress"]) if task.target else ASSIGNMENT_TABLE
     if fmt == "markdown":
         if task.assignments:
-            out.write("\n### 各单位进展\n\n")
-            write_markdown(ASSIGNMENT_TABLE, task.assignments, out)
-        out.write("\n### 进展记录\n\n")
+            out.write(f"\n### 各单位进展（{unit_progress_label(task)}）\n\n")
+            write_markdown(_with_overdue(columns), task.assignments, out)
+        out.write(f"\n### {title}\n\n")
         if notes:
             write_markdown(DETAIL_NOTES, notes, out)
         else:
-            out.write("暂无进展记录。\n")
+            out.write(f"{empty}\n")
     elif fmt == "table":
         if task.assignments:
-            write_table(ASSIGNMENT_TABLE, task.assignments, out, title=f"各单位进展（{unit_progress_label(task)}）",
+            write_table(columns, task.assignments, out, title=f"各单位进展（{unit_progress_label(task)}）",
                         show_lines=False)
-        title = "进展记录（任务整体）" if task.assignments else "进展记录"
         if notes:
             write_table(DETAIL_NOTES, notes, out, title=title, show_lines=True)
         else:
-            print_rich(out, "暂无任务整体的进展记录。" if task.assignments else "暂无进展记录。", style="dim")
+            print_rich(out, empty, style="dim")
+
+
+def _with_overdue(columns: Sequence[Column]) -> tuple[Column, ...]:
+    """Markdown shows a column's text, the table its cell: the status with ·逾期 in both."""
+    return tuple(column._replace(text=column.cell) if column.key == "status" else column for column in columns)
 
 
 def task_json(task: Task) -> dict[str, object]:
@@ -182,7 +201,8 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | 
 
 
 def _note_json(note: Note, plan: str | None) -> dict[str, object]:
-    return json_object(NOTE_JSON, note) | {"task": note.task_id} | ({"plan": plan} if plan is not None else {})
+    return (json_object(NOTE_JSON, note) | {"task": note.task_id} | ({"plan": plan} if plan is not None else {})
+            | ({"all": True} if note.all_units else {}))
 
 
 def note_ids(ids: Sequence[int]) -> str:
@@ -304,7 +324,7 @@ def reminder(report: ReminderReport, fmt: str, out: IO[str] | None = None) -> No
         if not (section.overdue or section.due_soon):
             continue
         if section.vague:
-            title = "待指定单位：以下任务只写了泛指的单位（如“各相关部门”），须由公开办指定具体单位（gongkai assign）"
+            title = "待指定单位：以下任务含有泛指的单位（如“各相关部门”），须由公开办用 gongkai assign 落实到具体单位"
             lines += ["", f"## {title}" if markdown else f"【{title}】"]
         elif section.unit:
             lines += ["", f"## {shown(section.unit)}" if markdown else f"【{shown(section.unit)}】"]
@@ -319,6 +339,8 @@ def reminder(report: ReminderReport, fmt: str, out: IO[str] | None = None) -> No
                 # The group that brought the task in, unless it is already named as the lead.
                 via = f" · 经“{shown(task.via)}”" if task.via and task.via != task.lead_unit else ""
                 if section.vague:
+                    # A vague section is built from open assignments: each task carries its own.
+                    assert task.assignment is not None
                     via = f" · 写明：{shown(task.assignment.unit)}"
                 lines.append(
                     f"{'-' if markdown else '  ·'} [{task.id}] {_date(task.due)} {_days_phrase(days(task))}"
@@ -348,11 +370,23 @@ def summary(result: Summary, fmt: str, out: IO[str] | None = None) -> None:
             print_rich(out, hint, style="yellow")
 
 
+def _by_units(task: Task) -> bool:
+    """Reached through every unit's own count, not the task's as a whole."""
+    return len(task.assignments) > 1 and task.target is not None and task.task_progress < task.target
+
+
 def _target_hint(result: Summary) -> str:
     if not result.target_reached:
         return ""
-    tasks = "、".join(f"任务 {t.id}（{t.progress}/{t.target}）" for t in result.target_reached)
-    return f"已达到目标次数但尚未标记完成：{tasks}。确认后可用 gongkai status ID done 标记完成。"
+    tasks = "、".join(
+        f"任务 {t.id}（{'各单位均已达到' if _by_units(t) else f'{t.task_progress or t.progress}/{t.target}'}）"
+        for t in result.target_reached
+    )
+    how = "gongkai status ID done"
+    if any(len(t.assignments) > 1 for t in result.target_reached):
+        # Without a unit, `status` refuses a task with several: say how the office closes one.
+        how += "（有多个责任单位的任务加 --all 一并标记，或用 --unit 指明单位）"
+    return f"已达到目标次数但尚未标记完成：{tasks}。确认后可用 {how} 标记完成。"
 
 
 # -- units ------------------------------------------------------------------------
@@ -429,7 +463,7 @@ def _described(payload: Payload) -> str:
         if isinstance(payload, NotePayload):
             return f"{whose}进展：{payload.text}{counted}"
         scope = "所有单位的" if payload.all_units else whose
-        change = f"{scope}状态：{payload.before.label} → {payload.after.label}"
+        change = f"{scope}状态：{_before_label(payload)} → {payload.after.label}"
         return f"{change}；说明：{payload.text}{counted}" if payload.text else change + counted
     if isinstance(payload, ImportPayload):
         new_plan = "，新建计划" if payload.new_plan else ""
@@ -437,6 +471,18 @@ def _described(payload: Payload) -> str:
     # Actions added by later versions still show, if less nicely.
     before, after = (json.dumps(side, ensure_ascii=False) for side in (payload.before, payload.after))
     return f"{payload.action}：{before} → {after}"
+
+
+def _before_label(payload: StatusPayload) -> str:
+    """What a status change replaced: for --all, the units' own statuses, not the task's derived one."""
+    if not payload.all_units or not payload.units_before:
+        return payload.before.label
+    from collections import Counter
+
+    counts = Counter(payload.units_before)
+    if len(counts) == 1:
+        return payload.units_before[0].label
+    return "、".join(f"{status.label} {n} 个单位" for status, n in counts.most_common())
 
 
 def headline(event: Event) -> str:
@@ -452,7 +498,12 @@ def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None
     _listing(EVENTS, items, fmt, out, empty="没有符合条件的历史记录。", footer=f"共 {len(items)} 条历史记录")
 
 
-def assignment_changed(event: Event, out: IO[str] | None = None) -> None:
+def assignment_changed(event: Event, fmt: str = "table", out: IO[str] | None = None) -> None:
+    if fmt == "json":
+        write_json(json_object(EVENT_JSON, event), out or sys.stdout)
+        return
+    # The store records every assign and unassign with the task's status after it.
+    assert event.after is not None
     status = event.after["status"]
     from .models import Status
 

@@ -34,9 +34,12 @@ class Settings(NamedTuple):
     # The clerk's own unit (--unit before the command, or GONGKAI_UNIT): the unit notes and
     # status changes are written for unless the command names another. Reads ignore it.
     unit: str | None = None
+    unit_source: str | None = None  # where `unit` came from, for messages: 环境变量 GONGKAI_UNIT…
 
 
-def from_environment(db: Path | str | None = None, plan: str | None = None, unit: str | None = None) -> Settings:
+def from_environment(
+    db: Path | str | None = None, plan: str | None = None, unit: str | None = None, *, unit_option: bool = False
+) -> Settings:
     """Settings from the options given (None: not given) and the environment."""
     from . import dates
 
@@ -48,6 +51,7 @@ def from_environment(db: Path | str | None = None, plan: str | None = None, unit
         today=dates.today(),
         busy_timeout=busy_timeout(),
         unit=(unit or os.environ.get("GONGKAI_UNIT", "")).strip() or None,
+        unit_source="命令名前的 --unit" if unit_option else "环境变量 GONGKAI_UNIT",
     )
 
 

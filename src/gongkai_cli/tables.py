@@ -296,6 +296,15 @@ def _csv_records(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, l
 
 def _read_xlsx(path: Path, handle: BinaryIO) -> PlanTable:
     _check_parts(path, handle)
+    workbook, invalid = _open_workbook(path, handle)
+    try:
+        return _read_workbook(workbook, path, invalid)
+    finally:
+        workbook.close()
+
+
+def _open_workbook(path: Path, handle: BinaryIO) -> tuple[Workbook, str]:
+    """The workbook in `handle`, read-only, and the message that says it is not one."""
     import warnings
 
     import openpyxl
@@ -309,15 +318,11 @@ def _read_xlsx(path: Path, handle: BinaryIO) -> PlanTable:
             # Files saved by WPS or older Excel make openpyxl warn about styles and
             # extensions it skips; none of that matters for reading cell values.
             warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            return openpyxl.load_workbook(handle, read_only=True, data_only=True), invalid
     except Exception as exc:
         # A file that is not a workbook fails deep inside openpyxl with whatever the
         # zip or XML layer raised (BadZipFile, KeyError, ParseError, ValueError…).
         raise UsageError(invalid) from exc
-    try:
-        return _read_workbook(workbook, path, invalid)
-    finally:
-        workbook.close()
 
 
 def _check_parts(path: Path, handle: BinaryIO) -> None:
@@ -599,3 +604,62 @@ def _read_document(fmt: str) -> Callable[[Path, BinaryIO], PlanTable]:
 _READERS: dict[str, Callable[[Path, BinaryIO], PlanTable]] = {
     "csv": _read_csv, "xlsx": _read_xlsx, "docx": _read_document("docx"), "pdf": _read_document("pdf"),
 }
+
+
+# -- a returned progress sheet (export's 各单位进展) ------------------------------------------
+
+
+class SheetRecords(NamedTuple):
+    """The rows of one named worksheet: its header cells and (Excel row number, cells) below it."""
+
+    title: str
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+    alone: bool  # the workbook has no other sheet
+
+
+def read_named_sheet(path: str | os.PathLike[str], title: str, marker: str) -> SheetRecords | None:
+    """The worksheet `title` of the workbook `path`, within the same bounds as a plan table;
+    None when the file is no xlsx workbook, has no such sheet, or the sheet's header has no
+    `marker` cell (then it is a plan table)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    _check_size(path)
+    try:
+        with path.open("rb") as handle:
+            if detect_format(handle, path.name) != "xlsx":
+                return None
+            _check_parts(path, handle)
+            return _named_sheet(path, handle, title, marker)
+    except OSError as exc:
+        raise UsageError(f"无法读取文件“{path}”：{os_reason(exc)}。") from exc
+
+
+def _named_sheet(path: Path, handle: BinaryIO, title: str, marker: str) -> SheetRecords | None:
+    workbook, invalid = _open_workbook(path, handle)
+    try:
+        names = _guarded(lambda: list(workbook.sheetnames), invalid)
+        if title not in names:
+            return None
+        sheet = cast("_Sheet", workbook[title])
+        records = _sheet_records(sheet.iter_rows(max_col=HEADER_SEARCH_COLUMNS, values_only=True), 1, invalid)
+        first = next(records, None)
+        header = [cell.strip() for cell in first[1]] if first else []
+        if marker not in header:
+            return None
+        rows: list[tuple[int, list[str]]] = []
+        empty_run = 0
+        for number, cells in records:
+            if not any(cell.strip() for cell in cells):
+                empty_run += 1
+                if empty_run > MAX_EMPTY_RUN:
+                    break
+                continue
+            empty_run = 0
+            if len(rows) >= MAX_ROWS:
+                raise UsageError(f"文件“{path}”工作表“{title}”超过 {MAX_ROWS} 行的上限。")
+            rows.append((number, cells))
+        return SheetRecords(title, header, rows, alone=len(names) == 1)
+    finally:
+        workbook.close()

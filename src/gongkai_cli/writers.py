@@ -263,8 +263,38 @@ def write_sheet(sheet: Worksheet, columns: Sequence[Column], records: Iterable[o
     # Header row and 序号 column stay in view while scrolling.
     sheet.freeze_panes = "B2"
     sheet.auto_filter.ref = sheet.dimensions
+    if any(column.editable for column in columns):
+        _protect(sheet, columns, len(rows))
     for number, values in enumerate(rows, start=2):
         sheet.row_dimensions[number].height = _row_height(columns, values)
+
+
+def _protect(sheet: Worksheet, columns: Sequence[Column], count: int) -> None:
+    """Only the columns to fill in can be edited (no password: a guard against slips, not a lock);
+    a column with choices offers them as a drop-down, and the hidden columns stay hidden."""
+    from openpyxl.styles import PatternFill, Protection
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    # Filtering, resizing and formatting stay allowed (False: not protected).
+    protection = sheet.protection
+    protection.sheet = True
+    protection.autoFilter = protection.formatColumns = protection.formatRows = protection.formatCells = False
+    for index, column in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        if column.hidden:
+            sheet.column_dimensions[letter].hidden = True
+        if not column.editable:
+            continue
+        for (cell,) in sheet.iter_rows(min_row=2, max_row=count + 1, min_col=index, max_col=index):
+            cell.protection = Protection(locked=False)
+            cell.fill = PatternFill("solid", fgColor="FFF2CC")  # the cells to fill in, at a glance
+        if column.choices and count:
+            choices = DataValidation(type="list", formula1=f'"{",".join(column.choices)}"', allow_blank=False,
+                                     showErrorMessage=True, errorTitle=column.header,
+                                     error=f"请从下拉列表中选择：{'、'.join(column.choices)}。")
+            choices.add(f"{letter}2:{letter}{count + 1}")
+            sheet.add_data_validation(choices)
 
 
 def _row_height(columns: Sequence[Column], values: Sequence[object]) -> float:

@@ -13,7 +13,7 @@ from ..cli import Commands, say
 from ..errors import UsageError
 from ..files import STDOUT, check_output, write_output
 from ..usecases import reading
-from .shared import ForceReadOnlyOption, UnitOption, open_ledger
+from .shared import ForceReadOnlyOption, UnitOption, complete_unit, open_ledger
 
 commands = Commands()
 
@@ -77,18 +77,24 @@ def export(
     alarm: str | None = typer.Option(
         None, "--alarm", help="ics/vdir：到期前多久提醒，例如 3d（默认）、12h、1w；不提醒用 none。",
     ),
+    unit: str | None = typer.Option(
+        None, "--unit", "-u", metavar="单位",
+        help="只导出该单位（或集合，如“各街镇”的各成员）的“各单位进展”表，供单位填写状态和最新进展后用 gongkai import 导回；仅 xlsx。",
+        autocompletion=complete_unit,
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="成功时不输出确认信息。"),
     force: bool = ForceReadOnlyOption,
 ) -> None:
     """导出当前计划的全部任务（按序号）及进展记录。例如：gongkai export -o 任务台账.xlsx
 
-    写入文件时先写临时文件再替换，不会留下写了一半的文件。
+    写入文件时先写临时文件再替换，不会留下写了一半的文件。xlsx 中的“各单位进展”表
+    （或 --unit 导出的单位表）填写后可用 gongkai import 导回。
     """
     fmt = exporter.resolve_format(fmt, output)
     calendar = exporter.calendar_options(fmt, ics_kind, alarm)
-    exporter.check_target(fmt, output, force=force)
+    exporter.check_target(fmt, output, force=force, unit=unit)
     with open_ledger(ctx) as ledger:
-        plan = reading.export_tasks(ledger)
+        plan = reading.export_tasks(ledger, unit=unit)
     if fmt == "vdir":
         result = exporter.write_vdir(plan, output, calendar, ledger=ledger.database, force=force)
         if not quiet:
@@ -98,5 +104,10 @@ def export(
             )
         return
     exporter.write(plan, fmt, output, calendar, ledger=ledger.database, force=force)
-    if not quiet and output != STDOUT:
+    if quiet or output == STDOUT:
+        return
+    if plan.unit is not None:
+        say(f"已导出计划“{plan.plan.name}”中“{plan.unit}”的 {len(plan.assignment_rows)} 行（{len(plan.tasks)} 项任务）"
+            f"到“{output}”；填写“状态”“最新进展”后用 gongkai import 导回。")
+    else:
         say(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")

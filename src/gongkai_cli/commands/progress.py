@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..cli import Commands
+from ..cli import Commands, one_unit
 from ..errors import UsageError
 from ..inputs import MAX_NOTE_BYTES, parse_count, parse_key, parse_status, parse_task_id
 from ..text import os_reason
@@ -40,7 +40,7 @@ def note(
     text: str | None = typer.Argument(None, metavar="说明", help="进展说明；为 - 时从标准输入读取。"),
     from_file: str | None = typer.Option(
         None, "--from", metavar="文件",
-        help="从文件批量记录（CSV 表头 id,text[,status,count,by,key]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
+        help="从文件批量记录（CSV 表头 id,text[,status,count,by,key,unit]，或每行一个 JSON 对象）；- 为标准输入。整批一次写入，出错则全部不写。",
     ),
     by: str | None = ByOption,
     status: str | None = typer.Option(
@@ -54,7 +54,7 @@ def note(
         help="幂等键（例如脚本生成一次、重试时沿用的 UUID）：同一个键、同样内容再次执行时不重复记录，"
              "输出原记录；同一个键内容不同则报错（退出码 2）。",
     ),
-    unit: str | None = typer.Option(
+    units: list[str] | None = typer.Option(
         None, "--unit", "-u", metavar="单位", autocompletion=complete_unit,
         help="记在这个单位名下（该单位的进展）；默认取 gongkai --unit 或环境变量 GONGKAI_UNIT，都没有时是对任务整体的说明。",
     ),
@@ -63,10 +63,14 @@ def note(
 ) -> None:
     """为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 "试点完成"；批量：gongkai note --from 进展.csv"""
     fmt = render_format(fmt, confirmation=True)
+    unit = one_unit(units, "--unit")
     if from_file is not None:
         if (task_id is not None or text is not None or status is not None or count is not None or key is not None
                 or unit is not None):
-            raise UsageError("--from 批量记录时不能再给出 ID、TEXT、--status、--count 或 --key，这些写在文件的各行里。")
+            raise UsageError(
+                "--from 批量记录时不能再给出序号、说明、--status、--count、--key 或 --unit，"
+                "这些写在文件的各行里（单位写在“单位”（unit）列）。"
+            )
         _note_batch(ctx, from_file, by=by, quiet=quiet, fmt=fmt)
         return
     if task_id is None or text is None:
@@ -117,7 +121,7 @@ def status_(
     task_id: str = TaskIdArgument,
     new_status: str = typer.Argument(..., metavar="状态", help="新状态：" + STATUS_HELP),
     note_text: str | None = typer.Option(None, "--note", "-m", help="附带的说明。"),
-    unit: str | None = typer.Option(
+    units: list[str] | None = typer.Option(
         None, "--unit", "-u", metavar="单位", autocompletion=complete_unit,
         help="修改这个单位的状态；默认取 gongkai --unit 或环境变量 GONGKAI_UNIT。任务只有一个责任单位时可省略。",
     ),
@@ -131,6 +135,7 @@ def status_(
     例如：gongkai status 62 done --unit 马陆镇；只有一个责任单位的任务：gongkai status 28 done
     """
     fmt = render_format(fmt, confirmation=True)
+    unit = one_unit(units, "--unit", status=True)
     number = parse_task_id(task_id)
     target = parse_status(new_status)
     with open_ledger(ctx) as ledger:

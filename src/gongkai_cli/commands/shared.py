@@ -25,7 +25,8 @@ from ..writers import CONFIRMATION_FORMATS, FORMATS, check_format
 def settings(ctx: click.Context) -> Settings:
     """The command's settings, from its options and the environment: built here once."""
     options = _options(ctx)
-    return from_environment(options.db, options.plan, options.unit)
+    return from_environment(options.db, options.plan, options.unit,
+                            unit_option=_on_command_line(ctx.find_root(), "unit"))
 
 
 def database(ctx: click.Context) -> Database:

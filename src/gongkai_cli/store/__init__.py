@@ -154,7 +154,8 @@ class AddedTasksHaveNotes(Refusal):
 
 
 # (plan, task id, text, status value, count): what a key's note says, compared field by field.
-NoteContent = tuple[str, int, str, str | None, int | None]
+# (plan, task id, text, status, count, unit): what a keyed note says, compared on a retry.
+NoteContent = tuple[str, int, str, str | None, int | None, str | None]
 
 
 class KeyUsed(Refusal):
@@ -269,7 +270,9 @@ class Storage(Protocol):
 
     def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]: ...
     def task(self, plan: str, task_id: int, *, today: date) -> Task | None: ...
-    def tasks_with_notes(self, plan: str, *, today: date) -> list[Task]: ...
+    def tasks_with_notes(
+        self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
+    ) -> list[Task]: ...
     def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]: ...
     def open_assignments(
         self, plan: str, *, units: Sequence[str], due_before: date, today: date
@@ -286,6 +289,9 @@ class Storage(Protocol):
         count: int | None = None, key: str | None = None, unit: str | None = None, all_units: bool = False,
     ) -> tuple[Note, Status] | None: ...
     def add_notes(self, plan: str, entries: Sequence[NoteInput], *, at: str) -> list[tuple[Note, Status]] | None: ...
+    def add_notes_unless_changed(
+        self, plan: str, entries: Sequence[tuple[NoteInput, str]], *, at: str
+    ) -> tuple[list[tuple[Note, Status]], list[int]]: ...
     def import_plan(
         self, name: str, *, year: int, source: str, at: str, by: str, tasks: Sequence[TaskInput]
     ) -> ImportCounts: ...

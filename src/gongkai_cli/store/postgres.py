@@ -392,15 +392,21 @@ class PostgresStore:
             (task,) = self._tasks_from_rows(rows, with_notes=True, with_assignments=True, today=today)
             return task
 
-    def tasks_with_notes(self, plan: str, *, today: date) -> list[Task]:
-        """Every task of a plan by id with all its notes, from one snapshot (REPEATABLE READ)."""
+    def tasks_with_notes(
+        self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
+    ) -> list[Task]:
+        """Every task of a plan (or only those numbered `ids`) by id with all its notes and,
+        unless told not to, its assignments, from one snapshot (REPEATABLE READ)."""
+        where, params = "t.plan = %(plan)s", {"plan": plan, "today": today}
+        if ids is not None:
+            where += " AND t.id = ANY(%(ids)s)"
+            params["ids"] = list(ids)
         with self._errors(), self.conn.transaction():
             self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             rows = self.conn.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.plan = %(plan)s ORDER BY t.id",
-                {"plan": plan, "today": today},
+                f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id", params
             ).fetchall()
-            return self._tasks_from_rows(rows, with_notes=True, with_assignments=True, today=today)
+            return self._tasks_from_rows(rows, with_notes=True, with_assignments=with_assignments, today=today)
 
     def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]:
         with self._errors():
@@ -455,11 +461,16 @@ class PostgresStore:
                 ORDER BY a.task, a.position""",
             {"pks": pks, "today": today or date.max},
         )
+        # Each unit's notes grouped in one pass, as SQLiteStore._assignments_of does.
+        by_unit: dict[tuple[int, str | None], list[Note]] = {}
+        for task_pk, task_notes in notes.items():
+            for note in task_notes:
+                by_unit.setdefault((task_pk, note.unit), []).append(note)
         for task_pk, unit, via, lead, status, overdue, updated_at, vague, progress in rows:
-            own_notes = tuple(note for note in notes.get(task_pk, ()) if note.unit == unit)
             result.setdefault(task_pk, []).append(Assignment(
                 unit=unit, via=via, lead=lead, status=Status(status), overdue=overdue,
-                updated_at=_stamp(updated_at), vague=vague, progress=progress, notes=own_notes,
+                updated_at=_stamp(updated_at), vague=vague, progress=progress,
+                notes=tuple(by_unit.get((task_pk, unit), ())),
             ))
         return result
 
@@ -560,6 +571,11 @@ class PostgresStore:
     def import_plan(
         self, name: str, *, year: int, source: str, at: str, by: str, tasks: Sequence[TaskInput]
     ) -> ImportCounts:
+        _not_yet()
+
+    def add_notes_unless_changed(
+        self, plan: str, entries: Sequence[tuple[NoteInput, str]], *, at: str
+    ) -> tuple[list[tuple[Note, Status]], list[int]]:
         _not_yet()
 
     def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event:

@@ -12,14 +12,15 @@ timeout) instead of failing half-way through a read-then-write.
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Concatenate, NamedTuple, ParamSpec, TypedDict, TypeVar, cast
+from typing import Any, Concatenate, Literal, NamedTuple, ParamSpec, TypedDict, TypeVar, cast
 
 from ..errors import StoreError
 from ..models import (
@@ -27,6 +28,7 @@ from ..models import (
     Assignment,
     Commit,
     Event,
+    JsonObject,
     Note,
     NotePayload,
     Plan,
@@ -35,6 +37,7 @@ from ..models import (
     Task,
     decode_payload,
     derived_status,
+    set_by_all,
 )
 from . import (
     BUSY_TIMEOUT_SECONDS,
@@ -135,12 +138,39 @@ class _TaskFields(TypedDict):
     due: str | None
 
 
-class _ImportBefore(TypedDict):
+class _PlannedAssignment(TypedDict):
+    """An assignment as the plan table gives it, as import events store it per task id."""
+
+    unit: str
+    via: str | None
+    lead: bool
+    vague: bool
+
+
+class _AssignmentRow(TypedDict):
+    """An assignments row as assign and unassign events store it, to be put back as it was."""
+
+    unit: str
+    via: str | None
+    lead: int
+    vague: int
+    manual: int
+    position: int
+    status: str
+    updated_at: str
+
+
+class _ImportAssignments(TypedDict, total=False):
+    # Absent from imports recorded before assignments; only tasks whose planned list changed.
+    assignments: dict[str, list[_PlannedAssignment]]
+
+
+class _ImportBefore(_ImportAssignments):
     plan: _PlanRow | None  # None: the import created the plan
     tasks: dict[str, _TaskFields | None]  # None: the import added the task
 
 
-class _ImportAfter(TypedDict, total=False):
+class _ImportAfter(_ImportAssignments, total=False):
     plan: _PlanRow
     tasks: dict[str, _TaskFields]
     units: list[str]  # absent from imports recorded before units were tracked
@@ -221,8 +251,17 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-# A status written on every assignment of a task (`status --all`).
-_ALL = object()
+class _All(enum.Enum):
+    """A status written on every assignment of a task (`status --all`): _ALL, a note's target."""
+
+    UNITS = "all"
+
+
+_ALL = _All.UNITS
+# What a note is written on: a unit's name, every unit, or None for the task as a whole.
+_Target = str | Literal[_All.UNITS] | None
+# An assignment's [pk, status] (or a task's): a list, so a change made for one note is what the next one sees.
+_State = list[Any]
 
 
 class SQLiteStore:
@@ -561,14 +600,22 @@ class SQLiteStore:
     def open_assignments(self, plan: str, *, units: Sequence[str], due_before: date, today: date) -> list[Task]:
         """Every open assignment (of `units`, or all) of a task due by `due_before`, as its task
         carrying it: one row per task and unit, soonest first; for reminders by unit."""
-        where = ["t.plan = :plan", "t.due IS NOT NULL", "t.due <= :until", _A_OPEN]
+        where = [_A_OPEN]
         params = {"plan": plan, "today": today.isoformat(), "until": due_before.isoformat()}
         if units:
             where.append("a.unit IN (SELECT value FROM json_each(:units))")
             params["units"] = json.dumps(list(units), ensure_ascii=False)
+        # The task-level figures (progress, units done of total) are worked out once per task
+        # in the materialized due_tasks, not once per assignment row: joined flat, a task given
+        # to 120 units counted its 120 assignments 120 times (40 ms for a city plan, now 3–13).
+        # `t` is the task again, by rowid, for the assignment's own overdue flag and the order.
         rows = self.conn.execute(
-            f"""SELECT {_TASK_COLUMNS}, {_ASSIGNMENT_COLUMNS}
-                FROM tasks t JOIN assignments a ON a.task = t.pk
+            f"""WITH due_tasks AS MATERIALIZED (
+                    SELECT {_TASK_COLUMNS} FROM tasks t
+                    WHERE t.plan = :plan AND t.due IS NOT NULL AND t.due <= :until
+                )
+                SELECT due_tasks.*, {_ASSIGNMENT_COLUMNS}
+                FROM due_tasks JOIN assignments a ON a.task = due_tasks.pk JOIN tasks t ON t.pk = due_tasks.pk
                 WHERE {' AND '.join(where)} ORDER BY t.due, t.id, a.position""",
             params,
         ).fetchall()
@@ -586,19 +633,27 @@ class SQLiteStore:
         return task
 
     @_db_errors
-    def tasks_with_notes(self, plan: str, *, today: date) -> list[Task]:
-        """Every task of a plan by id, each with all its notes (oldest first), for exports.
+    def tasks_with_notes(
+        self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
+    ) -> list[Task]:
+        """Every task of a plan (or only those numbered `ids`) by id, each with all its notes
+        (oldest first) and, unless told not to, its assignments, for exports and reports.
+        (A report shows no assignment: on a city plan reading them was most of its time.)
 
         A few queries in one read transaction, so tasks, units, assignments and notes
         come from the same snapshot even while someone else is writing.
         """
+        where, params = "t.plan = :plan", {"plan": plan, "today": today.isoformat()}
+        if ids is not None:
+            # One unit's report: its tasks only, not the notes and assignments of the whole plan.
+            where += " AND t.id IN (SELECT value FROM json_each(:ids))"
+            params["ids"] = json.dumps(list(ids))
         self.conn.execute("BEGIN")
         try:
             rows = self.conn.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.plan = :plan ORDER BY t.id",
-                {"plan": plan, "today": today.isoformat()},
+                f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id", params
             ).fetchall()
-            return self._tasks_from_rows(rows, with_notes=True, with_assignments=True, today=today)
+            return self._tasks_from_rows(rows, with_notes=True, with_assignments=with_assignments, today=today)
         finally:
             self.conn.execute("COMMIT")
 
@@ -653,11 +708,17 @@ class SQLiteStore:
             """,
             {"pks": json.dumps(pks), "today": (today or date.max).isoformat()},
         )
+        # Each unit's notes grouped in one pass: filtering a task's notes once per assignment
+        # cost assignments × notes (on the city, 120 units × 200 notes for one task).
+        by_unit: dict[tuple[int, str | None], list[Note]] = {}
+        for task_pk, task_notes in notes.items():
+            for note in task_notes:
+                by_unit.setdefault((task_pk, note.unit), []).append(note)
         for task_pk, unit, via, lead, status, overdue, updated_at, vague, progress in rows:
-            own_notes = tuple(note for note in notes.get(task_pk, ()) if note.unit == unit)
             result.setdefault(task_pk, []).append(Assignment(
                 unit=unit, via=via, lead=bool(lead), status=Status(status), overdue=bool(overdue),
-                updated_at=updated_at, vague=bool(vague), progress=progress, notes=own_notes,
+                updated_at=updated_at, vague=bool(vague), progress=progress,
+                notes=tuple(by_unit.get((task_pk, unit), ())),
             ))
         return result
 
@@ -738,7 +799,7 @@ class SQLiteStore:
             targets = [self._target(entry, tasks[entry.task_id][0], units) for entry in entries]
             current = {
                 entry.key: self._target_status(target, tasks[entry.task_id], units)
-                for entry, target in zip(entries, targets) if entry.key is not None
+                for entry, target in zip(entries, targets, strict=True) if entry.key is not None
             }
             # Checked under the write lock, so two retries racing each other cannot both write.
             earlier = self._keyed_notes(plan, entries, current)
@@ -746,11 +807,11 @@ class SQLiteStore:
             # every row can go in with one executemany instead of a statement per note.
             next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM notes").fetchone()[0]
             written: list[tuple[Note, Status]] = []
-            note_rows: list[tuple[int, int, str, str, str, str | None, int | None]] = []
+            note_rows: list[tuple[int, int, str, str, str, str | None, int | None, int | None]] = []
             event_rows: list[tuple[str, str, str, str, int, str | None, str | None, str | None]] = []
             noted: set[int] = set()
-            touched_units: dict[int, list] = {}  # assignment pk: its [pk, status], noted or changed
-            for entry, target in zip(entries, targets):
+            touched_units: dict[int, _State] = {}  # assignment pk: its [pk, status], noted or changed
+            for entry, target in zip(entries, targets, strict=True):
                 task = tasks[entry.task_id]
                 task_pk = task[0]
                 if entry.key in earlier:
@@ -759,14 +820,22 @@ class SQLiteStore:
                 note_id, next_id = next_id, next_id + 1
                 noted.add(entry.task_id)
                 before = self._target_status(target, task, units)
-                status = entry.status.value if entry.status else None
-                if status == before:
+                note_status = entry.status
+                status = note_status.value if note_status else None
+                # --all changes the assignments not at the status yet (and not cancelled, unless
+                # it cancels): the task's derived status says nothing about each of them.
+                changed = {
+                    name: state for name, state in units[task_pk].items()
+                    if note_status is not None and set_by_all(Status(state[1]), note_status)
+                } if target is _ALL else {}
+                if (status == before and target is not _ALL) or (target is _ALL and not changed):
                     # Like `status 40 doing` on a task already doing: no change, so no status
                     # event for log and undo to show as "进行中 → 进行中"; the text stays a note.
-                    status, entry = None, entry._replace(status=None)
+                    status, note_status = None, None
                 unit = target if isinstance(target, str) else None
-                assignment = units[task_pk][unit][0] if unit is not None else None
+                assignment: int | None = None
                 if unit is not None:
+                    assignment = units[task_pk][unit][0]
                     touched_units[assignment] = units[task_pk][unit]
                 note_rows.append((note_id, task_pk, at, entry.by, entry.text, status, entry.count, assignment))
                 after = {"note": note_id, "text": entry.text}
@@ -777,8 +846,9 @@ class SQLiteStore:
                 if status is None:
                     event_rows.append((at, entry.by, "note", plan, entry.task_id, None, _dump(after), entry.key))
                 elif target is _ALL:
-                    old = {name: state[1] for name, state in units[task_pk].items()}
-                    for state in units[task_pk].values():
+                    # Only the units it changed: undo puts back exactly these.
+                    old = {name: state[1] for name, state in changed.items()}
+                    for state in changed.values():
                         state[1] = status
                         touched_units[state[0]] = state
                     event_rows.append((at, entry.by, "status", plan, entry.task_id,
@@ -793,7 +863,8 @@ class SQLiteStore:
                                        _dump({"status": before} | ({"unit": unit} if unit else {})),
                                        _dump(after | {"status": status}), entry.key))
                 note = Note(id=note_id, task_id=entry.task_id, at=at, by=entry.by, text=entry.text,
-                            status=entry.status, count=entry.count, key=entry.key, unit=unit)
+                            status=note_status, count=entry.count, key=entry.key, unit=unit,
+                            all_units=target is _ALL and note_status is not None)
                 written.append((note, Status(before)))
             self.conn.executemany(
                 """INSERT INTO notes (id, task, at, by, text, status, count, assignment)
@@ -821,8 +892,8 @@ class SQLiteStore:
             )
         return written
 
-    def _assignment_states(self, pks: Sequence[int]) -> dict[int, dict[str, list]]:
-        states: dict[int, dict[str, list]] = {pk: {} for pk in pks}
+    def _assignment_states(self, pks: Sequence[int]) -> dict[int, dict[str, _State]]:
+        states: dict[int, dict[str, _State]] = {pk: {} for pk in pks}
         rows = self.conn.execute(
             """SELECT task, unit, pk, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))
                ORDER BY task, position""",
@@ -833,7 +904,7 @@ class SQLiteStore:
         return states
 
     @staticmethod
-    def _target(entry: NoteInput, task_pk: int, units: dict[int, dict[str, list]]):
+    def _target(entry: NoteInput, task_pk: int, units: dict[int, dict[str, _State]]) -> _Target:
         """What a note is written on: a unit's name, _ALL, or None for the task as a whole."""
         mine = units[task_pk]
         if entry.unit is not None:
@@ -850,10 +921,9 @@ class SQLiteStore:
         raise UnitRequired(entry.task_id, list(mine))
 
     @staticmethod
-    def _target_status(target, task: list, units: dict[int, dict[str, list]]) -> str:
-        if isinstance(target, str):
-            return units[task[0]][target][1]
-        return task[1]
+    def _target_status(target: _Target, task: _State, units: dict[int, dict[str, _State]]) -> str:
+        status: str = units[task[0]][target][1] if isinstance(target, str) else task[1]
+        return status
 
     def _keyed_notes(self, plan: str, entries: Sequence[NoteInput], statuses: dict[str, str]) -> dict[str, Note]:
         """The notes earlier calls stored under the keys of `entries`, as first written.
@@ -889,8 +959,9 @@ class SQLiteStore:
                 # A status equal to the one it changes was stored as a plain note (see add_notes);
                 # the retry of that call asks again for the status that is still there.
                 status = entry.status.value if statuses[key] == entry.status.value else None
-            stored = (event_plan, task_id, payload.text, status, payload.count)
-            asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count)
+            stored = (event_plan, task_id, payload.text, status, payload.count, payload.unit)
+            asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count,
+                     entry.unit)
             if stored != asked:
                 raise KeyUsed(key, event_id, payload.note, stored, asked)
             if undone_by is not None:
@@ -1022,11 +1093,11 @@ class SQLiteStore:
         self._insert_units(changes, unit_ids)
 
     def _sync_assignments(
-        self, planned: dict[int, list[dict]], at: str, *, new: set[int] = frozenset()
-    ) -> dict[int, list[dict]]:
+        self, planned: dict[int, list[_PlannedAssignment]], at: str, *, new: Container[int] = frozenset()
+    ) -> dict[int, list[_PlannedAssignment]]:
         """Make each task's assignments follow its planned list (see import_plan); returns, for
         the existing tasks whose list changed, the list planned before."""
-        current: dict[int, list[tuple]] = {}
+        current: dict[int, list[list[Any]]] = {}  # task pk: its rows, less the task column
         rows = self.conn.execute(
             """SELECT a.task, a.pk, a.unit, a.via, a.lead, a.vague, a.manual, a.status,
                       EXISTS (SELECT 1 FROM notes n WHERE n.assignment = a.pk AND n.retracted_at IS NULL)
@@ -1036,19 +1107,19 @@ class SQLiteStore:
         )
         for task_pk, *row in rows:
             current.setdefault(task_pk, []).append(row)
-        old_plans: dict[int, list[dict]] = {}
+        old_plans: dict[int, list[_PlannedAssignment]] = {}
         inserts, updates, moved, removed = [], [], [], []
         for task_pk, plan in planned.items():
-            rows = current.get(task_pk, [])
-            old = [_planned_row(row) for row in rows if not row[5]]
+            task_rows = current.get(task_pk, [])
+            old = [_planned_row(row) for row in task_rows if not row[5]]
             if old == plan and task_pk not in new:
                 continue
             if task_pk not in new:
                 old_plans[task_pk] = old
             wanted = {entry["unit"] for entry in plan}
-            have = {row[1]: row for row in rows}
+            have = {row[1]: row for row in task_rows}
             kept = []
-            for pk, unit, _, _, _, manual, status, noted in rows:
+            for pk, unit, _, _, _, manual, status, noted in task_rows:
                 if unit in wanted:
                     continue
                 if not manual and status == Status.TODO.value and not noted:
@@ -1093,7 +1164,7 @@ class SQLiteStore:
             [(derived_status(found).value, pk, derived_status(found).value) for pk, found in statuses.items()],
         )
 
-    def _insert_units(self, tasks: Sequence[tuple[int, dict]], unit_ids: dict[str, int]) -> None:
+    def _insert_units(self, tasks: Sequence[tuple[int, _TaskFields]], unit_ids: dict[str, int]) -> None:
         self.conn.executemany(
             "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
             [(pk, unit_ids[unit], position) for pk, fields in tasks for position, unit in enumerate(fields["units"])],
@@ -1204,6 +1275,9 @@ class SQLiteStore:
         payload = event.payload
         # _REVERTERS sends only note and status events here, which decode to these two.
         assert isinstance(payload, NotePayload | StatusPayload)
+        # Notes are always written on a task, and a status event's before holds at least its status
+        # (decode_payload read it from there), so neither can be None here.
+        assert event.task is not None
         note_id = payload.note
         row = self.conn.execute(
             """SELECT n.task, n.retracted_at, t.status, n.assignment FROM notes n JOIN tasks t ON t.pk = n.task
@@ -1221,6 +1295,7 @@ class SQLiteStore:
             if payload.unit is not None:
                 restore = {payload.unit: payload.before.value}
             elif payload.all_units:
+                assert event.before is not None
                 restore = dict(event.before["units"])
             elif units:
                 # Set before the task had assignments: the upgrade gave its status to every unit.
@@ -1256,13 +1331,14 @@ class SQLiteStore:
             if int(key) not in current or current[int(key)][1] != fields:
                 raise _out_of_step(event)
         # Imports from before assignments kept no list of them: theirs stay as they are.
-        old_plans = {current[int(key)][0]: old for key, old in event.before.get("assignments", {}).items()}
+        old_plans = {current[int(key)][0]: old for key, old in before.get("assignments", {}).items()}
         if old_plans:
             now = self._planned_lists(list(old_plans))
-            for key, plan in event.after["assignments"].items():
+            # An import that stored lists before stored them after too, for the same tasks.
+            for key, plan in after["assignments"].items():
                 if now.get(current[int(key)][0], []) != plan:
                     raise _out_of_step(event)
-        replaced = event.before["tasks"]
+        replaced = before["tasks"]
         added = [current[int(key)][0] for key, old in replaced.items() if old is None]
         added_json = json.dumps(added)
         noted = [
@@ -1300,8 +1376,8 @@ class SQLiteStore:
                 {**before["plan"], "name": event.plan},
             )
 
-    def _planned_lists(self, pks: Sequence[int]) -> dict[int, list[dict]]:
-        found: dict[int, list[dict]] = {}
+    def _planned_lists(self, pks: Sequence[int]) -> dict[int, list[_PlannedAssignment]]:
+        found: dict[int, list[_PlannedAssignment]] = {}
         rows = self.conn.execute(
             """SELECT task, pk, unit, via, lead, vague FROM assignments
                WHERE task IN (SELECT value FROM json_each(?)) AND manual = 0 ORDER BY task, position""",
@@ -1314,7 +1390,7 @@ class SQLiteStore:
     def _revert_assign(self, event: Event, *, at: str, by: str) -> None:
         """Take back the assignments `assign` added: still untouched, since undo goes newest first."""
         task_pk = self._task_pk(event)
-        units = [row["unit"] for row in event.after["assignments"]]
+        units = [row["unit"] for row in _assignment_rows(event, event.after)]
         found = self.conn.execute(
             """SELECT pk FROM assignments WHERE task = ? AND unit IN (SELECT value FROM json_each(?))""",
             (task_pk, json.dumps(units, ensure_ascii=False)),
@@ -1328,7 +1404,7 @@ class SQLiteStore:
     def _revert_unassign(self, event: Event, *, at: str, by: str) -> None:
         """Put back the assignments `unassign` removed, as they were."""
         task_pk = self._task_pk(event)
-        self._insert_assignment_rows(task_pk, event.before["assignments"])
+        self._insert_assignment_rows(task_pk, _assignment_rows(event, event.before))
         self._rederive([task_pk])
         self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
 
@@ -1336,14 +1412,15 @@ class SQLiteStore:
         row = self.conn.execute("SELECT pk FROM tasks WHERE plan = ? AND id = ?", (event.plan, event.task)).fetchone()
         if row is None:
             raise _out_of_step(event)
-        return row[0]
+        pk: int = row[0]
+        return pk
 
     def _drop_assignments(self, pks: Sequence[int]) -> None:
         # Only notes undo retracted can be left on them; their events keep every word.
         self.conn.executemany("DELETE FROM notes WHERE assignment = ?", [(pk,) for pk in pks])
         self.conn.executemany("DELETE FROM assignments WHERE pk = ?", [(pk,) for pk in pks])
 
-    def _insert_assignment_rows(self, task_pk: int, rows: Sequence[dict]) -> None:
+    def _insert_assignment_rows(self, task_pk: int, rows: Sequence[_AssignmentRow]) -> None:
         self.conn.executemany(
             """INSERT INTO assignments (task, unit, via, lead, vague, manual, position, status, updated_at)
                VALUES (:task, :unit, :via, :lead, :vague, :manual, :position, :status, :updated_at)""",
@@ -1378,25 +1455,32 @@ class SQLiteStore:
                 ],
             )
 
+    def _task_assignments(self, plan: str, task_id: int) -> tuple[int, str, dict[str, _State]] | None:
+        """A task's key, stored status and assignments by unit, for a change of its units; None if absent."""
+        row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
+        if row is None:
+            return None
+        task_pk, status = row
+        return task_pk, status, self._assignment_states([task_pk])[task_pk]
+
     @_db_errors
     def assign(
         self, plan: str, task_id: int, assignments: Sequence[AssignmentInput], *, at: str, by: str
     ) -> Event | None:
         """Add units to a task (the office's `assign`); None when the task does not exist."""
         with self.transaction():
-            row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
-            if row is None:
+            found = self._task_assignments(plan, task_id)
+            if found is None:
                 return None
-            task_pk, before = row
-            have = self._assignment_states([task_pk])[task_pk]
+            task_pk, before, have = found
             taken = [a.unit for a in assignments if a.unit in have]
             if taken:
                 raise AlreadyAssigned(task_id, taken)
             start = self.conn.execute(
                 "SELECT coalesce(max(position), -1) + 1 FROM assignments WHERE task = ?", (task_pk,)
             ).fetchone()[0]
-            rows = [
-                {"unit": a.unit, "via": a.via, "lead": 0, "vague": int(a.vague), "manual": 1,
+            rows: list[_AssignmentRow] = [
+                {"unit": a.unit, "via": a.via, "lead": int(a.lead), "vague": int(a.vague), "manual": 1,
                  "position": start + offset, "status": Status.TODO.value, "updated_at": at}
                 for offset, a in enumerate(assignments)
             ]
@@ -1411,11 +1495,10 @@ class SQLiteStore:
         no unit would be left.
         """
         with self.transaction():
-            row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
-            if row is None:
+            found = self._task_assignments(plan, task_id)
+            if found is None:
                 return None
-            task_pk, before = row
-            have = self._assignment_states([task_pk])[task_pk]
+            task_pk, before, have = found
             missing = [unit for unit in units if unit not in have]
             if missing:
                 raise NotAssigned(task_id, missing[0], list(have))
@@ -1433,7 +1516,7 @@ class SQLiteStore:
                 raise AssignmentHasNotes(task_id, noted)
             columns = ("unit", "via", "lead", "vague", "manual", "position", "status", "updated_at")
             rows = [
-                dict(zip(columns, found)) for found in self.conn.execute(
+                cast(_AssignmentRow, dict(zip(columns, found, strict=True))) for found in self.conn.execute(
                     f"""SELECT {', '.join(columns)} FROM assignments
                         WHERE task = ? AND unit IN (SELECT value FROM json_each(?)) ORDER BY position""",
                     (task_pk, json.dumps(list(units), ensure_ascii=False)),
@@ -1444,7 +1527,7 @@ class SQLiteStore:
 
     def _assignment_event(
         self, task_pk: int, plan: str, task_id: int, action: str, before: str, *, at: str, by: str,
-        after_rows: list[dict] | None = None, before_rows: list[dict] | None = None,
+        after_rows: list[_AssignmentRow] | None = None, before_rows: list[_AssignmentRow] | None = None,
     ) -> Event:
         self._rederive([task_pk])
         self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
@@ -1633,6 +1716,32 @@ class SQLiteStore:
                 found.append(f"表 tasks 第 {rowid} 行的 status 列与其各单位（assignments）的状态不一致，应为 {expected.value}")
         return found
 
+    # -- the 各单位进展 sheet coming back ----------------------------------------------
+
+    @_db_errors
+    def add_notes_unless_changed(
+        self, plan: str, entries: Sequence[tuple[NoteInput, str]], *, at: str
+    ) -> tuple[list[tuple[Note, Status]], list[int]]:
+        """Write, in one transaction, each note whose assignment (of its entry's unit) still has
+        the `Assignment.version` given beside it; leave out the others. Returns the notes written
+        (as `add_notes` does) and the indexes of the entries left out."""
+        with self.transaction():
+            ids = sorted({entry.task_id for entry, _ in entries})
+            pks = dict(self.conn.execute(
+                "SELECT id, pk FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
+                (plan, json.dumps(ids)),
+            ).fetchall())
+            found = self._assignments_of(list(pks.values()), self._notes_of(list(pks.values())), None)
+            versions = {(task_id, assignment.unit): assignment.version
+                        for task_id, pk in pks.items() for assignment in found.get(pk, [])}
+            stale = [index for index, (entry, version) in enumerate(entries)
+                     if versions.get((entry.task_id, entry.unit or "")) != version]
+            left_out = set(stale)
+            fresh = [entry for index, (entry, _) in enumerate(entries) if index not in left_out]
+            written = self.add_notes(plan, fresh, at=at) if fresh else []
+            # Every entry written matched an assignment of a task found under this same lock.
+            assert written is not None
+        return written, stale
 
 def _parses(parse: Callable[[str], object]) -> Callable[[str], bool]:
     def check(text: str) -> bool:
@@ -1695,6 +1804,13 @@ def _import_payload(event: Event) -> tuple[_ImportBefore, _ImportAfter]:
     return cast(_ImportBefore, event.before), cast(_ImportAfter, event.after)
 
 
+def _assignment_rows(event: Event, stored: JsonObject | None) -> list[_AssignmentRow]:
+    """The rows an assign event stored after, or an unassign event before, as it recorded them."""
+    if stored is None:
+        raise _out_of_step(event)
+    return cast(list[_AssignmentRow], stored["assignments"])
+
+
 def _out_of_step(event: Event) -> StoreError:
     return StoreError(
         f"历史记录 #{event.id} 与台账当前内容不一致（数据库可能被其他程序改动过），未撤销任何内容；"
@@ -1702,13 +1818,13 @@ def _out_of_step(event: Event) -> StoreError:
     )
 
 
-def _planned(assignment: AssignmentInput) -> dict:
+def _planned(assignment: AssignmentInput) -> _PlannedAssignment:
     """An assignment as planned from the cell, as import events keep it."""
     return {"unit": assignment.unit, "via": assignment.via, "lead": bool(assignment.lead),
             "vague": bool(assignment.vague)}
 
 
-def _planned_row(row: tuple) -> dict:
+def _planned_row(row: Sequence[Any]) -> _PlannedAssignment:
     """The same from a stored row (pk, unit, via, lead, vague, …)."""
     return {"unit": row[1], "via": row[2], "lead": bool(row[3]), "vague": bool(row[4])}
 

@@ -52,14 +52,33 @@ def expand_after_upgrade(store: Storage, directory: UnitDirectory, applied: list
     store.expand_assignments(entries, at=dates.timestamp())
 
 
-def resolve_unit(ledger: Session, task: Task, typed: str) -> str:
+def resolve_unit(ledger: Session, task: Task, typed: str, *, status: bool = False, given: str | None = None) -> str:
     """The unit `typed` (any alias) names among the task's assignments, else a usage error
-    naming the task's units, or the closest ones when there are many."""
+    naming the task's units, or the closest ones when there are many. `given`: where the
+    unit came from when the command did not name it (GONGKAI_UNIT), for the message."""
     name = ledger.directory.canonical(unit_name(typed))
     units = [assignment.unit for assignment in task.assignments]
     if name in units:
         return name
-    raise UsageError(not_assigned_message(task.id, typed, units))
+    origin = f"（来自{given}）" if given else ""
+    unit = ledger.directory.get(name)
+    if unit is not None and unit.members:
+        members = [member for member in ledger.directory.responsible(name) if member in units]
+        if members:
+            instead = "公开办要一次设置所有单位的状态请用 --all" if status else "不写单位则记为对任务整体的说明"
+            raise UsageError(
+                f"“{typed}”{origin}是 {len(ledger.directory.responsible(name))} 个单位的集合，任务 {task.id} "
+                f"分别分配给了其中每个单位；请用 --unit 指明其中一个（例如 --unit {members[0]}），{instead}。未做任何更改。"
+            )
+    if not ledger.directory.known(name) and name not in ledger.store.unit_names():
+        import difflib
+
+        candidates = list(dict.fromkeys([*units, *ledger.directory.spellings()]))
+        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+        hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
+        raise UsageError(f"未知的责任单位“{typed}”{origin}。{hint}未做任何更改。")
+    message = not_assigned_message(task.id, typed, units)
+    raise UsageError(message.replace(f"“{typed}”", f"“{typed}”{origin}", 1) if origin else message)
 
 
 def not_assigned_message(task_id: int, typed: str, units: list[str]) -> str:
@@ -74,21 +93,29 @@ def not_assigned_message(task_id: int, typed: str, units: list[str]) -> str:
     return f"任务 {task_id} 没有分配给“{typed}”；{listed}。"
 
 
-def unit_required(task_id: int, units: list[str]) -> UsageError:
+def unit_required(task_id: int, units: list[str], *, by: str = "status") -> UsageError:
+    """A status without a unit on a task with several: how to name one, for `status`, for `note
+    --status` (which has no --all) or for a line of `note --from` (by "status", "note", "batch")."""
     shown = "、".join(units[:3]) + (f"等 {len(units)} 个单位" if len(units) > 3 else "")
-    return UsageError(
-        f"任务 {task_id} 分配给了 {shown}，请用 --unit 指明是哪个单位的状态（或设置环境变量 GONGKAI_UNIT）；"
-        "公开办要一次设置所有单位的状态请加 --all。未做任何更改。"
-    )
+    if by == "batch":
+        how = "请在“单位”（unit）列写明是哪个单位的状态"
+    else:
+        how = "请用 --unit 指明是哪个单位的状态（或设置环境变量 GONGKAI_UNIT）"
+    every = "请加 --all" if by == "status" else f"请用 gongkai status {task_id} 状态 --all"
+    return UsageError(f"任务 {task_id} 分配给了 {shown}，{how}；公开办要一次设置所有单位的状态{every}。未做任何更改。")
 
 
 def assign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | None = None) -> Event:
     """Give a task to more units (a collective: to its members); recorded and undoable."""
     plan = ledger.plan()
     wanted = _known_units(ledger, units)
-    entries = planned(ledger.directory, wanted)
-    # Named by the office, not by the cell: none of them leads.
-    entries = tuple(entry._replace(lead=False) for entry in entries)
+    task = ledger.store.task(plan.name, task_id, today=ledger.today)
+    cell_lead = ledger.directory.canonical(task.lead_unit) if task is not None and task.lead_unit else None
+    # Named by the office, not by the cell: only the unit the 责任单位 cell names first leads
+    # (given back after an unassign, say).
+    entries = tuple(
+        entry._replace(lead=entry.via is None and entry.unit == cell_lead) for entry in planned(ledger.directory, wanted)
+    )
     try:
         event = ledger.store.assign(plan.name, task_id, entries, at=dates.timestamp(), by=ledger.author(by))
     except AlreadyAssigned as refusal:
@@ -111,7 +138,7 @@ def unassign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | N
     task = ledger.store.task(plan.name, task_id, today=ledger.today)
     if task is None:
         raise no_task(plan.name, task_id)
-    names = list(dict.fromkeys(resolve_unit(ledger, task, typed) for typed in units))
+    names = list(dict.fromkeys(name for typed in units for name in _assigned(ledger, task, typed)))
     try:
         event = ledger.store.unassign(plan.name, task_id, names, at=dates.timestamp(), by=ledger.author(by))
     except NotAssigned as refusal:
@@ -127,6 +154,19 @@ def unassign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | N
     if event is None:
         raise no_task(plan.name, task_id)
     return event
+
+
+def _assigned(ledger: Session, task: Task, typed: str) -> list[str]:
+    """The task's units `typed` names: a collective not itself assigned names its members
+    that are, as `assign` of that collective gave the task to them."""
+    name = ledger.directory.canonical(unit_name(typed))
+    units = [assignment.unit for assignment in task.assignments]
+    unit = ledger.directory.get(name)
+    if name not in units and unit is not None and unit.members:
+        members = [member for member in ledger.directory.responsible(name) if member in units]
+        if members:
+            return members
+    return [resolve_unit(ledger, task, typed)]
 
 
 def _known_units(ledger: Session, units: Sequence[str]) -> list[str]:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from .. import dates
 from ..errors import NotFound, UsageError
 from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
-from ..models import Note, Status
+from ..models import Note, Status, set_by_all
 from ..store import KeyUndone, KeyUsed, NotAssigned, NoteContent, NoteInput, UnitRequired
 from ..units import unit_name
 from .reading import show
@@ -82,10 +82,16 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     except UsageError as err:
         # A unit refusal names a task: say which line asked for it.
         refused = getattr(err.__context__, "task_id", None)
-        line = next((line.line for line, entry in zip(lines, entries) if entry.task_id == refused), None)
-        if line is None:
+        if isinstance(err.__context__, UnitRequired):
+            from .assignments import unit_required
+
+            err = unit_required(err.__context__.task_id, err.__context__.units, by="batch")
+        refused_line = next(
+            (line.line for line, entry in zip(lines, entries, strict=True) if entry.task_id == refused), None
+        )
+        if refused_line is None:
             raise
-        raise UsageError(f"“{source}”第 {line} 行：{err.message.removesuffix('未做任何更改。')}整批未写入。") from None
+        raise UsageError(f"“{source}”第 {refused_line} 行：{err.message.removesuffix('未做任何更改。')}整批未写入。") from None
     if written is None:
         raise NotFound(f"写入时“{source}”中的某项任务已不在计划“{plan.name}”中；整批未写入。")
     return [note for note, _ in written]
@@ -105,19 +111,23 @@ def set_status(
     if all_units:
         if unit is not None:
             raise UsageError("--all 与 --unit 只能选一个：--all 设置所有单位的状态。")
-        current = {assignment.status for assignment in task.assignments} or {task.status}
         named = None
+        if task.assignments:
+            unchanged = not any(set_by_all(assignment.status, status) for assignment in task.assignments)
+        else:
+            unchanged = task.status == status
     else:
         typed = unit if unit is not None else ledger.settings.unit
         if typed is not None:
-            named = resolve_unit(ledger, task, typed)
+            named = resolve_unit(ledger, task, typed, status=True,
+                                 given=ledger.settings.unit_source if unit is None else None)
         elif len(task.assignments) > 1:
             raise unit_required(task_id, [assignment.unit for assignment in task.assignments])
         else:
             named = task.assignments[0].unit if task.assignments else None
         own = next((a for a in task.assignments if a.unit == named), task)
-        current = {own.status}
-    if not text and current == {status}:
+        unchanged = own.status == status
+    if not text and unchanged:
         return StatusChange(task_id, status, status, None, named)
     written, before = _write_note(ledger, task_id, text, by=by, status=status, unit=named, all_units=all_units)
     return StatusChange(task_id, before, status, written, named)
@@ -130,7 +140,7 @@ def _unit_of(ledger: Session, task_id: int, unit: str | None) -> str | None:
     typed = unit if unit is not None else ledger.settings.unit
     if typed is None:
         return None
-    return resolve_unit(ledger, show(ledger, task_id), typed)
+    return resolve_unit(ledger, show(ledger, task_id), typed, given=ledger.settings.unit_source if unit is None else None)
 
 
 def _write_note(
@@ -170,7 +180,8 @@ class _key_refusals:
         if isinstance(error, NotAssigned):
             raise UsageError(not_assigned_message(error.task_id, error.unit, error.units)) from None
         if isinstance(error, UnitRequired):
-            raise unit_required(error.task_id, error.units) from None
+            # `status` asks for its unit before it writes: this is a note's --status.
+            raise unit_required(error.task_id, error.units, by="note") from None
         if isinstance(error, KeyUsed):
             raise UsageError(
                 f"键“{error.key}”已用于计划“{error.stored[0]}”任务 {error.stored[1]} 的进展记录 #{error.note}"
@@ -194,6 +205,7 @@ def _differences(stored: NoteContent, asked: NoteContent) -> str:
 
     shown: tuple[tuple[str, Callable[[object], str] | None], ...] = (
         ("计划", lambda value: f"“{value}”"), ("任务", str), ("进展说明", None), ("状态", status), ("次数", count),
+        ("单位", lambda value: f"“{value}”" if value else "任务整体"),
     )
     parts = []
     for (what, show_value), old, new in zip(shown, stored, asked, strict=True):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
 from ..errors import UsageError
-from ..models import Note, Plan, Status, Task
+from ..models import Assignment, Note, Plan, Status, Task
 from ..store import TaskQuery
 from ..units import Unit, unit_name
 from .session import Session, no_task
@@ -64,6 +64,16 @@ class PlanTasks(NamedTuple):
 
     plan: Plan
     tasks: list[Task]
+    # `export --unit`: the units whose rows of the 各单位进展 sheet it holds, and their name as typed.
+    units: tuple[str, ...] | None = None
+    unit: str | None = None
+
+    @property
+    def assignment_rows(self) -> list[tuple[Task, Assignment]]:
+        """The 各单位进展 sheet's rows: every task's assignments (of `units`), by task and position."""
+        wanted = None if self.units is None else set(self.units)
+        return [(task, assignment) for task in self.tasks for assignment in task.assignments
+                if wanted is None or assignment.unit in wanted]
 
 
 class ProgressReport(NamedTuple):
@@ -97,17 +107,15 @@ def list_tasks(
     """Tasks by id. A unit also matches tasks given to a group it belongs to (marked `via`);
     one unit's listing shows, and filters on, that unit's own status."""
     matches = _unit_matches(ledger, units, direct=direct or lead)
-    query = TaskQuery(
-        units=_names(matches),
-        lead_only=lead,
-        direct_only=direct,
-        own_unit=_own_unit(matches),
-        statuses=statuses,
-        group=group or None,
-        search=search or None,
-        overdue_only=overdue,
+    query = _unit_query(matches, lead=lead, direct=direct)._replace(
+        statuses=statuses, group=group or None, search=search or None, overdue_only=overdue,
     )
     return _mark_via(ledger.store.tasks(ledger.plan().name, query, today=ledger.today), matches)
+
+
+def _unit_query(matches: list[_UnitMatch], *, lead: bool, direct: bool) -> TaskQuery:
+    """The part of a listing's query that `--unit`, `--lead` and `--direct` ask for."""
+    return TaskQuery(units=_names(matches), lead_only=lead, direct_only=direct, own_unit=_own_unit(matches))
 
 
 def due(
@@ -135,17 +143,9 @@ def due(
             f"日期范围为空：起始日期 {due_after.isoformat()} 晚于截止日期 {due_before.isoformat()}。"
         )
     matches = _unit_matches(ledger, units, direct=direct or lead)
-    query = TaskQuery(
-        units=_names(matches),
-        lead_only=lead,
-        direct_only=direct,
-        own_unit=_own_unit(matches),
-        due_before=due_before,
-        due_after=due_after,
-        with_due_only=True,
-        overdue_only=overdue,
-        open_only=not include_closed,
-        order_by_due=True,
+    query = _unit_query(matches, lead=lead, direct=direct)._replace(
+        due_before=due_before, due_after=due_after, with_due_only=True, overdue_only=overdue,
+        open_only=not include_closed, order_by_due=True,
     )
     return _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
 
@@ -164,7 +164,7 @@ def remind(
             open_only=True, order_by_due=True,
         )
         tasks = _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
-        sections = (_reminder(None, tasks),)
+        sections: tuple[Reminder, ...] = (_reminder(None, tasks),)
     else:
         # A collective stands for its members: --unit 各街镇 gives each town its own section.
         wanted = [member for match in matches for member in ledger.directory.responsible(match.name)]
@@ -179,6 +179,8 @@ def _sections_per_unit(ledger: Session, rows: list[Task]) -> tuple[Reminder, ...
     per_unit: dict[str, list[Task]] = {}
     vague: dict[int, Task] = {}
     for task in rows:
+        # open_assignments gives each task with the one assignment its row is for.
+        assert task.assignment is not None
         if task.assignment.vague:
             vague.setdefault(task.id, task)
         else:
@@ -199,8 +201,17 @@ def summary(ledger: Session, *, by: str | None = None) -> Summary:
         raise UsageError(f"无效的分组方式“{by}”，可选：unit（单位）、group（任务名称）、month（截止月份）。")
     plan = ledger.plan()
     tasks = ledger.store.tasks(plan.name, TaskQuery(), today=ledger.today)
+    # A listing's task knows only the sum of its counts; the few that could have reached their
+    # target are read whole, so that a target counts per unit (Task.target_reached).
+    tasks = [
+        _whole(ledger, task) if task.target_reached and not task.status.closed else task for task in tasks
+    ]
     counts = ledger.store.unit_counts(plan.name, today=ledger.today) if by == "unit" else None
     return summarize(plan.name, tasks, ledger.today, by=by, unit_counts=counts)
+
+
+def _whole(ledger: Session, task: Task) -> Task:
+    return ledger.store.task(task.plan, task.id, today=ledger.today) or task
 
 
 def show(ledger: Session, task_id: int) -> Task:
@@ -211,22 +222,37 @@ def show(ledger: Session, task_id: int) -> Task:
     return task
 
 
-def export_tasks(ledger: Session) -> PlanTasks:
+def export_tasks(ledger: Session, *, unit: str | None = None) -> PlanTasks:
+    """The plan for an export; with `unit` (an alias, or a collective for its members), only
+    the tasks that unit has an assignment of, and only its rows of the 各单位进展 sheet."""
     plan = ledger.plan()
-    return PlanTasks(plan, ledger.store.tasks_with_notes(plan.name, today=ledger.today))
+    tasks = ledger.store.tasks_with_notes(plan.name, today=ledger.today)
+    if unit is None:
+        return PlanTasks(plan, tasks)
+    (match,) = _unit_matches(ledger, (unit,), direct=True)
+    wanted = ledger.directory.responsible(match.name)
+    mine = set(wanted) | set(match.direct)
+    tasks = [task for task in tasks if any(assignment.unit in mine for assignment in task.assignments)]
+    return PlanTasks(plan, tasks, units=tuple(mine), unit=unit_name(unit))
 
 
 def report(ledger: Session, *, unit: str | None = None, since: str | None = None) -> ProgressReport:
     """A unit's tasks (as `list --unit` finds them) with their notes, and the notes of the period."""
     plan = ledger.plan()
     start = ledger.parse_date(since, plan) if since is not None else None
-    everything = {task.id: task for task in ledger.store.tasks_with_notes(plan.name, today=ledger.today)}
+    # A report shows no task's assignments (a unit's own comes from its listing below), and one
+    # unit's report reads only its own tasks: on a city plan the rest took longer to read than
+    # the 100 ms a read command may spend in the store.
     if unit is None:
-        tasks = list(everything.values())
+        tasks = ledger.store.tasks_with_notes(plan.name, today=ledger.today, with_assignments=False)
         name = None
     else:
         mine = list_tasks(ledger, units=(unit,))
         name = ledger.directory.canonical(unit_name(unit))
+        noted = ledger.store.tasks_with_notes(
+            plan.name, today=ledger.today, ids=[task.id for task in mine], with_assignments=False
+        )
+        everything = {task.id: task for task in noted}
         tasks = [_as_reported(everything[task.id], task) for task in mine]
     zone = dates.tz()
     period = tuple(
@@ -257,10 +283,10 @@ def _unit_matches(ledger: Session, units: tuple[str, ...], *, direct: bool) -> l
     for typed in units:
         cleaned = unit_name(typed)
         if not (directory.known(cleaned) or cleaned in stored):
-            spellings = list(dict.fromkeys([*directory.spellings(), *stored]))
+            candidates = list(dict.fromkeys([*directory.spellings(), *stored]))
             import difflib
 
-            close = difflib.get_close_matches(cleaned, spellings, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(cleaned, candidates, n=3, cutoff=0.5)
             hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
             raise UsageError(f"未知的责任单位“{typed}”。{hint}")
         name = directory.canonical(cleaned)
