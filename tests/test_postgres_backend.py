@@ -145,15 +145,27 @@ def test_the_url_option_wins_over_the_environment_and_stays_a_url(executable, pg
 
 
 @pytest.mark.postgres
-def test_a_command_the_backend_cannot_run_yet_writes_nothing(executable, pg_url):
-    """An empty database would be filled with the bundled plan; importing is not written for
-    PostgreSQL yet, so the transaction that created the schema is rolled back whole."""
+def test_list_on_an_empty_database_loads_the_bundled_plan_as_on_a_new_file(executable, pg_url, tmp_path):
+    frozen = {"GONGKAI_NOW": "2023-04-01T09:00:00+08:00"}
+    on_file = run(executable, "list", "--unit", "区财政局", "--format", "json", db=str(tmp_path / "new.db"), env=frozen)
+    on_server = run(executable, "list", "--unit", "区财政局", "--format", "json", db=pg_url, env=frozen)
+    assert on_file.returncode == 0, on_file.stderr
+    assert (on_server.returncode, on_server.stdout, on_server.stderr) == (0, on_file.stdout, on_file.stderr)
+    assert run(executable, "plans", "--format", "json", db=pg_url).stdout == run(
+        executable, "plans", "--format", "json", db=str(tmp_path / "new.db")).stdout
+
+
+@pytest.mark.postgres
+def test_a_failed_first_import_leaves_the_database_without_a_ledger(executable, pg_url, tmp_path):
+    """As a bad file leaves no SQLite file behind: the schema's transaction is rolled back whole."""
     import psycopg
 
-    result = run(executable, "list", db=pg_url)
-    assert result.returncode == 4
-    assert result.stderr.strip().splitlines() == [
-        "错误：PostgreSQL 台账还不支持写入：团队模式尚在开发中，目前只支持查询。"
-    ]
+    bad = tmp_path / "tasks_2024.csv"
+    bad.write_text("序号,任务名称\n1,缺列\n", encoding="utf-8")
+    on_file = run(executable, "import", str(bad), db=str(tmp_path / "new.db"))
+    on_server = run(executable, "import", str(bad), db=pg_url)
+    assert on_file.returncode == 2
+    assert (on_server.returncode, on_server.stdout, on_server.stderr) == (2, on_file.stdout, on_file.stderr)
+    assert not (tmp_path / "new.db").exists()
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT to_regnamespace('gongkai')").fetchone() == (None,)

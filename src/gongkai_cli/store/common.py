@@ -240,7 +240,7 @@ def keyed_note(
 # (id, task pk, at, by, text, status, count, assignment pk)
 NoteRow = tuple[int, int, str, str, str, str | None, int | None, int | None]
 # (at, by, action, plan, task id, before, after, key): an event row less its id.
-EventRow = tuple[str, str, str, str, int, str | None, str | None, str | None]
+EventRow = tuple[str, str, str, str, int | None, str | None, str | None, str | None]
 
 
 class NoteWrites(NamedTuple):
