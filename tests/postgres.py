@@ -111,3 +111,16 @@ def with_query(url: str, **params: str) -> str:
     query = dict(parse_qsl(parts.query))
     query.update(params)
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """What GONGKAI_DB names for a test that only goes through the command line: a new SQLite
+    file, and again (marked `postgres`) a fresh PostgreSQL database, so the same test holds
+    both backends to the same behaviour."""
+    if request.param == "sqlite":
+        db = tmp_path / "ledger" / "gongkai.db"
+        db.parent.mkdir(exist_ok=True)
+        return str(db)
+    url: str = request.getfixturevalue("pg_url")
+    return url
