@@ -306,3 +306,28 @@ def test_concurrent_writers_lose_nothing(executable, pg_url, tmp_path):
                                        text=True, check=True).stdout)
     assert len(events) == 1 + 8 * len(towns)
     assert subprocess.run([executable, "check"], env=env, capture_output=True, check=False).returncode == 0
+
+
+def test_check_on_a_server_finds_what_the_server_does_not_enforce(executable, pg_url, tmp_path):
+    """A history no longer append-only, and a task status its units do not give: exit 4, first named."""
+    import psycopg
+
+    env = {**cron_env(tmp_path, tmp_path, today="2023-04-14", user="公开办"), "GONGKAI_DB": pg_url}
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([executable, "check"], env=env, capture_output=True, text=True, check=False)
+
+    assert subprocess.run([executable, "status", "62", "done", "--unit", "马陆镇"], env=env, check=False,
+                          capture_output=True).returncode == 0
+    assert check().returncode == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE gongkai.tasks SET status = 'done' WHERE plan = '2023' AND id = 62")
+        result = check()
+        assert result.returncode == 4 and result.stdout == ""
+        assert "status 列与其各单位（assignments）的状态不一致，应为 doing" in result.stderr
+        conn.execute("UPDATE gongkai.tasks SET status = 'doing' WHERE plan = '2023' AND id = 62")
+        assert check().returncode == 0
+        conn.execute("ALTER TABLE gongkai.events DISABLE TRIGGER events_no_update")
+        result = check()
+    assert result.returncode == 4
+    assert "表 events 的触发器 events_no_update 缺失或已停用" in result.stderr

@@ -1,9 +1,9 @@
 """Storage: what the use cases may ask of a ledger's database, and the one place a backend is chosen.
 
-The use cases see only `Storage`. `store/sqlite.py` implements it for a file;
-`store/postgres.py`, for a server named by a `postgresql://` URL (a `ServerURL`), is
-under construction (issue 13): it connects, keeps its schema and answers the reads,
-and refuses every write yet. `_backend` picks one by the database's name.
+The use cases see only `Storage`. `store/sqlite.py` implements it for a file,
+`store/postgres.py` for a server named by a `postgresql://` URL (a `ServerURL`); what
+their writes decide alike, without SQL, is `store/common.py`. `_backend` picks one by
+the database's name.
 
 A store reports facts (`Refusal` and its kinds); turning them into the user's
 language and an exit code is the use cases' business.

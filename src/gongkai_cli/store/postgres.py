@@ -1,13 +1,15 @@
-"""The PostgreSQL backend of `Storage` (issue 13, under construction).
+"""The PostgreSQL backend of `Storage` (issue 13; units' roles and row-level security to come).
 
-What works: connecting (every failure one Chinese line, exit 4), recognising a
-ledger, and creating or upgrading its schema (store/postgres_schema.py) in one
-transaction, with `on_create` and `on_upgrade` inside it as for SQLite; the read half
-of `Storage` (plans, units, tasks with every filter, one task, exports' read,
-history), answering as the SQLite store does (tests/test_postgres_reads.py); and
-`copy_from_sqlite`, a SQLite ledger copied in key for key. Every write (and check,
-backup, restore) still refuses with one line saying team mode is not finished, so
-that a command against a server fails cleanly instead of half-working.
+Connecting (every failure one Chinese line, exit 4), recognising a ledger, and creating
+or upgrading its schema (store/postgres_schema.py) in one transaction, with `on_create`
+and `on_upgrade` inside it as for SQLite; every read and write of `Storage`, answering
+as the SQLite store does (tests/test_postgres_reads.py, tests/test_postgres_writes.py):
+the writes decide what to change through store/common.py, as SQLite's do, and only the
+SQL here is PostgreSQL's; `check`'s problems; and `copy_from_sqlite`, a SQLite ledger
+copied in key for key. Backup and restore stay SQLite's (pg_dump does a server's).
+
+Writes take turns under one transaction-scoped advisory lock (WRITE_LOCK), as SQLite's
+writers do under BEGIN IMMEDIATE; see `_write`.
 
 Timestamps are `timestamptz` and are shown, as the SQLite ledger stores them, in ISO
 8601 in the office's time zone (dates.tz()), whatever the server's TimeZone.
