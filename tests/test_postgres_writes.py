@@ -331,3 +331,23 @@ def test_check_on_a_server_finds_what_the_server_does_not_enforce(executable, pg
         result = check()
     assert result.returncode == 4
     assert "表 events 的触发器 events_no_update 缺失或已停用" in result.stderr
+
+
+def test_a_write_waiting_past_the_busy_timeout_fails_in_one_line_and_writes_nothing(executable, pg_url, tmp_path):
+    import psycopg
+
+    env = {**cron_env(tmp_path, tmp_path, today="2023-04-14", user="公开办"), "GONGKAI_DB": pg_url}
+    assert subprocess.run([executable, "list"], env=env, capture_output=True, check=False).returncode == 0
+    with psycopg.connect(pg_url) as other:  # another writer, in the middle of its transaction
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        result = subprocess.run([executable, "note", "40", "等不到"], env={**env, "GONGKAI_BUSY_TIMEOUT": "1"},
+                                capture_output=True, text=True, check=False, timeout=60)
+        # Reading does not wait for writers.
+        listed = subprocess.run([executable, "show", "40", "--format", "json"], env=env, capture_output=True,
+                                text=True, check=False, timeout=60)
+    assert result.returncode == 4 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"错误：数据库“{ServerURL(pg_url)}”正被其他进程占用，等待 1 秒后仍未释放，请稍后重试"
+        "（等待时间可用环境变量 GONGKAI_BUSY_TIMEOUT 调整）。"
+    ]
+    assert listed.returncode == 0 and json.loads(listed.stdout)["notes"] == []
