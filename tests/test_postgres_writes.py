@@ -351,3 +351,34 @@ def test_a_write_waiting_past_the_busy_timeout_fails_in_one_line_and_writes_noth
         "（等待时间可用环境变量 GONGKAI_BUSY_TIMEOUT 调整）。"
     ]
     assert listed.returncode == 0 and json.loads(listed.stdout)["notes"] == []
+
+
+def test_expand_assignments_gives_a_task_without_any_its_units_with_the_task_status(executable, pg_url, tmp_path):
+    """What an upgrade does for tasks from before assignments (m007 on SQLite), on the server's store."""
+    from datetime import date
+
+    import psycopg
+
+    from gongkai_cli.store import AssignmentInput
+
+    env = {**cron_env(tmp_path, tmp_path, today="2023-04-14", user="公开办"), "GONGKAI_DB": pg_url}
+    assert subprocess.run([executable, "list"], env=env, capture_output=True, check=False).returncode == 0
+    store = PostgresStore.open(ServerURL(pg_url))
+    try:
+        planned = store.task("2023", 62, today=date(2023, 4, 14)).assignments
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("""DELETE FROM gongkai.assignments a USING gongkai.tasks t
+                            WHERE a.task = t.pk AND t.plan = '2023' AND t.id = 62""")
+            conn.execute("UPDATE gongkai.tasks SET status = 'doing' WHERE plan = '2023' AND id = 62")
+        ((plan, task_id, units),) = store.unassigned_tasks()
+        assert (plan, task_id, units) == ("2023", 62, store.task("2023", 62, today=date(2023, 4, 14)).units)
+        store.expand_assignments(
+            [("2023", 62, tuple(AssignmentInput(a.unit, a.via, a.lead, a.vague) for a in planned))],
+            at="2023-04-14T10:00:00+08:00",
+        )
+        expanded = store.task("2023", 62, today=date(2023, 4, 14)).assignments
+        assert [(a.unit, a.via, a.lead) for a in expanded] == [(a.unit, a.via, a.lead) for a in planned]
+        assert {a.status.value for a in expanded} == {"doing"}
+        assert store.unassigned_tasks() == [] and store.commits == [] and store.content_problems() == []
+    finally:
+        store.close()
