@@ -6,13 +6,16 @@ import os
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
 from ..errors import StoreError, UsageError
-from ..store import NotADatabase, NotALedger, Storage, exclusive, open_backup, open_store
+from ..store import NotADatabase, NotALedger, exclusive, open_backup, open_store
 from ..text import os_reason
 from .session import Session
+
+if TYPE_CHECKING:
+    from ..store.protocol import Storage
 
 
 def backup(ledger: Session, target: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
