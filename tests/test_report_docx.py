@@ -104,6 +104,18 @@ def test_tables_repeat_their_header_row_in_a_smaller_size(session, tmp_path):
     assert document.tables[1].rows[1]._tr.trPr.find(qn("w:cantSplit")) is not None
 
 
+def test_the_per_unit_table_centres_its_figures_and_keeps_unit_names_on_one_line(session, tmp_path):
+    completion = write_docx(session, tmp_path).tables[0]
+    assert [cell.text for cell in completion.rows[0].cells] == ["单位", "任务数", "已完成", "逾期", "完成率"]
+    for row in completion.rows[1:]:
+        assert {cell.paragraphs[0].style.name for cell in row.cells[1:]} == {"表格数字"}
+    # The longest names of the bundled unit file (区人力资源社会保障局, 10 characters) fit one line
+    # of 五号 (about 3.7 mm a character, 3.8 mm of cell padding) instead of breaking in two.
+    unit_width, *figure_widths = (cell.width.mm for cell in completion.rows[0].cells)
+    assert unit_width >= 10 * 3.7 + 3.8
+    assert all(width >= 5 * 3.7 + 3.8 for width in figure_widths)  # "100.0%" and "已完成" stay whole
+
+
 def test_a_row_too_tall_for_a_page_may_split(gk, tmp_path):
     gk("note", "1", "很长的进展。" * 80)
     tasks = write_docx(gk, tmp_path).tables[1]  # after the per-unit completion table
