@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 from docx import Document
@@ -114,6 +115,17 @@ def test_the_per_unit_table_centres_its_figures_and_keeps_unit_names_on_one_line
     unit_width, *figure_widths = (cell.width.mm for cell in completion.rows[0].cells)
     assert unit_width >= 10 * 3.7 + 3.8
     assert all(width >= 5 * 3.7 + 3.8 for width in figure_widths)  # "100.0%" and "已完成" stay whole
+
+
+def test_document_properties_name_the_report_not_the_library_that_wrote_it(session, tmp_path):
+    # Word shows these under 文件 → 属性; python-docx's template says "python-docx", 2013-12-23.
+    properties = write_docx(session, tmp_path).core_properties
+    assert properties.title == "政务公开工作要点落实情况报告"
+    assert properties.author == "" and properties.comments == "" and properties.last_modified_by == ""
+    assert properties.language == "zh-CN"
+    written = datetime(2023, 4, 10, 2, 0, tzinfo=timezone.utc)
+    assert properties.created.replace(tzinfo=timezone.utc) == written
+    assert properties.modified.replace(tzinfo=timezone.utc) == written
 
 
 def test_a_row_too_tall_for_a_page_may_split(gk, tmp_path):
