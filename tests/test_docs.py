@@ -152,6 +152,17 @@ def test_examples_print_what_the_page_shows(page: Path, executable: str, tmp_pat
     assert not failures, "\n\n".join(failures) + "\n\n(run `python tests/test_docs.py --update` if the change is intended)"
 
 
+def test_the_environment_table_names_every_variable_the_program_reads():
+    """A variable only the code knows (GONGKAI_BUSY_TIMEOUT was one) is a setting no operator finds."""
+    read = set()
+    for source in (ROOT / "src").rglob("*.py"):
+        # _GONGKAI_COMPLETE is the shell completion protocol, set by the completion script itself.
+        read |= set(re.findall(r"(?<![\w])GONGKAI_[A-Z_]+", source.read_text(encoding="utf-8")))
+    usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    table = usage.split("## 数据库与环境变量", 1)[1].split("\n## ", 1)[0]
+    assert sorted(name for name in read if f"`{name}" not in table) == []
+
+
 def _refreshed(expected: list[str], actual: list[str]) -> list[str]:
     """New expected lines: the actual output, keeping a `⋯` elision where the page had one."""
     if ELLIPSIS not in expected:
