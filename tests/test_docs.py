@@ -152,6 +152,16 @@ def test_examples_print_what_the_page_shows(page: Path, executable: str, tmp_pat
     assert not failures, "\n\n".join(failures) + "\n\n(run `python tests/test_docs.py --update` if the change is intended)"
 
 
+@pytest.mark.parametrize("page", PAGES, ids=_page_id)
+def test_every_page_fixes_the_day_before_its_first_example(page: Path):
+    """An example run on the real date would pass today and fail next month."""
+    fixed: dict[str, str] = {}
+    for step in parse(page):
+        fixed.update(step.env)
+        if step.block:
+            assert {"GONGKAI_TODAY", "GONGKAI_NOW"} & set(fixed), f"{_page_id(page)}: set GONGKAI_TODAY in an env comment"
+
+
 def test_the_environment_table_names_every_variable_the_program_reads():
     """A variable only the code knows (GONGKAI_BUSY_TIMEOUT was one) is a setting no operator finds."""
     read = set()
