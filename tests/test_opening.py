@@ -383,6 +383,24 @@ def test_the_lock_wait_is_configurable_and_the_message_states_it(run):
     assert json.loads(run("show", "40", "-f", "json").stdout)["notes"] == []
 
 
+
+def test_restore_waits_as_long_as_gongkai_busy_timeout_says(run, tmp_path):
+    """Restore waits for every other connection to close; it waited the built-in 30 seconds
+    whatever GONGKAI_BUSY_TIMEOUT said, and its message then named a wait the user had not set."""
+    assert run("note", "40", "备份之前").returncode == 0
+    copy = tmp_path / "copy.db"
+    assert run("backup", str(copy)).returncode == 0
+    holder = sqlite3.connect(run.db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        refused(run("restore", str(copy), "--yes", GONGKAI_BUSY_TIMEOUT="0.5"), 4, "等待 0.5 秒", "GONGKAI_BUSY_TIMEOUT")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if "before-restore" in p.name) == []
+    restored = run("restore", str(copy), "--yes", GONGKAI_BUSY_TIMEOUT="0.5")
+    assert restored.returncode == 0, restored.stderr
+
 # -- where the user cannot write ----------------------------------------------------------
 
 

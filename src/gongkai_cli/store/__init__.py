@@ -213,14 +213,16 @@ def open_store(
     )
 
 
-def open_backup(backup: Path) -> "Storage":
+def open_backup(backup: Path, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> "Storage":
     """A backup file as it is, read-only: nothing is migrated or written."""
-    return _backend(backup).open_backup(backup)
+    return _backend(backup).open_backup(backup, timeout)
 
 
-def exclusive(database: Path) -> "contextlib.AbstractContextManager[Storage]":
+def exclusive(
+    database: Path, *, timeout: float = BUSY_TIMEOUT_SECONDS
+) -> "contextlib.AbstractContextManager[Storage]":
     """The ledger `database` with no other process reading or writing it until the block ends."""
-    return _backend(database).exclusive(database)
+    return _backend(database).exclusive(database, timeout)
 
 
 def _backend(database: Path) -> "type[SQLiteStore]":

@@ -74,17 +74,17 @@ class Restored(NamedTuple):
     aside: Path  # the replaced database, kept as it was
 
 
-def inspect_backup(backup: str | os.PathLike[str], database: Path) -> BackupSummary:
+def inspect_backup(backup: str | os.PathLike[str], database: Path, *, timeout: float) -> BackupSummary:
     """Check that `backup` is a whole gongkai ledger that may replace `database`; what it holds."""
-    backup = _existing_backup(backup, database)
-    source = open_backup(backup)
+    backup = _existing_backup(backup, database, timeout)
+    source = open_backup(backup, timeout=timeout)
     try:
         return _checked_backup(source, backup)
     finally:
         source.close()
 
 
-def restore(backup: str | os.PathLike[str], database: Path) -> Restored:
+def restore(backup: str | os.PathLike[str], database: Path, *, timeout: float) -> Restored:
     """Replace the ledger at `database` by the content of `backup`, keeping the replaced one aside.
 
     Under one exclusive lock on the live database (no reader or writer in
@@ -94,10 +94,10 @@ def restore(backup: str | os.PathLike[str], database: Path) -> Restored:
     """
     from .. import files
 
-    backup = _existing_backup(backup, database)
-    source = open_backup(backup)
+    backup = _existing_backup(backup, database, timeout)
+    source = open_backup(backup, timeout=timeout)
     try:
-        with exclusive(database) as live:
+        with exclusive(database, timeout=timeout) as live:
             summary = _checked_backup(source, backup)
             stamp = datetime.now(dates.tz()).strftime("%Y%m%dT%H%M%S")
             aside = database.with_name(f"{database.name}.before-restore-{stamp}.db")
@@ -116,7 +116,7 @@ def restore(backup: str | os.PathLike[str], database: Path) -> Restored:
     return Restored(database=database, backup=summary, aside=aside)
 
 
-def _check_replaceable(database: Path) -> None:
+def _check_replaceable(database: Path, timeout: float) -> None:
     """StoreError unless `database` is an existing gongkai ledger: another program's
     SQLite file is left as every other command leaves it, untouched."""
     if database.is_dir():
@@ -124,16 +124,16 @@ def _check_replaceable(database: Path) -> None:
     if not database.is_file():
         raise StoreError(f"数据库“{database}”不存在；恢复只替换已有的台账，新建请先运行 gongkai init --empty。")
     # Opened as `check` opens it: the file is recognised, nothing is written.
-    open_store(database, create=False, upgrade=False).close()
+    open_store(database, create=False, upgrade=False, timeout=timeout).close()
 
 
-def _existing_backup(backup: str | os.PathLike[str], database: Path) -> Path:
+def _existing_backup(backup: str | os.PathLike[str], database: Path, timeout: float) -> Path:
     """The backup file named, once it is known to exist and may replace `database`."""
     from .. import files
 
     backup = Path(backup).expanduser()
     files.refuse_ledger_files(backup, database, what="恢复来源")
-    _check_replaceable(database)
+    _check_replaceable(database, timeout)
     if not backup.is_file():
         raise UsageError(f"找不到备份文件“{backup}”。" if not backup.exists() else f"备份“{backup}”不是文件。")
     return backup
