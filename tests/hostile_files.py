@@ -35,7 +35,9 @@ def plan_workbook(path: Path, *, sheets: int = 1, far_cell: bool = False) -> Pat
     return path
 
 
-def raw_workbook(path: Path, rows: Iterable[bytes], strings: Iterable[bytes] | None = None) -> Path:
+def raw_workbook(
+    path: Path, rows: Iterable[bytes], strings: Iterable[bytes] | None = None, *, after: Iterable[bytes] = ()
+) -> Path:
     """A minimal package written part by part, so a part far larger than the file is streamed, never held."""
     overrides = [("/xl/workbook.xml", "sheet.main"), ("/xl/worksheets/sheet1.xml", "worksheet")]
     relations = [("worksheet", "worksheets/sheet1.xml")]
@@ -63,7 +65,7 @@ def raw_workbook(path: Path, rows: Iterable[bytes], strings: Iterable[bytes] | N
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in parts.items():
             archive.writestr(name, text)
-        for name, chunks in ((SHEET, _sheet(rows)), (STRINGS, strings)):
+        for name, chunks in ((SHEET, _sheet(rows, after)), (STRINGS, strings)):
             if chunks is None:
                 continue
             with archive.open(name, "w", force_zip64=True) as out:
@@ -72,10 +74,13 @@ def raw_workbook(path: Path, rows: Iterable[bytes], strings: Iterable[bytes] | N
     return path
 
 
-def _sheet(rows: Iterable[bytes]) -> Iterator[bytes]:
+def _sheet(rows: Iterable[bytes], after: Iterable[bytes] = ()) -> Iterator[bytes]:
+    """The worksheet part; `after` is what follows the rows in the schema's order, e.g. <mergeCells>."""
     yield f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_MAIN}"><sheetData>'.encode()
     yield from rows
-    yield b"</sheetData></worksheet>"
+    yield b"</sheetData>"
+    yield from after
+    yield b"</worksheet>"
 
 
 def _inline(ref: str, text: str) -> str:
@@ -127,6 +132,16 @@ def huge_shared_string(path: Path, size: int) -> Path:
                + _inline("E2", "全年").encode() + b"</row>")
 
     return raw_workbook(path, sheet(), strings())
+
+
+def many_merges(path: Path, merges: int) -> Path:
+    """One task, then `merges` ranges merged down the task columns B-E, two rows each, none overlapping."""
+    task = (b'<row r="2"><c r="A2"><v>1</v></c>' + _inline("B2", "组").encode() + _inline("C2", "内容一").encode()
+            + _inline("D2", "区财政局").encode() + _inline("E2", "全年").encode() + b"</row>")
+    ranges = (f"{column}{row}:{column}{row + 1}" for row in range(3, 3 + 2 * merges, 2) for column in "BCDE")
+    refs = "".join(f'<mergeCell ref="{ref}"/>' for _, ref in zip(range(merges), ranges, strict=False))
+    after = [f'<mergeCells count="{merges}">{refs}</mergeCells>'.encode()]
+    return raw_workbook(path, [_header_row(), task], after=after)
 
 
 def long_cell(path: Path, chars: int) -> Path:

@@ -125,3 +125,57 @@ def test_no_color_is_honoured_in_a_terminal(executable, tmp_path):
     plain = _in_a_terminal(executable, ["due", "--before", "2023-04-20"], {**env, "NO_COLOR": "1"})
     assert "2023-03-31" in plain
     assert not COLOUR.search(plain)
+
+
+def _inbox_script(tmp_path: Path) -> Path:
+    """The `gongkai-inbox` script exactly as docs/cron.md prints it."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "cron.md").read_text(encoding="utf-8")
+    body = page.split("    #!/bin/sh\n", 1)[1].split("\n\n", 1)[0]
+    script = tmp_path / "gongkai-inbox"
+    script.write_text("#!/bin/sh\n" + "".join(line[4:] + "\n" for line in body.splitlines()), encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
+def test_the_inbox_recipe_of_the_cron_page_loses_no_push_and_stores_none_twice(executable, tmp_path):
+    """The recipe issue 14 asked for: a push that arrives while notes are being written stays for the
+    next round (the old `… < 40.txt && rm 40.txt` deleted it), a round that dies after a note was
+    stored does not store it twice when re-run, and a file gongkai refuses is set aside."""
+    script = _inbox_script(tmp_path)
+    inbox = tmp_path / "inbox" / "40"
+    inbox.mkdir(parents=True)
+    (inbox / "a.txt").write_text("第一份\n", encoding="utf-8")
+    (inbox / "b.txt").write_text("第二份\n", encoding="utf-8")
+    (inbox / "empty.txt").write_text("", encoding="utf-8")
+    # Stands in for gongkai on the PATH. Its first run is when another system delivers a file;
+    # the run that stores 第二份 is the one a failure (exit 4) hits just after the commit.
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "gongkai").write_text(
+        "#!/bin/sh\n"
+        f'[ -e "{tmp_path}/delivered" ] || {{ : > "{tmp_path}/delivered"; printf "迟到的投递\\n" > "{inbox}/late.txt"; }}\n'
+        'text=$(cat)\n'
+        f'printf "%s\\n" "$text" | "{executable}" "$@" || exit $?\n'
+        f'if [ "$text" = 第二份 ] && [ ! -e "{tmp_path}/failed" ]; then : > "{tmp_path}/failed"; exit 4; fi\n',
+        encoding="utf-8")
+    (shim / "gongkai").chmod(0o755)
+    env = {"PATH": f"{shim}:/usr/bin:/bin", "TZ": "UTC", "GONGKAI_DB": str(tmp_path / "gongkai.db"),
+           "GONGKAI_TODAY": "2023-04-14", "GONGKAI_USER": "同步脚本", "HOME": str(tmp_path)}
+
+    def round_() -> subprocess.CompletedProcess:
+        return subprocess.run(["sh", str(script), "40", str(inbox)], check=False, capture_output=True, text=True,
+                              encoding="utf-8", env=env, cwd=tmp_path, timeout=120)
+
+    def notes() -> list[str]:
+        shown = subprocess.run([executable, "show", "40", "-f", "json"], check=True, capture_output=True, text=True,
+                               encoding="utf-8", env=env, timeout=60)
+        return sorted(note["text"] for note in json.loads(shown.stdout)["notes"])
+
+    assert round_().returncode == 4
+    assert sorted(path.name for path in inbox.iterdir()) == ["b.txt.taken", "empty.txt.taken", "late.txt"]
+    assert notes() == ["第一份", "第二份"]
+    second = round_()
+    assert second.returncode == 0, second.stderr
+    assert sorted(path.name for path in inbox.iterdir()) == ["empty.txt.rejected"]
+    assert notes() == ["第一份", "第二份", "迟到的投递"]
+    assert round_().returncode == 0  # an empty inbox is a quiet success

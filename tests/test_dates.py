@@ -284,14 +284,19 @@ def test_unknown_tz_is_usage_error(monkeypatch, name):
     assert f"“{name}”" in caught.value.message
 
 
-def test_shanghai_without_tz_database_falls_back_to_fixed_offset(monkeypatch):
-    def no_database(key):
-        raise dates.ZoneInfoNotFoundError(key)
+def test_the_default_zone_needs_no_tz_database_and_agrees_with_it(monkeypatch):
+    import zoneinfo
 
-    monkeypatch.setattr(dates, "ZoneInfo", no_database)
-    fallback = dates.tz()
-    assert fallback.utcoffset(datetime.datetime(2023, 7, 1)) == timedelta(hours=8)
-    assert fallback.utcoffset(datetime.datetime(2023, 1, 1)) == timedelta(hours=8)
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+    def no_database(key):
+        raise zoneinfo.ZoneInfoNotFoundError(key)
+
+    monkeypatch.setattr(zoneinfo, "ZoneInfo", no_database)
+    zone = dates.tz()
+    for moment in (datetime.datetime(1992, 7, 1), datetime.datetime(2023, 1, 1), datetime.datetime(2023, 7, 1, 12)):
+        assert zone.utcoffset(moment) == shanghai.utcoffset(moment) == timedelta(hours=8)
+        assert zone.tzname(moment) == shanghai.tzname(moment)
 
     monkeypatch.setenv("GONGKAI_TZ", "Europe/Berlin")
     with pytest.raises(UsageError):

@@ -152,6 +152,34 @@ def test_examples_print_what_the_page_shows(page: Path, executable: str, tmp_pat
     assert not failures, "\n\n".join(failures) + "\n\n(run `python tests/test_docs.py --update` if the change is intended)"
 
 
+@pytest.mark.parametrize("page", PAGES, ids=_page_id)
+def test_every_page_fixes_the_day_before_its_first_example(page: Path):
+    """An example run on the real date would pass today and fail next month."""
+    fixed: dict[str, str] = {}
+    for step in parse(page):
+        fixed.update(step.env)
+        if step.block:
+            assert {"GONGKAI_TODAY", "GONGKAI_NOW"} & set(fixed), f"{_page_id(page)}: set GONGKAI_TODAY in an env comment"
+
+
+def test_the_readme_stays_short_and_links_every_docs_page():
+    """Issue 14: the README is the front page (about 200 lines, at most about 250); the manual is docs/."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    assert [page.name for page in sorted((ROOT / "docs").glob("*.md")) if f"(docs/{page.name}" not in readme] == []
+
+
+def test_the_environment_table_names_every_variable_the_program_reads():
+    """A variable only the code knows (GONGKAI_BUSY_TIMEOUT was one) is a setting no operator finds."""
+    read = set()
+    for source in (ROOT / "src").rglob("*.py"):
+        # _GONGKAI_COMPLETE is the shell completion protocol, set by the completion script itself.
+        read |= set(re.findall(r"(?<![\w])GONGKAI_[A-Z_]+", source.read_text(encoding="utf-8")))
+    usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    table = usage.split("## 数据库与环境变量", 1)[1].split("\n## ", 1)[0]
+    assert sorted(name for name in read if f"`{name}" not in table) == []
+
+
 def _refreshed(expected: list[str], actual: list[str]) -> list[str]:
     """New expected lines: the actual output, keeping a `⋯` elision where the page had one."""
     if ELLIPSIS not in expected:

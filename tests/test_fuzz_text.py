@@ -7,6 +7,8 @@ table and JSON lines of `note --from`, every generated input must give:
 - no traceback on stderr, and stdout/stderr that are valid UTF-8;
 - no control character (ESC, BEL, C1, bidi controls, U+FFFE/U+FFFF) in stdout or stderr,
   in table, Markdown, CSV or JSON output (JSON writes them as \\uXXXX escapes) and in any message;
+- at a terminal (a pseudo-terminal: notes, plan names and unit names are shown there too), no
+  control character either, apart from the colour codes gongkai itself writes;
 - a ledger that `gongkai check` finds clean afterwards.
 
 The CI profile keeps each target to a few dozen subprocess runs; for a longer local run:
@@ -20,8 +22,12 @@ import csv
 import io
 import json
 import os
+import pty
 import re
+import select
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -42,6 +48,8 @@ FUZZ = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "gongkai-ci"))
 EXIT_CODES = {0, 2, 3, 4}
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
 HEADER = ["id", "group", "content", "units", "deadline"]
+# What gongkai itself writes to a terminal: colours and text styles (SGR), and CR before each LF.
+OWN_CODES = re.compile("\x1b\\[[0-9;]*m|\r(?=\n)")
 
 # Pieces that have broken terminals, rich, Markdown viewers, spreadsheets or SQL before.
 PIECES = [
@@ -92,6 +100,33 @@ class Ledger:
         assert not CONTROL.search(result.stdout), (args, result.stdout)
         return result
 
+    def at_terminal(self, *args: str) -> str:
+        """Run gongkai with a pseudo-terminal as stdin, stdout and stderr, as a person at a shell does."""
+        leader, follower = pty.openpty()
+        try:
+            process = subprocess.Popen([self.executable, *args], stdin=follower, stdout=follower, stderr=follower,
+                                       env={**self.env, "TERM": "xterm-256color"}, cwd=self.dir, close_fds=True,
+                                       start_new_session=True)
+        finally:
+            os.close(follower)
+        shown, deadline = b"", time.monotonic() + 60
+        try:
+            while select.select([leader], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                shown += os.read(leader, 65536)
+        except OSError:  # EIO: the program has exited and closed its side of the terminal
+            pass
+        finally:
+            os.close(leader)
+        if process.poll() is None and time.monotonic() >= deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+        code = process.wait(timeout=60)
+        self.exit_codes[code] = self.exit_codes.get(code, 0) + 1
+        text = shown.decode("utf-8")
+        assert code in EXIT_CODES, (args, code, text)
+        assert "Traceback" not in text, (args, text)
+        assert not CONTROL.search(OWN_CODES.sub("", text)), (args, text)
+        return text
+
     def check(self) -> None:
         result = self("check")
         assert result.returncode == 0, result.stderr
@@ -125,8 +160,11 @@ def test_fuzz_notes_and_authors(ledger):
         # "--by=" and "--" so that generated text starting with "-" is never taken for an option.
         if ledger("note", f"--by={by}", "--", "40", text).returncode == 0:
             ledger("show", "40", "-f", fmt)
+            ledger.at_terminal("show", "40")
 
-    fuzz(ledger, example, text=ARG_TEXT, by=ARG_TEXT, fmt=SHOWN_AS)
+    # Both must be storable for a note to be shown: weighted so that most examples get that far.
+    mostly_storable = st.one_of(STORABLE, ARG_TEXT)
+    fuzz(ledger, example, text=mostly_storable, by=mostly_storable, fmt=SHOWN_AS)
 
 
 def test_fuzz_notes_from_stdin(ledger):
@@ -145,6 +183,7 @@ def test_fuzz_plan_names(ledger):
         if ledger("import", str(plan), f"--plan={name}", "--year", "2024").returncode == 0:
             ledger(f"--plan={name}", "summary", "-f", fmt)
             ledger(f"--plan={name}", "plans", "-f", fmt)
+            ledger.at_terminal(f"--plan={name}", "summary")
 
     fuzz(ledger, example, name=ARG_TEXT, fmt=SHOWN_AS)
 
@@ -153,6 +192,7 @@ def test_fuzz_unit_names(ledger):
     def example(unit, fmt):
         ledger("list", f"--unit={unit}", "-f", fmt)
         ledger("report", f"--unit={unit}")
+        ledger.at_terminal("list", f"--unit={unit}")
 
     known = st.sampled_from(["区财政局", "马陆镇", "区大数据中心", "各街镇", " 区 财政局 "])
     fuzz(ledger, example, unit=st.one_of(known, ARG_TEXT), fmt=SHOWN_AS)

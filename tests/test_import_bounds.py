@@ -161,6 +161,16 @@ def test_more_task_rows_than_the_limit_are_refused(gongkai, tmp_path):
     assert gongkai("import", str(csv)).returncode == 0
 
 
+def test_more_merged_cells_than_the_limit_are_refused(gongkai, tmp_path):
+    # A few hundred kilobytes of <mergeCell> would otherwise build a dictionary entry per range.
+    path = hostile.many_merges(tmp_path / "tasks_2024.xlsx", tables.MAX_MERGES + 1)
+    one_chinese_error(gongkai("import", str(path)), "合并单元格", f"{tables.MAX_MERGES} 处")
+    assert tasks_in(gongkai.db, "2024") == []
+    path = hostile.many_merges(tmp_path / "tasks_2024.xlsx", tables.MAX_MERGES)
+    assert gongkai("import", str(path)).returncode == 0
+    assert tasks_in(gongkai.db, "2024") == [(1, "内容一", "区财政局")]
+
+
 def test_merged_cells_are_still_spread_down_their_column(gongkai, tmp_path):
     import openpyxl
 

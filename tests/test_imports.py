@@ -122,6 +122,14 @@ def test_tab_completion_imports_no_heavy_module(env):
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
+def test_beijing_time_needs_no_tz_database(env):
+    """China has no daylight saving time: the default zone is a fixed offset, so commands
+    load neither zoneinfo nor the tz database; another zone, named in GONGKAI_TZ, does."""
+    for args in (["list", "--unit", "区财政局", "--format", "json"], ["note", "40", "x", "--quiet"]):
+        assert "zoneinfo" not in imported_modules(args, env)
+    assert "zoneinfo" in imported_modules(["note", "40", "x", "--quiet"], {**env, "GONGKAI_TZ": "Europe/Berlin"})
+
+
 def test_help_imports_no_rich(env):
     assert "rich" not in imported_modules(["list", "--help"], env)
 

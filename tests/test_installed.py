@@ -335,3 +335,41 @@ def test_a_unit_file_saved_by_excel_on_chinese_windows_is_used(run):
     result = run("list", "--unit", "财政", "--direct", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert [t["id"] for t in json.loads(result.stdout)] == [26, 28, 29, 30]
+
+
+# Every command that works on a plan, with --db and --plan after its name; what it printed must
+# come from the other ledger's plan 2024 (one task, 序号 1), never from the default ledger's 2023.
+_AFTER_THE_NAME = [
+    (["list", "-f", "json"], lambda out: [(t["plan"], t["id"]) for t in json.loads(out)] == [("2024", 1)]),
+    (["due", "--before", "2024-12-31", "-f", "json"], lambda out: [t["plan"] for t in json.loads(out)] == ["2024"]),
+    (["remind", "-f", "json"], lambda out: json.loads(out)["plan"] == "2024"),
+    (["summary", "-f", "json"], lambda out: (json.loads(out)["plan"], json.loads(out)["total"]) == ("2024", 1)),
+    (["report"], lambda out: "- 计划：2024" in out),
+    (["show", "1", "-f", "json"], lambda out: json.loads(out)["plan"] == "2024"),
+    (["units", "-f", "json"], lambda out: sum(u["tasks"] for u in json.loads(out)) == 1),
+    (["note", "1", "进展"], lambda out: out.startswith("计划 2024 第 1 项")),
+    (["status", "1", "doing"], lambda out: out.startswith("计划 2024 第 1 项")),
+    (["assign", "1", "--unit", "区民政局"], lambda out: out.startswith("计划 2024 第 1 项")),
+    (["unassign", "1", "--unit", "区民政局"], lambda out: out.startswith("计划 2024 第 1 项")),
+    (["export", "-f", "json"], lambda out: [t["plan"] for t in json.loads(out)] == ["2024"]),
+    (["log", "-f", "json"], lambda out: {e["plan"] for e in json.loads(out)} == {"2024"}),
+    (["undo", "--yes"], lambda out: "计划 2024 第 1 项：已撤销" in out),
+]
+
+
+def test_plan_and_db_after_the_name_of_every_command_that_uses_them(run, tmp_path):
+    run("init")
+    other = tmp_path / "other.db"
+    table = tmp_path / "tasks_2024.csv"
+    table.write_text("id,group,content,units,deadline\n1,组,二〇二四年的任务,区财政局,全年\n", encoding="utf-8")
+    assert run("import", str(table), "--db", str(other), "--plan", "2024").returncode == 0
+    for args, printed_from_2024 in _AFTER_THE_NAME:
+        result = run(*args, "--db", str(other), "--plan", "2024", extra_env={"GONGKAI_PLAN": "2023"})
+        assert result.returncode == 0, (args, result.stderr)
+        assert printed_from_2024(result.stdout), (args, result.stdout)
+    assert [p["name"] for p in json.loads(run("plans", "--db", str(other), "-f", "json").stdout)] == ["2024"]
+    copy = tmp_path / "copy.db"
+    for args in (["backup", str(copy)], ["check"], ["restore", str(copy), "--yes"]):
+        result = run(*args, "--db", str(other))
+        assert result.returncode == 0, (args, result.stderr)
+    assert run("log", "-f", "json").stdout.count('"action": "note"') == 0  # the default ledger saw nothing

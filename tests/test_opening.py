@@ -307,6 +307,39 @@ def test_a_failed_import_into_a_missing_database_leaves_no_file(run, tmp_path):
     assert len(json.loads(listed.stdout)) == 91
 
 
+def _zip(path: Path, members: dict[str, str]) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as package:
+        for name, text in members.items():
+            package.writestr(name, text)
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "extra", "needle"),
+    [
+        ("tasks_2024.ods", lambda p: _zip(p, {"mimetype": "application/vnd.oasis.opendocument.spreadsheet",
+                                              "content.xml": "<office:document-content/>"}), (), "OpenDocument"),
+        ("tasks_2024.xls", lambda p: p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)), (), "旧版 Excel"),
+        ("tasks_2024.csv", lambda p: p.write_text(HEADER.replace(",", "\t") + '1\t组\t"内容\t区财政局\t全年\n',
+                                                  encoding="utf-8"), (), "CSV 格式有误"),
+        ("通知.docx", lambda p: shutil.copyfile(FIXTURES / "no_task_table.docx", p), (), "没有任务分解表"),
+        ("分解表.pdf", lambda p: shutil.copyfile(FIXTURES / "encrypted.pdf", p), (), "已加密"),
+        ("tasks_2024.csv", lambda p: p.write_text(HEADER + "1,组,内容,区财政厅,全年\n", encoding="utf-8"),
+         ("--strict",), "区财政厅 → 区财政局？"),
+    ],
+    ids=["ods", "old-xls", "broken-tab-csv", "docx-without-table", "encrypted-pdf", "strict-unknown-unit"],
+)
+def test_every_refused_import_into_a_missing_database_leaves_no_file(run, tmp_path, name, make, extra, needle):
+    source = tmp_path / name
+    make(source)
+    refused(run("import", str(source), *extra), 2, needle)
+    assert not run.db.exists() and companions(run.db) == []
+
+
 def test_an_import_into_a_missing_database_holds_only_that_plan(run, tmp_path):
     plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,区财政局,全年\n2,组,内容二,区审计局,4月20日前\n")
     imported = run("import", str(plan))
@@ -349,6 +382,24 @@ def test_the_lock_wait_is_configurable_and_the_message_states_it(run):
         holder.close()
     assert json.loads(run("show", "40", "-f", "json").stdout)["notes"] == []
 
+
+
+def test_restore_waits_as_long_as_gongkai_busy_timeout_says(run, tmp_path):
+    """Restore waits for every other connection to close; it waited the built-in 30 seconds
+    whatever GONGKAI_BUSY_TIMEOUT said, and its message then named a wait the user had not set."""
+    assert run("note", "40", "备份之前").returncode == 0
+    copy = tmp_path / "copy.db"
+    assert run("backup", str(copy)).returncode == 0
+    holder = sqlite3.connect(run.db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        refused(run("restore", str(copy), "--yes", GONGKAI_BUSY_TIMEOUT="0.5"), 4, "等待 0.5 秒", "GONGKAI_BUSY_TIMEOUT")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if "before-restore" in p.name) == []
+    restored = run("restore", str(copy), "--yes", GONGKAI_BUSY_TIMEOUT="0.5")
+    assert restored.returncode == 0, restored.stderr
 
 # -- where the user cannot write ----------------------------------------------------------
 

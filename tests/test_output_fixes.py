@@ -3,6 +3,7 @@ help at 80 columns, and the formats each command accepts."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -129,3 +130,37 @@ def test_help_breaks_example_commands_only_at_their_spaces(run, args, columns):
     joined = re.sub(r"\n *", " ", text)
     for example in EXAMPLES[args]:
         assert example in joined, (example, text)
+
+
+def _width(line: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def _commands(run) -> list[str]:
+    text = run("--help").stdout
+    listed = text.split("命令：\n", 1)[1].split("\n\n", 1)[0]
+    return [line.split()[0] for line in listed.splitlines() if line.startswith("  ") and line[2] != " "]
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_every_commands_help_fits_and_fills_its_paragraphs_to_the_width(run, columns):
+    """A line break in the source of a help text is not a line break on screen: a paragraph
+    kept on two source lines came out as a line, a lone “最新进展”, and the rest."""
+    commands = _commands(run)
+    assert len(commands) == 20 and "import" in commands and "export" in commands
+    for command in ["", *commands]:
+        result = run(*([command] if command else []), "-h", extra_env={"COLUMNS": str(columns)})
+        assert result.returncode == 0, (command, result.stderr)
+        lines = result.stdout.splitlines()
+        assert all(_width(line) <= columns for line in lines), result.stdout
+        for english in ("<bool>", "<str>", "<list", "Usage", "Options", "Arguments", "Show this message", "env var",
+                        "default:", "…"):
+            assert english not in result.stdout, (command, english)
+        description = result.stdout.split("\n\n", 1)[1].split("\n参数：", 1)[0].split("\n选项：", 1)[0]
+        rows = description.splitlines()
+        for line, after in itertools.pairwise(rows):
+            if line and after and not line.startswith(" ") and not after.startswith(" "):
+                # The longest word a line may have to leave for the next one is a file name.
+                assert _width(line) >= columns - 16, (command, columns, line, after)

@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 from docx import Document
@@ -102,6 +103,29 @@ def test_tables_repeat_their_header_row_in_a_smaller_size(session, tmp_path):
         assert {east_asia(p.style) for row in table.rows[1:] for cell in row.cells for p in cell.paragraphs} == {"仿宋_GB2312"}
     # A task row of ordinary length stays on one page.
     assert document.tables[1].rows[1]._tr.trPr.find(qn("w:cantSplit")) is not None
+
+
+def test_the_per_unit_table_centres_its_figures_and_keeps_unit_names_on_one_line(session, tmp_path):
+    completion = write_docx(session, tmp_path).tables[0]
+    assert [cell.text for cell in completion.rows[0].cells] == ["单位", "任务数", "已完成", "逾期", "完成率"]
+    for row in completion.rows[1:]:
+        assert {cell.paragraphs[0].style.name for cell in row.cells[1:]} == {"表格数字"}
+    # The longest names of the bundled unit file (区人力资源社会保障局, 10 characters) fit one line
+    # of 五号 (about 3.7 mm a character, 3.8 mm of cell padding) instead of breaking in two.
+    unit_width, *figure_widths = (cell.width.mm for cell in completion.rows[0].cells)
+    assert unit_width >= 10 * 3.7 + 3.8
+    assert all(width >= 5 * 3.7 + 3.8 for width in figure_widths)  # "100.0%" and "已完成" stay whole
+
+
+def test_document_properties_name_the_report_not_the_library_that_wrote_it(session, tmp_path):
+    # Word shows these under 文件 → 属性; python-docx's template says "python-docx", 2013-12-23.
+    properties = write_docx(session, tmp_path).core_properties
+    assert properties.title == "政务公开工作要点落实情况报告"
+    assert properties.author == "" and properties.comments == "" and properties.last_modified_by == ""
+    assert properties.language == "zh-CN"
+    written = datetime(2023, 4, 10, 2, 0, tzinfo=timezone.utc)
+    assert properties.created.replace(tzinfo=timezone.utc) == written
+    assert properties.modified.replace(tzinfo=timezone.utc) == written
 
 
 def test_a_row_too_tall_for_a_page_may_split(gk, tmp_path):

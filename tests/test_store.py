@@ -217,7 +217,7 @@ def test_tasks_with_notes_covers_the_whole_plan_in_id_order(store: Store):
 
 
 def test_the_sqlite_store_has_every_method_of_the_storage_protocol():
-    from gongkai_cli.store import Storage
+    from gongkai_cli.store.protocol import Storage
 
     wanted = {name for name in vars(Storage) if not name.startswith("_")} | set(Storage.__annotations__)
     assert wanted - set(dir(Store)) - {"commits"} == set()

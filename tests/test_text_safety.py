@@ -329,3 +329,19 @@ def test_check_finds_statuses_and_dates_the_program_cannot_parse(gk):
     behind_our_back(gk.db, "UPDATE tasks SET status = 'finished' WHERE id = 3")
     behind_our_back(gk.db, "UPDATE tasks SET due = '2023-02-30' WHERE id = 5")
     refused(gk("check"), 4, "共 2 个问题", "表 tasks", "status 列不是有效的状态")
+
+
+def test_every_unsafe_character_fails_isprintable_so_the_fast_path_misses_none():
+    # inert and json_inert skip their regular expressions for text that str.isprintable
+    # accepts (tab and line break aside): sound only while no unsafe character is printable.
+    from gongkai_cli import text
+
+    unsafe = re.compile(text._UNSAFE_CHAR)
+    printable = [hex(code) for code in range(0x110000) if unsafe.fullmatch(chr(code)) and chr(code).isprintable()]
+    assert printable == []
+    for code in (0x1B, 0x7F, 0x85, 0x61C, 0x200E, 0x202E, 0x2069, 0xD800, 0xFFFE, 0xFFFF):
+        shown = text.inert(f"任务{chr(code)}\t说明\n")
+        assert chr(code) not in shown and "\t" in shown and "\n" in shown
+        assert chr(code) not in text.json_inert(json.dumps({"text": f"甲{chr(code)}乙"}, ensure_ascii=False))
+        assert chr(code) not in text.inert_line(f"甲{chr(code)}乙")
+    assert text.inert_line("甲\n乙") == "甲\\x0a乙"

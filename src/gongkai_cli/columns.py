@@ -11,7 +11,6 @@ are not ours to extend (Tally, UnitSummary, the report's task/note pairs), and
 the Chinese wording of every header is reviewed in one place.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date

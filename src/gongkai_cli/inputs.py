@@ -18,11 +18,12 @@ from .errors import UsageError
 from .models import STATUS_WORDS, Status, status_choices, task_id_value
 from .text import check_text
 
-_EVENT_ID = re.compile(r"[1-9][0-9]{0,17}")
-_COUNT = re.compile(r"[1-9][0-9]{0,8}")
+# Compiled by `re` on first use, so that commands that never parse them do not pay.
+_EVENT_ID = r"[1-9][0-9]{0,17}"
+_COUNT = r"[1-9][0-9]{0,8}"
 # Keys are made by scripts (a UUID, a job name and date); a plain alphabet keeps them
 # safe to echo in messages and to type in a shell.
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_KEY = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"
 _ALARM_UNITS = ("d", "h", "w", "天", "小时", "周")
 # Three digits: a reminder 999 weeks ahead is already beyond any plan.
 _MAX_ALARM = 999
@@ -43,7 +44,7 @@ def parse_task_id(text: str) -> int:
 def parse_event_id(text: str) -> int:
     """A change's number as `log` shows it (#12 or 12)."""
     value = (text or "").strip().removeprefix("#")
-    if not _EVENT_ID.fullmatch(value):
+    if not re.fullmatch(_EVENT_ID, value):
         raise UsageError(f"无效的更改编号“{text}”，应为 gongkai log 中的编号，例如 12。")
     return int(value)
 
@@ -62,7 +63,7 @@ def parse_count(value: str | int | None) -> int | None:
     if value is None:
         return None
     text = str(value).strip()
-    if not _COUNT.fullmatch(text):
+    if not re.fullmatch(_COUNT, text):
         raise UsageError(f"无效的次数“{value}”，应为正整数，例如 --count 1。")
     return int(text)
 
@@ -72,7 +73,7 @@ def parse_key(value: str | None) -> str | None:
     if value is None:
         return None
     text = value.strip()
-    if not _KEY.fullmatch(text):
+    if not re.fullmatch(_KEY, text):
         raise UsageError(
             f"无效的键“{value}”：应为 1–128 个英文字母、数字或 . _ : -，以字母或数字开头，例如一个 UUID。"
         )

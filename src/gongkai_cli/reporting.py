@@ -171,6 +171,7 @@ def docx(report: ProgressReport, out: IO[bytes]) -> None:
     from docx import Document
 
     document = Document()
+    _properties(document)
     _page_setup(document)
     _docx_styles(document)
     _docx_page_numbers(document)
@@ -202,6 +203,21 @@ def docx(report: ProgressReport, out: IO[bytes]) -> None:
     packed = io.BytesIO()
     document.save(packed)
     out.write(packed.getbuffer())
+
+
+def _properties(document: Document) -> None:
+    """What Word shows under 文件 → 属性: python-docx's template would say "python-docx", 2013-12-23."""
+    import datetime
+
+    from .dates import now
+
+    properties = document.core_properties
+    properties.title = TITLE
+    properties.author = properties.last_modified_by = properties.comments = ""
+    properties.language = "zh-CN"
+    # python-docx writes the time as given with a "Z", so it has to be UTC already.
+    written = now().astimezone(datetime.timezone.utc)
+    properties.created = properties.modified = written
 
 
 def _subtitle_lines(report: ProgressReport) -> list[str]:
@@ -375,10 +391,11 @@ def _page_field(paragraph: Paragraph) -> None:
 
 
 # Relative widths of the report's table columns, by header; the rest share what is left.
+# The per-unit table's 单位 is wide enough for a ten-character unit name (区人力资源社会保障局) on one line.
 _COLUMN_WEIGHTS = {"序号": 1.7, "任务内容": 5.4, "最新进展": 4, "截止日期": 2.8, "状态": 2.0, "逾期天数": 1.8,
-                   "牵头单位": 3.2, "本单位职责": 2.9, "时间": 3.2, "记录人": 2, "内容": 6}
+                   "牵头单位": 3.2, "本单位职责": 2.9, "时间": 3.2, "记录人": 2, "内容": 6, "单位": 4}
 # Short values read best centred under their header.
-_CENTRED = {"序号", "截止日期", "状态", "逾期天数", "本单位职责", "时间"}
+_CENTRED = {"序号", "截止日期", "状态", "逾期天数", "本单位职责", "时间", "任务数", "已完成", "逾期", "完成率"}
 
 
 def _table_lines(values: Sequence[object], widths: Sequence[Length]) -> int:

@@ -5,7 +5,6 @@ environment themselves. The clock (GONGKAI_TZ, GONGKAI_NOW) stays with `dates`,
 which every timestamp goes through.
 """
 
-from __future__ import annotations
 
 import math
 import os

@@ -8,6 +8,7 @@ import typer
 
 from .. import render
 from ..cli import Commands, confirmed
+from ..settings import busy_timeout
 from ..usecases import maintenance
 from .shared import database, done, open_ledger
 
@@ -41,7 +42,9 @@ def restore(
     不要直接把备份文件复制回原处：数据库旁残留的 -wal 文件会把它写坏。
     """
     target = database(ctx)
-    summary = maintenance.inspect_backup(file, target)
+    # Restore opens the file itself, without a session's settings; it waits as every writer does.
+    wait = busy_timeout()
+    summary = maintenance.inspect_backup(file, target, timeout=wait)
     if not yes and not confirmed(
         f"用{render.backup_headline(summary)}替换数据库“{target}”",
         lambda: render.restore_preview(summary, target),
@@ -49,7 +52,7 @@ def restore(
     ):
         typer.echo("未做任何更改。")
         return
-    result = maintenance.restore(file, target)
+    result = maintenance.restore(file, target, timeout=wait)
     done(ctx, f"已用备份恢复数据库“{target}”（原数据库另存为“{result.aside}”）")
     render.restored(result)
 

@@ -87,8 +87,7 @@ def export(
 ) -> None:
     """导出当前计划的全部任务（按序号）及进展记录。例如：gongkai export -o 任务台账.xlsx
 
-    写入文件时先写临时文件再替换，不会留下写了一半的文件。xlsx 中的“各单位进展”表
-    （或 --unit 导出的单位表）填写后可用 gongkai import 导回。
+    写入文件时先写临时文件再替换，不会留下写了一半的文件。xlsx 中的“各单位进展”表（或 --unit 导出的单位表）填写后可用 gongkai import 导回。
     """
     fmt = exporter.resolve_format(fmt, output)
     calendar = exporter.calendar_options(fmt, ics_kind, alarm)

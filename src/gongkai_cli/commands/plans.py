@@ -56,8 +56,7 @@ def import_(
 ) -> None:
     """导入（或重新导入）一份任务分解表。重新导入只更新任务文字，不丢失进展和状态。
 
-    gongkai export 导出的 xlsx（含“各单位进展”表）填写后导回时，按各单位填写的“状态”“最新进展”
-    记录进展，导出后台账中已有更新的行列为冲突、不覆盖（见 docs/exports.md）。
+    gongkai export 导出的 xlsx（含“各单位进展”表）填写后导回时，按各单位填写的“状态”“最新进展”记录进展，导出后台账中已有更新的行列为冲突、不覆盖（见 docs/exports.md）。
     """
     from ..usecases import unit_sheets
 

@@ -1,28 +1,25 @@
 """Storage: what the use cases may ask of a ledger's database, and the one place a backend is chosen.
 
-The use cases see only `Storage`. `store/sqlite.py` implements it for a file,
-`store/postgres.py` for a server named by a `postgresql://` URL (a `ServerURL`); what
-their writes decide alike, without SQL, is `store/common.py`. `_backend` picks one by
-the database's name.
+The use cases see only `Storage` (store/protocol.py). `store/sqlite.py` implements it
+for a file, `store/postgres.py` for a server named by a `postgresql://` URL (a
+`ServerURL`); what their writes decide alike, without SQL, is `store/common.py`.
+`_backend` picks one by the database's name.
 
 A store reports facts (`Refusal` and its kinds); turning them into the user's
 language and an exit code is the use cases' business.
 """
 
-from __future__ import annotations
-
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol, overload
+from typing import TYPE_CHECKING, NamedTuple, overload
 
-from ..models import Commit, Event, Note, Plan, Status, Task
+from ..models import Status
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from .postgres import PostgresStore
+    from .protocol import Storage
     from .sqlite import SQLiteStore
 
 # How long a command waits for another one's write lock unless GONGKAI_BUSY_TIMEOUT says otherwise.
@@ -252,73 +249,15 @@ class BadServerURL(Refusal):
         self.url, self.reason = url, reason
 
 
-class Storage(Protocol):
-    """Exactly what the use cases ask of a ledger's database."""
-
-    # Every committed write that recorded a change, for messages after a later step fails.
-    commits: list[Commit]
-
-    def close(self) -> None: ...
-    def checkpoint(self) -> None: ...
-    def adopt_history(self) -> None: ...
-
-    def plans(self) -> list[Plan]: ...
-    def plan(self, name: str | None = None, *, year: int | None = None) -> Plan | None: ...
-    def plan_names(self) -> list[str]: ...
-    def unit_names(self) -> list[str]: ...
-    def unit_counts(self, plan: str, *, today: date) -> dict[str, UnitCounts]: ...
-
-    def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]: ...
-    def task(self, plan: str, task_id: int, *, today: date) -> Task | None: ...
-    def tasks_with_notes(
-        self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
-    ) -> list[Task]: ...
-    def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]: ...
-    def open_assignments(
-        self, plan: str, *, units: Sequence[str], due_before: date, today: date
-    ) -> list[Task]: ...
-    def unassigned_tasks(self) -> list[tuple[str, int, tuple[str, ...]]]: ...
-    def expand_assignments(self, entries: Sequence[tuple[str, int, tuple[AssignmentInput, ...]]], *, at: str) -> None: ...
-    def assign(
-        self, plan: str, task_id: int, assignments: Sequence[AssignmentInput], *, at: str, by: str
-    ) -> Event | None: ...
-    def unassign(self, plan: str, task_id: int, units: Sequence[str], *, at: str, by: str) -> Event | None: ...
-
-    def add_note(
-        self, plan: str, task_id: int, *, at: str, by: str, text: str, status: Status | None,
-        count: int | None = None, key: str | None = None, unit: str | None = None, all_units: bool = False,
-    ) -> tuple[Note, Status] | None: ...
-    def add_notes(self, plan: str, entries: Sequence[NoteInput], *, at: str) -> list[tuple[Note, Status]] | None: ...
-    def add_notes_unless_changed(
-        self, plan: str, entries: Sequence[tuple[NoteInput, str]], *, at: str
-    ) -> tuple[list[tuple[Note, Status]], list[int]]: ...
-    def import_plan(
-        self, name: str, *, year: int, source: str, at: str, by: str, tasks: Sequence[TaskInput]
-    ) -> ImportCounts: ...
-
-    def events(self, *, plan: str | None = None, task: int | None = None, since: date | None = None) -> list[Event]: ...
-    def last_undoable(self, plan: str | None = None) -> Event | None: ...
-    def event(self, event_id: int) -> Event | None: ...
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event: ...
-
-    def copy_to(self, target: Path, *, shown_as: Path | None = None) -> None: ...
-    # Only from a store of the same backend: a backup is restored page for page.
-    def replace_with(self, source: Self) -> None: ...
-    def problems(self) -> list[str]: ...
-    def content_problems(self) -> list[str]: ...
-    def backup_problems(self) -> list[str]: ...
-    def backup_contents(self) -> tuple[int, int, str | None]: ...
-
-
 def open_store(
     database: Database,
     *,
     create: bool = True,
     upgrade: bool = True,
     timeout: float = BUSY_TIMEOUT_SECONDS,
-    on_create: Callable[[Storage], None] | None = None,
-    on_upgrade: Callable[[Storage, list[str]], None] | None = None,
-) -> Storage:
+    on_create: "Callable[[Storage], None] | None" = None,
+    on_upgrade: "Callable[[Storage, list[str]], None] | None" = None,
+) -> "Storage":
     """The store of the ledger `database`; see `SQLiteStore.open` for what each flag allows."""
     if isinstance(database, ServerURL):
         return _backend(database).open(
@@ -329,21 +268,23 @@ def open_store(
     )
 
 
-def open_backup(backup: Path) -> Storage:
+def open_backup(backup: Path, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> "Storage":
     """A backup file as it is, read-only: nothing is migrated or written."""
-    return _backend(backup).open_backup(backup)
+    return _backend(backup).open_backup(backup, timeout)
 
 
-def exclusive(database: Path) -> contextlib.AbstractContextManager[Storage]:
+def exclusive(
+    database: Path, *, timeout: float = BUSY_TIMEOUT_SECONDS
+) -> "contextlib.AbstractContextManager[Storage]":
     """The ledger `database` with no other process reading or writing it until the block ends."""
-    return _backend(database).exclusive(database)
+    return _backend(database).exclusive(database, timeout)
 
 
 @overload
-def _backend(database: Path) -> type[SQLiteStore]: ...
+def _backend(database: Path) -> "type[SQLiteStore]": ...
 @overload
-def _backend(database: ServerURL) -> type[PostgresStore]: ...
-def _backend(database: Database) -> type[SQLiteStore] | type[PostgresStore]:
+def _backend(database: ServerURL) -> "type[PostgresStore]": ...
+def _backend(database: Database) -> "type[SQLiteStore] | type[PostgresStore]":
     """The one place a backend is chosen: a server's URL is PostgreSQL's, a file SQLite's."""
     if isinstance(database, Path):
         from .sqlite import SQLiteStore

@@ -1288,7 +1288,7 @@ class SQLiteStore:
             raise _translate(Path(shown_as or target), err) from err
 
     @classmethod
-    def open_backup(cls, path: Path) -> SQLiteStore:
+    def open_backup(cls, path: Path, timeout: float = BUSY_TIMEOUT_SECONDS) -> SQLiteStore:
         """Open a backup file read-only, as it is: no migration, no journal-mode switch, no write."""
         from urllib.request import pathname2url
 
@@ -1296,11 +1296,11 @@ class SQLiteStore:
         try:
             conn = sqlite3.connect(
                 f"file:{pathname2url(str(path.resolve()))}?mode=ro", uri=True, isolation_level=None,
-                timeout=BUSY_TIMEOUT_SECONDS,
+                timeout=timeout,
             )
         except sqlite3.Error as err:
-            raise _translate(path, err) from err
-        return cls(path, conn)
+            raise _translate(path, err, timeout) from err
+        return cls(path, conn, timeout)
 
     def backup_problems(self) -> list[str]:
         """What integrity_check and foreign_key_check find in this backup (empty when whole).
@@ -1334,7 +1334,7 @@ class SQLiteStore:
 
     @classmethod
     @contextlib.contextmanager
-    def exclusive(cls, path: Path) -> Iterator[SQLiteStore]:
+    def exclusive(cls, path: Path, timeout: float = BUSY_TIMEOUT_SECONDS) -> Iterator[SQLiteStore]:
         """The database at `path` with no other connection reading or writing it, until the block ends.
 
         EXCLUSIVE locking mode, set before the first read, makes this connection
@@ -1345,19 +1345,19 @@ class SQLiteStore:
         is refused once the lock is held, before the block can write to it.
         """
         try:
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         except sqlite3.Error as err:
-            raise _translate(path, err) from err
+            raise _translate(path, err, timeout) from err
         try:
             try:
-                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+                conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
                 conn.execute("PRAGMA locking_mode = EXCLUSIVE")
                 conn.execute("BEGIN EXCLUSIVE")
                 conn.execute("COMMIT")
-                store = cls(path, conn)
+                store = cls(path, conn, timeout)
                 header = store._header()
             except sqlite3.Error as err:
-                raise _translate(path, err) from err
+                raise _translate(path, err, timeout) from err
             # Again under the lock: the file looked at before may have been replaced since.
             store._recognise(header, create=False)
             yield store
@@ -1377,7 +1377,7 @@ class SQLiteStore:
             # Fold the restored pages into the database file and empty the WAL.
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as err:
-            raise _translate(self.path, err) from err
+            raise _translate(self.path, err, self.timeout) from err
 
     @_db_errors
     def problems(self) -> list[str]:

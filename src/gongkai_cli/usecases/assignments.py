@@ -10,13 +10,17 @@ is assigned once, as named directly; a group without members (各相关部门) s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import dates
 from ..errors import UsageError
 from ..models import Event, Task
-from ..store import AlreadyAssigned, AssignmentHasNotes, AssignmentInput, LastAssignment, NotAssigned, Storage
+from ..store import AlreadyAssigned, AssignmentHasNotes, AssignmentInput, LastAssignment, NotAssigned
 from ..units import UnitDirectory, unit_name
 from .session import Session, no_task
+
+if TYPE_CHECKING:
+    from ..store.protocol import Storage
 
 # Migrations after which tasks of an existing ledger have no assignments yet.
 EXPANDING_MIGRATIONS = frozenset({"m007_assignments"})

@@ -6,13 +6,16 @@ import os
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
 from ..errors import StoreError, UsageError
-from ..store import Database, NotADatabase, NotALedger, Storage, exclusive, open_backup, open_store
+from ..store import Database, NotADatabase, NotALedger, exclusive, open_backup, open_store
 from ..text import os_reason
 from .session import Session
+
+if TYPE_CHECKING:
+    from ..store.protocol import Storage
 
 
 def backup(ledger: Session, target: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -72,17 +75,17 @@ class Restored(NamedTuple):
     aside: Path  # the replaced database, kept as it was
 
 
-def inspect_backup(backup: str | os.PathLike[str], database: Database) -> BackupSummary:
+def inspect_backup(backup: str | os.PathLike[str], database: Database, *, timeout: float) -> BackupSummary:
     """Check that `backup` is a whole gongkai ledger that may replace `database`; what it holds."""
-    backup = _existing_backup(backup, _file_of(database, "恢复"))
-    source = open_backup(backup)
+    backup = _existing_backup(backup, _file_of(database, "恢复"), timeout)
+    source = open_backup(backup, timeout=timeout)
     try:
         return _checked_backup(source, backup)
     finally:
         source.close()
 
 
-def restore(backup: str | os.PathLike[str], database: Database) -> Restored:
+def restore(backup: str | os.PathLike[str], database: Database, *, timeout: float) -> Restored:
     """Replace the ledger at `database` by the content of `backup`, keeping the replaced one aside.
 
     Under one exclusive lock on the live database (no reader or writer in
@@ -93,10 +96,10 @@ def restore(backup: str | os.PathLike[str], database: Database) -> Restored:
     from .. import files
 
     database = _file_of(database, "恢复")
-    backup = _existing_backup(backup, database)
-    source = open_backup(backup)
+    backup = _existing_backup(backup, database, timeout)
+    source = open_backup(backup, timeout=timeout)
     try:
-        with exclusive(database) as live:
+        with exclusive(database, timeout=timeout) as live:
             summary = _checked_backup(source, backup)
             stamp = datetime.now(dates.tz()).strftime("%Y%m%dT%H%M%S")
             aside = database.with_name(f"{database.name}.before-restore-{stamp}.db")
@@ -122,7 +125,7 @@ def _file_of(database: Database, what: str) -> Path:
     raise UsageError(f"{what}只适用于 SQLite 台账文件；PostgreSQL 台账“{database}”请用 pg_dump 和 pg_restore（见 docs/team.md）。")
 
 
-def _check_replaceable(database: Path) -> None:
+def _check_replaceable(database: Path, timeout: float) -> None:
     """StoreError unless `database` is an existing gongkai ledger: another program's
     SQLite file is left as every other command leaves it, untouched."""
     if database.is_dir():
@@ -130,16 +133,16 @@ def _check_replaceable(database: Path) -> None:
     if not database.is_file():
         raise StoreError(f"数据库“{database}”不存在；恢复只替换已有的台账，新建请先运行 gongkai init --empty。")
     # Opened as `check` opens it: the file is recognised, nothing is written.
-    open_store(database, create=False, upgrade=False).close()
+    open_store(database, create=False, upgrade=False, timeout=timeout).close()
 
 
-def _existing_backup(backup: str | os.PathLike[str], database: Path) -> Path:
+def _existing_backup(backup: str | os.PathLike[str], database: Path, timeout: float) -> Path:
     """The backup file named, once it is known to exist and may replace `database`."""
     from .. import files
 
     backup = Path(backup).expanduser()
     files.refuse_ledger_files(backup, database, what="恢复来源")
-    _check_replaceable(database)
+    _check_replaceable(database, timeout)
     if not backup.is_file():
         raise UsageError(f"找不到备份文件“{backup}”。" if not backup.exists() else f"备份“{backup}”不是文件。")
     return backup

@@ -1,6 +1,5 @@
 """Reading the ledger: listings, reminders, summaries, one task, units, reports, exports."""
 
-from __future__ import annotations
 
 from datetime import date, datetime
 from typing import TYPE_CHECKING, NamedTuple
@@ -86,7 +85,7 @@ class ProgressReport(NamedTuple):
     tasks: tuple[Task, ...]  # with notes, and `via` when matched through a group
     period_notes: tuple[tuple[Task, Note], ...]  # notes written since `since`, oldest first
     # The whole-plan report's per-unit completion (as `summary --by unit` counts it), worst first.
-    per_unit: tuple[Tally, ...] = ()
+    per_unit: "tuple[Tally, ...]" = ()
 
     @property
     def overdue(self) -> tuple[Task, ...]:
@@ -193,7 +192,7 @@ def _sections_per_unit(ledger: Session, rows: list[Task]) -> tuple[Reminder, ...
     return tuple(sections)
 
 
-def summary(ledger: Session, *, by: str | None = None) -> Summary:
+def summary(ledger: Session, *, by: str | None = None) -> "Summary":
     """The plan at a glance, optionally broken down by unit, task group or due month."""
     from ..progress import BREAKDOWNS, summarize
 

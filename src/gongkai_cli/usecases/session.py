@@ -17,11 +17,12 @@ from .. import dates
 from ..errors import NotFound, StoreError, UsageError
 from ..models import Plan
 from ..settings import Settings, login_name
-from ..store import BadServerURL, Database, DriverMissing, ServerURL, Storage, open_store
+from ..store import BadServerURL, Database, DriverMissing, ServerURL, open_store
 from ..text import check_text, os_reason
 from ..units import UnitDirectory, load_directory
 
 if TYPE_CHECKING:
+    from ..store.protocol import Storage
     from .plans import ImportResult
 
 # The repository keeps the bundled table and unit file in its top-level data/; the wheel
