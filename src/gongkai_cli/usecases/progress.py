@@ -7,11 +7,12 @@ from types import TracebackType
 from typing import NamedTuple
 
 from .. import dates
-from ..errors import NotFound, UsageError
+from ..errors import NotFound, NotPermitted, UsageError
 from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
 from ..models import Note, Status, set_by_all
 from ..store import KeyUndone, KeyUsed, NotAssigned, NoteContent, NoteInput, UnitRequired
 from ..units import unit_name
+from . import team
 from .reading import show
 from .session import Session, no_task
 
@@ -32,6 +33,7 @@ def add_note(
     the task as a whole; with `key`, a retry of an earlier call returns that call's note unwritten."""
     text = _required_note(text)
     named = _unit_of(ledger, task_id, unit)
+    team.require_own(ledger, task_id, named, status=status is not None)
     note, _ = _write_note(ledger, task_id, text, by=by, status=status, count=count, key=key, unit=named)
     return note
 
@@ -70,6 +72,11 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
         if key is not None:
             keyed[key] = line.line
         entries.append(NoteInput(task_id, text, author, status, count, key, unit))
+    for line, entry in zip(lines, entries, strict=True):
+        try:
+            team.require_own(ledger, entry.task_id, entry.unit, status=entry.status is not None)
+        except NotPermitted as err:
+            raise NotPermitted(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
     known = ledger.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
     for line, entry in zip(lines, entries, strict=True):
         if entry.task_id not in known:
@@ -127,6 +134,7 @@ def set_status(
             named = task.assignments[0].unit if task.assignments else None
         own = next((a for a in task.assignments if a.unit == named), task)
         unchanged = own.status == status
+    team.require_own(ledger, task_id, named, status=True, all_units=all_units)
     if not text and unchanged:
         return StatusChange(task_id, status, status, None, named)
     written, before = _write_note(ledger, task_id, text, by=by, status=status, unit=named, all_units=all_units)
