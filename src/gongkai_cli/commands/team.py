@@ -7,7 +7,7 @@ import typer
 from ..cli import Commands, say
 from ..errors import UsageError
 from ..usecases import team
-from .shared import open_ledger
+from .shared import database, open_ledger
 
 commands = Commands()
 ActionArgument = typer.Argument(..., metavar="操作", help="init、grant 或 revoke。")
@@ -34,6 +34,7 @@ def server(
     gongkai 不保存密码：登录角色和密码由数据库管理员在 PostgreSQL 中建立。
     """
     args = list(names or [])
+    team.require_server(database(ctx))
     with open_ledger(ctx, bootstrap=False) as ledger:
         if action == "init" and not args and not office:
             office_role, unit_role = team.server_init(ledger)

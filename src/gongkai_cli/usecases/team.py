@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ..errors import NotPermitted, UsageError
 from ..models import Event
-from ..store import ServerURL
+from ..store import Database, ServerURL
 from ..units import unit_name
 from .session import Session
 
@@ -159,9 +159,14 @@ def _role_name(text: str) -> str:
     return name
 
 
-def _in_transaction(ledger: Session, work: Callable[[psycopg.Connection[tuple[object, ...]]], _T]) -> _T:
-    if not isinstance(ledger.database, ServerURL):
+def require_server(database: Database) -> None:
+    """`gongkai server` is for a server's ledger; refused before a SQLite file is even created."""
+    if not isinstance(database, ServerURL):
         raise UsageError("gongkai server 只用于 PostgreSQL 台账（GONGKAI_DB=postgresql://…），SQLite 台账没有账号之分。")
+
+
+def _in_transaction(ledger: Session, work: Callable[[psycopg.Connection[tuple[object, ...]]], _T]) -> _T:
+    require_server(ledger.database)
     from ..store.postgres_roles import in_transaction
 
     return in_transaction(_server(ledger), work)
