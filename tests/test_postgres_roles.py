@@ -210,7 +210,7 @@ def test_the_status_rule_in_sql_is_models_derived_status_for_every_combination(t
     """The server checks a unit's new task status with gongkai.status_of: it must say what
     models.derived_status says, for every set of assignment statuses (and with repeats)."""
     statuses = list(Status)
-    cases = [list(combo) for size in range(0, 4) for combo in itertools.product(statuses, repeat=size)]
+    cases = [list(combo) for size in range(4) for combo in itertools.product(statuses, repeat=size)]
     with team.connect() as conn:
         answers = conn.execute(
             "SELECT gongkai.status_of(s::text[]) FROM unnest(%s::text[]) s",
@@ -235,8 +235,6 @@ def test_a_unit_notes_its_own_assignment_as_itself_and_not_another_units(team: T
     line = []
     team.unchanged_by(lambda: line.append(team.refused("note", "62", "代写", "--unit", "江桥镇", user=majiang)))
     assert line[-1] == "错误：马陆镇的账号不能修改江桥镇的任务分工（第 62 项）。"
-    team.unchanged_by(lambda: line.append(team.refused("note", "62", "整体说明", user=majiang)))
-    assert "马陆镇的账号不能记录对任务整体的说明（第 62 项）" in line[-1]
     team.unchanged_by(lambda: line.append(team.refused("status", "62", "done", "--all", user=majiang)))
     assert "马陆镇的账号不能一次修改所有单位的状态（第 62 项）" in line[-1]
 
@@ -339,3 +337,29 @@ def test_server_commands_refuse_a_sqlite_ledger(executable: str, tmp_path: Path)
     assert result.returncode == 2
     assert "gongkai server 只用于 PostgreSQL 台账" in result.stderr
     assert not (tmp_path / "gongkai.db").exists()
+
+
+def test_a_unit_login_writes_for_its_own_unit_without_naming_it(team: Team):
+    """The login's unit is the default unit of its notes and statuses, where the task has it."""
+    majiang = team.login(_unique("mj"), "马陆镇")
+    assert "（马陆镇）" in team.ok("status", "62", "doing", user=majiang)
+    assert team.assignment(62, "马陆镇")["status"] == "doing"
+    team.ok("note", "62", "不写单位也记在本单位", user=majiang)
+    assert [note["text"] for note in team.assignment(62, "马陆镇")["notes"]][-1] == "不写单位也记在本单位"
+    line = team.refused("note", "28", "不是我们的任务", user=majiang)
+    assert line == "错误：马陆镇的账号不能记录对任务整体的说明（第 28 项），只能写本单位的任务分工。"
+
+
+def test_a_unit_batch_with_another_units_line_writes_nothing(team: Team, tmp_path: Path):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    batch = tmp_path / "notes.csv"
+    batch.write_text("序号,内容,单位\n62,本单位,马陆镇\n62,代江桥镇写,江桥镇\n", encoding="utf-8")
+    line = []
+    team.unchanged_by(lambda: line.append(team.refused("note", "--from", str(batch), user=majiang)))
+    assert line[-1] == (
+        f"错误：“{batch}”第 3 行：马陆镇的账号不能修改江桥镇的任务分工（第 62 项）。整批未写入。"
+    )
+    batch.write_text("序号,内容,单位\n62,本单位一,马陆镇\n62,本单位二,\n", encoding="utf-8")
+    team.ok("note", "--from", str(batch), user=majiang)
+    texts = [note["text"] for note in team.assignment(62, "马陆镇")["notes"]]
+    assert texts == ["本单位一", "本单位二"]

@@ -50,8 +50,8 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     if not lines:
         return []
     default_author = ledger.author(by)
-    # Every line is written for the clerk's own unit, when one is set (GONGKAI_UNIT).
-    own_unit = ledger.directory.canonical(unit_name(ledger.settings.unit)) if ledger.settings.unit else None
+    # Every line is written for the clerk's own unit, when one is set (GONGKAI_UNIT), else the unit login's.
+    own_unit = ledger.directory.canonical(unit_name(ledger.settings.unit)) if ledger.settings.unit else team.own_unit(ledger)
     entries: list[NoteInput] = []
     keyed: dict[str, int] = {}
     for line in lines:
@@ -124,7 +124,7 @@ def set_status(
         else:
             unchanged = task.status == status
     else:
-        typed = unit if unit is not None else ledger.settings.unit
+        typed = unit if unit is not None else ledger.settings.unit or team.default_unit(ledger, task)
         if typed is not None:
             named = resolve_unit(ledger, task, typed, status=True,
                                  given=ledger.settings.unit_source if unit is None else None)
@@ -147,7 +147,7 @@ def _unit_of(ledger: Session, task_id: int, unit: str | None) -> str | None:
 
     typed = unit if unit is not None else ledger.settings.unit
     if typed is None:
-        return None
+        return team.default_unit(ledger, show(ledger, task_id))
     return resolve_unit(ledger, show(ledger, task_id), typed, given=ledger.settings.unit_source if unit is None else None)
 
 

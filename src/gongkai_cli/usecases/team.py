@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ..errors import NotPermitted, UsageError
-from ..models import Event
+from ..models import Event, Task
 from ..store import Database, ServerURL
 from ..units import unit_name
 from .session import Session
@@ -57,6 +57,18 @@ def require_office(ledger: Session, what: str) -> None:
         raise NotPermitted(f"{who.unit}的账号不能{what}，这需要办公室账号；未写入任何内容。")
 
 
+def own_unit(ledger: Session) -> str | None:
+    """The unit a unit login writes for; None for the office, the owner and a SQLite ledger."""
+    who = unit_login(ledger)
+    return who.unit if who is not None else None
+
+
+def default_unit(ledger: Session, task: Task) -> str | None:
+    """A unit login's own unit, when the task is assigned to it and the command names no unit."""
+    unit = own_unit(ledger)
+    return unit if any(assignment.unit == unit for assignment in task.assignments) else None
+
+
 def require_own(ledger: Session, task_id: int, unit: str | None, *, status: bool, all_units: bool = False) -> None:
     """Refuse, for a unit login, a write on a task's assignment of another unit, or on the task
     as a whole (`unit` None, `all_units`)."""
@@ -67,9 +79,7 @@ def require_own(ledger: Session, task_id: int, unit: str | None, *, status: bool
         raise NotPermitted(f"{who.unit}的账号不能一次修改所有单位的状态（第 {task_id} 项），这需要办公室账号。")
     if unit is None:
         what = "修改任务整体的状态" if status else "记录对任务整体的说明"
-        raise NotPermitted(
-            f"{who.unit}的账号不能{what}（第 {task_id} 项），只能写本单位的任务分工（--unit {who.unit}）。"
-        )
+        raise NotPermitted(f"{who.unit}的账号不能{what}（第 {task_id} 项），只能写本单位的任务分工。")
     raise NotPermitted(f"{who.unit}的账号不能修改{unit}的任务分工（第 {task_id} 项）。")
 
 
