@@ -139,6 +139,22 @@ def test_majiang_sets_its_own_status_and_nothing_else(team: Team):
     assert json.loads(team.ok("show", "28", "--format", "json"))["status"] == "todo"
 
 
+def test_the_same_update_through_psql_with_that_login_is_refused_by_the_server(team: Team):
+    majiang = team.login("majiang", "马陆镇")
+    before = team.snapshot()
+    for statement in (
+        """UPDATE gongkai.assignments SET status = 'done'
+           WHERE unit = '江桥镇' AND task = (SELECT pk FROM gongkai.tasks WHERE plan = '2023' AND id = 62)""",
+        "UPDATE gongkai.tasks SET status = 'done' WHERE plan = '2023' AND id = 28",
+    ):
+        result = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", team.url(majiang), "-c", statement],
+                                capture_output=True, text=True, check=False, timeout=60,
+                                env={**os.environ, "PGPASSWORD": PASSWORD})
+        assert result.returncode != 0
+        assert "violates row-level security policy" in result.stderr
+    assert team.snapshot() == before
+
+
 def test_the_same_update_through_psycopg_with_that_login_is_refused_by_the_server(team: Team):
     majiang = team.login("majiang", "马陆镇")
     before = team.snapshot()

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from psycopg import sql
 
-from ..errors import NotPermitted, UsageError
 from ..models import Status
+from . import Refusal
 from .postgres_schema import SCHEMA
 
 if TYPE_CHECKING:
@@ -41,6 +41,36 @@ if TYPE_CHECKING:
     Connection = psycopg.Connection[tuple[Any, ...]]
 
 _T = TypeVar("_T")
+
+
+class NotOwner(Refusal):
+    """`server` commands need the tables' owner; `user` is not."""
+
+    def __init__(self, user: str):
+        super().__init__(user)
+        self.user = user
+
+
+class NoTeam(Refusal):
+    """`server init` has not been run on this ledger."""
+
+
+class BadLogin(Refusal):
+    """The role `user` cannot be a unit's or the office's: `why` is missing, nologin or superuser."""
+
+    def __init__(self, user: str, why: str):
+        super().__init__(user, why)
+        self.user = user
+        self.why = why
+
+
+class AlreadyOther(Refusal):
+    """The login is the office's (`unit` None) or another unit's, and must be revoked first."""
+
+    def __init__(self, user: str, unit: str | None):
+        super().__init__(user, unit)
+        self.user = user
+        self.unit = unit
 
 
 class Login(NamedTuple):
@@ -229,7 +259,7 @@ def grant_unit(conn: Connection, unit: str, user: str) -> str | None:
     team = _ready(conn)
     _require_login(conn, user)
     if _member(conn, user, team.office):
-        raise UsageError(f"登录角色“{user}”是办公室账号；请先 gongkai server revoke {user}，再把它对应到单位。未做任何更改。")
+        raise AlreadyOther(user, None)
     row = conn.execute(f"SELECT unit FROM {SCHEMA}.unit_logins WHERE login = %s", (user,)).fetchone()
     conn.execute(
         f"""INSERT INTO {SCHEMA}.unit_logins (login, unit) VALUES (%s, %s)
@@ -245,9 +275,7 @@ def grant_office(conn: Connection, user: str) -> None:
     _require_login(conn, user)
     row = conn.execute(f"SELECT unit FROM {SCHEMA}.unit_logins WHERE login = %s", (user,)).fetchone()
     if row is not None:
-        raise UsageError(
-            f"登录角色“{user}”是{row[0]}的账号；请先 gongkai server revoke {user}，再把它设为办公室账号。未做任何更改。"
-        )
+        raise AlreadyOther(user, row[0])
     conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(team.office), sql.Identifier(user)))
 
 
@@ -275,7 +303,7 @@ def _ready(conn: Connection) -> Roles:
     _require_owner(conn)
     team = roles(conn)
     if team is None:
-        raise UsageError("这个台账还没有做团队设置，请先用所有者账号运行 gongkai server init。未做任何更改。")
+        raise NoTeam()
     return team
 
 
@@ -286,21 +314,17 @@ def _require_owner(conn: Connection) -> None:
         (f"{SCHEMA}.plans",),
     ).fetchone()
     if row is None or not row[0]:
-        user = row[1] if row else ""
-        raise NotPermitted(f"账号“{user}”不是台账的所有者；gongkai server 的命令要用建立台账的所有者账号运行。")
+        raise NotOwner(row[1] if row else "")
 
 
 def _require_login(conn: Connection, user: str) -> None:
     row = conn.execute("SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
     if row is None:
-        raise UsageError(
-            f"服务器上没有登录角色“{user}”；请先由数据库管理员建立（CREATE ROLE {user} LOGIN PASSWORD …），"
-            "gongkai 不保存密码。未做任何更改。"
-        )
+        raise BadLogin(user, "missing")
     if not row[0]:
-        raise UsageError(f"角色“{user}”不能登录（NOLOGIN），不能作为单位或办公室的账号。未做任何更改。")
+        raise BadLogin(user, "nologin")
     if row[1]:
-        raise UsageError(f"角色“{user}”是超级用户，行级安全对它不起作用，不能作为单位或办公室的账号。未做任何更改。")
+        raise BadLogin(user, "superuser")
 
 
 def _member(conn: Connection, user: str, role: str) -> bool:

@@ -7,12 +7,13 @@ On a SQLite ledger there are no logins, and every check passes.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ..errors import NotPermitted, UsageError
 from ..models import Event, Task
-from ..store import Database, ServerURL
+from ..store import Database, ServerURL, Storage
 from ..units import unit_name
 from .session import Session
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ..store.postgres_roles import Login
 
 _T = TypeVar("_T")
+_LOGINS: weakref.WeakKeyDictionary[Storage, Login] = weakref.WeakKeyDictionary()
 
 
 class Grant(NamedTuple):
@@ -37,7 +39,10 @@ def login(ledger: Session) -> Login | None:
         return None
     from ..store.postgres_roles import login as login_of
 
-    return _in_transaction(ledger, login_of)
+    # Asked once per command: a write consults it several times.
+    if ledger.store not in _LOGINS:
+        _LOGINS[ledger.store] = _in_transaction(ledger, login_of)
+    return _LOGINS[ledger.store]
 
 
 def unit_login(ledger: Session) -> Login | None:
@@ -177,9 +182,30 @@ def require_server(database: Database) -> None:
 
 def _in_transaction(ledger: Session, work: Callable[[psycopg.Connection[tuple[object, ...]]], _T]) -> _T:
     require_server(ledger.database)
-    from ..store.postgres_roles import in_transaction
+    from ..store.postgres_roles import AlreadyOther, BadLogin, NoTeam, NotOwner, in_transaction
 
-    return in_transaction(_server(ledger), work)
+    try:
+        return in_transaction(_server(ledger), work)
+    except NotOwner as refusal:
+        raise NotPermitted(
+            f"账号“{refusal.user}”不是台账的所有者；gongkai server 的命令要用建立台账的所有者账号运行。"
+        ) from None
+    except NoTeam:
+        raise UsageError("这个台账还没有做团队设置，请先用所有者账号运行 gongkai server init。未做任何更改。") from None
+    except BadLogin as refusal:
+        raise UsageError(_BAD_LOGIN[refusal.why].format(user=refusal.user) + "未做任何更改。") from None
+    except AlreadyOther as refusal:
+        now, then = ("办公室账号", "对应到单位") if refusal.unit is None else (f"{refusal.unit}的账号", "设为办公室账号")
+        raise UsageError(
+            f"登录角色“{refusal.user}”是{now}；请先 gongkai server revoke {refusal.user}，再把它{then}。未做任何更改。"
+        ) from None
+
+
+_BAD_LOGIN = {
+    "missing": "服务器上没有登录角色“{user}”；请先由数据库管理员建立（CREATE ROLE {user} LOGIN PASSWORD …），gongkai 不保存密码。",
+    "nologin": "角色“{user}”不能登录（NOLOGIN），不能作为单位或办公室的账号。",
+    "superuser": "角色“{user}”是超级用户，行级安全对它不起作用，不能作为单位或办公室的账号。",
+}
 
 
 def _server(ledger: Session) -> PostgresStore:
