@@ -330,6 +330,19 @@ def test_server_init_is_idempotent_and_keeps_the_grants(team: Team):
     team.ok("check")
 
 
+def test_server_init_on_an_empty_database_makes_an_empty_ledger_first(executable: str, pg_server: Server, pg_url: str,
+                                                                      tmp_path: Path):
+    team = Team(executable, pg_server, pg_url, tmp_path)
+    team.ok("server", "init")
+    assert team.ok("plans") == ""
+    majiang = team.login(_unique("mj"), "马陆镇")
+    table = tmp_path / "tasks_2023.csv"
+    table.write_text("序号,任务名称,任务内容,责任单位,时间节点\n1,推进公开,公开目录,马陆镇,全年\n", encoding="utf-8")
+    assert "马陆镇的账号不能导入计划" in team.refused("import", str(table), user=majiang)
+    team.ok("import", str(table))
+    team.ok("status", "1", "done", user=majiang)
+
+
 def test_grant_refuses_unknown_units_roles_and_non_owners(team: Team):
     assert team.refused("server", "grant", "江桥", "nobody_here", code=2) == (
         "错误：未知的责任单位“江桥”。您是否要找：江桥镇？未做任何更改。"
@@ -379,3 +392,23 @@ def test_a_unit_batch_with_another_units_line_writes_nothing(team: Team, tmp_pat
     team.ok("note", "--from", str(batch), user=majiang)
     texts = [note["text"] for note in team.assignment(62, "马陆镇")["notes"]]
     assert texts == ["本单位一", "本单位二"]
+
+
+def test_a_unit_imports_its_own_returned_sheet_and_no_other_units_rows(team: Team, tmp_path: Path):
+    from test_unit_sheets import edit
+
+    majiang = team.login(_unique("mj"), "马陆镇")
+    team.ok("export", "-o", "台账.xlsx", user=majiang)
+    edit(tmp_path / "台账.xlsx", tmp_path / "两个单位.xlsx", {
+        (62, "马陆镇"): {"状态": "已完成"}, (62, "江桥镇"): {"状态": "已完成"},
+    })
+    line = []
+    team.unchanged_by(lambda: line.append(team.refused("import", "两个单位.xlsx", user=majiang)))
+    assert "马陆镇的账号不能修改江桥镇的任务分工（第 62 项）。整个表格未写入。" in line[-1]
+
+    team.ok("export", "--unit", "马陆镇", "-o", "马陆镇.xlsx", user=majiang)
+    edit(tmp_path / "马陆镇.xlsx", tmp_path / "填好.xlsx", {(62, "马陆镇"): {"状态": "已完成", "最新进展": "已公开"}})
+    team.ok("import", "填好.xlsx", user=majiang)
+    own = team.assignment(62, "马陆镇")
+    assert own["status"] == "done"
+    assert own["notes"][-1]["by"] == f"马陆镇（{majiang}）"
