@@ -45,7 +45,7 @@ EXIT_CODES_HELP = """退出码：
   3 找不到（计划中没有该任务）
   4 数据库问题（被占用超时、损坏、只读、版本过新、不是 gongkai 台账）
   5 remind --fail-on-overdue 发现了逾期任务（供监控用，不是出错）
-  6 无权操作（团队模式，预留）
+  6 无权操作（团队模式：单位账号写别的单位的任务分工，或做只有办公室能做的事）
   7 更改已保存，但确认信息无法输出（标准输出已满、已关闭或管道已断开）：不要重试
 除 7 外，出错时台账未做任何更改。"""
 
@@ -71,6 +71,7 @@ COMMANDS = {
     "backup": "maintenance",
     "restore": "maintenance",
     "check": "maintenance",
+    "server": "team",
 }
 
 # Commands that work on one plan, so `--plan` after their name means something. `import`

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 import psycopg
 
 from .. import dates
-from ..errors import StoreError
+from ..errors import NotPermitted, StoreError
 from ..models import (
     CLOSED_STATUSES,
     Assignment,
@@ -119,8 +119,12 @@ def _login() -> str:
     return login_name()
 
 
-def _error(url: ServerURL, err: psycopg.Error, timeout: float) -> StoreError:
+def _error(url: ServerURL, err: psycopg.Error, timeout: float) -> StoreError | NotPermitted:
     """A failure after connecting, as one line naming the database."""
+    if isinstance(err, psycopg.errors.InsufficientPrivilege):
+        # A grant missing or a row-level security policy refusing (store/postgres_roles.py):
+        # the server's own reason, since it alone knows which rule it applied.
+        return NotPermitted(f"账号“{_user(url)}”没有这样做的权限（服务器拒绝：{_reason(err)}）；未做任何更改。")
     if isinstance(err, psycopg.errors.LockNotAvailable):
         return StoreError(
             f"数据库“{url}”正被其他进程占用，等待 {timeout:g} 秒后仍未释放，请稍后重试"
@@ -129,6 +133,12 @@ def _error(url: ServerURL, err: psycopg.Error, timeout: float) -> StoreError:
     if isinstance(err, psycopg.OperationalError):
         return StoreError(f"与 PostgreSQL 数据库“{url}”的连接中断，本次操作没有写入任何内容：{_reason(err)}")
     return StoreError(f"数据库“{url}”出错：{_reason(err)}")
+
+
+def _user(url: ServerURL) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return str(conninfo_to_dict(url.url).get("user") or _login())
 
 
 def _not_yet(what: str) -> NoReturn:
@@ -607,10 +617,15 @@ class PostgresStore:
             params["since"] = datetime.combine(since, time(), tzinfo=dates.tz())
         return self._events_where(where, params)
 
-    def last_undoable(self, plan: str | None = None) -> Event | None:
-        """The newest change that no undo has reverted yet, of one plan or of the whole ledger."""
+    def last_undoable(self, plan: str | None = None, *, unit: str | None = None) -> Event | None:
+        """The newest change that no undo has reverted yet, of one plan or of the whole ledger;
+        with `unit`, the newest note or status change on that unit's assignments (what a unit
+        login may undo, store/postgres_roles.py)."""
         where = list(_UNDOABLE)
         params: dict[str, object] = {}
+        if unit is not None:
+            where.append("e.action IN ('note', 'status') AND note_unit((e.after ->> 'note')::bigint, e.plan, e.task) = %(unit)s")
+            params["unit"] = unit
         if plan is not None:
             where.append("e.plan = %(plan)s")
             params["plan"] = plan
@@ -916,10 +931,10 @@ class PostgresStore:
             self.commits.append(written)
 
     @_write
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event:
-        """Revert event `event_id`, which must still be the newest undoable change (of `plan`),
-        as `SQLiteStore.undo`."""
-        found = self.last_undoable(plan)
+    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None, unit: str | None = None) -> Event:
+        """Revert event `event_id`, which must still be the newest undoable change (of `plan`,
+        of `unit`'s assignments), as `SQLiteStore.undo`."""
+        found = self.last_undoable(plan, unit=unit)
         if found is None or found.id != event_id:
             raise NotNewest(event_id)
         _REVERTERS[found.action](self, found, at=at, by=by)

@@ -15,6 +15,7 @@ from ..settings import Settings
 from ..store import ImportCounts, TaskInput
 from ..text import check_text
 from ..units import split_units
+from . import team
 from .session import DATA_DIR, UNIT_FILE, Session
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def import_file(
     """
     from ..tables import read_plan_table
 
+    team.require_office(ledger, "导入计划")
     table = read_plan_table(path)
     source = Path(path).name
     if year is None:

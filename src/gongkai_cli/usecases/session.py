@@ -169,7 +169,13 @@ class Session:
         return dates.parse_user_date(text, today=self.today, year=year)
 
     def author(self, by: str | None) -> str:
-        """Who makes a change: --by, else the settings' user. It is stored, so it obeys the text rule too."""
+        """Who makes a change: --by, else the settings' user. It is stored, so it obeys the text rule too.
+        A unit's login on a server records as its unit and login, whatever was typed (docs/team.md)."""
+        if isinstance(self.database, ServerURL):
+            from .team import recorder
+
+            if (fixed := recorder(self)) is not None:
+                return fixed
         return check_text((by or "").strip() or self.settings.user or login_name(), "记录人")
 
 
