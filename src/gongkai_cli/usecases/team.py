@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ..errors import NotPermitted, UsageError
 from ..models import Event, Task
-from ..store import Database, ServerURL, Storage
+from ..store import Database, ServerURL
 from ..units import unit_name
 from .session import Session
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from ..store.postgres import PostgresStore
     from ..store.postgres_roles import Login
+    from ..store.protocol import Storage
 
 _T = TypeVar("_T")
 _LOGINS: weakref.WeakKeyDictionary[Storage, Login] = weakref.WeakKeyDictionary()
