@@ -1310,7 +1310,8 @@ class SQLiteStore:
             yield transfer.Snapshot(counts, self._rows)
         finally:
             # Only read: ending the transaction either way releases the view.
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
 
     def _rows(self, table: str) -> Iterator[tuple[object, ...]]:
         columns = ", ".join(f'"{column}"' for column in transfer.TABLES[table])
