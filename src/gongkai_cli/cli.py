@@ -70,6 +70,7 @@ COMMANDS = {
     "undo": "history",
     "backup": "maintenance",
     "restore": "maintenance",
+    "copy": "maintenance",
     "check": "maintenance",
     "server": "team",
 }

@@ -76,6 +76,7 @@ from .writers import (
 if TYPE_CHECKING:
     from .progress import Summary
     from .store import Database
+    from .usecases.copying import Copied
     from .usecases.maintenance import BackupSummary, Restored
     from .usecases.reading import ReminderReport, UnitSummary
 
@@ -544,6 +545,13 @@ def restore_preview(summary: BackupSummary, database: Database, out: IO[str] | N
 def restored(result: Restored, out: IO[str] | None = None) -> None:
     _say(f"已用{backup_headline(result.backup)}恢复数据库“{result.database}”；"
          f"被替换的数据库已另存为“{result.aside}”。", out)
+
+
+def copied(result: Copied, out: IO[str] | None = None) -> None:
+    from .usecases.copying import TABLE_NAMES
+
+    counts = "、".join(f"{TABLE_NAMES[table]} {count}" for table, count in result.counts.items())
+    _say(f"已把台账“{result.source}”复制到“{result.target}”，逐表核对行数一致：{counts} 行。", out)
 
 
 def check_passed(path: Database, out: IO[str] | None = None) -> None:

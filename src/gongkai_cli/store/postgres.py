@@ -5,8 +5,8 @@ or upgrading its schema (store/postgres_schema.py) in one transaction, with `on_
 and `on_upgrade` inside it as for SQLite; every read and write of `Storage`, answering
 as the SQLite store does (tests/test_postgres_reads.py, tests/test_postgres_writes.py):
 the writes decide what to change through store/common.py, as SQLite's do, and only the
-SQL here is PostgreSQL's; `check`'s problems; and `copy_from_sqlite`, a SQLite ledger
-copied in key for key. Backup and restore stay SQLite's (pg_dump does a server's).
+SQL here is PostgreSQL's; `check`'s problems; and a whole ledger copied out and in, key for
+key (`snapshot`, `load`: `gongkai copy`). Backup and restore stay SQLite's (pg_dump does a server's).
 
 Writes take turns under one transaction-scoped advisory lock (WRITE_LOCK), as SQLite's
 writers do under BEGIN IMMEDIATE; see `_write`.
@@ -61,6 +61,7 @@ from . import (
     UnitCounts,
     common,
     postgres_schema,
+    transfer,
 )
 
 if TYPE_CHECKING:
@@ -325,34 +326,81 @@ class PostgresStore:
     def checkpoint(self) -> None:
         """Nothing to do: the server's write-ahead log is the server's business."""
 
-    # -- copying in ---------------------------------------------------------------
+    # -- copying ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[transfer.Snapshot]:
+        """The ledger's content as it is now, for `gongkai copy`: one REPEATABLE READ, READ ONLY
+        transaction, so what other sessions commit while the block runs is not in it."""
+        with self._errors():
+            self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                if missing := postgres_schema.missing(postgres_schema.applied(self.conn)):
+                    raise StoreError(
+                        f"数据库“{self.url}”需要先升级（缺少 {postgres_schema.name_of(missing[0])}）才能复制："
+                        "请先用本程序运行一次任意命令，例如 gongkai plans。"
+                    )
+                counts = self._counts()
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
+        try:
+            yield transfer.Snapshot(counts, self._rows)
+        finally:
+            # Only read: ending the transaction either way releases the snapshot.
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute("ROLLBACK")
+
+    def _rows(self, table: str) -> Iterator[tuple[object, ...]]:
+        # Payloads as the text stored (json keeps it verbatim), not parsed and dumped again.
+        columns = ", ".join(f'"{column}"::text' if column in transfer.PAYLOADS else f'"{column}"'
+                            for column in transfer.TABLES[table])
+        # Raised here, as this database's: the rows are read while another database is written.
+        with self._errors(), self.conn.cursor(name=f"gongkai_copy_{table}") as cursor:
+            # A server-side cursor: a million notes pass through, never all in memory at once.
+            cursor.itersize = 2000
+            cursor.execute(f"SELECT {columns} FROM {table} ORDER BY {transfer.ORDER[table]}")
+            for row in cursor:
+                yield tuple(_portable(value) for value in row)
+
+    @_write
+    def load(self, source: transfer.Snapshot) -> dict[str, int]:
+        """Fill this empty ledger with `source`, keys and all, in one transaction (the caller's,
+        when it is creating the ledger); the identities then continue past the keys copied.
+        The rows written per table, once they are counted to be the source's
+        (transfer.CountsDiffer otherwise, and nothing is kept)."""
+        transfer.refuse_content(self._counts())
+        for table, columns in transfer.TABLES.items():
+            quoted = ", ".join(f'"{column}"' for column in columns)
+            with self.conn.cursor().copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                for row in source.rows(table):
+                    copy.write_row([_typed(column, value) for column, value in zip(columns, row, strict=True)])
+        for table, key in _IDENTITIES:
+            self.conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{key}'), "
+                f"coalesce((SELECT max({key}) FROM {table}), 0) + 1, false)"
+            )
+        return transfer.verify(source.counts, self._counts())
+
+    def _counts(self) -> dict[str, int]:
+        counted = self.conn.execute(
+            "SELECT " + ", ".join(f"(SELECT count(*) FROM {table})" for table in transfer.TABLES)
+        ).fetchone()
+        assert counted is not None
+        return dict(zip(transfer.TABLES, counted, strict=True))
 
     def copy_from_sqlite(self, source: Path) -> None:
-        """Fill this empty ledger with everything of the SQLite ledger `source`, keys and all,
-        in one transaction; the identities then continue past the keys copied.
+        """Fill this empty ledger with everything of the SQLite ledger `source` (`load`): the
+        tests' way of putting the same ledger in both backends."""
+        from .sqlite import SQLiteStore
 
-        The first half of `gongkai copy --to postgresql://…`; for now the tests' way of putting
-        the same ledger in both backends.
-        """
-        import sqlite3
-        from urllib.request import pathname2url
-
-        reader = sqlite3.connect(f"file:{pathname2url(str(source.resolve()))}?mode=ro", uri=True)
+        reader = SQLiteStore.open_backup(source)
         try:
-            with self._errors(), self.conn.transaction():
-                if self.conn.execute("SELECT count(*) FROM plans").fetchone() != (0,):
-                    raise StoreError(f"数据库“{self.url}”中已有台账内容，不能再复制进去。")
-                for table, columns in _COPIED.items():
-                    rows = reader.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
-                    quoted = ", ".join(f'"{column}"' for column in columns)
-                    with self.conn.cursor().copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row([_copied(column, value) for column, value in zip(columns, row, strict=True)])
-                for table, key in _IDENTITIES:
-                    self.conn.execute(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', '{key}'), "
-                        f"coalesce((SELECT max({key}) FROM {table}), 0) + 1, false)"
-                    )
+            with reader.snapshot() as snapshot:
+                self.load(snapshot)
+        except transfer.NotEmpty:
+            raise StoreError(f"数据库“{self.url}”中已有台账内容，不能再复制进去。") from None
         finally:
             reader.close()
 
@@ -1256,24 +1304,25 @@ _REVERTERS: dict[str, Callable[..., None]] = {
 # What m002_events_append_only puts on the history.
 _APPEND_ONLY_TRIGGERS = ("events_no_update", "events_no_truncate")
 
-# What a copy from SQLite brings over, parents before children, and how its text becomes typed.
-_COPIED: dict[str, tuple[str, ...]] = {
-    "plans": ("name", "year", "source", "created_at", "imported_at"),
-    "tasks": ("pk", "plan", "id", "group_name", "content", "deadline", "start", "due", "status", "updated_at"),
-    "units": ("id", "name"),
-    "task_units": ("task", "unit", "position"),
-    "assignments": ("pk", "task", "unit", "via", "lead", "position", "vague", "manual", "status", "updated_at"),
-    "events": ("id", "at", "by", "action", "plan", "task", "before", "after", "undoes", "key"),
-    "notes": ("id", "task", "at", "by", "text", "status", "count", "retracted_at", "retracted_by", "assignment"),
-}
+# The identity keys a copy brings over, which must continue past the largest copied.
 _IDENTITIES = (("tasks", "pk"), ("units", "id"), ("assignments", "pk"), ("events", "id"), ("notes", "id"))
-_BOOLEANS = {"lead", "vague", "manual"}
 
 
-def _copied(column: str, value: object) -> object:
+def _portable(value: object) -> object:
+    """A value as a SQLite ledger stores it (store/transfer.py): ISO text, 0/1 flags."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return _stamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _typed(column: str, value: object) -> object:
     # COPY takes text: ISO dates and timestamps with their offsets, and JSON, are read by the
-    # server as its types; SQLite's 0/1 flags become booleans.
-    if column in _BOOLEANS and value is not None:
+    # server as its types whatever its TimeZone or DateStyle; 0/1 flags become booleans.
+    if column in transfer.FLAGS and value is not None:
         return bool(value)
     return value
 

@@ -53,6 +53,7 @@ from . import (
     UnitCounts,
     common,
     migrations,
+    transfer,
 )
 from .migrations import SCHEMA_VERSION
 
@@ -1286,6 +1287,56 @@ class SQLiteStore:
                 dest.close()
         except sqlite3.Error as err:
             raise _translate(Path(shown_as or target), err) from err
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[transfer.Snapshot]:
+        """The ledger's content as it is now, for `gongkai copy`: one read transaction, so
+        what other processes commit while the block runs is not in it (WAL keeps the view)."""
+        try:
+            self.conn.execute("BEGIN")
+            if missing := migrations.missing(self.conn, self.conn.execute("PRAGMA user_version").fetchone()[0]):
+                raise StoreError(
+                    f"数据库“{self.path}”需要先升级（缺少 {migrations.name_of(missing[0])}）才能复制："
+                    "请先用本程序运行一次任意命令，例如 gongkai plans。"
+                )
+            counts = self._counts()
+        except BaseException as err:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise _translate(self.path, err, self.timeout) from err
+            raise
+        try:
+            yield transfer.Snapshot(counts, self._rows)
+        finally:
+            # Only read: ending the transaction either way releases the view.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+    def _rows(self, table: str) -> Iterator[tuple[object, ...]]:
+        columns = ", ".join(f'"{column}"' for column in transfer.TABLES[table])
+        try:
+            yield from self.conn.execute(f"SELECT {columns} FROM {table} ORDER BY {transfer.ORDER[table]}")
+        except sqlite3.Error as err:
+            # Raised here, as this file's: the rows are read while another database is written.
+            raise _translate(self.path, err, self.timeout) from err
+
+    @_db_errors
+    def load(self, source: transfer.Snapshot) -> dict[str, int]:
+        """Fill this empty ledger with `source`, keys and all, inside the caller's write
+        transaction (the one creating the ledger); the rows written per table, once they are
+        counted to be the source's (transfer.CountsDiffer otherwise)."""
+        with self.transaction(history=False):
+            transfer.refuse_content(self._counts())
+            for table, columns in transfer.TABLES.items():
+                quoted = ", ".join(f'"{column}"' for column in columns)
+                self.conn.executemany(
+                    f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))})", source.rows(table)
+                )
+            return transfer.verify(source.counts, self._counts())
+
+    def _counts(self) -> dict[str, int]:
+        return {table: self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in transfer.TABLES}
 
     @classmethod
     def open_backup(cls, path: Path, timeout: float = BUSY_TIMEOUT_SECONDS) -> SQLiteStore:
