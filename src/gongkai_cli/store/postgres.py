@@ -1,4 +1,4 @@
-"""The PostgreSQL backend of `Storage` (issue 13; units' roles and row-level security to come).
+"""The PostgreSQL backend of `Storage` (issue 13); units' roles and row-level security are store/postgres_roles.py.
 
 Connecting (every failure one Chinese line, exit 4), recognising a ledger, and creating
 or upgrading its schema (store/postgres_schema.py) in one transaction, with `on_create`
