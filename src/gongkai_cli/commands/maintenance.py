@@ -60,12 +60,13 @@ def restore(
 @commands.command()
 def copy(
     ctx: typer.Context,
-    to: str = typer.Option(..., "--to", metavar="目标", help="postgresql://… 服务器上的空数据库，或一个新的 SQLite 文件名。"),
+    to: str = typer.Option(
+        ..., "--to", metavar="目标", help="服务器上的空数据库（postgresql://账号@服务器/数据库），或一个新的 SQLite 文件名。"
+    ),
 ) -> None:
     """把整个台账（计划、任务、分工、进展和全部历史记录）复制到服务器上的空数据库或一个新的 SQLite 文件，最后逐表核对行数。
 
-    从一台电脑搬到服务器：gongkai copy --to postgresql://…；服务器台账的一致备份：gongkai copy --to 文件.db。
-    复制时其他人可以照常写入，复制的是开始那一刻的台账；目标要么得到完整的副本，要么什么也不写入。
+    从一台电脑搬到服务器：gongkai copy --to postgresql://账号@服务器/gongkai；服务器台账的一致备份：gongkai copy --to 文件.db。复制时其他人可以照常写入，复制的是开始那一刻的台账；目标要么得到完整的副本，要么什么也不写入。
     """
     from ..usecases import copying
 
