@@ -8,7 +8,6 @@ too, so a ledger's history reads the same whichever backend wrote it, and a copy
 one to the other can be undone in the other.
 """
 
-from __future__ import annotations
 
 import enum
 import json

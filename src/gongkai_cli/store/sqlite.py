@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 
 from ..errors import StoreError
 from ..models import (
@@ -53,9 +53,11 @@ from . import (
     UnitCounts,
     common,
     migrations,
-    transfer,
 )
 from .migrations import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from . import transfer
 
 # `PRAGMA application_id` of every ledger: "GKAI" in ASCII. It is how gongkai tells its own
 # ledgers from other programs' SQLite files, which it must leave untouched.
@@ -1292,6 +1294,9 @@ class SQLiteStore:
     def snapshot(self) -> Iterator[transfer.Snapshot]:
         """The ledger's content as it is now, for `gongkai copy`: one read transaction, so
         what other processes commit while the block runs is not in it (WAL keeps the view)."""
+        # Imported here, as in the methods below: only `copy` needs it, every command opens a store.
+        from . import transfer
+
         try:
             self.conn.execute("BEGIN")
             if missing := migrations.missing(self.conn, self.conn.execute("PRAGMA user_version").fetchone()[0]):
@@ -1314,6 +1319,8 @@ class SQLiteStore:
                 self.conn.execute("ROLLBACK")
 
     def _rows(self, table: str) -> Iterator[tuple[object, ...]]:
+        from . import transfer
+
         columns = ", ".join(f'"{column}"' for column in transfer.TABLES[table])
         try:
             yield from self.conn.execute(f"SELECT {columns} FROM {table} ORDER BY {transfer.ORDER[table]}")
@@ -1326,6 +1333,8 @@ class SQLiteStore:
         """Fill this empty ledger with `source`, keys and all, inside the caller's write
         transaction (the one creating the ledger); the rows written per table, once they are
         counted to be the source's (transfer.CountsDiffer otherwise)."""
+        from . import transfer
+
         with self.transaction(history=False):
             transfer.refuse_content(self._counts())
             for table, columns in transfer.TABLES.items():
@@ -1336,6 +1345,8 @@ class SQLiteStore:
             return transfer.verify(source.counts, self._counts())
 
     def _counts(self) -> dict[str, int]:
+        from . import transfer
+
         return {table: self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in transfer.TABLES}
 
     @classmethod
