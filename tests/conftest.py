@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gongkai_cli.cli import app
+from postgres import ledger_db, pg_server, pg_url  # noqa: F401  (fixtures: a real PostgreSQL server)
 
 TODAY = "2023-04-01"
 

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-import test_assignments
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from processes import cron_env
 from test_assignments import as_json, listed, refused
 
-# The installed executable against a fresh ledger, as in test_assignments.
-run = test_assignments.run
+
+@pytest.fixture
+def run(executable: str, tmp_path: Path, ledger_db: str):
+    """The installed executable against a fresh ledger, as in test_assignments, on each backend."""
+    env = cron_env(tmp_path, Path(ledger_db), today="2023-04-14", user="测试员") | {"GONGKAI_DB": ledger_db}
+
+    def call(*args: str, extra_env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([executable, *args], check=False, input=input, capture_output=True, text=True,
+                              encoding="utf-8", env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=60)
+
+    return call
 
 
 def shown(run, task_id: str) -> dict:

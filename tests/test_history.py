@@ -396,3 +396,17 @@ def refused_as_damaged(db_path: Path, message: str, action: Callable[[], object]
         action()
     assert info.value.exit_code == 4
     assert snapshot(db_path) == before
+
+
+def test_log_json_shows_an_import_that_changed_assignment_lists(gk, tmp_path: Path):
+    """A reissued table that gives a task other units: its event keeps the planned lists by task id."""
+    assert gk("list").exit_code == 0
+    table = "序号,任务名称,任务内容,责任单位,时间节点\n1,推进公开,公开目录,区财政局、马陆镇,11月底前\n"
+    assert gk("import", str(write_csv(tmp_path / "tasks_2024.csv", table))).exit_code == 0
+    table = table.replace("区财政局、马陆镇", "区财政局、区审计局")
+    assert gk("import", str(write_csv(tmp_path / "tasks_2024.csv", table))).exit_code == 0
+    result = gk("log", "--plan", "2024", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    reissue = [event for event in json.loads(result.stdout) if event["plan"] == "2024"][-1]
+    assert [a["unit"] for a in reissue["before"]["assignments"]["1"]] == ["区财政局", "马陆镇"]
+    assert [a["unit"] for a in reissue["after"]["assignments"]["1"]] == ["区财政局", "区审计局"]

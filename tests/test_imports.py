@@ -94,6 +94,23 @@ def test_hot_paths_import_no_heavy_module(env, args):
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--unit", "区财政局", "--format", "json"],
+        ["note", "40", "x", "--quiet"],
+        ["show", "40"],
+        ["check"],
+    ],
+)
+def test_the_sqlite_path_imports_nothing_of_postgresql(env, args):
+    """The server backend and its driver are for a postgresql:// URL only (issue 13)."""
+    names = imported_module_names(args, env)
+    assert "gongkai_cli.store.sqlite" in names  # the measurement saw the store
+    assert not {name for name in names if name.split(".")[0] in ("psycopg", "psycopg_binary")}
+    assert not {name for name in names if name.startswith("gongkai_cli.store.postgres")}
+
+
 def test_tab_completion_imports_no_heavy_module(env):
     completion = {**env, "_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": "gongkai list --unit 区财",
                   "COMP_CWORD": "3"}
@@ -181,4 +198,4 @@ def test_the_command_list_imports_every_commands_module(env):
     code, loaded = commands_modules(["--help"], env)
     assert code == 0
     assert loaded == {COMMAND_MODULES + name for name in
-                      ("plans", "reading", "outputs", "progress", "assignments", "history", "maintenance")}
+                      ("plans", "reading", "outputs", "progress", "assignments", "history", "maintenance", "team")}

@@ -19,10 +19,9 @@ VISIBLE = ["序号", "任务内容", "责任单位", "经", "牵头", "时间节
 
 
 @pytest.fixture
-def run(executable: str, tmp_path: Path):
-    db = tmp_path / "ledger" / "gongkai.db"
-    db.parent.mkdir()
-    env = cron_env(tmp_path, db, today="2023-04-14", user="公开办")
+def run(executable: str, tmp_path: Path, ledger_db: str):
+    """The installed executable against a fresh ledger, on each backend."""
+    env = cron_env(tmp_path, Path(ledger_db), today="2023-04-14", user="公开办") | {"GONGKAI_DB": ledger_db}
 
     def call(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",

@@ -20,7 +20,6 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import typer
@@ -46,7 +45,7 @@ EXIT_CODES_HELP = """退出码：
   3 找不到（计划中没有该任务）
   4 数据库问题（被占用超时、损坏、只读、版本过新、不是 gongkai 台账）
   5 remind --fail-on-overdue 发现了逾期任务（供监控用，不是出错）
-  6 无权操作（团队模式，预留）
+  6 无权操作（团队模式：单位账号写别的单位的任务分工，或做只有办公室能做的事）
   7 更改已保存，但确认信息无法输出（标准输出已满、已关闭或管道已断开）：不要重试
 除 7 外，出错时台账未做任何更改。"""
 
@@ -71,7 +70,9 @@ COMMANDS = {
     "undo": "history",
     "backup": "maintenance",
     "restore": "maintenance",
+    "copy": "maintenance",
     "check": "maintenance",
+    "server": "team",
 }
 
 # Commands that work on one plan, so `--plan` after their name means something. `import`
@@ -532,7 +533,7 @@ app = typer.Typer(
 
 
 class GlobalOptions(NamedTuple):
-    db: Path | None
+    db: str | None  # a file, or a postgresql:// URL, which a Path would mangle
     plan: str | None
     debug: bool
     unit: str | None = None  # the clerk's own unit, for notes and status changes
@@ -541,7 +542,7 @@ class GlobalOptions(NamedTuple):
 DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db）。"
 
 DbOption = typer.Option(
-    None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar="文件", help=DB_HELP, dir_okay=True,
+    None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar="文件", help=DB_HELP,
 )
 PlanOption = typer.Option(None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, metavar="计划", help=PLAN_RULE_HELP)
 
@@ -568,7 +569,7 @@ def _options(ctx: click.Context) -> GlobalOptions:
     )
     db = _one_value(root, "db", given.db, ctx.meta.get("gongkai.db"))
     plan = _one_value(root, "plan", given.plan, ctx.meta.get("gongkai.plan"))
-    return given._replace(db=Path(db) if db is not None else None, plan=plan)
+    return given._replace(db=str(db) if db is not None else None, plan=plan)
 
 
 def _on_command_line(root: click.Context, name: str) -> bool:
@@ -639,7 +640,7 @@ def _show_completion(ctx: click.Context, param: click.Parameter, value: bool) ->
 @app.callback()
 def _main(
     ctx: typer.Context,
-    db: Path | None = DbOption,
+    db: str | None = DbOption,
     plan: str | None = PlanOption,
     # A list, so that a second --unit is refused rather than silently replacing the first.
     unit: list[str] | None = typer.Option(

@@ -396,7 +396,8 @@ _ASSIGNMENT_ROW_KEYS = ("unit", "via", "lead", "vague", "status", "updated_at")
 def _public(side: dict[str, Any] | None) -> dict[str, Any] | None:
     """An event's before or after as the JSON contract shows it: an assign's stored rows without
     the store's own columns (manual, position), their flags as booleans."""
-    if not side or "assignments" not in side:
+    # An import's assignments are its planned lists by task id, shown as stored.
+    if not side or not isinstance(side.get("assignments"), list):
         return side
     rows = [
         {key: bool(row.get(key)) if key in ("lead", "vague") else row.get(key) for key in _ASSIGNMENT_ROW_KEYS}

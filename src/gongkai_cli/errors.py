@@ -31,3 +31,10 @@ class StoreError(GongkaiError):
     """The database cannot be used: locked, corrupt, read-only, too new."""
 
     exit_code = 4
+
+
+class NotPermitted(GongkaiError):
+    """The login may not make this change: a unit writing another unit's work, a clerk
+    doing what only the office may do (team mode). Nothing was written."""
+
+    exit_code = 6

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from openpyxl import Workbook
     from openpyxl.worksheet.worksheet import Worksheet
 
+    from .store import Database
     from .usecases.reading import PlanTasks
 
 FORMATS = ("xlsx", "csv", "json", "markdown", "ics", "vdir")
@@ -128,7 +129,7 @@ def calendar_options(fmt: str, kind: str | None, alarm: str | None) -> CalendarO
 
 def write(
     export: PlanTasks, fmt: str, output: str, calendar: CalendarOptions = NO_CALENDAR, *,
-    ledger: Path, force: bool = False,
+    ledger: Database, force: bool = False,
 ) -> None:
     """Write the plan in `fmt` to the file `output`, or to stdout when it is "-".
 
@@ -409,7 +410,7 @@ class VdirResult(NamedTuple):
 
 
 def write_vdir(
-    export: PlanTasks, directory: str, options: CalendarOptions, *, ledger: Path, force: bool = False
+    export: PlanTasks, directory: str, options: CalendarOptions, *, ledger: Database, force: bool = False
 ) -> VdirResult:
     """Write one calendar file per task into `directory` (created if missing), the vdir layout.
 

@@ -29,10 +29,13 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .errors import UsageError
 from .text import os_reason
+
+if TYPE_CHECKING:
+    from .store import Database
 
 STDOUT = "-"
 
@@ -53,8 +56,10 @@ def check_output(output: str, *, what: str, force: bool = False) -> None:
         _refuse_read_only(path, what)
 
 
-def refuse_ledger_files(target: str | os.PathLike[str], ledger: Path, *, what: str) -> None:
+def refuse_ledger_files(target: str | os.PathLike[str], ledger: Database, *, what: str) -> None:
     """UsageError when writing `target` would overwrite the live database or one of its companions."""
+    if not isinstance(ledger, Path):
+        return  # a database on a server: no file here to overwrite
     target = Path(target)
     resolved = os.path.realpath(target)
     for name in (str(ledger), os.path.realpath(ledger)):
@@ -87,7 +92,7 @@ def _refuse_read_only(path: Path, what: str) -> None:
 
 
 def write_output(
-    output: str, produce: Callable[[IO[bytes]], None], *, ledger: Path, what: str, force: bool = False
+    output: str, produce: Callable[[IO[bytes]], None], *, ledger: Database, what: str, force: bool = False
 ) -> None:
     """Let `produce` write bytes to stdout ("-") or, atomically, to the file `output`."""
     if output == STDOUT:

@@ -75,6 +75,8 @@ from .writers import (
 
 if TYPE_CHECKING:
     from .progress import Summary
+    from .store import Database
+    from .usecases.copying import Copied
     from .usecases.maintenance import BackupSummary, Restored
     from .usecases.reading import ReminderReport, UnitSummary
 
@@ -536,7 +538,7 @@ def backup_headline(summary: BackupSummary) -> str:
     return f"备份“{summary.path}”（{summary.tasks} 项任务、{summary.notes} 条进展{newest}）"
 
 
-def restore_preview(summary: BackupSummary, database: Path, out: IO[str] | None = None) -> None:
+def restore_preview(summary: BackupSummary, database: Database, out: IO[str] | None = None) -> None:
     _say(f"将用{backup_headline(summary)}替换数据库“{database}”；当前数据库会先另存一份。", out)
 
 
@@ -545,5 +547,12 @@ def restored(result: Restored, out: IO[str] | None = None) -> None:
          f"被替换的数据库已另存为“{result.aside}”。", out)
 
 
-def check_passed(path: Path, out: IO[str] | None = None) -> None:
+def copied(result: Copied, out: IO[str] | None = None) -> None:
+    from .usecases.copying import TABLE_NAMES
+
+    counts = "、".join(f"{TABLE_NAMES[table]} {count}" for table, count in result.counts.items())
+    _say(f"已把台账“{result.source}”复制到“{result.target}”，逐表核对行数一致：{counts} 行。", out)
+
+
+def check_passed(path: Database, out: IO[str] | None = None) -> None:
     _say(f"数据库“{path}”检查通过：完整性检查结果为 ok，没有外键错误，文字和历史记录都可以读取。", out)

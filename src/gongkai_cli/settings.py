@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import UsageError
-from .store import BUSY_TIMEOUT_SECONDS
+from .store import BUSY_TIMEOUT_SECONDS, Database, database_named
 
 # An hour: beyond that a queued cron job is better failed and reported than left hanging.
 MAX_BUSY_TIMEOUT = 3600
 
 
 class Settings(NamedTuple):
-    database: Path
+    database: Database  # a SQLite file, or a server's postgresql:// URL
     # --db or GONGKAI_DB named the database: a typo must not scatter databases, so a
     # missing directory is refused instead of created.
     database_named: bool
@@ -54,12 +54,14 @@ def from_environment(
     )
 
 
-def database_path(db: Path | str | None = None) -> Path:
-    """The database a command works on: `--db`, else GONGKAI_DB, else the per-user data directory."""
+def database_path(db: Path | str | None = None) -> Database:
+    """The database a command works on: `--db`, else GONGKAI_DB, else the per-user data directory.
+
+    A postgresql:// (or postgres://) URL stays the URL it is, a server's database."""
     if db is not None:
-        return Path(db).expanduser()
+        return database_named(str(db))
     if env := os.environ.get("GONGKAI_DB"):
-        return Path(env).expanduser()
+        return database_named(env)
     import platformdirs
 
     return Path(platformdirs.user_data_dir("gongkai", appauthor=False)) / "gongkai.db"

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import IO, TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, cast
 
 from .cells import guard
 from .columns import Column, Justify
@@ -22,6 +22,7 @@ from .errors import UsageError
 from .text import inert, json_inert, markdown_text
 
 if TYPE_CHECKING:
+    from openpyxl.styles.cell_style import StyleArray
     from openpyxl.worksheet.worksheet import Worksheet
     from rich.console import RenderableType
     from rich.text import Text
@@ -226,9 +227,17 @@ def text(value: str, style: str = "") -> Text:
 # -- xlsx ---------------------------------------------------------------------------
 
 
+class _Styled(Protocol):
+    """A cell's style indices: openpyxl's own attribute, which its type stubs leave out."""
+
+    _style: StyleArray
+
+
 def write_sheet(sheet: Worksheet, columns: Sequence[Column], records: Iterable[object]) -> None:
     """Fill an openpyxl sheet: bold header row, widths and alignment by column kind, rows tall enough."""
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from copy import copy
+
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
     from openpyxl.utils import get_column_letter
 
     rows = [[column.shown(record) for column in columns] for record in records]
@@ -249,14 +258,25 @@ def write_sheet(sheet: Worksheet, columns: Sequence[Column], records: Iterable[o
             wrap_text=column.kind == "wrap",
             horizontal="center" if column.kind in ("number", "date", "datetime") else None,
         )
+        styled: StyleArray | None = None
         for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-            cell.alignment = alignment
-            cell.border = border
-            if column.kind == "date":
-                cell.number_format = "yyyy-mm-dd"
-            elif column.kind == "datetime":
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            elif cell.data_type == "f":
+            if styled is None:
+                cell.alignment = alignment
+                cell.border = border
+                if column.kind == "date":
+                    cell.number_format = "yyyy-mm-dd"
+                elif column.kind == "datetime":
+                    cell.number_format = "yyyy-mm-dd hh:mm"
+                if column.editable:
+                    cell.protection = Protection(locked=False)
+                    cell.fill = PatternFill("solid", fgColor="FFF2CC")  # the cells to fill in, at a glance
+                styled = cast(_Styled, cell)._style
+            else:
+                # Assigning a style object makes openpyxl hash it again for every cell (most of an
+                # export's time); the column's cells share one style, so they share its indices,
+                # the way openpyxl's own copy_worksheet does.
+                cast(_Styled, cell)._style = copy(styled)
+            if column.kind not in ("date", "datetime") and cell.data_type == "f":
                 # openpyxl takes any text starting with "=" for a formula; a note
                 # such as "=已完成" must stay text, not become #NAME? in Excel.
                 cell.data_type = "s"
@@ -270,9 +290,9 @@ def write_sheet(sheet: Worksheet, columns: Sequence[Column], records: Iterable[o
 
 
 def _protect(sheet: Worksheet, columns: Sequence[Column], count: int) -> None:
-    """Only the columns to fill in can be edited (no password: a guard against slips, not a lock);
-    a column with choices offers them as a drop-down, and the hidden columns stay hidden."""
-    from openpyxl.styles import PatternFill, Protection
+    """Only the columns to fill in (unlocked by `write_sheet`) can be edited (no password: a guard
+    against slips, not a lock); a column with choices offers them as a drop-down, and the hidden
+    columns stay hidden."""
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -284,12 +304,7 @@ def _protect(sheet: Worksheet, columns: Sequence[Column], count: int) -> None:
         letter = get_column_letter(index)
         if column.hidden:
             sheet.column_dimensions[letter].hidden = True
-        if not column.editable:
-            continue
-        for (cell,) in sheet.iter_rows(min_row=2, max_row=count + 1, min_col=index, max_col=index):
-            cell.protection = Protection(locked=False)
-            cell.fill = PatternFill("solid", fgColor="FFF2CC")  # the cells to fill in, at a glance
-        if column.choices and count:
+        if column.editable and column.choices and count:
             choices = DataValidation(type="list", formula1=f'"{",".join(column.choices)}"', allow_blank=False,
                                      showErrorMessage=True, errorTitle=column.header,
                                      error=f"请从下拉列表中选择：{'、'.join(column.choices)}。")

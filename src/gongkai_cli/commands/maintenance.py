@@ -1,4 +1,4 @@
-"""Looking after the database file: backup, restore, check."""
+"""Looking after the database: backup, restore, copy, check."""
 
 from __future__ import annotations
 
@@ -55,6 +55,25 @@ def restore(
     result = maintenance.restore(file, target, timeout=wait)
     done(ctx, f"已用备份恢复数据库“{target}”（原数据库另存为“{result.aside}”）")
     render.restored(result)
+
+
+@commands.command()
+def copy(
+    ctx: typer.Context,
+    to: str = typer.Option(
+        ..., "--to", metavar="目标", help="服务器上的空数据库（postgresql://账号@服务器/数据库），或一个新的 SQLite 文件名。"
+    ),
+) -> None:
+    """把整个台账（计划、任务、分工、进展和全部历史记录）复制到服务器上的空数据库或一个新的 SQLite 文件，最后逐表核对行数。
+
+    从一台电脑搬到服务器：gongkai copy --to postgresql://账号@服务器/gongkai；服务器台账的一致备份：gongkai copy --to 文件.db。复制时其他人可以照常写入，复制的是开始那一刻的台账；目标要么得到完整的副本，要么什么也不写入。
+    """
+    from ..usecases import copying
+
+    with open_ledger(ctx, must_exist=True) as ledger:
+        result = copying.copy(ledger, to)
+    done(ctx, f"已复制到“{result.target}”")
+    render.copied(result)
 
 
 @commands.command()

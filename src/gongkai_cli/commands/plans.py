@@ -11,6 +11,7 @@ from .. import render
 from ..cli import Commands, say
 from ..errors import UsageError
 from ..inputs import parse_year
+from ..store import ServerURL
 from ..usecases import plans as plan_cases
 from .shared import FormatOption, open_ledger, plan_to_create, render_format, saved, settings
 
@@ -63,8 +64,11 @@ def import_(
     name = plan_to_create(ctx, plan)
     sheet = unit_sheets.read_sheet(file)
     # A whole exported workbook is also a plan table: into a new ledger it is read as one.
-    if sheet is not None and (sheet.alone or settings(ctx).database.exists()):
-        with open_ledger(ctx) as ledger:
+    database = settings(ctx).database
+    # A server's database may hold no ledger yet, as a file may not exist: only a unit's own
+    # file then needs the bundled plan to go into, and a whole workbook becomes the plan.
+    if sheet is not None and (sheet.alone or isinstance(database, ServerURL) or database.exists()):
+        with open_ledger(ctx, bootstrap=sheet.alone) as ledger:
             if unit_sheets.returns_progress(ledger, sheet, plan=name):
                 if year is not None or strict:
                     raise UsageError("--year 和 --strict 只用于导入任务分解表；这是各单位填写的进展表，请去掉这两个选项。")

@@ -7,7 +7,6 @@ cases; every commands module imports this one.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import typer
 from typer import _click as click
@@ -17,6 +16,7 @@ from ..errors import GongkaiError
 from ..inputs import parse_status
 from ..models import Commit, Status
 from ..settings import Settings, database_path, from_environment
+from ..store import Database
 from ..usecases import reading
 from ..usecases.session import Session
 from ..writers import CONFIRMATION_FORMATS, FORMATS, check_format
@@ -29,7 +29,7 @@ def settings(ctx: click.Context) -> Settings:
                             unit_option=_on_command_line(ctx.find_root(), "unit"))
 
 
-def database(ctx: click.Context) -> Path:
+def database(ctx: click.Context) -> Database:
     """The database the command works on, for commands that replace the file rather than open it."""
     return database_path(_options(ctx).db)
 

@@ -1,8 +1,9 @@
 """Storage: what the use cases may ask of a ledger's database, and the one place a backend is chosen.
 
-The use cases see only `Storage` (store/protocol.py); `store/sqlite.py` is its one
-implementation and the only code that speaks SQL. A second backend (PostgreSQL) is another module
-implementing `Storage`, chosen in `open_store` by the database's name.
+The use cases see only `Storage` (store/protocol.py). `store/sqlite.py` implements it
+for a file, `store/postgres.py` for a server named by a `postgresql://` URL (a
+`ServerURL`); what their writes decide alike, without SQL, is `store/common.py`.
+`_backend` picks one by the database's name.
 
 A store reports facts (`Refusal` and its kinds); turning them into the user's
 language and an exit code is the use cases' business.
@@ -12,17 +13,55 @@ import contextlib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, overload
 
 from ..models import Status
 
 if TYPE_CHECKING:
+    from .postgres import PostgresStore
     from .protocol import Storage
     from .sqlite import SQLiteStore
 
 # How long a command waits for another one's write lock unless GONGKAI_BUSY_TIMEOUT says otherwise.
 # A burst of cron jobs queues behind the longest write among them; see docs/reliability.md.
 BUSY_TIMEOUT_SECONDS = 30.0
+
+
+# What libpq accepts as a server URL; anything else names a SQLite file.
+SERVER_SCHEMES = ("postgresql://", "postgres://")
+
+
+class ServerURL(NamedTuple):
+    """A database on a server, as the user wrote its URL (the password, if any, included).
+
+    Shown (str) with the password masked: messages name the database, and a terminal,
+    a log or a cron mail must not carry the password.
+    """
+
+    url: str
+
+    def __str__(self) -> str:
+        import re
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.url)
+        credentials, at, host = parts.netloc.rpartition("@")
+        if ":" in credentials:
+            credentials = credentials.split(":", 1)[0] + ":***"
+        # libpq also takes the password as a query parameter.
+        query = re.sub(r"(?i)(\bpassword=)[^&]*", r"\g<1>***", parts.query)
+        return urlunsplit(parts._replace(netloc=f"{credentials}{at}{host}", query=query))
+
+
+# A ledger: a SQLite file, or a database on a server.
+Database = Path | ServerURL
+
+
+def database_named(text: str) -> Database:
+    """The database `text` names: a server for a postgresql:// (or postgres://) URL, else a file."""
+    if text.lower().startswith(SERVER_SCHEMES):
+        return ServerURL(text)
+    return Path(text).expanduser()
 
 
 class AssignmentInput(NamedTuple):
@@ -198,8 +237,20 @@ class NotALedger(Refusal):
         self.missing = missing
 
 
+class DriverMissing(Refusal):
+    """A server's database was named, and its driver (psycopg, an optional extra) is not installed."""
+
+
+class BadServerURL(Refusal):
+    """The driver cannot read the URL of a server's database; `reason` in its words."""
+
+    def __init__(self, url: ServerURL, reason: str):
+        super().__init__(url, reason)
+        self.url, self.reason = url, reason
+
+
 def open_store(
-    database: Path,
+    database: Database,
     *,
     create: bool = True,
     upgrade: bool = True,
@@ -208,6 +259,10 @@ def open_store(
     on_upgrade: "Callable[[Storage, list[str]], None] | None" = None,
 ) -> "Storage":
     """The store of the ledger `database`; see `SQLiteStore.open` for what each flag allows."""
+    if isinstance(database, ServerURL):
+        return _backend(database).open(
+            database, create=create, upgrade=upgrade, timeout=timeout, on_create=on_create, on_upgrade=on_upgrade
+        )
     return _backend(database).open(
         database, create=create, upgrade=upgrade, timeout=timeout, on_create=on_create, on_upgrade=on_upgrade
     )
@@ -225,8 +280,21 @@ def exclusive(
     return _backend(database).exclusive(database, timeout)
 
 
-def _backend(database: Path) -> "type[SQLiteStore]":
-    # The one place a backend is chosen; a database named by a URL would pick another here.
-    from .sqlite import SQLiteStore
+@overload
+def _backend(database: Path) -> "type[SQLiteStore]": ...
+@overload
+def _backend(database: ServerURL) -> "type[PostgresStore]": ...
+def _backend(database: Database) -> "type[SQLiteStore] | type[PostgresStore]":
+    """The one place a backend is chosen: a server's URL is PostgreSQL's, a file SQLite's."""
+    if isinstance(database, Path):
+        from .sqlite import SQLiteStore
 
-    return SQLiteStore
+        return SQLiteStore
+    # The driver is an optional extra: SQLite users neither install nor import it.
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as err:
+        raise DriverMissing() from err
+    from .postgres import PostgresStore
+
+    return PostgresStore

@@ -6,6 +6,7 @@ class with every method's annotations costs start-up time that no command needs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,8 @@ from . import AssignmentInput, ImportCounts, NoteInput, TaskInput, TaskQuery, Un
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from .transfer import Snapshot
 
 
 class Storage(Protocol):
@@ -68,6 +71,9 @@ class Storage(Protocol):
     def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event: ...
 
     def copy_to(self, target: Path, *, shown_as: Path | None = None) -> None: ...
+    # `gongkai copy`, between either backends (store/transfer.py).
+    def snapshot(self) -> contextlib.AbstractContextManager[Snapshot]: ...
+    def load(self, source: Snapshot) -> dict[str, int]: ...
     # Only from a store of the same backend: a backup is restored page for page.
     def replace_with(self, source: Self) -> None: ...
     def problems(self) -> list[str]: ...

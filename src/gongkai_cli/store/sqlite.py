@@ -12,7 +12,6 @@ timeout) instead of failing half-way through a read-then-write.
 from __future__ import annotations
 
 import contextlib
-import enum
 import functools
 import json
 import os
@@ -20,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Concatenate, Literal, NamedTuple, ParamSpec, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 
 from ..errors import StoreError
 from ..models import (
@@ -28,16 +27,13 @@ from ..models import (
     Assignment,
     Commit,
     Event,
-    JsonObject,
     Note,
     NotePayload,
     Plan,
     Status,
     StatusPayload,
     Task,
-    decode_payload,
     derived_status,
-    set_by_all,
 )
 from . import (
     BUSY_TIMEOUT_SECONDS,
@@ -46,8 +42,6 @@ from . import (
     AssignmentHasNotes,
     AssignmentInput,
     ImportCounts,
-    KeyUndone,
-    KeyUsed,
     LastAssignment,
     NotADatabase,
     NotALedger,
@@ -57,11 +51,13 @@ from . import (
     TaskInput,
     TaskQuery,
     UnitCounts,
-    UnitRequired,
-    UnitsChangedSince,
+    common,
     migrations,
 )
 from .migrations import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from . import transfer
 
 # `PRAGMA application_id` of every ledger: "GKAI" in ASCII. It is how gongkai tells its own
 # ledgers from other programs' SQLite files, which it must leave untouched.
@@ -117,63 +113,6 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 # A row as sqlite3 returns it: column types are whatever the schema stored.
 _Row = tuple[Any, ...]
-
-
-class _PlanRow(TypedDict):
-    """A plan's row as an import event stores it (before: the replaced row, after: the new one)."""
-
-    year: int
-    source: str
-    imported_at: str
-
-
-class _TaskFields(TypedDict):
-    """What an import writes of one task, as its event stores it per task id."""
-
-    group: str
-    content: str
-    units: list[str]
-    deadline: str
-    start: str | None
-    due: str | None
-
-
-class _PlannedAssignment(TypedDict):
-    """An assignment as the plan table gives it, as import events store it per task id."""
-
-    unit: str
-    via: str | None
-    lead: bool
-    vague: bool
-
-
-class _AssignmentRow(TypedDict):
-    """An assignments row as assign and unassign events store it, to be put back as it was."""
-
-    unit: str
-    via: str | None
-    lead: int
-    vague: int
-    manual: int
-    position: int
-    status: str
-    updated_at: str
-
-
-class _ImportAssignments(TypedDict, total=False):
-    # Absent from imports recorded before assignments; only tasks whose planned list changed.
-    assignments: dict[str, list[_PlannedAssignment]]
-
-
-class _ImportBefore(_ImportAssignments):
-    plan: _PlanRow | None  # None: the import created the plan
-    tasks: dict[str, _TaskFields | None]  # None: the import added the task
-
-
-class _ImportAfter(_ImportAssignments, total=False):
-    plan: _PlanRow
-    tasks: dict[str, _TaskFields]
-    units: list[str]  # absent from imports recorded before units were tracked
 
 
 def _db_errors(method: Callable[Concatenate[SQLiteStore, _P], _R]) -> Callable[Concatenate[SQLiteStore, _P], _R]:
@@ -249,19 +188,6 @@ _PLAN_ORDER = "p.year DESC, p.created_at DESC, p.name"
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-class _All(enum.Enum):
-    """A status written on every assignment of a task (`status --all`): _ALL, a note's target."""
-
-    UNITS = "all"
-
-
-_ALL = _All.UNITS
-# What a note is written on: a unit's name, every unit, or None for the task as a whole.
-_Target = str | Literal[_All.UNITS] | None
-# An assignment's [pk, status] (or a task's): a list, so a change made for one note is what the next one sees.
-_State = list[Any]
 
 
 class SQLiteStore:
@@ -796,9 +722,9 @@ class SQLiteStore:
                 return None
             # {task pk: {unit: [assignment pk, status]}} in position order.
             units = self._assignment_states([pk for pk, _ in tasks.values()])
-            targets = [self._target(entry, tasks[entry.task_id][0], units) for entry in entries]
+            targets = [common.note_target(entry, units[tasks[entry.task_id][0]]) for entry in entries]
             current = {
-                entry.key: self._target_status(target, tasks[entry.task_id], units)
+                entry.key: common.target_status(target, tasks[entry.task_id], units)
                 for entry, target in zip(entries, targets, strict=True) if entry.key is not None
             }
             # Checked under the write lock, so two retries racing each other cannot both write.
@@ -806,94 +732,30 @@ class SQLiteStore:
             # The write lock is held, so the ids this batch gets are known in advance and
             # every row can go in with one executemany instead of a statement per note.
             next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM notes").fetchone()[0]
-            written: list[tuple[Note, Status]] = []
-            note_rows: list[tuple[int, int, str, str, str, str | None, int | None, int | None]] = []
-            event_rows: list[tuple[str, str, str, str, int, str | None, str | None, str | None]] = []
-            noted: set[int] = set()
-            touched_units: dict[int, _State] = {}  # assignment pk: its [pk, status], noted or changed
-            for entry, target in zip(entries, targets, strict=True):
-                task = tasks[entry.task_id]
-                task_pk = task[0]
-                if entry.key in earlier:
-                    written.append((earlier[entry.key], Status(self._target_status(target, task, units))))
-                    continue
-                note_id, next_id = next_id, next_id + 1
-                noted.add(entry.task_id)
-                before = self._target_status(target, task, units)
-                note_status = entry.status
-                status = note_status.value if note_status else None
-                # --all changes the assignments not at the status yet (and not cancelled, unless
-                # it cancels): the task's derived status says nothing about each of them.
-                changed = {
-                    name: state for name, state in units[task_pk].items()
-                    if note_status is not None and set_by_all(Status(state[1]), note_status)
-                } if target is _ALL else {}
-                if (status == before and target is not _ALL) or (target is _ALL and not changed):
-                    # Like `status 40 doing` on a task already doing: no change, so no status
-                    # event for log and undo to show as "进行中 → 进行中"; the text stays a note.
-                    status, note_status = None, None
-                unit = target if isinstance(target, str) else None
-                assignment: int | None = None
-                if unit is not None:
-                    assignment = units[task_pk][unit][0]
-                    touched_units[assignment] = units[task_pk][unit]
-                note_rows.append((note_id, task_pk, at, entry.by, entry.text, status, entry.count, assignment))
-                after = {"note": note_id, "text": entry.text}
-                if entry.count is not None:
-                    after["count"] = entry.count
-                if unit is not None:
-                    after["unit"] = unit
-                if status is None:
-                    event_rows.append((at, entry.by, "note", plan, entry.task_id, None, _dump(after), entry.key))
-                elif target is _ALL:
-                    # Only the units it changed: undo puts back exactly these.
-                    old = {name: state[1] for name, state in changed.items()}
-                    for state in changed.values():
-                        state[1] = status
-                        touched_units[state[0]] = state
-                    event_rows.append((at, entry.by, "status", plan, entry.task_id,
-                                       _dump({"status": before, "units": old}),
-                                       _dump(after | {"status": status, "all": True}), entry.key))
-                else:
-                    if unit is not None:
-                        units[task_pk][unit][1] = status
-                    else:
-                        task[1] = status
-                    event_rows.append((at, entry.by, "status", plan, entry.task_id,
-                                       _dump({"status": before} | ({"unit": unit} if unit else {})),
-                                       _dump(after | {"status": status}), entry.key))
-                note = Note(id=note_id, task_id=entry.task_id, at=at, by=entry.by, text=entry.text,
-                            status=note_status, count=entry.count, key=entry.key, unit=unit,
-                            all_units=target is _ALL and note_status is not None)
-                written.append((note, Status(before)))
+            writes = common.plan_notes(plan, entries, tasks=tasks, units=units, targets=targets, earlier=earlier,
+                                       next_id=next_id, at=at)
             self.conn.executemany(
                 """INSERT INTO notes (id, task, at, by, text, status, count, assignment)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                note_rows,
+                writes.notes,
             )
-            touched = [tasks[task_id][0] for task_id in noted]
             self.conn.executemany(
                 "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
-                [(status, at, pk) for pk, status in touched_units.values()],
+                [(status, at, pk) for status, pk in writes.assignments],
             )
-            for task_id in noted:
-                pk = tasks[task_id][0]
-                if units.get(pk):
-                    tasks[task_id][1] = derived_status(Status(state[1]) for state in units[pk].values()).value
             self.conn.executemany(
                 "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
-                # Only tasks that got a new note: a recognised retry leaves its task untouched.
-                [(status, at, pk) for task_id, (pk, status) in tasks.items() if pk in touched],
+                [(status, at, pk) for status, pk in writes.tasks],
             )
             self.conn.executemany(
                 """INSERT INTO events (at, by, action, plan, task, before, after, key)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                event_rows,
+                writes.events,
             )
-        return written
+        return writes.written
 
-    def _assignment_states(self, pks: Sequence[int]) -> dict[int, dict[str, _State]]:
-        states: dict[int, dict[str, _State]] = {pk: {} for pk in pks}
+    def _assignment_states(self, pks: Sequence[int]) -> dict[int, dict[str, common.State]]:
+        states: dict[int, dict[str, common.State]] = {pk: {} for pk in pks}
         rows = self.conn.execute(
             """SELECT task, unit, pk, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))
                ORDER BY task, position""",
@@ -902,28 +764,6 @@ class SQLiteStore:
         for task_pk, unit, pk, status in rows:
             states[task_pk][unit] = [pk, status]
         return states
-
-    @staticmethod
-    def _target(entry: NoteInput, task_pk: int, units: dict[int, dict[str, _State]]) -> _Target:
-        """What a note is written on: a unit's name, _ALL, or None for the task as a whole."""
-        mine = units[task_pk]
-        if entry.unit is not None:
-            if entry.unit not in mine:
-                raise NotAssigned(entry.task_id, entry.unit, list(mine))
-            return entry.unit
-        if entry.status is None or not mine:
-            # A plain note is the office's remark on the task; a task without units keeps its own status.
-            return None
-        if entry.all_units:
-            return _ALL
-        if len(mine) == 1:
-            return next(iter(mine))
-        raise UnitRequired(entry.task_id, list(mine))
-
-    @staticmethod
-    def _target_status(target: _Target, task: _State, units: dict[int, dict[str, _State]]) -> str:
-        status: str = units[task[0]][target][1] if isinstance(target, str) else task[1]
-        return status
 
     def _keyed_notes(self, plan: str, entries: Sequence[NoteInput], statuses: dict[str, str]) -> dict[str, Note]:
         """The notes earlier calls stored under the keys of `entries`, as first written.
@@ -943,29 +783,12 @@ class SQLiteStore:
         ).fetchall()
         found = {}
         for key, event_id, event_plan, task_id, at, by, action, before, after, undone_by in rows:
-            payload = decode_payload(action, before=_load(before), after=_load(after))
-            if not isinstance(payload, NotePayload | StatusPayload):
-                # Only notes carry keys; any other event with one was written behind gongkai's back.
-                raise StoreError(
-                    f"历史记录 #{event_id} 带有键“{key}”，但不是进展记录（数据库可能被其他程序改动过）；"
-                    "请先运行 gongkai check。"
-                )
-            status = payload.after.value if isinstance(payload, StatusPayload) else None
-            found[key] = Note(id=payload.note, task_id=task_id, at=at, by=by, text=payload.text,
-                              status=Status(status) if status else None, count=payload.count,
-                              key=key, repeated=True, unit=payload.unit)
             (entry,) = [entry for entry in entries if entry.key == key]
-            if status is None and entry.status is not None and (event_plan, task_id) == (plan, entry.task_id):
-                # A status equal to the one it changes was stored as a plain note (see add_notes);
-                # the retry of that call asks again for the status that is still there.
-                status = entry.status.value if statuses[key] == entry.status.value else None
-            stored = (event_plan, task_id, payload.text, status, payload.count, payload.unit)
-            asked = (plan, entry.task_id, entry.text, entry.status.value if entry.status else None, entry.count,
-                     entry.unit)
-            if stored != asked:
-                raise KeyUsed(key, event_id, payload.note, stored, asked)
-            if undone_by is not None:
-                raise KeyUndone(key, payload.note, undone_by)
+            found[key] = common.keyed_note(
+                key=key, event_id=event_id, event_plan=event_plan, task_id=task_id, at=at, by=by, action=action,
+                before=common.load(before), after=common.load(after), undone_by=undone_by,
+                plan=plan, entry=entry, current=statuses[key],
+            )
         return found
 
     @_db_errors
@@ -1009,67 +832,34 @@ class SQLiteStore:
                 )
             })
             unit_ids = self._ensure_units(names)
-            replaced: dict[str, _TaskFields | None] = {}
-            written: dict[str, _TaskFields] = {}
-            unchanged = 0
             # The write lock is held, so new tasks' keys are known in advance and a
             # 10,000-row table goes in with a few executemany calls, not a statement per row.
             next_pk = self.conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM tasks").fetchone()[0]
-            inserts: list[_Row] = []
-            added_rows: list[tuple[int, _TaskFields]] = []
-            changed: list[tuple[int, _TaskFields]] = []
-            new_pks: dict[int, int] = {}
-            for task in tasks:
-                fields = _task_fields(task)
-                if task.id not in existing:
-                    pk, next_pk = next_pk, next_pk + 1
-                    new_pks[task.id] = pk
-                    inserts.append((pk, name, task.id, *_task_columns(fields), Status.TODO.value, at))
-                    added_rows.append((pk, fields))
-                    replaced[str(task.id)] = None
-                else:
-                    pk, old = existing[task.id]
-                    if old == fields:
-                        unchanged += 1
-                        continue
-                    changed.append((pk, fields))
-                    replaced[str(task.id)] = old
-                written[str(task.id)] = fields
+            writes = common.plan_import(tasks, existing, next_pk)
             self.conn.executemany(
                 """INSERT INTO tasks (pk, plan, id, group_name, content, deadline, start, due, status, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                inserts,
+                [(pk, name, task_id, *common.task_columns(fields), Status.TODO.value, at)
+                 for pk, task_id, fields in writes.added],
             )
-            self._insert_units(added_rows, unit_ids)
-            self._rewrite_tasks(changed, unit_ids, at)
-            pks = {task_id: pk for task_id, (pk, _) in existing.items()} | new_pks
-            planned = {pks[task.id]: [_planned(a) for a in task.assignments] for task in tasks}
-            old_plans = self._sync_assignments(planned, at, new=set(new_pks.values()))
-            by_id = {pk: task_id for task_id, pk in pks.items()}
-            self._record(
-                at=at, by=by, action="import", plan=name,
-                before={"plan": old_plan, "tasks": replaced,
-                        "assignments": {str(by_id[pk]): old for pk, old in old_plans.items()}},
-                after={"plan": {"year": year, "source": source, "imported_at": at}, "tasks": written,
-                       "units": created,
-                       "assignments": {str(by_id[pk]): planned[pk] for pk in old_plans}},
+            self._insert_units([(pk, fields) for pk, _, fields in writes.added], unit_ids)
+            self._rewrite_tasks(writes.changed, unit_ids, at)
+            planned = {writes.pks[task.id]: [common.planned(a) for a in task.assignments] for task in tasks}
+            old_plans = self._sync_assignments(planned, at, new={pk for pk, _, _ in writes.added})
+            before, after = common.import_event(
+                writes, old_plan=old_plan, plan={"year": year, "source": source, "imported_at": at},
+                created=created, planned_lists=planned, old_lists=old_plans,
             )
-            in_file = {task.id for task in tasks}
-        added = sum(1 for old in replaced.values() if old is None)
-        return ImportCounts(
-            added=added,
-            updated=len(replaced) - added,
-            unchanged=unchanged,
-            kept=tuple(sorted(set(existing) - in_file)),
-        )
+            self._record(at=at, by=by, action="import", plan=name, before=before, after=after)
+        return common.import_counts(writes, existing, tasks)
 
-    def _plan_row(self, name: str) -> _PlanRow | None:
+    def _plan_row(self, name: str) -> common.PlanRow | None:
         row = self.conn.execute(
             "SELECT year, source, imported_at FROM plans WHERE name = ?", (name,)
         ).fetchone()
-        return None if row is None else _PlanRow(year=row[0], source=row[1], imported_at=row[2])
+        return None if row is None else common.PlanRow(year=row[0], source=row[1], imported_at=row[2])
 
-    def _snapshots(self, plan: str) -> dict[int, tuple[int, _TaskFields]]:
+    def _snapshots(self, plan: str) -> dict[int, tuple[int, common.TaskFields]]:
         """Every task of a plan as (pk, the fields an import writes)."""
         rows = self.conn.execute(
             "SELECT pk, id, group_name, content, deadline, start, due FROM tasks WHERE plan = ?",
@@ -1077,24 +867,24 @@ class SQLiteStore:
         ).fetchall()
         units = self._units_of([row[0] for row in rows])
         return {
-            task_id: (pk, _TaskFields(group=group, content=content, units=units.get(pk, []),
+            task_id: (pk, common.TaskFields(group=group, content=content, units=units.get(pk, []),
                                       deadline=deadline, start=start, due=due))
             for pk, task_id, group, content, deadline, start, due in rows
         }
 
-    def _rewrite_tasks(self, changes: Sequence[tuple[int, _TaskFields]], unit_ids: dict[str, int], at: str) -> None:
+    def _rewrite_tasks(self, changes: Sequence[tuple[int, common.TaskFields]], unit_ids: dict[str, int], at: str) -> None:
         """Replace texts, dates and units of existing tasks; shared by import and its undo."""
         self.conn.executemany(
             """UPDATE tasks SET group_name = ?, content = ?, deadline = ?,
                       start = ?, due = ?, updated_at = ? WHERE pk = ?""",
-            [(*_task_columns(fields), at, pk) for pk, fields in changes],
+            [(*common.task_columns(fields), at, pk) for pk, fields in changes],
         )
         self.conn.executemany("DELETE FROM task_units WHERE task = ?", [(pk,) for pk, _ in changes])
         self._insert_units(changes, unit_ids)
 
     def _sync_assignments(
-        self, planned: dict[int, list[_PlannedAssignment]], at: str, *, new: Container[int] = frozenset()
-    ) -> dict[int, list[_PlannedAssignment]]:
+        self, planned: dict[int, list[common.PlannedAssignment]], at: str, *, new: Container[int] = frozenset()
+    ) -> dict[int, list[common.PlannedAssignment]]:
         """Make each task's assignments follow its planned list (see import_plan); returns, for
         the existing tasks whose list changed, the list planned before."""
         current: dict[int, list[list[Any]]] = {}  # task pk: its rows, less the task column
@@ -1107,48 +897,22 @@ class SQLiteStore:
         )
         for task_pk, *row in rows:
             current.setdefault(task_pk, []).append(row)
-        old_plans: dict[int, list[_PlannedAssignment]] = {}
-        inserts, updates, moved, removed = [], [], [], []
-        for task_pk, plan in planned.items():
-            task_rows = current.get(task_pk, [])
-            old = [_planned_row(row) for row in task_rows if not row[5]]
-            if old == plan and task_pk not in new:
-                continue
-            if task_pk not in new:
-                old_plans[task_pk] = old
-            wanted = {entry["unit"] for entry in plan}
-            have = {row[1]: row for row in task_rows}
-            kept = []
-            for pk, unit, _, _, _, manual, status, noted in task_rows:
-                if unit in wanted:
-                    continue
-                if not manual and status == Status.TODO.value and not noted:
-                    removed.append(pk)
-                else:
-                    kept.append(pk)
-            for position, entry in enumerate(plan):
-                values = (entry["via"], int(entry["lead"]), int(entry["vague"]), position)
-                if entry["unit"] in have:
-                    updates.append((*values, have[entry["unit"]][0]))
-                else:
-                    inserts.append((task_pk, entry["unit"], *values, at))
-            # Units worked on, or added by the office, stay after the planned ones.
-            moved += [(position, pk) for position, pk in enumerate(kept, start=len(plan))]
+        writes = common.plan_sync(planned, current, at, new=new)
         # Notes undo retracted are all that can be left on a removed one; their events keep every word.
-        self.conn.executemany("DELETE FROM notes WHERE assignment = ?", [(pk,) for pk in removed])
-        self.conn.executemany("DELETE FROM assignments WHERE pk = ?", [(pk,) for pk in removed])
+        self.conn.executemany("DELETE FROM notes WHERE assignment = ?", [(pk,) for pk in writes.removed])
+        self.conn.executemany("DELETE FROM assignments WHERE pk = ?", [(pk,) for pk in writes.removed])
         self.conn.executemany(
-            "UPDATE assignments SET via = ?, lead = ?, vague = ?, position = ?, manual = 0 WHERE pk = ?", updates
+            "UPDATE assignments SET via = ?, lead = ?, vague = ?, position = ?, manual = 0 WHERE pk = ?", writes.updates
         )
         # A unit kept because it worked on the task stays, like one the office added, until unassigned.
-        self.conn.executemany("UPDATE assignments SET position = ?, manual = 1 WHERE pk = ?", moved)
+        self.conn.executemany("UPDATE assignments SET position = ?, manual = 1 WHERE pk = ?", writes.moved)
         self.conn.executemany(
             """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, 'todo', ?)""",
-            inserts,
+            writes.inserts,
         )
-        self._rederive([pk for pk in planned if pk in old_plans])
-        return old_plans
+        self._rederive(writes.rederive)
+        return writes.old_plans
 
     def _rederive(self, pks: Sequence[int]) -> None:
         """Set each task's status to the one its assignments give (models.derived_status)."""
@@ -1161,10 +925,10 @@ class SQLiteStore:
             statuses.setdefault(task_pk, []).append(Status(status))
         self.conn.executemany(
             "UPDATE tasks SET status = ? WHERE pk = ? AND status <> ?",
-            [(derived_status(found).value, pk, derived_status(found).value) for pk, found in statuses.items()],
+            [(status, pk, status) for status, pk in common.derived(statuses)],
         )
 
-    def _insert_units(self, tasks: Sequence[tuple[int, _TaskFields]], unit_ids: dict[str, int]) -> None:
+    def _insert_units(self, tasks: Sequence[tuple[int, common.TaskFields]], unit_ids: dict[str, int]) -> None:
         self.conn.executemany(
             "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
             [(pk, unit_ids[unit], position) for pk, fields in tasks for position, unit in enumerate(fields["units"])],
@@ -1188,7 +952,7 @@ class SQLiteStore:
         event_id = self.conn.execute(
             """INSERT INTO events (at, by, action, plan, task, before, after, undoes)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (at, by, action, plan, task, _dump(before), _dump(after), undoes),
+            (at, by, action, plan, task, common.dump(before), common.dump(after), undoes),
         ).lastrowid
         # An INSERT always sets it; None is only for statements that insert nothing.
         assert event_id is not None
@@ -1198,7 +962,7 @@ class SQLiteStore:
         sql = f"SELECT {_EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where) or '1'} {tail}"
         return [
             Event(id=event_id, at=at, by=by, action=action, plan=plan, task=task,
-                  before=_load(before), after=_load(after), undoes=undoes,
+                  before=common.load(before), after=common.load(after), undoes=undoes,
                   undone_by=undone_by, undoes_action=undoes_action)
             for event_id, at, by, action, plan, task, before, after, undoes, undone_by, undoes_action
             in self.conn.execute(sql, params)
@@ -1275,9 +1039,6 @@ class SQLiteStore:
         payload = event.payload
         # _REVERTERS sends only note and status events here, which decode to these two.
         assert isinstance(payload, NotePayload | StatusPayload)
-        # Notes are always written on a task, and a status event's before holds at least its status
-        # (decode_payload read it from there), so neither can be None here.
-        assert event.task is not None
         note_id = payload.note
         row = self.conn.execute(
             """SELECT n.task, n.retracted_at, t.status, n.assignment FROM notes n JOIN tasks t ON t.pk = n.task
@@ -1285,30 +1046,11 @@ class SQLiteStore:
             (note_id,),
         ).fetchone()
         if row is None or row[1] is not None:
-            raise _out_of_step(event)
+            raise common.out_of_step(event)
         task_pk, _, task_status, assignment = row
         units = self._assignment_states([task_pk])[task_pk]
-        if units and task_status != derived_status(Status(state[1]) for state in units.values()).value:
-            raise _out_of_step(event)
+        restore = common.note_restore(event, units, task_status)
         if isinstance(payload, StatusPayload):
-            after = payload.after.value
-            if payload.unit is not None:
-                restore = {payload.unit: payload.before.value}
-            elif payload.all_units:
-                assert event.before is not None
-                restore = dict(event.before["units"])
-            elif units:
-                # Set before the task had assignments: the upgrade gave its status to every unit.
-                # Only while they all still have it is "every unit back" what the change undoes.
-                if any(state[1] != after for state in units.values()):
-                    raise UnitsChangedSince(event.id, event.task)
-                restore = dict.fromkeys(units, payload.before.value)
-            else:
-                restore = {}
-            if any(unit not in units or units[unit][1] != after for unit in restore):
-                raise _out_of_step(event)
-            if not restore and task_status != after:
-                raise _out_of_step(event)
             self.conn.executemany(
                 "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
                 [(status, at, units[unit][0]) for unit, status in restore.items()],
@@ -1325,19 +1067,11 @@ class SQLiteStore:
 
     def _revert_import(self, event: Event, *, at: str, by: str) -> None:
         """Put back replaced task texts and the plan row; remove the tasks and units the import added."""
-        before, after = _import_payload(event)
+        before, after = common.import_payload(event)
         current = self._snapshots(event.plan)
-        for key, fields in after["tasks"].items():
-            if int(key) not in current or current[int(key)][1] != fields:
-                raise _out_of_step(event)
-        # Imports from before assignments kept no list of them: theirs stay as they are.
-        old_plans = {current[int(key)][0]: old for key, old in before.get("assignments", {}).items()}
+        old_plans = common.check_import_undo(event, current)
         if old_plans:
-            now = self._planned_lists(list(old_plans))
-            # An import that stored lists before stored them after too, for the same tasks.
-            for key, plan in after["assignments"].items():
-                if now.get(current[int(key)][0], []) != plan:
-                    raise _out_of_step(event)
+            common.check_planned_lists(event, current, self._planned_lists(list(old_plans)))
         replaced = before["tasks"]
         added = [current[int(key)][0] for key, old in replaced.items() if old is None]
         added_json = json.dumps(added)
@@ -1376,27 +1110,27 @@ class SQLiteStore:
                 {**before["plan"], "name": event.plan},
             )
 
-    def _planned_lists(self, pks: Sequence[int]) -> dict[int, list[_PlannedAssignment]]:
-        found: dict[int, list[_PlannedAssignment]] = {}
+    def _planned_lists(self, pks: Sequence[int]) -> dict[int, list[common.PlannedAssignment]]:
+        found: dict[int, list[common.PlannedAssignment]] = {}
         rows = self.conn.execute(
             """SELECT task, pk, unit, via, lead, vague FROM assignments
                WHERE task IN (SELECT value FROM json_each(?)) AND manual = 0 ORDER BY task, position""",
             (json.dumps(list(pks)),),
         )
         for task_pk, *row in rows:
-            found.setdefault(task_pk, []).append(_planned_row(row))
+            found.setdefault(task_pk, []).append(common.planned_row(row))
         return found
 
     def _revert_assign(self, event: Event, *, at: str, by: str) -> None:
         """Take back the assignments `assign` added: still untouched, since undo goes newest first."""
         task_pk = self._task_pk(event)
-        units = [row["unit"] for row in _assignment_rows(event, event.after)]
+        units = [row["unit"] for row in common.assignment_rows(event, event.after)]
         found = self.conn.execute(
             """SELECT pk FROM assignments WHERE task = ? AND unit IN (SELECT value FROM json_each(?))""",
             (task_pk, json.dumps(units, ensure_ascii=False)),
         ).fetchall()
         if len(found) != len(units):
-            raise _out_of_step(event)
+            raise common.out_of_step(event)
         self._drop_assignments([pk for (pk,) in found])
         self._rederive([task_pk])
         self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
@@ -1404,14 +1138,14 @@ class SQLiteStore:
     def _revert_unassign(self, event: Event, *, at: str, by: str) -> None:
         """Put back the assignments `unassign` removed, as they were."""
         task_pk = self._task_pk(event)
-        self._insert_assignment_rows(task_pk, _assignment_rows(event, event.before))
+        self._insert_assignment_rows(task_pk, common.assignment_rows(event, event.before))
         self._rederive([task_pk])
         self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
 
     def _task_pk(self, event: Event) -> int:
         row = self.conn.execute("SELECT pk FROM tasks WHERE plan = ? AND id = ?", (event.plan, event.task)).fetchone()
         if row is None:
-            raise _out_of_step(event)
+            raise common.out_of_step(event)
         pk: int = row[0]
         return pk
 
@@ -1420,7 +1154,7 @@ class SQLiteStore:
         self.conn.executemany("DELETE FROM notes WHERE assignment = ?", [(pk,) for pk in pks])
         self.conn.executemany("DELETE FROM assignments WHERE pk = ?", [(pk,) for pk in pks])
 
-    def _insert_assignment_rows(self, task_pk: int, rows: Sequence[_AssignmentRow]) -> None:
+    def _insert_assignment_rows(self, task_pk: int, rows: Sequence[common.AssignmentRow]) -> None:
         self.conn.executemany(
             """INSERT INTO assignments (task, unit, via, lead, vague, manual, position, status, updated_at)
                VALUES (:task, :unit, :via, :lead, :vague, :manual, :position, :status, :updated_at)""",
@@ -1455,7 +1189,7 @@ class SQLiteStore:
                 ],
             )
 
-    def _task_assignments(self, plan: str, task_id: int) -> tuple[int, str, dict[str, _State]] | None:
+    def _task_assignments(self, plan: str, task_id: int) -> tuple[int, str, dict[str, common.State]] | None:
         """A task's key, stored status and assignments by unit, for a change of its units; None if absent."""
         row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
         if row is None:
@@ -1479,11 +1213,7 @@ class SQLiteStore:
             start = self.conn.execute(
                 "SELECT coalesce(max(position), -1) + 1 FROM assignments WHERE task = ?", (task_pk,)
             ).fetchone()[0]
-            rows: list[_AssignmentRow] = [
-                {"unit": a.unit, "via": a.via, "lead": int(a.lead), "vague": int(a.vague), "manual": 1,
-                 "position": start + offset, "status": Status.TODO.value, "updated_at": at}
-                for offset, a in enumerate(assignments)
-            ]
+            rows = common.new_assignment_rows(assignments, start=start, at=at)
             self._insert_assignment_rows(task_pk, rows)
             return self._assignment_event(task_pk, plan, task_id, "assign", before, at=at, by=by, after_rows=rows)
 
@@ -1514,9 +1244,9 @@ class SQLiteStore:
             ]
             if noted:
                 raise AssignmentHasNotes(task_id, noted)
-            columns = ("unit", "via", "lead", "vague", "manual", "position", "status", "updated_at")
+            columns = common.ASSIGNMENT_ROW_COLUMNS
             rows = [
-                cast(_AssignmentRow, dict(zip(columns, found, strict=True))) for found in self.conn.execute(
+                cast(common.AssignmentRow, dict(zip(columns, found, strict=True))) for found in self.conn.execute(
                     f"""SELECT {', '.join(columns)} FROM assignments
                         WHERE task = ? AND unit IN (SELECT value FROM json_each(?)) ORDER BY position""",
                     (task_pk, json.dumps(list(units), ensure_ascii=False)),
@@ -1527,7 +1257,7 @@ class SQLiteStore:
 
     def _assignment_event(
         self, task_pk: int, plan: str, task_id: int, action: str, before: str, *, at: str, by: str,
-        after_rows: list[_AssignmentRow] | None = None, before_rows: list[_AssignmentRow] | None = None,
+        after_rows: list[common.AssignmentRow] | None = None, before_rows: list[common.AssignmentRow] | None = None,
     ) -> Event:
         self._rederive([task_pk])
         self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
@@ -1559,6 +1289,65 @@ class SQLiteStore:
                 dest.close()
         except sqlite3.Error as err:
             raise _translate(Path(shown_as or target), err) from err
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[transfer.Snapshot]:
+        """The ledger's content as it is now, for `gongkai copy`: one read transaction, so
+        what other processes commit while the block runs is not in it (WAL keeps the view)."""
+        # Imported here, as in the methods below: only `copy` needs it, every command opens a store.
+        from . import transfer
+
+        try:
+            self.conn.execute("BEGIN")
+            if missing := migrations.missing(self.conn, self.conn.execute("PRAGMA user_version").fetchone()[0]):
+                raise StoreError(
+                    f"数据库“{self.path}”需要先升级（缺少 {migrations.name_of(missing[0])}）才能复制："
+                    "请先用本程序运行一次任意命令，例如 gongkai plans。"
+                )
+            counts = self._counts()
+        except BaseException as err:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise _translate(self.path, err, self.timeout) from err
+            raise
+        try:
+            yield transfer.Snapshot(counts, self._rows)
+        finally:
+            # Only read: ending the transaction either way releases the view.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+    def _rows(self, table: str) -> Iterator[tuple[object, ...]]:
+        from . import transfer
+
+        columns = ", ".join(f'"{column}"' for column in transfer.TABLES[table])
+        try:
+            yield from self.conn.execute(f"SELECT {columns} FROM {table} ORDER BY {transfer.ORDER[table]}")
+        except sqlite3.Error as err:
+            # Raised here, as this file's: the rows are read while another database is written.
+            raise _translate(self.path, err, self.timeout) from err
+
+    @_db_errors
+    def load(self, source: transfer.Snapshot) -> dict[str, int]:
+        """Fill this empty ledger with `source`, keys and all, inside the caller's write
+        transaction (the one creating the ledger); the rows written per table, once they are
+        counted to be the source's (transfer.CountsDiffer otherwise)."""
+        from . import transfer
+
+        with self.transaction(history=False):
+            transfer.refuse_content(self._counts())
+            for table, columns in transfer.TABLES.items():
+                quoted = ", ".join(f'"{column}"' for column in columns)
+                self.conn.executemany(
+                    f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))})", source.rows(table)
+                )
+            return transfer.verify(source.counts, self._counts())
+
+    def _counts(self) -> dict[str, int]:
+        from . import transfer
+
+        return {table: self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in transfer.TABLES}
 
     @classmethod
     def open_backup(cls, path: Path, timeout: float = BUSY_TIMEOUT_SECONDS) -> SQLiteStore:
@@ -1795,65 +1584,3 @@ _REVERTERS: dict[str, Callable[..., None]] = {
     "assign": SQLiteStore._revert_assign,
     "unassign": SQLiteStore._revert_unassign,
 }
-
-
-def _import_payload(event: Event) -> tuple[_ImportBefore, _ImportAfter]:
-    """The stored JSON of an import event, in the shape `import_plan` recorded it."""
-    if event.before is None or event.after is None:
-        raise _out_of_step(event)
-    return cast(_ImportBefore, event.before), cast(_ImportAfter, event.after)
-
-
-def _assignment_rows(event: Event, stored: JsonObject | None) -> list[_AssignmentRow]:
-    """The rows an assign event stored after, or an unassign event before, as it recorded them."""
-    if stored is None:
-        raise _out_of_step(event)
-    return cast(list[_AssignmentRow], stored["assignments"])
-
-
-def _out_of_step(event: Event) -> StoreError:
-    return StoreError(
-        f"历史记录 #{event.id} 与台账当前内容不一致（数据库可能被其他程序改动过），未撤销任何内容；"
-        "请先运行 gongkai check。"
-    )
-
-
-def _planned(assignment: AssignmentInput) -> _PlannedAssignment:
-    """An assignment as planned from the cell, as import events keep it."""
-    return {"unit": assignment.unit, "via": assignment.via, "lead": bool(assignment.lead),
-            "vague": bool(assignment.vague)}
-
-
-def _planned_row(row: Sequence[Any]) -> _PlannedAssignment:
-    """The same from a stored row (pk, unit, via, lead, vague, …)."""
-    return {"unit": row[1], "via": row[2], "lead": bool(row[3]), "vague": bool(row[4])}
-
-
-def _task_fields(task: TaskInput) -> _TaskFields:
-    return {
-        "group": task.group,
-        "content": task.content,
-        "units": list(task.units),
-        "deadline": task.deadline,
-        "start": task.start.isoformat() if task.start else None,
-        "due": task.due.isoformat() if task.due else None,
-    }
-
-
-def _task_columns(fields: _TaskFields) -> tuple[str, str, str, str | None, str | None]:
-    """group_name, content, deadline, start, due, in the tasks table's terms (units go to task_units)."""
-    return (fields["group"], fields["content"], fields["deadline"], fields["start"], fields["due"])
-
-
-def _dump(value: Mapping[str, object] | None) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def _load(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        loaded: dict[str, Any] = json.loads(text)
-        return loaded
-    except ValueError:
-        raise StoreError("历史记录中有内容不是有效的 JSON（数据库可能已损坏）；请运行 gongkai check 找出位置。") from None

@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..models import Event, Task
 from ..store import AlreadyAssigned, AssignmentHasNotes, AssignmentInput, LastAssignment, NotAssigned
 from ..units import UnitDirectory, unit_name
+from . import team
 from .session import Session, no_task
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ def unit_required(task_id: int, units: list[str], *, by: str = "status") -> Usag
 
 def assign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | None = None) -> Event:
     """Give a task to more units (a collective: to its members); recorded and undoable."""
+    team.require_office(ledger, f"给任务分派单位（第 {task_id} 项）")
     plan = ledger.plan()
     wanted = _known_units(ledger, units)
     task = ledger.store.task(plan.name, task_id, today=ledger.today)
@@ -138,6 +140,7 @@ def unassign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | N
     belong to; undo the notes first (gongkai undo), or leave the unit assigned and
     set its status to cancelled.
     """
+    team.require_office(ledger, f"取消任务的单位分派（第 {task_id} 项）")
     plan = ledger.plan()
     task = ledger.store.task(plan.name, task_id, today=ledger.today)
     if task is None:

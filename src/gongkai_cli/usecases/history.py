@@ -6,6 +6,7 @@ from .. import dates
 from ..errors import NotFound, StoreError, UsageError
 from ..models import Event
 from ..store import AddedTasksHaveNotes, NotNewest, UnitsChangedSince
+from . import team
 from .session import Session, no_task
 
 # Exit 4 like the store's other "the ledger moved under you" errors: a retry is what helps.
@@ -31,9 +32,10 @@ def history(ledger: Session, task_id: int | None = None, *, since: str | None = 
 
 def last_change(ledger: Session) -> Event:
     """The change `undo` would revert now: the newest of the plan asked for, else of the ledger."""
-    event = ledger.store.last_undoable(ledger.settings.plan)
+    event = team.last_undoable(ledger, ledger.settings.plan)
     if event is None:
         where = f"计划“{ledger.settings.plan}”中" if ledger.settings.plan else ""
+        where += team.undo_scope(ledger)
         raise NotFound(f"{where}没有可以撤销的更改。")
     return event
 
@@ -53,7 +55,8 @@ def change(ledger: Session, event_id: int) -> Event:
         raise UsageError(f"#{event_id} 本身是一次撤销，撤销不能再被撤销；未做任何更改。")
     if event.undone_by is not None:
         return event
-    newest = ledger.store.last_undoable(ledger.settings.plan)
+    team.require_undoable(ledger, event)
+    newest = team.last_undoable(ledger, ledger.settings.plan)
     if newest is None:
         # Another process undid it (and everything else undoable) since it was read above.
         raise StoreError(_MOVED)
@@ -70,7 +73,7 @@ def undo(ledger: Session, event: Event, *, by: str | None = None) -> Event:
     returns the undo's own event."""
     author = ledger.author(by)
     try:
-        return ledger.store.undo(event.id, at=dates.timestamp(), by=author, plan=ledger.settings.plan)
+        return team.undo(ledger, event.id, at=dates.timestamp(), by=author, plan=ledger.settings.plan)
     except AddedTasksHaveNotes as refusal:
         ids = "、".join(str(task_id) for task_id in refusal.task_ids)
         raise UsageError(

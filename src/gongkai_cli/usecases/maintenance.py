@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
 from ..errors import StoreError, UsageError
-from ..store import NotADatabase, NotALedger, exclusive, open_backup, open_store
+from ..store import Database, NotADatabase, NotALedger, exclusive, open_backup, open_store
 from ..text import os_reason
 from .session import Session
 
@@ -22,6 +22,7 @@ def backup(ledger: Session, target: str | os.PathLike[str], *, overwrite: bool =
     """Copy the live database to `target`; a crash never leaves a half-written file under that name."""
     from .. import files
 
+    database = _file_of(ledger.database, "备份")
     target = Path(target).expanduser()
     if target.is_dir():
         raise UsageError(f"备份目标“{target}”是一个目录，请指定文件名，例如 {target / 'gongkai-backup.db'}。")
@@ -35,7 +36,7 @@ def backup(ledger: Session, target: str | os.PathLike[str], *, overwrite: bool =
         # applied once the copy is complete, so a read-only ledger still gets its backup.
         files.write_atomically(
             target, lambda handle, temp: ledger.store.copy_to(temp, shown_as=target),
-            mode=stat.S_IMODE(ledger.database.stat().st_mode), overwrite=overwrite,
+            mode=stat.S_IMODE(database.stat().st_mode), overwrite=overwrite,
         )
     except FileExistsError:
         raise UsageError(_backup_exists(target)) from None
@@ -44,7 +45,7 @@ def backup(ledger: Session, target: str | os.PathLike[str], *, overwrite: bool =
     return target
 
 
-def check(ledger: Session) -> Path:
+def check(ledger: Session) -> Database:
     """The database's own integrity and foreign-key checks, then whether every value can be read.
 
     StoreError naming the first problem found.
@@ -74,9 +75,9 @@ class Restored(NamedTuple):
     aside: Path  # the replaced database, kept as it was
 
 
-def inspect_backup(backup: str | os.PathLike[str], database: Path, *, timeout: float) -> BackupSummary:
+def inspect_backup(backup: str | os.PathLike[str], database: Database, *, timeout: float) -> BackupSummary:
     """Check that `backup` is a whole gongkai ledger that may replace `database`; what it holds."""
-    backup = _existing_backup(backup, database, timeout)
+    backup = _existing_backup(backup, _file_of(database, "恢复"), timeout)
     source = open_backup(backup, timeout=timeout)
     try:
         return _checked_backup(source, backup)
@@ -84,7 +85,7 @@ def inspect_backup(backup: str | os.PathLike[str], database: Path, *, timeout: f
         source.close()
 
 
-def restore(backup: str | os.PathLike[str], database: Path, *, timeout: float) -> Restored:
+def restore(backup: str | os.PathLike[str], database: Database, *, timeout: float) -> Restored:
     """Replace the ledger at `database` by the content of `backup`, keeping the replaced one aside.
 
     Under one exclusive lock on the live database (no reader or writer in
@@ -94,6 +95,7 @@ def restore(backup: str | os.PathLike[str], database: Path, *, timeout: float) -
     """
     from .. import files
 
+    database = _file_of(database, "恢复")
     backup = _existing_backup(backup, database, timeout)
     source = open_backup(backup, timeout=timeout)
     try:
@@ -114,6 +116,13 @@ def restore(backup: str | os.PathLike[str], database: Path, *, timeout: float) -
     finally:
         source.close()
     return Restored(database=database, backup=summary, aside=aside)
+
+
+def _file_of(database: Database, what: str) -> Path:
+    """The ledger's file; UsageError for a server's database, which these file commands do not handle."""
+    if isinstance(database, Path):
+        return database
+    raise UsageError(f"{what}只适用于 SQLite 台账文件；PostgreSQL 台账“{database}”请用 pg_dump 和 pg_restore（见 docs/team.md）。")
 
 
 def _check_replaceable(database: Path, timeout: float) -> None:

@@ -15,6 +15,7 @@ from ..settings import Settings
 from ..store import ImportCounts, TaskInput
 from ..text import check_text
 from ..units import split_units
+from . import team
 from .session import DATA_DIR, UNIT_FILE, Session
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def import_file(
     """
     from ..tables import read_plan_table
 
+    team.require_office(ledger, "导入计划")
     table = read_plan_table(path)
     source = Path(path).name
     if year is None:
@@ -116,7 +118,7 @@ def import_file(
     if unknown:
         warnings += [f"责任单位不在单位数据文件中：{entry}" for entry in _listed(unknown, MAX_UNKNOWN_UNITS_LISTED)]
         unit_file = Path(ledger.directory.source)
-        if unit_file == DATA_DIR / UNIT_FILE:
+        if unit_file == DATA_DIR / UNIT_FILE and isinstance(ledger.database, Path):
             # The bundled file is replaced by an upgrade; the office's own copy lives by the database.
             unit_file = ledger.database.parent / UNIT_FILE
             add = f"请复制内置的“{ledger.directory.source}”到“{unit_file}”并加入这些单位"

@@ -7,11 +7,12 @@ from types import TracebackType
 from typing import NamedTuple
 
 from .. import dates
-from ..errors import NotFound, UsageError
+from ..errors import NotFound, NotPermitted, UsageError
 from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
 from ..models import Note, Status, set_by_all
 from ..store import KeyUndone, KeyUsed, NotAssigned, NoteContent, NoteInput, UnitRequired
 from ..units import unit_name
+from . import team
 from .reading import show
 from .session import Session, no_task
 
@@ -32,6 +33,7 @@ def add_note(
     the task as a whole; with `key`, a retry of an earlier call returns that call's note unwritten."""
     text = _required_note(text)
     named = _unit_of(ledger, task_id, unit)
+    team.require_own(ledger, task_id, named, status=status is not None)
     note, _ = _write_note(ledger, task_id, text, by=by, status=status, count=count, key=key, unit=named)
     return note
 
@@ -48,8 +50,8 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     if not lines:
         return []
     default_author = ledger.author(by)
-    # Every line is written for the clerk's own unit, when one is set (GONGKAI_UNIT).
-    own_unit = ledger.directory.canonical(unit_name(ledger.settings.unit)) if ledger.settings.unit else None
+    # Every line is written for the clerk's own unit, when one is set (GONGKAI_UNIT), else the unit login's.
+    own_unit = ledger.directory.canonical(unit_name(ledger.settings.unit)) if ledger.settings.unit else team.own_unit(ledger)
     entries: list[NoteInput] = []
     keyed: dict[str, int] = {}
     for line in lines:
@@ -70,6 +72,11 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
         if key is not None:
             keyed[key] = line.line
         entries.append(NoteInput(task_id, text, author, status, count, key, unit))
+    for line, entry in zip(lines, entries, strict=True):
+        try:
+            team.require_own(ledger, entry.task_id, entry.unit, status=entry.status is not None)
+        except NotPermitted as err:
+            raise NotPermitted(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
     known = ledger.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
     for line, entry in zip(lines, entries, strict=True):
         if entry.task_id not in known:
@@ -117,7 +124,7 @@ def set_status(
         else:
             unchanged = task.status == status
     else:
-        typed = unit if unit is not None else ledger.settings.unit
+        typed = unit if unit is not None else ledger.settings.unit or team.default_unit(ledger, task)
         if typed is not None:
             named = resolve_unit(ledger, task, typed, status=True,
                                  given=ledger.settings.unit_source if unit is None else None)
@@ -127,6 +134,7 @@ def set_status(
             named = task.assignments[0].unit if task.assignments else None
         own = next((a for a in task.assignments if a.unit == named), task)
         unchanged = own.status == status
+    team.require_own(ledger, task_id, named, status=True, all_units=all_units)
     if not text and unchanged:
         return StatusChange(task_id, status, status, None, named)
     written, before = _write_note(ledger, task_id, text, by=by, status=status, unit=named, all_units=all_units)
@@ -139,7 +147,7 @@ def _unit_of(ledger: Session, task_id: int, unit: str | None) -> str | None:
 
     typed = unit if unit is not None else ledger.settings.unit
     if typed is None:
-        return None
+        return team.default_unit(ledger, show(ledger, task_id))
     return resolve_unit(ledger, show(ledger, task_id), typed, given=ledger.settings.unit_source if unit is None else None)
 
 

@@ -14,10 +14,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from .. import dates
-from ..errors import NotFound, StoreError
+from ..errors import NotFound, StoreError, UsageError
 from ..models import Plan
 from ..settings import Settings, login_name
-from ..store import open_store
+from ..store import BadServerURL, Database, DriverMissing, ServerURL, open_store
 from ..text import check_text, os_reason
 from ..units import UnitDirectory, load_directory
 
@@ -39,9 +39,11 @@ def bundled_plan_path() -> Path:
     return DATA_DIR / BUNDLED_PLAN
 
 
-def unit_file_for(db_path: Path) -> Path:
+def unit_file_for(database: Database) -> Path:
     """The office's own units.csv next to the database wins over the bundled one."""
-    local = Path(db_path).parent / UNIT_FILE
+    if isinstance(database, ServerURL):
+        return DATA_DIR / UNIT_FILE  # the units of a server's ledger will be kept in it (issue 13)
+    local = database.parent / UNIT_FILE
     if local.is_file():
         return local
     return DATA_DIR / UNIT_FILE
@@ -111,12 +113,19 @@ class Session:
 
             expand_after_upgrade(store, load_directory(unit_file_for(path)), applied)
 
-        if create and not path.exists() and not _create(path, on_create, timeout=settings.busy_timeout):
+        # A server's database is created with its schema, inside `open_store`'s transaction.
+        if (create and isinstance(path, Path) and not path.exists()
+                and not _create(path, on_create, timeout=settings.busy_timeout)):
             created.clear()  # another process linked its ledger first; ours was thrown away
-        store = open_store(
-            path, create=create, upgrade=create, timeout=settings.busy_timeout, on_create=on_create,
-            on_upgrade=on_upgrade,
-        )
+        try:
+            store = open_store(
+                path, create=create, upgrade=create, timeout=settings.busy_timeout, on_create=on_create,
+                on_upgrade=on_upgrade,
+            )
+        except DriverMissing:
+            raise UsageError("使用 PostgreSQL 数据库需要先安装驱动：pip install 'gongkai[postgres]'。") from None
+        except BadServerURL as err:
+            raise UsageError(f"数据库地址“{err.url}”无效：{err.reason}。") from None
         session = cls(store, settings)
         session.created = bool(created)
         return session, (created[0] if created else None)
@@ -160,7 +169,13 @@ class Session:
         return dates.parse_user_date(text, today=self.today, year=year)
 
     def author(self, by: str | None) -> str:
-        """Who makes a change: --by, else the settings' user. It is stored, so it obeys the text rule too."""
+        """Who makes a change: --by, else the settings' user. It is stored, so it obeys the text rule too.
+        A unit's login on a server records as its unit and login, whatever was typed (docs/team.md)."""
+        if isinstance(self.database, ServerURL):
+            from .team import recorder
+
+            if (fixed := recorder(self)) is not None:
+                return fixed
         return check_text((by or "").strip() or self.settings.user or login_name(), "记录人")
 
 
@@ -174,8 +189,10 @@ def no_task(plan: str, task_id: int) -> NotFound:
     return NotFound(f"计划“{plan}”中没有序号为 {task_id} 的任务。")
 
 
-def _checked_path(settings: Settings, *, create_parents: bool, must_exist: bool) -> Path:
+def _checked_path(settings: Settings, *, create_parents: bool, must_exist: bool) -> Database:
     path = settings.database
+    if isinstance(path, ServerURL):
+        return path  # whether it exists is the server's to say, when the store connects
     if not path.exists():
         if must_exist:
             raise StoreError(f"数据库“{path}”不存在。")

@@ -15,11 +15,12 @@ from typing import NamedTuple
 
 from .. import dates
 from ..columns import ASSIGNMENT_ROW, ASSIGNMENT_SHEET_TITLE, latest_words, row_digest
-from ..errors import UsageError
+from ..errors import NotPermitted, UsageError
 from ..inputs import checked_note, parse_status
 from ..models import Assignment, Note, Status, Task
 from ..store import NoteInput
 from ..tables import SheetRecords, read_named_sheet
+from . import team
 from .session import Session
 
 # The cells a row is read by: the visible ones the clerk sees, the hidden stamps export wrote.
@@ -105,6 +106,10 @@ def import_sheet(ledger: Session, sheet: SheetRecords, source: str, *, plan: str
         elif own.version != row.version:
             conflicts.append(SheetConflict(row.line, row.task.id, own.unit, row.status, row.text, own))
         else:
+            try:
+                team.require_own(ledger, row.task.id, own.unit, status=new_status is not None)
+            except NotPermitted as err:
+                raise NotPermitted(f"“{source}”第 {row.line} 行：{err.message}整个表格未写入。") from None
             entry = NoteInput(row.task.id, new_text, ledger.author(own.unit), new_status, unit=own.unit)
             wanted.append((row, entry))
     written: list[tuple[Note, Status]] = []

@@ -1,0 +1,108 @@
+"""Copying the whole ledger into another database: `gongkai copy --to postgresql://… | FILE.db`.
+
+How an office moves its ledger from one PC to a server, and back: also a consistent backup of
+a server's ledger into one SQLite file. The source is read in one snapshot while others keep
+writing; the target is written in one transaction (a server's database) or as a temporary
+file linked into place once complete (a SQLite file), so it holds the whole copy or nothing.
+The rows are counted again, table by table, before the target's transaction commits.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..errors import StoreError, UsageError
+from ..store import BadServerURL, Database, DriverMissing, ServerURL, database_named, open_store, transfer
+from ..text import os_reason
+from .session import Session
+
+if TYPE_CHECKING:
+    from ..store.protocol import Storage
+
+# How the tables are named to the user, in transfer.TABLES' order.
+TABLE_NAMES = {
+    "plans": "计划", "tasks": "任务", "units": "单位", "task_units": "任务的责任单位", "assignments": "各单位分工",
+    "events": "历史记录", "notes": "进展",
+}
+
+
+class Copied(NamedTuple):
+    source: Database
+    target: Database
+    counts: dict[str, int]  # rows per table, the same in both
+
+
+def copy(ledger: Session, to: str) -> Copied:
+    """Copy the ledger into `to`: an empty database on a server, or a SQLite file that does not exist yet."""
+    target = database_named(to)
+    with ledger.store.snapshot() as snapshot:
+        try:
+            if isinstance(target, ServerURL):
+                counts = _to_server(snapshot, target)
+            else:
+                counts = _to_file(ledger, snapshot, target)
+        except transfer.NotEmpty as refusal:
+            held = "、".join(f"{TABLE_NAMES[table]} {count}" for table, count in refusal.counts.items())
+            raise UsageError(
+                f"复制目标“{target}”中已有台账内容（{held}），gongkai copy 只复制到空的数据库；本次未做任何更改。"
+            ) from None
+        except transfer.CountsDiffer as refusal:
+            table, expected, found = refusal.first()
+            raise StoreError(
+                f"复制到“{target}”后核对行数不一致（{TABLE_NAMES[table]}：来源 {expected} 行，写入 {found} 行），"
+                "已整个撤销，目标未写入任何内容。"
+            ) from None
+    return Copied(source=ledger.database, target=target, counts=counts)
+
+
+def _to_server(snapshot: transfer.Snapshot, target: ServerURL) -> dict[str, int]:
+    loaded: list[dict[str, int]] = []
+
+    def fill(store: Storage) -> None:
+        loaded.append(store.load(snapshot))
+
+    # A database without a ledger gets the schema and the copy in one transaction; one whose
+    # ledger exists (`init --empty`, or a DBA's `server init`) gets the copy in its own.
+    try:
+        store = open_store(target, on_create=fill)
+    except DriverMissing:
+        raise UsageError("使用 PostgreSQL 数据库需要先安装驱动：pip install 'gongkai[postgres]'。") from None
+    except BadServerURL as err:
+        raise UsageError(f"数据库地址“{err.url}”无效：{err.reason}。") from None
+    try:
+        return loaded[0] if loaded else store.load(snapshot)
+    finally:
+        store.close()
+
+
+def _to_file(ledger: Session, snapshot: transfer.Snapshot, target: Path) -> dict[str, int]:
+    from .. import files
+
+    if target.is_dir():
+        raise UsageError(f"复制目标“{target}”是一个目录，请指定文件名，例如 {target / 'gongkai.db'}。")
+    if not target.parent.is_dir():
+        raise UsageError(f"复制目标所在目录“{target.parent}”不存在。")
+    files.refuse_ledger_files(target, ledger.database, what="复制")
+    if target.exists():
+        raise UsageError(_file_exists(target))
+    loaded: list[dict[str, int]] = []
+
+    def fill(handle: int, temp: Path) -> None:
+        open_store(temp, on_create=lambda store: loaded.append(store.load(snapshot))).close()
+
+    # The copy of a file gets that file's readers, never more; a server's ledger, everyone's
+    # work, its owner's only.
+    mode = stat.S_IMODE(ledger.database.stat().st_mode) if isinstance(ledger.database, Path) else 0o600
+    try:
+        files.write_atomically(target, fill, mode=mode, overwrite=False)
+    except FileExistsError:
+        raise UsageError(_file_exists(target)) from None
+    except OSError as err:
+        raise StoreError(f"无法写入复制目标“{target}”：{os_reason(err)}。") from err
+    return loaded[0]
+
+
+def _file_exists(target: Path) -> str:
+    return f"复制目标“{target}”已存在；gongkai copy 只写入新文件，请换一个文件名。本次未做任何更改。"

@@ -1,0 +1,215 @@
+"""Team mode's permissions: `gongkai server init|grant|revoke`, and what a unit login may write.
+
+The server enforces every rule (store/postgres_roles.py); the checks here only say so
+before trying, in the user's words: which unit's login, not allowed what, on which task.
+On a SQLite ledger there are no logins, and every check passes.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+from ..errors import NotPermitted, UsageError
+from ..models import Event, Task
+from ..store import Database, ServerURL
+from ..units import unit_name
+from .session import Session
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from ..store.postgres import PostgresStore
+    from ..store.postgres_roles import Login
+    from ..store.protocol import Storage
+
+_T = TypeVar("_T")
+_LOGINS: weakref.WeakKeyDictionary[Storage, Login] = weakref.WeakKeyDictionary()
+
+
+class Grant(NamedTuple):
+    user: str
+    unit: str | None  # None: the office
+    before: str | None  # the unit (or 办公室) it had before, when another
+
+
+def login(ledger: Session) -> Login | None:
+    """Who this command writes as on a server's ledger; None for a SQLite file."""
+    if not isinstance(ledger.database, ServerURL):
+        return None
+    from ..store.postgres_roles import login as login_of
+
+    # Asked once per command: a write consults it several times.
+    if ledger.store not in _LOGINS:
+        _LOGINS[ledger.store] = _in_transaction(ledger, login_of)
+    return _LOGINS[ledger.store]
+
+
+def unit_login(ledger: Session) -> Login | None:
+    """The login, when it is a unit's (or a login with no rights at all: refused at once)."""
+    who = login(ledger)
+    if who is None or who.office:
+        return None
+    if who.unit is None:
+        raise NotPermitted(f"账号“{who.user}”不是这个台账的单位账号或办公室账号，不能写入；请联系公开办。")
+    return who
+
+
+def require_office(ledger: Session, what: str) -> None:
+    """Refuse, for a unit login, an action only the office may take (`what`: 导入计划…)."""
+    who = unit_login(ledger)
+    if who is not None:
+        raise NotPermitted(f"{who.unit}的账号不能{what}，这需要办公室账号；未写入任何内容。")
+
+
+def own_unit(ledger: Session) -> str | None:
+    """The unit a unit login writes for; None for the office, the owner and a SQLite ledger."""
+    who = unit_login(ledger)
+    return who.unit if who is not None else None
+
+
+def default_unit(ledger: Session, task: Task) -> str | None:
+    """A unit login's own unit, when the task is assigned to it and the command names no unit."""
+    unit = own_unit(ledger)
+    return unit if any(assignment.unit == unit for assignment in task.assignments) else None
+
+
+def require_own(ledger: Session, task_id: int, unit: str | None, *, status: bool, all_units: bool = False) -> None:
+    """Refuse, for a unit login, a write on a task's assignment of another unit, or on the task
+    as a whole (`unit` None, `all_units`)."""
+    who = unit_login(ledger)
+    if who is None or (unit == who.unit and not all_units):
+        return
+    if all_units:
+        raise NotPermitted(f"{who.unit}的账号不能一次修改所有单位的状态（第 {task_id} 项），这需要办公室账号。")
+    if unit is None:
+        what = "修改任务整体的状态" if status else "记录对任务整体的说明"
+        raise NotPermitted(f"{who.unit}的账号不能{what}（第 {task_id} 项），只能写本单位的任务分工。")
+    raise NotPermitted(f"{who.unit}的账号不能修改{unit}的任务分工（第 {task_id} 项）。")
+
+
+def undo_scope(ledger: Session) -> str:
+    """What a unit login's undo is limited to, for messages ("马陆镇任务分工上"); "" for the office."""
+    who = unit_login(ledger)
+    return f"{who.unit}任务分工上" if who is not None else ""
+
+
+def last_undoable(ledger: Session, plan: str | None) -> Event | None:
+    """The change `undo` reverts now: the newest of all, or of a unit login's own assignments."""
+    who = unit_login(ledger)
+    if who is None:
+        return ledger.store.last_undoable(plan)
+    return _server(ledger).last_undoable(plan, unit=who.unit)
+
+
+def require_undoable(ledger: Session, event: Event) -> None:
+    """Refuse, for a unit login, undoing a change that is not a note or status on its own assignments."""
+    who = unit_login(ledger)
+    if who is not None and getattr(event.payload, "unit", None) != who.unit:
+        raise NotPermitted(
+            f"{who.unit}的账号只能撤销本单位任务分工上的进展和状态，更改 #{event.id} 不是；未撤销任何内容。"
+        )
+
+
+def undo(ledger: Session, event_id: int, *, at: str, by: str, plan: str | None) -> Event:
+    who = unit_login(ledger)
+    if who is None:
+        return ledger.store.undo(event_id, at=at, by=by, plan=plan)
+    return _server(ledger).undo(event_id, at=at, by=by, plan=plan, unit=who.unit)
+
+
+def recorder(ledger: Session) -> str | None:
+    """The `by` of a unit login's changes (the server accepts no other); None: as typed."""
+    who = login(ledger)
+    return who.recorder if who is not None else None
+
+
+def server_init(ledger: Session) -> tuple[str, str]:
+    """Roles, grants and row-level security on the ledger; (office role, unit role)."""
+    from ..store.postgres_roles import init
+
+    office, unit = _in_transaction(ledger, init)
+    return office, unit
+
+
+def grant(ledger: Session, user: str, unit: str | None) -> Grant:
+    """Map the login role `user` to `unit` (any spelling the ledger knows), or make it an office account."""
+    from ..store import postgres_roles
+
+    user = _role_name(user)
+    if unit is None:
+        _in_transaction(ledger, lambda conn: postgres_roles.grant_office(conn, user))
+        return Grant(user, None, None)
+    name = _known_unit(ledger, unit)
+    before = _in_transaction(ledger, lambda conn: postgres_roles.grant_unit(conn, name, user))
+    return Grant(user, name, before)
+
+
+def revoke(ledger: Session, user: str) -> str | None:
+    """Take the ledger's roles from `user`; what it was (a unit, 办公室), None if nothing."""
+    from ..store.postgres_roles import revoke as revoke_from
+
+    user = _role_name(user)
+    return _in_transaction(ledger, lambda conn: revoke_from(conn, user))
+
+
+def _known_unit(ledger: Session, typed: str) -> str:
+    name = ledger.directory.canonical(unit_name(typed))
+    unit = ledger.directory.get(name)
+    if unit is not None and unit.members:
+        raise UsageError(f"“{typed}”是单位的集合，登录角色只能对应一个单位。未做任何更改。")
+    if ledger.directory.known(name) or name in ledger.store.unit_names():
+        return name
+    import difflib
+
+    close = difflib.get_close_matches(name, list(dict.fromkeys(ledger.directory.spellings())), n=3, cutoff=0.5)
+    hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
+    raise UsageError(f"未知的责任单位“{typed}”。{hint}未做任何更改。")
+
+
+def _role_name(text: str) -> str:
+    name = text.strip()
+    if not name or len(name.encode()) > 63:
+        raise UsageError(f"“{text}”不是有效的登录角色名。")
+    return name
+
+
+def require_server(database: Database) -> None:
+    """`gongkai server` is for a server's ledger; refused before a SQLite file is even created."""
+    if not isinstance(database, ServerURL):
+        raise UsageError("gongkai server 只用于 PostgreSQL 台账（GONGKAI_DB=postgresql://…），SQLite 台账没有账号之分。")
+
+
+def _in_transaction(ledger: Session, work: Callable[[psycopg.Connection[tuple[object, ...]]], _T]) -> _T:
+    require_server(ledger.database)
+    from ..store.postgres_roles import AlreadyOther, BadLogin, NoTeam, NotOwner, in_transaction
+
+    try:
+        return in_transaction(_server(ledger), work)
+    except NotOwner as refusal:
+        raise NotPermitted(
+            f"账号“{refusal.user}”不是台账的所有者；gongkai server 的命令要用建立台账的所有者账号运行。"
+        ) from None
+    except NoTeam:
+        raise UsageError("这个台账还没有做团队设置，请先用所有者账号运行 gongkai server init。未做任何更改。") from None
+    except BadLogin as refusal:
+        raise UsageError(_BAD_LOGIN[refusal.why].format(user=refusal.user) + "未做任何更改。") from None
+    except AlreadyOther as refusal:
+        now, then = ("办公室账号", "对应到单位") if refusal.unit is None else (f"{refusal.unit}的账号", "设为办公室账号")
+        raise UsageError(
+            f"登录角色“{refusal.user}”是{now}；请先 gongkai server revoke {refusal.user}，再把它{then}。未做任何更改。"
+        ) from None
+
+
+_BAD_LOGIN = {
+    "missing": "服务器上没有登录角色“{user}”；请先由数据库管理员建立（CREATE ROLE {user} LOGIN PASSWORD …），gongkai 不保存密码。",
+    "nologin": "角色“{user}”不能登录（NOLOGIN），不能作为单位或办公室的账号。",
+    "superuser": "角色“{user}”是超级用户，行级安全对它不起作用，不能作为单位或办公室的账号。",
+}
+
+
+def _server(ledger: Session) -> PostgresStore:
+    from typing import cast
+
+    return cast("PostgresStore", ledger.store)

@@ -1,0 +1,414 @@
+"""Units as roles, enforced by the server: `gongkai server init|grant|revoke`, a unit login that
+writes only its own assignments (through gongkai and around it), exit 6 for what it may not
+do, and the office that may do everything. Every command runs the installed executable."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import secrets
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from gongkai_cli.models import Status, derived_status
+from postgres import Server
+
+pytestmark = pytest.mark.postgres
+
+pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+
+import psycopg  # noqa: E402
+
+PASSWORD = "unit-secret"
+NOT_PERMITTED = 6
+
+
+def _create_login(server: Server, name: str) -> None:
+    """A login role on the test server; roles are the whole server's, so another test may have made it."""
+    with server.connect() as conn:
+        try:
+            conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{PASSWORD}'")
+        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+            conn.execute(f"ALTER ROLE {name} PASSWORD '{PASSWORD}'")
+
+
+class Team:
+    """A ledger of the bundled 2023 plan on the server, set up for team mode by its owner."""
+
+    def __init__(self, executable: str, server: Server, pg_url: str, tmp_path: Path):
+        self.executable = executable
+        self.server = server
+        self.owner_url = pg_url
+        self.database = urlsplit(pg_url).path.lstrip("/")
+        self.home = tmp_path
+
+    def url(self, user: str | None = None) -> str:
+        if user is None:
+            return self.owner_url
+        return self.server.database_url(self.database, user=user)
+
+    def run(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": os.environ["PATH"], "HOME": str(self.home), "TZ": "UTC", "GONGKAI_DB": self.url(user),
+               "GONGKAI_TODAY": "2023-03-01", "GONGKAI_USER": "公开办", "PGPASSWORD": PASSWORD}
+        return subprocess.run([self.executable, *args], check=False, capture_output=True, text=True,
+                              encoding="utf-8", env=env, cwd=self.home, timeout=120)
+
+    def ok(self, *args: str, user: str | None = None) -> str:
+        result = self.run(*args, user=user)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        return result.stdout
+
+    def refused(self, *args: str, user: str | None = None, code: int = NOT_PERMITTED) -> str:
+        """Refused with `code`, one line on stderr, nothing on stdout; returns the line."""
+        result = self.run(*args, user=user)
+        assert result.returncode == code, (args, result.returncode, result.stdout, result.stderr)
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("错误："), result.stderr
+        return lines[0]
+
+    def login(self, name: str, unit: str | None) -> str:
+        """A new login role (unique to this test unless `name` is fixed by the caller) granted to `unit`
+        (None: the office)."""
+        _create_login(self.server, name)
+        if unit is None:
+            self.ok("server", "grant", "--office", name)
+        else:
+            self.ok("server", "grant", unit, name)
+        return name
+
+    def connect(self, user: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(self.url(user), password=PASSWORD, autocommit=True)
+
+    def snapshot(self) -> tuple[object, ...]:
+        """Everything a write could change, read by the owner."""
+        with self.connect() as conn:
+            return tuple(conn.execute(query).fetchall() for query in (
+                "SELECT pk, status, updated_at FROM gongkai.tasks ORDER BY pk",
+                "SELECT pk, task, unit, status, updated_at FROM gongkai.assignments ORDER BY pk",
+                "SELECT id, task, \"by\", text, status, retracted_at FROM gongkai.notes ORDER BY id",
+                "SELECT id, action, \"by\", undoes FROM gongkai.events ORDER BY id",
+                "SELECT name, imported_at FROM gongkai.plans ORDER BY name",
+            ))
+
+    def unchanged_by(self, write: Callable[[], object]) -> None:
+        before = self.snapshot()
+        write()
+        assert self.snapshot() == before
+
+    def assignment(self, task_id: int, unit: str) -> dict[str, object]:
+        shown = json.loads(self.ok("show", str(task_id), "--format", "json"))
+        (found,) = [a for a in shown["assignments"] if a["unit"] == unit]
+        return found
+
+
+@pytest.fixture
+def team(executable: str, pg_server: Server, pg_url: str, tmp_path: Path) -> Team:
+    ledger = Team(executable, pg_server, pg_url, tmp_path)
+    ledger.ok("plans")  # the owner's first command makes the ledger with the bundled plan
+    ledger.ok("server", "init")
+    return ledger
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+# -- the issue's Done-when ------------------------------------------------------------
+
+
+def test_majiang_sets_its_own_status_and_nothing_else(team: Team):
+    """As role `majiang` granted 马陆镇: its own share of task 62 changes; 江桥镇's share of the
+    same task and task 28 (区财政局's alone) are refused with exit 6 and change nothing."""
+    majiang = team.login("majiang", "马陆镇")
+    out = team.ok("status", "62", "done", "--unit", "马陆镇", user=majiang)
+    assert "马陆镇" in out and "已完成" in out
+    assert team.assignment(62, "马陆镇")["status"] == "done"
+
+    message: list[str] = []
+    team.unchanged_by(lambda: message.append(team.refused("status", "62", "done", "--unit", "江桥镇", user=majiang)))
+    assert message[-1] == "错误：马陆镇的账号不能修改江桥镇的任务分工（第 62 项）。"
+    team.unchanged_by(lambda: message.append(team.refused("status", "28", "done", user=majiang)))
+    assert message[-1] == "错误：马陆镇的账号不能修改区财政局的任务分工（第 28 项）。"
+    assert team.assignment(62, "江桥镇")["status"] == "todo"
+    assert json.loads(team.ok("show", "28", "--format", "json"))["status"] == "todo"
+
+
+def test_the_same_update_through_psql_with_that_login_is_refused_by_the_server(team: Team):
+    majiang = team.login("majiang", "马陆镇")
+    before = team.snapshot()
+    for statement in (
+        """UPDATE gongkai.assignments SET status = 'done'
+           WHERE unit = '江桥镇' AND task = (SELECT pk FROM gongkai.tasks WHERE plan = '2023' AND id = 62)""",
+        "UPDATE gongkai.tasks SET status = 'done' WHERE plan = '2023' AND id = 28",
+    ):
+        result = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", team.url(majiang), "-c", statement],
+                                capture_output=True, text=True, check=False, timeout=60,
+                                env={**os.environ, "PGPASSWORD": PASSWORD})
+        assert result.returncode != 0
+        assert "violates row-level security policy" in result.stderr
+    assert team.snapshot() == before
+
+
+def test_the_same_update_through_psycopg_with_that_login_is_refused_by_the_server(team: Team):
+    majiang = team.login("majiang", "马陆镇")
+    before = team.snapshot()
+    with team.connect(majiang) as conn:
+        for statement in (
+            """UPDATE gongkai.assignments SET status = 'done'
+               WHERE unit = '江桥镇' AND task = (SELECT pk FROM gongkai.tasks WHERE id = 62)""",
+            "UPDATE gongkai.assignments SET status = 'done' WHERE task = (SELECT pk FROM gongkai.tasks WHERE id = 28)",
+            # The task's own status follows its assignments and nothing else.
+            "UPDATE gongkai.tasks SET status = 'done' WHERE id = 28",
+            "UPDATE gongkai.tasks SET status = 'done' WHERE id = 62",
+            # Which unit an assignment belongs to is not the unit's to change.
+            "UPDATE gongkai.assignments SET unit = '马陆镇' WHERE unit = '江桥镇'",
+            "DELETE FROM gongkai.notes",
+            "DELETE FROM gongkai.assignments WHERE unit = '江桥镇'",
+            "INSERT INTO gongkai.plans VALUES ('2024', 2024, 'x.csv', now(), now())",
+            "UPDATE gongkai.tasks SET content = '改了' WHERE id = 62",
+            "INSERT INTO gongkai.unit_logins VALUES (current_user, '江桥镇')",
+            "UPDATE gongkai.unit_logins SET unit = '江桥镇'",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+                pytest.fail(f"not refused: {statement}")
+        # Its own share, through the same door, is allowed; the task's status may follow it.
+        conn.execute("""UPDATE gongkai.assignments SET status = 'doing'
+                        WHERE unit = '马陆镇' AND task = (SELECT pk FROM gongkai.tasks WHERE id = 62)""")
+        conn.execute("UPDATE gongkai.tasks SET status = gongkai.derived_status(pk) WHERE id = 62")
+    after = team.snapshot()
+    assert after != before
+    assert team.assignment(62, "马陆镇")["status"] == "doing"
+    assert team.assignment(62, "江桥镇")["status"] == "todo"
+
+
+def test_notes_and_events_a_unit_forges_around_gongkai_are_refused(team: Team):
+    """Notes only on its own assignments, under its own name; events only about those notes."""
+    majiang = team.login(_unique("mj"), "马陆镇")
+    team.ok("note", "62", "本单位进展", "--unit", "马陆镇", user=majiang)
+    team.ok("note", "62", "江桥镇的进展", "--unit", "江桥镇")
+    with team.connect() as conn:
+        (note, task_pk, own, other) = conn.execute(
+            """SELECT max(n.id), t.pk, (SELECT pk FROM gongkai.assignments WHERE task = t.pk AND unit = '马陆镇'),
+                      (SELECT pk FROM gongkai.assignments WHERE task = t.pk AND unit = '江桥镇')
+               FROM gongkai.tasks t JOIN gongkai.notes n ON n.task = t.pk WHERE t.id = 62 GROUP BY t.pk"""
+        ).fetchone()
+    before = team.snapshot()
+    recorder = f"马陆镇（{majiang}）"
+    with team.connect(majiang) as conn:
+        note_insert = """INSERT INTO gongkai.notes (id, task, at, "by", text, assignment)
+                         VALUES (999, %s, now(), %s, 'x', %s)"""
+        for statement, params in (
+            (note_insert, (task_pk, recorder, other)),  # another unit's assignment
+            (note_insert, (task_pk, recorder, None)),  # the task as a whole
+            (note_insert, (task_pk, "江桥镇（某人）", own)),  # under another name
+            ("UPDATE gongkai.notes SET retracted_at = now(), retracted_by = %s WHERE assignment = %s", (recorder, other)),
+            ("""INSERT INTO gongkai.events (id, at, "by", action, plan, task, after)
+                VALUES (999, now(), %s, 'import', '2023', NULL, '{}')""", (recorder,)),
+            ("""INSERT INTO gongkai.events (id, at, "by", action, plan, task, after)
+                VALUES (999, now(), %s, 'note', '2023', 61, %s)""", (recorder, json.dumps({"note": note}))),
+            ("""INSERT INTO gongkai.events (id, at, "by", action, plan, task, undoes)
+                VALUES (999, now(), %s, 'undo', '2023', NULL, 1)""", (recorder,)),
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement, params)
+                pytest.fail(f"not refused: {statement} {params}")
+    assert team.snapshot() == before
+
+
+def test_the_status_rule_in_sql_is_models_derived_status_for_every_combination(team: Team):
+    """The server checks a unit's new task status with gongkai.status_of: it must say what
+    models.derived_status says, for every set of assignment statuses (and with repeats)."""
+    statuses = list(Status)
+    cases = [list(combo) for size in range(4) for combo in itertools.product(statuses, repeat=size)]
+    with team.connect() as conn:
+        answers = conn.execute(
+            "SELECT gongkai.status_of(s::text[]) FROM unnest(%s::text[]) s",
+            (["{" + ",".join(status.value for status in case) + "}" for case in cases],),
+        ).fetchall()
+    assert len(answers) == len(cases) == 1 + 5 + 25 + 125
+    for case, (answer,) in zip(cases, answers, strict=True):
+        assert answer == derived_status(case).value, case
+
+
+# -- what a unit may and may not do through gongkai --------------------------------------
+
+
+def test_a_unit_notes_its_own_assignment_as_itself_and_not_another_units(team: Team):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    out = team.ok("note", "62", "目录已编制", "--unit", "马陆镇", "--by", "随便写的名字", user=majiang)
+    assert f"马陆镇（{majiang}）" in out and "随便写的名字" not in out
+    (note,) = team.assignment(62, "马陆镇")["notes"]
+    assert note["by"] == f"马陆镇（{majiang}）"
+    assert note["text"] == "目录已编制"
+
+    line = []
+    team.unchanged_by(lambda: line.append(team.refused("note", "62", "代写", "--unit", "江桥镇", user=majiang)))
+    assert line[-1] == "错误：马陆镇的账号不能修改江桥镇的任务分工（第 62 项）。"
+    team.unchanged_by(lambda: line.append(team.refused("status", "62", "done", "--all", user=majiang)))
+    assert "马陆镇的账号不能一次修改所有单位的状态（第 62 项）" in line[-1]
+
+
+def test_a_unit_may_not_import_or_assign(team: Team, tmp_path: Path):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    table = tmp_path / "tasks_2024.csv"
+    table.write_text("序号,任务名称,任务内容,责任单位,时间节点\n1,推进公开,公开目录,马陆镇,全年\n", encoding="utf-8")
+    line = []
+    team.unchanged_by(lambda: line.append(team.refused("import", str(table), user=majiang)))
+    assert line[-1] == "错误：马陆镇的账号不能导入计划，这需要办公室账号；未写入任何内容。"
+    team.unchanged_by(lambda: line.append(team.refused("assign", "28", "--unit", "马陆镇", user=majiang)))
+    assert line[-1] == "错误：马陆镇的账号不能给任务分派单位（第 28 项），这需要办公室账号；未写入任何内容。"
+    team.unchanged_by(lambda: line.append(team.refused("unassign", "62", "--unit", "江桥镇", user=majiang)))
+    assert "马陆镇的账号不能取消任务的单位分派（第 62 项）" in line[-1]
+
+
+def test_the_office_may_do_everything(team: Team, tmp_path: Path):
+    office = team.login(_unique("gkb"), None)
+    table = tmp_path / "tasks_2024.csv"
+    table.write_text("序号,任务名称,任务内容,责任单位,时间节点\n1,推进公开,公开目录,马陆镇,全年\n", encoding="utf-8")
+    team.ok("import", str(table), user=office)
+    team.ok("assign", "28", "--unit", "马陆镇", user=office)
+    team.ok("note", "62", "公开办督办", user=office)
+    team.ok("note", "62", "代江桥镇记录", "--unit", "江桥镇", "--by", "公开办张三", user=office)
+    team.ok("status", "62", "done", "--unit", "江桥镇", user=office)
+    team.ok("status", "61", "done", "--all", user=office)
+    assert json.loads(team.ok("show", "61", "--format", "json"))["status"] == "done"
+    assert team.assignment(62, "江桥镇")["notes"][0]["by"] == "公开办张三"
+    for _ in range(3):
+        team.ok("undo", "--yes", user=office)
+    assert team.assignment(62, "江桥镇")["status"] == "todo"
+
+
+def test_a_unit_undoes_only_its_own_latest_change(team: Team):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    jiangqiao = team.login(_unique("jq"), "江桥镇")
+    team.ok("status", "62", "doing", "--unit", "马陆镇", user=majiang)
+    team.ok("note", "62", "马陆镇的话", "--unit", "马陆镇", user=majiang)
+    team.ok("status", "62", "done", "--unit", "江桥镇", user=jiangqiao)  # the newest change of all
+
+    out = team.ok("undo", "--yes", user=majiang)
+    assert "马陆镇的话" in out
+    assert team.assignment(62, "江桥镇")["status"] == "done"
+    assert [note["text"] for note in team.assignment(62, "马陆镇")["notes"]] == [""]  # the status change's
+    out = team.ok("undo", "--yes", user=majiang)
+    assert team.assignment(62, "马陆镇")["status"] == "todo"
+    assert team.assignment(62, "江桥镇")["status"] == "done"
+    assert team.refused("undo", "--yes", user=majiang, code=3).startswith("错误：")
+
+    # An event that is not its own, named: refused before anything is written.
+    line = []
+    team.unchanged_by(lambda: line.append(team.refused("undo", "--yes", "--event", "1", user=majiang)))
+    assert line[-1] == "错误：马陆镇的账号只能撤销本单位任务分工上的进展和状态，更改 #1 不是；未撤销任何内容。"
+
+
+def test_revoke_takes_effect_at_once(team: Team):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    team.ok("status", "62", "doing", "--unit", "马陆镇", user=majiang)
+    assert "原为马陆镇的账号" in team.ok("server", "revoke", majiang)
+    team.unchanged_by(lambda: team.refused("status", "62", "done", "--unit", "马陆镇", user=majiang))
+    line = team.refused("list", user=majiang)
+    assert f"账号“{majiang}”没有这样做的权限" in line
+    assert "本来就没有" in team.ok("server", "revoke", majiang)
+
+
+def test_server_init_is_idempotent_and_keeps_the_grants(team: Team):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    with team.connect() as conn:
+        policies = conn.execute("SELECT count(*) FROM pg_policies WHERE schemaname = 'gongkai'").fetchone()
+    out = team.ok("server", "init")
+    assert f"{team.database}_office" in out and f"{team.database}_unit" in out
+    with team.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_policies WHERE schemaname = 'gongkai'").fetchone() == policies
+        assert conn.execute("SELECT login, unit FROM gongkai.unit_logins").fetchall() == [(majiang, "马陆镇")]
+    team.ok("status", "62", "done", "--unit", "马陆镇", user=majiang)
+    team.ok("check")
+
+
+def test_server_init_on_an_empty_database_makes_an_empty_ledger_first(executable: str, pg_server: Server, pg_url: str,
+                                                                      tmp_path: Path):
+    team = Team(executable, pg_server, pg_url, tmp_path)
+    team.ok("server", "init")
+    assert team.ok("plans") == ""
+    majiang = team.login(_unique("mj"), "马陆镇")
+    table = tmp_path / "tasks_2023.csv"
+    table.write_text("序号,任务名称,任务内容,责任单位,时间节点\n1,推进公开,公开目录,马陆镇,全年\n", encoding="utf-8")
+    assert "马陆镇的账号不能导入计划" in team.refused("import", str(table), user=majiang)
+    team.ok("import", str(table))
+    team.ok("status", "1", "done", user=majiang)
+
+
+def test_grant_refuses_unknown_units_roles_and_non_owners(team: Team):
+    assert team.refused("server", "grant", "江桥", "nobody_here", code=2) == (
+        "错误：未知的责任单位“江桥”。您是否要找：江桥镇？未做任何更改。"
+    )
+    assert "服务器上没有登录角色“nobody_here”" in team.refused("server", "grant", "江桥镇", "nobody_here", code=2)
+    assert "是单位的集合" in team.refused("server", "grant", "各街镇", "nobody_here", code=2)
+    majiang = team.login(_unique("mj"), "马陆镇")
+    assert "是马陆镇的账号" in team.refused("server", "grant", "--office", majiang, code=2)
+    moved = team.ok("server", "grant", "江桥镇", majiang)
+    assert "原为马陆镇的账号" in moved
+    team.ok("status", "62", "done", "--unit", "江桥镇", user=majiang)
+    office = team.login(_unique("gkb"), None)
+    assert "不是台账的所有者" in team.refused("server", "grant", "马陆镇", majiang, user=office)
+    assert "不是台账的所有者" in team.refused("server", "init", user=office)
+
+
+def test_server_commands_refuse_a_sqlite_ledger(executable: str, tmp_path: Path):
+    env = {**os.environ, "GONGKAI_DB": str(tmp_path / "gongkai.db"), "GONGKAI_TODAY": "2023-03-01"}
+    result = subprocess.run([executable, "server", "init"], check=False, capture_output=True, text=True,
+                            encoding="utf-8", env=env, timeout=120)
+    assert result.returncode == 2
+    assert "gongkai server 只用于 PostgreSQL 台账" in result.stderr
+    assert not (tmp_path / "gongkai.db").exists()
+
+
+def test_a_unit_login_writes_for_its_own_unit_without_naming_it(team: Team):
+    """The login's unit is the default unit of its notes and statuses, where the task has it."""
+    majiang = team.login(_unique("mj"), "马陆镇")
+    assert "（马陆镇）" in team.ok("status", "62", "doing", user=majiang)
+    assert team.assignment(62, "马陆镇")["status"] == "doing"
+    team.ok("note", "62", "不写单位也记在本单位", user=majiang)
+    assert [note["text"] for note in team.assignment(62, "马陆镇")["notes"]][-1] == "不写单位也记在本单位"
+    line = team.refused("note", "28", "不是我们的任务", user=majiang)
+    assert line == "错误：马陆镇的账号不能记录对任务整体的说明（第 28 项），只能写本单位的任务分工。"
+
+
+def test_a_unit_batch_with_another_units_line_writes_nothing(team: Team, tmp_path: Path):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    batch = tmp_path / "notes.csv"
+    batch.write_text("序号,内容,单位\n62,本单位,马陆镇\n62,代江桥镇写,江桥镇\n", encoding="utf-8")
+    line = []
+    team.unchanged_by(lambda: line.append(team.refused("note", "--from", str(batch), user=majiang)))
+    assert line[-1] == (
+        f"错误：“{batch}”第 3 行：马陆镇的账号不能修改江桥镇的任务分工（第 62 项）。整批未写入。"
+    )
+    batch.write_text("序号,内容,单位\n62,本单位一,马陆镇\n62,本单位二,\n", encoding="utf-8")
+    team.ok("note", "--from", str(batch), user=majiang)
+    texts = [note["text"] for note in team.assignment(62, "马陆镇")["notes"]]
+    assert texts == ["本单位一", "本单位二"]
+
+
+def test_a_unit_imports_its_own_returned_sheet_and_no_other_units_rows(team: Team, tmp_path: Path):
+    from test_unit_sheets import edit
+
+    majiang = team.login(_unique("mj"), "马陆镇")
+    team.ok("export", "-o", "台账.xlsx", user=majiang)
+    edit(tmp_path / "台账.xlsx", tmp_path / "两个单位.xlsx", {
+        (62, "马陆镇"): {"状态": "已完成"}, (62, "江桥镇"): {"状态": "已完成"},
+    })
+    line = []
+    team.unchanged_by(lambda: line.append(team.refused("import", "两个单位.xlsx", user=majiang)))
+    assert "马陆镇的账号不能修改江桥镇的任务分工（第 62 项）。整个表格未写入。" in line[-1]
+
+    team.ok("export", "--unit", "马陆镇", "-o", "马陆镇.xlsx", user=majiang)
+    edit(tmp_path / "马陆镇.xlsx", tmp_path / "填好.xlsx", {(62, "马陆镇"): {"状态": "已完成", "最新进展": "已公开"}})
+    team.ok("import", "填好.xlsx", user=majiang)
+    own = team.assignment(62, "马陆镇")
+    assert own["status"] == "done"
+    assert own["notes"][-1]["by"] == f"马陆镇（{majiang}）"
