@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -89,20 +90,31 @@ def blocked_write(executable: str, home: Path, url: str) -> tuple[subprocess.Pop
     raise AssertionError("the write never reached the lock")
 
 
-def test_a_connection_terminated_inside_a_write_writes_nothing(executable, home: Path, pg_url: str):
-    ok(executable, home, pg_url, "import", "tasks_2023.csv")
-    before = contents(pg_url)
-    process, pid, blocker = blocked_write(executable, home, pg_url)
+def assert_cut_off_and_nothing_written(
+    process: subprocess.Popen[str], blocker: object, cut: Callable[[], None], url: str, before: dict[str, object]
+) -> None:
+    """`cut` ends the blocked write's connection: the write says so in one line, exit 4, and wrote nothing."""
     try:
-        with psycopg.connect(pg_url, autocommit=True) as admin:
-            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        cut()
         stdout, stderr = process.communicate(timeout=60)
     finally:
         blocker.close()  # type: ignore[attr-defined]
     assert (process.returncode, stdout) == (4, "")
-    assert stderr.startswith(f"错误：与 PostgreSQL 数据库“{ServerURL(pg_url)}”的连接中断，本次操作没有写入任何内容：")
+    assert stderr.startswith(f"错误：与 PostgreSQL 数据库“{ServerURL(url)}”的连接中断，本次操作没有写入任何内容：")
     assert stderr.count("\n") == 1
-    assert contents(pg_url) == before
+    assert contents(url) == before
+
+
+def test_a_connection_terminated_inside_a_write_writes_nothing(executable, home: Path, pg_url: str):
+    ok(executable, home, pg_url, "import", "tasks_2023.csv")
+    before = contents(pg_url)
+    process, pid, blocker = blocked_write(executable, home, pg_url)
+
+    def terminate() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+
+    assert_cut_off_and_nothing_written(process, blocker, terminate, pg_url, before)
     ok(executable, home, pg_url, "note", "1", "上线", "--unit", "马陆镇", "--status", "done")
     assert contents(pg_url)["notes"] == before["notes"] + 1  # type: ignore[operator]
     assert ok(executable, home, pg_url, "check").startswith("数据库")
@@ -132,15 +144,8 @@ def test_a_server_restarted_during_a_write_writes_nothing_and_the_next_command_w
     ok(executable, home, url, "import", "tasks_2023.csv")
     before = contents(url)
     process, _, blocker = blocked_write(executable, home, url)
-    try:
-        restart(directory)  # cuts off the blocker and the write alike
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        blocker.close()  # type: ignore[attr-defined]
-    assert (process.returncode, stdout) == (4, "")
-    assert stderr.startswith(f"错误：与 PostgreSQL 数据库“{ServerURL(url)}”的连接中断，本次操作没有写入任何内容：")
-    assert stderr.count("\n") == 1
-    assert contents(url) == before
+    # A restart cuts off the blocker and the write alike.
+    assert_cut_off_and_nothing_written(process, blocker, lambda: restart(directory), url, before)
 
     shown = ok(executable, home, url, "show", "1", "-f", "json")
     restart(directory)
