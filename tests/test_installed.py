@@ -101,6 +101,27 @@ def test_python_dash_m_works(tmp_path):
     assert result.returncode == 0 and result.stdout.startswith("gongkai ")
 
 
+def test_the_script_freezes_its_start_up_and_collects_the_commands_garbage():
+    """The installed script starts in __main__, which leaves the imported modules out of every
+    collection (most of a short run's objects) but keeps collection on for the command itself."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="gongkai")
+    assert script.value == "gongkai_cli.__main__:main"
+    probe = (
+        "import gc\n"
+        "import gongkai_cli.cli as cli\n"
+        "seen = {}\n"
+        "cli.main = lambda: seen.update(enabled=gc.isenabled(), frozen=gc.get_freeze_count())\n"
+        "import gongkai_cli.__main__ as entry\n"
+        "entry.main()\n"
+        "print(seen['enabled'], seen['frozen'] > 10000)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
+
+
 def test_a_reader_that_stops_early_is_not_an_error(executable, run):
     run("init")
     process = subprocess.Popen([executable, "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
