@@ -16,7 +16,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar
 
 from ..models import (
     CLOSED_STATUSES,
@@ -29,6 +29,7 @@ from ..models import (
     Task,
 )
 from . import (
+    BUSY_TIMEOUT_SECONDS,
     AddedTasksHaveNotes,
     AlreadyAssigned,
     AssignmentHasNotes,
@@ -45,7 +46,11 @@ from . import (
 Row = tuple[Any, ...]
 Params = Sequence[object] | Mapping[str, object]
 
-_S = TypeVar("_S", bound="SQLStore")
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+_S = TypeVar("_S", bound="SQLStore[Any]")
+_Where = TypeVar("_Where")  # where a backend's ledger is: a file's path, a server's URL
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -60,13 +65,56 @@ def writes(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S
     return wrapper
 
 
-class SQLStore(abc.ABC):
+class SQLStore(abc.ABC, Generic[_Where]):
     """What both SQL backends of `Storage` read and write alike."""
 
     # SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's ILIKE answers alike.
     _LIKE: ClassVar[str]
     # An import event (task NULL) that wrote the task keyed :task_key, in the backend's json.
     _IMPORT_WROTE_TASK: ClassVar[str]
+
+    @classmethod
+    def open(
+        cls, where: _Where, *, create: bool = True, upgrade: bool = True, timeout: float = BUSY_TIMEOUT_SECONDS,
+        on_create: Callable[[Self], None] | None = None, on_upgrade: Callable[[Self, list[str]], None] | None = None,
+    ) -> Self:
+        """Open the ledger `where` names (a file, or a server's database).
+
+        Nothing is written until it is known to be a gongkai ledger, or an empty
+        database (a missing file too; on a server, one without the `gongkai`
+        schema), which becomes one when `create`; anything else is refused
+        untouched; a ledger of a newer gongkai is refused. With `upgrade`, an older
+        ledger is upgraded (a file's only when it and its directory are writable);
+        without, nothing is written at all (`check`, `backup`). `on_create` runs
+        inside the transaction that turns an empty database into a ledger, so no
+        other process ever sees that ledger without what it puts there;
+        `on_upgrade`, given the names of the migrations applied, runs inside the
+        transaction that upgrades an existing ledger (to fill what a migration made
+        room for). `timeout`: how many seconds to wait for another process's lock.
+        """
+        store = cls._connected(where, create=create, timeout=timeout)
+        try:
+            store._prepare(create=create, upgrade=upgrade, on_create=on_create, on_upgrade=on_upgrade)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    @abc.abstractmethod
+    def _connected(cls, where: _Where, *, create: bool, timeout: float) -> Self:
+        """A store on the ledger `where` names, not yet read."""
+
+    @abc.abstractmethod
+    def _prepare(
+        self, *, create: bool, upgrade: bool, on_create: Callable[[Self], None] | None,
+        on_upgrade: Callable[[Self, list[str]], None] | None,
+    ) -> None:
+        """Recognise, create or upgrade the ledger (see `open`)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Let go of the database."""
 
     # -- what each backend supplies ------------------------------------------------
 

@@ -31,14 +31,7 @@ import psycopg
 
 from .. import dates
 from ..errors import NotPermitted, StoreError
-from ..models import (
-    Commit,
-    Event,
-    Plan,
-    Status,
-    Task,
-    derived_status,
-)
+from ..models import Commit, Event, Plan, Status, Task, derived_status
 from . import (
     BUSY_TIMEOUT_SECONDS,
     BadServerURL,
@@ -149,7 +142,7 @@ _R = TypeVar("_R")
 # -- the store ----------------------------------------------------------------
 
 
-class PostgresStore(base.SQLStore):
+class PostgresStore(base.SQLStore[ServerURL]):
     """A ledger in a PostgreSQL database: one connection, in autocommit mode outside
     the explicit transactions (`conn.transaction()`) that every write runs in."""
 
@@ -193,27 +186,9 @@ class PostgresStore(base.SQLStore):
         return conn
 
     @classmethod
-    def open(
-        cls,
-        url: ServerURL,
-        *,
-        create: bool = True,
-        upgrade: bool = True,
-        timeout: float = BUSY_TIMEOUT_SECONDS,
-        on_create: Callable[[PostgresStore], None] | None = None,
-        on_upgrade: Callable[[PostgresStore, list[str]], None] | None = None,
-    ) -> PostgresStore:
-        """Open the ledger in the database `url` names, as `SQLiteStore.open` does a file's:
-        an empty database (no `gongkai` schema) becomes a ledger when `create`, with
-        `on_create` inside that transaction; an older ledger is upgraded when `upgrade`,
-        with `on_upgrade`; a newer one is refused."""
-        store = cls(url, cls.connect(url, timeout), timeout)
-        try:
-            store._prepare(create=create, upgrade=upgrade, on_create=on_create, on_upgrade=on_upgrade)
-        except BaseException:
-            store.close()
-            raise
-        return store
+    def _connected(cls, url: ServerURL, *, create: bool, timeout: float) -> PostgresStore:
+        """A store on the database `url` names, its `gongkai` schema not yet looked at."""
+        return cls(url, cls.connect(url, timeout), timeout)
 
     def _prepare(
         self, *, create: bool, upgrade: bool, on_create: Callable[[PostgresStore], None] | None,

@@ -22,14 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from ..errors import StoreError
-from ..models import (
-    Commit,
-    Event,
-    Plan,
-    Status,
-    Task,
-    derived_status,
-)
+from ..models import Commit, Event, Plan, Status, Task, derived_status
 from . import (
     BUSY_TIMEOUT_SECONDS,
     NotADatabase,
@@ -146,7 +139,7 @@ class _Header(NamedTuple):
 _PLAN_ORDER = "p.year DESC, p.created_at DESC, p.name"
 
 
-class SQLiteStore(base.SQLStore):
+class SQLiteStore(base.SQLStore[Path]):
     """SQLite storage for plans, tasks, units and notes."""
 
     _LIKE = "LIKE"
@@ -163,29 +156,8 @@ class SQLiteStore(base.SQLStore):
         self.commits: list[Commit] = []
 
     @classmethod
-    def open(
-        cls,
-        path: Path,
-        *,
-        create: bool = True,
-        upgrade: bool = True,
-        timeout: float = BUSY_TIMEOUT_SECONDS,
-        on_create: Callable[[SQLiteStore], None] | None = None,
-        on_upgrade: Callable[[SQLiteStore, list[str]], None] | None = None,
-    ) -> SQLiteStore:
-        """Open the ledger at `path`.
-
-        Nothing is written until the file is known to be a gongkai ledger, or an
-        empty database, which becomes one when `create` (a missing file too);
-        anything else is refused untouched. With `upgrade`, the ledger is switched
-        to WAL and migrated, when its file and directory are writable; without,
-        nothing is written at all (`check`, `backup`). `on_create` runs inside the
-        transaction that turns an empty database into a ledger, so no other
-        process ever sees that ledger without what it puts there; `on_upgrade`,
-        given the names of the migrations applied, runs inside the transaction that
-        upgrades an existing ledger (to fill what a migration made room for). `timeout`:
-        how many seconds to wait for another process's write lock.
-        """
+    def _connected(cls, path: Path, *, create: bool, timeout: float) -> SQLiteStore:
+        """A store on the file at `path`, not yet read (see `SQLStore.open`)."""
         path = Path(path)
         if path.is_dir():
             raise StoreError(f"数据库路径“{path}”是一个目录，请指定文件。")
@@ -195,13 +167,7 @@ class SQLiteStore(base.SQLStore):
             conn = sqlite3.connect(target, timeout=timeout, isolation_level=None, uri=not create)
         except sqlite3.Error as err:
             raise _translate(path, err, timeout) from err
-        store = cls(path, conn, timeout)
-        try:
-            store._prepare(create=create, upgrade=upgrade, on_create=on_create, on_upgrade=on_upgrade)
-        except BaseException:
-            conn.close()
-            raise
-        return store
+        return cls(path, conn, timeout)
 
     def close(self) -> None:
         self.conn.close()
