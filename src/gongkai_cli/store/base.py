@@ -38,6 +38,7 @@ from . import (
     LastAssignment,
     NotAssigned,
     NoteInput,
+    TaskFields,
     TaskInput,
     TaskQuery,
     common,
@@ -162,6 +163,11 @@ class SQLStore(abc.ABC, Generic[_Where]):
     @abc.abstractmethod
     def _day(value: Any) -> date | None:
         """A stored date."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _day_text(value: Any) -> str | None:
+        """A stored date as ISO text, as events keep it."""
 
     @staticmethod
     @abc.abstractmethod
@@ -531,7 +537,7 @@ class SQLStore(abc.ABC, Generic[_Where]):
             {"name": name, "year": year, "source": source, "at": at},
         )
         existing = self._snapshots(name)
-        names = {unit for task in tasks for unit in task.units}
+        names = {unit for task in tasks for unit in task.fields["units"]}
         # Recorded so that undoing this import also takes back the units it brought in.
         created = sorted(names - {
             row[0] for row in self._all(
@@ -563,19 +569,19 @@ class SQLStore(abc.ABC, Generic[_Where]):
         row = self._one("SELECT year, source, imported_at FROM plans WHERE name = ?", (name,))
         return None if row is None else common.PlanRow(year=row[0], source=row[1], imported_at=self._stamp(row[2]))
 
-    def _snapshots(self, plan: str) -> dict[int, tuple[int, common.TaskFields]]:
+    def _snapshots(self, plan: str) -> dict[int, tuple[int, TaskFields]]:
         """Every task of a plan as (pk, the fields an import writes, in its event's terms)."""
         rows = self._all("SELECT pk, id, group_name, content, deadline, start, due FROM tasks WHERE plan = ?", (plan,))
         units = self._units_of([row[0] for row in rows])
         return {
-            task_id: (pk, common.TaskFields(
+            task_id: (pk, TaskFields(
                 group=group, content=content, units=units.get(pk, []), deadline=deadline,
-                start=_iso(self._day(start)), due=_iso(self._day(due)),
+                start=self._day_text(start), due=self._day_text(due),
             ))
             for pk, task_id, group, content, deadline, start, due in rows
         }
 
-    def _rewrite_tasks(self, changes: Sequence[tuple[int, common.TaskFields]], unit_ids: dict[str, int], at: str) -> None:
+    def _rewrite_tasks(self, changes: Sequence[tuple[int, TaskFields]], unit_ids: dict[str, int], at: str) -> None:
         """Replace texts, dates and units of existing tasks; shared by import and its undo."""
         self._many(
             """UPDATE tasks SET group_name = ?, content = ?, deadline = ?,
@@ -631,7 +637,7 @@ class SQLStore(abc.ABC, Generic[_Where]):
             [(status, pk, status) for status, pk in common.derived(statuses)],
         )
 
-    def _insert_units(self, tasks: Sequence[tuple[int, common.TaskFields]], unit_ids: dict[str, int]) -> None:
+    def _insert_units(self, tasks: Sequence[tuple[int, TaskFields]], unit_ids: dict[str, int]) -> None:
         self._many(
             "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
             [(pk, unit_ids[unit], position) for pk, fields in tasks for position, unit in enumerate(fields["units"])],
@@ -904,10 +910,6 @@ class SQLStore(abc.ABC, Generic[_Where]):
         )
         (event,) = self._events_where(["e.id = :id"], {"id": event_id})
         return event
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
 
 
 def like_pattern(text: str) -> str:

@@ -314,6 +314,10 @@ class PostgresStore(base.SQLStore[ServerURL]):
         return day
 
     @staticmethod
+    def _day_text(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    @staticmethod
     def _json(value: Any) -> dict[str, Any] | None:
         # json columns come back parsed.
         payload: dict[str, Any] | None = value

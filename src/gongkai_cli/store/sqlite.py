@@ -359,6 +359,11 @@ class SQLiteStore(base.SQLStore[Path]):
         return date.fromisoformat(value) if value else None
 
     @staticmethod
+    def _day_text(value: Any) -> str | None:
+        text: str | None = value
+        return text
+
+    @staticmethod
     def _json(value: Any) -> dict[str, Any] | None:
         return common.load(value)
 
