@@ -561,7 +561,10 @@ class PostgresStore(base.SQLStore[ServerURL]):
     def problems(self) -> list[str]:
         """What `check` can say of a server's ledger beyond what the server enforces itself:
         every migration applied, the history's append-only triggers in place and enabled,
-        every constraint validated, and each note on an assignment of its own task."""
+        every constraint validated, each note on an assignment of its own task, and, once
+        `server init` has run, its row-level security, policies and grants (postgres_roles)."""
+        from . import postgres_roles
+
         with self._errors():
             found = [f"缺少结构迁移 {postgres_schema.name_of(migration)}"
                      for migration in postgres_schema.missing(postgres_schema.applied(self.conn))]
@@ -579,6 +582,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
                 """SELECT n.id FROM notes n JOIN assignments a ON a.pk = n.assignment
                    WHERE a.task <> n.task ORDER BY n.id"""
             )]
+            found += postgres_roles.problems(self.conn)
         return found
 
     def content_problems(self) -> list[str]:
