@@ -235,7 +235,7 @@ def plan_notes(
     plan: str, entries: Sequence[NoteInput], *, tasks: dict[int, State], units: dict[int, dict[str, State]],
     targets: Sequence[Target], earlier: Mapping[str, Note], next_id: int, at: str,
 ) -> NoteWrites:
-    """The rows a batch of notes adds and the statuses it sets (see `SQLiteStore.add_notes`).
+    """The rows a batch of notes adds and the statuses it sets (see `SQLStore.add_notes`, store/base.py).
 
     `tasks`: by id, the task's [pk, status]; `units`: by task pk, its assignments' [pk, status]
     by unit; `earlier`: by key, the notes retries find stored. Each note (and each status
@@ -435,7 +435,7 @@ def check_planned_lists(
 
 
 class SyncWrites(NamedTuple):
-    """How tasks' assignments follow their planned lists (see `SQLiteStore.import_plan`)."""
+    """How tasks' assignments follow their planned lists (see `SQLStore.import_plan`, store/base.py)."""
 
     old_plans: dict[int, list[PlannedAssignment]]  # existing tasks whose list changed: the list before
     inserts: list[tuple[int, str, str | None, bool, bool, int, str]]  # task, unit, via, lead, vague, position, at

@@ -4,12 +4,12 @@ Connecting (every failure one Chinese line, exit 4), recognising a ledger, and c
 or upgrading its schema (store/postgres_schema.py) in one transaction, with `on_create`
 and `on_upgrade` inside it as for SQLite; every read and write of `Storage`, answering
 as the SQLite store does (tests/test_postgres_reads.py, tests/test_postgres_writes.py):
-the writes decide what to change through store/common.py, as SQLite's do, and only the
-SQL here is PostgreSQL's; `check`'s problems; and a whole ledger copied out and in, key for
-key (`snapshot`, `load`: `gongkai copy`). Backup and restore stay SQLite's (pg_dump does a server's).
+those whose SQL is SQLite's too are store/base.py's, spelled for psycopg by `_spelled`, and
+only what is PostgreSQL's own is here; `check`'s problems; and a whole ledger copied out and
+in, key for key (`snapshot`, `load`: `gongkai copy`). Backup and restore stay SQLite's (pg_dump does a server's).
 
 Writes take turns under one transaction-scoped advisory lock (WRITE_LOCK), as SQLite's
-writers do under BEGIN IMMEDIATE; see `_write`.
+writers do under BEGIN IMMEDIATE; see `_write_transaction`.
 
 Timestamps are `timestamptz` and are shown, as the SQLite ledger stores them, in ISO
 8601 in the office's time zone (dates.tz()), whatever the server's TimeZone.

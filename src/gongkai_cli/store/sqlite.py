@@ -1,4 +1,5 @@
-"""The SQLite backend of `Storage`: the only module, with its migrations, that speaks SQL.
+"""The SQLite backend of `Storage`: with store/base.py (the SQL both backends share) and its
+migrations, the only code that speaks SQL to SQLite.
 
 An `SQLiteStore` owns one SQLite connection. Queries use plain `sqlite3`;
 `sqlite_utils` is imported only where the schema is built, so everyday commands
