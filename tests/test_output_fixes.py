@@ -166,3 +166,13 @@ def test_every_commands_help_fits_and_fills_its_paragraphs_to_the_width(run, col
             if line and after and not line.startswith(" ") and not after.startswith(" "):
                 # The longest word a line may have to leave for the next one is a file name.
                 assert _width(line) >= columns - 16, (command, columns, line, after)
+
+
+def test_the_db_option_says_it_also_takes_a_server_url(run):
+    """`--db` names a file or, in team mode, a postgresql:// URL (docs/team.md)."""
+    import re
+
+    result = run("list", "-h", extra_env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    joined = re.sub(r"\n *", "", result.stdout)
+    assert "数据库文件（默认为用户数据目录下的 gongkai.db），或团队模式的 postgresql:// 地址。" in joined

@@ -225,3 +225,16 @@ def test_a_copy_that_fails_half_way_leaves_no_file(run: Runner, tmp_path: Path, 
     assert result.stderr.count("\n") == 1 and "本次未做任何更改" not in result.stderr
     assert not target.exists()
     assert list(tmp_path.glob("*backup.db*")) == []
+
+
+@pytest.mark.parametrize(("args", "instead"), [
+    (("backup", "backup.db"), "请用 gongkai copy --to 文件.db 备份成 SQLite 文件，或用 pg_dump"),
+    (("restore", "--yes", "backup.db"), "请用 gongkai copy 把备份文件复制到一个空数据库，或用 pg_restore"),
+])
+def test_backup_and_restore_on_a_server_point_to_copy_and_the_servers_tools(run: Runner, pg_url: str, args, instead):
+    run.ok(pg_url, "plans")
+    result = run(pg_url, *args)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("错误：") and instead in line
+    assert not (run.home / "backup.db").exists()

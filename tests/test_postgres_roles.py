@@ -330,6 +330,30 @@ def test_server_init_is_idempotent_and_keeps_the_grants(team: Team):
     team.ok("check")
 
 
+def test_check_reports_the_row_level_security_server_init_made_and_is_gone(team: Team):
+    """A dropped policy, row-level security switched off, a grant taken back: each a check
+    finding (exit 4, one line naming the first and how many), until `server init` restores them."""
+    passed = team.ok("check")
+    assert "行级安全和授权也都齐全" in passed and "外键" not in passed
+    with team.connect() as conn:
+        conn.execute("DROP POLICY unit_insert ON gongkai.notes")
+    line = team.refused("check", code=4)
+    assert "表 notes 的行级安全策略 unit_insert 缺失或已被改动（表的所有者运行 gongkai server init 可以补上）" in line
+    with team.connect() as conn:
+        conn.execute("ALTER TABLE gongkai.assignments DISABLE ROW LEVEL SECURITY")
+        conn.execute(f"REVOKE UPDATE (status) ON gongkai.tasks FROM {team.database}_unit")
+    line = team.refused("check", code=4)
+    assert "共 3 个问题，第一个是“表 assignments 没有启用行级安全" in line
+    team.ok("server", "init")
+    team.ok("check")
+
+
+def test_check_without_server_init_asks_for_no_row_level_security(executable: str, pg_url: str, tmp_path: Path):
+    ledger = Team(executable, Server(pg_url), pg_url, tmp_path)
+    ledger.ok("plans")
+    assert "检查通过" in ledger.ok("check")
+
+
 def test_server_init_on_an_empty_database_makes_an_empty_ledger_first(executable: str, pg_server: Server, pg_url: str,
                                                                       tmp_path: Path):
     team = Team(executable, pg_server, pg_url, tmp_path)

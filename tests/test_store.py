@@ -10,7 +10,7 @@ import pytest
 
 from gongkai_cli.errors import StoreError
 from gongkai_cli.models import Status
-from gongkai_cli.store import AssignmentInput, TaskInput, TaskQuery
+from gongkai_cli.store import AssignmentInput, TaskFields, TaskInput, TaskQuery
 from gongkai_cli.store.migrations import SCHEMA_VERSION
 from gongkai_cli.store.sqlite import APPLICATION_ID, SQLiteStore as Store
 
@@ -21,8 +21,9 @@ AT = "2023-04-01T09:00:00+08:00"
 def task(id: int, content: str = "内容", units=("区财政局",), due: date | None = date(2023, 12, 31),
          group: str = "分组") -> TaskInput:
     # Each unit named is its own assignment here; expanding groups is the use cases' business.
-    return TaskInput(id=id, group=group, content=content, units=tuple(units), deadline="全年",
-                     start=None, due=due,
+    fields = TaskFields(group=group, content=content, units=list(units), deadline="全年", start=None,
+                        due=due.isoformat() if due else None)
+    return TaskInput(id=id, fields=fields,
                      assignments=tuple(AssignmentInput(unit, lead=i == 0) for i, unit in enumerate(units)))
 
 

@@ -539,7 +539,7 @@ class GlobalOptions(NamedTuple):
     unit: str | None = None  # the clerk's own unit, for notes and status changes
 
 
-DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db）。"
+DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db），或团队模式的 postgresql:// 地址。"
 
 DbOption = typer.Option(
     None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar="文件", help=DB_HELP,

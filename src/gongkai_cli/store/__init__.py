@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, overload
+from typing import TYPE_CHECKING, NamedTuple, TypedDict, overload
 
 from ..models import Status
 
@@ -73,16 +73,23 @@ class AssignmentInput(NamedTuple):
     vague: bool = False  # a group without members: waits for the office to assign units
 
 
+class TaskFields(TypedDict):
+    """What an import writes of one task (`Task`'s fields from the table), in the terms its
+    event stores per task id: ISO dates, units in the cell's order."""
+
+    group: str
+    content: str
+    units: list[str]
+    deadline: str
+    start: str | None
+    due: str | None
+
+
 class TaskInput(NamedTuple):
     """One task as an import hands it to the store."""
 
     id: int
-    group: str
-    content: str
-    units: tuple[str, ...]
-    deadline: str
-    start: date | None
-    due: date | None
+    fields: TaskFields
     assignments: tuple[AssignmentInput, ...] = ()  # in position order
 
 

@@ -33,6 +33,7 @@ from . import (
     KeyUsed,
     NotAssigned,
     NoteInput,
+    TaskFields,
     TaskInput,
     UnitRequired,
     UnitsChangedSince,
@@ -47,17 +48,6 @@ class PlanRow(TypedDict):
     year: int
     source: str
     imported_at: str
-
-
-class TaskFields(TypedDict):
-    """What an import writes of one task, as its event stores it per task id."""
-
-    group: str
-    content: str
-    units: list[str]
-    deadline: str
-    start: str | None
-    due: str | None
 
 
 class PlannedAssignment(TypedDict):
@@ -131,17 +121,6 @@ def planned(assignment: AssignmentInput) -> PlannedAssignment:
 def planned_row(row: Sequence[Any]) -> PlannedAssignment:
     """The same from a stored row (pk, unit, via, lead, vague, …)."""
     return {"unit": row[1], "via": row[2], "lead": bool(row[3]), "vague": bool(row[4])}
-
-
-def task_fields(task: TaskInput) -> TaskFields:
-    return {
-        "group": task.group,
-        "content": task.content,
-        "units": list(task.units),
-        "deadline": task.deadline,
-        "start": task.start.isoformat() if task.start else None,
-        "due": task.due.isoformat() if task.due else None,
-    }
 
 
 def task_columns(fields: TaskFields) -> tuple[str, str, str, str | None, str | None]:
@@ -256,7 +235,7 @@ def plan_notes(
     plan: str, entries: Sequence[NoteInput], *, tasks: dict[int, State], units: dict[int, dict[str, State]],
     targets: Sequence[Target], earlier: Mapping[str, Note], next_id: int, at: str,
 ) -> NoteWrites:
-    """The rows a batch of notes adds and the statuses it sets (see `SQLiteStore.add_notes`).
+    """The rows a batch of notes adds and the statuses it sets (see `SQLStore.add_notes`, store/base.py).
 
     `tasks`: by id, the task's [pk, status]; `units`: by task pk, its assignments' [pk, status]
     by unit; `earlier`: by key, the notes retries find stored. Each note (and each status
@@ -391,7 +370,7 @@ def plan_import(tasks: Sequence[TaskInput], existing: Mapping[int, tuple[int, Ta
     pks = {task_id: pk for task_id, (pk, _) in existing.items()}
     unchanged = 0
     for task in tasks:
-        fields = task_fields(task)
+        fields = task.fields
         if task.id not in existing:
             pk, next_pk = next_pk, next_pk + 1
             pks[task.id] = pk
@@ -456,7 +435,7 @@ def check_planned_lists(
 
 
 class SyncWrites(NamedTuple):
-    """How tasks' assignments follow their planned lists (see `SQLiteStore.import_plan`)."""
+    """How tasks' assignments follow their planned lists (see `SQLStore.import_plan`, store/base.py)."""
 
     old_plans: dict[int, list[PlannedAssignment]]  # existing tasks whose list changed: the list before
     inserts: list[tuple[int, str, str | None, bool, bool, int, str]]  # task, unit, via, lead, vague, position, at

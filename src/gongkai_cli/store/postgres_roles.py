@@ -254,6 +254,63 @@ def init(conn: Connection) -> Roles:
     return wanted
 
 
+# The privileges `init` grants, as `check` looks for them: (role kind, table, privilege, columns).
+_GRANTED: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    *((kind, table, "SELECT", ()) for kind in ("office", "unit") for table in (*_TABLES, "migrations", "team_roles",
+                                                                              "unit_logins")),
+    *(("office", table, privilege, ()) for table in _TABLES if table != "events"
+      for privilege in ("INSERT", "UPDATE", "DELETE")),
+    ("office", "events", "INSERT", ()),
+    ("unit", "events", "INSERT", ()),
+    ("unit", "notes", "INSERT", ()),
+    ("unit", "tasks", "UPDATE", ("status", "updated_at")),
+    ("unit", "assignments", "UPDATE", ("status", "updated_at")),
+    ("unit", "notes", "UPDATE", ("retracted_at", "retracted_by")),
+)
+_FIX = "表的所有者运行 gongkai server init 可以补上"
+
+
+def problems(conn: Connection) -> list[str]:
+    """What `init` made that is missing or switched off, for `check`: row-level security on each
+    secured table, each policy (its command and role), and each grant to the two group roles.
+    Nothing for a ledger `server init` never ran on: one account needs none of it."""
+    team = roles(conn)
+    if team is None:
+        return []
+    role = {"office": team.office, "unit": team.unit}
+    tables: dict[str, bool] = dict(conn.execute(
+        "SELECT relname, relrowsecurity FROM pg_class WHERE relnamespace = to_regnamespace(%s) AND relkind = 'r'",
+        (SCHEMA,),
+    ).fetchall())
+    found = [f"表 {table} 缺失（{_FIX}）" for table in ("unit_logins",) if table not in tables]
+    found += [f"表 {table} 没有启用行级安全（row level security），各单位的账号不再受限（{_FIX}）"
+              for table in _SECURED if table in tables and not tables[table]]
+    policies = {(table, name): (command, list(to)) for table, name, command, to in conn.execute(
+        "SELECT tablename, policyname, cmd, roles FROM pg_policies WHERE schemaname = %s", (SCHEMA,)
+    )}
+    found += [f"表 {table} 的行级安全策略 {name} 缺失或已被改动（{_FIX}）"
+              for table, name, command, kind, _, _ in _POLICIES
+              if policies.get((table, name)) != (command, [role[kind]])]
+    found += [f"角色 {name} 没有模式 {SCHEMA} 的 USAGE 权限（{_FIX}）" for name in team
+              if conn.execute("SELECT has_schema_privilege(%s, %s, 'USAGE')", (name, SCHEMA)).fetchone() != (True,)]
+    for kind, table, privilege, columns in _GRANTED:
+        if table not in tables:
+            continue
+        name = f"{SCHEMA}.{table}"
+        for column in columns or (None,):
+            if column is None:
+                row = conn.execute("SELECT has_table_privilege(%s, %s, %s)", (role[kind], name, privilege)).fetchone()
+                what = f"表 {table} 的 {privilege} 权限"
+            else:
+                row = conn.execute(
+                    "SELECT has_column_privilege(%s, %s, %s, %s)", (role[kind], name, column, privilege)
+                ).fetchone()
+                what = f"表 {table} 的列 {column} 的 {privilege} 权限"
+            if row != (True,):
+                found.append(f"角色 {role[kind]} 没有{what}（{_FIX}）")
+    return found
+
+
 def grant_unit(conn: Connection, unit: str, user: str) -> str | None:
     """Map the login role `user` to `unit`; the unit it was mapped to before, if another."""
     team = _ready(conn)

@@ -1,4 +1,5 @@
-"""The SQLite backend of `Storage`: the only module, with its migrations, that speaks SQL.
+"""The SQLite backend of `Storage`: with store/base.py (the SQL both backends share) and its
+migrations, the only code that speaks SQL to SQLite.
 
 An `SQLiteStore` owns one SQLite connection. Queries use plain `sqlite3`;
 `sqlite_utils` is imported only where the schema is built, so everyday commands
@@ -16,41 +17,20 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from ..errors import StoreError
-from ..models import (
-    CLOSED_STATUSES,
-    Assignment,
-    Commit,
-    Event,
-    Note,
-    NotePayload,
-    Plan,
-    Status,
-    StatusPayload,
-    Task,
-    derived_status,
-)
+from ..models import Commit, Event, Plan, Status, Task, derived_status
 from . import (
     BUSY_TIMEOUT_SECONDS,
-    AddedTasksHaveNotes,
-    AlreadyAssigned,
-    AssignmentHasNotes,
-    AssignmentInput,
-    ImportCounts,
-    LastAssignment,
     NotADatabase,
     NotALedger,
-    NotAssigned,
-    NoteInput,
     NotNewest,
-    TaskInput,
-    TaskQuery,
     UnitCounts,
+    base,
     common,
     migrations,
 )
@@ -120,10 +100,8 @@ def _db_errors(method: Callable[Concatenate[SQLiteStore, _P], _R]) -> Callable[C
 
     @functools.wraps(method)
     def wrapper(self: SQLiteStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
+        with self._errors():
             return method(self, *args, **kwargs)
-        except sqlite3.Error as err:
-            raise _translate(self.path, err, self.timeout) from err
 
     return wrapper
 
@@ -158,40 +136,17 @@ class _Header(NamedTuple):
 # -- the store ----------------------------------------------------------------
 
 
-_CLOSED = f"({', '.join(repr(status.value) for status in CLOSED_STATUSES)})"
-_OPEN = f"t.status NOT IN {_CLOSED}"
-_OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {_OPEN})"
-# An assignment's own: overdue when the task's due date has passed and the unit is not done.
-_A_OPEN = f"a.status NOT IN {_CLOSED}"
-_A_OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {_A_OPEN})"
-# Matches the partial index notes_counted (migration 4), which holds only counted notes.
-_PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
-               WHERE n.task = t.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
-# Matches notes_assignment_counted (migration 7).
-_A_PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
-                 WHERE n.assignment = a.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
-# Through the (task, unit) index of the UNIQUE constraint: a few rows per task.
-_UNITS_DONE = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.status = 'done')"
-_UNITS_TOTAL = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.status <> 'cancelled')"
-_TASK_COLUMNS = f"""
-    t.pk, t.plan, t.id, t.group_name, t.content, t.deadline, t.start, t.due,
-    t.status, t.updated_at, {_OVERDUE}, {_PROGRESS}, {_UNITS_DONE}, {_UNITS_TOTAL}
-"""
-# One unit's assignment beside its task's columns (a listing filtered by one unit).
-_ASSIGNMENT_COLUMNS = f"a.unit, a.via, a.lead, a.status, {_A_OVERDUE}, a.updated_at, a.vague, {_A_PROGRESS}"
-
-
 # The default plan is the newest year; among plans of one year, the latest created.
 _PLAN_ORDER = "p.year DESC, p.created_at DESC, p.name"
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-class SQLiteStore:
+class SQLiteStore(base.SQLStore[Path]):
     """SQLite storage for plans, tasks, units and notes."""
+
+    _LIKE = "LIKE"
+    _IMPORT_WROTE_TASK = """(
+        EXISTS (SELECT 1 FROM json_each(e.before, '$.tasks') WHERE key = :task_key)
+        OR EXISTS (SELECT 1 FROM json_each(e.after, '$.tasks') WHERE key = :task_key))"""
 
     def __init__(self, path: Path, conn: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_SECONDS):
         self.path = path
@@ -202,29 +157,8 @@ class SQLiteStore:
         self.commits: list[Commit] = []
 
     @classmethod
-    def open(
-        cls,
-        path: Path,
-        *,
-        create: bool = True,
-        upgrade: bool = True,
-        timeout: float = BUSY_TIMEOUT_SECONDS,
-        on_create: Callable[[SQLiteStore], None] | None = None,
-        on_upgrade: Callable[[SQLiteStore, list[str]], None] | None = None,
-    ) -> SQLiteStore:
-        """Open the ledger at `path`.
-
-        Nothing is written until the file is known to be a gongkai ledger, or an
-        empty database, which becomes one when `create` (a missing file too);
-        anything else is refused untouched. With `upgrade`, the ledger is switched
-        to WAL and migrated, when its file and directory are writable; without,
-        nothing is written at all (`check`, `backup`). `on_create` runs inside the
-        transaction that turns an empty database into a ledger, so no other
-        process ever sees that ledger without what it puts there; `on_upgrade`,
-        given the names of the migrations applied, runs inside the transaction that
-        upgrades an existing ledger (to fill what a migration made room for). `timeout`:
-        how many seconds to wait for another process's write lock.
-        """
+    def _connected(cls, path: Path, *, create: bool, timeout: float) -> SQLiteStore:
+        """A store on the file at `path`, not yet read (see `SQLStore.open`)."""
         path = Path(path)
         if path.is_dir():
             raise StoreError(f"数据库路径“{path}”是一个目录，请指定文件。")
@@ -234,13 +168,7 @@ class SQLiteStore:
             conn = sqlite3.connect(target, timeout=timeout, isolation_level=None, uri=not create)
         except sqlite3.Error as err:
             raise _translate(path, err, timeout) from err
-        store = cls(path, conn, timeout)
-        try:
-            store._prepare(create=create, upgrade=upgrade, on_create=on_create, on_upgrade=on_upgrade)
-        except BaseException:
-            conn.close()
-            raise
-        return store
+        return cls(path, conn, timeout)
 
     def close(self) -> None:
         self.conn.close()
@@ -386,6 +314,67 @@ class SQLiteStore:
                 self.conn.execute("ROLLBACK")
             raise
 
+    # -- what base.SQLStore asks of a backend ------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise _translate(self.path, err, self.timeout) from err
+
+    def _write_transaction(self, work: Callable[[], _R]) -> _R:
+        with self._errors(), self.transaction():
+            return work()
+
+    def _all(self, sql: str, params: base.Params = ()) -> list[_Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def _run(self, sql: str, params: base.Params = ()) -> None:
+        self.conn.execute(sql, params)
+
+    def _many(self, sql: str, rows: Iterable[base.Params]) -> None:
+        self.conn.executemany(sql, rows)
+
+    @staticmethod
+    def _list(values: Iterable[object]) -> object:
+        return json.dumps(list(values), ensure_ascii=False)
+
+    @staticmethod
+    def _date(day: date) -> object:
+        return day.isoformat()
+
+    @staticmethod
+    def _start_of(day: date) -> object:
+        # Timestamps are ISO 8601 in one time zone, so text order is time order.
+        return day.isoformat()
+
+    @staticmethod
+    def _stamp(value: Any) -> str:
+        # Stored as the text shown (dates.timestamp).
+        text: str = value
+        return text
+
+    @staticmethod
+    def _day(value: Any) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    @staticmethod
+    def _day_text(value: Any) -> str | None:
+        text: str | None = value
+        return text
+
+    @staticmethod
+    def _json(value: Any) -> dict[str, Any] | None:
+        return common.load(value)
+
+    def _insert_events(self, rows: Sequence[common.EventRow]) -> None:
+        self.conn.executemany(
+            """INSERT INTO events (at, by, action, plan, task, before, after, key)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            rows,
+        )
+
     @_db_errors
     def adopt_history(self) -> None:
         """Count every event in the ledger as committed by this process: it created the ledger
@@ -455,7 +444,7 @@ class SQLiteStore:
         rows = self.conn.execute(
             f"""
             SELECT a.unit, count(*), sum(a.lead), sum(a.status = 'done'), sum(a.status = 'cancelled'),
-                   sum({_A_OVERDUE})
+                   sum({base.A_OVERDUE})
             FROM tasks t JOIN assignments a ON a.task = t.pk
             WHERE t.plan = :plan
             GROUP BY a.unit
@@ -465,98 +454,6 @@ class SQLiteStore:
         return {unit: UnitCounts(*counts) for unit, *counts in rows}
 
     # -- tasks ------------------------------------------------------------------
-
-    @_db_errors
-    def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]:
-        where = ["t.plan = :plan"]
-        params: dict[str, object] = {"plan": plan, "today": today.isoformat()}
-        source, columns = "tasks t", _TASK_COLUMNS
-        status, overdue, still_open = "t.status", _OVERDUE, _OPEN
-        if query.own_unit is not None:
-            # One unit's listing: its own assignment is joined in (the (unit, task) index), and
-            # status, overdue and open are that assignment's.
-            source = "tasks t JOIN assignments a ON a.task = t.pk AND a.unit = :own"
-            columns = f"{_TASK_COLUMNS}, {_ASSIGNMENT_COLUMNS}"
-            params["own"] = query.own_unit
-            status, overdue, still_open = "a.status", _A_OVERDUE, _A_OPEN
-            if query.direct_only:
-                where.append("a.via IS NULL")
-            if query.lead_only:
-                where.append("a.lead = 1")
-        elif query.units:
-            # A unit's own assignments, and for a collective (各街镇) those that came through it.
-            # Correlated on the task, so the work stays within the plan's tasks.
-            if query.lead_only:
-                match = "a.lead = 1 AND a.unit IN (SELECT value FROM json_each(:units))"
-            elif query.direct_only:
-                match = """((a.unit IN (SELECT value FROM json_each(:units)) AND a.via IS NULL)
-                            OR a.via IN (SELECT value FROM json_each(:units)))"""
-            else:
-                match = """(a.unit IN (SELECT value FROM json_each(:units))
-                            OR a.via IN (SELECT value FROM json_each(:units)))"""
-            where.append(f"EXISTS (SELECT 1 FROM assignments a WHERE a.task = t.pk AND {match})")
-            params["units"] = json.dumps(list(query.units), ensure_ascii=False)
-        if query.statuses:
-            where.append(f"{status} IN (SELECT value FROM json_each(:statuses))")
-            params["statuses"] = json.dumps([s.value for s in query.statuses])
-        if query.group:
-            where.append("t.group_name LIKE :group ESCAPE '\\'")
-            params["group"] = _like_pattern(query.group)
-        if query.search:
-            where.append("t.content LIKE :search ESCAPE '\\'")
-            params["search"] = _like_pattern(query.search)
-        if query.with_due_only:
-            where.append("t.due IS NOT NULL")
-        if query.due_before:
-            where.append("t.due <= :due_before")
-            params["due_before"] = query.due_before.isoformat()
-        if query.due_after:
-            where.append("t.due >= :due_after")
-            params["due_after"] = query.due_after.isoformat()
-        if query.overdue_only:
-            where.append(overdue)
-        if query.open_only:
-            where.append(still_open)
-        order = "t.due IS NULL, t.due, t.id" if query.order_by_due else "t.id"
-        sql = f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)} ORDER BY {order}"
-        rows = self.conn.execute(sql, params).fetchall()
-        return self._tasks_from_rows(rows)
-
-    @_db_errors
-    def open_assignments(self, plan: str, *, units: Sequence[str], due_before: date, today: date) -> list[Task]:
-        """Every open assignment (of `units`, or all) of a task due by `due_before`, as its task
-        carrying it: one row per task and unit, soonest first; for reminders by unit."""
-        where = [_A_OPEN]
-        params = {"plan": plan, "today": today.isoformat(), "until": due_before.isoformat()}
-        if units:
-            where.append("a.unit IN (SELECT value FROM json_each(:units))")
-            params["units"] = json.dumps(list(units), ensure_ascii=False)
-        # The task-level figures (progress, units done of total) are worked out once per task
-        # in the materialized due_tasks, not once per assignment row: joined flat, a task given
-        # to 120 units counted its 120 assignments 120 times (40 ms for a city plan, now 3–13).
-        # `t` is the task again, by rowid, for the assignment's own overdue flag and the order.
-        rows = self.conn.execute(
-            f"""WITH due_tasks AS MATERIALIZED (
-                    SELECT {_TASK_COLUMNS} FROM tasks t
-                    WHERE t.plan = :plan AND t.due IS NOT NULL AND t.due <= :until
-                )
-                SELECT due_tasks.*, {_ASSIGNMENT_COLUMNS}
-                FROM due_tasks JOIN assignments a ON a.task = due_tasks.pk JOIN tasks t ON t.pk = due_tasks.pk
-                WHERE {' AND '.join(where)} ORDER BY t.due, t.id, a.position""",
-            params,
-        ).fetchall()
-        return self._tasks_from_rows(rows)
-
-    @_db_errors
-    def task(self, plan: str, task_id: int, *, today: date) -> Task | None:
-        rows = self.conn.execute(
-            f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.plan = :plan AND t.id = :id",
-            {"plan": plan, "id": task_id, "today": today.isoformat()},
-        ).fetchall()
-        if not rows:
-            return None
-        (task,) = self._tasks_from_rows(rows, with_notes=True, with_assignments=True, today=today)
-        return task
 
     @_db_errors
     def tasks_with_notes(
@@ -577,369 +474,13 @@ class SQLiteStore:
         self.conn.execute("BEGIN")
         try:
             rows = self.conn.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id", params
+                f"SELECT {base.TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id", params
             ).fetchall()
             return self._tasks_from_rows(rows, with_notes=True, with_assignments=with_assignments, today=today)
         finally:
             self.conn.execute("COMMIT")
 
-    def _tasks_from_rows(
-        self, rows: Sequence[_Row], *, with_notes: bool = False, with_assignments: bool = False,
-        today: date | None = None,
-    ) -> list[Task]:
-        pks = [row[0] for row in rows]
-        units = self._units_of(pks)
-        notes = self._notes_of(pks) if with_notes or with_assignments else {}
-        assignments = self._assignments_of(pks, notes, today) if with_assignments else {}
-        tasks = []
-        for row in rows:
-            (pk, plan, task_id, group, content, deadline, start, due, status, updated_at, overdue, progress,
-             units_done, units_total) = row[:14]
-            own = None
-            if len(row) > 14:
-                unit, via, lead, own_status, own_overdue, own_updated, vague, own_progress = row[14:]
-                own = Assignment(unit=unit, via=via, lead=bool(lead), status=Status(own_status),
-                                 overdue=bool(own_overdue), updated_at=own_updated, vague=bool(vague),
-                                 progress=own_progress)
-            tasks.append(Task(
-                id=task_id,
-                plan=plan,
-                group=group,
-                content=content,
-                units=tuple(units.get(pk, ())),
-                deadline=deadline,
-                start=date.fromisoformat(start) if start else None,
-                due=date.fromisoformat(due) if due else None,
-                status=Status(status),
-                updated_at=updated_at,
-                overdue=bool(overdue),
-                progress=progress,
-                via=own.via if own is not None else None,
-                notes=tuple(notes.get(pk, ())) if with_notes else (),
-                units_done=units_done,
-                units_total=units_total,
-                assignment=own,
-                assignments=tuple(assignments.get(pk, ())),
-            ))
-        return tasks
-
-    def _assignments_of(self, pks: list[int], notes: dict[int, list[Note]], today: date | None) -> dict[int, list[Assignment]]:
-        result: dict[int, list[Assignment]] = {}
-        rows = self.conn.execute(
-            f"""
-            SELECT a.task, a.unit, a.via, a.lead, a.status, {_A_OVERDUE}, a.updated_at, a.vague, {_A_PROGRESS}
-            FROM assignments a JOIN tasks t ON t.pk = a.task
-            WHERE a.task IN (SELECT value FROM json_each(:pks))
-            ORDER BY a.task, a.position
-            """,
-            {"pks": json.dumps(pks), "today": (today or date.max).isoformat()},
-        )
-        # Each unit's notes grouped in one pass: filtering a task's notes once per assignment
-        # cost assignments × notes (on the city, 120 units × 200 notes for one task).
-        by_unit: dict[tuple[int, str | None], list[Note]] = {}
-        for task_pk, task_notes in notes.items():
-            for note in task_notes:
-                by_unit.setdefault((task_pk, note.unit), []).append(note)
-        for task_pk, unit, via, lead, status, overdue, updated_at, vague, progress in rows:
-            result.setdefault(task_pk, []).append(Assignment(
-                unit=unit, via=via, lead=bool(lead), status=Status(status), overdue=bool(overdue),
-                updated_at=updated_at, vague=bool(vague), progress=progress,
-                notes=tuple(by_unit.get((task_pk, unit), ())),
-            ))
-        return result
-
-    def _units_of(self, pks: list[int]) -> dict[int, list[str]]:
-        # One query for all tasks of a listing, never one per row.
-        result: dict[int, list[str]] = {}
-        rows = self.conn.execute(
-            """
-            SELECT tu.task, u.name FROM task_units tu JOIN units u ON u.id = tu.unit
-            WHERE tu.task IN (SELECT value FROM json_each(?))
-            ORDER BY tu.task, tu.position
-            """,
-            (json.dumps(pks),),
-        )
-        for task_pk, name in rows:
-            result.setdefault(task_pk, []).append(name)
-        return result
-
-    def _notes_of(self, pks: list[int]) -> dict[int, list[Note]]:
-        result: dict[int, list[Note]] = {}
-        rows = self.conn.execute(
-            """
-            SELECT n.task, n.id, t.id, n.at, n.by, n.text, n.status, n.count, a.unit
-            FROM notes n JOIN tasks t ON t.pk = n.task LEFT JOIN assignments a ON a.pk = n.assignment
-            WHERE n.task IN (SELECT value FROM json_each(?)) AND n.retracted_at IS NULL
-            ORDER BY n.task, n.at, n.id
-            """,
-            (json.dumps(pks),),
-        )
-        for task_pk, note_id, task_id, at, by, text, status, count, unit in rows:
-            result.setdefault(task_pk, []).append(
-                Note(id=note_id, task_id=task_id, at=at, by=by, text=text,
-                     status=Status(status) if status else None, count=count, unit=unit)
-            )
-        return result
-
     # -- writes -----------------------------------------------------------------
-
-    @_db_errors
-    def add_note(
-        self, plan: str, task_id: int, *, at: str, by: str, text: str, status: Status | None,
-        count: int | None = None, key: str | None = None, unit: str | None = None, all_units: bool = False,
-    ) -> tuple[Note, Status] | None:
-        """Append a note (and apply its status change) in one transaction.
-
-        Returns the note and the status it changed before it (the unit's, or the
-        task's), or None when the task does not exist.
-        """
-        written = self.add_notes(
-            plan, [NoteInput(task_id, text, by, status, count, key, unit, all_units)], at=at
-        )
-        return written[0] if written else None
-
-    @_db_errors
-    def add_notes(self, plan: str, entries: Sequence[NoteInput], *, at: str) -> list[tuple[Note, Status]] | None:
-        """Append many notes in one transaction: all of them, or none when a task is missing.
-
-        A note with a unit goes on that unit's assignment and its status is that
-        assignment's; without one it is on the task as a whole, and a status then
-        needs the task to have one assignment, or `all_units`. The task's status is
-        derived again from its assignments. Each note (and each status change) is
-        its own event, exactly as if it had been written alone, so `log` and `undo`
-        see no difference.
-        """
-        with self.transaction():
-            tasks = {
-                task_id: [pk, status]
-                for pk, task_id, status in self.conn.execute(
-                    """SELECT pk, id, status FROM tasks
-                       WHERE plan = ? AND id IN (SELECT value FROM json_each(?))""",
-                    (plan, json.dumps(sorted({entry.task_id for entry in entries}))),
-                )
-            }
-            if any(entry.task_id not in tasks for entry in entries):
-                return None
-            # {task pk: {unit: [assignment pk, status]}} in position order.
-            units = self._assignment_states([pk for pk, _ in tasks.values()])
-            targets = [common.note_target(entry, units[tasks[entry.task_id][0]]) for entry in entries]
-            current = {
-                entry.key: common.target_status(target, tasks[entry.task_id], units)
-                for entry, target in zip(entries, targets, strict=True) if entry.key is not None
-            }
-            # Checked under the write lock, so two retries racing each other cannot both write.
-            earlier = self._keyed_notes(plan, entries, current)
-            # The write lock is held, so the ids this batch gets are known in advance and
-            # every row can go in with one executemany instead of a statement per note.
-            next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM notes").fetchone()[0]
-            writes = common.plan_notes(plan, entries, tasks=tasks, units=units, targets=targets, earlier=earlier,
-                                       next_id=next_id, at=at)
-            self.conn.executemany(
-                """INSERT INTO notes (id, task, at, by, text, status, count, assignment)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                writes.notes,
-            )
-            self.conn.executemany(
-                "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
-                [(status, at, pk) for status, pk in writes.assignments],
-            )
-            self.conn.executemany(
-                "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?",
-                [(status, at, pk) for status, pk in writes.tasks],
-            )
-            self.conn.executemany(
-                """INSERT INTO events (at, by, action, plan, task, before, after, key)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                writes.events,
-            )
-        return writes.written
-
-    def _assignment_states(self, pks: Sequence[int]) -> dict[int, dict[str, common.State]]:
-        states: dict[int, dict[str, common.State]] = {pk: {} for pk in pks}
-        rows = self.conn.execute(
-            """SELECT task, unit, pk, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))
-               ORDER BY task, position""",
-            (json.dumps(list(pks)),),
-        )
-        for task_pk, unit, pk, status in rows:
-            states[task_pk][unit] = [pk, status]
-        return states
-
-    def _keyed_notes(self, plan: str, entries: Sequence[NoteInput], statuses: dict[str, str]) -> dict[str, Note]:
-        """The notes earlier calls stored under the keys of `entries`, as first written.
-
-        A key names one intended note: the same key with other content is a conflict,
-        and a key whose note was undone is used up (undo was a decision a retry must
-        not reverse). `statuses`: by key, the status the note's entry would change now.
-        """
-        keys = [entry.key for entry in entries if entry.key is not None]
-        if not keys:
-            return {}
-        rows = self.conn.execute(
-            """SELECT e.key, e.id, e.plan, e.task, e.at, e.by, e.action, e.before, e.after,
-                       (SELECT u.id FROM events u WHERE u.undoes = e.id)
-                FROM events e WHERE e.key IN (SELECT value FROM json_each(?))""",
-            (json.dumps(keys),),
-        ).fetchall()
-        found = {}
-        for key, event_id, event_plan, task_id, at, by, action, before, after, undone_by in rows:
-            (entry,) = [entry for entry in entries if entry.key == key]
-            found[key] = common.keyed_note(
-                key=key, event_id=event_id, event_plan=event_plan, task_id=task_id, at=at, by=by, action=action,
-                before=common.load(before), after=common.load(after), undone_by=undone_by,
-                plan=plan, entry=entry, current=statuses[key],
-            )
-        return found
-
-    @_db_errors
-    def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]:
-        rows = self.conn.execute(
-            "SELECT id FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
-            (plan, json.dumps(sorted(set(ids)))),
-        )
-        return {row[0] for row in rows}
-
-    @_db_errors
-    def import_plan(
-        self, name: str, *, year: int, source: str, at: str, by: str, tasks: Sequence[TaskInput]
-    ) -> ImportCounts:
-        """Create or update a plan from a table, in one transaction.
-
-        Tasks are matched by (plan, id): texts and dates are replaced, statuses
-        and notes are never touched, and tasks missing from the file are kept.
-        Each task's assignments follow the ones planned: missing ones are added,
-        and ones no longer planned are removed only while untouched (todo, no
-        notes, not added by `assign`). The event keeps every replaced text and
-        assignment list, so the import can be undone.
-        """
-        with self.transaction():
-            old_plan = self._plan_row(name)
-            self.conn.execute(
-                """
-                INSERT INTO plans (name, year, source, created_at, imported_at)
-                VALUES (:name, :year, :source, :at, :at)
-                ON CONFLICT (name) DO UPDATE SET
-                    year = excluded.year, source = excluded.source, imported_at = excluded.imported_at
-                """,
-                {"name": name, "year": year, "source": source, "at": at},
-            )
-            existing = self._snapshots(name)
-            names = {unit for task in tasks for unit in task.units}
-            # Recorded so that undoing this import also takes back the units it brought in.
-            created = sorted(names - {
-                row[0] for row in self.conn.execute(
-                    "SELECT name FROM units WHERE name IN (SELECT value FROM json_each(?))", (json.dumps(sorted(names)),)
-                )
-            })
-            unit_ids = self._ensure_units(names)
-            # The write lock is held, so new tasks' keys are known in advance and a
-            # 10,000-row table goes in with a few executemany calls, not a statement per row.
-            next_pk = self.conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM tasks").fetchone()[0]
-            writes = common.plan_import(tasks, existing, next_pk)
-            self.conn.executemany(
-                """INSERT INTO tasks (pk, plan, id, group_name, content, deadline, start, due, status, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [(pk, name, task_id, *common.task_columns(fields), Status.TODO.value, at)
-                 for pk, task_id, fields in writes.added],
-            )
-            self._insert_units([(pk, fields) for pk, _, fields in writes.added], unit_ids)
-            self._rewrite_tasks(writes.changed, unit_ids, at)
-            planned = {writes.pks[task.id]: [common.planned(a) for a in task.assignments] for task in tasks}
-            old_plans = self._sync_assignments(planned, at, new={pk for pk, _, _ in writes.added})
-            before, after = common.import_event(
-                writes, old_plan=old_plan, plan={"year": year, "source": source, "imported_at": at},
-                created=created, planned_lists=planned, old_lists=old_plans,
-            )
-            self._record(at=at, by=by, action="import", plan=name, before=before, after=after)
-        return common.import_counts(writes, existing, tasks)
-
-    def _plan_row(self, name: str) -> common.PlanRow | None:
-        row = self.conn.execute(
-            "SELECT year, source, imported_at FROM plans WHERE name = ?", (name,)
-        ).fetchone()
-        return None if row is None else common.PlanRow(year=row[0], source=row[1], imported_at=row[2])
-
-    def _snapshots(self, plan: str) -> dict[int, tuple[int, common.TaskFields]]:
-        """Every task of a plan as (pk, the fields an import writes)."""
-        rows = self.conn.execute(
-            "SELECT pk, id, group_name, content, deadline, start, due FROM tasks WHERE plan = ?",
-            (plan,),
-        ).fetchall()
-        units = self._units_of([row[0] for row in rows])
-        return {
-            task_id: (pk, common.TaskFields(group=group, content=content, units=units.get(pk, []),
-                                      deadline=deadline, start=start, due=due))
-            for pk, task_id, group, content, deadline, start, due in rows
-        }
-
-    def _rewrite_tasks(self, changes: Sequence[tuple[int, common.TaskFields]], unit_ids: dict[str, int], at: str) -> None:
-        """Replace texts, dates and units of existing tasks; shared by import and its undo."""
-        self.conn.executemany(
-            """UPDATE tasks SET group_name = ?, content = ?, deadline = ?,
-                      start = ?, due = ?, updated_at = ? WHERE pk = ?""",
-            [(*common.task_columns(fields), at, pk) for pk, fields in changes],
-        )
-        self.conn.executemany("DELETE FROM task_units WHERE task = ?", [(pk,) for pk, _ in changes])
-        self._insert_units(changes, unit_ids)
-
-    def _sync_assignments(
-        self, planned: dict[int, list[common.PlannedAssignment]], at: str, *, new: Container[int] = frozenset()
-    ) -> dict[int, list[common.PlannedAssignment]]:
-        """Make each task's assignments follow its planned list (see import_plan); returns, for
-        the existing tasks whose list changed, the list planned before."""
-        current: dict[int, list[list[Any]]] = {}  # task pk: its rows, less the task column
-        rows = self.conn.execute(
-            """SELECT a.task, a.pk, a.unit, a.via, a.lead, a.vague, a.manual, a.status,
-                      EXISTS (SELECT 1 FROM notes n WHERE n.assignment = a.pk AND n.retracted_at IS NULL)
-               FROM assignments a WHERE a.task IN (SELECT value FROM json_each(?))
-               ORDER BY a.task, a.position""",
-            (json.dumps([pk for pk in planned if pk not in new]),),
-        )
-        for task_pk, *row in rows:
-            current.setdefault(task_pk, []).append(row)
-        writes = common.plan_sync(planned, current, at, new=new)
-        # Notes undo retracted are all that can be left on a removed one; their events keep every word.
-        self.conn.executemany("DELETE FROM notes WHERE assignment = ?", [(pk,) for pk in writes.removed])
-        self.conn.executemany("DELETE FROM assignments WHERE pk = ?", [(pk,) for pk in writes.removed])
-        self.conn.executemany(
-            "UPDATE assignments SET via = ?, lead = ?, vague = ?, position = ?, manual = 0 WHERE pk = ?", writes.updates
-        )
-        # A unit kept because it worked on the task stays, like one the office added, until unassigned.
-        self.conn.executemany("UPDATE assignments SET position = ?, manual = 1 WHERE pk = ?", writes.moved)
-        self.conn.executemany(
-            """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, 'todo', ?)""",
-            writes.inserts,
-        )
-        self._rederive(writes.rederive)
-        return writes.old_plans
-
-    def _rederive(self, pks: Sequence[int]) -> None:
-        """Set each task's status to the one its assignments give (models.derived_status)."""
-        if not pks:
-            return
-        statuses: dict[int, list[Status]] = {}
-        for task_pk, status in self.conn.execute(
-            "SELECT task, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))", (json.dumps(list(pks)),)
-        ):
-            statuses.setdefault(task_pk, []).append(Status(status))
-        self.conn.executemany(
-            "UPDATE tasks SET status = ? WHERE pk = ? AND status <> ?",
-            [(status, pk, status) for status, pk in common.derived(statuses)],
-        )
-
-    def _insert_units(self, tasks: Sequence[tuple[int, common.TaskFields]], unit_ids: dict[str, int]) -> None:
-        self.conn.executemany(
-            "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
-            [(pk, unit_ids[unit], position) for pk, fields in tasks for position, unit in enumerate(fields["units"])],
-        )
-
-    def _ensure_units(self, names: set[str]) -> dict[str, int]:
-        self.conn.executemany(
-            "INSERT INTO units (name) VALUES (?) ON CONFLICT (name) DO NOTHING",
-            [(name,) for name in sorted(names)],
-        )
-        return dict(self.conn.execute("SELECT name, id FROM units"))
 
     # -- history ----------------------------------------------------------------
 
@@ -958,39 +499,6 @@ class SQLiteStore:
         assert event_id is not None
         return event_id
 
-    def _events_where(self, where: Sequence[str], params: Mapping[str, object], *, tail: str = "ORDER BY e.id") -> list[Event]:
-        sql = f"SELECT {_EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where) or '1'} {tail}"
-        return [
-            Event(id=event_id, at=at, by=by, action=action, plan=plan, task=task,
-                  before=common.load(before), after=common.load(after), undoes=undoes,
-                  undone_by=undone_by, undoes_action=undoes_action)
-            for event_id, at, by, action, plan, task, before, after, undoes, undone_by, undoes_action
-            in self.conn.execute(sql, params)
-        ]
-
-    @_db_errors
-    def events(
-        self, *, plan: str | None = None, task: int | None = None, since: date | None = None
-    ) -> list[Event]:
-        """History, oldest first. With `task`, also the imports that wrote that task."""
-        where: list[str] = []
-        params: dict[str, object] = {}
-        if plan is not None:
-            where.append("e.plan = :plan")
-            params["plan"] = plan
-        if task is not None:
-            where.append(
-                """(e.task = :task OR (e.task IS NULL AND (
-                       EXISTS (SELECT 1 FROM json_each(e.before, '$.tasks') WHERE key = :task_key)
-                       OR EXISTS (SELECT 1 FROM json_each(e.after, '$.tasks') WHERE key = :task_key))))"""
-            )
-            params.update(task=task, task_key=str(task))
-        if since is not None:
-            # Timestamps are ISO 8601 in one time zone, so text order is time order.
-            where.append("e.at >= :since")
-            params["since"] = since.isoformat()
-        return self._events_where(where, params)
-
     @_db_errors
     def last_undoable(self, plan: str | None = None) -> Event | None:
         """The newest change that no undo has reverted yet (undos themselves are not undone),
@@ -998,16 +506,11 @@ class SQLiteStore:
         return self._last_undoable(plan)
 
     def _last_undoable(self, plan: str | None) -> Event | None:
-        where, params = list(_UNDOABLE), {}
+        where, params = list(base.UNDOABLE), {}
         if plan is not None:
             where.append("e.plan = :plan")
             params["plan"] = plan
         found = self._events_where(where, params, tail="ORDER BY e.id DESC LIMIT 1")
-        return found[0] if found else None
-
-    @_db_errors
-    def event(self, event_id: int) -> Event | None:
-        found = self._events_where(["e.id = :id"], {"id": event_id})
         return found[0] if found else None
 
     @_db_errors
@@ -1025,249 +528,12 @@ class SQLiteStore:
             if found is None or found.id != event_id:
                 raise NotNewest(event_id)
             target = found
-            _REVERTERS[target.action](self, target, at=at, by=by)
+            self._revert(target, at=at, by=by)
             undo_id = self._record(
                 at=at, by=by, action="undo", plan=target.plan, task=target.task,
                 before=target.after, after=target.before, undoes=target.id,
             )
             (event,) = self._events_where(["e.id = :id"], {"id": undo_id})
-        return event
-
-    def _revert_note(self, event: Event, *, at: str, by: str) -> None:
-        """Retract the note (notes are append-only: hidden, never deleted) and restore the status
-        it changed: its unit's, every unit's (--all), or the task's."""
-        payload = event.payload
-        # _REVERTERS sends only note and status events here, which decode to these two.
-        assert isinstance(payload, NotePayload | StatusPayload)
-        note_id = payload.note
-        row = self.conn.execute(
-            """SELECT n.task, n.retracted_at, t.status, n.assignment FROM notes n JOIN tasks t ON t.pk = n.task
-               WHERE n.id = ?""",
-            (note_id,),
-        ).fetchone()
-        if row is None or row[1] is not None:
-            raise common.out_of_step(event)
-        task_pk, _, task_status, assignment = row
-        units = self._assignment_states([task_pk])[task_pk]
-        restore = common.note_restore(event, units, task_status)
-        if isinstance(payload, StatusPayload):
-            self.conn.executemany(
-                "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
-                [(status, at, units[unit][0]) for unit, status in restore.items()],
-            )
-            if not restore:
-                self.conn.execute("UPDATE tasks SET status = ? WHERE pk = ?", (payload.before.value, task_pk))
-        elif assignment is not None:
-            self.conn.execute("UPDATE assignments SET updated_at = ? WHERE pk = ?", (at, assignment))
-        self.conn.execute(
-            "UPDATE notes SET retracted_at = ?, retracted_by = ? WHERE id = ?", (at, by, note_id)
-        )
-        self._rederive([task_pk])
-        self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
-
-    def _revert_import(self, event: Event, *, at: str, by: str) -> None:
-        """Put back replaced task texts and the plan row; remove the tasks and units the import added."""
-        before, after = common.import_payload(event)
-        current = self._snapshots(event.plan)
-        old_plans = common.check_import_undo(event, current)
-        if old_plans:
-            common.check_planned_lists(event, current, self._planned_lists(list(old_plans)))
-        replaced = before["tasks"]
-        added = [current[int(key)][0] for key, old in replaced.items() if old is None]
-        added_json = json.dumps(added)
-        noted = [
-            task_id for (task_id,) in self.conn.execute(
-                """SELECT DISTINCT t.id FROM notes n JOIN tasks t ON t.pk = n.task
-                   WHERE n.task IN (SELECT value FROM json_each(?)) AND n.retracted_at IS NULL
-                   ORDER BY t.id""",
-                (added_json,),
-            )
-        ]
-        if noted:
-            raise AddedTasksHaveNotes(event.id, noted)
-        # What is left on these tasks are notes earlier undos retracted; their note
-        # events keep every word, so removing the rows loses nothing.
-        for table, column in (("notes", "task"), ("assignments", "task"), ("task_units", "task"), ("tasks", "pk")):
-            self.conn.execute(
-                f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))", (added_json,)
-            )
-        unit_ids = self._ensure_units({unit for old in replaced.values() if old for unit in old["units"]})
-        self._rewrite_tasks(
-            [(current[int(key)][0], old) for key, old in replaced.items() if old is not None], unit_ids, at
-        )
-        self._sync_assignments(old_plans, at)
-        # Imports recorded before units were tracked have no list: their units stay.
-        self.conn.execute(
-            """DELETE FROM units WHERE name IN (SELECT value FROM json_each(?))
-               AND NOT EXISTS (SELECT 1 FROM task_units tu WHERE tu.unit = units.id)""",
-            (json.dumps(after.get("units", [])),),
-        )
-        if before["plan"] is None:
-            self.conn.execute("DELETE FROM plans WHERE name = ?", (event.plan,))
-        else:
-            self.conn.execute(
-                "UPDATE plans SET year = :year, source = :source, imported_at = :imported_at WHERE name = :name",
-                {**before["plan"], "name": event.plan},
-            )
-
-    def _planned_lists(self, pks: Sequence[int]) -> dict[int, list[common.PlannedAssignment]]:
-        found: dict[int, list[common.PlannedAssignment]] = {}
-        rows = self.conn.execute(
-            """SELECT task, pk, unit, via, lead, vague FROM assignments
-               WHERE task IN (SELECT value FROM json_each(?)) AND manual = 0 ORDER BY task, position""",
-            (json.dumps(list(pks)),),
-        )
-        for task_pk, *row in rows:
-            found.setdefault(task_pk, []).append(common.planned_row(row))
-        return found
-
-    def _revert_assign(self, event: Event, *, at: str, by: str) -> None:
-        """Take back the assignments `assign` added: still untouched, since undo goes newest first."""
-        task_pk = self._task_pk(event)
-        units = [row["unit"] for row in common.assignment_rows(event, event.after)]
-        found = self.conn.execute(
-            """SELECT pk FROM assignments WHERE task = ? AND unit IN (SELECT value FROM json_each(?))""",
-            (task_pk, json.dumps(units, ensure_ascii=False)),
-        ).fetchall()
-        if len(found) != len(units):
-            raise common.out_of_step(event)
-        self._drop_assignments([pk for (pk,) in found])
-        self._rederive([task_pk])
-        self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
-
-    def _revert_unassign(self, event: Event, *, at: str, by: str) -> None:
-        """Put back the assignments `unassign` removed, as they were."""
-        task_pk = self._task_pk(event)
-        self._insert_assignment_rows(task_pk, common.assignment_rows(event, event.before))
-        self._rederive([task_pk])
-        self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
-
-    def _task_pk(self, event: Event) -> int:
-        row = self.conn.execute("SELECT pk FROM tasks WHERE plan = ? AND id = ?", (event.plan, event.task)).fetchone()
-        if row is None:
-            raise common.out_of_step(event)
-        pk: int = row[0]
-        return pk
-
-    def _drop_assignments(self, pks: Sequence[int]) -> None:
-        # Only notes undo retracted can be left on them; their events keep every word.
-        self.conn.executemany("DELETE FROM notes WHERE assignment = ?", [(pk,) for pk in pks])
-        self.conn.executemany("DELETE FROM assignments WHERE pk = ?", [(pk,) for pk in pks])
-
-    def _insert_assignment_rows(self, task_pk: int, rows: Sequence[common.AssignmentRow]) -> None:
-        self.conn.executemany(
-            """INSERT INTO assignments (task, unit, via, lead, vague, manual, position, status, updated_at)
-               VALUES (:task, :unit, :via, :lead, :vague, :manual, :position, :status, :updated_at)""",
-            [row | {"task": task_pk} for row in rows],
-        )
-
-    # -- assignments --------------------------------------------------------------
-
-    @_db_errors
-    def unassigned_tasks(self) -> list[tuple[str, int, tuple[str, ...]]]:
-        """(plan, id, units) of every task without any assignment: after the upgrade that made them."""
-        rows = self.conn.execute(
-            """SELECT t.pk, t.plan, t.id FROM tasks t
-               WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task = t.pk) ORDER BY t.pk"""
-        ).fetchall()
-        units = self._units_of([row[0] for row in rows])
-        return [(plan, task_id, tuple(units.get(pk, ()))) for pk, plan, task_id in rows]
-
-    @_db_errors
-    def expand_assignments(self, entries: Sequence[tuple[str, int, tuple[AssignmentInput, ...]]], *, at: str) -> None:
-        """Give tasks from before assignments theirs, each with the task's status and time: the
-        status one unit set then stands for all. Not a change anyone made, so no event."""
-        with self.transaction(history=False):
-            self.conn.executemany(
-                """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
-                   SELECT t.pk, :unit, :via, :lead, :vague, :position, t.status, t.updated_at
-                   FROM tasks t WHERE t.plan = :plan AND t.id = :id""",
-                [
-                    {"plan": plan, "id": task_id, "unit": a.unit, "via": a.via, "lead": int(a.lead),
-                     "vague": int(a.vague), "position": position}
-                    for plan, task_id, planned in entries for position, a in enumerate(planned)
-                ],
-            )
-
-    def _task_assignments(self, plan: str, task_id: int) -> tuple[int, str, dict[str, common.State]] | None:
-        """A task's key, stored status and assignments by unit, for a change of its units; None if absent."""
-        row = self.conn.execute("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id)).fetchone()
-        if row is None:
-            return None
-        task_pk, status = row
-        return task_pk, status, self._assignment_states([task_pk])[task_pk]
-
-    @_db_errors
-    def assign(
-        self, plan: str, task_id: int, assignments: Sequence[AssignmentInput], *, at: str, by: str
-    ) -> Event | None:
-        """Add units to a task (the office's `assign`); None when the task does not exist."""
-        with self.transaction():
-            found = self._task_assignments(plan, task_id)
-            if found is None:
-                return None
-            task_pk, before, have = found
-            taken = [a.unit for a in assignments if a.unit in have]
-            if taken:
-                raise AlreadyAssigned(task_id, taken)
-            start = self.conn.execute(
-                "SELECT coalesce(max(position), -1) + 1 FROM assignments WHERE task = ?", (task_pk,)
-            ).fetchone()[0]
-            rows = common.new_assignment_rows(assignments, start=start, at=at)
-            self._insert_assignment_rows(task_pk, rows)
-            return self._assignment_event(task_pk, plan, task_id, "assign", before, at=at, by=by, after_rows=rows)
-
-    @_db_errors
-    def unassign(self, plan: str, task_id: int, units: Sequence[str], *, at: str, by: str) -> Event | None:
-        """Take units off a task (the office's `unassign`); None when the task does not exist.
-
-        Refused when a unit has written notes on it (they would lose their place) or when
-        no unit would be left.
-        """
-        with self.transaction():
-            found = self._task_assignments(plan, task_id)
-            if found is None:
-                return None
-            task_pk, before, have = found
-            missing = [unit for unit in units if unit not in have]
-            if missing:
-                raise NotAssigned(task_id, missing[0], list(have))
-            if len(set(units)) >= len(have):
-                raise LastAssignment(task_id)
-            noted = [
-                unit for (unit,) in self.conn.execute(
-                    """SELECT a.unit FROM assignments a WHERE a.task = ? AND a.unit IN (SELECT value FROM json_each(?))
-                       AND EXISTS (SELECT 1 FROM notes n WHERE n.assignment = a.pk AND n.retracted_at IS NULL)
-                       ORDER BY a.position""",
-                    (task_pk, json.dumps(list(units), ensure_ascii=False)),
-                )
-            ]
-            if noted:
-                raise AssignmentHasNotes(task_id, noted)
-            columns = common.ASSIGNMENT_ROW_COLUMNS
-            rows = [
-                cast(common.AssignmentRow, dict(zip(columns, found, strict=True))) for found in self.conn.execute(
-                    f"""SELECT {', '.join(columns)} FROM assignments
-                        WHERE task = ? AND unit IN (SELECT value FROM json_each(?)) ORDER BY position""",
-                    (task_pk, json.dumps(list(units), ensure_ascii=False)),
-                )
-            ]
-            self._drop_assignments([have[unit][0] for unit in units])
-            return self._assignment_event(task_pk, plan, task_id, "unassign", before, at=at, by=by, before_rows=rows)
-
-    def _assignment_event(
-        self, task_pk: int, plan: str, task_id: int, action: str, before: str, *, at: str, by: str,
-        after_rows: list[common.AssignmentRow] | None = None, before_rows: list[common.AssignmentRow] | None = None,
-    ) -> Event:
-        self._rederive([task_pk])
-        self.conn.execute("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
-        status = self.conn.execute("SELECT status FROM tasks WHERE pk = ?", (task_pk,)).fetchone()[0]
-        event_id = self._record(
-            at=at, by=by, action=action, plan=plan, task=task_id,
-            before={"status": before} | ({"assignments": before_rows} if before_rows else {}),
-            after={"status": status} | ({"assignments": after_rows} if after_rows else {}),
-        )
-        (event,) = self._events_where(["e.id = :id"], {"id": event_id})
         return event
 
     # -- maintenance ------------------------------------------------------------
@@ -1507,31 +773,6 @@ class SQLiteStore:
 
     # -- the 各单位进展 sheet coming back ----------------------------------------------
 
-    @_db_errors
-    def add_notes_unless_changed(
-        self, plan: str, entries: Sequence[tuple[NoteInput, str]], *, at: str
-    ) -> tuple[list[tuple[Note, Status]], list[int]]:
-        """Write, in one transaction, each note whose assignment (of its entry's unit) still has
-        the `Assignment.version` given beside it; leave out the others. Returns the notes written
-        (as `add_notes` does) and the indexes of the entries left out."""
-        with self.transaction():
-            ids = sorted({entry.task_id for entry, _ in entries})
-            pks = dict(self.conn.execute(
-                "SELECT id, pk FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
-                (plan, json.dumps(ids)),
-            ).fetchall())
-            found = self._assignments_of(list(pks.values()), self._notes_of(list(pks.values())), None)
-            versions = {(task_id, assignment.unit): assignment.version
-                        for task_id, pk in pks.items() for assignment in found.get(pk, [])}
-            stale = [index for index, (entry, version) in enumerate(entries)
-                     if versions.get((entry.task_id, entry.unit or "")) != version]
-            left_out = set(stale)
-            fresh = [entry for index, (entry, _) in enumerate(entries) if index not in left_out]
-            written = self.add_notes(plan, fresh, at=at) if fresh else []
-            # Every entry written matched an assignment of a task found under this same lock.
-            assert written is not None
-        return written, stale
-
 def _parses(parse: Callable[[str], object]) -> Callable[[str], bool]:
     def check(text: str) -> bool:
         try:
@@ -1570,17 +811,3 @@ _READABLE: dict[tuple[str, str], tuple[Callable[[str], bool], str]] = {
     ("events", "after"): _PAYLOAD,
 }
 
-
-_EVENT_COLUMNS = """
-    e.id, e.at, e.by, e.action, e.plan, e.task, e.before, e.after, e.undoes,
-    (SELECT u.id FROM events u WHERE u.undoes = e.id),
-    (SELECT o.action FROM events o WHERE o.id = e.undoes)
-"""
-_UNDOABLE = ["e.action <> 'undo'", "NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.id)"]
-_REVERTERS: dict[str, Callable[..., None]] = {
-    "note": SQLiteStore._revert_note,
-    "status": SQLiteStore._revert_note,
-    "import": SQLiteStore._revert_import,
-    "assign": SQLiteStore._revert_assign,
-    "unassign": SQLiteStore._revert_unassign,
-}

@@ -54,9 +54,9 @@ def check(ledger: Session) -> Database:
     problems = ledger.store.problems() or ledger.store.content_problems()
     if problems:
         count = f"共 {len(problems)} 个问题，" if len(problems) > 1 else ""
-        raise StoreError(
-            f"数据库“{ledger.database}”检查未通过：{count}第一个是“{problems[0]}”；请从备份恢复。"
-        )
+        # A file's answer is its backup; a server's depends on the problem (docs/team.md).
+        remedy = "；请从备份恢复" if isinstance(ledger.database, Path) else "；处理办法见 docs/team.md 的“检查”一节"
+        raise StoreError(f"数据库“{ledger.database}”检查未通过：{count}第一个是“{problems[0]}”{remedy}。")
     return ledger.database
 
 
@@ -118,11 +118,18 @@ def restore(backup: str | os.PathLike[str], database: Database, *, timeout: floa
     return Restored(database=database, backup=summary, aside=aside)
 
 
+# What a server's ledger uses instead of `backup` and `restore` (docs/team.md, 备份).
+_ON_A_SERVER = {
+    "备份": "请用 gongkai copy --to 文件.db 备份成 SQLite 文件，或用 pg_dump",
+    "恢复": "请用 gongkai copy 把备份文件复制到一个空数据库，或用 pg_restore",
+}
+
+
 def _file_of(database: Database, what: str) -> Path:
     """The ledger's file; UsageError for a server's database, which these file commands do not handle."""
     if isinstance(database, Path):
         return database
-    raise UsageError(f"{what}只适用于 SQLite 台账文件；PostgreSQL 台账“{database}”请用 pg_dump 和 pg_restore（见 docs/team.md）。")
+    raise UsageError(f"{what}只适用于 SQLite 台账文件；PostgreSQL 台账“{database}”{_ON_A_SERVER[what]}（见 docs/team.md）。")
 
 
 def _check_replaceable(database: Path, timeout: float) -> None:

@@ -12,7 +12,7 @@ from .. import dates
 from ..errors import UsageError
 from ..models import Commit, Plan
 from ..settings import Settings
-from ..store import ImportCounts, TaskInput
+from ..store import ImportCounts, TaskFields, TaskInput
 from ..text import check_text
 from ..units import split_units
 from . import team
@@ -97,12 +97,10 @@ def import_file(
         tasks.append(
             TaskInput(
                 id=row.id,
-                group=row.group,
-                content=row.content,
-                units=units,
-                deadline=row.deadline,
-                start=start,
-                due=due,
+                fields=TaskFields(
+                    group=row.group, content=row.content, units=list(units), deadline=row.deadline,
+                    start=start.isoformat() if start else None, due=due.isoformat() if due else None,
+                ),
                 assignments=planned(ledger.directory, units),
             )
         )
