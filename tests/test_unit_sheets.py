@@ -28,7 +28,7 @@ def run(executable: str, tmp_path: Path, ledger_db: str):
         return subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
                               env=env, cwd=tmp_path, timeout=60)
 
-    call.read = in_process(env)  # type: ignore[attr-defined]
+    call.read = in_process(env)
     return call
 
 
