@@ -1,11 +1,13 @@
 """What several test modules need to run the installed gongkai as a user would meet it:
 in a cron-like environment, held to file permissions although the tests run as root, or behind a
-pseudo-terminal."""
+pseudo-terminal; and to check what it did without starting one more process for each read."""
 
 from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -34,3 +36,21 @@ def cron_env(home: Path, db: Path, *, today: str, user: str) -> dict[str, str]:
     """What cron gives a job: almost nothing, plus the database, the day and the user a test fixes."""
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "TZ": "UTC", "GONGKAI_DB": str(db),
             "GONGKAI_TODAY": today, "GONGKAI_USER": user}
+
+
+def in_process(env: Mapping[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The command line run in this process with the GONGKAI_* variables of `env` (a subprocess's
+    environment), returning what `subprocess.run` would: for the reads with which a test checks
+    what the installed executable did, where a process each would only repeat start-up."""
+    from typer.testing import CliRunner
+
+    from gongkai_cli.cli import app
+
+    runner = CliRunner()
+    fixed = {name: value for name, value in env.items() if name.startswith("GONGKAI_")}
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        result = runner.invoke(app, list(args), input=input, env=fixed, catch_exceptions=False)
+        return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+    return run

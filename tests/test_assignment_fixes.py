@@ -7,24 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from processes import cron_env
+from processes import cron_env, in_process
 from test_assignments import as_json, listed, refused
 
 
 @pytest.fixture
 def run(executable: str, tmp_path: Path, ledger_db: str):
-    """The installed executable against a fresh ledger, as in test_assignments, on each backend."""
+    """The installed executable against a fresh ledger, as in test_assignments, on each backend;
+    `run.read` runs the reads that check its work in-process, against the same ledger."""
     env = cron_env(tmp_path, Path(ledger_db), today="2023-04-14", user="测试员") | {"GONGKAI_DB": ledger_db}
 
     def call(*args: str, extra_env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([executable, *args], check=False, input=input, capture_output=True, text=True,
                               encoding="utf-8", env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=60)
 
+    call.read = in_process(env)
     return call
 
 
 def shown(run, task_id: str) -> dict:
-    return as_json(run("show", task_id, "--format", "json"))
+    return as_json(run.read("show", task_id, "--format", "json"))
 
 
 def no_empty_note(run, task_id: str) -> bool:
@@ -67,7 +69,7 @@ def test_all_leaves_a_cancelled_unit_cancelled_unless_it_cancels(run):
     assert written["all"] is True and written["status"] == "done"
     after = statuses(run, "62")
     assert after.pop("江桥镇") == "cancelled" and set(after.values()) == {"done"}
-    log = as_json(run("log", "62", "--format", "json"))
+    log = as_json(run.read("log", "62", "--format", "json"))
     assert "马陆镇" not in log[-1]["before"]["units"] and len(log[-1]["before"]["units"]) == 43  # what it changed
     assert no_empty_note(run, "62")
 
@@ -88,7 +90,7 @@ def test_all_on_a_task_with_one_unit_done_and_one_cancelled_changes_nothing(run)
 def test_the_log_of_all_says_what_the_units_really_were(run):
     run("status", "62", "blocked", "--unit", "马陆镇")
     run("status", "62", "done", "--all")
-    summary = as_json(run("log", "62", "--format", "json"))[-1]["summary"]
+    summary = as_json(run.read("log", "62", "--format", "json"))[-1]["summary"]
     assert summary == "所有单位的状态：未开始 44 个单位、受阻 1 个单位 → 已完成", summary
 
 
@@ -148,7 +150,7 @@ def test_a_target_counts_per_unit(run):
     detail = shown(run, "60")
     assert {a["unit"]: a["progress"] for a in detail["assignments"]}["江桥镇"] == 1
     assert "（已达到）" not in run("show", "60").stdout
-    assert as_json(run("summary", "-f", "json"))["target_reached"] == []
+    assert as_json(run.read("summary", "-f", "json"))["target_reached"] == []
 
 
 # -- which unit a write is for -----------------------------------------------------------------
@@ -222,7 +224,7 @@ def test_log_json_of_assign_shows_no_storage_columns(run):
     run("assign", "40", "--unit", "区财政局")
     run("unassign", "40", "--unit", "区财政局")
     run("undo", "--yes")
-    for event in as_json(run("log", "40", "--format", "json")):
+    for event in as_json(run.read("log", "40", "--format", "json")):
         for side in (event["before"], event["after"]):
             for row in (side or {}).get("assignments", []):
                 assert set(row) == {"unit", "via", "lead", "vague", "status", "updated_at"}
@@ -246,11 +248,11 @@ def test_remind_by_unit_says_a_task_contains_a_vague_group(run):
 def test_summary_counts_a_target_reached_by_every_unit_and_suggests_all(run, tmp_path):
     units = list(statuses(run, "84"))
     run("note", "84", "一", "--count", "1", "--unit", units[0])
-    assert 84 not in as_json(run("summary", "-f", "json"))["target_reached"]
+    assert 84 not in as_json(run.read("summary", "-f", "json"))["target_reached"]
     lines = "id,text,count,unit\n" + "".join(f"84,已听取汇报,1,{unit}\n" for unit in units[1:])
     (tmp_path / "n.csv").write_text(lines, encoding="utf-8")
     assert run("note", "--from", "n.csv", "-q").returncode == 0
-    assert as_json(run("summary", "-f", "json"))["target_reached"] == [84]
+    assert as_json(run.read("summary", "-f", "json"))["target_reached"] == [84]
     hint = run("summary").stdout
     assert "任务 84（各单位均已达到）" in hint and "--all" in hint
     assert "（已达到）" in run("show", "84").stdout

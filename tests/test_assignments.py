@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.models import Status, derived_status
-from processes import cron_env
+from processes import cron_env, in_process
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOWNS = ("嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "南翔镇", "安亭镇", "马陆镇", "徐行镇", "华亭镇", "外冈镇",
@@ -29,6 +29,8 @@ def run(executable: str, tmp_path: Path):
                               env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=60)
 
     call.db = db
+    # The reads that only check what the executable wrote run in-process, against the same ledger.
+    call.read = in_process(env)
     return call
 
 
@@ -76,7 +78,7 @@ def test_one_town_finishing_task_62_leaves_the_other_44_units_open(run):
     assert "[62]" in run("remind", "--unit", "江桥镇").stdout
     assert "[62]" not in run("remind", "--unit", "马陆镇").stdout
 
-    shown = as_json(run("show", "62", "--format", "json"))
+    shown = as_json(run.read("show", "62", "--format", "json"))
     assert len(shown["assignments"]) == 45
     assert shown["unit_progress"] == {"done": 1, "total": 45}
     assert shown["status"] == "doing" and shown["notes"] == []
@@ -130,7 +132,7 @@ def test_gongkai_unit_makes_notes_and_statuses_the_clerks_own(run):
     assert run("status", "62", "doing", extra_env=clerk).returncode == 0
     assert run("note", "62", "目录已起草", extra_env=clerk).returncode == 0
     assert run("--unit", "江桥镇", "note", "62", "江桥已报送").returncode == 0
-    shown = as_json(run("show", "62", "--format", "json"))
+    shown = as_json(run.read("show", "62", "--format", "json"))
     parts = {a["unit"]: a for a in shown["assignments"]}
     assert parts["马陆镇"]["status"] == "doing"
     assert [n["text"] for n in parts["马陆镇"]["notes"]] == ["", "目录已起草"]
@@ -141,7 +143,7 @@ def test_gongkai_unit_makes_notes_and_statuses_the_clerks_own(run):
 
 def test_a_note_without_a_unit_is_on_the_task_as_a_whole(run):
     assert run("note", "40", "试点完成").returncode == 0
-    shown = as_json(run("show", "40", "--format", "json"))
+    shown = as_json(run.read("show", "40", "--format", "json"))
     assert [n["text"] for n in shown["notes"]] == ["试点完成"] and "unit" not in shown["notes"][0]
     assert all(a["notes"] == [] for a in shown["assignments"])
     assert shown["status"] == "todo"
@@ -149,19 +151,19 @@ def test_a_note_without_a_unit_is_on_the_task_as_a_whole(run):
 
 def test_an_alias_names_the_unit(run):
     assert run("status", "40", "doing", "--unit", "区教委").returncode == 0  # 区教育局's alias
-    parts = {a["unit"]: a for a in as_json(run("show", "40", "--format", "json"))["assignments"]}
+    parts = {a["unit"]: a for a in as_json(run.read("show", "40", "--format", "json"))["assignments"]}
     assert parts["区教育局"]["status"] == "doing"
 
 
 def test_a_task_with_one_unit_needs_none(run):
     assert run("status", "28", "done").returncode == 0
-    shown = as_json(run("show", "28", "--format", "json"))
+    shown = as_json(run.read("show", "28", "--format", "json"))
     assert shown["status"] == "done" and shown["assignments"][0]["status"] == "done"
 
 
 def test_all_sets_every_unit_the_office_closing_a_task(run):
     assert run("status", "62", "done", "--all").returncode == 0
-    shown = as_json(run("show", "62", "--format", "json"))
+    shown = as_json(run.read("show", "62", "--format", "json"))
     assert shown["status"] == "done" and shown["unit_progress"] == {"done": 45, "total": 45}
     assert "所有单位的状态：未开始 → 已完成" in run("log", "62").stdout
 
@@ -213,19 +215,19 @@ def test_the_office_turns_a_vague_group_into_units_and_can_undo_it(run):
     assert "分配给：区财政局、区审计局" in done.stdout
     removed = run("unassign", "40", "--unit", "各相关单位")
     assert removed.returncode == 0, removed.stderr
-    units = [a["unit"] for a in as_json(run("show", "40", "--format", "json"))["assignments"]]
+    units = [a["unit"] for a in as_json(run.read("show", "40", "--format", "json"))["assignments"]]
     assert "各相关单位" not in units and units[-2:] == ["区财政局", "区审计局"]
     assert 40 in listed(run, "--unit", "区审计局")
-    assert [e["action"] for e in as_json(run("log", "40", "--format", "json"))][-2:] == ["assign", "unassign"]
+    assert [e["action"] for e in as_json(run.read("log", "40", "--format", "json"))][-2:] == ["assign", "unassign"]
     assert run("undo", "--yes").returncode == 0
     assert run("undo", "--yes").returncode == 0
-    units = [a["unit"] for a in as_json(run("show", "40", "--format", "json"))["assignments"]]
+    units = [a["unit"] for a in as_json(run.read("show", "40", "--format", "json"))["assignments"]]
     assert units[-1] == "各相关单位" and "区审计局" not in units
 
 
 def test_assign_of_a_collective_gives_the_task_to_its_members(run):
     assert run("assign", "28", "--unit", "各街镇").returncode == 0
-    parts = as_json(run("show", "28", "--format", "json"))["assignments"]
+    parts = as_json(run.read("show", "28", "--format", "json"))["assignments"]
     assert [a["unit"] for a in parts[1:]] == list(TOWNS) and {a["via"] for a in parts[1:]} == {"各街镇"}
 
 
@@ -245,16 +247,16 @@ def test_assign_and_unassign_refusals(run):
 def test_undo_restores_one_units_status_and_the_derived_task_status(run):
     run("status", "62", "done", "--unit", "马陆镇")
     run("status", "62", "blocked", "--unit", "江桥镇", "--note", "等待材料")
-    assert as_json(run("show", "62", "--format", "json"))["status"] == "blocked"
+    assert as_json(run.read("show", "62", "--format", "json"))["status"] == "blocked"
     assert "江桥镇的状态：未开始 → 受阻" in run("undo", "--yes").stdout
-    shown = as_json(run("show", "62", "--format", "json"))
+    shown = as_json(run.read("show", "62", "--format", "json"))
     parts = {a["unit"]: a["status"] for a in shown["assignments"]}
     assert (shown["status"], parts["江桥镇"], parts["马陆镇"]) == ("doing", "todo", "done")
     run("undo", "--yes")
-    assert as_json(run("show", "62", "--format", "json"))["status"] == "todo"
+    assert as_json(run.read("show", "62", "--format", "json"))["status"] == "todo"
     run("status", "62", "done", "--all")
     run("undo", "--yes")
-    assert {a["status"] for a in as_json(run("show", "62", "--format", "json"))["assignments"]} == {"todo"}
+    assert {a["status"] for a in as_json(run.read("show", "62", "--format", "json"))["assignments"]} == {"todo"}
     assert table(run.db, "SELECT status FROM tasks WHERE id = 62") == [("todo",)]
 
 
@@ -270,13 +272,13 @@ def test_reimport_adds_missing_units_and_removes_only_untouched_ones(run, tmp_pa
     run("--plan", "2024", "assign", "1", "--unit", "区商务委")
     plan.write_text(header + "1,组,甲,区财政局、区民政局,全年\n", encoding="utf-8")
     assert run("import", str(plan)).returncode == 0
-    parts = as_json(run("--plan", "2024", "show", "1", "--format", "json"))["assignments"]
+    parts = as_json(run.read("--plan", "2024", "show", "1", "--format", "json"))["assignments"]
     # 区经委 untouched: gone; 区审计局 worked on it and 区商务委 was the office's: kept.
     assert [(a["unit"], a["status"]) for a in parts] == [
         ("区财政局", "todo"), ("区民政局", "todo"), ("区审计局", "doing"), ("区商务委", "todo")]
     assert parts[0]["lead"] is True
     assert run("undo", "--yes").returncode == 0
-    parts = as_json(run("--plan", "2024", "show", "1", "--format", "json"))["assignments"]
+    parts = as_json(run.read("--plan", "2024", "show", "1", "--format", "json"))["assignments"]
     assert [a["unit"] for a in parts] == ["区财政局", "区审计局", "区经委", "区商务委"]
 
 
@@ -289,7 +291,7 @@ def test_upgrade_keeps_every_note_status_and_event(run, fixture):
     before_tasks = dict(table(run.db, "SELECT id, status FROM tasks"))
     before_notes = table(run.db, "SELECT id, text, status FROM notes ORDER BY id")
     before_events = table(run.db, "SELECT id, action, before, after FROM events ORDER BY id")
-    shown = as_json(run("show", "62", "--format", "json"))
+    shown = as_json(run.read("show", "62", "--format", "json"))
     assert len(shown["assignments"]) == 45
     assert {a["status"] for a in shown["assignments"]} == {before_tasks[62]}
     assert dict(table(run.db, "SELECT id, status FROM tasks")) == before_tasks
@@ -301,18 +303,18 @@ def test_upgrade_keeps_every_note_status_and_event(run, fixture):
                                               JOIN assignments a ON a.task = t.pk GROUP BY t.pk"""):
         assert derived_status(Status(s) for s in json.loads(statuses)).value == before_tasks[task_id]
     assert run("check").returncode == 0
-    assert len(as_json(run("log", "--format", "json"))) == len(before_events)
+    assert len(as_json(run.read("log", "--format", "json"))) == len(before_events)
     assert "m007_assignments" in {name for (name,) in table(run.db, "SELECT name FROM migrations")}
 
 
 def test_the_schema4_task_62_done_becomes_done_for_all_45_units_and_its_undo_reopens_them(run):
     shutil.copy(FIXTURES / "ledger_schema4.db", run.db)
-    shown = as_json(run("show", "62", "--format", "json"))
+    shown = as_json(run.read("show", "62", "--format", "json"))
     assert shown["status"] == "done" and shown["unit_progress"] == {"done": 45, "total": 45}
     assert "[62]" not in run("remind", "--unit", "江桥镇", "--within", "1m").stdout
     undone = run("undo", "--yes")  # the fixture's last change: `status 62 done`, made before assignments
     assert undone.returncode == 0, undone.stderr
-    shown = as_json(run("show", "62", "--format", "json"))
+    shown = as_json(run.read("show", "62", "--format", "json"))
     assert shown["status"] == "todo" and {a["status"] for a in shown["assignments"]} == {"todo"}
     assert "[62]" in run("remind", "--unit", "江桥镇", "--within", "1m").stdout
 

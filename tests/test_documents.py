@@ -19,6 +19,7 @@ import pytest
 from gongkai_cli import documents
 from gongkai_cli.errors import UsageError
 from gongkai_cli.tables import read_plan_table
+from processes import in_process
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIELDS = ("id", "plan", "group", "content", "units", "lead_unit", "deadline", "start", "due")
@@ -28,12 +29,19 @@ FIELDS = ("id", "plan", "group", "content", "units", "lead_unit", "deadline", "s
 def gongkai(executable: str, tmp_path: Path):
     """Run the installed executable against a database file of its own, in a bare environment."""
 
-    def call(*args: str, db: str = "gongkai.db") -> subprocess.CompletedProcess:
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GONGKAI_DB": str(tmp_path / db),
-               "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "测试员"}
-        return subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
-                              env=env, cwd=tmp_path, timeout=120)
+    def environment(db: str) -> dict[str, str]:
+        return {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GONGKAI_DB": str(tmp_path / db),
+                "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "测试员"}
 
+    def call(*args: str, db: str = "gongkai.db") -> subprocess.CompletedProcess:
+        return subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
+                              env=environment(db), cwd=tmp_path, timeout=120)
+
+    def read(*args: str, db: str = "gongkai.db") -> subprocess.CompletedProcess:
+        """What the ledger holds after the executable's import, read in-process."""
+        return in_process(environment(db))(*args)
+
+    call.read = read
     return call
 
 
@@ -61,8 +69,8 @@ def test_the_2023_document_imports_equal_to_the_bundled_plan(gongkai, tmp_path, 
     assert imported.returncode == 0, imported.stderr
     assert "共 91 项" in imported.stdout
     assert imported.stderr == ""  # every 时间节点 understood, no unknown task kept
-    bundled = json.loads(gongkai("list", "--format", "json", db="bundled.db").stdout)
-    mine = json.loads(gongkai("list", "--format", "json", db="imported.db").stdout)
+    bundled = json.loads(gongkai.read("list", "--format", "json", db="bundled.db").stdout)
+    mine = json.loads(gongkai.read("list", "--format", "json", db="imported.db").stdout)
     assert len(bundled) == 91
     assert [[task[field] for field in FIELDS] for task in mine] == [
         [task[field] for field in FIELDS] for task in bundled
@@ -145,7 +153,7 @@ def test_the_merged_columns_document_imports_through_the_executable(gongkai, tmp
     document = copy_fixture("merged_columns.docx", tmp_path, "2024年任务分解表.docx")
     result = gongkai("import", str(document))
     assert result.returncode == 0, result.stderr
-    shown = json.loads(gongkai("show", "3", "--format", "json").stdout)
+    shown = json.loads(gongkai.read("show", "3", "--format", "json").stdout)
     assert shown["units"] == ["区行政服务中心（区大数据中心）"]
     assert shown["due"] == "2024-09-30"
 

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from processes import in_process
+
 
 def imported_modules(args: list[str], env: dict) -> set[str]:
     return {name.split(".")[0] for name in imported_module_names(args, env)}
@@ -40,8 +42,8 @@ def _top_level_names(result: subprocess.CompletedProcess) -> set[str]:
 @pytest.fixture
 def env(tmp_path) -> dict:
     environment = {**os.environ, "GONGKAI_DB": str(tmp_path / "g.db"), "GONGKAI_TODAY": "2023-04-01"}
-    subprocess.run([sys.executable, "-m", "gongkai_cli", "init"], env=environment, check=True,
-                   capture_output=True, timeout=60)
+    # The ledger is made in-process: only the measured command's own process must start fresh.
+    assert in_process(environment)("init").returncode == 0
     return environment
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from processes import drain_terminal
+from processes import drain_terminal, in_process
 
 # What must never reach a reader: C0 controls but tab and newline, DEL, C1 controls,
 # bidi controls and the XML-forbidden non-characters.
@@ -53,7 +53,8 @@ def gk(executable: str, tmp_path: Path):
     call.db = db
     call.env = env
     call.dir = tmp_path
-    assert call("init").returncode == 0
+    # The ledger the tests start from, made in-process: the executable runs the commands they check.
+    assert in_process(env)("init").returncode == 0
     return call
 
 

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from gongkai_cli.columns import ASSIGNMENT_SHEET, ASSIGNMENT_SHEET_TITLE
-from processes import cron_env
+from processes import cron_env, in_process
 
 TOWNS = ("嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "南翔镇", "安亭镇", "马陆镇", "徐行镇", "华亭镇", "外冈镇",
          "江桥镇", "嘉定工业区")
@@ -20,13 +20,15 @@ VISIBLE = ["序号", "任务内容", "责任单位", "经", "牵头", "时间节
 
 @pytest.fixture
 def run(executable: str, tmp_path: Path, ledger_db: str):
-    """The installed executable against a fresh ledger, on each backend."""
+    """The installed executable against a fresh ledger, on each backend; `run.read` runs the reads
+    that check its work in-process, against the same ledger."""
     env = cron_env(tmp_path, Path(ledger_db), today="2023-04-14", user="公开办") | {"GONGKAI_DB": ledger_db}
 
     def call(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
                               env=env, cwd=tmp_path, timeout=60)
 
+    call.read = in_process(env)
     return call
 
 
@@ -75,12 +77,12 @@ def edit(path: Path, target: Path, changes: dict[tuple[int, str], dict[str, obje
 
 
 def unit_status(run, task_id: int, unit: str) -> dict:
-    shown = as_json(run("show", str(task_id), "--format", "json"))
+    shown = as_json(run.read("show", str(task_id), "--format", "json"))
     return next(a for a in shown["assignments"] if a["unit"] == unit)
 
 
 def event_count(run) -> int:
-    return len(as_json(run("log", "--format", "json")))
+    return len(as_json(run.read("log", "--format", "json")))
 
 
 # -- the export ------------------------------------------------------------------------------
@@ -103,11 +105,11 @@ def test_the_workbook_has_one_row_per_task_and_unit_with_only_status_and_progres
     assert (malu["经"], malu["牵头"], malu["状态"], malu["最新进展"]) == ("各街镇", None, "进行中", "已起草目录")
     assert (malu["时间节点"], malu["截止日期"].date().isoformat(), malu["计划"]) == ("3月31日前", "2023-03-31", "2023")
     assert rows[(62, "江桥镇")]["状态"] == "已完成" and rows[(62, "江桥镇")]["最新进展"] is None
-    shown = as_json(run("show", "40", "--format", "json"))
+    shown = as_json(run.read("show", "40", "--format", "json"))
     lead = shown["assignments"][0]["unit"]
     assert rows[(40, lead)]["牵头"] == "牵头"
-    total = sum(len(as_json(run("show", str(task["id"]), "--format", "json"))["assignments"])
-                for task in as_json(run("list", "--format", "json")))
+    total = sum(len(as_json(run.read("show", str(task["id"]), "--format", "json"))["assignments"])
+                for task in as_json(run.read("list", "--format", "json")))
     assert len(rows) == total
 
     # Only 状态 and 最新进展 can be typed in (no password: a guard against slips), 状态 from a
@@ -129,7 +131,7 @@ def test_export_unit_gives_one_unit_its_own_rows_under_any_of_its_names(run, tmp
     book = openpyxl.load_workbook(tmp_path / "马陆镇.xlsx")
     assert book.sheetnames == [ASSIGNMENT_SHEET_TITLE]
     rows = sheet_rows(tmp_path / "马陆镇.xlsx")
-    mine = as_json(run("list", "--unit", "马陆镇", "--format", "json"))
+    mine = as_json(run.read("list", "--unit", "马陆镇", "--format", "json"))
     assert sorted(task_id for task_id, _ in rows) == [task["id"] for task in mine]
     assert {unit for _, unit in rows} == {"马陆镇"}
 
@@ -172,13 +174,13 @@ def test_edited_workbook_applies_one_units_statuses_and_progress_as_its_own_even
     assert malu["status"] == "done" and malu["notes"][-1]["text"] == "目录已于3月28日在门户网站公开"
     assert malu["notes"][-1]["by"] == "马陆镇"
     assert unit_status(run, 62, "江桥镇")["status"] == "todo"
-    shown = as_json(run("show", "62", "--format", "json"))
+    shown = as_json(run.read("show", "62", "--format", "json"))
     assert shown["unit_progress"] == {"done": 1, "total": 45}
-    listed = {task["id"]: task["assignment"]["status"] for task in as_json(run("list", "--unit", "马陆镇", "--format", "json"))}
+    listed = {task["id"]: task["assignment"]["status"] for task in as_json(run.read("list", "--unit", "马陆镇", "--format", "json"))}
     assert (listed[62], listed[1], listed[2], listed[4]) == ("done", "doing", "todo", "done")
     assert unit_status(run, 2, "马陆镇")["notes"][-1]["text"] == "已报送区新城推进办"
 
-    events = as_json(run("log", "--format", "json"))
+    events = as_json(run.read("log", "--format", "json"))
     assert len(events) == before + 4
     assert {(e["task"], e["action"], e["by"]) for e in events[before:]} == {
         (62, "status", "马陆镇"), (1, "status", "马陆镇"), (2, "note", "马陆镇"), (4, "status", "马陆镇")}
@@ -245,7 +247,7 @@ def test_a_towns_collective_file_is_edited_and_imported(run, tmp_path):
     assert "更新 2 行" in ok(run("import", "填好.xlsx"))
     assert unit_status(run, 62, "江桥镇")["status"] == "done"
     assert unit_status(run, 62, "南翔镇")["status"] == "blocked"
-    assert as_json(run("show", "62", "--format", "json"))["status"] == "blocked"
+    assert as_json(run.read("show", "62", "--format", "json"))["status"] == "blocked"
 
 
 # -- bad input: one Chinese sentence naming the row, nothing changed ------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from processes import cron_env, drain_terminal
+from processes import cron_env, drain_terminal, in_process
 
 
 @pytest.fixture
@@ -37,7 +37,8 @@ def run(executable: str, tmp_path: Path):
     call.env = env
     call.exe = executable
     call.dir = tmp_path
-    assert call("init").returncode == 0
+    # The ledger the tests start from, made in-process: the executable runs the commands they check.
+    assert in_process(env)("init").returncode == 0
     return call
 
 

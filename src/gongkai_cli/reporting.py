@@ -408,6 +408,7 @@ def _table_lines(values: Sequence[object], widths: Sequence[Length]) -> int:
 
 
 def _docx_table(document: Document, headers: list[str], rows: list[list[object]]) -> Table:
+    from docx.enum.style import WD_STYLE_TYPE
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.shared import Mm
 
@@ -427,14 +428,19 @@ def _docx_table(document: Document, headers: list[str], rows: list[list[object]]
         cell.paragraphs[0].text = _docx_text(text)
         cell.paragraphs[0].style = document.styles["表头文字"]
     styles = [document.styles["表格数字" if header in _CENTRED else "表格文字"] for header in headers]
+    # Setting `paragraph.style` looks the style's id up again for each cell, walking every style
+    # in the document (most of a report's time); each column's id is looked up once instead.
+    # python-docx 1.2 leaves get_style_id unannotated.
+    style_ids = [document.part.get_style_id(style, WD_STYLE_TYPE.PARAGRAPH)  # type: ignore[no-untyped-call]
+                 for style in styles]
     for values in rows:
         row = table.add_row()  # type: ignore[no-untyped-call]  # python-docx 1.2 leaves Table.add_row unannotated
         if _table_lines(values, widths) <= KEEP_ROW_LINES:
             # A task is read on one page; only a row too tall to move whole may split.
             row._tr.get_or_add_trPr().append(_element("w:cantSplit"))
-        for cell, value, width, style in zip(row.cells, values, widths, styles, strict=True):
+        for cell, value, width, style_id in zip(row.cells, values, widths, style_ids, strict=True):
             cell.width = width
             paragraph = cell.paragraphs[0]
             paragraph.text = _docx_text(value)
-            paragraph.style = style
+            paragraph._p.style = style_id
     return table
