@@ -37,6 +37,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from gongkai_cli.store.postgres_schema import SCHEMA
+
 # Tests that reach the driver without a server (unreachable hosts, malformed URLs).
 needs_driver = pytest.mark.skipif(
     importlib.util.find_spec("psycopg") is None,
@@ -182,6 +184,7 @@ def query(database: str | Path, sql: str, params: tuple[Any, ...] = (), *, named
         from psycopg.rows import dict_row, tuple_row
 
         with psycopg.connect(str(database), autocommit=True) as conn:
+            conn.execute(f"SET search_path = {SCHEMA}")
             cursor = conn.cursor(row_factory=dict_row if named else tuple_row)
             cursor.execute(sql.replace("?", "%s"), params)
             return cursor.fetchall() if cursor.description is not None else []
@@ -206,9 +209,11 @@ def snapshot(database: str | Path) -> dict[str, list[tuple[Any, ...]]]:
         import psycopg
 
         with psycopg.connect(text, autocommit=True) as conn:
+            conn.execute(f"SET search_path = {SCHEMA}")
             tables = [name for (name,) in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-                " AND table_type = 'BASE TABLE' ORDER BY table_name")]
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s"
+                " AND table_type = 'BASE TABLE' ORDER BY table_name", (SCHEMA,))]
+            assert tables, f"no gongkai tables in {text}"
             return {table: conn.execute(f'SELECT * FROM "{table}" ORDER BY 1').fetchall() for table in tables}
     import sqlite3
 

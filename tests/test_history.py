@@ -16,7 +16,6 @@ from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger
 from gongkai_cli.models import Status
 from gongkai_cli.store.migrations import MIGRATIONS
-from gongkai_cli.store.sqlite import SQLiteStore as Store
 from postgres import is_server, query
 
 HEADER = "id,group,content,units,deadline\n"
@@ -254,7 +253,7 @@ def test_undo_is_one_transaction(ledger: Ledger, db_path: Path, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(Store, "_record", fail)
+    monkeypatch.setattr(type(ledger.store), "_record", fail)
     with pytest.raises(RuntimeError):
         ledger.undo(ledger.last_change())
     assert snapshot(db_path) == before

@@ -29,9 +29,9 @@ def test_first_use_fills_the_bundled_2023_plan(ledger: Ledger):
     assert (plan.name, plan.year, plan.tasks, plan.source) == ("2023", 2023, 91, "tasks_2023.csv")
 
 
-def test_default_path_comes_from_gongkai_db(db_path: Path):
+def test_default_path_comes_from_gongkai_db(db_path: Path, backend: str):
     with Ledger.open() as opened:
-        assert opened.store.path == db_path
+        assert (opened.store.path if backend == "sqlite" else opened.store.url.url) == db_path
 
 
 @pytest.mark.sqlite_only("a file path in a missing directory")
