@@ -184,6 +184,7 @@ def test_temp_files_of_killed_exports_are_removed_by_the_next_export(gongkai, ex
     assert target.stat().st_size > 0
 
 
+@pytest.mark.sqlite_only("backup of a SQLite file (a server is backed up with pg_dump or copy)")
 @pytest.mark.slow
 def test_temp_files_of_a_killed_backup_are_removed_by_the_next_backup(gongkai, tmp_path: Path):
     out = tmp_path / "backups"
