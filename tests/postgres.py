@@ -14,13 +14,19 @@ it: a fresh database on the test server). GONGKAI_DB names that database, so the
 CLI, `Ledger.open()` and every subprocess the test starts work on the backend under test.
 `ledger_db` is the same database as a string, for tests that hand it to a subprocess.
 
-A test runs once, on SQLite only, when its module or itself is marked:
+Both is the default because a test reaches its ledger through GONGKAI_DB, in-process or in
+a subprocess, without asking for any fixture: nothing in its signature says it never opens
+one, so the test says so. A test runs once, on SQLite only, when its module (a module of pure
+functions: `pytestmark = pytest.mark.no_ledger`) or itself is marked:
 - `no_ledger`: it never opens a ledger (dates, text, columns, models, renderers…), so a second
   run would test nothing new;
 - `sqlite_only("reason")`: what it checks exists only for a file (the file opened with sqlite3,
   WAL, file modes, read-only directories, file backups, SQLite's query plans, a path in a
   message…); the reason says which;
 - `postgres`: the test_postgres_* modules, which ask for `pg_url` themselves.
+`sqlite_only` on one parameter set (`pytest.param(..., marks=...)`) drops that set's postgres
+run at collection (`deselect_sqlite_only`). A test that edits a ledger behind gongkai's back
+or reads what a command left uses `query` and `snapshot` below, which speak to either backend.
 """
 
 from __future__ import annotations
