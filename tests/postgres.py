@@ -127,8 +127,24 @@ def pg_url(pg_server: Server) -> Iterator[str]:
     try:
         yield pg_server.database_url(name)
     finally:
-        with pg_server.connect() as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _drop(pg_server, name)
+
+
+def _drop(server: Server, name: str) -> None:
+    """Drop a test's database. FORCE may meet a backend it may not end (a loaded machine's
+    autovacuum, seen once in a full run); that one ends soon, so try again, and at worst leave
+    the database to the throwaway cluster."""
+    import time
+
+    import psycopg
+
+    for attempt in range(5):
+        try:
+            with server.connect() as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            time.sleep(0.5 * (attempt + 1))
 
 
 def with_query(url: str, **params: str) -> str:
