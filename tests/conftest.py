@@ -10,15 +10,25 @@ import pytest
 from typer.testing import CliRunner
 
 from gongkai_cli.cli import app
-from postgres import ledger_db, pg_server, pg_url  # noqa: F401  (fixtures: a real PostgreSQL server)
+from postgres import backend, deselect_sqlite_only, ledger_db, parametrize_backend, pg_server, pg_url  # noqa: F401  (fixtures: a real PostgreSQL server)
 
 TODAY = "2023-04-01"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_backend(metafunc)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    deselect_sqlite_only(config, items)
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point gongkai at a per-test database, never the user's."""
-    db = tmp_path / "gongkai.db"
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str,  # noqa: F811  (the fixture)
+                 request: pytest.FixtureRequest) -> Path | str:
+    """Point gongkai at a per-test database, never the user's: a file in tmp_path, or a fresh
+    database on the test server (tests/postgres.py says which tests run on which)."""
+    db = tmp_path / "gongkai.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
     monkeypatch.setenv("GONGKAI_DB", str(db))
     monkeypatch.setenv("GONGKAI_TODAY", TODAY)
     monkeypatch.setenv("GONGKAI_USER", "测试员")
@@ -40,7 +50,8 @@ def executable() -> str:
 
 
 @pytest.fixture
-def db_path(isolated_env: Path) -> Path:
+def db_path(isolated_env: Path | str) -> Path | str:
+    """The test's database: a SQLite file's Path, or (backend `postgres`) the server's URL."""
     return isolated_env
 
 

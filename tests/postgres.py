@@ -6,6 +6,27 @@ the session (each xdist worker its own) and stops it at the end. The tests are s
 the script's own words as the reason, only when no server can be installed or started.
 
 Each test gets a database of its own, copied from an empty template, and dropped after it.
+
+Both backends, one place. conftest.py's autouse `isolated_env` asks for `backend`, and
+conftest's `pytest_generate_tests` parametrizes that fixture for every test: `sqlite` (a new
+file in the test's tmp_path) and `postgres` (marked `postgres`, so `-m "not postgres"` drops
+it: a fresh database on the test server). GONGKAI_DB names that database, so the in-process
+CLI, `Ledger.open()` and every subprocess the test starts work on the backend under test.
+`ledger_db` is the same database as a string, for tests that hand it to a subprocess.
+
+Both is the default because a test reaches its ledger through GONGKAI_DB, in-process or in
+a subprocess, without asking for any fixture: nothing in its signature says it never opens
+one, so the test says so. A test runs once, on SQLite only, when its module (a module of pure
+functions: `pytestmark = pytest.mark.no_ledger`) or itself is marked:
+- `no_ledger`: it never opens a ledger (dates, text, columns, models, renderers…), so a second
+  run would test nothing new;
+- `sqlite_only("reason")`: what it checks exists only for a file (the file opened with sqlite3,
+  WAL, file modes, read-only directories, file backups, SQLite's query plans, a path in a
+  message…); the reason says which;
+- `postgres`: the test_postgres_* modules, which ask for `pg_url` themselves.
+`sqlite_only` on one parameter set (`pytest.param(..., marks=...)`) drops that set's postgres
+run at collection (`deselect_sqlite_only`). A test that edits a ledger behind gongkai's back
+or reads what a command left uses `query` and `snapshot` below, which speak to either backend.
 """
 
 from __future__ import annotations
@@ -21,6 +42,8 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+
+from gongkai_cli.store.postgres_schema import SCHEMA
 
 # Tests that reach the driver without a server (unreachable hosts, malformed URLs).
 needs_driver = pytest.mark.skipif(
@@ -97,12 +120,31 @@ def pg_url(pg_server: Server) -> Iterator[str]:
     """A fresh, empty database on the test server, owned by the test role; dropped afterwards."""
     name = f"gongkai_test_{secrets.token_hex(6)}"
     with pg_server.connect() as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        # PostgreSQL 15's default copies the template page by page through the WAL (about 150 ms
+        # here); copying its files is about 25 ms, and the test server has fsync off anyway.
+        strategy = " STRATEGY FILE_COPY" if conn.info.server_version >= 150000 else ""
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}{strategy}")
     try:
         yield pg_server.database_url(name)
     finally:
-        with pg_server.connect() as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _drop(pg_server, name)
+
+
+def _drop(server: Server, name: str) -> None:
+    """Drop a test's database. FORCE may meet a backend it may not end (a loaded machine's
+    autovacuum, seen once in a full run); that one ends soon, so try again, and at worst leave
+    the database to the throwaway cluster."""
+    import time
+
+    import psycopg
+
+    for attempt in range(5):
+        try:
+            with server.connect() as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            time.sleep(0.5 * (attempt + 1))
 
 
 def with_query(url: str, **params: str) -> str:
@@ -113,14 +155,93 @@ def with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ledger_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """What GONGKAI_DB names for a test that only goes through the command line: a new SQLite
-    file, and again (marked `postgres`) a fresh PostgreSQL database, so the same test holds
-    both backends to the same behaviour."""
-    if request.param == "sqlite":
-        db = tmp_path / "ledger" / "gongkai.db"
-        db.parent.mkdir(exist_ok=True)
-        return str(db)
-    url: str = request.getfixturevalue("pg_url")
-    return url
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# A test marked with one of these runs once, on SQLite (see the module's docstring).
+ONE_BACKEND = ("no_ledger", "sqlite_only", "postgres")
+
+
+def parametrize_backend(metafunc: pytest.Metafunc) -> None:
+    """Run a test that uses a ledger on both backends, unless it is marked to run once."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if any(metafunc.definition.get_closest_marker(name) for name in ONE_BACKEND):
+        return
+    metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+def deselect_sqlite_only(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the `postgres` runs of parameter sets marked `sqlite_only` (the marker on a whole
+    test is seen before parametrizing; on one of its parameter sets, only after)."""
+    dropped = [item for item in items if isinstance(item, pytest.Function) and item.get_closest_marker("sqlite_only")
+               and getattr(item, "callspec", None) is not None and item.callspec.params.get("backend") == "postgres"]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in set(dropped)]
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """`sqlite` or `postgres`: which database GONGKAI_DB names for this test."""
+    name: str = getattr(request, "param", "sqlite")
+    return name
+
+
+@pytest.fixture
+def ledger_db() -> str:
+    """What GONGKAI_DB names (a file path or a server's URL), for a test that hands it to a
+    subprocess; conftest.py's `isolated_env` has set it for the backend under test."""
+    return os.environ["GONGKAI_DB"]
+
+
+def is_server(database: str | Path) -> bool:
+    return str(database).startswith(("postgresql://", "postgres://"))
+
+
+def query(database: str | Path, sql: str, params: tuple[Any, ...] = (), *, named: bool = False) -> list[Any]:
+    """The rows of one statement (with `?` placeholders), committed, on a SQLite file or a
+    server's database: what a command left behind, or an edit made behind gongkai's back.
+    `named`: rows whose columns are read by name."""
+    if is_server(database):
+        import psycopg
+        from psycopg.rows import dict_row, tuple_row
+
+        with psycopg.connect(str(database), autocommit=True) as conn:
+            conn.execute(f"SET search_path = {SCHEMA}")
+            cursor = conn.cursor(row_factory=dict_row if named else tuple_row)
+            cursor.execute(sql.replace("?", "%s"), params)
+            return cursor.fetchall() if cursor.description is not None else []
+    import sqlite3
+
+    conn = sqlite3.connect(database)
+    if named:
+        conn.row_factory = sqlite3.Row
+    try:
+        rows = conn.execute(sql, params).fetchall()
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def snapshot(database: str | Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows, in order, of a SQLite file or a server's database: "unchanged" is
+    this, equal before and after."""
+    text = str(database)
+    if is_server(text):
+        import psycopg
+
+        with psycopg.connect(text, autocommit=True) as conn:
+            conn.execute(f"SET search_path = {SCHEMA}")
+            tables = [name for (name,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s"
+                " AND table_type = 'BASE TABLE' ORDER BY table_name", (SCHEMA,))]
+            assert tables, f"no gongkai tables in {text}"
+            return {table: conn.execute(f'SELECT * FROM "{table}" ORDER BY 1').fetchall() for table in tables}
+    import sqlite3
+
+    conn = sqlite3.connect(text)
+    try:
+        tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {table: conn.execute(f'SELECT * FROM "{table}" ORDER BY 1').fetchall() for table in tables}
+    finally:
+        conn.close()

@@ -202,6 +202,7 @@ def test_note_with_a_status_and_no_unit_names_unit_not_its_missing_all(run, tmp_
     assert "请加 --all" not in line
 
 
+@pytest.mark.no_ledger
 def test_note_from_with_a_unit_names_the_option(run, tmp_path):
     (tmp_path / "n.csv").write_text("id,text\n62,已公开\n", encoding="utf-8")
     line = refused(run("note", "--from", "n.csv", "--unit", "马陆镇"), "--unit", "序号、说明")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.models import Status, derived_status
+from postgres import query
 from processes import cron_env, in_process
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -19,10 +20,9 @@ TOWNS = ("嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "
 
 
 @pytest.fixture
-def run(executable: str, tmp_path: Path):
-    db = tmp_path / "ledger" / "gongkai.db"
-    db.parent.mkdir()
-    env = cron_env(tmp_path, db, today="2023-04-14", user="测试员")
+def run(executable: str, tmp_path: Path, ledger_db: str):
+    db = ledger_db
+    env = cron_env(tmp_path, Path(db), today="2023-04-14", user="测试员") | {"GONGKAI_DB": db}
 
     def call(*args: str, extra_env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([executable, *args], check=False, input=input, capture_output=True, text=True, encoding="utf-8",
@@ -51,12 +51,8 @@ def refused(result: subprocess.CompletedProcess, *needles: str) -> str:
     return result.stderr
 
 
-def table(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+def table(db: str, sql: str) -> list[tuple]:
+    return query(db, sql)
 
 
 # -- the issue's scenario --------------------------------------------------------------------
@@ -285,6 +281,7 @@ def test_reimport_adds_missing_units_and_removes_only_untouched_ones(run, tmp_pa
 # -- the upgrade from releases before assignments ------------------------------------------------
 
 
+@pytest.mark.sqlite_only("upgrades an old release's SQLite file")
 @pytest.mark.parametrize("fixture", ["ledger_schema4.db", "ledger_schema5.db"])
 def test_upgrade_keeps_every_note_status_and_event(run, fixture):
     shutil.copy(FIXTURES / fixture, run.db)
@@ -307,6 +304,7 @@ def test_upgrade_keeps_every_note_status_and_event(run, fixture):
     assert "m007_assignments" in {name for (name,) in table(run.db, "SELECT name FROM migrations")}
 
 
+@pytest.mark.sqlite_only("upgrades an old release's SQLite file")
 def test_the_schema4_task_62_done_becomes_done_for_all_45_units_and_its_undo_reopens_them(run):
     shutil.copy(FIXTURES / "ledger_schema4.db", run.db)
     shown = as_json(run.read("show", "62", "--format", "json"))
@@ -319,6 +317,7 @@ def test_the_schema4_task_62_done_becomes_done_for_all_45_units_and_its_undo_reo
     assert "[62]" in run("remind", "--unit", "江桥镇", "--within", "1m").stdout
 
 
+@pytest.mark.sqlite_only("upgrades an old release's SQLite file")
 def test_undo_of_a_pre_assignment_status_is_refused_once_its_units_differ(run):
     shutil.copy(FIXTURES / "ledger_schema4.db", run.db)
     assert run("show", "62").returncode == 0  # upgrades
@@ -338,10 +337,7 @@ def test_undo_of_a_pre_assignment_status_is_refused_once_its_units_differ(run):
 
 def test_check_reports_a_task_whose_status_disagrees_with_its_units(run):
     run("init")
-    conn = sqlite3.connect(run.db)
-    conn.execute("UPDATE tasks SET status = 'done' WHERE id = 40")
-    conn.commit()
-    conn.close()
+    query(run.db, "UPDATE tasks SET status = 'done' WHERE id = 40")
     result = run("check")
     assert result.returncode == 4 and "各单位（assignments）的状态不一致" in result.stderr
 

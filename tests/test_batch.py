@@ -10,14 +10,11 @@ import pytest
 
 from gongkai_cli.batch import read_note_batch
 from gongkai_cli.errors import UsageError
+from postgres import query
 
 
 def note_count(db) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT count(*) FROM notes").fetchone()[0]
-    finally:
-        conn.close()
+    return query(db, "SELECT count(*) FROM notes")[0][0]
 
 
 def test_csv_batch_with_status_count_and_author(gk, tmp_path, db_path):
@@ -70,6 +67,7 @@ def test_a_bad_line_anywhere_writes_nothing(gk, tmp_path, db_path, body, code, n
     assert note_count(db_path) == 0
 
 
+@pytest.mark.no_ledger
 def test_batch_rejects_mixing_with_single_note_arguments(gk, tmp_path):
     batch = tmp_path / "n.csv"
     batch.write_text("id,text\n40,x\n", encoding="utf-8")
@@ -78,6 +76,7 @@ def test_batch_rejects_mixing_with_single_note_arguments(gk, tmp_path):
     assert gk("note").exit_code == 2
 
 
+@pytest.mark.no_ledger
 def test_neither_utf8_nor_gb18030_is_refused():
     # UTF-16 (Excel's "Unicode text") starts with FF FE, which neither encoding allows.
     with pytest.raises(UsageError, match="既不是 UTF-8 也不是 GBK/GB18030 编码") as caught:

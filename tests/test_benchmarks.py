@@ -29,7 +29,7 @@ def make_city(out: Path, *, seed: int = 1) -> subprocess.CompletedProcess:
 
 
 # Building a city and running the harness takes most of the suite's time; CI runs it, `-m "not slow"` skips it.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only("the benchmark city is a SQLite file its generator writes")]
 
 
 @pytest.fixture(scope="module")

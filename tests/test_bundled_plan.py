@@ -10,6 +10,8 @@ import pytest
 
 from gongkai_cli.tables import read_plan_table
 
+pytestmark = pytest.mark.no_ledger
+
 SEED = Path(__file__).parent / "fixtures" / "seed_2023.txt"
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "tasks_2023.csv"
 FIELDS = ["id", "group", "content", "units", "deadline"]

@@ -23,6 +23,7 @@ PLAN = (
 )
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("text", [
     "=1+1", "+86 021", "-5 项", "@SUM(A1)", "\t缩进", "\r回车", "'=x", "''+y", "'普通撇号", "普通", "", "2023-04-20", "'",
 ])
@@ -30,11 +31,13 @@ def test_guard_then_unguard_gives_the_text_back(text):
     assert unguard(guard(text)) == text
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "'=x"])
 def test_guarded_text_does_not_start_with_a_formula_character(text):
     assert guard(text)[0] == "'"
 
 
+@pytest.mark.no_ledger
 def test_plain_text_and_a_lone_apostrophe_are_left_alone():
     assert guard("普通") == "普通" and guard("'普通") == "'普通" and unguard("'普通") == "'普通"
 

@@ -79,6 +79,7 @@ def test_show_unknown_task_is_exit_3_naming_id_and_plan(gk):
     assert "999" in result.stderr and "2023" in result.stderr
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "1e3"])
 def test_bad_task_id_is_exit_2(gk, value):
     result = gk("show", "--", value) if value.startswith("-") else gk("show", value)
@@ -128,6 +129,7 @@ def test_status_accepts_chinese_and_english_and_records_a_note(gk):
     assert unchanged.exit_code == 0 and "未做更改" in unchanged.stdout
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("value", ["finished", ""])
 def test_bad_status_is_exit_2_listing_choices(gk, value):
     result = gk("status", "40", "--all", value)
@@ -156,6 +158,7 @@ def test_csv_output_parses(gk):
     assert len(rows) == 91 and rows[39]["id"] == "40"
 
 
+@pytest.mark.no_ledger
 def test_unsupported_format_is_exit_2(gk):
     result = gk("list", "--format", "xml")
     assert result.exit_code == 2 and "xml" in result.stderr
@@ -195,6 +198,7 @@ def test_import_bad_file_is_exit_2_with_line_number_and_changes_nothing(gk, tmp_
     assert [p["name"] for p in json.loads(gk("plans", "-f", "json").stdout)] == ["2023"]
 
 
+@pytest.mark.no_ledger
 def test_import_missing_file_is_exit_2(gk, tmp_path):
     result = gk("import", str(tmp_path / "nope.csv"))
     assert result.exit_code == 2 and "nope.csv" in result.stderr
@@ -226,6 +230,7 @@ def test_db_and_plan_options_override_env(gk, tmp_path):
     assert result.exit_code == 3 and "2099" in result.stderr
 
 
+@pytest.mark.sqlite_only("a corrupt database file")
 def test_corrupt_database_is_exit_4_without_traceback(gk, tmp_path, monkeypatch):
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
@@ -235,6 +240,7 @@ def test_corrupt_database_is_exit_4_without_traceback(gk, tmp_path, monkeypatch)
     assert "Traceback" not in result.output and result.stderr.startswith("错误：")
 
 
+@pytest.mark.sqlite_only("writes a newer schema version into the file header with sqlite3")
 def test_newer_schema_is_exit_4_asking_to_upgrade(gk, db_path):
     conn = sqlite3.connect(db_path)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -244,6 +250,7 @@ def test_newer_schema_is_exit_4_asking_to_upgrade(gk, db_path):
     assert result.exit_code == 4 and "请升级 gongkai" in result.stderr
 
 
+@pytest.mark.no_ledger
 def test_help_is_chinese_and_lists_exit_codes(gk):
     result = gk("--help")
     assert result.exit_code == 0
@@ -309,6 +316,7 @@ def test_remind_rejects_a_bad_window(gk, within):
     assert result.exit_code == 2 and within in result.stderr
 
 
+@pytest.mark.no_ledger
 def test_typer_usage_errors_keep_exit_2_and_are_not_internal_errors(gk):
     result = gk("status", "40", "--all", "done", "--bogus")
     assert result.exit_code == 2
@@ -433,6 +441,7 @@ def test_status_accepts_the_words_clerks_type(gk, word, label):
     assert f"状态已改为“{label}”" in result.stdout
 
 
+@pytest.mark.no_ledger
 def test_an_unknown_status_word_lists_the_accepted_ones(gk):
     result = gk("status", "40", "--all", "差不多了")
     assert result.exit_code == 2

@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from gongkai_cli.columns import TASK, TASK_FIELDS, TASK_JSON, TASK_OFFICE, TASK_SCRIPT
 from gongkai_cli.models import Status
 
 
+@pytest.mark.no_ledger
 def test_script_csv_and_json_carry_the_same_contract_keys():
     # Objects have no CSV cell: a unit's own part and the units' progress are JSON only.
     objects = {"unit_progress", "assignment"}

@@ -8,6 +8,8 @@ import pytest
 from gongkai_cli import dates
 from gongkai_cli.errors import UsageError
 
+pytestmark = pytest.mark.no_ledger
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):

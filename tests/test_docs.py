@@ -152,6 +152,7 @@ def test_examples_print_what_the_page_shows(page: Path, executable: str, tmp_pat
     assert not failures, "\n\n".join(failures) + "\n\n(run `python tests/test_docs.py --update` if the change is intended)"
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_every_page_fixes_the_day_before_its_first_example(page: Path):
     """An example run on the real date would pass today and fail next month."""
@@ -162,6 +163,7 @@ def test_every_page_fixes_the_day_before_its_first_example(page: Path):
             assert {"GONGKAI_TODAY", "GONGKAI_NOW"} & set(fixed), f"{_page_id(page)}: set GONGKAI_TODAY in an env comment"
 
 
+@pytest.mark.no_ledger
 def test_the_readme_stays_short_and_links_every_docs_page():
     """Issue 14: the README is the front page (about 200 lines, at most about 250); the manual is docs/."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -169,6 +171,7 @@ def test_the_readme_stays_short_and_links_every_docs_page():
     assert [page.name for page in sorted((ROOT / "docs").glob("*.md")) if f"(docs/{page.name}" not in readme] == []
 
 
+@pytest.mark.no_ledger
 def test_the_environment_table_names_every_variable_the_program_reads():
     """A variable only the code knows (GONGKAI_BUSY_TIMEOUT was one) is a setting no operator finds."""
     read = set()

@@ -26,18 +26,19 @@ FIELDS = ("id", "plan", "group", "content", "units", "lead_unit", "deadline", "s
 
 
 @pytest.fixture
-def gongkai(executable: str, tmp_path: Path):
-    """Run the installed executable against a database file of its own, in a bare environment."""
+def gongkai(executable: str, tmp_path: Path, ledger_db: str):
+    """Run the installed executable against the test's ledger (or a file named `db`), in a bare environment."""
 
-    def environment(db: str) -> dict[str, str]:
-        return {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GONGKAI_DB": str(tmp_path / db),
+    def environment(db: str | None) -> dict[str, str]:
+        return {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                "GONGKAI_DB": ledger_db if db is None else str(tmp_path / db),
                 "GONGKAI_TODAY": "2023-04-01", "GONGKAI_USER": "测试员"}
 
-    def call(*args: str, db: str = "gongkai.db") -> subprocess.CompletedProcess:
+    def call(*args: str, db: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
                               env=environment(db), cwd=tmp_path, timeout=120)
 
-    def read(*args: str, db: str = "gongkai.db") -> subprocess.CompletedProcess:
+    def read(*args: str, db: str | None = None) -> subprocess.CompletedProcess:
         """What the ledger holds after the executable's import, read in-process."""
         return in_process(environment(db))(*args)
 
@@ -65,18 +66,19 @@ def assert_one_error_line(result: subprocess.CompletedProcess, needle: str) -> N
 )
 def test_the_2023_document_imports_equal_to_the_bundled_plan(gongkai, tmp_path, fixture, name):
     document = copy_fixture(fixture, tmp_path, name)
-    imported = gongkai("import", str(document), db="imported.db")
+    imported = gongkai("import", str(document))
     assert imported.returncode == 0, imported.stderr
     assert "共 91 项" in imported.stdout
     assert imported.stderr == ""  # every 时间节点 understood, no unknown task kept
     bundled = json.loads(gongkai.read("list", "--format", "json", db="bundled.db").stdout)
-    mine = json.loads(gongkai.read("list", "--format", "json", db="imported.db").stdout)
+    mine = json.loads(gongkai.read("list", "--format", "json").stdout)
     assert len(bundled) == 91
     assert [[task[field] for field in FIELDS] for task in mine] == [
         [task[field] for field in FIELDS] for task in bundled
     ]
 
 
+@pytest.mark.no_ledger
 def test_the_docx_fixture_has_what_the_reader_must_handle():
     with zipfile.ZipFile(FIXTURES / "plan_2023.docx") as package:
         xml = package.read("word/document.xml").decode("utf-8")
@@ -87,6 +89,7 @@ def test_the_docx_fixture_has_what_the_reader_must_handle():
     assert "附件" in xml and "注：" in xml  # text above and below the table
 
 
+@pytest.mark.no_ledger
 def test_the_pdf_fixture_repeats_its_header_and_breaks_rows_across_pages():
     import pdfplumber
 
@@ -99,6 +102,7 @@ def test_the_pdf_fixture_repeats_its_header_and_breaks_rows_across_pages():
     assert any(rows[1][0] == "" for rows in first_rows[1:])
 
 
+@pytest.mark.no_ledger
 def test_a_split_row_is_one_task_and_its_halves_are_joined():
     rows = read_plan_table(FIXTURES / "plan_2023.pdf").rows
     assert [row.id for row in rows] == list(range(1, 92))
@@ -107,6 +111,7 @@ def test_a_split_row_is_one_task_and_its_halves_are_joined():
     assert task_14.units == "区住房保障房屋管理局、区建设管理委"
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("fixture", ["merged_columns.docx", "merged_columns.pdf"])
 def test_cells_merged_across_land_in_their_columns_and_text_outside_the_table_is_ignored(fixture):
     rows = read_plan_table(FIXTURES / fixture).rows
@@ -119,6 +124,7 @@ def test_cells_merged_across_land_in_their_columns_and_text_outside_the_table_is
     ]
 
 
+@pytest.mark.no_ledger
 def test_docx_records_keep_one_cell_per_grid_column():
     records = documents.docx_records(FIXTURES / "merged_columns.docx")
     title, header, *_ = records
@@ -127,6 +133,7 @@ def test_docx_records_keep_one_cell_per_grid_column():
     assert records[5][1][1] == ""  # the merged-down 任务名称 of task 4
 
 
+@pytest.mark.no_ledger
 def test_a_cell_continuing_a_vertical_merge_counts_as_empty_whatever_it_holds(tmp_path):
     from lxml import etree
 
@@ -158,11 +165,13 @@ def test_the_merged_columns_document_imports_through_the_executable(gongkai, tmp
     assert shown["due"] == "2024-09-30"
 
 
+@pytest.mark.no_ledger
 def test_a_document_without_a_task_table_is_refused(gongkai, tmp_path):
     document = copy_fixture("no_task_table.docx", tmp_path, "通知.docx")
     assert_one_error_line(gongkai("import", str(document)), "没有任务分解表")
 
 
+@pytest.mark.no_ledger
 def test_a_document_without_any_table_is_refused(gongkai, tmp_path):
     import docx
 
@@ -172,6 +181,7 @@ def test_a_document_without_any_table_is_refused(gongkai, tmp_path):
     assert_one_error_line(gongkai("import", str(tmp_path / "要点.docx")), "没有表格")
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("fixture", ["plan_2023.docx", "plan_2023.pdf"])
 def test_a_truncated_document_is_refused(gongkai, tmp_path, fixture):
     data = (FIXTURES / fixture).read_bytes()
@@ -182,12 +192,14 @@ def test_a_truncated_document_is_refused(gongkai, tmp_path, fixture):
     assert result.stderr.count("broken") == 1
 
 
+@pytest.mark.no_ledger
 def test_an_old_word_file_named_docx_says_how_to_convert_it(gongkai, tmp_path):
     old = tmp_path / "分解表.docx"
     old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 1024)
     assert_one_error_line(gongkai("import", str(old)), "另存为 .docx")
 
 
+@pytest.mark.no_ledger
 def test_a_scanned_pdf_has_no_text_layer(gongkai, tmp_path):
     import pdfplumber
 
@@ -199,17 +211,20 @@ def test_a_scanned_pdf_has_no_text_layer(gongkai, tmp_path):
     assert_one_error_line(gongkai("import", str(scanned)), "没有文字层")
 
 
+@pytest.mark.no_ledger
 def test_a_pdf_that_needs_a_password_says_so(gongkai, tmp_path):
     locked = copy_fixture("encrypted.pdf", tmp_path, "分解表.pdf")
     assert_one_error_line(gongkai("import", str(locked)), "已加密")
 
 
+@pytest.mark.no_ledger
 def test_a_pdf_with_text_but_no_ruled_table_is_refused(gongkai, tmp_path):
     plain = tmp_path / "plain.pdf"
     plain.write_bytes(minimal_text_pdf("2024 work plan, no table"))
     assert_one_error_line(gongkai("import", str(plain)), "没有找到带表格线的表格")
 
 
+@pytest.mark.no_ledger
 def test_a_cell_spanning_a_billion_columns_is_refused_without_building_it(tmp_path):
     source = FIXTURES / "merged_columns.docx"
     hostile = tmp_path / "wide.docx"
@@ -223,6 +238,7 @@ def test_a_cell_spanning_a_billion_columns_is_refused_without_building_it(tmp_pa
         read_plan_table(hostile)
 
 
+@pytest.mark.no_ledger
 def test_the_rows_read_from_a_document_are_bounded(monkeypatch):
     monkeypatch.setattr(documents, "MAX_TABLE_ROWS", 50)
     for name in ("plan_2023.docx", "plan_2023.pdf"):

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import date, datetime
@@ -16,6 +15,7 @@ import openpyxl
 import pytest
 
 from conftest import write_csv
+from postgres import query
 
 TASK_HEADERS = [
     "序号", "任务名称", "任务内容", "责任单位", "牵头单位", "时间节点", "开始日期", "截止日期",
@@ -91,8 +91,7 @@ def test_xlsx_keeps_typed_text_literal(gk, tmp_path, db_path):
     gk("note", "40", "=1+1")
     gk("note", "41", "响铃了")
     # A control character is refused at input now; a ledger may still hold one from before.
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE notes SET text = ? WHERE text = ?", ("响铃\x07了", "响铃了"))
+    query(db_path, "UPDATE notes SET text = ? WHERE text = ?", ("响铃\x07了", "响铃了"))
     target = tmp_path / "out.xlsx"
     assert gk("export", "-o", str(target)).exit_code == 0
     notes = openpyxl.load_workbook(target)["进展记录"]
@@ -107,6 +106,7 @@ def test_xlsx_goes_to_stdout_when_it_is_not_a_terminal(gk):
     assert book["任务"].max_row == 92
 
 
+@pytest.mark.no_ledger
 def test_xlsx_to_a_terminal_is_refused(tmp_path):
     pty = pytest.importorskip("pty", reason="needs a POSIX pseudo-terminal")
     controller, terminal = pty.openpty()
@@ -191,6 +191,7 @@ def test_explicit_format_wins_over_the_suffix(gk, tmp_path):
     assert len(json.loads(target.read_text(encoding="utf-8"))) == 91
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("args", [("-f", "xml"), ("-f", "xls", "-o", "x.xlsx"), ("-o", "tasks.txt"), ("-o", "tasks.xls")])
 def test_unknown_format_is_exit_2_and_writes_nothing(gk, tmp_path, args, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -300,6 +301,7 @@ def test_replacing_keeps_permissions_and_new_files_are_not_private(gk, tmp_path)
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+@pytest.mark.no_ledger
 def test_bad_targets_are_exit_2(gk, tmp_path):
     missing = gk("export", "-o", str(tmp_path / "no" / "such" / "out.csv"))
     assert missing.exit_code == 2 and "不存在" in missing.stderr
@@ -325,6 +327,7 @@ def test_importing_a_bad_xlsx_is_exit_2_and_changes_nothing(gk, tmp_path, conten
     assert [p["name"] for p in json.loads(gk("plans", "-f", "json").stdout)] == ["2023"]
 
 
+@pytest.mark.no_ledger
 def test_heavy_export_libraries_load_only_when_used():
     code = (
         "import sys, gongkai_cli.cli, gongkai_cli.export, gongkai_cli.tables, gongkai_cli.ledger, gongkai_cli.reporting;"

@@ -94,6 +94,7 @@ def test_events_stay_the_default_and_get_the_alarm_too(ledger):
     assert len(second.vevent_list) == 91
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("args", [
     ("-f", "csv", "--ics-kind", "todo"),
     ("-f", "xlsx", "-o", "x.xlsx", "--alarm", "3d"),
@@ -168,6 +169,7 @@ def test_vdir_of_events_leaves_out_tasks_without_a_due_date(gk, tmp_path):
     assert sorted(f.name for f in (tmp_path / "todos").iterdir()) == ["gongkai-2024-1.ics", "gongkai-2024-2.ics"]
 
 
+@pytest.mark.no_ledger
 def test_vdir_target_that_is_a_file_is_refused(gk, tmp_path):
     target = tmp_path / "cal"
     target.write_text("not a folder")

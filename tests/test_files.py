@@ -39,7 +39,7 @@ def identity(path: Path) -> tuple[int, int]:
         ("report", "-o", "{out}/report.md"),
         ("report", "-o", "{out}/report.html"),
         ("report", "-o", "{out}/report.docx"),
-        ("backup", "{out}/ledger-backup.db"),
+        pytest.param(("backup", "{out}/ledger-backup.db"), marks=pytest.mark.sqlite_only("backup of a SQLite file")),
     ],
     ids=["csv", "xlsx", "ics", "markdown", "html", "docx", "backup"],
 )

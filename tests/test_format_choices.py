@@ -46,6 +46,7 @@ def listed(command: str) -> list[str]:
     return list(dict.fromkeys(word for word in words if word in EVERY_FORMAT))
 
 
+@pytest.mark.no_ledger
 def test_every_command_with_a_format_is_checked():
     with_format = {name for name, command in commands().items()
                    if any("--format" in param.opts for param in command.params)}

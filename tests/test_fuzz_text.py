@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only("a new ledger file for each generated example")]
 
 settings.register_profile(
     "gongkai-ci", max_examples=10, deadline=None, database=None,

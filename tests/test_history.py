@@ -16,7 +16,7 @@ from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger
 from gongkai_cli.models import Status
 from gongkai_cli.store.migrations import MIGRATIONS
-from gongkai_cli.store.sqlite import SQLiteStore as Store
+from postgres import is_server, query
 
 HEADER = "id,group,content,units,deadline\n"
 
@@ -27,13 +27,8 @@ def ledger(db_path: Path):
         yield opened
 
 
-def table_rows(db: Path, table: str) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
-    finally:
-        conn.close()
+def table_rows(db: Path | str, table: str) -> list:
+    return query(db, f"SELECT * FROM {table} ORDER BY 1", named=True)
 
 
 def snapshot(db: Path) -> dict[str, list[tuple]]:
@@ -64,11 +59,9 @@ def test_every_change_is_an_event_with_before_and_after(ledger: Ledger, tmp_path
 
 def test_history_is_append_only(ledger: Ledger, db_path: Path):
     ledger.add_note(40, "x")
-    conn = sqlite3.connect(db_path)
     for statement in ("UPDATE events SET by = 'someone else'", "DELETE FROM events"):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute(statement)
-    conn.close()
+        with pytest.raises(Exception, match="append-only"):  # sqlite3's or psycopg's IntegrityError
+            query(db_path, statement)
 
 
 def test_history_of_one_task_includes_imports_that_wrote_it(ledger: Ledger, tmp_path: Path):
@@ -192,11 +185,8 @@ def test_undo_of_an_import_takes_retracted_notes_of_its_tasks_along(ledger: Ledg
 def test_undo_of_an_import_refuses_while_its_new_tasks_have_live_notes(ledger: Ledger, tmp_path: Path, db_path: Path):
     ledger.import_file(write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,甲,区财政局,全年\n7,组,乙,区财政局,全年\n"))
     # Only a note written behind gongkai's back (no event) can still be live here.
-    conn = sqlite3.connect(db_path)
-    conn.execute("""INSERT INTO notes (task, at, by, text) SELECT pk, 'now', '外部', '外部写入'
-                    FROM tasks WHERE plan = '2024' AND id = 7""")
-    conn.commit()
-    conn.close()
+    query(db_path, """INSERT INTO notes (task, at, by, text) SELECT pk, 'now', '外部', '外部写入'
+                      FROM tasks WHERE plan = '2024' AND id = 7""")
     before = snapshot(db_path)
     with pytest.raises(UsageError, match="序号 7") as info:
         ledger.undo(ledger.last_change())
@@ -206,10 +196,7 @@ def test_undo_of_an_import_refuses_while_its_new_tasks_have_live_notes(ledger: L
 
 def test_undo_refuses_when_the_ledger_no_longer_matches_the_event(ledger: Ledger, db_path: Path):
     ledger.set_status(40, Status.DONE, all_units=True)
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE tasks SET status = 'blocked' WHERE plan = '2023' AND id = 40")
-    conn.commit()
-    conn.close()
+    query(db_path, "UPDATE tasks SET status = 'blocked' WHERE plan = '2023' AND id = 40")
     before = snapshot(db_path)
     with pytest.raises(StoreError, match="不一致") as info:
         ledger.undo(ledger.last_change())
@@ -266,7 +253,7 @@ def test_undo_is_one_transaction(ledger: Ledger, db_path: Path, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(Store, "_record", fail)
+    monkeypatch.setattr(type(ledger.store), "_record", fail)
     with pytest.raises(RuntimeError):
         ledger.undo(ledger.last_change())
     assert snapshot(db_path) == before
@@ -277,6 +264,7 @@ def test_nothing_to_undo_is_not_found(db_path: Path):
         empty.last_change()
 
 
+@pytest.mark.sqlite_only("upgrades an old release's SQLite file")
 def test_upgrading_an_old_database_turns_its_notes_into_history(tmp_path: Path):
     import sqlite_utils
 
@@ -382,11 +370,8 @@ def test_undo_of_an_assignment_change_whose_stored_rows_are_gone_refuses(
 
 def tamper_with_history(db_path: Path, sql: str, parameters: tuple[object, ...] = ()) -> None:
     """Edit the append-only history behind gongkai's back, as a damaged or hand-edited file would be."""
-    conn = sqlite3.connect(db_path)
-    conn.execute("DROP TRIGGER events_no_update")
-    conn.execute(sql, parameters)
-    conn.commit()
-    conn.close()
+    query(db_path, "DROP TRIGGER events_no_update" + (" ON events" if is_server(db_path) else ""))
+    query(db_path, sql, parameters)
 
 
 def refused_as_damaged(db_path: Path, message: str, action: Callable[[], object]) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import write_csv
 from gongkai_cli.tables import clean_text
+from postgres import snapshot
 from processes import drop_dac_override
 
 # Storable but hostile: an 8-bit CSI (C1) clearing the screen, markup, a bidi override, SQL.
@@ -25,17 +26,8 @@ SQL = "'; DROP TABLE tasks; --"
 HEADER = "id,group,content,units,deadline\n"
 
 
-def snapshot(db: Path) -> dict[str, list[tuple]]:
-    conn = sqlite3.connect(db)
-    try:
-        tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() for table in tables}
-    finally:
-        conn.close()
-
-
 @pytest.fixture
-def ledger_db(gk, db_path: Path) -> Path:
+def ledger_db(gk, db_path: Path | str) -> Path | str:
     """An initialised ledger with one note, so 'unchanged' has something to compare."""
     assert gk("note", "40", "已有的进展").exit_code == 0
     return db_path
@@ -216,6 +208,7 @@ def test_a_file_just_under_the_limit_is_read(gk, ledger_db, tmp_path, monkeypatc
 # -- database paths --------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only("a directory where the file should be")
 def test_database_path_is_a_directory(gk, tmp_path, monkeypatch):
     monkeypatch.setenv("GONGKAI_DB", str(tmp_path))
     for args in (["list"], ["note", "40", "x"], ["init"], ["check"]):
@@ -223,6 +216,7 @@ def test_database_path_is_a_directory(gk, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.sqlite_only("a file that is not SQLite")
 def test_a_file_that_is_not_sqlite_is_left_untouched(gk, tmp_path, monkeypatch):
     path = tmp_path / "notes.txt"
     path.write_text("这不是数据库\n" * 200, encoding="utf-8")
@@ -234,6 +228,7 @@ def test_a_file_that_is_not_sqlite_is_left_untouched(gk, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.sqlite_only("writes a newer schema version into the file header with sqlite3")
 def test_a_database_from_a_newer_gongkai_is_left_untouched(gk, ledger_db):
     conn = sqlite3.connect(ledger_db)
     conn.execute("PRAGMA user_version = 999")
@@ -245,6 +240,7 @@ def test_a_database_from_a_newer_gongkai_is_left_untouched(gk, ledger_db):
     assert not Path(str(ledger_db) + ".bak").exists()
 
 
+@pytest.mark.sqlite_only("a file path in a missing directory")
 def test_a_missing_directory_is_explained_except_for_init_which_creates_it(gk, tmp_path, monkeypatch):
     path = tmp_path / "a" / "b" / "gongkai.db"
     monkeypatch.setenv("GONGKAI_DB", str(path))
@@ -257,6 +253,7 @@ def test_a_missing_directory_is_explained_except_for_init_which_creates_it(gk, t
 
 
 
+@pytest.mark.sqlite_only("file permissions")
 def test_a_read_only_database_refuses_writes_and_still_reads(gk, tmp_path):
     executable = shutil.which("gongkai", path=str(Path(sys.executable).parent))
     if executable is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import resource
-import sqlite3
 import subprocess
 import zipfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 import hostile_files as hostile
 from gongkai_cli import tables
+from postgres import query
 from processes import cron_env, in_process
 
 ADDRESS_SPACE = 1536 * 1024 * 1024
@@ -30,10 +30,9 @@ def _capped() -> None:
 
 
 @pytest.fixture
-def gongkai(executable: str, tmp_path: Path):
-    db = tmp_path / "ledger" / "gongkai.db"
-    db.parent.mkdir()
-    env = cron_env(tmp_path, db, today="2023-04-01", user="测试员")
+def gongkai(executable: str, tmp_path: Path, ledger_db: str):
+    db = ledger_db
+    env = cron_env(tmp_path, Path(db), today="2023-04-01", user="测试员") | {"GONGKAI_DB": db}
 
     def call(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
         # The timeout only keeps a runaway reader from hanging the suite; nothing asserts on time.
@@ -50,22 +49,19 @@ def gongkai(executable: str, tmp_path: Path):
     return call
 
 
-def tasks_in(db: Path, plan: str) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        # A task's units, in order, joined as the table cell had them.
-        return conn.execute(
-            """SELECT t.id, t.content,
-                      (SELECT group_concat(name, '、') FROM (
-                           SELECT u.name FROM task_units tu JOIN units u ON u.id = tu.unit
-                           WHERE tu.task = t.pk ORDER BY tu.position))
-               FROM tasks t WHERE t.plan = ? ORDER BY t.id""",
-            (plan,),
-        ).fetchall()
+def tasks_in(db: str, plan: str) -> list[tuple]:
+    """Each task of `plan`: its id, content and units, in order, joined as the table cell had them."""
+    tasks: dict[int, tuple[str, list[str]]] = {}
+    for task_id, content, unit in query(
+        db, """SELECT t.id, t.content, u.name FROM tasks t
+               LEFT JOIN task_units tu ON tu.task = t.pk LEFT JOIN units u ON u.id = tu.unit
+               WHERE t.plan = ? ORDER BY t.id, tu.position""", (plan,)):
+        tasks.setdefault(task_id, (content, []))[1].extend([unit] if unit is not None else [])
+    return [(task_id, content, "、".join(units) or None) for task_id, (content, units) in tasks.items()]
 
 
-def unit_names(db: Path) -> set[str]:
-    with sqlite3.connect(db) as conn:
-        return {name for (name,) in conn.execute("SELECT name FROM units")}
+def unit_names(db: str) -> set[str]:
+    return {name for (name,) in query(db, "SELECT name FROM units")}
 
 
 def one_chinese_error(result: subprocess.CompletedProcess, *needles: str) -> str:
@@ -287,12 +283,8 @@ def test_unknown_units_are_listed_with_the_closest_known_name(gongkai, tmp_path)
 def test_strict_refuses_unknown_units_and_writes_nothing(gongkai, tmp_path):
     path = tmp_path / "tasks_2024.csv"
     path.write_text(UNKNOWN, encoding="utf-8")
-    before = path.parent / "before.db"
-    with sqlite3.connect(gongkai.db) as conn, sqlite3.connect(before) as copy:
-        conn.backup(copy)
     one_chinese_error(gongkai("import", str(path), "--strict"), "区财政厅 → 区财政局？", "各街道 → 各街镇？", "--strict")
-    with sqlite3.connect(gongkai.db) as conn:
-        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    assert query(gongkai.db, "SELECT count(*) FROM events") == [(0,)]
     assert tasks_in(gongkai.db, "2024") == [] and unit_names(gongkai.db) == set()
     known = tmp_path / "tasks_2025.csv"
     known.write_text(HEADER + "1,组,内容,区财政局,全年\n", encoding="utf-8")

@@ -13,6 +13,8 @@ import pytest
 
 from processes import in_process
 
+pytestmark = pytest.mark.no_ledger
+
 
 def imported_modules(args: list[str], env: dict) -> set[str]:
     return {name.split(".")[0] for name in imported_module_names(args, env)}

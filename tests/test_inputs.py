@@ -14,6 +14,7 @@ from gongkai_cli.inputs import parse_alarm, parse_year
 TODAY = date(2023, 4, 12)  # a Wednesday
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize(
     ("text", "units", "signed", "expected"),
     [
@@ -34,11 +35,13 @@ def test_one_duration_grammar_with_the_units_each_option_takes(text, units, sign
     assert dates.parse_duration(text, units, signed=signed) == expected
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize(("text", "until"), [("7d", date(2023, 4, 19)), ("0d", TODAY), ("本周", date(2023, 4, 16))])
 def test_within_reaches_any_day_from_today_on(text, until):
     assert dates.parse_within(text, today=TODAY, year=2023) == until
 
 
+@pytest.mark.no_ledger
 def test_within_pointing_before_today_is_refused():
     with pytest.raises(UsageError) as caught:
         dates.parse_within("-3d", today=TODAY, year=2023)
@@ -52,6 +55,7 @@ def test_due_and_remind_refuse_a_backward_window_alike(gk, command):
     assert result.stderr == "错误：--within 的范围“-3d”应指向今天之后，例如 7d、2w、1m。\n"
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("3d", timedelta(days=3)), ("12h", timedelta(hours=12)), ("1w", timedelta(weeks=1)),
@@ -62,18 +66,21 @@ def test_alarm_lead_times(text, expected):
     assert parse_alarm(text) == expected
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("text", ["0d", "+3d", "-3d", "1m", "1000d", "3", "soon"])
 def test_bad_alarm_lead_times_are_refused(text):
     with pytest.raises(UsageError, match=re.escape(f"无效的提醒提前量“{text}”")):
         parse_alarm(text)
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("text", ["7天", "12h"])
 def test_alarm_units_are_no_dates(text):
     with pytest.raises(UsageError, match=f"无效的日期“{text}”"):
         dates.parse_user_date(text, today=TODAY, year=2023)
 
 
+@pytest.mark.no_ledger
 def test_plan_years_are_the_years_dates_count_in():
     assert parse_year(1900) == 1900 and parse_year(2099) == 2099
     for year in (1899, 2100):

@@ -15,11 +15,13 @@ from processes import cron_env, drain_terminal
 
 
 @pytest.fixture
-def run(executable: str, tmp_path: Path):
-    db = tmp_path / "cron" / "gongkai.db"
-    db.parent.mkdir()
+def run(executable: str, tmp_path: Path, ledger_db: str, backend: str):
+    # The file in a directory of its own, as a cron job's ledger; or the server's database.
+    db: Path | str = tmp_path / "cron" / "gongkai.db" if backend == "sqlite" else ledger_db
+    if isinstance(db, Path):
+        db.parent.mkdir()
     # What cron gives a job: almost nothing.
-    env = cron_env(tmp_path, db, today="2023-04-01", user="cron")
+    env = cron_env(tmp_path, Path(db), today="2023-04-01", user="cron") | {"GONGKAI_DB": str(db)}
 
     def call(*args: str, input: str | None = None, extra_env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -36,6 +38,7 @@ def run(executable: str, tmp_path: Path):
     return call
 
 
+@pytest.mark.sqlite_only("the database file created on first run")
 def test_first_run_creates_the_database_and_lists_my_tasks(run):
     result = run("list", "--unit", "区财政局", "--direct", "--format", "json")
     assert result.returncode == 0, result.stderr
@@ -89,18 +92,21 @@ def test_errors_are_one_chinese_line_on_stderr_with_the_documented_code(run, arg
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.sqlite_only("a file that is not a database")
 def test_a_file_that_is_not_a_database_is_exit_4(run):
     run.db.write_text("not sqlite " * 500, encoding="utf-8")
     result = run("list")
     assert result.returncode == 4 and "Traceback" not in result.stderr
 
 
+@pytest.mark.no_ledger
 def test_python_dash_m_works(tmp_path):
     result = subprocess.run([sys.executable, "-m", "gongkai_cli", "--version"], check=False, capture_output=True,
                             text=True, env={**os.environ, "GONGKAI_DB": str(tmp_path / "x.db")})
     assert result.returncode == 0 and result.stdout.startswith("gongkai ")
 
 
+@pytest.mark.no_ledger
 def test_the_script_freezes_its_start_up_and_collects_the_commands_garbage():
     """The installed script starts in __main__, which leaves the imported modules out of every
     collection (most of a short run's objects) but keeps collection on for the command itself."""
@@ -150,6 +156,7 @@ def test_nightly_exports_from_cron(run, executable, tmp_path):
     assert "DTSTAMP:" in first.stdout and "UID:gongkai-2023-40@gongkai" in first.stdout
 
 
+@pytest.mark.no_ledger
 def test_commands_are_built_only_when_asked_for():
     """Typer would build every command's parameters on each run; the group builds the one named."""
     probe = (
@@ -188,6 +195,7 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("args", [["list", "--help"], ["--help"], ["note", "-h"], ["status", "-h"], ["due", "-h"]])
 def test_help_at_80_columns_is_chinese_whole_and_without_type_metavars(run, args):
     result = run.with_env(COLUMNS="80") if not args else run(*args, extra_env={"COLUMNS": "80"})
@@ -201,6 +209,7 @@ def test_help_at_80_columns_is_chinese_whole_and_without_type_metavars(run, args
     assert "显示本帮助并退出" in text
 
 
+@pytest.mark.no_ledger
 def test_list_help_shows_placeholders_and_every_status_word(run):
     text = run("list", "--help", extra_env={"COLUMNS": "80"}).stdout
     assert "--unit 单位" in text and "--status 状态" in text and "--plan 计划" in text and "--db 文件" in text
@@ -209,6 +218,7 @@ def test_list_help_shows_placeholders_and_every_status_word(run):
         assert word in flat
 
 
+@pytest.mark.no_ledger
 def test_root_help_lists_every_command_and_exit_code(run):
     text = run("--help", extra_env={"COLUMNS": "80"}).stdout
     assert "命令：" in text
@@ -217,6 +227,7 @@ def test_root_help_lists_every_command_and_exit_code(run):
     assert "5 remind --fail-on-overdue" in text
 
 
+@pytest.mark.no_ledger
 def test_gongkai_alone_prints_the_root_help(run):
     helped = run("-h")
     alone = run()
@@ -224,6 +235,7 @@ def test_gongkai_alone_prints_the_root_help(run):
     assert alone.stdout == helped.stdout and "命令：" in alone.stdout
 
 
+@pytest.mark.no_ledger
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals exist only on POSIX systems")
 def test_gongkai_alone_at_a_terminal_prints_the_root_help(executable, tmp_path):
     import pty
@@ -239,6 +251,7 @@ def test_gongkai_alone_at_a_terminal_prints_the_root_help(executable, tmp_path):
     assert "命令：".encode() in shown
 
 
+@pytest.mark.no_ledger
 def test_unknown_option_is_answered_in_chinese(run):
     result = run("list", "--bogus")
     assert result.returncode == 2
@@ -246,6 +259,7 @@ def test_unknown_option_is_answered_in_chinese(run):
     assert result.stderr == "错误：没有“--bogus”这个选项（用法见 gongkai list -h）。\n"
 
 
+@pytest.mark.no_ledger
 def test_a_mistyped_command_suggests_the_right_one_in_chinese(run):
     result = run("lst")
     assert result.returncode == 2
@@ -253,6 +267,7 @@ def test_a_mistyped_command_suggests_the_right_one_in_chinese(run):
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -316,6 +331,7 @@ def test_tab_completion_sees_db_after_the_command_name(run, tmp_path):
     assert "区财政局" in result.stdout.split()
 
 
+@pytest.mark.no_ledger
 def test_completion_install_message_is_chinese(run, tmp_path):
     result = run("--install-completion", extra_env={"SHELL": "/bin/bash", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": ""})
     assert result.returncode in (0, 2), result.stderr
@@ -350,6 +366,7 @@ def test_a_batch_in_neither_utf8_nor_gb18030_is_refused_with_nothing_written(run
     assert json.loads(run("show", "40", "--format", "json").stdout)["notes"] == []
 
 
+@pytest.mark.sqlite_only("the unit file beside the database file")
 def test_a_unit_file_saved_by_excel_on_chinese_windows_is_used(run):
     run("init")
     (run.db.parent / "units.csv").write_bytes(

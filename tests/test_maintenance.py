@@ -12,16 +12,14 @@ import pytest
 
 from gongkai_cli.errors import StoreError
 from gongkai_cli.store.sqlite import SQLiteStore as Store
+from postgres import query
 
 
-def rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+def rows(db: Path | str, sql: str) -> list[tuple]:
+    return query(db, sql)
 
 
+@pytest.mark.sqlite_only("backup of a SQLite file (a server is backed up with pg_dump or copy)")
 def test_backup_is_a_complete_standalone_copy(gk, db_path: Path, tmp_path: Path):
     gk("note", "40", "备份前的进展")
     os.chmod(db_path, 0o640)
@@ -39,6 +37,7 @@ def test_backup_is_a_complete_standalone_copy(gk, db_path: Path, tmp_path: Path)
     assert json.loads(shown.stdout)["notes"][0]["text"] == "备份前的进展"
 
 
+@pytest.mark.sqlite_only("backup of a SQLite file (a server is backed up with pg_dump or copy)")
 def test_backup_never_overwrites_without_force(gk, db_path: Path, tmp_path: Path):
     gk("init")
     target = tmp_path / "b.db"
@@ -51,6 +50,7 @@ def test_backup_never_overwrites_without_force(gk, db_path: Path, tmp_path: Path
     assert rows(target, "SELECT count(*) FROM tasks") == [(91,)]
 
 
+@pytest.mark.sqlite_only("backup of a SQLite file (a server is backed up with pg_dump or copy)")
 def test_backup_without_hard_links_still_refuses_to_overwrite(gk, db_path: Path, tmp_path: Path, monkeypatch):
     def no_links(*args):
         raise PermissionError(1, "Operation not permitted")  # what FAT says
@@ -63,6 +63,7 @@ def test_backup_without_hard_links_still_refuses_to_overwrite(gk, db_path: Path,
     assert gk("backup", str(target)).exit_code == 2
 
 
+@pytest.mark.sqlite_only("backup of a SQLite file (a server is backed up with pg_dump or copy)")
 @pytest.mark.parametrize("where", ["directory", "missing-directory", "live-database"])
 def test_backup_refuses_bad_targets(gk, db_path: Path, tmp_path: Path, where):
     gk("init")
@@ -79,6 +80,7 @@ def test_backup_refuses_bad_targets(gk, db_path: Path, tmp_path: Path, where):
     assert not (tmp_path / "no").exists()
 
 
+@pytest.mark.sqlite_only("backup of a SQLite file (a server is backed up with pg_dump or copy)")
 def test_failed_backup_leaves_nothing_behind(gk, db_path: Path, tmp_path: Path, monkeypatch):
     gk("init")
 
@@ -94,6 +96,7 @@ def test_failed_backup_leaves_nothing_behind(gk, db_path: Path, tmp_path: Path, 
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.sqlite_only("a missing database file")
 def test_backup_of_a_missing_database_creates_nothing(gk, tmp_path: Path, monkeypatch):
     missing = tmp_path / "missing.db"
     monkeypatch.setenv("GONGKAI_DB", str(missing))
@@ -109,6 +112,7 @@ def test_check_passes_on_a_healthy_database(gk):
     assert result.stdout.count("\n") == 1 and "检查通过" in result.stdout
 
 
+@pytest.mark.sqlite_only("breaks the file with sqlite3 in a way a server's constraints do not allow")
 def test_check_finds_a_broken_foreign_key(gk, db_path: Path):
     gk("init")
     conn = sqlite3.connect(db_path)
@@ -120,6 +124,7 @@ def test_check_finds_a_broken_foreign_key(gk, db_path: Path):
     assert "检查未通过" in result.stderr and "notes" in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.sqlite_only("breaks the file with sqlite3 in a way a server's constraints do not allow")
 def test_check_finds_a_corrupt_index(gk, db_path: Path):
     gk("init")
     conn = sqlite3.connect(db_path)
@@ -134,12 +139,14 @@ def test_check_finds_a_corrupt_index(gk, db_path: Path):
     assert "检查未通过" in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.sqlite_only("a file that is not a database")
 def test_check_on_a_file_that_is_not_a_database(gk, db_path: Path):
     db_path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 84 + b"\xff" * 4000)
     result = gk("check")
     assert result.exit_code == 4 and result.stderr.startswith("错误：")
 
 
+@pytest.mark.sqlite_only("a missing database file")
 def test_check_of_a_missing_database_creates_nothing(gk, db_path: Path):
     result = gk("check")
     assert result.exit_code == 4 and "不存在" in result.stderr

@@ -18,6 +18,8 @@ import pytest
 from gongkai_cli.store.migrations import MIGRATIONS
 from test_maintenance import rows
 
+pytestmark = pytest.mark.sqlite_only("SQLite schema versions written into files with sqlite3")
+
 # Migration 3 as it shipped (the statements after the events table and its triggers).
 OLD_M003_NOTES_TO_EVENTS = """
     INSERT INTO events (at, by, action, plan, task, before, after)

@@ -10,6 +10,8 @@ from gongkai_cli.errors import UsageError
 from gongkai_cli.inputs import parse_status
 from gongkai_cli.models import STATUS_WORDS, Status
 
+pytestmark = pytest.mark.no_ledger
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "dates.md"
 
 

@@ -25,6 +25,8 @@ from gongkai_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from gongkai_cli.store.sqlite import _UNSTAMPED_VERSIONS, APPLICATION_ID
 from processes import cron_env
 
+pytestmark = pytest.mark.sqlite_only("opening files: application id, foreign and empty files, creation, WAL, locks, permissions")
+
 HEADER = "序号,任务名称,任务内容,责任单位,时间节点\n"
 FIRST_RUNS = 8
 FIRST_RUN_ROUNDS = 2

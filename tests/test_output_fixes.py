@@ -88,6 +88,7 @@ def test_tables_at_80_columns_fold_user_data_instead_of_cutting_it(run, tmp_path
 # -- --format: each command takes exactly the formats it writes ------------------------------
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("command", [("note", "40", "试点完成"), ("status", "40", "--all", "done")])
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "markdown", "xml"])
 def test_note_and_status_refuse_formats_they_cannot_write_and_name_only_theirs(run, command, fmt):
@@ -115,6 +116,7 @@ EXAMPLES = {
 }
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("columns", [80, 60, 70, 100])
 @pytest.mark.parametrize("args", list(EXAMPLES))
 def test_help_breaks_example_commands_only_at_their_spaces(run, args, columns):
@@ -144,6 +146,7 @@ def _commands(run) -> list[str]:
     return [line.split()[0] for line in listed.splitlines() if line.startswith("  ") and line[2] != " "]
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize("columns", [80, 100])
 def test_every_commands_help_fits_and_fills_its_paragraphs_to_the_width(run, columns):
     """A line break in the source of a help text is not a line break on screen: a paragraph

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.ledger import Ledger
+from postgres import query
 from processes import drop_dac_override, in_process
 
 # Links, flock, file-size limits and SIGKILL: POSIX only.
@@ -28,13 +28,13 @@ resource = pytest.importorskip("resource")
 
 
 @pytest.fixture
-def gongkai(executable: str, db_path: Path):
+def gongkai(executable: str, db_path: Path, tmp_path: Path):
     """Run the installed executable against this test's database (GONGKAI_DB from conftest)."""
 
     def run(*args: str, preexec_fn=None, input: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [executable, *args], check=False, capture_output=True, text=True, encoding="utf-8", input=input,
-            env=dict(os.environ), cwd=db_path.parent, preexec_fn=preexec_fn, timeout=120,
+            env=dict(os.environ), cwd=tmp_path, preexec_fn=preexec_fn, timeout=120,
         )
 
     with Ledger.open(db_path) as ledger:
@@ -48,12 +48,8 @@ def one_error_line(result: subprocess.CompletedProcess, code: int) -> None:
     assert result.stdout == ""
 
 
-def notes(db: Path) -> list[str]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return [row[0] for row in conn.execute("SELECT text FROM notes ORDER BY id")]
-    finally:
-        conn.close()
+def notes(db: Path | str) -> list[str]:
+    return [text for (text,) in query(db, "SELECT text FROM notes ORDER BY id")]
 
 
 def temp_files(directory: Path) -> list[str]:
@@ -94,6 +90,7 @@ def _target(kind: str, db: Path) -> Path:
     raise AssertionError(kind)
 
 
+@pytest.mark.sqlite_only("output names that are the database file, its WAL and links to them")
 @pytest.mark.parametrize("kind", [
     "database", "wal", "shm", "symlink", "dangling-symlink-to-wal", "hard-link", "through-symlinked-directory",
 ])
@@ -109,6 +106,7 @@ def test_no_output_overwrites_the_live_database(gongkai, db_path: Path, command:
 
 
 
+@pytest.mark.sqlite_only("output names that are the database file, its WAL and links to them")
 @pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
 def test_a_calendar_folder_never_takes_a_name_the_ledger_needs(gongkai, db_path: Path, suffix: str):
     # A folder under the -wal name would leave the ledger unopenable until someone removed it.
@@ -188,6 +186,7 @@ def test_temp_files_of_killed_exports_are_removed_by_the_next_export(gongkai, ex
     assert target.stat().st_size > 0
 
 
+@pytest.mark.sqlite_only("backup of a SQLite file (a server is backed up with pg_dump or copy)")
 @pytest.mark.slow
 def test_temp_files_of_a_killed_backup_are_removed_by_the_next_backup(gongkai, tmp_path: Path):
     out = tmp_path / "backups"
@@ -207,6 +206,7 @@ def test_temp_files_of_a_killed_backup_are_removed_by_the_next_backup(gongkai, t
 
 
 
+@pytest.mark.sqlite_only("backup of a SQLite file (a server is backed up with pg_dump or copy)")
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drops Linux capabilities when run as root")
 def test_a_read_only_database_can_be_backed_up(gongkai, db_path: Path, tmp_path: Path):
     os.chmod(db_path, 0o444)
@@ -241,6 +241,7 @@ def test_a_read_only_output_file_is_replaced_only_with_force(gongkai, tmp_path: 
     assert stat.S_IMODE(target.stat().st_mode) == 0o444
 
 
+@pytest.mark.sqlite_only("backup of a SQLite file (a server is backed up with pg_dump or copy)")
 def test_a_backup_that_runs_out_of_space_names_the_backup_and_leaves_nothing(gongkai, tmp_path: Path):
     out = tmp_path / "backups"
     out.mkdir()

@@ -11,6 +11,8 @@ import pytest
 from gongkai_cli.ledger import Ledger
 from gongkai_cli.store import NoteInput
 
+pytestmark = pytest.mark.sqlite_only("SQLite query plans")
+
 PLANS = 4
 TASKS = 60
 # A full scan of one of these tables grows with every plan and note ever kept.

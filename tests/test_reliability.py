@@ -24,7 +24,7 @@ KILL_ROUNDS = 6
 GENERATED_TASKS = 3000
 
 # Real processes racing and being killed: seconds each, so out of the quick subset (`-m "not slow"`).
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only("writers killed or racing on the file: WAL, locks, PRAGMA integrity_check (the server's are test_postgres_concurrency and _faults)")]
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL exists only on POSIX systems")
 
 # Each writer opens the ledger afresh for every note, as one `gongkai note` call from cron does.

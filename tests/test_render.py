@@ -14,6 +14,8 @@ from gongkai_cli.columns import TASK_SCRIPT
 from gongkai_cli.errors import UsageError
 from gongkai_cli.models import Note, Plan, Status, Task
 
+pytestmark = pytest.mark.no_ledger
+
 ESC = "\x1b"
 
 

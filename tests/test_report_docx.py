@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from libreoffice import convert
+from postgres import query
 
 
 @pytest.fixture
@@ -166,22 +166,21 @@ def test_same_sections_and_task_ids_as_the_markdown_report(session, tmp_path, un
 def test_output_name_ending_in_docx_writes_word_and_control_characters_are_shown(gk, db_path, tmp_path):
     gk("note", "40", "响铃了")
     # Input refuses control characters now; a ledger written before that may still hold them.
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("UPDATE notes SET text = ? WHERE text = ?", ("响铃\x07了", "响铃了"))
-    conn.close()
+    query(db_path, "UPDATE notes SET text = ? WHERE text = ?", ("响铃\x07了", "响铃了"))
     target = tmp_path / "进展.docx"
     assert gk("report", "-o", str(target)).exit_code == 0
     document = Document(str(target))
     assert any("响铃\\x07了" in cell.text for table in document.tables for row in table.rows for cell in row.cells)
 
 
+@pytest.mark.no_ledger
 def test_docx_and_html_together_are_refused(gk, tmp_path):
     result = gk("report", "--docx", "--html", "-o", str(tmp_path / "x.docx"))
     assert result.exit_code == 2 and "--docx" in result.stderr
     assert not (tmp_path / "x.docx").exists()
 
 
+@pytest.mark.no_ledger
 def test_docx_to_a_terminal_is_refused(tmp_path):
     pty = pytest.importorskip("pty", reason="needs a POSIX pseudo-terminal")
     controller, terminal = pty.openpty()

@@ -21,12 +21,15 @@ import pytest
 from gongkai_cli.ledger import Ledger
 from processes import in_process
 
+pytestmark = pytest.mark.sqlite_only("backup and restore of a SQLite file (a server is backed up with pg_dump or copy)")
+
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL exists only on POSIX systems")
 
 # Adds notes until it is killed, leaving committed transactions in the -wal.
 _NOTE_WRITER = r"""
 import sys
 from gongkai_cli.ledger import Ledger
+
 with Ledger.open(sys.argv[1]) as ledger:
     print("begin", flush=True)
     n = 0

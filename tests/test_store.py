@@ -14,6 +14,8 @@ from gongkai_cli.store import AssignmentInput, TaskFields, TaskInput, TaskQuery
 from gongkai_cli.store.migrations import SCHEMA_VERSION
 from gongkai_cli.store.sqlite import APPLICATION_ID, SQLiteStore as Store
 
+pytestmark = pytest.mark.sqlite_only("the SQLite store class on a file of its own, and the file read with sqlite3")
+
 TODAY = date(2023, 4, 1)
 AT = "2023-04-01T09:00:00+08:00"
 

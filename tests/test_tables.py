@@ -9,6 +9,8 @@ import pytest
 from gongkai_cli.errors import UsageError
 from gongkai_cli.tables import PlanTable, Row, clean_text, read_plan_table
 
+pytestmark = pytest.mark.no_ledger
+
 ENGLISH = "id,group,content,units,deadline\n"
 CHINESE = "序号,任务名称,任务内容,责任单位,时间节点\n"
 

@@ -16,12 +16,14 @@ from gongkai_cli.store.sqlite import SQLiteStore as Store
 from gongkai_cli.targets import detect_target
 
 
+@pytest.mark.no_ledger
 def test_every_target_of_the_2023_plan_is_found_and_nothing_else():
     with bundled_plan_path().open(encoding="utf-8") as plan:
         found = {int(row["id"]): detect_target(row["content"]) for row in csv.DictReader(plan)}
     assert {task: target for task, target in found.items() if target} == {60: 4, 84: 1, 86: 1}
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize(
     ("text", "target"),
     [
@@ -74,6 +76,7 @@ def test_reaching_the_target_does_not_close_the_task_but_summary_says_so(gk):
     assert json.loads(gk("summary", "-f", "json").stdout)["target_reached"] == []
 
 
+@pytest.mark.sqlite_only("upgrades an old release's SQLite file")
 def test_a_version_1_database_is_migrated_keeping_its_notes(tmp_path):
     import sqlite_utils
 

@@ -7,6 +7,8 @@ import pytest
 from gongkai_cli.errors import UsageError
 from gongkai_cli.text import check_text, inert, inert_line, markdown_text
 
+pytestmark = pytest.mark.no_ledger
+
 
 @pytest.mark.parametrize(
     ("text", "needle"),

@@ -6,6 +6,8 @@ from gongkai_cli.errors import UsageError
 from gongkai_cli.ledger import unit_file_for
 from gongkai_cli.units import load_directory, split_units
 
+pytestmark = pytest.mark.no_ledger
+
 
 def test_split_keeps_order_so_the_first_unit_leads():
     assert split_units("区政府办公室、区财政局、各街镇") == ("区政府办公室", "区财政局", "各街镇")

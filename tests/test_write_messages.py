@@ -12,13 +12,13 @@ import os
 import pty
 import select
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from postgres import query
 from processes import cron_env, drain_terminal, in_process
 
 
@@ -42,12 +42,8 @@ def run(executable: str, tmp_path: Path):
     return call
 
 
-def rows(db: Path, sql: str) -> list:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+def rows(db: Path | str, sql: str) -> list:
+    return query(db, sql)
 
 
 def write(path: Path, text: str) -> str:
@@ -88,6 +84,7 @@ def test_a_batch_that_was_stored_entirely_says_nothing_new_was_written(run):
     assert rows(run.db, "SELECT count(*) FROM notes") == [(2,)]
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize(
     ("ids", "shown"),
     [([13], "#13"), ([11, 12, 13], "#11–#13"), ([14, 11], "#11、#14"),
@@ -181,6 +178,7 @@ def test_a_retry_of_a_note_with_the_current_status_is_recognised(run):
 # -- 5. system errors in Chinese --------------------------------------------------------------
 
 
+@pytest.mark.no_ledger
 @pytest.mark.parametrize(
     ("code", "reason"),
     [(errno.ENOSPC, "磁盘空间已满"), (errno.EPIPE, "管道已断开"), (errno.EACCES, "没有权限"),
@@ -192,6 +190,7 @@ def test_common_system_errors_read_in_chinese(code, reason):
     assert os_reason(OSError(code, os.strerror(code))) == reason
 
 
+@pytest.mark.no_ledger
 def test_a_rare_system_error_keeps_the_system_text():
     from gongkai_cli.text import os_reason
 
