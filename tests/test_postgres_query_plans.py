@@ -173,3 +173,9 @@ def test_a_tasks_notes_and_history_come_through_their_indexes(ledger):
     assert "notes_task_at" in indexes_used(ledger, "show")
     assert "events_plan_task" in indexes_used(ledger, "log TASK")
     assert "events_plan_task" in indexes_used(ledger, "log --plan")
+
+
+def test_a_session_compiles_no_query_with_jit(ledger):
+    # A whole plan's correlated counts are costed past jit_above_cost: compiling them took
+    # 0.8 s of CPU for a 15 ms query on the benchmark city (docs/benchmarks.md, section (p)).
+    assert ledger.store.conn.execute("SHOW jit").fetchone() == ("off",)
