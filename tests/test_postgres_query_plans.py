@@ -179,3 +179,10 @@ def test_a_session_compiles_no_query_with_jit(ledger):
     # A whole plan's correlated counts are costed past jit_above_cost: compiling them took
     # 0.8 s of CPU for a 15 ms query on the benchmark city (docs/benchmarks.md, section (p)).
     assert ledger.store.conn.execute("SHOW jit").fetchone() == ("off",)
+
+
+def test_summary_reads_the_tasks_that_may_have_met_their_target_in_one_go(ledger):
+    # Read one by one, each such task cost four round trips: 51 queries on a city plan.
+    reached = [task for task in ledger.list_tasks() if task.target_reached and not task.status.closed]
+    assert len(reached) > 3
+    assert len(sent_queries(ledger, HOT["summary"])) <= 8
