@@ -1,6 +1,7 @@
 """Measure every target of issues 7 and 14 and print one Markdown table per section.
 
     python benchmarks/run.py [--city PATH] [--runs N] [--quick] [--only-startup]
+    python benchmarks/run.py --city-pg URL [--city PATH] [--runs N]
 
 (s) start-up as ratios to the bare interpreter, `python -c "import sqlite3, json"` (issue 14);
 (a) start-up as ratios to the floor app (benchmarks/startup.py's measurement);
@@ -9,7 +10,11 @@
     use; 1.85 million assignments): time spent in the store and in the whole ledger
     call in-process, and whole-process time as a ratio to the same command on the
     bundled 91-task plan (`remind --by-unit` for a whole plan: against 1 s, issue 12);
-(d) importing a 10,000-row CSV into a new database, whole process.
+(d) importing a 10,000-row CSV into a new database, whole process;
+(p) with --city-pg, instead of the above: the same city on a PostgreSQL server (issue 13),
+    copied there with `gongkai copy --to URL` (timed) when that database holds no ledger
+    yet; each read command's time in the store and whole-process time on the server, against
+    the same command on the SQLite city, interleaved, and whether both print the same.
 
 The machine is shared and noisy, so every figure is a median, and whatever is
 compared is measured in the same run with the runs interleaved.
@@ -97,7 +102,7 @@ def compile_package() -> None:
     compileall.compile_dir(Path(gongkai_cli.__file__).parent, quiet=1)
 
 
-def gk(db: Path, *args: str) -> list[str]:
+def gk(db: Path | str, *args: str) -> list[str]:
     return [startup.gongkai_executable(), "--db", str(db), *args]
 
 
@@ -413,6 +418,116 @@ def section_city(city: Path, runs: int, env: dict, tmp: Path, *, warm: bool) -> 
     )
 
 
+# -- (p) the city on a PostgreSQL server ----------------------------------------------
+
+
+def server_probes(ledger: Ledger) -> list[Probe]:
+    """(c)'s read commands, and the other reads issue 13 names: by status, the history of a
+    task and of a plan, and the exports."""
+    from gongkai_cli.models import Status
+
+    plan = ledger.plan().name
+    busiest = max(ledger.export_tasks().tasks, key=lambda task: len(task.notes))
+    extra = [
+        Probe("list --status doing", ("list", "--status", "doing"), (),
+              lambda ledger: ledger.list_tasks(statuses=(Status.DOING,)), Ledger.plans),
+        Probe(f"log {busiest.id} ({len(busiest.notes)} notes)", ("log", str(busiest.id)), (),
+              lambda ledger: ledger.history(busiest.id), Ledger.plans),
+        # Without --plan, `log` lists every plan's history: a million events, not a read to budget.
+        Probe(f"log --plan {plan}", ("log", "--plan", plan), (),
+              lambda ledger: ledger.store.events(plan=plan), Ledger.plans),
+        *(Probe(f"export --format {kind}", ("export", "--format", kind), (), Ledger.export_tasks, Ledger.plans,
+                output=()) for kind in ("json", "csv")),
+    ]
+    return [*probes(ledger), *extra]
+
+
+def server_holds_ledger(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT to_regclass('gongkai.migrations') IS NOT NULL").fetchone() == (True,)
+
+
+def copy_to_server(city: Path, url: str, env: dict) -> None:
+    """Fill the server's empty database with the city, as an office moving to a server would."""
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    subprocess.run(gk(city, "copy", "--to", url), env=env, check=True, stdout=subprocess.DEVNULL)
+    took = time.perf_counter() - started
+    print(f"\n`gongkai copy --to URL` of the city: {took:.0f} s (load average {load:.2f} before)")
+
+
+def one_call(db: Path | str, plan: str | None, call: Callable[[Ledger], object]) -> tuple[float, float]:
+    """Seconds for opening the ledger and making the call, and of that in the store."""
+    start = time.perf_counter()
+    with Ledger.open(db, plan=plan, bootstrap=False) as ledger:
+        clock = StoreClock(ledger.store)
+        ledger.store = clock  # type: ignore[assignment]
+        call(ledger)
+    return time.perf_counter() - start, clock.seconds
+
+
+def printed(argv: list[str], env: dict) -> tuple[int, bytes]:
+    result = subprocess.run(argv, env=env, check=False, capture_output=True)
+    return result.returncode, result.stdout
+
+
+def section_server(city: Path, url: str, runs: int, env: dict) -> None:
+    if not server_holds_ledger(url):
+        copy_to_server(city, url, env)
+    with Ledger.open(city, bootstrap=False) as ledger:
+        named = ledger.plans()[-1].name
+    query_rows, process_rows = [], []
+    for plan, plan_args in ((named, ("--plan", named)), (None, ())):
+        # Aimed with the SQLite city, whose units.csv knows the city's units and collectives.
+        with Ledger.open(city, plan=plan, bootstrap=False) as ledger:
+            shown = ledger.plan().name
+            aimed = server_probes(ledger)
+        where = f"`--plan {shown}`" if plan else f"default ({shown})"
+        for probe in aimed:
+            pg_argv = gk(url, *plan_args, *probe.city_args, *probe.output)
+            sq_argv = gk(city, *plan_args, *probe.city_args, *probe.output)
+            (pg_exit, pg_out), (sq_exit, sq_out) = printed(pg_argv, env), printed(sq_argv, env)
+            if pg_exit or sq_exit:
+                # A server ledger reads the bundled unit file, not the city's: a unit only the
+                # city's file knows is refused there. Nothing to time; the row says so.
+                failed = f"exit {pg_exit} on PG, {sq_exit} on SQLite"
+                query_rows.append([f"`{probe.label}`", where, failed, "", "", "", "", "", mark(False)])
+                process_rows.append([f"`{probe.label}`", where, failed, "", "", "", mark(False), "**no**"])
+                continue
+            samples: dict[str, list[tuple[float, float]]] = {"pg": [], "sqlite": []}
+            for run in range(runs * 3 + 1):  # the first round pays for lazy imports and cold caches
+                for name, db in (("pg", url), ("sqlite", city)):
+                    measured = one_call(db, plan, probe.call)
+                    if run:
+                        samples[name].append(measured)
+            (pg_call, pg_store), (sq_call, sq_store) = (
+                (median_ms([s[0] for s in samples[name]]), median_ms([s[1] for s in samples[name]]))
+                for name in ("pg", "sqlite")
+            )
+            query_rows.append([f"`{probe.label}`", where, f"{pg_store:.1f}", f"{sq_store:.1f}",
+                               f"{pg_store / sq_store:.1f}×", f"{pg_call:.1f}", f"{sq_call:.1f}",
+                               f"< {QUERY_BUDGET_MS} ms", mark(pg_store < QUERY_BUDGET_MS)])
+            same = pg_out == sq_out
+            ours, base = whole_process(pg_argv, sq_argv, runs, env, warm=True)
+            process_rows.append([f"`{probe.label}`", where, f"{ours:.0f}", f"{base:.0f}", f"{ours / base:.2f}×",
+                                 f"≤ {GROWTH_TARGET:.2f}×", mark(ours / base <= GROWTH_TARGET),
+                                 "yes" if same else "**no**"])
+    print_table(
+        "(p) City on PostgreSQL: time in the store (queries + records) and in the whole ledger call, "
+        "in-process, against the same call on the SQLite city, interleaved",
+        ["command", "plan", "PG: in the store (ms)", "SQLite: in the store (ms)", "PG / SQLite",
+         "PG: ledger call (ms)", "SQLite: ledger call (ms)", "target (PG store)", ""],
+        query_rows,
+    )
+    print_table(
+        "(p) City on PostgreSQL: whole process against the same command on the SQLite city, interleaved",
+        ["command", "plan", "PG median (ms)", "SQLite median (ms)", "ratio", "target", "", "same output"],
+        process_rows,
+    )
+
+
 # -- main -----------------------------------------------------------------------------
 
 
@@ -420,6 +535,14 @@ def typer_version() -> str:
     from importlib.metadata import version
 
     return version("typer")
+
+
+def server_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT version()").fetchone()
+    return str(row[0]).split(" on ")[0] if row else "?"
 
 
 def describe_machine(city: Path) -> None:
@@ -451,6 +574,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="runs per measurement (default 9, or 3 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="fewer runs and no cache warm-up on the city: a smoke test, not a measurement")
+    parser.add_argument("--city-pg", metavar="URL",
+                        help="only (p): the city on this PostgreSQL database (copied there if it holds no ledger)")
     parser.add_argument("--only-startup", action="store_true",
                         help="only the start-up sections (s) and (a); no city database needed")
     args = parser.parse_args()
@@ -474,6 +599,12 @@ def main() -> None:
         subprocess.run([sys.executable, str(HERE / "make_city.py"), str(args.city)], check=True)
     started = time.perf_counter()
     describe_machine(args.city)
+    if args.city_pg:
+        print(f"- server: {server_version(args.city_pg)}; load average {os.getloadavg()[0]:.2f} at the start")
+        section_server(args.city, args.city_pg, runs, env)
+        print(f"\nRuns per measurement: {runs}; the whole benchmark took {time.perf_counter() - started:.0f} s, "
+              f"load average {os.getloadavg()[0]:.2f} at the end.")
+        return
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         section_interpreter(startup_rounds, env, tmp)

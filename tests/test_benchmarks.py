@@ -165,3 +165,24 @@ def test_run_prints_a_markdown_table_per_section(city: Path, executable: str) ->
     assert len(sections["(c)"]) == 56
     rows = [row for part in sections.values() for row in part]
     assert all(line.rstrip(" |").endswith(("✅", "❌")) for line in rows)
+
+
+@pytest.mark.postgres
+def test_run_compares_the_city_on_a_server_with_the_sqlite_city(city: Path, executable: str, pg_url: str) -> None:
+    """--city-pg copies the city into the empty database, then runs section (p) only."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run.py"), "--city", str(city), "--city-pg", pg_url, "--runs", "1"],
+        check=False, capture_output=True, text=True, timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "`gongkai copy --to URL` of the city" in out
+    assert out.count("### (p)") == 2 and "### (c)" not in out
+    rows = [line for line in out.splitlines() if line.startswith("| `")]
+    # 19 reads × 2 plans, in-process and whole process
+    assert len(rows) == 76
+    # A server ledger reads the bundled unit file, the SQLite city its own units.csv: reads that
+    # name or list the city's units may differ (or be refused on the server), and say so.
+    assert all(row.rstrip(" |").endswith(("yes", "**no**", "✅", "❌")) for row in rows)
+    assert any(row.rstrip(" |").endswith("yes") for row in rows)

@@ -180,6 +180,11 @@ class PostgresStore(base.SQLStore[ServerURL]):
             conn.execute(f"SET search_path = {postgres_schema.SCHEMA}")
             # Milliseconds; 0 would mean no limit, which a timeout of 0 does not mean.
             conn.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
+            # The correlated counts of a whole plan's listing are estimated well above
+            # jit_above_cost, and compiling them took 0.8 s of CPU for a 15 ms query (remind
+            # --by-unit on the benchmark city). Servers without JIT (openGauss, before 11) have
+            # no such setting: set only where it exists.
+            conn.execute("SELECT set_config('jit', 'off', false) FROM pg_settings WHERE name = 'jit'")
         except psycopg.Error as err:
             conn.close()
             raise _error(url, err, timeout) from err
