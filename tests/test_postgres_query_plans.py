@@ -14,14 +14,14 @@ query shape no index fits.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+import plan_ledgers
 from gongkai_cli.ledger import Ledger
 from gongkai_cli.models import Status
-from gongkai_cli.store import NoteInput, ServerURL
+from gongkai_cli.store import ServerURL
 from postgres import Server
 
 pytestmark = pytest.mark.postgres
@@ -30,29 +30,13 @@ psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip i
 
 from gongkai_cli.store.postgres import PostgresStore  # noqa: E402
 
-PLANS = 4
-TASKS = 60
 # The tables that grow with every plan, assignment, note and change ever kept.
 BIG_TABLES = frozenset({"tasks", "task_units", "assignments", "notes", "events"})
 
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory, pg_server: Server) -> Iterator[Ledger]:
-    folder: Path = tmp_path_factory.mktemp("plans")
-    db = folder / "g.db"
-    header = "id,group,content,units,deadline\n"
-    with Ledger.open(db, bootstrap=False) as opened:
-        for number in range(PLANS):
-            rows = [f"{i},组{i % 7},第{number}年任务{i}：不少于2次,区财政局、区审计局、各街镇,{i % 12 + 1}月底前"
-                    for i in range(1, TASKS + 1)]
-            plan_file = folder / f"p{number}.csv"
-            plan_file.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
-            opened.import_file(plan_file, plan=f"P{number}", year=2020 + number)
-            opened.store.add_notes(
-                f"P{number}", [NoteInput(i % TASKS + 1, f"进展{i}", "甲", None, 1 if i % 5 == 0 else None)
-                               for i in range(500)],
-                at=f"{2020 + number}-05-01T09:00:00+08:00",
-            )
+    db = plan_ledgers.build(tmp_path_factory.mktemp("plans"))
     name = "gongkai_test_plans_" + tmp_path_factory.getbasetemp().name.replace("-", "_")[-20:]
     with pg_server.connect() as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

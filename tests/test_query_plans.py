@@ -4,38 +4,21 @@ read commands really run (captured with a trace callback), not on hand-copied SQ
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
+import plan_ledgers
 from gongkai_cli.ledger import Ledger
-from gongkai_cli.store import NoteInput
 
 pytestmark = pytest.mark.sqlite_only("SQLite query plans")
 
-PLANS = 4
-TASKS = 60
 # A full scan of one of these tables grows with every plan and note ever kept.
 BIG_TABLES = re.compile(r"\bSCAN (t|tu|n|a|d|tasks|notes|task_units|events|assignments)\b(?! USING)")
 
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory) -> Ledger:
-    folder: Path = tmp_path_factory.mktemp("plans")
-    db = folder / "g.db"
-    header = "id,group,content,units,deadline\n"
-    with Ledger.open(db, bootstrap=False) as opened:
-        for number in range(PLANS):
-            rows = [f"{i},组{i % 7},第{number}年任务{i}：不少于2次,区财政局、区审计局、各街镇,{i % 12 + 1}月底前"
-                    for i in range(1, TASKS + 1)]
-            plan_file = folder / f"p{number}.csv"
-            plan_file.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
-            opened.import_file(plan_file, plan=f"P{number}", year=2020 + number)
-            opened.store.add_notes(
-                f"P{number}", [NoteInput(i % TASKS + 1, f"进展{i}", "甲", None, 1 if i % 5 == 0 else None)
-                               for i in range(500)],
-                at=f"{2020 + number}-05-01T09:00:00+08:00",
-            )
+    db = plan_ledgers.build(tmp_path_factory.mktemp("plans"))
     opened = Ledger.open(db, plan="P1")
     yield opened
     opened.close()
