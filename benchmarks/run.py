@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -376,21 +376,28 @@ def whole_process(city: list[str], bundled: list[str], runs: int, env: dict, *, 
     return median_ms(ours), median_ms(base)
 
 
+def city_plans(
+    city: Path, aim: Callable[[Ledger], list[Probe]]
+) -> Iterator[tuple[str | None, tuple[str, ...], str, list[Probe]]]:
+    """The city's two plans measured: its oldest (another district, five to ten years of other
+    plans' notes on top), asked for by name, and the default, the newest. For each: the plan
+    for in-process calls, its command-line arguments, how a table row names it, and the probes
+    `aim` makes for it."""
+    with Ledger.open(city, bootstrap=False) as ledger:
+        named = ledger.plans()[-1].name
+    for plan, plan_args in ((named, ("--plan", named)), (None, ())):
+        with Ledger.open(city, plan=plan, bootstrap=False) as ledger:
+            shown = ledger.plan().name
+            aimed = aim(ledger)
+        yield plan, plan_args, (f"`--plan {shown}`" if plan else f"default ({shown})"), aimed
+
+
 def section_city(city: Path, runs: int, env: dict, tmp: Path, *, warm: bool) -> None:
     bundled = tmp / "bundled" / "gongkai.db"
     bundled.parent.mkdir()
     init_bundled(bundled, env)
-    with Ledger.open(city, bootstrap=False) as ledger:
-        plans = ledger.plans()
-    # The oldest plan (another district, five to ten years of other plans' notes on top),
-    # asked for by name, and the default: the newest.
-    named = plans[-1].name
     query_rows, process_rows = [], []
-    for plan, plan_args in ((named, ("--plan", named)), (None, ())):
-        with Ledger.open(city, plan=plan, bootstrap=False) as ledger:
-            shown = ledger.plan().name
-            aimed = probes(ledger)
-        where = f"`--plan {shown}`" if plan else f"default ({shown})"
+    for plan, plan_args, where, aimed in city_plans(city, probes):
         for probe in aimed:
             ours, store = in_process(city, plan, probe.call, runs * 3)
             base, _ = in_process(bundled, None, probe.bundled_call, runs * 3)
@@ -476,15 +483,9 @@ def printed(argv: list[str], env: dict) -> tuple[int, bytes]:
 def section_server(city: Path, url: str, runs: int, env: dict) -> None:
     if not server_holds_ledger(url):
         copy_to_server(city, url, env)
-    with Ledger.open(city, bootstrap=False) as ledger:
-        named = ledger.plans()[-1].name
     query_rows, process_rows = [], []
-    for plan, plan_args in ((named, ("--plan", named)), (None, ())):
-        # Aimed with the SQLite city, whose units.csv knows the city's units and collectives.
-        with Ledger.open(city, plan=plan, bootstrap=False) as ledger:
-            shown = ledger.plan().name
-            aimed = server_probes(ledger)
-        where = f"`--plan {shown}`" if plan else f"default ({shown})"
+    # Aimed with the SQLite city, whose units.csv knows the city's units and collectives.
+    for plan, plan_args, where, aimed in city_plans(city, server_probes):
         for probe in aimed:
             pg_argv = gk(url, *plan_args, *probe.city_args, *probe.output)
             sq_argv = gk(city, *plan_args, *probe.city_args, *probe.output)
