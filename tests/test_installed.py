@@ -106,6 +106,13 @@ def test_python_dash_m_works(tmp_path):
     assert result.returncode == 0 and result.stdout.startswith("gongkai ")
 
 
+def python_probe(code: str) -> str:
+    """What `code` prints, run by this Python in a process of its own (so nothing is imported yet)."""
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 @pytest.mark.no_ledger
 def test_the_script_freezes_its_start_up_and_collects_the_commands_garbage():
     """The installed script starts in __main__, which leaves the imported modules out of every
@@ -123,9 +130,7 @@ def test_the_script_freezes_its_start_up_and_collects_the_commands_garbage():
         "entry.main()\n"
         "print(seen['enabled'], seen['frozen'] > 10000)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "True"]
+    assert python_probe(probe).split() == ["True", "True"]
 
 
 def test_a_reader_that_stops_early_is_not_an_error(executable, run):
@@ -171,9 +176,7 @@ def test_commands_are_built_only_when_asked_for():
     )
     from gongkai_cli.cli import COMMANDS
 
-    result = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:3] == ["[]", "['list']", str(len(COMMANDS))]
+    assert python_probe(probe).split("\n")[:3] == ["[]", "['list']", str(len(COMMANDS))]
 
 
 def test_help_and_unknown_commands_still_see_every_command(run):
