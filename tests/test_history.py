@@ -266,11 +266,9 @@ def test_nothing_to_undo_is_not_found(db_path: Path):
 
 @pytest.mark.sqlite_only("upgrades an old release's SQLite file")
 def test_upgrading_an_old_database_turns_its_notes_into_history(tmp_path: Path):
-    import sqlite_utils
-
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
-    MIGRATIONS[0](sqlite_utils.Database(conn))
+    MIGRATIONS[0](conn)
     conn.executescript(
         """
         PRAGMA user_version = 1;

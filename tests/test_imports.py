@@ -60,11 +60,10 @@ def env(tmp_path) -> dict:
         ["remind", "--within", "7d"],
     ],
 )
-def test_script_paths_import_neither_rich_nor_sqlite_utils(env, args):
+def test_script_paths_do_not_import_rich(env, args):
     modules = imported_modules(args, env)
     assert "gongkai_cli" in modules  # the measurement saw our own imports
     assert "rich" not in modules
-    assert "sqlite_utils" not in modules
 
 
 def test_dateutil_only_where_month_offsets_are_parsed(env):
@@ -76,7 +75,7 @@ def test_a_table_does_import_rich(env):
     assert "rich" in imported_modules(["list", "--unit", "区财政局"], env)
 
 
-HEAVY = ("pydantic", "rich", "sqlite_utils")
+HEAVY = ("pydantic", "rich")
 
 
 @pytest.mark.parametrize(
@@ -91,8 +90,8 @@ HEAVY = ("pydantic", "rich", "sqlite_utils")
     ],
 )
 def test_hot_paths_import_no_heavy_module(env, args):
-    """pydantic (what Typer 0.29 builds validators with), rich and sqlite_utils stay off the
-    paths scripts, cron and people call most."""
+    """pydantic (what Typer 0.29 builds validators with) and rich stay off the paths scripts,
+    cron and people call most."""
     modules = imported_modules(args, env)
     assert "gongkai_cli" in modules
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))

@@ -121,12 +121,9 @@ def test_another_programs_database_is_refused_untouched(run, tmp_path, make):
 
 def _old_ledger(path: Path, version: int) -> None:
     """A ledger as an earlier release left it: no application id, rollback journal."""
-    import sqlite_utils
-
     conn = sqlite3.connect(path, isolation_level=None)
-    db = sqlite_utils.Database(conn)
     for migration in MIGRATIONS[:version]:
-        migration(db)
+        migration(conn)
     conn.executescript(f"""
         PRAGMA user_version = {version};
         INSERT INTO plans VALUES ('2023', 2023, 'a.csv', '2023-01-01T09:00:00+08:00', '2023-01-01T09:00:00+08:00');

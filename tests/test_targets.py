@@ -78,11 +78,9 @@ def test_reaching_the_target_does_not_close_the_task_but_summary_says_so(gk):
 
 @pytest.mark.sqlite_only("upgrades an old release's SQLite file")
 def test_a_version_1_database_is_migrated_keeping_its_notes(tmp_path):
-    import sqlite_utils
-
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    MIGRATIONS[0](sqlite_utils.Database(conn))
+    MIGRATIONS[0](conn)
     conn.execute("PRAGMA user_version = 1")
     conn.execute("INSERT INTO plans VALUES ('2023', 2023, 'a.csv', 'x', 'x')")
     conn.execute("INSERT INTO tasks (plan, id, group_name, content, units, deadline, status, updated_at) "

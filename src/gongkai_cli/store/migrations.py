@@ -11,63 +11,72 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sqlite_utils import Database
 
 
-def _m001_initial(db: Database) -> None:
-    db.table("plans").create(
-        {"name": str, "year": int, "source": str, "created_at": str, "imported_at": str},
-        pk="name",
-        not_null={"year", "source", "created_at", "imported_at"},
+def _m001_initial(conn: sqlite3.Connection) -> None:
+    # Written by sqlite-utils' table builder until that was the program's only use of it; the
+    # statements are the text it generated, so a new ledger's schema stays the same, word for
+    # word, as that of a ledger made by an earlier release (tests/test_migrations.py compares them).
+    statements = (
+        """CREATE TABLE "plans" (
+   "name" TEXT PRIMARY KEY,
+   "year" INTEGER NOT NULL,
+   "source" TEXT NOT NULL,
+   "created_at" TEXT NOT NULL,
+   "imported_at" TEXT NOT NULL
+)""",
+        """CREATE TABLE "tasks" (
+   "pk" INTEGER PRIMARY KEY,
+   "plan" TEXT NOT NULL REFERENCES "plans"("name"),
+   "id" INTEGER NOT NULL,
+   "group_name" TEXT NOT NULL,
+   "content" TEXT NOT NULL,
+   "units" TEXT NOT NULL,
+   "deadline" TEXT NOT NULL,
+   "start" TEXT,
+   "due" TEXT,
+   "status" TEXT NOT NULL DEFAULT 'todo',
+   "updated_at" TEXT NOT NULL
+)""",
+        """CREATE UNIQUE INDEX "idx_tasks_plan_id"
+    ON "tasks" ("plan", "id")""",
+        """CREATE INDEX "idx_tasks_plan_due"
+    ON "tasks" ("plan", "due")""",
+        """CREATE TABLE "units" (
+   "id" INTEGER PRIMARY KEY,
+   "name" TEXT NOT NULL
+)""",
+        """CREATE UNIQUE INDEX "idx_units_name"
+    ON "units" ("name")""",
+        """CREATE TABLE "task_units" (
+   "task" INTEGER NOT NULL REFERENCES "tasks"("pk"),
+   "unit" INTEGER NOT NULL REFERENCES "units"("id"),
+   "position" INTEGER NOT NULL,
+   PRIMARY KEY ("task", "position")
+)""",
+        """CREATE INDEX "idx_task_units_unit_task"
+    ON "task_units" ("unit", "task")""",
+        """CREATE TABLE "notes" (
+   "id" INTEGER PRIMARY KEY,
+   "task" INTEGER NOT NULL REFERENCES "tasks"("pk"),
+   "at" TEXT NOT NULL,
+   "by" TEXT NOT NULL,
+   "text" TEXT NOT NULL,
+   "status" TEXT
+)""",
+        """CREATE INDEX "idx_notes_task_at"
+    ON "notes" ("task", "at")""",
     )
-    db.table("tasks").create(
-        {
-            "pk": int,
-            "plan": str,
-            "id": int,
-            "group_name": str,
-            "content": str,
-            "units": str,
-            "deadline": str,
-            "start": str,
-            "due": str,
-            "status": str,
-            "updated_at": str,
-        },
-        pk="pk",
-        not_null={"plan", "id", "group_name", "content", "units", "deadline", "status", "updated_at"},
-        defaults={"status": "todo"},
-        foreign_keys=[("plan", "plans", "name")],
-    )
-    db.table("tasks").create_index(["plan", "id"], unique=True)
-    db.table("tasks").create_index(["plan", "due"])
-    db.table("units").create({"id": int, "name": str}, pk="id", not_null={"name"})
-    db.table("units").create_index(["name"], unique=True)
-    db.table("task_units").create(
-        {"task": int, "unit": int, "position": int},
-        pk=("task", "position"),
-        not_null={"task", "unit", "position"},
-        foreign_keys=[("task", "tasks", "pk"), ("unit", "units", "id")],
-    )
-    db.table("task_units").create_index(["unit", "task"])
-    db.table("notes").create(
-        {"id": int, "task": int, "at": str, "by": str, "text": str, "status": str},
-        pk="id",
-        not_null={"task", "at", "by", "text"},
-        foreign_keys=[("task", "tasks", "pk")],
-    )
-    db.table("notes").create_index(["task", "at"])
+    for statement in statements:
+        conn.execute(statement)
 
 
-def _m002_note_counts(db: Database) -> None:
+def _m002_note_counts(conn: sqlite3.Connection) -> None:
     # A note may count towards a task's target (不少于4次); NULL for ordinary notes.
-    db.table("notes").add_column("count", int)
+    conn.execute('ALTER TABLE "notes" ADD COLUMN "count" INTEGER')
 
 
-def _m003_history(db: Database) -> None:
+def _m003_history(conn: sqlite3.Connection) -> None:
     """An append-only history of every change, and notes that can be retracted by undo."""
     statements = (
         """
@@ -121,31 +130,31 @@ def _m003_history(db: Database) -> None:
         """,
     )
     for statement in statements:
-        db.execute(statement)
+        conn.execute(statement)
 
 
-def _m004_counted_notes_index(db: Database) -> None:
+def _m004_counted_notes_index(conn: sqlite3.Connection) -> None:
     # Progress toward a target sums a few counted notes; without this index every
     # listing would read every note of every listed task to find them.
-    db.execute(
+    conn.execute(
         "CREATE INDEX notes_counted ON notes (task, count) WHERE count IS NOT NULL AND retracted_at IS NULL"
     )
 
 
-def _m005_event_keys(db: Database) -> None:
+def _m005_event_keys(conn: sqlite3.Connection) -> None:
     # A client-chosen key makes a note idempotent: a retry after a lost confirmation finds
     # the first write instead of making a second. The key lives on the event, which is
     # never updated or deleted, so a key stays taken even after undo or a removed task.
-    db.execute("ALTER TABLE events ADD COLUMN key TEXT")
-    db.execute("CREATE UNIQUE INDEX events_key ON events (key) WHERE key IS NOT NULL")
+    conn.execute("ALTER TABLE events ADD COLUMN key TEXT")
+    conn.execute("CREATE UNIQUE INDEX events_key ON events (key) WHERE key IS NOT NULL")
 
 
-def _m006_drop_task_units_text(db: Database) -> None:
+def _m006_drop_task_units_text(conn: sqlite3.Connection) -> None:
     # The units of a task live in task_units; this "、"-joined copy was written and never read.
-    db.execute("ALTER TABLE tasks DROP COLUMN units")
+    conn.execute("ALTER TABLE tasks DROP COLUMN units")
 
 
-def _m007_assignments(db: Database) -> None:
+def _m007_assignments(conn: sqlite3.Connection) -> None:
     """Each responsible unit's own part of a task (issue 12).
 
     Only tables: which units a task's 责任单位 cell means is the unit file's business,
@@ -177,12 +186,12 @@ def _m007_assignments(db: Database) -> None:
            WHERE assignment IS NOT NULL AND count IS NOT NULL AND retracted_at IS NULL""",
     )
     for statement in statements:
-        db.execute(statement)
+        conn.execute(statement)
 
 
-Migration = Callable[["Database"], None]
+Migration = Callable[[sqlite3.Connection], None]
 
-# Append only: a migration that has shipped is never edited, renamed or reordered.
+# Append only: a migration that has shipped never changes what it builds, and is never renamed or reordered.
 MIGRATIONS: list[Migration] = [
     _m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index, _m005_event_keys,
     _m006_drop_task_units_text, _m007_assignments,
@@ -210,8 +219,6 @@ def missing(conn: sqlite3.Connection, version: int) -> list[Migration]:
 def apply(conn: sqlite3.Connection, version: int, *, at: str) -> list[str]:
     """Bring the ledger on `conn` to every migration, inside the caller's write transaction;
     returns the names of those applied."""
-    import sqlite_utils
-
     todo = missing(conn, version)
     if not _tracked(conn):
         conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
@@ -219,9 +226,8 @@ def apply(conn: sqlite3.Connection, version: int, *, at: str) -> list[str]:
             "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
             [(name_of(migration), at) for migration in MIGRATIONS if migration not in todo],
         )
-    db = sqlite_utils.Database(conn)
     for migration in todo:
-        migration(db)
+        migration(conn)
         conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name_of(migration), at))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return [name_of(migration) for migration in todo]

@@ -1,9 +1,7 @@
 """The SQLite backend of `Storage`: with store/base.py (the SQL both backends share) and its
 migrations, the only code that speaks SQL to SQLite.
 
-An `SQLiteStore` owns one SQLite connection. Queries use plain `sqlite3`;
-`sqlite_utils` is imported only where the schema is built, so everyday commands
-stay light.
+An `SQLiteStore` owns one SQLite connection; queries and migrations use plain `sqlite3`.
 
 Concurrency: WAL lets readers run beside one writer; every write runs inside
 `BEGIN IMMEDIATE`, so a writer takes the write lock up front and waits (busy
