@@ -141,6 +141,8 @@ def _page_id(page: Path) -> str:
     return str(page.relative_to(ROOT))
 
 
+# Slow: a page runs every example through bash and the installed executable, 10 to 20 processes.
+@pytest.mark.slow
 @pytest.mark.parametrize("page", [p for p in PAGES if parse(p) and any(s.block for s in parse(p))], ids=_page_id)
 def test_examples_print_what_the_page_shows(page: Path, executable: str, tmp_path: Path):
     failures = []

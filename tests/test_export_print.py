@@ -5,22 +5,39 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import openpyxl
 import pytest
+from typer.testing import CliRunner
 
+from conftest import point_at
+from gongkai_cli.cli import app
 from gongkai_cli.columns import TASK_OFFICE as TASK_COLUMNS, TASK_PRINT as PRINT_COLUMNS
 from libreoffice import convert
+
+# The page set-up is the writer's, whatever the backend: every test reads one workbook, made
+# once from a SQLite ledger of the module's own (an export takes most of a second).
+pytestmark = pytest.mark.no_ledger
 
 LONG_NOTE = "已完成美丽乡村示范村创建信息公开，" * 6
 
 
-@pytest.fixture
-def book(gk, tmp_path):
-    gk("note", "3", LONG_NOTE)
-    target = tmp_path / "台账.xlsx"
-    assert gk("export", "-o", str(target)).exit_code == 0
-    return openpyxl.load_workbook(target)
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("print")
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        point_at(folder / "gongkai.db", monkeypatch)
+        assert runner.invoke(app, ["note", "3", LONG_NOTE], catch_exceptions=False).exit_code == 0
+        target = folder / "台账.xlsx"
+        assert runner.invoke(app, ["export", "-o", str(target)], catch_exceptions=False).exit_code == 0
+    return target
+
+
+@pytest.fixture(scope="module")
+def book(exported: Path) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(exported)
 
 
 def test_every_sheet_is_a4_landscape_with_titles_and_page_numbers(book):
@@ -65,8 +82,8 @@ def test_row_heights_grow_with_wrapped_text(book):
 
 
 @pytest.mark.slow
-def test_libreoffice_prints_the_printable_sheet_at_9_pt_or_more(book, tmp_path):
-    pdf = convert(tmp_path / "台账.xlsx", "pdf", tmp_path)
+def test_libreoffice_prints_the_printable_sheet_at_9_pt_or_more(exported, tmp_path):
+    pdf = convert(exported, "pdf", tmp_path)
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext (poppler-utils) is not installed")
     pages = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout

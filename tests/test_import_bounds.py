@@ -148,6 +148,7 @@ def test_a_cell_longer_than_excel_allows_is_refused(gongkai, tmp_path):
     no_english(message.replace(str(csv), ""))
 
 
+@pytest.mark.slow  # builds and imports tables of the row limit, a workbook and a CSV: seconds
 def test_more_task_rows_than_the_limit_are_refused(gongkai, tmp_path):
     path = hostile.many_rows(tmp_path / "tasks_2024.xlsx", tables.MAX_ROWS + 1, tasks=True)
     one_chinese_error(gongkai("import", str(path)), f"{tables.MAX_ROWS} 行")
@@ -158,6 +159,7 @@ def test_more_task_rows_than_the_limit_are_refused(gongkai, tmp_path):
     assert gongkai("import", str(csv)).returncode == 0
 
 
+@pytest.mark.slow  # two workbooks of the merge limit, each read whole: seconds
 def test_more_merged_cells_than_the_limit_are_refused(gongkai, tmp_path):
     # A few hundred kilobytes of <mergeCell> would otherwise build a dictionary entry per range.
     path = hostile.many_merges(tmp_path / "tasks_2024.xlsx", tables.MAX_MERGES + 1)
