@@ -248,3 +248,16 @@ def test_the_store_reports_facts_and_never_a_usage_refusal():
     for source in sorted(package.glob("*.py")):
         text = source.read_text(encoding="utf-8")
         assert "UsageError" not in text and "NotFound" not in text, source
+
+
+def test_a_refusal_keeps_its_declared_facts_and_refuses_others():
+    from gongkai_cli.store import DriverMissing, KeyUndone, NotAssigned
+
+    refusal = NotAssigned(40, "江桥镇", units=["马陆镇"])
+    assert (refusal.task_id, refusal.unit, refusal.units) == (40, "江桥镇", ["马陆镇"])
+    assert refusal.args == (40, "江桥镇", ["马陆镇"])
+    assert DriverMissing().args == ()
+    for wrong in (lambda: KeyUndone("k", 1), lambda: KeyUndone("k", 1, 2, 3), lambda: KeyUndone("k", 1, undone=2),
+                  lambda: DriverMissing("psycopg")):
+        with pytest.raises(TypeError, match="takes the facts"):
+            wrong()

@@ -13,14 +13,22 @@ import contextlib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, TypedDict, overload
+from typing import TYPE_CHECKING, NamedTuple, TypedDict, TypeVar, overload
 
 from ..models import Status
 
 if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+
     from .postgres import PostgresStore
     from .protocol import Storage
     from .sqlite import SQLiteStore
+else:
+    _C = TypeVar("_C")
+
+    # Only type checkers act on it (typing has it from Python 3.11 on); at run time it is a no-op.
+    def dataclass_transform(**_: object) -> Callable[[_C], _C]:
+        return lambda cls: cls
 
 # How long a command waits for another one's write lock unless GONGKAI_BUSY_TIMEOUT says otherwise.
 # A burst of cron jobs queues behind the longest write among them; see docs/reliability.md.
@@ -144,17 +152,30 @@ class TaskQuery(NamedTuple):
     order_by_due: bool = False
 
 
+@dataclass_transform()
 class Refusal(Exception):
-    """A fact that makes the store write nothing; the use case says what it means to the user."""
+    """A fact that makes the store write nothing; the use case says what it means to the user.
+
+    A kind of refusal declares its facts as annotations. Raised with them, in that order or by
+    name, it keeps each as an attribute and all of them as its `args`; type checkers read the
+    annotations as its constructor's parameters (`dataclass_transform`).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        names = tuple(vars(type(self)).get("__annotations__", ()))
+        facts = dict(zip(names, args, strict=False)) | kwargs  # more args than names: refused below
+        if len(args) > len(names) or facts.keys() != set(names):
+            raise TypeError(f"{type(self).__name__} takes the facts ({', '.join(names)})")
+        super().__init__(*(facts[name] for name in names))
+        for name in names:
+            setattr(self, name, facts[name])
 
 
 class AddedTasksHaveNotes(Refusal):
     """Undoing import `event_id` would delete tasks it added that have notes since."""
 
-    def __init__(self, event_id: int, task_ids: list[int]):
-        super().__init__(event_id, task_ids)
-        self.event_id = event_id
-        self.task_ids = task_ids
+    event_id: int
+    task_ids: list[int]
 
 
 # (plan, task id, text, status value, count): what a key's note says, compared field by field.
@@ -168,68 +189,68 @@ class KeyUsed(Refusal):
     `stored` and `asked`: (plan, task id, text, status value, count) of the two notes.
     """
 
-    def __init__(self, key: str, event_id: int, note: int, stored: NoteContent, asked: NoteContent):
-        super().__init__(key, event_id, note, stored, asked)
-        self.key, self.event_id, self.note, self.stored, self.asked = key, event_id, note, stored, asked
+    key: str
+    event_id: int
+    note: int
+    stored: NoteContent
+    asked: NoteContent
 
 
 class KeyUndone(Refusal):
     """A note's key belongs to note `note`, which undo `undone_by` retracted."""
 
-    def __init__(self, key: str, note: int, undone_by: int):
-        super().__init__(key, note, undone_by)
-        self.key, self.note, self.undone_by = key, note, undone_by
+    key: str
+    note: int
+    undone_by: int
 
 
 class NotAssigned(Refusal):
     """Task `task_id` has no assignment of `unit`; `units` are the ones it has."""
 
-    def __init__(self, task_id: int, unit: str, units: list[str]):
-        super().__init__(task_id, unit, units)
-        self.task_id, self.unit, self.units = task_id, unit, units
+    task_id: int
+    unit: str
+    units: list[str]
 
 
 class UnitRequired(Refusal):
     """A status for task `task_id`, which has several assignments, named none of them."""
 
-    def __init__(self, task_id: int, units: list[str]):
-        super().__init__(task_id, units)
-        self.task_id, self.units = task_id, units
+    task_id: int
+    units: list[str]
 
 
 class AlreadyAssigned(Refusal):
-    def __init__(self, task_id: int, units: list[str]):
-        super().__init__(task_id, units)
-        self.task_id, self.units = task_id, units
+    """Assigning would add to task `task_id` units it already has: `units`."""
+
+    task_id: int
+    units: list[str]
 
 
 class AssignmentHasNotes(Refusal):
     """Unassigning would drop the notes units wrote on their assignments of task `task_id`."""
 
-    def __init__(self, task_id: int, units: list[str]):
-        super().__init__(task_id, units)
-        self.task_id, self.units = task_id, units
+    task_id: int
+    units: list[str]
 
 
 class LastAssignment(Refusal):
     """Unassigning would leave task `task_id` with no unit at all."""
 
-    def __init__(self, task_id: int):
-        super().__init__(task_id)
-        self.task_id = task_id
+    task_id: int
 
 
 class UnitsChangedSince(Refusal):
     """Event `event_id` set one status for a whole task before it had assignments, and its
     units' statuses have differed since: which of them to put back is not known."""
 
-    def __init__(self, event_id: int, task_id: int):
-        super().__init__(event_id, task_id)
-        self.event_id, self.task_id = event_id, task_id
+    event_id: int
+    task_id: int
 
 
 class NotNewest(Refusal):
-    """The change asked to be undone is no longer the newest undoable one."""
+    """The change asked to be undone, `event_id`, is no longer the newest undoable one."""
+
+    event_id: int
 
 
 class NotADatabase(Refusal):
@@ -239,9 +260,7 @@ class NotADatabase(Refusal):
 class NotALedger(Refusal):
     """A backup file is a database but not a gongkai ledger: these tables are missing (none: version 0)."""
 
-    def __init__(self, missing: list[str]):
-        super().__init__(missing)
-        self.missing = missing
+    missing: list[str]
 
 
 class DriverMissing(Refusal):
@@ -251,9 +270,8 @@ class DriverMissing(Refusal):
 class BadServerURL(Refusal):
     """The driver cannot read the URL of a server's database; `reason` in its words."""
 
-    def __init__(self, url: ServerURL, reason: str):
-        super().__init__(url, reason)
-        self.url, self.reason = url, reason
+    url: ServerURL
+    reason: str
 
 
 def open_store(

@@ -46,9 +46,7 @@ _T = TypeVar("_T")
 class NotOwner(Refusal):
     """`server` commands need the tables' owner; `user` is not."""
 
-    def __init__(self, user: str):
-        super().__init__(user)
-        self.user = user
+    user: str
 
 
 class NoTeam(Refusal):
@@ -58,19 +56,15 @@ class NoTeam(Refusal):
 class BadLogin(Refusal):
     """The role `user` cannot be a unit's or the office's: `why` is missing, nologin or superuser."""
 
-    def __init__(self, user: str, why: str):
-        super().__init__(user, why)
-        self.user = user
-        self.why = why
+    user: str
+    why: str
 
 
 class AlreadyOther(Refusal):
     """The login is the office's (`unit` None) or another unit's, and must be revoked first."""
 
-    def __init__(self, user: str, unit: str | None):
-        super().__init__(user, unit)
-        self.user = user
-        self.unit = unit
+    user: str
+    unit: str | None
 
 
 class Login(NamedTuple):

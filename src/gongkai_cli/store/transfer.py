@@ -52,17 +52,14 @@ class Snapshot(NamedTuple):
 class NotEmpty(Refusal):
     """The target already holds a ledger's content: `counts` of the tables that have rows."""
 
-    def __init__(self, counts: Mapping[str, int]):
-        super().__init__(dict(counts))
-        self.counts = dict(counts)
+    counts: dict[str, int]
 
 
 class CountsDiffer(Refusal):
     """After loading, the target's rows per table were not the source's: nothing was kept."""
 
-    def __init__(self, expected: Mapping[str, int], found: Mapping[str, int]):
-        super().__init__(dict(expected), dict(found))
-        self.expected, self.found = dict(expected), dict(found)
+    expected: dict[str, int]
+    found: dict[str, int]
 
     def first(self) -> tuple[str, int, int]:
         """The first table that differs: (table, rows in the source, rows written)."""
@@ -79,5 +76,5 @@ def refuse_content(counts: Mapping[str, int]) -> None:
 def verify(expected: Mapping[str, int], found: Mapping[str, int]) -> dict[str, int]:
     """`found` when it is `expected` table for table, else CountsDiffer."""
     if dict(expected) != dict(found):
-        raise CountsDiffer(expected, found)
+        raise CountsDiffer(dict(expected), dict(found))
     return dict(found)
