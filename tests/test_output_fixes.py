@@ -106,6 +106,19 @@ def test_note_and_status_still_take_table_and_json_and_listings_all_five(run):
     assert listing.stderr == "错误：不支持的输出格式“xml”，可选：table、json、csv、tsv、markdown。\n"
 
 
+def test_tsv_writes_a_note_with_quotes_and_backslashes_as_typed(run):
+    """TSV has no quoting: a double quote in a note made show and log end in an internal error."""
+    typed = 'a "q" \\ b\tc\nd'
+    assert run("note", "40", typed).returncode == 0
+    flat = 'a "q" \\ b c d'
+    for args in (("show", "40"), ("log",), ("list", "--unit", "区政府办公室")):
+        result = run(*args, "-f", "tsv")
+        assert result.returncode == 0 and result.stderr == "", (args, result.stderr)
+        rows = [line.split("\t") for line in result.stdout.splitlines()]
+        assert len({len(row) for row in rows}) == 1, args  # no cell broke its row
+    assert flat in run("log", "-f", "tsv").stdout
+
+
 # -- help: example commands are never broken inside a word ----------------------------------
 
 EXAMPLES = {

@@ -124,8 +124,10 @@ def write_delimited(columns: Sequence[Column], records: Iterable[object], out: I
                     office: bool = False) -> None:
     """Scripts get the English keys and exact values; `office` files the 中文表头 and the shown text."""
     if tsv:
-        # TSV has no quoting: a tab or newline inside a value would break the row.
-        writer = csv.writer(out, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar=None, lineterminator="\n")
+        # TSV has no quoting: a tab or newline inside a value would break the row (_cell turns
+        # them into spaces), and a double quote is just a character, not one to escape.
+        writer = csv.writer(out, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None, escapechar=None,
+                            lineterminator="\n")
     else:
         writer = csv.writer(out, lineterminator="\n")
     writer.writerow(column.header if office else column.key for column in columns)
