@@ -216,7 +216,7 @@ def test_help_at_80_columns_is_chinese_whole_and_without_type_metavars(run, args
 @pytest.mark.no_ledger
 def test_list_help_shows_placeholders_and_every_status_word(run):
     text = run("list", "--help", extra_env={"COLUMNS": "80"}).stdout
-    assert "--unit 单位" in text and "--status 状态" in text and "--plan 计划" in text and "--db 文件" in text
+    assert "--unit 单位" in text and "--status 状态" in text and "--plan 计划" in text and "--db 文件或地址" in text
     flat = "".join(text.split())
     for word in ("未开始", "进行中", "已完成", "受阻", "已取消", "cancelled"):
         assert word in flat
