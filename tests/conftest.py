@@ -12,7 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 from gongkai_cli.cli import app
-from postgres import backend, deselect_sqlite_only, ledger_db, parametrize_backend, pg_server, pg_url  # noqa: F401  (fixtures: a real PostgreSQL server)
+from postgres import (  # noqa: F401  (fixtures: a real PostgreSQL server)
+    backend,
+    deselect_sqlite_only,
+    ledger_db,
+    other_ledger,
+    parametrize_backend,
+    pg_server,
+    pg_url,
+)
 
 TODAY = "2023-04-01"
 

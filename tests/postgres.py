@@ -12,7 +12,8 @@ conftest's `pytest_generate_tests` parametrizes that fixture for every test: `sq
 file in the test's tmp_path) and `postgres` (marked `postgres`, so `-m "not postgres"` drops
 it: a fresh database on the test server). GONGKAI_DB names that database, so the in-process
 CLI, `Ledger.open()` and every subprocess the test starts work on the backend under test.
-`ledger_db` is the same database as a string, for tests that hand it to a subprocess.
+`ledger_db` is the same database as a string, for tests that hand it to a subprocess, and
+`other_ledger` a second one on the same backend (another file, or another database).
 
 Both is the default because a test reaches its ledger through GONGKAI_DB, in-process or in
 a subprocess, without asking for any fixture: nothing in its signature says it never opens
@@ -31,6 +32,7 @@ or reads what a command left uses `query` and `snapshot` below, which speak to e
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import secrets
@@ -118,16 +120,34 @@ def pg_server() -> Iterator[Server]:
 @pytest.fixture
 def pg_url(pg_server: Server) -> Iterator[str]:
     """A fresh, empty database on the test server, owned by the test role; dropped afterwards."""
+    with fresh_database(pg_server) as url:
+        yield url
+
+
+@pytest.fixture
+def other_ledger(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A second ledger, not yet made, on the backend under test: a file beside the test's own,
+    or another fresh database on the test server."""
+    if backend == "sqlite":
+        yield str(tmp_path / "other.db")
+        return
+    with fresh_database(request.getfixturevalue("pg_server")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_database(server: Server) -> Iterator[str]:
+    """A new database on `server`, copied from the empty template; dropped when the block ends."""
     name = f"gongkai_test_{secrets.token_hex(6)}"
-    with pg_server.connect() as conn:
+    with server.connect() as conn:
         # PostgreSQL 15's default copies the template page by page through the WAL (about 150 ms
         # here); copying its files is about 25 ms, and the test server has fsync off anyway.
         strategy = " STRATEGY FILE_COPY" if conn.info.server_version >= 150000 else ""
         conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}{strategy}")
     try:
-        yield pg_server.database_url(name)
+        yield server.database_url(name)
     finally:
-        _drop(pg_server, name)
+        _drop(server, name)
 
 
 def _drop(server: Server, name: str) -> None:

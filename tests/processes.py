@@ -32,7 +32,7 @@ def drain_terminal(leader: int, shown: bytes = b"") -> bytes:
     return shown
 
 
-def cron_env(home: Path, db: Path, *, today: str, user: str) -> dict[str, str]:
+def cron_env(home: Path, db: Path | str, *, today: str, user: str) -> dict[str, str]:
     """What cron gives a job: almost nothing, plus the database, the day and the user a test fixes."""
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "TZ": "UTC", "GONGKAI_DB": str(db),
             "GONGKAI_TODAY": today, "GONGKAI_USER": user}

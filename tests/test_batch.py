@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 
 import pytest
@@ -100,23 +99,21 @@ def test_batch_csv_in_the_encodings_and_separators_plan_tables_accept(data):
     assert line.values["status"] in ("完成", "done")
 
 
-def test_ten_thousand_notes_in_one_process(executable, tmp_path):
-    """The size the issue names, through the installed executable (correctness, not timing)."""
-    db = tmp_path / "g.db"
+def test_ten_thousand_notes_in_one_process(executable, tmp_path, ledger_db):
+    """The size the issue names, through the installed executable (correctness, not timing),
+    on the backend under test; `check` then finds the ledger whole."""
+    db = ledger_db
     # Statuses on tasks with one responsible unit: a status needs no unit there.
     single = (8, 9, 13, 15, 21, 25, 28, 29, 30, 31, 34, 52, 74, 87, 88, 89, 91)
     lines = ["id,text,status"] + [f"{i % 91 + 1},第{i}条,{'doing' if i % 7 == 0 and i % 91 + 1 in single else ''}"
                                   for i in range(10_000)]
     batch = tmp_path / "10k.csv"
     batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    env = {"PATH": "/usr/bin:/bin", "GONGKAI_DB": str(db), "GONGKAI_USER": "脚本"}
+    env = {"PATH": "/usr/bin:/bin", "GONGKAI_DB": db, "GONGKAI_USER": "脚本"}
     result = subprocess.run([executable, "note", "--from", str(batch), "--quiet"], check=False, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert note_count(db) == 10_000
-    conn = sqlite3.connect(db)
-    try:
-        assert conn.execute("SELECT count(*) FROM events WHERE action IN ('note', 'status')").fetchone()[0] == 10_000
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        conn.close()
+    assert query(db, "SELECT count(*) FROM events WHERE action IN ('note', 'status')")[0][0] == 10_000
+    checked = subprocess.run([executable, "check"], check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stderr

@@ -65,14 +65,14 @@ def test_listing_csv_and_tsv_guard_text_but_not_numbers(gk, tmp_path):
     assert tsv[1].split("\t")[:4] == ["1", "2024", "'@组", "'=1+1"]
 
 
-def test_exported_csv_imports_back_to_the_same_text(gk, tmp_path, monkeypatch):
+def test_exported_csv_imports_back_to_the_same_text(gk, tmp_path, monkeypatch, other_ledger):
     gk("import", str(write_csv(tmp_path / "p2024.csv", PLAN)))
     before = json.loads(gk("list", "-f", "json").stdout)
     assert [t["content"] for t in before] == ["=1+1", "-减号开头", "'=已有撇号"]
     target = tmp_path / "tasks_2024.csv"
     assert gk("export", "-o", str(target)).exit_code == 0
 
-    monkeypatch.setenv("GONGKAI_DB", str(tmp_path / "other.db"))
+    monkeypatch.setenv("GONGKAI_DB", other_ledger)
     assert gk("import", str(target)).exit_code == 0
     after = json.loads(gk("list", "-f", "json").stdout)
     assert [(t["group"], t["content"]) for t in after] == [(t["group"], t["content"]) for t in before]
@@ -90,7 +90,7 @@ def test_csv_file_has_a_bom_and_a_pipe_has_none(executable, tmp_path):
     import os
     import subprocess
 
-    env = {**os.environ, "GONGKAI_DB": str(tmp_path / "bom.db")}
+    env = dict(os.environ)  # GONGKAI_DB: the backend under test
     piped = subprocess.run([executable, "export", "-f", "csv"], capture_output=True, env=env, timeout=120, check=True)
     assert piped.stdout.startswith("序号".encode())
     target = tmp_path / "任务.csv"

@@ -221,7 +221,7 @@ def test_khal_lists_the_event_vdir(gk, tmp_path):
 def test_vdir_never_deletes_a_calendar_file_the_user_saved_in_the_folder(executable, tmp_path):
     """`export -o DIR/x.ics` then `export -f vdir -o DIR`: x.ics carries our PRODID and this
     plan's UIDs, but its name is not one gongkai gives a task file, so it stays."""
-    env = {**os.environ, "GONGKAI_DB": str(tmp_path / "gongkai.db")}
+    env = dict(os.environ)  # GONGKAI_DB: the backend under test
 
     def run(*args):
         result = subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",

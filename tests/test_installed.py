@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from postgres import is_server
 from processes import cron_env, drain_terminal
 
 
@@ -215,7 +216,7 @@ def test_help_at_80_columns_is_chinese_whole_and_without_type_metavars(run, args
 @pytest.mark.no_ledger
 def test_list_help_shows_placeholders_and_every_status_word(run):
     text = run("list", "--help", extra_env={"COLUMNS": "80"}).stdout
-    assert "--unit 单位" in text and "--status 状态" in text and "--plan 计划" in text and "--db 文件" in text
+    assert "--unit 单位" in text and "--status 状态" in text and "--plan 计划" in text and "--db 文件或地址" in text
     flat = "".join(text.split())
     for word in ("未开始", "进行中", "已完成", "受阻", "已取消", "cancelled"):
         assert word in flat
@@ -287,14 +288,13 @@ def test_framework_errors_have_the_one_line_chinese_shape(run, args, expected):
     assert (result.returncode, result.stdout, result.stderr) == (2, "", expected + "\n")
 
 
-def test_plan_and_db_work_after_the_command_name(run, tmp_path):
+def test_plan_and_db_work_after_the_command_name(run, other_ledger):
     assert run("list", "--plan", "2023", "--unit", "区财政局", "--format", "json").returncode == 0
     assert json.loads(run("show", "40", "--plan", "2023", "--format", "json").stdout)["plan"] == "2023"
-    other = tmp_path / "other.db"
-    made = run("init", "--db", str(other))
-    assert made.returncode == 0 and other.exists()
-    assert run("note", "40", "x", "--db", str(other), "--quiet").returncode == 0
-    assert len(json.loads(run("show", "40", "--db", str(other), "-f", "json").stdout)["notes"]) == 1
+    made = run("init", "--db", other_ledger)
+    assert made.returncode == 0 and "2023（91 项）" in made.stdout
+    assert run("note", "40", "x", "--db", other_ledger, "--quiet").returncode == 0
+    assert len(json.loads(run("show", "40", "--db", other_ledger, "-f", "json").stdout)["notes"]) == 1
     assert json.loads(run("show", "40", "-f", "json").stdout)["notes"] == []
     missing = run("export", "--plan", "2099")
     assert missing.returncode == 3 and "2099" in missing.stderr
@@ -325,10 +325,9 @@ def test_gongkai_plan_selects_a_plan_to_work_on_but_does_not_name_an_import(run,
     assert {p["name"] for p in json.loads(run("plans", "-f", "json").stdout)} == {"2023", "2028", "甲", "乙"}
 
 
-def test_tab_completion_sees_db_after_the_command_name(run, tmp_path):
-    other = tmp_path / "other.db"
-    run("init", "--db", str(other))
-    result = run(extra_env={"_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": f"gongkai list --db {other} --unit 区财",
+def test_tab_completion_sees_db_after_the_command_name(run, tmp_path, other_ledger):
+    run("init", "--db", other_ledger)
+    result = run(extra_env={"_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": f"gongkai list --db {other_ledger} --unit 区财",
                             "COMP_CWORD": "5", "GONGKAI_DB": str(tmp_path / "nowhere" / "x.db")})
     assert result.returncode == 0
     assert "区财政局" in result.stdout.split()
@@ -400,9 +399,9 @@ _AFTER_THE_NAME = [
 ]
 
 
-def test_plan_and_db_after_the_name_of_every_command_that_uses_them(run, tmp_path):
+def test_plan_and_db_after_the_name_of_every_command_that_uses_them(run, tmp_path, other_ledger):
     run("init")
-    other = tmp_path / "other.db"
+    other = other_ledger
     table = tmp_path / "tasks_2024.csv"
     table.write_text("id,group,content,units,deadline\n1,组,二〇二四年的任务,区财政局,全年\n", encoding="utf-8")
     assert run("import", str(table), "--db", str(other), "--plan", "2024").returncode == 0
@@ -412,7 +411,9 @@ def test_plan_and_db_after_the_name_of_every_command_that_uses_them(run, tmp_pat
         assert printed_from_2024(result.stdout), (args, result.stdout)
     assert [p["name"] for p in json.loads(run("plans", "--db", str(other), "-f", "json").stdout)] == ["2024"]
     copy = tmp_path / "copy.db"
-    for args in (["backup", str(copy)], ["check"], ["restore", str(copy), "--yes"]):
+    # A server's ledger is backed up by `copy` (and pg_dump); backup and restore are a file's.
+    kept = (["copy", "--to", str(copy)],) if is_server(other) else (["backup", str(copy)], ["restore", str(copy), "--yes"])
+    for args in (kept[0], ["check"], *kept[1:]):
         result = run(*args, "--db", str(other))
         assert result.returncode == 0, (args, result.stderr)
     assert run("log", "-f", "json").stdout.count('"action": "note"') == 0  # the default ledger saw nothing

@@ -1,4 +1,4 @@
-"""Status words: what clerks type for each status (docs/dates.md)."""
+"""Status words: what clerks type for each status (docs/dates.md); the order a history payload is shown in."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from gongkai_cli.errors import UsageError
 from gongkai_cli.inputs import parse_status
-from gongkai_cli.models import STATUS_WORDS, Status
+from gongkai_cli.models import STATUS_WORDS, Event, Status
 
 pytestmark = pytest.mark.no_ledger
 
@@ -49,3 +49,28 @@ def test_the_words_page_lists_every_status_word():
     page = DOC.read_text(encoding="utf-8")
     for word in (w for group in STATUS_WORDS.values() for w in group):
         assert word in page
+
+
+def _event(action: str, before, after, undoes_action: str | None = None) -> Event:
+    return Event(id=2, at="2023-04-01T09:00:00+08:00", by="甲", action=action, plan="2023", task=None,
+                 before=before, after=after, undoes=1 if undoes_action else None, undoes_action=undoes_action)
+
+
+def test_a_payload_is_shown_in_its_actions_key_order_whatever_order_it_was_read_in():
+    """As a server's jsonb returns them: keys by length. Shown as the store writes them (models.PAYLOAD_KEYS)."""
+    task = {"due": None, "group": "g", "start": None, "units": ["乙"], "content": "c", "deadline": "全年"}
+    read = {"plan": None, "tasks": {"3": task, "12": None, "100": task}, "assignments": {}}
+    shown = _event("import", read, None).shown("before")
+    assert list(shown) == ["plan", "tasks", "assignments"]
+    assert list(shown["tasks"]) == ["3", "12", "100"]
+    assert list(shown["tasks"]["3"]) == ["group", "content", "units", "deadline", "start", "due"]
+    status = _event("status", {"units": {"区农业农村委": "todo", "区交通委": "doing"}, "status": "todo"},
+                    {"all": True, "note": 4, "text": "t", "status": "done", "later": 1, "count": 2})
+    assert list(status.shown("before")) == ["status", "units"]
+    assert list(status.shown("before")["units"]) == ["区交通委", "区农业农村委"]  # code point order
+    assert list(status.shown("after")) == ["note", "text", "count", "status", "all", "later"]  # unknown keys last
+    undo = _event("undo", status.after, status.before, undoes_action="status")
+    assert list(undo.shown("before")) == ["note", "text", "count", "status", "all", "later"]
+    assert list(undo.shown("after")) == ["status", "units"]
+    assert list(_event("newer", {"b": 1, "a": {"d": 1, "c": 2}}, None).shown("before")["a"]) == ["c", "d"]
+    assert _event("note", None, {"text": "x", "note": 1}).shown("before") is None

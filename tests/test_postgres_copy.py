@@ -1,8 +1,10 @@
 """`gongkai copy`: a whole ledger, history and all, from a SQLite file to a server and back,
-exactly; into an empty target only; whole or not at all; from one snapshot of the source."""
+exactly (event payloads: the same JSON, not necessarily the same text); into an empty target
+only; whole or not at all; from one snapshot of the source."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 
 from gongkai_cli.store import ServerURL
 from gongkai_cli.store.sqlite import SQLiteStore
-from gongkai_cli.store.transfer import TABLES
+from gongkai_cli.store.transfer import PAYLOADS, TABLES
 from processes import cron_env
 
 pytestmark = pytest.mark.postgres
@@ -68,13 +70,18 @@ def build_history(run: Runner, db: str, home: Path) -> None:
 
 
 def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every copied table, every column with its SQLite type, in key order."""
+    """Every row of every copied table, every column with its SQLite type, in key order; event
+    payloads as the JSON they hold, not their text, which a server's jsonb does not keep (key
+    order, spacing: store/transfer.py)."""
     conn = sqlite3.connect(path)
     try:
         found = {}
         for table, columns in TABLES.items():
             selected = ", ".join(f'"{column}", typeof("{column}")' for column in columns)
-            found[table] = conn.execute(f"SELECT {selected} FROM {table} ORDER BY {', '.join(columns)}").fetchall()
+            rows = conn.execute(f"SELECT {selected} FROM {table} ORDER BY {', '.join(columns)}").fetchall()
+            payloads = {2 * columns.index(column) for column in PAYLOADS if column in columns}
+            found[table] = [tuple(json.loads(value) if index in payloads and value is not None else value
+                                  for index, value in enumerate(row)) for row in rows]
         return found
     finally:
         conn.close()

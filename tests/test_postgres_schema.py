@@ -55,7 +55,7 @@ def test_a_fresh_database_gets_the_whole_schema(pg_url):
     assert set(tables) == {"plans", "tasks", "units", "task_units", "assignments", "notes", "events", "migrations"}
     assert tables["tasks"]["due"] == "date"
     assert tables["notes"]["at"] == "timestamp with time zone"
-    assert tables["events"]["after"] == "json"  # not jsonb: key order is kept (postgres_schema's docstring)
+    assert tables["events"]["before"] == tables["events"]["after"] == "jsonb"  # since m004 (test_postgres_payloads.py)
     assert tables["assignments"]["lead"] == "boolean"
     with psycopg.connect(pg_url) as conn:
         identities = conn.execute(
@@ -97,9 +97,9 @@ def test_reopening_changes_nothing(pg_url):
 
 def test_a_missing_middle_migration_is_applied(pg_url):
     """Two branches each adding one: a ledger that had the later one still gets the other."""
-    first, middle, last = postgres_schema.MIGRATIONS
+    first, middle, *later = postgres_schema.MIGRATIONS
     with psycopg.connect(pg_url) as conn, conn.transaction():
-        postgres_schema.apply(conn, [first, last])
+        postgres_schema.apply(conn, [first, *later])
     upgraded = []
     store = open_store(pg_url, on_upgrade=lambda store, applied: upgraded.append(applied))
     store.close()

@@ -247,7 +247,7 @@ def _build_command(name: str) -> click.Command:
     command = typer.main.get_command_from_info(
         info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
     )
-    command.params.append(_after_option("db", "--db", "文件", DB_HELP))
+    command.params.append(_after_option("db", "--db", DB_METAVAR, DB_HELP))
     if name in PLAN_COMMANDS:
         command.params.append(_after_option("plan", "--plan", "计划", PLAN_RULE_HELP))
     return command
@@ -435,11 +435,14 @@ def _argument_usage(param: TyperArgument) -> str:
     return name if param.required else f"[{name}]"
 
 
+# What --db takes: a SQLite file or a server's postgresql:// URL.
+DB_METAVAR = "文件或地址"
+
 # Placeholders for options declared without a metavar: what the value means, in words.
 _PLACEHOLDERS = {
     "--format": "格式", "--output": "文件", "--from": "文件", "--by": "姓名", "--note": "说明",
     "--status": "状态", "--since": "日期", "--before": "日期", "--after": "日期", "--count": "次数",
-    "--unit": "单位", "--plan": "计划", "--db": "文件", "--within": "期限", "--year": "年度",
+    "--unit": "单位", "--plan": "计划", "--db": DB_METAVAR, "--within": "期限", "--year": "年度",
     "--ics-kind": "类型", "--alarm": "提前量",
 }
 
@@ -542,7 +545,7 @@ class GlobalOptions(NamedTuple):
 DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db），或团队模式的 postgresql:// 地址。"
 
 DbOption = typer.Option(
-    None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar="文件", help=DB_HELP,
+    None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar=DB_METAVAR, help=DB_HELP,
 )
 PlanOption = typer.Option(None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, metavar="计划", help=PLAN_RULE_HELP)
 

@@ -10,7 +10,7 @@ import enum
 import re
 from collections.abc import Iterable
 from datetime import date
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
 from .targets import detect_target
 
@@ -309,6 +309,52 @@ def decode_payload(action: str | None, *, before: JsonObject | None, after: Json
     return OtherPayload(action, before, after)
 
 
+# The order a payload's keys are shown in, per action and side (before, after): the order the
+# store writes them (store/common.py), so that `log --format json` is the same whichever
+# database returns the payload and in whatever order it keeps keys (PostgreSQL's jsonb keeps
+# none: it sorts them by length). A shape is a dict (these keys, in this order, each with its
+# value's shape), ("id", shape) (a map by task id, in numeric order), ("name", shape) (a map by
+# unit name, in code point order), [shape] (a list) or None (anything). Keys a shape does not
+# name (a later release's) follow the named ones in code point order, as do all keys of an
+# action this release does not know.
+PayloadShape = dict[str, "PayloadShape"] | tuple[str, "PayloadShape"] | list["PayloadShape"] | None
+_NOTE_KEYS: PayloadShape = dict.fromkeys(("note", "text", "count", "unit", "status", "all"))
+_ASSIGNMENT_KEYS: PayloadShape = {"status": None, "assignments": [
+    dict.fromkeys(("unit", "via", "lead", "vague", "manual", "position", "status", "updated_at")),
+]}
+_IMPORT_KEYS: PayloadShape = {
+    "plan": dict.fromkeys(("year", "source", "imported_at")),
+    "tasks": ("id", dict.fromkeys(("group", "content", "units", "deadline", "start", "due"))),
+    "units": None,
+    "assignments": ("id", [dict.fromkeys(("unit", "via", "lead", "vague"))]),
+}
+PAYLOAD_KEYS: dict[str, tuple[PayloadShape, PayloadShape]] = {
+    "note": (None, _NOTE_KEYS),
+    "status": ({"status": None, "unit": None, "units": ("name", None)}, _NOTE_KEYS),
+    "assign": (_ASSIGNMENT_KEYS, _ASSIGNMENT_KEYS),
+    "unassign": (_ASSIGNMENT_KEYS, _ASSIGNMENT_KEYS),
+    "import": (_IMPORT_KEYS, _IMPORT_KEYS),
+}
+
+
+def in_key_order(value: Any, shape: PayloadShape = None) -> Any:
+    """`value` (decoded JSON) with the keys of each object in the order `shape` gives them."""
+    if isinstance(value, list):
+        item = shape[0] if isinstance(shape, list) else None
+        return [in_key_order(entry, item) for entry in value]
+    if not isinstance(value, dict):
+        return value
+    if isinstance(shape, dict):
+        keys = [key for key in shape if key in value] + sorted(key for key in value if key not in shape)
+        return {key: in_key_order(value[key], shape.get(key)) for key in keys}
+    if isinstance(shape, tuple):
+        kind, inner = shape
+        # Task ids are written without leading zeros, so the shorter one is the smaller.
+        ordered = sorted(value, key=lambda key: (len(key), key)) if kind == "id" else sorted(value)
+        return {key: in_key_order(value[key], inner) for key in ordered}
+    return {key: in_key_order(value[key]) for key in sorted(value)}
+
+
 class Event(NamedTuple):
     """One recorded change in the append-only history.
 
@@ -336,6 +382,20 @@ class Event(NamedTuple):
             undone = decode_payload(self.undoes_action, before=self.after, after=self.before)
             return UndoPayload(undoes=self.undoes, undone=undone)
         return decode_payload(self.action, before=self.before, after=self.after)
+
+    def shown(self, side: Literal["before", "after"]) -> JsonObject | None:
+        """Its `before` or `after` with the keys in the fixed order of its action (PAYLOAD_KEYS),
+        whatever order the database kept: what renderers show. An undo's before is what the
+        change it reverted wrote after, and the other way round."""
+        if self.action == "undo":
+            shapes = PAYLOAD_KEYS.get(self.undoes_action or "", (None, None))[::-1]
+        else:
+            shapes = PAYLOAD_KEYS.get(self.action, (None, None))
+        value, shape = (self.before, shapes[0]) if side == "before" else (self.after, shapes[1])
+        if value is None:
+            return None
+        ordered: JsonObject = in_key_order(value, shape)
+        return ordered
 
 
 class Commit(NamedTuple):

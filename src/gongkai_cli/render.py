@@ -57,6 +57,7 @@ from .models import (
     StatusPayload,
     Task,
     UndoPayload,
+    in_key_order,
 )
 from .text import inert, inert_line, markdown_text
 from .writers import (
@@ -469,8 +470,9 @@ def _described(payload: Payload) -> str:
     if isinstance(payload, ImportPayload):
         new_plan = "，新建计划" if payload.new_plan else ""
         return f"导入 {payload.source}：新增 {payload.added} 项，更新 {payload.updated} 项{new_plan}"
-    # Actions added by later versions still show, if less nicely.
-    before, after = (json.dumps(side, ensure_ascii=False) for side in (payload.before, payload.after))
+    # Actions added by later versions still show, if less nicely; their keys in code point
+    # order (models.in_key_order), as on either backend.
+    before, after = (json.dumps(in_key_order(side), ensure_ascii=False) for side in (payload.before, payload.after))
     return f"{payload.action}：{before} → {after}"
 
 
@@ -483,7 +485,10 @@ def _before_label(payload: StatusPayload) -> str:
     counts = Counter(payload.units_before)
     if len(counts) == 1:
         return payload.units_before[0].label
-    return "、".join(f"{status.label} {n} 个单位" for status, n in counts.most_common())
+    # Ties in the order of the statuses, not of the units in the payload, which a server does not keep.
+    order = list(Status)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], order.index(item[0])))
+    return "、".join(f"{status.label} {n} 个单位" for status, n in ranked)
 
 
 def headline(event: Event) -> str:

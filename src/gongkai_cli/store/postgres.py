@@ -155,7 +155,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
 
     _LIKE = "ILIKE"
     _IMPORT_WROTE_TASK = """(
-        jsonb_exists(e.before::jsonb -> 'tasks', :task_key) OR jsonb_exists(e.after::jsonb -> 'tasks', :task_key))"""
+        jsonb_exists(e.before -> 'tasks', :task_key) OR jsonb_exists(e.after -> 'tasks', :task_key))"""
 
     @classmethod
     def connect(cls, url: ServerURL, timeout: float = BUSY_TIMEOUT_SECONDS) -> psycopg.Connection[tuple[Any, ...]]:
@@ -215,6 +215,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
                     new = not postgres_schema.exists(self.conn)
                     if not new:
                         self._refuse_newer(postgres_schema.applied(self.conn))
+                        self._refuse_upgrade_by_other()
                     applied = postgres_schema.apply(self.conn)
                     if new and on_create is not None:
                         on_create(self)
@@ -224,6 +225,17 @@ class PostgresStore(base.SQLStore[ServerURL]):
                 # A connection that broke took its lock with it; the error that broke it is the one to report.
                 with contextlib.suppress(psycopg.Error):
                     self.conn.execute("SELECT pg_advisory_unlock(%s)", (postgres_schema.SCHEMA_LOCK,))
+
+    def _refuse_upgrade_by_other(self) -> None:
+        # Only the tables' owner may change them: a unit's or the office's login that meets a
+        # ledger the release has new migrations for says who must open it first.
+        names = [postgres_schema.name_of(migration)
+                 for migration in postgres_schema.missing(postgres_schema.applied(self.conn))]
+        if names and not postgres_schema.owned(self.conn):
+            raise StoreError(
+                f"数据库“{self.url}”的台账需要升级（{'、'.join(names)}），只有表的所有者能升级："
+                "请所有者先用本程序运行一次任意命令，例如 gongkai plans。"
+            )
 
     def _refuse_newer(self, names: Sequence[str]) -> None:
         if newer := postgres_schema.unknown(names):
@@ -324,7 +336,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
 
     @staticmethod
     def _json(value: Any) -> dict[str, Any] | None:
-        # json columns come back parsed.
+        # jsonb columns come back parsed, their keys in jsonb's order (models.Event.shown orders them).
         payload: dict[str, Any] | None = value
         return payload
 
@@ -361,7 +373,8 @@ class PostgresStore(base.SQLStore[ServerURL]):
                 self.conn.execute("ROLLBACK")
 
     def _rows(self, table: str) -> Iterator[tuple[object, ...]]:
-        # Payloads as the text stored (json keeps it verbatim), not parsed and dumped again.
+        # Payloads as jsonb prints them: the same JSON as written, not necessarily the same text
+        # (key order, spacing; postgres_schema's docstring).
         columns = ", ".join(f'"{column}"::text' if column in transfer.PAYLOADS else f'"{column}"'
                             for column in transfer.TABLES[table])
         # Raised here, as this database's: the rows are read while another database is written.
@@ -511,8 +524,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         self._append_events(rows)
 
     def _append_events(self, rows: Sequence[common.EventRow], *, undoes: int | None = None) -> list[int]:
-        """Append events with the ids SQLite would give them; their ids. The text of each payload
-        is stored as written (json keeps it verbatim), so `log` shows its keys in their order."""
+        """Append events with the ids SQLite would give them; their ids."""
         if not rows:
             return []
         first = self._next_id("events")

@@ -3,13 +3,17 @@
 The ledger lives in a schema of its own, `gongkai`, so that it can share a database
 with other applications, and "is this database a ledger" is "does the schema exist".
 The tables are those of the SQLite ledger after its m007_assignments, in the engine's
-own types: identity keys, `date`, `timestamptz`, `boolean`, `json` event payloads, and
+own types: identity keys, `date`, `timestamptz`, `boolean`, `jsonb` event payloads, and
 CHECK constraints on statuses.
 
-Event payloads are `json`, not `jsonb`: jsonb keeps no key order, and `log --format json`
-prints a payload with its keys in the order they were written, on either backend (seen:
-the same ledger's log differed in key order under jsonb). `json` is checked to be JSON
-on the way in and kept verbatim; a query that looks inside casts it (`::jsonb`).
+Event payloads are `jsonb` (since m004_jsonb_payloads; m001 made them `json`): parsed once
+when written, and read by key (`after ->> 'note'`, `jsonb_exists`) without a cast. jsonb
+keeps neither the text nor the key order a payload was written with (it sorts keys by
+length), so nothing shown may depend on either: renderers show payloads from the typed
+records and the fixed key order per action in models.py (`Event.shown`, PAYLOAD_KEYS), and
+`log --format json` is the same on both backends. A copy (store/transfer.py) carries a
+server's payloads as jsonb prints them: a SQLite ledger copied to a server and back has the
+same payloads, but their stored text may differ in key order and spacing.
 
 Keys are identities BY DEFAULT, not ALWAYS: copying a ledger between the backends keeps
 its keys (event payloads name note ids), and the copy then moves each identity past
@@ -176,10 +180,39 @@ def _m003_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         conn.execute(statement)
 
 
+def _m004_jsonb_payloads(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    # Event payloads as jsonb: parsed once on the way in, and read by key without a cast.
+    # A column's type cannot change under a policy that reads it (server init's unit_append
+    # reads after ->> 'note'), so the history's policies are set aside and made again, as
+    # they were, around the change. Rewriting the table takes its lock for the duration
+    # and fires no trigger: the append-only ones stay as they are.
+    from psycopg import sql
+
+    policies = conn.execute(
+        """SELECT policyname, permissive, cmd, roles, qual, with_check FROM pg_policies
+           WHERE schemaname = current_schema() AND tablename = 'events' ORDER BY policyname"""
+    ).fetchall()
+    for name, *_ in policies:
+        conn.execute(sql.SQL("DROP POLICY {} ON events").format(sql.Identifier(str(name))))
+    conn.execute("""ALTER TABLE events ALTER COLUMN before TYPE jsonb USING before::jsonb,
+                                       ALTER COLUMN after TYPE jsonb USING after::jsonb""")
+    for name, permissive, command, roles, using, check in policies:
+        assert isinstance(roles, list)
+        parts = [sql.SQL("CREATE POLICY {} ON events AS {} FOR {} TO {}").format(
+            sql.Identifier(str(name)), sql.SQL(str(permissive)), sql.SQL(str(command)),
+            sql.SQL(", ").join(sql.SQL("PUBLIC") if role == "public" else sql.Identifier(str(role)) for role in roles),
+        )]
+        if using is not None:
+            parts.append(sql.SQL("USING ({})").format(sql.SQL(str(using))))
+        if check is not None:
+            parts.append(sql.SQL("WITH CHECK ({})").format(sql.SQL(str(check))))
+        conn.execute(sql.SQL(" ").join(parts))
+
+
 Migration = Callable[["psycopg.Connection[tuple[object, ...]]"], None]
 
 # Append only: a migration that has shipped is never edited, renamed or reordered.
-MIGRATIONS: list[Migration] = [_m001_ledger, _m002_events_append_only, _m003_indexes]
+MIGRATIONS: list[Migration] = [_m001_ledger, _m002_events_append_only, _m003_indexes, _m004_jsonb_payloads]
 
 
 def name_of(migration: Migration) -> str:
@@ -190,6 +223,15 @@ def name_of(migration: Migration) -> str:
 def exists(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     """Whether the database on `conn` holds a ledger (the schema and its migrations table)."""
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.migrations",)).fetchone() == (True,)
+
+
+def owned(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    """Whether the login on `conn` may change the ledger's tables (it owns them, or is a member of
+    the role that does): who can apply migrations."""
+    return conn.execute(
+        "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(%s)",
+        (f"{SCHEMA}.events",),
+    ).fetchone() == (True,)
 
 
 def applied(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:

@@ -7,8 +7,10 @@ all, and counts every table again before committing: the copy is whole or not th
 
 Rows travel in one portable form, the SQLite ledger's: dates and timestamps as ISO 8601 text
 (timestamps in the office's time zone, dates.tz(), as dates.timestamp writes them), flags as
-0/1, event payloads as the JSON text they were written as. A SQLite ledger therefore goes
-to a server and back unchanged, byte for byte in every column.
+0/1, event payloads as JSON text. A SQLite ledger therefore goes to a server and back
+unchanged, byte for byte in every column but the payloads: a server keeps them as jsonb,
+which keeps their JSON but not their text, so the copy back holds the same JSON with its keys
+in jsonb's order and jsonb's spacing. Nothing shown depends on either (models.Event.shown).
 
 No SQL here: each store reads and writes its own tables (`snapshot`, `load`).
 """
@@ -38,7 +40,7 @@ ORDER: dict[str, str] = {
 }
 # Columns that are booleans on a server and 0/1 in a SQLite file.
 FLAGS = frozenset({"lead", "vague", "manual"})
-# Event payloads: json on a server, TEXT in a SQLite file; copied as the text written.
+# Event payloads: jsonb on a server, TEXT in a SQLite file; copied as JSON text.
 PAYLOADS = frozenset({"before", "after"})
 
 
