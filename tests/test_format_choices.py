@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-import click
 import pytest
 import typer.main
+from typer import _click as click
 
 from gongkai_cli.cli import app
 
