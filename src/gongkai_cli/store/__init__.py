@@ -146,7 +146,7 @@ class TaskQuery(NamedTuple):
 
 class UnitFile(NamedTuple):
     """An office's unit file as a server's ledger keeps it (`gongkai server units`): its text
-    (decoded, checked by units.parse_directory before it is stored), the name it had, and when
+    (decoded, checked by units.read_to_store before it is stored), the name it had, and when
     (ISO 8601, as dates.timestamp writes it) and by whom it was stored."""
 
     name: str
