@@ -520,8 +520,9 @@ def section_server(city: Path, url: str, runs: int, env: dict) -> None:
             sq_argv = gk(city, *plan_args, *probe.city_args, *probe.output)
             (pg_exit, pg_out), (sq_exit, sq_out) = printed(pg_argv, env), printed(sq_argv, env)
             if pg_exit or sq_exit:
-                # A server ledger reads the bundled unit file, not the city's: a unit only the
-                # city's file knows is refused there. Nothing to time; the row says so.
+                # A server ledger copied before `copy` carried the unit file reads the bundled
+                # one, not the city's: a unit only the city's file knows is refused there.
+                # Nothing to time; the row says so.
                 failed = f"exit {pg_exit} on PG, {sq_exit} on SQLite"
                 query_rows.append([f"`{probe.label}`", where, failed, "", "", "", "", "", "", mark(False), ""])
                 process_rows.append([f"`{probe.label}`", where, failed, "", "", "", mark(False), "**no**"])

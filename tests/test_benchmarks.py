@@ -182,7 +182,7 @@ def test_run_compares_the_city_on_a_server_with_the_sqlite_city(city: Path, exec
     rows = [line for line in out.splitlines() if line.startswith("| `")]
     # 19 reads × 2 plans, in-process and whole process
     assert len(rows) == 76
-    # A server ledger reads the bundled unit file, the SQLite city its own units.csv: reads that
-    # name or list the city's units may differ (or be refused on the server), and say so.
+    # `copy` carries the city's units.csv into the server's ledger, so reads agree; a row that
+    # differs (or is refused on the server) would say so.
     assert all(row.rstrip(" |").endswith(("yes", "**no**", "✅", "❌")) for row in rows)
     assert any(row.rstrip(" |").endswith("yes") for row in rows)

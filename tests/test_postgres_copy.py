@@ -14,6 +14,7 @@ import pytest
 from gongkai_cli.store import ServerURL
 from gongkai_cli.store.sqlite import SQLiteStore
 from gongkai_cli.store.transfer import PAYLOADS, TABLES
+from gongkai_cli.usecases.session import DATA_DIR, UNIT_FILE
 from processes import cron_env
 
 pytestmark = pytest.mark.postgres
@@ -105,9 +106,14 @@ def run(executable: str, tmp_path: Path) -> Runner:
 
 
 def test_a_ledger_with_history_goes_to_a_server_and_back_exactly(run: Runner, tmp_path: Path, pg_url: str):
-    first, back = tmp_path / "office.db", tmp_path / "back.db"
+    first, back = tmp_path / "office.db", tmp_path / "back" / "back.db"
+    back.parent.mkdir()
+    # The office's own unit file beside its ledger goes along, to the server and back beside the copy.
+    units = (DATA_DIR / UNIT_FILE).read_text(encoding="utf-8").replace("区财政局,department,,", "区财政局,department,财政,")
+    (tmp_path / UNIT_FILE).write_text(units, encoding="utf-8")
     build_history(run, str(first), run.home)
 
+    stored_at = f"2023-04-14 09:{run.minute + 1:02d}"
     to_server = run.ok(str(first), "copy", "--to", pg_url)
     to_file = run.ok(pg_url, "copy", "--to", str(back))
 
@@ -116,11 +122,15 @@ def test_a_ledger_with_history_goes_to_a_server_and_back_exactly(run: Runner, tm
     assert table_rows(back) == rows
     counts = "计划 1、任务 4、单位 {units}、任务的责任单位 {task_units}、各单位分工 {assignments}、历史记录 {events}、进展 {notes} 行".format(
         **{table: len(found) for table, found in rows.items()})
-    assert to_server == f"已把台账“{first}”复制到“{ServerURL(pg_url)}”，逐表核对行数一致：{counts}。\n"
-    assert to_file == f"已把台账“{ServerURL(pg_url)}”复制到“{back}”，逐表核对行数一致：{counts}。\n"
+    assert to_server == (f"已把台账“{first}”复制到“{ServerURL(pg_url)}”，逐表核对行数一致：{counts}。\n"
+                         f"单位数据文件“{tmp_path / UNIT_FILE}”也已存入服务器上的台账。\n")
+    assert to_file == (f"已把台账“{ServerURL(pg_url)}”复制到“{back}”，逐表核对行数一致：{counts}。\n"
+                       f"服务器台账中的“units.csv”（公开办 于 {stored_at} 存入）已写到“{back.parent / UNIT_FILE}”。\n")
+    assert (back.parent / UNIT_FILE).read_text(encoding="utf-8-sig") == units
     assert pg_counts(pg_url) == {table: len(found) for table, found in rows.items()}
     ledgers = (str(first), pg_url, str(back))
     for args in (["log", "-f", "json"], ["list", "-f", "json"], ["list", "--unit", "马陆镇", "-f", "json"],
+                 ["list", "--unit", "财政", "-f", "json"], ["units", "-f", "json"],
                  ["show", "1", "-f", "json"], ["show", "2", "-f", "json"], ["show", "3", "-f", "json"]):
         shown = [run.ok(db, *args) for db in ledgers]
         assert shown[0] == shown[1] == shown[2], args

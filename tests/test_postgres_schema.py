@@ -52,7 +52,8 @@ def test_a_fresh_database_gets_the_whole_schema(pg_url):
         postgres_schema.name_of(migration) for migration in postgres_schema.MIGRATIONS
     )
     tables = columns(pg_url)
-    assert set(tables) == {"plans", "tasks", "units", "task_units", "assignments", "notes", "events", "migrations"}
+    assert set(tables) == {"plans", "tasks", "units", "task_units", "assignments", "notes", "events", "migrations",
+                           "unit_file"}
     assert tables["tasks"]["due"] == "date"
     assert tables["notes"]["at"] == "timestamp with time zone"
     assert tables["events"]["before"] == tables["events"]["after"] == "jsonb"  # since m004 (test_postgres_payloads.py)
@@ -81,6 +82,8 @@ def test_the_tables_and_columns_are_the_sqlite_ledgers(pg_url, tmp_path: Path):
     postgres_tables = {table: set(found) for table, found in columns(pg_url).items()}
     migrations_table = {"name", "applied_at"}
     assert sqlite_tables.pop("migrations") == postgres_tables.pop("migrations") == migrations_table
+    # A SQLite ledger's unit file is the units.csv beside it; a server's ledger keeps it inside.
+    assert postgres_tables.pop("unit_file") == {"one", "name", "text", "stored_at", "stored_by"}
     assert postgres_tables == sqlite_tables
 
 

@@ -1,10 +1,13 @@
+import os
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from gongkai_cli.errors import UsageError
 from gongkai_cli.ledger import unit_file_for
-from gongkai_cli.units import load_directory, split_units
+from gongkai_cli.units import load_directory, read_to_store, split_units
 
 pytestmark = pytest.mark.no_ledger
 
@@ -168,3 +171,42 @@ def test_a_unit_sheet_that_libreoffice_saved_as_gbk_csv_loads(tmp_path: Path):
     directory = load_directory(saved)
     assert directory.canonical("区财政") == "区财政局"
     assert directory.groups_of("财政局") == ("北片",)
+
+
+# -- a server's ledger keeps the office's file; a SQLite ledger's is beside it -----------------
+
+
+@pytest.mark.parametrize("args", [["server", "units", "单位.csv"], ["server", "units"]])
+def test_server_units_on_a_sqlite_ledger_says_to_put_units_csv_beside_the_file(executable: str, tmp_path: Path,
+                                                                               args: list[str]):
+    (tmp_path / "单位.csv").write_text("name\n甲\n", encoding="utf-8")
+    env = {**os.environ, "GONGKAI_DB": str(tmp_path / "gongkai.db"), "GONGKAI_TODAY": "2023-03-01"}
+    result = subprocess.run([executable, *args], check=False, capture_output=True, text=True, encoding="utf-8",
+                            env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"错误：SQLite 台账不把单位数据文件存进数据库：请把它命名为 units.csv，放在数据库文件所在的目录“{tmp_path}”中。"
+        "gongkai server units 只用于 PostgreSQL 台账。\n"
+    )
+    assert not (tmp_path / "gongkai.db").exists()
+
+
+def test_a_unit_file_to_store_is_read_as_every_command_reads_one(tmp_path: Path):
+    path = tmp_path / "单位.csv"
+    path.write_bytes("单位,类型,别名\r\n区财政局,部门,财政\r\n".encode("gbk"))
+    assert read_to_store(path) == ("单位,类型,别名\r\n区财政局,部门,财政\r\n", 1)
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("name\n甲\x1b乙\n", "第 2 行的第 2 个字符 U+001B 是控制字符"),
+    ("name\n甲\n\x0c\n", "第 3 行的第 1 个字符 U+000C 是控制字符"),
+    ("name,kind\n", "中没有任何单位"),
+    ("name,kind\n甲,衙门\n", "未知的类型“衙门”"),
+])
+def test_a_unit_file_to_store_is_refused_naming_the_problem(tmp_path: Path, text: str, needle: str):
+    path = tmp_path / "单位.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError, match=re.escape(needle)) as raised:
+        read_to_store(path)
+    assert raised.value.message.startswith(f"单位数据文件“{path}”")

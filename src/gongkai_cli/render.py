@@ -557,6 +557,18 @@ def copied(result: Copied, out: IO[str] | None = None) -> None:
 
     counts = "、".join(f"{TABLE_NAMES[table]} {count}" for table, count in result.counts.items())
     _say(f"已把台账“{result.source}”复制到“{result.target}”，逐表核对行数一致：{counts} 行。", out)
+    carried = result.units
+    if carried is None:
+        return
+    if not isinstance(result.target, Path):
+        _say(f"单位数据文件“{carried.beside}”也已存入服务器上的台账。", out)
+        return
+    from .usecases.session import stored_label
+
+    if carried.kept:
+        _say(f"“{carried.beside}”已存在，没有覆盖它；{stored_label(carried.unit_file)}没有写出。", out)
+    else:
+        _say(f"{stored_label(carried.unit_file)}已写到“{carried.beside}”。", out)
 
 
 def check_passed(path: Database, out: IO[str] | None = None) -> None:

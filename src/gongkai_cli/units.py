@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from .csvfiles import Column, decode, map_header, missing, sniff_delimiter
 from .errors import UsageError
-from .text import os_reason
+from .text import check_text, os_reason
 
 # The plan tables join units with 、; hand-edited copies also use commas. Mapped to one
 # separator and split with str.split: a regular expression with a class of Chinese
@@ -122,20 +122,47 @@ class UnitDirectory:
         return tuple(found)
 
 
-def load_directory(path: Path) -> UnitDirectory:
-    """Read a unit file: name, kind, aliases, members (lists joined by 、); English or Chinese header."""
+def read_unit_file(path: Path) -> str:
+    """A unit file's text: UTF-8 with or without BOM, else GBK/GB18030 (what Excel on Chinese Windows saves)."""
     try:
         data = path.read_bytes()
     except OSError as err:
         raise UsageError(f"无法读取单位数据文件“{path}”：{os_reason(err)}。") from None
     text, _ = decode(data, f"单位数据文件“{path}”")
+    return text
+
+
+def read_to_store(path: Path) -> tuple[str, int]:
+    """A unit file to keep inside a server's ledger: its text and how many units it names, once
+    it reads as every command reads a unit file, holds nothing stored text may not
+    (text.check_text), and names at least one unit."""
+    text = read_unit_file(path)
+    # By line, so that the message can say where; split on line feeds alone, since
+    # str.splitlines would also split on (and so pass over) the controls looked for.
+    for number, line in enumerate(text.split("\n"), start=1):
+        check_text(line, f"单位数据文件“{path}”第 {number} 行")
+    units = sum(1 for _ in parse_directory(text, str(path)))
+    if not units:
+        raise UsageError(f"单位数据文件“{path}”中没有任何单位。")
+    return text, units
+
+
+def load_directory(path: Path) -> UnitDirectory:
+    """Read a unit file: name, kind, aliases, members (lists joined by 、); English or Chinese header."""
+    return parse_directory(read_unit_file(path), str(path))
+
+
+def parse_directory(text: str, source: str, *, label: str | None = None) -> UnitDirectory:
+    """The units of a unit file's `text`; `source` says where it came from (`gongkai units`
+    shows it), `label` names the file in errors (by default 单位数据文件“<source>”)."""
+    named = label or f"单位数据文件“{source}”"
     reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text, _COLUMNS))
     header = next(reader, None)
     if header is None:
-        raise UsageError(f"单位数据文件“{path}”是空的。")
+        raise UsageError(f"{named}是空的。")
     columns = map_header(header, _COLUMNS)
     if missing(columns, _COLUMNS):
-        raise UsageError(f"单位数据文件“{path}”缺少列：name（单位）。")
+        raise UsageError(f"{named}缺少列：name（单位）。")
     units: list[Unit] = []
     seen: dict[str, int] = {}
     for line, cells in enumerate(reader, start=2):
@@ -147,26 +174,26 @@ def load_directory(path: Path) -> UnitDirectory:
         }
         name = unit_name(row["name"])
         if not name:
-            raise UsageError(f"单位数据文件“{path}”第 {line} 行：单位名称为空。")
+            raise UsageError(f"{named}第 {line} 行：单位名称为空。")
         kind = _KIND_INPUT.get(row["kind"] or "other")
         if kind is None:
             choices = "、".join(f"{k}（{KIND_LABELS[k]}）" for k in KINDS)
-            raise UsageError(f"单位数据文件“{path}”第 {line} 行：未知的类型“{row['kind']}”，可选：{choices}。")
+            raise UsageError(f"{named}第 {line} 行：未知的类型“{row['kind']}”，可选：{choices}。")
         unit = Unit(name, kind, split_units(row["aliases"]), split_units(row["members"]))
         for spelling in (unit.name, *unit.aliases):
             if spelling in seen:
                 raise UsageError(
-                    f"单位数据文件“{path}”第 {line} 行：名称“{spelling}”与第 {seen[spelling]} 行重复。"
+                    f"{named}第 {line} 行：名称“{spelling}”与第 {seen[spelling]} 行重复。"
                 )
             seen[spelling] = line
         if unit.members and kind != "group":
-            raise UsageError(f"单位数据文件“{path}”第 {line} 行：只有类型为 group（集合）的单位才能有成员。")
+            raise UsageError(f"{named}第 {line} 行：只有类型为 group（集合）的单位才能有成员。")
         units.append(unit)
-    directory = UnitDirectory(units, str(path))
+    directory = UnitDirectory(units, source)
     cycle = _group_cycle(directory)
     if cycle:
         raise UsageError(
-            f"单位数据文件“{path}”中的集合互相包含：{' → '.join(cycle)}；集合不能直接或间接包含自己。"
+            f"{named}中的集合互相包含：{' → '.join(cycle)}；集合不能直接或间接包含自己。"
         )
     return directory
 

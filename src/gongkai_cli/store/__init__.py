@@ -152,6 +152,17 @@ class TaskQuery(NamedTuple):
     order_by_due: bool = False
 
 
+class UnitFile(NamedTuple):
+    """An office's unit file as a server's ledger keeps it (`gongkai server units`): its text
+    (decoded, checked by units.read_to_store before it is stored), the name it had, and when
+    (ISO 8601, as dates.timestamp writes it) and by whom it was stored."""
+
+    name: str
+    text: str
+    stored_at: str
+    stored_by: str
+
+
 @dataclass_transform()
 class Refusal(Exception):
     """A fact that makes the store write nothing; the use case says what it means to the user.

@@ -38,6 +38,7 @@ from . import (
     NotNewest,
     ServerURL,
     UnitCounts,
+    UnitFile,
     base,
     common,
     postgres_schema,
@@ -361,12 +362,13 @@ class PostgresStore(base.SQLStore[ServerURL]):
                         "请先用本程序运行一次任意命令，例如 gongkai plans。"
                     )
                 counts = self._counts()
+                unit_file = self.unit_file()
             except BaseException:
                 with contextlib.suppress(psycopg.Error):
                     self.conn.execute("ROLLBACK")
                 raise
         try:
-            yield transfer.Snapshot(counts, self._rows)
+            yield transfer.Snapshot(counts, self._rows, unit_file)
         finally:
             # Only read: ending the transaction either way releases the snapshot.
             with contextlib.suppress(psycopg.Error):
@@ -402,6 +404,8 @@ class PostgresStore(base.SQLStore[ServerURL]):
                 f"SELECT setval(pg_get_serial_sequence('{table}', '{key}'), "
                 f"coalesce((SELECT max({key}) FROM {table}), 0) + 1, false)"
             )
+        if source.unit_file is not None:
+            self._put_unit_file(source.unit_file)
         return transfer.verify(source.counts, self._counts())
 
     def _counts(self) -> dict[str, int]:
@@ -424,6 +428,31 @@ class PostgresStore(base.SQLStore[ServerURL]):
             raise StoreError(f"数据库“{self.url}”中已有台账内容，不能再复制进去。") from None
         finally:
             reader.close()
+
+    # -- the office's unit file -----------------------------------------------------
+
+    def unit_file(self) -> UnitFile | None:
+        """The unit file the office stored in this ledger (`gongkai server units`); None: none yet."""
+        with self._errors():
+            try:
+                row = self.conn.execute("SELECT name, text, stored_at, stored_by FROM unit_file").fetchone()
+            except psycopg.errors.UndefinedTable:
+                # A ledger older than m004, opened without upgrading it (check, copy): none stored.
+                return None
+        return UnitFile(row[0], row[1], _stamp(row[2]), row[3]) if row else None
+
+    @base.writes
+    def store_unit_file(self, unit_file: UnitFile) -> None:
+        """Keep `unit_file` as the ledger's unit file, in place of the one stored before."""
+        self._put_unit_file(unit_file)
+
+    def _put_unit_file(self, unit_file: UnitFile) -> None:
+        self.conn.execute(
+            """INSERT INTO unit_file (name, text, stored_at, stored_by) VALUES (%s, %s, %s, %s)
+               ON CONFLICT (one) DO UPDATE SET name = excluded.name, text = excluded.text,
+                   stored_at = excluded.stored_at, stored_by = excluded.stored_by""",
+            unit_file,
+        )
 
     # -- plans --------------------------------------------------------------------
 

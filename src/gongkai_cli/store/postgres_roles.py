@@ -86,7 +86,8 @@ class Roles(NamedTuple):
 
 
 # The tables a unit may read and the office may write; events only grow (m002's trigger).
-_TABLES = ("plans", "tasks", "units", "task_units", "assignments", "notes", "events")
+# unit_file (m004) is the office's unit file: a unit reads it with every --unit, never writes it.
+_TABLES = ("plans", "tasks", "units", "task_units", "assignments", "notes", "events", "unit_file")
 # Rows whose writer matters: row-level security on these.
 _SECURED = ("tasks", "assignments", "notes", "events", "unit_logins")
 

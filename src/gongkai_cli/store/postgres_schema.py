@@ -209,10 +209,41 @@ def _m004_jsonb_payloads(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         conn.execute(sql.SQL(" ").join(parts))
 
 
+def _m005_unit_file(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    # A SQLite ledger's units come from the units.csv beside its file; a server's ledger has no
+    # "beside", so the office's file lives in it (`gongkai server units`): at most one row,
+    # the text as checked and decoded, read by every command that needs the units.
+    conn.execute(
+        """
+        CREATE TABLE unit_file (
+            one boolean PRIMARY KEY DEFAULT true CHECK (one),
+            name text NOT NULL,
+            text text NOT NULL,
+            stored_at timestamptz NOT NULL,
+            stored_by text NOT NULL
+        )
+        """
+    )
+    # A ledger set up for team mode before this table existed: everyone may read it, the office
+    # write it, as `server init` grants (store/postgres_roles.py), without waiting for its next run.
+    if conn.execute("SELECT to_regclass('team_roles')").fetchone() == (None,):
+        return
+    from psycopg import sql
+
+    roles = {str(kind): str(role) for kind, role in conn.execute("SELECT kind, role FROM team_roles").fetchall()}
+    if set(roles) != {"office", "unit"}:
+        return
+    office, unit = sql.Identifier(roles["office"]), sql.Identifier(roles["unit"])
+    conn.execute(sql.SQL("GRANT SELECT ON unit_file TO {}, {}").format(office, unit))
+    conn.execute(sql.SQL("GRANT INSERT, UPDATE, DELETE ON unit_file TO {}").format(office))
+
+
 Migration = Callable[["psycopg.Connection[tuple[object, ...]]"], None]
 
 # Append only: a migration that has shipped is never edited, renamed or reordered.
-MIGRATIONS: list[Migration] = [_m001_ledger, _m002_events_append_only, _m003_indexes, _m004_jsonb_payloads]
+MIGRATIONS: list[Migration] = [
+    _m001_ledger, _m002_events_append_only, _m003_indexes, _m004_jsonb_payloads, _m005_unit_file,
+]
 
 
 def name_of(migration: Migration) -> str:

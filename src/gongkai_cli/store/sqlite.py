@@ -28,6 +28,7 @@ from . import (
     NotALedger,
     NotNewest,
     UnitCounts,
+    UnitFile,
     base,
     common,
     migrations,
@@ -434,6 +435,11 @@ class SQLiteStore(base.SQLStore[Path]):
     @_db_errors
     def unit_names(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT name FROM units ORDER BY name")]
+
+    def unit_file(self) -> UnitFile | None:
+        """None: a file's ledger keeps no unit file inside; the office's is the units.csv beside
+        it (usecases/session.py)."""
+        return None
 
     @_db_errors
     def unit_counts(self, plan: str, *, today: date) -> dict[str, UnitCounts]:

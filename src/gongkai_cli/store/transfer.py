@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
-from . import Refusal
+from . import Refusal, UnitFile
 
 # Every table of a ledger's content, parents before children, with every column. The
 # schema's own bookkeeping (migrations, versions) is the target's, not copied.
@@ -45,10 +45,16 @@ PAYLOADS = frozenset({"before", "after"})
 
 
 class Snapshot(NamedTuple):
-    """A ledger's content at one moment, table by table in TABLES' order."""
+    """A ledger's content at one moment, table by table in TABLES' order, and its unit file.
+
+    A server's ledger keeps the office's unit file inside it, and a server target stores the
+    one a snapshot carries; a SQLite ledger's unit file is the units.csv beside it, which the
+    use case (usecases/copying.py) reads into a snapshot and writes beside a target file.
+    """
 
     counts: Mapping[str, int]
     rows: Callable[[str], Iterator[tuple[object, ...]]]  # a table's rows, in TABLES' columns and ORDER
+    unit_file: UnitFile | None = None
 
 
 class NotEmpty(Refusal):

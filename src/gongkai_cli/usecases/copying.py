@@ -9,14 +9,15 @@ The rows are counted again, table by table, before the target's transaction comm
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import StoreError, UsageError
-from ..store import BadServerURL, Database, DriverMissing, ServerURL, database_named, open_store, transfer
+from ..store import BadServerURL, Database, DriverMissing, ServerURL, UnitFile, database_named, open_store, transfer
 from ..text import os_reason
-from .session import Session
+from .session import UNIT_FILE, Session
 
 if TYPE_CHECKING:
     from ..store.protocol import Storage
@@ -28,21 +29,39 @@ TABLE_NAMES = {
 }
 
 
+class CarriedUnits(NamedTuple):
+    """The office's unit file, carried along with a ledger that moved between a file and a server."""
+
+    unit_file: UnitFile
+    beside: Path  # the units.csv read beside the source file, or written beside the target file
+    kept: bool = False  # a units.csv was beside the target file already: left as it was, nothing written
+
+
 class Copied(NamedTuple):
     source: Database
     target: Database
     counts: dict[str, int]  # rows per table, the same in both
+    units: CarriedUnits | None = None
 
 
 def copy(ledger: Session, to: str) -> Copied:
-    """Copy the ledger into `to`: an empty database on a server, or a SQLite file that does not exist yet."""
+    """Copy the ledger into `to`: an empty database on a server, or a SQLite file that does not exist yet.
+
+    The office's unit file goes with it: the units.csv beside a SQLite source into a server's
+    ledger (in the transaction of the copy), and a server's stored one to a units.csv beside
+    the target file, unless one is there already (never replaced).
+    """
     target = database_named(to)
-    with ledger.store.snapshot() as snapshot:
+    carried = _units_beside(ledger) if isinstance(target, ServerURL) else None
+    with ledger.store.snapshot() as taken:
+        snapshot = taken._replace(unit_file=carried.unit_file) if carried is not None else taken
         try:
             if isinstance(target, ServerURL):
                 counts = _to_server(snapshot, target)
             else:
                 counts = _to_file(ledger, snapshot, target)
+                if snapshot.unit_file is not None:
+                    carried = _write_beside(target, snapshot.unit_file)
         except transfer.NotEmpty as refusal:
             held = "、".join(f"{TABLE_NAMES[table]} {count}" for table, count in refusal.counts.items())
             raise UsageError(
@@ -54,7 +73,45 @@ def copy(ledger: Session, to: str) -> Copied:
                 f"复制到“{target}”后核对行数不一致（{TABLE_NAMES[table]}：来源 {expected} 行，写入 {found} 行），"
                 "已整个撤销，目标未写入任何内容。"
             ) from None
-    return Copied(source=ledger.database, target=target, counts=counts)
+    return Copied(source=ledger.database, target=target, counts=counts, units=carried)
+
+
+def _units_beside(ledger: Session) -> CarriedUnits | None:
+    """The units.csv beside a SQLite source, checked as `gongkai server units` checks one."""
+    from .. import dates
+    from ..units import read_to_store
+
+    if not isinstance(ledger.database, Path):
+        return None
+    beside = ledger.database.parent / UNIT_FILE
+    if not beside.is_file():
+        return None
+    text, _ = read_to_store(beside)
+    return CarriedUnits(UnitFile(UNIT_FILE, text, dates.timestamp(), ledger.author(None)), beside)
+
+
+def _write_beside(target: Path, unit_file: UnitFile) -> CarriedUnits:
+    """The server's unit file as units.csv beside the new ledger file, where the ledger there
+    reads it; one already there is the office's and is kept."""
+    from .. import files
+
+    beside = target.parent / UNIT_FILE
+    # With a BOM: Excel, where offices edit the file, reads UTF-8 without one as GBK.
+    data = unit_file.text.encode("utf-8-sig")
+
+    def fill(handle: int, temp: Path) -> None:
+        with os.fdopen(os.dup(handle), "wb") as out:
+            out.write(data)
+
+    try:
+        files.write_atomically(beside, fill, mode=stat.S_IMODE(target.stat().st_mode), overwrite=False)
+    except FileExistsError:
+        return CarriedUnits(unit_file, beside, kept=True)
+    except OSError as err:
+        raise StoreError(
+            f"台账已完整复制到“{target}”，但无法写入单位数据文件“{beside}”：{os_reason(err)}。"
+        ) from err
+    return CarriedUnits(unit_file, beside)
 
 
 def _to_server(snapshot: transfer.Snapshot, target: ServerURL) -> dict[str, int]:

@@ -116,7 +116,10 @@ def import_file(
     if unknown:
         warnings += [f"责任单位不在单位数据文件中：{entry}" for entry in _listed(unknown, MAX_UNKNOWN_UNITS_LISTED)]
         unit_file = Path(ledger.directory.source)
-        if unit_file == DATA_DIR / UNIT_FILE and isinstance(ledger.database, Path):
+        if not isinstance(ledger.database, Path):
+            # A server's ledger keeps the office's unit file inside it.
+            add = "请把这些单位加入办公室的单位数据文件，再用 gongkai server units 文件名 存入服务器上的台账"
+        elif unit_file == DATA_DIR / UNIT_FILE:
             # The bundled file is replaced by an upgrade; the office's own copy lives by the database.
             unit_file = ledger.database.parent / UNIT_FILE
             add = f"请复制内置的“{ledger.directory.source}”到“{unit_file}”并加入这些单位"

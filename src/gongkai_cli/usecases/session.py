@@ -19,9 +19,10 @@ from ..models import Plan
 from ..settings import Settings, login_name
 from ..store import BadServerURL, Database, DriverMissing, ServerURL, open_store
 from ..text import check_text, os_reason
-from ..units import UnitDirectory, load_directory
+from ..units import UnitDirectory, load_directory, parse_directory, read_unit_file
 
 if TYPE_CHECKING:
+    from ..store import UnitFile
     from ..store.protocol import Storage
     from .plans import ImportResult
 
@@ -40,13 +41,35 @@ def bundled_plan_path() -> Path:
 
 
 def unit_file_for(database: Database) -> Path:
-    """The office's own units.csv next to the database wins over the bundled one."""
+    """The unit file of a ledger that keeps none inside: the office's own units.csv next to a
+    SQLite database, else the bundled one (a server's ledger keeps the office's in it)."""
     if isinstance(database, ServerURL):
-        return DATA_DIR / UNIT_FILE  # the units of a server's ledger will be kept in it (issue 13)
+        return DATA_DIR / UNIT_FILE
     local = database.parent / UNIT_FILE
     if local.is_file():
         return local
     return DATA_DIR / UNIT_FILE
+
+
+def unit_directory(store: Storage, database: Database) -> UnitDirectory:
+    """The units a ledger works with: the unit file stored in it (a server's, `gongkai server
+    units`), else `unit_file_for`'s. `source` says which, for the footer of `gongkai units`."""
+    stored = store.unit_file()
+    if stored is not None:
+        return parse_directory(stored.text, stored_label(stored), label=f"服务器台账中的单位数据文件“{stored.name}”")
+    path = unit_file_for(database)
+    if isinstance(database, ServerURL):
+        return parse_directory(read_unit_file(path), f"内置（{path}）", label=f"单位数据文件“{path}”")
+    return load_directory(path)
+
+
+def stored_label(stored: UnitFile) -> str:
+    """A stored unit file as the user is told of it: its name, who stored it and when."""
+    return f"服务器台账中的“{stored.name}”（{stored_when(stored)}）"
+
+
+def stored_when(stored: UnitFile) -> str:
+    return f"{stored.stored_by} 于 {stored.stored_at[:16].replace('T', ' ')} 存入"
 
 
 _S = TypeVar("_S", bound="Session")
@@ -68,7 +91,7 @@ class Session:
     @property
     def directory(self) -> UnitDirectory:
         if self._directory is None:
-            self._directory = load_directory(unit_file_for(self.database))
+            self._directory = unit_directory(self.store, self.database)
         return self._directory
 
     @classmethod
@@ -111,7 +134,7 @@ class Session:
         def on_upgrade(store: Storage, applied: list[str]) -> None:
             from .assignments import expand_after_upgrade
 
-            expand_after_upgrade(store, load_directory(unit_file_for(path)), applied)
+            expand_after_upgrade(store, unit_directory(store, path), applied)
 
         # A server's database is created with its schema, inside `open_store`'s transaction.
         if (create and isinstance(path, Path) and not path.exists()

@@ -1,4 +1,4 @@
-"""Team mode's permissions: `gongkai server init|grant|revoke`, and what a unit login may write.
+"""Team mode's permissions: `gongkai server init|grant|revoke|units`, and what a unit login may write.
 
 The server enforces every rule (store/postgres_roles.py); the checks here only say so
 before trying, in the user's words: which unit's login, not allowed what, on which task.
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+from .. import dates
 from ..errors import NotPermitted, UsageError
 from ..models import Event, Task
-from ..store import Database, ServerURL
-from ..units import unit_name
+from ..store import Database, ServerURL, UnitFile
+from ..units import read_to_store, unit_name
 from .session import Session
 
 if TYPE_CHECKING:
@@ -152,6 +154,37 @@ def revoke(ledger: Session, user: str) -> str | None:
 
     user = _role_name(user)
     return _in_transaction(ledger, lambda conn: revoke_from(conn, user))
+
+
+class StoredUnits(NamedTuple):
+    unit_file: UnitFile
+    units: int  # how many units the file names
+    replaced: UnitFile | None  # the file stored before, if any
+
+
+def store_unit_file(ledger: Session, path: Path) -> StoredUnits:
+    """Keep the office's unit file `path` in the server's ledger, for every command on it to read
+    in place of the bundled one. Checked first as every command reads a unit file (encoding,
+    header, kinds, repeats, groups that contain themselves; units.read_to_store): a bad file
+    is refused and nothing is stored."""
+    require_unit_file_on_server(ledger.database)
+    require_office(ledger, "存入单位数据文件")
+    text, units = read_to_store(path)
+    stored = UnitFile(path.name, text, dates.timestamp(), ledger.author(None))
+    server = _server(ledger)
+    replaced = server.unit_file()
+    server.store_unit_file(stored)
+    return StoredUnits(stored, units, replaced)
+
+
+def require_unit_file_on_server(database: Database) -> None:
+    """A SQLite ledger's unit file is the units.csv beside it: nothing to store, refused before
+    a missing file is even created."""
+    if not isinstance(database, ServerURL):
+        raise UsageError(
+            f"SQLite 台账不把单位数据文件存进数据库：请把它命名为 units.csv，放在数据库文件所在的目录"
+            f"“{database.parent}”中。gongkai server units 只用于 PostgreSQL 台账。"
+        )
 
 
 def _known_unit(ledger: Session, typed: str) -> str:
