@@ -145,6 +145,7 @@ def test_a_reader_that_stops_early_is_not_an_error(executable, run):
     assert stderr == ""
 
 
+@pytest.mark.slow  # every export format of the whole plan, each a process: over a second
 def test_nightly_exports_from_cron(run, executable, tmp_path):
     target = tmp_path / "export" / "tasks.xlsx"
     target.parent.mkdir()
@@ -399,6 +400,7 @@ _AFTER_THE_NAME = [
 ]
 
 
+@pytest.mark.slow  # a process for every command: over a second
 def test_plan_and_db_after_the_name_of_every_command_that_uses_them(run, tmp_path, other_ledger):
     run("init")
     other = other_ledger

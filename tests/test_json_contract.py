@@ -13,6 +13,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from processes import cron_env
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "json.md"
@@ -77,6 +79,7 @@ def emitted_json(executable: str, home: Path, db: str) -> dict[str, object]:
     return {name: json.loads(text) for name, text in outputs.items()}
 
 
+@pytest.mark.slow  # every command's JSON, each a process: over a second
 def test_the_json_page_names_every_key_and_every_value_of_the_closed_sets_the_commands_emit(
     executable: str, tmp_path: Path, ledger_db: str
 ):

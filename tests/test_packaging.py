@@ -44,6 +44,7 @@ def test_the_wheel_carries_the_bundled_files_inside_the_package(wheel):
     assert shipped == (ROOT / "data" / "tasks_2023.csv").read_bytes()
 
 
+@pytest.mark.slow  # builds the wheel, as the test above does
 def test_an_installed_copy_finds_its_data_next_to_the_module(wheel, tmp_path):
     """Unpacked as pip installs it, the package reads the bundled table without the repository."""
     site = tmp_path / "site"

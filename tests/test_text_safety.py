@@ -132,6 +132,7 @@ def test_plan_names_file_names_and_imported_cells_are_checked(gk):
     assert snapshot(gk.db) == before
 
 
+@pytest.mark.slow  # two whole-plan workbooks written and read back: over a second
 @pytest.mark.sqlite_only("stores NUL and U+FFFF behind gongkai's back, which a server's text refuses")
 def test_stored_xml_forbidden_text_still_exports_a_well_formed_workbook(gk):
     assert gk("note", "40", "原文").returncode == 0

@@ -88,6 +88,7 @@ def event_count(run) -> int:
 # -- the export ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the whole plan's workbook, checked row by row against 91 tasks: over a second
 def test_the_workbook_has_one_row_per_task_and_unit_with_only_status_and_progress_open(run, tmp_path):
     ok(run("status", "62", "doing", "--unit", "马陆镇", "--note", "已起草目录"))
     ok(run("status", "62", "done", "--unit", "江桥镇"))  # a status change says nothing: the words stay
@@ -154,6 +155,7 @@ def test_export_unit_refuses_an_unknown_unit_and_formats_without_the_round_trip(
 # -- the round trip (the Done-when) -----------------------------------------------------
 
 
+@pytest.mark.slow  # the whole plan's workbook exported, edited and imported: about two seconds
 def test_edited_workbook_applies_one_units_statuses_and_progress_as_its_own_events(run, tmp_path):
     ok(run("export", "-o", "台账.xlsx"))
     before = event_count(run)
