@@ -19,9 +19,9 @@ COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-9]|4[0-9]|9[0-7])(?:;[0-9;]*)?m")
 
 
 @pytest.fixture
-def cron(executable: str, tmp_path: Path):
+def cron(executable: str, tmp_path: Path, ledger_db: str):
     """Run gongkai with only what a crontab line would set (like `env -i`)."""
-    db = tmp_path / "gongkai.db"
+    db = ledger_db
 
     def run(*args: str, now: str, input: str | None = None) -> subprocess.CompletedProcess:
         bare = {"PATH": "/usr/bin:/bin", "TZ": "UTC", "GONGKAI_DB": str(db), "GONGKAI_NOW": now,

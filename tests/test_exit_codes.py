@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from postgres import is_server, query, snapshot
 from processes import cron_env, drop_dac_override, in_process
 
 
 @pytest.fixture
-def gk(executable: str, tmp_path: Path):
-    db = tmp_path / "gongkai.db"
+def gk(executable: str, tmp_path: Path, ledger_db: str):
+    db = ledger_db
     env = cron_env(tmp_path, db, today="2023-04-01", user="脚本")
 
     def call(*args: str, stdout=subprocess.PIPE, close_stdout: bool = False, input: str | None = None,
@@ -41,15 +42,11 @@ def gk(executable: str, tmp_path: Path):
     return call
 
 
-def count(db: Path, sql: str) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
+def count(db: str, sql: str) -> int:
+    return query(db, sql)[0][0]
 
 
-def notes(db: Path) -> int:
+def notes(db: str) -> int:
     return count(db, "SELECT count(*) FROM notes WHERE retracted_at IS NULL")
 
 
@@ -88,7 +85,10 @@ def test_a_batch_of_10000_notes_with_a_lost_confirmation_exits_7(gk, tmp_path: P
 @pytest.mark.parametrize("ledger_exists", [True, False], ids=["existing-ledger", "import-creates-it"])
 def test_an_import_with_a_lost_confirmation_exits_7(gk, tmp_path: Path, ledger_exists: bool):
     if not ledger_exists:
-        gk.db.unlink()
+        if is_server(gk.db):
+            query(gk.db, "DROP SCHEMA gongkai CASCADE")
+        else:
+            Path(gk.db).unlink()
     table = tmp_path / "tasks_2024.csv"
     table.write_text("id,group,content,units,deadline\n1,组,内容,区财政局,全年\n", encoding="utf-8")
     result = full(gk, "import", str(table))
@@ -128,6 +128,7 @@ def test_a_read_that_creates_the_ledger_is_a_read_when_its_output_fails(gk, tmp_
         assert count(tmp_path / name, "SELECT count(*) FROM tasks") == 91
 
 
+@pytest.mark.sqlite_only("holds the file's write lock with sqlite3, so that undo waits after its preview")
 def test_an_undo_whose_result_meets_a_closed_pipe_exits_7(gk):
     assert gk("note", "2", "撤销我").returncode == 0
     read_end, write_end = os.pipe()
@@ -183,7 +184,7 @@ def test_a_retried_note_with_its_key_is_stored_once_and_confirmed_as_the_origina
     assert original["id"] == 1 and original["key"] == "job-7f3a" and original["task"] == 40
     assert "未重复写入" in retry.stderr
     assert notes(gk.db) == 1
-    updated = count(gk.db, "SELECT updated_at FROM tasks WHERE id = 40 AND plan = '2023'")
+    updated = json.loads(gk("show", "40", "-f", "json").stdout)["updated_at"]
     assert updated == original["at"]  # the retry did not touch the task either
     assert count(gk.db, "SELECT count(*) FROM events WHERE action = 'status'") == 1
     # Nothing is written by a recognised retry, so even a full disk cannot make it fail as saved.
@@ -272,13 +273,8 @@ def test_undo_with_a_plan_reverts_that_plans_newest_change_and_says_which_first(
 # -- input at fault: exit 2, one line, nothing written -----------------------------------------
 
 
-def state(db: Path) -> dict[str, list[tuple]]:
-    conn = sqlite3.connect(db)
-    try:
-        return {table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
-                for table in ("plans", "tasks", "task_units", "units", "notes", "events")}
-    finally:
-        conn.close()
+def state(db: str) -> dict[str, list[tuple]]:
+    return snapshot(db)
 
 
 def refused(gk, *args: str, code: int = 2, needle: str = "", **how) -> str:
@@ -318,8 +314,9 @@ def test_a_lone_surrogate_in_a_json_line_is_refused_in_one_line(gk, tmp_path: Pa
     refused(gk, "note", "--from", str(batch), needle="第 2 行")
 
 
+@pytest.mark.sqlite_only("the units.csv beside a SQLite file; a server's is stored (tests/test_postgres_units.py)")
 def test_a_group_cycle_in_the_unit_file_is_refused_naming_the_groups(gk):
-    (gk.db.parent / "units.csv").write_text(
+    (Path(gk.db).parent / "units.csv").write_text(
         "name,kind,members\n甲,group,乙\n乙,group,丙、甲\n丙,department,\n", encoding="utf-8")
     # summary --by unit counts the assignments the ledger holds: it no longer reads the unit file.
     for args in (("remind", "--by-unit", "--within", "1m"), ("units",), ("list", "--unit", "丙")):
@@ -351,6 +348,7 @@ def test_an_unreadable_batch_file_is_refused(gk, tmp_path: Path):
     assert state(gk.db) == before
 
 
+@pytest.mark.sqlite_only("backup and restore are a SQLite file's; a server's ledger refuses them")
 def test_a_backup_and_a_restore_whose_confirmation_is_lost_say_they_were_done(gk, tmp_path: Path):
     copy = tmp_path / "备份.db"
     result = full(gk, "backup", str(copy))

@@ -37,7 +37,7 @@ def essentials(tasks: list[dict]) -> list[tuple]:
 # -- xlsx -------------------------------------------------------------------------------
 
 
-def test_xlsx_round_trip_into_a_new_database(gk, tmp_path, monkeypatch):
+def test_xlsx_round_trip_into_a_new_database(gk, tmp_path, monkeypatch, other_ledger):
     gk("note", "40", "试点完成")
     target = tmp_path / "台账.xlsx"
     result = gk("export", "-o", str(target))
@@ -45,7 +45,7 @@ def test_xlsx_round_trip_into_a_new_database(gk, tmp_path, monkeypatch):
     assert "91 项任务" in result.stdout and "xlsx" in result.stdout
     original = tasks_json(gk)
 
-    monkeypatch.setenv("GONGKAI_DB", str(tmp_path / "other.db"))
+    monkeypatch.setenv("GONGKAI_DB", other_ledger)
     imported = gk("import", str(target), "--plan", "2023")
     assert imported.exit_code == 0, imported.output
     assert "共 91 项" in imported.stdout and imported.stderr == ""
@@ -137,12 +137,12 @@ def test_stdout_is_the_default_and_csv_is_the_default_format(gk):
     assert rows[39]["序号"] == "40" and rows[39]["截止日期"] == "2023-04-20" and rows[39]["状态"] == "未开始"
 
 
-def test_csv_file_has_a_bom_for_excel_and_imports_back(gk, tmp_path, monkeypatch):
+def test_csv_file_has_a_bom_for_excel_and_imports_back(gk, tmp_path, monkeypatch, other_ledger):
     target = tmp_path / "tasks_2023.csv"
     assert gk("export", "-o", str(target)).exit_code == 0
     assert target.read_bytes().startswith(b"\xef\xbb\xbf\xe5\xba\x8f\xe5\x8f\xb7")  # BOM + 序号
     original = tasks_json(gk)
-    monkeypatch.setenv("GONGKAI_DB", str(tmp_path / "other.db"))
+    monkeypatch.setenv("GONGKAI_DB", other_ledger)
     assert gk("import", str(target)).exit_code == 0
     assert essentials(tasks_json(gk)) == essentials(original)
 

@@ -23,8 +23,8 @@ from processes import cron_env, drain_terminal, in_process
 
 
 @pytest.fixture
-def run(executable: str, tmp_path: Path):
-    db = tmp_path / "gongkai.db"
+def run(executable: str, tmp_path: Path, ledger_db: str):
+    db = ledger_db
     env = cron_env(tmp_path, db, today="2023-04-01", user="脚本")
 
     def call(*args: str, input: str | None = None, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
@@ -296,6 +296,7 @@ def test_end_of_input_or_ctrl_c_at_the_prompt_is_a_no(run, how):
     assert rows(run.db, "SELECT count(*) FROM notes WHERE retracted_at IS NULL") == [(1,)]
 
 
+@pytest.mark.sqlite_only("restore is a SQLite file's; a server's ledger refuses it")
 def test_restore_asks_in_chinese_and_ctrl_d_changes_nothing(run):
     backup = run.dir / "b.db"
     assert run("backup", str(backup)).returncode == 0
