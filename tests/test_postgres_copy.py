@@ -211,6 +211,16 @@ def test_a_copy_into_an_empty_server_ledger_fills_it(run: Runner, tmp_path: Path
     run.ok(pg_url, "init", "--empty")
     run.ok(str(first), "copy", "--to", pg_url)
     assert pg_counts(pg_url) == {table: len(rows) for table, rows in table_rows(first).items()}
+    # Analysed with the load, not left to autovacuum: a table never analysed has reltuples -1.
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        unanalysed = conn.execute(
+            """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'gongkai' AND c.relkind = 'r' AND c.relname = ANY(%s) AND c.reltuples < 0""",
+            (list(TABLES),),
+        ).fetchall()
+    assert unanalysed == []
 
 
 def test_a_copy_that_fails_half_way_leaves_no_ledger_on_the_server(run: Runner, tmp_path: Path, pg_url: str):

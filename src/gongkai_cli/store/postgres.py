@@ -406,6 +406,10 @@ class PostgresStore(base.SQLStore[ServerURL]):
             )
         if source.unit_file is not None:
             self._put_unit_file(source.unit_file)
+        # Until autovacuum next looks (a minute or more), the planner would know nothing of the rows
+        # just loaded: on the benchmark city, `remind --by-unit` took 2.4 s right after the copy and
+        # 0.19 s once analysed. Sampling every table took 1.2 s there, against a 33 s copy.
+        self.conn.execute(f"ANALYZE {', '.join(transfer.TABLES)}")
         return transfer.verify(source.counts, self._counts())
 
     def _counts(self) -> dict[str, int]:
