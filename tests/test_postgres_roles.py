@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,16 +25,21 @@ pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e 
 
 import psycopg  # noqa: E402
 
+from gongkai_cli.store.postgres import WRITE_LOCK  # noqa: E402
+
 PASSWORD = "unit-secret"
 NOT_PERMITTED = 6
 
 
 def _create_login(server: Server, name: str) -> None:
-    """A login role on the test server; roles are the whole server's, so another test may have made it."""
-    with server.connect() as conn:
-        try:
+    """A login role on the test server. Roles are the whole server's, so another test may have
+    made it, or be making it now: two ALTER ROLEs of one role at once fail ("tuple concurrently
+    updated"), so the tests take turns under a lock in the server's main database."""
+    with server.connect() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('gongkai tests: login roles'))")
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is None:
             conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{PASSWORD}'")
-        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+        else:
             conn.execute(f"ALTER ROLE {name} PASSWORD '{PASSWORD}'")
 
 
@@ -52,11 +58,17 @@ class Team:
             return self.owner_url
         return self.server.database_url(self.database, user=user)
 
+    def env(self, user: str | None = None) -> dict[str, str]:
+        return {"PATH": os.environ["PATH"], "HOME": str(self.home), "TZ": "UTC", "GONGKAI_DB": self.url(user),
+                "GONGKAI_TODAY": "2023-03-01", "GONGKAI_USER": "公开办", "PGPASSWORD": PASSWORD}
+
     def run(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": os.environ["PATH"], "HOME": str(self.home), "TZ": "UTC", "GONGKAI_DB": self.url(user),
-               "GONGKAI_TODAY": "2023-03-01", "GONGKAI_USER": "公开办", "PGPASSWORD": PASSWORD}
         return subprocess.run([self.executable, *args], check=False, capture_output=True, text=True,
-                              encoding="utf-8", env=env, cwd=self.home, timeout=120)
+                              encoding="utf-8", env=self.env(user), cwd=self.home, timeout=120)
+
+    def start(self, *args: str, user: str | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen([self.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                encoding="utf-8", env=self.env(user), cwd=self.home)
 
     def ok(self, *args: str, user: str | None = None) -> str:
         result = self.run(*args, user=user)
@@ -327,6 +339,71 @@ def test_server_init_is_idempotent_and_keeps_the_grants(team: Team):
         assert conn.execute("SELECT count(*) FROM pg_policies WHERE schemaname = 'gongkai'").fetchone() == policies
         assert conn.execute("SELECT login, unit FROM gongkai.unit_logins").fetchall() == [(majiang, "马陆镇")]
     team.ok("status", "62", "done", "--unit", "马陆镇", user=majiang)
+    team.ok("check")
+
+
+def _gongkai_locks(conn: psycopg.Connection[tuple[object, ...]]) -> set[tuple[str, str | None, str, bool]]:
+    """(lock type, table, mode, granted) of every lock a gongkai process holds or waits for in this database."""
+    rows = conn.execute(
+        """SELECT l.locktype, c.relname, l.mode, l.granted
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid LEFT JOIN pg_class c ON c.oid = l.relation
+           WHERE a.application_name = 'gongkai' AND a.datname = current_database()"""
+    ).fetchall()
+    return {(str(kind), None if table is None else str(table), str(mode), bool(granted))
+            for kind, table, mode, granted in rows}
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(1200):
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"never saw: {what}")
+
+
+def test_server_init_takes_turns_with_gongkai_writers(team: Team):
+    """Init locks every secured table outright; it waits for a write in progress instead of meeting it half-way."""
+    with team.connect() as watcher, psycopg.connect(team.owner_url) as writer:
+        writer.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        init = team.start("server", "init")
+        _wait_for(lambda: ("advisory", None, "ExclusiveLock", False) in _gongkai_locks(watcher),
+                  "server init waiting for the write lock")
+        assert init.poll() is None
+        assert not any(table is not None and granted for _, table, _, granted in _gongkai_locks(watcher))
+        writer.commit()
+        out, err = init.communicate(timeout=120)
+    assert init.returncode == 0, err
+    assert f"{team.database}_office" in out
+
+
+def test_server_init_meeting_a_deadlock_runs_again_and_succeeds(team: Team):
+    """A client outside gongkai (psql, a script) holds a table init wants and then asks for one
+    init holds: the server breaks the deadlock by ending one side. When that is init's side,
+    init runs again once the client is through, and the user sees only its success."""
+    for _ in range(3):
+        with team.connect() as watcher, psycopg.connect(team.owner_url) as client:
+            client.execute("LOCK TABLE gongkai.events IN ROW EXCLUSIVE MODE")
+            init = team.start("server", "init")
+            _wait_for(lambda: {("relation", "tasks", "AccessExclusiveLock", True),
+                               ("relation", "events", "AccessExclusiveLock", False)} <= _gongkai_locks(watcher),
+                      "server init holding tasks and waiting for events")
+            try:
+                # Blocks on init's lock on tasks: the cycle is closed.
+                client.execute("SELECT count(*) FROM gongkai.tasks")
+            except psycopg.errors.DeadlockDetected:
+                # The server ended this side instead (the machine was slow to ask): init went on
+                # without meeting the deadlock, so try again.
+                client.rollback()
+                assert init.wait(timeout=120) == 0
+                continue
+            # This side got its answer while still holding events: init's side was ended.
+            client.commit()
+            out, err = init.communicate(timeout=120)
+            assert init.returncode == 0, err
+            assert err == "" and f"{team.database}_office" in out
+            break
+    else:
+        pytest.fail("the server never chose init's side of the deadlock")
     team.ok("check")
 
 

@@ -300,6 +300,14 @@ class PostgresStore(base.SQLStore[ServerURL]):
 
     # -- what base.SQLStore asks of a backend ------------------------------------------
 
+    def administer(self, work: Callable[[psycopg.Connection[tuple[Any, ...]]], _R]) -> _R:
+        """`work` on this connection as a write (`_write_transaction`): `gongkai server init`,
+        `grant` and `revoke` change roles, grants and policies. Those take ACCESS EXCLUSIVE locks
+        on the ledger's tables and write the server's shared catalogs, so they take turns with
+        gongkai's writers here, and a deadlock with a client that does not (psql, or a ledger in
+        another database of the same server) is run again rather than shown."""
+        return self._write_transaction(lambda: work(self.conn))
+
     def _all(self, sql: str, params: base.Params = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(_spelled(sql), params).fetchall()
 

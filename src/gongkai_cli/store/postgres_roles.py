@@ -170,7 +170,8 @@ _POLICIES: tuple[tuple[str, str, str, str, str | None, str | None], ...] = (
 
 
 def in_transaction(store: PostgresStore, work: Callable[[Connection], _T]) -> _T:
-    """`work` on the store's connection in one transaction; a server error is one line as elsewhere."""
+    """`work` on the store's connection in one transaction; a server error is one line as elsewhere.
+    For reads (who is logged in): what changes roles, grants or policies is PostgresStore.administer."""
     with store._errors(), store.conn.transaction():
         return work(store.conn)
 

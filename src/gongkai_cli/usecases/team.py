@@ -131,7 +131,7 @@ def server_init(ledger: Session) -> tuple[str, str]:
     """Roles, grants and row-level security on the ledger; (office role, unit role)."""
     from ..store.postgres_roles import init
 
-    office, unit = _in_transaction(ledger, init)
+    office, unit = _in_transaction(ledger, init, changes=True)
     return office, unit
 
 
@@ -141,10 +141,10 @@ def grant(ledger: Session, user: str, unit: str | None) -> Grant:
 
     user = _role_name(user)
     if unit is None:
-        _in_transaction(ledger, lambda conn: postgres_roles.grant_office(conn, user))
+        _in_transaction(ledger, lambda conn: postgres_roles.grant_office(conn, user), changes=True)
         return Grant(user, None, None)
     name = _known_unit(ledger, unit)
-    before = _in_transaction(ledger, lambda conn: postgres_roles.grant_unit(conn, name, user))
+    before = _in_transaction(ledger, lambda conn: postgres_roles.grant_unit(conn, name, user), changes=True)
     return Grant(user, name, before)
 
 
@@ -153,7 +153,7 @@ def revoke(ledger: Session, user: str) -> str | None:
     from ..store.postgres_roles import revoke as revoke_from
 
     user = _role_name(user)
-    return _in_transaction(ledger, lambda conn: revoke_from(conn, user))
+    return _in_transaction(ledger, lambda conn: revoke_from(conn, user), changes=True)
 
 
 class StoredUnits(NamedTuple):
@@ -214,11 +214,17 @@ def require_server(database: Database) -> None:
         raise UsageError("gongkai server 只用于 PostgreSQL 台账（GONGKAI_DB=postgresql://…），SQLite 台账没有账号之分。")
 
 
-def _in_transaction(ledger: Session, work: Callable[[psycopg.Connection[tuple[object, ...]]], _T]) -> _T:
+def _in_transaction(
+    ledger: Session, work: Callable[[psycopg.Connection[tuple[object, ...]]], _T], *, changes: bool = False
+) -> _T:
+    """`work` in one transaction on the server; `changes`: it changes roles, grants or policies,
+    and runs as a write (PostgresStore.administer)."""
     require_server(ledger.database)
     from ..store.postgres_roles import AlreadyOther, BadLogin, NoTeam, NotOwner, in_transaction
 
     try:
+        if changes:
+            return _server(ledger).administer(work)
         return in_transaction(_server(ledger), work)
     except NotOwner as refusal:
         raise NotPermitted(
