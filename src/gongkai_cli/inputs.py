@@ -80,11 +80,12 @@ def parse_key(value: str | None) -> str | None:
     return text
 
 
-def parse_year(year: int) -> int:
+def parse_year(value: str | int) -> int:
     """A plan year (`import --year`), within the years dates can count in."""
-    if year not in dates.YEARS:
-        raise UsageError(f"无效的年度“{year}”，应为四位年份，例如 2024。")
-    return year
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or int(text) not in dates.YEARS:
+        raise UsageError(f"无效的年度“{value}”，应为四位年份，例如 2024。")
+    return int(text)
 
 
 def parse_alarm(text: str) -> timedelta | None:

@@ -49,7 +49,7 @@ def import_(
     plan: str | None = typer.Option(
         None, "--plan", metavar="计划", help="新计划的名称（默认取文件名中的年份，例如 2024）；也可写在 import 之前。"
     ),
-    year: int | None = typer.Option(
+    year: str | None = typer.Option(
         None, "--year", metavar="年度", help="计划年度，用于把“全年”“4月20日前”换算成日期。"
     ),
     strict: bool = typer.Option(False, "--strict", help="有责任单位不在单位数据文件中时拒绝导入（默认照原样导入并警告）。"),
@@ -60,7 +60,7 @@ def import_(
     """
     from ..usecases import unit_sheets
 
-    year = parse_year(year) if year is not None else None
+    plan_year = parse_year(year) if year is not None else None
     name = plan_to_create(ctx, plan)
     sheet = unit_sheets.read_sheet(file)
     # A whole exported workbook is also a plan table: into a new ledger it is read as one.
@@ -70,11 +70,11 @@ def import_(
     if sheet is not None and (sheet.alone or isinstance(database, ServerURL) or database.exists()):
         with open_ledger(ctx, bootstrap=sheet.alone) as ledger:
             if unit_sheets.returns_progress(ledger, sheet, plan=name):
-                if year is not None or strict:
+                if plan_year is not None or strict:
                     raise UsageError("--year 和 --strict 只用于导入任务分解表；这是各单位填写的进展表，请去掉这两个选项。")
                 _import_unit_sheet(ledger, sheet, file.name, name)
                 return
-    result, committed = plan_cases.import_into(settings(ctx), file, plan=name, year=year, strict=strict)
+    result, committed = plan_cases.import_into(settings(ctx), file, plan=name, year=plan_year, strict=strict)
     # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
     saved(ctx, committed)
     for warning in result.warnings:
