@@ -9,9 +9,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from gongkai_cli.cli import app
+from inprocess import invoke
 from postgres import (  # noqa: F401  (fixtures: a real PostgreSQL server)
     backend,
     deselect_sqlite_only,
@@ -95,11 +94,10 @@ def db_path(isolated_env: Path | str) -> Path | str:
 
 @pytest.fixture
 def gk():
-    """Run the CLI in-process; returns click's Result (stdout and stderr kept apart)."""
-    runner = CliRunner()
+    """Run the CLI in-process; returns a Result (stdout and stderr kept apart)."""
 
     def run(*args: str, input: str | None = None):
-        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return invoke(args, input=input)
 
     return run
 

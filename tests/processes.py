@@ -42,15 +42,12 @@ def in_process(env: Mapping[str, str]) -> Callable[..., subprocess.CompletedProc
     """The command line run in this process with the GONGKAI_* variables of `env` (a subprocess's
     environment), returning what `subprocess.run` would: for the reads with which a test checks
     what the installed executable did, where a process each would only repeat start-up."""
-    from typer.testing import CliRunner
+    from inprocess import invoke
 
-    from gongkai_cli.cli import app
-
-    runner = CliRunner()
     fixed = {name: value for name, value in env.items() if name.startswith("GONGKAI_")}
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        result = runner.invoke(app, list(args), input=input, env=fixed, catch_exceptions=False)
+        result = invoke(args, input=input, env=fixed)
         return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
     return run

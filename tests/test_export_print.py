@@ -9,11 +9,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner
 
 from conftest import point_at
-from gongkai_cli.cli import app
 from gongkai_cli.columns import TASK_OFFICE as TASK_COLUMNS, TASK_PRINT as PRINT_COLUMNS
+from inprocess import invoke
 from libreoffice import convert
 
 # The page set-up is the writer's, whatever the backend: every test reads one workbook, made
@@ -26,12 +25,11 @@ LONG_NOTE = "已完成美丽乡村示范村创建信息公开，" * 6
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("print")
-    runner = CliRunner()
     with pytest.MonkeyPatch.context() as monkeypatch:
         point_at(folder / "gongkai.db", monkeypatch)
-        assert runner.invoke(app, ["note", "3", LONG_NOTE], catch_exceptions=False).exit_code == 0
+        assert invoke(["note", "3", LONG_NOTE]).exit_code == 0
         target = folder / "台账.xlsx"
-        assert runner.invoke(app, ["export", "-o", str(target)], catch_exceptions=False).exit_code == 0
+        assert invoke(["export", "-o", str(target)]).exit_code == 0
     return target
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+import typer
 import typer.main
-from typer import _click as click
 
-from gongkai_cli.cli import app
+from gongkai_cli.cli import add_commands, app
 
 EVERY_FORMAT = ("table", "json", "csv", "tsv", "markdown", "xlsx", "ics", "vdir")
 
@@ -30,9 +31,11 @@ COMMANDS = {
 }
 
 
-def commands() -> dict[str, click.Command]:
+def commands() -> dict[str, Any]:
+    # The commands as the framework builds them: all of them, as for help.
+    add_commands([])
     group = typer.main.get_command(app)
-    context = click.Context(group)
+    context = typer.Context(group)
     return {name: group.get_command(context, name) for name in group.list_commands(context)}
 
 

@@ -164,18 +164,15 @@ def _commands(run) -> list[str]:
 def test_every_commands_help_fits_and_fills_its_paragraphs_to_the_width(run, columns):
     """A line break in the source of a help text is not a line break on screen: a paragraph
     kept on two source lines came out as a line, a lone “最新进展”, and the rest."""
-    from typer.testing import CliRunner
-
-    from gongkai_cli.cli import COMMANDS, app
+    from gongkai_cli.cli import COMMANDS
+    from inprocess import invoke
 
     commands = _commands(run)
     assert sorted(commands) == sorted(COMMANDS)
     # In-process: the executable's own help is the list above; a process per command would only
     # repeat start-up 25 times for each width.
-    runner = CliRunner()
     for command in ["", *commands]:
-        result = runner.invoke(app, [*([command] if command else []), "-h"], env={"COLUMNS": str(columns)},
-                               prog_name="gongkai", catch_exceptions=False)
+        result = invoke([*([command] if command else []), "-h"], env={"COLUMNS": str(columns)})
         assert result.exit_code == 0, (command, result.stderr)
         lines = result.stdout.splitlines()
         assert all(_width(line) <= columns for line in lines), result.stdout

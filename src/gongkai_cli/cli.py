@@ -1,37 +1,28 @@
 """Command line: the edge. The commands themselves are in commands/, one module per use-case group.
 
-Here: the app and its group, which lists the commands from `COMMANDS` and imports only the
-module of the one the command line names; the one place errors become exit codes,
-`_Group.invoke`; stdout guarding (exit 7); the framework's usage errors put into the same
-Chinese one-line shape by `_framework_message`; help laid out by `_help_text`; the root
-options and the settings built from them; and what commands share (options, opening the
-ledger, asking before a change).
+Here, on Typer's public API only: the app and `run`, which imports only the module of the
+command the command line names; the one place errors become a Chinese sentence and an exit
+code (`_reported` around every command, `run` around the framework's parsing); stdout
+guarding (exit 7); `Commands`, which gives every command `-h`, and `--db`/`--plan` after its
+name; the root options and the settings built from them; and what commands share (options,
+asking before a change). Help is laid out by helptext.py, shell completion installed by
+completion.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import importlib
+import inspect
 import io
 import os
-import re
-import shutil
 import sys
-import unicodedata
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, NoReturn, TypeVar
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar
 
 import typer
-import typer.main
-
-# Typer vendors click; its classes are reached here because the framework's English messages
-# are rewritten into Chinese and its help laid out anew. pyproject pins Typer to the 0.28 line.
-from typer import _click as click
-from typer._click import exceptions as click_errors
-from typer._completion_classes import completion_init
-from typer._completion_shared import _get_shell_name, get_completion_script, install
-from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from . import __version__
 from .errors import GongkaiError, UsageError
@@ -75,6 +66,10 @@ COMMANDS = {
     "server": "team",
 }
 
+# The commands of the groups among COMMANDS, so that a mistyped one is answered in Chinese
+# before the framework sees it (tests/test_cli.py checks them against what the modules define).
+SUBCOMMANDS = {"server": ("init", "grant", "revoke", "units")}
+
 # Commands that work on one plan, so `--plan` after their name means something. `import`
 # has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.
 PLAN_COMMANDS = frozenset(
@@ -86,11 +81,17 @@ PLAN_RULE_HELP = "计划名称，例如 2023（默认：今年的计划，没有
 
 # The exit code of a write that committed although its confirmation could not be written.
 SAVED_BUT_UNCONFIRMED = 7
-_SAVED = "gongkai.commits"
+SAVED = "gongkai.commits"
 # What a command that changes files rather than the history (backup, restore) has done.
-_DONE = "gongkai.done"
-_CREATED = "gongkai.created"
+DONE = "gongkai.done"
+CREATED = "gongkai.created"
 
+# The root options that take a value, so that the word after one is not taken for a command.
+ROOT_VALUE_OPTIONS = ("--db", "--plan", "--unit")
+# Root options that answer on their own, whatever command follows.
+_ROOT_ANSWERS = ("-h", "--help", "--version", "--install-completion", "--show-completion")
+# The framework's protocol for the shell's Tab: the variable names the completion script sets.
+COMPLETE_VAR = "_GONGKAI_COMPLETE"
 
 class _OutputError(OSError):
     """Standard output could not be written: full, closed or a broken pipe."""
@@ -146,114 +147,55 @@ def _guard_stdout() -> None:
     )
 
 
-class _Group(TyperGroup):
-    """The one place where errors become a Chinese sentence on stderr and an exit code.
 
-    It also lists the commands from `COMMANDS` and builds each only when it is asked for,
-    importing only the module that defines it, and gives every command the `--db` and
-    `--plan` options, so they work after the command name too.
-    """
 
-    def __init__(self, **settings: Any):
-        super().__init__(**settings)
-        # The shell's Tab requests (_GONGKAI_COMPLETE=complete_bash …) speak Typer's protocol,
-        # which Typer registers only for apps that add its own English completion options.
-        completion_init()
+def _fail(message: str, code: int) -> NoReturn:
+    # Messages quote what the user typed or what the ledger holds (--unit, --plan, ids,
+    # cells); here, once, it is made inert and kept to one line.
+    say(f"错误：{message}", err=True)
+    raise typer.Exit(code)
 
-    def invoke(self, ctx: click.Context) -> Any:
+
+def say(message: str, *, err: bool = False) -> None:
+    """A plain line for the user; every message that can quote user text goes out through here."""
+    typer.echo(inert_line(message), err=err)
+
+
+def _debug(ctx: typer.Context | None) -> bool:
+    options = ctx.find_object(GlobalOptions) if ctx is not None else None
+    return bool(options and options.debug) or bool(os.environ.get("GONGKAI_DEBUG"))
+
+
+def _internal_error(err: Exception, ctx: typer.Context | None) -> NoReturn:
+    if isinstance(err, UnicodeEncodeError) and _is_undecodable_argument(err):
+        _fail(_undecodable_message(err), 2)
+    if _debug(ctx):
+        raise err
+    _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
+
+
+def _reported(function: Callable[..., Any], ctx: typer.Context, arguments: dict[str, Any]) -> Any:
+    """Run one command (or a group's callback): its errors become `错误：…` on stderr and the
+    exit code they carry."""
+    try:
         try:
-            try:
-                return super().invoke(ctx)
-            finally:
-                # Inside the handler: a confirmation that cannot reach a full disk or a
-                # closed pipe must fail here, where the exit code is decided, not at exit.
-                if sys.stdout is not None:
-                    sys.stdout.flush()
-        except GongkaiError as err:
-            _fail(err.message, err.exit_code)
-        except (_OutputError, BrokenPipeError) as err:
-            _output_failed(ctx, err)
-        except Exception as err:
-            if isinstance(err, UnicodeEncodeError) and _is_undecodable_argument(err):
-                _fail(_undecodable_message(err), 2)
-            if _is_negative_number(err):
-                _fail(_negative_number_message(err), 2)
-            if _from_framework(err) or _debug(ctx):
-                raise
-            _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        return _translated(super().make_context, info_name, args, parent=parent, **extra)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            self.commands[cmd_name] = _build_command(cmd_name)
-        return self.commands.get(cmd_name)
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        name = args[0] if args else ""
-        if ctx.resilient_parsing or name.startswith("-") or self.get_command(ctx, name) is not None:
-            return super().resolve_command(ctx, args)
-        import difflib  # only a mistyped command needs it
-
-        close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.5)
-        hint = f"，是不是想用 {'、'.join(close)}" if close else ""
-        raise UsageError(f"没有“{name}”这个命令{hint}？可用的命令见 gongkai -h。")
-
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write(_help_text(ctx, self))
+            return function(**arguments)
+        finally:
+            # Inside the handler: a confirmation that cannot reach a full disk or a
+            # closed pipe must fail here, where the exit code is decided, not at exit.
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except GongkaiError as err:
+        _fail(err.message, err.exit_code)
+    except (_OutputError, BrokenPipeError) as err:
+        _output_failed(ctx, err)
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except Exception as err:
+        _internal_error(err, ctx)
 
 
-class _Command(TyperCommand):
-    """Every command: framework errors in Chinese, help laid out for Chinese text."""
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        return _translated(super().make_context, info_name, args, parent=parent, **extra)
-
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write(_help_text(ctx, self))
-
-
-_Function = TypeVar("_Function", bound=Callable[..., Any])
-
-
-class Commands(typer.Typer):
-    """The commands one module of commands/ defines, kept until the command line names one.
-
-    Typer would build the parameters of every command on each run, while a run needs only
-    the command it invokes: `_Group.get_command` imports the module and builds that one.
-    """
-
-    def command(self, name: str | None = None, **settings: Any) -> Callable[[_Function], _Function]:
-        return super().command(name, cls=_Command, **settings)
-
-
-def _build_command(name: str) -> click.Command:
-    module = importlib.import_module(f"{__package__}.commands.{COMMANDS[name]}")
-    registry: Commands = module.commands
-    (info,) = [
-        info for info in registry.registered_commands
-        if (info.name or typer.main.get_command_name(getattr(info.callback, "__name__", ""))) == name
-    ]
-    command = typer.main.get_command_from_info(
-        info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
-    )
-    command.params.append(_after_option("db", "--db", DB_METAVAR, DB_HELP))
-    if name in PLAN_COMMANDS:
-        command.params.append(_after_option("plan", "--plan", "计划", PLAN_RULE_HELP))
-    return command
-
-
-def _output_failed(ctx: click.Context, err: OSError) -> None:
+def _output_failed(ctx: typer.Context, err: OSError) -> NoReturn:
     """Standard output failed: say what happened to the data, which is what a retry depends on."""
     raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)
     if isinstance(raw, _Stdout):
@@ -263,17 +205,17 @@ def _output_failed(ctx: click.Context, err: OSError) -> None:
         with contextlib.suppress(AttributeError, OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     reason = os_reason(err)
-    commits = ctx.meta.get(_SAVED) or []
+    commits = ctx.meta.get(SAVED) or []
     if commits:
         _fail(f"{_saved_changes(commits)}已保存，但确认信息无法写入标准输出（{reason}）；"
               "请不要重试，可用 gongkai log 核对。", SAVED_BUT_UNCONFIRMED)
-    if done := ctx.meta.get(_DONE):
+    if done := ctx.meta.get(DONE):
         _fail(f"{done}，但确认信息无法写入标准输出（{reason}）；请不要重试。", SAVED_BUT_UNCONFIRMED)
     if err.errno == errno.EPIPE:
         # The reader (`| head`) has all it wanted.
         raise typer.Exit(0)
     # A read that made a new ledger (first use) is still a read: a retry is safe, but the new file is real.
-    created = ctx.meta.get(_CREATED)
+    created = ctx.meta.get(CREATED)
     unchanged = f"已新建台账“{created}”，此外未做任何更改" if created else "台账未做任何更改"
     _fail(f"无法写入标准输出（{reason}）；{unchanged}。", 2)
 
@@ -290,15 +232,6 @@ def _saved_changes(commits: Sequence[Commit]) -> str:
     return f"{what}（历史记录 {span}）"
 
 
-def _from_framework(err: Exception) -> bool:
-    """Typer's own exits and usage errors (bad option, missing argument) keep their handling.
-
-    Typer raises click's exception classes, or those of its vendored copy of click
-    in newer releases, so they are recognised by where they come from.
-    """
-    return type(err).__module__.split(".")[0] in ("typer", "click")
-
-
 def _is_undecodable_argument(err: UnicodeEncodeError) -> bool:
     # Python hands over command-line bytes that are not UTF-8 as lone surrogates;
     # they fail the moment they are stored or printed, before anything is committed.
@@ -313,226 +246,138 @@ def _undecodable_message(err: UnicodeEncodeError) -> str:
     return f"输入中含有不是 UTF-8 编码的字节“{shown}”，请检查终端或脚本的编码设置（应为 UTF-8）。"
 
 
-def _is_negative_number(err: Exception) -> bool:
-    # The parser takes `show -1` for an unknown option; the user typed a number.
-    name = getattr(err, "option_name", None)
-    return type(err).__name__ == "NoSuchOption" and isinstance(name, str) and name[1:].isdigit()
+_Function = TypeVar("_Function", bound=Callable[..., Any])
 
 
-def _negative_number_message(err: Exception) -> str:
-    option_name = getattr(err, "option_name", None)
-    command = getattr(getattr(err, "ctx", None), "command", None)
-    if any(param.name == "task_id" for param in getattr(command, "params", ())):
-        return f"无效的任务序号“{option_name}”，序号应为正整数（最多 9 位），例如 40。"
-    return f"无效的参数“{option_name}”：这里不接受负数。"
+class Commands(typer.Typer):
+    """The commands one module of commands/ defines; `run` adds them to the app when needed.
+
+    Each command is registered as a wrapper with the same parameters and three more, so that
+    every command takes `-h` (help laid out for Chinese), `--db` and, where it works on one
+    plan, `--plan` after its name (`gongkai list --plan 2023`); and the wrapper reports the
+    command's errors (`_reported`). The framework reads a command's parameters from its
+    signature, so the wrapper's signature is the command's plus those.
+    """
+
+    def command(self, name: str | None = None, **settings: Any) -> Callable[[_Function], _Function]:
+        register = super().command(name, context_settings={"allow_extra_args": True}, **settings)
+
+        def decorate(function: _Function) -> _Function:
+            command_name = name or function.__name__
+            extra = [_HELP_PARAMETER, _after_parameter("db", DB_METAVAR, DB_HELP)]
+            if command_name in PLAN_COMMANDS:
+                extra.append(_after_parameter("plan", "计划", PLAN_RULE_HELP))
+            register(_with_parameters(function, extra, command=True))
+            return function
+
+        return decorate
+
+    def callback(self, **settings: Any) -> Callable[[_Function], _Function]:
+        """A group's own callback: `-h` as on every command, and help when no command is named."""
+        register = super().callback(invoke_without_command=True, **settings)
+
+        def decorate(function: _Function) -> _Function:
+            register(_with_parameters(function, [_HELP_PARAMETER], group=True))
+            return function
+
+        return decorate
 
 
-def _debug(ctx: click.Context) -> bool:
-    options = ctx.find_object(GlobalOptions)
-    return bool(options and options.debug) or bool(os.environ.get("GONGKAI_DEBUG"))
+def _with_parameters(
+    function: Callable[..., Any], extra: list[inspect.Parameter], *, command: bool = False, group: bool = False,
+) -> Callable[..., Any]:
+    """`function` as the framework should see it: its own parameters and `extra` (options that
+    only act through their callbacks, so the framework never passes them)."""
+    signature = inspect.signature(function, eval_str=True)
+    context = _context_parameter(signature)
+    own = list(signature.parameters)
+
+    @functools.wraps(function)
+    def wrapper(**arguments: Any) -> Any:
+        ctx = arguments[context]
+        # A command collects extra words (context setting allow_extra_args), so that the message
+        # is ours; a group's extra words are its command's.
+        if command and ctx.args:
+            _fail(f"多余的参数：{' '.join(ctx.args)}（用法见 {ctx.command_path} -h）。", 2)
+        # The framework passes every parameter of the signature, `extra` too (as its default).
+        result = _reported(function, ctx, {name: arguments[name] for name in own})
+        if group and ctx.invoked_subcommand is None:
+            _show_help(ctx)
+        return result
+
+    parameters = [*signature.parameters.values(), *extra]
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    # Messages quote what the user typed or what the ledger holds (--unit, --plan, ids,
-    # cells); here, once, it is made inert and kept to one line.
-    say(f"错误：{message}", err=True)
-    raise typer.Exit(code)
+def _context_parameter(signature: inspect.Signature) -> str:
+    """The parameter the framework passes the context in: every command and callback here has one."""
+    (name,) = [p.name for p in signature.parameters.values() if p.annotation is typer.Context]
+    return name
 
 
-def say(message: str, *, err: bool = False) -> None:
-    """A plain line for the user; every message that can quote user text goes out through here."""
-    typer.echo(inert_line(message), err=err)
+def _show_help(ctx: typer.Context) -> NoReturn:
+    from .helptext import help_text
 
-
-# -- the framework's usage errors, in Chinese -----------------------------------------
-
-
-def _translated(
-    make_context: Callable[..., click.Context], info_name: str | None, args: list[str], **extra: Any
-) -> click.Context:
-    """Parse the command line; a usage error the framework raises becomes `错误：…`, exit 2."""
+    order = [*COMMANDS, *(name for names in SUBCOMMANDS.values() for name in names)]
     try:
-        return make_context(info_name, args, **extra)
-    except click_errors.NoArgsIsHelpError as err:
-        # `gongkai` alone prints the help, as `gongkai -h` does. Left to the framework, its
-        # rich error printer prints nothing for this error and the exit code is 2.
-        typer.echo(err.ctx.get_help(), color=err.ctx.color)
-        raise typer.Exit(0) from None
-    except click.ClickException as err:
-        parent = extra.get("parent")
-        path = " ".join(filter(None, (parent.command_path if parent else "", info_name or "gongkai")))
-        _fail(f"{_framework_message(err).rstrip('。')}（用法见 {path} -h）。", err.exit_code)
+        typer.echo(help_text(ctx, ctx.command, order), nl=False)
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (_OutputError, BrokenPipeError) as err:
+        _output_failed(ctx, err)
+    raise typer.Exit(0)
 
 
-def _framework_message(err: click.ClickException) -> str:
-    english = err.message
-    if isinstance(err, click_errors.NoSuchOption):
-        hint = f"，是不是想用 {'、'.join(sorted(err.possibilities))}" if err.possibilities else ""
-        return f"没有“{err.option_name}”这个选项{hint}。"
-    if isinstance(err, click_errors.BadOptionUsage):
-        if "does not take a value" in english:
-            return f"选项 {err.option_name} 不带值。"
-        return f"选项 {err.option_name} 后面缺少值。"
-    if isinstance(err, click_errors.MissingParameter):
-        return f"缺少{_param_label(err.param)}。"
-    if isinstance(err, click_errors.BadParameter):
-        value = re.search(r"'(.*?)' is not", english)
-        shown = f"“{value.group(1)}”" if value else ""
-        return f"{_param_label(err.param)} 的值{shown}无效。"
-    extra = re.match(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", english)
-    if extra:
-        return f"多余的参数：{extra.group(1)}。"
-    return f"命令行有误（{english}）。"
+def _help_callback(ctx: typer.Context, param: Any, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        _show_help(ctx)
 
 
-def _param_label(param: click.Parameter | None) -> str:
-    if param is None:
-        return "参数"
-    if param.param_type_name == "argument":
-        return f"参数“{param.metavar or param.name}”"
-    return f"选项 {param.opts[0]}"
+def _remember(key: str) -> Callable[[typer.Context, Any, Any], Any]:
+    """`--db`/`--plan` given after the command name (`gongkai list --plan 2023`), kept for `global_options`."""
+
+    def remember(ctx: typer.Context, param: Any, value: Any) -> Any:
+        if value is not None:
+            ctx.meta[f"gongkai.{key}"] = value
+        return value
+
+    return remember
 
 
-# -- help --------------------------------------------------------------------------------
-
-_FRAMEWORK_OPTION_HELP = {"help": "显示本帮助并退出。"}
-
-
-def _help_text(ctx: click.Context, command: click.Command) -> str:
-    """Help laid out for Chinese: every line fits the terminal (two columns per CJK
-    character), option placeholders in words, nothing cut off."""
-    width = max(50, min(shutil.get_terminal_size((80, 24)).columns, 100))
-    params = command.get_params(ctx)
-    arguments = [p for p in params if isinstance(p, TyperArgument)]
-    options = [p for p in params if isinstance(p, TyperOption) and not p.hidden]
-    path = ctx.command_path
-    usage = [path, "[选项]"] + [_argument_usage(p) for p in arguments]
-    if isinstance(command, TyperGroup):
-        usage += ["命令", "[命令的选项和参数]"]
-    out = [f"用法：{' '.join(usage)}", ""]
-    for line in (command.help or "").splitlines():
-        indent = line[: len(line) - len(line.lstrip())]
-        out += [indent + part for part in _wrap(line, width - len(indent))] if line.strip() else [""]
-    if arguments:
-        out += ["", "参数："]
-        out += _rows([(_argument_usage(p).strip("[]"), getattr(p, "help", None) or "") for p in arguments], width)
-    out += ["", "选项："]
-    out += _rows([(_option_usage(p), _option_help(p)) for p in options], width)
-    if isinstance(command, TyperGroup):
-        out += ["", "命令："]
-        rows = []
-        for name in command.list_commands(ctx):
-            sub = command.get_command(ctx, name)
-            if sub is not None and not sub.hidden:
-                rows.append((name, (sub.help or "").splitlines()[0] if sub.help else ""))
-        out += _rows(rows, width)
-        out += ["", f"每个命令的用法：{path} 命令 -h，例如 {path} list -h。"]
-    return "\n".join(out) + "\n"
+def _after_parameter(key: str, metavar: str, help_text: str) -> inspect.Parameter:
+    option = typer.Option(None, f"--{key}", metavar=metavar, help=help_text, expose_value=False,
+                          callback=_remember(key))
+    return inspect.Parameter(f"{key}_after_command", inspect.Parameter.KEYWORD_ONLY, default=option,
+                             annotation=str | None)
 
 
-def _argument_usage(param: TyperArgument) -> str:
-    name = (param.metavar or param.name or "").strip("[]")
-    return name if param.required else f"[{name}]"
-
-
-# What --db takes: a SQLite file or a server's postgresql:// URL.
-DB_METAVAR = "文件或地址"
-
-# Placeholders for options declared without a metavar: what the value means, in words.
-_PLACEHOLDERS = {
-    "--format": "格式", "--output": "文件", "--from": "文件", "--by": "姓名", "--note": "说明",
-    "--status": "状态", "--since": "日期", "--before": "日期", "--after": "日期", "--count": "次数",
-    "--unit": "单位", "--plan": "计划", "--db": DB_METAVAR, "--within": "期限", "--year": "年度",
-    "--ics-kind": "类型", "--alarm": "提前量",
-}
-
-
-def _option_usage(param: TyperOption) -> str:
-    names = ", ".join(sorted(param.opts, key=len) + list(param.secondary_opts))
-    if param.is_flag or param.count:
-        return names
-    long_name = max(param.opts, key=len)
-    return f"{names} {param.metavar or _PLACEHOLDERS.get(long_name, '值')}"
-
-
-def _option_help(param: TyperOption) -> str:
-    text = _FRAMEWORK_OPTION_HELP.get(param.name or "") or getattr(param, "help", None) or ""
-    if param.envvar and getattr(param, "show_envvar", False):
-        text = text.rstrip("。") + f"（也可用环境变量 {param.envvar}）。"
-    return text
-
-
-def _rows(rows: list[tuple[str, str]], width: int) -> list[str]:
-    """Two columns: the name, then its help wrapped beside it (or below a long name)."""
-    column = min(max((_display_width(name) for name, _ in rows), default=0), 24) + 4
-    lines = []
-    for name, text in rows:
-        wrapped = _wrap(text, width - column) or [""]
-        head = f"  {name}"
-        if _display_width(head) + 2 > column:
-            lines.append(head)
-        else:
-            wrapped[0] = head + " " * (column - _display_width(head)) + wrapped[0]
-            lines.append(wrapped.pop(0))
-        lines += [" " * column + line for line in wrapped]
-    return lines
-
-
-def _display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-# Chinese punctuation that must not start a line; it hangs at the end of the line before.
-_NO_LINE_START = "，。、；：？！）》」』”’.,;:!?)]"
-# An example command (gongkai note 40 "试点完成"): it breaks only at its spaces, so each
-# word of it, a quoted string or a file name like 任务台账.xlsx, is typed as shown.
-_COMMAND = r'(?<![\w.-])gongkai(?: +(?:"[^"]*"|[^\s"“”‘’（）《》，。、；：？！]+))+'
-# A file name in running text (例如 -o 进展报告.docx) stays whole too.
-_FILE_NAME = r'(?<!\S)[^\s"“”‘’（）《》，。、；：？！]+\.[A-Za-z0-9]+'
-# Opening punctuation stays with what follows it.
-_TOKEN = r"[“‘（《「『]*(?:" + _COMMAND + "|" + _FILE_NAME + r"|[\x21-\x7e]+|\s+|.)"
-
-
-def _tokens(text: str) -> list[str]:
-    tokens = []
-    for token in re.findall(_TOKEN, text):
-        # A command is laid out word by word: a quoted string with spaces is one word.
-        tokens += re.findall(r'"[^"]*"|[^\s"]+|\s+', token) if " " in token.strip() else [token]
-    return tokens
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    """Break text into lines of at most `width` display columns: between CJK characters
-    anywhere, Latin words, option names, file names and the words of example commands kept
-    whole, no line starting with 。，）…"""
-    lines: list[list[str]] = [[]]
-    for token in _tokens(text.strip()):
-        line = lines[-1]
-        if token.isspace():
-            if line:
-                line.append(" ")
-            continue
-        if _display_width("".join(line) + token) <= width or not line:
-            line.append(token)
-            continue
-        # Closing punctuation (and ".xlsx" after 任务台账) takes the character before it along.
-        carried: list[str] = []
-        while token[0] in _NO_LINE_START and line and len(line) > 1 and line[-1] != " ":
-            carried.insert(0, line.pop())
-            if carried[0][0] not in _NO_LINE_START:
-                break
-        lines.append([*carried, token])
-    return ["".join(line).rstrip() for line in lines if "".join(line).strip()]
-
-
-app = typer.Typer(
-    cls=_Group,
-    help="政务公开工作要点任务台账：查看“我的任务”、临近截止与逾期任务，记录进展和状态。\n\n" + EXIT_CODES_HELP,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+_HELP_PARAMETER = inspect.Parameter(
+    "show_help", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+    default=typer.Option(False, "-h", "--help", is_eager=True, expose_value=False, callback=_help_callback,
+                         help="显示本帮助并退出。"),
 )
+
+
+app = Commands(
+    help="政务公开工作要点任务台账：查看“我的任务”、临近截止与逾期任务，记录进展和状态。\n\n" + EXIT_CODES_HELP,
+    # Every command's -h is its own option (Commands), laid out for Chinese.
+    context_settings={"help_option_names": []},
+    pretty_exceptions_enable=False,
+    # The framework's completion protocol (_GONGKAI_COMPLETE) comes with its two options;
+    # `run` answers those options itself, in Chinese (completion.py).
+    add_completion=True,
+)
+
+
+class RootContext(Protocol):
+    """What is read of the root's context (`ctx.find_root()`, typed as the framework's base class)."""
+
+    params: dict[str, Any]
+    obj: Any
+
+    def get_parameter_source(self, name: str) -> Any: ...
 
 
 class GlobalOptions(NamedTuple):
@@ -543,6 +388,8 @@ class GlobalOptions(NamedTuple):
 
 
 DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db），或团队模式的 postgresql:// 地址。"
+# What --db takes: a SQLite file or a server's postgresql:// URL.
+DB_METAVAR = "文件或地址"
 
 DbOption = typer.Option(
     None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar=DB_METAVAR, help=DB_HELP,
@@ -550,19 +397,7 @@ DbOption = typer.Option(
 PlanOption = typer.Option(None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, metavar="计划", help=PLAN_RULE_HELP)
 
 
-def _after_option(key: str, name: str, metavar: str, help_text: str) -> TyperOption:
-    """`--db`/`--plan` given after the command name (`gongkai list --plan 2023`)."""
-
-    def remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value is not None:
-            ctx.meta[f"gongkai.{key}"] = value
-        return value
-
-    return TyperOption(param_decls=[name, f"{key}_after_command"], metavar=metavar, help=help_text,
-                       expose_value=False, callback=remember)
-
-
-def _options(ctx: click.Context) -> GlobalOptions:
+def global_options(ctx: typer.Context) -> GlobalOptions:
     """--db and --plan: on the command line before or after the command name, else from
     the environment (GONGKAI_DB, GONGKAI_PLAN), else the default. The same value given in
     both places is fine; two different values are refused rather than one silently winning."""
@@ -570,20 +405,20 @@ def _options(ctx: click.Context) -> GlobalOptions:
     given = root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions(
         db=root.params.get("db"), plan=root.params.get("plan"), debug=False
     )
-    db = _one_value(root, "db", given.db, ctx.meta.get("gongkai.db"))
-    plan = _one_value(root, "plan", given.plan, ctx.meta.get("gongkai.plan"))
+    db = one_value(root, "db", given.db, ctx.meta.get("gongkai.db"))
+    plan = one_value(root, "plan", given.plan, ctx.meta.get("gongkai.plan"))
     return given._replace(db=str(db) if db is not None else None, plan=plan)
 
 
-def _on_command_line(root: click.Context, name: str) -> bool:
+def on_command_line(root: RootContext, name: str) -> bool:
     source = root.get_parameter_source(name)
     return source is not None and source.name == "COMMANDLINE"
 
 
-def _one_value(root: click.Context, name: str, before: Any, after: Any) -> Any:
+def one_value(root: RootContext, name: str, before: Any, after: Any) -> Any:
     if after is None:
         return before
-    if before is None or not _on_command_line(root, name):
+    if before is None or not on_command_line(root, name):
         return after  # the command line wins over the environment
     if str(before) != str(after):
         raise UsageError(
@@ -611,35 +446,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _shell(given: str | None) -> str:
-    shell = given or _get_shell_name()
-    if shell not in ("bash", "zsh", "fish", "powershell", "pwsh"):
-        raise UsageError(f"无法为“{shell or '未知的 shell'}”安装补全；支持 bash、zsh、fish 和 PowerShell。")
-    return shell
-
-
-def _install_completion(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    try:
-        shell, path = install(shell=_shell(None), prog_name="gongkai")
-    except GongkaiError as err:
-        _fail(err.message, err.exit_code)
-    say(f"已为 {shell} 安装 Tab 补全（写入 {path}），重新打开终端后生效。")
-    raise typer.Exit(0)
-
-
-def _show_completion(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if not value or ctx.resilient_parsing:
-        return
-    try:
-        shell = _shell(None)
-    except GongkaiError as err:
-        _fail(err.message, err.exit_code)
-    typer.echo(get_completion_script(prog_name="gongkai", complete_var="_GONGKAI_COMPLETE", shell=shell))
-    raise typer.Exit(0)
-
-
 @app.callback()
 def _main(
     ctx: typer.Context,
@@ -654,16 +460,194 @@ def _main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="显示版本号并退出。"
     ),
-    install_completion: bool = typer.Option(
-        False, "--install-completion", callback=_install_completion, expose_value=False, is_eager=True,
-        help="为当前的 shell 安装 Tab 补全（命令、选项和单位名称）。",
-    ),
-    show_completion: bool = typer.Option(
-        False, "--show-completion", callback=_show_completion, expose_value=False, is_eager=True,
-        help="显示当前 shell 的补全脚本，便于手动安装。",
-    ),
 ) -> None:
     ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug, unit=one_unit(unit, "gongkai --unit"))
+
+
+# -- running the app -------------------------------------------------------------------
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run the command line `args` (default: the process's own) and return the exit code."""
+    argv = list(sys.argv[1:] if args is None else args)
+    try:
+        add_commands(argv)
+        if completion := _completion_option(argv):
+            from .completion import answer
+
+            return answer(completion, COMPLETE_VAR)
+        result = app(args=argv, prog_name="gongkai", complete_var=COMPLETE_VAR, standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except GongkaiError as err:
+        return _report(err.message, err.exit_code)
+    except typer.TyperException as err:
+        return _report(_usage_message(err, argv), getattr(err, "exit_code", 2))
+    except typer.Abort:
+        # Ctrl-C or end of input at a prompt: nothing was asked for yet, so nothing changed.
+        typer.echo(err=True)
+        return 1
+    except (_OutputError, BrokenPipeError) as err:
+        # The framework's own output (completion) failed; nothing was changed.
+        return 0 if err.errno == errno.EPIPE else _report(f"无法写入标准输出（{os_reason(err)}）。", 2)
+    except Exception as err:
+        # A command's own errors are reported where they happen (`_reported`), which lets
+        # them through only for --debug; the traceback is then what was asked for.
+        if "--debug" in _root_options(argv):
+            raise
+        try:
+            _internal_error(err, None)
+        except typer.Exit as done:
+            return done.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def _report(message: str, code: int) -> int:
+    try:
+        _fail(message, code)
+    except typer.Exit as done:
+        return done.exit_code
+
+
+def main() -> None:
+    _guard_stdout()
+    sys.exit(run())
+
+
+def _command_words(argv: Sequence[str]) -> list[tuple[int, str]]:
+    """The words that are not options or their values, with their places: the command, then
+    its arguments (as far as a root option's value can be told from them)."""
+    words: list[tuple[int, str]] = []
+    skip = False
+    for place, word in enumerate(argv):
+        if skip:
+            skip = False
+        elif word == "--":
+            break
+        elif word.startswith("-"):
+            skip = word in ROOT_VALUE_OPTIONS and not words
+        else:
+            words.append((place, word))
+    return words
+
+
+def _root_options(argv: Sequence[str]) -> Sequence[str]:
+    """The words before the command: the root's own options."""
+    words = _command_words(argv)
+    return argv[: words[0][0]] if words else argv
+
+
+def add_commands(argv: list[str]) -> None:
+    """Add to the app the commands this run can need: those of the module of the command named
+    (a run builds and imports only that), or all of them for help, completion and mistakes.
+
+    A mistyped command is answered here, in Chinese, with the names it may have meant.
+    """
+    if os.environ.get(COMPLETE_VAR):
+        words = [word for _, word in _command_words(_completion_words())]
+        # The last word is the one being completed: until it is whole, every command may fit.
+        names = [words[0]] if len(words) > 1 and words[0] in COMMANDS else list(COMMANDS)
+    else:
+        words = [word for _, word in _command_words(argv)]
+        root = _root_options(argv)
+        if _completion_option(argv) or ("--version" in root and not {"-h", "--help"} & set(root)):
+            return  # answered before any command is looked at
+        if words and not any(word in _ROOT_ANSWERS for word in root):
+            _check_command(words[0], COMMANDS, "gongkai")
+            if words[0] in SUBCOMMANDS and len(words) > 1:
+                _check_command(words[1], SUBCOMMANDS[words[0]], f"gongkai {words[0]}")
+        names = [words[0]] if words and words[0] in COMMANDS else list(COMMANDS)
+    for module in dict.fromkeys(COMMANDS[name] for name in names):
+        commands = importlib.import_module(f"{__package__}.commands.{module}").commands
+        if commands not in _added:
+            app.add_typer(commands)
+            _added.append(commands)
+
+
+# The modules' command sets already added: `run` can be called more than once in a process (tests).
+_added: list[Commands] = []
+
+
+def _completion_words() -> list[str]:
+    """The words on the command line being completed, as the completion script passes them."""
+    import shlex
+
+    given = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
+    try:
+        return shlex.split(given)[1:]
+    except ValueError:
+        return []
+
+
+def _check_command(name: str, known: Collection[str], path: str) -> None:
+    if name in known:
+        return
+    import difflib  # only a mistyped command needs it
+
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    hint = f"，是不是想用 {'、'.join(close)}" if close else ""
+    raise UsageError(f"没有“{name}”这个命令{hint}？可用的命令见 {path} -h。")
+
+
+def _completion_option(argv: Sequence[str]) -> str | None:
+    """`--install-completion` or `--show-completion` before any command: answered in Chinese."""
+    return next((word for word in _root_options(argv) if word in ("--install-completion", "--show-completion")), None)
+
+
+# -- the framework's usage errors, in Chinese -----------------------------------------
+
+
+def _usage_message(err: Exception, argv: Sequence[str]) -> str:
+    """A usage error the framework raised while parsing, as one Chinese sentence with the way to help.
+
+    The kind of error is read from what the framework's exceptions document (the option's
+    name, the parameter) and from the command line itself, never from their English text.
+    """
+    ctx = getattr(err, "ctx", None)
+    option = getattr(err, "option_name", None)
+    given = _where_given(argv, option) if isinstance(option, str) else None
+    if ctx is not None:
+        path = ctx.command_path
+    else:
+        # The parser raises a misused option without its context: the words before it say whose it is.
+        before = [word for place, word in _command_words(argv) if given is None or place < given]
+        path = " ".join(["gongkai", *before[: 2 if before and before[0] in SUBCOMMANDS else 1]])
+    param = getattr(err, "param", None)
+    if isinstance(option, str) and option[1:].isdigit():
+        # The parser takes `show -1` for an unknown option; the user typed a number.
+        command = ctx.command if ctx is not None else None
+        if any(p.name == "task_id" for p in getattr(command, "params", ())):
+            return f"无效的任务序号“{option}”，序号应为正整数（最多 9 位），例如 40。"
+        return f"无效的参数“{option}”：这里不接受负数。"
+    if isinstance(option, str) and hasattr(err, "possibilities"):
+        possible = sorted(getattr(err, "possibilities", None) or ())
+        hint = f"，是不是想用 {'、'.join(possible)}" if possible else ""
+        message = f"没有“{option}”这个选项{hint}"
+    elif isinstance(option, str):
+        # Misused, an option was either given a value it does not take (--quiet=yes) or none.
+        valued = given is not None and argv[given].startswith(f"{option}=")
+        message = f"选项 {option} 不带值" if valued else f"选项 {option} 后面缺少值"
+    elif isinstance(err, typer.BadParameter) and hasattr(err, "param_type"):
+        message = f"缺少{_param_label(param)}"
+    elif isinstance(err, typer.BadParameter):
+        message = f"{_param_label(param)} 的值无效：{err.message.rstrip('。.')}"
+    else:
+        message = f"命令行有误（{getattr(err, 'message', err)}）"
+    return f"{message}（用法见 {path} -h）。"
+
+
+def _where_given(argv: Sequence[str], option: str) -> int | None:
+    """The place on the command line of the last use of `option` (the one the parser stopped at)."""
+    places = [place for place, word in enumerate(argv) if word == option or word.startswith(f"{option}=")]
+    return places[-1] if places else None
+
+
+def _param_label(param: Any) -> str:
+    if param is None:
+        return "参数"
+    if param.param_type_name == "argument":
+        return f"参数“{param.metavar or param.name}”"
+    return f"选项 {param.opts[0]}"
 
 
 # -- what commands share ------------------------------------------------------------
@@ -704,8 +688,3 @@ def _confirm(question: str) -> bool:
     # Ctrl-C or Ctrl-D left the cursor after the question.
     typer.echo()
     return False
-
-
-def main() -> None:
-    _guard_stdout()
-    app(prog_name="gongkai")

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import typer
-from typer import _click as click
 
-from ..cli import _CREATED, _DONE, _SAVED, _on_command_line, _one_value, _options
+from ..cli import CREATED, DONE, SAVED, global_options, on_command_line, one_value
 from ..errors import GongkaiError
 from ..inputs import parse_status
 from ..models import Commit, Status
@@ -22,50 +21,50 @@ from ..usecases.session import Session
 from ..writers import CONFIRMATION_FORMATS, FORMATS, check_format
 
 
-def settings(ctx: click.Context) -> Settings:
+def settings(ctx: typer.Context) -> Settings:
     """The command's settings, from its options and the environment: built here once."""
-    options = _options(ctx)
+    options = global_options(ctx)
     return from_environment(options.db, options.plan, options.unit,
-                            unit_option=_on_command_line(ctx.find_root(), "unit"))
+                            unit_option=on_command_line(ctx.find_root(), "unit"))
 
 
-def database(ctx: click.Context) -> Database:
+def database(ctx: typer.Context) -> Database:
     """The database the command works on, for commands that replace the file rather than open it."""
-    return database_path(_options(ctx).db)
+    return database_path(global_options(ctx).db)
 
 
-def plan_to_create(ctx: click.Context, given: str | None) -> str | None:
+def plan_to_create(ctx: typer.Context, given: str | None) -> str | None:
     """The name `import` gives the plan it creates: its own --plan, or --plan before the command.
 
     GONGKAI_PLAN selects the plan other commands work on; the plan an import creates is
     named on the command line or by the file's year, never by the environment.
     """
     root = ctx.find_root()
-    before = _options(ctx).plan if _on_command_line(root, "plan") else None
-    name: str | None = _one_value(root, "plan", before, given)
+    before = global_options(ctx).plan if on_command_line(root, "plan") else None
+    name: str | None = one_value(root, "plan", before, given)
     return name
 
 
-def open_ledger(ctx: click.Context, *, bootstrap: bool = True, **how: bool) -> Session:
+def open_ledger(ctx: typer.Context, *, bootstrap: bool = True, **how: bool) -> Session:
     ledger = Session.open_for(settings(ctx), bootstrap=bootstrap, **how)
     # Commits are recorded from here on, so an output failure after one is reported as such.
     saved(ctx, ledger.store.commits)
     if ledger.created:
-        ctx.find_root().meta[_CREATED] = ledger.database
+        ctx.find_root().meta[CREATED] = ledger.database
     return ledger
 
 
-def saved(ctx: click.Context, commits: list[Commit]) -> None:
+def saved(ctx: typer.Context, commits: list[Commit]) -> None:
     """The changes the command has committed, so a confirmation that cannot be printed is reported as saved."""
-    ctx.find_root().meta[_SAVED] = commits
+    ctx.find_root().meta[SAVED] = commits
 
 
-def done(ctx: click.Context, what: str) -> None:
+def done(ctx: typer.Context, what: str) -> None:
     """What a command that replaces files (backup, restore) has done, for the same report."""
-    ctx.find_root().meta[_DONE] = what
+    ctx.find_root().meta[DONE] = what
 
 
-def complete_unit(ctx: click.Context, incomplete: str) -> list[str]:
+def complete_unit(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion for --unit: unit names and aliases known to this ledger."""
     try:
         with open_ledger(ctx, must_exist=True) as ledger:
