@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gongkai_cli.store import database_named
+
 ESC = "\x1b"
 # Colour SGR codes: 30-39/90-97 foreground, 40-49 background, 38;5/38;2 extended.
 COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-9]|4[0-9]|9[0-7])(?:;[0-9;]*)?m")
@@ -33,6 +35,8 @@ def cron(executable: str, tmp_path: Path, ledger_db: str):
 
 
 def test_remind_prints_nothing_at_all_when_nothing_is_due(cron):
+    # The office's ledger exists: a run that has to create one says so on stderr (tests below).
+    assert cron("init", now="2023-01-02T01:00:00Z").returncode == 0
     # On 2 January nothing in the 2023 plan is overdue and nothing is due within a week.
     result = cron("remind", "--within", "7d", now="2023-01-02T01:00:00Z")
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
@@ -179,3 +183,19 @@ def test_the_inbox_recipe_of_the_cron_page_loses_no_push_and_stores_none_twice(e
     assert sorted(path.name for path in inbox.iterdir()) == ["empty.txt.rejected"]
     assert notes() == ["第一份", "第二份", "迟到的投递"]
     assert round_().returncode == 0  # an empty inbox is a quiet success
+
+
+# -- a ledger made behind the user's back ---------------------------------------------------
+
+def test_a_json_listing_that_creates_the_ledger_keeps_stdout_one_json_document(cron, ledger_db):
+    first = cron("list", "--format", "json", now="2023-04-14T02:00:00Z")
+    assert first.returncode == 0, first.stderr
+    assert len(json.loads(first.stdout)) == 91
+    # A server's URL is named as every message names it: without its password.
+    assert first.stderr.splitlines() == [
+        f"注意：已新建台账“{database_named(ledger_db)}”，并载入内置的 2023 年计划（91 项任务）；"
+        "如本想用已有的台账，请检查 GONGKAI_DB 或 --db 指向的位置。"
+    ]
+    again = cron("list", "--format", "json", now="2023-04-14T02:00:00Z")
+    assert (again.returncode, again.stderr, again.stdout) == (0, "", first.stdout)
+

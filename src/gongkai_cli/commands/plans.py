@@ -35,7 +35,7 @@ def init(
     empty: bool = typer.Option(False, "--empty", help="创建空台账，不载入内置的 2023 年计划。"),
 ) -> None:
     """创建数据库（已存在时不做任何改动；所在目录不存在时一并创建）。"""
-    with open_ledger(ctx, bootstrap=not empty, create_parents=True) as ledger:
+    with open_ledger(ctx, bootstrap=not empty, create_parents=True, announce=False) as ledger:
         held = plan_cases.plans(ledger)
         where = ledger.database
     summary = "、".join(f"{p.name}（{p.tasks} 项）" for p in held) or "无计划"
