@@ -187,6 +187,34 @@ def test_the_inbox_recipe_of_the_cron_page_loses_no_push_and_stores_none_twice(e
 
 # -- a ledger made behind the user's back ---------------------------------------------------
 
+NEW_LEDGER_REMINDERS = ("警告：这个台账是本次运行刚新建的，没有任何人记录过进展，据它生成的提醒多半不是您想要的；"
+                        "请让 GONGKAI_DB 或 --db 指向平时使用的台账。")
+
+
+@pytest.mark.sqlite_only("without GONGKAI_DB the ledger is a file in the user data directory under HOME")
+def test_a_bare_cron_job_says_which_ledger_it_created_and_only_the_first_time(executable, tmp_path):
+    """`env -i PATH=/usr/bin:/bin HOME=… gongkai remind`: a job of another account, or without
+    GONGKAI_DB, used to make a ledger, load the bundled plan and mail its reminders with exit 0."""
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def remind() -> subprocess.CompletedProcess:
+        return subprocess.run([executable, "remind"], check=False, capture_output=True, text=True, encoding="utf-8",
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(home)}, cwd=tmp_path, timeout=60)
+
+    first = remind()
+    (created,) = home.rglob("gongkai.db")
+    assert first.returncode == 0
+    assert first.stderr.splitlines() == [
+        f"注意：已新建台账“{created}”，并载入内置的 2023 年计划（91 项任务）；"
+        "如要用已有的台账，请设置环境变量 GONGKAI_DB 或使用 --db 指明它。",
+        NEW_LEDGER_REMINDERS,
+    ]
+    assert "已新建台账" not in first.stdout and "GONGKAI_DB" not in first.stdout
+    second = remind()
+    assert (second.returncode, second.stderr) == (0, "")
+
+
 def test_a_json_listing_that_creates_the_ledger_keeps_stdout_one_json_document(cron, ledger_db):
     first = cron("list", "--format", "json", now="2023-04-14T02:00:00Z")
     assert first.returncode == 0, first.stderr
@@ -198,4 +226,6 @@ def test_a_json_listing_that_creates_the_ledger_keeps_stdout_one_json_document(c
     ]
     again = cron("list", "--format", "json", now="2023-04-14T02:00:00Z")
     assert (again.returncode, again.stderr, again.stdout) == (0, "", first.stdout)
+    # Only remind warns on top: its output is the one a new ledger makes wrong.
+    assert NEW_LEDGER_REMINDERS not in first.stderr
 
