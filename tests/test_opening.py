@@ -345,9 +345,20 @@ def test_an_import_into_a_missing_database_holds_only_that_plan(run, tmp_path):
     plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,区财政局,全年\n2,组,内容二,区审计局,4月20日前\n")
     imported = run("import", str(plan))
     assert imported.returncode == 0, imported.stderr
+    # An import is asked to make the ledger: its confirmation names the file, and stderr has no notice.
+    assert imported.stdout.startswith(f"已新建台账“{run.db}”，其中只有本次导入的计划。\n已导入计划“2024”")
+    assert imported.stderr == ""
     plans = json.loads(run("plans", "-f", "json").stdout)
     assert [(p["name"], p["tasks"]) for p in plans] == [("2024", 2)]
     assert header(run.db) == (SCHEMA_VERSION, APPLICATION_ID, "wal")
+
+
+def test_init_says_it_made_the_ledger_once_and_on_stdout_only(run):
+    made = run("init")
+    assert (made.returncode, made.stderr) == (0, "")
+    assert made.stdout == f"已新建台账：{run.db}；计划：2023（91 项）。\n"
+    again = run("init")
+    assert (again.returncode, again.stdout, again.stderr) == (0, f"台账就绪：{run.db}；计划：2023（91 项）。\n", "")
 
 
 def test_a_first_write_made_the_ledger_and_says_so_once(run):
