@@ -229,3 +229,76 @@ def test_a_json_listing_that_creates_the_ledger_keeps_stdout_one_json_document(c
     # Only remind warns on top: its output is the one a new ledger makes wrong.
     assert NEW_LEDGER_REMINDERS not in first.stderr
 
+
+CRON_PAGE = Path(__file__).resolve().parent.parent / "docs" / "cron.md"
+CRONTAB_SECTION = "## 三条可直接使用的 crontab"
+ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)")
+
+
+def _crontab() -> tuple[dict[str, str], list[str]]:
+    """The variables and the job commands of the crontab docs/cron.md prints: its first indented block."""
+    page = CRON_PAGE.read_text(encoding="utf-8")
+    section = page.split(f"\n{CRONTAB_SECTION}\n", 1)[1].split("\n## ", 1)[0]
+    block: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("    "):
+            block.append(line[4:])
+        elif block and line.strip():
+            break
+    variables: dict[str, str] = {}
+    jobs = []
+    for line in block:
+        if not line.strip() or line.startswith("#"):
+            continue
+        if assignment := ASSIGNMENT.fullmatch(line):
+            variables[assignment[1]] = assignment[2]
+        else:
+            # minute hour day month weekday command
+            jobs.append(line.split(None, 5)[5])
+    return variables, jobs
+
+
+@pytest.mark.sqlite_only("the crontab's GONGKAI_DB is a file")
+def test_the_crontab_of_the_cron_page_runs_under_crons_own_path_and_environment(executable, tmp_path):
+    """Cron runs a job with /bin/sh, PATH=/usr/bin:/bin, HOME and the crontab's own variables, nothing
+    else: the page's bare `gongkai` used to end in `not found` (127) before gongkai ever ran."""
+    variables, jobs = _crontab()
+    assert len(jobs) == 3 and "GONGKAI_DB" in variables
+    # The places the page tells the reader to replace with their own, and the script it prints.
+    places = {
+        "/opt/gongkai/venv/bin": str(Path(executable).parent),
+        "/srv/gongkai": str(tmp_path / "office"),
+        "/srv/inbox": str(tmp_path / "drop"),
+        "/usr/local/bin/gongkai-inbox": str(_inbox_script(tmp_path)),
+    }
+
+    def here(text: str) -> str:
+        for place, local in places.items():
+            text = text.replace(place, local)
+        rest = text.replace(str(tmp_path), "").replace(places["/opt/gongkai/venv/bin"], "")
+        assert not re.search(r"/(?:opt|srv|usr/local)/", rest), f"a path the test does not replace: {text}"
+        return text
+
+    home = tmp_path / "home"
+    (tmp_path / "office" / "export").mkdir(parents=True)
+    (tmp_path / "drop" / "40").mkdir(parents=True)
+    (tmp_path / "drop" / "40" / "a.txt").write_text("其他系统投递的进展\n", encoding="utf-8")
+    home.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LOGNAME": "cron", "SHELL": "/bin/sh"}
+    env.update({name: here(value) for name, value in variables.items()})
+    # The office's ledger, made by hand before the crontab is installed.
+    made = subprocess.run([executable, "init"], check=False, capture_output=True, env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    for job in jobs:
+        # Cron turns `\%` into `%`; a bare `%` would end the command there.
+        assert not re.search(r"(?<!\\)%", job), job
+        command = here(job).replace("\\%", "%")
+        result = subprocess.run(["/bin/sh", "-c", command], check=False, capture_output=True, text=True,
+                                encoding="utf-8", env=env, cwd=home, timeout=120)
+        assert result.returncode != 127 and "not found" not in result.stderr, (job, result.stderr)
+        assert (result.returncode, result.stderr) == (0, ""), (job, result.stderr)
+    assert sorted(path.suffix for path in (tmp_path / "office" / "export").iterdir()) == [".ics", ".xlsx"]
+    assert list((tmp_path / "drop" / "40").iterdir()) == []
+    shown = subprocess.run([executable, "show", "40", "-f", "json"], check=True, capture_output=True, text=True,
+                           encoding="utf-8", env=env, timeout=60)
+    assert [(note["by"], note["text"]) for note in json.loads(shown.stdout)["notes"]] == [("同步脚本", "其他系统投递的进展")]
