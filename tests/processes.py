@@ -51,3 +51,14 @@ def in_process(env: Mapping[str, str]) -> Callable[..., subprocess.CompletedProc
         return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+# How stderr starts when a command had to create its ledger first (docs/cron.md).
+NEW_LEDGER_NOTICE = "注意：已新建台账“"
+
+
+def without_notice(stderr: str) -> str:
+    """stderr without the notice of a ledger this run created, for tests about what follows it (an
+    error's one line, a quiet success's nothing) that meet a new ledger on their first command."""
+    first, newline, rest = stderr.partition("\n")
+    return rest if newline and first.startswith(NEW_LEDGER_NOTICE) else stderr

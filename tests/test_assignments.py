@@ -12,7 +12,7 @@ import pytest
 
 from gongkai_cli.models import Status, derived_status
 from postgres import query
-from processes import cron_env, in_process
+from processes import cron_env, in_process, without_notice
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOWNS = ("嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "南翔镇", "安亭镇", "马陆镇", "徐行镇", "华亭镇", "外冈镇",
@@ -45,10 +45,11 @@ def listed(run, *args) -> dict[int, dict]:
 
 def refused(result: subprocess.CompletedProcess, *needles: str) -> str:
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    assert result.stdout == "" and result.stderr.count("\n") == 1 and result.stderr.startswith("错误：")
+    error = without_notice(result.stderr)
+    assert result.stdout == "" and error.count("\n") == 1 and error.startswith("错误：")
     for needle in needles:
-        assert needle in result.stderr
-    return result.stderr
+        assert needle in error
+    return error
 
 
 def table(db: str, sql: str) -> list[tuple]:

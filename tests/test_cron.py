@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gongkai_cli.store import database_named
+
 ESC = "\x1b"
 # Colour SGR codes: 30-39/90-97 foreground, 40-49 background, 38;5/38;2 extended.
 COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-9]|4[0-9]|9[0-7])(?:;[0-9;]*)?m")
@@ -33,6 +35,8 @@ def cron(executable: str, tmp_path: Path, ledger_db: str):
 
 
 def test_remind_prints_nothing_at_all_when_nothing_is_due(cron):
+    # The office's ledger exists: a run that has to create one says so on stderr (tests below).
+    assert cron("init", now="2023-01-02T01:00:00Z").returncode == 0
     # On 2 January nothing in the 2023 plan is overdue and nothing is due within a week.
     result = cron("remind", "--within", "7d", now="2023-01-02T01:00:00Z")
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
@@ -179,3 +183,122 @@ def test_the_inbox_recipe_of_the_cron_page_loses_no_push_and_stores_none_twice(e
     assert sorted(path.name for path in inbox.iterdir()) == ["empty.txt.rejected"]
     assert notes() == ["第一份", "第二份", "迟到的投递"]
     assert round_().returncode == 0  # an empty inbox is a quiet success
+
+
+# -- a ledger made behind the user's back ---------------------------------------------------
+
+NEW_LEDGER_REMINDERS = ("警告：这个台账是本次运行刚新建的，没有任何人记录过进展，据它生成的提醒多半不是您想要的；"
+                        "请让 GONGKAI_DB 或 --db 指向平时使用的台账。")
+
+
+@pytest.mark.sqlite_only("without GONGKAI_DB the ledger is a file in the user data directory under HOME")
+def test_a_bare_cron_job_says_which_ledger_it_created_and_only_the_first_time(executable, tmp_path):
+    """`env -i PATH=/usr/bin:/bin HOME=… gongkai remind`: a job of another account, or without
+    GONGKAI_DB, used to make a ledger, load the bundled plan and mail its reminders with exit 0."""
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def remind() -> subprocess.CompletedProcess:
+        return subprocess.run([executable, "remind"], check=False, capture_output=True, text=True, encoding="utf-8",
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(home)}, cwd=tmp_path, timeout=60)
+
+    first = remind()
+    (created,) = home.rglob("gongkai.db")
+    assert first.returncode == 0
+    assert first.stderr.splitlines() == [
+        f"注意：已新建台账“{created}”，并载入内置的 2023 年计划（91 项任务）；"
+        "如要用已有的台账，请设置环境变量 GONGKAI_DB 或使用 --db 指明它。",
+        NEW_LEDGER_REMINDERS,
+    ]
+    assert "已新建台账" not in first.stdout and "GONGKAI_DB" not in first.stdout
+    second = remind()
+    assert (second.returncode, second.stderr) == (0, "")
+
+
+def test_a_json_listing_that_creates_the_ledger_keeps_stdout_one_json_document(cron, ledger_db):
+    first = cron("list", "--format", "json", now="2023-04-14T02:00:00Z")
+    assert first.returncode == 0, first.stderr
+    assert len(json.loads(first.stdout)) == 91
+    # A server's URL is named as every message names it: without its password.
+    assert first.stderr.splitlines() == [
+        f"注意：已新建台账“{database_named(ledger_db)}”，并载入内置的 2023 年计划（91 项任务）；"
+        "如本想用已有的台账，请检查 GONGKAI_DB 或 --db 指向的位置。"
+    ]
+    again = cron("list", "--format", "json", now="2023-04-14T02:00:00Z")
+    assert (again.returncode, again.stderr, again.stdout) == (0, "", first.stdout)
+    # Only remind warns on top: its output is the one a new ledger makes wrong.
+    assert NEW_LEDGER_REMINDERS not in first.stderr
+
+
+CRON_PAGE = Path(__file__).resolve().parent.parent / "docs" / "cron.md"
+CRONTAB_SECTION = "## 三条可直接使用的 crontab"
+ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)")
+
+
+def _crontab() -> tuple[dict[str, str], list[str]]:
+    """The variables and the job commands of the crontab docs/cron.md prints: its first indented block."""
+    page = CRON_PAGE.read_text(encoding="utf-8")
+    section = page.split(f"\n{CRONTAB_SECTION}\n", 1)[1].split("\n## ", 1)[0]
+    block: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("    "):
+            block.append(line[4:])
+        elif block and line.strip():
+            break
+    variables: dict[str, str] = {}
+    jobs = []
+    for line in block:
+        if not line.strip() or line.startswith("#"):
+            continue
+        if assignment := ASSIGNMENT.fullmatch(line):
+            variables[assignment[1]] = assignment[2]
+        else:
+            # minute hour day month weekday command
+            jobs.append(line.split(None, 5)[5])
+    return variables, jobs
+
+
+@pytest.mark.sqlite_only("the crontab's GONGKAI_DB is a file")
+def test_the_crontab_of_the_cron_page_runs_under_crons_own_path_and_environment(executable, tmp_path):
+    """Cron runs a job with /bin/sh, PATH=/usr/bin:/bin, HOME and the crontab's own variables, nothing
+    else: the page's bare `gongkai` used to end in `not found` (127) before gongkai ever ran."""
+    variables, jobs = _crontab()
+    assert len(jobs) == 3 and "GONGKAI_DB" in variables
+    # The places the page tells the reader to replace with their own, and the script it prints.
+    places = {
+        "/opt/gongkai/venv/bin": str(Path(executable).parent),
+        "/srv/gongkai": str(tmp_path / "office"),
+        "/srv/inbox": str(tmp_path / "drop"),
+        "/usr/local/bin/gongkai-inbox": str(_inbox_script(tmp_path)),
+    }
+
+    def here(text: str) -> str:
+        for place, local in places.items():
+            text = text.replace(place, local)
+        rest = text.replace(str(tmp_path), "").replace(places["/opt/gongkai/venv/bin"], "")
+        assert not re.search(r"/(?:opt|srv|usr/local)/", rest), f"a path the test does not replace: {text}"
+        return text
+
+    home = tmp_path / "home"
+    (tmp_path / "office" / "export").mkdir(parents=True)
+    (tmp_path / "drop" / "40").mkdir(parents=True)
+    (tmp_path / "drop" / "40" / "a.txt").write_text("其他系统投递的进展\n", encoding="utf-8")
+    home.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LOGNAME": "cron", "SHELL": "/bin/sh"}
+    env.update({name: here(value) for name, value in variables.items()})
+    # The office's ledger, made by hand before the crontab is installed.
+    made = subprocess.run([executable, "init"], check=False, capture_output=True, env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    for job in jobs:
+        # Cron turns `\%` into `%`; a bare `%` would end the command there.
+        assert not re.search(r"(?<!\\)%", job), job
+        command = here(job).replace("\\%", "%")
+        result = subprocess.run(["/bin/sh", "-c", command], check=False, capture_output=True, text=True,
+                                encoding="utf-8", env=env, cwd=home, timeout=120)
+        assert result.returncode != 127 and "not found" not in result.stderr, (job, result.stderr)
+        assert (result.returncode, result.stderr) == (0, ""), (job, result.stderr)
+    assert sorted(path.suffix for path in (tmp_path / "office" / "export").iterdir()) == [".ics", ".xlsx"]
+    assert list((tmp_path / "drop" / "40").iterdir()) == []
+    shown = subprocess.run([executable, "show", "40", "-f", "json"], check=True, capture_output=True, text=True,
+                           encoding="utf-8", env=env, timeout=60)
+    assert [(note["by"], note["text"]) for note in json.loads(shown.stdout)["notes"]] == [("同步脚本", "其他系统投递的进展")]

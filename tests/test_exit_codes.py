@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from postgres import is_server, query, snapshot
-from processes import cron_env, drop_dac_override, in_process
+from processes import NEW_LEDGER_NOTICE, cron_env, drop_dac_override, in_process
 
 
 @pytest.fixture
@@ -116,13 +116,17 @@ def test_a_read_that_creates_the_ledger_is_a_read_when_its_output_fails(gk, tmp_
     early = subprocess.run([gk.exe, "list", "--format", "csv"], check=False, stdout=write_end, stderr=subprocess.PIPE,
                            env={**gk.env, **fresh}, timeout=120)
     os.close(write_end)
-    assert (early.returncode, early.stderr) == (0, b"")
+    # The new ledger is announced before any output, on stderr, which the reader did not close.
+    assert early.returncode == 0
+    (notice,) = early.stderr.decode("utf-8").splitlines()
+    assert notice.startswith(f"{NEW_LEDGER_NOTICE}{tmp_path / 'fresh.db'}”")
     with open("/dev/full", "w") as sink:
         failed = [gk("list", stdout=sink, extra_env={"GONGKAI_DB": str(tmp_path / "full.db")}),
                   gk("list", close_stdout=True, extra_env={"GONGKAI_DB": str(tmp_path / "closed.db")})]
     for result, name in zip(failed, ("full.db", "closed.db"), strict=True):
         assert result.returncode == 2
-        line = one_error_line(result)
+        notice, line = result.stderr.splitlines()
+        assert notice.startswith(f"{NEW_LEDGER_NOTICE}{tmp_path / name}”") and line.startswith("错误：")
         assert "标准输出" in line and "已保存" not in line
         assert f"已新建台账“{tmp_path / name}”" in line and "未做任何更改" in line
         assert count(tmp_path / name, "SELECT count(*) FROM tasks") == 91

@@ -17,6 +17,7 @@ from gongkai_cli.ledger import Ledger
 from gongkai_cli.models import Status
 from gongkai_cli.store.migrations import MIGRATIONS
 from postgres import is_server, query
+from processes import without_notice
 
 HEADER = "id,group,content,units,deadline\n"
 
@@ -317,7 +318,8 @@ def test_log_command_formats(gk):
 def test_log_bad_input(gk, args, code):
     result = gk("log", *args)
     assert result.exit_code == code and result.stdout == ""
-    assert result.stderr.startswith("错误：") and result.stderr.count("\n") == 1
+    error = without_notice(result.stderr)
+    assert error.startswith("错误：") and error.count("\n") == 1
 
 
 def test_undo_without_a_terminal_needs_yes_and_changes_nothing(gk, db_path):

@@ -10,6 +10,7 @@ import pytest
 from gongkai_cli import dates
 from gongkai_cli.errors import UsageError
 from gongkai_cli.inputs import parse_alarm, parse_year
+from processes import without_notice
 
 TODAY = date(2023, 4, 12)  # a Wednesday
 
@@ -52,7 +53,7 @@ def test_within_pointing_before_today_is_refused():
 def test_due_and_remind_refuse_a_backward_window_alike(gk, command):
     result = gk(command, "--within", "-3d")
     assert result.exit_code == 2
-    assert result.stderr == "错误：--within 的范围“-3d”应指向今天之后，例如 7d、2w、1m。\n"
+    assert without_notice(result.stderr) == "错误：--within 的范围“-3d”应指向今天之后，例如 7d、2w、1m。\n"
 
 
 @pytest.mark.no_ledger

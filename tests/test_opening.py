@@ -28,6 +28,7 @@ from processes import cron_env
 pytestmark = pytest.mark.sqlite_only("opening files: application id, foreign and empty files, creation, WAL, locks, permissions")
 
 HEADER = "序号,任务名称,任务内容,责任单位,时间节点\n"
+NOTICE_TAIL = "，并载入内置的 2023 年计划（91 项任务）；如本想用已有的台账，请检查 GONGKAI_DB 或 --db 指向的位置。"
 FIRST_RUNS = 8
 FIRST_RUN_ROUNDS = 2
 
@@ -215,7 +216,8 @@ def test_first_runs_at_the_same_moment_all_succeed_and_lose_no_note(run, tmp_pat
         for job in jobs:
             _out, err = job.communicate(timeout=120)
             results.append((job.returncode, err))
-        assert results == [(0, "")] * FIRST_RUNS
+        # The one that made the ledger says so; the others found it made.
+        assert sorted(results) == [(0, "")] * (FIRST_RUNS - 1) + [(0, f"注意：已新建台账“{db}”{NOTICE_TAIL}\n")]
         assert task_count(db) == (1, 91)
         conn = sqlite3.connect(db)
         notes = sorted(row[0] for row in conn.execute("SELECT text FROM notes"))
@@ -343,9 +345,27 @@ def test_an_import_into_a_missing_database_holds_only_that_plan(run, tmp_path):
     plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,区财政局,全年\n2,组,内容二,区审计局,4月20日前\n")
     imported = run("import", str(plan))
     assert imported.returncode == 0, imported.stderr
+    # An import is asked to make the ledger: its confirmation names the file, and stderr has no notice.
+    assert imported.stdout.startswith(f"已新建台账“{run.db}”，其中只有本次导入的计划。\n已导入计划“2024”")
+    assert imported.stderr == ""
     plans = json.loads(run("plans", "-f", "json").stdout)
     assert [(p["name"], p["tasks"]) for p in plans] == [("2024", 2)]
     assert header(run.db) == (SCHEMA_VERSION, APPLICATION_ID, "wal")
+
+
+def test_init_says_it_made_the_ledger_once_and_on_stdout_only(run):
+    made = run("init")
+    assert (made.returncode, made.stderr) == (0, "")
+    assert made.stdout == f"已新建台账：{run.db}；计划：2023（91 项）。\n"
+    again = run("init")
+    assert (again.returncode, again.stdout, again.stderr) == (0, f"台账就绪：{run.db}；计划：2023（91 项）。\n", "")
+
+
+def test_a_first_write_made_the_ledger_and_says_so_once(run):
+    first = run("note", "40", "第一条", "--quiet")
+    assert (first.returncode, first.stdout, first.stderr) == (0, "", f"注意：已新建台账“{run.db}”{NOTICE_TAIL}\n")
+    second = run("note", "40", "第二条", "--quiet")
+    assert (second.returncode, second.stdout, second.stderr) == (0, "", "")
 
 
 def test_tab_completion_does_not_create_a_database(run):

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from gongkai_cli.columns import ASSIGNMENT_SHEET, ASSIGNMENT_SHEET_TITLE
-from processes import cron_env, in_process
+from processes import cron_env, in_process, without_notice
 
 TOWNS = ("嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "南翔镇", "安亭镇", "马陆镇", "徐行镇", "华亭镇", "外冈镇",
          "江桥镇", "嘉定工业区")
@@ -43,10 +43,11 @@ def as_json(result: subprocess.CompletedProcess[str]):
 
 def refused(result: subprocess.CompletedProcess[str], *needles: str) -> str:
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
-    assert result.stdout == "" and result.stderr.startswith("错误：") and result.stderr.count("\n") == 1
+    error = without_notice(result.stderr)
+    assert result.stdout == "" and error.startswith("错误：") and error.count("\n") == 1
     for needle in needles:
-        assert needle in result.stderr, result.stderr
-    return result.stderr
+        assert needle in error, result.stderr
+    return error
 
 
 def sheet_rows(path: Path) -> dict[tuple[int, str], dict[str, object]]:

@@ -35,11 +35,12 @@ def init(
     empty: bool = typer.Option(False, "--empty", help="创建空台账，不载入内置的 2023 年计划。"),
 ) -> None:
     """创建数据库（已存在时不做任何改动；所在目录不存在时一并创建）。"""
-    with open_ledger(ctx, bootstrap=not empty, create_parents=True) as ledger:
+    with open_ledger(ctx, bootstrap=not empty, create_parents=True, announce=False) as ledger:
         held = plan_cases.plans(ledger)
         where = ledger.database
+        created = ledger.created
     summary = "、".join(f"{p.name}（{p.tasks} 项）" for p in held) or "无计划"
-    say(f"台账就绪：{where}；计划：{summary}。")
+    say(f"{'已新建台账' if created else '台账就绪'}：{where}；计划：{summary}。")
 
 
 @commands.command("import")
@@ -74,11 +75,13 @@ def import_(
                     raise UsageError("--year 和 --strict 只用于导入任务分解表；这是各单位填写的进展表，请去掉这两个选项。")
                 _import_unit_sheet(ledger, sheet, file.name, name)
                 return
-    result, committed = plan_cases.import_into(settings(ctx), file, plan=name, year=plan_year, strict=strict)
+    result, committed, created = plan_cases.import_into(settings(ctx), file, plan=name, year=plan_year, strict=strict)
     # The import is in the ledger now: a confirmation that cannot be printed is reported as saved.
     saved(ctx, committed)
     for warning in result.warnings:
         say(f"警告：{warning}", err=True)
+    if created:
+        say(f"已新建台账“{database}”，其中只有本次导入的计划。")
     counts = result.counts
     say(
         f"已导入计划“{result.plan}”（{result.year} 年，来自 {result.source}）：共 {result.tasks} 项，"

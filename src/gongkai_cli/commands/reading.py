@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from .. import render
-from ..cli import Commands
+from ..cli import Commands, say
 from ..inputs import parse_task_id
 from ..usecases import reading
 from .shared import (
@@ -100,6 +100,10 @@ def remind(
     fmt = render_format(fmt)
     with open_ledger(ctx) as ledger:
         report = reading.remind(ledger, within=within, units=tuple(unit or ()), by_unit=by_unit)
+    if ledger.created:
+        # Reminders from a ledger nobody has written to chase every unit for work it may have done.
+        say("警告：这个台账是本次运行刚新建的，没有任何人记录过进展，据它生成的提醒多半不是您想要的；"
+            "请让 GONGKAI_DB 或 --db 指向平时使用的台账。", err=True)
     render.reminder(report, fmt)
     if fail_on_overdue and any(section.overdue for section in report.sections):
         raise typer.Exit(OVERDUE_EXIT_CODE)

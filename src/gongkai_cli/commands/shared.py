@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import typer
 
-from ..cli import CREATED, DONE, SAVED, global_options, on_command_line, one_value
+from ..cli import CREATED, DONE, SAVED, global_options, on_command_line, one_value, say
 from ..errors import GongkaiError
 from ..inputs import parse_status
 from ..models import Commit, Status
@@ -45,13 +45,28 @@ def plan_to_create(ctx: typer.Context, given: str | None) -> str | None:
     return name
 
 
-def open_ledger(ctx: typer.Context, *, bootstrap: bool = True, **how: bool) -> Session:
+def open_ledger(ctx: typer.Context, *, bootstrap: bool = True, announce: bool = True, **how: bool) -> Session:
+    """The command's ledger. One this command had to create is announced on stderr, unless the
+    command confirms the creation itself (`announce=False`: `init`)."""
     ledger = Session.open_for(settings(ctx), bootstrap=bootstrap, **how)
     # Commits are recorded from here on, so an output failure after one is reported as such.
     saved(ctx, ledger.store.commits)
     if ledger.created:
         ctx.find_root().meta[CREATED] = ledger.database
+        if announce:
+            say(created_notice(ledger), err=True)
     return ledger
+
+
+def created_notice(ledger: Session) -> str:
+    """The line that says a ledger was made on first use. Without it a cron job run with another
+    HOME, or without GONGKAI_DB, works on a brand-new ledger and succeeds without a word; on
+    stderr, so a pipe or a JSON reader of stdout gets only what it asked for."""
+    loaded = ledger.loaded
+    what = f"并载入内置的 {loaded.year} 年计划（{loaded.tasks} 项任务）" if loaded else "其中还没有任何计划"
+    hint = ("如本想用已有的台账，请检查 GONGKAI_DB 或 --db 指向的位置" if ledger.settings.database_named
+            else "如要用已有的台账，请设置环境变量 GONGKAI_DB 或使用 --db 指明它")
+    return f"注意：已新建台账“{ledger.database}”，{what}；{hint}。"
 
 
 def saved(ctx: typer.Context, commits: list[Commit]) -> None:

@@ -39,10 +39,11 @@ class ImportResult(NamedTuple):
 def import_into(
     settings: Settings, table: str | os.PathLike[str], *, plan: str | None = None, year: int | None = None,
     strict: bool = False,
-) -> tuple[ImportResult, list[Commit]]:
+) -> tuple[ImportResult, list[Commit], bool]:
     """`gongkai import`: a missing database is created holding only this plan, and only if
     the import succeeds, so a bad file leaves no database behind. Also returns what was
-    committed, for a confirmation that cannot be printed to report as saved."""
+    committed, for a confirmation that cannot be printed to report as saved, and whether
+    this import created the ledger, for the confirmation to say so."""
 
     def load(ledger: Session) -> ImportResult:
         return import_file(ledger, table, plan=plan, year=year, strict=strict)
@@ -53,7 +54,7 @@ def import_into(
         ledger.store.adopt_history()
     with ledger:
         result = first if first is not None else load(ledger)
-    return result, ledger.store.commits
+    return result, ledger.store.commits, ledger.created
 
 
 def plans(ledger: Session) -> list[Plan]:

@@ -87,6 +87,8 @@ class Session:
         self._directory: UnitDirectory | None = None
         # Whether this process made the database (and, unless --empty, loaded its first plan).
         self.created = False
+        # The bundled plan this process loaded into the ledger it made: what to tell the user was loaded.
+        self.loaded: ImportResult | None = None
 
     @property
     def directory(self) -> UnitDirectory:
@@ -103,7 +105,8 @@ class Session:
         `bootstrap`, filled with the bundled 2023 plan, so a fresh install answers
         `gongkai list` straight away. See `open_with` for the other flags."""
         fill = _load_bundled_plan if bootstrap else None
-        ledger, _ = cls.open_with(settings, fill=fill, create_parents=create_parents, must_exist=must_exist)
+        ledger, loaded = cls.open_with(settings, fill=fill, create_parents=create_parents, must_exist=must_exist)
+        ledger.loaded = loaded
         return ledger
 
     @classmethod
