@@ -1,5 +1,6 @@
-"""The suite's own machinery: LibreOffice conversions that survive a loaded machine, checked with
-a stand-in soffice that fails the ways the real one does."""
+"""The suite's own machinery: LibreOffice conversions that survive a loaded machine (a stand-in
+soffice that fails the ways the real one does), and the one summary line that says the
+team-mode tests did not run here, instead of a skip line for each."""
 
 from __future__ import annotations
 
@@ -147,3 +148,28 @@ def test_conversions_in_other_processes_take_turns(soffice, source, tmp_path):
         holder.wait(timeout=60)
     ((started, _),) = calls(bin_dir)
     assert started >= released
+
+
+# Stands in for a machine where the extra was never installed, in the workers too.
+NO_DRIVER = 'raise ModuleNotFoundError("No module named \'psycopg\'", name="psycopg")\n'
+
+
+@pytest.mark.slow  # a pytest run of its own, with workers
+def test_without_psycopg_the_team_mode_tests_are_one_summary_line(tmp_path):
+    hidden = tmp_path / "hidden" / "psycopg"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text(NO_DRIVER)
+    env = {**os.environ, "PYTHONPATH": str(hidden.parent)}
+    selected = ["tests/test_postgres_server.py", "tests/test_postgres_backend.py::test_anything_else_is_a_file"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *selected, "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "run")],
+        cwd=TESTS.parent, env=env, capture_output=True, text=True, check=False, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    lines = result.stdout.splitlines()
+    said = [line for line in lines if "PostgreSQL (team-mode) tests did not run" in line]
+    # The module's five, and the other test's run on the postgres backend.
+    assert said == ["6 PostgreSQL (team-mode) tests did not run: psycopg cannot be imported (No module named 'psycopg');"
+                    " pip install '.[test]' installs it"]
+    assert not [line for line in lines if "SKIPPED" in line or "skipped" in line]
+    assert " 1 passed" in lines[-1]
