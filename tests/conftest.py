@@ -13,12 +13,15 @@ import pytest
 from inprocess import invoke
 from postgres import (  # noqa: F401  (fixtures: a real PostgreSQL server)
     backend,
+    collect_not_run,
+    deselect_postgres_where_it_cannot_run,
     deselect_sqlite_only,
     ledger_db,
     other_ledger,
     parametrize_backend,
     pg_server,
     pg_url,
+    report_not_run,
 )
 
 TODAY = "2023-04-01"
@@ -52,6 +55,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     deselect_sqlite_only(config, items)
+    deselect_postgres_where_it_cannot_run(config, items)
+
+
+# pytest-xdist's hook: a worker's results reach the controller, which writes the summary.
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node) -> None:
+    collect_not_run(node.config, getattr(node, "workeroutput", {}))
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    report_not_run(terminalreporter, config)
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,11 @@
 
 GONGKAI_TEST_PG_URL names a running server (`.ci/postgres run pytest …` sets it); without
 it, the first test that needs one starts a throwaway cluster with `.ci/postgres start` for
-the session (each xdist worker its own) and stops it at the end. The tests are skipped, with
-the script's own words as the reason, only when no server can be installed or started.
+the session (each xdist worker its own) and stops it at the end. A test run never installs
+PostgreSQL: where psycopg or the server programs are missing, the `postgres` tests are
+deselected at collection and one line of the terminal summary says why and how to get them
+(`not_run_here`; without the driver, the test_postgres_* modules that import it on loading are
+skipped whole, a line each); a server that is there but fails to start fails the tests that need it.
 
 Each test gets a database of its own, copied from an empty template, and dropped after it.
 
@@ -33,7 +36,6 @@ or reads what a command left uses `query` and `snapshot` below, which speak to e
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import secrets
 import shlex
@@ -46,12 +48,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 
 from gongkai_cli.store.postgres_schema import SCHEMA
-
-# Tests that reach the driver without a server (unreachable hosts, malformed URLs).
-needs_driver = pytest.mark.skipif(
-    importlib.util.find_spec("psycopg") is None,
-    reason="psycopg is not installed: pip install -e '.[test,postgres]' (docs/team.md)",
-)
 
 SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "postgres"
 TEMPLATE = "gongkai_test_template"
@@ -82,7 +78,7 @@ def _start() -> tuple[dict[str, str], str | None]:
     result = subprocess.run([str(SCRIPT), "start"], capture_output=True, text=True, check=False, timeout=900)
     if result.returncode != 0:
         reason = result.stderr.strip().splitlines()[-5:] or [f"exit {result.returncode}"]
-        pytest.skip("PostgreSQL could not be installed or started by .ci/postgres: " + " | ".join(reason))
+        pytest.fail("PostgreSQL is installed, but .ci/postgres could not start it: " + " | ".join(reason))
     variables = exports(result.stdout)
     return variables, variables["GONGKAI_TEST_PG_DIR"]
 
@@ -98,7 +94,6 @@ def exports(text: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server]:
-    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]' (docs/team.md)")
     variables, directory = _start()
     server = Server(variables["GONGKAI_TEST_PG_URL"])
     try:
@@ -197,6 +192,55 @@ def deselect_sqlite_only(config: pytest.Config, items: list[pytest.Item]) -> Non
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in set(dropped)]
+
+
+def not_run_here() -> str | None:
+    """Why the `postgres` tests cannot run on this machine, and how to make them (None: they
+    can): the driver is missing, or there is neither a server in GONGKAI_TEST_PG_URL nor the
+    programs to start one."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as err:
+        return f"psycopg cannot be imported ({err}); pip install '.[test]' installs it"
+    if os.environ.get("GONGKAI_TEST_PG_URL"):
+        return None
+    found = subprocess.run([str(SCRIPT), "bindir"], capture_output=True, text=True, check=False, timeout=60)
+    if found.returncode == 0:
+        return None
+    return found.stderr.strip().removeprefix("postgres: ") or f".ci/postgres bindir: exit {found.returncode}"
+
+
+# How many `postgres` tests were deselected, and why: the process's own, or (xdist) its workers'.
+NOT_RUN = pytest.StashKey[tuple[int, str]]()
+
+
+def deselect_postgres_where_it_cannot_run(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drop the `postgres` tests at collection where they cannot run, rather than skip each one:
+    a skip line for each of several hundred tests would bury the rest of the summary."""
+    needing = [item for item in items if item.get_closest_marker("postgres")]
+    if not needing or (reason := not_run_here()) is None:
+        return
+    config.hook.pytest_deselected(items=needing)
+    dropped = set(needing)
+    items[:] = [item for item in items if item not in dropped]
+    config.stash[NOT_RUN] = (len(needing), reason)
+    if hasattr(config, "workeroutput"):
+        config.workeroutput["postgres_not_run"] = [len(needing), reason]
+
+
+def collect_not_run(config: pytest.Config, workeroutput: dict[str, Any]) -> None:
+    """An xdist worker's count and reason; every worker collects the same tests, so one's is all's."""
+    if "postgres_not_run" in workeroutput:
+        count, reason = workeroutput["postgres_not_run"]
+        config.stash[NOT_RUN] = (count, reason)
+
+
+def report_not_run(terminalreporter: Any, config: pytest.Config) -> None:
+    """The one line that says the `postgres` tests did not run, why, and how to run them."""
+    if hasattr(config, "workerinput") or NOT_RUN not in config.stash:
+        return
+    count, reason = config.stash[NOT_RUN]
+    terminalreporter.write_line(f"{count} PostgreSQL (team-mode) tests did not run: {reason}", yellow=True)
 
 
 @pytest.fixture

@@ -170,7 +170,6 @@ def test_run_prints_a_markdown_table_per_section(city: Path, executable: str) ->
 @pytest.mark.postgres
 def test_run_compares_the_city_on_a_server_with_the_sqlite_city(city: Path, executable: str, pg_url: str) -> None:
     """--city-pg copies the city into the empty database, then runs section (p) only."""
-    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / "run.py"), "--city", str(city), "--city-pg", pg_url, "--runs", "1"],
         check=False, capture_output=True, text=True, timeout=1200,

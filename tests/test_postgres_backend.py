@@ -12,7 +12,7 @@ import pytest
 
 from gongkai_cli.settings import database_path
 from gongkai_cli.store import ServerURL, database_named
-from postgres import Server, needs_driver, with_query
+from postgres import Server, with_query
 
 
 @pytest.mark.parametrize("url", [
@@ -72,7 +72,6 @@ def test_without_the_driver_a_server_url_says_what_to_install(args):
 
 
 @pytest.mark.postgres
-@needs_driver
 def test_a_stopped_server_is_one_line_and_exit_4(executable, tmp_path):
     # A unix-socket directory where no server listens: what a stopped server leaves.
     result = run(executable, "list", db=f"postgresql://gongkai@/gongkai?host={tmp_path}")
@@ -85,7 +84,6 @@ def test_a_stopped_server_is_one_line_and_exit_4(executable, tmp_path):
 
 
 @pytest.mark.postgres
-@needs_driver
 def test_nothing_listening_on_a_loopback_port_is_exit_4(executable):
     result = run(executable, "list", db="postgresql://gongkai@127.0.0.1:1/gongkai")
     assert result.returncode == 4
@@ -129,7 +127,6 @@ def test_a_missing_role_is_exit_4_naming_it(executable, pg_server: Server):
 
 
 @pytest.mark.postgres
-@needs_driver
 def test_a_malformed_url_is_a_usage_error(executable):
     result = run(executable, "list", db="postgresql://gongkai@/gongkai?no_such_option=1")
     assert result.returncode == 2

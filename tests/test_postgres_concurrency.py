@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 

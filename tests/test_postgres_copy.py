@@ -19,7 +19,7 @@ from processes import cron_env, without_notice
 
 pytestmark = pytest.mark.postgres
 
-pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 from gongkai_cli.store.postgres import PostgresStore  # noqa: E402
 

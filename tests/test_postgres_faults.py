@@ -17,7 +17,7 @@ from processes import cron_env
 
 pytestmark = pytest.mark.postgres
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 PLAN = (
     "序号,任务名称,任务内容,责任单位,时间节点\n"

@@ -18,7 +18,7 @@ from test_migrations import build_schema2
 
 pytestmark = pytest.mark.postgres
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 from gongkai_cli.store import postgres_roles, postgres_schema  # noqa: E402
 from gongkai_cli.store.postgres import PostgresStore  # noqa: E402

@@ -26,7 +26,7 @@ from postgres import Server
 
 pytestmark = pytest.mark.postgres
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 from gongkai_cli.store.postgres import PostgresStore  # noqa: E402
 

@@ -17,7 +17,7 @@ from postgres import Server
 
 pytestmark = pytest.mark.postgres
 
-pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 from gongkai_cli.store.postgres import PostgresStore  # noqa: E402
 

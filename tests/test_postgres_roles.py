@@ -21,7 +21,7 @@ from postgres import Server
 
 pytestmark = pytest.mark.postgres
 
-pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 import psycopg  # noqa: E402
 

@@ -16,7 +16,7 @@ from gongkai_cli.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.postgres
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 from gongkai_cli.store import postgres_schema  # noqa: E402  (needs psycopg's types only when type checking)
 from gongkai_cli.store.postgres import PostgresStore  # noqa: E402

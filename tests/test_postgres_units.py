@@ -24,7 +24,7 @@ from test_postgres_roles import PASSWORD, Team
 
 pytestmark = pytest.mark.postgres
 
-pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 import psycopg  # noqa: E402
 

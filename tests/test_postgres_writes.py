@@ -22,7 +22,7 @@ from processes import cron_env
 
 pytestmark = pytest.mark.postgres
 
-pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test,postgres]'")
+pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
 from gongkai_cli.store.postgres import WRITE_LOCK, PostgresStore  # noqa: E402
 
