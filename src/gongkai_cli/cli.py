@@ -249,38 +249,64 @@ def _undecodable_message(err: UnicodeEncodeError) -> str:
 _Function = TypeVar("_Function", bound=Callable[..., Any])
 
 
-class Commands(typer.Typer):
-    """The commands one module of commands/ defines; `run` adds them to the app when needed.
+class Commands:
+    """The commands one module of commands/ defines, kept until a run needs them.
 
-    Each command is registered as a wrapper with the same parameters and three more, so that
-    every command takes `-h` (help laid out for Chinese), `--db` and, where it works on one
-    plan, `--plan` after its name (`gongkai list --plan 2023`); and the wrapper reports the
-    command's errors (`_reported`). The framework reads a command's parameters from its
-    signature, so the wrapper's signature is the command's plus those.
+    The framework builds every command an app holds on each run, so `add_commands` adds to the
+    app only the command named on the command line (all of them for help and completion). Each
+    is added as a wrapper with the command's parameters and a few more, so that every command
+    takes `-h` (help laid out for Chinese), `--db` and, where it works on one plan, `--plan`
+    after its name (`gongkai list --plan 2023`); the wrapper reports the command's errors
+    (`_reported`). The framework reads a command's parameters from its signature, so the
+    wrapper's signature is the command's plus those. With a `group` name, the module's commands
+    are that group's (`gongkai server init`), added together.
     """
 
-    def command(self, name: str | None = None, **settings: Any) -> Callable[[_Function], _Function]:
-        register = super().command(name, context_settings={"allow_extra_args": True}, **settings)
+    def __init__(self, group: str | None = None):
+        self.group = group
+        self.defined: dict[str, Callable[..., Any]] = {}
+        self.group_callback: Callable[..., Any] | None = None
 
-        def decorate(function: _Function) -> _Function:
-            command_name = name or function.__name__
-            extra = [_HELP_PARAMETER, _after_parameter("db", DB_METAVAR, DB_HELP)]
-            if command_name in PLAN_COMMANDS:
-                extra.append(_after_parameter("plan", "计划", PLAN_RULE_HELP))
-            register(_with_parameters(function, extra, command=True))
+    def command(self, name: str | None = None) -> Callable[[_Function], _Function]:
+        def define(function: _Function) -> _Function:
+            self.defined[name or function.__name__] = function
             return function
 
-        return decorate
+        return define
 
-    def callback(self, **settings: Any) -> Callable[[_Function], _Function]:
-        """A group's own callback: `-h` as on every command, and help when no command is named."""
-        register = super().callback(invoke_without_command=True, **settings)
+    def callback(self) -> Callable[[_Function], _Function]:
+        """The group's own callback, whose docstring is the group's help."""
 
-        def decorate(function: _Function) -> _Function:
-            register(_with_parameters(function, [_HELP_PARAMETER], group=True))
+        def define(function: _Function) -> _Function:
+            self.group_callback = function
             return function
 
-        return decorate
+        return define
+
+    def add_to(self, app: typer.Typer, names: Collection[str]) -> None:
+        if self.group is None:
+            for name in names:
+                _add_command(app, name, self.defined[name])
+            return
+        group = typer.Typer(name=self.group)
+        if self.group_callback is not None:
+            _add_callback(group, self.group_callback)
+        for name, function in self.defined.items():
+            _add_command(group, name, function)
+        app.add_typer(group)
+
+
+def _add_command(app: typer.Typer, name: str, function: Callable[..., Any]) -> None:
+    extra = [_HELP_PARAMETER, _after_parameter("db", DB_METAVAR, DB_HELP)]
+    if name in PLAN_COMMANDS:
+        extra.append(_after_parameter("plan", "计划", PLAN_RULE_HELP))
+    # Extra words are collected rather than refused by the framework, so that the message is ours.
+    app.command(name, context_settings={"allow_extra_args": True})(_with_parameters(function, extra, command=True))
+
+
+def _add_callback(app: typer.Typer, function: Callable[..., Any]) -> None:
+    """A group's callback: `-h` as on every command, and help when no command is named."""
+    app.callback(invoke_without_command=True)(_with_parameters(function, [_HELP_PARAMETER], group=True))
 
 
 def _with_parameters(
@@ -360,7 +386,7 @@ _HELP_PARAMETER = inspect.Parameter(
 )
 
 
-app = Commands(
+app = typer.Typer(
     help="政务公开工作要点任务台账：查看“我的任务”、临近截止与逾期任务，记录进展和状态。\n\n" + EXIT_CODES_HELP,
     # Every command's -h is its own option (Commands), laid out for Chinese.
     context_settings={"help_option_names": []},
@@ -446,7 +472,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     ctx: typer.Context,
     db: str | None = DbOption,
@@ -462,6 +487,9 @@ def _main(
     ),
 ) -> None:
     ctx.obj = GlobalOptions(db=db, plan=plan, debug=debug, unit=one_unit(unit, "gongkai --unit"))
+
+
+_add_callback(app, _main)
 
 
 # -- running the app -------------------------------------------------------------------
@@ -557,15 +585,18 @@ def add_commands(argv: list[str]) -> None:
             if words[0] in SUBCOMMANDS and len(words) > 1:
                 _check_command(words[1], SUBCOMMANDS[words[0]], f"gongkai {words[0]}")
         names = [words[0]] if words and words[0] in COMMANDS else list(COMMANDS)
-    for module in dict.fromkeys(COMMANDS[name] for name in names):
-        commands = importlib.import_module(f"{__package__}.commands.{module}").commands
-        if commands not in _added:
-            app.add_typer(commands)
-            _added.append(commands)
+    modules: dict[str, list[str]] = {}
+    for name in names:
+        if name not in _added:
+            modules.setdefault(COMMANDS[name], []).append(name)
+            _added.add(name)
+    for module, wanted in modules.items():
+        commands: Commands = importlib.import_module(f"{__package__}.commands.{module}").commands
+        commands.add_to(app, wanted)
 
 
-# The modules' command sets already added: `run` can be called more than once in a process (tests).
-_added: list[Commands] = []
+# The commands already added: `run` can be called more than once in a process (tests).
+_added: set[str] = set()
 
 
 def _completion_words() -> list[str]:

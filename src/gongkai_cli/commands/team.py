@@ -12,7 +12,7 @@ from ..usecases import team
 from ..usecases.session import stored_when
 from .shared import database, open_ledger
 
-commands = Commands(name="server")
+commands = Commands(group="server")
 OfficeOption = typer.Option(False, "--office", help="把登录角色设为办公室账号（可做一切更改）。")
 
 
