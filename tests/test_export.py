@@ -49,6 +49,9 @@ def test_xlsx_round_trip_into_a_new_database(gk, tmp_path, monkeypatch, other_le
     imported = gk("import", str(target), "--plan", "2023")
     assert imported.exit_code == 0, imported.output
     assert "共 91 项" in imported.stdout and imported.stderr == ""
+    # The workbook is the new ledger's only plan, on a server too (where a look at the database
+    # made the ledger before the import): said once, with the confirmation.
+    assert imported.stdout.startswith(f"已新建台账“{other_ledger}”，其中只有本次导入的计划。\n")
     again = tasks_json(gk)
     assert len(again) == 91
     assert essentials(again) == essentials(original)

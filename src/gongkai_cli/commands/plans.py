@@ -68,8 +68,13 @@ def import_(
     database = settings(ctx).database
     # A server's database may hold no ledger yet, as a file may not exist: only a unit's own
     # file then needs the bundled plan to go into, and a whole workbook becomes the plan.
+    probed = False
     if sheet is not None and (sheet.alone or isinstance(database, ServerURL) or database.exists()):
-        with open_ledger(ctx, bootstrap=sheet.alone) as ledger:
+        # Only a unit's own file gets the bundled plan, so only its new ledger is announced as
+        # made on first use; a whole workbook makes the plan of the ledger this look created,
+        # which the import's confirmation says.
+        with open_ledger(ctx, bootstrap=sheet.alone, announce=sheet.alone) as ledger:
+            probed = ledger.created and not sheet.alone
             if unit_sheets.returns_progress(ledger, sheet, plan=name):
                 if plan_year is not None or strict:
                     raise UsageError("--year 和 --strict 只用于导入任务分解表；这是各单位填写的进展表，请去掉这两个选项。")
@@ -80,7 +85,7 @@ def import_(
     saved(ctx, committed)
     for warning in result.warnings:
         say(f"警告：{warning}", err=True)
-    if created:
+    if created or probed:
         say(f"已新建台账“{database}”，其中只有本次导入的计划。")
     counts = result.counts
     say(
