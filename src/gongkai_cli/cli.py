@@ -346,7 +346,7 @@ def _context_parameter(signature: inspect.Signature) -> str:
 def _show_help(ctx: typer.Context) -> NoReturn:
     from .helptext import help_text
 
-    order = [*COMMANDS, *(name for names in SUBCOMMANDS.values() for name in names)]
+    order = list(COMMANDS) if ctx.parent is None else list(SUBCOMMANDS.get(ctx.info_name or "", ()))
     try:
         typer.echo(help_text(ctx, ctx.command, order), nl=False)
         if sys.stdout is not None:
