@@ -5,7 +5,7 @@
 Needs python-docx and LibreOffice (`soffice`, Debian packages libreoffice-writer and
 fonts-noto-cjk). Writes into the given folder:
 
-- ``plan_2023.docx``: the 91 tasks of src/gongkai_cli/data/tasks_2023.csv laid out as the
+- ``plan_2023.docx``: the 91 tasks of data/tasks_2023.csv laid out as the
   office's 任务分解表 is: 附件 and a title above the table, a header row repeated on every
   page, runs of equal 任务名称 / 责任单位 / 时间节点 merged vertically (w:vMerge) as in the
   original document, a few cells broken over several lines or paragraphs, and a note
@@ -42,7 +42,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAN_CSV = ROOT / "src" / "gongkai_cli" / "data" / "tasks_2023.csv"
+PLAN_CSV = ROOT / "data" / "tasks_2023.csv"
 HEADER = ["序号", "任务名称", "任务内容", "责任单位", "时间节点"]
 FIELDS = ["id", "group", "content", "units", "deadline"]
 WIDTHS_CM = [1.3, 3.6, 11.5, 6.5, 2.8]
@@ -136,7 +136,7 @@ def plan_2023(tasks: list[dict[str, str]]) -> Document:
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     header = table.rows[0]
     mark_header_row(header)
-    for cell, text in zip(header.cells, HEADER):
+    for cell, text in zip(header.cells, HEADER, strict=True):
         cell.text = text
         cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
         cell.paragraphs[0].runs[0].bold = True
@@ -205,10 +205,10 @@ def mark_header_row(row) -> None:
 def set_widths(table, widths_cm: list[float]) -> None:
     # LibreOffice lays the table out from the grid; Word from the cells. Set both.
     table.autofit = False
-    for column, width in zip(table._tbl.tblGrid.gridCol_lst, widths_cm):
+    for column, width in zip(table._tbl.tblGrid.gridCol_lst, widths_cm, strict=True):
         column.w = Cm(width)
     for row in table.rows:
-        for cell, width in zip(row.cells, widths_cm):
+        for cell, width in zip(row.cells, widths_cm, strict=True):
             cell.width = Cm(width)
 
 
@@ -232,7 +232,7 @@ def merged_columns() -> Document:
         ["3", "优化政务服务信息公开", "发布“一网通办”办事指南，持续更新。", "", "区行政服务中心（区大数据中心）", "第三季度"],
         ["4", "", "编制主动公开基本目录。", None, "区司法局", ""],
     ]
-    for row, values in zip(rows[1:], [header, *body]):
+    for row, values in zip(rows[1:], [header, *body], strict=True):
         cells = row.cells
         for column, value in enumerate(values):
             if not value:
@@ -257,8 +257,8 @@ def no_task_table() -> Document:
     table = document.add_table(rows=3, cols=3)
     table.style = "Table Grid"
     for row, values in zip(table.rows, [["单位", "联系人", "电话"], ["区政府办公室", "张三", "59990000"],
-                                        ["区司法局", "李四", "59990001"]]):
-        for cell, value in zip(row.cells, values):
+                                        ["区司法局", "李四", "59990001"]], strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
             cell.text = value
     return document
 

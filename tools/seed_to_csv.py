@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from gongkai_cli.tables import clean_text  # noqa: E402
+from gongkai_cli.tables import clean_text
 
 HEADER = ["id", "group", "content", "units", "deadline"]
 SEED_HEADER = ["序号", "任务名称", "任务内容", "责任单位", "时间节点"]
@@ -45,7 +45,7 @@ def read_seed_records(text: str) -> list[list[str]]:
 def fill_down(records: list[list[str]]) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for record in records:
-        row = dict(zip(HEADER, record))
+        row = dict(zip(HEADER, record, strict=True))
         for name in FILLED_DOWN:
             if not row[name]:
                 row[name] = rows[-1][name]
