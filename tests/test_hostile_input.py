@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_csv
-from gongkai_cli.tables import clean_text
+from gongkai_cli.plan_rows import clean_text
 from postgres import snapshot
 from processes import drop_dac_override
 

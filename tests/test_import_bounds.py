@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import hostile_files as hostile
-from gongkai_cli import tables
+from gongkai_cli import plan_rows, tables
 from postgres import query
 from processes import cron_env, in_process
 
@@ -140,22 +140,22 @@ def test_sizes_come_from_the_zip_directory_alone(gongkai, tmp_path):
 
 
 def test_a_cell_longer_than_excel_allows_is_refused(gongkai, tmp_path):
-    path = hostile.long_cell(tmp_path / "tasks_2024.xlsx", tables.MAX_CELL_CHARS + 1)
-    one_chinese_error(gongkai("import", str(path)), "第 2 行", "任务内容", str(tables.MAX_CELL_CHARS))
+    path = hostile.long_cell(tmp_path / "tasks_2024.xlsx", plan_rows.MAX_CELL_CHARS + 1)
+    one_chinese_error(gongkai("import", str(path)), "第 2 行", "任务内容", str(plan_rows.MAX_CELL_CHARS))
     csv = tmp_path / "tasks_2025.csv"
     csv.write_text(HEADER + "1,组," + "长" * 200_000 + ",区财政局,全年\n", encoding="utf-8")
-    message = one_chinese_error(gongkai("import", str(csv)), "第 2 行", str(tables.MAX_CELL_CHARS))
+    message = one_chinese_error(gongkai("import", str(csv)), "第 2 行", str(plan_rows.MAX_CELL_CHARS))
     no_english(message.replace(str(csv), ""))
 
 
 @pytest.mark.slow  # builds and imports tables of the row limit, a workbook and a CSV: seconds
 def test_more_task_rows_than_the_limit_are_refused(gongkai, tmp_path):
-    path = hostile.many_rows(tmp_path / "tasks_2024.xlsx", tables.MAX_ROWS + 1, tasks=True)
-    one_chinese_error(gongkai("import", str(path)), f"{tables.MAX_ROWS} 行")
+    path = hostile.many_rows(tmp_path / "tasks_2024.xlsx", plan_rows.MAX_ROWS + 1, tasks=True)
+    one_chinese_error(gongkai("import", str(path)), f"{plan_rows.MAX_ROWS} 行")
     csv = tmp_path / "tasks_2025.csv"
-    csv.write_text(HEADER + "".join(f"{n},组,内容{n},区财政局,全年\n" for n in range(1, tables.MAX_ROWS + 2)))
-    one_chinese_error(gongkai("import", str(csv)), f"{tables.MAX_ROWS} 行")
-    csv.write_text(HEADER + "".join(f"{n},组,内容{n},区财政局,全年\n" for n in range(1, tables.MAX_ROWS + 1)))
+    csv.write_text(HEADER + "".join(f"{n},组,内容{n},区财政局,全年\n" for n in range(1, plan_rows.MAX_ROWS + 2)))
+    one_chinese_error(gongkai("import", str(csv)), f"{plan_rows.MAX_ROWS} 行")
+    csv.write_text(HEADER + "".join(f"{n},组,内容{n},区财政局,全年\n" for n in range(1, plan_rows.MAX_ROWS + 1)))
     assert gongkai("import", str(csv)).returncode == 0
 
 

@@ -7,7 +7,8 @@ import openpyxl
 import pytest
 
 from gongkai_cli.errors import UsageError
-from gongkai_cli.tables import PlanTable, Row, clean_text, read_plan_table
+from gongkai_cli.plan_rows import PlanTable, Row, clean_text
+from gongkai_cli.tables import read_plan_table
 
 pytestmark = pytest.mark.no_ledger
 

@@ -6,7 +6,7 @@ a title above the table, a header row repeated on every page, cells merged down
 below. Both readers return the same (row number, cells) records as the CSV and
 worksheet readers in tables.py, with a merged-down cell as an empty cell and a
 cell merged across as its text in the first column it covers, so that
-tables._build_rows finds the header, cleans the text and fills down for every
+plan_rows.build_rows finds the header, cleans the text and fills down for every
 format alike.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
-from .tables import MAX_FILE_BYTES, _check_size, _find_header, _is_full, clean_text, header_columns
+from .plan_rows import MAX_FILE_BYTES, check_size, clean_text, find_header, header_columns, is_full
 from .text import os_reason
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ _HEADER_NAMES = "“序号、任务名称、任务内容、责任单位、时间
 
 def docx_records(path: Path) -> Records:
     """Rows of the document's task table: the first table whose header has every column."""
-    _check_size(path)
+    check_size(path)
     _check_docx_container(path)
     import docx
 
@@ -71,8 +71,8 @@ def docx_records(path: Path) -> Records:
         rows_read += len(records)
         if rows_read > MAX_TABLE_ROWS:
             raise UsageError(f"文件“{path}”的表格超过 {MAX_TABLE_ROWS} 行，不像是任务分解表。")
-        found = _find_header(iter(records))
-        if _is_full(found):
+        found = find_header(iter(records))
+        if is_full(found):
             return records
         if found and len(found.columns) > best_found:
             best, best_found = records, len(found.columns)
@@ -163,7 +163,7 @@ def _runs_text(element: BaseOxmlElement) -> Iterator[str]:
 
 def pdf_records(path: Path) -> Records:
     """Rows of the ruled task table in a PDF, joined across pages."""
-    _check_size(path)
+    check_size(path)
     try:
         with path.open("rb") as handle:
             start = handle.read(1024)

@@ -1,11 +1,11 @@
-"""Reading a plan table (任务分解表) into validated, filled-down rows.
+"""Reading a plan file (任务分解表): its format told by content, its records read within bounds.
 
 The office keeps the plan in Excel, so files arrive either as the workbook
 itself (.xlsx, with merged cells and a title row above the header) or as CSV in
 UTF-8 (with or without BOM) or in GBK/GB18030, separated by commas, tabs or
 semicolons, with merged cells exported as empty cells and line breaks of the
 original document left as stray spaces inside Chinese text. Every kind becomes
-the same (line, cells) records, so one validation covers them.
+the same (line, cells) records, and plan_rows.py's one validation covers them.
 
 The format is told by the file's content, never by its name: a workbook saved
 as .xls by mistake still imports, and an old binary .xls renamed to .xlsx gets
@@ -23,16 +23,31 @@ import itertools
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol, TypeVar, cast
 
 from .cells import unguard
-from .csvfiles import Column, decode, map_header, sniff_delimiter
+from .csvfiles import decode, sniff_delimiter
 from .errors import UsageError
-from .models import task_id_value
-from .text import check_text, os_reason
+from .plan_rows import (
+    COLUMNS,
+    HEADER_SEARCH_ROWS,
+    MAX_CELL_CHARS,
+    MAX_EMPTY_RUN,
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    MB,
+    Header,
+    PlanTable,
+    build_rows,
+    check_size,
+    find_header,
+    is_full,
+    plan_table,
+    require_header,
+)
+from .text import os_reason
 
 if TYPE_CHECKING:
     from openpyxl.workbook.workbook import Workbook
@@ -51,89 +66,25 @@ class _Sheet(Protocol):
     ) -> Iterator[tuple[object, ...]]: ...
 
 
-@dataclass(frozen=True)
-class Row:
-    line: int
-    id: int
-    group: str
-    content: str
-    units: str
-    deadline: str
-
-
-@dataclass(frozen=True)
-class PlanTable:
-    rows: tuple[Row, ...]
-    encoding: str  # the CSV text encoding, or the document format (xlsx, docx, pdf)
-    path: str
-
-
-class Header(NamedTuple):
-    line: int
-    columns: dict[str, int]  # field -> 0-based column index
-
-
-# English header (also the Row field) -> Chinese header of the original table.
-_LABELS = {
-    "id": "序号",
-    "group": "任务名称",
-    "content": "任务内容",
-    "units": "责任单位",
-    "deadline": "时间节点",
-}
-_COLUMNS = tuple(Column(field, (field, label), required=True) for field, label in _LABELS.items())
-# Merged cells in the original cover these columns; an empty cell means "same as above".
-_FILLED_DOWN = ("group", "units", "deadline")
-# Real documents put a title row (and sometimes a blank or a subtitle) above the header.
-HEADER_SEARCH_ROWS = 10
 # The header is looked for in this many columns; the task rows are then read only
 # as far as the rightmost of the five columns it names.
 HEADER_SEARCH_COLUMNS = 50
-# A real plan table is tens of kilobytes. Far beyond that it is the wrong file, and
-# reading it whole would only spend memory before failing.
-MAX_FILE_BYTES = 20 * 1024 * 1024
 # A workbook is a zip: its parts are checked against these sizes from the zip's
 # directory, before a byte is unpacked (zipfile never unpacks more than a part
 # declares). openpyxl holds the shared strings in memory, at about 20 µs and a
 # hundred bytes per string, so they get the tighter bound.
 MAX_UNPACKED_BYTES = 32 * 1024 * 1024
 MAX_SHARED_STRINGS_BYTES = 16 * 1024 * 1024
-# Task rows (the 2023 plan has 91; the benchmarks import 10,000).
-MAX_ROWS = 20_000
-# This many empty rows in a row end the table: a sheet formatted down to row
-# 1,048,576, or one stray cell at XFD1048576, is not read to its end.
-MAX_EMPTY_RUN = 100
-# Excel's own limit for one cell.
-MAX_CELL_CHARS = 32_767
 # Vertically merged ranges kept while reading a sheet (the 2023 plan has about 60).
 MAX_MERGES = 100_000
 
-_SPACE_RUN = re.compile(r"\s+")
-_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
-_MB = 1024 * 1024
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError)
 _MERGE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^>]*?\bref\s*=\s*[\"']([A-Za-z]{1,3}[0-9]{1,7}:[A-Za-z]{1,3}[0-9]{1,7})[\"']")
 _MERGE_TAG_BYTES = 512
 
 
-def clean_text(text: str) -> str:
-    """Drop whitespace the original's line breaks left inside Chinese text.
-
-    A run survives only between two ASCII letters/digits, where it separates
-    words (``Word Excel``); anywhere else it is an artefact (``体 量大``).
-    """
-    text = text.strip()
-
-    def keep_between_words(match: re.Match[str]) -> str:
-        before, after = text[match.start() - 1], text[match.end()]
-        if _ASCII_ALNUM.fullmatch(before) and _ASCII_ALNUM.fullmatch(after):
-            return match.group()
-        return ""
-
-    # After strip() no run touches either end, so both neighbours exist.
-    return _SPACE_RUN.sub(keep_between_words, text)
 
 
 def read_plan_table(path: str | os.PathLike[str]) -> PlanTable:
@@ -143,7 +94,7 @@ def read_plan_table(path: str | os.PathLike[str]) -> PlanTable:
         raise UsageError(f"“{path}”是目录，不是文件。")
     if not path.exists():
         raise UsageError(f"找不到文件“{path}”。")
-    _check_size(path)
+    check_size(path)
     try:
         with _open(path) as handle:
             fmt = detect_format(handle, path.name)
@@ -195,7 +146,7 @@ def detect_format(handle: BinaryIO, name: str = "") -> str:
 def _ole2_format(handle: BinaryIO, name: str) -> str:
     """Old Word and old Excel share one container; its directory names the main stream
     (UTF-16: WordDocument or Workbook). Without a readable directory the name decides."""
-    start = handle.read(_MB)
+    start = handle.read(MB)
     handle.seek(0)
     if "WordDocument".encode("utf-16-le") in start:
         return "doc"
@@ -238,19 +189,13 @@ _REFUSED = {
 }
 
 
-def _check_size(path: Path) -> None:
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise UsageError(
-            f"文件“{path}”有 {size / _MB:.1f} MB，超过 {MAX_FILE_BYTES // _MB} MB 的上限，不像是任务分解表。"
-        )
 
 
 def _read_limited(handle: BinaryIO, path: Path) -> bytes:
     # Pipes and devices report no size, and a file can grow while it is read.
     data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"文件“{path}”超过 {MAX_FILE_BYTES // _MB} MB 的上限，不像是任务分解表。")
+        raise UsageError(f"文件“{path}”超过 {MAX_FILE_BYTES // MB} MB 的上限，不像是任务分解表。")
     return data
 
 
@@ -264,7 +209,7 @@ def _read_csv(path: Path, handle: BinaryIO) -> PlanTable:
         # NUL means a binary file or UTF-16 text that happened to decode as UTF-8.
         line = text.count("\n", 0, nul) + 1
         raise UsageError(f"文件“{path}”第 {line} 行含有空字符（NUL），不是文本格式的 CSV，请另存为“CSV UTF-8”后再导入。")
-    delimiter = sniff_delimiter(text, _COLUMNS, lines=HEADER_SEARCH_ROWS * 5)
+    delimiter = sniff_delimiter(text, COLUMNS, lines=HEADER_SEARCH_ROWS * 5)
     return plan_table(path, _csv_records(text, path, delimiter), encoding)
 
 
@@ -342,7 +287,7 @@ def _check_parts(path: Path, handle: BinaryIO) -> None:
     ):
         if size > limit:
             raise UsageError(
-                f"文件“{path}”{what}解压后有 {size / _MB:.1f} MB，超过 {limit // _MB} MB 的上限，不像是任务分解表。"
+                f"文件“{path}”{what}解压后有 {size / MB:.1f} MB，超过 {limit // MB} MB 的上限，不像是任务分解表。"
             )
 
 
@@ -355,8 +300,8 @@ def _read_workbook(workbook: Workbook, path: Path, invalid: str) -> PlanTable:
     chosen: tuple[_Sheet, Header | None] | None = None
     for sheet in sheets:
         values = sheet.iter_rows(max_col=HEADER_SEARCH_COLUMNS, values_only=True)
-        header = _find_header(_sheet_records(values, 1, invalid))
-        if _is_full(header):
+        header = find_header(_sheet_records(values, 1, invalid))
+        if is_full(header):
             chosen = sheet, header
             break
         if chosen is None:
@@ -364,12 +309,12 @@ def _read_workbook(workbook: Workbook, path: Path, invalid: str) -> PlanTable:
     assert chosen is not None  # the loop ran: there is a sheet
     sheet, found = chosen
     label = f"文件“{path}”工作表“{sheet.title}”" if len(sheets) > 1 else f"文件“{path}”"
-    header = _require_header(found, label)
+    header = require_header(found, label)
     width = max(header.columns.values()) + 1
     merges = _guarded(lambda: _vertical_merges(workbook, sheet, width, path), invalid)
     first = header.line + 1
     values = sheet.iter_rows(min_row=first, max_col=width, values_only=True)
-    rows = _build_rows(_merged(_sheet_records(values, first, invalid), merges), label, header)
+    rows = build_rows(_merged(_sheet_records(values, first, invalid), merges), label, header)
     return PlanTable(rows=rows, encoding="xlsx", path=str(path))
 
 
@@ -464,130 +409,6 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-# -- validation --------------------------------------------------------------------------
-
-
-def plan_table(path: Path, records: Iterable[tuple[int, list[str]]], encoding: str) -> PlanTable:
-    """The validated table from any reader's (line, cells) records, from the top of the document."""
-    return PlanTable(rows=_build_rows(records, f"文件“{path}”"), encoding=encoding, path=str(path))
-
-
-def _build_rows(
-    records: Iterable[tuple[int, list[str]]], label: str, header: Header | None = None
-) -> tuple[Row, ...]:
-    """Validated rows from (line, cells) records; `label` names the file (and sheet) in messages.
-
-    Without `header`, the records start above the header and it is looked for
-    first. Reading stops after MAX_EMPTY_RUN empty rows, so a sheet whose last
-    cell is a million rows down costs no more than the table itself.
-    """
-    records = iter(records)
-    header = _require_header(_find_header(records) if header is None else header, label)
-    rows: list[Row] = []
-    seen: dict[int, int] = {}
-    empty_run = 0
-    for line, raw in records:
-        values = {}
-        for name, index in header.columns.items():
-            cell = raw[index] if index < len(raw) else ""
-            if len(cell) > MAX_CELL_CHARS:
-                raise UsageError(
-                    f"{label}第 {line} 行：{_LABELS[name]}有 {len(cell)} 个字符，超过 {MAX_CELL_CHARS} 个字符的上限。"
-                )
-            values[name] = clean_text(cell)
-        if not any(values.values()):
-            empty_run += 1
-            if empty_run == MAX_EMPTY_RUN:
-                break
-            continue
-        empty_run = 0
-        if len(rows) == MAX_ROWS:
-            raise UsageError(f"{label}超过 {MAX_ROWS} 行任务的上限，不像是任务分解表。")
-        where = f"{label}第 {line} 行"
-        for name, value in values.items():
-            check_text(value, f"{where}“{_LABELS[name]}”")
-        task_id = _parse_id(values["id"], where)
-        if task_id in seen:
-            raise UsageError(f"{where}：序号“{task_id}”与第 {seen[task_id]} 行重复。")
-        seen[task_id] = line
-        if not values["content"]:
-            raise UsageError(f"{where}：序号 {task_id} 的任务内容为空。")
-        for name in _FILLED_DOWN:
-            if values[name]:
-                continue
-            if not rows:
-                raise UsageError(f"{where}：{_LABELS[name]}为空，上方也没有可沿用的值。")
-            values[name] = getattr(rows[-1], name)
-        rows.append(
-            Row(
-                line=line,
-                id=task_id,
-                group=values["group"],
-                content=values["content"],
-                units=values["units"],
-                deadline=values["deadline"],
-            )
-        )
-    if not rows:
-        raise UsageError(f"{label}没有任何任务。")
-    return tuple(rows)
-
-
-def _require_header(header: Header | None, label: str) -> Header:
-    if header is None:
-        raise UsageError(f"{label}没有任何任务。")
-    if not _is_full(header):
-        missing = [f"{name}（{field}）" for field, name in _LABELS.items() if field not in header.columns]
-        raise UsageError(f"{label}缺少列：{'、'.join(missing)}。")
-    return header
-
-
-def _find_header(records: Iterator[tuple[int, list[str]]]) -> Header | None:
-    """Consume records up to the header row and return it.
-
-    Looks at the first HEADER_SEARCH_ROWS non-empty rows (and past no more than
-    MAX_EMPTY_RUN empty ones). When none has every column, returns the best
-    partial header (so the error can name what is missing); None when there is
-    no non-empty row at all.
-    """
-    best: Header | None = None
-    looked = empty_run = 0
-    for line, raw in records:
-        if not any(cell.strip() for cell in raw):
-            empty_run += 1
-            if empty_run == MAX_EMPTY_RUN:
-                break
-            continue
-        empty_run = 0
-        found = Header(line, map_header(raw, _COLUMNS))
-        if _is_full(found):
-            return found
-        if best is None or len(found.columns) > len(best.columns):
-            best = found
-        looked += 1
-        if looked == HEADER_SEARCH_ROWS:
-            break
-    return best
-
-
-def _is_full(header: Header | None) -> bool:
-    return header is not None and len(header.columns) == len(_COLUMNS)
-
-
-def header_columns(cells: list[str]) -> dict[str, int] | None:
-    """Each field's column if `cells` is a complete header row, else None."""
-    found = map_header(cells, _COLUMNS)
-    return found if len(found) == len(_COLUMNS) else None
-
-
-def _parse_id(text: str, where: str) -> int:
-    if not text:
-        raise UsageError(f"{where}：序号为空。")
-    value = task_id_value(text)
-    if value is None:
-        raise UsageError(f"{where}：序号“{text}”不是正整数（序号最多 9 位）。")
-    return value
-
 
 # Readers by detected format: each gets the path (for messages) and the file, open at its start.
 def _read_document(fmt: str) -> Callable[[Path, BinaryIO], PlanTable]:
@@ -625,7 +446,7 @@ def read_named_sheet(path: str | os.PathLike[str], title: str, marker: str) -> S
     path = Path(path)
     if not path.is_file():
         return None
-    _check_size(path)
+    check_size(path)
     try:
         with path.open("rb") as handle:
             if detect_format(handle, path.name) != "xlsx":

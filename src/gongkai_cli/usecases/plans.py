@@ -19,7 +19,7 @@ from . import team
 from .session import DATA_DIR, UNIT_FILE, Session
 
 if TYPE_CHECKING:
-    from ..tables import Row
+    from ..plan_rows import Row
 
 # Unknown unit names listed one by one after an import; a file full of them is
 # the wrong unit file, and a hundred warning lines would hide that.
