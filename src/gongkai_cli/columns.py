@@ -12,11 +12,25 @@ the Chinese wording of every header is reviewed in one place.
 """
 
 
+import json
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, Literal, NamedTuple, TypedDict
 
-from .models import Assignment, Event, Note, Status, Task
+from .models import (
+    Assignment,
+    AssignPayload,
+    Event,
+    ImportPayload,
+    Note,
+    NotePayload,
+    Payload,
+    Status,
+    StatusPayload,
+    Task,
+    UndoPayload,
+    in_key_order,
+)
 
 # A getter takes the record of its declaration: a Task for TASK's columns, a Note for NOTE's…
 # The record is Any, not a type parameter (Column[Task]): a generic NamedTuple needs Python
@@ -379,14 +393,50 @@ ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "undo
                  "unassign": "取消分配"}
 
 
-def _summary(event: Event) -> str:
-    from .render import describe
+def describe(event: Event) -> str:
+    """What one change did, as before → after, in one line of Chinese."""
+    return _described(event.payload)
 
-    return describe(event)
+
+def _described(payload: Payload) -> str:
+    if isinstance(payload, UndoPayload):
+        return f"撤销 #{payload.undoes}：{_described(payload.undone)}"
+    if isinstance(payload, AssignPayload):
+        return f"{'取消分配' if payload.removed else '分配给'}：{'、'.join(payload.units)}"
+    if isinstance(payload, (NotePayload, StatusPayload)):
+        counted = f"（计 {payload.count} 次）" if payload.count else ""
+        whose = f"{payload.unit}的" if payload.unit else ""
+        if isinstance(payload, NotePayload):
+            return f"{whose}进展：{payload.text}{counted}"
+        scope = "所有单位的" if payload.all_units else whose
+        change = f"{scope}状态：{_before_label(payload)} → {payload.after.label}"
+        return f"{change}；说明：{payload.text}{counted}" if payload.text else change + counted
+    if isinstance(payload, ImportPayload):
+        new_plan = "，新建计划" if payload.new_plan else ""
+        return f"导入 {payload.source}：新增 {payload.added} 项，更新 {payload.updated} 项{new_plan}"
+    # Actions added by later versions still show, if less nicely; their keys in code point
+    # order (models.in_key_order), as on either backend.
+    before, after = (json.dumps(in_key_order(side), ensure_ascii=False) for side in (payload.before, payload.after))
+    return f"{payload.action}：{before} → {after}"
+
+
+def _before_label(payload: StatusPayload) -> str:
+    """What a status change replaced: for --all, the units' own statuses, not the task's derived one."""
+    if not payload.all_units or not payload.units_before:
+        return payload.before.label
+    from collections import Counter
+
+    counts = Counter(payload.units_before)
+    if len(counts) == 1:
+        return payload.units_before[0].label
+    # Ties in the order of the statuses, not of the units in the payload, which a server does not keep.
+    order = list(Status)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], order.index(item[0])))
+    return "、".join(f"{status.label} {n} 个单位" for status, n in ranked)
 
 
 def _event_text(event: Event) -> str:
-    text = _summary(event)
+    text = describe(event)
     return f"{text}（已由 #{event.undone_by} 撤销）" if event.undone_by else text
 
 
@@ -418,7 +468,7 @@ EVENT = declare(
     Column("after", "新值", lambda e: _public(e.shown("after"))),
     Column("undoes", "撤销的更改", lambda e: e.undoes),
     Column("undone_by", "撤销记录", lambda e: e.undone_by),
-    Column("summary", "内容", _summary, text=_event_text, ratio=1, overflow="fold"),
+    Column("summary", "内容", describe, text=_event_text, ratio=1, overflow="fold"),
 )
 EVENT_JSON = pick(EVENT, "id", "at", "by", "action", "plan", "task", "before", "after", "undoes", "undone_by",
                   "summary")

@@ -7,7 +7,6 @@ query; rich is imported only when a table is actually drawn.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -40,24 +39,18 @@ from .columns import (
     Column,
     ReminderRow,
     breakdown,
+    describe,
     pick,
     progress_label,
     text_bar,
     unit_progress_label,
 )
 from .models import (
-    AssignPayload,
     Event,
-    ImportPayload,
     Note,
-    NotePayload,
-    Payload,
     Plan,
     Status,
-    StatusPayload,
     Task,
-    UndoPayload,
-    in_key_order,
 )
 from .text import inert, inert_line, markdown_text
 from .writers import (
@@ -447,48 +440,6 @@ def _date(value: date | None) -> str:
 
 # -- history ----------------------------------------------------------------------
 
-
-
-def describe(event: Event) -> str:
-    """What one change did, as before → after, in one line of Chinese."""
-    return _described(event.payload)
-
-
-def _described(payload: Payload) -> str:
-    if isinstance(payload, UndoPayload):
-        return f"撤销 #{payload.undoes}：{_described(payload.undone)}"
-    if isinstance(payload, AssignPayload):
-        return f"{'取消分配' if payload.removed else '分配给'}：{'、'.join(payload.units)}"
-    if isinstance(payload, (NotePayload, StatusPayload)):
-        counted = f"（计 {payload.count} 次）" if payload.count else ""
-        whose = f"{payload.unit}的" if payload.unit else ""
-        if isinstance(payload, NotePayload):
-            return f"{whose}进展：{payload.text}{counted}"
-        scope = "所有单位的" if payload.all_units else whose
-        change = f"{scope}状态：{_before_label(payload)} → {payload.after.label}"
-        return f"{change}；说明：{payload.text}{counted}" if payload.text else change + counted
-    if isinstance(payload, ImportPayload):
-        new_plan = "，新建计划" if payload.new_plan else ""
-        return f"导入 {payload.source}：新增 {payload.added} 项，更新 {payload.updated} 项{new_plan}"
-    # Actions added by later versions still show, if less nicely; their keys in code point
-    # order (models.in_key_order), as on either backend.
-    before, after = (json.dumps(in_key_order(side), ensure_ascii=False) for side in (payload.before, payload.after))
-    return f"{payload.action}：{before} → {after}"
-
-
-def _before_label(payload: StatusPayload) -> str:
-    """What a status change replaced: for --all, the units' own statuses, not the task's derived one."""
-    if not payload.all_units or not payload.units_before:
-        return payload.before.label
-    from collections import Counter
-
-    counts = Counter(payload.units_before)
-    if len(counts) == 1:
-        return payload.units_before[0].label
-    # Ties in the order of the statuses, not of the units in the payload, which a server does not keep.
-    order = list(Status)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], order.index(item[0])))
-    return "、".join(f"{status.label} {n} 个单位" for status, n in ranked)
 
 
 def headline(event: Event) -> str:
