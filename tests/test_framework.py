@@ -10,11 +10,12 @@ import pytest
 import typer
 import typer.main
 
-from gongkai_cli import cli
+import gongkai_cli
+from gongkai_cli import cli, command_line
 
 pytestmark = pytest.mark.no_ledger
 
-SOURCE = Path(cli.__file__).parent
+SOURCE = Path(gongkai_cli.__file__).parent
 
 # What issue 21 calls private: Typer's modules beyond its documented top level, and its vendored click.
 PRIVATE = re.compile(r"typer\.(main|_|core)|from typer\.[a-z_]*\._|_click")
@@ -43,7 +44,7 @@ def test_the_command_tables_are_what_the_modules_define():
         assert sorted(sub.list_commands(typer.Context(sub, parent=ctx))) == sorted(subcommands)
     valued = {opt for param in group.params if param.param_type_name == "option" and not param.is_flag
               for opt in param.opts}
-    assert valued == set(cli.ROOT_VALUE_OPTIONS)
+    assert valued == set(command_line.ROOT_VALUE_OPTIONS)
 
 
 def test_every_command_takes_help_db_and_its_plan_after_its_name():

@@ -336,9 +336,9 @@ def test_undo_without_a_terminal_needs_yes_and_changes_nothing(gk, db_path):
 
 
 def test_undo_asks_in_a_terminal(gk, db_path, monkeypatch):
-    import gongkai_cli.cli as cli
+    import gongkai_cli.console as console
 
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(console, "_interactive", lambda: True)
     gk("note", "40", "要撤销的")
     before = snapshot(db_path)
     declined = gk("undo", input="n\n")

@@ -242,9 +242,9 @@ def test_restore_repairs_a_ledger_after_the_backup_was_copied_back(gongkai, db_p
 
 @pytest.mark.parametrize("answer, restored", [("y\n", True), ("n\n", False)])
 def test_restore_asks_in_a_terminal(gk, db_path: Path, backed_up: Path, monkeypatch, answer, restored):
-    from gongkai_cli import cli
+    from gongkai_cli import console
 
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(console, "_interactive", lambda: True)
     result = gk("restore", str(backed_up), input=answer)
     assert result.exit_code == 0
     assert "将用备份" in result.stdout and "当前数据库会先另存一份" in result.stdout

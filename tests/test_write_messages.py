@@ -229,9 +229,9 @@ def test_an_unreadable_batch_file_is_named_in_chinese(gk, tmp_path, monkeypatch)
 
 @pytest.fixture
 def asks(gk, monkeypatch):
-    from gongkai_cli import cli
+    from gongkai_cli import console
 
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(console, "_interactive", lambda: True)
     gk("init")
     assert gk("note", "2", "撤销我").exit_code == 0
     return gk

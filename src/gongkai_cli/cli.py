@@ -2,32 +2,51 @@
 
 Here, on Typer's public API only: the app and `run`, which imports only the module of the
 command the command line names; the one place errors become a Chinese sentence and an exit
-code (`_reported` around every command, `run` around the framework's parsing); stdout
-guarding (exit 7); `Commands`, which gives every command `-h`, and `--db`/`--plan` after its
-name; the root options and the settings built from them; and what commands share (options,
-asking before a change). Help is laid out by helptext.py, shell completion installed by
-completion.py.
+code (`_reported` around every command, `run` around the framework's parsing); and
+`Commands`, which gives every command `-h`, and `--db`/`--plan` after its name. Beside it:
+console.py (guarded stdout, `say`, asking before a change), options.py (the options every
+command shares), command_line.py (the words as typed, and usage errors in Chinese),
+helptext.py (help laid out for Chinese) and completion.py (shell completion).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import importlib
 import inspect
-import io
 import os
 import sys
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
 from . import __version__
-from .errors import GongkaiError, UsageError
+from .command_line import (
+    check_command,
+    command_words,
+    completion_option,
+    completion_words,
+    root_options,
+    usage_message,
+)
+from .console import OutputError, discard_stdout, fail, guard_stdout
+from .errors import GongkaiError
 from .models import Commit
-from .text import inert_line, os_reason
+from .options import (
+    CREATED,
+    DB_HELP,
+    DB_METAVAR,
+    DONE,
+    PLAN_RULE_HELP,
+    SAVED,
+    DbOption,
+    GlobalOptions,
+    PlanOption,
+    one_unit,
+)
+from .text import os_reason
 
 EXIT_CODES_HELP = """退出码：
   0 成功（结果为空也算成功）
@@ -77,88 +96,14 @@ PLAN_COMMANDS = frozenset(
      "log", "undo"}
 )
 
-PLAN_RULE_HELP = "计划名称，例如 2023（默认：今年的计划，没有时为最新的计划）。"
 
 # The exit code of a write that committed although its confirmation could not be written.
 SAVED_BUT_UNCONFIRMED = 7
-SAVED = "gongkai.commits"
-# What a command that changes files rather than the history (backup, restore) has done.
-DONE = "gongkai.done"
-CREATED = "gongkai.created"
 
-# The root options that take a value, so that the word after one is not taken for a command.
-ROOT_VALUE_OPTIONS = ("--db", "--plan", "--unit")
 # Root options that answer on their own, whatever command follows.
 _ROOT_ANSWERS = ("-h", "--help", "--version", "--install-completion", "--show-completion")
 # The framework's protocol for the shell's Tab: the variable names the completion script sets.
 COMPLETE_VAR = "_GONGKAI_COMPLETE"
-
-class _OutputError(OSError):
-    """Standard output could not be written: full, closed or a broken pipe."""
-
-
-class _Stdout(io.RawIOBase):
-    """File descriptor 1, with every write failure raised as `_OutputError`.
-
-    The handler must tell a failed confirmation from a failed read of an input
-    file; a stdout closed at start (`>&-`) fails the same way instead of being
-    silently dropped, and after a failure the rest of the output is discarded so
-    that the interpreter's final flush cannot fail a second time.
-    """
-
-    def __init__(self, fd: int | None):
-        super().__init__()
-        self._fd = fd
-        self.discarding = False
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return self._fd is not None and os.isatty(self._fd)
-
-    def fileno(self) -> int:
-        if self._fd is None:
-            raise _OutputError(errno.EBADF, "标准输出已关闭")
-        return self._fd
-
-    def write(self, data: Any) -> int:
-        if self.discarding:
-            return len(data)
-        if self._fd is None:
-            raise _OutputError(errno.EBADF, "标准输出已关闭")
-        try:
-            return os.write(self._fd, data)
-        except OSError as err:
-            raise _OutputError(err.errno, err.strerror) from None
-
-
-def _guard_stdout() -> None:
-    current = sys.stdout
-    try:
-        fd = current.fileno() if current is not None else None
-    except (OSError, ValueError):
-        return  # not a file descriptor (an embedding host): leave it as it is
-    sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(_Stdout(fd)),
-        encoding=current.encoding if current is not None else "utf-8",
-        errors=current.errors if current is not None else "strict",
-        line_buffering=bool(current.line_buffering) if current is not None else False,
-    )
-
-
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    # Messages quote what the user typed or what the ledger holds (--unit, --plan, ids,
-    # cells); here, once, it is made inert and kept to one line.
-    say(f"错误：{message}", err=True)
-    raise typer.Exit(code)
-
-
-def say(message: str, *, err: bool = False) -> None:
-    """A plain line for the user; every message that can quote user text goes out through here."""
-    typer.echo(inert_line(message), err=err)
 
 
 def _debug(ctx: typer.Context | None) -> bool:
@@ -168,10 +113,10 @@ def _debug(ctx: typer.Context | None) -> bool:
 
 def _internal_error(err: Exception, ctx: typer.Context | None) -> NoReturn:
     if isinstance(err, UnicodeEncodeError) and _is_undecodable_argument(err):
-        _fail(_undecodable_message(err), 2)
+        fail(_undecodable_message(err), 2)
     if _debug(ctx):
         raise err
-    _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
+    fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
 
 
 def _reported(function: Callable[..., Any], ctx: typer.Context, arguments: dict[str, Any]) -> Any:
@@ -186,8 +131,8 @@ def _reported(function: Callable[..., Any], ctx: typer.Context, arguments: dict[
             if sys.stdout is not None:
                 sys.stdout.flush()
     except GongkaiError as err:
-        _fail(err.message, err.exit_code)
-    except (_OutputError, BrokenPipeError) as err:
+        fail(err.message, err.exit_code)
+    except (OutputError, BrokenPipeError) as err:
         _output_failed(ctx, err)
     except (typer.Exit, typer.Abort, typer.TyperException):
         raise
@@ -197,27 +142,21 @@ def _reported(function: Callable[..., Any], ctx: typer.Context, arguments: dict[
 
 def _output_failed(ctx: typer.Context, err: OSError) -> NoReturn:
     """Standard output failed: say what happened to the data, which is what a retry depends on."""
-    raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)
-    if isinstance(raw, _Stdout):
-        raw.discarding = True
-    else:
-        # Not our wrapper (run in-process): later flushes must not fail either.
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    discard_stdout()
     reason = os_reason(err)
     commits = ctx.meta.get(SAVED) or []
     if commits:
-        _fail(f"{_saved_changes(commits)}已保存，但确认信息无法写入标准输出（{reason}）；"
+        fail(f"{_saved_changes(commits)}已保存，但确认信息无法写入标准输出（{reason}）；"
               "请不要重试，可用 gongkai log 核对。", SAVED_BUT_UNCONFIRMED)
     if done := ctx.meta.get(DONE):
-        _fail(f"{done}，但确认信息无法写入标准输出（{reason}）；请不要重试。", SAVED_BUT_UNCONFIRMED)
+        fail(f"{done}，但确认信息无法写入标准输出（{reason}）；请不要重试。", SAVED_BUT_UNCONFIRMED)
     if err.errno == errno.EPIPE:
         # The reader (`| head`) has all it wanted.
         raise typer.Exit(0)
     # A read that made a new ledger (first use) is still a read: a retry is safe, but the new file is real.
     created = ctx.meta.get(CREATED)
     unchanged = f"已新建台账“{created}”，此外未做任何更改" if created else "台账未做任何更改"
-    _fail(f"无法写入标准输出（{reason}）；{unchanged}。", 2)
+    fail(f"无法写入标准输出（{reason}）；{unchanged}。", 2)
 
 
 def _saved_changes(commits: Sequence[Commit]) -> str:
@@ -324,7 +263,7 @@ def _with_parameters(
         # A command collects extra words (context setting allow_extra_args), so that the message
         # is ours; a group's extra words are its command's.
         if command and ctx.args:
-            _fail(f"多余的参数：{' '.join(ctx.args)}（用法见 {ctx.command_path} -h）。", 2)
+            fail(f"多余的参数：{' '.join(ctx.args)}（用法见 {ctx.command_path} -h）。", 2)
         # The framework passes every parameter of the signature, `extra` too (as its default).
         result = _reported(function, ctx, {name: arguments[name] for name in own})
         if group and ctx.invoked_subcommand is None:
@@ -351,7 +290,7 @@ def _show_help(ctx: typer.Context) -> NoReturn:
         typer.echo(help_text(ctx, ctx.command, order), nl=False)
         if sys.stdout is not None:
             sys.stdout.flush()
-    except (_OutputError, BrokenPipeError) as err:
+    except (OutputError, BrokenPipeError) as err:
         _output_failed(ctx, err)
     raise typer.Exit(0)
 
@@ -397,75 +336,6 @@ app = typer.Typer(
 )
 
 
-class RootContext(Protocol):
-    """What is read of the root's context (`ctx.find_root()`, typed as the framework's base class)."""
-
-    params: dict[str, Any]
-    obj: Any
-
-    def get_parameter_source(self, name: str) -> Any: ...
-
-
-class GlobalOptions(NamedTuple):
-    db: str | None  # a file, or a postgresql:// URL, which a Path would mangle
-    plan: str | None
-    debug: bool
-    unit: str | None = None  # the clerk's own unit, for notes and status changes
-
-
-DB_HELP = "数据库文件（默认为用户数据目录下的 gongkai.db），或团队模式的 postgresql:// 地址。"
-# What --db takes: a SQLite file or a server's postgresql:// URL.
-DB_METAVAR = "文件或地址"
-
-DbOption = typer.Option(
-    None, "--db", envvar="GONGKAI_DB", show_envvar=True, metavar=DB_METAVAR, help=DB_HELP,
-)
-PlanOption = typer.Option(None, "--plan", envvar="GONGKAI_PLAN", show_envvar=True, metavar="计划", help=PLAN_RULE_HELP)
-
-
-def global_options(ctx: typer.Context) -> GlobalOptions:
-    """--db and --plan: on the command line before or after the command name, else from
-    the environment (GONGKAI_DB, GONGKAI_PLAN), else the default. The same value given in
-    both places is fine; two different values are refused rather than one silently winning."""
-    root = ctx.find_root()
-    given = root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions(
-        db=root.params.get("db"), plan=root.params.get("plan"), debug=False
-    )
-    db = one_value(root, "db", given.db, ctx.meta.get("gongkai.db"))
-    plan = one_value(root, "plan", given.plan, ctx.meta.get("gongkai.plan"))
-    return given._replace(db=str(db) if db is not None else None, plan=plan)
-
-
-def on_command_line(root: RootContext, name: str) -> bool:
-    source = root.get_parameter_source(name)
-    return source is not None and source.name == "COMMANDLINE"
-
-
-def one_value(root: RootContext, name: str, before: Any, after: Any) -> Any:
-    if after is None:
-        return before
-    if before is None or not on_command_line(root, name):
-        return after  # the command line wins over the environment
-    if str(before) != str(after):
-        raise UsageError(
-            f"--{name} 在命令名前后给了两个不同的值（“{before}”和“{after}”），请只写一个。"
-        )
-    return after
-
-
-def one_unit(values: list[str] | None, option: str, *, status: bool = False) -> str | None:
-    """The one unit a write is for: a repeated --unit is refused, never settled by the last one."""
-    if not values:
-        return None
-    if len(values) > 1:
-        also = "；要一次设置所有单位的状态请用 status --all" if status else ""
-        raise UsageError(
-            f"{option} 只能给一个单位（本次给了 {'、'.join(values)}），请每次写一个单位{also}。未做任何更改。"
-        )
-    value: str = values[0]
-    return value
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"gongkai {__version__}")
@@ -500,28 +370,28 @@ def run(args: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
     try:
         add_commands(argv)
-        if completion := _completion_option(argv):
+        if completion := completion_option(argv):
             from .completion import answer
 
-            return answer(completion, COMPLETE_VAR)
+            return answer(app, completion, COMPLETE_VAR)
         result = app(args=argv, prog_name="gongkai", complete_var=COMPLETE_VAR, standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
     except GongkaiError as err:
         return _report(err.message, err.exit_code)
     except typer.TyperException as err:
-        return _report(_usage_message(err, argv), getattr(err, "exit_code", 2))
+        return _report(usage_message(err, argv, SUBCOMMANDS), getattr(err, "exit_code", 2))
     except typer.Abort:
         # Ctrl-C or end of input at a prompt: nothing was asked for yet, so nothing changed.
         typer.echo(err=True)
         return 1
-    except (_OutputError, BrokenPipeError) as err:
+    except (OutputError, BrokenPipeError) as err:
         # The framework's own output (completion) failed; nothing was changed.
         return 0 if err.errno == errno.EPIPE else _report(f"无法写入标准输出（{os_reason(err)}）。", 2)
     except Exception as err:
         # A command's own errors are reported where they happen (`_reported`), which lets
         # them through only for --debug; the traceback is then what was asked for.
-        if "--debug" in _root_options(argv):
+        if "--debug" in root_options(argv):
             raise
         try:
             _internal_error(err, None)
@@ -532,37 +402,14 @@ def run(args: Sequence[str] | None = None) -> int:
 
 def _report(message: str, code: int) -> int:
     try:
-        _fail(message, code)
+        fail(message, code)
     except typer.Exit as done:
         return done.exit_code
 
 
 def main() -> None:
-    _guard_stdout()
+    guard_stdout()
     sys.exit(run())
-
-
-def _command_words(argv: Sequence[str]) -> list[tuple[int, str]]:
-    """The words that are not options or their values, with their places: the command, then
-    its arguments (as far as a root option's value can be told from them)."""
-    words: list[tuple[int, str]] = []
-    skip = False
-    for place, word in enumerate(argv):
-        if skip:
-            skip = False
-        elif word == "--":
-            break
-        elif word.startswith("-"):
-            skip = word in ROOT_VALUE_OPTIONS and not words
-        else:
-            words.append((place, word))
-    return words
-
-
-def _root_options(argv: Sequence[str]) -> Sequence[str]:
-    """The words before the command: the root's own options."""
-    words = _command_words(argv)
-    return argv[: words[0][0]] if words else argv
 
 
 def add_commands(argv: list[str]) -> None:
@@ -572,18 +419,18 @@ def add_commands(argv: list[str]) -> None:
     A mistyped command is answered here, in Chinese, with the names it may have meant.
     """
     if os.environ.get(COMPLETE_VAR):
-        words = [word for _, word in _command_words(_completion_words())]
+        words = [word for _, word in command_words(completion_words())]
         # The last word is the one being completed: until it is whole, every command may fit.
         names = [words[0]] if len(words) > 1 and words[0] in COMMANDS else list(COMMANDS)
     else:
-        words = [word for _, word in _command_words(argv)]
-        root = _root_options(argv)
-        if _completion_option(argv) or ("--version" in root and not {"-h", "--help"} & set(root)):
+        words = [word for _, word in command_words(argv)]
+        root = root_options(argv)
+        if completion_option(argv) or ("--version" in root and not {"-h", "--help"} & set(root)):
             return  # answered before any command is looked at
         if words and not any(word in _ROOT_ANSWERS for word in root):
-            _check_command(words[0], COMMANDS, "gongkai")
+            check_command(words[0], COMMANDS, "gongkai")
             if words[0] in SUBCOMMANDS and len(words) > 1:
-                _check_command(words[1], SUBCOMMANDS[words[0]], f"gongkai {words[0]}")
+                check_command(words[1], SUBCOMMANDS[words[0]], f"gongkai {words[0]}")
         names = [words[0]] if words and words[0] in COMMANDS else list(COMMANDS)
     modules: dict[str, list[str]] = {}
     for name in names:
@@ -599,123 +446,9 @@ def add_commands(argv: list[str]) -> None:
 _added: set[str] = set()
 
 
-def _completion_words() -> list[str]:
-    """The words on the command line being completed, as the completion script passes them."""
-    import shlex
-
-    given = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
-    try:
-        return shlex.split(given)[1:]
-    except ValueError:
-        return []
-
-
-def _check_command(name: str, known: Collection[str], path: str) -> None:
-    if name in known:
-        return
-    import difflib  # only a mistyped command needs it
-
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    hint = f"，是不是想用 {'、'.join(close)}" if close else ""
-    raise UsageError(f"没有“{name}”这个命令{hint}？可用的命令见 {path} -h。")
-
-
-def _completion_option(argv: Sequence[str]) -> str | None:
-    """`--install-completion` or `--show-completion` before any command: answered in Chinese."""
-    return next((word for word in _root_options(argv) if word in ("--install-completion", "--show-completion")), None)
-
-
 # -- the framework's usage errors, in Chinese -----------------------------------------
-
-
-def _usage_message(err: Exception, argv: Sequence[str]) -> str:
-    """A usage error the framework raised while parsing, as one Chinese sentence with the way to help.
-
-    The kind of error is read from what the framework's exceptions document (the option's
-    name, the parameter) and from the command line itself, never from their English text.
-    """
-    ctx = getattr(err, "ctx", None)
-    option = getattr(err, "option_name", None)
-    given = _where_given(argv, option) if isinstance(option, str) else None
-    if ctx is not None:
-        path = ctx.command_path
-    else:
-        # The parser raises a misused option without its context: the words before it say whose it is.
-        before = [word for place, word in _command_words(argv) if given is None or place < given]
-        path = " ".join(["gongkai", *before[: 2 if before and before[0] in SUBCOMMANDS else 1]])
-    param = getattr(err, "param", None)
-    if isinstance(option, str) and option[1:].isdigit():
-        # The parser takes `show -1` for an unknown option; the user typed a number.
-        command = ctx.command if ctx is not None else None
-        if any(p.name == "task_id" for p in getattr(command, "params", ())):
-            return f"无效的任务序号“{option}”，序号应为正整数（最多 9 位），例如 40。"
-        return f"无效的参数“{option}”：这里不接受负数。"
-    if isinstance(option, str) and hasattr(err, "possibilities"):
-        possible = sorted(getattr(err, "possibilities", None) or ())
-        hint = f"，是不是想用 {'、'.join(possible)}" if possible else ""
-        message = f"没有“{option}”这个选项{hint}"
-    elif isinstance(option, str):
-        # Misused, an option was either given a value it does not take (--quiet=yes) or none.
-        valued = given is not None and argv[given].startswith(f"{option}=")
-        message = f"选项 {option} 不带值" if valued else f"选项 {option} 后面缺少值"
-    elif isinstance(err, typer.BadParameter) and hasattr(err, "param_type"):
-        message = f"缺少{_param_label(param)}"
-    elif isinstance(err, typer.BadParameter):
-        message = f"{_param_label(param)} 的值无效：{err.message.rstrip('。.')}"
-    else:
-        message = f"命令行有误（{getattr(err, 'message', err)}）"
-    return f"{message}（用法见 {path} -h）。"
-
-
-def _where_given(argv: Sequence[str], option: str) -> int | None:
-    """The place on the command line of the last use of `option` (the one the parser stopped at)."""
-    places = [place for place, word in enumerate(argv) if word == option or word.startswith(f"{option}=")]
-    return places[-1] if places else None
-
-
-def _param_label(param: Any) -> str:
-    if param is None:
-        return "参数"
-    if param.param_type_name == "argument":
-        return f"参数“{param.metavar or param.name}”"
-    return f"选项 {param.opts[0]}"
 
 
 # -- what commands share ------------------------------------------------------------
 
 
-def _interactive() -> bool:
-    # A job started with its standard input closed has no sys.stdin at all.
-    return sys.stdin is not None and sys.stdin.isatty()
-
-
-_YES = {"是", "y", "yes", "确认"}
-_NO = {"否", "n", "no", ""}
-
-
-def confirmed(change: str, preview: Callable[[], None], question: str) -> bool:
-    """Ask before a change that --yes makes without asking; with no one to answer, refuse it."""
-    if not _interactive():
-        raise UsageError(f"将{change}；当前不是交互式运行，确认无误请加 --yes，本次未做任何更改。")
-    preview()
-    return _confirm(question)
-
-
-def _confirm(question: str) -> bool:
-    """Ask before a change; an empty line, end of input or Ctrl-C is a no, as nothing has changed yet."""
-    try:
-        while True:
-            typer.echo(f"{question}[是/否] ", nl=False)
-            sys.stdout.flush()
-            line = sys.stdin.readline()
-            if not line.endswith("\n"):
-                break
-            answer = line.strip().lower()
-            if answer in _YES or answer in _NO:
-                return answer in _YES
-            typer.echo("请回答“是”或“否”（直接回车为否）。")
-    except KeyboardInterrupt:
-        pass
-    # Ctrl-C or Ctrl-D left the cursor after the question.
-    typer.echo()
-    return False

@@ -20,13 +20,13 @@ from .errors import GongkaiError, UsageError
 SHELLS = ("bash", "zsh", "fish")
 
 
-def answer(option: str, complete_var: str) -> int:
+def answer(app: typer.Typer, option: str, complete_var: str) -> int:
     """Install or show the script for the user's shell; the exit code."""
-    from .cli import say
+    from .console import say
 
     try:
         shell = _shell()
-        script = _script(shell, complete_var)
+        script = _script(app, shell, complete_var)
         if option == "--show-completion":
             typer.echo(script)
             return 0
@@ -52,10 +52,8 @@ def _shell() -> str:
     return shell
 
 
-def _script(shell: str, complete_var: str) -> str:
+def _script(app: typer.Typer, shell: str, complete_var: str) -> str:
     """The framework's completion script for `shell`, asked for as the shell itself would."""
-    from .cli import app
-
     previous = os.environ.get(complete_var)
     os.environ[complete_var] = f"source_{shell}"
     printed = io.StringIO()

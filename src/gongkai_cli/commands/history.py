@@ -7,7 +7,8 @@ import sys
 import typer
 
 from .. import render
-from ..cli import Commands, confirmed, say
+from ..cli import Commands
+from ..console import confirmed, say
 from ..inputs import parse_event_id, parse_task_id
 from ..usecases import history
 from .shared import ByOption, FormatOption, open_ledger, render_format

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..cli import Commands, confirmed
+from ..cli import Commands
+from ..console import confirmed
 from ..settings import busy_timeout
 from ..usecases import maintenance
 from .shared import database, done, open_ledger

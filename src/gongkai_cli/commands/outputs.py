@@ -9,7 +9,8 @@ from typing import IO
 import typer
 
 from .. import export as exporter, reporting
-from ..cli import Commands, say
+from ..cli import Commands
+from ..console import say
 from ..errors import UsageError
 from ..files import STDOUT, check_output, write_output
 from ..usecases import reading

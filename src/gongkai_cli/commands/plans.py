@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from .. import render
-from ..cli import Commands, say
+from ..cli import Commands
+from ..console import say
 from ..errors import UsageError
 from ..inputs import parse_year
 from ..store import ServerURL

@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 
 from .. import render
-from ..cli import Commands, one_unit
+from ..cli import Commands
 from ..errors import UsageError
 from ..inputs import MAX_NOTE_BYTES, parse_count, parse_key, parse_status, parse_task_id
+from ..options import one_unit
 from ..text import os_reason
 from ..usecases import progress
 from .shared import STATUS_HELP, ByOption, QuietOption, TaskIdArgument, complete_unit, open_ledger, render_format

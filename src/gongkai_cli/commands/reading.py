@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from .. import render
-from ..cli import Commands, say
+from ..cli import Commands
+from ..console import say
 from ..inputs import parse_task_id
 from ..usecases import reading
 from .shared import (

@@ -10,10 +10,11 @@ from collections.abc import Iterable
 
 import typer
 
-from ..cli import CREATED, DONE, SAVED, global_options, on_command_line, one_value, say
+from ..console import say
 from ..errors import GongkaiError
 from ..inputs import parse_status
 from ..models import Commit, Status
+from ..options import CREATED, DONE, SAVED, global_options, on_command_line, one_value
 from ..settings import Settings, database_path, from_environment
 from ..store import Database
 from ..usecases import reading

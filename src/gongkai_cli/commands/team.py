@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ..cli import Commands, say
+from ..cli import Commands
+from ..console import say
 from ..errors import UsageError
 from ..usecases import team
 from ..usecases.session import stored_when
