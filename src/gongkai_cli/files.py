@@ -32,15 +32,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .errors import UsageError
+from .store import COMPANIONS, locate
 from .text import os_reason
 
 if TYPE_CHECKING:
     from .store import Database
 
 STDOUT = "-"
-
-# SQLite keeps these next to a database; a temporary backup copy may grow them too.
-_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 def check_output(output: str, *, what: str, force: bool = False) -> None:
@@ -58,27 +56,11 @@ def check_output(output: str, *, what: str, force: bool = False) -> None:
 
 def refuse_ledger_files(target: str | os.PathLike[str], ledger: Database, *, what: str) -> None:
     """UsageError when writing `target` would overwrite the live database or one of its companions."""
-    if not isinstance(ledger, Path):
-        return  # a database on a server: no file here to overwrite
     target = Path(target)
-    resolved = os.path.realpath(target)
-    for name in (str(ledger), os.path.realpath(ledger)):
-        for suffix in ("", *_COMPANIONS):
-            guarded = name + suffix
-            # realpath sees a symlink or a symlinked directory even when the file does
-            # not exist yet (a -wal between two writes); samefile sees a hard link.
-            if resolved == os.path.realpath(guarded) or _same_file(target, guarded):
-                shown = f"的 {suffix} 文件" if suffix else ""
-                raise UsageError(
-                    f"{what}目标“{target}”就是正在使用的数据库“{ledger}”{shown}，写入会毁掉台账；请换一个文件名。"
-                )
-
-
-def _same_file(first: Path, second: str) -> bool:
-    try:
-        return os.path.samefile(first, second)
-    except OSError:
-        return False
+    suffix = locate(ledger).is_ledger_file(target)
+    if suffix is not None:
+        shown = f"的 {suffix} 文件" if suffix else ""
+        raise UsageError(f"{what}目标“{target}”就是正在使用的数据库“{ledger}”{shown}，写入会毁掉台账；请换一个文件名。")
 
 
 def _refuse_read_only(path: Path, what: str) -> None:
@@ -216,7 +198,7 @@ def _lock(handle: int, *, blocking: bool) -> bool:
 
 
 def _unlink_with_companions(temp: Path) -> None:
-    for suffix in ("", *_COMPANIONS):
+    for suffix in ("", *COMPANIONS):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(f"{temp}{suffix}")
 

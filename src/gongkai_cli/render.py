@@ -72,7 +72,9 @@ if TYPE_CHECKING:
     from .store import Database
     from .usecases.copying import Copied
     from .usecases.maintenance import BackupSummary, Restored
+    from .usecases.plans import ImportResult
     from .usecases.reading import ReminderReport, UnitSummary
+    from .usecases.unit_sheets import SheetResult
 
 def _say(message: str, out: IO[str] | None = None) -> None:
     """One line of plain output. The whole line is made inert, whatever parts of it the user typed."""
@@ -485,6 +487,71 @@ def already_undone(event: Event, out: IO[str] | None = None) -> None:
 # -- maintenance --------------------------------------------------------------------
 
 
+# -- import -----------------------------------------------------------------------
+
+_WHY_DEFAULT = {"current_year": "今年的计划", "newest": "没有今年的计划，它是最新的"}
+
+
+def _line(message: str, *, err: bool = False) -> None:
+    """One line of `import`'s report, flushed at once: its stdout and stderr lines keep their
+    order in one pipe."""
+    print(inert_line(message), file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def plan_imported(result: ImportResult, *, made: Database | None) -> None:
+    """A plan table's import; `made`: the ledger the import created, holding only this plan."""
+    for warning in result.warnings:
+        _line(f"警告：{warning}", err=True)
+    if made is not None:
+        _line(f"已新建台账“{made}”，其中只有本次导入的计划。")
+    counts = result.counts
+    _line(
+        f"已导入计划“{result.plan}”（{result.year} 年，来自 {result.source}）：共 {result.tasks} 项，"
+        f"新增 {counts.added}，更新 {counts.updated}，未变 {counts.unchanged}。"
+    )
+    why = _WHY_DEFAULT.get(result.default.default or "", "")
+    if result.default.name == result.plan:
+        _line(f"计划“{result.plan}”现在是默认计划（{why}）。")
+    else:
+        _line(f"默认计划仍是“{result.default.name}”（{why}）；操作这份计划请加 --plan {result.plan}。")
+    if counts.kept:
+        kept = "、".join(str(task_id) for task_id in counts.kept)
+        _line(f"注意：台账中序号 {kept} 的任务不在此文件中，已原样保留。", err=True)
+
+
+def sheet_imported(result: SheetResult) -> None:
+    """A unit sheet taken back: the rows applied, on stdout, and the conflicts, on stderr."""
+    from .columns import latest_words
+
+    _line(
+        f"已导入“{result.source}”中各单位填写的进展（计划“{result.plan}”，{result.rows} 行）：更新 {len(result.applied)} 行，"
+        f"未变 {result.unchanged} 行，冲突 {len(result.conflicts)} 行。"
+    )
+    for change in result.applied:
+        parts = []
+        if change.after is not None:
+            parts.append(f"状态 {change.before.label} → {change.after.label}")
+        if change.text:
+            parts.append(f"新进展“{_quoted(change.text)}”")
+        _line(f"  第 {change.line} 行 任务 {change.task_id} {change.unit}：{'；'.join(parts)}")
+    for conflict in result.conflicts:
+        now = conflict.now
+        latest = latest_words(now)
+        ledger_side = f"“{now.status.label}”" + (f"、最新进展“{_quoted(latest.text)}”（{latest.at[:16].replace('T', ' ')}）" if latest else "")
+        asked = f"“{conflict.asked.label}”" + (f"、最新进展“{_quoted(conflict.text)}”" if conflict.text else "")
+        _line(
+            f"冲突：第 {conflict.line} 行 任务 {conflict.task_id} {conflict.unit}：导出后台账中已有更新（现为{ledger_side}），"
+            f"表格中为{asked}；未导入这一行，台账保持不变。",
+            err=True,
+        )
+
+
+def _quoted(text: str, limit: int = 30) -> str:
+    """A note quoted on one line of the report: enough to recognise it."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def backup_done(path: Path, out: IO[str] | None = None) -> None:
     _say(f"已备份到“{path}”。", out)
 
@@ -511,7 +578,7 @@ def copied(result: Copied, out: IO[str] | None = None) -> None:
     carried = result.units
     if carried is None:
         return
-    if not isinstance(result.target, Path):
+    if carried.inside:
         _say(f"单位数据文件“{carried.beside}”也已存入服务器上的台账。", out)
         return
     from .usecases.session import stored_label
@@ -523,7 +590,9 @@ def copied(result: Copied, out: IO[str] | None = None) -> None:
 
 
 def check_passed(path: Database, out: IO[str] | None = None) -> None:
-    if not isinstance(path, Path):
+    from .store import locate
+
+    if locate(path).file is None:
         # What PostgresStore.problems looks at; the server itself keeps the rest.
         _say(f"数据库“{path}”检查通过：结构迁移齐全，历史记录的只追加触发器有效，约束都已验证，"
              "进展和任务状态与各单位的分工相符；运行过 server init 的，行级安全和授权也都齐全。", out)

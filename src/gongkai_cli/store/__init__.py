@@ -5,11 +5,17 @@ for a file, `store/postgres.py` for a server named by a `postgresql://` URL (a
 `ServerURL`); what their writes decide alike, without SQL, is `store/common.py`.
 `_backend` picks one by the database's name.
 
+The use cases never ask which backend they hold. A database's location (`locate`: a
+`LedgerFile` or a `ServerURL`) says what its ledger can do (`Feature`) and where it
+keeps what lives beside it, before anything is opened; an open store hands out the
+faces only one backend has (`Storage.team`, `Storage.pages`), or None.
+
 A store reports facts (`Refusal` and its kinds); turning them into the user's
 language and an exit code is the use cases' business.
 """
 
 import contextlib
+import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -18,10 +24,12 @@ from typing import TYPE_CHECKING, NamedTuple, TypedDict, TypeVar, overload
 from ..models import Status
 
 if TYPE_CHECKING:
+    from typing import Literal
+
     from typing_extensions import dataclass_transform
 
     from .postgres import PostgresStore
-    from .protocol import Storage
+    from .protocol import Pages, Storage
     from .sqlite import SQLiteStore
 else:
     _C = TypeVar("_C")
@@ -60,9 +68,100 @@ class ServerURL(NamedTuple):
         query = re.sub(r"(?i)(\bpassword=)[^&]*", r"\g<1>***", parts.query)
         return urlunsplit(parts._replace(netloc=f"{credentials}{at}{host}", query=query))
 
+    @property
+    def features(self) -> "frozenset[Feature]":
+        return _SERVER_FEATURES
+
+    @property
+    def file(self) -> None:
+        """No file here: the ledger is the server's."""
+
+    def might_hold_ledger(self) -> bool:
+        """Whether a ledger may be there already: the server says so only once connected."""
+        return True
+
+    def unit_file_beside(self) -> None:
+        """A server's ledger keeps the office's unit file inside it ("unit_file_inside")."""
+
+    def is_ledger_file(self, target: Path) -> None:
+        """No file of a server's ledger can be overwritten from here."""
+
 
 # A ledger: a SQLite file, or a database on a server.
 Database = Path | ServerURL
+
+# The office's own unit file, read beside a SQLite ledger in place of the bundled one.
+UNIT_FILE = "units.csv"
+# SQLite keeps these next to a database; a temporary backup copy may grow them too.
+COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+# What a ledger may or may not do, depending on where it lives: copied page for page into a
+# file (`gongkai backup`), replaced page for page by such a copy (`gongkai restore`), logins of
+# the office and of units with their roles (`gongkai server`), the office's unit file kept in it
+# (`gongkai server units`). Strings, not an Enum: every command would pay for building a class.
+if TYPE_CHECKING:
+    Feature = Literal["backup", "restore", "team", "unit_file_inside"]
+_FILE_FEATURES: "frozenset[Feature]" = frozenset({"backup", "restore"})
+_SERVER_FEATURES: "frozenset[Feature]" = frozenset({"team", "unit_file_inside"})
+
+
+class LedgerFile:
+    """A SQLite ledger's file, as `ServerURL` is a server's database: what it can do, what lives beside it.
+
+    A plain class: a NamedTuple costs every command's start-up more to build."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def features(self) -> "frozenset[Feature]":
+        return _FILE_FEATURES
+
+    @property
+    def file(self) -> Path:
+        return self.path
+
+    def might_hold_ledger(self) -> bool:
+        return self.path.exists()
+
+    def unit_file_beside(self) -> Path:
+        """Where the office's own unit file for this ledger goes: units.csv in its directory."""
+        return self.path.parent / UNIT_FILE
+
+    def is_ledger_file(self, target: Path) -> str | None:
+        """Which of the ledger's files writing `target` would overwrite: "" for the database itself,
+        a suffix for a companion; None when none."""
+        resolved = os.path.realpath(target)
+        for name in (str(self.path), os.path.realpath(self.path)):
+            for suffix in ("", *COMPANIONS):
+                guarded = name + suffix
+                # realpath sees a symlink or a symlinked directory even when the file does
+                # not exist yet (a -wal between two writes); samefile sees a hard link.
+                if resolved == os.path.realpath(guarded) or _same_file(target, guarded):
+                    return suffix
+        return None
+
+
+def _same_file(first: Path, second: str) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+# Where a ledger lives, as the use cases ask of it.
+Location = LedgerFile | ServerURL
+
+
+def locate(database: Database) -> Location:
+    """The location of the ledger `database` names: the one place a file and a server are told apart."""
+    return database if isinstance(database, ServerURL) else LedgerFile(database)
 
 
 def database_named(text: str) -> Database:
@@ -304,14 +403,14 @@ def open_store(
     )
 
 
-def open_backup(backup: Path, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> "Storage":
+def open_backup(backup: Path, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> "Pages":
     """A backup file as it is, read-only: nothing is migrated or written."""
     return _backend(backup).open_backup(backup, timeout)
 
 
 def exclusive(
     database: Path, *, timeout: float = BUSY_TIMEOUT_SECONDS
-) -> "contextlib.AbstractContextManager[Storage]":
+) -> "contextlib.AbstractContextManager[Pages]":
     """The ledger `database` with no other process reading or writing it until the block ends."""
     return _backend(database).exclusive(database, timeout)
 

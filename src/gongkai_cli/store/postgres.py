@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import psycopg
 
@@ -46,7 +46,7 @@ from . import (
 )
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from .team import Team
 
 # How long to wait for a server that does not answer; libpq would wait for ever.
 CONNECT_TIMEOUT_SECONDS = 10
@@ -121,10 +121,6 @@ def _user(url: ServerURL) -> str:
     from psycopg.conninfo import conninfo_to_dict
 
     return str(conninfo_to_dict(url.url).get("user") or _login())
-
-
-def _not_yet(what: str) -> NoReturn:
-    raise StoreError(f"PostgreSQL 台账还不支持{what}：团队模式尚在开发中。")
 
 
 # Held by every write transaction from its first statement to its end: gongkai's writers take
@@ -297,6 +293,18 @@ class PostgresStore(base.SQLStore[ServerURL]):
             # Jittered and growing, so the writers that collided do not collide again in step.
             time.sleep(random.uniform(0.01, 0.05) * attempt)
             attempt += 1
+
+    # -- what only a server's ledger does ------------------------------------------
+
+    # Backup and restore copy a file page for page; a server's ledger has `gongkai copy` and pg_dump.
+    pages = None
+
+    @property
+    def team(self) -> Team:
+        """Logins, roles and the stored unit file (store/team.py)."""
+        from .team import Team
+
+        return Team(self)
 
     # -- what base.SQLStore asks of a backend ------------------------------------------
 
@@ -662,18 +670,6 @@ class PostgresStore(base.SQLStore[ServerURL]):
             if status != expected.value:
                 found.append(f"表 tasks 中 pk 为 {pk} 的行的 status 列与其各单位（assignments）的状态不一致，应为 {expected.value}")
         return found
-
-    def copy_to(self, target: Path, *, shown_as: Path | None = None) -> None:
-        _not_yet("备份和恢复")
-
-    def replace_with(self, source: Self) -> None:
-        _not_yet("备份和恢复")
-
-    def backup_problems(self) -> list[str]:
-        _not_yet("备份和恢复")
-
-    def backup_contents(self) -> tuple[int, int, str | None]:
-        _not_yet("备份和恢复")
 
 
 # -- query pieces -------------------------------------------------------------

@@ -542,6 +542,14 @@ class SQLiteStore(base.SQLStore[Path]):
 
     # -- maintenance ------------------------------------------------------------
 
+    # A file has no logins: no team (store/team.py).
+    team = None
+
+    @property
+    def pages(self) -> SQLiteStore:
+        """This store: a file is backed up and restored page for page."""
+        return self
+
     def copy_to(self, target: Path, *, shown_as: Path | None = None) -> None:
         """Write a consistent copy of the whole database into the new, empty file `target`.
 

@@ -15,9 +15,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import StoreError, UsageError
-from ..store import BadServerURL, Database, DriverMissing, ServerURL, UnitFile, database_named, open_store, transfer
+from ..store import (
+    UNIT_FILE,
+    BadServerURL,
+    Database,
+    DriverMissing,
+    UnitFile,
+    database_named,
+    locate,
+    open_store,
+    transfer,
+)
 from ..text import os_reason
-from .session import UNIT_FILE, Session
+from .session import Session
 
 if TYPE_CHECKING:
     from ..store.protocol import Storage
@@ -35,6 +45,7 @@ class CarriedUnits(NamedTuple):
     unit_file: UnitFile
     beside: Path  # the units.csv read beside the source file, or written beside the target file
     kept: bool = False  # a units.csv was beside the target file already: left as it was, nothing written
+    inside: bool = False  # stored inside the target's ledger (a server's), not written beside it
 
 
 class Copied(NamedTuple):
@@ -52,16 +63,20 @@ def copy(ledger: Session, to: str) -> Copied:
     the target file, unless one is there already (never replaced).
     """
     target = database_named(to)
-    carried = _units_beside(ledger) if isinstance(target, ServerURL) else None
+    where = locate(target)
+    carried = _units_beside(ledger) if "unit_file_inside" in where.features else None
     with ledger.store.snapshot() as taken:
         snapshot = taken._replace(unit_file=carried.unit_file) if carried is not None else taken
         try:
-            if isinstance(target, ServerURL):
+            # A new file is written beside its name and linked into place; a database that is
+            # not a file takes the copy in one transaction of its own.
+            file = where.file
+            if file is None:
                 counts = _to_server(snapshot, target)
             else:
-                counts = _to_file(ledger, snapshot, target)
+                counts = _to_file(ledger, snapshot, file)
                 if snapshot.unit_file is not None:
-                    carried = _write_beside(target, snapshot.unit_file)
+                    carried = _write_beside(file, snapshot.unit_file)
         except transfer.NotEmpty as refusal:
             held = "、".join(f"{TABLE_NAMES[table]} {count}" for table, count in refusal.counts.items())
             raise UsageError(
@@ -81,13 +96,11 @@ def _units_beside(ledger: Session) -> CarriedUnits | None:
     from .. import dates
     from ..units import read_to_store
 
-    if not isinstance(ledger.database, Path):
-        return None
-    beside = ledger.database.parent / UNIT_FILE
-    if not beside.is_file():
+    beside = ledger.location.unit_file_beside()
+    if beside is None or not beside.is_file():
         return None
     text, _ = read_to_store(beside)
-    return CarriedUnits(UnitFile(UNIT_FILE, text, dates.timestamp(), ledger.author(None)), beside)
+    return CarriedUnits(UnitFile(UNIT_FILE, text, dates.timestamp(), ledger.author(None)), beside, inside=True)
 
 
 def _write_beside(target: Path, unit_file: UnitFile) -> CarriedUnits:
@@ -114,7 +127,7 @@ def _write_beside(target: Path, unit_file: UnitFile) -> CarriedUnits:
     return CarriedUnits(unit_file, beside)
 
 
-def _to_server(snapshot: transfer.Snapshot, target: ServerURL) -> dict[str, int]:
+def _to_server(snapshot: transfer.Snapshot, target: Database) -> dict[str, int]:
     loaded: list[dict[str, int]] = []
 
     def fill(store: Storage) -> None:
@@ -151,7 +164,8 @@ def _to_file(ledger: Session, snapshot: transfer.Snapshot, target: Path) -> dict
 
     # The copy of a file gets that file's readers, never more; a server's ledger, everyone's
     # work, its owner's only.
-    mode = stat.S_IMODE(ledger.database.stat().st_mode) if isinstance(ledger.database, Path) else 0o600
+    source = ledger.location.file
+    mode = stat.S_IMODE(source.stat().st_mode) if source is not None else 0o600
     try:
         files.write_atomically(target, fill, mode=mode, overwrite=False)
     except FileExistsError:

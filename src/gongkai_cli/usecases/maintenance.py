@@ -10,19 +10,22 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
 from ..errors import StoreError, UsageError
-from ..store import Database, NotADatabase, NotALedger, exclusive, open_backup, open_store
+from ..store import Database, Location, NotADatabase, NotALedger, exclusive, locate, open_backup, open_store
 from ..text import os_reason
-from .session import Session
+from .session import Session, refused
 
 if TYPE_CHECKING:
-    from ..store.protocol import Storage
+    from ..store import Feature
+    from ..store.protocol import Pages
 
 
 def backup(ledger: Session, target: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Copy the live database to `target`; a crash never leaves a half-written file under that name."""
     from .. import files
 
-    database = _file_of(ledger.database, "备份")
+    database, pages = _file_of(ledger.location, "backup"), ledger.store.pages
+    if pages is None:
+        raise refused(ledger.location, "backup")
     target = Path(target).expanduser()
     if target.is_dir():
         raise UsageError(f"备份目标“{target}”是一个目录，请指定文件名，例如 {target / 'gongkai-backup.db'}。")
@@ -35,7 +38,7 @@ def backup(ledger: Session, target: str | os.PathLike[str], *, overwrite: bool =
         # The copy holds the same data, so it gets the same readers as the live file, never more;
         # applied once the copy is complete, so a read-only ledger still gets its backup.
         files.write_atomically(
-            target, lambda handle, temp: ledger.store.copy_to(temp, shown_as=target),
+            target, lambda handle, temp: pages.copy_to(temp, shown_as=target),
             mode=stat.S_IMODE(database.stat().st_mode), overwrite=overwrite,
         )
     except FileExistsError:
@@ -55,7 +58,7 @@ def check(ledger: Session) -> Database:
     if problems:
         count = f"共 {len(problems)} 个问题，" if len(problems) > 1 else ""
         # A file's answer is its backup; a server's depends on the problem (docs/team.md).
-        remedy = "；请从备份恢复" if isinstance(ledger.database, Path) else "；处理办法见 docs/team.md 的“检查”一节"
+        remedy = "；请从备份恢复" if "restore" in ledger.location.features else "；处理办法见 docs/team.md 的“检查”一节"
         raise StoreError(f"数据库“{ledger.database}”检查未通过：{count}第一个是“{problems[0]}”{remedy}。")
     return ledger.database
 
@@ -77,7 +80,7 @@ class Restored(NamedTuple):
 
 def inspect_backup(backup: str | os.PathLike[str], database: Database, *, timeout: float) -> BackupSummary:
     """Check that `backup` is a whole gongkai ledger that may replace `database`; what it holds."""
-    backup = _existing_backup(backup, _file_of(database, "恢复"), timeout)
+    backup = _existing_backup(backup, _file_of(locate(database), "restore"), timeout)
     source = open_backup(backup, timeout=timeout)
     try:
         return _checked_backup(source, backup)
@@ -95,7 +98,7 @@ def restore(backup: str | os.PathLike[str], database: Database, *, timeout: floa
     """
     from .. import files
 
-    database = _file_of(database, "恢复")
+    database = _file_of(locate(database), "restore")
     backup = _existing_backup(backup, database, timeout)
     source = open_backup(backup, timeout=timeout)
     try:
@@ -118,18 +121,12 @@ def restore(backup: str | os.PathLike[str], database: Database, *, timeout: floa
     return Restored(database=database, backup=summary, aside=aside)
 
 
-# What a server's ledger uses instead of `backup` and `restore` (docs/team.md, 备份).
-_ON_A_SERVER = {
-    "备份": "请用 gongkai copy --to 文件.db 备份成 SQLite 文件，或用 pg_dump",
-    "恢复": "请用 gongkai copy 把备份文件复制到一个空数据库，或用 pg_restore",
-}
-
-
-def _file_of(database: Database, what: str) -> Path:
-    """The ledger's file; UsageError for a server's database, which these file commands do not handle."""
-    if isinstance(database, Path):
-        return database
-    raise UsageError(f"{what}只适用于 SQLite 台账文件；PostgreSQL 台账“{database}”{_ON_A_SERVER[what]}（见 docs/team.md）。")
+def _file_of(location: Location, feature: Feature) -> Path:
+    """The ledger's file, which backup and restore copy page for page; refused where there is none."""
+    file = location.file
+    if file is None or feature not in location.features:
+        raise refused(location, feature)
+    return file
 
 
 def _check_replaceable(database: Path, timeout: float) -> None:
@@ -155,7 +152,7 @@ def _existing_backup(backup: str | os.PathLike[str], database: Path, timeout: fl
     return backup
 
 
-def _checked_backup(source: Storage, path: Path) -> BackupSummary:
+def _checked_backup(source: Pages, path: Path) -> BackupSummary:
     try:
         problems = source.backup_problems()
     except NotADatabase:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -12,14 +12,15 @@ from .. import dates
 from ..errors import UsageError
 from ..models import Commit, Plan
 from ..settings import Settings
-from ..store import ImportCounts, TaskFields, TaskInput
+from ..store import UNIT_FILE, ImportCounts, TaskFields, TaskInput, locate
 from ..text import check_text
 from ..units import split_units
 from . import team
-from .session import DATA_DIR, UNIT_FILE, Session
+from .session import DATA_DIR, Session
 
 if TYPE_CHECKING:
     from ..plan_rows import Row
+    from .unit_sheets import SheetResult
 
 # Unknown unit names listed one by one after an import; a file full of them is
 # the wrong unit file, and a hundred warning lines would hide that.
@@ -34,6 +35,59 @@ class ImportResult(NamedTuple):
     counts: ImportCounts
     warnings: tuple[str, ...]
     default: Plan  # the default plan after the import: this plan or the one that stays default
+
+
+class PlanImported(NamedTuple):
+    """`gongkai import` of a plan table: what it loaded and committed, and whether it made the ledger."""
+
+    result: ImportResult
+    committed: list[Commit]
+    created: bool  # the ledger was made for this import, and holds only its plan
+
+
+class SheetReturned(NamedTuple):
+    """`gongkai import` of a unit sheet that brought progress back."""
+
+    result: SheetResult
+    # Every changed row conflicted: nothing written, raised once the report is shown.
+    refused: UsageError | None
+
+
+def import_table(
+    settings: Settings, table: Path, *, open_ledger: Callable[[bool], Session], plan: str | None = None,
+    year: int | None = None, strict: bool = False,
+) -> PlanImported | SheetReturned:
+    """`gongkai import`: the 各单位进展 sheet of a file `export` wrote, when it brings progress back to
+    a ledger that has its plan, else a plan table (a whole exported workbook is one too).
+
+    `open_ledger(alone)` opens the command's ledger to look at the sheet: with the bundled plan
+    and announced, when one made for it must hold a plan (a unit's own file, `alone`).
+    """
+    from . import unit_sheets
+
+    sheet = unit_sheets.read_sheet(table)
+    # A server's database may hold no ledger yet, as a file may not exist: only a unit's own
+    # file then needs the bundled plan to go into, and a whole workbook becomes the plan.
+    probed = False
+    if sheet is not None and (sheet.alone or locate(settings.database).might_hold_ledger()):
+        # Only a unit's own file gets the bundled plan, so only its new ledger is announced as
+        # made on first use; a whole workbook makes the plan of the ledger this look created,
+        # which the import's confirmation says.
+        with open_ledger(sheet.alone) as ledger:
+            probed = ledger.created and not sheet.alone
+            if unit_sheets.returns_progress(ledger, sheet, plan=plan):
+                if year is not None or strict:
+                    raise UsageError("--year 和 --strict 只用于导入任务分解表；这是各单位填写的进展表，请去掉这两个选项。")
+                returned = unit_sheets.import_sheet(ledger, sheet, table.name, plan=plan)
+                refused = None
+                if returned.conflicts and not returned.applied:
+                    refused = UsageError(
+                        f"“{table.name}”中改动的 {len(returned.conflicts)} 行都与台账中更新的记录冲突，未做任何更改；"
+                        "请重新导出后再填写这些行。"
+                    )
+                return SheetReturned(returned, refused)
+    result, committed, created = import_into(settings, table, plan=plan, year=year, strict=strict)
+    return PlanImported(result, committed, created or probed)
 
 
 def import_into(
@@ -117,13 +171,13 @@ def import_file(
     if unknown:
         warnings += [f"责任单位不在单位数据文件中：{entry}" for entry in _listed(unknown, MAX_UNKNOWN_UNITS_LISTED)]
         unit_file = Path(ledger.directory.source)
-        if not isinstance(ledger.database, Path):
+        beside = ledger.location.unit_file_beside()
+        if beside is None:
             # A server's ledger keeps the office's unit file inside it.
             add = "请把这些单位加入办公室的单位数据文件，再用 gongkai server units 文件名 存入服务器上的台账"
         elif unit_file == DATA_DIR / UNIT_FILE:
             # The bundled file is replaced by an upgrade; the office's own copy lives by the database.
-            unit_file = ledger.database.parent / UNIT_FILE
-            add = f"请复制内置的“{ledger.directory.source}”到“{unit_file}”并加入这些单位"
+            add = f"请复制内置的“{ledger.directory.source}”到“{beside}”并加入这些单位"
         else:
             add = f"请加入单位数据文件“{unit_file}”"
         warnings.append(

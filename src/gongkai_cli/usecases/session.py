@@ -17,12 +17,12 @@ from .. import dates
 from ..errors import NotFound, StoreError, UsageError
 from ..models import Plan
 from ..settings import Settings, login_name
-from ..store import BadServerURL, Database, DriverMissing, ServerURL, open_store
+from ..store import UNIT_FILE, BadServerURL, Database, DriverMissing, Location, locate, open_store
 from ..text import check_text, os_reason
 from ..units import UnitDirectory, load_directory, parse_directory, read_unit_file
 
 if TYPE_CHECKING:
-    from ..store import UnitFile
+    from ..store import Feature, UnitFile
     from ..store.protocol import Storage
     from .plans import ImportResult
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 BUNDLED_PLAN = "tasks_2023.csv"
 _PACKAGE = Path(__file__).resolve().parent.parent
 DATA_DIR = _PACKAGE / "data" if (_PACKAGE / "data" / BUNDLED_PLAN).is_file() else _PACKAGE.parent.parent / "data"
-UNIT_FILE = "units.csv"
 
 
 def bundled_plan_path() -> Path:
@@ -43,10 +42,8 @@ def bundled_plan_path() -> Path:
 def unit_file_for(database: Database) -> Path:
     """The unit file of a ledger that keeps none inside: the office's own units.csv next to a
     SQLite database, else the bundled one (a server's ledger keeps the office's in it)."""
-    if isinstance(database, ServerURL):
-        return DATA_DIR / UNIT_FILE
-    local = database.parent / UNIT_FILE
-    if local.is_file():
+    local = locate(database).unit_file_beside()
+    if local is not None and local.is_file():
         return local
     return DATA_DIR / UNIT_FILE
 
@@ -58,9 +55,33 @@ def unit_directory(store: Storage, database: Database) -> UnitDirectory:
     if stored is not None:
         return parse_directory(stored.text, stored_label(stored), label=f"服务器台账中的单位数据文件“{stored.name}”")
     path = unit_file_for(database)
-    if isinstance(database, ServerURL):
+    if "unit_file_inside" in locate(database).features:
+        # None stored yet: the bundled file stands in, and is called that.
         return parse_directory(read_unit_file(path), f"内置（{path}）", label=f"单位数据文件“{path}”")
     return load_directory(path)
+
+
+# What a ledger cannot do where it lives, as the user is told: one message per feature.
+_CANNOT: dict[Feature, str] = {
+    "backup": "备份只适用于 SQLite 台账文件；PostgreSQL 台账“{location}”请用 gongkai copy --to 文件.db 备份成 SQLite 文件，"
+    "或用 pg_dump（见 docs/team.md）。",
+    "restore": "恢复只适用于 SQLite 台账文件；PostgreSQL 台账“{location}”请用 gongkai copy 把备份文件复制到一个空数据库，"
+    "或用 pg_restore（见 docs/team.md）。",
+    "team": "gongkai server 只用于 PostgreSQL 台账（GONGKAI_DB=postgresql://…），SQLite 台账没有账号之分。",
+    "unit_file_inside": "SQLite 台账不把单位数据文件存进数据库：请把它命名为 units.csv，放在数据库文件所在的目录"
+    "“{location.file.parent}”中。gongkai server units 只用于 PostgreSQL 台账。",
+}
+
+
+def refused(location: Location, feature: Feature) -> UsageError:
+    """The one refusal of what a ledger cannot do where it lives (exit 2)."""
+    return UsageError(_CANNOT[feature].format(location=location))
+
+
+def require(location: Location, feature: Feature) -> None:
+    """Refuse, before anything is opened, what the ledger cannot do where it lives."""
+    if feature not in location.features:
+        raise refused(location, feature)
 
 
 def stored_label(stored: UnitFile) -> str:
@@ -83,6 +104,7 @@ class Session:
         self.store = store
         self.settings = settings
         self.database = settings.database
+        self.location = locate(settings.database)
         self.today = settings.today
         self._directory: UnitDirectory | None = None
         # Whether this process made the database (and, unless --empty, loaded its first plan).
@@ -140,8 +162,9 @@ class Session:
             expand_after_upgrade(store, unit_directory(store, path), applied)
 
         # A server's database is created with its schema, inside `open_store`'s transaction.
-        if (create and isinstance(path, Path) and not path.exists()
-                and not _create(path, on_create, timeout=settings.busy_timeout)):
+        file = locate(path).file
+        if (create and file is not None and not file.exists()
+                and not _create(file, on_create, timeout=settings.busy_timeout)):
             created.clear()  # another process linked its ledger first; ours was thrown away
         try:
             store = open_store(
@@ -197,7 +220,7 @@ class Session:
     def author(self, by: str | None) -> str:
         """Who makes a change: --by, else the settings' user. It is stored, so it obeys the text rule too.
         A unit's login on a server records as its unit and login, whatever was typed (docs/team.md)."""
-        if isinstance(self.database, ServerURL):
+        if self.store.team is not None:
             from .team import recorder
 
             if (fixed := recorder(self)) is not None:
@@ -216,9 +239,9 @@ def no_task(plan: str, task_id: int) -> NotFound:
 
 
 def _checked_path(settings: Settings, *, create_parents: bool, must_exist: bool) -> Database:
-    path = settings.database
-    if isinstance(path, ServerURL):
-        return path  # whether it exists is the server's to say, when the store connects
+    path = locate(settings.database).file
+    if path is None:
+        return settings.database  # whether it exists is the server's to say, when the store connects
     if not path.exists():
         if must_exist:
             raise StoreError(f"数据库“{path}”不存在。")

@@ -15,16 +15,14 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from .. import dates
 from ..errors import NotPermitted, UsageError
 from ..models import Event, Task
-from ..store import Database, ServerURL, UnitFile
+from ..store import Database, UnitFile, locate
 from ..units import read_to_store, unit_name
-from .session import Session
+from .session import Session, refused, require
 
 if TYPE_CHECKING:
-    import psycopg
-
-    from ..store.postgres import PostgresStore
     from ..store.postgres_roles import Login
     from ..store.protocol import Storage
+    from ..store.team import Team
 
 _T = TypeVar("_T")
 _LOGINS: weakref.WeakKeyDictionary[Storage, Login] = weakref.WeakKeyDictionary()
@@ -37,14 +35,13 @@ class Grant(NamedTuple):
 
 
 def login(ledger: Session) -> Login | None:
-    """Who this command writes as on a server's ledger; None for a SQLite file."""
-    if not isinstance(ledger.database, ServerURL):
+    """Who this command writes as on a server's ledger; None for a ledger without logins (a SQLite file)."""
+    team = ledger.store.team
+    if team is None:
         return None
-    from ..store.postgres_roles import login as login_of
-
     # Asked once per command: a write consults it several times.
     if ledger.store not in _LOGINS:
-        _LOGINS[ledger.store] = _in_transaction(ledger, login_of)
+        _LOGINS[ledger.store] = _worded(team.login)
     return _LOGINS[ledger.store]
 
 
@@ -102,7 +99,7 @@ def last_undoable(ledger: Session, plan: str | None) -> Event | None:
     who = unit_login(ledger)
     if who is None:
         return ledger.store.last_undoable(plan)
-    return _server(ledger).last_undoable(plan, unit=who.unit)
+    return _team(ledger).last_undoable(plan, unit=who.unit)
 
 
 def require_undoable(ledger: Session, event: Event) -> None:
@@ -118,7 +115,7 @@ def undo(ledger: Session, event_id: int, *, at: str, by: str, plan: str | None) 
     who = unit_login(ledger)
     if who is None:
         return ledger.store.undo(event_id, at=at, by=by, plan=plan)
-    return _server(ledger).undo(event_id, at=at, by=by, plan=plan, unit=who.unit)
+    return _team(ledger).undo(event_id, at=at, by=by, plan=plan, unit=who.unit)
 
 
 def recorder(ledger: Session) -> str | None:
@@ -129,31 +126,27 @@ def recorder(ledger: Session) -> str | None:
 
 def server_init(ledger: Session) -> tuple[str, str]:
     """Roles, grants and row-level security on the ledger; (office role, unit role)."""
-    from ..store.postgres_roles import init
-
-    office, unit = _in_transaction(ledger, init, changes=True)
+    office, unit = _worded(_team(ledger).init)
     return office, unit
 
 
 def grant(ledger: Session, user: str, unit: str | None) -> Grant:
     """Map the login role `user` to `unit` (any spelling the ledger knows), or make it an office account."""
-    from ..store import postgres_roles
-
     user = _role_name(user)
+    team = _team(ledger)
     if unit is None:
-        _in_transaction(ledger, lambda conn: postgres_roles.grant_office(conn, user), changes=True)
+        _worded(lambda: team.grant_office(user))
         return Grant(user, None, None)
     name = _known_unit(ledger, unit)
-    before = _in_transaction(ledger, lambda conn: postgres_roles.grant_unit(conn, name, user), changes=True)
+    before = _worded(lambda: team.grant_unit(name, user))
     return Grant(user, name, before)
 
 
 def revoke(ledger: Session, user: str) -> str | None:
     """Take the ledger's roles from `user`; what it was (a unit, 办公室), None if nothing."""
-    from ..store.postgres_roles import revoke as revoke_from
-
     user = _role_name(user)
-    return _in_transaction(ledger, lambda conn: revoke_from(conn, user), changes=True)
+    team = _team(ledger)
+    return _worded(lambda: team.revoke(user))
 
 
 class StoredUnits(NamedTuple):
@@ -167,24 +160,19 @@ def store_unit_file(ledger: Session, path: Path) -> StoredUnits:
     in place of the bundled one. Checked first as every command reads a unit file (encoding,
     header, kinds, repeats, groups that contain themselves; units.read_to_store): a bad file
     is refused and nothing is stored."""
-    require_unit_file_on_server(ledger.database)
+    require(ledger.location, "unit_file_inside")
     require_office(ledger, "存入单位数据文件")
     text, units = read_to_store(path)
     stored = UnitFile(path.name, text, dates.timestamp(), ledger.author(None))
-    server = _server(ledger)
-    replaced = server.unit_file()
-    server.store_unit_file(stored)
+    replaced = ledger.store.unit_file()
+    _team(ledger).store_unit_file(stored)
     return StoredUnits(stored, units, replaced)
 
 
 def require_unit_file_on_server(database: Database) -> None:
     """A SQLite ledger's unit file is the units.csv beside it: nothing to store, refused before
     a missing file is even created."""
-    if not isinstance(database, ServerURL):
-        raise UsageError(
-            f"SQLite 台账不把单位数据文件存进数据库：请把它命名为 units.csv，放在数据库文件所在的目录"
-            f"“{database.parent}”中。gongkai server units 只用于 PostgreSQL 台账。"
-        )
+    require(locate(database), "unit_file_inside")
 
 
 def _known_unit(ledger: Session, typed: str) -> str:
@@ -210,22 +198,23 @@ def _role_name(text: str) -> str:
 
 def require_server(database: Database) -> None:
     """`gongkai server` is for a server's ledger; refused before a SQLite file is even created."""
-    if not isinstance(database, ServerURL):
-        raise UsageError("gongkai server 只用于 PostgreSQL 台账（GONGKAI_DB=postgresql://…），SQLite 台账没有账号之分。")
+    require(locate(database), "team")
 
 
-def _in_transaction(
-    ledger: Session, work: Callable[[psycopg.Connection[tuple[object, ...]]], _T], *, changes: bool = False
-) -> _T:
-    """`work` in one transaction on the server; `changes`: it changes roles, grants or policies,
-    and runs as a write (PostgresStore.administer)."""
-    require_server(ledger.database)
-    from ..store.postgres_roles import AlreadyOther, BadLogin, NoTeam, NotOwner, in_transaction
+def _team(ledger: Session) -> Team:
+    """The store's team-only operations; refused on a ledger without logins."""
+    team = ledger.store.team
+    if team is None:
+        raise refused(ledger.location, "team")
+    return team
+
+
+def _worded(work: Callable[[], _T]) -> _T:
+    """`work` on the team's roles, with the server's refusals in the user's words."""
+    from ..store.postgres_roles import AlreadyOther, BadLogin, NoTeam, NotOwner
 
     try:
-        if changes:
-            return _server(ledger).administer(work)
-        return in_transaction(_server(ledger), work)
+        return work()
     except NotOwner as refusal:
         raise NotPermitted(
             f"账号“{refusal.user}”不是台账的所有者；gongkai server 的命令要用建立台账的所有者账号运行。"
@@ -246,9 +235,3 @@ _BAD_LOGIN = {
     "nologin": "角色“{user}”不能登录（NOLOGIN），不能作为单位或办公室的账号。",
     "superuser": "角色“{user}”是超级用户，行级安全对它不起作用，不能作为单位或办公室的账号。",
 }
-
-
-def _server(ledger: Session) -> PostgresStore:
-    from typing import cast
-
-    return cast("PostgresStore", ledger.store)
