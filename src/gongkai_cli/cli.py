@@ -25,20 +25,12 @@ from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar
 import typer
 
 from . import __version__
+from .domain.exitcodes import ExitCode, help_lines
 from .errors import GongkaiError, UsageError
 from .models import Commit
 from .text import inert_line, os_reason
 
-EXIT_CODES_HELP = """退出码：
-  0 成功（结果为空也算成功）
-  1 内部错误
-  2 用法或输入错误（日期、状态、单位、文件格式）
-  3 找不到（计划中没有该任务）
-  4 数据库问题（被占用超时、损坏、只读、版本过新、不是 gongkai 台账）
-  5 remind --fail-on-overdue 发现了逾期任务（供监控用，不是出错）
-  6 无权操作（团队模式：单位账号写别的单位的任务分工，或做只有办公室能做的事）
-  7 更改已保存，但确认信息无法输出（标准输出已满、已关闭或管道已断开）：不要重试
-除 7 外，出错时台账未做任何更改。"""
+EXIT_CODES_HELP = f"退出码：\n{help_lines()}\n除 {ExitCode.SAVED_BUT_UNCONFIRMED.value} 外，出错时台账未做任何更改。"
 
 # Every command, in the order help lists them, and the module of commands/ that defines it.
 COMMANDS = {
@@ -79,8 +71,6 @@ PLAN_COMMANDS = frozenset(
 
 PLAN_RULE_HELP = "计划名称，例如 2023（默认：今年的计划，没有时为最新的计划）。"
 
-# The exit code of a write that committed although its confirmation could not be written.
-SAVED_BUT_UNCONFIRMED = 7
 SAVED = "gongkai.commits"
 # What a command that changes files rather than the history (backup, restore) has done.
 DONE = "gongkai.done"
@@ -149,7 +139,7 @@ def _guard_stdout() -> None:
 
 
 
-def _fail(message: str, code: int) -> NoReturn:
+def _fail(message: str, code: ExitCode) -> NoReturn:
     # Messages quote what the user typed or what the ledger holds (--unit, --plan, ids,
     # cells); here, once, it is made inert and kept to one line.
     say(f"错误：{message}", err=True)
@@ -168,10 +158,10 @@ def _debug(ctx: typer.Context | None) -> bool:
 
 def _internal_error(err: Exception, ctx: typer.Context | None) -> NoReturn:
     if isinstance(err, UnicodeEncodeError) and _is_undecodable_argument(err):
-        _fail(_undecodable_message(err), 2)
+        _fail(_undecodable_message(err), ExitCode.USAGE)
     if _debug(ctx):
         raise err
-    _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
+    _fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", ExitCode.INTERNAL)
 
 
 def _reported(function: Callable[..., Any], ctx: typer.Context, arguments: dict[str, Any]) -> Any:
@@ -208,16 +198,16 @@ def _output_failed(ctx: typer.Context, err: OSError) -> NoReturn:
     commits = ctx.meta.get(SAVED) or []
     if commits:
         _fail(f"{_saved_changes(commits)}已保存，但确认信息无法写入标准输出（{reason}）；"
-              "请不要重试，可用 gongkai log 核对。", SAVED_BUT_UNCONFIRMED)
+              "请不要重试，可用 gongkai log 核对。", ExitCode.SAVED_BUT_UNCONFIRMED)
     if done := ctx.meta.get(DONE):
-        _fail(f"{done}，但确认信息无法写入标准输出（{reason}）；请不要重试。", SAVED_BUT_UNCONFIRMED)
+        _fail(f"{done}，但确认信息无法写入标准输出（{reason}）；请不要重试。", ExitCode.SAVED_BUT_UNCONFIRMED)
     if err.errno == errno.EPIPE:
         # The reader (`| head`) has all it wanted.
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.SUCCESS)
     # A read that made a new ledger (first use) is still a read: a retry is safe, but the new file is real.
     created = ctx.meta.get(CREATED)
     unchanged = f"已新建台账“{created}”，此外未做任何更改" if created else "台账未做任何更改"
-    _fail(f"无法写入标准输出（{reason}）；{unchanged}。", 2)
+    _fail(f"无法写入标准输出（{reason}）；{unchanged}。", ExitCode.USAGE)
 
 
 def _saved_changes(commits: Sequence[Commit]) -> str:
@@ -324,7 +314,7 @@ def _with_parameters(
         # A command collects extra words (context setting allow_extra_args), so that the message
         # is ours; a group's extra words are its command's.
         if command and ctx.args:
-            _fail(f"多余的参数：{' '.join(ctx.args)}（用法见 {ctx.command_path} -h）。", 2)
+            _fail(f"多余的参数：{' '.join(ctx.args)}（用法见 {ctx.command_path} -h）。", ExitCode.USAGE)
         # The framework passes every parameter of the signature, `extra` too (as its default).
         result = _reported(function, ctx, {name: arguments[name] for name in own})
         if group and ctx.invoked_subcommand is None:
@@ -353,7 +343,7 @@ def _show_help(ctx: typer.Context) -> NoReturn:
             sys.stdout.flush()
     except (_OutputError, BrokenPipeError) as err:
         _output_failed(ctx, err)
-    raise typer.Exit(0)
+    raise typer.Exit(ExitCode.SUCCESS)
 
 
 def _help_callback(ctx: typer.Context, param: Any, value: bool) -> None:
@@ -510,14 +500,15 @@ def run(args: Sequence[str] | None = None) -> int:
     except GongkaiError as err:
         return _report(err.message, err.exit_code)
     except typer.TyperException as err:
-        return _report(_usage_message(err, argv), getattr(err, "exit_code", 2))
+        return _report(_usage_message(err, argv), getattr(err, "exit_code", ExitCode.USAGE))
     except typer.Abort:
         # Ctrl-C or end of input at a prompt: nothing was asked for yet, so nothing changed.
         typer.echo(err=True)
-        return 1
+        return ExitCode.INTERNAL
     except (_OutputError, BrokenPipeError) as err:
         # The framework's own output (completion) failed; nothing was changed.
-        return 0 if err.errno == errno.EPIPE else _report(f"无法写入标准输出（{os_reason(err)}）。", 2)
+        return ExitCode.SUCCESS if err.errno == errno.EPIPE else _report(f"无法写入标准输出（{os_reason(err)}）。",
+                                                                         ExitCode.USAGE)
     except Exception as err:
         # A command's own errors are reported where they happen (`_reported`), which lets
         # them through only for --debug; the traceback is then what was asked for.
@@ -530,7 +521,7 @@ def run(args: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
-def _report(message: str, code: int) -> int:
+def _report(message: str, code: ExitCode) -> int:
     try:
         _fail(message, code)
     except typer.Exit as done:
