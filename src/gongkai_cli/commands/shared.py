@@ -11,9 +11,10 @@ from collections.abc import Iterable
 import typer
 
 from ..cli import CREATED, DONE, SAVED, global_options, on_command_line, one_value, say
+from ..domain.statuses import Status
 from ..errors import GongkaiError
 from ..inputs import parse_status
-from ..models import Commit, Status
+from ..models import Commit
 from ..settings import Settings, database_path, from_environment
 from ..store import Database
 from ..usecases import reading

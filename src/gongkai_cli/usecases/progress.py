@@ -7,9 +7,10 @@ from types import TracebackType
 from typing import NamedTuple
 
 from .. import dates
+from ..domain.statuses import Status, set_by_all
 from ..errors import NotFound, NotPermitted, UsageError
 from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
-from ..models import Note, Status, set_by_all
+from ..models import Note
 from ..store import KeyUndone, KeyUsed, NotAssigned, NoteContent, NoteInput, UnitRequired
 from ..units import unit_name
 from . import team

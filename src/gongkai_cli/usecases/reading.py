@@ -5,8 +5,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
+from ..domain.statuses import Status
 from ..errors import UsageError
-from ..models import Assignment, Note, Plan, Status, Task
+from ..models import Assignment, Note, Plan, Task
 from ..store import TaskQuery
 from ..units import Unit, unit_name
 from .session import Session, no_task
