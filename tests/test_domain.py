@@ -27,10 +27,13 @@ def test_a_name_resolves_to_the_assigned_unit_through_its_aliases_and_spaces():
 
 
 def test_refusals_come_in_order_collective_unknown_unassigned():
-    assert resolve_unit(DIRECTORY, ["马陆镇", "江桥镇"], "各街镇", ()) == Collective(2, ("马陆镇", "江桥镇"))
-    assert resolve_unit(DIRECTORY, ["马陆镇"], "区财政", ()) == UnknownUnit(("区财政局", "财政局"))
-    assert resolve_unit(DIRECTORY, ["马陆镇"], "区税务局", ("区税务局",)) == Unassigned(("马陆镇",))
-    assert resolve_unit(DIRECTORY, ["区财政局"], "各街镇", ()) == Unassigned(("区财政局",))
+    collective = resolve_unit(DIRECTORY, ["马陆镇", "江桥镇"], "各街镇", ())
+    assert isinstance(collective, Collective) and (collective.size, collective.assigned) == (2, ("马陆镇", "江桥镇"))
+    unknown = resolve_unit(DIRECTORY, ["马陆镇"], "区财政", ())
+    assert isinstance(unknown, UnknownUnit) and unknown.close == ("区财政局", "财政局")
+    for typed, assigned, known in (("区税务局", ["马陆镇"], ("区税务局",)), ("各街镇", ["区财政局"], ())):
+        unassigned = resolve_unit(DIRECTORY, assigned, typed, known)
+        assert isinstance(unassigned, Unassigned) and unassigned.units == tuple(assigned)
 
 
 def test_collective_and_vague_are_said_once():

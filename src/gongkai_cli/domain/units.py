@@ -127,23 +127,34 @@ class UnitDirectory:
         return tuple(found)
 
 
-class Collective(NamedTuple):
+# The refusals are plain classes: a NamedTuple costs start-up time every write pays, and
+# only a refused name ever makes one.
+class Collective:
     """The name is a collective whose members hold the task each on its own."""
 
-    size: int  # how many units the collective stands for
-    assigned: tuple[str, ...]  # those of them the task is given to
+    __slots__ = ("assigned", "size")
+
+    def __init__(self, size: int, assigned: tuple[str, ...]):
+        self.size = size  # how many units the collective stands for
+        self.assigned = assigned  # those of them the task is given to
 
 
-class UnknownUnit(NamedTuple):
+class UnknownUnit:
     """Neither the unit file nor the ledger knows the name."""
 
-    close: tuple[str, ...]  # the closest known spellings, best first
+    __slots__ = ("close",)
+
+    def __init__(self, close: tuple[str, ...]):
+        self.close = close  # the closest known spellings, best first
 
 
-class Unassigned(NamedTuple):
+class Unassigned:
     """A known unit the task is not given to."""
 
-    units: tuple[str, ...]  # the units it is given to
+    __slots__ = ("units",)
+
+    def __init__(self, units: tuple[str, ...]):
+        self.units = units  # the units it is given to
 
 
 UnitRefusal = Collective | UnknownUnit | Unassigned
