@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from gongkai_cli.domain.statuses import Status
 from gongkai_cli.ledger import Ledger, bundled_plan_path
-from gongkai_cli.models import Status
 from gongkai_cli.store import NoteInput
 
 # The newest plan year matches the bundled 2023 plan, so one GONGKAI_TODAY suits both.

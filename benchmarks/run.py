@@ -431,7 +431,7 @@ def section_city(city: Path, runs: int, env: dict, tmp: Path, *, warm: bool) -> 
 def server_probes(ledger: Ledger) -> list[Probe]:
     """(c)'s read commands, and the other reads issue 13 names: by status, the history of a
     task and of a plan, and the exports."""
-    from gongkai_cli.models import Status
+    from gongkai_cli.domain.statuses import Status
 
     plan = ledger.plan().name
     busiest = max(ledger.export_tasks().tasks, key=lambda task: len(task.notes))

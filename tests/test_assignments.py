@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.models import Status, derived_status
+from gongkai_cli.domain.statuses import Status, derived_status
 from postgres import query
 from processes import cron_env, in_process, without_notice
 

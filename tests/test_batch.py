@@ -117,3 +117,37 @@ def test_ten_thousand_notes_in_one_process(executable, tmp_path, ledger_db):
     assert query(db, "SELECT count(*) FROM events WHERE action IN ('note', 'status')")[0][0] == 10_000
     checked = subprocess.run([executable, "check"], check=False, env=env, capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.parametrize(("unit", "needle"), [("各街镇", "是 12 个单位的集合"), ("区财政", "未知的责任单位“区财政”")])
+def test_a_batch_line_names_its_unit_as_note_does(gk, tmp_path, unit, needle):
+    """One resolver: a line of `note --from` and `note --unit` give the same answer, the batch's
+    naming its line and saying that nothing of the batch was written."""
+    gk("init")
+    single = gk("note", "62", "x", "--unit", unit)
+    batch = tmp_path / "f.csv"
+    batch.write_text(f"id,text,status,count,by,key,unit\n62,x,,,,,{unit}\n", encoding="utf-8")
+    lines = gk("note", "--from", str(batch))
+    assert (single.exit_code, lines.exit_code) == (2, 2)
+    message = single.stderr.removeprefix("错误：").removesuffix("未做任何更改。\n")
+    assert needle in message
+    assert lines.stderr == f"错误：“{batch}”第 2 行：{message}整批未写入。\n"
+    assert json.loads(gk("show", "62", "-f", "json").stdout)["notes"] == []
+
+
+def test_a_batch_without_units_writes_for_the_clerks_own_unit_as_note_does(gk, tmp_path, monkeypatch):
+    gk("init")
+    batch = tmp_path / "f.csv"
+    batch.write_text("id,text\n40,好\n28,x\n", encoding="utf-8")
+    monkeypatch.setenv("GONGKAI_UNIT", "区财政")
+    single = gk("note", "28", "x")
+    lines = gk("note", "--from", str(batch))
+    message = single.stderr.removeprefix("错误：").removesuffix("未做任何更改。\n")
+    assert "未知的责任单位“区财政”（来自环境变量 GONGKAI_UNIT）" in message
+    assert lines.stderr == f"错误：“{batch}”第 2 行：{message}整批未写入。\n"
+    monkeypatch.setenv("GONGKAI_UNIT", "区财政局")
+    assert gk("note", "--from", str(batch)).stderr.startswith(f"错误：“{batch}”第 2 行：任务 40 没有分配给“区财政局”")
+    batch.write_text("id,text\n28,x\n", encoding="utf-8")
+    assert gk("note", "--from", str(batch)).exit_code == 0
+    own = {a["unit"]: a for a in json.loads(gk("show", "28", "-f", "json").stdout)["assignments"]}["区财政局"]
+    assert [note["text"] for note in own["notes"]] == ["x"]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from gongkai_cli.domain.statuses import Status
 from gongkai_cli.ledger import Ledger
-from gongkai_cli.models import Status
 from gongkai_cli.units import load_directory
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"

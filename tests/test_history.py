@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import write_csv
+from gongkai_cli.domain.statuses import Status
 from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger
-from gongkai_cli.models import Status
 from gongkai_cli.store.migrations import MIGRATIONS
 from postgres import is_server, query
 from processes import without_notice

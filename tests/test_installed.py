@@ -422,3 +422,14 @@ def test_plan_and_db_after_the_name_of_every_command_that_uses_them(run, tmp_pat
         result = run(*args, "--db", str(other))
         assert result.returncode == 0, (args, result.stderr)
     assert run("log", "-f", "json").stdout.count('"action": "note"') == 0  # the default ledger saw nothing
+
+
+def test_a_batch_line_and_a_single_note_refuse_a_collective_alike(run, tmp_path):
+    """The installed executable, the 7th column (unit) naming 各街镇 on a task it is expanded on."""
+    run("init")
+    (tmp_path / "f.csv").write_text("id,text,status,count,by,key,unit\n62,x,,,,,各街镇\n", encoding="utf-8")
+    single, batch = run("note", "62", "x", "--unit", "各街镇"), run("note", "--from", "f.csv")
+    assert (single.returncode, batch.returncode) == (2, 2)
+    message = single.stderr.removeprefix("错误：").removesuffix("未做任何更改。\n")
+    assert "是 12 个单位的集合" in message
+    assert batch.stderr == f"错误：“f.csv”第 2 行：{message}整批未写入。\n"

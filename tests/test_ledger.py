@@ -9,10 +9,10 @@ import pytest
 
 from conftest import write_csv
 from gongkai_cli.columns import TASK_JSON
+from gongkai_cli.domain.statuses import Status
 from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.inputs import parse_task_id
 from gongkai_cli.ledger import Ledger, bundled_plan_path
-from gongkai_cli.models import Status
 from gongkai_cli.writers import json_object
 
 HEADER = "id,group,content,units,deadline\n"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from gongkai_cli.domain.statuses import STATUS_WORDS, Status
 from gongkai_cli.errors import UsageError
 from gongkai_cli.inputs import parse_status
-from gongkai_cli.models import STATUS_WORDS, Event, Status
+from gongkai_cli.models import Event
 
 pytestmark = pytest.mark.no_ledger
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 import plan_ledgers
+from gongkai_cli.domain.statuses import Status
 from gongkai_cli.ledger import Ledger
-from gongkai_cli.models import Status
 from gongkai_cli.store import ServerURL
 from postgres import Server
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gongkai_cli.models import Status, derived_status
+from gongkai_cli.domain.statuses import Status, derived_status
 from postgres import Server
 
 pytestmark = pytest.mark.postgres
@@ -236,7 +236,7 @@ def test_notes_and_events_a_unit_forges_around_gongkai_are_refused(team: Team):
 
 def test_the_status_rule_in_sql_is_models_derived_status_for_every_combination(team: Team):
     """The server checks a unit's new task status with gongkai.status_of: it must say what
-    models.derived_status says, for every set of assignment statuses (and with repeats)."""
+    domain.statuses.derived_status says, for every set of assignment statuses (and with repeats)."""
     statuses = list(Status)
     cases = [list(combo) for size in range(4) for combo in itertools.product(statuses, repeat=size)]
     with team.connect() as conn:

@@ -62,7 +62,7 @@ with Ledger.open(db, bootstrap=False) as ledger:
 _STATUS_CHANGER = r"""
 import random, sys
 from gongkai_cli.ledger import Ledger
-from gongkai_cli.models import Status
+from gongkai_cli.domain.statuses import Status
 db = sys.argv[1]
 rng = random.Random()
 with Ledger.open(db) as ledger:

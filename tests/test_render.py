@@ -11,8 +11,9 @@ import pytest
 
 from gongkai_cli import render, writers
 from gongkai_cli.columns import TASK_SCRIPT
+from gongkai_cli.domain.statuses import Status
 from gongkai_cli.errors import UsageError
-from gongkai_cli.models import Note, Plan, Status, Task
+from gongkai_cli.models import Note, Plan, Task
 
 pytestmark = pytest.mark.no_ledger
 

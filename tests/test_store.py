@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gongkai_cli.domain.statuses import Status
 from gongkai_cli.errors import StoreError
-from gongkai_cli.models import Status
 from gongkai_cli.store import AssignmentInput, TaskFields, TaskInput, TaskQuery
 from gongkai_cli.store.migrations import SCHEMA_VERSION
 from gongkai_cli.store.sqlite import APPLICATION_ID, SQLiteStore as Store

@@ -32,6 +32,7 @@ from .command_line import (
     usage_message,
 )
 from .console import OutputError, discard_stdout, fail, guard_stdout
+from .domain.exitcodes import ExitCode, help_lines
 from .errors import GongkaiError
 from .models import Commit
 from .options import (
@@ -48,16 +49,7 @@ from .options import (
 )
 from .text import os_reason
 
-EXIT_CODES_HELP = """退出码：
-  0 成功（结果为空也算成功）
-  1 内部错误
-  2 用法或输入错误（日期、状态、单位、文件格式）
-  3 找不到（计划中没有该任务）
-  4 数据库问题（被占用超时、损坏、只读、版本过新、不是 gongkai 台账）
-  5 remind --fail-on-overdue 发现了逾期任务（供监控用，不是出错）
-  6 无权操作（团队模式：单位账号写别的单位的任务分工，或做只有办公室能做的事）
-  7 更改已保存，但确认信息无法输出（标准输出已满、已关闭或管道已断开）：不要重试
-除 7 外，出错时台账未做任何更改。"""
+EXIT_CODES_HELP = f"退出码：\n{help_lines()}\n除 {ExitCode.SAVED_BUT_UNCONFIRMED.value} 外，出错时台账未做任何更改。"
 
 # Every command, in the order help lists them, and the module of commands/ that defines it.
 COMMANDS = {
@@ -97,8 +89,6 @@ PLAN_COMMANDS = frozenset(
 )
 
 
-# The exit code of a write that committed although its confirmation could not be written.
-SAVED_BUT_UNCONFIRMED = 7
 
 # Root options that answer on their own, whatever command follows.
 _ROOT_ANSWERS = ("-h", "--help", "--version", "--install-completion", "--show-completion")
@@ -113,10 +103,10 @@ def _debug(ctx: typer.Context | None) -> bool:
 
 def _internal_error(err: Exception, ctx: typer.Context | None) -> NoReturn:
     if isinstance(err, UnicodeEncodeError) and _is_undecodable_argument(err):
-        fail(_undecodable_message(err), 2)
+        fail(_undecodable_message(err), ExitCode.USAGE)
     if _debug(ctx):
         raise err
-    fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", 1)
+    fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", ExitCode.INTERNAL)
 
 
 def _reported(function: Callable[..., Any], ctx: typer.Context, arguments: dict[str, Any]) -> Any:
@@ -147,16 +137,16 @@ def _output_failed(ctx: typer.Context, err: OSError) -> NoReturn:
     commits = ctx.meta.get(SAVED) or []
     if commits:
         fail(f"{_saved_changes(commits)}已保存，但确认信息无法写入标准输出（{reason}）；"
-              "请不要重试，可用 gongkai log 核对。", SAVED_BUT_UNCONFIRMED)
+              "请不要重试，可用 gongkai log 核对。", ExitCode.SAVED_BUT_UNCONFIRMED)
     if done := ctx.meta.get(DONE):
-        fail(f"{done}，但确认信息无法写入标准输出（{reason}）；请不要重试。", SAVED_BUT_UNCONFIRMED)
+        fail(f"{done}，但确认信息无法写入标准输出（{reason}）；请不要重试。", ExitCode.SAVED_BUT_UNCONFIRMED)
     if err.errno == errno.EPIPE:
         # The reader (`| head`) has all it wanted.
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.SUCCESS)
     # A read that made a new ledger (first use) is still a read: a retry is safe, but the new file is real.
     created = ctx.meta.get(CREATED)
     unchanged = f"已新建台账“{created}”，此外未做任何更改" if created else "台账未做任何更改"
-    fail(f"无法写入标准输出（{reason}）；{unchanged}。", 2)
+    fail(f"无法写入标准输出（{reason}）；{unchanged}。", ExitCode.USAGE)
 
 
 def _saved_changes(commits: Sequence[Commit]) -> str:
@@ -263,7 +253,7 @@ def _with_parameters(
         # A command collects extra words (context setting allow_extra_args), so that the message
         # is ours; a group's extra words are its command's.
         if command and ctx.args:
-            fail(f"多余的参数：{' '.join(ctx.args)}（用法见 {ctx.command_path} -h）。", 2)
+            fail(f"多余的参数：{' '.join(ctx.args)}（用法见 {ctx.command_path} -h）。", ExitCode.USAGE)
         # The framework passes every parameter of the signature, `extra` too (as its default).
         result = _reported(function, ctx, {name: arguments[name] for name in own})
         if group and ctx.invoked_subcommand is None:
@@ -292,7 +282,7 @@ def _show_help(ctx: typer.Context) -> NoReturn:
             sys.stdout.flush()
     except (OutputError, BrokenPipeError) as err:
         _output_failed(ctx, err)
-    raise typer.Exit(0)
+    raise typer.Exit(ExitCode.SUCCESS)
 
 
 def _help_callback(ctx: typer.Context, param: Any, value: bool) -> None:
@@ -380,14 +370,15 @@ def run(args: Sequence[str] | None = None) -> int:
     except GongkaiError as err:
         return _report(err.message, err.exit_code)
     except typer.TyperException as err:
-        return _report(usage_message(err, argv, SUBCOMMANDS), getattr(err, "exit_code", 2))
+        return _report(usage_message(err, argv, SUBCOMMANDS), getattr(err, "exit_code", ExitCode.USAGE))
     except typer.Abort:
         # Ctrl-C or end of input at a prompt: nothing was asked for yet, so nothing changed.
         typer.echo(err=True)
-        return 1
+        return ExitCode.INTERNAL
     except (OutputError, BrokenPipeError) as err:
         # The framework's own output (completion) failed; nothing was changed.
-        return 0 if err.errno == errno.EPIPE else _report(f"无法写入标准输出（{os_reason(err)}）。", 2)
+        return ExitCode.SUCCESS if err.errno == errno.EPIPE else _report(f"无法写入标准输出（{os_reason(err)}）。",
+                                                                         ExitCode.USAGE)
     except Exception as err:
         # A command's own errors are reported where they happen (`_reported`), which lets
         # them through only for --debug; the traceback is then what was asked for.
@@ -400,7 +391,7 @@ def run(args: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
-def _report(message: str, code: int) -> int:
+def _report(message: str, code: ExitCode) -> int:
     try:
         fail(message, code)
     except typer.Exit as done:

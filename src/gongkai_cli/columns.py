@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, Literal, NamedTuple, TypedDict
 
+from .domain.statuses import DUE_SOON_DAYS, Status
 from .models import (
     Assignment,
     AssignPayload,
@@ -25,7 +26,6 @@ from .models import (
     Note,
     NotePayload,
     Payload,
-    Status,
     StatusPayload,
     Task,
     UndoPayload,
@@ -367,7 +367,7 @@ PLAN_ALL = tuple(PLAN.values())
 
 
 def _kind_label(kind: str) -> str:
-    from .units import KIND_LABELS
+    from .domain.units import KIND_LABELS
 
     return KIND_LABELS.get(kind, kind)
 
@@ -511,7 +511,7 @@ SUMMARY = (
     *(Column(status.value, status.label, _status_count(status)) for status in Status),
     Column("done_percent", "完成率", lambda s: s.done_percent, text=lambda s: f"{s.done_percent}%"),
     Column("overdue", "已逾期", lambda s: s.overdue),
-    Column("due_soon", "30 天内到期", lambda s: s.due_soon),
+    Column("due_soon", f"{DUE_SOON_DAYS} 天内到期", lambda s: s.due_soon),
     Column("target_reached", "已达到目标次数", lambda s: " ".join(str(t.id) for t in s.target_reached)),
 )
 SUMMARY_LINES = SUMMARY[1:-1]

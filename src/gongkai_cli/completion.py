@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from .domain.exitcodes import ExitCode
 from .errors import GongkaiError, UsageError
 
 SHELLS = ("bash", "zsh", "fish")
@@ -29,16 +30,16 @@ def answer(app: typer.Typer, option: str, complete_var: str) -> int:
         script = _script(app, shell, complete_var)
         if option == "--show-completion":
             typer.echo(script)
-            return 0
+            return ExitCode.SUCCESS
         path = _install(shell, script)
     except GongkaiError as err:
         say(f"错误：{err.message}", err=True)
         return err.exit_code
     except OSError as err:
         say(f"错误：无法写入补全脚本（{err.strerror or err}）；未做任何更改。", err=True)
-        return 2
+        return ExitCode.USAGE
     say(f"已为 {shell} 安装 Tab 补全（写入 {path}），重新打开终端后生效。")
-    return 0
+    return ExitCode.SUCCESS
 
 
 def _shell() -> str:

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from .domain.exitcodes import ExitCode
 from .errors import UsageError
 from .text import inert_line
 
@@ -82,7 +83,7 @@ def discard_stdout() -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def fail(message: str, code: int) -> NoReturn:
+def fail(message: str, code: ExitCode) -> NoReturn:
     # Messages quote what the user typed or what the ledger holds (--unit, --plan, ids,
     # cells); here, once, it is made inert and kept to one line.
     say(f"错误：{message}", err=True)

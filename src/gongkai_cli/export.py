@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple, TypeVar
 
 from .columns import ASSIGNMENT_SHEET, ASSIGNMENT_SHEET_TITLE, NOTE_JSON, TASK_NOTES, TASK_OFFICE, TASK_PRINT, note_text
+from .domain.statuses import Status
 from .errors import UsageError
 from .files import (
     STDOUT,
@@ -27,7 +28,7 @@ from .files import (
     write_output,
 )
 from .inputs import parse_alarm
-from .models import Status, Task
+from .models import Task
 from .render import task_json
 from .text import inert, os_reason
 from .writers import (
@@ -336,7 +337,7 @@ def _component(export: PlanTasks, task: Task, options: CalendarOptions) -> Event
             component.add("status", "CANCELLED")
     else:
         component = _todo_fields(_described(Todo(), export.plan.name, task), task)
-    if options.alarm is not None and task.due is not None and task.status not in (Status.DONE, Status.CANCELLED):
+    if options.alarm is not None and task.due is not None and not task.status.closed:
         component.add_component(_alarm(task, task.due, options.alarm, related_to_due=options.kind == "todo"))
     return component
 

@@ -14,8 +14,9 @@ import unicodedata
 from datetime import timedelta
 
 from . import dates
+from .domain.statuses import STATUS_WORDS, Status, status_choices
 from .errors import UsageError
-from .models import STATUS_WORDS, Status, status_choices, task_id_value
+from .models import task_id_value
 from .text import check_text
 
 # Compiled by `re` on first use, so that commands that never parse them do not pay.

@@ -8,15 +8,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, TypedDict
 
-from .models import Status, Task
+from .domain.statuses import Status, due_soon
+from .models import Task
 
 if TYPE_CHECKING:
     from .store import UnitCounts
 
-DUE_SOON_DAYS = 30
 BREAKDOWNS = ("unit", "group", "month")
 NO_DUE_DATE = "无截止日期"
 
@@ -86,7 +86,6 @@ class Summary:
 def summarize(plan: str, tasks: list[Task], today: date, *, by: str | None = None,
               unit_counts: Mapping[str, UnitCounts] | None = None) -> Summary:
     counts = Counter(task.status for task in tasks)
-    horizon = today + timedelta(days=DUE_SOON_DAYS)
     rows: tuple[Tally, ...] = ()
     if by == "unit":
         rows = unit_rows(unit_counts or {})
@@ -101,10 +100,7 @@ def summarize(plan: str, tasks: list[Task], today: date, *, by: str | None = Non
         total=len(tasks),
         status={status: counts.get(status, 0) for status in Status},
         overdue=sum(task.overdue for task in tasks),
-        due_soon=sum(
-            1 for task in tasks
-            if not task.status.closed and task.due is not None and today <= task.due <= horizon
-        ),
+        due_soon=sum(due_soon(task.due, task.status, today) for task in tasks),
         by=by,
         rows=rows,
         target_reached=tuple(task for task in tasks if task.target_reached and not task.status.closed),

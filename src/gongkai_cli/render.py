@@ -45,11 +45,11 @@ from .columns import (
     text_bar,
     unit_progress_label,
 )
+from .domain.statuses import Status
 from .models import (
     Event,
     Note,
     Plan,
-    Status,
     Task,
 )
 from .text import inert, inert_line, markdown_text
@@ -464,7 +464,7 @@ def assignment_changed(event: Event, fmt: str = "table", out: IO[str] | None = N
     # The store records every assign and unassign with the task's status after it.
     assert event.after is not None
     status = event.after["status"]
-    from .models import Status
+    from .domain.statuses import Status
 
     _say(f"计划 {event.plan} 第 {event.task} 项：已{describe(event)}；任务状态为“{Status(status).label}”"
          f"（历史记录 #{event.id}，可用 gongkai undo 撤销）。", out)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import IO, TYPE_CHECKING, Protocol
 
 from .columns import REPORT_NOTES, Column, breakdown, report_overdue, report_tasks
+from .domain.statuses import DUE_SOON_DAYS
 from .progress import summarize
 from .text import inert, markdown_text
 from .writers import markdown_table
@@ -39,7 +40,7 @@ def _sections(report: ProgressReport) -> list[tuple[str, str | TableBody]]:
     counts = "，".join(f"{status.label} {n} 项" for status, n in figures.status.items() if n)
     overview = (
         f"共 {figures.total} 项任务：{counts or '无'}；完成率 {figures.done_percent}%；"
-        f"已逾期 {figures.overdue} 项；30 天内到期 {figures.due_soon} 项。"
+        f"已逾期 {figures.overdue} 项；{DUE_SOON_DAYS} 天内到期 {figures.due_soon} 项。"
     )
     tasks = _table(report_tasks(report.unit), report.tasks)
     overdue: str | TableBody = _table(report_overdue(report.today), report.overdue) if report.overdue else "无逾期任务。"

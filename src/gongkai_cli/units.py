@@ -1,29 +1,19 @@
-"""Responsible units (责任单位): splitting cells, aliases, and collective units.
-
-Who belongs to 各街镇 or 区政府各部门, and which short names mean the same unit,
-is data the office edits (a CSV), not code. This module reads that file and
-answers "which names on a task concern unit X, and through which group".
+"""The unit file: who belongs to 各街镇 or 区政府各部门, and which short names mean the same unit,
+is data the office edits (a CSV), not code. This module reads and checks that file into the
+directory domain/units.py defines.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 from .csvfiles import Column, decode, map_header, missing, sniff_delimiter
+from .domain.units import KIND_LABELS, KINDS, Unit, UnitDirectory, split_units, unit_name
 from .errors import UsageError
 from .text import check_text, os_reason
 
-# The plan tables join units with 、; hand-edited copies also use commas. Mapped to one
-# separator and split with str.split: a regular expression with a class of Chinese
-# characters takes about half a millisecond to compile, which every listing would pay.
-_TO_COMMA = str.maketrans("、，；;", ",,,,")
-
-KINDS = ("department", "town", "group", "other")
-KIND_LABELS = {"department": "部门", "town": "街镇", "group": "集合", "other": "其他"}
 _KIND_INPUT = {**{kind: kind for kind in KINDS}, **{label: kind for kind, label in KIND_LABELS.items()}}
 _COLUMNS = (
     Column("name", ("name", "单位", "名称"), required=True),
@@ -31,95 +21,6 @@ _COLUMNS = (
     Column("aliases", ("aliases", "别名")),
     Column("members", ("members", "成员")),
 )
-
-
-def unit_name(text: str) -> str:
-    """A unit name as typed or read from a cell, without the spaces and line breaks
-    that copying from Word or a merged cell leaves inside it."""
-    return "".join(text.split())
-
-
-def split_units(text: str) -> tuple[str, ...]:
-    """Split a 责任单位 cell, keeping order (the first unit leads) and dropping repeats."""
-    names: list[str] = []
-    for part in (text or "").translate(_TO_COMMA).split(","):
-        name = unit_name(part)
-        if name and name not in names:
-            names.append(name)
-    return tuple(names)
-
-
-class Unit(NamedTuple):
-    name: str
-    kind: str
-    aliases: tuple[str, ...] = ()
-    # Empty for a vague group (各相关部门): shown as written, never expanded.
-    members: tuple[str, ...] = ()
-
-
-class UnitDirectory:
-    """Known units with their aliases and group memberships."""
-
-    def __init__(self, units: list[Unit], source: str):
-        self.source = source
-        self._units = {unit.name: unit for unit in units}
-        self._canonical = {unit.name: unit.name for unit in units}
-        for unit in units:
-            for alias in unit.aliases:
-                self._canonical[alias] = unit.name
-        self._groups: dict[str, list[str]] = {}
-        for unit in units:
-            for member in unit.members:
-                self._groups.setdefault(self.canonical(member), []).append(unit.name)
-        # The directory never changes once read, and a breakdown asks about the same
-        # few names for every task of a plan.
-        self._responsible: dict[str, tuple[str, ...]] = {}
-
-    def __iter__(self) -> Iterator[Unit]:
-        return iter(self._units.values())
-
-    def get(self, name: str) -> Unit | None:
-        return self._units.get(self.canonical(name))
-
-    def canonical(self, name: str) -> str:
-        """The unit's own name for any of its aliases; unknown names stay as they are."""
-        return self._canonical.get(name, name)
-
-    def known(self, name: str) -> bool:
-        return name in self._canonical
-
-    def spellings(self) -> list[str]:
-        """Every name and alias, for suggestions and shell completion."""
-        return list(self._canonical)
-
-    def aliases_of(self, name: str) -> tuple[str, ...]:
-        unit = self.get(name)
-        return unit.aliases if unit else ()
-
-    def responsible(self, name: str) -> tuple[str, ...]:
-        """The units that have to act on a task naming `name`: a group's members (through
-        nested groups), or the name itself for a unit or a vague group."""
-        if name not in self._responsible:
-            unit = self.get(name)
-            if unit is None or not unit.members:
-                self._responsible[name] = (self.canonical(name),)
-            else:
-                found: list[str] = []
-                for member in unit.members:
-                    found += [m for m in self.responsible(member) if m not in found]
-                self._responsible[name] = tuple(found)
-        return self._responsible[name]
-
-    def groups_of(self, name: str) -> tuple[str, ...]:
-        """Groups that include `name`, directly or through a group inside a group."""
-        found: list[str] = []
-        pending = [self.canonical(name)]
-        while pending:
-            for group in self._groups.get(pending.pop(), ()):
-                if group not in found:
-                    found.append(group)
-                    pending.append(group)
-        return tuple(found)
 
 
 def read_unit_file(path: Path) -> str:
@@ -186,7 +87,7 @@ def parse_directory(text: str, source: str, *, label: str | None = None) -> Unit
                     f"{named}第 {line} 行：名称“{spelling}”与第 {seen[spelling]} 行重复。"
                 )
             seen[spelling] = line
-        if unit.members and kind != "group":
+        if unit.collective and kind != "group":
             raise UsageError(f"{named}第 {line} 行：只有类型为 group（集合）的单位才能有成员。")
         units.append(unit)
     directory = UnitDirectory(units, source)
@@ -221,7 +122,7 @@ def _group_cycle(directory: UnitDirectory) -> list[str]:
             if name in on_path:
                 return [*path[path.index(name):], name]
             unit = directory.get(name)
-            if name in done or unit is None or not unit.members:
+            if name in done or unit is None or not unit.collective:
                 continue
             path.append(name)
             on_path.add(name)

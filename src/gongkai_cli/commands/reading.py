@@ -7,6 +7,7 @@ import typer
 from .. import render
 from ..cli import Commands
 from ..console import say
+from ..domain.exitcodes import ExitCode
 from ..inputs import parse_task_id
 from ..usecases import reading
 from .shared import (
@@ -21,9 +22,6 @@ from .shared import (
     render_format,
     statuses,
 )
-
-# `remind --fail-on-overdue`: a signal for monitors, distinct from 1 (crashed) and 2 (misused).
-OVERDUE_EXIT_CODE = 5
 
 commands = Commands()
 # Declared here, not in the signature, as the linter asks of a non-string default.
@@ -107,7 +105,7 @@ def remind(
             "请让 GONGKAI_DB 或 --db 指向平时使用的台账。", err=True)
     render.reminder(report, fmt)
     if fail_on_overdue and any(section.overdue for section in report.sections):
-        raise typer.Exit(OVERDUE_EXIT_CODE)
+        raise typer.Exit(ExitCode.OVERDUE)
 
 
 @commands.command()

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 import typer
 
 from ..console import say
+from ..domain.statuses import Status
 from ..errors import GongkaiError
 from ..inputs import parse_status
-from ..models import Commit, Status
+from ..models import Commit
 from ..options import CREATED, DONE, SAVED, global_options, on_command_line, one_value
 from ..settings import Settings, database_path, from_environment
 from ..store import Database

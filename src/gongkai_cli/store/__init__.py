@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypedDict, TypeVar, overload
 
-from ..models import Status
+from ..domain.statuses import Status
 
 if TYPE_CHECKING:
     from typing import Literal

@@ -18,16 +18,8 @@ from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar
 
-from ..models import (
-    CLOSED_STATUSES,
-    Assignment,
-    Event,
-    Note,
-    NotePayload,
-    Status,
-    StatusPayload,
-    Task,
-)
+from ..domain.statuses import CLOSED_STATUSES, Status
+from ..models import Assignment, Event, Note, NotePayload, StatusPayload, Task
 from . import (
     BUSY_TIMEOUT_SECONDS,
     AddedTasksHaveNotes,
@@ -624,7 +616,7 @@ class SQLStore(abc.ABC, Generic[_Where]):
         return writes.old_plans
 
     def _rederive(self, pks: Sequence[int]) -> None:
-        """Set each task's status to the one its assignments give (models.derived_status)."""
+        """Set each task's status to the one its assignments give (domain.statuses.derived_status)."""
         if not pks:
             return
         statuses: dict[int, list[Status]] = {}

@@ -14,18 +14,9 @@ import json
 from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, TypedDict, cast
 
+from ..domain.statuses import Status, derived_status, set_by_all
 from ..errors import StoreError
-from ..models import (
-    Event,
-    JsonObject,
-    Note,
-    NotePayload,
-    Status,
-    StatusPayload,
-    decode_payload,
-    derived_status,
-    set_by_all,
-)
+from ..models import Event, JsonObject, Note, NotePayload, StatusPayload, decode_payload
 from . import (
     AssignmentInput,
     ImportCounts,
@@ -488,7 +479,7 @@ def plan_sync(
 
 
 def derived(statuses: Mapping[int, list[Status]]) -> list[tuple[str, int]]:
-    """(status, pk) for each task, its status as its assignments give it (models.derived_status)."""
+    """(status, pk) for each task, its status as its assignments give it (domain.statuses.derived_status)."""
     return [(derived_status(found).value, pk) for pk, found in statuses.items()]
 
 

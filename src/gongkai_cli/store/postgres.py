@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import psycopg
 
 from .. import dates
+from ..domain.statuses import Status, derived_status
 from ..errors import NotPermitted, StoreError
-from ..models import Commit, Event, Plan, Status, Task, derived_status
+from ..models import Commit, Event, Plan, Task
 from . import (
     BUSY_TIMEOUT_SECONDS,
     BadServerURL,
@@ -657,7 +658,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         return found
 
     def content_problems(self) -> list[str]:
-        """Tasks whose stored status is not the one their assignments give (models.derived_status).
+        """Tasks whose stored status is not the one their assignments give (domain.statuses.derived_status).
         Types, CHECK constraints and json keep every value readable, as SQLite's check has to ask."""
         found = []
         with self._errors():

@@ -13,7 +13,7 @@ need no FORCE ROW LEVEL SECURITY (the owner, the DBA, can switch RLS off anyway)
 The derived task status is the one hole a plain column grant would leave: a unit must update
 tasks.status when its assignment changes, and must not set it to anything else. The unit's
 UPDATE policy on tasks therefore checks the new status against `gongkai.derived_status`, the
-SQL spelling of models.derived_status (tests compare the two on every combination).
+SQL spelling of domain.statuses.derived_status (tests compare the two on every combination).
 
 `server init` makes or refreshes all of it, idempotently, inside one transaction; it is kept
 out of the migrations because only the owner can run it and a ledger works without it (the
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from psycopg import sql
 
-from ..models import Status
+from ..domain.statuses import Status
 from . import Refusal
 from .postgres_schema import SCHEMA
 

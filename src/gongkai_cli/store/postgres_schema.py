@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ..models import Status
+from ..domain.statuses import Status
 
 if TYPE_CHECKING:
     import psycopg

@@ -12,7 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ..models import Commit, Event, Note, Plan, Status, Task
+from ..domain.statuses import Status
+from ..models import Commit, Event, Note, Plan, Task
 from . import AssignmentInput, ImportCounts, NoteInput, TaskInput, TaskQuery, UnitCounts, UnitFile
 
 if TYPE_CHECKING:

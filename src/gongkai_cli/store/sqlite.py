@@ -20,8 +20,9 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
+from ..domain.statuses import Status, derived_status
 from ..errors import StoreError
-from ..models import Commit, Event, Plan, Status, Task, derived_status
+from ..models import Commit, Event, Plan, Task
 from . import (
     BUSY_TIMEOUT_SECONDS,
     NotADatabase,
@@ -764,7 +765,7 @@ class SQLiteStore(base.SQLStore[Path]):
         return found + self._derived_status_problems()
 
     def _derived_status_problems(self) -> list[str]:
-        """Tasks whose stored status is not the one their assignments give (models.derived_status)."""
+        """Tasks whose stored status is not the one their assignments give (domain.statuses.derived_status)."""
         if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'assignments'").fetchone():
             return []
         found = []

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .. import dates
+from ..domain import units as domain_units
+from ..domain.units import UnitDirectory, unit_name
 from ..errors import UsageError
 from ..models import Event, Task
 from ..store import AlreadyAssigned, AssignmentHasNotes, AssignmentInput, LastAssignment, NotAssigned
-from ..units import UnitDirectory, unit_name
 from . import team
 from .session import Session, no_task
 
@@ -31,21 +32,14 @@ def planned(directory: UnitDirectory, names: Sequence[str]) -> tuple[AssignmentI
     """The assignments a cell naming `names` (in order, the first leads) plans."""
     found: dict[str, AssignmentInput] = {}
     for position, name in enumerate(names):
-        unit = directory.get(name)
-        if unit is not None and unit.members:
-            via = unit.name
-            for member in directory.responsible(name):
-                found.setdefault(member, AssignmentInput(member, via=via, vague=_vague(directory, member)))
+        own = directory.canonical(name)
+        if directory.collective(own):
+            for member in directory.responsible(own):
+                found.setdefault(member, AssignmentInput(member, via=own, vague=directory.vague(member)))
         else:
-            own = directory.canonical(name)
             # Named directly: this wins over an assignment through a collective, in that one's place.
-            found[own] = AssignmentInput(own, lead=position == 0, vague=_vague(directory, own))
+            found[own] = AssignmentInput(own, lead=position == 0, vague=directory.vague(own))
     return tuple(found.values())
-
-
-def _vague(directory: UnitDirectory, name: str) -> bool:
-    unit = directory.get(name)
-    return unit is not None and unit.kind == "group" and not unit.members
 
 
 def expand_after_upgrade(store: Storage, directory: UnitDirectory, applied: list[str]) -> None:
@@ -61,29 +55,37 @@ def resolve_unit(ledger: Session, task: Task, typed: str, *, status: bool = Fals
     """The unit `typed` (any alias) names among the task's assignments, else a usage error
     naming the task's units, or the closest ones when there are many. `given`: where the
     unit came from when the command did not name it (GONGKAI_UNIT), for the message."""
-    name = ledger.directory.canonical(unit_name(typed))
-    units = [assignment.unit for assignment in task.assignments]
-    if name in units:
-        return name
-    origin = f"（来自{given}）" if given else ""
-    unit = ledger.directory.get(name)
-    if unit is not None and unit.members:
-        members = [member for member in ledger.directory.responsible(name) if member in units]
-        if members:
-            instead = "公开办要一次设置所有单位的状态请用 --all" if status else "不写单位则记为对任务整体的说明"
-            raise UsageError(
-                f"“{typed}”{origin}是 {len(ledger.directory.responsible(name))} 个单位的集合，任务 {task.id} "
-                f"分别分配给了其中每个单位；请用 --unit 指明其中一个（例如 --unit {members[0]}），{instead}。未做任何更改。"
-            )
-    if not ledger.directory.known(name) and name not in ledger.store.unit_names():
-        import difflib
+    found = _resolved(ledger, task, typed)
+    if isinstance(found, str):
+        return found
+    raise unit_refused(found, task.id, typed, status=status, given=given)
 
-        candidates = list(dict.fromkeys([*units, *ledger.directory.spellings()]))
-        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
-        hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
-        raise UsageError(f"未知的责任单位“{typed}”{origin}。{hint}未做任何更改。")
-    message = not_assigned_message(task.id, typed, units)
-    raise UsageError(message.replace(f"“{typed}”", f"“{typed}”{origin}", 1) if origin else message)
+
+def _resolved(ledger: Session, task: Task, typed: str) -> str | domain_units.UnitRefusal:
+    units = [assignment.unit for assignment in task.assignments]
+    return domain_units.resolve_unit(ledger.directory, units, typed, ledger.store.unit_names())
+
+
+def unit_refused(refusal: domain_units.UnitRefusal, task_id: int, typed: str, *, status: bool = False,
+                 given: str | None = None) -> UsageError:
+    """Why `typed` names none of task `task_id`'s units, in words; `status`: the write sets a
+    status (the way out of a collective is then --all)."""
+    origin = f"（来自{given}）" if given else ""
+    if isinstance(refusal, domain_units.Collective):
+        instead = "公开办要一次设置所有单位的状态请用 --all" if status else "不写单位则记为对任务整体的说明"
+        return UsageError(
+            f"“{typed}”{origin}是 {refusal.size} 个单位的集合，任务 {task_id} 分别分配给了其中每个单位；"
+            f"请用 --unit 指明其中一个（例如 --unit {refusal.assigned[0]}），{instead}。未做任何更改。"
+        )
+    if isinstance(refusal, domain_units.UnknownUnit):
+        return UsageError(f"未知的责任单位“{typed}”{origin}。{unknown_hint(refusal)}未做任何更改。")
+    message = not_assigned_message(task_id, typed, list(refusal.units))
+    return UsageError(message.replace(f"“{typed}”", f"“{typed}”{origin}", 1) if origin else message)
+
+
+def unknown_hint(unknown: domain_units.UnknownUnit) -> str:
+    """What to type instead of a unit nobody knows: the closest names, else where to look."""
+    return f"您是否要找：{'、'.join(unknown.close)}？" if unknown.close else "可用 gongkai units 查看所有单位。"
 
 
 def not_assigned_message(task_id: int, typed: str, units: list[str]) -> str:
@@ -166,29 +168,24 @@ def unassign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | N
 def _assigned(ledger: Session, task: Task, typed: str) -> list[str]:
     """The task's units `typed` names: a collective not itself assigned names its members
     that are, as `assign` of that collective gave the task to them."""
-    name = ledger.directory.canonical(unit_name(typed))
-    units = [assignment.unit for assignment in task.assignments]
-    unit = ledger.directory.get(name)
-    if name not in units and unit is not None and unit.members:
-        members = [member for member in ledger.directory.responsible(name) if member in units]
-        if members:
-            return members
-    return [resolve_unit(ledger, task, typed)]
+    found = _resolved(ledger, task, typed)
+    if isinstance(found, str):
+        return [found]
+    if isinstance(found, domain_units.Collective):
+        return list(found.assigned)
+    raise unit_refused(found, task.id, typed)
 
 
 def _known_units(ledger: Session, units: Sequence[str]) -> list[str]:
     """Units the office names for `assign`: each must be in the unit file (a typo must not
     become a unit nobody will ever be reminded as)."""
-    import difflib
-
     names = []
     for typed in units:
         cleaned = unit_name(typed)
         if not cleaned:
             raise UsageError("单位名称不能为空。")
-        if not ledger.directory.known(cleaned):
-            close = difflib.get_close_matches(cleaned, ledger.directory.spellings(), n=3, cutoff=0.5)
-            hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
-            raise UsageError(f"未知的责任单位“{typed}”（分配只接受单位数据文件中的单位）。{hint}")
+        unknown = domain_units.unknown_unit(ledger.directory, cleaned, ())
+        if unknown is not None:
+            raise UsageError(f"未知的责任单位“{typed}”（分配只接受单位数据文件中的单位）。{unknown_hint(unknown)}")
         names.append(ledger.directory.canonical(cleaned))
     return list(dict.fromkeys(names))

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
+from ..domain.units import split_units
 from ..errors import UsageError
 from ..models import Commit, Plan
 from ..settings import Settings
 from ..store import UNIT_FILE, ImportCounts, TaskFields, TaskInput, locate
 from ..text import check_text
-from ..units import split_units
 from . import team
 from .session import DATA_DIR, Session
 

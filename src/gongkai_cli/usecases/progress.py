@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
+from ..domain.statuses import Status, set_by_all
+from ..domain.units import unit_name
 from ..errors import NotFound, NotPermitted, UsageError
 from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
-from ..models import Note, Status, set_by_all
+from ..models import Note, Task
 from ..store import KeyUndone, KeyUsed, NotAssigned, NoteContent, NoteInput, UnitRequired
-from ..units import unit_name
 from . import team
 from .reading import show
 from .session import Session, no_task
+
+if TYPE_CHECKING:
+    from ..batch import NoteLine
 
 
 class StatusChange(NamedTuple):
@@ -32,7 +36,7 @@ def add_note(
     """Append a note: on the unit's assignment (`unit`, else the settings' own unit), else on
     the task as a whole; with `key`, a retry of an earlier call returns that call's note unwritten."""
     text = _required_note(text)
-    named = _unit_of(ledger, task_id, unit)
+    named = _unit_of(ledger, show(ledger, task_id), unit)
     team.require_own(ledger, task_id, named, status=status is not None)
     note, _ = _write_note(ledger, task_id, text, by=by, status=status, count=count, key=key, unit=named)
     return note
@@ -50,9 +54,8 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     if not lines:
         return []
     default_author = ledger.author(by)
-    # Every line is written for the clerk's own unit, when one is set (GONGKAI_UNIT), else the unit login's.
-    own_unit = ledger.directory.canonical(unit_name(ledger.settings.unit)) if ledger.settings.unit else team.own_unit(ledger)
     entries: list[NoteInput] = []
+    typed_units: list[str | None] = []
     keyed: dict[str, int] = {}
     for line in lines:
         values = line.values
@@ -65,24 +68,19 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
             if key is not None and key in keyed:
                 raise UsageError(f"键“{key}”与第 {keyed[key]} 行重复，一个键只能对应一条进展。")
             author = ledger.author((values["by"] or "").strip() or default_author)
-            typed_unit = unit_name(values.get("unit") or "")
-            unit = ledger.directory.canonical(typed_unit) if typed_unit else own_unit
         except UsageError as err:
             raise UsageError(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
         if key is not None:
             keyed[key] = line.line
-        entries.append(NoteInput(task_id, text, author, status, count, key, unit))
-    for line, entry in zip(lines, entries, strict=True):
-        try:
-            team.require_own(ledger, entry.task_id, entry.unit, status=entry.status is not None)
-        except NotPermitted as err:
-            raise NotPermitted(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
+        entries.append(NoteInput(task_id, text, author, status, count, key))
+        typed_units.append(values["unit"] if unit_name(values.get("unit") or "") else None)
     known = ledger.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
     for line, entry in zip(lines, entries, strict=True):
         if entry.task_id not in known:
             raise NotFound(
                 f"“{source}”第 {line.line} 行：计划“{plan.name}”中没有序号为 {entry.task_id} 的任务；整批未写入。"
             )
+    entries = _with_units(ledger, plan.name, lines, entries, typed_units, source)
     try:
         with _key_refusals():
             written = ledger.store.add_notes(plan.name, entries, at=dates.timestamp())
@@ -102,6 +100,25 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     if written is None:
         raise NotFound(f"写入时“{source}”中的某项任务已不在计划“{plan.name}”中；整批未写入。")
     return [note for note, _ in written]
+
+
+def _with_units(ledger: Session, plan: str, lines: list[NoteLine], entries: list[NoteInput],
+                typed: list[str | None], source: str) -> list[NoteInput]:
+    """Each line's entry on the assignment its 单位 column names, else the clerk's own unit: found,
+    and refused, as `note` finds and refuses it for one task."""
+    if not (any(typed) or ledger.settings.unit or team.own_unit(ledger)):
+        return entries  # every note is on its task as a whole, the office's remark
+    tasks = {task.id: task for task in ledger.store.tasks_with_notes(plan, today=ledger.today,
+                                                                     ids=[entry.task_id for entry in entries])}
+    found = []
+    for line, entry, unit in zip(lines, entries, typed, strict=True):
+        try:
+            named = _unit_of(ledger, tasks[entry.task_id], unit)
+            team.require_own(ledger, entry.task_id, named, status=entry.status is not None)
+        except (UsageError, NotPermitted) as err:
+            raise type(err)(f"“{source}”第 {line.line} 行：{err.message.removesuffix('未做任何更改。')}整批未写入。") from None
+        found.append(entry._replace(unit=named))
+    return found
 
 
 def set_status(
@@ -141,14 +158,15 @@ def set_status(
     return StatusChange(task_id, before, status, written, named)
 
 
-def _unit_of(ledger: Session, task_id: int, unit: str | None) -> str | None:
-    """The assignment a note goes on: the unit named, else the settings' own; None: the task."""
+def _unit_of(ledger: Session, task: Task, unit: str | None) -> str | None:
+    """The assignment a note goes on: the unit named, else the settings' own, else a unit
+    login's own when the task is given to it; None: the task as a whole."""
     from .assignments import resolve_unit
 
     typed = unit if unit is not None else ledger.settings.unit
     if typed is None:
-        return team.default_unit(ledger, show(ledger, task_id))
-    return resolve_unit(ledger, show(ledger, task_id), typed, given=ledger.settings.unit_source if unit is None else None)
+        return team.default_unit(ledger, task)
+    return resolve_unit(ledger, task, typed, given=ledger.settings.unit_source if unit is None else None)
 
 
 def _write_note(

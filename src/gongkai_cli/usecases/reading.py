@@ -5,10 +5,11 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import dates
+from ..domain.statuses import Status
+from ..domain.units import Unit, unit_name, unknown_unit
 from ..errors import UsageError
-from ..models import Assignment, Note, Plan, Status, Task
+from ..models import Assignment, Note, Plan, Task
 from ..store import TaskQuery
-from ..units import Unit, unit_name
 from .session import Session, no_task
 
 if TYPE_CHECKING:
@@ -279,19 +280,16 @@ def _unit_matches(ledger: Session, units: tuple[str, ...], *, direct: bool) -> l
     matches = []
     for typed in units:
         cleaned = unit_name(typed)
-        if not (directory.known(cleaned) or cleaned in stored):
-            candidates = list(dict.fromkeys([*directory.spellings(), *stored]))
-            import difflib
+        unknown = unknown_unit(directory, cleaned, stored)
+        if unknown is not None:
+            from .assignments import unknown_hint
 
-            close = difflib.get_close_matches(cleaned, candidates, n=3, cutoff=0.5)
-            hint = f"您是否要找：{'、'.join(close)}？" if close else "可用 gongkai units 查看所有单位。"
-            raise UsageError(f"未知的责任单位“{typed}”。{hint}")
+            raise UsageError(f"未知的责任单位“{typed}”。{unknown_hint(unknown)}")
         name = directory.canonical(cleaned)
         # Aliases too: a task imported before an alias was added still names the old spelling.
         spellings = frozenset({name, cleaned, *directory.aliases_of(name)})
-        unit = directory.get(name)
         matches.append(_UnitMatch(spellings, () if direct else directory.groups_of(name), name,
-                                  bool(unit and unit.members)))
+                                  directory.collective(name)))
     return matches
 
 

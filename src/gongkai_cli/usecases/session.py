@@ -14,12 +14,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from .. import dates
+from ..domain.units import UnitDirectory
 from ..errors import NotFound, StoreError, UsageError
 from ..models import Plan
 from ..settings import Settings, login_name
 from ..store import UNIT_FILE, BadServerURL, Database, DriverMissing, Location, locate, open_store
 from ..text import check_text, os_reason
-from ..units import UnitDirectory, load_directory, parse_directory, read_unit_file
+from ..units import load_directory, parse_directory, read_unit_file
 
 if TYPE_CHECKING:
     from ..store import Feature, UnitFile

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from .. import dates
+from ..domain.units import unit_name
 from ..errors import NotPermitted, UsageError
 from ..models import Event, Task
 from ..store import Database, UnitFile, locate
-from ..units import read_to_store, unit_name
+from ..units import read_to_store
 from .session import Session, refused, require
 
 if TYPE_CHECKING:
@@ -177,8 +178,7 @@ def require_unit_file_on_server(database: Database) -> None:
 
 def _known_unit(ledger: Session, typed: str) -> str:
     name = ledger.directory.canonical(unit_name(typed))
-    unit = ledger.directory.get(name)
-    if unit is not None and unit.members:
+    if ledger.directory.collective(name):
         raise UsageError(f"“{typed}”是单位的集合，登录角色只能对应一个单位。未做任何更改。")
     if ledger.directory.known(name) or name in ledger.store.unit_names():
         return name

@@ -15,9 +15,10 @@ from typing import NamedTuple
 
 from .. import dates
 from ..columns import ASSIGNMENT_ROW, ASSIGNMENT_SHEET_TITLE, latest_words, row_digest
+from ..domain.statuses import Status
 from ..errors import NotPermitted, UsageError
 from ..inputs import checked_note, parse_status
-from ..models import Assignment, Note, Status, Task
+from ..models import Assignment, Note, Task
 from ..store import NoteInput
 from ..tables import SheetRecords, read_named_sheet
 from . import team
