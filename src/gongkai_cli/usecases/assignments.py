@@ -9,7 +9,7 @@ is assigned once, as named directly; a group without members (各相关部门) s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from .. import dates
@@ -51,19 +51,22 @@ def expand_after_upgrade(store: Storage, directory: UnitDirectory, applied: list
     store.expand_assignments(entries, at=dates.timestamp())
 
 
-def resolve_unit(ledger: Session, task: Task, typed: str, *, status: bool = False, given: str | None = None) -> str:
+def resolve_unit(ledger: Session, task: Task, typed: str, *, status: bool = False, given: str | None = None,
+                 known: Collection[str] | None = None) -> str:
     """The unit `typed` (any alias) names among the task's assignments, else a usage error
     naming the task's units, or the closest ones when there are many. `given`: where the
-    unit came from when the command did not name it (GONGKAI_UNIT), for the message."""
-    found = _resolved(ledger, task, typed)
+    unit came from when the command did not name it (GONGKAI_UNIT), for the message; `known`:
+    the ledger's unit names, when a batch has read them once for all its lines."""
+    found = _resolved(ledger, task, typed, known)
     if isinstance(found, str):
         return found
     raise unit_refused(found, task.id, typed, status=status, given=given)
 
 
-def _resolved(ledger: Session, task: Task, typed: str) -> str | domain_units.UnitRefusal:
+def _resolved(ledger: Session, task: Task, typed: str,
+              known: Collection[str] | None = None) -> str | domain_units.UnitRefusal:
     units = [assignment.unit for assignment in task.assignments]
-    return domain_units.resolve_unit(ledger.directory, units, typed, ledger.store.unit_names())
+    return domain_units.resolve_unit(ledger.directory, units, typed, ledger.store.unit_names() if known is None else known)
 
 
 def unit_refused(refusal: domain_units.UnitRefusal, task_id: int, typed: str, *, status: bool = False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -110,10 +110,11 @@ def _with_units(ledger: Session, plan: str, lines: list[NoteLine], entries: list
         return entries  # every note is on its task as a whole, the office's remark
     tasks = {task.id: task for task in ledger.store.tasks_with_notes(plan, today=ledger.today,
                                                                      ids=[entry.task_id for entry in entries])}
+    known = ledger.store.unit_names()
     found = []
     for line, entry, unit in zip(lines, entries, typed, strict=True):
         try:
-            named = _unit_of(ledger, tasks[entry.task_id], unit)
+            named = _unit_of(ledger, tasks[entry.task_id], unit, known)
             team.require_own(ledger, entry.task_id, named, status=entry.status is not None)
         except (UsageError, NotPermitted) as err:
             raise type(err)(f"“{source}”第 {line.line} 行：{err.message.removesuffix('未做任何更改。')}整批未写入。") from None
@@ -158,15 +159,16 @@ def set_status(
     return StatusChange(task_id, before, status, written, named)
 
 
-def _unit_of(ledger: Session, task: Task, unit: str | None) -> str | None:
+def _unit_of(ledger: Session, task: Task, unit: str | None, known: Collection[str] | None = None) -> str | None:
     """The assignment a note goes on: the unit named, else the settings' own, else a unit
-    login's own when the task is given to it; None: the task as a whole."""
+    login's own when the task is given to it; None: the task as a whole. `known`: the
+    ledger's unit names, read once for a batch."""
     from .assignments import resolve_unit
 
     typed = unit if unit is not None else ledger.settings.unit
     if typed is None:
         return team.default_unit(ledger, task)
-    return resolve_unit(ledger, task, typed, given=ledger.settings.unit_source if unit is None else None)
+    return resolve_unit(ledger, task, typed, given=ledger.settings.unit_source if unit is None else None, known=known)
 
 
 def _write_note(
