@@ -1,12 +1,9 @@
 """The reads and writes whose SQL is the same on both backends, written once.
 
-`SQLStore` is the base of `SQLiteStore` and `PostgresStore`. Its queries are spelled as SQLite
-takes them: `?` and `:name` parameters, and a list parameter as `IN (SELECT value FROM
-json_each(?))` with `_list(values)` as its value; the PostgreSQL store turns that spelling
-into its own (`%s`, `%(name)s`, `= ANY(%s)`) once per query text. What a backend stores
-differently (timestamps, dates, json) comes back through `_stamp`, `_day` and `_json`.
-Where the SQL itself differs (upserts of ids, json paths, collations, `check`), each
-backend keeps its own.
+`SQLStore` is the base of `SQLiteStore` and `PostgresStore`. Each statement is built with the
+store's dialect (store/dialect.py: `self.sql.p`, `self.sql("name")`, `self.sql.among`) and goes
+to the driver as built; what a backend stores differently (timestamps, dates, json) comes back
+through the same dialect. What only one backend does (opening, locks, copies, `check`) is its own.
 """
 
 from __future__ import annotations
@@ -21,9 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec
 from ..models import (
     CLOSED_STATUSES,
     Assignment,
+    Commit,
     Event,
     Note,
     NotePayload,
+    Plan,
     Status,
     StatusPayload,
     Task,
@@ -38,9 +37,11 @@ from . import (
     LastAssignment,
     NotAssigned,
     NoteInput,
+    NotNewest,
     TaskFields,
     TaskInput,
     TaskQuery,
+    UnitCounts,
     common,
 )
 
@@ -49,6 +50,8 @@ Params = Sequence[object] | Mapping[str, object]
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from .dialect import Dialect
 
 _S = TypeVar("_S", bound="SQLStore[Any]")
 _Where = TypeVar("_Where")  # where a backend's ledger is: a file's path, a server's URL
@@ -69,10 +72,11 @@ def writes(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S
 class SQLStore(abc.ABC, Generic[_Where]):
     """What both SQL backends of `Storage` read and write alike."""
 
-    # SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's ILIKE answers alike.
-    _LIKE: ClassVar[str]
-    # An import event (task NULL) that wrote the task keyed :task_key, in the backend's json.
-    _IMPORT_WROTE_TASK: ClassVar[str]
+    # How this backend spells what SQL spells differently, and how its values come back.
+    sql: ClassVar[Dialect]
+    # Every committed write that recorded a change; the CLI reads it when a later step fails,
+    # to say the change was saved nonetheless.
+    commits: list[Commit]
 
     @classmethod
     def open(
@@ -139,52 +143,9 @@ class SQLStore(abc.ABC, Generic[_Where]):
     def _many(self, sql: str, rows: Iterable[Params]) -> None:
         """A statement in the shared spelling, once per row of parameters."""
 
-    @staticmethod
     @abc.abstractmethod
-    def _list(values: Iterable[object]) -> object:
-        """The parameter of `IN (SELECT value FROM json_each(?))`."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _date(day: date) -> object:
-        """A date as a query parameter compared with the stored dates."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _start_of(day: date) -> object:
-        """The first moment of `day` in the office's time zone, compared with stored timestamps."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _stamp(value: Any) -> str:
-        """A stored timestamp as ISO 8601 text in the office's time zone."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _day(value: Any) -> date | None:
-        """A stored date."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _day_text(value: Any) -> str | None:
-        """A stored date as ISO text, as events keep it."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _json(value: Any) -> dict[str, Any] | None:
-        """A stored json payload."""
-
-    @abc.abstractmethod
-    def _record(
-        self, *, at: str, by: str, action: str, plan: str, task: int | None = None,
-        before: Mapping[str, object] | None = None, after: Mapping[str, object] | None = None,
-        undoes: int | None = None,
-    ) -> int:
-        """Append one event; always called inside the transaction that made the change."""
-
-    @abc.abstractmethod
-    def _insert_events(self, rows: Sequence[common.EventRow]) -> None:
-        """Append events, in order, with the ids they would get one by one."""
+    def _read_snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """One read transaction: every query inside it reads the same committed ledger."""
 
     def _one(self, sql: str, params: Params = ()) -> Row | None:
         rows = self._all(sql, params)
@@ -197,21 +158,77 @@ class SQLStore(abc.ABC, Generic[_Where]):
         next_id: int = row[0]
         return next_id
 
+    # -- plans and units -------------------------------------------------------------
+
+    def plans(self) -> list[Plan]:
+        """Every plan with its task count, newest year first."""
+        with self._errors():
+            return self._plans()
+
+    def plan(self, name: str | None = None, *, year: int | None = None) -> Plan | None:
+        """One plan by name, else the newest of `year`, else the newest; counts only that plan's
+        tasks, so resolving the plan costs the same with 160 plans as with one."""
+        with self._errors():
+            if name is not None:
+                found = self._plans(f"WHERE p.name = {self.sql('name')}", {"name": name}, limit=1)
+            elif year is not None:
+                found = self._plans(f"WHERE p.year = {self.sql('year')}", {"year": year}, limit=1)
+            else:
+                found = self._plans(limit=1)
+        return found[0] if found else None
+
+    def plan_names(self) -> list[str]:
+        with self._errors():
+            return [row[0] for row in self._all(f"SELECT p.name FROM plans p ORDER BY {self._plan_order()}")]
+
+    def _plans(self, where: str = "", params: Mapping[str, object] | None = None, *, limit: int | None = None) -> list[Plan]:
+        rows = self._all(
+            f"""SELECT p.name, p.year, p.source, p.imported_at,
+                       (SELECT count(*) FROM tasks t WHERE t.plan = p.name)
+                FROM plans p {where}
+                ORDER BY {self._plan_order()} {f"LIMIT {int(limit)}" if limit else ""}""",
+            params or {},
+        )
+        return [Plan(name=name, year=year, tasks=count, imported_at=self.sql.stamp(imported_at), source=source)
+                for name, year, source, imported_at, count in rows]
+
+    def _plan_order(self) -> str:
+        return f"p.year DESC, p.created_at DESC, p.name{self.sql.binary}"
+
+    def unit_names(self) -> list[str]:
+        with self._errors():
+            return [row[0] for row in self._all(f"SELECT name FROM units ORDER BY name{self.sql.binary}")]
+
+    def unit_counts(self, plan: str, *, today: date) -> dict[str, UnitCounts]:
+        """Per unit with assignments in the plan: the one count `units`, `summary --by unit` and
+        the report's per-unit table all show (docs/json.md defines each figure)."""
+        count = self.sql.count_where
+        with self._errors():
+            rows = self._all(
+                f"""SELECT a.unit, count(*), {count("a.lead")}, {count("a.status = 'done'")},
+                           {count("a.status = 'cancelled'")}, {count(a_overdue(self.sql))}
+                    FROM tasks t JOIN assignments a ON a.task = t.pk
+                    WHERE t.plan = {self.sql('plan')}
+                    GROUP BY a.unit""",
+                {"plan": plan, "today": self.sql.date_value(today)},
+            )
+        return {unit: UnitCounts(*counts) for unit, *counts in rows}
+
     # -- tasks ----------------------------------------------------------------------
 
     def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]:
         """The tasks a listing asks for: one query built from the filters, then units in one more."""
-        where = ["t.plan = :plan"]
-        params: dict[str, object] = {"plan": plan, "today": self._date(today)}
-        source, columns = "tasks t", TASK_COLUMNS
-        status, overdue, still_open = "t.status", _OVERDUE, _OPEN
+        where = [f"t.plan = {self.sql('plan')}"]
+        params: dict[str, object] = {"plan": plan, "today": self.sql.date_value(today)}
+        source, columns = "tasks t", task_columns(self.sql)
+        status, overdue_now, still_open = "t.status", overdue(self.sql), _OPEN
         if query.own_unit is not None:
             # One unit's listing: its own assignment is joined in (the (unit, task) index), and
             # status, overdue and open are that assignment's.
-            source = "tasks t JOIN assignments a ON a.task = t.pk AND a.unit = :own"
-            columns = f"{TASK_COLUMNS}, {ASSIGNMENT_COLUMNS}"
+            source = f"tasks t JOIN assignments a ON a.task = t.pk AND a.unit = {self.sql('own')}"
+            columns = f"{task_columns(self.sql)}, {assignment_columns(self.sql)}"
             params["own"] = query.own_unit
-            status, overdue, still_open = "a.status", A_OVERDUE, A_OPEN
+            status, overdue_now, still_open = "a.status", a_overdue(self.sql), A_OPEN
             if query.direct_only:
                 where.append("a.via IS NULL")
             if query.lead_only:
@@ -220,34 +237,34 @@ class SQLStore(abc.ABC, Generic[_Where]):
             # A unit's own assignments, and for a collective (各街镇) those that came through it.
             # Correlated on the task, so the work stays within the plan's tasks.
             if query.lead_only:
-                match = "a.lead AND a.unit IN (SELECT value FROM json_each(:units))"
+                match = f"a.lead AND a.unit {self.sql.among_named('units')}"
             elif query.direct_only:
-                match = """((a.unit IN (SELECT value FROM json_each(:units)) AND a.via IS NULL)
-                            OR a.via IN (SELECT value FROM json_each(:units)))"""
+                match = f"""((a.unit {self.sql.among_named('units')} AND a.via IS NULL)
+                            OR a.via {self.sql.among_named('units')})"""
             else:
-                match = """(a.unit IN (SELECT value FROM json_each(:units))
-                            OR a.via IN (SELECT value FROM json_each(:units)))"""
+                match = f"""(a.unit {self.sql.among_named('units')}
+                            OR a.via {self.sql.among_named('units')})"""
             where.append(f"EXISTS (SELECT 1 FROM assignments a WHERE a.task = t.pk AND {match})")
-            params["units"] = self._list(query.units)
+            params["units"] = self.sql.list_value(query.units)
         if query.statuses:
-            where.append(f"{status} IN (SELECT value FROM json_each(:statuses))")
-            params["statuses"] = self._list(s.value for s in query.statuses)
+            where.append(f"{status} {self.sql.among_named('statuses')}")
+            params["statuses"] = self.sql.list_value(s.value for s in query.statuses)
         if query.group:
-            where.append(f"t.group_name {self._LIKE} :group ESCAPE '\\'")
+            where.append(f"t.group_name {self.sql.like} {self.sql('group')} ESCAPE '\\'")
             params["group"] = like_pattern(query.group)
         if query.search:
-            where.append(f"t.content {self._LIKE} :search ESCAPE '\\'")
+            where.append(f"t.content {self.sql.like} {self.sql('search')} ESCAPE '\\'")
             params["search"] = like_pattern(query.search)
         if query.with_due_only:
             where.append("t.due IS NOT NULL")
         if query.due_before:
-            where.append("t.due <= :due_before")
-            params["due_before"] = self._date(query.due_before)
+            where.append(f"t.due <= {self.sql('due_before')}")
+            params["due_before"] = self.sql.date_value(query.due_before)
         if query.due_after:
-            where.append("t.due >= :due_after")
-            params["due_after"] = self._date(query.due_after)
+            where.append(f"t.due >= {self.sql('due_after')}")
+            params["due_after"] = self.sql.date_value(query.due_after)
         if query.overdue_only:
-            where.append(overdue)
+            where.append(overdue_now)
         if query.open_only:
             where.append(still_open)
         order = "t.due IS NULL, t.due, t.id" if query.order_by_due else "t.id"
@@ -255,14 +272,33 @@ class SQLStore(abc.ABC, Generic[_Where]):
             rows = self._all(f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)} ORDER BY {order}", params)
             return self._tasks_from_rows(rows)
 
+    def tasks_with_notes(
+        self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
+    ) -> list[Task]:
+        """Every task of a plan (or only those numbered `ids`) by id, each with all its notes
+        (oldest first) and, unless told not to, its assignments, for exports and reports.
+        (A report shows no assignment: on a city plan reading them was most of its time.)
+
+        A few queries in one read transaction, so tasks, units, assignments and notes
+        come from the same snapshot even while someone else is writing.
+        """
+        where, params = f"t.plan = {self.sql('plan')}", {"plan": plan, "today": self.sql.date_value(today)}
+        if ids is not None:
+            # One unit's report: its tasks only, not the notes and assignments of the whole plan.
+            where += f" AND t.id {self.sql.among_named('ids')}"
+            params["ids"] = self.sql.list_value(ids)
+        with self._errors(), self._read_snapshot():
+            rows = self._all(f"SELECT {task_columns(self.sql)} FROM tasks t WHERE {where} ORDER BY t.id", params)
+            return self._tasks_from_rows(rows, with_notes=True, with_assignments=with_assignments, today=today)
+
     def open_assignments(self, plan: str, *, units: Sequence[str], due_before: date, today: date) -> list[Task]:
         """Every open assignment (of `units`, or all) of a task due by `due_before`, as its task
         carrying it: one row per task and unit, soonest first; for reminders by unit."""
         where = [A_OPEN]
-        params = {"plan": plan, "today": self._date(today), "until": self._date(due_before)}
+        params = {"plan": plan, "today": self.sql.date_value(today), "until": self.sql.date_value(due_before)}
         if units:
-            where.append("a.unit IN (SELECT value FROM json_each(:units))")
-            params["units"] = self._list(units)
+            where.append(f"a.unit {self.sql.among_named('units')}")
+            params["units"] = self.sql.list_value(units)
         # The task-level figures (progress, units done of total) are worked out once per task
         # in the materialized due_tasks, not once per assignment row: joined flat, a task given
         # to 120 units counted its 120 assignments 120 times (40 ms for a city plan, now 3–13).
@@ -270,10 +306,10 @@ class SQLStore(abc.ABC, Generic[_Where]):
         with self._errors():
             rows = self._all(
                 f"""WITH due_tasks AS MATERIALIZED (
-                        SELECT {TASK_COLUMNS} FROM tasks t
-                        WHERE t.plan = :plan AND t.due IS NOT NULL AND t.due <= :until
+                        SELECT {task_columns(self.sql)} FROM tasks t
+                        WHERE t.plan = {self.sql('plan')} AND t.due IS NOT NULL AND t.due <= {self.sql('until')}
                     )
-                    SELECT due_tasks.*, {ASSIGNMENT_COLUMNS}
+                    SELECT due_tasks.*, {assignment_columns(self.sql)}
                     FROM due_tasks JOIN assignments a ON a.task = due_tasks.pk JOIN tasks t ON t.pk = due_tasks.pk
                     WHERE {' AND '.join(where)} ORDER BY t.due, t.id, a.position""",
                 params,
@@ -283,8 +319,8 @@ class SQLStore(abc.ABC, Generic[_Where]):
     def task(self, plan: str, task_id: int, *, today: date) -> Task | None:
         with self._errors():
             rows = self._all(
-                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.plan = :plan AND t.id = :id",
-                {"plan": plan, "id": task_id, "today": self._date(today)},
+                f"SELECT {task_columns(self.sql)} FROM tasks t WHERE t.plan = {self.sql('plan')} AND t.id = {self.sql('id')}",
+                {"plan": plan, "id": task_id, "today": self.sql.date_value(today)},
             )
             if not rows:
                 return None
@@ -294,8 +330,8 @@ class SQLStore(abc.ABC, Generic[_Where]):
     def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]:
         with self._errors():
             rows = self._all(
-                "SELECT id FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
-                (plan, self._list(sorted(set(ids)))),
+                f"SELECT id FROM tasks WHERE plan = {self.sql.p} AND id {self.sql.among}",
+                (plan, self.sql.list_value(sorted(set(ids)))),
             )
         return {row[0] for row in rows}
 
@@ -325,12 +361,12 @@ class SQLStore(abc.ABC, Generic[_Where]):
             if len(row) > 14:
                 unit, via, lead, own_status, own_overdue, own_updated, vague, own_progress = row[14:]
                 own = Assignment(unit=unit, via=via, lead=bool(lead), status=Status(own_status),
-                                 overdue=bool(own_overdue), updated_at=self._stamp(own_updated), vague=bool(vague),
+                                 overdue=bool(own_overdue), updated_at=self.sql.stamp(own_updated), vague=bool(vague),
                                  progress=own_progress)
             tasks.append(Task(
                 id=task_id, plan=plan, group=group, content=content, units=tuple(units.get(pk, ())),
-                deadline=deadline, start=self._day(start), due=self._day(due), status=Status(status),
-                updated_at=self._stamp(updated_at), overdue=bool(overdue), progress=progress,
+                deadline=deadline, start=self.sql.day(start), due=self.sql.day(due), status=Status(status),
+                updated_at=self.sql.stamp(updated_at), overdue=bool(overdue), progress=progress,
                 via=own.via if own is not None else None, notes=tuple(notes.get(pk, ())) if with_notes else (),
                 units_done=units_done, units_total=units_total, assignment=own,
                 assignments=tuple(assignments.get(pk, ())),
@@ -340,11 +376,11 @@ class SQLStore(abc.ABC, Generic[_Where]):
     def _assignments_of(self, pks: list[int], notes: dict[int, list[Note]], today: date | None) -> dict[int, list[Assignment]]:
         result: dict[int, list[Assignment]] = {}
         rows = self._all(
-            f"""SELECT a.task, a.unit, a.via, a.lead, a.status, {A_OVERDUE}, a.updated_at, a.vague, {_A_PROGRESS}
+            f"""SELECT a.task, a.unit, a.via, a.lead, a.status, {a_overdue(self.sql)}, a.updated_at, a.vague, {_A_PROGRESS}
                 FROM assignments a JOIN tasks t ON t.pk = a.task
-                WHERE a.task IN (SELECT value FROM json_each(:pks))
+                WHERE a.task {self.sql.among_named('pks')}
                 ORDER BY a.task, a.position""",
-            {"pks": self._list(pks), "today": self._date(today or date.max)},
+            {"pks": self.sql.list_value(pks), "today": self.sql.date_value(today or date.max)},
         )
         # Each unit's notes grouped in one pass: filtering a task's notes once per assignment
         # cost assignments × notes (on the city, 120 units × 200 notes for one task).
@@ -355,7 +391,7 @@ class SQLStore(abc.ABC, Generic[_Where]):
         for task_pk, unit, via, lead, status, overdue, updated_at, vague, progress in rows:
             result.setdefault(task_pk, []).append(Assignment(
                 unit=unit, via=via, lead=bool(lead), status=Status(status), overdue=bool(overdue),
-                updated_at=self._stamp(updated_at), vague=bool(vague), progress=progress,
+                updated_at=self.sql.stamp(updated_at), vague=bool(vague), progress=progress,
                 notes=tuple(by_unit.get((task_pk, unit), ())),
             ))
         return result
@@ -364,9 +400,9 @@ class SQLStore(abc.ABC, Generic[_Where]):
         # One query for all tasks of a listing, never one per row.
         result: dict[int, list[str]] = {}
         rows = self._all(
-            """SELECT tu.task, u.name FROM task_units tu JOIN units u ON u.id = tu.unit
-               WHERE tu.task IN (SELECT value FROM json_each(?)) ORDER BY tu.task, tu.position""",
-            (self._list(pks),),
+            f"""SELECT tu.task, u.name FROM task_units tu JOIN units u ON u.id = tu.unit
+               WHERE tu.task {self.sql.among} ORDER BY tu.task, tu.position""",
+            (self.sql.list_value(pks),),
         )
         for task_pk, name in rows:
             result.setdefault(task_pk, []).append(name)
@@ -375,15 +411,15 @@ class SQLStore(abc.ABC, Generic[_Where]):
     def _notes_of(self, pks: list[int]) -> dict[int, list[Note]]:
         result: dict[int, list[Note]] = {}
         rows = self._all(
-            """SELECT n.task, n.id, t.id, n.at, n."by", n.text, n.status, n.count, a.unit
+            f"""SELECT n.task, n.id, t.id, n.at, n."by", n.text, n.status, n.count, a.unit
                FROM notes n JOIN tasks t ON t.pk = n.task LEFT JOIN assignments a ON a.pk = n.assignment
-               WHERE n.task IN (SELECT value FROM json_each(?)) AND n.retracted_at IS NULL
+               WHERE n.task {self.sql.among} AND n.retracted_at IS NULL
                ORDER BY n.task, n.at, n.id""",
-            (self._list(pks),),
+            (self.sql.list_value(pks),),
         )
         for task_pk, note_id, task_id, at, by, text, status, count, unit in rows:
             result.setdefault(task_pk, []).append(
-                Note(id=note_id, task_id=task_id, at=self._stamp(at), by=by, text=text,
+                Note(id=note_id, task_id=task_id, at=self.sql.stamp(at), by=by, text=text,
                      status=Status(status) if status else None, count=count, unit=unit)
             )
         return result
@@ -418,8 +454,8 @@ class SQLStore(abc.ABC, Generic[_Where]):
         tasks: dict[int, common.State] = {
             task_id: [pk, status]
             for pk, task_id, status in self._all(
-                "SELECT pk, id, status FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
-                (plan, self._list(sorted({entry.task_id for entry in entries}))),
+                f"SELECT pk, id, status FROM tasks WHERE plan = {self.sql.p} AND id {self.sql.among}",
+                (plan, self.sql.list_value(sorted({entry.task_id for entry in entries}))),
             )
         }
         if any(entry.task_id not in tasks for entry in entries):
@@ -438,16 +474,16 @@ class SQLStore(abc.ABC, Generic[_Where]):
         writes = common.plan_notes(plan, entries, tasks=tasks, units=units, targets=targets, earlier=earlier,
                                    next_id=self._next_id("notes"), at=at)
         self._many(
-            """INSERT INTO notes (id, task, at, "by", text, status, count, assignment)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            f"""INSERT INTO notes (id, task, at, "by", text, status, count, assignment)
+               VALUES ({self.sql.marks(8)})""",
             writes.notes,
         )
         self._many(
-            "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
+            f"UPDATE assignments SET status = {self.sql.p}, updated_at = {self.sql.p} WHERE pk = {self.sql.p}",
             [(status, at, pk) for status, pk in writes.assignments],
         )
         self._many(
-            "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?", [(status, at, pk) for status, pk in writes.tasks]
+            f"UPDATE tasks SET status = {self.sql.p}, updated_at = {self.sql.p} WHERE pk = {self.sql.p}", [(status, at, pk) for status, pk in writes.tasks]
         )
         self._insert_events(writes.events)
         return writes.written
@@ -461,8 +497,8 @@ class SQLStore(abc.ABC, Generic[_Where]):
         (as `add_notes` does) and the indexes of the entries left out."""
         ids = sorted({entry.task_id for entry, _ in entries})
         pks: dict[int, int] = dict(self._all(
-            "SELECT id, pk FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
-            (plan, self._list(ids)),
+            f"SELECT id, pk FROM tasks WHERE plan = {self.sql.p} AND id {self.sql.among}",
+            (plan, self.sql.list_value(ids)),
         ))
         found = self._assignments_of(list(pks.values()), self._notes_of(list(pks.values())), None)
         versions = {(task_id, assignment.unit): assignment.version
@@ -479,9 +515,9 @@ class SQLStore(abc.ABC, Generic[_Where]):
     def _assignment_states(self, pks: Sequence[int]) -> dict[int, dict[str, common.State]]:
         states: dict[int, dict[str, common.State]] = {pk: {} for pk in pks}
         rows = self._all(
-            """SELECT task, unit, pk, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))
+            f"""SELECT task, unit, pk, status FROM assignments WHERE task {self.sql.among}
                ORDER BY task, position""",
-            (self._list(pks),),
+            (self.sql.list_value(pks),),
         )
         for task_pk, unit, pk, status in rows:
             states[task_pk][unit] = [pk, status]
@@ -498,17 +534,17 @@ class SQLStore(abc.ABC, Generic[_Where]):
         if not keys:
             return {}
         rows = self._all(
-            """SELECT e.key, e.id, e.plan, e.task, e.at, e."by", e.action, e.before, e.after,
+            f"""SELECT e.key, e.id, e.plan, e.task, e.at, e."by", e.action, e.before, e.after,
                       (SELECT u.id FROM events u WHERE u.undoes = e.id)
-               FROM events e WHERE e.key IN (SELECT value FROM json_each(?))""",
-            (self._list(keys),),
+               FROM events e WHERE e.key {self.sql.among}""",
+            (self.sql.list_value(keys),),
         )
         found = {}
         for key, event_id, event_plan, task_id, at, by, action, before, after, undone_by in rows:
             (entry,) = [entry for entry in entries if entry.key == key]
             found[key] = common.keyed_note(
-                key=key, event_id=event_id, event_plan=event_plan, task_id=task_id, at=self._stamp(at), by=by,
-                action=action, before=self._json(before), after=self._json(after), undone_by=undone_by,
+                key=key, event_id=event_id, event_plan=event_plan, task_id=task_id, at=self.sql.stamp(at), by=by,
+                action=action, before=self.sql.json(before), after=self.sql.json(after), undone_by=undone_by,
                 plan=plan, entry=entry, current=statuses[key],
             )
         return found
@@ -530,8 +566,8 @@ class SQLStore(abc.ABC, Generic[_Where]):
         """
         old_plan = self._plan_row(name)
         self._run(
-            """INSERT INTO plans (name, year, source, created_at, imported_at)
-               VALUES (:name, :year, :source, :at, :at)
+            f"""INSERT INTO plans (name, year, source, created_at, imported_at)
+               VALUES ({self.sql('name')}, {self.sql('year')}, {self.sql('source')}, {self.sql('at')}, {self.sql('at')})
                ON CONFLICT (name) DO UPDATE SET
                    year = excluded.year, source = excluded.source, imported_at = excluded.imported_at""",
             {"name": name, "year": year, "source": source, "at": at},
@@ -541,7 +577,7 @@ class SQLStore(abc.ABC, Generic[_Where]):
         # Recorded so that undoing this import also takes back the units it brought in.
         created = sorted(names - {
             row[0] for row in self._all(
-                "SELECT name FROM units WHERE name IN (SELECT value FROM json_each(?))", (self._list(sorted(names)),)
+                f"SELECT name FROM units WHERE name {self.sql.among}", (self.sql.list_value(sorted(names)),)
             )
         })
         unit_ids = self._ensure_units(names)
@@ -549,8 +585,8 @@ class SQLStore(abc.ABC, Generic[_Where]):
         # 10,000-row table goes in with a few statements, not a statement per row.
         writes = common.plan_import(tasks, existing, self._next_id("tasks", "pk"))
         self._many(
-            """INSERT INTO tasks (pk, plan, id, group_name, content, deadline, start, due, status, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            f"""INSERT INTO tasks (pk, plan, id, group_name, content, deadline, start, due, status, updated_at)
+               VALUES ({self.sql.marks(10)})""",
             [(pk, name, task_id, *common.task_columns(fields), Status.TODO.value, at)
              for pk, task_id, fields in writes.added],
         )
@@ -566,17 +602,17 @@ class SQLStore(abc.ABC, Generic[_Where]):
         return common.import_counts(writes, existing, tasks)
 
     def _plan_row(self, name: str) -> common.PlanRow | None:
-        row = self._one("SELECT year, source, imported_at FROM plans WHERE name = ?", (name,))
-        return None if row is None else common.PlanRow(year=row[0], source=row[1], imported_at=self._stamp(row[2]))
+        row = self._one(f"SELECT year, source, imported_at FROM plans WHERE name = {self.sql.p}", (name,))
+        return None if row is None else common.PlanRow(year=row[0], source=row[1], imported_at=self.sql.stamp(row[2]))
 
     def _snapshots(self, plan: str) -> dict[int, tuple[int, TaskFields]]:
         """Every task of a plan as (pk, the fields an import writes, in its event's terms)."""
-        rows = self._all("SELECT pk, id, group_name, content, deadline, start, due FROM tasks WHERE plan = ?", (plan,))
+        rows = self._all(f"SELECT pk, id, group_name, content, deadline, start, due FROM tasks WHERE plan = {self.sql.p}", (plan,))
         units = self._units_of([row[0] for row in rows])
         return {
             task_id: (pk, TaskFields(
                 group=group, content=content, units=units.get(pk, []), deadline=deadline,
-                start=self._day_text(start), due=self._day_text(due),
+                start=self.sql.day_text(start), due=self.sql.day_text(due),
             ))
             for pk, task_id, group, content, deadline, start, due in rows
         }
@@ -584,12 +620,12 @@ class SQLStore(abc.ABC, Generic[_Where]):
     def _rewrite_tasks(self, changes: Sequence[tuple[int, TaskFields]], unit_ids: dict[str, int], at: str) -> None:
         """Replace texts, dates and units of existing tasks; shared by import and its undo."""
         self._many(
-            """UPDATE tasks SET group_name = ?, content = ?, deadline = ?,
-                      start = ?, due = ?, updated_at = ? WHERE pk = ?""",
+            f"""UPDATE tasks SET group_name = {self.sql.p}, content = {self.sql.p}, deadline = {self.sql.p},
+                      start = {self.sql.p}, due = {self.sql.p}, updated_at = {self.sql.p} WHERE pk = {self.sql.p}""",
             [(*common.task_columns(fields), at, pk) for pk, fields in changes],
         )
-        self._run("DELETE FROM task_units WHERE task IN (SELECT value FROM json_each(?))",
-                  (self._list(pk for pk, _ in changes),))
+        self._run(f"DELETE FROM task_units WHERE task {self.sql.among}",
+                  (self.sql.list_value(pk for pk, _ in changes),))
         self._insert_units(changes, unit_ids)
 
     def _sync_assignments(
@@ -599,25 +635,25 @@ class SQLStore(abc.ABC, Generic[_Where]):
         the existing tasks whose list changed, the list planned before."""
         current: dict[int, list[list[Any]]] = {}  # task pk: its rows, less the task column
         rows = self._all(
-            """SELECT a.task, a.pk, a.unit, a.via, a.lead, a.vague, a.manual, a.status,
+            f"""SELECT a.task, a.pk, a.unit, a.via, a.lead, a.vague, a.manual, a.status,
                       EXISTS (SELECT 1 FROM notes n WHERE n.assignment = a.pk AND n.retracted_at IS NULL)
-               FROM assignments a WHERE a.task IN (SELECT value FROM json_each(?))
+               FROM assignments a WHERE a.task {self.sql.among}
                ORDER BY a.task, a.position""",
-            (self._list(pk for pk in planned if pk not in new),),
+            (self.sql.list_value(pk for pk in planned if pk not in new),),
         )
         for task_pk, *row in rows:
             current.setdefault(task_pk, []).append(row)
         writes = common.plan_sync(planned, current, at, new=new)
         self._drop_assignments(writes.removed)
         self._many(
-            "UPDATE assignments SET via = ?, lead = ?, vague = ?, position = ?, manual = false WHERE pk = ?",
+            f"UPDATE assignments SET via = {self.sql.p}, lead = {self.sql.p}, vague = {self.sql.p}, position = {self.sql.p}, manual = false WHERE pk = {self.sql.p}",
             writes.updates,
         )
         # A unit kept because it worked on the task stays, like one the office added, until unassigned.
-        self._many("UPDATE assignments SET position = ?, manual = true WHERE pk = ?", writes.moved)
+        self._many(f"UPDATE assignments SET position = {self.sql.p}, manual = true WHERE pk = {self.sql.p}", writes.moved)
         self._many(
-            """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, 'todo', ?)""",
+            f"""INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
+               VALUES ({self.sql.p}, {self.sql.p}, {self.sql.p}, {self.sql.p}, {self.sql.p}, {self.sql.p}, 'todo', {self.sql.p})""",
             writes.inserts,
         )
         self._rederive(writes.rederive)
@@ -629,22 +665,22 @@ class SQLStore(abc.ABC, Generic[_Where]):
             return
         statuses: dict[int, list[Status]] = {}
         for task_pk, status in self._all(
-            "SELECT task, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))", (self._list(pks),)
+            f"SELECT task, status FROM assignments WHERE task {self.sql.among}", (self.sql.list_value(pks),)
         ):
             statuses.setdefault(task_pk, []).append(Status(status))
         self._many(
-            "UPDATE tasks SET status = ? WHERE pk = ? AND status <> ?",
+            f"UPDATE tasks SET status = {self.sql.p} WHERE pk = {self.sql.p} AND status <> {self.sql.p}",
             [(status, pk, status) for status, pk in common.derived(statuses)],
         )
 
     def _insert_units(self, tasks: Sequence[tuple[int, TaskFields]], unit_ids: dict[str, int]) -> None:
         self._many(
-            "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
+            f"INSERT INTO task_units (task, unit, position) VALUES ({self.sql.marks(3)})",
             [(pk, unit_ids[unit], position) for pk, fields in tasks for position, unit in enumerate(fields["units"])],
         )
 
     def _ensure_units(self, names: set[str]) -> dict[str, int]:
-        self._many("INSERT INTO units (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [(name,) for name in sorted(names)])
+        self._many(f"INSERT INTO units (name) VALUES ({self.sql.p}) ON CONFLICT (name) DO NOTHING", [(name,) for name in sorted(names)])
         return dict(self._all("SELECT name, id FROM units"))
 
     # -- history ----------------------------------------------------------------------
@@ -654,32 +690,118 @@ class SQLStore(abc.ABC, Generic[_Where]):
         where: list[str] = []
         params: dict[str, object] = {}
         if plan is not None:
-            where.append("e.plan = :plan")
+            where.append(f"e.plan = {self.sql('plan')}")
             params["plan"] = plan
         if task is not None:
-            where.append(f"(e.task = :task OR (e.task IS NULL AND {self._IMPORT_WROTE_TASK}))")
+            where.append(f"(e.task = {self.sql('task')} OR (e.task IS NULL AND {self.sql.import_wrote('task_key')}))")
             params.update(task=task, task_key=str(task))
         if since is not None:
-            where.append("e.at >= :since")
-            params["since"] = self._start_of(since)
+            where.append(f"e.at >= {self.sql('since')}")
+            params["since"] = self.sql.start_of(since)
         with self._errors():
             return self._events_where(where, params)
 
     def event(self, event_id: int) -> Event | None:
         with self._errors():
-            found = self._events_where(["e.id = :id"], {"id": event_id})
+            found = self._events_where([f"e.id = {self.sql('id')}"], {"id": event_id})
         return found[0] if found else None
 
     def _events_where(self, where: Sequence[str], params: Mapping[str, object], *, tail: str = "ORDER BY e.id") -> list[Event]:
         rows = self._all(f"SELECT {EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where) or 'true'} {tail}", params)
         return [
-            Event(id=event_id, at=self._stamp(at), by=by, action=action, plan=plan, task=task,
-                  before=self._json(before), after=self._json(after), undoes=undoes,
+            Event(id=event_id, at=self.sql.stamp(at), by=by, action=action, plan=plan, task=task,
+                  before=self.sql.json(before), after=self.sql.json(after), undoes=undoes,
                   undone_by=undone_by, undoes_action=undoes_action)
             for event_id, at, by, action, plan, task, before, after, undoes, undone_by, undoes_action in rows
         ]
 
+    def last_undoable(self, plan: str | None = None) -> Event | None:
+        """The newest change that no undo has reverted yet (undos themselves are not undone),
+        of one plan or of the whole ledger."""
+        with self._errors():
+            return self._newest_undoable(plan)
+
+    def _newest_undoable(
+        self, plan: str | None, where: Sequence[str] = (), params: Mapping[str, object] | None = None
+    ) -> Event | None:
+        conditions, values = [*UNDOABLE, *where], dict(params or {})
+        if plan is not None:
+            conditions.append(f"e.plan = {self.sql('plan')}")
+            values["plan"] = plan
+        found = self._events_where(conditions, values, tail="ORDER BY e.id DESC LIMIT 1")
+        return found[0] if found else None
+
+    def _record(
+        self, *, at: str, by: str, action: str, plan: str, task: int | None = None,
+        before: Mapping[str, object] | None = None, after: Mapping[str, object] | None = None,
+        undoes: int | None = None,
+    ) -> int:
+        """Append one event; always called inside the transaction that made the change."""
+        (event_id,) = self._append_events(
+            [(at, by, action, plan, task, common.dump(before), common.dump(after), None)], undoes=undoes
+        )
+        return event_id
+
+    def _insert_events(self, rows: Sequence[common.EventRow]) -> None:
+        self._append_events(rows)
+
+    def _append_events(self, rows: Sequence[common.EventRow], *, undoes: int | None = None) -> list[int]:
+        """Append events, in order, with the ids they would get one by one; their ids."""
+        if not rows:
+            return []
+        first = self._next_id("events")
+        ids = list(range(first, first + len(rows)))
+        self._many(
+            f"""INSERT INTO events (id, at, "by", action, plan, task, before, after, key, undoes)
+                VALUES ({self.sql.marks(10)})""",
+            [(event_id, *row, undoes) for event_id, row in zip(ids, rows, strict=True)],
+        )
+        return ids
+
+    def _events_since(self, last_before: int) -> Commit | None:
+        """What the events after `last_before` committed, for `commits`."""
+        note = f"CASE WHEN action IN ('note', 'status') THEN {self.sql.json_int('after', 'note')} END"
+        row = self._one(
+            f"SELECT min(id), max(id), count(*), min({note}), max({note}) FROM events WHERE id > {self.sql.p}",
+            (last_before,),
+        )
+        assert row is not None
+        first, last, count, first_note, last_note = row
+        return Commit(first, last, count, first_note, last_note) if count else None
+
+    def adopt_history(self) -> None:
+        """Count every event in the ledger as committed by this process: it created the ledger
+        (in another connection beside a file, or in the transaction that made a server's schema)."""
+        with self._errors():
+            written = self._events_since(0)
+        if written is not None:
+            self.commits.append(written)
+
     # -- undo ---------------------------------------------------------------------------
+
+    @writes
+    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event:
+        """Revert event `event_id`, which must still be the newest undoable change (of `plan`).
+
+        The revert and its own undo event are one transaction. Because changes are
+        undone newest first, the ledger holds exactly what the event wrote; a
+        mismatch means the database was edited behind gongkai's back. A change only
+        ever touches its own plan's tasks, so the newest of one plan can be undone
+        while other plans have newer changes.
+        """
+        return self._undo_newest(event_id, self._newest_undoable(plan), at=at, by=by)
+
+    def _undo_newest(self, event_id: int, found: Event | None, *, at: str, by: str) -> Event:
+        if found is None or found.id != event_id:
+            raise NotNewest(event_id)
+        self._revert(found, at=at, by=by)
+        undo_id = self._record(
+            at=at, by=by, action="undo", plan=found.plan, task=found.task,
+            before=found.after, after=found.before, undoes=found.id,
+        )
+        (event,) = self._events_where([f"e.id = {self.sql('id')}"], {"id": undo_id})
+        return event
+
 
     def _revert(self, event: Event, *, at: str, by: str) -> None:
         """Take back what `event` changed: the ledger holds exactly what it wrote, since undo
@@ -696,8 +818,8 @@ class SQLStore(abc.ABC, Generic[_Where]):
         # _revert sends only note and status events here, which decode to these two.
         assert isinstance(payload, NotePayload | StatusPayload)
         row = self._one(
-            """SELECT n.task, n.retracted_at, t.status, n.assignment FROM notes n JOIN tasks t ON t.pk = n.task
-               WHERE n.id = ?""",
+            f"""SELECT n.task, n.retracted_at, t.status, n.assignment FROM notes n JOIN tasks t ON t.pk = n.task
+               WHERE n.id = {self.sql.p}""",
             (payload.note,),
         )
         if row is None or row[1] is not None:
@@ -707,14 +829,14 @@ class SQLStore(abc.ABC, Generic[_Where]):
         restore = common.note_restore(event, units, task_status)
         if isinstance(payload, StatusPayload):
             self._many(
-                "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
+                f"UPDATE assignments SET status = {self.sql.p}, updated_at = {self.sql.p} WHERE pk = {self.sql.p}",
                 [(status, at, units[unit][0]) for unit, status in restore.items()],
             )
             if not restore:
-                self._run("UPDATE tasks SET status = ? WHERE pk = ?", (payload.before.value, task_pk))
+                self._run(f"UPDATE tasks SET status = {self.sql.p} WHERE pk = {self.sql.p}", (payload.before.value, task_pk))
         elif assignment is not None:
-            self._run("UPDATE assignments SET updated_at = ? WHERE pk = ?", (at, assignment))
-        self._run("UPDATE notes SET retracted_at = ?, retracted_by = ? WHERE id = ?", (at, by, payload.note))
+            self._run(f"UPDATE assignments SET updated_at = {self.sql.p} WHERE pk = {self.sql.p}", (at, assignment))
+        self._run(f"UPDATE notes SET retracted_at = {self.sql.p}, retracted_by = {self.sql.p} WHERE id = {self.sql.p}", (at, by, payload.note))
         self._touch(task_pk, at)
 
     def _revert_import(self, event: Event, *, at: str, by: str) -> None:
@@ -725,11 +847,11 @@ class SQLStore(abc.ABC, Generic[_Where]):
         if old_plans:
             common.check_planned_lists(event, current, self._planned_lists(list(old_plans)))
         replaced = before["tasks"]
-        added = self._list(current[int(key)][0] for key, old in replaced.items() if old is None)
+        added = self.sql.list_value(current[int(key)][0] for key, old in replaced.items() if old is None)
         noted = [
             task_id for (task_id,) in self._all(
-                """SELECT DISTINCT t.id FROM notes n JOIN tasks t ON t.pk = n.task
-                   WHERE n.task IN (SELECT value FROM json_each(?)) AND n.retracted_at IS NULL
+                f"""SELECT DISTINCT t.id FROM notes n JOIN tasks t ON t.pk = n.task
+                   WHERE n.task {self.sql.among} AND n.retracted_at IS NULL
                    ORDER BY t.id""",
                 (added,),
             )
@@ -739,7 +861,7 @@ class SQLStore(abc.ABC, Generic[_Where]):
         # What is left on these tasks are notes earlier undos retracted; their note
         # events keep every word, so removing the rows loses nothing.
         for table, column in (("notes", "task"), ("assignments", "task"), ("task_units", "task"), ("tasks", "pk")):
-            self._run(f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))", (added,))
+            self._run(f"DELETE FROM {table} WHERE {column} {self.sql.among}", (added,))
         unit_ids = self._ensure_units({unit for old in replaced.values() if old for unit in old["units"]})
         self._rewrite_tasks(
             [(current[int(key)][0], old) for key, old in replaced.items() if old is not None], unit_ids, at
@@ -747,24 +869,24 @@ class SQLStore(abc.ABC, Generic[_Where]):
         self._sync_assignments(old_plans, at)
         # Imports recorded before units were tracked have no list: their units stay.
         self._run(
-            """DELETE FROM units WHERE name IN (SELECT value FROM json_each(?))
+            f"""DELETE FROM units WHERE name {self.sql.among}
                AND NOT EXISTS (SELECT 1 FROM task_units tu WHERE tu.unit = units.id)""",
-            (self._list(after.get("units", [])),),
+            (self.sql.list_value(after.get("units", [])),),
         )
         if before["plan"] is None:
-            self._run("DELETE FROM plans WHERE name = ?", (event.plan,))
+            self._run(f"DELETE FROM plans WHERE name = {self.sql.p}", (event.plan,))
         else:
             self._run(
-                "UPDATE plans SET year = :year, source = :source, imported_at = :imported_at WHERE name = :name",
+                f"UPDATE plans SET year = {self.sql('year')}, source = {self.sql('source')}, imported_at = {self.sql('imported_at')} WHERE name = {self.sql('name')}",
                 {**before["plan"], "name": event.plan},
             )
 
     def _planned_lists(self, pks: Sequence[int]) -> dict[int, list[common.PlannedAssignment]]:
         found: dict[int, list[common.PlannedAssignment]] = {}
         rows = self._all(
-            """SELECT task, pk, unit, via, lead, vague FROM assignments
-               WHERE task IN (SELECT value FROM json_each(?)) AND NOT manual ORDER BY task, position""",
-            (self._list(pks),),
+            f"""SELECT task, pk, unit, via, lead, vague FROM assignments
+               WHERE task {self.sql.among} AND NOT manual ORDER BY task, position""",
+            (self.sql.list_value(pks),),
         )
         for task_pk, *row in rows:
             found.setdefault(task_pk, []).append(common.planned_row(row))
@@ -775,8 +897,8 @@ class SQLStore(abc.ABC, Generic[_Where]):
         task_pk = self._task_pk(event)
         units = [row["unit"] for row in common.assignment_rows(event, event.after)]
         found = self._all(
-            "SELECT pk FROM assignments WHERE task = ? AND unit IN (SELECT value FROM json_each(?))",
-            (task_pk, self._list(units)),
+            f"SELECT pk FROM assignments WHERE task = {self.sql.p} AND unit {self.sql.among}",
+            (task_pk, self.sql.list_value(units)),
         )
         if len(found) != len(units):
             raise common.out_of_step(event)
@@ -792,10 +914,10 @@ class SQLStore(abc.ABC, Generic[_Where]):
     def _touch(self, task_pk: int, at: str) -> None:
         """The task's status derived again from its assignments, and changed at `at`."""
         self._rederive([task_pk])
-        self._run("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
+        self._run(f"UPDATE tasks SET updated_at = {self.sql.p} WHERE pk = {self.sql.p}", (at, task_pk))
 
     def _task_pk(self, event: Event) -> int:
-        row = self._one("SELECT pk FROM tasks WHERE plan = ? AND id = ?", (event.plan, event.task))
+        row = self._one(f"SELECT pk FROM tasks WHERE plan = {self.sql.p} AND id = {self.sql.p}", (event.plan, event.task))
         if row is None:
             raise common.out_of_step(event)
         pk: int = row[0]
@@ -803,14 +925,14 @@ class SQLStore(abc.ABC, Generic[_Where]):
 
     def _drop_assignments(self, pks: Sequence[int]) -> None:
         # Only notes undo retracted can be left on them; their events keep every word.
-        self._run("DELETE FROM notes WHERE assignment IN (SELECT value FROM json_each(?))", (self._list(pks),))
-        self._run("DELETE FROM assignments WHERE pk IN (SELECT value FROM json_each(?))", (self._list(pks),))
+        self._run(f"DELETE FROM notes WHERE assignment {self.sql.among}", (self.sql.list_value(pks),))
+        self._run(f"DELETE FROM assignments WHERE pk {self.sql.among}", (self.sql.list_value(pks),))
 
     def _insert_assignment_rows(self, task_pk: int, rows: Sequence[common.AssignmentRow]) -> None:
         # Events keep 0/1 flags; the driver stores a bool as the column's own flag.
         self._many(
-            """INSERT INTO assignments (task, unit, via, lead, vague, manual, position, status, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            f"""INSERT INTO assignments (task, unit, via, lead, vague, manual, position, status, updated_at)
+               VALUES ({self.sql.marks(9)})""",
             [(task_pk, row["unit"], row["via"], bool(row["lead"]), bool(row["vague"]), bool(row["manual"]),
               row["position"], row["status"], row["updated_at"]) for row in rows],
         )
@@ -822,9 +944,9 @@ class SQLStore(abc.ABC, Generic[_Where]):
         """Give tasks from before assignments theirs, each with the task's status and time: the
         status one unit set then stands for all. Not a change anyone made, so no event."""
         self._many(
-            """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
-               SELECT t.pk, :unit, :via, :lead, :vague, :position, t.status, t.updated_at
-               FROM tasks t WHERE t.plan = :plan AND t.id = :id""",
+            f"""INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
+               SELECT t.pk, {self.sql('unit')}, {self.sql('via')}, {self.sql('lead')}, {self.sql('vague')}, {self.sql('position')}, t.status, t.updated_at
+               FROM tasks t WHERE t.plan = {self.sql('plan')} AND t.id = {self.sql('id')}""",
             [
                 {"plan": plan, "id": task_id, "unit": a.unit, "via": a.via, "lead": bool(a.lead),
                  "vague": bool(a.vague), "position": position}
@@ -834,7 +956,7 @@ class SQLStore(abc.ABC, Generic[_Where]):
 
     def _task_assignments(self, plan: str, task_id: int) -> tuple[int, str, dict[str, common.State]] | None:
         """A task's key, stored status and assignments by unit, for a change of its units; None if absent."""
-        row = self._one("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id))
+        row = self._one(f"SELECT pk, status FROM tasks WHERE plan = {self.sql.p} AND id = {self.sql.p}", (plan, task_id))
         if row is None:
             return None
         task_pk, status = row
@@ -852,7 +974,7 @@ class SQLStore(abc.ABC, Generic[_Where]):
         taken = [a.unit for a in assignments if a.unit in have]
         if taken:
             raise AlreadyAssigned(task_id, taken)
-        row = self._one("SELECT coalesce(max(position), -1) + 1 FROM assignments WHERE task = ?", (task_pk,))
+        row = self._one(f"SELECT coalesce(max(position), -1) + 1 FROM assignments WHERE task = {self.sql.p}", (task_pk,))
         assert row is not None
         rows = common.new_assignment_rows(assignments, start=row[0], at=at)
         self._insert_assignment_rows(task_pk, rows)
@@ -876,21 +998,21 @@ class SQLStore(abc.ABC, Generic[_Where]):
             raise LastAssignment(task_id)
         noted = [
             unit for (unit,) in self._all(
-                """SELECT a.unit FROM assignments a WHERE a.task = ? AND a.unit IN (SELECT value FROM json_each(?))
+                f"""SELECT a.unit FROM assignments a WHERE a.task = {self.sql.p} AND a.unit {self.sql.among}
                    AND EXISTS (SELECT 1 FROM notes n WHERE n.assignment = a.pk AND n.retracted_at IS NULL)
                    ORDER BY a.position""",
-                (task_pk, self._list(units)),
+                (task_pk, self.sql.list_value(units)),
             )
         ]
         if noted:
             raise AssignmentHasNotes(task_id, noted)
         rows: list[common.AssignmentRow] = [
             {"unit": unit, "via": via, "lead": int(lead), "vague": int(vague), "manual": int(manual),
-             "position": position, "status": status, "updated_at": self._stamp(updated_at)}
+             "position": position, "status": status, "updated_at": self.sql.stamp(updated_at)}
             for unit, via, lead, vague, manual, position, status, updated_at in self._all(
                 f"""SELECT {', '.join(common.ASSIGNMENT_ROW_COLUMNS)} FROM assignments
-                    WHERE task = ? AND unit IN (SELECT value FROM json_each(?)) ORDER BY position""",
-                (task_pk, self._list(units)),
+                    WHERE task = {self.sql.p} AND unit {self.sql.among} ORDER BY position""",
+                (task_pk, self.sql.list_value(units)),
             )
         ]
         self._drop_assignments([have[unit][0] for unit in units])
@@ -901,14 +1023,14 @@ class SQLStore(abc.ABC, Generic[_Where]):
         after_rows: list[common.AssignmentRow] | None = None, before_rows: list[common.AssignmentRow] | None = None,
     ) -> Event:
         self._touch(task_pk, at)
-        row = self._one("SELECT status FROM tasks WHERE pk = ?", (task_pk,))
+        row = self._one(f"SELECT status FROM tasks WHERE pk = {self.sql.p}", (task_pk,))
         assert row is not None
         event_id = self._record(
             at=at, by=by, action=action, plan=plan, task=task_id,
             before={"status": before} | ({"assignments": before_rows} if before_rows else {}),
             after={"status": row[0]} | ({"assignments": after_rows} if after_rows else {}),
         )
-        (event,) = self._events_where(["e.id = :id"], {"id": event_id})
+        (event,) = self._events_where([f"e.id = {self.sql('id')}"], {"id": event_id})
         return event
 
 
@@ -922,10 +1044,19 @@ def like_pattern(text: str) -> str:
 
 _CLOSED = f"({', '.join(repr(status.value) for status in CLOSED_STATUSES)})"
 _OPEN = f"t.status NOT IN {_CLOSED}"
-_OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {_OPEN})"
-# An assignment's own: overdue when the task's due date has passed and the unit is not done.
 A_OPEN = f"a.status NOT IN {_CLOSED}"
-A_OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {A_OPEN})"
+
+
+def overdue(sql: Dialect) -> str:
+    """The task `t` is overdue on the named parameter `today`."""
+    return f"(t.due IS NOT NULL AND t.due < {sql('today')} AND {_OPEN})"
+
+
+def a_overdue(sql: Dialect) -> str:
+    """An assignment's own: overdue when the task's due date has passed and the unit is not done."""
+    return f"(t.due IS NOT NULL AND t.due < {sql('today')} AND {A_OPEN})"
+
+
 # Matches the partial index notes_counted (migration 4), which holds only counted notes.
 _PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
                WHERE n.task = t.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
@@ -935,12 +1066,23 @@ _A_PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
 # Through the (task, unit) index of the UNIQUE constraint: a few rows per task.
 _UNITS_DONE = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.status = 'done')"
 _UNITS_TOTAL = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.status <> 'cancelled')"
-TASK_COLUMNS = f"""
+
+
+@functools.cache
+def task_columns(sql: Dialect) -> str:
+    """A task's columns as `_tasks_from_rows` reads them."""
+    return f"""
     t.pk, t.plan, t.id, t.group_name, t.content, t.deadline, t.start, t.due,
-    t.status, t.updated_at, {_OVERDUE}, {_PROGRESS}, {_UNITS_DONE}, {_UNITS_TOTAL}
+    t.status, t.updated_at, {overdue(sql)}, {_PROGRESS}, {_UNITS_DONE}, {_UNITS_TOTAL}
 """
-# One unit's assignment beside its task's columns (a listing filtered by one unit).
-ASSIGNMENT_COLUMNS = f"a.unit, a.via, a.lead, a.status, {A_OVERDUE}, a.updated_at, a.vague, {_A_PROGRESS}"
+
+
+@functools.cache
+def assignment_columns(sql: Dialect) -> str:
+    """One unit's assignment beside its task's columns (a listing filtered by one unit)."""
+    return f"a.unit, a.via, a.lead, a.status, {a_overdue(sql)}, a.updated_at, a.vague, {_A_PROGRESS}"
+
+
 EVENT_COLUMNS = """
     e.id, e.at, e."by", e.action, e.plan, e.task, e.before, e.after, e.undoes,
     (SELECT u.id FROM events u WHERE u.undoes = e.id),

@@ -15,24 +15,22 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from ..errors import StoreError
-from ..models import Commit, Event, Plan, Status, Task, derived_status
+from ..models import Commit, Status, derived_status
 from . import (
     BUSY_TIMEOUT_SECONDS,
     NotADatabase,
     NotALedger,
-    NotNewest,
-    UnitCounts,
     UnitFile,
     base,
-    common,
     migrations,
 )
+from .dialect import SQLITE
 from .migrations import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -136,16 +134,10 @@ class _Header(NamedTuple):
 
 
 # The default plan is the newest year; among plans of one year, the latest created.
-_PLAN_ORDER = "p.year DESC, p.created_at DESC, p.name"
-
-
 class SQLiteStore(base.SQLStore[Path]):
     """SQLite storage for plans, tasks, units and notes."""
 
-    _LIKE = "LIKE"
-    _IMPORT_WROTE_TASK = """(
-        EXISTS (SELECT 1 FROM json_each(e.before, '$.tasks') WHERE key = :task_key)
-        OR EXISTS (SELECT 1 FROM json_each(e.after, '$.tasks') WHERE key = :task_key))"""
+    sql = SQLITE
 
     def __init__(self, path: Path, conn: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_SECONDS):
         self.path = path
@@ -326,6 +318,14 @@ class SQLiteStore(base.SQLStore[Path]):
         with self._errors(), self.transaction():
             return work()
 
+    @contextlib.contextmanager
+    def _read_snapshot(self) -> Iterator[None]:
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
     def _all(self, sql: str, params: base.Params = ()) -> list[_Row]:
         return self.conn.execute(sql, params).fetchall()
 
@@ -335,210 +335,10 @@ class SQLiteStore(base.SQLStore[Path]):
     def _many(self, sql: str, rows: Iterable[base.Params]) -> None:
         self.conn.executemany(sql, rows)
 
-    @staticmethod
-    def _list(values: Iterable[object]) -> object:
-        return json.dumps(list(values), ensure_ascii=False)
-
-    @staticmethod
-    def _date(day: date) -> object:
-        return day.isoformat()
-
-    @staticmethod
-    def _start_of(day: date) -> object:
-        # Timestamps are ISO 8601 in one time zone, so text order is time order.
-        return day.isoformat()
-
-    @staticmethod
-    def _stamp(value: Any) -> str:
-        # Stored as the text shown (dates.timestamp).
-        text: str = value
-        return text
-
-    @staticmethod
-    def _day(value: Any) -> date | None:
-        return date.fromisoformat(value) if value else None
-
-    @staticmethod
-    def _day_text(value: Any) -> str | None:
-        text: str | None = value
-        return text
-
-    @staticmethod
-    def _json(value: Any) -> dict[str, Any] | None:
-        return common.load(value)
-
-    def _insert_events(self, rows: Sequence[common.EventRow]) -> None:
-        self.conn.executemany(
-            """INSERT INTO events (at, by, action, plan, task, before, after, key)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            rows,
-        )
-
-    @_db_errors
-    def adopt_history(self) -> None:
-        """Count every event in the ledger as committed by this process: it created the ledger
-        in another connection, beside this file, before linking it into place."""
-        written = self._events_since(0)
-        if written is not None:
-            self.commits.append(written)
-
-    def _events_since(self, last_before: int) -> Commit | None:
-        first, last, count, first_note, last_note = self.conn.execute(
-            """SELECT min(id), max(id), count(*),
-                      min(CASE WHEN action IN ('note', 'status') THEN json_extract(after, '$.note') END),
-                      max(CASE WHEN action IN ('note', 'status') THEN json_extract(after, '$.note') END)
-               FROM events WHERE id > ?""",
-            (last_before,),
-        ).fetchone()
-        return Commit(first, last, count, first_note, last_note) if count else None
-
-    # -- plans ------------------------------------------------------------------
-
-    @_db_errors
-    def plans(self) -> list[Plan]:
-        """Every plan with its task count, newest year first."""
-        return self._plans()
-
-    @_db_errors
-    def plan(self, name: str | None = None, *, year: int | None = None) -> Plan | None:
-        """One plan by name, else the newest of `year`, else the newest; counts only that plan's
-        tasks, so resolving the plan costs the same with 160 plans as with one."""
-        params: dict[str, str | int]
-        if name is not None:
-            where, params = "WHERE p.name = :name", {"name": name}
-        elif year is not None:
-            where, params = "WHERE p.year = :year", {"year": year}
-        else:
-            where, params = "", {}
-        found = self._plans(where, params, limit=1)
-        return found[0] if found else None
-
-    @_db_errors
-    def plan_names(self) -> list[str]:
-        return [row[0] for row in self.conn.execute(f"SELECT p.name FROM plans p ORDER BY {_PLAN_ORDER}")]
-
-    def _plans(self, where: str = "", params: dict[str, str | int] | None = None, *, limit: int | None = None) -> list[Plan]:
-        rows = self.conn.execute(
-            f"""
-            SELECT p.name, p.year, p.source, p.imported_at,
-                   (SELECT count(*) FROM tasks t WHERE t.plan = p.name)
-            FROM plans p {where}
-            ORDER BY {_PLAN_ORDER} {f"LIMIT {int(limit)}" if limit else ""}
-            """,
-            params or {},
-        ).fetchall()
-        return [
-            Plan(name=name, year=year, tasks=count, imported_at=imported_at, source=source)
-            for name, year, source, imported_at, count in rows
-        ]
-
-    @_db_errors
-    def unit_names(self) -> list[str]:
-        return [row[0] for row in self.conn.execute("SELECT name FROM units ORDER BY name")]
-
     def unit_file(self) -> UnitFile | None:
         """None: a file's ledger keeps no unit file inside; the office's is the units.csv beside
         it (usecases/session.py)."""
         return None
-
-    @_db_errors
-    def unit_counts(self, plan: str, *, today: date) -> dict[str, UnitCounts]:
-        """Per unit with assignments in the plan: the one count `units`, `summary --by unit` and
-        the report's per-unit table all show (docs/json.md defines each figure)."""
-        rows = self.conn.execute(
-            f"""
-            SELECT a.unit, count(*), sum(a.lead), sum(a.status = 'done'), sum(a.status = 'cancelled'),
-                   sum({base.A_OVERDUE})
-            FROM tasks t JOIN assignments a ON a.task = t.pk
-            WHERE t.plan = :plan
-            GROUP BY a.unit
-            """,
-            {"plan": plan, "today": today.isoformat()},
-        )
-        return {unit: UnitCounts(*counts) for unit, *counts in rows}
-
-    # -- tasks ------------------------------------------------------------------
-
-    @_db_errors
-    def tasks_with_notes(
-        self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
-    ) -> list[Task]:
-        """Every task of a plan (or only those numbered `ids`) by id, each with all its notes
-        (oldest first) and, unless told not to, its assignments, for exports and reports.
-        (A report shows no assignment: on a city plan reading them was most of its time.)
-
-        A few queries in one read transaction, so tasks, units, assignments and notes
-        come from the same snapshot even while someone else is writing.
-        """
-        where, params = "t.plan = :plan", {"plan": plan, "today": today.isoformat()}
-        if ids is not None:
-            # One unit's report: its tasks only, not the notes and assignments of the whole plan.
-            where += " AND t.id IN (SELECT value FROM json_each(:ids))"
-            params["ids"] = json.dumps(list(ids))
-        self.conn.execute("BEGIN")
-        try:
-            rows = self.conn.execute(
-                f"SELECT {base.TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id", params
-            ).fetchall()
-            return self._tasks_from_rows(rows, with_notes=True, with_assignments=with_assignments, today=today)
-        finally:
-            self.conn.execute("COMMIT")
-
-    # -- writes -----------------------------------------------------------------
-
-    # -- history ----------------------------------------------------------------
-
-    def _record(
-        self, *, at: str, by: str, action: str, plan: str, task: int | None = None,
-        before: Mapping[str, object] | None = None, after: Mapping[str, object] | None = None,
-        undoes: int | None = None,
-    ) -> int:
-        """Append one event; always called inside the transaction that made the change."""
-        event_id = self.conn.execute(
-            """INSERT INTO events (at, by, action, plan, task, before, after, undoes)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (at, by, action, plan, task, common.dump(before), common.dump(after), undoes),
-        ).lastrowid
-        # An INSERT always sets it; None is only for statements that insert nothing.
-        assert event_id is not None
-        return event_id
-
-    @_db_errors
-    def last_undoable(self, plan: str | None = None) -> Event | None:
-        """The newest change that no undo has reverted yet (undos themselves are not undone),
-        of one plan or of the whole ledger."""
-        return self._last_undoable(plan)
-
-    def _last_undoable(self, plan: str | None) -> Event | None:
-        where, params = list(base.UNDOABLE), {}
-        if plan is not None:
-            where.append("e.plan = :plan")
-            params["plan"] = plan
-        found = self._events_where(where, params, tail="ORDER BY e.id DESC LIMIT 1")
-        return found[0] if found else None
-
-    @_db_errors
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event:
-        """Revert event `event_id`, which must still be the newest undoable change (of `plan`).
-
-        The revert and its own undo event are one transaction. Because changes are
-        undone newest first, the ledger holds exactly what the event wrote; a
-        mismatch means the database was edited behind gongkai's back. A change only
-        ever touches its own plan's tasks, so the newest of one plan can be undone
-        while other plans have newer changes.
-        """
-        with self.transaction():
-            found = self._last_undoable(plan)
-            if found is None or found.id != event_id:
-                raise NotNewest(event_id)
-            target = found
-            self._revert(target, at=at, by=by)
-            undo_id = self._record(
-                at=at, by=by, action="undo", plan=target.plan, task=target.task,
-                before=target.after, after=target.before, undoes=target.id,
-            )
-            (event,) = self._events_where(["e.id = :id"], {"id": undo_id})
-        return event
 
     # -- maintenance ------------------------------------------------------------
 
