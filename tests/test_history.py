@@ -15,7 +15,7 @@ from conftest import write_csv
 from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger
 from gongkai_cli.models import Status
-from gongkai_cli.store.migrations import MIGRATIONS
+from gongkai_cli.store.migrations import SQLITE_MIGRATIONS as MIGRATIONS
 from postgres import is_server, query
 from processes import without_notice
 
@@ -269,7 +269,7 @@ def test_nothing_to_undo_is_not_found(db_path: Path):
 def test_upgrading_an_old_database_turns_its_notes_into_history(tmp_path: Path):
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
-    MIGRATIONS[0](conn)
+    MIGRATIONS[0].sqlite(conn)
     conn.executescript(
         """
         PRAGMA user_version = 1;

@@ -20,7 +20,7 @@ Imported only for a server URL: psycopg is an optional extra (`gongkai[postgres]
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
@@ -35,6 +35,7 @@ from . import (
     ServerURL,
     UnitFile,
     base,
+    migrations,
     postgres_schema,
     transfer,
 )
@@ -195,8 +196,8 @@ class PostgresStore(base.SQLStore[ServerURL]):
     ) -> None:
         with self._errors():
             if postgres_schema.exists(self.conn):
-                self._refuse_newer(postgres_schema.applied(self.conn))
-                if not upgrade or not postgres_schema.missing(postgres_schema.applied(self.conn)):
+                self._refuse_newer()
+                if not upgrade or not migrations.missing(migrations.PostgresBook(self.conn)):
                     return
             elif not create:
                 raise StoreError(f"数据库“{self.url}”中没有 gongkai 台账（没有 {postgres_schema.SCHEMA} 模式）。")
@@ -208,9 +209,9 @@ class PostgresStore(base.SQLStore[ServerURL]):
                 with self.conn.transaction():
                     new = not postgres_schema.exists(self.conn)
                     if not new:
-                        self._refuse_newer(postgres_schema.applied(self.conn))
+                        self._refuse_newer()
                         self._refuse_upgrade_by_other()
-                    applied = postgres_schema.apply(self.conn)
+                    applied = migrations.apply(migrations.PostgresBook(self.conn))
                     if new and on_create is not None:
                         on_create(self)
                     elif applied and not new and on_upgrade is not None:
@@ -223,16 +224,15 @@ class PostgresStore(base.SQLStore[ServerURL]):
     def _refuse_upgrade_by_other(self) -> None:
         # Only the tables' owner may change them: a unit's or the office's login that meets a
         # ledger the release has new migrations for says who must open it first.
-        names = [postgres_schema.name_of(migration)
-                 for migration in postgres_schema.missing(postgres_schema.applied(self.conn))]
+        names = [migration.name for migration in migrations.missing(migrations.PostgresBook(self.conn))]
         if names and not postgres_schema.owned(self.conn):
             raise StoreError(
                 f"数据库“{self.url}”的台账需要升级（{'、'.join(names)}），只有表的所有者能升级："
                 "请所有者先用本程序运行一次任意命令，例如 gongkai plans。"
             )
 
-    def _refuse_newer(self, names: Sequence[str]) -> None:
-        if newer := postgres_schema.unknown(names):
+    def _refuse_newer(self) -> None:
+        if newer := migrations.unknown(migrations.PostgresBook(self.conn)):
             raise StoreError(
                 f"数据库“{self.url}”由更新版本的 gongkai 升级过（{'、'.join(newer)}），请先升级 gongkai 再使用。"
             )
@@ -332,9 +332,9 @@ class PostgresStore(base.SQLStore[ServerURL]):
         with self._errors():
             self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             try:
-                if missing := postgres_schema.missing(postgres_schema.applied(self.conn)):
+                if missing := migrations.missing(migrations.PostgresBook(self.conn)):
                     raise StoreError(
-                        f"数据库“{self.url}”需要先升级（缺少 {postgres_schema.name_of(missing[0])}）才能复制："
+                        f"数据库“{self.url}”需要先升级（缺少 {missing[0].name}）才能复制："
                         "请先用本程序运行一次任意命令，例如 gongkai plans。"
                     )
                 counts = self._counts()
@@ -469,8 +469,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         from . import postgres_roles
 
         with self._errors():
-            found = [f"缺少结构迁移 {postgres_schema.name_of(migration)}"
-                     for migration in postgres_schema.missing(postgres_schema.applied(self.conn))]
+            found = [f"缺少结构迁移 {migration.name}" for migration in migrations.missing(migrations.PostgresBook(self.conn))]
             enabled = {name for (name,) in self.conn.execute(
                 """SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('events') AND tgenabled <> 'D'"""
             )}

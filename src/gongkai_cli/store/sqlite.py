@@ -190,7 +190,7 @@ class SQLiteStore(base.SQLStore[Path]):
 
     def _up_to_date(self, header: _Header) -> bool:
         # The names are read only when the version says current: that is the one extra query an open pays.
-        return header.current and not migrations.missing(self.conn, header.version)
+        return header.current and not migrations.missing(migrations.SQLiteBook(self.conn, header.version))
 
     def _switch_to_wal(self) -> None:
         """Put the ledger in WAL mode, waiting for other processes as long as a write would.
@@ -262,9 +262,9 @@ class SQLiteStore(base.SQLStore[Path]):
             self._recognise(header, create=create)
             if self._up_to_date(header):
                 return
-            applied = migrations.apply(
+            applied = migrations.apply(migrations.SQLiteBook(
                 self.conn, header.version, at=datetime.now(timezone.utc).isoformat(timespec="seconds")
-            )
+            ))
             # Ledgers from before the application id get it with their next upgrade.
             self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             if header.empty:
@@ -369,9 +369,10 @@ class SQLiteStore(base.SQLStore[Path]):
 
         try:
             self.conn.execute("BEGIN")
-            if missing := migrations.missing(self.conn, self.conn.execute("PRAGMA user_version").fetchone()[0]):
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if missing := migrations.missing(migrations.SQLiteBook(self.conn, version)):
                 raise StoreError(
-                    f"数据库“{self.path}”需要先升级（缺少 {migrations.name_of(missing[0])}）才能复制："
+                    f"数据库“{self.path}”需要先升级（缺少 {missing[0].name}）才能复制："
                     "请先用本程序运行一次任意命令，例如 gongkai plans。"
                 )
             counts = self._counts()
