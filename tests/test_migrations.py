@@ -44,8 +44,8 @@ def build_schema2(path: Path, *, notes: int, tasks: int, plans: int = 2, seed: i
     """A database as gongkai left it at schema version 2: plans, tasks, notes with counts."""
     rng = random.Random(seed)
     conn = sqlite3.connect(path, isolation_level=None)
-    MIGRATIONS[0].sqlite(conn)
-    MIGRATIONS[1].sqlite(conn)
+    MIGRATIONS[0].body("sqlite")(conn)
+    MIGRATIONS[1].body("sqlite")(conn)
     conn.execute("BEGIN")
     for index in range(plans):
         conn.execute("INSERT INTO plans VALUES (?, ?, 't.csv', 'x', 'x')", (f"{2023 + index}", 2023 + index))
@@ -79,7 +79,7 @@ def apply_old_migration3(path: Path) -> None:
                 sql = OLD_M003_NOTES_TO_EVENTS
             return conn.execute(sql, *args)
 
-    MIGRATIONS[2].sqlite(ShippedSQL())
+    MIGRATIONS[2].body("sqlite")(ShippedSQL())
     conn.execute("PRAGMA user_version = 3")
     conn.execute("COMMIT")
     conn.close()
@@ -131,7 +131,7 @@ def test_migration3_does_work_linear_in_the_notes(tmp_path: Path):
 
         conn.set_progress_handler(tick, 100)
         conn.execute("BEGIN")
-        MIGRATIONS[2].sqlite(conn)
+        MIGRATIONS[2].body("sqlite")(conn)
         conn.execute("COMMIT")
         conn.close()
         steps.append(count[0])

@@ -1,8 +1,9 @@
 """Every migration of either backend, each named once, and the one runner that applies them.
 
-A migration is a row of `MIGRATIONS`: its name, and its body for a SQLite ledger
-(store/sqlite_schema.py) and for a server's (store/postgres_schema.py) side by side. A new
-migration gives both. The shipped ones kept the names the two backends' separate lists gave
+A migration is a row of `MIGRATIONS`: its name, and which backends it has a body for. The
+bodies are the functions of that name in store/sqlite_schema.py and store/postgres_schema.py,
+found when a ledger is upgraded, so that a command on one backend never loads the other's
+schema. A new migration gives both. The shipped ones kept the names the two backends' separate lists gave
 them, and a body is None on the backend whose ledgers never had it: the server's schema
 began as the SQLite ledger's after m007_assignments (m001_ledger), so nothing is recorded
 there under SQLite's first seven names, nor on a SQLite ledger under the server's own.
@@ -19,47 +20,47 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
-
-from . import postgres_schema, sqlite_schema
-
-if TYPE_CHECKING:
-    import sqlite3
-
-    import psycopg
+from typing import Any, ClassVar, Literal, NamedTuple
 
 Backend = Literal["sqlite", "postgres"]
 
 
 class Migration(NamedTuple):
     name: str
-    sqlite: Callable[[sqlite3.Connection], None] | None
-    postgres: Callable[[psycopg.Connection[tuple[object, ...]]], None] | None
+    sqlite: bool = False  # a SQLite ledger gets it: store/sqlite_schema.py has its body
+    postgres: bool = False  # a server's ledger gets it: store/postgres_schema.py has its body
 
-    def body(self, backend: Backend) -> Callable[[Any], None] | None:
+    def on(self, backend: Backend) -> bool:
         return self.sqlite if backend == "sqlite" else self.postgres
+
+    def body(self, backend: Backend) -> Callable[[Any], None]:
+        """The function that applies it to a ledger of `backend`, given that ledger's connection."""
+        from importlib import import_module
+
+        body: Callable[[Any], None] = getattr(import_module(f"{__package__}.{backend}_schema"), self.name)
+        return body
 
 
 # Append only: a migration that has shipped is never edited, renamed or reordered.
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration("m001_initial", sqlite_schema.m001_initial, None),
-    Migration("m002_note_counts", sqlite_schema.m002_note_counts, None),
-    Migration("m003_history", sqlite_schema.m003_history, None),
-    Migration("m004_counted_notes_index", sqlite_schema.m004_counted_notes_index, None),
-    Migration("m005_event_keys", sqlite_schema.m005_event_keys, None),
-    Migration("m006_drop_task_units_text", sqlite_schema.m006_drop_task_units_text, None),
-    Migration("m007_assignments", sqlite_schema.m007_assignments, None),
-    Migration("m001_ledger", None, postgres_schema.m001_ledger),
-    Migration("m002_events_append_only", None, postgres_schema.m002_events_append_only),
-    Migration("m003_indexes", None, postgres_schema.m003_indexes),
-    Migration("m004_jsonb_payloads", None, postgres_schema.m004_jsonb_payloads),
-    Migration("m005_unit_file", None, postgres_schema.m005_unit_file),
+    Migration("m001_initial", sqlite=True),
+    Migration("m002_note_counts", sqlite=True),
+    Migration("m003_history", sqlite=True),
+    Migration("m004_counted_notes_index", sqlite=True),
+    Migration("m005_event_keys", sqlite=True),
+    Migration("m006_drop_task_units_text", sqlite=True),
+    Migration("m007_assignments", sqlite=True),
+    Migration("m001_ledger", postgres=True),
+    Migration("m002_events_append_only", postgres=True),
+    Migration("m003_indexes", postgres=True),
+    Migration("m004_jsonb_payloads", postgres=True),
+    Migration("m005_unit_file", postgres=True),
 )
 
 
 def of(backend: Backend) -> list[Migration]:
     """A backend's migrations, in the order its ledgers get them."""
-    return [migration for migration in MIGRATIONS if migration.body(backend) is not None]
+    return [migration for migration in MIGRATIONS if migration.on(backend)]
 
 
 SQLITE_MIGRATIONS = of("sqlite")
@@ -132,6 +133,8 @@ class PostgresBook(Book):
     backend = "postgres"
 
     def names(self) -> list[str]:
+        from . import postgres_schema
+
         if not postgres_schema.exists(self.conn):
             return []
         return [row[0] for row in self.conn.execute(
@@ -139,6 +142,8 @@ class PostgresBook(Book):
         ).fetchall() if isinstance(row[0], str)]
 
     def begin(self, had: Sequence[str]) -> None:
+        from . import postgres_schema
+
         schema = postgres_schema.SCHEMA
         self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         # The search path points at the schema until the caller's transaction ends.
@@ -174,9 +179,7 @@ def apply(book: Book, migrations: Sequence[Migration] | None = None) -> list[str
     todo = missing(book, migrations)
     book.begin([migration.name for migration in of(book.backend) if migration not in todo])
     for migration in todo:
-        body = migration.body(book.backend)
-        assert body is not None
-        body(book.conn)
+        migration.body(book.backend)(book.conn)
         book.record(migration.name)
     book.end()
     return [migration.name for migration in todo]

@@ -20,6 +20,7 @@ Imported only for a server URL: psycopg is an optional extra (`gongkai[postgres]
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from . import (
     transfer,
 )
 from .dialect import POSTGRES, stamp_text
+from .history import History
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -337,7 +339,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
                         f"数据库“{self.url}”需要先升级（缺少 {missing[0].name}）才能复制："
                         "请先用本程序运行一次任意命令，例如 gongkai plans。"
                     )
-                counts = self._counts()
+                counts = transfer.counts(self)
                 unit_file = self.unit_file()
             except BaseException:
                 with contextlib.suppress(psycopg.Error):
@@ -370,7 +372,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         The rows written per table, once they are counted to be the source's
         (transfer.CountsDiffer otherwise, and nothing is kept). `analyse`: gather the planner's
         statistics of what was loaded."""
-        transfer.refuse_content(self._counts())
+        transfer.refuse_content(transfer.counts(self))
         for table, columns in transfer.TABLES.items():
             quoted = ", ".join(f'"{column}"' for column in columns)
             with self.conn.cursor().copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
@@ -388,14 +390,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         # 0.19 s once analysed. Sampling every table took 1.2 s there, against a 33 s copy.
         if analyse:
             self.conn.execute(f"ANALYZE {', '.join(transfer.TABLES)}")
-        return transfer.verify(source.counts, self._counts())
-
-    def _counts(self) -> dict[str, int]:
-        counted = self.conn.execute(
-            "SELECT " + ", ".join(f"(SELECT count(*) FROM {table})" for table in transfer.TABLES)
-        ).fetchone()
-        assert counted is not None
-        return dict(zip(transfer.TABLES, counted, strict=True))
+        return transfer.verify(source.counts, transfer.counts(self))
 
     def copy_from_sqlite(self, source: Path) -> None:
         """Fill this empty ledger with everything of the SQLite ledger `source` (`load`): the
@@ -441,23 +436,9 @@ class PostgresStore(base.SQLStore[ServerURL]):
 
     # -- history ------------------------------------------------------------------
 
-    def last_undoable(self, plan: str | None = None, *, unit: str | None = None) -> Event | None:
-        """The newest change that no undo has reverted yet, of one plan or of the whole ledger;
-        with `unit`, the newest note or status change on that unit's assignments (what a unit
-        login may undo, store/postgres_roles.py)."""
-        if unit is None:
-            return super().last_undoable(plan)
-        with self._errors():
-            return self._newest_undoable(
-                plan, ["e.action IN ('note', 'status') AND note_unit((e.after ->> 'note')::bigint, e.plan, e.task) = %(unit)s"],
-                {"unit": unit},
-            )
-
-    @base.writes
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None, unit: str | None = None) -> Event:
-        """Revert event `event_id`, which must still be the newest undoable change (of `plan`,
-        of `unit`'s assignments), as `SQLStore.undo`."""
-        return self._undo_newest(event_id, self.last_undoable(plan, unit=unit), at=at, by=by)
+    @functools.cached_property
+    def history(self) -> PostgresHistory:
+        return PostgresHistory(self)
 
     # -- maintenance ----------------------------------------------------------------------
 
@@ -513,6 +494,28 @@ class PostgresStore(base.SQLStore[ServerURL]):
 
     def backup_contents(self) -> tuple[int, int, str | None]:
         _not_yet("备份和恢复")
+
+
+class PostgresHistory(History):
+    """A server ledger's history, where a unit's login may undo only its own notes."""
+
+    def last_undoable(self, plan: str | None = None, *, unit: str | None = None) -> Event | None:
+        """The newest change that no undo has reverted yet, of one plan or of the whole ledger;
+        with `unit`, the newest note or status change on that unit's assignments (what a unit
+        login may undo, store/postgres_roles.py)."""
+        if unit is None:
+            return super().last_undoable(plan)
+        with self.db._errors():
+            return self._newest_undoable(
+                plan, ["e.action IN ('note', 'status') AND note_unit((e.after ->> 'note')::bigint, e.plan, e.task) = %(unit)s"],
+                {"unit": unit},
+            )
+
+    @base.writes
+    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None, unit: str | None = None) -> Event:
+        """Revert event `event_id`, which must still be the newest undoable change (of `plan`,
+        of `unit`'s assignments), as `History.undo`."""
+        return self._undo_newest(event_id, self.last_undoable(plan, unit=unit), at=at, by=by)
 
 
 # -- query pieces -------------------------------------------------------------

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from ..errors import StoreError
-from ..models import Commit, Status, derived_status
+from ..models import Commit
 from . import (
     BUSY_TIMEOUT_SECONDS,
     NotADatabase,
@@ -174,7 +173,7 @@ class SQLiteStore(base.SQLStore[Path]):
         self._recognise(header, create=create)
         if not upgrade:
             return
-        if not self._writable():
+        if not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
             # A read needs neither WAL nor a migration, and attempting them would fail.
             if header.empty:
                 raise StoreError(f"“{self.path}”是空文件，当前用户无权在其中建立 gongkai 台账。")
@@ -249,9 +248,6 @@ class SQLiteStore(base.SQLStore[Path]):
             what = "空文件" if self.path.stat().st_size == 0 else "空的 SQLite 数据库"
             raise StoreError(f"“{self.path}”是一个{what}，不是 gongkai 台账。")
         raise StoreError(f"“{self.path}”不是 gongkai 台账（它是其他程序的 SQLite 数据库），gongkai 没有改动它。")
-
-    def _writable(self) -> bool:
-        return os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
 
     def _migrate(self, *, create: bool, on_create: Callable[[SQLiteStore], None] | None,
                  on_upgrade: Callable[[SQLiteStore, list[str]], None] | None = None) -> None:
@@ -375,7 +371,7 @@ class SQLiteStore(base.SQLStore[Path]):
                     f"数据库“{self.path}”需要先升级（缺少 {missing[0].name}）才能复制："
                     "请先用本程序运行一次任意命令，例如 gongkai plans。"
                 )
-            counts = self._counts()
+            counts = transfer.counts(self)
         except BaseException as err:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
@@ -407,18 +403,13 @@ class SQLiteStore(base.SQLStore[Path]):
         from . import transfer
 
         with self.transaction(history=False):
-            transfer.refuse_content(self._counts())
+            transfer.refuse_content(transfer.counts(self))
             for table, columns in transfer.TABLES.items():
                 quoted = ", ".join(f'"{column}"' for column in columns)
                 self.conn.executemany(
                     f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))})", source.rows(table)
                 )
-            return transfer.verify(source.counts, self._counts())
-
-    def _counts(self) -> dict[str, int]:
-        from . import transfer
-
-        return {table: self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in transfer.TABLES}
+            return transfer.verify(source.counts, transfer.counts(self))
 
     @classmethod
     def open_backup(cls, path: Path, timeout: float = BUSY_TIMEOUT_SECONDS) -> SQLiteStore:
@@ -524,95 +515,7 @@ class SQLiteStore(base.SQLStore[Path]):
 
     @_db_errors
     def content_problems(self) -> list[str]:
-        """What the other commands would trip on although SQLite's own checks pass.
+        """What the other commands would trip on although SQLite's own checks pass (store/sqlite_check.py)."""
+        from . import sqlite_check
 
-        Every value of every table is read as the bytes it holds and must be UTF-8
-        (sqlite3 fails the whole query on one that is not); statuses, dates, times and
-        history payloads must also be what the program parses them as. Values are never
-        quoted: a damaged one is exactly what must not reach a terminal.
-        """
-        found = []
-        tables = self.conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name"
-        ).fetchall()
-        for table, sql in tables:
-            columns = [row[1] for row in self.conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
-            values = ", ".join(f'CAST("{column}" AS BLOB)' for column in columns)
-            # A table without rowids is named by its row's position instead.
-            key = "NULL" if "WITHOUT ROWID" in sql.upper() else "rowid"
-            rows = self.conn.execute(f'SELECT {key}, {values} FROM "{table}" ORDER BY {key}')
-            for position, (stored_rowid, *raw) in enumerate(rows, start=1):
-                rowid = position if stored_rowid is None else stored_rowid
-                for column, data in zip(columns, raw, strict=True):
-                    if data is None:
-                        continue
-                    try:
-                        text = data.decode("utf-8")
-                    except UnicodeDecodeError:
-                        found.append(f"表 {table} 第 {rowid} 行的 {column} 列不是有效的 UTF-8 文字")
-                        continue
-                    check = _READABLE.get((table, column))
-                    if check is not None and not check[0](text):
-                        found.append(f"表 {table} 第 {rowid} 行的 {column} 列{check[1]}")
-        return found + self._derived_status_problems()
-
-    def _derived_status_problems(self) -> list[str]:
-        """Tasks whose stored status is not the one their assignments give (models.derived_status)."""
-        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'assignments'").fetchone():
-            return []
-        found = []
-        rows = self.conn.execute(
-            """SELECT t.rowid, t.status, json_group_array(a.status) FROM tasks t JOIN assignments a ON a.task = t.pk
-               GROUP BY t.pk ORDER BY t.rowid"""
-        )
-        for rowid, status, statuses in rows:
-            try:
-                expected = derived_status(Status(value) for value in json.loads(statuses))
-            except ValueError:
-                continue  # an unreadable status is reported above already
-            if status not in _STATUSES:
-                continue
-            if status != expected.value:
-                found.append(f"表 tasks 第 {rowid} 行的 status 列与其各单位（assignments）的状态不一致，应为 {expected.value}")
-        return found
-
-    # -- the 各单位进展 sheet coming back ----------------------------------------------
-
-def _parses(parse: Callable[[str], object]) -> Callable[[str], bool]:
-    def check(text: str) -> bool:
-        try:
-            parse(text)
-        except ValueError:
-            return False
-        return True
-
-    return check
-
-
-def _json_object(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
-
-
-_STATUSES = {status.value for status in Status}
-_STATUS = (_STATUSES.__contains__, "不是有效的状态")
-_DATE = (_parses(date.fromisoformat), "不是有效的日期")
-_TIME = (_parses(datetime.fromisoformat), "不是有效的时间")
-_PAYLOAD = (_json_object, "不是有效的 JSON 对象")
-# Columns whose text the program parses, beyond decoding it (keyed by table and column).
-_READABLE: dict[tuple[str, str], tuple[Callable[[str], bool], str]] = {
-    ("tasks", "status"): _STATUS,
-    ("tasks", "start"): _DATE,
-    ("tasks", "due"): _DATE,
-    ("tasks", "updated_at"): _TIME,
-    ("assignments", "status"): _STATUS,
-    ("assignments", "updated_at"): _TIME,
-    ("notes", "status"): _STATUS,
-    ("notes", "at"): _TIME,
-    ("events", "at"): _TIME,
-    ("events", "before"): _PAYLOAD,
-    ("events", "after"): _PAYLOAD,
-}
-
+        return sqlite_check.content_problems(self.conn)

@@ -77,7 +77,7 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
             team.require_own(ledger, entry.task_id, entry.unit, status=entry.status is not None)
         except NotPermitted as err:
             raise NotPermitted(f"“{source}”第 {line.line} 行：{err.message}整批未写入。") from None
-    known = ledger.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
+    known = ledger.store.tasks.existing_task_ids(plan.name, [entry.task_id for entry in entries])
     for line, entry in zip(lines, entries, strict=True):
         if entry.task_id not in known:
             raise NotFound(
@@ -85,7 +85,7 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
             )
     try:
         with _key_refusals():
-            written = ledger.store.add_notes(plan.name, entries, at=dates.timestamp())
+            written = ledger.store.notes.add_notes(plan.name, entries, at=dates.timestamp())
     except UsageError as err:
         # A unit refusal names a task: say which line asked for it.
         refused = getattr(err.__context__, "task_id", None)
@@ -158,7 +158,7 @@ def _write_note(
     plan = ledger.plan()
     author = ledger.author(by)
     with _key_refusals():
-        written = ledger.store.add_note(
+        written = ledger.store.notes.add_note(
             plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count, key=key,
             unit=unit, all_units=all_units,
         )

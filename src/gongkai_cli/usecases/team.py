@@ -101,8 +101,8 @@ def last_undoable(ledger: Session, plan: str | None) -> Event | None:
     """The change `undo` reverts now: the newest of all, or of a unit login's own assignments."""
     who = unit_login(ledger)
     if who is None:
-        return ledger.store.last_undoable(plan)
-    return _server(ledger).last_undoable(plan, unit=who.unit)
+        return ledger.store.history.last_undoable(plan)
+    return _server(ledger).history.last_undoable(plan, unit=who.unit)
 
 
 def require_undoable(ledger: Session, event: Event) -> None:
@@ -117,8 +117,8 @@ def require_undoable(ledger: Session, event: Event) -> None:
 def undo(ledger: Session, event_id: int, *, at: str, by: str, plan: str | None) -> Event:
     who = unit_login(ledger)
     if who is None:
-        return ledger.store.undo(event_id, at=at, by=by, plan=plan)
-    return _server(ledger).undo(event_id, at=at, by=by, plan=plan, unit=who.unit)
+        return ledger.store.history.undo(event_id, at=at, by=by, plan=plan)
+    return _server(ledger).history.undo(event_id, at=at, by=by, plan=plan, unit=who.unit)
 
 
 def recorder(ledger: Session) -> str | None:
@@ -192,7 +192,7 @@ def _known_unit(ledger: Session, typed: str) -> str:
     unit = ledger.directory.get(name)
     if unit is not None and unit.members:
         raise UsageError(f"“{typed}”是单位的集合，登录角色只能对应一个单位。未做任何更改。")
-    if ledger.directory.known(name) or name in ledger.store.unit_names():
+    if ledger.directory.known(name) or name in ledger.store.tasks.unit_names():
         return name
     import difflib
 
