@@ -378,7 +378,7 @@ def build(
                         pending, pending_notes = [], 0
         written += commit_notes(ledger, pending)
         plans = ledger.plans()
-        used_units = len(ledger.store.unit_names())
+        used_units = len(ledger.store.tasks.unit_names())
     return {
         "plans": len(plans),
         "tasks": sum(plan.tasks for plan in plans),
@@ -392,7 +392,7 @@ def commit_notes(ledger: Ledger, calls: list[tuple[str, str, list[NoteInput]]]) 
     """Many days' notes in one transaction; each day is its own add_notes call with its own time."""
     with ledger.store.transaction():
         for plan, at, entries in calls:
-            if ledger.store.add_notes(plan, entries, at=at) is None:
+            if ledger.store.notes.add_notes(plan, entries, at=at) is None:
                 raise RuntimeError(f"a note names a task missing from plan {plan}")
     return sum(len(entries) for _, _, entries in calls)
 

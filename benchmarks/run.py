@@ -442,7 +442,7 @@ def server_probes(ledger: Ledger) -> list[Probe]:
               lambda ledger: ledger.history(busiest.id), Ledger.plans),
         # Without --plan, `log` lists every plan's history: a million events, not a read to budget.
         Probe(f"log --plan {plan}", ("log", "--plan", plan), (),
-              lambda ledger: ledger.store.events(plan=plan), Ledger.plans),
+              lambda ledger: ledger.store.history.events(plan=plan), Ledger.plans),
         *(Probe(f"export --format {kind}", ("export", "--format", kind), (), Ledger.export_tasks, Ledger.plans,
                 output=()) for kind in ("json", "csv")),
     ]

@@ -23,7 +23,7 @@ def build(folder: Path) -> Path:
             plan_file = folder / f"p{number}.csv"
             plan_file.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
             opened.import_file(plan_file, plan=f"P{number}", year=2020 + number)
-            opened.store.add_notes(
+            opened.store.notes.add_notes(
                 f"P{number}", [NoteInput(i % TASKS + 1, f"进展{i}", "甲", None, 1 if i % 5 == 0 else None)
                                for i in range(500)],
                 at=f"{2020 + number}-05-01T09:00:00+08:00",

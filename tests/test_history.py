@@ -15,7 +15,7 @@ from conftest import write_csv
 from gongkai_cli.domain.statuses import Status
 from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger
-from gongkai_cli.store.migrations import MIGRATIONS
+from gongkai_cli.store.migrations import SQLITE_MIGRATIONS as MIGRATIONS
 from postgres import is_server, query
 from processes import without_notice
 
@@ -222,7 +222,7 @@ def test_a_change_undone_elsewhere_while_it_is_checked_asks_for_a_rerun(db_path:
     with Ledger.open(db_path, bootstrap=False) as ledger:
         ledger.import_file(write_csv(tmp_path / "tasks_2023.csv", HEADER + "1,组,内容,区财政局,全年\n"))
         imported = ledger.last_change()
-        read_event = ledger.store.event
+        read_event = ledger.store.history.event
 
         def read_then_undone_elsewhere(event_id: int):
             found = read_event(event_id)
@@ -230,7 +230,7 @@ def test_a_change_undone_elsewhere_while_it_is_checked_asks_for_a_rerun(db_path:
                 other.undo(other.last_change())
             return found
 
-        monkeypatch.setattr(ledger.store, "event", read_then_undone_elsewhere)
+        monkeypatch.setattr(ledger.store.history, "event", read_then_undone_elsewhere)
         with pytest.raises(StoreError, match="重新运行 gongkai undo") as info:
             ledger.change(imported.id)
     assert info.value.exit_code == 4
@@ -254,7 +254,7 @@ def test_undo_is_one_transaction(ledger: Ledger, db_path: Path, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(type(ledger.store), "_record", fail)
+    monkeypatch.setattr(type(ledger.store.history), "_record", fail)
     with pytest.raises(RuntimeError):
         ledger.undo(ledger.last_change())
     assert snapshot(db_path) == before
@@ -269,7 +269,7 @@ def test_nothing_to_undo_is_not_found(db_path: Path):
 def test_upgrading_an_old_database_turns_its_notes_into_history(tmp_path: Path):
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
-    MIGRATIONS[0](conn)
+    MIGRATIONS[0].body("sqlite")(conn)
     conn.executescript(
         """
         PRAGMA user_version = 1;

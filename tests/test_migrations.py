@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.store.migrations import MIGRATIONS
+from gongkai_cli.store.migrations import SQLITE_MIGRATIONS as MIGRATIONS
 from test_maintenance import rows
 
 pytestmark = pytest.mark.sqlite_only("SQLite schema versions written into files with sqlite3")
@@ -44,8 +44,8 @@ def build_schema2(path: Path, *, notes: int, tasks: int, plans: int = 2, seed: i
     """A database as gongkai left it at schema version 2: plans, tasks, notes with counts."""
     rng = random.Random(seed)
     conn = sqlite3.connect(path, isolation_level=None)
-    MIGRATIONS[0](conn)
-    MIGRATIONS[1](conn)
+    MIGRATIONS[0].body("sqlite")(conn)
+    MIGRATIONS[1].body("sqlite")(conn)
     conn.execute("BEGIN")
     for index in range(plans):
         conn.execute("INSERT INTO plans VALUES (?, ?, 't.csv', 'x', 'x')", (f"{2023 + index}", 2023 + index))
@@ -79,7 +79,7 @@ def apply_old_migration3(path: Path) -> None:
                 sql = OLD_M003_NOTES_TO_EVENTS
             return conn.execute(sql, *args)
 
-    MIGRATIONS[2](ShippedSQL())
+    MIGRATIONS[2].body("sqlite")(ShippedSQL())
     conn.execute("PRAGMA user_version = 3")
     conn.execute("COMMIT")
     conn.close()
@@ -131,7 +131,7 @@ def test_migration3_does_work_linear_in_the_notes(tmp_path: Path):
 
         conn.set_progress_handler(tick, 100)
         conn.execute("BEGIN")
-        MIGRATIONS[2](conn)
+        MIGRATIONS[2].body("sqlite")(conn)
         conn.execute("COMMIT")
         conn.close()
         steps.append(count[0])
@@ -164,7 +164,7 @@ def _applied(path: Path) -> list[str]:
 
 
 def test_a_schema5_ledger_upgrades_keeping_every_note_status_and_event(executable, tmp_path: Path):
-    from gongkai_cli.store.migrations import SCHEMA_VERSION, name_of
+    from gongkai_cli.store.migrations import SCHEMA_VERSION
 
     db = tmp_path / "old.db"
     db.write_bytes(SCHEMA5.read_bytes())
@@ -184,7 +184,7 @@ def test_a_schema5_ledger_upgrades_keeping_every_note_status_and_event(executabl
     assert result.returncode == 0, result.stderr
     assert [rows(db, sql) for sql in queries] == before
     assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
-    assert _applied(db) == [name_of(migration) for migration in MIGRATIONS]
+    assert _applied(db) == [migration.name for migration in MIGRATIONS]
     shown = subprocess.run([executable, "--db", str(db), "show", "40", "--format", "json"],
                            check=False, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
@@ -236,11 +236,11 @@ def test_a_ledger_missing_a_middle_migration_gets_it(tmp_path: Path):
 
 
 def test_an_unrecorded_ledger_counts_its_version_as_the_first_migrations(tmp_path: Path):
-    from gongkai_cli.store.migrations import missing, name_of
+    from gongkai_cli.store.migrations import SQLiteBook, missing
 
     conn = sqlite3.connect(SCHEMA5)
     try:
-        assert [name_of(migration) for migration in missing(conn, 5)] == [
+        assert [migration.name for migration in missing(SQLiteBook(conn, 5))] == [
             "m006_drop_task_units_text", "m007_assignments"]
     finally:
         conn.close()

@@ -21,7 +21,7 @@ import pytest
 
 from conftest import write_csv
 from gongkai_cli.settings import busy_timeout
-from gongkai_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from gongkai_cli.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS as MIGRATIONS
 from gongkai_cli.store.sqlite import _UNSTAMPED_VERSIONS, APPLICATION_ID
 from processes import cron_env
 
@@ -124,7 +124,7 @@ def _old_ledger(path: Path, version: int) -> None:
     """A ledger as an earlier release left it: no application id, rollback journal."""
     conn = sqlite3.connect(path, isolation_level=None)
     for migration in MIGRATIONS[:version]:
-        migration(conn)
+        migration.body("sqlite")(conn)
     conn.executescript(f"""
         PRAGMA user_version = {version};
         INSERT INTO plans VALUES ('2023', 2023, 'a.csv', '2023-01-01T09:00:00+08:00', '2023-01-01T09:00:00+08:00');

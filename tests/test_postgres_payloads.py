@@ -20,7 +20,7 @@ pytestmark = pytest.mark.postgres
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
-from gongkai_cli.store import postgres_roles, postgres_schema  # noqa: E402
+from gongkai_cli.store import migrations, postgres_roles  # noqa: E402
 from gongkai_cli.store.postgres import PostgresStore  # noqa: E402
 
 # Task ids out of numeric order, and units whose cell order is not their code point order
@@ -101,9 +101,9 @@ def test_a_ledger_from_before_jsonb_is_converted_in_place_and_shows_what_sqlite_
     ledger it came from does."""
     source = every_kind_of_event(gk, tmp_path, monkeypatch)
     # Every migration but m004: the later m005_unit_file too, since the copy below fills its table.
-    old = [migration for migration in postgres_schema.MIGRATIONS if migration.__name__ != "_m004_jsonb_payloads"]
+    old = [migration for migration in migrations.POSTGRES_MIGRATIONS if migration.name != "m004_jsonb_payloads"]
     with psycopg.connect(pg_url) as conn, conn.transaction():
-        postgres_schema.apply(conn, old)
+        migrations.apply(migrations.PostgresBook(conn), old)
     store = PostgresStore.open(ServerURL(pg_url), upgrade=False)
     try:
         store.copy_from_sqlite(source)

@@ -72,7 +72,7 @@ HOT: dict[str, Callable[[Ledger], object]] = {
     "report --unit": lambda ledger: ledger.report(unit="马陆镇"),
     "report (whole plan)": lambda ledger: ledger.report(),
     "log TASK": lambda ledger: ledger.history(6),
-    "log --plan": lambda ledger: ledger.store.events(plan="P1"),
+    "log --plan": lambda ledger: ledger.store.history.events(plan="P1"),
     "export": lambda ledger: ledger.export_tasks(),
 }
 

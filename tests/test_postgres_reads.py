@@ -98,19 +98,19 @@ def test_every_listing_query_answers_alike(both, today):
     sqlite, postgres = both
     for query in QUERIES:
         for plan in ("2023", "2024"):
-            assert postgres.tasks(plan, query, today=today) == sqlite.tasks(plan, query, today=today), query
+            assert postgres.tasks.tasks(plan, query, today=today) == sqlite.tasks.tasks(plan, query, today=today), query
 
 
 def test_plans_and_units_answer_alike(both):
     sqlite, postgres = both
-    assert postgres.plans() == sqlite.plans()
-    assert len(sqlite.plans()) == 2
+    assert postgres.plans.plans() == sqlite.plans.plans()
+    assert len(sqlite.plans.plans()) == 2
     for name, year in ((None, None), ("2023", None), ("2024", None), ("nope", None), (None, 2023), (None, 1999)):
-        assert postgres.plan(name, year=year) == sqlite.plan(name, year=year)
-    assert postgres.plan_names() == sqlite.plan_names()
-    assert postgres.unit_names() == sqlite.unit_names()
+        assert postgres.plans.plan(name, year=year) == sqlite.plans.plan(name, year=year)
+    assert postgres.plans.plan_names() == sqlite.plans.plan_names()
+    assert postgres.tasks.unit_names() == sqlite.tasks.unit_names()
     for today in (TODAY, LATER):
-        assert postgres.unit_counts("2023", today=today) == sqlite.unit_counts("2023", today=today)
+        assert postgres.tasks.unit_counts("2023", today=today) == sqlite.tasks.unit_counts("2023", today=today)
 
 
 def test_names_sort_as_on_sqlite_whatever_the_databases_collation(gk, db_path, tmp_path, pinyin_url):
@@ -119,10 +119,10 @@ def test_names_sort_as_on_sqlite_whatever_the_databases_collation(gk, db_path, t
     postgres = PostgresStore.open(ServerURL(pinyin_url))
     try:
         postgres.copy_from_sqlite(db_path)
-        names = sqlite.unit_names()
+        names = sqlite.tasks.unit_names()
         assert names != sorted(names, key=lambda name: name.encode("gb18030"))  # pinyin would differ
-        assert postgres.unit_names() == names
-        assert postgres.plans() == sqlite.plans()
+        assert postgres.tasks.unit_names() == names
+        assert postgres.plans.plans() == sqlite.plans.plans()
     finally:
         sqlite.close()
         postgres.close()
@@ -131,31 +131,31 @@ def test_names_sort_as_on_sqlite_whatever_the_databases_collation(gk, db_path, t
 def test_one_task_and_the_export_read_answer_alike(both):
     sqlite, postgres = both
     for task_id in (40, 62, 28, 60, 5, 999):
-        assert postgres.task("2023", task_id, today=TODAY) == sqlite.task("2023", task_id, today=TODAY)
-    shown = postgres.task("2023", 40, today=TODAY)
+        assert postgres.tasks.task("2023", task_id, today=TODAY) == sqlite.tasks.task("2023", task_id, today=TODAY)
+    shown = postgres.tasks.task("2023", 40, today=TODAY)
     assert shown is not None and len(shown.notes) == 3 and len(shown.assignments) > 1
-    assert postgres.tasks_with_notes("2023", today=LATER) == sqlite.tasks_with_notes("2023", today=LATER)
-    assert postgres.existing_task_ids("2023", [1, 40, 500]) == sqlite.existing_task_ids("2023", [1, 40, 500])
-    assert postgres.unassigned_tasks() == sqlite.unassigned_tasks()
+    assert postgres.tasks.tasks_with_notes("2023", today=LATER) == sqlite.tasks.tasks_with_notes("2023", today=LATER)
+    assert postgres.tasks.existing_task_ids("2023", [1, 40, 500]) == sqlite.tasks.existing_task_ids("2023", [1, 40, 500])
+    assert postgres.assignments.unassigned_tasks() == sqlite.assignments.unassigned_tasks()
     for units in ((), ("马陆镇", "区财政局")):
-        assert (postgres.open_assignments("2023", units=units, due_before=LATER, today=TODAY)
-                == sqlite.open_assignments("2023", units=units, due_before=LATER, today=TODAY))
+        assert (postgres.tasks.open_assignments("2023", units=units, due_before=LATER, today=TODAY)
+                == sqlite.tasks.open_assignments("2023", units=units, due_before=LATER, today=TODAY))
 
 
 def test_the_history_answers_alike(both):
     sqlite, postgres = both
-    everything = sqlite.events()
+    everything = sqlite.history.events()
     assert [event.action for event in everything][-3:] == ["note", "undo", "import"]
-    assert postgres.events() == everything
-    assert postgres.events(plan="2024") == sqlite.events(plan="2024")
-    assert postgres.events(plan="2023", task=40) == sqlite.events(plan="2023", task=40)
-    assert postgres.events(since=date(2023, 1, 1)) == sqlite.events(since=date(2023, 1, 1))
-    assert postgres.events(since=date(2999, 1, 1)) == []
+    assert postgres.history.events() == everything
+    assert postgres.history.events(plan="2024") == sqlite.history.events(plan="2024")
+    assert postgres.history.events(plan="2023", task=40) == sqlite.history.events(plan="2023", task=40)
+    assert postgres.history.events(since=date(2023, 1, 1)) == sqlite.history.events(since=date(2023, 1, 1))
+    assert postgres.history.events(since=date(2999, 1, 1)) == []
     for plan in (None, "2023", "2024"):
-        assert postgres.last_undoable(plan) == sqlite.last_undoable(plan)
+        assert postgres.history.last_undoable(plan) == sqlite.history.last_undoable(plan)
     for event in everything:
-        assert postgres.event(event.id) == event
-    assert postgres.event(10_000) is None
+        assert postgres.history.event(event.id) == event
+    assert postgres.history.event(10_000) is None
 
 
 def test_the_copy_continues_every_key_past_the_copied_ones(both, pg_url):
@@ -208,9 +208,9 @@ def test_a_refused_write_changes_nothing(both, executable, pg_url):
     import subprocess
 
     _, postgres = both
-    before = postgres.events()
+    before = postgres.history.events()
     result = subprocess.run([executable, "status", "40", "done"], capture_output=True, text=True, encoding="utf-8",
                             check=False, env={**os.environ, "GONGKAI_DB": pg_url}, timeout=60)
     assert result.returncode == 2
     assert result.stderr.startswith("错误：") and result.stderr.count("\n") == 1
-    assert postgres.events() == before
+    assert postgres.history.events() == before

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.postgres
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
-from gongkai_cli.store import postgres_schema  # noqa: E402  (needs psycopg's types only when type checking)
+from gongkai_cli.store import migrations  # noqa: E402  (needs psycopg's types only when type checking)
 from gongkai_cli.store.postgres import PostgresStore  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def test_a_fresh_database_gets_the_whole_schema(pg_url):
     store.close()
     assert len(created) == 1
     assert [name for name, _ in migrations_rows(pg_url)] == sorted(
-        postgres_schema.name_of(migration) for migration in postgres_schema.MIGRATIONS
+        migration.name for migration in migrations.POSTGRES_MIGRATIONS
     )
     tables = columns(pg_url)
     assert set(tables) == {"plans", "tasks", "units", "task_units", "assignments", "notes", "events", "migrations",
@@ -100,15 +100,15 @@ def test_reopening_changes_nothing(pg_url):
 
 def test_a_missing_middle_migration_is_applied(pg_url):
     """Two branches each adding one: a ledger that had the later one still gets the other."""
-    first, middle, *later = postgres_schema.MIGRATIONS
+    first, middle, *later = migrations.POSTGRES_MIGRATIONS
     with psycopg.connect(pg_url) as conn, conn.transaction():
-        postgres_schema.apply(conn, [first, *later])
+        migrations.apply(migrations.PostgresBook(conn), [first, *later])
     upgraded = []
     store = open_store(pg_url, on_upgrade=lambda store, applied: upgraded.append(applied))
     store.close()
-    assert upgraded == [[postgres_schema.name_of(middle)]]
+    assert upgraded == [[middle.name]]
     assert {name for name, _ in migrations_rows(pg_url)} == {
-        postgres_schema.name_of(migration) for migration in postgres_schema.MIGRATIONS
+        migration.name for migration in migrations.POSTGRES_MIGRATIONS
     }
     with psycopg.connect(pg_url) as conn:
         insert_event(conn)
@@ -117,11 +117,11 @@ def test_a_missing_middle_migration_is_applied(pg_url):
 
 
 def test_without_upgrade_an_older_ledger_is_left_as_it_is(pg_url):
-    first = postgres_schema.MIGRATIONS[0]
+    first = migrations.POSTGRES_MIGRATIONS[0]
     with psycopg.connect(pg_url) as conn, conn.transaction():
-        postgres_schema.apply(conn, [first])
+        migrations.apply(migrations.PostgresBook(conn), [first])
     open_store(pg_url, create=False, upgrade=False).close()
-    assert [name for name, _ in migrations_rows(pg_url)] == [postgres_schema.name_of(first)]
+    assert [name for name, _ in migrations_rows(pg_url)] == [first.name]
 
 
 def test_a_ledger_of_a_newer_release_is_refused(pg_url):
@@ -196,4 +196,4 @@ def test_processes_meeting_a_new_database_at_once_build_it_once(pg_url):
         thread.join(timeout=120)
     assert failures == []
     assert len(created) == 1
-    assert len(migrations_rows(pg_url)) == len(postgres_schema.MIGRATIONS)
+    assert len(migrations_rows(pg_url)) == len(migrations.POSTGRES_MIGRATIONS)

@@ -253,7 +253,7 @@ def test_a_deadlock_with_another_client_is_run_again_not_reported(pg_server: Ser
 
         def write() -> None:
             try:
-                outcome.append(store.add_note("2023", 40, at="2023-04-14T10:00:00+08:00", by="公开办", text="进展",
+                outcome.append(store.notes.add_note("2023", 40, at="2023-04-14T10:00:00+08:00", by="公开办", text="进展",
                                               status=None, unit="区经委"))
             except Exception as err:  # reported to the test, not lost in the thread
                 outcome.append(err)
@@ -284,7 +284,7 @@ def test_a_deadlock_with_another_client_is_run_again_not_reported(pg_server: Ser
         assert isinstance(result, tuple)
         note, _ = result
         assert note.text == "进展" and note.unit == "区经委"
-        assert [event.action for event in store.events()].count("note") == 1
+        assert [event.action for event in store.history.events()].count("note") == 1
         assert len(store.commits) == 1
         assert store.problems() == [] and store.content_problems() == []
     finally:
@@ -370,20 +370,20 @@ def test_expand_assignments_gives_a_task_without_any_its_units_with_the_task_sta
     assert subprocess.run([executable, "list"], env=env, capture_output=True, check=False).returncode == 0
     store = PostgresStore.open(ServerURL(pg_url))
     try:
-        planned = store.task("2023", 62, today=date(2023, 4, 14)).assignments
+        planned = store.tasks.task("2023", 62, today=date(2023, 4, 14)).assignments
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute("""DELETE FROM gongkai.assignments a USING gongkai.tasks t
                             WHERE a.task = t.pk AND t.plan = '2023' AND t.id = 62""")
             conn.execute("UPDATE gongkai.tasks SET status = 'doing' WHERE plan = '2023' AND id = 62")
-        ((plan, task_id, units),) = store.unassigned_tasks()
-        assert (plan, task_id, units) == ("2023", 62, store.task("2023", 62, today=date(2023, 4, 14)).units)
-        store.expand_assignments(
+        ((plan, task_id, units),) = store.assignments.unassigned_tasks()
+        assert (plan, task_id, units) == ("2023", 62, store.tasks.task("2023", 62, today=date(2023, 4, 14)).units)
+        store.assignments.expand_assignments(
             [("2023", 62, tuple(AssignmentInput(a.unit, a.via, a.lead, a.vague) for a in planned))],
             at="2023-04-14T10:00:00+08:00",
         )
-        expanded = store.task("2023", 62, today=date(2023, 4, 14)).assignments
+        expanded = store.tasks.task("2023", 62, today=date(2023, 4, 14)).assignments
         assert [(a.unit, a.via, a.lead) for a in expanded] == [(a.unit, a.via, a.lead) for a in planned]
         assert {a.status.value for a in expanded} == {"doing"}
-        assert store.unassigned_tasks() == [] and store.commits == [] and store.content_problems() == []
+        assert store.assignments.unassigned_tasks() == [] and store.commits == [] and store.content_problems() == []
     finally:
         store.close()

@@ -45,7 +45,7 @@ for i in range(count):
 _IMPORTER = r"""
 import sys
 from gongkai_cli.ledger import Ledger
-from gongkai_cli.store.sqlite import SQLiteStore as Store
+from gongkai_cli.store.plans import Plans as Store
 db, csv_file, plan = sys.argv[1], sys.argv[2], sys.argv[3]
 original = Store.import_plan
 def announced(self, *args, **kwargs):

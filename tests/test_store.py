@@ -37,7 +37,7 @@ def store(tmp_path: Path):
 
 
 def load(store: Store, tasks, name: str = "2023"):
-    return store.import_plan(name, year=2023, source="t.csv", at=AT, by="甲", tasks=tasks)
+    return store.plans.import_plan(name, year=2023, source="t.csv", at=AT, by="甲", tasks=tasks)
 
 
 def test_new_database_has_schema_version_wal_and_tables(store: Store):
@@ -88,13 +88,13 @@ def test_import_counts_added_updated_unchanged_and_kept(store: Store):
 
 def test_reimport_keeps_notes_and_statuses_and_replaces_units(store: Store):
     load(store, [task(1, units=("区财政局", "区审计局"))])
-    store.add_note("2023", 1, at=AT, by="甲", text="已启动", status=Status.DOING, all_units=True)
+    store.notes.add_note("2023", 1, at=AT, by="甲", text="已启动", status=Status.DOING, all_units=True)
     load(store, [task(1, content="改写后的内容", units=("区审计局",))])
-    (t,) = store.tasks("2023", TaskQuery(), today=TODAY)
+    (t,) = store.tasks.tasks("2023", TaskQuery(), today=TODAY)
     assert t.content == "改写后的内容"
     assert t.units == ("区审计局",)
     assert t.status is Status.DOING
-    shown = store.task("2023", 1, today=TODAY)
+    shown = store.tasks.task("2023", 1, today=TODAY)
     assert [n.text for n in shown.notes] == ["已启动"]
 
 
@@ -103,13 +103,13 @@ def test_failed_import_changes_nothing(store: Store):
     broken = [task(2), task(2)]  # duplicate id violates UNIQUE(plan, id) half-way through
     with pytest.raises(StoreError):
         load(store, broken, name="2024")
-    assert [p.name for p in store.plans()] == ["2023"]
+    assert [p.name for p in store.plans.plans()] == ["2023"]
     assert store.conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 1
 
 
 def test_units_keep_their_order_and_lead(store: Store):
     load(store, [task(1, units=("区政府办公室", "区财政局", "各街镇"))])
-    (t,) = store.tasks("2023", TaskQuery(), today=TODAY)
+    (t,) = store.tasks.tasks("2023", TaskQuery(), today=TODAY)
     assert t.units == ("区政府办公室", "区财政局", "各街镇")
     assert t.lead_unit == "区政府办公室"
 
@@ -120,7 +120,7 @@ def test_filters_combine_with_and(store: Store):
         task(2, content="财政审计整改", units=("区审计局",)),
         task(3, content="教育招生", units=("区财政局", "区教育局")),
     ])
-    ids = lambda q: [t.id for t in store.tasks("2023", q, today=TODAY)]  # noqa: E731
+    ids = lambda q: [t.id for t in store.tasks.tasks("2023", q, today=TODAY)]  # noqa: E731
     assert ids(TaskQuery(units=("区财政局",))) == [1, 3]
     assert ids(TaskQuery(units=("区财政局", "区审计局"))) == [1, 2, 3]
     assert ids(TaskQuery(units=("区财政局",), search="财政")) == [1]
@@ -129,8 +129,8 @@ def test_filters_combine_with_and(store: Store):
 
 def test_search_treats_like_wildcards_literally(store: Store):
     load(store, [task(1, content="完成率100%"), task(2, content="完成率100")])
-    assert [t.id for t in store.tasks("2023", TaskQuery(search="100%"), today=TODAY)] == [1]
-    assert store.tasks("2023", TaskQuery(search="_"), today=TODAY) == []
+    assert [t.id for t in store.tasks.tasks("2023", TaskQuery(search="100%"), today=TODAY)] == [1]
+    assert store.tasks.tasks("2023", TaskQuery(search="_"), today=TODAY) == []
 
 
 def test_overdue_is_past_due_and_not_closed(store: Store):
@@ -140,10 +140,10 @@ def test_overdue_is_past_due_and_not_closed(store: Store):
         task(3, due=date(2023, 4, 1)),
         task(4, due=None),
     ])
-    store.add_note("2023", 2, at=AT, by="甲", text="", status=Status.DONE)
-    flags = {t.id: t.overdue for t in store.tasks("2023", TaskQuery(), today=TODAY)}
+    store.notes.add_note("2023", 2, at=AT, by="甲", text="", status=Status.DONE)
+    flags = {t.id: t.overdue for t in store.tasks.tasks("2023", TaskQuery(), today=TODAY)}
     assert flags == {1: True, 2: False, 3: False, 4: False}
-    assert [t.id for t in store.tasks("2023", TaskQuery(overdue_only=True), today=TODAY)] == [1]
+    assert [t.id for t in store.tasks.tasks("2023", TaskQuery(overdue_only=True), today=TODAY)] == [1]
 
 
 def test_due_ordering_and_inclusive_bounds(store: Store):
@@ -154,39 +154,39 @@ def test_due_ordering_and_inclusive_bounds(store: Store):
         task(4, due=None),
     ])
     query = TaskQuery(due_before=date(2023, 4, 20), with_due_only=True, order_by_due=True)
-    assert [t.id for t in store.tasks("2023", query, today=TODAY)] == [3, 2]
+    assert [t.id for t in store.tasks.tasks("2023", query, today=TODAY)] == [3, 2]
     query = TaskQuery(due_after=date(2023, 4, 20), with_due_only=True, order_by_due=True)
-    assert [t.id for t in store.tasks("2023", query, today=TODAY)] == [2, 1]
+    assert [t.id for t in store.tasks.tasks("2023", query, today=TODAY)] == [2, 1]
 
 
 def test_add_note_with_status_is_one_change(store: Store):
     load(store, [task(1)])
-    note, before = store.add_note("2023", 1, at=AT, by="甲", text="开始", status=Status.DOING)
+    note, before = store.notes.add_note("2023", 1, at=AT, by="甲", text="开始", status=Status.DOING)
     assert before is Status.TODO
     assert note.status is Status.DOING and note.task_id == 1
-    shown = store.task("2023", 1, today=TODAY)
+    shown = store.tasks.task("2023", 1, today=TODAY)
     assert shown.status is Status.DOING
     assert shown.updated_at == AT
 
 
 def test_add_note_to_missing_task_returns_none(store: Store):
     load(store, [task(1)])
-    assert store.add_note("2023", 99, at=AT, by="甲", text="x", status=None) is None
+    assert store.notes.add_note("2023", 99, at=AT, by="甲", text="x", status=None) is None
     assert store.conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
 
 
 def test_plans_newest_year_first(store: Store):
     load(store, [task(1)], name="2023")
-    store.import_plan("2024", year=2024, source="b.csv", at=AT, by="甲", tasks=[task(1)])
-    store.import_plan("2022", year=2022, source="c.csv", at=AT, by="甲", tasks=[task(1), task(2)])
-    assert [(p.name, p.tasks) for p in store.plans()] == [("2024", 1), ("2023", 1), ("2022", 2)]
+    store.plans.import_plan("2024", year=2024, source="b.csv", at=AT, by="甲", tasks=[task(1)])
+    store.plans.import_plan("2022", year=2022, source="c.csv", at=AT, by="甲", tasks=[task(1), task(2)])
+    assert [(p.name, p.tasks) for p in store.plans.plans()] == [("2024", 1), ("2023", 1), ("2022", 2)]
 
 
 def test_text_that_looks_like_sql_is_stored_as_text(store: Store):
     load(store, [task(1)])
     hostile = "'; DROP TABLE tasks; --"
-    store.add_note("2023", 1, at=AT, by=hostile, text=hostile, status=None)
-    shown = store.task("2023", 1, today=TODAY)
+    store.notes.add_note("2023", 1, at=AT, by=hostile, text=hostile, status=None)
+    shown = store.tasks.task("2023", 1, today=TODAY)
     assert shown.notes[0].text == hostile and shown.notes[0].by == hostile
 
 
@@ -209,9 +209,9 @@ def test_a_held_write_lock_becomes_a_store_error(tmp_path: Path):
 def test_tasks_with_notes_covers_the_whole_plan_in_id_order(store: Store):
     load(store, [task(2), task(1, units=("区财政局", "区审计局")), task(3)])
     load(store, [task(1)], name="other")
-    store.add_note("2023", 2, at="2023-04-02T09:00:00+08:00", by="乙", text="后", status=Status.DOING)
-    store.add_note("2023", 2, at=AT, by="甲", text="先", status=None)
-    tasks = store.tasks_with_notes("2023", today=TODAY)
+    store.notes.add_note("2023", 2, at="2023-04-02T09:00:00+08:00", by="乙", text="后", status=Status.DOING)
+    store.notes.add_note("2023", 2, at=AT, by="甲", text="先", status=None)
+    tasks = store.tasks.tasks_with_notes("2023", today=TODAY)
     assert [t.id for t in tasks] == [1, 2, 3]
     assert tasks[0].units == ("区财政局", "区审计局")
     assert [(n.by, n.text) for n in tasks[1].notes] == [("甲", "先"), ("乙", "后")]

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from gongkai_cli.ledger import bundled_plan_path
-from gongkai_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from gongkai_cli.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS as MIGRATIONS
 from gongkai_cli.store.sqlite import SQLiteStore as Store
 from gongkai_cli.targets import detect_target
 
@@ -80,7 +80,7 @@ def test_reaching_the_target_does_not_close_the_task_but_summary_says_so(gk):
 def test_a_version_1_database_is_migrated_keeping_its_notes(tmp_path):
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    MIGRATIONS[0](conn)
+    MIGRATIONS[0].body("sqlite")(conn)
     conn.execute("PRAGMA user_version = 1")
     conn.execute("INSERT INTO plans VALUES ('2023', 2023, 'a.csv', 'x', 'x')")
     conn.execute("INSERT INTO tasks (plan, id, group_name, content, units, deadline, status, updated_at) "
@@ -90,7 +90,7 @@ def test_a_version_1_database_is_migrated_keeping_its_notes(tmp_path):
     store = Store.open(path)
     try:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        task = store.task("2023", 1, today=date(2023, 4, 1))
+        task = store.tasks.task("2023", 1, today=date(2023, 4, 1))
         assert [(n.text, n.count) for n in task.notes] == [("旧记录", None)]
         assert (task.target, task.progress) == (2, 0)
     finally:

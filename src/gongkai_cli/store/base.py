@@ -1,12 +1,12 @@
-"""The reads and writes whose SQL is the same on both backends, written once.
+"""The store of either SQL backend: its connection, its transactions, and its subjects.
 
-`SQLStore` is the base of `SQLiteStore` and `PostgresStore`. Its queries are spelled as SQLite
-takes them: `?` and `:name` parameters, and a list parameter as `IN (SELECT value FROM
-json_each(?))` with `_list(values)` as its value; the PostgreSQL store turns that spelling
-into its own (`%s`, `%(name)s`, `= ANY(%s)`) once per query text. What a backend stores
-differently (timestamps, dates, json) comes back through `_stamp`, `_day` and `_json`.
-Where the SQL itself differs (upserts of ids, json paths, collations, `check`), each
-backend keeps its own.
+`SQLStore` is the base of `SQLiteStore` and `PostgresStore`. A store is its subjects, each
+written once over the store's connection and dialect (store/dialect.py): `store.plans`
+(store/plans.py), `store.tasks`, `store.notes`, `store.assignments`, `store.history`; each is
+made the first time it is asked for, so a command imports only the subjects it uses. Every
+statement is built with the store's dialect (`self.sql.p`, `self.sql("name")`, `self.sql.among`)
+and goes to the driver as built. What only one backend does (opening, locks, copies, `check`)
+is its own module's.
 """
 
 from __future__ import annotations
@@ -14,27 +14,11 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
-from ..domain.statuses import CLOSED_STATUSES, Status
-from ..models import Assignment, Event, Note, NotePayload, StatusPayload, Task
-from . import (
-    BUSY_TIMEOUT_SECONDS,
-    AddedTasksHaveNotes,
-    AlreadyAssigned,
-    AssignmentHasNotes,
-    AssignmentInput,
-    ImportCounts,
-    LastAssignment,
-    NotAssigned,
-    NoteInput,
-    TaskFields,
-    TaskInput,
-    TaskQuery,
-    common,
-)
+from ..models import Commit
+from . import BUSY_TIMEOUT_SECONDS
 
 Row = tuple[Any, ...]
 Params = Sequence[object] | Mapping[str, object]
@@ -42,14 +26,27 @@ Params = Sequence[object] | Mapping[str, object]
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-_S = TypeVar("_S", bound="SQLStore[Any]")
+    from .assignments import Assignments
+    from .dialect import Dialect
+    from .history import History
+    from .notes import Notes
+    from .plans import Plans
+    from .tasks import Tasks
+
 _Where = TypeVar("_Where")  # where a backend's ledger is: a file's path, a server's URL
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
+class _Writer(Protocol):
+    def _write_transaction(self, work: Callable[[], _R]) -> _R: ...
+
+
+_S = TypeVar("_S", bound=_Writer)
+
+
 def writes(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
-    """Run a write method as one transaction of its store (`_write_transaction`)."""
+    """Run a write method (of a store or of one of its subjects) as one transaction of the store."""
 
     @functools.wraps(method)
     def wrapper(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -61,10 +58,11 @@ def writes(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S
 class SQLStore(abc.ABC, Generic[_Where]):
     """What both SQL backends of `Storage` read and write alike."""
 
-    # SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's ILIKE answers alike.
-    _LIKE: ClassVar[str]
-    # An import event (task NULL) that wrote the task keyed :task_key, in the backend's json.
-    _IMPORT_WROTE_TASK: ClassVar[str]
+    # How this backend spells what SQL spells differently, and how its values come back.
+    sql: ClassVar[Dialect]
+    # Every committed write that recorded a change; the CLI reads it when a later step fails,
+    # to say the change was saved nonetheless.
+    commits: list[Commit]
 
     @classmethod
     def open(
@@ -131,52 +129,9 @@ class SQLStore(abc.ABC, Generic[_Where]):
     def _many(self, sql: str, rows: Iterable[Params]) -> None:
         """A statement in the shared spelling, once per row of parameters."""
 
-    @staticmethod
     @abc.abstractmethod
-    def _list(values: Iterable[object]) -> object:
-        """The parameter of `IN (SELECT value FROM json_each(?))`."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _date(day: date) -> object:
-        """A date as a query parameter compared with the stored dates."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _start_of(day: date) -> object:
-        """The first moment of `day` in the office's time zone, compared with stored timestamps."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _stamp(value: Any) -> str:
-        """A stored timestamp as ISO 8601 text in the office's time zone."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _day(value: Any) -> date | None:
-        """A stored date."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _day_text(value: Any) -> str | None:
-        """A stored date as ISO text, as events keep it."""
-
-    @staticmethod
-    @abc.abstractmethod
-    def _json(value: Any) -> dict[str, Any] | None:
-        """A stored json payload."""
-
-    @abc.abstractmethod
-    def _record(
-        self, *, at: str, by: str, action: str, plan: str, task: int | None = None,
-        before: Mapping[str, object] | None = None, after: Mapping[str, object] | None = None,
-        undoes: int | None = None,
-    ) -> int:
-        """Append one event; always called inside the transaction that made the change."""
-
-    @abc.abstractmethod
-    def _insert_events(self, rows: Sequence[common.EventRow]) -> None:
-        """Append events, in order, with the ids they would get one by one."""
+    def _read_snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """One read transaction: every query inside it reads the same committed ledger."""
 
     def _one(self, sql: str, params: Params = ()) -> Row | None:
         rows = self._all(sql, params)
@@ -189,753 +144,53 @@ class SQLStore(abc.ABC, Generic[_Where]):
         next_id: int = row[0]
         return next_id
 
-    # -- tasks ----------------------------------------------------------------------
-
-    def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]:
-        """The tasks a listing asks for: one query built from the filters, then units in one more."""
-        where = ["t.plan = :plan"]
-        params: dict[str, object] = {"plan": plan, "today": self._date(today)}
-        source, columns = "tasks t", TASK_COLUMNS
-        status, overdue, still_open = "t.status", _OVERDUE, _OPEN
-        if query.own_unit is not None:
-            # One unit's listing: its own assignment is joined in (the (unit, task) index), and
-            # status, overdue and open are that assignment's.
-            source = "tasks t JOIN assignments a ON a.task = t.pk AND a.unit = :own"
-            columns = f"{TASK_COLUMNS}, {ASSIGNMENT_COLUMNS}"
-            params["own"] = query.own_unit
-            status, overdue, still_open = "a.status", A_OVERDUE, A_OPEN
-            if query.direct_only:
-                where.append("a.via IS NULL")
-            if query.lead_only:
-                where.append("a.lead")
-        elif query.units:
-            # A unit's own assignments, and for a collective (各街镇) those that came through it.
-            # Correlated on the task, so the work stays within the plan's tasks.
-            if query.lead_only:
-                match = "a.lead AND a.unit IN (SELECT value FROM json_each(:units))"
-            elif query.direct_only:
-                match = """((a.unit IN (SELECT value FROM json_each(:units)) AND a.via IS NULL)
-                            OR a.via IN (SELECT value FROM json_each(:units)))"""
-            else:
-                match = """(a.unit IN (SELECT value FROM json_each(:units))
-                            OR a.via IN (SELECT value FROM json_each(:units)))"""
-            where.append(f"EXISTS (SELECT 1 FROM assignments a WHERE a.task = t.pk AND {match})")
-            params["units"] = self._list(query.units)
-        if query.statuses:
-            where.append(f"{status} IN (SELECT value FROM json_each(:statuses))")
-            params["statuses"] = self._list(s.value for s in query.statuses)
-        if query.group:
-            where.append(f"t.group_name {self._LIKE} :group ESCAPE '\\'")
-            params["group"] = like_pattern(query.group)
-        if query.search:
-            where.append(f"t.content {self._LIKE} :search ESCAPE '\\'")
-            params["search"] = like_pattern(query.search)
-        if query.with_due_only:
-            where.append("t.due IS NOT NULL")
-        if query.due_before:
-            where.append("t.due <= :due_before")
-            params["due_before"] = self._date(query.due_before)
-        if query.due_after:
-            where.append("t.due >= :due_after")
-            params["due_after"] = self._date(query.due_after)
-        if query.overdue_only:
-            where.append(overdue)
-        if query.open_only:
-            where.append(still_open)
-        order = "t.due IS NULL, t.due, t.id" if query.order_by_due else "t.id"
-        with self._errors():
-            rows = self._all(f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)} ORDER BY {order}", params)
-            return self._tasks_from_rows(rows)
-
-    def open_assignments(self, plan: str, *, units: Sequence[str], due_before: date, today: date) -> list[Task]:
-        """Every open assignment (of `units`, or all) of a task due by `due_before`, as its task
-        carrying it: one row per task and unit, soonest first; for reminders by unit."""
-        where = [A_OPEN]
-        params = {"plan": plan, "today": self._date(today), "until": self._date(due_before)}
-        if units:
-            where.append("a.unit IN (SELECT value FROM json_each(:units))")
-            params["units"] = self._list(units)
-        # The task-level figures (progress, units done of total) are worked out once per task
-        # in the materialized due_tasks, not once per assignment row: joined flat, a task given
-        # to 120 units counted its 120 assignments 120 times (40 ms for a city plan, now 3–13).
-        # `t` is the task again, by its key, for the assignment's own overdue flag and the order.
-        with self._errors():
-            rows = self._all(
-                f"""WITH due_tasks AS MATERIALIZED (
-                        SELECT {TASK_COLUMNS} FROM tasks t
-                        WHERE t.plan = :plan AND t.due IS NOT NULL AND t.due <= :until
-                    )
-                    SELECT due_tasks.*, {ASSIGNMENT_COLUMNS}
-                    FROM due_tasks JOIN assignments a ON a.task = due_tasks.pk JOIN tasks t ON t.pk = due_tasks.pk
-                    WHERE {' AND '.join(where)} ORDER BY t.due, t.id, a.position""",
-                params,
-            )
-            return self._tasks_from_rows(rows)
-
-    def task(self, plan: str, task_id: int, *, today: date) -> Task | None:
-        with self._errors():
-            rows = self._all(
-                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.plan = :plan AND t.id = :id",
-                {"plan": plan, "id": task_id, "today": self._date(today)},
-            )
-            if not rows:
-                return None
-            (task,) = self._tasks_from_rows(rows, with_notes=True, with_assignments=True, today=today)
-            return task
-
-    def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]:
-        with self._errors():
-            rows = self._all(
-                "SELECT id FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
-                (plan, self._list(sorted(set(ids)))),
-            )
-        return {row[0] for row in rows}
-
-    def unassigned_tasks(self) -> list[tuple[str, int, tuple[str, ...]]]:
-        """(plan, id, units) of every task without any assignment: after the upgrade that made them."""
-        with self._errors():
-            rows = self._all(
-                """SELECT t.pk, t.plan, t.id FROM tasks t
-                   WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task = t.pk) ORDER BY t.pk"""
-            )
-            units = self._units_of([row[0] for row in rows])
-        return [(plan, task_id, tuple(units.get(pk, ()))) for pk, plan, task_id in rows]
-
-    def _tasks_from_rows(
-        self, rows: Sequence[Row], *, with_notes: bool = False, with_assignments: bool = False,
-        today: date | None = None,
-    ) -> list[Task]:
-        pks = [row[0] for row in rows]
-        units = self._units_of(pks)
-        notes = self._notes_of(pks) if with_notes or with_assignments else {}
-        assignments = self._assignments_of(pks, notes, today) if with_assignments else {}
-        tasks = []
-        for row in rows:
-            (pk, plan, task_id, group, content, deadline, start, due, status, updated_at, overdue, progress,
-             units_done, units_total) = row[:14]
-            own = None
-            if len(row) > 14:
-                unit, via, lead, own_status, own_overdue, own_updated, vague, own_progress = row[14:]
-                own = Assignment(unit=unit, via=via, lead=bool(lead), status=Status(own_status),
-                                 overdue=bool(own_overdue), updated_at=self._stamp(own_updated), vague=bool(vague),
-                                 progress=own_progress)
-            tasks.append(Task(
-                id=task_id, plan=plan, group=group, content=content, units=tuple(units.get(pk, ())),
-                deadline=deadline, start=self._day(start), due=self._day(due), status=Status(status),
-                updated_at=self._stamp(updated_at), overdue=bool(overdue), progress=progress,
-                via=own.via if own is not None else None, notes=tuple(notes.get(pk, ())) if with_notes else (),
-                units_done=units_done, units_total=units_total, assignment=own,
-                assignments=tuple(assignments.get(pk, ())),
-            ))
-        return tasks
-
-    def _assignments_of(self, pks: list[int], notes: dict[int, list[Note]], today: date | None) -> dict[int, list[Assignment]]:
-        result: dict[int, list[Assignment]] = {}
-        rows = self._all(
-            f"""SELECT a.task, a.unit, a.via, a.lead, a.status, {A_OVERDUE}, a.updated_at, a.vague, {_A_PROGRESS}
-                FROM assignments a JOIN tasks t ON t.pk = a.task
-                WHERE a.task IN (SELECT value FROM json_each(:pks))
-                ORDER BY a.task, a.position""",
-            {"pks": self._list(pks), "today": self._date(today or date.max)},
-        )
-        # Each unit's notes grouped in one pass: filtering a task's notes once per assignment
-        # cost assignments × notes (on the city, 120 units × 200 notes for one task).
-        by_unit: dict[tuple[int, str | None], list[Note]] = {}
-        for task_pk, task_notes in notes.items():
-            for note in task_notes:
-                by_unit.setdefault((task_pk, note.unit), []).append(note)
-        for task_pk, unit, via, lead, status, overdue, updated_at, vague, progress in rows:
-            result.setdefault(task_pk, []).append(Assignment(
-                unit=unit, via=via, lead=bool(lead), status=Status(status), overdue=bool(overdue),
-                updated_at=self._stamp(updated_at), vague=bool(vague), progress=progress,
-                notes=tuple(by_unit.get((task_pk, unit), ())),
-            ))
-        return result
-
-    def _units_of(self, pks: list[int]) -> dict[int, list[str]]:
-        # One query for all tasks of a listing, never one per row.
-        result: dict[int, list[str]] = {}
-        rows = self._all(
-            """SELECT tu.task, u.name FROM task_units tu JOIN units u ON u.id = tu.unit
-               WHERE tu.task IN (SELECT value FROM json_each(?)) ORDER BY tu.task, tu.position""",
-            (self._list(pks),),
-        )
-        for task_pk, name in rows:
-            result.setdefault(task_pk, []).append(name)
-        return result
-
-    def _notes_of(self, pks: list[int]) -> dict[int, list[Note]]:
-        result: dict[int, list[Note]] = {}
-        rows = self._all(
-            """SELECT n.task, n.id, t.id, n.at, n."by", n.text, n.status, n.count, a.unit
-               FROM notes n JOIN tasks t ON t.pk = n.task LEFT JOIN assignments a ON a.pk = n.assignment
-               WHERE n.task IN (SELECT value FROM json_each(?)) AND n.retracted_at IS NULL
-               ORDER BY n.task, n.at, n.id""",
-            (self._list(pks),),
-        )
-        for task_pk, note_id, task_id, at, by, text, status, count, unit in rows:
-            result.setdefault(task_pk, []).append(
-                Note(id=note_id, task_id=task_id, at=self._stamp(at), by=by, text=text,
-                     status=Status(status) if status else None, count=count, unit=unit)
-            )
-        return result
-
-    # -- notes ------------------------------------------------------------------------
-
-    def add_note(
-        self, plan: str, task_id: int, *, at: str, by: str, text: str, status: Status | None,
-        count: int | None = None, key: str | None = None, unit: str | None = None, all_units: bool = False,
-    ) -> tuple[Note, Status] | None:
-        """Append a note (and apply its status change) in one transaction.
-
-        Returns the note and the status it changed before it (the unit's, or the
-        task's), or None when the task does not exist.
-        """
-        written = self.add_notes(
-            plan, [NoteInput(task_id, text, by, status, count, key, unit, all_units)], at=at
-        )
-        return written[0] if written else None
-
-    @writes
-    def add_notes(self, plan: str, entries: Sequence[NoteInput], *, at: str) -> list[tuple[Note, Status]] | None:
-        """Append many notes in one transaction: all of them, or none when a task is missing.
-
-        A note with a unit goes on that unit's assignment and its status is that
-        assignment's; without one it is on the task as a whole, and a status then
-        needs the task to have one assignment, or `all_units`. The task's status is
-        derived again from its assignments. Each note (and each status change) is
-        its own event, exactly as if it had been written alone, so `log` and `undo`
-        see no difference.
-        """
-        tasks: dict[int, common.State] = {
-            task_id: [pk, status]
-            for pk, task_id, status in self._all(
-                "SELECT pk, id, status FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
-                (plan, self._list(sorted({entry.task_id for entry in entries}))),
-            )
-        }
-        if any(entry.task_id not in tasks for entry in entries):
-            return None
-        # {task pk: {unit: [assignment pk, status]}} in position order.
-        units = self._assignment_states([pk for pk, _ in tasks.values()])
-        targets = [common.note_target(entry, units[tasks[entry.task_id][0]]) for entry in entries]
-        current = {
-            entry.key: common.target_status(target, tasks[entry.task_id], units)
-            for entry, target in zip(entries, targets, strict=True) if entry.key is not None
-        }
-        # Checked under the write lock, so two retries racing each other cannot both write.
-        earlier = self._keyed_notes(plan, entries, current)
-        # The write lock is held, so the ids this batch gets are known in advance and every
-        # row can go in with one statement for many; users quote note ids, so no gaps either.
-        writes = common.plan_notes(plan, entries, tasks=tasks, units=units, targets=targets, earlier=earlier,
-                                   next_id=self._next_id("notes"), at=at)
-        self._many(
-            """INSERT INTO notes (id, task, at, "by", text, status, count, assignment)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            writes.notes,
-        )
-        self._many(
-            "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
-            [(status, at, pk) for status, pk in writes.assignments],
-        )
-        self._many(
-            "UPDATE tasks SET status = ?, updated_at = ? WHERE pk = ?", [(status, at, pk) for status, pk in writes.tasks]
-        )
-        self._insert_events(writes.events)
-        return writes.written
-
-    @writes
-    def add_notes_unless_changed(
-        self, plan: str, entries: Sequence[tuple[NoteInput, str]], *, at: str
-    ) -> tuple[list[tuple[Note, Status]], list[int]]:
-        """Write, in one transaction, each note whose assignment (of its entry's unit) still has
-        the `Assignment.version` given beside it; leave out the others. Returns the notes written
-        (as `add_notes` does) and the indexes of the entries left out."""
-        ids = sorted({entry.task_id for entry, _ in entries})
-        pks: dict[int, int] = dict(self._all(
-            "SELECT id, pk FROM tasks WHERE plan = ? AND id IN (SELECT value FROM json_each(?))",
-            (plan, self._list(ids)),
-        ))
-        found = self._assignments_of(list(pks.values()), self._notes_of(list(pks.values())), None)
-        versions = {(task_id, assignment.unit): assignment.version
-                    for task_id, pk in pks.items() for assignment in found.get(pk, [])}
-        stale = [index for index, (entry, version) in enumerate(entries)
-                 if versions.get((entry.task_id, entry.unit or "")) != version]
-        left_out = set(stale)
-        fresh = [entry for index, (entry, _) in enumerate(entries) if index not in left_out]
-        written = self.add_notes(plan, fresh, at=at) if fresh else []
-        # Every entry written matched an assignment of a task found under this same lock.
-        assert written is not None
-        return written, stale
-
-    def _assignment_states(self, pks: Sequence[int]) -> dict[int, dict[str, common.State]]:
-        states: dict[int, dict[str, common.State]] = {pk: {} for pk in pks}
-        rows = self._all(
-            """SELECT task, unit, pk, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))
-               ORDER BY task, position""",
-            (self._list(pks),),
-        )
-        for task_pk, unit, pk, status in rows:
-            states[task_pk][unit] = [pk, status]
-        return states
-
-    def _keyed_notes(self, plan: str, entries: Sequence[NoteInput], statuses: dict[str, str]) -> dict[str, Note]:
-        """The notes earlier calls stored under the keys of `entries`, as first written.
-
-        A key names one intended note: the same key with other content is a conflict,
-        and a key whose note was undone is used up (undo was a decision a retry must
-        not reverse). `statuses`: by key, the status the note's entry would change now.
-        """
-        keys = [entry.key for entry in entries if entry.key is not None]
-        if not keys:
-            return {}
-        rows = self._all(
-            """SELECT e.key, e.id, e.plan, e.task, e.at, e."by", e.action, e.before, e.after,
-                      (SELECT u.id FROM events u WHERE u.undoes = e.id)
-               FROM events e WHERE e.key IN (SELECT value FROM json_each(?))""",
-            (self._list(keys),),
-        )
-        found = {}
-        for key, event_id, event_plan, task_id, at, by, action, before, after, undone_by in rows:
-            (entry,) = [entry for entry in entries if entry.key == key]
-            found[key] = common.keyed_note(
-                key=key, event_id=event_id, event_plan=event_plan, task_id=task_id, at=self._stamp(at), by=by,
-                action=action, before=self._json(before), after=self._json(after), undone_by=undone_by,
-                plan=plan, entry=entry, current=statuses[key],
-            )
-        return found
-
-    # -- imports ----------------------------------------------------------------------
-
-    @writes
-    def import_plan(
-        self, name: str, *, year: int, source: str, at: str, by: str, tasks: Sequence[TaskInput]
-    ) -> ImportCounts:
-        """Create or update a plan from a table, in one transaction.
-
-        Tasks are matched by (plan, id): texts and dates are replaced, statuses
-        and notes are never touched, and tasks missing from the file are kept.
-        Each task's assignments follow the ones planned: missing ones are added,
-        and ones no longer planned are removed only while untouched (todo, no
-        notes, not added by `assign`). The event keeps every replaced text and
-        assignment list, so the import can be undone.
-        """
-        old_plan = self._plan_row(name)
-        self._run(
-            """INSERT INTO plans (name, year, source, created_at, imported_at)
-               VALUES (:name, :year, :source, :at, :at)
-               ON CONFLICT (name) DO UPDATE SET
-                   year = excluded.year, source = excluded.source, imported_at = excluded.imported_at""",
-            {"name": name, "year": year, "source": source, "at": at},
-        )
-        existing = self._snapshots(name)
-        names = {unit for task in tasks for unit in task.fields["units"]}
-        # Recorded so that undoing this import also takes back the units it brought in.
-        created = sorted(names - {
-            row[0] for row in self._all(
-                "SELECT name FROM units WHERE name IN (SELECT value FROM json_each(?))", (self._list(sorted(names)),)
-            )
-        })
-        unit_ids = self._ensure_units(names)
-        # The write lock is held, so new tasks' keys are known in advance and a
-        # 10,000-row table goes in with a few statements, not a statement per row.
-        writes = common.plan_import(tasks, existing, self._next_id("tasks", "pk"))
-        self._many(
-            """INSERT INTO tasks (pk, plan, id, group_name, content, deadline, start, due, status, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(pk, name, task_id, *common.task_columns(fields), Status.TODO.value, at)
-             for pk, task_id, fields in writes.added],
-        )
-        self._insert_units([(pk, fields) for pk, _, fields in writes.added], unit_ids)
-        self._rewrite_tasks(writes.changed, unit_ids, at)
-        planned = {writes.pks[task.id]: [common.planned(a) for a in task.assignments] for task in tasks}
-        old_plans = self._sync_assignments(planned, at, new={pk for pk, _, _ in writes.added})
-        before, after = common.import_event(
-            writes, old_plan=old_plan, plan={"year": year, "source": source, "imported_at": at},
-            created=created, planned_lists=planned, old_lists=old_plans,
-        )
-        self._record(at=at, by=by, action="import", plan=name, before=before, after=after)
-        return common.import_counts(writes, existing, tasks)
-
-    def _plan_row(self, name: str) -> common.PlanRow | None:
-        row = self._one("SELECT year, source, imported_at FROM plans WHERE name = ?", (name,))
-        return None if row is None else common.PlanRow(year=row[0], source=row[1], imported_at=self._stamp(row[2]))
-
-    def _snapshots(self, plan: str) -> dict[int, tuple[int, TaskFields]]:
-        """Every task of a plan as (pk, the fields an import writes, in its event's terms)."""
-        rows = self._all("SELECT pk, id, group_name, content, deadline, start, due FROM tasks WHERE plan = ?", (plan,))
-        units = self._units_of([row[0] for row in rows])
-        return {
-            task_id: (pk, TaskFields(
-                group=group, content=content, units=units.get(pk, []), deadline=deadline,
-                start=self._day_text(start), due=self._day_text(due),
-            ))
-            for pk, task_id, group, content, deadline, start, due in rows
-        }
-
-    def _rewrite_tasks(self, changes: Sequence[tuple[int, TaskFields]], unit_ids: dict[str, int], at: str) -> None:
-        """Replace texts, dates and units of existing tasks; shared by import and its undo."""
-        self._many(
-            """UPDATE tasks SET group_name = ?, content = ?, deadline = ?,
-                      start = ?, due = ?, updated_at = ? WHERE pk = ?""",
-            [(*common.task_columns(fields), at, pk) for pk, fields in changes],
-        )
-        self._run("DELETE FROM task_units WHERE task IN (SELECT value FROM json_each(?))",
-                  (self._list(pk for pk, _ in changes),))
-        self._insert_units(changes, unit_ids)
-
-    def _sync_assignments(
-        self, planned: dict[int, list[common.PlannedAssignment]], at: str, *, new: Container[int] = frozenset()
-    ) -> dict[int, list[common.PlannedAssignment]]:
-        """Make each task's assignments follow its planned list (common.plan_sync); returns, for
-        the existing tasks whose list changed, the list planned before."""
-        current: dict[int, list[list[Any]]] = {}  # task pk: its rows, less the task column
-        rows = self._all(
-            """SELECT a.task, a.pk, a.unit, a.via, a.lead, a.vague, a.manual, a.status,
-                      EXISTS (SELECT 1 FROM notes n WHERE n.assignment = a.pk AND n.retracted_at IS NULL)
-               FROM assignments a WHERE a.task IN (SELECT value FROM json_each(?))
-               ORDER BY a.task, a.position""",
-            (self._list(pk for pk in planned if pk not in new),),
-        )
-        for task_pk, *row in rows:
-            current.setdefault(task_pk, []).append(row)
-        writes = common.plan_sync(planned, current, at, new=new)
-        self._drop_assignments(writes.removed)
-        self._many(
-            "UPDATE assignments SET via = ?, lead = ?, vague = ?, position = ?, manual = false WHERE pk = ?",
-            writes.updates,
-        )
-        # A unit kept because it worked on the task stays, like one the office added, until unassigned.
-        self._many("UPDATE assignments SET position = ?, manual = true WHERE pk = ?", writes.moved)
-        self._many(
-            """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, 'todo', ?)""",
-            writes.inserts,
-        )
-        self._rederive(writes.rederive)
-        return writes.old_plans
-
-    def _rederive(self, pks: Sequence[int]) -> None:
-        """Set each task's status to the one its assignments give (domain.statuses.derived_status)."""
-        if not pks:
-            return
-        statuses: dict[int, list[Status]] = {}
-        for task_pk, status in self._all(
-            "SELECT task, status FROM assignments WHERE task IN (SELECT value FROM json_each(?))", (self._list(pks),)
-        ):
-            statuses.setdefault(task_pk, []).append(Status(status))
-        self._many(
-            "UPDATE tasks SET status = ? WHERE pk = ? AND status <> ?",
-            [(status, pk, status) for status, pk in common.derived(statuses)],
-        )
-
-    def _insert_units(self, tasks: Sequence[tuple[int, TaskFields]], unit_ids: dict[str, int]) -> None:
-        self._many(
-            "INSERT INTO task_units (task, unit, position) VALUES (?, ?, ?)",
-            [(pk, unit_ids[unit], position) for pk, fields in tasks for position, unit in enumerate(fields["units"])],
-        )
-
-    def _ensure_units(self, names: set[str]) -> dict[str, int]:
-        self._many("INSERT INTO units (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [(name,) for name in sorted(names)])
-        return dict(self._all("SELECT name, id FROM units"))
-
-    # -- history ----------------------------------------------------------------------
-
-    def events(self, *, plan: str | None = None, task: int | None = None, since: date | None = None) -> list[Event]:
-        """History, oldest first. With `task`, also the imports that wrote that task."""
-        where: list[str] = []
-        params: dict[str, object] = {}
-        if plan is not None:
-            where.append("e.plan = :plan")
-            params["plan"] = plan
-        if task is not None:
-            where.append(f"(e.task = :task OR (e.task IS NULL AND {self._IMPORT_WROTE_TASK}))")
-            params.update(task=task, task_key=str(task))
-        if since is not None:
-            where.append("e.at >= :since")
-            params["since"] = self._start_of(since)
-        with self._errors():
-            return self._events_where(where, params)
-
-    def event(self, event_id: int) -> Event | None:
-        with self._errors():
-            found = self._events_where(["e.id = :id"], {"id": event_id})
-        return found[0] if found else None
-
-    def _events_where(self, where: Sequence[str], params: Mapping[str, object], *, tail: str = "ORDER BY e.id") -> list[Event]:
-        rows = self._all(f"SELECT {EVENT_COLUMNS} FROM events e WHERE {' AND '.join(where) or 'true'} {tail}", params)
-        return [
-            Event(id=event_id, at=self._stamp(at), by=by, action=action, plan=plan, task=task,
-                  before=self._json(before), after=self._json(after), undoes=undoes,
-                  undone_by=undone_by, undoes_action=undoes_action)
-            for event_id, at, by, action, plan, task, before, after, undoes, undone_by, undoes_action in rows
-        ]
-
-    # -- undo ---------------------------------------------------------------------------
-
-    def _revert(self, event: Event, *, at: str, by: str) -> None:
-        """Take back what `event` changed: the ledger holds exactly what it wrote, since undo
-        goes newest first; anything else is common.out_of_step."""
-        {
-            "note": self._revert_note, "status": self._revert_note, "import": self._revert_import,
-            "assign": self._revert_assign, "unassign": self._revert_unassign,
-        }[event.action](event, at=at, by=by)
-
-    def _revert_note(self, event: Event, *, at: str, by: str) -> None:
-        """Retract the note (notes are append-only: hidden, never deleted) and restore the status
-        it changed: its unit's, every unit's (--all), or the task's (common.note_restore decides)."""
-        payload = event.payload
-        # _revert sends only note and status events here, which decode to these two.
-        assert isinstance(payload, NotePayload | StatusPayload)
+    def _events_since(self, last_before: int) -> Commit | None:
+        """What the events after `last_before` committed, for `commits`."""
+        note = f"CASE WHEN action IN ('note', 'status') THEN {self.sql.json_int('after', 'note')} END"
         row = self._one(
-            """SELECT n.task, n.retracted_at, t.status, n.assignment FROM notes n JOIN tasks t ON t.pk = n.task
-               WHERE n.id = ?""",
-            (payload.note,),
+            f"SELECT min(id), max(id), count(*), min({note}), max({note}) FROM events WHERE id > {self.sql.p}",
+            (last_before,),
         )
-        if row is None or row[1] is not None:
-            raise common.out_of_step(event)
-        task_pk, _, task_status, assignment = row
-        units = self._assignment_states([task_pk])[task_pk]
-        restore = common.note_restore(event, units, task_status)
-        if isinstance(payload, StatusPayload):
-            self._many(
-                "UPDATE assignments SET status = ?, updated_at = ? WHERE pk = ?",
-                [(status, at, units[unit][0]) for unit, status in restore.items()],
-            )
-            if not restore:
-                self._run("UPDATE tasks SET status = ? WHERE pk = ?", (payload.before.value, task_pk))
-        elif assignment is not None:
-            self._run("UPDATE assignments SET updated_at = ? WHERE pk = ?", (at, assignment))
-        self._run("UPDATE notes SET retracted_at = ?, retracted_by = ? WHERE id = ?", (at, by, payload.note))
-        self._touch(task_pk, at)
-
-    def _revert_import(self, event: Event, *, at: str, by: str) -> None:
-        """Put back replaced task texts and the plan row; remove the tasks and units the import added."""
-        before, after = common.import_payload(event)
-        current = self._snapshots(event.plan)
-        old_plans = common.check_import_undo(event, current)
-        if old_plans:
-            common.check_planned_lists(event, current, self._planned_lists(list(old_plans)))
-        replaced = before["tasks"]
-        added = self._list(current[int(key)][0] for key, old in replaced.items() if old is None)
-        noted = [
-            task_id for (task_id,) in self._all(
-                """SELECT DISTINCT t.id FROM notes n JOIN tasks t ON t.pk = n.task
-                   WHERE n.task IN (SELECT value FROM json_each(?)) AND n.retracted_at IS NULL
-                   ORDER BY t.id""",
-                (added,),
-            )
-        ]
-        if noted:
-            raise AddedTasksHaveNotes(event.id, noted)
-        # What is left on these tasks are notes earlier undos retracted; their note
-        # events keep every word, so removing the rows loses nothing.
-        for table, column in (("notes", "task"), ("assignments", "task"), ("task_units", "task"), ("tasks", "pk")):
-            self._run(f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))", (added,))
-        unit_ids = self._ensure_units({unit for old in replaced.values() if old for unit in old["units"]})
-        self._rewrite_tasks(
-            [(current[int(key)][0], old) for key, old in replaced.items() if old is not None], unit_ids, at
-        )
-        self._sync_assignments(old_plans, at)
-        # Imports recorded before units were tracked have no list: their units stay.
-        self._run(
-            """DELETE FROM units WHERE name IN (SELECT value FROM json_each(?))
-               AND NOT EXISTS (SELECT 1 FROM task_units tu WHERE tu.unit = units.id)""",
-            (self._list(after.get("units", [])),),
-        )
-        if before["plan"] is None:
-            self._run("DELETE FROM plans WHERE name = ?", (event.plan,))
-        else:
-            self._run(
-                "UPDATE plans SET year = :year, source = :source, imported_at = :imported_at WHERE name = :name",
-                {**before["plan"], "name": event.plan},
-            )
-
-    def _planned_lists(self, pks: Sequence[int]) -> dict[int, list[common.PlannedAssignment]]:
-        found: dict[int, list[common.PlannedAssignment]] = {}
-        rows = self._all(
-            """SELECT task, pk, unit, via, lead, vague FROM assignments
-               WHERE task IN (SELECT value FROM json_each(?)) AND NOT manual ORDER BY task, position""",
-            (self._list(pks),),
-        )
-        for task_pk, *row in rows:
-            found.setdefault(task_pk, []).append(common.planned_row(row))
-        return found
-
-    def _revert_assign(self, event: Event, *, at: str, by: str) -> None:
-        """Take back the assignments `assign` added: still untouched, since undo goes newest first."""
-        task_pk = self._task_pk(event)
-        units = [row["unit"] for row in common.assignment_rows(event, event.after)]
-        found = self._all(
-            "SELECT pk FROM assignments WHERE task = ? AND unit IN (SELECT value FROM json_each(?))",
-            (task_pk, self._list(units)),
-        )
-        if len(found) != len(units):
-            raise common.out_of_step(event)
-        self._drop_assignments([pk for (pk,) in found])
-        self._touch(task_pk, at)
-
-    def _revert_unassign(self, event: Event, *, at: str, by: str) -> None:
-        """Put back the assignments `unassign` removed, as they were."""
-        task_pk = self._task_pk(event)
-        self._insert_assignment_rows(task_pk, common.assignment_rows(event, event.before))
-        self._touch(task_pk, at)
-
-    def _touch(self, task_pk: int, at: str) -> None:
-        """The task's status derived again from its assignments, and changed at `at`."""
-        self._rederive([task_pk])
-        self._run("UPDATE tasks SET updated_at = ? WHERE pk = ?", (at, task_pk))
-
-    def _task_pk(self, event: Event) -> int:
-        row = self._one("SELECT pk FROM tasks WHERE plan = ? AND id = ?", (event.plan, event.task))
-        if row is None:
-            raise common.out_of_step(event)
-        pk: int = row[0]
-        return pk
-
-    def _drop_assignments(self, pks: Sequence[int]) -> None:
-        # Only notes undo retracted can be left on them; their events keep every word.
-        self._run("DELETE FROM notes WHERE assignment IN (SELECT value FROM json_each(?))", (self._list(pks),))
-        self._run("DELETE FROM assignments WHERE pk IN (SELECT value FROM json_each(?))", (self._list(pks),))
-
-    def _insert_assignment_rows(self, task_pk: int, rows: Sequence[common.AssignmentRow]) -> None:
-        # Events keep 0/1 flags; the driver stores a bool as the column's own flag.
-        self._many(
-            """INSERT INTO assignments (task, unit, via, lead, vague, manual, position, status, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(task_pk, row["unit"], row["via"], bool(row["lead"]), bool(row["vague"]), bool(row["manual"]),
-              row["position"], row["status"], row["updated_at"]) for row in rows],
-        )
-
-    # -- assignments ------------------------------------------------------------------
-
-    @writes
-    def expand_assignments(self, entries: Sequence[tuple[str, int, tuple[AssignmentInput, ...]]], *, at: str) -> None:
-        """Give tasks from before assignments theirs, each with the task's status and time: the
-        status one unit set then stands for all. Not a change anyone made, so no event."""
-        self._many(
-            """INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
-               SELECT t.pk, :unit, :via, :lead, :vague, :position, t.status, t.updated_at
-               FROM tasks t WHERE t.plan = :plan AND t.id = :id""",
-            [
-                {"plan": plan, "id": task_id, "unit": a.unit, "via": a.via, "lead": bool(a.lead),
-                 "vague": bool(a.vague), "position": position}
-                for plan, task_id, planned in entries for position, a in enumerate(planned)
-            ],
-        )
-
-    def _task_assignments(self, plan: str, task_id: int) -> tuple[int, str, dict[str, common.State]] | None:
-        """A task's key, stored status and assignments by unit, for a change of its units; None if absent."""
-        row = self._one("SELECT pk, status FROM tasks WHERE plan = ? AND id = ?", (plan, task_id))
-        if row is None:
-            return None
-        task_pk, status = row
-        return task_pk, status, self._assignment_states([task_pk])[task_pk]
-
-    @writes
-    def assign(
-        self, plan: str, task_id: int, assignments: Sequence[AssignmentInput], *, at: str, by: str
-    ) -> Event | None:
-        """Add units to a task (the office's `assign`); None when the task does not exist."""
-        found = self._task_assignments(plan, task_id)
-        if found is None:
-            return None
-        task_pk, before, have = found
-        taken = [a.unit for a in assignments if a.unit in have]
-        if taken:
-            raise AlreadyAssigned(task_id, taken)
-        row = self._one("SELECT coalesce(max(position), -1) + 1 FROM assignments WHERE task = ?", (task_pk,))
         assert row is not None
-        rows = common.new_assignment_rows(assignments, start=row[0], at=at)
-        self._insert_assignment_rows(task_pk, rows)
-        return self._assignment_event(task_pk, plan, task_id, "assign", before, at=at, by=by, after_rows=rows)
+        first, last, count, first_note, last_note = row
+        return Commit(first, last, count, first_note, last_note) if count else None
 
-    @writes
-    def unassign(self, plan: str, task_id: int, units: Sequence[str], *, at: str, by: str) -> Event | None:
-        """Take units off a task (the office's `unassign`); None when the task does not exist.
+    def adopt_history(self) -> None:
+        """Count every event in the ledger as committed by this process: it created the ledger
+        (in another connection beside a file, or in the transaction that made a server's schema)."""
+        with self._errors():
+            written = self._events_since(0)
+        if written is not None:
+            self.commits.append(written)
 
-        Refused when a unit has written notes on it (they would lose their place) or when
-        no unit would be left.
-        """
-        found = self._task_assignments(plan, task_id)
-        if found is None:
-            return None
-        task_pk, before, have = found
-        missing = [unit for unit in units if unit not in have]
-        if missing:
-            raise NotAssigned(task_id, missing[0], list(have))
-        if len(set(units)) >= len(have):
-            raise LastAssignment(task_id)
-        noted = [
-            unit for (unit,) in self._all(
-                """SELECT a.unit FROM assignments a WHERE a.task = ? AND a.unit IN (SELECT value FROM json_each(?))
-                   AND EXISTS (SELECT 1 FROM notes n WHERE n.assignment = a.pk AND n.retracted_at IS NULL)
-                   ORDER BY a.position""",
-                (task_pk, self._list(units)),
-            )
-        ]
-        if noted:
-            raise AssignmentHasNotes(task_id, noted)
-        rows: list[common.AssignmentRow] = [
-            {"unit": unit, "via": via, "lead": int(lead), "vague": int(vague), "manual": int(manual),
-             "position": position, "status": status, "updated_at": self._stamp(updated_at)}
-            for unit, via, lead, vague, manual, position, status, updated_at in self._all(
-                f"""SELECT {', '.join(common.ASSIGNMENT_ROW_COLUMNS)} FROM assignments
-                    WHERE task = ? AND unit IN (SELECT value FROM json_each(?)) ORDER BY position""",
-                (task_pk, self._list(units)),
-            )
-        ]
-        self._drop_assignments([have[unit][0] for unit in units])
-        return self._assignment_event(task_pk, plan, task_id, "unassign", before, at=at, by=by, before_rows=rows)
+    # -- its subjects: each made when first asked for, so a command imports only those it uses --
 
-    def _assignment_event(
-        self, task_pk: int, plan: str, task_id: int, action: str, before: str, *, at: str, by: str,
-        after_rows: list[common.AssignmentRow] | None = None, before_rows: list[common.AssignmentRow] | None = None,
-    ) -> Event:
-        self._touch(task_pk, at)
-        row = self._one("SELECT status FROM tasks WHERE pk = ?", (task_pk,))
-        assert row is not None
-        event_id = self._record(
-            at=at, by=by, action=action, plan=plan, task=task_id,
-            before={"status": before} | ({"assignments": before_rows} if before_rows else {}),
-            after={"status": row[0]} | ({"assignments": after_rows} if after_rows else {}),
-        )
-        (event,) = self._events_where(["e.id = :id"], {"id": event_id})
-        return event
+    @functools.cached_property
+    def plans(self) -> Plans:
+        from .plans import Plans
 
+        return Plans(self)
 
-def like_pattern(text: str) -> str:
-    """`text` anywhere, as a LIKE pattern escaped with a backslash."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    @functools.cached_property
+    def tasks(self) -> Tasks:
+        from .tasks import Tasks
 
+        return Tasks(self)
 
-# -- query pieces -------------------------------------------------------------
+    @functools.cached_property
+    def notes(self) -> Notes:
+        from .notes import Notes
 
-_CLOSED = f"({', '.join(repr(status.value) for status in CLOSED_STATUSES)})"
-_OPEN = f"t.status NOT IN {_CLOSED}"
-_OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {_OPEN})"
-# An assignment's own: overdue when the task's due date has passed and the unit is not done.
-A_OPEN = f"a.status NOT IN {_CLOSED}"
-A_OVERDUE = f"(t.due IS NOT NULL AND t.due < :today AND {A_OPEN})"
-# Matches the partial index notes_counted (migration 4), which holds only counted notes.
-_PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
-               WHERE n.task = t.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
-# Matches notes_assignment_counted (migration 7).
-_A_PROGRESS = """(SELECT coalesce(sum(n.count), 0) FROM notes n
-                 WHERE n.assignment = a.pk AND n.count IS NOT NULL AND n.retracted_at IS NULL)"""
-# Through the (task, unit) index of the UNIQUE constraint: a few rows per task.
-_UNITS_DONE = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.status = 'done')"
-_UNITS_TOTAL = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.status <> 'cancelled')"
-TASK_COLUMNS = f"""
-    t.pk, t.plan, t.id, t.group_name, t.content, t.deadline, t.start, t.due,
-    t.status, t.updated_at, {_OVERDUE}, {_PROGRESS}, {_UNITS_DONE}, {_UNITS_TOTAL}
-"""
-# One unit's assignment beside its task's columns (a listing filtered by one unit).
-ASSIGNMENT_COLUMNS = f"a.unit, a.via, a.lead, a.status, {A_OVERDUE}, a.updated_at, a.vague, {_A_PROGRESS}"
-EVENT_COLUMNS = """
-    e.id, e.at, e."by", e.action, e.plan, e.task, e.before, e.after, e.undoes,
-    (SELECT u.id FROM events u WHERE u.undoes = e.id),
-    (SELECT o.action FROM events o WHERE o.id = e.undoes)
-"""
-UNDOABLE = ["e.action <> 'undo'", "NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.id)"]
+        return Notes(self)
+
+    @functools.cached_property
+    def assignments(self) -> Assignments:
+        from .assignments import Assignments
+
+        return Assignments(self)
+
+    @functools.cached_property
+    def history(self) -> History:
+        from .history import History
+
+        return History(self)

@@ -1,237 +1,185 @@
-"""The SQLite schema: every migration, and the record of which ones a ledger has had.
+"""Every migration of either backend, each named once, and the one runner that applies them.
 
-A migration is known by its name. Each ledger keeps the names it has had in its
-`migrations` table, and an upgrade applies every listed migration missing there, so
-two branches that each add one cannot, once merged, leave a ledger without either.
-`PRAGMA user_version` still counts them: releases from before the table refuse a
-ledger whose version is beyond theirs, and that is what keeps them away from it.
+A migration is a row of `MIGRATIONS`: its name, and which backends it has a body for. The
+bodies are the functions of that name in store/sqlite_schema.py and store/postgres_schema.py,
+found when a ledger is upgraded, so that a command on one backend never loads the other's
+schema. A new migration gives both. The shipped ones kept the names the two backends' separate lists gave
+them, and a body is None on the backend whose ledgers never had it: the server's schema
+began as the SQLite ledger's after m007_assignments (m001_ledger), so nothing is recorded
+there under SQLite's first seven names, nor on a SQLite ledger under the server's own.
+
+Each ledger keeps the names it has had in its `migrations` table, and an upgrade applies
+every one of its backend's missing there, in list order, so two branches that each add one
+cannot, once merged, leave a ledger without either. On SQLite `PRAGMA user_version` still
+counts them: releases from before the table refuse a ledger whose version is beyond theirs,
+and that is what keeps them away from it; a ledger from before the table has had exactly
+the first `user_version` of them. Where a ledger records them is its backend's `Book`.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
+import abc
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal, NamedTuple
+
+Backend = Literal["sqlite", "postgres"]
 
 
-def _m001_initial(conn: sqlite3.Connection) -> None:
-    # Written by sqlite-utils' table builder until that was the program's only use of it; the
-    # statements are the text it generated, so a new ledger's schema stays the same, word for
-    # word, as that of a ledger made by an earlier release (tests/test_migrations.py compares them).
-    statements = (
-        """CREATE TABLE "plans" (
-   "name" TEXT PRIMARY KEY,
-   "year" INTEGER NOT NULL,
-   "source" TEXT NOT NULL,
-   "created_at" TEXT NOT NULL,
-   "imported_at" TEXT NOT NULL
-)""",
-        """CREATE TABLE "tasks" (
-   "pk" INTEGER PRIMARY KEY,
-   "plan" TEXT NOT NULL REFERENCES "plans"("name"),
-   "id" INTEGER NOT NULL,
-   "group_name" TEXT NOT NULL,
-   "content" TEXT NOT NULL,
-   "units" TEXT NOT NULL,
-   "deadline" TEXT NOT NULL,
-   "start" TEXT,
-   "due" TEXT,
-   "status" TEXT NOT NULL DEFAULT 'todo',
-   "updated_at" TEXT NOT NULL
-)""",
-        """CREATE UNIQUE INDEX "idx_tasks_plan_id"
-    ON "tasks" ("plan", "id")""",
-        """CREATE INDEX "idx_tasks_plan_due"
-    ON "tasks" ("plan", "due")""",
-        """CREATE TABLE "units" (
-   "id" INTEGER PRIMARY KEY,
-   "name" TEXT NOT NULL
-)""",
-        """CREATE UNIQUE INDEX "idx_units_name"
-    ON "units" ("name")""",
-        """CREATE TABLE "task_units" (
-   "task" INTEGER NOT NULL REFERENCES "tasks"("pk"),
-   "unit" INTEGER NOT NULL REFERENCES "units"("id"),
-   "position" INTEGER NOT NULL,
-   PRIMARY KEY ("task", "position")
-)""",
-        """CREATE INDEX "idx_task_units_unit_task"
-    ON "task_units" ("unit", "task")""",
-        """CREATE TABLE "notes" (
-   "id" INTEGER PRIMARY KEY,
-   "task" INTEGER NOT NULL REFERENCES "tasks"("pk"),
-   "at" TEXT NOT NULL,
-   "by" TEXT NOT NULL,
-   "text" TEXT NOT NULL,
-   "status" TEXT
-)""",
-        """CREATE INDEX "idx_notes_task_at"
-    ON "notes" ("task", "at")""",
-    )
-    for statement in statements:
-        conn.execute(statement)
+class Migration(NamedTuple):
+    name: str
+    sqlite: bool = False  # a SQLite ledger gets it: store/sqlite_schema.py has its body
+    postgres: bool = False  # a server's ledger gets it: store/postgres_schema.py has its body
+
+    def on(self, backend: Backend) -> bool:
+        return self.sqlite if backend == "sqlite" else self.postgres
+
+    def body(self, backend: Backend) -> Callable[[Any], None]:
+        """The function that applies it to a ledger of `backend`, given that ledger's connection."""
+        from importlib import import_module
+
+        body: Callable[[Any], None] = getattr(import_module(f"{__package__}.{backend}_schema"), self.name)
+        return body
 
 
-def _m002_note_counts(conn: sqlite3.Connection) -> None:
-    # A note may count towards a task's target (不少于4次); NULL for ordinary notes.
-    conn.execute('ALTER TABLE "notes" ADD COLUMN "count" INTEGER')
+# Append only: a migration that has shipped is never edited, renamed or reordered.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("m001_initial", sqlite=True),
+    Migration("m002_note_counts", sqlite=True),
+    Migration("m003_history", sqlite=True),
+    Migration("m004_counted_notes_index", sqlite=True),
+    Migration("m005_event_keys", sqlite=True),
+    Migration("m006_drop_task_units_text", sqlite=True),
+    Migration("m007_assignments", sqlite=True),
+    Migration("m001_ledger", postgres=True),
+    Migration("m002_events_append_only", postgres=True),
+    Migration("m003_indexes", postgres=True),
+    Migration("m004_jsonb_payloads", postgres=True),
+    Migration("m005_unit_file", postgres=True),
+)
 
 
-def _m003_history(conn: sqlite3.Connection) -> None:
-    """An append-only history of every change, and notes that can be retracted by undo."""
-    statements = (
-        """
-        CREATE TABLE events (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            by TEXT NOT NULL,
-            action TEXT NOT NULL,
-            plan TEXT NOT NULL,
-            task INTEGER,
-            before TEXT,
-            after TEXT,
-            undoes INTEGER UNIQUE REFERENCES events (id)
+def of(backend: Backend) -> list[Migration]:
+    """A backend's migrations, in the order its ledgers get them."""
+    return [migration for migration in MIGRATIONS if migration.on(backend)]
+
+
+SQLITE_MIGRATIONS = of("sqlite")
+POSTGRES_MIGRATIONS = of("postgres")
+SCHEMA_VERSION = len(SQLITE_MIGRATIONS)
+
+
+class Book(abc.ABC):
+    """Where a ledger records the migrations it has had: all the runner asks of a backend."""
+
+    backend: ClassVar[Backend]
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    @abc.abstractmethod
+    def names(self) -> list[str]:
+        """The names of the migrations the ledger has had."""
+
+    @abc.abstractmethod
+    def begin(self, had: Sequence[str]) -> None:
+        """Ready the record for new names; `had`: the names the ledger has had."""
+
+    @abc.abstractmethod
+    def record(self, name: str) -> None:
+        """Note `name` as applied."""
+
+    @abc.abstractmethod
+    def end(self) -> None:
+        """Close the record once every missing migration is applied."""
+
+
+class SQLiteBook(Book):
+    """A SQLite ledger's record: the `migrations` table, or before that table, `user_version` alone."""
+
+    backend = "sqlite"
+
+    def __init__(self, conn: Any, version: int, *, at: str = "") -> None:
+        super().__init__(conn)
+        self.version = version
+        self.at = at
+
+    def names(self) -> list[str]:
+        if not self._tracked():
+            return [migration.name for migration in SQLITE_MIGRATIONS[: self.version]]
+        return [row[0] for row in self.conn.execute("SELECT name FROM migrations")]
+
+    def begin(self, had: Sequence[str]) -> None:
+        if not self._tracked():
+            self.conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            self.conn.executemany("INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                                  [(name, self.at) for name in had])
+
+    def record(self, name: str) -> None:
+        self.conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, self.at))
+
+    def end(self) -> None:
+        self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _tracked(self) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+        ).fetchone() is not None
+
+
+class PostgresBook(Book):
+    """Where a server's ledger records its migrations: `migrations` in its own schema, made
+    with the schema by the first upgrade. The caller holds `postgres_schema.SCHEMA_LOCK`."""
+
+    backend = "postgres"
+
+    def names(self) -> list[str]:
+        from . import postgres_schema
+
+        if not postgres_schema.exists(self.conn):
+            return []
+        return [row[0] for row in self.conn.execute(
+            f"SELECT name FROM {postgres_schema.SCHEMA}.migrations ORDER BY applied_at, name"
+        ).fetchall() if isinstance(row[0], str)]
+
+    def begin(self, had: Sequence[str]) -> None:
+        from . import postgres_schema
+
+        schema = postgres_schema.SCHEMA
+        self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # The search path points at the schema until the caller's transaction ends.
+        self.conn.execute(f"SET LOCAL search_path = {schema}")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        """,
-        "CREATE INDEX events_plan_task ON events (plan, task)",
-        # The history is the evidence undo relies on: a change is reverted by a new
-        # event, never by editing or deleting the one that made it.
-        """
-        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
-        """,
-        """
-        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END
-        """,
-        "ALTER TABLE notes ADD COLUMN retracted_at TEXT",
-        "ALTER TABLE notes ADD COLUMN retracted_by TEXT",
-        # Notes written before this migration become their events, so `log` covers them
-        # and they can be undone. A task starts as todo and only a note changes its
-        # status, so the status a note replaced is the one set by the task's previous
-        # status note, else todo. Earlier imports kept no before-state and stay out.
-        # One window pass over the status notes finds each one's predecessor: linear,
-        # where a lookup per note was quadratic in the notes of a task (300k notes on
-        # 91 tasks held the write lock for 13 minutes).
-        """
-        INSERT INTO events (at, by, action, plan, task, before, after)
-        SELECT n.at, n.by,
-               CASE WHEN n.status IS NULL THEN 'note' ELSE 'status' END,
-               t.plan, t.id,
-               CASE WHEN n.status IS NULL THEN NULL
-                    ELSE json_object('status', coalesce(s.previous, 'todo')) END,
-               CASE WHEN n.status IS NULL THEN json_object('note', n.id, 'text', n.text)
-                    ELSE json_object('note', n.id, 'text', n.text, 'status', n.status) END
-        FROM notes n JOIN tasks t ON t.pk = n.task
-        LEFT JOIN (
-            SELECT id, lag(status) OVER (PARTITION BY task ORDER BY id) AS previous
-            FROM notes WHERE status IS NOT NULL
-        ) s ON s.id = n.id
-        ORDER BY n.id
-        """,
-    )
-    for statement in statements:
-        conn.execute(statement)
+
+    def record(self, name: str) -> None:
+        # clock_timestamp, not now(): one transaction's migrations keep their order.
+        self.conn.execute("INSERT INTO migrations (name, applied_at) VALUES (%s, clock_timestamp())", (name,))
+
+    def end(self) -> None:
+        # A server's ledger has no version number beside its names.
+        return
 
 
-def _m004_counted_notes_index(conn: sqlite3.Connection) -> None:
-    # Progress toward a target sums a few counted notes; without this index every
-    # listing would read every note of every listed task to find them.
-    conn.execute(
-        "CREATE INDEX notes_counted ON notes (task, count) WHERE count IS NOT NULL AND retracted_at IS NULL"
-    )
+def missing(book: Book, migrations: Sequence[Migration] | None = None) -> list[Migration]:
+    """The migrations (of `book`'s backend, or only `migrations`) the ledger has not had, in order."""
+    had = set(book.names())
+    return [migration for migration in (of(book.backend) if migrations is None else migrations) if migration.name not in had]
 
 
-def _m005_event_keys(conn: sqlite3.Connection) -> None:
-    # A client-chosen key makes a note idempotent: a retry after a lost confirmation finds
-    # the first write instead of making a second. The key lives on the event, which is
-    # never updated or deleted, so a key stays taken even after undo or a removed task.
-    conn.execute("ALTER TABLE events ADD COLUMN key TEXT")
-    conn.execute("CREATE UNIQUE INDEX events_key ON events (key) WHERE key IS NOT NULL")
+def unknown(book: Book) -> list[str]:
+    """The names the ledger has had that this release has no migration of: written by a newer one."""
+    known = {migration.name for migration in of(book.backend)}
+    return [name for name in book.names() if name not in known]
 
 
-def _m006_drop_task_units_text(conn: sqlite3.Connection) -> None:
-    # The units of a task live in task_units; this "、"-joined copy was written and never read.
-    conn.execute("ALTER TABLE tasks DROP COLUMN units")
-
-
-def _m007_assignments(conn: sqlite3.Connection) -> None:
-    """Each responsible unit's own part of a task (issue 12).
-
-    Only tables: which units a task's 责任单位 cell means is the unit file's business,
-    so the session fills these in for existing tasks right after the upgrade, in the
-    same transaction. `tasks.status` stays, derived from the assignments' statuses.
-    """
-    statements = (
-        """
-        CREATE TABLE assignments (
-            pk INTEGER PRIMARY KEY,
-            task INTEGER NOT NULL REFERENCES tasks (pk),
-            unit TEXT NOT NULL,
-            via TEXT,
-            lead INTEGER NOT NULL DEFAULT 0,
-            position INTEGER NOT NULL,
-            vague INTEGER NOT NULL DEFAULT 0,
-            manual INTEGER NOT NULL DEFAULT 0,
-            status TEXT NOT NULL DEFAULT 'todo',
-            updated_at TEXT NOT NULL,
-            UNIQUE (task, unit)
-        )
-        """,
-        # A unit's listing starts from its own rows, and a collective's (--unit 各街镇) from via.
-        "CREATE INDEX assignments_unit_task ON assignments (unit, task)",
-        "CREATE INDEX assignments_via_task ON assignments (via, task) WHERE via IS NOT NULL",
-        # NULL: a note on the task as a whole (the office's remark, and every note from before).
-        "ALTER TABLE notes ADD COLUMN assignment INTEGER REFERENCES assignments (pk)",
-        """CREATE INDEX notes_assignment_counted ON notes (assignment, count)
-           WHERE assignment IS NOT NULL AND count IS NOT NULL AND retracted_at IS NULL""",
-    )
-    for statement in statements:
-        conn.execute(statement)
-
-
-Migration = Callable[[sqlite3.Connection], None]
-
-# Append only: a migration that has shipped never changes what it builds, and is never renamed or reordered.
-MIGRATIONS: list[Migration] = [
-    _m001_initial, _m002_note_counts, _m003_history, _m004_counted_notes_index, _m005_event_keys,
-    _m006_drop_task_units_text, _m007_assignments,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def name_of(migration: Migration) -> str:
-    """The name a ledger records for `migration`: its function name, e.g. m003_history."""
-    return migration.__name__.lstrip("_")
-
-
-def missing(conn: sqlite3.Connection, version: int) -> list[Migration]:
-    """The migrations the ledger on `conn` has not had, in order.
-
-    A ledger from before the `migrations` table has had exactly the first `version`
-    of them, the only order there was then.
-    """
-    if not _tracked(conn):
-        return MIGRATIONS[version:]
-    applied = {row[0] for row in conn.execute("SELECT name FROM migrations")}
-    return [migration for migration in MIGRATIONS if name_of(migration) not in applied]
-
-
-def apply(conn: sqlite3.Connection, version: int, *, at: str) -> list[str]:
-    """Bring the ledger on `conn` to every migration, inside the caller's write transaction;
-    returns the names of those applied."""
-    todo = missing(conn, version)
-    if not _tracked(conn):
-        conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        conn.executemany(
-            "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
-            [(name_of(migration), at) for migration in MIGRATIONS if migration not in todo],
-        )
+def apply(book: Book, migrations: Sequence[Migration] | None = None) -> list[str]:
+    """Bring the ledger to every migration of its backend (or to `migrations`, for tests), inside
+    the caller's write transaction; returns the names of those applied."""
+    todo = missing(book, migrations)
+    book.begin([migration.name for migration in of(book.backend) if migration not in todo])
     for migration in todo:
-        migration(conn)
-        conn.execute("INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name_of(migration), at))
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    return [name_of(migration) for migration in todo]
-
-
-def _tracked(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone() is not None
+        migration.body(book.backend)(book.conn)
+        book.record(migration.name)
+    book.end()
+    return [migration.name for migration in todo]

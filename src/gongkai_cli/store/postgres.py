@@ -4,7 +4,7 @@ Connecting (every failure one Chinese line, exit 4), recognising a ledger, and c
 or upgrading its schema (store/postgres_schema.py) in one transaction, with `on_create`
 and `on_upgrade` inside it as for SQLite; every read and write of `Storage`, answering
 as the SQLite store does (tests/test_postgres_reads.py, tests/test_postgres_writes.py):
-those whose SQL is SQLite's too are store/base.py's, spelled for psycopg by `_spelled`, and
+those whose SQL is SQLite's too are store/base.py's, spelled through store/dialect.py, and
 only what is PostgreSQL's own is here; `check`'s problems; and a whole ledger copied out and
 in, key for key (`snapshot`, `load`: `gongkai copy`). Backup and restore stay SQLite's (pg_dump does a server's).
 
@@ -21,30 +21,28 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime, time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import psycopg
 
-from .. import dates
 from ..domain.statuses import Status, derived_status
 from ..errors import NotPermitted, StoreError
-from ..models import Commit, Event, Plan, Task
+from ..models import Commit, Event
 from . import (
     BUSY_TIMEOUT_SECONDS,
     BadServerURL,
-    NotNewest,
     ServerURL,
-    UnitCounts,
     UnitFile,
     base,
-    common,
+    migrations,
     postgres_schema,
     transfer,
 )
+from .dialect import POSTGRES, stamp_text
+from .history import History
 
 if TYPE_CHECKING:
     from .team import Team
@@ -151,9 +149,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         self.commits: list[Commit] = []
         self._writing = False  # inside a write transaction: errors go to it unchanged
 
-    _LIKE = "ILIKE"
-    _IMPORT_WROTE_TASK = """(
-        jsonb_exists(e.before -> 'tasks', :task_key) OR jsonb_exists(e.after -> 'tasks', :task_key))"""
+    sql = POSTGRES
 
     @classmethod
     def connect(cls, url: ServerURL, timeout: float = BUSY_TIMEOUT_SECONDS) -> psycopg.Connection[tuple[Any, ...]]:
@@ -199,8 +195,8 @@ class PostgresStore(base.SQLStore[ServerURL]):
     ) -> None:
         with self._errors():
             if postgres_schema.exists(self.conn):
-                self._refuse_newer(postgres_schema.applied(self.conn))
-                if not upgrade or not postgres_schema.missing(postgres_schema.applied(self.conn)):
+                self._refuse_newer()
+                if not upgrade or not migrations.missing(migrations.PostgresBook(self.conn)):
                     return
             elif not create:
                 raise StoreError(f"数据库“{self.url}”中没有 gongkai 台账（没有 {postgres_schema.SCHEMA} 模式）。")
@@ -212,9 +208,9 @@ class PostgresStore(base.SQLStore[ServerURL]):
                 with self.conn.transaction():
                     new = not postgres_schema.exists(self.conn)
                     if not new:
-                        self._refuse_newer(postgres_schema.applied(self.conn))
+                        self._refuse_newer()
                         self._refuse_upgrade_by_other()
-                    applied = postgres_schema.apply(self.conn)
+                    applied = migrations.apply(migrations.PostgresBook(self.conn))
                     if new and on_create is not None:
                         on_create(self)
                     elif applied and not new and on_upgrade is not None:
@@ -227,16 +223,15 @@ class PostgresStore(base.SQLStore[ServerURL]):
     def _refuse_upgrade_by_other(self) -> None:
         # Only the tables' owner may change them: a unit's or the office's login that meets a
         # ledger the release has new migrations for says who must open it first.
-        names = [postgres_schema.name_of(migration)
-                 for migration in postgres_schema.missing(postgres_schema.applied(self.conn))]
+        names = [migration.name for migration in migrations.missing(migrations.PostgresBook(self.conn))]
         if names and not postgres_schema.owned(self.conn):
             raise StoreError(
                 f"数据库“{self.url}”的台账需要升级（{'、'.join(names)}），只有表的所有者能升级："
                 "请所有者先用本程序运行一次任意命令，例如 gongkai plans。"
             )
 
-    def _refuse_newer(self, names: Sequence[str]) -> None:
-        if newer := postgres_schema.unknown(names):
+    def _refuse_newer(self) -> None:
+        if newer := migrations.unknown(migrations.PostgresBook(self.conn)):
             raise StoreError(
                 f"数据库“{self.url}”由更新版本的 gongkai 升级过（{'、'.join(newer)}），请先升级 gongkai 再使用。"
             )
@@ -317,46 +312,21 @@ class PostgresStore(base.SQLStore[ServerURL]):
         another database of the same server) is run again rather than shown."""
         return self._write_transaction(lambda: work(self.conn))
 
+    @contextlib.contextmanager
+    def _read_snapshot(self) -> Iterator[None]:
+        with self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield
+
     def _all(self, sql: str, params: base.Params = ()) -> list[tuple[Any, ...]]:
-        return self.conn.execute(_spelled(sql), params).fetchall()
+        return self.conn.execute(sql, params).fetchall()
 
     def _run(self, sql: str, params: base.Params = ()) -> None:
-        self.conn.execute(_spelled(sql), params)
+        self.conn.execute(sql, params)
 
     def _many(self, sql: str, rows: Iterable[base.Params]) -> None:
         with self.conn.cursor() as cursor:
-            cursor.executemany(_spelled(sql), rows)
-
-    @staticmethod
-    def _list(values: Iterable[object]) -> object:
-        return list(values)
-
-    @staticmethod
-    def _date(day: date) -> object:
-        return day
-
-    @staticmethod
-    def _start_of(day: date) -> object:
-        return datetime.combine(day, time(), tzinfo=dates.tz())
-
-    @staticmethod
-    def _stamp(value: Any) -> str:
-        return _stamp(value)
-
-    @staticmethod
-    def _day(value: Any) -> date | None:
-        day: date | None = value
-        return day
-
-    @staticmethod
-    def _day_text(value: Any) -> str | None:
-        return value.isoformat() if value else None
-
-    @staticmethod
-    def _json(value: Any) -> dict[str, Any] | None:
-        # jsonb columns come back parsed, their keys in jsonb's order (models.Event.shown orders them).
-        payload: dict[str, Any] | None = value
-        return payload
+            cursor.executemany(sql, rows)
 
     def close(self) -> None:
         self.conn.close()
@@ -373,12 +343,12 @@ class PostgresStore(base.SQLStore[ServerURL]):
         with self._errors():
             self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             try:
-                if missing := postgres_schema.missing(postgres_schema.applied(self.conn)):
+                if missing := migrations.missing(migrations.PostgresBook(self.conn)):
                     raise StoreError(
-                        f"数据库“{self.url}”需要先升级（缺少 {postgres_schema.name_of(missing[0])}）才能复制："
+                        f"数据库“{self.url}”需要先升级（缺少 {missing[0].name}）才能复制："
                         "请先用本程序运行一次任意命令，例如 gongkai plans。"
                     )
-                counts = self._counts()
+                counts = transfer.counts(self)
                 unit_file = self.unit_file()
             except BaseException:
                 with contextlib.suppress(psycopg.Error):
@@ -411,7 +381,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         The rows written per table, once they are counted to be the source's
         (transfer.CountsDiffer otherwise, and nothing is kept). `analyse`: gather the planner's
         statistics of what was loaded."""
-        transfer.refuse_content(self._counts())
+        transfer.refuse_content(transfer.counts(self))
         for table, columns in transfer.TABLES.items():
             quoted = ", ".join(f'"{column}"' for column in columns)
             with self.conn.cursor().copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
@@ -429,14 +399,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         # 0.19 s once analysed. Sampling every table took 1.2 s there, against a 33 s copy.
         if analyse:
             self.conn.execute(f"ANALYZE {', '.join(transfer.TABLES)}")
-        return transfer.verify(source.counts, self._counts())
-
-    def _counts(self) -> dict[str, int]:
-        counted = self.conn.execute(
-            "SELECT " + ", ".join(f"(SELECT count(*) FROM {table})" for table in transfer.TABLES)
-        ).fetchone()
-        assert counted is not None
-        return dict(zip(transfer.TABLES, counted, strict=True))
+        return transfer.verify(source.counts, transfer.counts(self))
 
     def copy_from_sqlite(self, source: Path) -> None:
         """Fill this empty ledger with everything of the SQLite ledger `source` (`load`): the
@@ -465,7 +428,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
             except psycopg.errors.UndefinedTable:
                 # A ledger older than m004, opened without upgrading it (check, copy): none stored.
                 return None
-        return UnitFile(row[0], row[1], _stamp(row[2]), row[3]) if row else None
+        return UnitFile(row[0], row[1], stamp_text(row[2]), row[3]) if row else None
 
     @base.writes
     def store_unit_file(self, unit_file: UnitFile) -> None:
@@ -480,153 +443,11 @@ class PostgresStore(base.SQLStore[ServerURL]):
             unit_file,
         )
 
-    # -- plans --------------------------------------------------------------------
-
-    def plans(self) -> list[Plan]:
-        """Every plan with its task count, newest year first."""
-        return self._plans()
-
-    def plan(self, name: str | None = None, *, year: int | None = None) -> Plan | None:
-        """One plan by name, else the newest of `year`, else the newest."""
-        if name is not None:
-            found = self._plans("WHERE p.name = %(name)s", {"name": name}, limit=1)
-        elif year is not None:
-            found = self._plans("WHERE p.year = %(year)s", {"year": year}, limit=1)
-        else:
-            found = self._plans(limit=1)
-        return found[0] if found else None
-
-    def plan_names(self) -> list[str]:
-        with self._errors():
-            return [row[0] for row in self.conn.execute(f"SELECT p.name FROM plans p ORDER BY {_PLAN_ORDER}")]
-
-    def _plans(self, where: str = "", params: dict[str, object] | None = None, *, limit: int | None = None) -> list[Plan]:
-        with self._errors():
-            rows = self.conn.execute(
-                f"""SELECT p.name, p.year, p.source, p.imported_at,
-                           (SELECT count(*) FROM tasks t WHERE t.plan = p.name)
-                    FROM plans p {where}
-                    ORDER BY {_PLAN_ORDER} {f"LIMIT {int(limit)}" if limit else ""}""",
-                params or {},
-            ).fetchall()
-        return [Plan(name=name, year=year, tasks=count, imported_at=_stamp(imported_at), source=source)
-                for name, year, source, imported_at, count in rows]
-
-    def unit_names(self) -> list[str]:
-        with self._errors():
-            return [row[0] for row in self.conn.execute('SELECT name FROM units ORDER BY name COLLATE "C"')]
-
-    def unit_counts(self, plan: str, *, today: date) -> dict[str, UnitCounts]:
-        """Per unit with assignments in the plan: as `SQLiteStore.unit_counts`."""
-        with self._errors():
-            rows = self._all(
-                f"""SELECT a.unit, count(*), count(*) FILTER (WHERE a.lead),
-                           count(*) FILTER (WHERE a.status = 'done'), count(*) FILTER (WHERE a.status = 'cancelled'),
-                           count(*) FILTER (WHERE {base.A_OVERDUE})
-                    FROM tasks t JOIN assignments a ON a.task = t.pk
-                    WHERE t.plan = :plan
-                    GROUP BY a.unit""",
-                {"plan": plan, "today": today},
-            )
-        return {unit: UnitCounts(*counts) for unit, *counts in rows}
-
-    # -- tasks --------------------------------------------------------------------
-
-    def tasks_with_notes(
-        self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
-    ) -> list[Task]:
-        """Every task of a plan (or only those numbered `ids`) by id with all its notes and,
-        unless told not to, its assignments, from one snapshot (REPEATABLE READ)."""
-        where, params = "t.plan = :plan", {"plan": plan, "today": today}
-        if ids is not None:
-            where += " AND t.id IN (SELECT value FROM json_each(:ids))"
-            params["ids"] = list(ids)
-        with self._errors(), self.conn.transaction():
-            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            rows = self._all(f"SELECT {base.TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id", params)
-            return self._tasks_from_rows(rows, with_notes=True, with_assignments=with_assignments, today=today)
-
     # -- history ------------------------------------------------------------------
 
-    def last_undoable(self, plan: str | None = None, *, unit: str | None = None) -> Event | None:
-        """The newest change that no undo has reverted yet, of one plan or of the whole ledger;
-        with `unit`, the newest note or status change on that unit's assignments (what a unit
-        login may undo, store/postgres_roles.py)."""
-        where = list(base.UNDOABLE)
-        params: dict[str, object] = {}
-        if unit is not None:
-            where.append("e.action IN ('note', 'status') AND note_unit((e.after ->> 'note')::bigint, e.plan, e.task) = :unit")
-            params["unit"] = unit
-        if plan is not None:
-            where.append("e.plan = :plan")
-            params["plan"] = plan
-        with self._errors():
-            found = self._events_where(where, params, tail="ORDER BY e.id DESC LIMIT 1")
-        return found[0] if found else None
-
-    def _record(
-        self, *, at: str, by: str, action: str, plan: str, task: int | None = None,
-        before: Mapping[str, object] | None = None, after: Mapping[str, object] | None = None,
-        undoes: int | None = None,
-    ) -> int:
-        """Append one event; always called inside the transaction that made the change."""
-        (event_id,) = self._append_events(
-            [(at, by, action, plan, task, common.dump(before), common.dump(after), None)], undoes=undoes
-        )
-        return event_id
-
-    def _insert_events(self, rows: Sequence[common.EventRow]) -> None:
-        self._append_events(rows)
-
-    def _append_events(self, rows: Sequence[common.EventRow], *, undoes: int | None = None) -> list[int]:
-        """Append events with the ids SQLite would give them; their ids."""
-        if not rows:
-            return []
-        first = self._next_id("events")
-        ids = list(range(first, first + len(rows)))
-        with self.conn.cursor() as cursor:
-            cursor.executemany(
-                """INSERT INTO events (id, at, "by", action, plan, task, before, after, key, undoes)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                [(event_id, *row, undoes) for event_id, row in zip(ids, rows, strict=True)],
-            )
-        return ids
-
-    def _events_since(self, last_before: int) -> Commit | None:
-        row = self.conn.execute(
-            """SELECT min(id), max(id), count(*),
-                      min((after ->> 'note')::bigint) FILTER (WHERE action IN ('note', 'status')),
-                      max((after ->> 'note')::bigint) FILTER (WHERE action IN ('note', 'status'))
-               FROM events WHERE id > %s""",
-            (last_before,),
-        ).fetchone()
-        assert row is not None
-        first, last, count, first_note, last_note = row
-        return Commit(first, last, count, first_note, last_note) if count else None
-
-    def adopt_history(self) -> None:
-        """Count every event in the ledger as committed by this process: it created the ledger,
-        and the first plan went in inside the transaction that made the schema."""
-        with self._errors():
-            written = self._events_since(0)
-        if written is not None:
-            self.commits.append(written)
-
-    @base.writes
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None, unit: str | None = None) -> Event:
-        """Revert event `event_id`, which must still be the newest undoable change (of `plan`,
-        of `unit`'s assignments), as `SQLiteStore.undo`."""
-        found = self.last_undoable(plan, unit=unit)
-        if found is None or found.id != event_id:
-            raise NotNewest(event_id)
-        self._revert(found, at=at, by=by)
-        undo_id = self._record(
-            at=at, by=by, action="undo", plan=found.plan, task=found.task,
-            before=found.after, after=found.before, undoes=found.id,
-        )
-        event = self.event(undo_id)
-        assert event is not None
-        return event
+    @functools.cached_property
+    def history(self) -> PostgresHistory:
+        return PostgresHistory(self)
 
     # -- maintenance ----------------------------------------------------------------------
 
@@ -638,8 +459,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         from . import postgres_roles
 
         with self._errors():
-            found = [f"缺少结构迁移 {postgres_schema.name_of(migration)}"
-                     for migration in postgres_schema.missing(postgres_schema.applied(self.conn))]
+            found = [f"缺少结构迁移 {migration.name}" for migration in migrations.missing(migrations.PostgresBook(self.conn))]
             enabled = {name for (name,) in self.conn.execute(
                 """SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('events') AND tgenabled <> 'D'"""
             )}
@@ -658,7 +478,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
         return found
 
     def content_problems(self) -> list[str]:
-        """Tasks whose stored status is not the one their assignments give (domain.statuses.derived_status).
+        """Tasks whose stored status is not the one their assignments give (models.derived_status).
         Types, CHECK constraints and json keep every value readable, as SQLite's check has to ask."""
         found = []
         with self._errors():
@@ -673,23 +493,30 @@ class PostgresStore(base.SQLStore[ServerURL]):
         return found
 
 
+class PostgresHistory(History):
+    """A server ledger's history, where a unit's login may undo only its own notes."""
+
+    def last_undoable(self, plan: str | None = None, *, unit: str | None = None) -> Event | None:
+        """The newest change that no undo has reverted yet, of one plan or of the whole ledger;
+        with `unit`, the newest note or status change on that unit's assignments (what a unit
+        login may undo, store/postgres_roles.py)."""
+        if unit is None:
+            return super().last_undoable(plan)
+        with self.db._errors():
+            return self._newest_undoable(
+                plan, ["e.action IN ('note', 'status') AND note_unit((e.after ->> 'note')::bigint, e.plan, e.task) = %(unit)s"],
+                {"unit": unit},
+            )
+
+    @base.writes
+    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None, unit: str | None = None) -> Event:
+        """Revert event `event_id`, which must still be the newest undoable change (of `plan`,
+        of `unit`'s assignments), as `History.undo`."""
+        return self._undo_newest(event_id, self.last_undoable(plan, unit=unit), at=at, by=by)
+
+
 # -- query pieces -------------------------------------------------------------
 
-# SQL in store/base.py's spelling, as PostgreSQL takes it: a list parameter is an array.
-_IN_LIST = re.compile(r"IN \(SELECT value FROM json_each\((\?|:\w+)\)\)")
-# `:name`, not the `::` of a cast.
-_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-
-
-@functools.cache
-def _spelled(sql: str) -> str:
-    """`sql` in store/base.py's spelling (SQLite's parameters) as psycopg takes it."""
-    sql = _IN_LIST.sub(r"= ANY(\1)", sql.replace("%", "%%"))
-    return _NAMED.sub(r"%(\1)s", sql.replace("?", "%s"))
-
-
-# Names in code point order, as SQLite compares text, whatever the database's collation.
-_PLAN_ORDER = 'p.year DESC, p.created_at DESC, p.name COLLATE "C"'
 # What m002_events_append_only puts on the history.
 _APPEND_ONLY_TRIGGERS = ("events_no_update", "events_no_truncate")
 
@@ -702,7 +529,7 @@ def _portable(value: object) -> object:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, datetime):
-        return _stamp(value)
+        return stamp_text(value)
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -714,10 +541,5 @@ def _typed(column: str, value: object) -> object:
     if column in transfer.FLAGS and value is not None:
         return bool(value)
     return value
-
-
-def _stamp(value: datetime) -> str:
-    """A timestamp as the SQLite ledger writes it (dates.timestamp): ISO 8601 in the office's time zone."""
-    return value.astimezone(dates.tz()).isoformat()
 
 

@@ -19,8 +19,7 @@ Keys are identities BY DEFAULT, not ALWAYS: copying a ledger between the backend
 its keys (event payloads name note ids), and the copy then moves each identity past
 the largest key it brought.
 
-Migrations are tracked by name in `migrations`, as store/migrations.py does for SQLite
-(its own list: the two backends' histories are independent). An upgrade applies every
+Migrations are named and run by store/migrations.py, as SQLite's are. An upgrade applies every
 missing one, in list order, in one transaction (PostgreSQL's DDL is transactional), under
 an advisory lock so that processes opening a new database at once do not race. A
 ledger that names a migration this release does not know is newer than it, and refused.
@@ -28,7 +27,6 @@ ledger that names a migration this release does not know is newer than it, and r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..domain.statuses import Status
@@ -44,7 +42,7 @@ SCHEMA_LOCK = 0x474B4149
 _STATUSES = ", ".join(f"'{status.value}'" for status in Status)
 
 
-def _m001_ledger(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def m001_ledger(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     statements = (
         """
         CREATE TABLE plans (
@@ -138,7 +136,7 @@ def _m001_ledger(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         conn.execute(statement)
 
 
-def _m002_events_append_only(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def m002_events_append_only(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     # The history is the evidence undo relies on: a change is reverted by a new event, never
     # by editing or deleting the one that made it. A trigger holds for the tables' owner
     # too, whom revoked privileges would not stop.
@@ -159,7 +157,7 @@ def _m002_events_append_only(conn: psycopg.Connection[tuple[object, ...]]) -> No
         conn.execute(statement)
 
 
-def _m003_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def m003_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     # The SQLite ledger's indexes, for the same queries; PostgreSQL also indexes no
     # referencing column by itself, so the foreign keys a delete checks get theirs.
     statements = (
@@ -180,7 +178,7 @@ def _m003_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         conn.execute(statement)
 
 
-def _m004_jsonb_payloads(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def m004_jsonb_payloads(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     # Event payloads as jsonb: parsed once on the way in, and read by key without a cast.
     # A column's type cannot change under a policy that reads it (server init's unit_append
     # reads after ->> 'note'), so the history's policies are set aside and made again, as
@@ -209,7 +207,7 @@ def _m004_jsonb_payloads(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         conn.execute(sql.SQL(" ").join(parts))
 
 
-def _m005_unit_file(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def m005_unit_file(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     # A SQLite ledger's units come from the units.csv beside its file; a server's ledger has no
     # "beside", so the office's file lives in it (`gongkai server units`): at most one row,
     # the text as checked and decoded, read by every command that needs the units.
@@ -238,19 +236,6 @@ def _m005_unit_file(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     conn.execute(sql.SQL("GRANT INSERT, UPDATE, DELETE ON unit_file TO {}").format(office))
 
 
-Migration = Callable[["psycopg.Connection[tuple[object, ...]]"], None]
-
-# Append only: a migration that has shipped is never edited, renamed or reordered.
-MIGRATIONS: list[Migration] = [
-    _m001_ledger, _m002_events_append_only, _m003_indexes, _m004_jsonb_payloads, _m005_unit_file,
-]
-
-
-def name_of(migration: Migration) -> str:
-    """The name a ledger records for `migration`: its function name, e.g. m001_ledger."""
-    return migration.__name__.lstrip("_")
-
-
 def exists(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     """Whether the database on `conn` holds a ledger (the schema and its migrations table)."""
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.migrations",)).fetchone() == (True,)
@@ -263,41 +248,3 @@ def owned(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
         "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(%s)",
         (f"{SCHEMA}.events",),
     ).fetchone() == (True,)
-
-
-def applied(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
-    """The names of the migrations the ledger on `conn` has had, oldest first."""
-    return [row[0] for row in conn.execute(
-        f"SELECT name FROM {SCHEMA}.migrations ORDER BY applied_at, name"
-    ).fetchall() if isinstance(row[0], str)]
-
-
-def unknown(names: Sequence[str]) -> list[str]:
-    """Of `names`, those this release has no migration of: written by a newer one."""
-    known = {name_of(migration) for migration in MIGRATIONS}
-    return [name for name in names if name not in known]
-
-
-def missing(names: Sequence[str], migrations: Sequence[Migration] = MIGRATIONS) -> list[Migration]:
-    """The migrations not among `names`, in list order."""
-    return [migration for migration in migrations if name_of(migration) not in names]
-
-
-def apply(conn: psycopg.Connection[tuple[object, ...]], migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
-    """Bring the ledger on `conn` to `migrations` (all, but for tests), creating the schema if
-    needed, inside the caller's transaction; returns the names of those applied.
-
-    The caller holds `SCHEMA_LOCK`; the search path points at the schema until the transaction ends.
-    """
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    conn.execute(f"SET LOCAL search_path = {SCHEMA}")
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-    )
-    todo = missing(applied(conn), migrations)
-    for migration in todo:
-        migration(conn)
-        # clock_timestamp, not now(): one transaction's migrations keep their order.
-        conn.execute("INSERT INTO migrations (name, applied_at) VALUES (%s, clock_timestamp())",
-                     (name_of(migration),))
-    return [name_of(migration) for migration in todo]

@@ -12,28 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timezone
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
-from ..domain.statuses import Status, derived_status
 from ..errors import StoreError
-from ..models import Commit, Event, Plan, Task
+from ..models import Commit
 from . import (
     BUSY_TIMEOUT_SECONDS,
     NotADatabase,
     NotALedger,
-    NotNewest,
-    UnitCounts,
     UnitFile,
     base,
-    common,
     migrations,
 )
+from .dialect import SQLITE
 from .migrations import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -137,16 +133,10 @@ class _Header(NamedTuple):
 
 
 # The default plan is the newest year; among plans of one year, the latest created.
-_PLAN_ORDER = "p.year DESC, p.created_at DESC, p.name"
-
-
 class SQLiteStore(base.SQLStore[Path]):
     """SQLite storage for plans, tasks, units and notes."""
 
-    _LIKE = "LIKE"
-    _IMPORT_WROTE_TASK = """(
-        EXISTS (SELECT 1 FROM json_each(e.before, '$.tasks') WHERE key = :task_key)
-        OR EXISTS (SELECT 1 FROM json_each(e.after, '$.tasks') WHERE key = :task_key))"""
+    sql = SQLITE
 
     def __init__(self, path: Path, conn: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_SECONDS):
         self.path = path
@@ -183,7 +173,7 @@ class SQLiteStore(base.SQLStore[Path]):
         self._recognise(header, create=create)
         if not upgrade:
             return
-        if not self._writable():
+        if not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
             # A read needs neither WAL nor a migration, and attempting them would fail.
             if header.empty:
                 raise StoreError(f"“{self.path}”是空文件，当前用户无权在其中建立 gongkai 台账。")
@@ -199,7 +189,7 @@ class SQLiteStore(base.SQLStore[Path]):
 
     def _up_to_date(self, header: _Header) -> bool:
         # The names are read only when the version says current: that is the one extra query an open pays.
-        return header.current and not migrations.missing(self.conn, header.version)
+        return header.current and not migrations.missing(migrations.SQLiteBook(self.conn, header.version))
 
     def _switch_to_wal(self) -> None:
         """Put the ledger in WAL mode, waiting for other processes as long as a write would.
@@ -259,9 +249,6 @@ class SQLiteStore(base.SQLStore[Path]):
             raise StoreError(f"“{self.path}”是一个{what}，不是 gongkai 台账。")
         raise StoreError(f"“{self.path}”不是 gongkai 台账（它是其他程序的 SQLite 数据库），gongkai 没有改动它。")
 
-    def _writable(self) -> bool:
-        return os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
-
     def _migrate(self, *, create: bool, on_create: Callable[[SQLiteStore], None] | None,
                  on_upgrade: Callable[[SQLiteStore, list[str]], None] | None = None) -> None:
         # An upgrade is not a change the user asked for: it is not reported as one.
@@ -271,9 +258,9 @@ class SQLiteStore(base.SQLStore[Path]):
             self._recognise(header, create=create)
             if self._up_to_date(header):
                 return
-            applied = migrations.apply(
+            applied = migrations.apply(migrations.SQLiteBook(
                 self.conn, header.version, at=datetime.now(timezone.utc).isoformat(timespec="seconds")
-            )
+            ))
             # Ledgers from before the application id get it with their next upgrade.
             self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             if header.empty:
@@ -327,6 +314,14 @@ class SQLiteStore(base.SQLStore[Path]):
         with self._errors(), self.transaction():
             return work()
 
+    @contextlib.contextmanager
+    def _read_snapshot(self) -> Iterator[None]:
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
     def _all(self, sql: str, params: base.Params = ()) -> list[_Row]:
         return self.conn.execute(sql, params).fetchall()
 
@@ -336,210 +331,10 @@ class SQLiteStore(base.SQLStore[Path]):
     def _many(self, sql: str, rows: Iterable[base.Params]) -> None:
         self.conn.executemany(sql, rows)
 
-    @staticmethod
-    def _list(values: Iterable[object]) -> object:
-        return json.dumps(list(values), ensure_ascii=False)
-
-    @staticmethod
-    def _date(day: date) -> object:
-        return day.isoformat()
-
-    @staticmethod
-    def _start_of(day: date) -> object:
-        # Timestamps are ISO 8601 in one time zone, so text order is time order.
-        return day.isoformat()
-
-    @staticmethod
-    def _stamp(value: Any) -> str:
-        # Stored as the text shown (dates.timestamp).
-        text: str = value
-        return text
-
-    @staticmethod
-    def _day(value: Any) -> date | None:
-        return date.fromisoformat(value) if value else None
-
-    @staticmethod
-    def _day_text(value: Any) -> str | None:
-        text: str | None = value
-        return text
-
-    @staticmethod
-    def _json(value: Any) -> dict[str, Any] | None:
-        return common.load(value)
-
-    def _insert_events(self, rows: Sequence[common.EventRow]) -> None:
-        self.conn.executemany(
-            """INSERT INTO events (at, by, action, plan, task, before, after, key)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            rows,
-        )
-
-    @_db_errors
-    def adopt_history(self) -> None:
-        """Count every event in the ledger as committed by this process: it created the ledger
-        in another connection, beside this file, before linking it into place."""
-        written = self._events_since(0)
-        if written is not None:
-            self.commits.append(written)
-
-    def _events_since(self, last_before: int) -> Commit | None:
-        first, last, count, first_note, last_note = self.conn.execute(
-            """SELECT min(id), max(id), count(*),
-                      min(CASE WHEN action IN ('note', 'status') THEN json_extract(after, '$.note') END),
-                      max(CASE WHEN action IN ('note', 'status') THEN json_extract(after, '$.note') END)
-               FROM events WHERE id > ?""",
-            (last_before,),
-        ).fetchone()
-        return Commit(first, last, count, first_note, last_note) if count else None
-
-    # -- plans ------------------------------------------------------------------
-
-    @_db_errors
-    def plans(self) -> list[Plan]:
-        """Every plan with its task count, newest year first."""
-        return self._plans()
-
-    @_db_errors
-    def plan(self, name: str | None = None, *, year: int | None = None) -> Plan | None:
-        """One plan by name, else the newest of `year`, else the newest; counts only that plan's
-        tasks, so resolving the plan costs the same with 160 plans as with one."""
-        params: dict[str, str | int]
-        if name is not None:
-            where, params = "WHERE p.name = :name", {"name": name}
-        elif year is not None:
-            where, params = "WHERE p.year = :year", {"year": year}
-        else:
-            where, params = "", {}
-        found = self._plans(where, params, limit=1)
-        return found[0] if found else None
-
-    @_db_errors
-    def plan_names(self) -> list[str]:
-        return [row[0] for row in self.conn.execute(f"SELECT p.name FROM plans p ORDER BY {_PLAN_ORDER}")]
-
-    def _plans(self, where: str = "", params: dict[str, str | int] | None = None, *, limit: int | None = None) -> list[Plan]:
-        rows = self.conn.execute(
-            f"""
-            SELECT p.name, p.year, p.source, p.imported_at,
-                   (SELECT count(*) FROM tasks t WHERE t.plan = p.name)
-            FROM plans p {where}
-            ORDER BY {_PLAN_ORDER} {f"LIMIT {int(limit)}" if limit else ""}
-            """,
-            params or {},
-        ).fetchall()
-        return [
-            Plan(name=name, year=year, tasks=count, imported_at=imported_at, source=source)
-            for name, year, source, imported_at, count in rows
-        ]
-
-    @_db_errors
-    def unit_names(self) -> list[str]:
-        return [row[0] for row in self.conn.execute("SELECT name FROM units ORDER BY name")]
-
     def unit_file(self) -> UnitFile | None:
         """None: a file's ledger keeps no unit file inside; the office's is the units.csv beside
         it (usecases/session.py)."""
         return None
-
-    @_db_errors
-    def unit_counts(self, plan: str, *, today: date) -> dict[str, UnitCounts]:
-        """Per unit with assignments in the plan: the one count `units`, `summary --by unit` and
-        the report's per-unit table all show (docs/json.md defines each figure)."""
-        rows = self.conn.execute(
-            f"""
-            SELECT a.unit, count(*), sum(a.lead), sum(a.status = 'done'), sum(a.status = 'cancelled'),
-                   sum({base.A_OVERDUE})
-            FROM tasks t JOIN assignments a ON a.task = t.pk
-            WHERE t.plan = :plan
-            GROUP BY a.unit
-            """,
-            {"plan": plan, "today": today.isoformat()},
-        )
-        return {unit: UnitCounts(*counts) for unit, *counts in rows}
-
-    # -- tasks ------------------------------------------------------------------
-
-    @_db_errors
-    def tasks_with_notes(
-        self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
-    ) -> list[Task]:
-        """Every task of a plan (or only those numbered `ids`) by id, each with all its notes
-        (oldest first) and, unless told not to, its assignments, for exports and reports.
-        (A report shows no assignment: on a city plan reading them was most of its time.)
-
-        A few queries in one read transaction, so tasks, units, assignments and notes
-        come from the same snapshot even while someone else is writing.
-        """
-        where, params = "t.plan = :plan", {"plan": plan, "today": today.isoformat()}
-        if ids is not None:
-            # One unit's report: its tasks only, not the notes and assignments of the whole plan.
-            where += " AND t.id IN (SELECT value FROM json_each(:ids))"
-            params["ids"] = json.dumps(list(ids))
-        self.conn.execute("BEGIN")
-        try:
-            rows = self.conn.execute(
-                f"SELECT {base.TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id", params
-            ).fetchall()
-            return self._tasks_from_rows(rows, with_notes=True, with_assignments=with_assignments, today=today)
-        finally:
-            self.conn.execute("COMMIT")
-
-    # -- writes -----------------------------------------------------------------
-
-    # -- history ----------------------------------------------------------------
-
-    def _record(
-        self, *, at: str, by: str, action: str, plan: str, task: int | None = None,
-        before: Mapping[str, object] | None = None, after: Mapping[str, object] | None = None,
-        undoes: int | None = None,
-    ) -> int:
-        """Append one event; always called inside the transaction that made the change."""
-        event_id = self.conn.execute(
-            """INSERT INTO events (at, by, action, plan, task, before, after, undoes)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (at, by, action, plan, task, common.dump(before), common.dump(after), undoes),
-        ).lastrowid
-        # An INSERT always sets it; None is only for statements that insert nothing.
-        assert event_id is not None
-        return event_id
-
-    @_db_errors
-    def last_undoable(self, plan: str | None = None) -> Event | None:
-        """The newest change that no undo has reverted yet (undos themselves are not undone),
-        of one plan or of the whole ledger."""
-        return self._last_undoable(plan)
-
-    def _last_undoable(self, plan: str | None) -> Event | None:
-        where, params = list(base.UNDOABLE), {}
-        if plan is not None:
-            where.append("e.plan = :plan")
-            params["plan"] = plan
-        found = self._events_where(where, params, tail="ORDER BY e.id DESC LIMIT 1")
-        return found[0] if found else None
-
-    @_db_errors
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event:
-        """Revert event `event_id`, which must still be the newest undoable change (of `plan`).
-
-        The revert and its own undo event are one transaction. Because changes are
-        undone newest first, the ledger holds exactly what the event wrote; a
-        mismatch means the database was edited behind gongkai's back. A change only
-        ever touches its own plan's tasks, so the newest of one plan can be undone
-        while other plans have newer changes.
-        """
-        with self.transaction():
-            found = self._last_undoable(plan)
-            if found is None or found.id != event_id:
-                raise NotNewest(event_id)
-            target = found
-            self._revert(target, at=at, by=by)
-            undo_id = self._record(
-                at=at, by=by, action="undo", plan=target.plan, task=target.task,
-                before=target.after, after=target.before, undoes=target.id,
-            )
-            (event,) = self._events_where(["e.id = :id"], {"id": undo_id})
-        return event
 
     # -- maintenance ------------------------------------------------------------
 
@@ -578,12 +373,13 @@ class SQLiteStore(base.SQLStore[Path]):
 
         try:
             self.conn.execute("BEGIN")
-            if missing := migrations.missing(self.conn, self.conn.execute("PRAGMA user_version").fetchone()[0]):
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if missing := migrations.missing(migrations.SQLiteBook(self.conn, version)):
                 raise StoreError(
-                    f"数据库“{self.path}”需要先升级（缺少 {migrations.name_of(missing[0])}）才能复制："
+                    f"数据库“{self.path}”需要先升级（缺少 {missing[0].name}）才能复制："
                     "请先用本程序运行一次任意命令，例如 gongkai plans。"
                 )
-            counts = self._counts()
+            counts = transfer.counts(self)
         except BaseException as err:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
@@ -615,18 +411,13 @@ class SQLiteStore(base.SQLStore[Path]):
         from . import transfer
 
         with self.transaction(history=False):
-            transfer.refuse_content(self._counts())
+            transfer.refuse_content(transfer.counts(self))
             for table, columns in transfer.TABLES.items():
                 quoted = ", ".join(f'"{column}"' for column in columns)
                 self.conn.executemany(
                     f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))})", source.rows(table)
                 )
-            return transfer.verify(source.counts, self._counts())
-
-    def _counts(self) -> dict[str, int]:
-        from . import transfer
-
-        return {table: self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in transfer.TABLES}
+            return transfer.verify(source.counts, transfer.counts(self))
 
     @classmethod
     def open_backup(cls, path: Path, timeout: float = BUSY_TIMEOUT_SECONDS) -> SQLiteStore:
@@ -732,95 +523,7 @@ class SQLiteStore(base.SQLStore[Path]):
 
     @_db_errors
     def content_problems(self) -> list[str]:
-        """What the other commands would trip on although SQLite's own checks pass.
+        """What the other commands would trip on although SQLite's own checks pass (store/sqlite_check.py)."""
+        from . import sqlite_check
 
-        Every value of every table is read as the bytes it holds and must be UTF-8
-        (sqlite3 fails the whole query on one that is not); statuses, dates, times and
-        history payloads must also be what the program parses them as. Values are never
-        quoted: a damaged one is exactly what must not reach a terminal.
-        """
-        found = []
-        tables = self.conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name"
-        ).fetchall()
-        for table, sql in tables:
-            columns = [row[1] for row in self.conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
-            values = ", ".join(f'CAST("{column}" AS BLOB)' for column in columns)
-            # A table without rowids is named by its row's position instead.
-            key = "NULL" if "WITHOUT ROWID" in sql.upper() else "rowid"
-            rows = self.conn.execute(f'SELECT {key}, {values} FROM "{table}" ORDER BY {key}')
-            for position, (stored_rowid, *raw) in enumerate(rows, start=1):
-                rowid = position if stored_rowid is None else stored_rowid
-                for column, data in zip(columns, raw, strict=True):
-                    if data is None:
-                        continue
-                    try:
-                        text = data.decode("utf-8")
-                    except UnicodeDecodeError:
-                        found.append(f"表 {table} 第 {rowid} 行的 {column} 列不是有效的 UTF-8 文字")
-                        continue
-                    check = _READABLE.get((table, column))
-                    if check is not None and not check[0](text):
-                        found.append(f"表 {table} 第 {rowid} 行的 {column} 列{check[1]}")
-        return found + self._derived_status_problems()
-
-    def _derived_status_problems(self) -> list[str]:
-        """Tasks whose stored status is not the one their assignments give (domain.statuses.derived_status)."""
-        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'assignments'").fetchone():
-            return []
-        found = []
-        rows = self.conn.execute(
-            """SELECT t.rowid, t.status, json_group_array(a.status) FROM tasks t JOIN assignments a ON a.task = t.pk
-               GROUP BY t.pk ORDER BY t.rowid"""
-        )
-        for rowid, status, statuses in rows:
-            try:
-                expected = derived_status(Status(value) for value in json.loads(statuses))
-            except ValueError:
-                continue  # an unreadable status is reported above already
-            if status not in _STATUSES:
-                continue
-            if status != expected.value:
-                found.append(f"表 tasks 第 {rowid} 行的 status 列与其各单位（assignments）的状态不一致，应为 {expected.value}")
-        return found
-
-    # -- the 各单位进展 sheet coming back ----------------------------------------------
-
-def _parses(parse: Callable[[str], object]) -> Callable[[str], bool]:
-    def check(text: str) -> bool:
-        try:
-            parse(text)
-        except ValueError:
-            return False
-        return True
-
-    return check
-
-
-def _json_object(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
-
-
-_STATUSES = {status.value for status in Status}
-_STATUS = (_STATUSES.__contains__, "不是有效的状态")
-_DATE = (_parses(date.fromisoformat), "不是有效的日期")
-_TIME = (_parses(datetime.fromisoformat), "不是有效的时间")
-_PAYLOAD = (_json_object, "不是有效的 JSON 对象")
-# Columns whose text the program parses, beyond decoding it (keyed by table and column).
-_READABLE: dict[tuple[str, str], tuple[Callable[[str], bool], str]] = {
-    ("tasks", "status"): _STATUS,
-    ("tasks", "start"): _DATE,
-    ("tasks", "due"): _DATE,
-    ("tasks", "updated_at"): _TIME,
-    ("assignments", "status"): _STATUS,
-    ("assignments", "updated_at"): _TIME,
-    ("notes", "status"): _STATUS,
-    ("notes", "at"): _TIME,
-    ("events", "at"): _TIME,
-    ("events", "before"): _PAYLOAD,
-    ("events", "after"): _PAYLOAD,
-}
-
+        return sqlite_check.content_problems(self.conn)

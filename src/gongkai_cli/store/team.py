@@ -49,7 +49,7 @@ class Team(NamedTuple):
 
     def last_undoable(self, plan: str | None, *, unit: str | None) -> Event | None:
         """The newest note or status change on `unit`'s assignments: what its login may undo."""
-        return self.store.last_undoable(plan, unit=unit)
+        return self.store.history.last_undoable(plan, unit=unit)
 
     def undo(self, event_id: int, *, at: str, by: str, plan: str | None, unit: str | None) -> Event:
-        return self.store.undo(event_id, at=at, by=by, plan=plan, unit=unit)
+        return self.store.history.undo(event_id, at=at, by=by, plan=plan, unit=unit)

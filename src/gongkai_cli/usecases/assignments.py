@@ -47,8 +47,8 @@ def expand_after_upgrade(store: Storage, directory: UnitDirectory, applied: list
     task's status; runs in the upgrade's own transaction, so no one sees the ledger without them."""
     if not EXPANDING_MIGRATIONS & set(applied):
         return
-    entries = [(plan, task_id, planned(directory, units)) for plan, task_id, units in store.unassigned_tasks()]
-    store.expand_assignments(entries, at=dates.timestamp())
+    entries = [(plan, task_id, planned(directory, units)) for plan, task_id, units in store.assignments.unassigned_tasks()]
+    store.assignments.expand_assignments(entries, at=dates.timestamp())
 
 
 def resolve_unit(ledger: Session, task: Task, typed: str, *, status: bool = False, given: str | None = None,
@@ -66,7 +66,7 @@ def resolve_unit(ledger: Session, task: Task, typed: str, *, status: bool = Fals
 def _resolved(ledger: Session, task: Task, typed: str,
               known: Collection[str] | None = None) -> str | domain_units.UnitRefusal:
     units = [assignment.unit for assignment in task.assignments]
-    return domain_units.resolve_unit(ledger.directory, units, typed, ledger.store.unit_names() if known is None else known)
+    return domain_units.resolve_unit(ledger.directory, units, typed, ledger.store.tasks.unit_names() if known is None else known)
 
 
 def unit_refused(refusal: domain_units.UnitRefusal, task_id: int, typed: str, *, status: bool = False,
@@ -120,7 +120,7 @@ def assign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | Non
     team.require_office(ledger, f"给任务分派单位（第 {task_id} 项）")
     plan = ledger.plan()
     wanted = _known_units(ledger, units)
-    task = ledger.store.task(plan.name, task_id, today=ledger.today)
+    task = ledger.store.tasks.task(plan.name, task_id, today=ledger.today)
     cell_lead = ledger.directory.canonical(task.lead_unit) if task is not None and task.lead_unit else None
     # Named by the office, not by the cell: only the unit the 责任单位 cell names first leads
     # (given back after an unassign, say).
@@ -128,7 +128,7 @@ def assign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | Non
         entry._replace(lead=entry.via is None and entry.unit == cell_lead) for entry in planned(ledger.directory, wanted)
     )
     try:
-        event = ledger.store.assign(plan.name, task_id, entries, at=dates.timestamp(), by=ledger.author(by))
+        event = ledger.store.assignments.assign(plan.name, task_id, entries, at=dates.timestamp(), by=ledger.author(by))
     except AlreadyAssigned as refusal:
         raise UsageError(
             f"任务 {task_id} 已经分配给 {'、'.join(refusal.units)}；未做任何更改。"
@@ -147,12 +147,12 @@ def unassign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | N
     """
     team.require_office(ledger, f"取消任务的单位分派（第 {task_id} 项）")
     plan = ledger.plan()
-    task = ledger.store.task(plan.name, task_id, today=ledger.today)
+    task = ledger.store.tasks.task(plan.name, task_id, today=ledger.today)
     if task is None:
         raise no_task(plan.name, task_id)
     names = list(dict.fromkeys(name for typed in units for name in _assigned(ledger, task, typed)))
     try:
-        event = ledger.store.unassign(plan.name, task_id, names, at=dates.timestamp(), by=ledger.author(by))
+        event = ledger.store.assignments.unassign(plan.name, task_id, names, at=dates.timestamp(), by=ledger.author(by))
     except NotAssigned as refusal:
         raise UsageError(not_assigned_message(task_id, refusal.unit, refusal.units)) from None
     except LastAssignment:

@@ -20,11 +20,11 @@ def history(ledger: Session, task_id: int | None = None, *, since: str | None = 
     if since is not None:
         year = plan.year if plan else ledger.today.year
         since_day = dates.parse_user_date(since, today=ledger.today, year=year)
-    events = ledger.store.events(plan=plan.name if plan else None, task=task_id, since=since_day)
+    events = ledger.store.history.events(plan=plan.name if plan else None, task=task_id, since=since_day)
     # With a task id there is always a plan (above).
     if (
         task_id is not None and plan is not None and not events
-        and ledger.store.task(plan.name, task_id, today=ledger.today) is None
+        and ledger.store.tasks.task(plan.name, task_id, today=ledger.today) is None
     ):
         raise no_task(plan.name, task_id)
     return events
@@ -46,7 +46,7 @@ def change(ledger: Session, event_id: int) -> Event:
     Returns it when it is still the one `undo` would revert now, or already undone
     (the caller reports that and writes nothing); anything else is refused.
     """
-    event = ledger.store.event(event_id)
+    event = ledger.store.history.event(event_id)
     if event is None:
         raise NotFound(f"没有编号为 #{event_id} 的更改。")
     if ledger.settings.plan and event.plan != ledger.settings.plan:

@@ -117,7 +117,7 @@ def plans(ledger: Session) -> list[Plan]:
     default = ledger.default_plan()
     if default is None:
         return []
-    return [default] + [plan for plan in ledger.store.plans() if plan.name != default.name]
+    return [default] + [plan for plan in ledger.store.plans.plans() if plan.name != default.name]
 
 
 def import_file(
@@ -165,7 +165,7 @@ def import_file(
             f"文件中有 {len(unknown)} 个责任单位不在单位数据文件中："
             f"{'、'.join(_listed(unknown, MAX_UNKNOWN_UNITS_LISTED))}；因为指定了 --strict，未导入任何内容。"
         )
-    counts = ledger.store.import_plan(
+    counts = ledger.store.plans.import_plan(
         name, year=year, source=source, at=dates.timestamp(), by=ledger.author(None), tasks=tasks
     )
     if unknown:

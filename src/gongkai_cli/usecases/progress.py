@@ -74,7 +74,7 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
             keyed[key] = line.line
         entries.append(NoteInput(task_id, text, author, status, count, key))
         typed_units.append(values["unit"] if unit_name(values.get("unit") or "") else None)
-    known = ledger.store.existing_task_ids(plan.name, [entry.task_id for entry in entries])
+    known = ledger.store.tasks.existing_task_ids(plan.name, [entry.task_id for entry in entries])
     for line, entry in zip(lines, entries, strict=True):
         if entry.task_id not in known:
             raise NotFound(
@@ -83,7 +83,7 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     entries = _with_units(ledger, plan.name, lines, entries, typed_units, source)
     try:
         with _key_refusals():
-            written = ledger.store.add_notes(plan.name, entries, at=dates.timestamp())
+            written = ledger.store.notes.add_notes(plan.name, entries, at=dates.timestamp())
     except UsageError as err:
         # A unit refusal names a task: say which line asked for it.
         refused = getattr(err.__context__, "task_id", None)
@@ -108,9 +108,9 @@ def _with_units(ledger: Session, plan: str, lines: list[NoteLine], entries: list
     and refused, as `note` finds and refuses it for one task."""
     if not (any(typed) or ledger.settings.unit or team.own_unit(ledger)):
         return entries  # every note is on its task as a whole, the office's remark
-    tasks = {task.id: task for task in ledger.store.tasks_with_notes(plan, today=ledger.today,
+    tasks = {task.id: task for task in ledger.store.tasks.tasks_with_notes(plan, today=ledger.today,
                                                                      ids=[entry.task_id for entry in entries])}
-    known = ledger.store.unit_names()
+    known = ledger.store.tasks.unit_names()
     found = []
     for line, entry, unit in zip(lines, entries, typed, strict=True):
         try:
@@ -178,7 +178,7 @@ def _write_note(
     plan = ledger.plan()
     author = ledger.author(by)
     with _key_refusals():
-        written = ledger.store.add_note(
+        written = ledger.store.notes.add_note(
             plan.name, task_id, at=dates.timestamp(), by=author, text=text, status=status, count=count, key=key,
             unit=unit, all_units=all_units,
         )

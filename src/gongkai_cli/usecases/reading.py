@@ -110,7 +110,7 @@ def list_tasks(
     query = _unit_query(matches, lead=lead, direct=direct)._replace(
         statuses=statuses, group=group or None, search=search or None, overdue_only=overdue,
     )
-    return _mark_via(ledger.store.tasks(ledger.plan().name, query, today=ledger.today), matches)
+    return _mark_via(ledger.store.tasks.tasks(ledger.plan().name, query, today=ledger.today), matches)
 
 
 def _unit_query(matches: list[_UnitMatch], *, lead: bool, direct: bool) -> TaskQuery:
@@ -147,7 +147,7 @@ def due(
         due_before=due_before, due_after=due_after, with_due_only=True, overdue_only=overdue,
         open_only=not include_closed, order_by_due=True,
     )
-    return _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
+    return _mark_via(ledger.store.tasks.tasks(plan.name, query, today=ledger.today), matches)
 
 
 def remind(
@@ -163,12 +163,12 @@ def remind(
             units=_names(matches), own_unit=_own_unit(matches), due_before=until, with_due_only=True,
             open_only=True, order_by_due=True,
         )
-        tasks = _mark_via(ledger.store.tasks(plan.name, query, today=ledger.today), matches)
+        tasks = _mark_via(ledger.store.tasks.tasks(plan.name, query, today=ledger.today), matches)
         sections: tuple[Reminder, ...] = (_reminder(None, tasks),)
     else:
         # A collective stands for its members: --unit 各街镇 gives each town its own section.
         wanted = [member for match in matches for member in ledger.directory.responsible(match.name)]
-        rows = ledger.store.open_assignments(plan.name, units=wanted, due_before=until, today=ledger.today)
+        rows = ledger.store.tasks.open_assignments(plan.name, units=wanted, due_before=until, today=ledger.today)
         sections = _sections_per_unit(ledger, rows)
     return ReminderReport(plan=plan.name, today=ledger.today, until=until, sections=sections)
 
@@ -200,21 +200,21 @@ def summary(ledger: Session, *, by: str | None = None) -> "Summary":
     if by is not None and by not in BREAKDOWNS:
         raise UsageError(f"无效的分组方式“{by}”，可选：unit（单位）、group（任务名称）、month（截止月份）。")
     plan = ledger.plan()
-    tasks = ledger.store.tasks(plan.name, TaskQuery(), today=ledger.today)
+    tasks = ledger.store.tasks.tasks(plan.name, TaskQuery(), today=ledger.today)
     # A listing's task knows only the sum of its counts; the few that could have reached their
     # target are read whole, so that a target counts per unit (Task.target_reached). In one
     # call: task by task, a server's round trips added up to most of the time on a city plan.
     ids = [task.id for task in tasks if task.target_reached and not task.status.closed]
     if ids:
-        whole = {task.id: task for task in ledger.store.tasks_with_notes(plan.name, today=ledger.today, ids=ids)}
+        whole = {task.id: task for task in ledger.store.tasks.tasks_with_notes(plan.name, today=ledger.today, ids=ids)}
         tasks = [whole.get(task.id, task) for task in tasks]
-    counts = ledger.store.unit_counts(plan.name, today=ledger.today) if by == "unit" else None
+    counts = ledger.store.tasks.unit_counts(plan.name, today=ledger.today) if by == "unit" else None
     return summarize(plan.name, tasks, ledger.today, by=by, unit_counts=counts)
 
 
 def show(ledger: Session, task_id: int) -> Task:
     plan = ledger.plan()
-    task = ledger.store.task(plan.name, task_id, today=ledger.today)
+    task = ledger.store.tasks.task(plan.name, task_id, today=ledger.today)
     if task is None:
         raise no_task(plan.name, task_id)
     return task
@@ -224,7 +224,7 @@ def export_tasks(ledger: Session, *, unit: str | None = None) -> PlanTasks:
     """The plan for an export; with `unit` (an alias, or a collective for its members), only
     the tasks that unit has an assignment of, and only its rows of the 各单位进展 sheet."""
     plan = ledger.plan()
-    tasks = ledger.store.tasks_with_notes(plan.name, today=ledger.today)
+    tasks = ledger.store.tasks.tasks_with_notes(plan.name, today=ledger.today)
     if unit is None:
         return PlanTasks(plan, tasks)
     (match,) = _unit_matches(ledger, (unit,), direct=True)
@@ -242,12 +242,12 @@ def report(ledger: Session, *, unit: str | None = None, since: str | None = None
     # unit's report reads only its own tasks: on a city plan the rest took longer to read than
     # the 100 ms a read command may spend in the store.
     if unit is None:
-        tasks = ledger.store.tasks_with_notes(plan.name, today=ledger.today, with_assignments=False)
+        tasks = ledger.store.tasks.tasks_with_notes(plan.name, today=ledger.today, with_assignments=False)
         name = None
     else:
         mine = list_tasks(ledger, units=(unit,))
         name = ledger.directory.canonical(unit_name(unit))
-        noted = ledger.store.tasks_with_notes(
+        noted = ledger.store.tasks.tasks_with_notes(
             plan.name, today=ledger.today, ids=[task.id for task in mine], with_assignments=False
         )
         everything = {task.id: task for task in noted}
@@ -263,7 +263,7 @@ def report(ledger: Session, *, unit: str | None = None, since: str | None = None
     if unit is None:
         from ..progress import unit_rows
 
-        per_unit = unit_rows(ledger.store.unit_counts(plan.name, today=ledger.today))
+        per_unit = unit_rows(ledger.store.tasks.unit_counts(plan.name, today=ledger.today))
     return ProgressReport(
         plan=plan, today=ledger.today, unit=name, since=start, tasks=tuple(tasks),
         period_notes=tuple(sorted(period, key=lambda pair: (pair[1].at, pair[1].id))),
@@ -276,7 +276,7 @@ def _unit_matches(ledger: Session, units: tuple[str, ...], *, direct: bool) -> l
     if not units:
         return []
     directory = ledger.directory
-    stored = ledger.store.unit_names()
+    stored = ledger.store.tasks.unit_names()
     matches = []
     for typed in units:
         cleaned = unit_name(typed)
@@ -313,16 +313,16 @@ def _as_reported(task: Task, listed: Task) -> Task:
 
 def unit_spellings(ledger: Session) -> list[str]:
     """Every unit name and alias the ledger knows, for shell completion."""
-    return list(dict.fromkeys([*ledger.directory.spellings(), *ledger.store.unit_names()]))
+    return list(dict.fromkeys([*ledger.directory.spellings(), *ledger.store.tasks.unit_names()]))
 
 
 def units(ledger: Session) -> list[UnitSummary]:
     """Every known unit with its direct tasks in the current plan; unit-file order first."""
     plan = ledger.plan()
-    stats = ledger.store.unit_counts(plan.name, today=ledger.today)
+    stats = ledger.store.tasks.unit_counts(plan.name, today=ledger.today)
     listed: list[Unit] = list(ledger.directory)
     named = {unit.name for unit in listed}
-    listed += [Unit(name, "other") for name in ledger.store.unit_names() if name not in named]
+    listed += [Unit(name, "other") for name in ledger.store.tasks.unit_names() if name not in named]
     order = {kind: index for index, kind in enumerate(("department", "town", "group", "other"))}
     listed.sort(key=lambda unit: order.get(unit.kind, len(order)))
     rows = []

@@ -197,18 +197,18 @@ class Session:
         Tying the default to the calendar, not to the last import, keeps it still when next
         year's table is loaded in advance: writes keep landing in this year's plan.
         """
-        this_year = self.store.plan(year=self.today.year)
+        this_year = self.store.plans.plan(year=self.today.year)
         if this_year is not None:
             return this_year._replace(default="current_year")
-        newest = self.store.plan()
+        newest = self.store.plans.plan()
         return newest._replace(default="newest") if newest is not None else None
 
     def plan(self) -> Plan:
         """The plan this command works on: the one asked for, else the default one."""
         name = self.settings.plan
-        plan = self.store.plan(name) if name is not None else self.default_plan()
+        plan = self.store.plans.plan(name) if name is not None else self.default_plan()
         if plan is None:
-            names = self.store.plan_names()
+            names = self.store.plans.plan_names()
             if not names:
                 raise NotFound("台账中还没有任何计划，请先用 gongkai import 导入任务分解表。")
             raise NotFound(f"没有名为“{name}”的计划；已有计划：{'、'.join(names)}。")

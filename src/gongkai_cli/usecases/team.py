@@ -99,7 +99,7 @@ def last_undoable(ledger: Session, plan: str | None) -> Event | None:
     """The change `undo` reverts now: the newest of all, or of a unit login's own assignments."""
     who = unit_login(ledger)
     if who is None:
-        return ledger.store.last_undoable(plan)
+        return ledger.store.history.last_undoable(plan)
     return _team(ledger).last_undoable(plan, unit=who.unit)
 
 
@@ -115,7 +115,7 @@ def require_undoable(ledger: Session, event: Event) -> None:
 def undo(ledger: Session, event_id: int, *, at: str, by: str, plan: str | None) -> Event:
     who = unit_login(ledger)
     if who is None:
-        return ledger.store.undo(event_id, at=at, by=by, plan=plan)
+        return ledger.store.history.undo(event_id, at=at, by=by, plan=plan)
     return _team(ledger).undo(event_id, at=at, by=by, plan=plan, unit=who.unit)
 
 
@@ -180,7 +180,7 @@ def _known_unit(ledger: Session, typed: str) -> str:
     name = ledger.directory.canonical(unit_name(typed))
     if ledger.directory.collective(name):
         raise UsageError(f"“{typed}”是单位的集合，登录角色只能对应一个单位。未做任何更改。")
-    if ledger.directory.known(name) or name in ledger.store.unit_names():
+    if ledger.directory.known(name) or name in ledger.store.tasks.unit_names():
         return name
     import difflib
 

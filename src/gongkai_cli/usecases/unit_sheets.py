@@ -83,7 +83,7 @@ def returns_progress(ledger: Session, sheet: SheetRecords, *, plan: str | None =
     named = plan if plan is not None else ledger.settings.plan
     if not exported or named not in (None, exported):
         return False
-    return ledger.store.plan(exported) is not None
+    return ledger.store.plans.plan(exported) is not None
 
 
 def import_sheet(ledger: Session, sheet: SheetRecords, source: str, *, plan: str | None = None) -> SheetResult:
@@ -91,7 +91,7 @@ def import_sheet(ledger: Session, sheet: SheetRecords, source: str, *, plan: str
     columns = _columns(sheet, source)
     cells = [(line, {key: _cell(values, columns[key]) for key in _READ}) for line, values in sheet.rows]
     plan_name = _plan_of(ledger, cells, source, plan)
-    tasks = {task.id: task for task in ledger.store.tasks_with_notes(plan_name, today=ledger.today)}
+    tasks = {task.id: task for task in ledger.store.tasks.tasks_with_notes(plan_name, today=ledger.today)}
     rows = _rows(cells, tasks, plan_name, source)
     unchanged = 0
     conflicts: list[SheetConflict] = []
@@ -116,7 +116,7 @@ def import_sheet(ledger: Session, sheet: SheetRecords, source: str, *, plan: str
     written: list[tuple[Note, Status]] = []
     stale: list[int] = []
     if wanted:
-        written, stale = ledger.store.add_notes_unless_changed(
+        written, stale = ledger.store.notes.add_notes_unless_changed(
             plan_name, [(entry, row.version) for row, entry in wanted], at=dates.timestamp()
         )
     kept = [pair for index, pair in enumerate(wanted) if index not in set(stale)]
@@ -129,7 +129,7 @@ def import_sheet(ledger: Session, sheet: SheetRecords, source: str, *, plan: str
 
 def _raced(ledger: Session, plan: str, row: _Row) -> SheetConflict:
     """A row whose assignment someone else changed between reading the ledger and writing to it."""
-    task = ledger.store.task(plan, row.task.id, today=ledger.today)
+    task = ledger.store.tasks.task(plan, row.task.id, today=ledger.today)
     found = task.assignments if task is not None else ()
     now = next((own for own in found if own.unit == row.assignment.unit), row.assignment)
     return SheetConflict(row.line, row.task.id, row.assignment.unit, row.status, row.text, now)
@@ -171,7 +171,7 @@ def _plan_of(ledger: Session, cells: list[tuple[int, dict[str, str]]], source: s
             f"“{source}”是计划“{first}”的各单位进展表，不是计划“{named}”的；未做任何更改。"
             f"请确认文件，或改用 --plan {first}。"
         )
-    if ledger.store.plan(first) is None:
+    if ledger.store.plans.plan(first) is None:
         raise UsageError(f"“{source}”是计划“{first}”的各单位进展表，但台账中没有这份计划；未做任何更改。")
     return first
 

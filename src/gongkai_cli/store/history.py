@@ -1,0 +1,84 @@
+"""History: the events of a ledger, and undo, which hands each change back to its subject."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from ..models import Event
+from . import NotNewest
+from .base import writes
+from .subject import UNDOABLE, Subject
+
+
+class History(Subject):
+    """The ledger's history, and undo of its newest change."""
+
+    def events(self, *, plan: str | None = None, task: int | None = None, since: date | None = None) -> list[Event]:
+        """History, oldest first. With `task`, also the imports that wrote that task."""
+        where: list[str] = []
+        params: dict[str, object] = {}
+        if plan is not None:
+            where.append(f"e.plan = {self.sql('plan')}")
+            params["plan"] = plan
+        if task is not None:
+            where.append(f"(e.task = {self.sql('task')} OR (e.task IS NULL AND {self.sql.import_wrote('task_key')}))")
+            params.update(task=task, task_key=str(task))
+        if since is not None:
+            where.append(f"e.at >= {self.sql('since')}")
+            params["since"] = self.sql.start_of(since)
+        with self.db._errors():
+            return self._events_where(where, params)
+
+    def event(self, event_id: int) -> Event | None:
+        with self.db._errors():
+            found = self._events_where([f"e.id = {self.sql('id')}"], {"id": event_id})
+        return found[0] if found else None
+
+    def last_undoable(self, plan: str | None = None) -> Event | None:
+        """The newest change that no undo has reverted yet (undos themselves are not undone),
+        of one plan or of the whole ledger."""
+        with self.db._errors():
+            return self._newest_undoable(plan)
+
+    def _newest_undoable(
+        self, plan: str | None, where: Sequence[str] = (), params: Mapping[str, object] | None = None
+    ) -> Event | None:
+        conditions, values = [*UNDOABLE, *where], dict(params or {})
+        if plan is not None:
+            conditions.append(f"e.plan = {self.sql('plan')}")
+            values["plan"] = plan
+        found = self._events_where(conditions, values, tail="ORDER BY e.id DESC LIMIT 1")
+        return found[0] if found else None
+
+    @writes
+    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event:
+        """Revert event `event_id`, which must still be the newest undoable change (of `plan`).
+
+        The revert and its own undo event are one transaction. Because changes are
+        undone newest first, the ledger holds exactly what the event wrote; a
+        mismatch means the database was edited behind gongkai's back. A change only
+        ever touches its own plan's tasks, so the newest of one plan can be undone
+        while other plans have newer changes.
+        """
+        return self._undo_newest(event_id, self._newest_undoable(plan), at=at, by=by)
+
+    def _undo_newest(self, event_id: int, found: Event | None, *, at: str, by: str) -> Event:
+        if found is None or found.id != event_id:
+            raise NotNewest(event_id)
+        self._revert(found, at=at, by=by)
+        undo_id = self._record(
+            at=at, by=by, action="undo", plan=found.plan, task=found.task,
+            before=found.after, after=found.before, undoes=found.id,
+        )
+        (event,) = self._events_where([f"e.id = {self.sql('id')}"], {"id": undo_id})
+        return event
+
+    def _revert(self, event: Event, *, at: str, by: str) -> None:
+        """Take back what `event` changed: the ledger holds exactly what it wrote, since undo
+        goes newest first; anything else is common.out_of_step. Each subject takes back its own."""
+        db = self.db
+        {
+            "note": db.notes.revert_note, "status": db.notes.revert_note, "import": db.plans.revert_import,
+            "assign": db.assignments.revert_assign, "unassign": db.assignments.revert_unassign,
+        }[event.action](event, at=at, by=by)
