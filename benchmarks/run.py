@@ -94,7 +94,7 @@ def pin_environment() -> dict[str, str]:
 
 def compile_package() -> None:
     """An installed gongkai carries compiled bytecode; a source checkout run with
-    PYTHONDONTWRITEBYTECODE=1 would recompile cli.py on every run and time the compiler."""
+    PYTHONDONTWRITEBYTECODE=1 would recompile cli/app.py on every run and time the compiler."""
     import compileall
 
     import gongkai_cli

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from typer.testing import CliRunner
 
-from gongkai_cli.cli import run
+from gongkai_cli.cli.app import run
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from gongkai_cli.batch import read_note_batch
-from gongkai_cli.errors import UsageError
+from gongkai_cli.domain.errors import UsageError
+from gongkai_cli.inputs.note_batches import read_note_batch
 from postgres import query
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from gongkai_cli.domain.statuses import Status
+from gongkai_cli.inputs.unit_file import load_directory
 from gongkai_cli.ledger import Ledger
-from gongkai_cli.units import load_directory
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 DISTRICTS, YEARS, TASKS, NOTES = 2, 2, 20, 500

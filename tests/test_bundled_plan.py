@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.tables import read_plan_table
+from gongkai_cli.inputs.plan_files import read_plan_table
 
 pytestmark = pytest.mark.no_ledger
 

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from conftest import write_csv
-from gongkai_cli.cells import guard, unguard
+from gongkai_cli.domain.cells import guard, unguard
 from libreoffice import convert
 
 LINK = '=HYPERLINK("http://example.invalid","x")'

@@ -260,12 +260,12 @@ def test_help_is_chinese_and_lists_exit_codes(gk):
 
 
 def test_internal_errors_are_one_line_unless_debug(gk, monkeypatch):
-    from gongkai_cli.usecases import reading
+    from gongkai_cli.usecases import queries
 
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(reading, "list_tasks", explode)
+    monkeypatch.setattr(queries, "list_tasks", explode)
     result = gk("list")
     assert result.exit_code == 1
     assert without_notice(result.stderr).count("\n") == 1 and "boom" in result.stderr

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from gongkai_cli.columns import TASK, TASK_FIELDS, TASK_JSON, TASK_OFFICE, TASK_SCRIPT
 from gongkai_cli.domain.statuses import Status
+from gongkai_cli.outputs.columns import TASK, TASK_FIELDS, TASK_JSON, TASK_OFFICE, TASK_SCRIPT
 
 
 @pytest.mark.no_ledger

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from gongkai_cli import dates
-from gongkai_cli.errors import UsageError
+from gongkai_cli.domain import dates
+from gongkai_cli.domain.errors import UsageError
 
 pytestmark = pytest.mark.no_ledger
 
@@ -231,7 +231,7 @@ def test_the_error_lists_every_accepted_form():
 
 def test_import_stays_light():
     # dateutil is only needed for month offsets; importing the module must not load it.
-    code = "import sys, gongkai_cli.dates; print('dateutil' in sys.modules)"
+    code = "import sys, gongkai_cli.domain.dates; print('dateutil' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

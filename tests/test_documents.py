@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli import documents
-from gongkai_cli.errors import UsageError
-from gongkai_cli.tables import read_plan_table
+from gongkai_cli.domain.errors import UsageError
+from gongkai_cli.inputs import documents
+from gongkai_cli.inputs.plan_files import read_plan_table
 from processes import in_process
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gongkai_cli.cli import EXIT_CODES_HELP
+from gongkai_cli.cli.app import EXIT_CODES_HELP
+from gongkai_cli.domain.errors import NotFound, NotPermitted, StoreError, UsageError
 from gongkai_cli.domain.exitcodes import ExitCode, markdown_table
 from gongkai_cli.domain.units import Collective, Unassigned, Unit, UnitDirectory, UnknownUnit, resolve_unit
-from gongkai_cli.errors import NotFound, NotPermitted, StoreError, UsageError
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

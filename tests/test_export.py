@@ -278,7 +278,7 @@ def test_a_failure_mid_write_leaves_the_old_file_and_no_temporary_file(gk, tmp_p
 
 
 def test_an_os_error_while_writing_is_exit_2_naming_the_file(gk, tmp_path, monkeypatch):
-    import gongkai_cli.files as files
+    import gongkai_cli.outputs.files as files
 
     def disk_full(*args):
         raise OSError(28, "No space left on device")
@@ -333,7 +333,7 @@ def test_importing_a_bad_xlsx_is_exit_2_and_changes_nothing(gk, tmp_path, conten
 @pytest.mark.no_ledger
 def test_heavy_export_libraries_load_only_when_used():
     code = (
-        "import sys, gongkai_cli.cli, gongkai_cli.export, gongkai_cli.tables, gongkai_cli.ledger, gongkai_cli.reporting;"
+        "import sys, gongkai_cli.cli.app, gongkai_cli.outputs.exports, gongkai_cli.inputs.plan_files, gongkai_cli.ledger, gongkai_cli.outputs.report;"
         "print(sorted(m for m in ('openpyxl', 'icalendar', 'rich', 'docx') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from conftest import point_at
-from gongkai_cli.columns import TASK_OFFICE as TASK_COLUMNS, TASK_PRINT as PRINT_COLUMNS
+from gongkai_cli.outputs.columns import TASK_OFFICE as TASK_COLUMNS, TASK_PRINT as PRINT_COLUMNS
 from inprocess import invoke
 from libreoffice import convert
 

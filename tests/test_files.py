@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture
 def synced(monkeypatch):
     """The (device, inode) of every file and folder fsynced through files.py."""
-    import gongkai_cli.files as files
+    import gongkai_cli.outputs.files as files
 
     seen: set[tuple[int, int]] = set()
     real = os.fsync

@@ -9,7 +9,7 @@ import pytest
 import typer
 import typer.main
 
-from gongkai_cli.cli import add_commands, app
+from gongkai_cli.cli.app import add_commands, app
 
 EVERY_FORMAT = ("table", "json", "csv", "tsv", "markdown", "xlsx", "ics", "vdir")
 

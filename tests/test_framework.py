@@ -11,7 +11,7 @@ import typer
 import typer.main
 
 import gongkai_cli
-from gongkai_cli import cli, command_line
+from gongkai_cli.cli import app as cli, command_line
 
 pytestmark = pytest.mark.no_ledger
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write_csv
+from gongkai_cli.domain.errors import NotFound, StoreError, UsageError
 from gongkai_cli.domain.statuses import Status
-from gongkai_cli.errors import NotFound, StoreError, UsageError
 from gongkai_cli.ledger import Ledger
 from gongkai_cli.store.migrations import SQLITE_MIGRATIONS as MIGRATIONS
 from postgres import is_server, query
@@ -79,7 +79,7 @@ def test_history_of_a_missing_task_is_not_found(ledger: Ledger):
 
 
 def test_history_since_a_date(ledger: Ledger, monkeypatch):
-    from gongkai_cli import dates
+    from gongkai_cli.domain import dates
 
     stamps = iter(["2023-03-01T09:00:00+08:00", "2023-04-02T09:00:00+08:00"])
     monkeypatch.setattr(dates, "timestamp", lambda: next(stamps))
@@ -336,7 +336,7 @@ def test_undo_without_a_terminal_needs_yes_and_changes_nothing(gk, db_path):
 
 
 def test_undo_asks_in_a_terminal(gk, db_path, monkeypatch):
-    import gongkai_cli.console as console
+    import gongkai_cli.cli.console as console
 
     monkeypatch.setattr(console, "_interactive", lambda: True)
     gk("note", "40", "要撤销的")

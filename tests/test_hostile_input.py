@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_csv
-from gongkai_cli.plan_rows import clean_text
+from gongkai_cli.inputs.plan_rows import clean_text
 from postgres import snapshot
 from processes import drop_dac_override
 
@@ -187,7 +187,7 @@ def test_a_50_mb_file_is_refused_before_it_is_read(gk, ledger_db, tmp_path):
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_the_size_limit_also_holds_for_input_that_reports_no_size(gk, ledger_db, monkeypatch):
-    import gongkai_cli.tables as tables
+    import gongkai_cli.inputs.plan_files as tables
 
     monkeypatch.setattr(tables, "MAX_FILE_BYTES", 1024)
     before = snapshot(ledger_db)
@@ -196,7 +196,7 @@ def test_the_size_limit_also_holds_for_input_that_reports_no_size(gk, ledger_db,
 
 
 def test_a_file_just_under_the_limit_is_read(gk, ledger_db, tmp_path, monkeypatch):
-    import gongkai_cli.tables as tables
+    import gongkai_cli.inputs.plan_files as tables
 
     plan = write_csv(tmp_path / "tasks_2024.csv", HEADER + "1,组,内容,区财政局,全年\n")
     monkeypatch.setattr(tables, "MAX_FILE_BYTES", plan.stat().st_size)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import hostile_files as hostile
-from gongkai_cli import plan_rows, tables
+from gongkai_cli.inputs import plan_files as tables, plan_rows
 from postgres import query
 from processes import cron_env, in_process
 

@@ -138,12 +138,12 @@ def test_help_imports_no_rich(env):
 
 
 
-COMMAND_MODULES = "gongkai_cli.commands."
+COMMAND_MODULES = "gongkai_cli.cli.commands."
 # The group imports a command's module with importlib, which -X importtime does not report:
 # the run itself lists, as it exits, the commands modules it holds.
 LIST_COMMAND_MODULES = (
     "import atexit, sys\n"
-    "from gongkai_cli.cli import main\n"
+    "from gongkai_cli.cli.app import main\n"
     f"atexit.register(lambda: print('commands:', *sorted(m for m in sys.modules if m.startswith({COMMAND_MODULES!r})),"
     " file=sys.stderr))\n"
     "sys.argv = ['gongkai', *sys.argv[1:]]\n"
@@ -165,13 +165,13 @@ def commands_modules(args: list[str], env: dict) -> tuple[int, set[str]]:
         (["note", "40", "x", "--quiet"], "progress"),
         (["status", "28", "doing", "--quiet"], "progress"),
         (["assign", "40", "--unit", "区财政局"], "assignments"),
-        (["list", "--unit", "区财政局", "--format", "json"], "reading"),
-        (["remind"], "reading"),
+        (["list", "--unit", "区财政局", "--format", "json"], "queries"),
+        (["remind"], "queries"),
         (["log", "--format", "json"], "history"),
         (["plans", "--format", "json"], "plans"),
         (["export", "--format", "json"], "outputs"),
         (["check"], "maintenance"),
-        (["list", "--help"], "reading"),
+        (["list", "--help"], "queries"),
     ],
 )
 def test_a_command_imports_only_the_commands_module_that_defines_it(env, args, module):
@@ -181,7 +181,7 @@ def test_a_command_imports_only_the_commands_module_that_defines_it(env, args, m
 def test_tab_completion_of_an_option_imports_only_its_commands_module(env):
     completion = {**env, "_GONGKAI_COMPLETE": "complete_bash", "COMP_WORDS": "gongkai list --unit 区财",
                   "COMP_CWORD": "3"}
-    assert commands_modules([], completion) == (0, {COMMAND_MODULES + "reading"})
+    assert commands_modules([], completion) == (0, {COMMAND_MODULES + "queries"})
 
 
 def test_an_unknown_command_imports_no_commands_module(env):
@@ -193,7 +193,7 @@ def test_the_version_imports_no_use_case(env):
                             capture_output=True, text=True, encoding="utf-8", env=env, timeout=60)
     assert result.returncode == 0
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
-    assert not {name for name in imported if name.startswith(("gongkai_cli.usecases", "gongkai_cli.commands"))}
+    assert not {name for name in imported if name.startswith(("gongkai_cli.usecases", "gongkai_cli.cli.commands"))}
 
 
 def test_the_command_list_imports_every_commands_module(env):
@@ -201,4 +201,4 @@ def test_the_command_list_imports_every_commands_module(env):
     code, loaded = commands_modules(["--help"], env)
     assert code == 0
     assert loaded == {COMMAND_MODULES + name for name in
-                      ("plans", "reading", "outputs", "progress", "assignments", "history", "maintenance", "team")}
+                      ("plans", "queries", "outputs", "progress", "assignments", "history", "maintenance", "team")}

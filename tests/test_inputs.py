@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from gongkai_cli import dates
-from gongkai_cli.errors import UsageError
-from gongkai_cli.inputs import parse_alarm, parse_year
+from gongkai_cli.domain import dates
+from gongkai_cli.domain.errors import UsageError
+from gongkai_cli.inputs.typed import parse_alarm, parse_year
 from processes import without_notice
 
 TODAY = date(2023, 4, 12)  # a Wednesday

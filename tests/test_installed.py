@@ -126,7 +126,7 @@ def test_the_script_freezes_its_start_up_and_collects_the_commands_garbage():
     assert script.value == "gongkai_cli.__main__:main"
     probe = (
         "import gc\n"
-        "import gongkai_cli.cli as cli\n"
+        "import gongkai_cli.cli.app as cli\n"
         "seen = {}\n"
         "cli.main = lambda: seen.update(enabled=gc.isenabled(), frozen=gc.get_freeze_count())\n"
         "import gongkai_cli.__main__ as entry\n"
@@ -170,18 +170,18 @@ def test_commands_are_built_only_when_asked_for():
     """Typer builds every command it holds on each run; a run adds only the module of the one named."""
     probe = (
         "import sys\n"
-        "from gongkai_cli.cli import add_commands\n"
+        "from gongkai_cli.cli.app import add_commands\n"
         "def loaded():\n"
-        "    return sorted(name.rsplit('.', 1)[1] for name in sys.modules if name.startswith('gongkai_cli.commands.'))\n"
+        "    return sorted(name.rsplit('.', 1)[1] for name in sys.modules if name.startswith('gongkai_cli.cli.commands.'))\n"
         "add_commands(['--plan', 'status', 'list', '--unit', '区财政局'])\n"
         "print(loaded())\n"
         "add_commands(['-h'])\n"
         "print(len(loaded()))\n"
     )
-    from gongkai_cli.cli import COMMANDS
+    from gongkai_cli.cli.app import COMMANDS
 
     # `shared` comes with every module of commands; `status` above is a value of --plan.
-    assert python_probe(probe).split("\n")[:2] == ["['reading', 'shared']", str(len(set(COMMANDS.values())) + 1)]
+    assert python_probe(probe).split("\n")[:2] == ["['queries', 'shared']", str(len(set(COMMANDS.values())) + 1)]
 
 
 def test_help_and_unknown_commands_still_see_every_command(run):

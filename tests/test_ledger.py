@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from conftest import write_csv
-from gongkai_cli.columns import TASK_JSON
+from gongkai_cli.domain.errors import NotFound, StoreError, UsageError
 from gongkai_cli.domain.statuses import Status
-from gongkai_cli.errors import NotFound, StoreError, UsageError
-from gongkai_cli.inputs import parse_task_id
+from gongkai_cli.inputs.typed import parse_task_id
 from gongkai_cli.ledger import Ledger, bundled_plan_path
-from gongkai_cli.writers import json_object
+from gongkai_cli.outputs.columns import TASK_JSON
+from gongkai_cli.outputs.writers import json_object
 
 HEADER = "id,group,content,units,deadline\n"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.errors import UsageError
+from gongkai_cli.domain.errors import UsageError
 from gongkai_cli.store import LedgerFile, ServerURL, locate, open_store
 from gongkai_cli.usecases.session import require
 

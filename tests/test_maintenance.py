@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.errors import StoreError
+from gongkai_cli.domain.errors import StoreError
 from gongkai_cli.store.sqlite import SQLiteStore as Store
 from postgres import query
 

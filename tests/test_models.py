@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from gongkai_cli.domain.errors import UsageError
+from gongkai_cli.domain.records import Event
 from gongkai_cli.domain.statuses import STATUS_WORDS, Status
-from gongkai_cli.errors import UsageError
-from gongkai_cli.inputs import parse_status
-from gongkai_cli.models import Event
+from gongkai_cli.inputs.typed import parse_status
 
 pytestmark = pytest.mark.no_ledger
 

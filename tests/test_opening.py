@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from conftest import write_csv
-from gongkai_cli.settings import busy_timeout
 from gongkai_cli.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS as MIGRATIONS
 from gongkai_cli.store.sqlite import _UNSTAMPED_VERSIONS, APPLICATION_ID
+from gongkai_cli.usecases.settings import busy_timeout
 from processes import cron_env
 
 pytestmark = pytest.mark.sqlite_only("opening files: application id, foreign and empty files, creation, WAL, locks, permissions")
@@ -228,7 +228,7 @@ def test_first_runs_at_the_same_moment_all_succeed_and_lose_no_note(run, tmp_pat
 
 
 def _open_together(path: str, barrier, failures) -> None:
-    from gongkai_cli.errors import StoreError
+    from gongkai_cli.domain.errors import StoreError
     from gongkai_cli.store.sqlite import SQLiteStore as Store
 
     barrier.wait()

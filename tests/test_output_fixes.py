@@ -166,7 +166,7 @@ def _commands(run) -> list[str]:
 def test_every_commands_help_fits_and_fills_its_paragraphs_to_the_width(run, columns):
     """A line break in the source of a help text is not a line break on screen: a paragraph
     kept on two source lines came out as a line, a lone “最新进展”, and the rest."""
-    from gongkai_cli.cli import COMMANDS
+    from gongkai_cli.cli.app import COMMANDS
     from inprocess import invoke
 
     commands = _commands(run)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.settings import database_path
 from gongkai_cli.store import ServerURL, database_named
+from gongkai_cli.usecases.settings import database_path
 from postgres import Server, with_query
 
 
@@ -53,7 +53,7 @@ def run(executable: str, *args: str, db: str, env: dict | None = None) -> subpro
 WITHOUT_DRIVER = (
     "import sys\n"
     "sys.modules['psycopg'] = None\n"
-    "from gongkai_cli.cli import main\n"
+    "from gongkai_cli.cli.app import main\n"
     "sys.argv = ['gongkai', *sys.argv[1:]]\n"
     "main()\n"
 )

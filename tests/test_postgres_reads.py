@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from gongkai_cli.domain.errors import StoreError
 from gongkai_cli.domain.statuses import Status
-from gongkai_cli.errors import StoreError
 from gongkai_cli.store import ServerURL, TaskQuery
 from gongkai_cli.store.sqlite import SQLiteStore
 from postgres import Server

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gongkai_cli.errors import StoreError
+from gongkai_cli.domain.errors import StoreError
 from gongkai_cli.store import ServerURL
 from gongkai_cli.store.sqlite import SQLiteStore
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import openpyxl
 import pytest
 
-from gongkai_cli.columns import ASSIGNMENT_SHEET_TITLE
+from gongkai_cli.outputs.columns import ASSIGNMENT_SHEET_TITLE
 from gongkai_cli.store import ServerURL
 from postgres import Server
 from processes import cron_env

@@ -9,11 +9,11 @@ from datetime import date
 
 import pytest
 
-from gongkai_cli import render, writers
-from gongkai_cli.columns import TASK_SCRIPT
+from gongkai_cli.domain.errors import UsageError
+from gongkai_cli.domain.records import Note, Plan, Task
 from gongkai_cli.domain.statuses import Status
-from gongkai_cli.errors import UsageError
-from gongkai_cli.models import Note, Plan, Task
+from gongkai_cli.outputs import render, writers
+from gongkai_cli.outputs.columns import TASK_SCRIPT
 
 pytestmark = pytest.mark.no_ledger
 

@@ -242,7 +242,7 @@ def test_restore_repairs_a_ledger_after_the_backup_was_copied_back(gongkai, db_p
 
 @pytest.mark.parametrize("answer, restored", [("y\n", True), ("n\n", False)])
 def test_restore_asks_in_a_terminal(gk, db_path: Path, backed_up: Path, monkeypatch, answer, restored):
-    from gongkai_cli import console
+    from gongkai_cli.cli import console
 
     monkeypatch.setattr(console, "_interactive", lambda: True)
     result = gk("restore", str(backed_up), input=answer)

@@ -6,9 +6,9 @@ import zipfile
 import openpyxl
 import pytest
 
-from gongkai_cli.errors import UsageError
-from gongkai_cli.plan_rows import PlanTable, Row, clean_text
-from gongkai_cli.tables import read_plan_table
+from gongkai_cli.domain.errors import UsageError
+from gongkai_cli.inputs.plan_files import read_plan_table
+from gongkai_cli.inputs.plan_rows import PlanTable, Row, clean_text
 
 pytestmark = pytest.mark.no_ledger
 

@@ -10,10 +10,10 @@ from datetime import date
 
 import pytest
 
+from gongkai_cli.domain.targets import detect_target
 from gongkai_cli.ledger import bundled_plan_path
 from gongkai_cli.store.migrations import SCHEMA_VERSION, SQLITE_MIGRATIONS as MIGRATIONS
 from gongkai_cli.store.sqlite import SQLiteStore as Store
-from gongkai_cli.targets import detect_target
 
 
 @pytest.mark.no_ledger

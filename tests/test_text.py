@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gongkai_cli.errors import UsageError
-from gongkai_cli.text import check_text, inert, inert_line, markdown_text
+from gongkai_cli.domain.errors import UsageError
+from gongkai_cli.domain.text import check_text, inert, inert_line, markdown_text
 
 pytestmark = pytest.mark.no_ledger
 

@@ -334,7 +334,7 @@ def test_check_finds_statuses_and_dates_the_program_cannot_parse(gk):
 def test_every_unsafe_character_fails_isprintable_so_the_fast_path_misses_none():
     # inert and json_inert skip their regular expressions for text that str.isprintable
     # accepts (tab and line break aside): sound only while no unsafe character is printable.
-    from gongkai_cli import text
+    from gongkai_cli.domain import text
 
     unsafe = re.compile(text._UNSAFE_CHAR)
     printable = [hex(code) for code in range(0x110000) if unsafe.fullmatch(chr(code)) and chr(code).isprintable()]

@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from gongkai_cli.columns import ASSIGNMENT_SHEET, ASSIGNMENT_SHEET_TITLE
+from gongkai_cli.outputs.columns import ASSIGNMENT_SHEET, ASSIGNMENT_SHEET_TITLE
 from processes import cron_env, in_process, without_notice
 
 TOWNS = ("嘉定镇街道", "新成路街道", "真新街道", "菊园新区", "南翔镇", "安亭镇", "马陆镇", "徐行镇", "华亭镇", "外冈镇",

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from gongkai_cli.domain.errors import UsageError
 from gongkai_cli.domain.units import split_units
-from gongkai_cli.errors import UsageError
+from gongkai_cli.inputs.unit_file import load_directory, read_to_store
 from gongkai_cli.ledger import unit_file_for
-from gongkai_cli.units import load_directory, read_to_store
 
 pytestmark = pytest.mark.no_ledger
 

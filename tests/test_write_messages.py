@@ -91,7 +91,7 @@ def test_a_batch_that_was_stored_entirely_says_nothing_new_was_written(run):
      ([1, 3, 5, 7, 9, 11], "#1、#3、#5、#7、#9等")],
 )
 def test_note_ids_show_a_range_only_when_there_is_no_gap(ids, shown):
-    from gongkai_cli.render import note_ids
+    from gongkai_cli.outputs.render import note_ids
 
     assert note_ids(ids) == shown
 
@@ -185,14 +185,14 @@ def test_a_retry_of_a_note_with_the_current_status_is_recognised(run):
      (errno.EROFS, "文件系统是只读的"), (errno.EIO, "读写出错")],
 )
 def test_common_system_errors_read_in_chinese(code, reason):
-    from gongkai_cli.text import os_reason
+    from gongkai_cli.domain.text import os_reason
 
     assert os_reason(OSError(code, os.strerror(code))) == reason
 
 
 @pytest.mark.no_ledger
 def test_a_rare_system_error_keeps_the_system_text():
-    from gongkai_cli.text import os_reason
+    from gongkai_cli.domain.text import os_reason
 
     assert os_reason(OSError(errno.ENOTCONN, "Transport endpoint is not connected")) == (
         "Transport endpoint is not connected")
@@ -229,7 +229,7 @@ def test_an_unreadable_batch_file_is_named_in_chinese(gk, tmp_path, monkeypatch)
 
 @pytest.fixture
 def asks(gk, monkeypatch):
-    from gongkai_cli import console
+    from gongkai_cli.cli import console
 
     monkeypatch.setattr(console, "_interactive", lambda: True)
     gk("init")

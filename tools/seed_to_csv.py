@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from gongkai_cli.plan_rows import clean_text
+from gongkai_cli.inputs.plan_rows import clean_text
 
 HEADER = ["id", "group", "content", "units", "deadline"]
 SEED_HEADER = ["序号", "任务名称", "任务内容", "责任单位", "时间节点"]

@@ -10,7 +10,7 @@ def main() -> None:
     # a sixth of a json listing's time (docs/benchmarks.md). Frozen, the modules' objects
     # are skipped by both; what the command itself allocates is collected as usual.
     gc.disable()
-    from .cli import main as run
+    from .cli.app import main as run
 
     gc.freeze()
     gc.enable()

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import settings as _settings
-from .usecases import assignments as _assignments, history as _history, maintenance, plans as _plans, progress, reading
+from .usecases import (
+    assignments as _assignments,
+    history as _history,
+    maintenance,
+    plans as _plans,
+    progress,
+    queries,
+    settings as _settings,
+)
 from .usecases.session import Session, bundled_plan_path, unit_file_for
 
 __all__ = ["Ledger", "bundled_plan_path", "unit_file_for"]
@@ -25,15 +32,15 @@ class Ledger(Session):
     plans = _plans.plans
     import_file = _plans.import_file
 
-    list_tasks = reading.list_tasks
-    due = reading.due
-    remind = reading.remind
-    summary = reading.summary
-    show = reading.show
-    export_tasks = reading.export_tasks
-    report = reading.report
-    units = reading.units
-    unit_spellings = reading.unit_spellings
+    list_tasks = queries.list_tasks
+    due = queries.due
+    remind = queries.remind
+    summary = queries.summary
+    show = queries.show
+    export_tasks = queries.export_tasks
+    report = queries.report
+    units = queries.units
+    unit_spellings = queries.unit_spellings
 
     add_note = progress.add_note
     add_notes_from = progress.add_notes_from

@@ -159,6 +159,18 @@ def _same_file(first: Path, second: str) -> bool:
 Location = LedgerFile | ServerURL
 
 
+def login_name() -> str:
+    """The operating system's login name: who writes when nobody says (GONGKAI_USER, --by), and
+    the user a server is logged into when its URL names none, as libpq does."""
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (KeyError, OSError):
+        # No login name at all happens in containers and some cron setups.
+        return "unknown"
+
+
 def locate(database: Database) -> Location:
     """The location of the ledger `database` names: the one place a file and a server are told apart."""
     return database if isinstance(database, ServerURL) else LedgerFile(database)

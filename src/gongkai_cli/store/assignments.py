@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..models import Event
+from ..domain.records import Event
 from . import AlreadyAssigned, AssignmentHasNotes, AssignmentInput, LastAssignment, NotAssigned, common
 from .base import writes
 from .subject import Subject

@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
-from ..models import Commit
+from ..domain.records import Commit
 from . import BUSY_TIMEOUT_SECONDS
 
 Row = tuple[Any, ...]

@@ -14,9 +14,9 @@ import json
 from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, TypedDict, cast
 
+from ..domain.errors import StoreError
+from ..domain.records import Event, JsonObject, Note, NotePayload, StatusPayload, decode_payload
 from ..domain.statuses import Status, derived_status, set_by_all
-from ..errors import StoreError
-from ..models import Event, JsonObject, Note, NotePayload, StatusPayload, decode_payload
 from . import (
     AssignmentInput,
     ImportCounts,

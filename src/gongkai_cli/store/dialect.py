@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from typing import Any
 
-from .. import dates
+from ..domain import dates
 from . import common
 
 

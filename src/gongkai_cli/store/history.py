@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from ..models import Event
+from ..domain.records import Event
 from . import NotNewest
 from .base import writes
 from .subject import UNDOABLE, Subject

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..domain.records import Event, Note, NotePayload, StatusPayload
 from ..domain.statuses import Status
-from ..models import Event, Note, NotePayload, StatusPayload
 from . import NoteInput, common
 from .base import writes
 from .subject import Subject

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
+from ..domain.records import Event, Plan
 from ..domain.statuses import Status
-from ..models import Event, Plan
 from . import AddedTasksHaveNotes, ImportCounts, TaskFields, TaskInput, common
 from .base import writes
 from .subject import Subject

@@ -28,15 +28,16 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import psycopg
 
+from ..domain.errors import NotPermitted, StoreError
+from ..domain.records import Commit, Event
 from ..domain.statuses import Status, derived_status
-from ..errors import NotPermitted, StoreError
-from ..models import Commit, Event
 from . import (
     BUSY_TIMEOUT_SECONDS,
     BadServerURL,
     ServerURL,
     UnitFile,
     base,
+    login_name,
     migrations,
     postgres_schema,
     transfer,
@@ -81,7 +82,7 @@ def _connection_error(url: ServerURL, err: psycopg.Error, given: dict[str, Any])
         )
     if "does not exist" in lowered and reason.startswith("role "):
         return StoreError(
-            f"无法登录 PostgreSQL 数据库“{url}”：服务器上没有登录角色“{given.get('user') or _login()}”，请向数据库管理员确认用户名。"
+            f"无法登录 PostgreSQL 数据库“{url}”：服务器上没有登录角色“{given.get('user') or login_name()}”，请向数据库管理员确认用户名。"
         )
     if any(sign in lowered for sign in (
         "no such file", "connection refused", "timeout expired", "failed to resolve host", "could not translate host",
@@ -91,13 +92,6 @@ def _connection_error(url: ServerURL, err: psycopg.Error, given: dict[str, Any])
             f"无法连接 PostgreSQL 数据库“{url}”：服务器没有响应（未运行，或地址、端口不对）。"
         )
     return StoreError(f"无法连接 PostgreSQL 数据库“{url}”：{reason}")
-
-
-def _login() -> str:
-    # libpq's default user is the login name.
-    from ..settings import login_name
-
-    return login_name()
 
 
 def _error(url: ServerURL, err: psycopg.Error, timeout: float) -> StoreError | NotPermitted:
@@ -119,7 +113,7 @@ def _error(url: ServerURL, err: psycopg.Error, timeout: float) -> StoreError | N
 def _user(url: ServerURL) -> str:
     from psycopg.conninfo import conninfo_to_dict
 
-    return str(conninfo_to_dict(url.url).get("user") or _login())
+    return str(conninfo_to_dict(url.url).get("user") or login_name())
 
 
 # Held by every write transaction from its first statement to its end: gongkai's writers take

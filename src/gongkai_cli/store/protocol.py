@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ..domain.records import Commit, Event, Note, Plan, Task
 from ..domain.statuses import Status
-from ..models import Commit, Event, Note, Plan, Task
 from . import AssignmentInput, ImportCounts, NoteInput, TaskInput, TaskQuery, UnitCounts, UnitFile
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
-from ..errors import StoreError
-from ..models import Commit
+from ..domain.errors import StoreError
+from ..domain.records import Commit
 from . import (
     BUSY_TIMEOUT_SECONDS,
     NotADatabase,

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..domain.records import Assignment, Event, Note, Task
 from ..domain.statuses import CLOSED_STATUSES, Status
-from ..models import Assignment, Event, Note, Task
 from . import common
 
 if TYPE_CHECKING:

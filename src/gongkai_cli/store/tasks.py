@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from ..models import Task
+from ..domain.records import Task
 from . import TaskQuery, UnitCounts
 from .subject import _OPEN, A_OPEN, Subject, a_overdue, assignment_columns, like_pattern, overdue, task_columns
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from . import postgres_roles
 
 if TYPE_CHECKING:
-    from ..models import Event
+    from ..domain.records import Event
     from . import UnitFile
     from .postgres import PostgresStore
     from .postgres_roles import Login, Roles

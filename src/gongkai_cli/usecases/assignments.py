@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
-from .. import dates
-from ..domain import units as domain_units
+from ..domain import dates, units as domain_units
+from ..domain.errors import UsageError
+from ..domain.records import Event, Task
 from ..domain.units import UnitDirectory, unit_name
-from ..errors import UsageError
-from ..models import Event, Task
 from ..store import AlreadyAssigned, AssignmentHasNotes, AssignmentInput, LastAssignment, NotAssigned
 from . import team
 from .session import Session, no_task

@@ -14,7 +14,8 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..errors import StoreError, UsageError
+from ..domain.errors import StoreError, UsageError
+from ..domain.text import os_reason
 from ..store import (
     UNIT_FILE,
     BadServerURL,
@@ -26,7 +27,6 @@ from ..store import (
     open_store,
     transfer,
 )
-from ..text import os_reason
 from .session import Session
 
 if TYPE_CHECKING:
@@ -93,8 +93,8 @@ def copy(ledger: Session, to: str) -> Copied:
 
 def _units_beside(ledger: Session) -> CarriedUnits | None:
     """The units.csv beside a SQLite source, checked as `gongkai server units` checks one."""
-    from .. import dates
-    from ..units import read_to_store
+    from ..domain import dates
+    from ..inputs.unit_file import read_to_store
 
     beside = ledger.location.unit_file_beside()
     if beside is None or not beside.is_file():
@@ -106,7 +106,7 @@ def _units_beside(ledger: Session) -> CarriedUnits | None:
 def _write_beside(target: Path, unit_file: UnitFile) -> CarriedUnits:
     """The server's unit file as units.csv beside the new ledger file, where the ledger there
     reads it; one already there is the office's and is kept."""
-    from .. import files
+    from ..outputs import files
 
     beside = target.parent / UNIT_FILE
     # With a BOM: Excel, where offices edit the file, reads UTF-8 without one as GBK.
@@ -148,7 +148,7 @@ def _to_server(snapshot: transfer.Snapshot, target: Database) -> dict[str, int]:
 
 
 def _to_file(ledger: Session, snapshot: transfer.Snapshot, target: Path) -> dict[str, int]:
-    from .. import files
+    from ..outputs import files
 
     if target.is_dir():
         raise UsageError(f"复制目标“{target}”是一个目录，请指定文件名，例如 {target / 'gongkai.db'}。")

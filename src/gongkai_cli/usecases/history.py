@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import dates
-from ..errors import NotFound, StoreError, UsageError
-from ..models import Event
+from ..domain import dates
+from ..domain.errors import NotFound, StoreError, UsageError
+from ..domain.records import Event
 from ..store import AddedTasksHaveNotes, NotNewest, UnitsChangedSince
 from . import team
 from .session import Session, no_task

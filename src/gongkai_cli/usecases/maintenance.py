@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .. import dates
-from ..errors import StoreError, UsageError
+from ..domain import dates
+from ..domain.errors import StoreError, UsageError
+from ..domain.text import os_reason
 from ..store import Database, Location, NotADatabase, NotALedger, exclusive, locate, open_backup, open_store
-from ..text import os_reason
 from .session import Session, refused
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def backup(ledger: Session, target: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Copy the live database to `target`; a crash never leaves a half-written file under that name."""
-    from .. import files
+    from ..outputs import files
 
     database, pages = _file_of(ledger.location, "backup"), ledger.store.pages
     if pages is None:
@@ -96,7 +96,7 @@ def restore(backup: str | os.PathLike[str], database: Database, *, timeout: floa
     timestamped file next to it, and the backup's pages are written into the
     live database through the store, which keeps its journal consistent.
     """
-    from .. import files
+    from ..outputs import files
 
     database = _file_of(locate(database), "restore")
     backup = _existing_backup(backup, database, timeout)
@@ -142,7 +142,7 @@ def _check_replaceable(database: Path, timeout: float) -> None:
 
 def _existing_backup(backup: str | os.PathLike[str], database: Path, timeout: float) -> Path:
     """The backup file named, once it is known to exist and may replace `database`."""
-    from .. import files
+    from ..outputs import files
 
     backup = Path(backup).expanduser()
     files.refuse_ledger_files(backup, database, what="恢复来源")

@@ -8,18 +8,18 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .. import dates
+from ..domain import dates
+from ..domain.errors import UsageError
+from ..domain.records import Commit, Plan
+from ..domain.text import check_text
 from ..domain.units import split_units
-from ..errors import UsageError
-from ..models import Commit, Plan
-from ..settings import Settings
 from ..store import UNIT_FILE, ImportCounts, TaskFields, TaskInput, locate
-from ..text import check_text
 from . import team
 from .session import DATA_DIR, Session
+from .settings import Settings
 
 if TYPE_CHECKING:
-    from ..plan_rows import Row
+    from ..inputs.plan_rows import Row
     from .unit_sheets import SheetResult
 
 # Unknown unit names listed one by one after an import; a file full of them is
@@ -128,7 +128,7 @@ def import_file(
     Unit names the unit file does not know are imported as written and
     reported with the closest known name; with `strict` they refuse the file.
     """
-    from ..tables import read_plan_table
+    from ..inputs.plan_files import read_plan_table
 
     team.require_office(ledger, "导入计划")
     table = read_plan_table(path)

@@ -6,19 +6,19 @@ from collections.abc import Callable, Collection
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple
 
-from .. import dates
+from ..domain import dates
+from ..domain.errors import NotFound, NotPermitted, UsageError
+from ..domain.records import Note, Task
 from ..domain.statuses import Status, set_by_all
 from ..domain.units import unit_name
-from ..errors import NotFound, NotPermitted, UsageError
-from ..inputs import checked_note, parse_count, parse_key, parse_status, parse_task_id
-from ..models import Note, Task
+from ..inputs.typed import checked_note, parse_count, parse_key, parse_status, parse_task_id
 from ..store import KeyUndone, KeyUsed, NotAssigned, NoteContent, NoteInput, UnitRequired
 from . import team
-from .reading import show
+from .queries import show
 from .session import Session, no_task
 
 if TYPE_CHECKING:
-    from ..batch import NoteLine
+    from ..inputs.note_batches import NoteLine
 
 
 class StatusChange(NamedTuple):
@@ -47,7 +47,7 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
 
     Every line is checked before anything is written, and an error names its line.
     """
-    from ..batch import read_note_batch
+    from ..inputs.note_batches import read_note_batch
 
     plan = ledger.plan()
     lines = read_note_batch(data, source)

@@ -13,14 +13,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from .. import dates
+from ..domain import dates
+from ..domain.errors import NotFound, StoreError, UsageError
+from ..domain.records import Plan
+from ..domain.text import check_text, os_reason
 from ..domain.units import UnitDirectory
-from ..errors import NotFound, StoreError, UsageError
-from ..models import Plan
-from ..settings import Settings, login_name
-from ..store import UNIT_FILE, BadServerURL, Database, DriverMissing, Location, locate, open_store
-from ..text import check_text, os_reason
-from ..units import load_directory, parse_directory, read_unit_file
+from ..inputs.unit_file import load_directory, parse_directory, read_unit_file
+from ..store import UNIT_FILE, BadServerURL, Database, DriverMissing, Location, locate, login_name, open_store
+from .settings import Settings
 
 if TYPE_CHECKING:
     from ..store import Feature, UnitFile
@@ -289,7 +289,7 @@ def _create(path: Path, on_create: Callable[[Storage], None], *, timeout: float)
 
 def _link_new(temp: Path, path: Path) -> bool:
     """Give the finished database `temp` the name `path`, unless that name is taken already."""
-    from ..files import link_new
+    from ..outputs.files import link_new
 
     try:
         # Two processes creating the same database: the second finds the name taken.

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-from .. import dates
+from ..domain import dates
+from ..domain.errors import NotPermitted, UsageError
+from ..domain.records import Event, Task
 from ..domain.units import unit_name
-from ..errors import NotPermitted, UsageError
-from ..models import Event, Task
+from ..inputs.unit_file import read_to_store
 from ..store import Database, UnitFile, locate
-from ..units import read_to_store
 from .session import Session, refused, require
 
 if TYPE_CHECKING:

@@ -13,14 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from .. import dates
-from ..columns import ASSIGNMENT_ROW, ASSIGNMENT_SHEET_TITLE, latest_words, row_digest
+from ..domain import dates
+from ..domain.errors import NotPermitted, UsageError
+from ..domain.records import Assignment, Note, Task
 from ..domain.statuses import Status
-from ..errors import NotPermitted, UsageError
-from ..inputs import checked_note, parse_status
-from ..models import Assignment, Note, Task
+from ..inputs.plan_files import SheetRecords, read_named_sheet
+from ..inputs.typed import checked_note, parse_status
+from ..outputs.columns import ASSIGNMENT_ROW, ASSIGNMENT_SHEET_TITLE, latest_words, row_digest
 from ..store import NoteInput
-from ..tables import SheetRecords, read_named_sheet
 from . import team
 from .session import Session
 

@@ -1,0 +1,62 @@
+"""The history of changes: log, undo."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ...inputs.typed import parse_event_id, parse_task_id
+from ...outputs import render
+from ...usecases import history
+from ..app import Commands
+from ..console import confirmed, say
+from .shared import ByOption, FormatOption, open_ledger, render_format
+
+commands = Commands()
+
+
+@commands.command()
+def log(
+    ctx: typer.Context,
+    task_id: str | None = typer.Argument(None, metavar="序号", help="只看这项任务的历史（含改动它的导入）。"),
+    since: str | None = typer.Option(None, "--since", help="只看该日及以后的更改，例如 2023-04-01、4月1日，或 -7d（7 天前）。"),
+    fmt: str = FormatOption,
+) -> None:
+    """查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。"""
+    fmt = render_format(fmt)
+    number = parse_task_id(task_id) if task_id is not None else None
+    with open_ledger(ctx) as ledger:
+        items = history.history(ledger, number, since=since)
+    render.events(items, fmt)
+
+
+@commands.command()
+def undo(
+    ctx: typer.Context,
+    yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接撤销（供脚本使用）。"),
+    event_id: str | None = typer.Option(
+        None, "--event", metavar="编号",
+        help="只在更改 #N 仍是最近一次可撤销的更改时撤销它；#N 已撤销时什么也不做（退出码 0），重试不会多撤销一项。",
+    ),
+    by: str | None = ByOption,
+) -> None:
+    """撤销最近一次尚未撤销的更改（进展、状态或导入），先显示将撤销的内容。撤销本身也记入历史。
+
+    指定 --plan（或 GONGKAI_PLAN）时只撤销该计划中最近的更改。
+    """
+    number = parse_event_id(event_id) if event_id is not None else None
+    with open_ledger(ctx) as ledger:
+        event = history.change(ledger, number) if number is not None else history.last_change(ledger)
+        if event.undone_by is not None:
+            render.already_undone(event)
+            return
+        if yes:
+            render.undo_preview(event)
+            # Shown before the change is made: a stdout that cannot take it fails here, with nothing undone.
+            sys.stdout.flush()
+        elif not confirmed(f"撤销 {render.headline(event)}", lambda: render.undo_preview(event), "确认撤销这项更改吗？"):
+            say("未撤销任何更改。")
+            return
+        undone = history.undo(ledger, event, by=by)
+    render.undone(undone)

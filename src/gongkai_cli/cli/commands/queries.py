@@ -1,0 +1,150 @@
+"""Reading the plan: list, due, remind, summary, show, units."""
+
+from __future__ import annotations
+
+import typer
+
+from ...domain.exitcodes import ExitCode
+from ...inputs.typed import parse_task_id
+from ...outputs import render
+from ...usecases import queries
+from ..app import Commands
+from ..console import say
+from .shared import (
+    DATE_HELP,
+    STATUS_HELP,
+    DirectOption,
+    FormatOption,
+    LeadOption,
+    TaskIdArgument,
+    UnitsOption,
+    open_ledger,
+    render_format,
+    statuses,
+)
+
+commands = Commands()
+# Declared here, not in the signature, as the linter asks of a non-string default.
+StatusesOption = typer.Option(None, "--status", "-s", metavar="状态", help="状态，可重复：" + STATUS_HELP)
+
+
+@commands.command("list")
+def list_(
+    ctx: typer.Context,
+    unit: list[str] | None = UnitsOption,
+    direct: bool = DirectOption,
+    lead: bool = LeadOption,
+    status: list[str] | None = StatusesOption,
+    group: str | None = typer.Option(None, "--group", "-g", metavar="文字", help="任务名称中包含的文字。"),
+    search: str | None = typer.Option(None, "--search", "-q", metavar="文字", help="任务内容中包含的文字。"),
+    overdue: bool = typer.Option(False, "--overdue", help="只看已逾期（截止日期已过且未完成）的任务。"),
+    fmt: str = FormatOption,
+) -> None:
+    """列出任务，按序号排列。例如：gongkai list --unit 区财政局"""
+    fmt = render_format(fmt)
+    wanted = statuses(status)
+    with open_ledger(ctx) as ledger:
+        items = queries.list_tasks(
+            ledger, units=tuple(unit or ()), statuses=wanted, group=group, search=search, overdue=overdue,
+            direct=direct, lead=lead,
+        )
+    render.tasks(items, fmt)
+
+
+@commands.command()
+def due(
+    ctx: typer.Context,
+    before: str | None = typer.Option(
+        None, "--before", metavar="日期", help="截止日期不晚于该日（含当天）。" + DATE_HELP
+    ),
+    after: str | None = typer.Option(None, "--after", metavar="日期", help="截止日期不早于该日（含当天）。"),
+    within: str | None = typer.Option(
+        None, "--within", metavar="期限", help="从今天起的时间范围内到期，例如 7d、2w、1m。"
+    ),
+    overdue: bool = typer.Option(False, "--overdue", help="只看已逾期的任务。"),
+    unit: list[str] | None = UnitsOption,
+    direct: bool = DirectOption,
+    lead: bool = LeadOption,
+    all_: bool = typer.Option(False, "--all", help="也列出已完成和已取消的任务。"),
+    fmt: str = FormatOption,
+) -> None:
+    """按截止日期列出任务（最早的在前）。默认不含已完成、已取消的任务。
+
+    例如：gongkai due --before 2023-04-20
+    """
+    fmt = render_format(fmt)
+    with open_ledger(ctx) as ledger:
+        items = queries.due(
+            ledger, before=before, after=after, within=within, overdue=overdue,
+            units=tuple(unit or ()), include_closed=all_, direct=direct, lead=lead,
+        )
+    render.tasks(items, fmt)
+
+
+@commands.command()
+def remind(
+    ctx: typer.Context,
+    within: str = typer.Option("7d", "--within", metavar="期限", help="提醒多久之内到期的任务，例如 7d（默认）、2w、1m。"),
+    unit: list[str] | None = UnitsOption,
+    by_unit: bool = typer.Option(False, "--by-unit", help="按责任单位分段（集合展开到各成员单位），便于分别发送。"),
+    fail_on_overdue: bool = typer.Option(
+        False, "--fail-on-overdue", help="有逾期任务时以退出码 5 结束（供监控区分“有逾期”和“出错”）。"
+    ),
+    fmt: str = FormatOption,
+) -> None:
+    """生成提醒：先列逾期任务，再列即将到期的任务。没有需要提醒的内容时什么也不输出（cron 不会发空邮件）。
+
+    例如：gongkai remind --within 7d --unit 区财政局
+    """
+    fmt = render_format(fmt)
+    with open_ledger(ctx) as ledger:
+        report = queries.remind(ledger, within=within, units=tuple(unit or ()), by_unit=by_unit)
+    if ledger.created:
+        # Reminders from a ledger nobody has written to chase every unit for work it may have done.
+        say("警告：这个台账是本次运行刚新建的，没有任何人记录过进展，据它生成的提醒多半不是您想要的；"
+            "请让 GONGKAI_DB 或 --db 指向平时使用的台账。", err=True)
+    render.reminder(report, fmt)
+    if fail_on_overdue and any(section.overdue for section in report.sections):
+        raise typer.Exit(ExitCode.OVERDUE)
+
+
+@commands.command()
+def summary(
+    ctx: typer.Context,
+    by: str | None = typer.Option(
+        None, "--by", metavar="分组", help="分组统计：unit（按单位）、group（按任务名称）、month（按截止月份）。"
+    ),
+    fmt: str = FormatOption,
+) -> None:
+    """计划进度总览：各状态任务数、完成率、逾期数和 30 天内到期数。"""
+    fmt = render_format(fmt)
+    with open_ledger(ctx) as ledger:
+        result = queries.summary(ledger, by=by)
+    render.summary(result, fmt)
+
+
+@commands.command()
+def show(ctx: typer.Context, task_id: str = TaskIdArgument, fmt: str = FormatOption) -> None:
+    """查看一项任务的全部信息和进展记录。"""
+    fmt = render_format(fmt)
+    number = parse_task_id(task_id)
+    with open_ledger(ctx) as ledger:
+        task = queries.show(ledger, number)
+    render.task_detail(task, fmt)
+
+
+@commands.command()
+def units(
+    ctx: typer.Context,
+    tree: bool = typer.Option(False, "--tree", help="按集合（各街镇、区政府各部门等）列出成员。"),
+    fmt: str = FormatOption,
+) -> None:
+    """列出所有责任单位：类型、别名，以及在当前计划中分配给它（含经由集合分配）、由它牵头、它已完成、它逾期的任务数。"""
+    fmt = render_format(fmt)
+    with open_ledger(ctx) as ledger:
+        items = queries.units(ledger)
+        source = ledger.directory.source
+    if tree:
+        render.unit_tree(items, fmt)
+    else:
+        render.units(items, fmt, source=source)

@@ -1,0 +1,447 @@
+"""The progress report a unit sends upward, as Markdown or as a self-contained HTML page.
+
+Both are built from the same sections, so they cannot drift apart. The HTML has
+its styles inline and no external assets: it is mailed, archived and pasted into
+Word or WPS, where a page that loads nothing from elsewhere keeps its tables.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Protocol
+
+from ..domain.figures import summarize
+from ..domain.statuses import DUE_SOON_DAYS
+from ..domain.text import inert, markdown_text
+from .columns import REPORT_NOTES, Column, breakdown, report_overdue, report_tasks
+from .writers import markdown_table
+
+if TYPE_CHECKING:
+    from docx.document import Document
+    from docx.enum.text import WD_PARAGRAPH_ALIGNMENT
+    from docx.shared import Length
+    from docx.styles.style import ParagraphStyle
+    from docx.table import Table
+    from docx.text.font import Font
+    from docx.text.paragraph import Paragraph
+
+    from ..usecases.queries import ProgressReport
+
+TITLE = "政务公开工作要点落实情况报告"
+# A section's table: its headers, then its rows of shown values.
+TableBody = tuple[list[str], list[list[object]]]
+
+
+def _sections(report: ProgressReport) -> list[tuple[str, str | TableBody]]:
+    """(heading, body) pairs; a body is a paragraph (str) or a table (headers, rows)."""
+    figures = summarize(report.plan.name, list(report.tasks), report.today)
+    counts = "，".join(f"{status.label} {n} 项" for status, n in figures.status.items() if n)
+    overview = (
+        f"共 {figures.total} 项任务：{counts or '无'}；完成率 {figures.done_percent}%；"
+        f"已逾期 {figures.overdue} 项；{DUE_SOON_DAYS} 天内到期 {figures.due_soon} 项。"
+    )
+    tasks = _table(report_tasks(report.unit), report.tasks)
+    overdue: str | TableBody = _table(report_overdue(report.today), report.overdue) if report.overdue else "无逾期任务。"
+    period_title = f"{report.since.isoformat()} 以来的进展记录" if report.since else "全部进展记录"
+    notes: str | TableBody = _table(REPORT_NOTES, report.period_notes) if report.period_notes else "本期无进展记录。"
+    sections: list[tuple[str, str | TableBody]] = [("总体情况", overview)]
+    if report.per_unit:
+        sections.append((
+            "各单位完成情况",
+            _table(breakdown("unit"), report.per_unit),
+        ))
+    sections += [("任务清单", tasks), ("逾期任务", overdue), (period_title, notes)]
+    return [(f"{_NUMERALS[index]}、{heading}", body) for index, (heading, body) in enumerate(sections)]
+
+
+def _table(columns: Sequence[Column], records: Iterable[object]) -> TableBody:
+    return [column.header for column in columns], [[column.shown(record) for column in columns] for record in records]
+
+
+# The first-level numbering of an official document: 一、二、三、…
+_NUMERALS = "一二三四五六七八九十"
+
+
+def _header_lines(report: ProgressReport) -> list[tuple[str, str]]:
+    lines = [
+        ("计划", report.plan.name),
+        ("单位", report.unit or "全部责任单位"),
+        ("报告日期", report.today.isoformat()),
+    ]
+    if report.since:
+        lines.append(("统计期间", f"{report.since.isoformat()} 至 {report.today.isoformat()}"))
+    return lines
+
+
+def markdown(report: ProgressReport) -> str:
+    out = [f"# {TITLE}", ""]
+    out += [f"- {label}：{markdown_text(value)}" for label, value in _header_lines(report)]
+    for heading, body in _sections(report):
+        out += ["", f"## {heading}", ""]
+        if isinstance(body, str):
+            out.append(body)
+            continue
+        table = io.StringIO()
+        markdown_table(*body, table)
+        out.append(table.getvalue().removesuffix("\n"))
+    return "\n".join(out) + "\n"
+
+
+_STYLE = """
+body { font-family: "SimSun", "宋体", "Songti SC", serif; font-size: 12pt; line-height: 1.6;
+       max-width: 60em; margin: 2em auto; color: #000; }
+h1 { font-family: "SimHei", "黑体", sans-serif; font-size: 18pt; text-align: center; }
+h2 { font-family: "SimHei", "黑体", sans-serif; font-size: 14pt; margin-top: 1.5em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #000; padding: 4px 6px; vertical-align: top; text-align: left; }
+th { background: #eee; }
+td.num { text-align: right; white-space: nowrap; }
+.meta { list-style: none; padding: 0; }
+"""
+
+
+def html_page(report: ProgressReport) -> str:
+    def esc(value: object) -> str:
+        return html.escape(inert(str(value))).replace("\n", "<br>")
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="zh-CN">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{esc(TITLE)}</title>",
+        f"<style>{_STYLE}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{esc(TITLE)}</h1>",
+        '<ul class="meta">',
+        *(f"<li>{esc(label)}：{esc(value)}</li>" for label, value in _header_lines(report)),
+        "</ul>",
+    ]
+    for heading, body in _sections(report):
+        parts.append(f"<h2>{esc(heading)}</h2>")
+        if isinstance(body, str):
+            parts.append(f"<p>{esc(body)}</p>")
+            continue
+        headers, rows = body
+        parts.append("<table>")
+        parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr>")
+        for row in rows:
+            cells = "".join(
+                f'<td class="num">{esc(v)}</td>' if isinstance(v, int) else f"<td>{esc(v)}</td>" for v in row
+            )
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</table>")
+    parts += ["</body>", "</html>"]
+    return "\n".join(parts) + "\n"
+
+
+# -- Word (.docx) in the layout of 党政机关公文格式 (GB/T 9704-2012) -------------------------
+#
+# Fonts are named, never embedded: every office PC that handles 公文 has 方正小标宋简体,
+# 仿宋_GB2312, 黑体 and 楷体_GB2312 installed, and an embedded font would bloat each
+# file and be refused by some document systems. Word and WPS pick a font for Chinese
+# text from w:eastAsia, so that attribute carries the 公文 font; Latin letters and
+# digits get the matching Windows font.
+
+TITLE_FONT = "方正小标宋简体"
+BODY_FONT = "仿宋_GB2312"
+LEVEL1_FONT = "黑体"
+LEVEL2_FONT = "楷体_GB2312"
+PAGE_NUMBER_FONT = "宋体"
+TITLE_PT = 22  # 二号
+BODY_PT = 16  # 三号
+PAGE_NUMBER_PT = 14  # 四号
+TABLE_PT = 10.5  # 五号: six columns of task text on a 156 mm type area
+TABLE_LINE_PT = 15
+KEEP_ROW_LINES = 8  # taller rows may split over two pages rather than leave half a page empty
+LINE_PT = 28.95  # 225 mm type area / 22 lines
+SUBTITLE_CHARS = 24  # a line holds 28 characters of 三号; Latin digits are narrower, brackets are not
+_INVALID_XML = r"[\ud800-\udfff\ufffe\uffff]"
+
+
+def docx(report: ProgressReport, out: IO[bytes]) -> None:
+    """Write the report as a Word document: the same sections as `markdown`, in 公文 layout.
+
+    Page numbers follow GB/T 9704 7.5: "— 1 —" in 宋体 四号, odd pages on the right
+    and even pages on the left, one character in from the edge, so that they sit on
+    the outer side of a double-sided print.
+    """
+    from docx import Document
+
+    document = Document()
+    _properties(document)
+    _page_setup(document)
+    _docx_styles(document)
+    _docx_page_numbers(document)
+    document.add_paragraph(_docx_text(TITLE), style="公文标题")
+    for line in _subtitle_lines(report):
+        document.add_paragraph(_docx_text(line), style="公文副标题")
+    document.add_paragraph("", style="公文正文")
+    last_table = None
+    for heading, content in _sections(report):
+        document.add_paragraph(_docx_text(heading), style=_heading_style(heading))
+        if isinstance(content, str):
+            document.add_paragraph(_docx_text(content), style="公文正文")
+            last_table = None
+            continue
+        headers, rows = content
+        last_table = _docx_table(document, headers, rows)
+    if last_table is not None:
+        # The signature and date must not stand alone on the last page (GB/T 9704 7.3.5.4).
+        for cell in last_table.rows[-1].cells:
+            for paragraph in cell.paragraphs:
+                paragraph.paragraph_format.keep_with_next = True
+    document.add_paragraph("", style="公文正文").paragraph_format.keep_with_next = True
+    if report.unit:
+        document.add_paragraph(_docx_text(report.unit), style="成文日期")
+    today = report.today
+    document.add_paragraph(f"{today.year}年{today.month}月{today.day}日", style="成文日期")
+    # Zipped in memory, then written in one go: a ZipFile that fails half-way on a full disk
+    # would otherwise print a finaliser traceback after the one-line error.
+    packed = io.BytesIO()
+    document.save(packed)
+    out.write(packed.getbuffer())
+
+
+def _properties(document: Document) -> None:
+    """What Word shows under 文件 → 属性: python-docx's template would say "python-docx", 2013-12-23."""
+    import datetime
+
+    from ..domain.dates import now
+
+    properties = document.core_properties
+    properties.title = TITLE
+    properties.author = properties.last_modified_by = properties.comments = ""
+    properties.language = "zh-CN"
+    # python-docx writes the time as given with a "Z", so it has to be UTC already.
+    written = now().astimezone(datetime.timezone.utc)
+    properties.created = properties.modified = written
+
+
+def _subtitle_lines(report: ProgressReport) -> list[str]:
+    """The header facts in parentheses under the title, wrapped to fit a line of 三号 characters."""
+    facts = [f"{label}：{value}" for label, value in _header_lines(report)]
+    lines: list[str] = []
+    for fact in facts:
+        if lines and len(lines[-1]) + 1 + len(fact) <= SUBTITLE_CHARS:
+            lines[-1] += "　" + fact
+        else:
+            lines.append(fact)
+    lines[0] = "（" + lines[0]
+    lines[-1] += "）"
+    return lines
+
+
+def _heading_style(heading: str) -> str:
+    # GB/T 9704 7.3.3 orders the levels by their numbering: "一、" 黑体, "（一）" 楷体.
+    return "二级标题" if heading.startswith(("（", "(")) else "一级标题"
+
+
+def _docx_text(value: object) -> str:
+    import re
+
+    return re.sub(_INVALID_XML, "\ufffd", inert(str(value)))
+
+
+def _page_setup(document: Document) -> None:
+    from docx.shared import Mm
+
+    section = document.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    # The page number's top edge sits 7 mm below the type area (GB/T 9704 7.5).
+    section.footer_distance = Mm(23)
+    section.header_distance = Mm(15)
+    # No line grid: LibreOffice snaps every line to it, tables included. The 22 lines
+    # of the type area come from the exact line spacing of the body styles instead.
+    grid = section._sectPr.find(_qn("w:docGrid"))
+    if grid is not None:
+        section._sectPr.remove(grid)
+
+
+def _qn(tag: str) -> str:
+    from docx.oxml.ns import qn
+
+    return qn(tag)
+
+
+class _XmlElement(Protocol):
+    """What the report does with a bare WordprocessingML element: lxml's, or python-docx's subclass of it."""
+
+    text: str | None
+
+    def set(self, key: str, value: str) -> None: ...
+
+
+def _element(tag: str) -> _XmlElement:
+    from docx.oxml import OxmlElement
+
+    return OxmlElement(tag)
+
+
+def _set_fonts(font: Font, east_asia: str, latin: str, size: float) -> None:
+    from docx.shared import Pt
+
+    font.name = latin
+    font.size = Pt(size)
+    font.bold = False
+    font.italic = False
+    fonts = font.element.rPr.rFonts
+    for attribute in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        fonts.attrib.pop(_qn(attribute), None)
+    fonts.set(_qn("w:eastAsia"), east_asia)
+
+
+def _paragraph_style(document: Document, name: str, *, east_asia: str, latin: str, size: float,
+                     align: WD_PARAGRAPH_ALIGNMENT | None = None, indent_chars: float = 0,
+                     line_pt: float | None = LINE_PT, outline: int | None = None) -> ParagraphStyle:
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.enum.text import WD_LINE_SPACING
+    from docx.shared import Pt, RGBColor
+
+    style: ParagraphStyle = document.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    style.base_style = document.styles["Normal"]
+    style.quick_style = True
+    _set_fonts(style.font, east_asia, latin, size)
+    style.font.color.rgb = RGBColor(0, 0, 0)
+    paragraph = style.paragraph_format
+    paragraph.space_before = Pt(0)
+    paragraph.space_after = Pt(0)
+    if line_pt is not None:
+        paragraph.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+        paragraph.line_spacing = Pt(line_pt)
+    if align is not None:
+        paragraph.alignment = align
+    paragraph.first_line_indent = Pt(indent_chars * size) if indent_chars else None
+    if outline is not None:
+        level = _element("w:outlineLvl")
+        level.set(_qn("w:val"), str(outline))
+        style.element.get_or_add_pPr().append(level)
+        paragraph.keep_with_next = True
+    return style
+
+
+def _docx_styles(document: Document) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    normal = document.styles["Normal"]
+    _set_fonts(normal.font, BODY_FONT, "Times New Roman", BODY_PT)
+    normal.paragraph_format.space_after = Pt(0)
+    _paragraph_style(document, "公文标题", east_asia=TITLE_FONT, latin="Times New Roman", size=TITLE_PT,
+                     align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=36)
+    _paragraph_style(document, "公文副标题", east_asia=LEVEL2_FONT, latin="Times New Roman", size=BODY_PT,
+                     align=WD_ALIGN_PARAGRAPH.CENTER)
+    _paragraph_style(document, "公文正文", east_asia=BODY_FONT, latin="Times New Roman", size=BODY_PT,
+                     align=WD_ALIGN_PARAGRAPH.JUSTIFY, indent_chars=2)
+    _paragraph_style(document, "一级标题", east_asia=LEVEL1_FONT, latin="Times New Roman", size=BODY_PT,
+                     indent_chars=2, outline=0)
+    _paragraph_style(document, "二级标题", east_asia=LEVEL2_FONT, latin="Times New Roman", size=BODY_PT,
+                     indent_chars=2, outline=1)
+    date = _paragraph_style(document, "成文日期", east_asia=BODY_FONT, latin="Times New Roman", size=BODY_PT,
+                            align=WD_ALIGN_PARAGRAPH.RIGHT)
+    date.paragraph_format.right_indent = Pt(4 * BODY_PT)  # 右空四字 (GB/T 9704 7.3.5.1)
+    _paragraph_style(document, "表格文字", east_asia=BODY_FONT, latin="Times New Roman", size=TABLE_PT,
+                     line_pt=TABLE_LINE_PT)
+    _paragraph_style(document, "表格数字", east_asia=BODY_FONT, latin="Times New Roman", size=TABLE_PT,
+                     align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=TABLE_LINE_PT)
+    _paragraph_style(document, "表头文字", east_asia=LEVEL1_FONT, latin="Times New Roman", size=TABLE_PT,
+                     align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=TABLE_LINE_PT)
+    _paragraph_style(document, "页码", east_asia=PAGE_NUMBER_FONT, latin=PAGE_NUMBER_FONT, size=PAGE_NUMBER_PT,
+                     line_pt=None)
+
+
+def _docx_page_numbers(document: Document) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    document.settings.odd_and_even_pages_header_footer = True
+    section = document.sections[0]
+    for footer, align in ((section.footer, WD_ALIGN_PARAGRAPH.RIGHT), (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT)):
+        paragraph = footer.paragraphs[0]
+        paragraph.style = document.styles["页码"]
+        paragraph.alignment = align
+        if align == WD_ALIGN_PARAGRAPH.RIGHT:
+            paragraph.paragraph_format.right_indent = Pt(PAGE_NUMBER_PT)
+        else:
+            paragraph.paragraph_format.left_indent = Pt(PAGE_NUMBER_PT)
+        paragraph.add_run("— ")
+        _page_field(paragraph)
+        paragraph.add_run(" —")
+
+
+def _page_field(paragraph: Paragraph) -> None:
+    # A complex field (begin, instruction, separate, cached result, end): the form Word itself writes.
+    for kind, text in (("begin", ""), (None, " PAGE "), ("separate", ""), (None, "1"), ("end", "")):
+        run = paragraph.add_run()
+        if kind is not None:
+            char = _element("w:fldChar")
+            char.set(_qn("w:fldCharType"), kind)
+            run._r.append(char)
+        elif text == " PAGE ":
+            instruction = _element("w:instrText")
+            instruction.set(_qn("xml:space"), "preserve")
+            instruction.text = text
+            run._r.append(instruction)
+        else:
+            run.text = text
+
+
+# Relative widths of the report's table columns, by header; the rest share what is left.
+# The per-unit table's 单位 is wide enough for a ten-character unit name (区人力资源社会保障局) on one line.
+_COLUMN_WEIGHTS = {"序号": 1.7, "任务内容": 5.4, "最新进展": 4, "截止日期": 2.8, "状态": 2.0, "逾期天数": 1.8,
+                   "牵头单位": 3.2, "本单位职责": 2.9, "时间": 3.2, "记录人": 2, "内容": 6, "单位": 4}
+# Short values read best centred under their header.
+_CENTRED = {"序号", "截止日期", "状态", "逾期天数", "本单位职责", "时间", "任务数", "已完成", "逾期", "完成率"}
+
+
+def _table_lines(values: Sequence[object], widths: Sequence[Length]) -> int:
+    """Lines the tallest cell of a row needs, at about one 五号 character per 3.7 mm."""
+    import math
+
+    return max(
+        math.ceil(len(str(value)) / max(1.0, (float(width.mm) - 3.8) / 3.7)) for value, width in zip(values, widths, strict=True)
+    )
+
+
+def _docx_table(document: Document, headers: list[str], rows: list[list[object]]) -> Table:
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.shared import Mm
+
+    table: Table = document.add_table(rows=1, cols=len(headers))
+    table.style = document.styles["Table Grid"]
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    weights = [_COLUMN_WEIGHTS.get(header, 2) for header in headers]
+    widths = [Mm(156 * weight / sum(weights)) for weight in weights]
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width
+    header_row = table.rows[0]
+    # Repeated at the top of every page the table runs onto.
+    header_row._tr.get_or_add_trPr().append(_element("w:tblHeader"))
+    for cell, text, width in zip(header_row.cells, headers, widths, strict=True):
+        cell.width = width
+        cell.paragraphs[0].text = _docx_text(text)
+        cell.paragraphs[0].style = document.styles["表头文字"]
+    styles = [document.styles["表格数字" if header in _CENTRED else "表格文字"] for header in headers]
+    # Setting `paragraph.style` looks the style's id up again for each cell, walking every style
+    # in the document (most of a report's time); each column's id is looked up once instead.
+    # python-docx 1.2 leaves get_style_id unannotated.
+    style_ids = [document.part.get_style_id(style, WD_STYLE_TYPE.PARAGRAPH)  # type: ignore[no-untyped-call]
+                 for style in styles]
+    for values in rows:
+        row = table.add_row()  # type: ignore[no-untyped-call]  # python-docx 1.2 leaves Table.add_row unannotated
+        if _table_lines(values, widths) <= KEEP_ROW_LINES:
+            # A task is read on one page; only a row too tall to move whole may split.
+            row._tr.get_or_add_trPr().append(_element("w:cantSplit"))
+        for cell, value, width, style_id in zip(row.cells, values, widths, style_ids, strict=True):
+            cell.width = width
+            paragraph = cell.paragraphs[0]
+            paragraph.text = _docx_text(value)
+            paragraph._p.style = style_id
+    return table
