@@ -15,7 +15,7 @@ from .records import Task
 from .statuses import Status, due_soon
 
 if TYPE_CHECKING:
-    from ..store import UnitCounts
+    from .records import UnitCounts
 
 BREAKDOWNS = ("unit", "group", "month")
 NO_DUE_DATE = "无截止日期"
@@ -126,7 +126,7 @@ def _tally(tasks: Iterable[Task], keys: Callable[[Task], Iterable[str]]) -> tupl
 
 
 def unit_rows(counts: Mapping[str, UnitCounts]) -> tuple[Tally, ...]:
-    """A row per unit from its assignments (store.UnitCounts, the one definition `units` shows
+    """A row per unit from its assignments (records.UnitCounts, the one definition `units` shows
     too); worst first: most overdue, then least done."""
     rows = (
         Tally(key=unit, total=c.assigned, done=c.done, cancelled=c.cancelled, overdue=c.overdue)

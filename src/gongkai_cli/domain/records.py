@@ -332,3 +332,13 @@ class Commit(NamedTuple):
     events: int
     first_note: int | None  # the notes those events wrote, if any
     last_note: int | None
+
+
+class UnitCounts(NamedTuple):
+    """A unit's assignments in a plan, counted once for `units`, `summary --by unit` and reports."""
+
+    assigned: int  # every assignment of the unit, whatever its status
+    led: int  # those it leads (named first in the cell)
+    done: int
+    cancelled: int
+    overdue: int  # due date passed and the assignment neither done nor cancelled

@@ -212,16 +212,6 @@ class TaskInput(NamedTuple):
     assignments: tuple[AssignmentInput, ...] = ()  # in position order
 
 
-class UnitCounts(NamedTuple):
-    """A unit's assignments in a plan, counted once for `units`, `summary --by unit` and reports."""
-
-    assigned: int  # every assignment of the unit, whatever its status
-    led: int  # those it leads (named first in the cell)
-    done: int
-    cancelled: int
-    overdue: int  # due date passed and the assignment neither done nor cancelled
-
-
 class NoteInput(NamedTuple):
     """One note to append, as the use cases hand it to the store."""
 

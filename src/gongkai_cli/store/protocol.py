@@ -12,9 +12,9 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ..domain.records import Commit, Event, Note, Plan, Task
+from ..domain.records import Commit, Event, Note, Plan, Task, UnitCounts
 from ..domain.statuses import Status
-from . import AssignmentInput, ImportCounts, NoteInput, TaskInput, TaskQuery, UnitCounts, UnitFile
+from . import AssignmentInput, ImportCounts, NoteInput, TaskInput, TaskQuery, UnitFile
 
 if TYPE_CHECKING:
     from typing_extensions import Self

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from ..domain.records import Task
-from . import TaskQuery, UnitCounts
+from ..domain.records import Task, UnitCounts
+from . import TaskQuery
 from .subject import _OPEN, A_OPEN, Subject, a_overdue, assignment_columns, like_pattern, overdue, task_columns
 
 
