@@ -15,7 +15,7 @@ import abc
 import contextlib
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from ..domain.records import Commit
 from . import BUSY_TIMEOUT_SECONDS
@@ -53,6 +53,33 @@ def writes(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S
         return self._write_transaction(functools.partial(method, self, *args, **kwargs))
 
     return wrapper
+
+
+_T = TypeVar("_T")
+
+
+class SubjectAttribute(Generic[_T]):
+    """A store's subject (`store.notes`…): made, and its module imported, the first time a store
+    is asked for it, then kept in the store's own attributes, which come before this."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name = module, name
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self._attribute = attribute
+
+    @overload
+    def __get__(self, store: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, store: object, owner: type) -> _T: ...
+    def __get__(self, store: object | None, owner: type) -> Self | _T:
+        if store is None:
+            return self
+        from importlib import import_module
+
+        subject: _T = getattr(import_module(f"{__package__}.{self._module}"), self._name)(store)
+        vars(store)[self._attribute] = subject
+        return subject
 
 
 class SQLStore(abc.ABC, Generic[_Where]):
@@ -165,32 +192,8 @@ class SQLStore(abc.ABC, Generic[_Where]):
 
     # -- its subjects: each made when first asked for, so a command imports only those it uses --
 
-    @functools.cached_property
-    def plans(self) -> Plans:
-        from .plans import Plans
-
-        return Plans(self)
-
-    @functools.cached_property
-    def tasks(self) -> Tasks:
-        from .tasks import Tasks
-
-        return Tasks(self)
-
-    @functools.cached_property
-    def notes(self) -> Notes:
-        from .notes import Notes
-
-        return Notes(self)
-
-    @functools.cached_property
-    def assignments(self) -> Assignments:
-        from .assignments import Assignments
-
-        return Assignments(self)
-
-    @functools.cached_property
-    def history(self) -> History:
-        from .history import History
-
-        return History(self)
+    plans: SubjectAttribute[Plans] = SubjectAttribute("plans", "Plans")
+    tasks: SubjectAttribute[Tasks] = SubjectAttribute("tasks", "Tasks")
+    notes: SubjectAttribute[Notes] = SubjectAttribute("notes", "Notes")
+    assignments: SubjectAttribute[Assignments] = SubjectAttribute("assignments", "Assignments")
+    history: SubjectAttribute[History] = SubjectAttribute("history", "History")

@@ -43,18 +43,15 @@ class Migration(NamedTuple):
 
 # Append only: a migration that has shipped is never edited, renamed or reordered.
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration("m001_initial", sqlite=True),
-    Migration("m002_note_counts", sqlite=True),
-    Migration("m003_history", sqlite=True),
-    Migration("m004_counted_notes_index", sqlite=True),
-    Migration("m005_event_keys", sqlite=True),
-    Migration("m006_drop_task_units_text", sqlite=True),
-    Migration("m007_assignments", sqlite=True),
-    Migration("m001_ledger", postgres=True),
-    Migration("m002_events_append_only", postgres=True),
-    Migration("m003_indexes", postgres=True),
-    Migration("m004_jsonb_payloads", postgres=True),
-    Migration("m005_unit_file", postgres=True),
+    *(Migration(name, sqlite=True) for name in (
+        "m001_initial", "m002_note_counts", "m003_history", "m004_counted_notes_index", "m005_event_keys",
+        "m006_drop_task_units_text", "m007_assignments",
+    )),
+    # A server's own list, begun from a SQLite ledger's schema after m007_assignments.
+    *(Migration(name, postgres=True) for name in (
+        "m001_ledger", "m002_events_append_only", "m003_indexes", "m004_jsonb_payloads", "m005_unit_file",
+    )),
+    # From here on, one row a migration, with a body for each backend.
 )
 
 

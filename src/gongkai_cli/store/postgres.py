@@ -20,7 +20,6 @@ Imported only for a server URL: psycopg is an optional extra (`gongkai[postgres]
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -439,9 +438,7 @@ class PostgresStore(base.SQLStore[ServerURL]):
 
     # -- history ------------------------------------------------------------------
 
-    @functools.cached_property
-    def history(self) -> PostgresHistory:
-        return PostgresHistory(self)
+    history: base.SubjectAttribute[PostgresHistory] = base.SubjectAttribute("postgres", "PostgresHistory")
 
     # -- maintenance ----------------------------------------------------------------------
 
