@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from gongkai_cli.cli.app import EXIT_CODES_HELP
-from gongkai_cli.domain.errors import NotFound, NotPermitted, StoreError, UsageError
-from gongkai_cli.domain.exitcodes import ExitCode, markdown_table
+from gongkai_cli.domain.errors import ExitCode, NotFound, NotPermitted, StoreError, UsageError, markdown_table
 from gongkai_cli.domain.units import Collective, Unassigned, Unit, UnitDirectory, UnknownUnit, resolve_unit
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -49,9 +48,9 @@ def test_errors_carry_the_enums_codes():
 
 
 def test_the_usage_pages_exit_code_table_is_the_enums():
-    """Regenerate with `python -m gongkai_cli.domain.exitcodes` when a code changes."""
+    """Regenerate with `python -m gongkai_cli.domain.errors` when a code changes."""
     assert markdown_table() in (DOCS / "usage.md").read_text(encoding="utf-8")
-    printed = subprocess.run([sys.executable, "-m", "gongkai_cli.domain.exitcodes"], check=True,
+    printed = subprocess.run([sys.executable, "-m", "gongkai_cli.domain.errors"], check=True,
                              capture_output=True, text=True, encoding="utf-8").stdout
     assert printed == markdown_table()
 

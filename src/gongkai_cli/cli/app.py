@@ -4,9 +4,9 @@ Here, on Typer's public API only: the app and `run`, which imports only the modu
 command the command line names; the one place errors become a Chinese sentence and an exit
 code (`_reported` around every command, `run` around the framework's parsing); and
 `Commands`, which gives every command `-h`, and `--db`/`--plan` after its name. Beside it:
-console.py (guarded stdout, `say`, asking before a change), options.py (the options every
-command shares), command_line.py (the words as typed, and usage errors in Chinese),
-helptext.py (help laid out for Chinese) and completion.py (shell completion).
+console.py (guarded stdout, `say`, asking before a change), command_line.py (the options every
+command shares, the words as typed, and usage errors in Chinese), helptext.py (help laid out
+for Chinese) and completion.py (shell completion).
 """
 
 from __future__ import annotations
@@ -23,20 +23,10 @@ from typing import Any, NoReturn, TypeVar
 import typer
 
 from .. import __version__
-from ..domain.errors import GongkaiError
-from ..domain.exitcodes import ExitCode, help_lines
+from ..domain.errors import ExitCode, GongkaiError, help_lines
 from ..domain.records import Commit
 from ..domain.text import os_reason
 from .command_line import (
-    check_command,
-    command_words,
-    completion_option,
-    completion_words,
-    root_options,
-    usage_message,
-)
-from .console import OutputError, discard_stdout, fail, guard_stdout
-from .options import (
     CREATED,
     DB_HELP,
     DB_METAVAR,
@@ -46,8 +36,15 @@ from .options import (
     DbOption,
     GlobalOptions,
     PlanOption,
+    check_command,
+    command_words,
+    completion_option,
+    completion_words,
     one_unit,
+    root_options,
+    usage_message,
 )
+from .console import OutputError, discard_stdout, fail, guard_stdout
 
 EXIT_CODES_HELP = f"退出码：\n{help_lines()}\n除 {ExitCode.SAVED_BUT_UNCONFIRMED.value} 外，出错时台账未做任何更改。"
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import typer
 
-from ..domain.errors import GongkaiError, UsageError
-from ..domain.exitcodes import ExitCode
+from ..domain.errors import ExitCode, GongkaiError, UsageError
 
 SHELLS = ("bash", "zsh", "fish")
 

@@ -13,8 +13,7 @@ from typing import Any, NoReturn
 
 import typer
 
-from ..domain.errors import UsageError
-from ..domain.exitcodes import ExitCode
+from ..domain.errors import ExitCode, UsageError
 from ..domain.text import inert_line
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from .options import DB_METAVAR
+from .command_line import DB_METAVAR
 
 # Options the framework adds to the root command, described here in Chinese.
 _FRAMEWORK_OPTION_HELP = {

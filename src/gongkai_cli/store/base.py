@@ -38,11 +38,12 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-class _Writer(Protocol):
-    def _write_transaction(self, work: Callable[[], _R]) -> _R: ...
+if TYPE_CHECKING:
+    class _Writer(Protocol):
+        def _write_transaction(self, work: Callable[[], _R]) -> _R: ...
 
 
-_S = TypeVar("_S", bound=_Writer)
+_S = TypeVar("_S", bound="_Writer")
 
 
 def writes(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:

@@ -18,17 +18,24 @@ the first `user_version` of them. Where a ledger records them is its backend's `
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 Backend = Literal["sqlite", "postgres"]
 
 
-class Migration(NamedTuple):
-    name: str
-    sqlite: bool = False  # a SQLite ledger gets it: store/sqlite_schema.py has its body
-    postgres: bool = False  # a server's ledger gets it: store/postgres_schema.py has its body
+class Migration:
+    # A plain class, not a NamedTuple: every command reads this table, and building a
+    # NamedTuple class costs start-up time that a three-field record does not need.
+    __slots__ = ("name", "postgres", "sqlite")
+
+    def __init__(self, name: str, *, sqlite: bool = False, postgres: bool = False) -> None:
+        self.name = name
+        self.sqlite = sqlite  # a SQLite ledger gets it: store/sqlite_schema.py has its body
+        self.postgres = postgres  # a server's ledger gets it: store/postgres_schema.py has its body
+
+    def __repr__(self) -> str:
+        return f"Migration({self.name!r})"
 
     def on(self, backend: Backend) -> bool:
         return self.sqlite if backend == "sqlite" else self.postgres
@@ -65,38 +72,36 @@ POSTGRES_MIGRATIONS = of("postgres")
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)
 
 
-class Book(abc.ABC):
-    """Where a ledger records the migrations it has had: all the runner asks of a backend."""
+if TYPE_CHECKING:
+    class Book(Protocol):
+        """Where a ledger records the migrations it has had: all the runner asks of a backend.
 
-    backend: ClassVar[Backend]
+        A typing construct only, like store/protocol.py: a class with abstract methods would be
+        built by every command, for the runner that only an upgrade uses."""
 
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
+        backend: ClassVar[Backend]
+        conn: Any  # the ledger's connection, as its driver gives it
 
-    @abc.abstractmethod
-    def names(self) -> list[str]:
-        """The names of the migrations the ledger has had."""
+        def names(self) -> list[str]:
+            """The names of the migrations the ledger has had."""
 
-    @abc.abstractmethod
-    def begin(self, had: Sequence[str]) -> None:
-        """Ready the record for new names; `had`: the names the ledger has had."""
+        def begin(self, had: Sequence[str]) -> None:
+            """Ready the record for new names; `had`: the names the ledger has had."""
 
-    @abc.abstractmethod
-    def record(self, name: str) -> None:
-        """Note `name` as applied."""
+        def record(self, name: str) -> None:
+            """Note `name` as applied."""
 
-    @abc.abstractmethod
-    def end(self) -> None:
-        """Close the record once every missing migration is applied."""
+        def end(self) -> None:
+            """Close the record once every missing migration is applied."""
 
 
-class SQLiteBook(Book):
+class SQLiteBook:
     """A SQLite ledger's record: the `migrations` table, or before that table, `user_version` alone."""
 
-    backend = "sqlite"
+    backend: ClassVar[Backend] = "sqlite"
 
     def __init__(self, conn: Any, version: int, *, at: str = "") -> None:
-        super().__init__(conn)
+        self.conn = conn
         self.version = version
         self.at = at
 
@@ -123,11 +128,14 @@ class SQLiteBook(Book):
         ).fetchone() is not None
 
 
-class PostgresBook(Book):
+class PostgresBook:
     """Where a server's ledger records its migrations: `migrations` in its own schema, made
     with the schema by the first upgrade. The caller holds `postgres_schema.SCHEMA_LOCK`."""
 
-    backend = "postgres"
+    backend: ClassVar[Backend] = "postgres"
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
 
     def names(self) -> list[str]:
         from . import postgres_schema

@@ -13,7 +13,7 @@ from ...inputs.typed import MAX_NOTE_BYTES, parse_count, parse_key, parse_status
 from ...outputs import render
 from ...usecases import progress
 from ..app import Commands
-from ..options import one_unit
+from ..command_line import one_unit
 from .shared import STATUS_HELP, ByOption, QuietOption, TaskIdArgument, complete_unit, open_ledger, render_format
 
 commands = Commands()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ...domain.exitcodes import ExitCode
+from ...domain.errors import ExitCode
 from ...inputs.typed import parse_task_id
 from ...outputs import render
 from ...usecases import queries

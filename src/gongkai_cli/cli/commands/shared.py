@@ -19,8 +19,8 @@ from ...store import Database
 from ...usecases import queries
 from ...usecases.session import Session
 from ...usecases.settings import Settings, database_path, from_environment
+from ..command_line import CREATED, DONE, SAVED, global_options, on_command_line, one_value
 from ..console import say
-from ..options import CREATED, DONE, SAVED, global_options, on_command_line, one_value
 
 
 def settings(ctx: typer.Context) -> Settings:
