@@ -118,6 +118,16 @@ _PERIOD_WORDS = {
     "下月": ("month", 1), "下个月": ("month", 1), "上月": ("month", -1), "上个月": ("month", -1),
 }
 _MONTH_START_WORDS = ("月初",)
+# Whole periods for `--since`/`--until` (report, log): (unit, step) counted from today, or a
+# half of the plan year. `--since 上月` alone means all of last month, not "since its last day".
+_WHOLE_PERIODS = {
+    "本周": ("week", 0), "这周": ("week", 0), "上周": ("week", -1),
+    "本月": ("month", 0), "这个月": ("month", 0), "上月": ("month", -1), "上个月": ("month", -1),
+    "本季度": ("quarter", 0), "这季度": ("quarter", 0), "上季度": ("quarter", -1),
+    "今年": ("year", 0), "本年": ("year", 0), "去年": ("year", -1),
+    "上半年": ("half", 0), "下半年": ("half", 1),
+}
+PERIOD_EXAMPLES = "本周、上周、本月、上月、本季度、上季度、今年、去年、上半年、下半年（计划年度）"
 
 # Every form parse_user_date accepts, for the error message (and docs/dates.md).
 USER_DATE_EXAMPLES = (
@@ -235,6 +245,44 @@ def _period_end(today: date, unit: str, step: int) -> date:
     month_index = today.year * 12 + today.month - 1 + step
     year, month = divmod(month_index, 12)
     return _months(year, month + 1, month + 1)[1]
+
+
+def _whole_period(key: str, today: date, year: int) -> tuple[date, date] | None:
+    if key not in _WHOLE_PERIODS:
+        return None
+    unit, step = _WHOLE_PERIODS[key]
+    if unit == "week":
+        monday = today - timedelta(days=today.weekday()) + timedelta(weeks=step)
+        return monday, monday + timedelta(days=6)
+    if unit == "half":
+        return _months(year, 1, 6) if step == 0 else _months(year, 7, 12)
+    if unit == "year":
+        return _months(today.year + step, 1, 12)
+    length = 3 if unit == "quarter" else 1
+    # Months counted from year 0, so that stepping back from January lands in December.
+    first = today.year * 12 + (today.month - 1) // length * length + length * step
+    first_year, first_month = divmod(first, 12)
+    return _months(first_year, first_month + 1, first_month + length)
+
+
+def parse_period(since: str | None, until: str | None, *, today: date, year: int) -> Span:
+    """`--since`/`--until` as days. A whole period (本周, 上月…) given to `--since` starts on its
+    first day and, without `--until`, ends on its last; given to `--until`, it ends on its last day.
+    Any other form is the one day parse_user_date reads."""
+    start: date | None = None
+    end: date | None = None
+    if since is not None:
+        whole = _whole_period(_squeeze(since), today, year)
+        if whole is not None:
+            start, end = whole
+        else:
+            start = parse_user_date(since, today=today, year=year)
+    if until is not None:
+        whole = _whole_period(_squeeze(until), today, year)
+        end = whole[1] if whole is not None else parse_user_date(until, today=today, year=year)
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"统计期间为空：起始日期 {start.isoformat()} 晚于结束日期 {end.isoformat()}。")
+    return start, end
 
 
 def parse_user_date(text: str, *, today: date, year: int) -> date:

@@ -44,7 +44,10 @@ def _sections(report: ProgressReport) -> list[tuple[str, str | TableBody]]:
     )
     tasks = _table(report_tasks(report.unit), report.tasks)
     overdue: str | TableBody = _table(report_overdue(report.today), report.overdue) if report.overdue else "无逾期任务。"
-    period_title = f"{report.since.isoformat()} 以来的进展记录" if report.since else "全部进展记录"
+    if report.until and report.until < report.today:
+        period_title = f"{_period(report)}的进展记录"
+    else:
+        period_title = f"{report.since.isoformat()} 以来的进展记录" if report.since else "全部进展记录"
     notes: str | TableBody = _table(REPORT_NOTES, report.period_notes) if report.period_notes else "本期无进展记录。"
     sections: list[tuple[str, str | TableBody]] = [("总体情况", overview)]
     if report.per_unit:
@@ -70,9 +73,14 @@ def _header_lines(report: ProgressReport) -> list[tuple[str, str]]:
         ("单位", report.unit or "全部责任单位"),
         ("报告日期", report.today.isoformat()),
     ]
-    if report.since:
-        lines.append(("统计期间", f"{report.since.isoformat()} 至 {report.today.isoformat()}"))
+    if report.since or report.until:
+        lines.append(("统计期间", _period(report)))
     return lines
+
+
+def _period(report: ProgressReport) -> str:
+    end = report.period_end.isoformat()
+    return f"{report.since.isoformat()} 至 {end}" if report.since else f"{end} 及以前"
 
 
 def markdown(report: ProgressReport) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from ..domain.records import Event
 from . import NotNewest
@@ -14,8 +14,12 @@ from .subject import UNDOABLE, Subject
 class History(Subject):
     """The ledger's history, and undo of its newest change."""
 
-    def events(self, *, plan: str | None = None, task: int | None = None, since: date | None = None) -> list[Event]:
-        """History, oldest first. With `task`, also the imports that wrote that task."""
+    def events(
+        self, *, plan: str | None = None, task: int | None = None, since: date | None = None,
+        until: date | None = None,
+    ) -> list[Event]:
+        """History, oldest first, of the days `since` to `until` (both included) when given.
+        With `task`, also the imports that wrote that task."""
         where: list[str] = []
         params: dict[str, object] = {}
         if plan is not None:
@@ -27,6 +31,9 @@ class History(Subject):
         if since is not None:
             where.append(f"e.at >= {self.sql('since')}")
             params["since"] = self.sql.start_of(since)
+        if until is not None:
+            where.append(f"e.at < {self.sql('after')}")
+            params["after"] = self.sql.start_of(until + timedelta(days=1))
         with self.db._errors():
             return self._events_where(where, params)
 

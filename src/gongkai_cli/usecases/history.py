@@ -13,14 +13,17 @@ from .session import Session, no_task
 _MOVED = "确认期间台账有了新的更改，本次未撤销任何内容；请重新运行 gongkai undo。"
 
 
-def history(ledger: Session, task_id: int | None = None, *, since: str | None = None) -> list[Event]:
-    """Changes, oldest first: of one task of the plan, else of the plan asked for, else all."""
+def history(
+    ledger: Session, task_id: int | None = None, *, since: str | None = None, until: str | None = None
+) -> list[Event]:
+    """Changes, oldest first: of one task of the plan, else of the plan asked for, else all;
+    of the days from `since` to `until` (dates.parse_period) when given."""
     plan = ledger.plan() if task_id is not None or ledger.settings.plan else None
-    since_day = None
-    if since is not None:
-        year = plan.year if plan else ledger.today.year
-        since_day = dates.parse_user_date(since, today=ledger.today, year=year)
-    events = ledger.store.history.events(plan=plan.name if plan else None, task=task_id, since=since_day)
+    year = plan.year if plan else ledger.today.year
+    start, end = dates.parse_period(since, until, today=ledger.today, year=year)
+    events = ledger.store.history.events(
+        plan=plan.name if plan else None, task=task_id, since=start, until=end
+    )
     # With a task id there is always a plan (above).
     if (
         task_id is not None and plan is not None and not events

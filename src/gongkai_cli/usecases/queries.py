@@ -84,9 +84,15 @@ class ProgressReport(NamedTuple):
     unit: str | None
     since: date | None
     tasks: tuple[Task, ...]  # with notes, and `via` when matched through a group
-    period_notes: tuple[tuple[Task, Note], ...]  # notes written since `since`, oldest first
+    period_notes: tuple[tuple[Task, Note], ...]  # notes written from `since` to `until`, oldest first
     # The whole-plan report's per-unit completion (as `summary --by unit` counts it), worst first.
     per_unit: "tuple[Tally, ...]" = ()
+    until: date | None = None  # the period's last day; None: up to today
+
+    @property
+    def period_end(self) -> date:
+        """The last day the period's records can be from: `until`, but never after today."""
+        return min(self.until, self.today) if self.until else self.today
 
     @property
     def overdue(self) -> tuple[Task, ...]:
@@ -234,10 +240,13 @@ def export_tasks(ledger: Session, *, unit: str | None = None) -> PlanTasks:
     return PlanTasks(plan, tasks, units=tuple(mine), unit=unit_name(unit))
 
 
-def report(ledger: Session, *, unit: str | None = None, since: str | None = None) -> ProgressReport:
-    """A unit's tasks (as `list --unit` finds them) with their notes, and the notes of the period."""
+def report(
+    ledger: Session, *, unit: str | None = None, since: str | None = None, until: str | None = None
+) -> ProgressReport:
+    """A unit's tasks (as `list --unit` finds them) with their notes, and the notes of the period
+    (dates.parse_period)."""
     plan = ledger.plan()
-    start = ledger.parse_date(since, plan) if since is not None else None
+    start, end = dates.parse_period(since, until, today=ledger.today, year=plan.year)
     # A report shows no task's assignments (a unit's own comes from its listing below), and one
     # unit's report reads only its own tasks: on a city plan the rest took longer to read than
     # the 100 ms a read command may spend in the store.
@@ -253,19 +262,19 @@ def report(ledger: Session, *, unit: str | None = None, since: str | None = None
         everything = {task.id: task for task in noted}
         tasks = [_as_reported(everything[task.id], task) for task in mine]
     zone = dates.tz()
-    period = tuple(
-        (task, note)
-        for task in tasks
-        for note in task.notes
-        if start is None or datetime.fromisoformat(note.at).astimezone(zone).date() >= start
-    )
+
+    def in_period(note: Note) -> bool:
+        day = datetime.fromisoformat(note.at).astimezone(zone).date()
+        return (start is None or day >= start) and (end is None or day <= end)
+
+    period = tuple((task, note) for task in tasks for note in task.notes if in_period(note))
     per_unit: tuple[Tally, ...] = ()
     if unit is None:
         from ..domain.figures import unit_rows
 
         per_unit = unit_rows(ledger.store.tasks.unit_counts(plan.name, today=ledger.today))
     return ProgressReport(
-        plan=plan, today=ledger.today, unit=name, since=start, tasks=tuple(tasks),
+        plan=plan, today=ledger.today, unit=name, since=start, until=end, tasks=tuple(tasks),
         period_notes=tuple(sorted(period, key=lambda pair: (pair[1].at, pair[1].id))),
         per_unit=per_unit,
     )

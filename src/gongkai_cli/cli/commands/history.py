@@ -20,14 +20,18 @@ commands = Commands()
 def log(
     ctx: typer.Context,
     task_id: str | None = typer.Argument(None, metavar="序号", help="只看这项任务的历史（含改动它的导入）。"),
-    since: str | None = typer.Option(None, "--since", help="只看该日及以后的更改，例如 2023-04-01、4月1日，或 -7d（7 天前）。"),
+    since: str | None = typer.Option(
+        None, "--since", metavar="日期",
+        help="只看该日及以后的更改，例如 2023-04-01、-7d（7 天前）；本周、上月、本季度等表示整段时间。",
+    ),
+    until: str | None = typer.Option(None, "--until", metavar="日期", help="只看该日（含）及以前的更改，写法同 --since。"),
     fmt: str = FormatOption,
 ) -> None:
     """查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。"""
     fmt = render_format(fmt)
     number = parse_task_id(task_id) if task_id is not None else None
     with open_ledger(ctx) as ledger:
-        items = history.history(ledger, number, since=since)
+        items = history.history(ledger, number, since=since, until=until)
     render.events(items, fmt)
 
 

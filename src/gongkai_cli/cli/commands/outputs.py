@@ -24,7 +24,11 @@ def report(
     ctx: typer.Context,
     unit: str | None = UnitOption,
     since: str | None = typer.Option(
-        None, "--since", metavar="日期", help="列出自该日以来的进展记录，例如 2023-04-01、4月初、-1m（默认全部）。"
+        None, "--since", metavar="日期",
+        help="列出自该日以来的进展记录，例如 2023-04-01、-1m；本周、上月、本季度、上半年等表示整段时间（默认全部）。",
+    ),
+    until: str | None = typer.Option(
+        None, "--until", metavar="日期", help="只列出该日（含）以前的进展记录，写法同 --since，例如 2023-05-31、上月。"
     ),
     output: str = typer.Option(
         "-", "--output", "-o", metavar="文件", help="写入的文件（默认输出到屏幕）；写文件时先写临时文件再替换。"
@@ -39,6 +43,7 @@ def report(
     """生成进展报告（Markdown、HTML 或 Word）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。
 
     例如：gongkai report --unit 区财政局 --since 2023-04-01 -o 区财政局进展.md
+          gongkai report --since 上月 -o 5月报送.docx
     """
     if as_docx and as_html:
         raise UsageError("--docx 与 --html 只能选一个。")
@@ -50,7 +55,7 @@ def report(
         raise UsageError("Word 文档是二进制文件，不能直接输出到终端，请用 -o 指定文件名（例如 -o 进展报告.docx）。")
     check_output(output, what="报告", force=force)
     with open_ledger(ctx) as ledger:
-        result = queries.report(ledger, unit=unit, since=since)
+        result = queries.report(ledger, unit=unit, since=since, until=until)
     text = None if as_docx else reporting.html_page(result) if as_html else reporting.markdown(result)
 
     def produce(out: IO[bytes]) -> None:
