@@ -513,3 +513,20 @@ def test_a_unit_imports_its_own_returned_sheet_and_no_other_units_rows(team: Tea
     own = team.assignment(62, "马陆镇")
     assert own["status"] == "done"
     assert own["notes"][-1]["by"] == f"马陆镇（{majiang}）"
+
+
+def test_only_the_office_keeps_the_units_contacts(team: Team):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    office = team.login(_unique("gkb"), None)
+    line = team.refused("contacts", "set", "马陆镇", "malu@example.test", user=majiang)
+    assert line == "错误：马陆镇的账号不能修改单位的联系邮箱，这需要办公室账号；未写入任何内容。"
+    team.ok("contacts", "set", "马陆镇", "malu@example.test", user=office)
+    assert "malu@example.test" in team.ok("contacts", "list", "--format", "csv", user=majiang)
+    assert team.refused("contacts", "remove", "马陆镇", user=majiang).endswith("这需要办公室账号；未写入任何内容。")
+    assert team.refused("remind", "--to-dir", str(team.home), user=majiang) == (
+        "错误：马陆镇的账号不能发送提醒邮件，这需要办公室账号；未写入任何内容。")
+    # Through psql-like access the server itself refuses the unit's login.
+    with team.connect(majiang) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE gongkai.unit_contacts SET email = 'x@example.test'")
+    with team.connect(majiang) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("INSERT INTO gongkai.mail_sent VALUES ('2023-03-01', '2023', '马陆镇', 'a@b.cn', now(), 'x')")

@@ -60,6 +60,7 @@ COMMANDS = {
     "report": "outputs",
     "show": "queries",
     "units": "queries",
+    "contacts": "mailing",
     "note": "progress",
     "status": "progress",
     "assign": "assignments",
@@ -76,7 +77,7 @@ COMMANDS = {
 
 # The commands of the groups among COMMANDS, so that a mistyped one is answered in Chinese
 # before the framework sees it (tests/test_cli.py checks them against what the modules define).
-SUBCOMMANDS = {"server": ("init", "grant", "revoke", "units")}
+SUBCOMMANDS = {"server": ("init", "grant", "revoke", "units"), "contacts": ("list", "set", "remove")}
 
 # Commands that work on one plan, so `--plan` after their name means something. `import`
 # has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.

@@ -20,6 +20,7 @@ class ExitCode(enum.IntEnum):
     OVERDUE = 5
     NOT_PERMITTED = 6
     SAVED_BUT_UNCONFIRMED = 7
+    NOT_DELIVERED = 8
 
     @property
     def summary(self) -> str:
@@ -52,6 +53,11 @@ _MEANINGS = {
     ExitCode.SAVED_BUT_UNCONFIRMED: (
         "更改已保存，但确认信息无法输出（标准输出已满、已关闭或管道已断开）：不要重试",
         "更改已写入台账，但确认信息未能输出（例如标准输出所在磁盘已满）；不要重试，或用 `note --key` 安全重试",
+    ),
+    ExitCode.NOT_DELIVERED: (
+        "remind --mail 有单位的提醒邮件未送达（已逐个列出；再次运行只补发这些）",
+        "`remind --mail` 有单位的提醒邮件未送达（没有联系邮箱、被邮件服务器拒收或无法连接），已在标准错误中逐个列出；"
+        "已送达的已记录，同一天再次运行只补发未送达的",
     ),
 }
 

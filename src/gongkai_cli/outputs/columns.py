@@ -388,6 +388,8 @@ UNIT_TABLE = pick(UNIT, "name", "kind", "aliases", "tasks", "led", "done", "over
 # `units --tree`: a group and its members as (group, member) rows, or one object per group in JSON.
 GROUP_MEMBER = (Column("group", "集合", lambda row: row[0]), Column("member", "成员", lambda row: row[1]))
 GROUP_JSON = (Column("name", "集合", lambda g: g.name), UNIT["members"])
+# A unit's contact (usecases.mailing.Contact), for `contacts list`.
+CONTACT = (Column("unit", "单位", lambda row: row.unit), Column("email", "邮箱", lambda row: row.email))
 
 ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "undo": "撤销", "assign": "分配",
                  "unassign": "取消分配"}

@@ -20,6 +20,7 @@ from .columns import (
     ASSIGNMENT,
     ASSIGNMENT_DETAIL_JSON,
     ASSIGNMENT_TABLE,
+    CONTACT,
     EVENT_JSON,
     EVENT_SCRIPT,
     EVENT_TABLE,
@@ -392,6 +393,13 @@ def units(items: Sequence[UnitSummary], fmt: str, out: IO[str] | None = None, *,
     write(UNITS, items, fmt, out)
     if fmt == "table":
         print_rich(out, f"共 {len(items)} 个单位；单位数据：{source}", style="dim")
+
+
+def contacts(items: Sequence[object], fmt: str, out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
+    write(Layout(CONTACT, CONTACT, CONTACT, CONTACT), items, fmt, out, title=text("各单位联系邮箱"))
+    if fmt == "table" and not items:
+        print_rich(out, "还没有登记任何单位的联系邮箱；用 gongkai contacts set 单位 邮箱 登记。", style="dim")
 
 
 def unit_tree(items: Sequence[UnitSummary], fmt: str, out: IO[str] | None = None) -> None:

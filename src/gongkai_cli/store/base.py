@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from .assignments import Assignments
+    from .contacts import Contacts
     from .dialect import Dialect
     from .history import History
     from .notes import Notes
@@ -198,3 +199,4 @@ class SQLStore(abc.ABC, Generic[_Where]):
     notes: SubjectAttribute[Notes] = SubjectAttribute("notes", "Notes")
     assignments: SubjectAttribute[Assignments] = SubjectAttribute("assignments", "Assignments")
     history: SubjectAttribute[History] = SubjectAttribute("history", "History")
+    contacts: SubjectAttribute[Contacts] = SubjectAttribute("contacts", "Contacts")

@@ -59,6 +59,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "m001_ledger", "m002_events_append_only", "m003_indexes", "m004_jsonb_payloads", "m005_unit_file",
     )),
     # From here on, one row a migration, with a body for each backend.
+    Migration("m008_unit_contacts", sqlite=True, postgres=True),
 )
 
 

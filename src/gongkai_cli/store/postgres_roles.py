@@ -87,7 +87,9 @@ class Roles(NamedTuple):
 
 # The tables a unit may read and the office may write; events only grow (m002's trigger).
 # unit_file (m004) is the office's unit file: a unit reads it with every --unit, never writes it.
-_TABLES = ("plans", "tasks", "units", "task_units", "assignments", "notes", "events", "unit_file")
+# unit_contacts and mail_sent (m008): the office keeps the contacts and sends the reminders.
+_TABLES = ("plans", "tasks", "units", "task_units", "assignments", "notes", "events", "unit_file", "unit_contacts",
+           "mail_sent")
 # Rows whose writer matters: row-level security on these.
 _SECURED = ("tasks", "assignments", "notes", "events", "unit_logins")
 

@@ -222,8 +222,41 @@ def m005_unit_file(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         )
         """
     )
-    # A ledger set up for team mode before this table existed: everyone may read it, the office
-    # write it, as `server init` grants (store/postgres_roles.py), without waiting for its next run.
+    _grant_to_team(conn, ("unit_file",))
+
+
+def m008_unit_contacts(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    # store/sqlite_schema.py's m008 explains both tables. Everyone may read them; the office
+    # keeps the contacts and sends the reminders, as `server init` grants (store/postgres_roles.py).
+    conn.execute(
+        """
+        CREATE TABLE unit_contacts (
+            unit text PRIMARY KEY,
+            email text NOT NULL CHECK (length(email) <= 254),
+            changed_at timestamptz NOT NULL,
+            changed_by text NOT NULL
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE mail_sent (
+            day date NOT NULL,
+            plan text NOT NULL,
+            recipient text NOT NULL,
+            address text NOT NULL,
+            sent_at timestamptz NOT NULL,
+            message_id text NOT NULL,
+            PRIMARY KEY (day, plan, recipient)
+        )
+        """
+    )
+    _grant_to_team(conn, ("unit_contacts", "mail_sent"))
+
+
+def _grant_to_team(conn: psycopg.Connection[tuple[object, ...]], tables: tuple[str, ...]) -> None:
+    """A ledger set up for team mode before `tables` existed: everyone may read them and the
+    office write them, as `server init` grants, without waiting for its next run."""
     if conn.execute("SELECT to_regclass('team_roles')").fetchone() == (None,):
         return
     from psycopg import sql
@@ -232,8 +265,9 @@ def m005_unit_file(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     if set(roles) != {"office", "unit"}:
         return
     office, unit = sql.Identifier(roles["office"]), sql.Identifier(roles["unit"])
-    conn.execute(sql.SQL("GRANT SELECT ON unit_file TO {}, {}").format(office, unit))
-    conn.execute(sql.SQL("GRANT INSERT, UPDATE, DELETE ON unit_file TO {}").format(office))
+    names = sql.SQL(", ").join(sql.Identifier(table) for table in tables)
+    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}, {}").format(names, office, unit))
+    conn.execute(sql.SQL("GRANT INSERT, UPDATE, DELETE ON {} TO {}").format(names, office))
 
 
 def exists(conn: psycopg.Connection[tuple[object, ...]]) -> bool:

@@ -182,3 +182,30 @@ def m007_assignments(conn: sqlite3.Connection) -> None:
     )
     for statement in statements:
         conn.execute(statement)
+
+
+def m008_unit_contacts(conn: sqlite3.Connection) -> None:
+    """Where each unit's reminders go, and which reminders went out (issue 24).
+
+    `mail_sent` holds one row per day, plan and recipient ('' for the office's digest) once the
+    mail server has taken the message, so that a second run the same day sends nothing twice.
+    """
+    conn.execute(
+        """CREATE TABLE unit_contacts (
+   unit TEXT PRIMARY KEY,
+   email TEXT NOT NULL,
+   changed_at TEXT NOT NULL,
+   changed_by TEXT NOT NULL
+)"""
+    )
+    conn.execute(
+        """CREATE TABLE mail_sent (
+   day TEXT NOT NULL,
+   plan TEXT NOT NULL,
+   recipient TEXT NOT NULL,
+   address TEXT NOT NULL,
+   sent_at TEXT NOT NULL,
+   message_id TEXT NOT NULL,
+   PRIMARY KEY (day, plan, recipient)
+)"""
+    )

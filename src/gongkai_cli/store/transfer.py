@@ -35,11 +35,13 @@ TABLES: dict[str, tuple[str, ...]] = {
     "assignments": ("pk", "task", "unit", "via", "lead", "position", "vague", "manual", "status", "updated_at"),
     "events": ("id", "at", "by", "action", "plan", "task", "before", "after", "undoes", "key"),
     "notes": ("id", "task", "at", "by", "text", "status", "count", "retracted_at", "retracted_by", "assignment"),
+    "unit_contacts": ("unit", "email", "changed_at", "changed_by"),
+    "mail_sent": ("day", "plan", "recipient", "address", "sent_at", "message_id"),
 }
 # The order rows are read in: by key, so that a copy lists them as the source does.
 ORDER: dict[str, str] = {
     "plans": "name", "tasks": "pk", "units": "id", "task_units": "task, position", "assignments": "pk",
-    "events": "id", "notes": "id",
+    "events": "id", "notes": "id", "unit_contacts": "unit", "mail_sent": "day, plan, recipient",
 }
 # Columns that are booleans on a server and 0/1 in a SQLite file.
 FLAGS = frozenset({"lead", "vague", "manual"})

@@ -81,3 +81,91 @@ def busy_timeout() -> float:
             f"环境变量 GONGKAI_BUSY_TIMEOUT 的值“{text}”无效，应为 0 到 {MAX_BUSY_TIMEOUT} 之间的秒数，例如 30。"
         )
     return seconds
+
+
+class MailSettings(NamedTuple):
+    """How `remind --mail` reaches the mail server, from the environment (docs/cron.md)."""
+
+    host: str
+    port: int
+    security: str  # "none", "starttls" or "tls" (implicit, smtps)
+    user: str | None
+    password: str | None
+    sender: str  # GONGKAI_MAIL_FROM: the From header, "区政务公开办 <gkb@example.gov.cn>" or an address
+    office: str  # GONGKAI_MAIL_OFFICE: Reply-To of every unit's message, and where the digest goes
+    timeout: float
+
+
+# Scheme → (security, default port). A password never goes in the URL: it would show in `ps`
+# and crontabs; it comes from GONGKAI_SMTP_PASSWORD or the file GONGKAI_SMTP_PASSWORD_FILE names.
+_SMTP_SCHEMES = {"smtp": ("none", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
+SMTP_TIMEOUT_SECONDS = 30.0
+
+
+def mail_settings() -> MailSettings:
+    """The mail server and addresses from the environment; UsageError naming what is missing or wrong."""
+    from urllib.parse import unquote, urlsplit
+
+    url = os.environ.get("GONGKAI_SMTP_URL", "").strip()
+    if not url:
+        raise UsageError(
+            "发送邮件需要设置环境变量 GONGKAI_SMTP_URL，例如 smtp+starttls://gkb@mail.example.gov.cn:587"
+            "（另见 GONGKAI_SMTP_PASSWORD_FILE、GONGKAI_MAIL_FROM，docs/cron.md）。"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in _SMTP_SCHEMES or not parts.hostname:
+        raise UsageError(
+            f"环境变量 GONGKAI_SMTP_URL 的值“{url}”不是邮件服务器地址，"
+            "应形如 smtp+starttls://用户名@服务器:587、smtps://用户名@服务器:465 或 smtp://服务器:25。"
+        )
+    if parts.password is not None:
+        raise UsageError(
+            "GONGKAI_SMTP_URL 中不能写密码（会出现在进程列表和 crontab 中）；"
+            "请把密码放在环境变量 GONGKAI_SMTP_PASSWORD 或 GONGKAI_SMTP_PASSWORD_FILE 指向的文件中。"
+        )
+    security, default_port = _SMTP_SCHEMES[parts.scheme]
+    user = unquote(parts.username) if parts.username else None
+    password = _smtp_password() if user else None
+    if user and password is None:
+        raise UsageError(
+            f"GONGKAI_SMTP_URL 写了用户名 {user}，但没有密码：请设置 GONGKAI_SMTP_PASSWORD "
+            "或 GONGKAI_SMTP_PASSWORD_FILE（只有本人可读的文件）。"
+        )
+    if not os.environ.get("GONGKAI_MAIL_FROM", "").strip():
+        raise UsageError("发送邮件需要设置环境变量 GONGKAI_MAIL_FROM（发件人，例如 区政务公开办 <gkb@example.gov.cn>）。")
+    sender, office = mail_addresses()
+    return MailSettings(parts.hostname, port or default_port, security, user, password, sender, office,
+                        SMTP_TIMEOUT_SECONDS)
+
+
+# Where `remind --to-dir` says its messages are from when GONGKAI_MAIL_FROM is not set: the
+# files are for looking at, and a mail program shows this rather than nothing.
+UNSET_SENDER = "gongkai@localhost"
+
+
+def mail_addresses() -> tuple[str, str]:
+    """(From, the office's address) from GONGKAI_MAIL_FROM and GONGKAI_MAIL_OFFICE (default: From)."""
+    from ..domain.mail import check_address
+
+    sender = os.environ.get("GONGKAI_MAIL_FROM", "").strip() or UNSET_SENDER
+    check_address(sender, "环境变量 GONGKAI_MAIL_FROM")
+    office = os.environ.get("GONGKAI_MAIL_OFFICE", "").strip() or sender
+    check_address(office, "环境变量 GONGKAI_MAIL_OFFICE")
+    return sender, office
+
+
+def _smtp_password() -> str | None:
+    if (password := os.environ.get("GONGKAI_SMTP_PASSWORD")) is not None:
+        return password
+    path = os.environ.get("GONGKAI_SMTP_PASSWORD_FILE", "").strip()
+    if not path:
+        return None
+    try:
+        # One line: a trailing newline from `echo pw > file` is not part of the password.
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"无法读取 GONGKAI_SMTP_PASSWORD_FILE 指向的文件“{path}”：{err}") from None

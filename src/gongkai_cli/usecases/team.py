@@ -138,7 +138,7 @@ def grant(ledger: Session, user: str, unit: str | None) -> Grant:
     if unit is None:
         _worded(lambda: team.grant_office(user))
         return Grant(user, None, None)
-    name = _known_unit(ledger, unit)
+    name = known_unit(ledger, unit, one_unit_for="登录角色只能对应")
     before = _worded(lambda: team.grant_unit(name, user))
     return Grant(user, name, before)
 
@@ -176,10 +176,12 @@ def require_unit_file_on_server(database: Database) -> None:
     require(locate(database), "unit_file_inside")
 
 
-def _known_unit(ledger: Session, typed: str) -> str:
+def known_unit(ledger: Session, typed: str, *, one_unit_for: str) -> str:
+    """The one unit `typed` names (any alias); a collective or a name nobody knows is refused,
+    saying that only one unit can be `one_unit_for` (登录角色只能对应…)."""
     name = ledger.directory.canonical(unit_name(typed))
     if ledger.directory.collective(name):
-        raise UsageError(f"“{typed}”是单位的集合，登录角色只能对应一个单位。未做任何更改。")
+        raise UsageError(f"“{typed}”是单位的集合，{one_unit_for}一个单位。未做任何更改。")
     if ledger.directory.known(name) or name in ledger.store.tasks.unit_names():
         return name
     import difflib

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 
-from ...domain.errors import ExitCode
+from ...domain.errors import ExitCode, UsageError
 from ...inputs.typed import parse_task_id
 from ...outputs import render
 from ...usecases import queries
@@ -22,6 +25,9 @@ from .shared import (
     render_format,
     statuses,
 )
+
+if TYPE_CHECKING:
+    from ...usecases.mailing import Delivery
 
 commands = Commands()
 # Declared here, not in the signature, as the linter asks of a non-string default.
@@ -90,22 +96,70 @@ def remind(
     fail_on_overdue: bool = typer.Option(
         False, "--fail-on-overdue", help="有逾期任务时以退出码 5 结束（供监控区分“有逾期”和“出错”）。"
     ),
+    mail: bool = typer.Option(
+        False, "--mail",
+        help="按单位分别发邮件：每个有逾期或即将到期任务的单位只收到本单位的部分，公开办收到汇总；"
+             "同一天再运行不会重复发送。邮件服务器由环境变量 GONGKAI_SMTP_URL 等设置（见 docs/cron.md）。",
+    ),
+    to_dir: Path | None = typer.Option(
+        None, "--to-dir", metavar="目录", help="不发送，把同样的邮件写成 .eml 文件放在该目录中（可先检查再发送）。"
+    ),
     fmt: str = FormatOption,
 ) -> None:
     """生成提醒：先列逾期任务，再列即将到期的任务。没有需要提醒的内容时什么也不输出（cron 不会发空邮件）。
 
     例如：gongkai remind --within 7d --unit 区财政局
+
+          gongkai remind --by-unit --mail（各单位的联系邮箱用 gongkai contacts set 设置）
     """
     fmt = render_format(fmt)
+    if mail and to_dir is not None:
+        raise UsageError("--mail 与 --to-dir 只能选一个：--to-dir 只写文件，不发送。")
+    # Only a reminder that is mailed or written as messages loads the mail modules.
+    if mail or to_dir is not None:
+        from ...usecases import mailing, settings as read_settings
+    settings = read_settings.mail_settings() if mail else None
+    delivery = None
     with open_ledger(ctx) as ledger:
-        report = queries.remind(ledger, within=within, units=tuple(unit or ()), by_unit=by_unit)
+        if mail or to_dir is not None:
+            mailing.require_sender(ledger)
+        report = queries.remind(
+            ledger, within=within, units=tuple(unit or ()), by_unit=by_unit or mail or to_dir is not None
+        )
+        if (mail or to_dir is not None) and not report.empty:
+            delivery = mailing.deliver(ledger, report, settings=settings, to_dir=to_dir)
     if ledger.created:
         # Reminders from a ledger nobody has written to chase every unit for work it may have done.
         say("警告：这个台账是本次运行刚新建的，没有任何人记录过进展，据它生成的提醒多半不是您想要的；"
             "请让 GONGKAI_DB 或 --db 指向平时使用的台账。", err=True)
-    render.reminder(report, fmt)
+    if delivery is not None:
+        _report_delivery(delivery)
+    elif mail or to_dir is not None:
+        say("没有需要提醒的任务，未发送任何邮件。" if mail else "没有需要提醒的任务，未写入任何文件。")
+    else:
+        render.reminder(report, fmt)
+    if delivery is not None and delivery.unreached:
+        raise typer.Exit(ExitCode.NOT_DELIVERED)
     if fail_on_overdue and any(section.overdue for section in report.sections):
         raise typer.Exit(ExitCode.OVERDUE)
+
+
+def _report_delivery(delivery: Delivery) -> None:
+    from ...outputs.mail import DIGEST, DIGEST_NAME
+
+    def named(recipient: str) -> str:
+        return DIGEST_NAME if recipient == DIGEST else recipient
+
+    for recipient, address in delivery.sent:
+        say(f"已发送：{named(recipient)}（{address}）")
+    for path in delivery.written:
+        say(f"已写入：{path}")
+    if delivery.earlier:
+        say(f"今天已发送过，不再重复：{'、'.join(named(recipient) for recipient in delivery.earlier)}")
+    for recipient, why in delivery.unreached:
+        say(f"未送达：{named(recipient)}：{why}", err=True)
+    if delivery.unreached:
+        say(f"共 {len(delivery.unreached)} 个未送达；处理后再次运行同一命令，只会补发未送达的。", err=True)
 
 
 @commands.command()
