@@ -19,9 +19,9 @@ from postgres import query
 
 TASK_HEADERS = [
     "序号", "任务名称", "任务内容", "责任单位", "牵头单位", "时间节点", "开始日期", "截止日期",
-    "状态", "是否逾期", "最新进展", "最新进展时间", "更新时间",
+    "状态", "是否逾期", "最新进展", "最新进展时间", "更新时间", "最新进展单位",
 ]
-NOTE_HEADERS = ["序号", "时间", "记录人", "状态变更", "内容"]
+NOTE_HEADERS = ["序号", "时间", "单位", "记录人", "状态变更", "内容"]
 
 
 def tasks_json(gk, *args: str) -> list[dict]:
@@ -60,6 +60,7 @@ def test_xlsx_round_trip_into_a_new_database(gk, tmp_path, monkeypatch, other_le
 def test_xlsx_sheets_columns_and_cell_types(gk, tmp_path):
     gk("note", "40", "试点完成", "--by", "张三")
     gk("status", "40", "--all", "done", "--note", "专栏上线", "--by", "李四")
+    gk("note", "62", "目录已编制", "--unit", "马陆镇", "--by", "王五")
     target = tmp_path / "out.xlsx"
     gk("export", "-o", str(target))
     book = openpyxl.load_workbook(target)
@@ -86,7 +87,10 @@ def test_xlsx_sheets_columns_and_cell_types(gk, tmp_path):
     assert [c.value for c in notes[1]] == NOTE_HEADERS
     assert notes.freeze_panes == "B2"
     body = [[c.value for c in r][:1] + [c.value for c in r][2:] for r in notes.iter_rows(min_row=2)]
-    assert body == [[40, "张三", None, "试点完成"], [40, "李四", "已完成", "专栏上线"]]
+    # 单位: whose part a note is on; empty for a note on the task as a whole.
+    assert body == [[40, None, "张三", None, "试点完成"], [40, "全部单位", "李四", "已完成", "专栏上线"],
+                    [62, "马陆镇", "王五", None, "目录已编制"]]
+    assert dict(zip(TASK_HEADERS, (c.value for c in tasks[63]), strict=True))["最新进展单位"] == "马陆镇"
     assert notes["B2"].is_date
 
 
@@ -98,8 +102,8 @@ def test_xlsx_keeps_typed_text_literal(gk, tmp_path, db_path):
     target = tmp_path / "out.xlsx"
     assert gk("export", "-o", str(target)).exit_code == 0
     notes = openpyxl.load_workbook(target)["进展记录"]
-    assert notes["E2"].value == "=1+1" and notes["E2"].data_type == "s"
-    assert notes["E3"].value == "响铃\\x07了"
+    assert notes["F2"].value == "=1+1" and notes["F2"].data_type == "s"
+    assert notes["F3"].value == "响铃\\x07了"
 
 
 def test_xlsx_goes_to_stdout_when_it_is_not_a_terminal(gk):

@@ -111,6 +111,19 @@ def note_text(note: Note) -> str:
     return " ".join([*marks, note.text] if note.text else marks)
 
 
+def note_unit(note: Note) -> str:
+    """Whose part of the task a note is on: its unit, 全部单位 for `status --all`, else empty
+    (a note on the task as a whole, or one written before notes had units)."""
+    return "全部单位" if note.all_units else note.unit or ""
+
+
+def note_writer(note: Note) -> str:
+    """Who wrote a note, with the unit it is for: 马陆镇（张三）. A unit's login already records
+    itself as 马陆镇（majiang）, so the unit is not repeated."""
+    unit = note_unit(note)
+    return f"{unit}（{note.by}）" if unit and not note.by.startswith(unit) else note.by
+
+
 NOTE = declare(
     Column("id", "编号", lambda n: n.id, justify="right", no_wrap=True),
     Column("at", "时间", lambda n: n.at, no_wrap=True, width=18, kind="datetime"),
@@ -264,7 +277,12 @@ def _latest_at(task: Task) -> str:
 
 def _latest_signed(task: Task) -> str:
     note = _latest(task)
-    return f"{note_text(note)}（{note.by}，{note.at[:10]}）" if note else ""
+    return f"{note_text(note)}（{note_writer(note)}，{note.at[:10]}）" if note else ""
+
+
+def _latest_unit(task: Task) -> str:
+    note = _latest(task)
+    return note_unit(note) if note else ""
 
 
 def _status_style(task: Task) -> str:
@@ -307,6 +325,7 @@ TASK = TASK_FIELDS | declare(
            width=9, kind="wrap"),
     Column("latest_note", "最新进展", _latest_text, width=40, kind="wrap"),
     Column("latest_note_at", "最新进展时间", _latest_at, width=18, kind="datetime"),
+    Column("latest_note_unit", "最新进展单位", _latest_unit, width=14, kind="wrap"),
     Column("latest_signed", "最新进展", _latest_signed, width=28, kind="wrap"),
 )
 
@@ -334,7 +353,7 @@ TASK_MARKDOWN = pick(TASK, "id", "group", "content", "listed_units", "deadline",
 TASK_TABLE = pick(TASK, "id", "content", "units", "deadline", "due", "status")
 # The office's CSV, Markdown and xlsx 任务 sheet of `export`: Chinese headers and the latest note.
 TASK_OFFICE = pick(TASK, "id", "group", "content", "units", "lead_unit", "deadline", "start", "due", "status",
-                   "overdue", "latest_note", "latest_note_at", "updated_at")
+                   "overdue", "latest_note", "latest_note_at", "updated_at", "latest_note_unit")
 # The sheet meant for paper: what a meeting reads, 120 character units wide. Fitted to
 # the width of A4 landscape that prints at 100% in Excel and about 93% in LibreOffice
 # (whose character unit is wider), so the 11 pt cells come out at 10 pt or more.
@@ -350,7 +369,8 @@ _PAIR = {key: column._replace(value=_after(_pair_note, column.value), text=_afte
          for key, column in NOTE.items()}
 _PAIR["task"] = NOTE["task"]._replace(value=lambda pair: pair[0].id)
 # The sheet has its own 状态变更 column, so 内容 is the note's own words.
-TASK_NOTES = pick(_PAIR, "task", "at", "by", "status", "text", text={"text": None})
+_PAIR["unit"] = _PAIR["unit"]._replace(text=lambda pair: note_unit(pair[1]), width=14)
+TASK_NOTES = pick(_PAIR, "task", "at", "unit", "by", "status", "text", text={"text": None})
 
 
 # -- plans, units, history --------------------------------------------------------
@@ -584,6 +604,7 @@ def report_overdue(today: date) -> tuple[Column, ...]:
 REPORT_NOTES = (
     _PAIR["at"]._replace(text=lambda pair: pair[1].at.replace("T", " ")[:16]),
     _PAIR["task"],
+    _PAIR["unit"],
     _PAIR["by"],
     _PAIR["text"],
 )

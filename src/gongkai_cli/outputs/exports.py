@@ -21,7 +21,16 @@ from ..domain.records import Task
 from ..domain.statuses import Status
 from ..domain.text import inert, os_reason
 from ..inputs.typed import parse_alarm
-from .columns import ASSIGNMENT_SHEET, ASSIGNMENT_SHEET_TITLE, NOTE_JSON, TASK_NOTES, TASK_OFFICE, TASK_PRINT, note_text
+from .columns import (
+    ASSIGNMENT_SHEET,
+    ASSIGNMENT_SHEET_TITLE,
+    NOTE_JSON,
+    TASK_NOTES,
+    TASK_OFFICE,
+    TASK_PRINT,
+    note_text,
+    note_writer,
+)
 from .files import (
     STDOUT,
     check_output,
@@ -510,7 +519,7 @@ def _description(task: Task) -> str:
     ]
     if task.notes:
         latest = task.notes[-1]
-        lines.append(f"最新进展：{latest.at} {latest.by}：{note_text(latest)}")
+        lines.append(f"最新进展：{latest.at} {note_writer(latest)}：{note_text(latest)}")
     return "\n".join(lines)
 
 

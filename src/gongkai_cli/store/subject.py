@@ -109,9 +109,11 @@ class Subject:
             (self.sql.list_value(pks),),
         )
         for task_pk, note_id, task_id, at, by, text, status, count, unit in rows:
+            # A status is on one unit's assignment, or (no assignment) set every unit's: `status --all`.
             result.setdefault(task_pk, []).append(
                 Note(id=note_id, task_id=task_id, at=self.sql.stamp(at), by=by, text=text,
-                     status=Status(status) if status else None, count=count, unit=unit)
+                     status=Status(status) if status else None, count=count, unit=unit,
+                     all_units=bool(status) and unit is None)
             )
         return result
 

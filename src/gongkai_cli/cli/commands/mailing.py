@@ -15,7 +15,9 @@ UnitArgument = typer.Argument(..., metavar="单位", help="责任单位（可用
 
 @commands.callback()
 def contacts(ctx: typer.Context) -> None:
-    """各单位的联系邮箱：gongkai remind --by-unit --mail 按它给每个单位只发本单位的提醒。
+    """各单位的联系邮箱，按单位发送提醒邮件时使用。
+
+    gongkai remind --by-unit --mail：给每个有任务逾期或即将到期的单位只发本单位的提醒，公开办收到汇总。
 
     gongkai contacts list：列出已登记的联系邮箱。
 
