@@ -133,3 +133,41 @@ def unit_rows(counts: Mapping[str, UnitCounts]) -> tuple[Tally, ...]:
         for unit, c in counts.items()
     )
     return tuple(sorted(rows, key=lambda row: (-row.overdue, row.done_percent, row.key)))
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    """A week of the plan: its last day, tasks done by then, and notes written that week."""
+
+    day: date
+    done: int
+    notes: int
+
+
+def weekly_progress(tasks: Iterable[Task], start: date, end: date, zone: object) -> tuple[WeekPoint, ...]:
+    """Tasks done by the end of each week (Monday–Sunday) from `start` to `end`, and the week's
+    notes, for the report's progress-over-time chart. A task counts as done from its last note
+    that set 已完成 (a task closed without one, from `start`); `zone` turns note times into days."""
+    from datetime import datetime, timedelta
+
+    def day_of(stamp: str) -> date:
+        return datetime.fromisoformat(stamp).astimezone(zone).date()  # type: ignore[arg-type]
+
+    done_days: list[date] = []
+    note_days: list[date] = []
+    for task in tasks:
+        days = [day_of(note.at) for note in task.notes]
+        note_days += days
+        if task.status is Status.DONE:
+            closing = [day for note, day in zip(task.notes, days, strict=True) if note.status is Status.DONE]
+            done_days.append(max(closing) if closing else start)
+    points = []
+    week_end = start + timedelta(days=6 - start.weekday())
+    while True:
+        last = min(week_end, end)
+        first = week_end - timedelta(days=6)
+        points.append(WeekPoint(last, sum(day <= last for day in done_days),
+                                sum(first <= day <= last for day in note_days)))
+        if week_end >= end:
+            return tuple(points)
+        week_end += timedelta(weeks=1)

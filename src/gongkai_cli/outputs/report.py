@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from collections.abc import Iterable, Sequence
-from typing import IO, TYPE_CHECKING, Protocol
+from datetime import date
+from typing import IO, TYPE_CHECKING, NamedTuple, Protocol
 
-from ..domain.figures import summarize
-from ..domain.statuses import DUE_SOON_DAYS
+from ..domain.figures import Summary, summarize
+from ..domain.records import Note, Task
+from ..domain.statuses import DUE_SOON_DAYS, Status
 from ..domain.text import inert, markdown_text
-from .columns import REPORT_NOTES, Column, breakdown, report_overdue, report_tasks
+from .columns import REPORT_NOTES, Column, breakdown, note_text, note_unit, note_writer, report_overdue, report_tasks
 from .writers import markdown_table
 
 if TYPE_CHECKING:
@@ -32,31 +35,142 @@ if TYPE_CHECKING:
 TITLE = "政务公开工作要点落实情况报告"
 # A section's table: its headers, then its rows of shown values.
 TableBody = tuple[list[str], list[list[object]]]
+# Notes longer than this are shortened in tables, whole in the appendix.
+NOTE_IN_TABLE = 120
+# How many units the completion chart shows: the worst, as the table below it lists all.
+CHART_UNITS = 15
 
 
-def _sections(report: ProgressReport) -> list[tuple[str, str | TableBody]]:
-    """(heading, body) pairs; a body is a paragraph (str) or a table (headers, rows)."""
+class Chart(NamedTuple):
+    """A chart as SVG (HTML), and the one sentence that says what it shows (Markdown, Word)."""
+
+    svg: str
+    caption: str
+
+
+# A section's body: paragraphs, a table, or a chart; a section may hold several.
+Body = str | TableBody | Chart
+Section = tuple[str, list[Body]]
+
+
+class _Appendix:
+    """Notes too long for a table cell, numbered in the order the tables cite them."""
+
+    def __init__(self) -> None:
+        self.notes: list[tuple[Task, Note]] = []
+
+    def shortened(self, task: Task, note: Note, text: str) -> str:
+        if len(text) <= NOTE_IN_TABLE:
+            return text
+        self.notes.append((task, note))
+        return f"{text[:NOTE_IN_TABLE]}…（全文见附件第 {len(self.notes)} 条）"
+
+
+def _sections(report: ProgressReport) -> list[Section]:
+    """(heading, bodies) pairs, the same for Markdown, HTML and Word."""
+    from ..domain.dates import tz
+    from ..domain.figures import weekly_progress
+    from .charts import progress_line_chart, units_bar_chart
+
     figures = summarize(report.plan.name, list(report.tasks), report.today)
-    counts = "，".join(f"{status.label} {n} 项" for status, n in figures.status.items() if n)
-    overview = (
-        f"共 {figures.total} 项任务：{counts or '无'}；完成率 {figures.done_percent}%；"
-        f"已逾期 {figures.overdue} 项；{DUE_SOON_DAYS} 天内到期 {figures.due_soon} 项。"
-    )
-    tasks = _table(report_tasks(report.unit), report.tasks)
-    overdue: str | TableBody = _table(report_overdue(report.today), report.overdue) if report.overdue else "无逾期任务。"
+    appendix = _Appendix()
+    overview: list[Body] = [_overview(report, figures)]
+    if report.per_unit:
+        overview.append(Chart(
+            units_bar_chart(report.per_unit, title=f"各单位完成情况（逾期最多的 {min(CHART_UNITS, len(report.per_unit))} 个单位）",
+                            limit=CHART_UNITS),
+            "各单位完成情况见下表。",
+        ))
+    start = report.since or date(report.plan.year, 1, 1)
+    if start <= report.period_end:
+        points = weekly_progress(report.tasks, start, report.period_end, tz())
+        overview.append(Chart(
+            progress_line_chart(points, total=figures.total, title="累计完成任务数和每周进展记录数"),
+            f"截至 {report.period_end.isoformat()}，累计完成 {points[-1].done if points else 0} 项任务。",
+        ))
+    sections: list[Section] = [("总体情况", overview)]
+    if report.per_unit:
+        sections.append(("各单位完成情况", [_table(breakdown("unit"), report.per_unit)]))
+    with_progress = [task for task in report.tasks if task.notes]
+    without = [task for task in report.tasks if not task.notes]
+    task_bodies: list[Body] = []
+    if with_progress:
+        columns = report_tasks(report.unit)
+        task_bodies.append((
+            [column.header for column in columns],
+            [[_latest_shortened(appendix, task) if column.key == "latest_note" else column.shown(task)
+              for column in columns] for task in with_progress],
+        ))
+    if without:
+        task_bodies.append(f"暂无进展记录的任务 {len(without)} 项：{_numbers(without)}。")
+    sections.append(("任务清单", task_bodies or ["没有任务。"]))
+    overdue: Body = _table(report_overdue(report.today), report.overdue) if report.overdue else "无逾期任务。"
+    sections.append(("逾期任务", [overdue]))
     if report.until and report.until < report.today:
         period_title = f"{_period(report)}的进展记录"
     else:
         period_title = f"{report.since.isoformat()} 以来的进展记录" if report.since else "全部进展记录"
-    notes: str | TableBody = _table(REPORT_NOTES, report.period_notes) if report.period_notes else "本期无进展记录。"
-    sections: list[tuple[str, str | TableBody]] = [("总体情况", overview)]
-    if report.per_unit:
-        sections.append((
-            "各单位完成情况",
-            _table(breakdown("unit"), report.per_unit),
-        ))
-    sections += [("任务清单", tasks), ("逾期任务", overdue), (period_title, notes)]
-    return [(f"{_NUMERALS[index]}、{heading}", body) for index, (heading, body) in enumerate(sections)]
+    if report.period_notes:
+        headers = [column.header for column in REPORT_NOTES]
+        rows = [[appendix.shortened(task, note, str(column.shown((task, note)))) if column.key == "text"
+                 else column.shown((task, note)) for column in REPORT_NOTES] for task, note in report.period_notes]
+        sections.append((period_title, [(headers, rows)]))
+    else:
+        sections.append((period_title, ["本期无进展记录。"]))
+    numbered = [(f"{_NUMERALS[index]}、{heading}", bodies) for index, (heading, bodies) in enumerate(sections)]
+    if appendix.notes:
+        numbered.append(("附件：进展记录全文", [
+            f"{index}. 第 {task.id} 项，{note_writer(note)}，{note.at[:16].replace('T', ' ')}：{note_text(note)}"
+            for index, (task, note) in enumerate(appendix.notes, start=1)
+        ]))
+    return numbered
+
+
+def _latest_shortened(appendix: _Appendix, task: Task) -> str:
+    note = task.notes[-1]
+    return appendix.shortened(task, note, note_text(note)) + f"（{note_writer(note)}，{note.at[:10]}）"
+
+
+def _numbers(tasks: Sequence[Task]) -> str:
+    """第 1、2、5 项 as a compact list: runs of consecutive ids as 1—4."""
+    runs: list[list[int]] = []
+    for task in tasks:
+        if runs and task.id == runs[-1][-1] + 1:
+            runs[-1].append(task.id)
+        else:
+            runs.append([task.id])
+    parts = [f"{run[0]}—{run[-1]}" if len(run) > 2 else "、".join(map(str, run)) for run in runs]
+    return "第 " + "、".join(parts) + " 项"
+
+
+def _overview(report: ProgressReport, figures: Summary) -> str:
+    """总体情况 in sentences, from the figures: where the plan stands, what the period brought,
+    who is behind and on what."""
+    counts = "，".join(f"{status.label} {n} 项" for status, n in figures.status.items() if n)
+    whose = f"{report.unit}承担的" if report.unit else f"计划“{report.plan.name}”的"
+    sentences = [
+        f"截至 {report.today.isoformat()}，{whose} {figures.total} 项任务中{counts or '没有任务'}，"
+        f"完成率 {figures.done_percent}%；已逾期 {figures.overdue} 项，{DUE_SOON_DAYS} 天内到期 {figures.due_soon} 项。"
+    ]
+    if report.since or report.until:
+        notes = report.period_notes
+        closed = {task.id for task, note in notes if note.status is Status.DONE}
+        units = {note_unit(note) or note.by for _, note in notes}
+        sentences.append(
+            f"{_period(report)}，共记录进展 {len(notes)} 条，涉及 {len({task.id for task, _ in notes})} 项任务、"
+            f"{len(units)} 个单位；其间标记完成 {len(closed)} 项。" if notes else f"{_period(report)} 没有进展记录。"
+        )
+    behind = [row for row in report.per_unit if row.overdue][:5]
+    if behind:
+        sentences.append("逾期任务较多的单位：" + "、".join(f"{row.key}（{row.overdue} 项）" for row in behind) + "。")
+    if report.overdue:
+        leads: dict[str, list[Task]] = {}
+        for task in report.overdue:
+            leads.setdefault(task.lead_unit or "未指定牵头单位", []).append(task)
+        worst = sorted(leads.items(), key=lambda item: -len(item[1]))[:3]
+        sentences.append("逾期任务主要是：" + "；".join(
+            f"{unit}牵头的{_numbers(tasks)}" for unit, tasks in worst) + "。")
+    return "".join(sentences)
 
 
 def _table(columns: Sequence[Column], records: Iterable[object]) -> TableBody:
@@ -86,28 +200,46 @@ def _period(report: ProgressReport) -> str:
 def markdown(report: ProgressReport) -> str:
     out = [f"# {TITLE}", ""]
     out += [f"- {label}：{markdown_text(value)}" for label, value in _header_lines(report)]
-    for heading, body in _sections(report):
-        out += ["", f"## {heading}", ""]
-        if isinstance(body, str):
-            out.append(body)
-            continue
-        table = io.StringIO()
-        markdown_table(*body, table)
-        out.append(table.getvalue().removesuffix("\n"))
+    for heading, bodies in _sections(report):
+        out += ["", f"## {heading}"]
+        for body in bodies:
+            out.append("")
+            if isinstance(body, str):
+                out.append(markdown_text(body))
+            elif isinstance(body, Chart):
+                # Markdown has no portable way to hold a chart: its sentence stands in for it.
+                out.append(markdown_text(body.caption))
+            else:
+                table = io.StringIO()
+                markdown_table(*body, table)
+                out.append(table.getvalue().removesuffix("\n"))
     return "\n".join(out) + "\n"
 
 
+# On a phone (390 px) the page is as wide as the screen and only a wide table scrolls, inside
+# its own box; printed, it is A4 with each table's head repeated on every page it runs onto.
 _STYLE = """
-body { font-family: "SimSun", "宋体", "Songti SC", serif; font-size: 12pt; line-height: 1.6;
-       max-width: 60em; margin: 2em auto; color: #000; }
-h1 { font-family: "SimHei", "黑体", sans-serif; font-size: 18pt; text-align: center; }
-h2 { font-family: "SimHei", "黑体", sans-serif; font-size: 14pt; margin-top: 1.5em; }
-table { border-collapse: collapse; width: 100%; }
+html { -webkit-text-size-adjust: 100%; text-size-adjust: 100%; }
+body { font-family: "SimSun", "宋体", "Songti SC", "Noto Serif CJK SC", serif; font-size: 16px; line-height: 1.6;
+       max-width: 60em; margin: 0 auto; padding: 1em; color: #000; overflow-wrap: anywhere; }
+h1 { font-family: "SimHei", "黑体", sans-serif; font-size: 1.5em; text-align: center; }
+h2 { font-family: "SimHei", "黑体", sans-serif; font-size: 1.2em; margin-top: 1.5em; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; width: 100%; font-size: 15px; }
+thead { display: table-header-group; }
 th, td { border: 1px solid #000; padding: 4px 6px; vertical-align: top; text-align: left; }
-th { background: #eee; }
-td.num { text-align: right; white-space: nowrap; }
+th { background: #eee; white-space: nowrap; }
+td.num, td.day { white-space: nowrap; }
+td.num { text-align: right; }
+tr { break-inside: avoid; }
+svg.chart { display: block; width: 100%; height: auto; margin: 1em 0; }
 .meta { list-style: none; padding: 0; }
+@page { size: A4; margin: 20mm 15mm; }
+@media print { body { max-width: none; padding: 0; font-size: 11pt; } table { font-size: 10pt; }
+               .scroll { overflow: visible; } h2 { break-after: avoid; } svg.chart { break-inside: avoid; } }
 """
+# A date or time in a cell is kept on one line: 2023-12-31 never breaks at its hyphen.
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?")
 
 
 def html_page(report: ProgressReport) -> str:
@@ -119,6 +251,7 @@ def html_page(report: ProgressReport) -> str:
         '<html lang="zh-CN">',
         "<head>",
         '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(TITLE)}</title>",
         f"<style>{_STYLE}</style>",
         "</head>",
@@ -128,20 +261,26 @@ def html_page(report: ProgressReport) -> str:
         *(f"<li>{esc(label)}：{esc(value)}</li>" for label, value in _header_lines(report)),
         "</ul>",
     ]
-    for heading, body in _sections(report):
+    def cell(value: object) -> str:
+        if isinstance(value, int):
+            return f'<td class="num">{esc(value)}</td>'
+        if _DAY.fullmatch(str(value)):
+            return f'<td class="day">{esc(value)}</td>'
+        return f"<td>{esc(value)}</td>"
+
+    for heading, bodies in _sections(report):
         parts.append(f"<h2>{esc(heading)}</h2>")
-        if isinstance(body, str):
-            parts.append(f"<p>{esc(body)}</p>")
-            continue
-        headers, rows = body
-        parts.append("<table>")
-        parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr>")
-        for row in rows:
-            cells = "".join(
-                f'<td class="num">{esc(v)}</td>' if isinstance(v, int) else f"<td>{esc(v)}</td>" for v in row
-            )
-            parts.append(f"<tr>{cells}</tr>")
-        parts.append("</table>")
+        for body in bodies:
+            if isinstance(body, str):
+                parts.append(f"<p>{esc(body)}</p>")
+            elif isinstance(body, Chart):
+                parts.append(body.svg)
+            else:
+                headers, rows = body
+                parts += ['<div class="scroll"><table>', "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers)
+                          + "</tr></thead>", "<tbody>"]
+                parts += ["<tr>" + "".join(cell(value) for value in row) + "</tr>" for row in rows]
+                parts.append("</tbody></table></div>")
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
@@ -189,14 +328,16 @@ def docx(report: ProgressReport, out: IO[bytes]) -> None:
         document.add_paragraph(_docx_text(line), style="公文副标题")
     document.add_paragraph("", style="公文正文")
     last_table = None
-    for heading, content in _sections(report):
+    for heading, bodies in _sections(report):
         document.add_paragraph(_docx_text(heading), style=_heading_style(heading))
-        if isinstance(content, str):
-            document.add_paragraph(_docx_text(content), style="公文正文")
-            last_table = None
-            continue
-        headers, rows = content
-        last_table = _docx_table(document, headers, rows)
+        for content in bodies:
+            if isinstance(content, (str, Chart)):
+                text = content if isinstance(content, str) else content.caption
+                document.add_paragraph(_docx_text(text), style="公文正文")
+                last_table = None
+                continue
+            headers, rows = content
+            last_table = _docx_table(document, headers, rows)
     if last_table is not None:
         # The signature and date must not stand alone on the last page (GB/T 9704 7.3.5.4).
         for cell in last_table.rows[-1].cells:
