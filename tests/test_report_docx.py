@@ -130,6 +130,7 @@ def test_document_properties_name_the_report_not_the_library_that_wrote_it(sessi
 
 def test_a_row_too_tall_for_a_page_may_split(gk, tmp_path):
     gk("note", "1", "很长的进展。" * 80)
+    gk("note", "2", "短")
     tasks = write_docx(gk, tmp_path).tables[1]  # after the per-unit completion table
     assert tasks.rows[1]._tr.trPr is None or tasks.rows[1]._tr.trPr.find(qn("w:cantSplit")) is None
     assert tasks.rows[2]._tr.trPr.find(qn("w:cantSplit")) is not None
@@ -216,3 +217,51 @@ def test_libreoffice_prints_it_on_a4_pages_numbered_with_dashes(session, tmp_pat
         text = re.sub(r"\s+", "", text)  # pdftotext spaces text set in mixed fonts at will
         assert "—1—" in text and "—2—" in text
         assert "政务公开工作要点落实情况报告" in text and "2023年4月15日" in text
+
+
+def test_addressee_signer_language_and_grid(session, tmp_path, monkeypatch):
+    monkeypatch.setenv("GONGKAI_REPORT_SIGNER", "区政务公开办公室")
+    document = write_docx(session, tmp_path, "--to", "区人民政府办公室")
+    assert paragraphs(document, "主送机关") == ["区人民政府办公室："]
+    assert paragraphs(document, "成文日期") == ["区政务公开办公室", "2023年4月15日"]
+    signature, written = [p for p in document.paragraphs if p.style.name == "成文日期"]
+    # Eight characters over 6.5 units of date (a digit is half a character): centred over it.
+    assert written.style.paragraph_format.right_indent == Pt(64)
+    assert signature.paragraph_format.right_indent == Pt(52)
+    language = document.styles.element.find(f"{qn('w:docDefaults')}/{qn('w:rPrDefault')}/{qn('w:rPr')}/{qn('w:lang')}")
+    assert language.get(qn("w:eastAsia")) == "zh-CN"
+    grid = document.sections[0]._sectPr.find(qn("w:docGrid"))
+    assert grid.get(qn("w:type")) == "lines" and grid.get(qn("w:linePitch")) == "579"
+    # Unsigned, the whole-plan report says so once.
+    monkeypatch.delenv("GONGKAI_REPORT_SIGNER")
+    result = session("report", "--docx", "-o", str(tmp_path / "unsigned.docx"))
+    assert "未指定发文机关署名" in result.stderr
+
+
+@pytest.mark.slow
+def test_libreoffice_sets_28_characters_a_line_and_the_signature_centred_over_the_date(gk, tmp_path, monkeypatch):
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils (pdftotext) is not installed")
+    monkeypatch.setenv("GONGKAI_TODAY", "2023-06-09")
+    gk("note", "40", "政务公开专栏建设推进情况良好" * 20)
+    target = tmp_path / "report.docx"
+    # A short signature tells centring from right-aligning: three characters over a date of seven.
+    assert gk("report", "--signer", "区公开办", "-o", str(target)).exit_code == 0
+    pdf = convert(target, "pdf", tmp_path)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    # The appendix holds the note whole: its lines between the first and the last are all text.
+    appendix = text[text.index("附件：进展记录全文"):text.rindex("区公开办")].splitlines()
+    body = [line for line in appendix[2:] if re.fullmatch(r"[\u4e00-\u9fff]+", line)]
+    assert len(body) >= 5
+    assert {len(line) for line in body[:-1]} == {28}, body
+    words = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)"[^>]*>([^<]+)</word>',
+                       subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
+                                      check=True).stdout)
+    (signer,) = [(float(x0), float(x1), float(y)) for x0, y, x1, word in words if word == "区公开办"]
+    date_y = min(float(y) for x0, y, x1, word in words if word == "日" and float(y) > signer[2])
+    date_line = [(float(x0), float(x1)) for x0, y, x1, word in words if abs(float(y) - date_y) < 2]
+    left, right = min(x for x, _ in date_line), max(x for _, x in date_line)
+    page_right = 595.3 - 26 / 25.4 * 72
+    assert abs(right - (page_right - 4 * 16)) < 4  # 右空四字
+    assert abs((signer[0] + signer[1]) / 2 - (left + right) / 2) < 16  # centred within a character
+    assert date_y - signer[2] < 2 * 29  # on the line below

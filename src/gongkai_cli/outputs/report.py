@@ -48,6 +48,13 @@ class Chart(NamedTuple):
     caption: str
 
 
+class Letterhead(NamedTuple):
+    """Who the report is sent to (主送机关) and signed by (发文机关署名); None leaves it out."""
+
+    addressee: str | None = None
+    signer: str | None = None
+
+
 # A section's body: paragraphs, a table, or a chart; a section may hold several.
 Body = str | TableBody | Chart
 Section = tuple[str, list[Body]]
@@ -60,10 +67,14 @@ class _Appendix:
         self.notes: list[tuple[Task, Note]] = []
 
     def shortened(self, task: Task, note: Note, text: str) -> str:
+        """`text` whole, or its start and where the appendix has it; a note cited twice (as a
+        task's latest and among the period's) is in the appendix once."""
         if len(text) <= NOTE_IN_TABLE:
             return text
-        self.notes.append((task, note))
-        return f"{text[:NOTE_IN_TABLE]}…（全文见附件第 {len(self.notes)} 条）"
+        cited = [number for number, (_, held) in enumerate(self.notes, start=1) if held.id == note.id]
+        if not cited:
+            self.notes.append((task, note))
+        return f"{text[:NOTE_IN_TABLE]}…（全文见附件第 {cited[0] if cited else len(self.notes)} 条）"
 
 
 def _sections(report: ProgressReport) -> list[Section]:
@@ -197,9 +208,12 @@ def _period(report: ProgressReport) -> str:
     return f"{report.since.isoformat()} 至 {end}" if report.since else f"{end} 及以前"
 
 
-def markdown(report: ProgressReport) -> str:
+def markdown(report: ProgressReport, letterhead: Letterhead | None = None) -> str:
+    letterhead = letterhead or Letterhead()
     out = [f"# {TITLE}", ""]
     out += [f"- {label}：{markdown_text(value)}" for label, value in _header_lines(report)]
+    if letterhead.addressee:
+        out += ["", markdown_text(_addressed(letterhead.addressee))]
     for heading, bodies in _sections(report):
         out += ["", f"## {heading}"]
         for body in bodies:
@@ -213,7 +227,17 @@ def markdown(report: ProgressReport) -> str:
                 table = io.StringIO()
                 markdown_table(*body, table)
                 out.append(table.getvalue().removesuffix("\n"))
-    return "\n".join(out) + "\n"
+    out += ["", *(f"{markdown_text(line)}  " for line in _signature(report, letterhead))]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _addressed(addressee: str) -> str:
+    return addressee.rstrip("：:") + "："
+
+
+def _signature(report: ProgressReport, letterhead: Letterhead) -> list[str]:
+    today = report.today
+    return [*([letterhead.signer] if letterhead.signer else []), f"{today.year}年{today.month}月{today.day}日"]
 
 
 # On a phone (390 px) the page is as wide as the screen and only a wide table scrolls, inside
@@ -234,6 +258,7 @@ td.num { text-align: right; }
 tr { break-inside: avoid; }
 svg.chart { display: block; width: 100%; height: auto; margin: 1em 0; }
 .meta { list-style: none; padding: 0; }
+.signature { text-align: right; margin-top: 2em; }
 @page { size: A4; margin: 20mm 15mm; }
 @media print { body { max-width: none; padding: 0; font-size: 11pt; } table { font-size: 10pt; }
                .scroll { overflow: visible; } h2 { break-after: avoid; } svg.chart { break-inside: avoid; } }
@@ -242,7 +267,7 @@ svg.chart { display: block; width: 100%; height: auto; margin: 1em 0; }
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?")
 
 
-def html_page(report: ProgressReport) -> str:
+def html_page(report: ProgressReport, letterhead: Letterhead | None = None) -> str:
     def esc(value: object) -> str:
         return html.escape(inert(str(value))).replace("\n", "<br>")
 
@@ -261,6 +286,9 @@ def html_page(report: ProgressReport) -> str:
         *(f"<li>{esc(label)}：{esc(value)}</li>" for label, value in _header_lines(report)),
         "</ul>",
     ]
+    letterhead = letterhead or Letterhead()
+    if letterhead.addressee:
+        parts.append(f'<p class="addressee">{esc(_addressed(letterhead.addressee))}</p>')
     def cell(value: object) -> str:
         if isinstance(value, int):
             return f'<td class="num">{esc(value)}</td>'
@@ -281,6 +309,7 @@ def html_page(report: ProgressReport) -> str:
                           + "</tr></thead>", "<tbody>"]
                 parts += ["<tr>" + "".join(cell(value) for value in row) + "</tr>" for row in rows]
                 parts.append("</tbody></table></div>")
+    parts.append('<p class="signature">' + "<br>".join(esc(line) for line in _signature(report, letterhead)) + "</p>")
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
@@ -306,10 +335,15 @@ TABLE_LINE_PT = 15
 KEEP_ROW_LINES = 8  # taller rows may split over two pages rather than leave half a page empty
 LINE_PT = 28.95  # 225 mm type area / 22 lines
 SUBTITLE_CHARS = 24  # a line holds 28 characters of 三号; Latin digits are narrower, brackets are not
+LINE_CHARS, PAGE_LINES = 28, 22  # GB/T 9704 5.2.2: 28 characters a line, 22 lines a page
+# 三号 is 16 pt, and 28 of them are 448 pt: 6 pt more than the 156 mm type area (442.2 pt).
+# A quarter point less between characters (in twentieths of a point) makes 28 fit, with room.
+BODY_SPACING_TWIPS = -5
+DATE_RIGHT_CHARS = 4
 _INVALID_XML = r"[\ud800-\udfff\ufffe\uffff]"
 
 
-def docx(report: ProgressReport, out: IO[bytes]) -> None:
+def docx(report: ProgressReport, out: IO[bytes], letterhead: Letterhead | None = None) -> None:
     """Write the report as a Word document: the same sections as `markdown`, in 公文 layout.
 
     Page numbers follow GB/T 9704 7.5: "— 1 —" in 宋体 四号, odd pages on the right
@@ -318,6 +352,7 @@ def docx(report: ProgressReport, out: IO[bytes]) -> None:
     """
     from docx import Document
 
+    letterhead = letterhead or Letterhead()
     document = Document()
     _properties(document)
     _page_setup(document)
@@ -327,6 +362,9 @@ def docx(report: ProgressReport, out: IO[bytes]) -> None:
     for line in _subtitle_lines(report):
         document.add_paragraph(_docx_text(line), style="公文副标题")
     document.add_paragraph("", style="公文正文")
+    if letterhead.addressee:
+        # GB/T 9704 7.3.2: under the title, flush left, ending in a full-width colon.
+        document.add_paragraph(_docx_text(_addressed(letterhead.addressee)), style="主送机关")
     last_table = None
     for heading, bodies in _sections(report):
         document.add_paragraph(_docx_text(heading), style=_heading_style(heading))
@@ -344,10 +382,17 @@ def docx(report: ProgressReport, out: IO[bytes]) -> None:
             for paragraph in cell.paragraphs:
                 paragraph.paragraph_format.keep_with_next = True
     document.add_paragraph("", style="公文正文").paragraph_format.keep_with_next = True
-    if report.unit:
-        document.add_paragraph(_docx_text(report.unit), style="成文日期")
     today = report.today
-    document.add_paragraph(f"{today.year}年{today.month}月{today.day}日", style="成文日期")
+    written = f"{today.year}年{today.month}月{today.day}日"
+    if letterhead.signer:
+        # GB/T 9704 7.3.5.1: the date 右空四字, the signature centred over it (above it, one line).
+        signature = document.add_paragraph(_docx_text(letterhead.signer), style="成文日期")
+        signature.paragraph_format.keep_with_next = True
+        from docx.shared import Pt
+
+        offset = (_char_units(written) - _char_units(letterhead.signer)) / 2
+        signature.paragraph_format.right_indent = Pt(max(0.0, DATE_RIGHT_CHARS + offset) * BODY_PT)
+    document.add_paragraph(written, style="成文日期")
     # Zipped in memory, then written in one go: a ZipFile that fails half-way on a full disk
     # would otherwise print a finaliser traceback after the one-line error.
     packed = io.BytesIO()
@@ -368,6 +413,11 @@ def _properties(document: Document) -> None:
     # python-docx writes the time as given with a "Z", so it has to be UTC already.
     written = now().astimezone(datetime.timezone.utc)
     properties.created = properties.modified = written
+
+
+def _char_units(text: str) -> float:
+    """How many 三号 character widths `text` takes: a Chinese character one, a digit or letter half."""
+    return sum(0.5 if character.isascii() else 1 for character in text)
 
 
 def _subtitle_lines(report: ProgressReport) -> list[str]:
@@ -405,11 +455,17 @@ def _page_setup(document: Document) -> None:
     # The page number's top edge sits 7 mm below the type area (GB/T 9704 7.5).
     section.footer_distance = Mm(23)
     section.header_distance = Mm(15)
-    # No line grid: LibreOffice snaps every line to it, tables included. The 22 lines
-    # of the type area come from the exact line spacing of the body styles instead.
+    # The document grid of GB/T 9704 5.2.2: 22 lines to the page. Its 28 characters to the line
+    # come from the body styles' character spacing (BODY_SPACING_TWIPS), not from a character
+    # grid: LibreOffice gives every digit and Latin letter a whole cell of one, so a line with a
+    # date held 14 characters. Tables, the title and page numbers opt out (`_off_grid`).
     grid = section._sectPr.find(_qn("w:docGrid"))
-    if grid is not None:
-        section._sectPr.remove(grid)
+    if grid is None:
+        grid = _element("w:docGrid")
+        section._sectPr.append(grid)
+    grid.set(_qn("w:type"), "lines")
+    grid.set(_qn("w:linePitch"), str(round(LINE_PT * 20)))
+    grid.attrib.pop(_qn("w:charSpace"), None)
 
 
 def _qn(tag: str) -> str:
@@ -478,9 +534,13 @@ def _docx_styles(document: Document) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
+    _document_defaults(document)
     normal = document.styles["Normal"]
     _set_fonts(normal.font, BODY_FONT, "Times New Roman", BODY_PT)
     normal.paragraph_format.space_after = Pt(0)
+    spacing = _element("w:spacing")
+    spacing.set(_qn("w:val"), str(BODY_SPACING_TWIPS))
+    normal.element.get_or_add_rPr().append(spacing)
     _paragraph_style(document, "公文标题", east_asia=TITLE_FONT, latin="Times New Roman", size=TITLE_PT,
                      align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=36)
     _paragraph_style(document, "公文副标题", east_asia=LEVEL2_FONT, latin="Times New Roman", size=BODY_PT,
@@ -493,7 +553,9 @@ def _docx_styles(document: Document) -> None:
                      indent_chars=2, outline=1)
     date = _paragraph_style(document, "成文日期", east_asia=BODY_FONT, latin="Times New Roman", size=BODY_PT,
                             align=WD_ALIGN_PARAGRAPH.RIGHT)
-    date.paragraph_format.right_indent = Pt(4 * BODY_PT)  # 右空四字 (GB/T 9704 7.3.5.1)
+    date.paragraph_format.right_indent = Pt(DATE_RIGHT_CHARS * BODY_PT)  # 右空四字 (GB/T 9704 7.3.5.1)
+    _paragraph_style(document, "主送机关", east_asia=BODY_FONT, latin="Times New Roman", size=BODY_PT,
+                     align=WD_ALIGN_PARAGRAPH.LEFT)
     _paragraph_style(document, "表格文字", east_asia=BODY_FONT, latin="Times New Roman", size=TABLE_PT,
                      line_pt=TABLE_LINE_PT)
     _paragraph_style(document, "表格数字", east_asia=BODY_FONT, latin="Times New Roman", size=TABLE_PT,
@@ -502,6 +564,37 @@ def _docx_styles(document: Document) -> None:
                      align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=TABLE_LINE_PT)
     _paragraph_style(document, "页码", east_asia=PAGE_NUMBER_FONT, latin=PAGE_NUMBER_FONT, size=PAGE_NUMBER_PT,
                      line_pt=None)
+    # Tables set 五号 in their own rows, the title 二号 on its own 36 pt lines, page numbers
+    # below the type area: none of them is body text on the 28 × 22 grid.
+    for name in ("公文标题", "表格文字", "表格数字", "表头文字", "页码"):
+        _off_grid(document.styles[name])
+
+
+def _off_grid(style: ParagraphStyle) -> None:
+    snap = _element("w:snapToGrid")
+    snap.set(_qn("w:val"), "0")
+    style.element.get_or_add_pPr().append(snap)
+
+
+def _document_defaults(document: Document) -> None:
+    """三号 as the default size, and Chinese
+    (zh-CN) as the language of East Asian text: declared English, LibreOffice set it in
+    Japanese glyph forms."""
+    defaults = document.styles.element.find(_qn("w:docDefaults"))
+    assert defaults is not None  # python-docx's template has them
+    properties = defaults.find(f"{_qn('w:rPrDefault')}/{_qn('w:rPr')}")
+    assert properties is not None
+    for tag in ("w:sz", "w:szCs", "w:lang"):
+        for old in properties.findall(_qn(tag)):
+            properties.remove(old)
+    for tag in ("w:sz", "w:szCs"):
+        size = _element(tag)
+        size.set(_qn("w:val"), str(BODY_PT * 2))
+        properties.append(size)
+    language = _element("w:lang")
+    language.set(_qn("w:val"), "zh-CN")
+    language.set(_qn("w:eastAsia"), "zh-CN")
+    properties.append(language)
 
 
 def _docx_page_numbers(document: Document) -> None:

@@ -37,6 +37,13 @@ def report(
         False, "--html", help="输出独立的 HTML 页面（无外部资源，可直接粘贴到 Word/WPS）；-o 以 .html 或 .htm 结尾时自动选用。"
     ),
     as_docx: bool = typer.Option(False, "--docx", help="输出公文格式（GB/T 9704）的 Word 文档，须用 -o 指定文件；-o 以 .docx 结尾时自动选用。"),
+    addressee: str | None = typer.Option(
+        None, "--to", metavar="主送机关", help="主送机关，写在标题下方，例如 区政府办公室（默认取环境变量 GONGKAI_REPORT_TO）。"
+    ),
+    signer: str | None = typer.Option(
+        None, "--signer", metavar="发文机关",
+        help="发文机关署名，写在成文日期之上（默认取环境变量 GONGKAI_REPORT_SIGNER；单位报告默认为该单位）。",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="写入文件成功时不输出确认信息。"),
     force: bool = ForceReadOnlyOption,
 ) -> None:
@@ -56,17 +63,33 @@ def report(
     check_output(output, what="报告", force=force)
     with open_ledger(ctx) as ledger:
         result = queries.report(ledger, unit=unit, since=since, until=until)
-    text = None if as_docx else reporting.html_page(result) if as_html else reporting.markdown(result)
+    letterhead = reporting.Letterhead(
+        addressee=_setting(addressee, "GONGKAI_REPORT_TO"),
+        signer=_setting(signer, "GONGKAI_REPORT_SIGNER") or result.unit,
+    )
+    if as_docx and not letterhead.signer:
+        say("提示：未指定发文机关署名（--signer 或环境变量 GONGKAI_REPORT_SIGNER），文末只有成文日期。", err=True)
+    text = (None if as_docx else reporting.html_page(result, letterhead) if as_html
+            else reporting.markdown(result, letterhead))
 
     def produce(out: IO[bytes]) -> None:
         if text is None:
-            reporting.docx(result, out)
+            reporting.docx(result, out, letterhead)
         else:
             out.write(text.encode("utf-8"))
     write_output(output, produce, ledger=ledger.database, what="报告", force=force)
     if not quiet and output != STDOUT:
         kind = "Word" if as_docx else "HTML" if as_html else "Markdown"
         say(f"已写入报告“{output}”（{kind}）。")
+
+
+def _setting(given: str | None, variable: str) -> str | None:
+    """An option's value, else the environment's; stray spaces and line breaks never reach a document."""
+    import os
+
+    value = given if given is not None else os.environ.get(variable, "")
+    cleaned = " ".join(value.split())
+    return cleaned or None
 
 
 @commands.command()
