@@ -94,7 +94,7 @@ def test_footer_has_a_page_field_between_dashes_on_the_outer_side(session, tmp_p
 
 def test_tables_repeat_their_header_row_in_a_smaller_size(session, tmp_path):
     document = write_docx(session, tmp_path)
-    assert len(document.tables) == 4  # per-unit completion, tasks, overdue, notes
+    assert len(document.tables) == 6  # per-unit completion, 各街镇, 区政府各部门, tasks, overdue, notes
     for table in document.tables:
         assert table.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None
         assert all(row._tr.trPr is None or row._tr.trPr.find(qn("w:tblHeader")) is None for row in table.rows[1:])
@@ -102,7 +102,7 @@ def test_tables_repeat_their_header_row_in_a_smaller_size(session, tmp_path):
         assert sizes == {Pt(10.5)}
         assert {east_asia(p.style) for row in table.rows[1:] for cell in row.cells for p in cell.paragraphs} == {"仿宋_GB2312"}
     # A task row of ordinary length stays on one page.
-    assert document.tables[1].rows[1]._tr.trPr.find(qn("w:cantSplit")) is not None
+    assert document.tables[3].rows[1]._tr.trPr.find(qn("w:cantSplit")) is not None
 
 
 def test_the_per_unit_table_centres_its_figures_and_keeps_unit_names_on_one_line(session, tmp_path):
@@ -131,7 +131,7 @@ def test_document_properties_name_the_report_not_the_library_that_wrote_it(sessi
 def test_a_row_too_tall_for_a_page_may_split(gk, tmp_path):
     gk("note", "1", "很长的进展。" * 80)
     gk("note", "2", "短")
-    tasks = write_docx(gk, tmp_path).tables[1]  # after the per-unit completion table
+    tasks = write_docx(gk, tmp_path).tables[3]  # after the per-unit and the two collectives' tables
     assert tasks.rows[1]._tr.trPr is None or tasks.rows[1]._tr.trPr.find(qn("w:cantSplit")) is None
     assert tasks.rows[2]._tr.trPr.find(qn("w:cantSplit")) is not None
 
@@ -143,9 +143,10 @@ def test_same_sections_and_task_ids_as_the_markdown_report(session, tmp_path, un
     document = write_docx(session, tmp_path, *args)
 
     assert paragraphs(document, "一级标题") == re.findall(r"^## (.+)$", text, re.M)
-    # The whole-plan report opens with a per-unit completion table; a unit's report has none.
-    per_unit = 0 if unit else 1
-    tasks, overdue, notes = document.tables[per_unit:]
+    # The whole-plan report opens with a per-unit completion table and a section of the
+    # collectives' (各街镇, 区政府各部门), a table each; a unit's report has none of them.
+    per_unit = 0 if unit else 2
+    tasks, overdue, notes = document.tables[0 if unit else 3:]
     markdown_tables = [
         [int(m) for m in re.findall(r"^\| (\d+) \|", part, re.M)]
         for part in re.split(r"^## ", text, flags=re.M)[2 + per_unit:4 + per_unit]

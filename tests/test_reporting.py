@@ -87,3 +87,16 @@ def test_report_errors(gk, tmp_path):
     assert gk("report", "--since", "soon").exit_code == 2
     missing = gk("report", "-o", str(tmp_path / "no" / "r.md"))
     assert missing.exit_code == 2 and "不存在" in missing.stderr
+
+
+def test_whole_office_report_shows_each_collectives_members_compactly(gk, monkeypatch):
+    monkeypatch.setenv("GONGKAI_TODAY", "2023-04-15")
+    gk("status", "62", "done", "--unit", "马陆镇")
+    gk("status", "4", "doing", "--unit", "马陆镇")
+    text = gk("report").stdout
+    towns = section(text, "各街镇等集合的完成情况")
+    assert "各街镇：12 个单位，共同承担第" in towns
+    rows = dict(re.findall(r"^\| (\S+) \| (\d+ \| \d+ \| \d+ \| \d+ \| \d+ \| [^|]+) \|$", towns, flags=re.M))
+    assert rows["马陆镇"].startswith("1 | 1 | ") and rows["马陆镇"].endswith("| 0 | —")
+    assert rows["江桥镇"].startswith("0 | 0 | ") and rows["江桥镇"].endswith("| 1 | 第 62 项")
+    assert "各街镇等集合的完成情况" not in gk("report", "--unit", "马陆镇").stdout

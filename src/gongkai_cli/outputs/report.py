@@ -10,12 +10,13 @@ from __future__ import annotations
 import html
 import io
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import IO, TYPE_CHECKING, NamedTuple, Protocol
 
 from ..domain.figures import Summary, summarize
-from ..domain.records import Note, Task
+from ..domain.records import Assignment, Note, Task
 from ..domain.statuses import DUE_SOON_DAYS, Status
 from ..domain.text import inert, markdown_text
 from .columns import REPORT_NOTES, Column, breakdown, note_text, note_unit, note_writer, report_overdue, report_tasks
@@ -102,6 +103,13 @@ def _sections(report: ProgressReport) -> list[Section]:
     sections: list[Section] = [("总体情况", overview)]
     if report.per_unit:
         sections.append(("各单位完成情况", [_table(breakdown("unit"), report.per_unit)]))
+    if report.collectives:
+        bodies: list[Body] = []
+        for name, tasks in report.collectives:
+            rows = _collective_rows(name, tasks)
+            bodies += [f"{name}：{len(rows)} 个单位，共同承担{_numbers(tasks)}（{len(tasks)} 项）。",
+                       (["单位", "已完成", "进行中", "未开始", "受阻", "逾期", "逾期的任务"], rows)]
+        sections.append(("各街镇等集合的完成情况", bodies))
     with_progress = [task for task in report.tasks if task.notes]
     without = [task for task in report.tasks if not task.notes]
     task_bodies: list[Body] = []
@@ -135,6 +143,22 @@ def _sections(report: ProgressReport) -> list[Section]:
             for index, (task, note) in enumerate(appendix.notes, start=1)
         ]))
     return numbered
+
+
+def _collective_rows(name: str, tasks: Sequence[Task]) -> list[list[object]]:
+    """One compact row per member of collective `name`: its parts of the collective's tasks by status."""
+    per_unit: dict[str, list[tuple[Task, Assignment]]] = {}
+    for task in tasks:
+        for assignment in task.assignments:
+            if assignment.via == name:
+                per_unit.setdefault(assignment.unit, []).append((task, assignment))
+    rows: list[list[object]] = []
+    for unit, parts in per_unit.items():
+        count = Counter(assignment.status for _, assignment in parts)
+        late = [task for task, assignment in parts if assignment.overdue]
+        rows.append([unit, count[Status.DONE], count[Status.DOING], count[Status.TODO], count[Status.BLOCKED],
+                     len(late), _numbers(late) if late else "—"])
+    return rows
 
 
 def _latest_shortened(appendix: _Appendix, task: Task) -> str:
@@ -636,9 +660,11 @@ def _page_field(paragraph: Paragraph) -> None:
 # Relative widths of the report's table columns, by header; the rest share what is left.
 # The per-unit table's 单位 is wide enough for a ten-character unit name (区人力资源社会保障局) on one line.
 _COLUMN_WEIGHTS = {"序号": 1.7, "任务内容": 5.4, "最新进展": 4, "截止日期": 2.8, "状态": 2.0, "逾期天数": 1.8,
-                   "牵头单位": 3.2, "本单位职责": 2.9, "时间": 3.2, "记录人": 2, "内容": 6, "单位": 4}
+                   "牵头单位": 3.2, "本单位职责": 2.9, "时间": 3.2, "记录人": 2, "内容": 6, "单位": 4,
+                   "逾期的任务": 5}
 # Short values read best centred under their header.
-_CENTRED = {"序号", "截止日期", "状态", "逾期天数", "本单位职责", "时间", "任务数", "已完成", "逾期", "完成率"}
+_CENTRED = {"序号", "截止日期", "状态", "逾期天数", "本单位职责", "时间", "任务数", "已完成", "逾期", "完成率",
+            "进行中", "未开始", "受阻"}
 
 
 def _table_lines(values: Sequence[object], widths: Sequence[Length]) -> int:

@@ -88,6 +88,8 @@ class ProgressReport(NamedTuple):
     # The whole-plan report's per-unit completion (as `summary --by unit` counts it), worst first.
     per_unit: "tuple[Tally, ...]" = ()
     until: date | None = None  # the period's last day; None: up to today
+    # The whole-plan report's collectives (各街镇…): each with the tasks given to it, assignments read.
+    collectives: "tuple[tuple[str, tuple[Task, ...]], ...]" = ()
 
     @property
     def period_end(self) -> date:
@@ -269,15 +271,35 @@ def report(
 
     period = tuple((task, note) for task in tasks for note in task.notes if in_period(note))
     per_unit: tuple[Tally, ...] = ()
+    collectives: tuple[tuple[str, tuple[Task, ...]], ...] = ()
     if unit is None:
         from ..domain.figures import unit_rows
 
         per_unit = unit_rows(ledger.store.tasks.unit_counts(plan.name, today=ledger.today))
+        collectives = _collective_tasks(ledger, plan.name, tasks)
     return ProgressReport(
         plan=plan, today=ledger.today, unit=name, since=start, until=end, tasks=tuple(tasks),
         period_notes=tuple(sorted(period, key=lambda pair: (pair[1].at, pair[1].id))),
-        per_unit=per_unit,
+        per_unit=per_unit, collectives=collectives,
     )
+
+
+def _collective_tasks(ledger: Session, plan: str, tasks: list[Task]) -> tuple[tuple[str, tuple[Task, ...]], ...]:
+    """Each collective with members that the plan's tasks name (各街镇…), with those tasks and
+    their assignments: only these tasks' assignments are read, the rest of the report needs none."""
+    directory = ledger.directory
+    named: dict[str, list[int]] = {}
+    for task in tasks:
+        for name in task.units:
+            found = directory.get(name)
+            if found is not None and found.collective and found.members:
+                named.setdefault(found.name, []).append(task.id)
+    if not named:
+        return ()
+    ids = sorted({task_id for task_ids in named.values() for task_id in task_ids})
+    read = {task.id: task for task in ledger.store.tasks.tasks_with_notes(plan, today=ledger.today, ids=ids)}
+    return tuple((name, tuple(read[task_id] for task_id in task_ids if task_id in read))
+                 for name, task_ids in named.items())
 
 
 def _unit_matches(ledger: Session, units: tuple[str, ...], *, direct: bool) -> list[_UnitMatch]:
