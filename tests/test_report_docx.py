@@ -258,9 +258,11 @@ def test_libreoffice_sets_28_characters_a_line_and_the_signature_centred_over_th
     words = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)"[^>]*>([^<]+)</word>',
                        subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
                                       check=True).stdout)
-    (signer,) = [(float(x0), float(x1), float(y)) for x0, y, x1, word in words if word == "区公开办"]
-    date_y = min(float(y) for x0, y, x1, word in words if word == "日" and float(y) > signer[2])
-    date_line = [(float(x0), float(x1)) for x0, y, x1, word in words if abs(float(y) - date_y) < 2]
+    (at,) = [index for index, (_, _, _, word) in enumerate(words) if word == "区公开办"]
+    signer = (float(words[at][0]), float(words[at][2]), float(words[at][1]))
+    # The words after it in reading order, on the next line: the date (coordinates are per page).
+    date_y = float(words[at + 1][1])
+    date_line = [(float(x0), float(x1)) for x0, y, x1, _ in words[at + 1:at + 8] if abs(float(y) - date_y) < 2]
     left, right = min(x for x, _ in date_line), max(x for _, x in date_line)
     page_right = 595.3 - 26 / 25.4 * 72
     assert abs(right - (page_right - 4 * 16)) < 4  # 右空四字
