@@ -268,3 +268,16 @@ def test_libreoffice_sets_28_characters_a_line_and_the_signature_centred_over_th
     assert abs(right - (page_right - 4 * 16)) < 4  # 右空四字
     assert abs((signer[0] + signer[1]) / 2 - (left + right) / 2) < 16  # centred within a character
     assert date_y - signer[2] < 2 * 29  # on the line below
+
+
+def test_the_charts_are_images_in_word_where_a_chinese_font_is_installed(session, tmp_path):
+    from gongkai_cli.outputs.charts import chinese_font
+
+    if chinese_font() is None:
+        pytest.skip("no Chinese font installed (Debian: apt-get install fonts-noto-cjk)")
+    document = write_docx(session, tmp_path)
+    assert len(document.inline_shapes) == 2
+    chart = [p for p in document.paragraphs if p.style.name == "图"]
+    assert len(chart) == 2 and all(p.paragraph_format.keep_with_next for p in chart)
+    # The unit's report has its progress chart; the per-unit bars are the whole plan's.
+    assert len(write_docx(session, tmp_path, "--unit", "区财政局").inline_shapes) == 1

@@ -23,6 +23,8 @@ from .columns import REPORT_NOTES, Column, breakdown, note_text, note_unit, note
 from .writers import markdown_table
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from docx.document import Document
     from docx.enum.text import WD_PARAGRAPH_ALIGNMENT
     from docx.shared import Length
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
 
     from ..usecases.queries import ProgressReport
+    from .charts import Figure
 
 TITLE = "政务公开工作要点落实情况报告"
 # A section's table: its headers, then its rows of shown values.
@@ -43,9 +46,10 @@ CHART_UNITS = 15
 
 
 class Chart(NamedTuple):
-    """A chart as SVG (HTML), and the one sentence that says what it shows (Markdown, Word)."""
+    """A chart (outputs/charts.py: SVG in HTML, an image in Word) and the sentence that says
+    what it shows (Markdown, and Word beside the image)."""
 
-    svg: str
+    figure: Figure
     caption: str
 
 
@@ -326,7 +330,9 @@ def html_page(report: ProgressReport, letterhead: Letterhead | None = None) -> s
             if isinstance(body, str):
                 parts.append(f"<p>{esc(body)}</p>")
             elif isinstance(body, Chart):
-                parts.append(body.svg)
+                from .charts import svg
+
+                parts.append(svg(body.figure))
             else:
                 headers, rows = body
                 parts += ['<div class="scroll"><table>', "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers)
@@ -390,9 +396,14 @@ def docx(report: ProgressReport, out: IO[bytes], letterhead: Letterhead | None =
         # GB/T 9704 7.3.2: under the title, flush left, ending in a full-width colon.
         document.add_paragraph(_docx_text(_addressed(letterhead.addressee)), style="主送机关")
     last_table = None
+    from .charts import chinese_font
+
+    font = chinese_font()
     for heading, bodies in _sections(report):
         document.add_paragraph(_docx_text(heading), style=_heading_style(heading))
         for content in bodies:
+            if isinstance(content, Chart) and font is not None:
+                _docx_chart(document, content.figure, font)
             if isinstance(content, (str, Chart)):
                 text = content if isinstance(content, str) else content.caption
                 document.add_paragraph(_docx_text(text), style="公文正文")
@@ -422,6 +433,18 @@ def docx(report: ProgressReport, out: IO[bytes], letterhead: Letterhead | None =
     packed = io.BytesIO()
     document.save(packed)
     out.write(packed.getbuffer())
+
+
+def _docx_chart(document: Document, figure: Figure, font: Path) -> None:
+    """The chart as an image as wide as the type area, in a paragraph of its own line height
+    (an exact line spacing would cut the image to one line)."""
+    from docx.shared import Mm
+
+    from .charts import png
+
+    paragraph = document.add_paragraph(style="图")
+    paragraph.add_run().add_picture(io.BytesIO(png(figure, font)), width=Mm(150))
+    paragraph.paragraph_format.keep_with_next = True
 
 
 def _properties(document: Document) -> None:
@@ -588,9 +611,11 @@ def _docx_styles(document: Document) -> None:
                      align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=TABLE_LINE_PT)
     _paragraph_style(document, "页码", east_asia=PAGE_NUMBER_FONT, latin=PAGE_NUMBER_FONT, size=PAGE_NUMBER_PT,
                      line_pt=None)
-    # Tables set 五号 in their own rows, the title 二号 on its own 36 pt lines, page numbers
-    # below the type area: none of them is body text on the 28 × 22 grid.
-    for name in ("公文标题", "表格文字", "表格数字", "表头文字", "页码"):
+    _paragraph_style(document, "图", east_asia=BODY_FONT, latin="Times New Roman", size=BODY_PT,
+                     align=WD_ALIGN_PARAGRAPH.CENTER, line_pt=None)
+    # Tables set 五号 in their own rows, the title 二号 on its own 36 pt lines, charts and page
+    # numbers as tall as they are: none of them is body text on the 28 × 22 grid.
+    for name in ("公文标题", "表格文字", "表格数字", "表头文字", "页码", "图"):
         _off_grid(document.styles[name])
 
 
