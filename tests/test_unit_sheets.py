@@ -124,6 +124,8 @@ def test_the_workbook_has_one_row_per_task_and_unit_with_only_status_and_progres
     assert [name for name, letter in letters.items() if sheet.column_dimensions[letter].hidden] == header[9:]
     (choices,) = sheet.data_validations.dataValidation
     assert choices.formula1 == '"未开始,进行中,已完成,受阻,已取消"'
+    # A typed 完成 is warned about, never refused: the importer reads it (docs/exports.md).
+    assert choices.errorStyle == "warning" and choices.showErrorMessage
     assert str(choices.sqref) == f"{letters['状态']}2:{letters['状态']}{len(rows) + 1}"
 
 

@@ -307,9 +307,12 @@ def _protect(sheet: Worksheet, columns: Sequence[Column], count: int) -> None:
         if column.hidden:
             sheet.column_dimensions[letter].hidden = True
         if column.editable and column.choices and count:
+            # A warning, not a stop: a clerk who types 完成 or 卡住 may keep it, as the importer
+            # reads those words too (docs/exports.md); a stop refused them.
             choices = DataValidation(type="list", formula1=f'"{",".join(column.choices)}"', allow_blank=False,
-                                     showErrorMessage=True, errorTitle=column.header,
-                                     error=f"请从下拉列表中选择：{'、'.join(column.choices)}。")
+                                     showErrorMessage=True, errorStyle="warning", errorTitle=column.header,
+                                     error=f"建议从下拉列表中选择：{'、'.join(column.choices)}。"
+                                           "“完成”“卡住”等常用说法导入时也能识别，可以点“是”保留。")
             choices.add(f"{letter}2:{letter}{count + 1}")
             sheet.add_data_validation(choices)
 
