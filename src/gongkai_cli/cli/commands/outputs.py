@@ -67,8 +67,6 @@ def report(
         addressee=_setting(addressee, "GONGKAI_REPORT_TO"),
         signer=_setting(signer, "GONGKAI_REPORT_SIGNER") or result.unit,
     )
-    if as_docx and not letterhead.signer:
-        say("提示：未指定发文机关署名（--signer 或环境变量 GONGKAI_REPORT_SIGNER），文末只有成文日期。", err=True)
     text = (None if as_docx else reporting.html_page(result, letterhead) if as_html
             else reporting.markdown(result, letterhead))
 
@@ -78,6 +76,8 @@ def report(
         else:
             out.write(text.encode("utf-8"))
     write_output(output, produce, ledger=ledger.database, what="报告", force=force)
+    if as_docx and not letterhead.signer:
+        say("提示：未指定发文机关署名（--signer 或环境变量 GONGKAI_REPORT_SIGNER），文末只有成文日期。", err=True)
     if not quiet and output != STDOUT:
         kind = "Word" if as_docx else "HTML" if as_html else "Markdown"
         say(f"已写入报告“{output}”（{kind}）。")
