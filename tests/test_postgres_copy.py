@@ -113,6 +113,7 @@ def test_a_ledger_with_history_goes_to_a_server_and_back_exactly(run: Runner, tm
     units = (DATA_DIR / UNIT_FILE).read_text(encoding="utf-8").replace("区财政局,department,,", "区财政局,department,财政,")
     (tmp_path / UNIT_FILE).write_text(units, encoding="utf-8")
     build_history(run, str(first), run.home)
+    run.ok(str(first), "contacts", "set", "马陆镇", "malu@example.test")
 
     stored_at = f"2023-04-14 09:{run.minute + 1:02d}"
     to_server = run.ok(str(first), "copy", "--to", pg_url)
@@ -121,7 +122,8 @@ def test_a_ledger_with_history_goes_to_a_server_and_back_exactly(run: Runner, tm
     rows = table_rows(first)
     assert rows["events"] and rows["notes"] and any(row[14] is not None for row in rows["notes"])  # a retraction
     assert table_rows(back) == rows
-    counts = "计划 1、任务 4、单位 {units}、任务的责任单位 {task_units}、各单位分工 {assignments}、历史记录 {events}、进展 {notes} 行".format(
+    counts = ("计划 1、任务 4、单位 {units}、任务的责任单位 {task_units}、各单位分工 {assignments}、历史记录 {events}、"
+              "进展 {notes}、单位联系邮箱 {unit_contacts} 行").format(
         **{table: len(found) for table, found in rows.items()})
     assert to_server == (f"已把台账“{first}”复制到“{ServerURL(pg_url)}”，逐表核对行数一致：{counts}。\n"
                          f"单位数据文件“{tmp_path / UNIT_FILE}”也已存入服务器上的台账。\n")
@@ -132,7 +134,8 @@ def test_a_ledger_with_history_goes_to_a_server_and_back_exactly(run: Runner, tm
     ledgers = (str(first), pg_url, str(back))
     for args in (["log", "-f", "json"], ["list", "-f", "json"], ["list", "--unit", "马陆镇", "-f", "json"],
                  ["list", "--unit", "财政", "-f", "json"], ["units", "-f", "json"],
-                 ["show", "1", "-f", "json"], ["show", "2", "-f", "json"], ["show", "3", "-f", "json"]):
+                 ["show", "1", "-f", "json"], ["show", "2", "-f", "json"], ["show", "3", "-f", "json"],
+                 ["contacts", "list", "-f", "json"]):
         shown = [run.ok(db, *args) for db in ledgers]
         assert shown[0] == shown[1] == shown[2], args
     # The copies go on as the original would: the next note, event, task and unit get the same keys.

@@ -53,7 +53,7 @@ def test_a_fresh_database_gets_the_whole_schema(pg_url):
     )
     tables = columns(pg_url)
     assert set(tables) == {"plans", "tasks", "units", "task_units", "assignments", "notes", "events", "migrations",
-                           "unit_file"}
+                           "unit_file", "unit_contacts", "mail_sent"}
     assert tables["tasks"]["due"] == "date"
     assert tables["notes"]["at"] == "timestamp with time zone"
     assert tables["events"]["before"] == tables["events"]["after"] == "jsonb"  # since m004 (test_postgres_payloads.py)

@@ -574,9 +574,11 @@ def restored(result: Restored, out: IO[str] | None = None) -> None:
 
 
 def copied(result: Copied, out: IO[str] | None = None) -> None:
-    from ..usecases.copying import TABLE_NAMES
+    from ..usecases.copying import OPTIONAL_TABLES, TABLE_NAMES
 
-    counts = "、".join(f"{TABLE_NAMES[table]} {count}" for table, count in result.counts.items())
+    # A ledger that never mailed a reminder has no contacts to speak of.
+    counts = "、".join(f"{TABLE_NAMES[table]} {count}" for table, count in result.counts.items()
+                      if count or table not in OPTIONAL_TABLES)
     _say(f"已把台账“{result.source}”复制到“{result.target}”，逐表核对行数一致：{counts} 行。", out)
     carried = result.units
     if carried is None:

@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 # How the tables are named to the user, in transfer.TABLES' order.
 TABLE_NAMES = {
     "plans": "计划", "tasks": "任务", "units": "单位", "task_units": "任务的责任单位", "assignments": "各单位分工",
-    "events": "历史记录", "notes": "进展",
+    "events": "历史记录", "notes": "进展", "unit_contacts": "单位联系邮箱", "mail_sent": "已发送的提醒邮件",
 }
+# Tables most ledgers leave empty: a copy names them only when they hold rows.
+OPTIONAL_TABLES = frozenset({"unit_contacts", "mail_sent"})
 
 
 class CarriedUnits(NamedTuple):
