@@ -32,8 +32,8 @@ class History(Subject):
             where.append(f"e.at >= {self.sql('since')}")
             params["since"] = self.sql.start_of(since)
         if until is not None:
-            where.append(f"e.at < {self.sql('after')}")
-            params["after"] = self.sql.start_of(until + timedelta(days=1))
+            where.append(f"e.at < {self.sql('next_day')}")
+            params["next_day"] = self.sql.start_of(until + timedelta(days=1))
         with self.db._errors():
             return self._events_where(where, params)
 
