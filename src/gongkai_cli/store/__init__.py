@@ -145,7 +145,24 @@ class LedgerFile:
                 # not exist yet (a -wal between two writes); samefile sees a hard link.
                 if resolved == os.path.realpath(guarded) or _same_file(target, guarded):
                     return suffix
+        # The same directory reached by another path (a bind mount, a second mount of one
+        # file system): the name decides, whether or not the companion exists right now.
+        where = _directory_key(resolved)
+        if where is not None and where == _directory_key(os.path.realpath(self.path)):
+            name = os.path.basename(resolved)
+            for suffix in ("", *COMPANIONS):
+                if name == self.path.name + suffix:
+                    return suffix
         return None
+
+
+def _directory_key(path: str) -> tuple[int, int] | None:
+    """The device and inode of the directory holding `path`: one directory has one, whatever its path."""
+    try:
+        found = os.stat(os.path.dirname(path) or ".")
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _same_file(first: Path, second: str) -> bool:
@@ -177,9 +194,20 @@ def locate(database: Database) -> Location:
 
 
 def database_named(text: str) -> Database:
-    """The database `text` names: a server for a postgresql:// (or postgres://) URL, else a file."""
+    """The database `text` names: a server for a postgresql:// (or postgres://) URL, else a file.
+
+    SQLite's own special names are refused: `:memory:` would take every write and forget it
+    when the command ends, and a `file:` URI says options, not just a place.
+    """
     if text.lower().startswith(SERVER_SCHEMES):
         return ServerURL(text)
+    if text.strip() == ":memory:" or text.lower().startswith("file:"):
+        from ..domain.errors import UsageError
+
+        raise UsageError(
+            f"数据库“{text}”是 SQLite 的特殊名称（内存数据库或 file: 地址），写入的内容不会留在任何文件里；"
+            "请给出台账文件的路径，例如 ./gongkai.db。"
+        )
     return Path(text).expanduser()
 
 

@@ -32,6 +32,8 @@ def history(ledger: Session, task_id: int | None = None, *, since: str | None = 
 
 def last_change(ledger: Session) -> Event:
     """The change `undo` would revert now: the newest of the plan asked for, else of the ledger."""
+    if ledger.settings.plan:
+        ledger.plan()  # a plan that does not exist is named as such, not as one without changes
     event = team.last_undoable(ledger, ledger.settings.plan)
     if event is None:
         where = f"计划“{ledger.settings.plan}”中" if ledger.settings.plan else ""

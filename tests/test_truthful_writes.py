@@ -1,0 +1,135 @@
+"""Issue 26's third hostile round, the part about where writes land and what the exit code says:
+every write goes to the file the user named, the exit code holds when stderr cannot be written,
+and every input fault is exit 2 with one line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.sqlite_only("SQLite's special names, files beside a ledger, processes on a file")
+
+
+def run_installed(executable: str, *args: str, env: dict[str, str] | None = None, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, **(env or {})}
+    return subprocess.run([executable, *args], env=full, stdout=stdout, stderr=stderr, text=True, check=False,
+                          timeout=120)
+
+
+def one_error_line(result, code: int, needle: str | None = None) -> None:
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert result.stderr.startswith("错误：") and result.stderr.count("\n") == 1, result.stderr
+    if needle is not None:
+        assert needle in result.stderr
+
+
+# -- special SQLite names --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [":memory:", "file:x.db", "file::memory:?cache=shared", "FILE:/tmp/x.db"])
+def test_special_sqlite_names_are_refused(gk, monkeypatch, tmp_path, name):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GONGKAI_DB", name)
+    one_error_line(gk("note", "40", "hi"), 2, "特殊名称")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.delenv("GONGKAI_DB")
+    one_error_line(gk("--db", name, "plans"), 2, "特殊名称")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- the exit code when stderr is gone --------------------------------------------------------
+
+
+def test_exit_code_holds_when_stderr_is_full(executable, db_path):
+    with open("/dev/full", "w") as full:
+        shown = run_installed(executable, "show", "999", stderr=full)
+        assert shown.returncode == 3
+        # The first command creates the ledger and says so on stderr, which is full.
+        noted = run_installed(executable, "note", "40", "记下了", stderr=full)
+        assert noted.returncode == 0
+        both = run_installed(executable, "note", "40", "再记一条", stdout=full, stderr=full)
+        assert both.returncode == 7
+    with sqlite3.connect(db_path) as conn:
+        texts = [row[0] for row in conn.execute("SELECT text FROM notes ORDER BY id")]
+    assert texts == ["记下了", "再记一条"]
+
+
+def test_import_with_stderr_full_reports_its_success(executable, tmp_path):
+    # An unknown unit and an unreadable deadline: warnings, which go to stderr.
+    source = tmp_path / "t.csv"
+    source.write_text("id,group,content,units,deadline\n1,组,内容,不存在的单位,某个时候\n", encoding="utf-8")
+    db = tmp_path / "new.db"
+    with open("/dev/full", "w") as full:
+        result = run_installed(executable, "--db", str(db), "import", str(source), "--plan", "2024", stderr=full)
+    assert result.returncode == 0, result.stdout
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM tasks WHERE plan = '2024'").fetchone()[0] == 1
+
+
+def test_exit_code_holds_when_stderr_is_closed(executable, db_path):
+    result = subprocess.run([executable, "show", "999"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, check=False, timeout=120, close_fds=True,
+                            preexec_fn=lambda: os.close(2))
+    assert result.returncode == 3
+
+
+# -- undo -------------------------------------------------------------------------------------
+
+
+def test_undo_of_a_missing_plan_names_the_plan(gk, db_path):
+    assert gk("plans").exit_code == 0
+    result = gk("undo", "--plan", "nope", "--yes")
+    one_error_line(result, 3, "没有名为“nope”的计划")
+
+
+def test_the_bundled_plan_undone_on_a_fresh_ledger_comes_back_with_init(gk, db_path):
+    assert gk("plans").exit_code == 0
+    assert gk("undo", "--yes").exit_code == 0
+    assert gk("show", "40").exit_code == 3
+    again = gk("init")
+    assert again.exit_code == 0, again.stderr
+    assert "重新载入内置计划" in again.stdout and "2023（91 项）" in again.stdout
+    assert gk("show", "40").exit_code == 0
+    # With a plan there, init changes nothing.
+    assert "台账就绪" in gk("init").stdout
+
+
+def test_init_after_init_empty_still_loads_nothing_when_asked_for_empty(gk, db_path):
+    assert gk("init", "--empty").exit_code == 0
+    assert "无计划" in gk("init", "--empty").stdout
+
+
+# -- companion files seen through another path --------------------------------------------------
+
+
+def _bind_mount_works() -> bool:
+    try:
+        return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.parametrize("suffix", ["", "-journal", "-wal", "-shm"])
+def test_backup_onto_a_companion_through_a_bind_mount_is_refused(executable, tmp_path, suffix):
+    if not shutil.which("unshare") or not _bind_mount_works():
+        pytest.skip("needs a private mount namespace (unshare -m) to bind-mount a directory")
+    live, seen = tmp_path / "live", tmp_path / "seen"
+    live.mkdir()
+    seen.mkdir()
+    db = live / "l.db"
+    assert run_installed(executable, "--db", str(db), "init").returncode == 0
+    before = db.read_bytes()
+    # The companion does not exist (no -journal in WAL mode; -wal and -shm go with the last connection).
+    script = (f'mount --bind "{live}" "{seen}" && "{executable}" --db "{db}" backup --force "{seen}/l.db{suffix}"')
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 2, result.stderr
+    assert "正在使用的数据库" in result.stderr
+    assert db.read_bytes() == before
+    assert sorted(path.name for path in live.iterdir()) == ["l.db"]
