@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,44 @@ def test_backup_onto_a_companion_through_a_bind_mount_is_refused(executable, tmp
     assert "正在使用的数据库" in result.stderr
     assert db.read_bytes() == before
     assert sorted(path.name for path in live.iterdir()) == ["l.db"]
+
+
+# -- input faults are exit 2 with one line ------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
+                                   "2099-12-31T20:00:00-12:00", "1899-12-31T00:00:00+08:00"])
+def test_gongkai_now_out_of_range_is_an_input_fault(gk, monkeypatch, value):
+    monkeypatch.delenv("GONGKAI_TODAY")
+    monkeypatch.setenv("GONGKAI_NOW", value)
+    one_error_line(gk("remind"), 2, "GONGKAI_NOW")
+
+
+def _deep_units(path: Path, depth: int) -> None:
+    rows = ["name,kind,members"]
+    rows += [f"集合{i},group,集合{i + 1}" for i in range(depth - 1)]
+    rows += [f"集合{depth - 1},group,区财政局", "区财政局,department,"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", [
+    ["import", "{plan}", "--plan", "2030"], ["assign", "40", "--unit", "集合0"], ["export", "--unit", "集合0", "-o", "x.xlsx"],
+    ["note", "40", "x", "--unit", "集合0"], ["list", "--unit", "集合0"],
+])
+def test_a_group_chain_a_thousand_deep_is_refused_with_one_line(gk, db_path, tmp_path, monkeypatch, command):
+    assert gk("init").exit_code == 0
+    _deep_units(Path(db_path).parent / "units.csv", 1000)
+    plan = tmp_path / "plan.csv"
+    plan.write_text("id,group,content,units,deadline\n1,组,内容,集合0,全年\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = gk(*[word.replace("{plan}", str(plan)) for word in command])
+    one_error_line(result, 2, "嵌套超过")
+
+
+def test_a_group_chain_within_the_limit_still_expands(gk, db_path):
+    from gongkai_cli.inputs.unit_file import MAX_GROUP_DEPTH
+
+    assert gk("init").exit_code == 0
+    _deep_units(Path(db_path).parent / "units.csv", MAX_GROUP_DEPTH)
+    result = gk("list", "--unit", "集合0", "--format", "json")
+    assert result.exit_code == 0, result.stderr
