@@ -174,3 +174,38 @@ def test_a_group_chain_within_the_limit_still_expands(gk, db_path):
     _deep_units(Path(db_path).parent / "units.csv", MAX_GROUP_DEPTH)
     result = gk("list", "--unit", "集合0", "--format", "json")
     assert result.exit_code == 0, result.stderr
+
+
+# -- timestamps are moments ---------------------------------------------------------------------
+
+
+def test_notes_written_under_different_time_zones_are_ordered_by_time(gk, monkeypatch, tmp_path):
+    monkeypatch.delenv("GONGKAI_TODAY")
+    # Written first, in Shanghai: 19:00+08:00 is 11:00 UTC.
+    monkeypatch.setenv("GONGKAI_NOW", "2023-04-14T11:00:00+00:00")
+    assert gk("note", "40", "先写的", "--unit", "区政府办公室").exit_code == 0
+    # An hour later, on a machine set to Los Angeles: 05:00-07:00, whose text sorts first.
+    monkeypatch.setenv("GONGKAI_TZ", "America/Los_Angeles")
+    monkeypatch.setenv("GONGKAI_NOW", "2023-04-14T12:00:00+00:00")
+    assert gk("note", "40", "后写的", "--unit", "区政府办公室").exit_code == 0
+    monkeypatch.delenv("GONGKAI_TZ")
+    import json
+
+    shown = json.loads(gk("show", "40", "--format", "json").stdout)
+    own = next(part for part in shown["assignments"] if part["unit"] == "区政府办公室")
+    assert [note["text"] for note in own["notes"]] == ["先写的", "后写的"]
+    exported = json.loads(gk("export", "-f", "json", "-o", "-").stdout)
+    assert next(task for task in exported if task["id"] == 40)["latest_note"]["text"] == "后写的"
+    # The unit sheet's 最新进展 and the calendar's description name the later note.
+    assert gk("export", "--unit", "区政府办公室", "-o", str(tmp_path / "u.xlsx")).exit_code == 0
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(tmp_path / "u.xlsx")["各单位进展"]
+    header = [cell.value for cell in sheet[1]]
+    row = next(values for values in sheet.iter_rows(min_row=2, values_only=True) if values[0] == 40)
+    assert row[header.index("最新进展")] == "后写的"
+    calendar = gk("export", "-f", "ics", "-o", "-").stdout
+    assert "最新进展" in calendar and "后写的" in calendar.replace("\r\n ", "")
+    # log --since counts a day in the office's zone, whatever offset a change was written with.
+    since = json.loads(gk("log", "--since", "2023-04-14", "--format", "json").stdout)
+    assert [event["after"].get("text") for event in since if event["action"] == "note"] == ["先写的", "后写的"]

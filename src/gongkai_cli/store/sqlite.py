@@ -461,7 +461,10 @@ class SQLiteStore(base.SQLStore[Path]):
     def backup_contents(self) -> tuple[int, int, str | None]:
         """(tasks, live notes, time of the newest note) in this backup, for the confirmation."""
         tasks = self.conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
-        notes, newest = self.conn.execute("SELECT count(*), max(at) FROM notes").fetchone()
+        notes = self.conn.execute("SELECT count(*) FROM notes").fetchone()[0]
+        # The newest as a moment: notes written under another GONGKAI_TZ carry another offset.
+        found = self.conn.execute("SELECT at FROM notes ORDER BY julianday(at) DESC, id DESC LIMIT 1").fetchone()
+        newest = found[0] if found else None
         return tasks, notes, newest
 
     @classmethod

@@ -266,7 +266,7 @@ def report(ledger: Session, *, unit: str | None = None, since: str | None = None
         per_unit = unit_rows(ledger.store.tasks.unit_counts(plan.name, today=ledger.today))
     return ProgressReport(
         plan=plan, today=ledger.today, unit=name, since=start, tasks=tuple(tasks),
-        period_notes=tuple(sorted(period, key=lambda pair: (pair[1].at, pair[1].id))),
+        period_notes=tuple(sorted(period, key=lambda pair: (datetime.fromisoformat(pair[1].at), pair[1].id))),
         per_unit=per_unit,
     )
 
