@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, NamedTuple, TypeVar
 from ..domain.errors import UsageError
 from ..domain.records import Task
 from ..domain.statuses import Status
-from ..domain.text import inert, os_reason
+from ..domain.text import inert, inert_line, os_reason
 from ..inputs.typed import parse_alarm
 from .columns import ASSIGNMENT_SHEET, ASSIGNMENT_SHEET_TITLE, NOTE_JSON, TASK_NOTES, TASK_OFFICE, TASK_PRINT, note_text
 from .files import (
@@ -291,7 +291,7 @@ def _ics(export: PlanTasks, options: CalendarOptions) -> bytes:
     """
     calendar = _calendar()
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", inert(f"政务公开任务（{export.plan.name}）"))
+    calendar.add("x-wr-calname", inert_line(f"政务公开任务（{export.plan.name}）"))
     for task in export.tasks:
         component = _component(export, task, options)
         if component is not None:
@@ -312,7 +312,8 @@ def _calendar() -> Calendar:
 
 def _uid(plan: str, task_id: int) -> str:
     # Stable across exports, so a calendar subscription updates the entry instead of adding another.
-    return f"gongkai-{inert(plan)}-{task_id}@{UID_DOMAIN}"
+    # One line: a UID is a single content line, and a plan name may hold a line break.
+    return f"gongkai-{inert_line(plan)}-{task_id}@{UID_DOMAIN}"
 
 
 # An event or a to-do: what _described fills in is the same for both.
@@ -470,6 +471,12 @@ def _writing(data: bytes) -> Callable[[IO[bytes]], None]:
 def _vdir_name(plan: str, task_id: int) -> str:
     # vdir names must be safe on every file system; a plan name is the office's free text.
     safe = re.sub(r"[^\w.-]", "_", plan)
+    if safe != plan:
+        # Replacing characters makes "2024 a" and "2024_a" one name: the plan name's own digest
+        # keeps two plans exported into one folder from writing each other's files.
+        import hashlib
+
+        safe += "-" + hashlib.sha256(plan.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"gongkai-{safe}-{task_id}.ics"
 
 
@@ -487,7 +494,11 @@ def _is_ours(path: Path, plan: str) -> bool:
         return False
     text = re.sub(r"\r?\n[ \t]", "", text)  # unfold: a long UID is folded over two lines
     uid = re.search(r"^UID:(gongkai-(.+)-\d+@" + re.escape(UID_DOMAIN) + r")\r?$", text, re.M)
-    return f"PRODID:{PRODID}" in text and uid is not None and uid[2] == plan
+    if f"PRODID:{PRODID}" not in text or uid is None:
+        return False
+    # The UID is written as iCalendar text, with its backslashes, commas and semicolons escaped.
+    written = re.sub(r"\\([\\,;])", r"\1", uid[2])
+    return written == inert_line(plan)
 
 
 def _summary(task: Task) -> str:
