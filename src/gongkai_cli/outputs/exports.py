@@ -468,10 +468,10 @@ def _writing(data: bytes) -> Callable[[IO[bytes]], None]:
     return produce
 
 
-def _vdir_name(plan: str, task_id: int) -> str:
+def _vdir_name(plan: str, task_id: int, *, digest: bool = True) -> str:
     # vdir names must be safe on every file system; a plan name is the office's free text.
     safe = re.sub(r"[^\w.-]", "_", plan)
-    if safe != plan:
+    if safe != plan and digest:
         # Replacing characters makes "2024 a" and "2024_a" one name: the plan name's own digest
         # keeps two plans exported into one folder from writing each other's files.
         import hashlib
@@ -481,9 +481,10 @@ def _vdir_name(plan: str, task_id: int) -> str:
 
 
 def _is_vdir_name(name: str, plan: str) -> bool:
-    """A name `_vdir_name` gives a task of this plan."""
-    stem = _vdir_name(plan, 0).removesuffix("0.ics")
-    return re.fullmatch(re.escape(stem) + r"[0-9]+\.ics", name) is not None
+    """A name `_vdir_name` gives a task of this plan, or gave it before names carried a digest
+    (those files are this plan's old copies once their UID says so: `_is_ours`)."""
+    stems = {_vdir_name(plan, 0, digest=digest).removesuffix("0.ics") for digest in (True, False)}
+    return any(re.fullmatch(re.escape(stem) + r"[0-9]+\.ics", name) is not None for stem in stems)
 
 
 def _is_ours(path: Path, plan: str) -> bool:
