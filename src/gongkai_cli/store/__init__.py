@@ -194,21 +194,16 @@ def locate(database: Database) -> Location:
 
 
 def database_named(text: str) -> Database:
-    """The database `text` names: a server for a postgresql:// (or postgres://) URL, else a file.
-
-    SQLite's own special names are refused: `:memory:` would take every write and forget it
-    when the command ends, and a `file:` URI says options, not just a place.
-    """
+    """The database `text` names: a server for a postgresql:// (or postgres://) URL, else a file."""
     if text.lower().startswith(SERVER_SCHEMES):
         return ServerURL(text)
-    if text.strip() == ":memory:" or text.lower().startswith("file:"):
-        from ..domain.errors import UsageError
-
-        raise UsageError(
-            f"数据库“{text}”是 SQLite 的特殊名称（内存数据库或 file: 地址），写入的内容不会留在任何文件里；"
-            "请给出台账文件的路径，例如 ./gongkai.db。"
-        )
     return Path(text).expanduser()
+
+
+def special_sqlite_name(text: str) -> bool:
+    """Whether `text` is one of SQLite's own special names rather than a file: `:memory:` takes
+    every write and forgets it when the command ends, and a `file:` URI says options, not a place."""
+    return text.strip() == ":memory:" or text.lower().startswith("file:")
 
 
 class AssignmentInput(NamedTuple):
