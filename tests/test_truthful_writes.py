@@ -209,3 +209,42 @@ def test_notes_written_under_different_time_zones_are_ordered_by_time(gk, monkey
     # log --since counts a day in the office's zone, whatever offset a change was written with.
     since = json.loads(gk("log", "--since", "2023-04-14", "--format", "json").stdout)
     assert [event["after"].get("text") for event in since if event["action"] == "note"] == ["先写的", "后写的"]
+
+
+# -- a full disk and a read-only mount, named as such --------------------------------------------
+
+
+def _in_small_mount(executable: str, tmp_path: Path, then: str) -> subprocess.CompletedProcess[str]:
+    """Make a ledger on a 3 MB file system of its own, fill the file system, then run `then`."""
+    if not shutil.which("unshare") or not _bind_mount_works():
+        pytest.skip("needs a private mount namespace (unshare -m) to mount a small file system")
+    where = tmp_path / "small"
+    where.mkdir()
+    script = (
+        f'mount -t tmpfs -o size=3m tmpfs "{where}" || exit 99\n'
+        f'export GONGKAI_DB="{where}/l.db"\n'
+        f'"{executable}" init >/dev/null || exit 98\n'
+        f'{then}'
+    )
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120,
+                            check=False, env={**os.environ, "G": executable, "W": str(where)})
+    if result.returncode in (98, 99):
+        pytest.skip(f"could not mount a small file system here: {result.stderr}")
+    return result
+
+
+def test_a_full_disk_is_named_as_such(executable, tmp_path):
+    result = _in_small_mount(executable, tmp_path, (
+        'dd if=/dev/zero of="$W/fill" bs=4k 2>/dev/null\n'
+        '"$G" note 40 "$(head -c 20000 /dev/zero | tr "\\0" "a")"\n'
+    ))
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.count("\n") == 1 and "磁盘已满" in result.stderr, result.stderr
+    assert "disk I/O error" not in result.stderr
+
+
+def test_a_read_only_mount_is_named_as_such(executable, tmp_path):
+    result = _in_small_mount(executable, tmp_path, 'mount -o remount,ro "$W" && "$G" note 40 x\n')
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.count("\n") == 1 and "只读方式挂载" in result.stderr, result.stderr
+    assert "写权限" not in result.stderr

@@ -51,6 +51,16 @@ _SQLITE_READONLY_DIRECTORY = 1544
 
 def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SECONDS) -> StoreError:
     text = str(err).lower()
+    if "disk is full" in text or ("disk i/o error" in text and _no_space_left(path)):
+        # SQLite names a full disk "disk I/O error" when the WAL or its index cannot grow.
+        return StoreError(
+            f"磁盘已满：数据库“{path}”所在的磁盘没有剩余空间，本次未写入任何内容；请清理磁盘空间后重试。"
+        )
+    if ("readonly" in text or "read-only" in text or "unable to open" in text) and _read_only_mount(path):
+        return StoreError(
+            f"数据库“{path}”所在的文件系统是以只读方式挂载的，任何用户都不能写入它（这不是文件权限的问题）；"
+            "请重新以读写方式挂载，或把数据库复制到可写的位置。"
+        )
     if "locked" in text or "busy" in text:
         return StoreError(
             f"数据库“{path}”正被其他进程占用，等待 {timeout:g} 秒后仍未释放，请稍后重试"
@@ -74,6 +84,22 @@ def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SEC
             return _directory_not_writable(path)
         return StoreError(f"无法打开数据库“{path}”，请检查路径和权限。")
     return StoreError(f"数据库“{path}”出错：{err}")
+
+
+def _no_space_left(path: Path) -> bool:
+    try:
+        found = os.statvfs(Path(path).absolute().parent)
+    except (OSError, AttributeError):
+        return False
+    return found.f_bavail == 0
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        found = os.statvfs(Path(path).absolute().parent)
+    except (OSError, AttributeError):
+        return False
+    return bool(found.f_flag & os.ST_RDONLY)
 
 
 def _directory_not_writable(path: Path) -> StoreError:
@@ -247,10 +273,10 @@ class SQLiteStore(base.SQLStore[Path]):
             if header.empty:
                 raise StoreError(f"“{self.path}”是空文件，当前用户无权在其中建立 gongkai 台账。")
             if header.version < SCHEMA_VERSION:
-                raise StoreError(
-                    f"数据库“{self.path}”需要升级（结构版本 {header.version} → {SCHEMA_VERSION}），"
-                    "但当前用户无权写入它或它所在的目录；请由有写权限的用户运行一次 gongkai init。"
-                )
+                who = ("但它所在的文件系统是以只读方式挂载的；请以读写方式挂载后运行一次 gongkai init"
+                       if _read_only_mount(self.path) else
+                       "但当前用户无权写入它或它所在的目录；请由有写权限的用户运行一次 gongkai init")
+                raise StoreError(f"数据库“{self.path}”需要升级（结构版本 {header.version} → {SCHEMA_VERSION}），{who}。")
             return
         self._switch_to_wal()
         if not self._up_to_date(header):
