@@ -248,3 +248,14 @@ def test_a_read_only_mount_is_named_as_such(executable, tmp_path):
     assert result.returncode == 4, result.stderr
     assert result.stderr.count("\n") == 1 and "只读方式挂载" in result.stderr, result.stderr
     assert "写权限" not in result.stderr
+
+
+@pytest.mark.parametrize("text", ["name,kind\n区\r财政局,department\n", 'name,kind\n"区财政局,department\n',
+                                  "name\tkind\n区财政局\r\tdepartment\n"])
+def test_a_units_file_with_a_stray_carriage_return_or_quote_is_read_or_refused_in_one_line(gk, db_path, text):
+    # Found by tests/test_fuzz_inputs.py: a bare CR inside a field was an internal error.
+    assert gk("init").exit_code == 0
+    (Path(db_path).parent / "units.csv").write_text(text, encoding="utf-8", newline="")
+    result = gk("units")
+    assert result.exit_code in (0, 2), result.stderr
+    assert "内部错误" not in result.stderr

@@ -61,8 +61,13 @@ def parse_directory(text: str, source: str, *, label: str | None = None) -> Unit
     """The units of a unit file's `text`; `source` says where it came from (`gongkai units`
     shows it), `label` names the file in errors (by default 单位数据文件“<source>”)."""
     named = label or f"单位数据文件“{source}”"
-    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text, _COLUMNS))
-    header = next(reader, None)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text, _COLUMNS))
+    try:
+        records = list(reader)
+    except csv.Error:
+        # A quote or a bare carriage return that leaves a field open: csv says so in English only.
+        raise UsageError(f"{named}第 {reader.line_num} 行附近的引号或换行不成对，无法按 CSV 读取。") from None
+    header = records[0] if records else None
     if header is None:
         raise UsageError(f"{named}是空的。")
     columns = map_header(header, _COLUMNS)
@@ -70,7 +75,7 @@ def parse_directory(text: str, source: str, *, label: str | None = None) -> Unit
         raise UsageError(f"{named}缺少列：name（单位）。")
     units: list[Unit] = []
     seen: dict[str, int] = {}
-    for line, cells in enumerate(reader, start=2):
+    for line, cells in enumerate(records[1:], start=2):
         if not any(cell.strip() for cell in cells):
             continue
         # A column the file lacks, or a short row, reads as empty.
