@@ -200,3 +200,12 @@ def test_another_programs_database_is_refused_unchanged(gongkai, tmp_path, make,
     one_line(gongkai("--db", str(foreign), *command), 4, "gongkai 没有改动")
     after = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("other.db")}
     assert after == before
+
+
+@pytest.mark.parametrize("fixture", ["ledger_schema4.db", "ledger_schema5.db"])
+def test_a_backup_from_an_older_release_still_restores(gongkai, db_path, fixture):
+    # Its schema is compared with what its own migrations build, not with the newest.
+    ok(gongkai("init"))
+    shutil.copy(Path(__file__).parent / "fixtures" / fixture, db_path.parent / "old.db")
+    ok(gongkai("restore", "old.db", "--yes"))
+    ok(gongkai("check"))
