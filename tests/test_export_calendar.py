@@ -238,3 +238,47 @@ def test_vdir_never_deletes_a_calendar_file_the_user_saved_in_the_folder(executa
     assert "删除 0 个" in result.stdout
     assert (folder / "x.ics").read_bytes() == saved
     assert (folder / "gongkai-2023-x.ics").read_bytes() == saved
+
+
+def _entries(calendar) -> list:
+    return [*calendar.walk("VEVENT"), *calendar.walk("VTODO")]
+
+
+def _two_plans(gk, tmp_path, *names: str) -> None:
+    table = write_csv(tmp_path / "t.csv", "id,group,content,units,deadline\n1,组,内容,区财政局,4月20日前\n"
+                                          "2,组,内容二,区财政局,5月20日前\n")
+    for name in names:
+        assert gk("import", str(table), "--plan", name, "--year", "2024").exit_code == 0
+
+
+def test_vdir_of_plans_whose_names_read_alike_keeps_both(gk, tmp_path):
+    # "2024 a" and "2024_a" both become 2024_a in a file name.
+    _two_plans(gk, tmp_path, "2024 a", "2024_a")
+    folder = tmp_path / "cal"
+    assert gk("--plan", "2024 a", "export", "-f", "vdir", "-o", str(folder)).exit_code == 0
+    assert gk("--plan", "2024_a", "export", "-f", "vdir", "-o", str(folder)).exit_code == 0
+    files = sorted(folder.glob("*.ics"))
+    assert len(files) == 4
+    uids = sorted(str(_entries(icalendar.Calendar.from_ical(path.read_bytes()))[0]["UID"]) for path in files)
+    assert uids == ["gongkai-2024 a-1@gongkai", "gongkai-2024 a-2@gongkai", "gongkai-2024_a-1@gongkai",
+                    "gongkai-2024_a-2@gongkai"]
+    # Exporting either again changes nothing of the other.
+    again = gk("--plan", "2024 a", "export", "-f", "vdir", "-o", str(folder))
+    assert "写入 0 个文件，未变 2 个，删除 0 个" in again.stdout
+
+
+def test_a_plan_name_with_a_line_break_exports_as_a_calendar(gk, tmp_path):
+    _two_plans(gk, tmp_path, "2024\n甲")
+    result = gk("--plan", "2024\n甲", "export", "-f", "ics", "-o", "-")
+    assert result.exit_code == 0, result.stderr
+    calendar = icalendar.Calendar.from_ical(result.stdout_bytes)
+    assert {str(entry["UID"]) for entry in _entries(calendar)} == {"gongkai-2024\\x0a甲-1@gongkai",
+                                                                      "gongkai-2024\\x0a甲-2@gongkai"}
+    folder = tmp_path / "cal"
+    assert gk("--plan", "2024\n甲", "export", "-f", "vdir", "-o", str(folder)).exit_code == 0
+    # A file of a task gone from the plan is removed: the files are recognised as this plan's.
+    (first,) = folder.glob("*-1.ics")
+    stale = first.with_name(first.name.replace("-1.ics", "-999.ics"))
+    stale.write_bytes(first.read_bytes().replace(b"-1@gongkai", b"-999@gongkai"))
+    again = gk("--plan", "2024\n甲", "export", "-f", "vdir", "-o", str(folder))
+    assert "删除 1 个" in again.stdout and not stale.exists()

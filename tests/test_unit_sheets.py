@@ -266,9 +266,12 @@ def test_a_towns_collective_file_is_edited_and_imported(run, tmp_path):
     ({"序号": 999, "行标识": "999/马陆镇"}, ("计划“2023”中没有序号为 999 的任务",)),
     ({"责任单位": "某某单位", "行标识": "62/某某单位"}, ("任务 62 没有分配给“某某单位”",)),
     ({"行标识": "马陆镇"}, ("隐藏的“行标识”列被改动了",)),
+    # A superscript two is a digit to str.isdigit, not to int().
+    ({"行标识": "²/马陆镇"}, ("隐藏的“行标识”列被改动了",)),
+    ({"行标识": f"{'6' * 5000}/马陆镇"}, ("隐藏的“行标识”列被改动了",)),
     ({"计划": "2022"}, ("这一行属于计划“2022”", "计划“2023”")),
 ], ids=["status-word", "status-empty", "id-edited", "unit-edited", "no-such-task", "unit-not-assigned",
-        "key-broken", "two-plans"])
+        "key-broken", "key-superscript", "key-huge", "two-plans"])
 def test_a_bad_row_refuses_the_whole_sheet_naming_the_row(run, tmp_path, changes, needles):
     ok(run("export", "--unit", "马陆镇", "-o", "马陆镇.xlsx"))
     rows = sheet_rows(tmp_path / "马陆镇.xlsx")
@@ -315,3 +318,37 @@ def test_libreoffice_opens_the_unit_sheet(run, tmp_path):
     assert lines[0].startswith(",".join(VISIBLE))
     assert len(lines) == 1 + len(sheet_rows(tmp_path / "马陆镇.xlsx"))
     assert "马陆镇" in lines[1] and "未开始" in lines[1]
+
+
+# -- a note longer than a cell holds ----------------------------------------------------------
+
+
+def test_a_note_too_long_for_a_cell_is_not_taken_back_as_an_edit(run, tmp_path):
+    from gongkai_cli.outputs.columns import CUT_MARK, SHEET_CELL_CHARS
+
+    long = "甲" * 10_000 + "a" * 25_000  # 35,000 characters in 55,000 bytes: within the 64 KiB a note may hold
+    ok(run("note", "62", long, "--unit", "马陆镇"))
+    ok(run("export", "--unit", "马陆镇", "-o", "马陆镇.xlsx"))
+    cell = sheet_rows(tmp_path / "马陆镇.xlsx")[(62, "马陆镇")]["最新进展"]
+    assert len(cell) == SHEET_CELL_CHARS and cell.endswith(CUT_MARK)
+    before = event_count(run)
+    # The untouched sheet: nothing changed.
+    assert "更新 0 行" in ok(run("import", "马陆镇.xlsx"))
+    assert event_count(run) == before
+    # Only the status changed: no cut copy of the note is stored.
+    edit(tmp_path / "马陆镇.xlsx", tmp_path / "改.xlsx", {(62, "马陆镇"): {"状态": "进行中"}})
+    assert "更新 1 行" in ok(run("import", "改.xlsx"))
+    shown = unit_status(run, 62, "马陆镇")
+    assert shown["status"] == "doing"
+    assert [note["text"] for note in shown["notes"] if note["text"]] == [long]
+
+
+def test_a_cut_note_rewritten_in_the_sheet_is_refused(run, tmp_path):
+    from gongkai_cli.outputs.columns import CUT_MARK
+
+    ok(run("note", "62", "b" * 40_000, "--unit", "马陆镇"))
+    ok(run("export", "--unit", "马陆镇", "-o", "马陆镇.xlsx"))
+    edit(tmp_path / "马陆镇.xlsx", tmp_path / "改.xlsx", {(62, "马陆镇"): {"最新进展": "改了开头" + CUT_MARK}})
+    before = event_count(run)
+    refused(run("import", "改.xlsx"), "被截断", "整个表格未导入")
+    assert event_count(run) == before

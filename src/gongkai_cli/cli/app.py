@@ -44,7 +44,7 @@ from .command_line import (
     root_options,
     usage_message,
 )
-from .console import OutputError, discard_stdout, fail, guard_stdout
+from .console import OutputError, discard_stdout, fail, guard_stderr, guard_stdout
 
 EXIT_CODES_HELP = f"退出码：\n{help_lines()}\n除 {ExitCode.SAVED_BUT_UNCONFIRMED.value} 外，出错时台账未做任何更改。"
 
@@ -398,6 +398,7 @@ def _report(message: str, code: ExitCode) -> int:
 
 def main() -> None:
     guard_stdout()
+    guard_stderr()
     sys.exit(run())
 
 

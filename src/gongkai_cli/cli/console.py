@@ -71,6 +71,50 @@ def guard_stdout() -> None:
     )
 
 
+class _Stderr(io.RawIOBase):
+    """File descriptor 2, whose write failures are dropped: stderr only explains the exit code,
+    and a full or closed stderr must not turn the code the command decided into 1."""
+
+    def __init__(self, fd: int):
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            pass
+        return len(data)
+
+
+def guard_stderr() -> None:
+    current = sys.stderr
+    try:
+        fd = current.fileno() if current is not None else None
+    except (OSError, ValueError):
+        return  # not a file descriptor (an embedding host): leave it as it is
+    if fd is None:
+        return
+    sys.stderr = io.TextIOWrapper(
+        io.BufferedWriter(_Stderr(fd)),
+        encoding=current.encoding if current is not None else "utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+        write_through=True,
+    )
+
+
 def discard_stdout() -> None:
     """After a failed write, drop the rest of the output, so that later flushes cannot fail again."""
     raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)

@@ -168,7 +168,15 @@ def now() -> datetime.datetime:
         raise UsageError(
             f"环境变量 GONGKAI_NOW 的值“{frozen}”不是带时区的时间，应形如 2023-04-19T16:01:00+00:00。"
         )
-    return moment.astimezone(tz()).replace(microsecond=0)
+    try:
+        local = moment.astimezone(tz()).replace(microsecond=0)
+    except OverflowError:
+        local = None  # past year 9999 or before year 1 once moved into the office's zone
+    if local is None or local.year not in YEARS:
+        raise UsageError(
+            f"环境变量 GONGKAI_NOW 的值“{frozen}”超出支持的范围（1900 年至 2099 年，按办公室所在时区）。"
+        )
+    return local
 
 
 def timestamp() -> str:

@@ -23,6 +23,10 @@ _COLUMNS = (
 )
 
 
+# Groups inside groups: 各街镇 inside 区属各单位 is two; no office nests a dozen.
+MAX_GROUP_DEPTH = 12
+
+
 def read_unit_file(path: Path) -> str:
     """A unit file's text: UTF-8 with or without BOM, else GBK/GB18030 (what Excel on Chinese Windows saves)."""
     try:
@@ -57,8 +61,13 @@ def parse_directory(text: str, source: str, *, label: str | None = None) -> Unit
     """The units of a unit file's `text`; `source` says where it came from (`gongkai units`
     shows it), `label` names the file in errors (by default 单位数据文件“<source>”)."""
     named = label or f"单位数据文件“{source}”"
-    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text, _COLUMNS))
-    header = next(reader, None)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text, _COLUMNS))
+    try:
+        records = list(reader)
+    except csv.Error:
+        # A quote or a bare carriage return that leaves a field open: csv says so in English only.
+        raise UsageError(f"{named}第 {reader.line_num} 行附近的引号或换行不成对，无法按 CSV 读取。") from None
+    header = records[0] if records else None
     if header is None:
         raise UsageError(f"{named}是空的。")
     columns = map_header(header, _COLUMNS)
@@ -66,7 +75,7 @@ def parse_directory(text: str, source: str, *, label: str | None = None) -> Unit
         raise UsageError(f"{named}缺少列：name（单位）。")
     units: list[Unit] = []
     seen: dict[str, int] = {}
-    for line, cells in enumerate(reader, start=2):
+    for line, cells in enumerate(records[1:], start=2):
         if not any(cell.strip() for cell in cells):
             continue
         # A column the file lacks, or a short row, reads as empty.
@@ -91,7 +100,7 @@ def parse_directory(text: str, source: str, *, label: str | None = None) -> Unit
             raise UsageError(f"{named}第 {line} 行：只有类型为 group（集合）的单位才能有成员。")
         units.append(unit)
     directory = UnitDirectory(units, source)
-    cycle = _group_cycle(directory)
+    cycle = _group_cycle(directory, named)
     if cycle:
         raise UsageError(
             f"{named}中的集合互相包含：{' → '.join(cycle)}；集合不能直接或间接包含自己。"
@@ -99,10 +108,12 @@ def parse_directory(text: str, source: str, *, label: str | None = None) -> Unit
     return directory
 
 
-def _group_cycle(directory: UnitDirectory) -> list[str]:
+def _group_cycle(directory: UnitDirectory, named: str) -> list[str]:
     """A chain of groups that leads back to its start (甲 → 乙 → 甲), or [] when there is none.
 
-    Expanding such a group would never end, so the file is refused when it is read.
+    Expanding such a group would never end, so the file is refused when it is read; so is a
+    chain of groups inside groups deeper than any office has (MAX_GROUP_DEPTH), which every
+    command that expands it would have to walk.
     """
     done: set[str] = set()
     for start in directory:
@@ -126,5 +137,10 @@ def _group_cycle(directory: UnitDirectory) -> list[str]:
                 continue
             path.append(name)
             on_path.add(name)
+            if len(path) > MAX_GROUP_DEPTH:
+                raise UsageError(
+                    f"{named}中的集合嵌套超过 {MAX_GROUP_DEPTH} 层（从“{path[0]}”开始）；"
+                    "请把深层的成员直接列在上层集合中。"
+                )
             stack.append(iter(unit.members))
     return []

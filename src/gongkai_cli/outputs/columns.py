@@ -187,9 +187,22 @@ def latest_words(assignment: Assignment) -> Note | None:
     return next((note for note in reversed(assignment.notes) if note.text), None)
 
 
+# Excel holds at most this many characters in a cell, and readers cut a longer value there.
+SHEET_CELL_CHARS = 32_767
+# Ends a 最新进展 cell whose note is too long for it: the cell is not the note, and import knows.
+CUT_MARK = "……（以上只是开头：这条进展超过表格单元格的字数上限，全文见 gongkai show）"
+
+
+def sheet_text(text: str) -> str:
+    """A note as the 最新进展 cell holds it: whole, or its beginning and CUT_MARK."""
+    if len(text) <= SHEET_CELL_CHARS:
+        return text
+    return text[: SHEET_CELL_CHARS - len(CUT_MARK)] + CUT_MARK
+
+
 def _latest_words_text(row: AssignmentRow) -> str:
     note = latest_words(row[1])
-    return note.text if note else ""
+    return sheet_text(note.text) if note else ""
 
 
 def row_digest(status: Status, text: str) -> str:

@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, NamedTuple, TypeVar
 from ..domain.errors import UsageError
 from ..domain.records import Task
 from ..domain.statuses import Status
-from ..domain.text import inert, os_reason
+from ..domain.text import inert, inert_line, os_reason
 from ..inputs.typed import parse_alarm
 from .columns import (
     ASSIGNMENT_SHEET,
@@ -300,7 +300,7 @@ def _ics(export: PlanTasks, options: CalendarOptions) -> bytes:
     """
     calendar = _calendar()
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", inert(f"政务公开任务（{export.plan.name}）"))
+    calendar.add("x-wr-calname", inert_line(f"政务公开任务（{export.plan.name}）"))
     for task in export.tasks:
         component = _component(export, task, options)
         if component is not None:
@@ -321,7 +321,8 @@ def _calendar() -> Calendar:
 
 def _uid(plan: str, task_id: int) -> str:
     # Stable across exports, so a calendar subscription updates the entry instead of adding another.
-    return f"gongkai-{inert(plan)}-{task_id}@{UID_DOMAIN}"
+    # One line: a UID is a single content line, and a plan name may hold a line break.
+    return f"gongkai-{inert_line(plan)}-{task_id}@{UID_DOMAIN}"
 
 
 # An event or a to-do: what _described fills in is the same for both.
@@ -476,16 +477,23 @@ def _writing(data: bytes) -> Callable[[IO[bytes]], None]:
     return produce
 
 
-def _vdir_name(plan: str, task_id: int) -> str:
+def _vdir_name(plan: str, task_id: int, *, digest: bool = True) -> str:
     # vdir names must be safe on every file system; a plan name is the office's free text.
     safe = re.sub(r"[^\w.-]", "_", plan)
+    if safe != plan and digest:
+        # Replacing characters makes "2024 a" and "2024_a" one name: the plan name's own digest
+        # keeps two plans exported into one folder from writing each other's files.
+        import hashlib
+
+        safe += "-" + hashlib.sha256(plan.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"gongkai-{safe}-{task_id}.ics"
 
 
 def _is_vdir_name(name: str, plan: str) -> bool:
-    """A name `_vdir_name` gives a task of this plan."""
-    stem = _vdir_name(plan, 0).removesuffix("0.ics")
-    return re.fullmatch(re.escape(stem) + r"[0-9]+\.ics", name) is not None
+    """A name `_vdir_name` gives a task of this plan, or gave it before names carried a digest
+    (those files are this plan's old copies once their UID says so: `_is_ours`)."""
+    stems = {_vdir_name(plan, 0, digest=digest).removesuffix("0.ics") for digest in (True, False)}
+    return any(re.fullmatch(re.escape(stem) + r"[0-9]+\.ics", name) is not None for stem in stems)
 
 
 def _is_ours(path: Path, plan: str) -> bool:
@@ -496,7 +504,11 @@ def _is_ours(path: Path, plan: str) -> bool:
         return False
     text = re.sub(r"\r?\n[ \t]", "", text)  # unfold: a long UID is folded over two lines
     uid = re.search(r"^UID:(gongkai-(.+)-\d+@" + re.escape(UID_DOMAIN) + r")\r?$", text, re.M)
-    return f"PRODID:{PRODID}" in text and uid is not None and uid[2] == plan
+    if f"PRODID:{PRODID}" not in text or uid is None:
+        return False
+    # The UID is written as iCalendar text, with its backslashes, commas and semicolons escaped.
+    written = re.sub(r"\\([\\,;])", r"\1", uid[2])
+    return written == inert_line(plan)
 
 
 def _summary(task: Task) -> str:

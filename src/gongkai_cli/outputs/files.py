@@ -154,17 +154,24 @@ def _locked_temp(target: Path) -> tuple[int, Path]:
 
 def _remove_stale_temps(target: Path) -> None:
     """Remove temporary files of `target` whose writer has died: nobody holds their lock."""
+    remove_stale_temps(target.parent, re.escape(target.name))
+
+
+def remove_stale_temps(directory: Path, name: str) -> None:
+    """Remove the temporary files in `directory` of any target whose name matches the regular
+    expression `name` and whose writer has died: for targets named anew each time (a
+    timestamped copy), which the next write to the same name would never meet."""
     if not _can_lock():
         return
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-z_]{{8}}\.tmp")
+    pattern = re.compile(rf"\.{name}\.[0-9a-z_]{{8}}\.tmp")
     try:
-        names = os.listdir(target.parent)
+        found = os.listdir(directory)
     except OSError:
         return
-    for name in names:
-        if not pattern.fullmatch(name):
+    for entry in found:
+        if not pattern.fullmatch(entry):
             continue
-        temp = target.parent / name
+        temp = directory / entry
         try:
             handle = os.open(temp, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:

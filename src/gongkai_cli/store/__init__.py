@@ -145,7 +145,24 @@ class LedgerFile:
                 # not exist yet (a -wal between two writes); samefile sees a hard link.
                 if resolved == os.path.realpath(guarded) or _same_file(target, guarded):
                     return suffix
+        # The same directory reached by another path (a bind mount, a second mount of one
+        # file system): the name decides, whether or not the companion exists right now.
+        where = _directory_key(resolved)
+        if where is not None and where == _directory_key(os.path.realpath(self.path)):
+            name = os.path.basename(resolved)
+            for suffix in ("", *COMPANIONS):
+                if name == self.path.name + suffix:
+                    return suffix
         return None
+
+
+def _directory_key(path: str) -> tuple[int, int] | None:
+    """The device and inode of the directory holding `path`: one directory has one, whatever its path."""
+    try:
+        found = os.stat(os.path.dirname(path) or ".")
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _same_file(first: Path, second: str) -> bool:
@@ -181,6 +198,12 @@ def database_named(text: str) -> Database:
     if text.lower().startswith(SERVER_SCHEMES):
         return ServerURL(text)
     return Path(text).expanduser()
+
+
+def special_sqlite_name(text: str) -> bool:
+    """Whether `text` is one of SQLite's own special names rather than a file: `:memory:` takes
+    every write and forgets it when the command ends, and a `file:` URI says options, not a place."""
+    return text.strip() == ":memory:" or text.lower().startswith("file:")
 
 
 class AssignmentInput(NamedTuple):

@@ -173,6 +173,21 @@ class SQLStore(abc.ABC, Generic[_Where]):
         next_id: int = row[0]
         return next_id
 
+    def _next_note_id(self) -> int:
+        """The id the next note gets under the write lock: past every note in the table, and past
+        every note the history names. unassign and an undone import remove notes, and the
+        largest id left would give a removed note's number, quoted in its confirmation and
+        named by its events, to a new one. Ids are given in event order, so the newest note
+        event names the largest id ever given."""
+        note = self.sql.json_int("after", "note")
+        row = self._one(
+            f"""SELECT coalesce((SELECT max(id) FROM notes), 0),
+                       coalesce((SELECT {note} FROM events WHERE action IN ('note', 'status')
+                                 AND {note} IS NOT NULL ORDER BY id DESC LIMIT 1), 0)"""
+        )
+        assert row is not None
+        return max(int(row[0]), int(row[1])) + 1
+
     def _events_since(self, last_before: int) -> Commit | None:
         """What the events after `last_before` committed, for `commits`."""
         note = f"CASE WHEN action IN ('note', 'status') THEN {self.sql.json_int('after', 'note')} END"

@@ -58,6 +58,11 @@ class Dialect:
         """How many rows of the group meet `condition` (0 for none)."""
         return f"sum({condition})"
 
+    def instant(self, column: str) -> str:
+        """The stored timestamp in `column` as a moment to order by: text written under another
+        GONGKAI_TZ carries another offset, and its text order is not time order."""
+        return f"julianday({column})"
+
     @staticmethod
     def list_value(values: Iterable[object]) -> object:
         """The parameter of `among`."""
@@ -70,9 +75,9 @@ class Dialect:
 
     @staticmethod
     def start_of(day: date) -> object:
-        """The first moment of `day` in the office's time zone, compared with stored timestamps."""
-        # Timestamps are ISO 8601 in one time zone, so text order is time order.
-        return day.isoformat()
+        """The first moment of `day` in the office's time zone, compared with stored timestamps
+        as moments (`instant`): those written under another GONGKAI_TZ carry another offset."""
+        return datetime.combine(day, time(), tzinfo=dates.tz()).isoformat()
 
     @staticmethod
     def stamp(value: Any) -> str:
@@ -123,6 +128,10 @@ class PostgresDialect(Dialect):
 
     def count_where(self, condition: str) -> str:
         return f"count(*) FILTER (WHERE {condition})"
+
+    def instant(self, column: str) -> str:
+        """A timestamptz orders as the moment it is."""
+        return column
 
     @staticmethod
     def list_value(values: Iterable[object]) -> object:

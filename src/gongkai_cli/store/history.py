@@ -29,10 +29,10 @@ class History(Subject):
             where.append(f"(e.task = {self.sql('task')} OR (e.task IS NULL AND {self.sql.import_wrote('task_key')}))")
             params.update(task=task, task_key=str(task))
         if since is not None:
-            where.append(f"e.at >= {self.sql('since')}")
+            where.append(f"{self.sql.instant('e.at')} >= {self.sql.instant(self.sql('since'))}")
             params["since"] = self.sql.start_of(since)
         if until is not None:
-            where.append(f"e.at < {self.sql('next_day')}")
+            where.append(f"{self.sql.instant('e.at')} < {self.sql.instant(self.sql('next_day'))}")
             params["next_day"] = self.sql.start_of(until + timedelta(days=1))
         with self.db._errors():
             return self._events_where(where, params)

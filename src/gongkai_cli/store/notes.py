@@ -60,7 +60,7 @@ class Notes(Subject):
         # The write lock is held, so the ids this batch gets are known in advance and every
         # row can go in with one statement for many; users quote note ids, so no gaps either.
         writes = common.plan_notes(plan, entries, tasks=tasks, units=units, targets=targets, earlier=earlier,
-                                   next_id=self.db._next_id("notes"), at=at)
+                                   next_id=self.db._next_note_id(), at=at)
         self.db._many(
             f"""INSERT INTO notes (id, task, at, "by", text, status, count, assignment)
                VALUES ({self.sql.marks(8)})""",

@@ -148,8 +148,12 @@ class Plans(Subject):
             f"UPDATE assignments SET via = {self.sql.p}, lead = {self.sql.p}, vague = {self.sql.p}, position = {self.sql.p}, manual = false WHERE pk = {self.sql.p}",
             writes.updates,
         )
-        # A unit kept because it worked on the task stays, like one the office added, until unassigned.
-        self.db._many(f"UPDATE assignments SET position = {self.sql.p}, manual = true WHERE pk = {self.sql.p}", writes.moved)
+        # A unit kept because it worked on the task stays, like one the office added, until unassigned;
+        # the cell no longer names it, so it no longer leads: the lead is the cell's first unit.
+        self.db._many(
+            f"UPDATE assignments SET position = {self.sql.p}, manual = true, lead = false WHERE pk = {self.sql.p}",
+            writes.moved,
+        )
         self.db._many(
             f"""INSERT INTO assignments (task, unit, via, lead, vague, position, status, updated_at)
                VALUES ({self.sql.p}, {self.sql.p}, {self.sql.p}, {self.sql.p}, {self.sql.p}, {self.sql.p}, 'todo', {self.sql.p})""",

@@ -51,6 +51,16 @@ _SQLITE_READONLY_DIRECTORY = 1544
 
 def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SECONDS) -> StoreError:
     text = str(err).lower()
+    if "disk is full" in text or ("disk i/o error" in text and _no_space_left(path)):
+        # SQLite names a full disk "disk I/O error" when the WAL or its index cannot grow.
+        return StoreError(
+            f"磁盘已满：数据库“{path}”所在的磁盘没有剩余空间，本次未写入任何内容；请清理磁盘空间后重试。"
+        )
+    if ("readonly" in text or "read-only" in text or "unable to open" in text) and _read_only_mount(path):
+        return StoreError(
+            f"数据库“{path}”所在的文件系统是以只读方式挂载的，任何用户都不能写入它（这不是文件权限的问题）；"
+            "请重新以读写方式挂载，或把数据库复制到可写的位置。"
+        )
     if "locked" in text or "busy" in text:
         return StoreError(
             f"数据库“{path}”正被其他进程占用，等待 {timeout:g} 秒后仍未释放，请稍后重试"
@@ -74,6 +84,22 @@ def _translate(path: Path, err: sqlite3.Error, timeout: float = BUSY_TIMEOUT_SEC
             return _directory_not_writable(path)
         return StoreError(f"无法打开数据库“{path}”，请检查路径和权限。")
     return StoreError(f"数据库“{path}”出错：{err}")
+
+
+def _no_space_left(path: Path) -> bool:
+    try:
+        found = os.statvfs(Path(path).absolute().parent)
+    except (OSError, AttributeError):
+        return False
+    return found.f_bavail == 0
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        found = os.statvfs(Path(path).absolute().parent)
+    except (OSError, AttributeError):
+        return False
+    return bool(found.f_flag & os.ST_RDONLY)
 
 
 def _directory_not_writable(path: Path) -> StoreError:
@@ -129,6 +155,74 @@ class _Header(NamedTuple):
         return self.version == SCHEMA_VERSION and self.application_id == APPLICATION_ID
 
 
+_FOREIGN = "“{path}”不是 gongkai 台账（它是其他程序的 SQLite 数据库），gongkai 没有改动它。"
+_MAGIC = b"SQLite format 3\x00"
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Refuse, from the file's first bytes and before SQLite opens it, a file that is not a ledger.
+
+    Opening is not reading: SQLite replays another program's -wal or rolls back its hot
+    -journal when it opens the file, and checkpoints the -wal when it closes it, so a file
+    found foreign only once opened has been changed. The header says enough: gongkai's
+    application id, or (ledgers from before it) a schema version gongkai used; anything
+    else with tables in it, or with an unwritten log beside it, is left unopened.
+    """
+    if not path.exists():
+        return
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(100)
+    except OSError as err:
+        raise StoreError(f"无法读取数据库“{path}”：{err.strerror or err}。") from err
+    if not head:
+        return  # an empty file: made into a ledger where a command may create one
+    if not head.startswith(_MAGIC) or len(head) < 100:
+        raise StoreError(f"“{path}”不是有效的 gongkai 数据库：文件开头不是 SQLite 的文件头（可能已损坏，或指错了文件），"
+                         "gongkai 没有改动它；台账损坏时可用 gongkai restore 从备份恢复。")
+    application_id = int.from_bytes(head[68:72], "big")
+    version = int.from_bytes(head[60:64], "big")
+    if application_id == APPLICATION_ID or (application_id == 0 and version in _UNSTAMPED_VERSIONS):
+        return
+    if application_id != 0:
+        raise StoreError(_FOREIGN.format(path=path))
+    page = int.from_bytes(head[16:18], "big") or 65536  # 1 stands for 65536
+    if path.stat().st_size > page:
+        raise StoreError(_FOREIGN.format(path=path))  # a schema: more than the first page
+    for suffix in ("-wal", "-journal"):
+        log = Path(f"{path}{suffix}")
+        if log.is_file() and log.stat().st_size > 0:
+            _peek(path, log)
+
+
+def _peek(path: Path, log: Path) -> None:
+    """A first page that says nothing, with a log beside it: what the log holds decides, read
+    through a read-only connection, which neither replays, rolls back nor checkpoints. Another
+    gongkai process creating this ledger right now is seen as the empty file it still is."""
+    index = Path(f"{path}-shm")
+    had_index = index.exists()
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        try:
+            found = conn.execute(
+                """SELECT (SELECT application_id FROM pragma_application_id),
+                          (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)"""
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        found = None
+    if found is not None and (found[0] == APPLICATION_ID or found == (0, 0, 0)):
+        return
+    if not had_index:
+        # The read made the WAL's index; the other program's files are left as they were found.
+        index.unlink(missing_ok=True)
+    raise StoreError(
+        f"“{path}”旁边有尚未写回的日志“{log.name}”（其他程序正在使用它，或曾在写入时中断），"
+        "它不是 gongkai 台账；gongkai 没有改动它们。"
+    )
+
+
 # -- the store ----------------------------------------------------------------
 
 
@@ -152,6 +246,7 @@ class SQLiteStore(base.SQLStore[Path]):
         path = Path(path)
         if path.is_dir():
             raise StoreError(f"数据库路径“{path}”是一个目录，请指定文件。")
+        _refuse_foreign(path)
         # mode=rw opens an existing file only: a check of a mistyped path creates nothing.
         target = str(path) if create else f"{path.absolute().as_uri()}?mode=rw"
         try:
@@ -178,10 +273,10 @@ class SQLiteStore(base.SQLStore[Path]):
             if header.empty:
                 raise StoreError(f"“{self.path}”是空文件，当前用户无权在其中建立 gongkai 台账。")
             if header.version < SCHEMA_VERSION:
-                raise StoreError(
-                    f"数据库“{self.path}”需要升级（结构版本 {header.version} → {SCHEMA_VERSION}），"
-                    "但当前用户无权写入它或它所在的目录；请由有写权限的用户运行一次 gongkai init。"
-                )
+                who = ("但它所在的文件系统是以只读方式挂载的；请以读写方式挂载后运行一次 gongkai init"
+                       if _read_only_mount(self.path) else
+                       "但当前用户无权写入它或它所在的目录；请由有写权限的用户运行一次 gongkai init")
+                raise StoreError(f"数据库“{self.path}”需要升级（结构版本 {header.version} → {SCHEMA_VERSION}），{who}。")
             return
         self._switch_to_wal()
         if not self._up_to_date(header):
@@ -247,7 +342,7 @@ class SQLiteStore(base.SQLStore[Path]):
                 return
             what = "空文件" if self.path.stat().st_size == 0 else "空的 SQLite 数据库"
             raise StoreError(f"“{self.path}”是一个{what}，不是 gongkai 台账。")
-        raise StoreError(f"“{self.path}”不是 gongkai 台账（它是其他程序的 SQLite 数据库），gongkai 没有改动它。")
+        raise StoreError(_FOREIGN.format(path=self.path))
 
     def _migrate(self, *, create: bool, on_create: Callable[[SQLiteStore], None] | None,
                  on_upgrade: Callable[[SQLiteStore, list[str]], None] | None = None) -> None:
@@ -455,13 +550,18 @@ class SQLiteStore(base.SQLStore[Path]):
                 f"备份“{self.path}”由更新版本的 gongkai 创建（结构版本 {version}，"
                 f"本程序支持到 {SCHEMA_VERSION}），请升级 gongkai。"
             )
-        return self.problems()
+        from . import sqlite_check
+
+        return self.problems() or sqlite_check.schema_problems(self.conn)
 
     @_db_errors
     def backup_contents(self) -> tuple[int, int, str | None]:
         """(tasks, live notes, time of the newest note) in this backup, for the confirmation."""
         tasks = self.conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
-        notes, newest = self.conn.execute("SELECT count(*), max(at) FROM notes").fetchone()
+        notes = self.conn.execute("SELECT count(*) FROM notes").fetchone()[0]
+        # The newest as a moment: notes written under another GONGKAI_TZ carry another offset.
+        found = self.conn.execute("SELECT at FROM notes ORDER BY julianday(at) DESC, id DESC LIMIT 1").fetchone()
+        newest = found[0] if found else None
         return tasks, notes, newest
 
     @classmethod
@@ -505,7 +605,16 @@ class SQLiteStore(base.SQLStore[Path]):
         content and a crash leaves the old database or the new one, never a mix.
         """
         try:
-            source.conn.backup(self.conn)
+            size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+            other = source.conn.execute("PRAGMA page_size").fetchone()[0]
+            if size != other:
+                # SQLite cannot change the page size of a database in WAL mode; the exclusive lock
+                # lets it leave WAL for the copy (a rollback journal keeps that one atomic) and return.
+                self.conn.execute("PRAGMA journal_mode = DELETE")
+                source.conn.backup(self.conn)
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            else:
+                source.conn.backup(self.conn)
             # Fold the restored pages into the database file and empty the WAL.
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as err:
@@ -526,4 +635,5 @@ class SQLiteStore(base.SQLStore[Path]):
         """What the other commands would trip on although SQLite's own checks pass (store/sqlite_check.py)."""
         from . import sqlite_check
 
-        return sqlite_check.content_problems(self.conn)
+        # The schema first: the content checks read tables and columns it may lack.
+        return sqlite_check.schema_problems(self.conn) or sqlite_check.content_problems(self.conn)

@@ -104,3 +104,72 @@ _READABLE: dict[tuple[str, str], tuple[Callable[[str], bool], str]] = {
     ("events", "after"): _PAYLOAD,
 }
 
+
+
+# -- the schema ---------------------------------------------------------------------------
+
+
+def schema_problems(conn: sqlite3.Connection) -> list[str]:
+    """Where the ledger's tables, columns, indexes and triggers differ from those its migrations
+    make: what SQLite's own checks cannot see (a table or trigger dropped, a column missing) and
+    every other command would trip on. The expectation is built, not kept: the migrations the
+    ledger has had, applied to an empty database in memory."""
+    from . import migrations
+
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    try:
+        had = set(migrations.SQLiteBook(conn, version).names())
+    except sqlite3.DatabaseError:
+        return ["数据表 migrations 无法读取"]
+    expected = _expected(tuple(m.name for m in migrations.SQLITE_MIGRATIONS if m.name in had))
+    found = _schema(conn)
+    problems = []
+    # Tables first: a missing table takes its indexes and triggers with it.
+    for key, shape in sorted(expected.items(), key=lambda item: list(_KINDS).index(item[0][0])):
+        kind, name = key
+        if key not in found:
+            problems.append(f"缺少{_KINDS[kind]} {name}")
+        elif found[key] != shape:
+            problems.append(f"{_KINDS[kind]} {name} 的定义与 gongkai 建立的不同")
+    # An extra table or index changes no result; an extra trigger can refuse or alter any write.
+    problems += [f"多出了触发器 {name}（不是 gongkai 建立的）"
+                 for kind, name in found if kind == "trigger" and (kind, name) not in expected]
+    return problems
+
+
+_KINDS = {"table": "数据表", "index": "索引", "trigger": "触发器", "view": "视图"}
+
+
+def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], object]:
+    """Each table by its columns, each index and trigger by its statement (spacing aside)."""
+    shapes: dict[tuple[str, str], object] = {}
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite%' AND name != 'migrations'"
+    ).fetchall()
+    for kind, name, table, sql in rows:
+        if kind == "table":
+            columns = conn.execute("SELECT name, upper(type), \"notnull\", dflt_value, pk FROM pragma_table_info(?)",
+                                   (name,)).fetchall()
+            shapes[(kind, name)] = (tuple(columns), "AUTOINCREMENT" in (sql or "").upper())
+        else:
+            shapes[(kind, name)] = (table, " ".join((sql or "").split()))
+    return shapes
+
+
+_EXPECTED: dict[tuple[str, ...], dict[tuple[str, str], object]] = {}
+
+
+def _expected(names: tuple[str, ...]) -> dict[tuple[str, str], object]:
+    if names not in _EXPECTED:
+        from . import migrations
+
+        empty = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            chosen = [m for m in migrations.SQLITE_MIGRATIONS if m.name in names]
+            empty.execute("BEGIN")
+            migrations.apply(migrations.SQLiteBook(empty, 0, at="1970-01-01T00:00:00+00:00"), chosen)
+            empty.execute("COMMIT")
+            _EXPECTED[names] = _schema(empty)
+        finally:
+            empty.close()
+    return _EXPECTED[names]

@@ -105,7 +105,7 @@ class Subject:
             f"""SELECT n.task, n.id, t.id, n.at, n."by", n.text, n.status, n.count, a.unit
                FROM notes n JOIN tasks t ON t.pk = n.task LEFT JOIN assignments a ON a.pk = n.assignment
                WHERE n.task {self.sql.among} AND n.retracted_at IS NULL
-               ORDER BY n.task, n.at, n.id""",
+               ORDER BY n.task, {self.sql.instant("n.at")}, n.id""",
             (self.sql.list_value(pks),),
         )
         for task_pk, note_id, task_id, at, by, text, status, count, unit in rows:

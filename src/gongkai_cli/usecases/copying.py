@@ -22,12 +22,12 @@ from ..store import (
     Database,
     DriverMissing,
     UnitFile,
-    database_named,
     locate,
     open_store,
     transfer,
 )
 from .session import Session
+from .settings import file_or_server
 
 if TYPE_CHECKING:
     from ..store.protocol import Storage
@@ -64,7 +64,7 @@ def copy(ledger: Session, to: str) -> Copied:
     ledger (in the transaction of the copy), and a server's stored one to a units.csv beside
     the target file, unless one is there already (never replaced).
     """
-    target = database_named(to)
+    target = file_or_server(to)
     where = locate(target)
     carried = _units_beside(ledger) if "unit_file_inside" in where.features else None
     with ledger.store.snapshot() as taken:

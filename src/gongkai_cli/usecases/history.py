@@ -36,6 +36,9 @@ def history(
 def last_change(ledger: Session) -> Event:
     """The change `undo` would revert now: the newest of the plan asked for, else of the ledger."""
     event = team.last_undoable(ledger, ledger.settings.plan)
+    name = ledger.settings.plan
+    if event is None and name and ledger.store.plans.plan(name) is None and not ledger.store.history.events(plan=name):
+        ledger.plan()  # a plan the ledger never had is named as such, not as one without changes
     if event is None:
         where = f"计划“{ledger.settings.plan}”中" if ledger.settings.plan else ""
         where += team.undo_scope(ledger)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import stat
 from datetime import datetime
 from pathlib import Path
@@ -102,10 +104,11 @@ def restore(backup: str | os.PathLike[str], database: Database, *, timeout: floa
     backup = _existing_backup(backup, database, timeout)
     source = open_backup(backup, timeout=timeout)
     try:
+        if _damaged(database):
+            return _replace_damaged(database, source, backup)
         with exclusive(database, timeout=timeout) as live:
             summary = _checked_backup(source, backup)
-            stamp = datetime.now(dates.tz()).strftime("%Y%m%dT%H%M%S")
-            aside = database.with_name(f"{database.name}.before-restore-{stamp}.db")
+            aside = _aside(database)
             try:
                 files.write_atomically(
                     aside, lambda handle, temp: live.copy_to(temp, shown_as=aside),
@@ -115,9 +118,76 @@ def restore(backup: str | os.PathLike[str], database: Database, *, timeout: floa
                 raise UsageError(f"“{aside}”已存在（同一秒内的另一次恢复？），本次未做任何更改，请稍后重试。") from None
             except OSError as err:
                 raise StoreError(f"无法保存被替换的数据库副本“{aside}”：{os_reason(err)}；本次未做任何更改。") from err
-            live.replace_with(source)
+            try:
+                live.replace_with(source)
+            except BaseException:
+                # Nothing was replaced: a copy of a ledger that is still in place is only clutter.
+                aside.unlink(missing_ok=True)
+                raise
     finally:
         source.close()
+    return Restored(database=database, backup=summary, aside=aside)
+
+
+def _aside(database: Path) -> Path:
+    """Where the replaced ledger is kept, once the leftovers of killed restores are cleared."""
+    from ..outputs import files
+
+    stamp = datetime.now(dates.tz()).strftime("%Y%m%dT%H%M%S")
+    # A restore killed while copying left its half-made copy: each is named for its own
+    # second, so no later copy to the same name would ever clear it.
+    files.remove_stale_temps(database.parent, rf"{re.escape(database.name)}\.before-restore-[0-9T]+\.db")
+    return database.with_name(f"{database.name}.before-restore-{stamp}.db")
+
+
+def _damaged(database: Path) -> bool:
+    """A ledger whose header is destroyed (zeroed, overwritten): no longer SQLite's, so SQLite
+    cannot open it even to be replaced, yet sized in whole pages as only a database file is."""
+    try:
+        with database.open("rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+        size = database.stat().st_size
+    except OSError:
+        return False
+    return head != _SQLITE_MAGIC and size >= _SMALLEST_PAGE and size % _SMALLEST_PAGE == 0
+
+
+# What every SQLite database file starts with, and its smallest page: every database is whole pages.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SMALLEST_PAGE = 512
+
+
+def _replace_damaged(database: Path, source: Pages, backup: Path) -> Restored:
+    """Replace a ledger SQLite cannot open by a copy of `backup`, file for file.
+
+    Its bytes are kept aside as they are, with its -wal, -shm and -journal: left in place,
+    SQLite would replay a -wal or -journal of the damaged file onto the restored one.
+    """
+    from ..outputs import files
+    from ..store import COMPANIONS
+
+    summary = _checked_backup(source, backup)
+    aside = _aside(database)
+    mode = stat.S_IMODE(database.stat().st_mode)
+    def keep(handle: int, temp: Path) -> None:
+        shutil.copyfile(database, temp)
+
+    try:
+        files.write_atomically(aside, keep, mode=mode, overwrite=False)
+    except FileExistsError:
+        raise UsageError(f"“{aside}”已存在（同一秒内的另一次恢复？），本次未做任何更改，请稍后重试。") from None
+    except OSError as err:
+        raise StoreError(f"无法保存被替换的数据库副本“{aside}”：{os_reason(err)}；本次未做任何更改。") from err
+    try:
+        for suffix in COMPANIONS:
+            companion = Path(f"{database}{suffix}")
+            if companion.exists():
+                os.replace(companion, f"{aside}{suffix}")
+        files.write_atomically(
+            database, lambda handle, temp: source.copy_to(temp, shown_as=database), mode=mode, overwrite=True
+        )
+    except OSError as err:
+        raise StoreError(f"无法写入数据库“{database}”：{os_reason(err)}；损坏的原文件已另存为“{aside}”。") from err
     return Restored(database=database, backup=summary, aside=aside)
 
 
@@ -136,6 +206,8 @@ def _check_replaceable(database: Path, timeout: float) -> None:
         raise StoreError(f"数据库路径“{database}”是一个目录，请指定文件。")
     if not database.is_file():
         raise StoreError(f"数据库“{database}”不存在；恢复只替换已有的台账，新建请先运行 gongkai init --empty。")
+    if _damaged(database):
+        return  # nobody's database any more: what restore is for
     # Opened as `check` opens it: the file is recognised, nothing is written.
     open_store(database, create=False, upgrade=False, timeout=timeout).close()
 

@@ -120,6 +120,17 @@ def plans(ledger: Session) -> list[Plan]:
     return [default] + [plan for plan in ledger.store.plans.plans() if plan.name != default.name]
 
 
+def reload_bundled(ledger: Session) -> bool:
+    """Load the bundled plan into a ledger that holds no plan at all (`gongkai init`): what
+    undoing the first-run import took away comes back, as only a new ledger gets it otherwise."""
+    if ledger.created or ledger.store.plans.plan_names():
+        return False
+    from .session import bundled_plan_path
+
+    import_file(ledger, bundled_plan_path())
+    return True
+
+
 def import_file(
     ledger: Session, path: str | os.PathLike[str], *, plan: str | None = None, year: int | None = None, strict: bool = False
 ) -> ImportResult:

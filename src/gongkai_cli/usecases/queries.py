@@ -279,7 +279,7 @@ def report(
         collectives = _collective_tasks(ledger, plan.name, tasks)
     return ProgressReport(
         plan=plan, today=ledger.today, unit=name, since=start, until=end, tasks=tuple(tasks),
-        period_notes=tuple(sorted(period, key=lambda pair: (pair[1].at, pair[1].id))),
+        period_notes=tuple(sorted(period, key=lambda pair: (datetime.fromisoformat(pair[1].at), pair[1].id))),
         per_unit=per_unit, collectives=collectives,
     )
 

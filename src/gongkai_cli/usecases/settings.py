@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..domain.errors import UsageError
-from ..store import BUSY_TIMEOUT_SECONDS, Database, database_named
+from ..store import BUSY_TIMEOUT_SECONDS, Database, database_named, special_sqlite_name
 
 # An hour: beyond that a queued cron job is better failed and reported than left hanging.
 MAX_BUSY_TIMEOUT = 3600
@@ -59,12 +59,22 @@ def database_path(db: Path | str | None = None) -> Database:
 
     A postgresql:// (or postgres://) URL stays the URL it is, a server's database."""
     if db is not None:
-        return database_named(str(db))
+        return file_or_server(str(db))
     if env := os.environ.get("GONGKAI_DB"):
-        return database_named(env)
+        return file_or_server(env)
     import platformdirs
 
     return Path(platformdirs.user_data_dir("gongkai", appauthor=False)) / "gongkai.db"
+
+
+def file_or_server(text: str) -> Database:
+    """The database `text` names (store.database_named), once it is no SQLite special name."""
+    if special_sqlite_name(text):
+        raise UsageError(
+            f"数据库“{text}”是 SQLite 的特殊名称（内存数据库或 file: 地址），写入的内容不会留在任何文件里；"
+            "请给出台账文件的路径，例如 ./gongkai.db。"
+        )
+    return database_named(text)
 
 
 def busy_timeout() -> float:

@@ -19,7 +19,7 @@ from ..domain.records import Assignment, Note, Task
 from ..domain.statuses import Status
 from ..inputs.plan_files import SheetRecords, read_named_sheet
 from ..inputs.typed import checked_note, parse_status
-from ..outputs.columns import ASSIGNMENT_ROW, ASSIGNMENT_SHEET_TITLE, latest_words, row_digest
+from ..outputs.columns import ASSIGNMENT_ROW, ASSIGNMENT_SHEET_TITLE, CUT_MARK, latest_words, row_digest, sheet_text
 from ..store import NoteInput
 from . import team
 from .session import Session
@@ -100,7 +100,8 @@ def import_sheet(ledger: Session, sheet: SheetRecords, source: str, *, plan: str
         own = row.assignment
         latest = latest_words(own)
         new_status = row.status if row.status is not own.status else None
-        new_text = row.text if row.text and row.text != (latest.text.strip() if latest else "") else ""
+        # Compared as the cell held it: a note too long for a cell went out cut (CUT_MARK).
+        new_text = row.text if row.text and row.text != (sheet_text(latest.text).strip() if latest else "") else ""
         if (new_status is None and not new_text) or not row.edited:
             # Nothing asked, or a row left as exported while the ledger moved on: the newer stays.
             unchanged += 1
@@ -181,7 +182,7 @@ def _rows(cells: list[tuple[int, dict[str, str]]], tasks: dict[int, Task], plan:
     seen: dict[str, int] = {}
     for line, row in cells:
         task_id, _, unit = row["key"].partition("/")
-        if not unit or not task_id.isdigit():
+        if not unit or not (task_id.isascii() and task_id.isdigit() and len(task_id) <= 9):
             raise _bad_row(source, line, "隐藏的“行标识”列被改动了，无法判断这一行是哪项任务、哪个单位。")
         if row["id"] != task_id or row["unit"] != unit:
             raise _bad_row(
@@ -206,6 +207,10 @@ def _rows(cells: list[tuple[int, dict[str, str]]], tasks: dict[int, Task], plan:
         except UsageError as err:
             raise _bad_row(source, line, err.message) from None
         edited = row_digest(status, text) != row["digest"]
+        own = latest_words(assignment)
+        if text.endswith(CUT_MARK.strip()) and (own is None or text != sheet_text(own.text).strip()):
+            raise _bad_row(source, line, "“最新进展”是一条过长进展被截断后的开头，不能改写后导回；"
+                                         "请删去这一格的内容再写新进展。")
         rows.append(_Row(line, task, assignment, status, text, row["version"], edited))
     return rows
 

@@ -79,7 +79,7 @@ def copy(
 
 @commands.command()
 def check(ctx: typer.Context) -> None:
-    """检查数据库是否完好（完整性检查与外键检查）；有问题时退出码为 4。"""
+    """检查数据库是否完好（完整性检查、外键检查，表、列、索引和触发器与 gongkai 建立的一致）；有问题时退出码为 4。"""
     with open_ledger(ctx, must_exist=True) as ledger:
         path = maintenance.check(ledger)
     render.check_passed(path)

@@ -27,13 +27,15 @@ def init(
     ctx: typer.Context,
     empty: bool = typer.Option(False, "--empty", help="创建空台账，不载入内置的 2023 年计划。"),
 ) -> None:
-    """创建数据库（已存在时不做任何改动；所在目录不存在时一并创建）。"""
+    """创建数据库（所在目录不存在时一并创建）。已存在时不做任何改动，只有台账中没有任何计划时（例如撤销了首次载入的内置计划）重新载入内置计划。"""
     with open_ledger(ctx, bootstrap=not empty, create_parents=True, announce=False) as ledger:
+        reloaded = not empty and plan_cases.reload_bundled(ledger)
         held = plan_cases.plans(ledger)
         where = ledger.database
         created = ledger.created
     summary = "、".join(f"{p.name}（{p.tasks} 项）" for p in held) or "无计划"
-    say(f"{'已新建台账' if created else '台账就绪'}：{where}；计划：{summary}。")
+    done = "已新建台账" if created else "台账中没有计划，已重新载入内置计划" if reloaded else "台账就绪"
+    say(f"{done}：{where}；计划：{summary}。")
 
 
 @commands.command("import")
