@@ -43,6 +43,32 @@ def test_special_sqlite_names_are_refused(gk, monkeypatch, tmp_path, name):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("conninfo", "url"),
+    [
+        ("host=db.example.gov.cn user=gkb dbname=gongkai", "postgresql://gkb@db.example.gov.cn/gongkai"),
+        ("dbname=gongkai host=/run/postgresql port=5433", "postgresql://:5433/gongkai?host=/run/postgresql"),
+        ("service=gongkai", "postgresql:///?service=gongkai"),
+        ("host='db.example.gov.cn' sslmode=verify-full dbname=g", "postgresql://db.example.gov.cn/g?sslmode=verify-full"),
+    ],
+)
+def test_a_libpq_keyword_string_is_refused_with_the_url_it_means(gk, monkeypatch, tmp_path, conninfo, url):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GONGKAI_DB", conninfo)
+    result = gk("plans")
+    one_error_line(result, 2, "是 PostgreSQL 的连接参数，不是台账文件的路径")
+    assert f"请写成地址的形式：{url}（" in result.stderr
+    # Before, it became a SQLite file named after the string.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_name_with_an_equals_sign_is_still_a_file(gk, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GONGKAI_DB", "台账=2023.db")
+    assert gk("plans").exit_code == 0
+    assert (tmp_path / "台账=2023.db").exists()
+
+
 # -- the exit code when stderr is gone --------------------------------------------------------
 
 

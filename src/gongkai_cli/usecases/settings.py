@@ -74,7 +74,43 @@ def file_or_server(text: str) -> Database:
             f"数据库“{text}”是 SQLite 的特殊名称（内存数据库或 file: 地址），写入的内容不会留在任何文件里；"
             "请给出台账文件的路径，例如 ./gongkai.db。"
         )
+    if (keywords := _libpq_keywords(text)) is not None:
+        raise UsageError(
+            f"数据库“{text}”是 PostgreSQL 的连接参数，不是台账文件的路径；请写成地址的形式："
+            f"{_as_url(keywords)}（密码放在 ~/.pgpass 或环境变量 PGPASSWORD 中）。"
+        )
     return database_named(text)
+
+
+# libpq's connection keywords (a "key=value key=value" string): such a string is never a file name.
+_LIBPQ_KEYWORDS = frozenset({
+    "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "service", "sslmode", "sslrootcert",
+    "sslcert", "sslkey", "connect_timeout", "options", "application_name", "target_session_attrs",
+})
+
+
+def _libpq_keywords(text: str) -> dict[str, str] | None:
+    """The keywords of a libpq connection string, or None when `text` is not one."""
+    import re
+
+    pairs = re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)", text)
+    if not pairs or not re.fullmatch(r"\s*(?:\w+\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S*)\s*)+", text):
+        return None
+    keywords = {key.lower(): value.strip("'") for key, value in pairs}
+    return keywords if set(keywords) & _LIBPQ_KEYWORDS else None
+
+
+def _as_url(keywords: dict[str, str]) -> str:
+    from urllib.parse import quote
+
+    user = f"{quote(keywords['user'])}@" if keywords.get("user") else ""
+    host = keywords.get("host") or keywords.get("hostaddr") or ""
+    port = f":{keywords['port']}" if keywords.get("port") else ""
+    extra = "&".join(f"{key}={quote(keywords[key])}" for key in ("sslmode", "service") if keywords.get(key))
+    if host.startswith("/"):
+        extra = "&".join(filter(None, (f"host={quote(host)}", extra)))
+        host = ""
+    return f"postgresql://{user}{host}{port}/{quote(keywords.get('dbname', ''))}" + (f"?{extra}" if extra else "")
 
 
 def busy_timeout() -> float:
