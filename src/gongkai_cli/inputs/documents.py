@@ -12,14 +12,17 @@ format alike.
 
 from __future__ import annotations
 
+import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..domain.errors import UsageError
 from ..domain.text import os_reason
-from .plan_rows import MAX_FILE_BYTES, check_size, clean_text, find_header, header_columns, is_full
+from .budget import count_in_part
+from .plan_rows import MB, check_size, clean_text, find_header, header_columns, is_full
 
 if TYPE_CHECKING:
     # python-docx's element class; its lxml base has no annotations, so its tree methods are untyped.
@@ -32,8 +35,14 @@ Records = list[tuple[int, list[str]]]
 MAX_TABLE_ROWS = 20_000
 MAX_GRID_COLUMNS = 64
 MAX_PDF_PAGES = 500
-# A compressed part can expand a thousandfold; a real document.xml of a plan is well under 1 MB.
-MAX_PART_BYTES = 4 * MAX_FILE_BYTES
+# A compressed part can expand a thousandfold, and python-docx holds every part in memory and
+# parses each XML part into a tree about twenty times its size. The 2023 plan's document.xml
+# is 0.26 MB for 91 tasks (460 cells); 5,000 such tasks would be 15 MB.
+MAX_UNPACKED_BYTES = 32 * 1024 * 1024
+MAX_XML_BYTES = 16 * 1024 * 1024
+# Table cells in document.xml, counted in its bytes before it is parsed: 5,000 tasks of the
+# 2023 plan have 25,000; each costs python-docx and the reader about 40 µs.
+MAX_TABLE_CELLS = 100_000
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -41,6 +50,7 @@ _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fal
 # Nested paragraphs are read on their own (cell.iter reaches them), a Fallback repeats its
 # Choice, and tracked deletions and moves away are no longer part of the text.
 _SKIPPED = {f"{_W}p", _MC_FALLBACK, f"{_W}del", f"{_W}moveFrom"}
+_CELL_TAG = re.compile(rb"<w:tc[\s>/]")
 _HEADER_NAMES = "“序号、任务名称、任务内容、责任单位、时间节点”"
 
 
@@ -54,6 +64,8 @@ def docx_records(path: Path) -> Records:
         document = docx.Document(str(path))
     except OSError as exc:
         raise UsageError(f"无法读取文件“{path}”：{os_reason(exc)}。") from exc
+    except MemoryError:
+        raise  # the budget, not a broken file: within_budget names the limit
     except Exception as exc:
         # python-docx reports a broken package with whatever the zip or XML layer raised.
         raise UsageError(
@@ -94,13 +106,31 @@ def _check_docx_container(path: Path) -> None:
         )
     try:
         with zipfile.ZipFile(path) as package:
-            oversized = any(info.file_size > MAX_PART_BYTES for info in package.infolist())
+            parts = package.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise UsageError(
             f"文件“{path}”不是有效的 Word 文档（.docx），请在 Word 或 WPS 中重新另存为 .docx 后再导入。"
         ) from exc
-    if oversized:
-        raise UsageError(f"文件“{path}”解压后过大，不像是任务分解表。")
+    unpacked = sum(info.file_size for info in parts)
+    xml = sum(info.file_size for info in parts if info.filename.lower().endswith((".xml", ".rels")))
+    for size, limit, what in ((xml, MAX_XML_BYTES, "其中的 XML 部分"), (unpacked, MAX_UNPACKED_BYTES, "")):
+        if size > limit:
+            raise UsageError(
+                f"文件“{path}”{what}解压后有 {size / MB:.1f} MB，超过 {limit // MB} MB 的上限，不像是任务分解表。"
+            )
+    cells = _count_cells(path)
+    if cells > MAX_TABLE_CELLS:
+        raise UsageError(f"文件“{path}”的表格有 {cells} 个单元格，超过 {MAX_TABLE_CELLS} 个的上限，不像是任务分解表。")
+
+
+def _count_cells(path: Path) -> int:
+    try:
+        with zipfile.ZipFile(path) as package:
+            return count_in_part(package, "word/document.xml", _CELL_TAG, len(b"<w:tc>"))
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, zlib.error) as exc:
+        raise UsageError(
+            f"文件“{path}”不是有效的 Word 文档（.docx），请在 Word 或 WPS 中重新另存为 .docx 后再导入。"
+        ) from exc
 
 
 def _table_records(table: BaseOxmlElement, path: Path) -> Records:
@@ -112,7 +142,10 @@ def _table_records(table: BaseOxmlElement, path: Path) -> Records:
             raise UsageError(f"文件“{path}”的表格超过 {MAX_TABLE_ROWS} 行，不像是任务分解表。")
         cells: list[str] = []
         # Rows of a hand-drawn table may start some grid columns in (w:gridBefore).
-        cells.extend([""] * _int_attribute(row.xpath("./w:trPr/w:gridBefore"), 0))
+        before = _int_attribute(row.xpath("./w:trPr/w:gridBefore"), 0)
+        if before > MAX_GRID_COLUMNS:
+            raise UsageError(f"文件“{path}”的表格超过 {MAX_GRID_COLUMNS} 列，不像是任务分解表。")
+        cells.extend([""] * before)
         for cell in row.xpath("./w:tc | ./w:sdt/w:sdtContent/w:tc"):
             span = _int_attribute(cell.xpath("./w:tcPr/w:gridSpan"), 1)
             if len(cells) + span > MAX_GRID_COLUMNS:
@@ -180,6 +213,8 @@ def pdf_records(path: Path) -> Records:
             return _pdf_table_records(pdf, path)
     except UsageError:
         raise
+    except MemoryError:
+        raise  # the budget, not a broken file: within_budget names the limit
     except Exception as exc:
         if _is_encrypted_error(exc):
             raise UsageError(f"文件“{path}”已加密，请先解除密码保护或使用原始 Word 文件后再导入。") from exc

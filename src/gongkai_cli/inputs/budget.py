@@ -1,0 +1,131 @@
+"""Parsing an untrusted document under a memory and CPU budget, whatever the document holds.
+
+The readers check what they can from a file's own structure (sizes in the zip
+directory, counts of cells, styles and table lines) before building objects, but
+openpyxl, python-docx and pdfminer do their own work behind that: a style table,
+a Form XObject drawn inside itself, one content stream that inflates a
+thousandfold. No check of ours can foresee every such shape, so the parse runs
+in a forked child whose address space and CPU time the kernel limits. The child
+sends back the parsed table, or the exception it raised; when the kernel stops
+it, the parent reports which limit the file exceeded. Nothing has been written at
+that point, and the parent holds no write lock while it waits.
+
+Where there is no fork (Windows), the parse runs in-process, bounded only by the
+structural checks.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from ..domain.errors import UsageError
+
+_T = TypeVar("_T")
+
+# Peak memory and CPU time of one parse. A real plan of 20,000 tasks needs about
+# 170 MB and 3 s; the worst file within the size limits that is still read, 10 s.
+MAX_PARSE_BYTES = 448 * 1024 * 1024
+MAX_PARSE_SECONDS = 20
+
+_MEMORY = b"M"
+_RESULT = b"R"
+_OUT_OF_MEMORY = 3
+
+
+def within_budget(work: Callable[[], _T], path: Path | str) -> _T:
+    """`work()`'s result, computed in a child process under MAX_PARSE_BYTES and MAX_PARSE_SECONDS.
+
+    UsageError (and any other exception) raised by `work` is raised here as it was raised there.
+    """
+    if not hasattr(os, "fork"):
+        return work()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        os.close(reader)
+        _child(work, writer)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        payload = pipe.read()
+    _, status, usage = os.wait4(pid, 0)
+    if payload.startswith(_RESULT):
+        outcome, value = pickle.loads(payload[len(_RESULT):])
+        if outcome == "error":
+            raise value
+        return value  # type: ignore[no-any-return]
+    if usage.ru_utime + usage.ru_stime >= MAX_PARSE_SECONDS - 1:
+        raise UsageError(
+            f"解析文件“{path}”超过 {MAX_PARSE_SECONDS} 秒处理时间的上限，不像是任务分解表；数据库未做任何更改。"
+        )
+    if payload == _MEMORY or os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == _OUT_OF_MEMORY:
+        # An allocation the address-space limit refused, wherever it happened: in Python
+        # (MemoryError), while reporting it, or in a library's C code (a signal).
+        raise UsageError(
+            f"解析文件“{path}”需要超过 {MAX_PARSE_BYTES // 2**20} MB 内存的上限，不像是任务分解表；数据库未做任何更改。"
+        )
+    raise RuntimeError(f"the parse of {path} ended with wait status {status} and no result")
+
+
+def count_in_part(archive: zipfile.ZipFile, name: str, pattern: re.Pattern[bytes], longest: int) -> int:
+    """How often `pattern` (no match longer than `longest` bytes) occurs in the part `name`,
+    counted in its bytes as they are unpacked, a megabyte at a time, before any parser sees them."""
+    count = 0
+    tail = b""
+    with archive.open(name) as part:
+        while chunk := part.read(2**20):
+            window = tail + chunk
+            # A match in the kept tail is counted again with the next chunk, so it is taken off here;
+            # one the chunk boundary cut is counted only with the next chunk.
+            tail = window[-longest:]
+            count += len(pattern.findall(window)) - len(pattern.findall(tail))
+    return count + len(pattern.findall(tail))
+
+
+def _child(work: Callable[[], object], writer: int) -> None:  # pragma: no cover - runs in the child
+    import resource
+
+    status = 0
+    try:
+        # Every error travels back through the pipe; a library's own warnings would only
+        # put lines before the one error line the parent prints.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        resource.setrlimit(resource.RLIMIT_AS, (MAX_PARSE_BYTES, MAX_PARSE_BYTES))
+        resource.setrlimit(resource.RLIMIT_CPU, (MAX_PARSE_SECONDS, MAX_PARSE_SECONDS + 1))
+        try:
+            outcome: tuple[str, object] = ("result", work())
+        except MemoryError:
+            outcome = ("memory", None)
+        except BaseException as exc:  # every failure, KeyboardInterrupt too, is the parent's to raise
+            outcome = ("error", _portable(exc))
+        if outcome[0] == "memory":
+            os.write(writer, _MEMORY)
+        else:
+            _write_all(writer, _RESULT + pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+    except MemoryError:
+        status = _OUT_OF_MEMORY
+    except BaseException:  # the child must never return into the parent's code
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself if it survives pickling, else a RuntimeError that names it."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # whatever pickle raises, the failure must still arrive
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
