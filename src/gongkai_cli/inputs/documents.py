@@ -27,6 +27,7 @@ from .plan_rows import MB, check_size, clean_text, find_header, header_columns, 
 if TYPE_CHECKING:
     # python-docx's element class; its lxml base has no annotations, so its tree methods are untyped.
     from docx.oxml.xmlchemy import BaseOxmlElement
+    from pdfplumber.page import Page
     from pdfplumber.pdf import PDF
 
 Records = list[tuple[int, list[str]]]
@@ -35,6 +36,13 @@ Records = list[tuple[int, list[str]]]
 MAX_TABLE_ROWS = 20_000
 MAX_GRID_COLUMNS = 64
 MAX_PDF_PAGES = 500
+# pdfplumber finds a table's cells in time quadratic in the crossings of its lines: a 150 × 150
+# grid took 14 s for one page. A plan's page has under 200 crossings (the 2023 plan: 48–168).
+MAX_PAGE_CROSSINGS = 2_500
+MAX_PDF_CROSSINGS = 100_000
+# pdfminer draws a Form XObject afresh each time a content stream names it, forms drawing forms:
+# four forms four wide and twelve deep are 16 million drawings. A plan's page draws a logo or two.
+MAX_PAGE_DRAWINGS = 10_000
 # A compressed part can expand a thousandfold, and python-docx holds every part in memory and
 # parses each XML part into a tree about twenty times its size. The 2023 plan's document.xml
 # is 0.26 MB for 91 tasks (460 cells); 5,000 such tasks would be 15 MB.
@@ -196,6 +204,11 @@ def _runs_text(element: BaseOxmlElement) -> Iterator[str]:
 
 def pdf_records(path: Path) -> Records:
     """Rows of the ruled task table in a PDF, joined across pages."""
+    import logging
+
+    # pdfminer logs what it skips in a damaged file; the one error line says all the user needs.
+    logging.getLogger("pdfminer").addHandler(logging.NullHandler())
+    logging.getLogger("pdfminer").propagate = False
     check_size(path)
     try:
         with path.open("rb") as handle:
@@ -239,10 +252,15 @@ def _pdf_table_records(pdf: PDF, path: Path) -> Records:
     id_column = 0
     has_text = False
     found_table = False
-    for page in pdf.pages:
+    crossings = 0
+    for number, page in enumerate(pdf.pages, start=1):
+        _check_drawings(page, number, path)
         has_text = has_text or bool(page.chars)
         # The first row under a page's header may be the rest of a row the page break cut.
         at_page_top = True
+        crossings += _check_crossings(page, number, path)
+        if crossings > MAX_PDF_CROSSINGS:
+            raise UsageError(f"文件“{path}”各页表格线的交点共超过 {MAX_PDF_CROSSINGS} 个的上限，不像是任务分解表。")
         for table in page.find_tables():
             found_table = True
             for raw in table.extract():
@@ -277,6 +295,69 @@ def _pdf_table_records(pdf: PDF, path: Path) -> Records:
     if not found_table:
         raise UsageError(f"文件“{path}”中没有找到带表格线的表格，请使用原始 Word 或 Excel 文件导入。")
     return records
+
+
+def _check_crossings(page: Page, number: int, path: Path) -> int:
+    """The most crossings the page's ruling lines can have, refused above MAX_PAGE_CROSSINGS."""
+    from pdfplumber.table import TableSettings, merge_edges
+
+    settings = TableSettings.resolve(None)
+    # The lines as find_tables sees them: overlapping and touching strokes joined into one.
+    edges = merge_edges(page.edges, settings.snap_x_tolerance, settings.snap_y_tolerance,
+                        settings.join_x_tolerance, settings.join_y_tolerance)
+    across = sum(1 for edge in edges if edge["orientation"] == "h")
+    crossings = across * (len(edges) - across)
+    if crossings > MAX_PAGE_CROSSINGS:
+        raise UsageError(
+            f"文件“{path}”第 {number} 页的表格线有 {crossings} 个交点，超过 {MAX_PAGE_CROSSINGS} 个的上限，不像是任务分解表。"
+        )
+    return crossings
+
+
+_DRAW = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s*Do\b")
+
+
+def _check_drawings(page: Page, number: int, path: Path) -> None:
+    """Refuse a page whose content draws Form XObjects more than MAX_PAGE_DRAWINGS times,
+    counted from the forms' own streams before pdfminer draws any of them."""
+    source = page.page_obj
+    drawings = _drawings(source.contents, source.resources, {}, set())
+    if drawings > MAX_PAGE_DRAWINGS:
+        raise UsageError(
+            f"文件“{path}”第 {number} 页嵌套绘制的图形超过 {MAX_PAGE_DRAWINGS} 次的上限，不像是任务分解表。"
+        )
+
+
+def _drawings(streams: list[object], resources: object, known: dict[int, int], drawing: set[int]) -> int:
+    """How many XObjects `streams` draw, forms drawn by forms included; each form's count is known once."""
+    from pdfminer.pdftypes import PDFObjRef, PDFStream, resolve1
+
+    resources = resolve1(resources)
+    names = resolve1(resources.get("XObject")) if isinstance(resources, dict) else None
+    names = names if isinstance(names, dict) else {}
+    total = 0
+    for item in streams:
+        stream = resolve1(item)
+        if not isinstance(stream, PDFStream):
+            continue
+        for name in _DRAW.findall(stream.get_data()):
+            total += 1
+            reference = names.get(name.decode("latin-1"))
+            if isinstance(reference, PDFObjRef):
+                objid = reference.objid
+                if objid in drawing:
+                    # A form that draws itself would be drawn until the stack runs out.
+                    return MAX_PAGE_DRAWINGS + 1
+                if objid not in known:
+                    form = resolve1(reference)
+                    inner = form.get("Resources") if isinstance(form, PDFStream) else None
+                    drawing.add(objid)
+                    known[objid] = _drawings([form], inner or resources, known, drawing)
+                    drawing.discard(objid)
+                total += known[objid]
+            if total > MAX_PAGE_DRAWINGS:
+                return total
+    return total
 
 
 def _join_continuation(previous: list[str], continuation: list[str]) -> None:
