@@ -117,15 +117,27 @@ def _pages(contents: list[bytes], resources: bytes = b"") -> list[bytes]:
     return objects
 
 
-def pdf_nested_forms(path: Path, *, wide: int, deep: int) -> Path:
-    """One page drawing a Form XObject that draws the next one `wide` times, `deep` levels down."""
+def pdf_nested_forms(path: Path, *, wide: int, deep: int, self_drawing: bool = False) -> Path:
+    """One page drawing a Form XObject that draws the next one `wide` times, `deep` levels down;
+    with `self_drawing`, the last form draws itself instead of a line."""
     first = 4 + 2  # after the catalog, pages, font, the page and its content
     objects = _pages([b"BT /F1 12 Tf 72 720 Td (plan) Tj ET /X Do"], b"/XObject << /X %d 0 R >> " % first)
     for level in range(deep):
         last = level == deep - 1
-        content = b"0 0 m 1 1 l S" if last else b" ".join([b"/X Do"] * wide)
-        resources = b"" if last else b"/Resources << /XObject << /X %d 0 R >> >> " % (first + level + 1)
+        if last and not self_drawing:
+            content, resources = b"0 0 m 1 1 l S", b""
+        else:
+            inner = first + level + (0 if last else 1)
+            content, resources = b" ".join([b"/X Do"] * wide), b"/Resources << /XObject << /X %d 0 R >> >> " % inner
         objects.append(_stream(content, b"/Type /XObject /Subtype /Form /BBox [0 0 10 10] " + resources))
+    path.write_bytes(pdf(objects))
+    return path
+
+
+def pdf_broken_font(path: Path) -> Path:
+    """A page of text in a font whose descriptor pdfminer cannot read, and no table."""
+    objects = _pages([b"BT /F1 12 Tf 72 720 Td (plan) Tj ET"])
+    objects[2] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Nope /FontDescriptor 99 0 R >>"
     path.write_bytes(pdf(objects))
     return path
 

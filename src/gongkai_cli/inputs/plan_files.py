@@ -43,6 +43,7 @@ from .plan_rows import (
     MB,
     Header,
     PlanTable,
+    after_gap,
     build_rows,
     check_size,
     find_header,
@@ -230,10 +231,18 @@ def _read_csv(path: Path, handle: BinaryIO) -> PlanTable:
 
 
 def _csv_records(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield (first line number, cells) per record, as `_sheet_records` does for a worksheet."""
+    """Yield (first line number, cells) per record, as `_sheet_records` does for a worksheet.
+
+    After MAX_EMPTY_RUN blank records, blank lines are passed over in one search of the text,
+    so a file of millions of empty lines is not parsed line by line to find what follows them.
+    """
     # strict: an unclosed quote must fail loudly instead of swallowing the rest of the file.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    source = io.StringIO(text, newline="")
+    reader = csv.reader(source, delimiter=delimiter, strict=True)
+    content = re.compile(f"[^\\s{re.escape(delimiter)}]")
     start = 1
+    skipped = 0  # lines passed over, which reader.line_num does not count
+    empty_run = 0
     while True:
         try:
             cells = next(reader)
@@ -249,7 +258,18 @@ def _csv_records(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, l
                 ) from None
             raise UsageError(f"文件“{path}”第 {start} 行起 CSV 格式有误，请检查引号是否成对。") from None
         yield start, [unguard(cell) for cell in cells]  # undo the formula guard of our CSV export
-        start = reader.line_num + 1
+        start = reader.line_num + skipped + 1
+        empty_run = 0 if any(cell.strip() for cell in cells) else empty_run + 1
+        if empty_run >= MAX_EMPTY_RUN:
+            here = source.tell()
+            found = content.search(text, here)
+            end = found.start() if found else len(text)
+            # Back to the start of the line the content is on, as the reader needs it.
+            resume = text.rfind("\n", here, end) + 1 if end < len(text) else end
+            if resume > here:
+                skipped += text.count("\n", here, resume)
+                start = reader.line_num + skipped + 1
+                source.seek(resume)
 
 
 # -- xlsx --------------------------------------------------------------------------------
@@ -365,7 +385,11 @@ def _sheet_records(values: Iterator[tuple[object, ...]], first: int, invalid: st
         row = _guarded(lambda: next(values, None), invalid)
         if row is None:
             return
-        yield number, [_cell_text(value) for value in row]
+        if row.count(None) == len(row):
+            # The rows of a sheet formatted far below its table, up to a million of them.
+            yield number, [""] * len(row)
+        else:
+            yield number, [_cell_text(value) for value in row]
 
 
 def _vertical_merges(workbook: Workbook, sheet: _Sheet, width: int, path: Path) -> dict[tuple[int, int], int]:
@@ -413,7 +437,12 @@ def _merged(
     Records arrive in row order, so a range is met at its first row before the rows it covers.
     """
     spans: dict[int, tuple[str, int]] = {}  # column -> (value, last row)
+    starts = {row for row, _ in merges}
     for number, cells in records:
+        if not spans and number not in starts:
+            # Most rows, and all of a million formatted below the table, are in no merged range.
+            yield number, cells
+            continue
         for column in range(len(cells)):
             last = merges.get((number, column))
             if last is not None:
@@ -505,9 +534,9 @@ def _named_sheet(path: Path, handle: BinaryIO, title: str, marker: str) -> Sheet
         for number, cells in records:
             if not any(cell.strip() for cell in cells):
                 empty_run += 1
-                if empty_run > MAX_EMPTY_RUN:
-                    break
                 continue
+            if empty_run >= MAX_EMPTY_RUN:
+                raise after_gap(f"文件“{path}”工作表“{title}”", number)
             empty_run = 0
             if len(rows) >= MAX_ROWS:
                 raise UsageError(f"文件“{path}”工作表“{title}”超过 {MAX_ROWS} 行的上限。")
