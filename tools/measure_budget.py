@@ -23,8 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import hostile_documents as hostile  # noqa: E402 - found through the tests folder added above
-import hostile_files  # noqa: E402
+# Found through the tests folder added above.
+import hostile_documents as hostile
+import hostile_files
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
