@@ -189,6 +189,24 @@ def xlsx_many_styles(path: Path, formats: int) -> Path:
     return path
 
 
+def xlsx_many_sheets(path: Path, sheets: int) -> Path:
+    """A plan workbook whose workbook.xml lists `sheets` sheets, all of them the one sheet part."""
+    hostile_files.plan_workbook(path)
+    source = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(source)) as package, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in package.infolist():
+            data = package.read(info)
+            if info.filename == "xl/workbook.xml":
+                start = data.index(b"<sheet ")
+                end = data.index(b"/>", start) + 2
+                element = data[start:end]
+                copies = b"".join(element.replace(b'name="Sheet"', b'name="S%d"' % n).replace(b'sheetId="1"', b'sheetId="%d"' % n)
+                                  for n in range(2, sheets + 1))
+                data = data[:end] + copies + data[end:]
+            out.writestr(info, data)
+    return path
+
+
 # -- note batches --------------------------------------------------------------------------
 
 

@@ -81,6 +81,12 @@ def test_a_workbook_with_millions_of_cell_formats_is_refused_before_openpyxl_bui
     assert plans(gongkai.db) == ["2023"]
 
 
+def test_a_workbook_listing_a_hundred_thousand_sheets_is_refused_before_openpyxl_opens_them(gongkai, tmp_path):
+    path = hostile.xlsx_many_sheets(tmp_path / "tasks_2024.xlsx", 100_000)
+    assert path.stat().st_size < 1_000_000
+    refused(gongkai("import", str(path)), "workbook.xml", f"{plan_files.MAX_WORKBOOK_ELEMENTS} 个的上限")
+
+
 def test_a_workbook_with_formats_under_the_limit_imports(gongkai, tmp_path):
     path = hostile.xlsx_many_styles(tmp_path / "tasks_2024.xlsx", 1_000)
     result = gongkai("import", str(path))

@@ -61,6 +61,8 @@ FILES: dict[str, tuple[str, Callable[[Path], Path], tuple[str, ...]]] = {
     "tasks_20000.xlsx": ("tasks_20000.xlsx", lambda p: hostile_files.many_rows(p, 20_000, tasks=True), ("import",)),
     "styles_5.5m.xlsx": ("styles.xlsx", lambda p: hostile.xlsx_many_styles(p, 5_500_000), ("import",)),
     "styles_100k.xlsx": ("styles100k.xlsx", lambda p: hostile.xlsx_many_styles(p, 99_990), ("import",)),
+    "sheets_100k.xlsx": ("sheets100k.xlsx", lambda p: hostile.xlsx_many_sheets(p, 100_000), ("import",)),
+    "sheets_9k.xlsx": ("sheets9k.xlsx", lambda p: hostile.xlsx_many_sheets(p, 9_000), ("import",)),
     "strings_200k.xlsx": ("strings.xlsx", _many_strings, ("import",)),
     "far_cell.xlsx": ("far.xlsx", lambda p: hostile_files.plan_workbook(p, far_cell=True), ("import",)),
     "grid_before.docx": ("grid_before.docx", lambda p: hostile.docx_grid_before(p, 999_999_999_999), ("import",)),

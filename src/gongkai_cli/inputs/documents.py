@@ -58,6 +58,8 @@ _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fal
 # Nested paragraphs are read on their own (cell.iter reaches them), a Fallback repeats its
 # Choice, and tracked deletions and moves away are no longer part of the text.
 _SKIPPED = {f"{_W}p", _MC_FALLBACK, f"{_W}del", f"{_W}moveFrom"}
+# Word, WPS and LibreOffice all write the w: prefix; a file that spells it otherwise is only
+# held by the parse budget.
 _CELL_TAG = re.compile(rb"<w:tc[\s>/]")
 _HEADER_NAMES = "“序号、任务名称、任务内容、责任单位、时间节点”"
 

@@ -83,6 +83,9 @@ MAX_SHARED_STRINGS_BYTES = 16 * 1024 * 1024
 # It holds every shared string, at about 20 µs each; 20,000 tasks have under 100,000.
 MAX_STYLE_ELEMENTS = 100_000
 MAX_SHARED_STRINGS = 200_000
+# workbook.xml lists the sheets (each searched for the header) and defined names (each an object):
+# a plan's has a few dozen elements.
+MAX_WORKBOOK_ELEMENTS = 10_000
 # Vertically merged ranges kept while reading a sheet (the 2023 plan has about 60).
 MAX_MERGES = 100_000
 
@@ -94,6 +97,7 @@ _MERGE_TAG_BYTES = 512
 _LONGEST_TAG = 64
 _COUNTED_PARTS = (
     ("styles.xml", re.compile(rb"<[A-Za-z_]"), MAX_STYLE_ELEMENTS, "的样式表（styles.xml）中的元素"),
+    ("workbook.xml", re.compile(rb"<[A-Za-z_]"), MAX_WORKBOOK_ELEMENTS, "的工作簿结构（workbook.xml）中的元素"),
     ("sharedstrings.xml", re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?si[\s/>]"), MAX_SHARED_STRINGS,
      "的文字（sharedStrings.xml）中的字符串"),
 )
@@ -310,8 +314,8 @@ def _open_workbook(path: Path, handle: BinaryIO) -> tuple[Workbook, str]:
 
 def _check_parts(path: Path, handle: BinaryIO) -> None:
     """Refuse a workbook whose parts would unpack beyond the limits (from the zip directory), or
-    whose style sheet or shared strings hold more elements than openpyxl can build within the
-    budget (counted in their bytes, before openpyxl parses them)."""
+    whose style sheet, shared strings or workbook part hold more elements than openpyxl can build
+    within the budget (counted in their bytes, before openpyxl parses them)."""
     try:
         with zipfile.ZipFile(handle) as archive:
             parts = archive.infolist()
