@@ -175,13 +175,6 @@ def test_pdfminer_warnings_do_not_precede_the_error_line(gongkai, tmp_path):
     refused(gongkai("import", str(path)), "表格")
 
 
-def test_pdfminer_warnings_are_kept_out_of_stderr_in_process_too(tmp_path, capfd):
-    path = hostile.pdf_broken_font(tmp_path / "tasks_2024.pdf")
-    with pytest.raises(UsageError):
-        documents.pdf_records(path)
-    assert capfd.readouterr().err == ""
-
-
 # -- note batches ----------------------------------------------------------------------------
 
 
