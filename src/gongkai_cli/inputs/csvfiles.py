@@ -21,7 +21,8 @@ from ..domain.errors import UsageError
 DELIMITERS = (",", "\t", ";")
 # Longer cells cannot be a column name; not cleaning them keeps the search cheap.
 _HEADER_CELL_CHARS = 40
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|[\r\n])|[^\r\n]+\Z")
+# Compiled on first use (re caches it): `note`, which imports this module, never splits a file.
+_LINE = r"[^\r\n]*(?:\r\n|[\r\n])|[^\r\n]+\Z"
 
 
 class Column(NamedTuple):
@@ -92,7 +93,7 @@ def lines_of(text: str) -> Iterator[str]:
     Neither split() nor a StringIO: a 50 MB file would be millions of strings, or a copy at
     four bytes a character, before its first line could be refused.
     """
-    for match in _LINE.finditer(text):
+    for match in re.finditer(_LINE, text):
         yield match.group()
 
 
