@@ -16,7 +16,7 @@ import pytest
 
 import hostile_documents as hostile
 from gongkai_cli.domain.errors import UsageError
-from gongkai_cli.inputs import budget, documents, note_batches, plan_files
+from gongkai_cli.inputs import budget, documents, note_batches, plan_files, plan_rows
 from postgres import query
 from processes import cron_env, in_process
 
@@ -173,6 +173,30 @@ def test_pdfminer_warnings_do_not_precede_the_error_line(gongkai, tmp_path):
     # A font descriptor pdfminer cannot read made it log "Could not get FontBBox…" to stderr.
     path = hostile.pdf_broken_font(tmp_path / "tasks_2024.pdf")
     refused(gongkai("import", str(path)), "表格")
+
+
+# -- rows after the end of a table --------------------------------------------------------------
+
+
+def test_a_returned_progress_row_after_100_empty_rows_is_refused_not_dropped(gongkai, tmp_path):
+    import openpyxl
+
+    from gongkai_cli.outputs.columns import ASSIGNMENT_SHEET_TITLE
+
+    exported = tmp_path / "马陆镇.xlsx"
+    assert gongkai("export", "--unit", "马陆镇", "-o", str(exported)).returncode == 0
+    book = openpyxl.load_workbook(exported)
+    sheet = book[ASSIGNMENT_SHEET_TITLE]
+    last = sheet.max_row
+    header = [cell.value for cell in sheet[1]]
+    moved = last + 1 + plan_rows.MAX_EMPTY_RUN
+    for column in range(1, sheet.max_column + 1):
+        sheet.cell(moved, column).value = sheet.cell(last, column).value
+        sheet.cell(last, column).value = None
+    sheet.cell(moved, header.index("最新进展") + 1).value = "空行之后的进展"
+    book.save(tmp_path / "填好.xlsx")
+    refused(gongkai("import", str(tmp_path / "填好.xlsx")), f"第 {moved} 行")
+    assert note_count(gongkai.db) == 0
 
 
 # -- note batches ----------------------------------------------------------------------------
