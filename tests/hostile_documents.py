@@ -134,6 +134,14 @@ def pdf_nested_forms(path: Path, *, wide: int, deep: int, self_drawing: bool = F
     return path
 
 
+def pdf_repeated_page(path: Path, times: int) -> Path:
+    """A page tree that lists the same page `times` times, a shape no structural check here knows."""
+    objects = _pages([b"BT /F1 12 Tf 72 720 Td (plan) Tj ET"])
+    objects[1] = b"<< /Type /Pages /Kids [" + b"4 0 R " * times + b"] /Count %d >>" % times
+    path.write_bytes(pdf(objects))
+    return path
+
+
 def pdf_broken_font(path: Path) -> Path:
     """A page of text in a font whose descriptor pdfminer cannot read, and no table."""
     objects = _pages([b"BT /F1 12 Tf 72 720 Td (plan) Tj ET"])

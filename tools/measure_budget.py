@@ -75,6 +75,7 @@ FILES: dict[str, tuple[str, Callable[[Path], Path], tuple[str, ...]]] = {
     "grid_150x20.pdf": ("grid150x20.pdf", lambda p: hostile.pdf_ruled_grid(p, 150, pages=20), ("import",)),
     "grid_48x40.pdf": ("grid48x40.pdf", lambda p: hostile.pdf_ruled_grid(p, 48, pages=40), ("import",)),
     "stream_800mb.pdf": ("stream.pdf", lambda p: hostile.pdf_huge_stream(p, 800 * 2**20), ("import",)),
+    "pages_2m.pdf": ("pages.pdf", lambda p: hostile.pdf_repeated_page(p, 2_000_000), ("import",)),
     "broken_font.pdf": ("font.pdf", hostile.pdf_broken_font, ("import",)),
     "blank_gap.csv": ("gap.csv", _blank_gap, ("import",)),
     "notes_2m.csv": ("notes2m.csv", lambda p: hostile.note_batch(p, 2_000_000), ("note", "--from")),
