@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import signal
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -65,11 +66,14 @@ def within_budget(work: Callable[[], _T], path: Path | str) -> _T:
         if outcome == "error":
             raise value
         return value  # type: ignore[no-any-return]
-    if usage.ru_utime + usage.ru_stime >= MAX_PARSE_SECONDS - 1:
+    stopped_by = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    # SIGXCPU at the soft CPU limit; SIGKILL at the hard one, a second later, if SIGXCPU was survived.
+    spent = usage.ru_utime + usage.ru_stime
+    if stopped_by == signal.SIGXCPU or (stopped_by == signal.SIGKILL and spent >= MAX_PARSE_SECONDS):
         raise UsageError(
             f"解析文件“{path}”超过 {MAX_PARSE_SECONDS} 秒处理时间的上限，不像是任务分解表；数据库未做任何更改。"
         )
-    if payload == _MEMORY or os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == _OUT_OF_MEMORY:
+    if payload == _MEMORY or stopped_by is not None or os.WEXITSTATUS(status) == _OUT_OF_MEMORY:
         # An allocation the address-space limit refused, wherever it happened: in Python
         # (MemoryError), while reporting it, or in a library's C code (a signal).
         raise UsageError(
