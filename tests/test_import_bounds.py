@@ -95,14 +95,32 @@ def test_a_cell_at_XFD1048576_does_not_make_import_walk_the_grid(gongkai, tmp_pa
     assert tasks_in(gongkai.db, "2024") == [(1, "内容一", "区财政局")]
 
 
-def test_a_stray_cell_far_below_the_table_is_not_read(gongkai, tmp_path):
-    rows = [hostile._header_row(), b'<row r="2"><c r="A2"><v>1</v></c>'
-            + b"".join(hostile._inline(f"{c}2", t).encode() for c, t in zip("BCDE", ("组", "内容", "区财政局", "全年"), strict=True))
-            + b"</row>", b'<row r="5000"><c r="A5000" t="inlineStr"><is><t>x</t></is></c></row>']
+def _task_row(number: int, task_id: int) -> bytes:
+    return (f'<row r="{number}"><c r="A{number}"><v>{task_id}</v></c>'.encode()
+            + b"".join(hostile._inline(f"{c}{number}", t).encode()
+                       for c, t in zip("BCDE", ("组", f"内容{task_id}", "区财政局", "全年"), strict=True))
+            + b"</row>")
+
+
+def test_content_far_below_the_table_is_refused_not_dropped(gongkai, tmp_path):
+    """100 empty rows end the table; a row after them used to be dropped without a word."""
+    rows = [hostile._header_row(), _task_row(2, 1), _task_row(5000, 2)]
     path = hostile.raw_workbook(tmp_path / "tasks_2024.xlsx", rows)
+    one_chinese_error(gongkai("import", str(path)), "第 5000 行", f"{plan_rows.MAX_EMPTY_RUN} 个以上的空行")
+    assert tasks_in(gongkai.db, "2024") == []
+
+
+@pytest.mark.parametrize(("blank", "imported"), [(plan_rows.MAX_EMPTY_RUN - 1, [1, 2]), (plan_rows.MAX_EMPTY_RUN, [])])
+def test_csv_task_rows_after_a_run_of_blank_lines(gongkai, tmp_path, blank, imported):
+    text = HEADER + "1,组,内容一,区财政局,全年\n" + ",,,,\n" * blank + "2,组,内容二,区财政局,全年\n" + "\n" * 100_000
+    path = tmp_path / "tasks_2024.csv"
+    path.write_text(text, encoding="utf-8")
     result = gongkai("import", str(path))
-    assert result.returncode == 0, result.stderr
-    assert [task[0] for task in tasks_in(gongkai.db, "2024")] == [1]
+    if imported:
+        assert result.returncode == 0, result.stderr
+    else:
+        one_chinese_error(result, f"第 {blank + 3} 行")
+    assert [task[0] for task in tasks_in(gongkai.db, "2024")] == imported
 
 
 def test_a_sheet_of_a_million_rows_is_refused_from_the_zip_directory(gongkai, tmp_path):

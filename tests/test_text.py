@@ -48,7 +48,9 @@ def test_inert_shows_every_control_and_forbidden_character_as_an_escape():
     ("text", "escaped"),
     [
         ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
-        ("![t](http://e/x.png)", "\\!\\[t\\](http://e/x.png)"),
+        ("![t](http://e/x.png)", "\\!\\[t\\](http\\://e/x.png)"),
+        # Bare URLs, which GitHub-flavoured viewers would link by themselves; 10:30 is left alone.
+        ("见 https://gk.example.gov.cn/a 与 www.example.cn，10:30", "见 https\\://gk.example.gov.cn/a 与 www\\.example.cn，10:30"),
         ("**粗** _斜_ `码` ~~删~~", "\\*\\*粗\\*\\* \\_斜\\_ \\`码\\` \\~\\~删\\~\\~"),
         ("甲|乙\n丙", "甲\\|乙<br>丙"),
         ("a\\b & c", "a\\\\b &amp; c"),

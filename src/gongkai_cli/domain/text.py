@@ -34,6 +34,10 @@ _UNSAFE_IN_LINE = f"[{_UNSAFE}\n]"
 # images ([ ] !), emphasis and strike-through (* _ ~), code spans (`) and table
 # cells (|). Raw HTML (< > &) is escaped as HTML, which every Markdown viewer honours.
 _MARKDOWN_SPECIAL = r"([\\`*_\[\]!|~])"
+# What makes GitHub-flavoured viewers turn a bare URL into a live link: the ":" of a scheme
+# before "//", the "." after "www". Escaped, each is the same character on screen, and cmark-gfm
+# links neither (an e-mail address it still links, escaped or not).
+_MARKDOWN_AUTOLINK = r"(?i)(?<=[a-z0-9]):(?=//)|(?<=\bwww)\."
 
 
 @functools.cache
@@ -83,8 +87,10 @@ def markdown_text(value: object) -> str:
     office's mail and wiki render inside tables and list items alike.
     """
     text = inert("" if value is None else str(value))
+    text = _pattern(_MARKDOWN_SPECIAL).sub(r"\\\1", text)
+    text = _pattern(_MARKDOWN_AUTOLINK).sub(r"\\\g<0>", text)
     # What html.escape(quote=False) does, without importing html and its entity table on every run.
-    text = _pattern(_MARKDOWN_SPECIAL).sub(r"\\\1", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("\n", "<br>")
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import itertools
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from ..domain.errors import UsageError
@@ -21,6 +21,8 @@ from ..domain.errors import UsageError
 DELIMITERS = (",", "\t", ";")
 # Longer cells cannot be a column name; not cleaning them keeps the search cheap.
 _HEADER_CELL_CHARS = 40
+# Compiled on first use (re caches it): `note`, which imports this module, never splits a file.
+_LINE = r"[^\r\n]*(?:\r\n|[\r\n])|[^\r\n]+\Z"
 
 
 class Column(NamedTuple):
@@ -71,7 +73,7 @@ def sniff_delimiter(text: str, columns: Sequence[Column], *, lines: int = 1) -> 
     can name what is missing. Commas win a tie.
     """
     best, found = ",", 0
-    for line in itertools.islice(io.StringIO(text, newline=""), lines):
+    for line in itertools.islice(lines_of(text), lines):
         for delimiter in DELIMITERS:
             try:
                 cells = next(csv.reader([line], delimiter=delimiter), [])
@@ -83,6 +85,16 @@ def sniff_delimiter(text: str, columns: Sequence[Column], *, lines: int = 1) -> 
             if count > found:
                 best, found = delimiter, count
     return best
+
+
+def lines_of(text: str) -> Iterator[str]:
+    """The lines of `text` with their ends, one at a time, as csv.reader takes them.
+
+    Neither split() nor a StringIO: a 50 MB file would be millions of strings, or a copy at
+    four bytes a character, before its first line could be refused.
+    """
+    for match in re.finditer(_LINE, text):
+        yield match.group()
 
 
 def _header_name(cell: str) -> str:

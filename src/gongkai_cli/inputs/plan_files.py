@@ -23,6 +23,7 @@ import itertools
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol, TypeVar, cast
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple, Protocol, TypeVar, cast
 from ..domain.cells import unguard
 from ..domain.errors import UsageError
 from ..domain.text import os_reason
+from .budget import count_in_part, within_budget
 from .csvfiles import decode, sniff_delimiter
 from .plan_rows import (
     COLUMNS,
@@ -41,6 +43,7 @@ from .plan_rows import (
     MB,
     Header,
     PlanTable,
+    after_gap,
     build_rows,
     check_size,
     find_header,
@@ -75,6 +78,14 @@ HEADER_SEARCH_COLUMNS = 50
 # hundred bytes per string, so they get the tighter bound.
 MAX_UNPACKED_BYTES = 32 * 1024 * 1024
 MAX_SHARED_STRINGS_BYTES = 16 * 1024 * 1024
+# openpyxl builds an object for every element of the style sheet, even read-only, at about
+# 40 µs each; Excel itself allows 64,000 cell formats, a plan's workbook has a few hundred.
+# It holds every shared string, at about 20 µs each; 20,000 tasks have under 100,000.
+MAX_STYLE_ELEMENTS = 100_000
+MAX_SHARED_STRINGS = 200_000
+# workbook.xml lists the sheets (each searched for the header) and defined names (each an object):
+# a plan's has a few dozen elements.
+MAX_WORKBOOK_ELEMENTS = 10_000
 # Vertically merged ranges kept while reading a sheet (the 2023 plan has about 60).
 MAX_MERGES = 100_000
 
@@ -83,6 +94,13 @@ _ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError)
 _MERGE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^>]*?\bref\s*=\s*[\"']([A-Za-z]{1,3}[0-9]{1,7}:[A-Za-z]{1,3}[0-9]{1,7})[\"']")
 _MERGE_TAG_BYTES = 512
+_LONGEST_TAG = 64
+_COUNTED_PARTS = (
+    ("styles.xml", re.compile(rb"<[A-Za-z_]"), MAX_STYLE_ELEMENTS, "的样式表（styles.xml）中的元素"),
+    ("workbook.xml", re.compile(rb"<[A-Za-z_]"), MAX_WORKBOOK_ELEMENTS, "的工作簿结构（workbook.xml）中的元素"),
+    ("sharedstrings.xml", re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?si[\s/>]"), MAX_SHARED_STRINGS,
+     "的文字（sharedStrings.xml）中的字符串"),
+)
 
 
 
@@ -101,7 +119,10 @@ def read_plan_table(path: str | os.PathLike[str]) -> PlanTable:
             reader = _READERS.get(fmt)
             if reader is None:
                 raise UsageError(_REFUSED[fmt].format(path=path))
-            return reader(path, handle)
+            if fmt == "csv":
+                # Read by our own code, in time and memory linear in the 20 MB it may have.
+                return reader(path, handle)
+            return within_budget(lambda: reader(path, handle), path)
     except OSError as exc:
         raise UsageError(f"无法读取文件“{path}”：{os_reason(exc)}。") from exc
 
@@ -214,10 +235,18 @@ def _read_csv(path: Path, handle: BinaryIO) -> PlanTable:
 
 
 def _csv_records(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield (first line number, cells) per record, as `_sheet_records` does for a worksheet."""
+    """Yield (first line number, cells) per record, as `_sheet_records` does for a worksheet.
+
+    After MAX_EMPTY_RUN blank records, blank lines are passed over in one search of the text,
+    so a file of millions of empty lines is not parsed line by line to find what follows them.
+    """
     # strict: an unclosed quote must fail loudly instead of swallowing the rest of the file.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    source = io.StringIO(text, newline="")
+    reader = csv.reader(source, delimiter=delimiter, strict=True)
+    content = re.compile(f"[^\\s{re.escape(delimiter)}]")
     start = 1
+    skipped = 0  # lines passed over, which reader.line_num does not count
+    empty_run = 0
     while True:
         try:
             cells = next(reader)
@@ -233,7 +262,18 @@ def _csv_records(text: str, path: Path, delimiter: str) -> Iterator[tuple[int, l
                 ) from None
             raise UsageError(f"文件“{path}”第 {start} 行起 CSV 格式有误，请检查引号是否成对。") from None
         yield start, [unguard(cell) for cell in cells]  # undo the formula guard of our CSV export
-        start = reader.line_num + 1
+        start = reader.line_num + skipped + 1
+        empty_run = 0 if any(cell.strip() for cell in cells) else empty_run + 1
+        if empty_run >= MAX_EMPTY_RUN:
+            here = source.tell()
+            found = content.search(text, here)
+            end = found.start() if found else len(text)
+            # Back to the start of the line the content is on, as the reader needs it.
+            resume = text.rfind("\n", here, end) + 1 if end < len(text) else end
+            if resume > here:
+                skipped += text.count("\n", here, resume)
+                start = reader.line_num + skipped + 1
+                source.seek(resume)
 
 
 # -- xlsx --------------------------------------------------------------------------------
@@ -264,6 +304,8 @@ def _open_workbook(path: Path, handle: BinaryIO) -> tuple[Workbook, str]:
             # extensions it skips; none of that matters for reading cell values.
             warnings.simplefilter("ignore")
             return openpyxl.load_workbook(handle, read_only=True, data_only=True), invalid
+    except MemoryError:
+        raise  # the budget, not a broken file: within_budget names the limit
     except Exception as exc:
         # A file that is not a workbook fails deep inside openpyxl with whatever the
         # zip or XML layer raised (BadZipFile, KeyError, ParseError, ValueError…).
@@ -271,14 +313,25 @@ def _open_workbook(path: Path, handle: BinaryIO) -> tuple[Workbook, str]:
 
 
 def _check_parts(path: Path, handle: BinaryIO) -> None:
-    """Refuse a workbook whose parts would unpack beyond the limits, from the zip directory alone."""
+    """Refuse a workbook whose parts would unpack beyond the limits (from the zip directory), or
+    whose style sheet, shared strings or workbook part hold more elements than openpyxl can build
+    within the budget (counted in their bytes, before openpyxl parses them)."""
     try:
         with zipfile.ZipFile(handle) as archive:
             parts = archive.infolist()
-    except _ZIP_ERRORS as exc:
+            _check_sizes(path, parts)
+            for suffix, pattern, limit, what in _COUNTED_PARTS:
+                names = [part.filename for part in parts if part.filename.lower().endswith(suffix)]
+                found = sum(count_in_part(archive, name, pattern, _LONGEST_TAG) for name in names)
+                if found > limit:
+                    raise UsageError(f"文件“{path}”{what}有 {found} 个，超过 {limit} 个的上限，不像是任务分解表。")
+    except (*_ZIP_ERRORS, zlib.error) as exc:
         raise UsageError(_REFUSED["broken-zip"].format(path=path)) from exc
     finally:
         handle.seek(0)
+
+
+def _check_sizes(path: Path, parts: list[zipfile.ZipInfo]) -> None:
     total = sum(part.file_size for part in parts)
     strings = sum(part.file_size for part in parts if part.filename.lower().endswith("sharedstrings.xml"))
     for size, limit, what in (
@@ -323,6 +376,8 @@ def _guarded(work: Callable[[], _T], invalid: str) -> _T:
         return work()
     except UsageError:
         raise
+    except MemoryError:
+        raise  # the budget, not a broken file: within_budget names the limit
     except Exception as exc:
         raise UsageError(invalid) from exc
 
@@ -334,7 +389,11 @@ def _sheet_records(values: Iterator[tuple[object, ...]], first: int, invalid: st
         row = _guarded(lambda: next(values, None), invalid)
         if row is None:
             return
-        yield number, [_cell_text(value) for value in row]
+        if row.count(None) == len(row):
+            # The rows of a sheet formatted far below its table, up to a million of them.
+            yield number, [""] * len(row)
+        else:
+            yield number, [_cell_text(value) for value in row]
 
 
 def _vertical_merges(workbook: Workbook, sheet: _Sheet, width: int, path: Path) -> dict[tuple[int, int], int]:
@@ -382,7 +441,12 @@ def _merged(
     Records arrive in row order, so a range is met at its first row before the rows it covers.
     """
     spans: dict[int, tuple[str, int]] = {}  # column -> (value, last row)
+    starts = {row for row, _ in merges}
     for number, cells in records:
+        if not spans and number not in starts:
+            # Most rows, and all of a million formatted below the table, are in no merged range.
+            yield number, cells
+            continue
         for column in range(len(cells)):
             last = merges.get((number, column))
             if last is not None:
@@ -451,13 +515,13 @@ def read_named_sheet(path: str | os.PathLike[str], title: str, marker: str) -> S
         with path.open("rb") as handle:
             if detect_format(handle, path.name) != "xlsx":
                 return None
-            _check_parts(path, handle)
-            return _named_sheet(path, handle, title, marker)
+            return within_budget(lambda: _named_sheet(path, handle, title, marker), path)
     except OSError as exc:
         raise UsageError(f"无法读取文件“{path}”：{os_reason(exc)}。") from exc
 
 
 def _named_sheet(path: Path, handle: BinaryIO, title: str, marker: str) -> SheetRecords | None:
+    _check_parts(path, handle)
     workbook, invalid = _open_workbook(path, handle)
     try:
         names = _guarded(lambda: list(workbook.sheetnames), invalid)
@@ -474,9 +538,9 @@ def _named_sheet(path: Path, handle: BinaryIO, title: str, marker: str) -> Sheet
         for number, cells in records:
             if not any(cell.strip() for cell in cells):
                 empty_run += 1
-                if empty_run > MAX_EMPTY_RUN:
-                    break
                 continue
+            if empty_run >= MAX_EMPTY_RUN:
+                raise after_gap(f"文件“{path}”工作表“{title}”", number)
             empty_run = 0
             if len(rows) >= MAX_ROWS:
                 raise UsageError(f"文件“{path}”工作表“{title}”超过 {MAX_ROWS} 行的上限。")

@@ -49,8 +49,9 @@ def add_notes_from(ledger: Session, data: bytes, source: str, *, by: str | None 
     """
     from ..inputs.note_batches import read_note_batch
 
-    plan = ledger.plan()
+    # Parsed before the ledger is asked anything: the batch is bounded, and no lock is held meanwhile.
     lines = read_note_batch(data, source)
+    plan = ledger.plan()
     if not lines:
         return []
     default_author = ledger.author(by)
