@@ -114,7 +114,7 @@ def test_a_ledger_from_before_jsonb_is_converted_in_place_and_shows_what_sqlite_
         conn.execute(f"CREATE ROLE {login} LOGIN PASSWORD 'unit-secret'")
     with psycopg.connect(pg_url) as conn, conn.transaction():
         postgres_roles.init(conn)
-        postgres_roles.grant_unit(conn, "马陆镇", login)
+        postgres_roles.grant_unit(conn, "马陆镇", login, idle_timeout=60)
     assert payload_types(pg_url) == {"before": "json", "after": "json"}
     stored, policed = payloads(pg_url), policies(pg_url)
     assert any(row[0] == "unit_append" for row in policed)

@@ -325,7 +325,7 @@ def test_revoke_takes_effect_at_once(team: Team):
     assert "原为马陆镇的账号" in team.ok("server", "revoke", majiang)
     team.unchanged_by(lambda: team.refused("status", "62", "done", "--unit", "马陆镇", user=majiang))
     line = team.refused("list", user=majiang)
-    assert f"账号“{majiang}”没有这样做的权限" in line
+    assert f"账号“{majiang}”不能连接台账数据库" in line and "权限已被收回" in line
     assert "本来就没有" in team.ok("server", "revoke", majiang)
 
 
@@ -530,3 +530,56 @@ def test_only_the_office_keeps_the_units_contacts(team: Team):
         conn.execute("UPDATE gongkai.unit_contacts SET email = 'x@example.test'")
     with team.connect(majiang) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("INSERT INTO gongkai.mail_sent VALUES ('2023-03-01', '2023', '马陆镇', 'a@b.cn', now(), 'x')")
+
+
+def test_grant_refuses_a_bypassrls_login(team: Team):
+    name = _unique("bypass")
+    try:
+        # Only a superuser makes a BYPASSRLS role: the test cluster's own (trust on its socket).
+        superuser = psycopg.connect(team.server.database_url("postgres", user="postgres"), autocommit=True)
+    except psycopg.OperationalError:
+        pytest.skip("no superuser connection to the test server to make a BYPASSRLS role")
+    with superuser:
+        superuser.execute(f"CREATE ROLE {name} LOGIN BYPASSRLS PASSWORD '{PASSWORD}'")
+    line = team.refused("server", "grant", "马陆镇", name, code=2)
+    assert "BYPASSRLS" in line and line.endswith("未做任何更改。")
+    team.refused("server", "grant", "--office", name, code=2)
+
+
+def test_a_units_login_is_limited_and_revoke_takes_the_limits_back(team: Team):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    with team.connect() as conn:
+        limit, settings = conn.execute("SELECT rolconnlimit, rolconfig FROM pg_roles WHERE rolname = %s",
+                                       (majiang,)).fetchone()
+    assert limit == 10
+    assert {"statement_timeout=60000ms", "idle_in_transaction_session_timeout=60000ms"} <= set(settings)
+    team.ok("server", "revoke", majiang)
+    with team.connect() as conn:
+        assert conn.execute("SELECT rolconnlimit, rolconfig FROM pg_roles WHERE rolname = %s",
+                            (majiang,)).fetchone() == (-1, None)
+
+
+def test_a_unit_idle_in_a_transaction_holding_locks_is_ended_and_the_others_write(team: Team):
+    majiang = _unique("mj")
+    _create_login(team.server, majiang)
+    team.ok("server", "grant", "马陆镇", majiang, "--idle-timeout", "2")
+    jiangqiao = team.login(_unique("jq"), "江桥镇")
+    clerk = team.connect(majiang)
+    clerk.autocommit = False
+    # psql's way of holding everyone up: lock the rows others write, then wait.
+    clerk.execute("SELECT * FROM gongkai.assignments FOR UPDATE")
+    clerk.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))
+    started = time.monotonic()
+    team.ok("status", "62", "done", "--unit", "江桥镇", user=jiangqiao)
+    assert time.monotonic() - started < 25  # the lock wait is 30 s: the server ended the session first
+    with pytest.raises(psycopg.Error, match=r"idle-in-transaction timeout|terminating connection|closed"):
+        clerk.execute("SELECT 1")
+    clerk.close()
+
+
+def test_only_the_ledgers_roles_may_connect(team: Team):
+    stranger = _unique("stranger")
+    _create_login(team.server, stranger)
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        team.connect(stranger)
+    assert "CONNECT" not in team.ok("check")

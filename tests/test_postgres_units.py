@@ -134,7 +134,7 @@ def test_a_unit_login_may_not_store_a_unit_file_through_gongkai(team: Team, tmp_
     # A login the ledger does not know at all, with the file already stored by the office.
     team.ok("server", "units", "units.csv")
     team.ok("server", "revoke", majiang)
-    assert "没有这样做的权限" in team.refused("server", "units", "units.csv", user=majiang)
+    assert "不能连接台账数据库" in team.refused("server", "units", "units.csv", user=majiang)
     assert [row[2] for row in stored(team.url())] == ["公开办"]
 
 

@@ -63,10 +63,16 @@ def _reason(err: psycopg.Error) -> str:
     return text
 
 
-def _connection_error(url: ServerURL, err: psycopg.Error, given: dict[str, Any]) -> StoreError:
+def _connection_error(url: ServerURL, err: psycopg.Error, given: dict[str, Any]) -> StoreError | NotPermitted:
     """`given`: the connection parameters the URL names (libpq's defaults fill in the rest)."""
     reason = _reason(err)
     lowered = reason.lower()
+    if "permission denied for database" in lowered:
+        # `server init` gives CONNECT to the ledger's roles only (store/postgres_roles.py).
+        return NotPermitted(
+            f"账号“{given.get('user') or login_name()}”不能连接台账数据库“{url}”：它不是这个台账的单位账号或办公室账号"
+            "（由台账所有者用 gongkai server grant 授权），或权限已被收回；请联系公开办。"
+        )
     if "password authentication failed" in lowered:
         return StoreError(f"无法登录 PostgreSQL 数据库“{url}”：用户名或密码不正确。")
     if "no password supplied" in lowered:

@@ -54,7 +54,8 @@ class NoTeam(Refusal):
 
 
 class BadLogin(Refusal):
-    """The role `user` cannot be a unit's or the office's: `why` is missing, nologin or superuser."""
+    """The role `user` cannot be a unit's or the office's: `why` is missing, nologin, superuser or
+    bypassrls (row-level security does not apply to either of the last two)."""
 
     user: str
     why: str
@@ -235,6 +236,13 @@ def init(conn: Connection) -> Roles:
             sql.Identifier(SCHEMA, "tasks"), sql.Identifier(SCHEMA, "assignments"), unit),
         sql.SQL("GRANT UPDATE (retracted_at, retracted_by) ON {} TO {}").format(sql.Identifier(SCHEMA, "notes"), unit),
     ]
+    # Only the ledger's roles may connect at all: CONNECT is PUBLIC's by default, and any role
+    # on the server could otherwise take the write lock or hold connections. Only the database's
+    # owner may change that; a ledger owner who is not gets the rest, and `check` says so.
+    if _owns_database(conn):
+        database_name = sql.Identifier(database)
+        grants += [sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(database_name),
+                   sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(database_name, office, unit)]
     for grant in grants:
         conn.execute(grant)
     for table in _SECURED:
@@ -281,6 +289,9 @@ def problems(conn: Connection) -> list[str]:
         (SCHEMA,),
     ).fetchall())
     found = [f"表 {table} 缺失（{_FIX}）" for table in ("unit_logins",) if table not in tables]
+    if conn.execute("SELECT has_database_privilege('public', current_database(), 'CONNECT')").fetchone() == (True,):
+        found.append("数据库的 CONNECT 权限仍授予所有角色（PUBLIC），服务器上任何账号都能连接并占用写锁"
+                     "（数据库的所有者运行 gongkai server init 可以收回）")
     found += [f"表 {table} 没有启用行级安全（row level security），各单位的账号不再受限（{_FIX}）"
               for table in _SECURED if table in tables and not tables[table]]
     policies = {(table, name): (command, list(to)) for table, name, command, to in conn.execute(
@@ -309,8 +320,26 @@ def problems(conn: Connection) -> list[str]:
     return found
 
 
-def grant_unit(conn: Connection, unit: str, user: str) -> str | None:
-    """Map the login role `user` to `unit`; the unit it was mapped to before, if another."""
+# What a unit's login may hold of the server (`server grant`): a statement runs at most this long,
+# a transaction left open is ended after the idle time it is granted with, and it has this many
+# sessions at most, so that one clerk's psql can neither stall the others' writes nor take
+# every connection.
+UNIT_STATEMENT_TIMEOUT_S = 60
+UNIT_CONNECTION_LIMIT = 10
+
+
+def _limit(conn: Connection, user: str, idle_timeout: float) -> None:
+    login = sql.Identifier(user)
+    conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(login, sql.Literal(UNIT_CONNECTION_LIMIT)))
+    for setting, seconds in (("statement_timeout", UNIT_STATEMENT_TIMEOUT_S),
+                             ("idle_in_transaction_session_timeout", idle_timeout)):
+        conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
+            login, sql.Identifier(setting), sql.Literal(f"{max(1, round(seconds * 1000))}ms")))
+
+
+def grant_unit(conn: Connection, unit: str, user: str, *, idle_timeout: float) -> str | None:
+    """Map the login role `user` to `unit`, within the unit limits above; the unit it was mapped
+    to before, if another."""
     team = _ready(conn)
     _require_login(conn, user)
     if _member(conn, user, team.office):
@@ -322,6 +351,7 @@ def grant_unit(conn: Connection, unit: str, user: str) -> str | None:
         (user, unit),
     )
     conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(team.unit), sql.Identifier(user)))
+    _limit(conn, user, idle_timeout)
     return row[0] if row and row[0] != unit else None
 
 
@@ -339,6 +369,12 @@ def revoke(conn: Connection, user: str) -> str | None:
     team = _ready(conn)
     row = conn.execute(f"DELETE FROM {SCHEMA}.unit_logins WHERE login = %s RETURNING unit", (user,)).fetchone()
     was = row[0] if row else None
+    if was is not None and conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone():
+        # What `grant` set for a unit's login, taken back with it.
+        login = sql.Identifier(user)
+        conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(login))
+        for setting in ("statement_timeout", "idle_in_transaction_session_timeout"):
+            conn.execute(sql.SQL("ALTER ROLE {} RESET {}").format(login, sql.Identifier(setting)))
     for role in team:
         if _member(conn, user, role):
             conn.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role), sql.Identifier(user)))
@@ -372,14 +408,23 @@ def _require_owner(conn: Connection) -> None:
         raise NotOwner(row[1] if row else "")
 
 
+def _owns_database(conn: Connection) -> bool:
+    return conn.execute(
+        "SELECT pg_has_role(current_user, datdba, 'USAGE') FROM pg_database WHERE datname = current_database()"
+    ).fetchone() == (True,)
+
+
 def _require_login(conn: Connection, user: str) -> None:
-    row = conn.execute("SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
+    row = conn.execute("SELECT rolcanlogin, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s",
+                       (user,)).fetchone()
     if row is None:
         raise BadLogin(user, "missing")
     if not row[0]:
         raise BadLogin(user, "nologin")
     if row[1]:
         raise BadLogin(user, "superuser")
+    if row[2]:
+        raise BadLogin(user, "bypassrls")
 
 
 def _member(conn: Connection, user: str, role: str) -> bool:

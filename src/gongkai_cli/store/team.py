@@ -37,9 +37,9 @@ class Team(NamedTuple):
     def grant_office(self, user: str) -> None:
         self.store.administer(lambda conn: postgres_roles.grant_office(conn, user))
 
-    def grant_unit(self, unit: str, user: str) -> str | None:
+    def grant_unit(self, unit: str, user: str, *, idle_timeout: float) -> str | None:
         """Map `user` to `unit`; the unit (or 办公室) it had before, when another."""
-        return self.store.administer(lambda conn: postgres_roles.grant_unit(conn, unit, user))
+        return self.store.administer(lambda conn: postgres_roles.grant_unit(conn, unit, user, idle_timeout=idle_timeout))
 
     def revoke(self, user: str) -> str | None:
         return self.store.administer(lambda conn: postgres_roles.revoke(conn, user))

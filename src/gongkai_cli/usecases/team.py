@@ -131,7 +131,11 @@ def server_init(ledger: Session) -> tuple[str, str]:
     return office, unit
 
 
-def grant(ledger: Session, user: str, unit: str | None) -> Grant:
+# Seconds a unit's login may leave a transaction open before the server ends its session.
+DEFAULT_IDLE_TIMEOUT = 60
+
+
+def grant(ledger: Session, user: str, unit: str | None, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> Grant:
     """Map the login role `user` to `unit` (any spelling the ledger knows), or make it an office account."""
     user = _role_name(user)
     team = _team(ledger)
@@ -139,7 +143,7 @@ def grant(ledger: Session, user: str, unit: str | None) -> Grant:
         _worded(lambda: team.grant_office(user))
         return Grant(user, None, None)
     name = known_unit(ledger, unit, one_unit_for="登录角色只能对应")
-    before = _worded(lambda: team.grant_unit(name, user))
+    before = _worded(lambda: team.grant_unit(name, user, idle_timeout=idle_timeout))
     return Grant(user, name, before)
 
 
@@ -236,4 +240,6 @@ _BAD_LOGIN = {
     "missing": "服务器上没有登录角色“{user}”；请先由数据库管理员建立（CREATE ROLE {user} LOGIN PASSWORD …），gongkai 不保存密码。",
     "nologin": "角色“{user}”不能登录（NOLOGIN），不能作为单位或办公室的账号。",
     "superuser": "角色“{user}”是超级用户，行级安全对它不起作用，不能作为单位或办公室的账号。",
+    "bypassrls": "角色“{user}”有 BYPASSRLS 属性，行级安全对它不起作用，不能作为单位或办公室的账号"
+                 "（可由数据库管理员 ALTER ROLE {user} NOBYPASSRLS 后再授权）。",
 }

@@ -50,16 +50,21 @@ def grant(
     ctx: typer.Context,
     names: list[str] = typer.Argument(..., metavar="单位 登录角色", help="单位和登录角色；用 --office 时只写登录角色。"),
     office: bool = OfficeOption,
+    idle_timeout: float = typer.Option(
+        team.DEFAULT_IDLE_TIMEOUT, "--idle-timeout", metavar="秒", min=1, max=86400,
+        help="单位账号的事务空闲多少秒后由服务器断开（默认 60）；单位账号的语句最长 60 秒、最多 10 个连接。",
+    ),
 ) -> None:
     """让已有的登录角色以某单位的身份写入（只能写本单位的任务分工），或用 --office 成为办公室账号。
 
-    例如：gongkai server grant 马陆镇 majiang；gongkai server grant --office gkb。
+    单位账号受服务器限制：一条语句最长 60 秒，事务空闲超过 --idle-timeout 秒即被断开，最多 10 个连接，
+    以免某个账号用 psql 挡住其他单位的写入。例如：gongkai server grant 马陆镇 majiang；gongkai server grant --office gkb。
     """
     if len(names) != (1 if office else 2):
         raise UsageError("用法：gongkai server grant 单位 登录角色，或 gongkai server grant --office 登录角色。")
     team.require_server(database(ctx))
     with open_ledger(ctx, bootstrap=False) as ledger:
-        granted = team.grant(ledger, names[-1], None if office else names[0])
+        granted = team.grant(ledger, names[-1], None if office else names[0], idle_timeout=idle_timeout)
     if office:
         say(f"登录角色 {granted.user} 已成为办公室账号。")
         return
