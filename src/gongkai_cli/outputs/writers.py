@@ -12,7 +12,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, cast
 
@@ -117,6 +117,21 @@ def write_json(data: object, out: IO[str]) -> None:
     out.write("\n")
 
 
+def write_json_array(objects: Iterable[object], out: IO[str]) -> None:
+    """A JSON array written an element at a time, as `write_json` writes the whole list at once:
+    the same text, without the whole list in memory."""
+    tty = out.isatty()
+    first = True
+    for data in objects:
+        if tty:
+            element = json.dumps(data, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+            out.write(("[\n  " if first else ",\n  ") + json_inert(element))
+        else:
+            out.write(("[" if first else ", ") + json_inert(json.dumps(data, ensure_ascii=False)))
+        first = False
+    out.write("[]\n" if first else "\n]\n" if tty else "]\n")
+
+
 # -- csv and tsv --------------------------------------------------------------------
 
 
@@ -197,6 +212,81 @@ def write_table(columns: Sequence[Column], records: Sequence[object], out: IO[st
         print_rich(out, table, Text(footer, style="dim"))
 
 
+def write_batches(layout: Layout, batches: Iterable[Sequence[object]], fmt: str, out: IO[str], *,
+                  show_lines: bool = False, footer: Callable[[int], str] | None = None) -> int:
+    """What `write` writes, for records that come a batch at a time: each batch is written out
+    before the next is read, so memory holds one batch whatever the count. The count written."""
+    count = 0
+
+    def counted() -> Iterator[object]:
+        nonlocal count
+        for batch in batches:
+            count += len(batch)
+            yield from batch
+
+    if fmt == "json":
+        write_json_array((json_object(layout.json, record) for record in counted()), out)
+    elif fmt in ("csv", "tsv"):
+        write_delimited(layout.script, counted(), out, tsv=fmt == "tsv")
+    elif fmt == "markdown":
+        write_markdown(layout.markdown, counted(), out)
+    else:
+        count = write_table_batches(layout.table, batches, out, show_lines=show_lines, footer=footer)
+    return count
+
+
+# Box-drawing of a finished table's bottom edge, turned into the line between two rows.
+_BOTTOM_TO_ROW_LINE = str.maketrans("└┴┘", "├┼┤")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Room a number column keeps when more batches follow: ids grow past the first batch's widths.
+_NUMBER_WIDTH = 7
+
+
+def write_table_batches(columns: Sequence[Column], batches: Iterable[Sequence[object]], out: IO[str], *,
+                        show_lines: bool = False, footer: Callable[[int], str] | None = None) -> int:
+    """One rich table drawn a batch of rows at a time: the first batch sets the columns' widths,
+    each later batch is drawn at those widths without a header and joined where the last one
+    ended, so the whole reads as one table. A single batch is exactly `write_table`'s."""
+    from rich.table import Table
+    from rich.text import Text
+
+    count = 0
+    widths: list[int] | None = None
+    bottom = ""
+    batches = iter(batches)
+    batch = next(batches, None)
+    while batch is not None:
+        following = next(batches, None)
+        table = Table(show_lines=show_lines, header_style="bold", show_header=widths is None)
+        for index, column in enumerate(columns):
+            room = _NUMBER_WIDTH if widths is None and following is not None and column.kind == "number" else None
+            table.add_column(column.header, justify=column.justify, no_wrap=column.no_wrap, overflow=column.overflow,
+                             ratio=column.ratio if widths is None else None,
+                             width=widths[index] if widths is not None else None, min_width=room)
+        for record in batch:
+            table.add_row(*(
+                Text(inert(_table_text(column.table_cell(record))),
+                     style=column.style(record) if column.style else "")
+                for column in columns
+            ))
+        lines = _rich_text(out, table).split("\n")[:-1]
+        if widths is None:
+            widths = [len(part) - 2 for part in _ANSI.sub("", lines[0])[1:-1].split("┳")]
+        else:
+            # Its top edge: the previous batch's last row continues into this one.
+            out.write(bottom.translate(_BOTTOM_TO_ROW_LINE) + "\n")
+            lines = lines[1:]
+        out.write("".join(line + "\n" for line in lines[:-1]))
+        bottom = lines[-1]
+        count += len(batch)
+        batch = following
+    if count:
+        out.write(bottom + "\n")
+        if footer is not None:
+            print_rich(out, Text(footer(count), style="dim"))
+    return count
+
+
 def _table_text(value: object) -> str:
     return "" if value is None else str(_plain(value))
 
@@ -210,13 +300,25 @@ def print_rich(out: IO[str], *renderables: RenderableType, style: str | None = N
     if out.isatty():
         Console(file=out, highlight=False, markup=False, emoji=False).print(*renderables, style=style)
         return
+    out.write(_rich_text(out, *renderables, style=style))
+
+
+def _rich_text(out: IO[str], *renderables: RenderableType, style: str | None = None) -> str:
+    """What `print_rich` would write to `out`, as text."""
+    from rich.console import Console
+
+    if out.isatty():
+        console = Console(file=out, highlight=False, markup=False, emoji=False)
+        with console.capture() as captured:
+            console.print(*renderables, style=style)
+        return captured.get()
     # Piped or cron: no colour, a fixed width instead of rich's guess, and no
     # padding spaces at line ends for mail and diffs to carry around.
     width = int(os.environ.get("COLUMNS") or 100)
     console = Console(width=width, no_color=True, color_system=None, highlight=False, markup=False, emoji=False)
     with console.capture() as captured:
         console.print(*renderables, style=style)
-    out.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+    return "\n".join(line.rstrip() for line in captured.get().split("\n"))
 
 
 def text(value: str, style: str = "") -> Text:

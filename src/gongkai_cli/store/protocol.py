@@ -7,7 +7,7 @@ class with every method's annotations costs start-up time that no command needs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -78,6 +78,10 @@ class History(Protocol):
     """`store.history`: the events of the ledger, and undo."""
 
     def events(self, *, plan: str | None = None, task: int | None = None, since: date | None = None) -> list[Event]: ...
+    def event_batches(
+        self, *, plan: str | None = None, task: int | None = None, since: date | None = None,
+        latest: int | None = None, size: int = ...,
+    ) -> Generator[list[Event], None, None]: ...
     def last_undoable(self, plan: str | None = None) -> Event | None: ...
     def event(self, event_id: int) -> Event | None: ...
     def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event: ...

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 from ..domain import dates
 from ..domain.errors import NotFound, StoreError, UsageError
 from ..domain.records import Event
@@ -15,19 +18,29 @@ _MOVED = "确认期间台账有了新的更改，本次未撤销任何内容；�
 
 def history(ledger: Session, task_id: int | None = None, *, since: str | None = None) -> list[Event]:
     """Changes, oldest first: of one task of the plan, else of the plan asked for, else all."""
+    return [event for batch in history_batches(ledger, task_id, since=since) for event in batch]
+
+
+def history_batches(
+    ledger: Session, task_id: int | None = None, *, since: str | None = None, latest: int | None = None
+) -> Iterator[list[Event]]:
+    """What `history` lists, a batch at a time as the store reads it (the whole history of a
+    city does not fit in memory); with `latest`, only the newest that many changes."""
     plan = ledger.plan() if task_id is not None or ledger.settings.plan else None
     since_day = None
     if since is not None:
         year = plan.year if plan else ledger.today.year
         since_day = dates.parse_user_date(since, today=ledger.today, year=year)
-    events = ledger.store.history.events(plan=plan.name if plan else None, task=task_id, since=since_day)
+    batches = ledger.store.history.event_batches(
+        plan=plan.name if plan else None, task=task_id, since=since_day, latest=latest
+    )
+    first = next(batches, [])
     # With a task id there is always a plan (above).
-    if (
-        task_id is not None and plan is not None and not events
-        and ledger.store.tasks.task(plan.name, task_id, today=ledger.today) is None
-    ):
-        raise no_task(plan.name, task_id)
-    return events
+    if task_id is not None and plan is not None and not first:
+        batches.close()
+        if ledger.store.tasks.task(plan.name, task_id, today=ledger.today) is None:
+            raise no_task(plan.name, task_id)
+    return itertools.chain((first,) if first else (), batches)
 
 
 def last_change(ledger: Session) -> Event:
