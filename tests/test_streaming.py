@@ -16,7 +16,7 @@ from rich.cells import cell_len
 
 from gongkai_cli.domain.statuses import Status
 from gongkai_cli.ledger import Ledger
-from gongkai_cli.outputs.columns import EVENT_TABLE
+from gongkai_cli.outputs.columns import EVENT_TABLE, Column
 from gongkai_cli.outputs.writers import write_json, write_json_array, write_table, write_table_batches
 from processes import drain_terminal
 
@@ -110,6 +110,14 @@ def test_a_table_drawn_in_batches_reads_as_one_table(ledger: Ledger):
         assert any(line.startswith("│") and line.split("│")[1].strip() == str(event.id) for line in table)
 
 
+def test_numbers_wider_than_the_first_batch_still_show_whole():
+    columns = (Column("id", "编号", lambda number: number, justify="right", no_wrap=True),
+               Column("text", "内容", lambda number: f"第 {number} 条", ratio=1, overflow="fold"))
+    out = io.StringIO()
+    write_table_batches(columns, [[1, 2, 3], [4, 5], [1234567]], out)
+    assert "│ 1234567 │" in out.getvalue()
+
+
 # -- log -------------------------------------------------------------------------------
 
 
@@ -148,3 +156,11 @@ def test_log_at_a_terminal_shows_the_latest_fifty(executable: str, ledger: Ledge
     assert process.returncode == 0
     assert "显示最近 50 条历史记录" in shown and "--all" in shown
     assert "进展 59" in shown and "进展 9 " not in shown
+
+
+def test_task_batches_are_the_whole_plan_a_batch_at_a_time(ledger: Ledger):
+    _noted(ledger, 5)
+    whole = ledger.store.tasks.tasks_with_notes("2023", today=ledger.today)
+    batches = list(ledger.store.tasks.task_batches("2023", today=ledger.today, size=20))
+    assert [len(batch) for batch in batches] == [20, 20, 20, 20, 11]
+    assert [task for batch in batches for task in batch] == whole
