@@ -42,6 +42,7 @@ from .writers import (
 if TYPE_CHECKING:
     from icalendar import Alarm, Calendar, Event, Todo
     from openpyxl import Workbook
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
     from openpyxl.worksheet.worksheet import Worksheet
 
     from ..store import Database
@@ -238,24 +239,33 @@ def _xlsx(export: PlanBatches, out: IO[bytes]) -> Exported:
     if export.units is None:
         # Last, so that importing this workbook again still reads the full 任务 sheet first.
         printable = SheetRows(_print_setup(_sheet(book, "打印版"), plan, "任务", fit_width=True), TASK_PRINT)
-    wanted = None if export.units is None else set(export.units)
-    count = 0
-    for batch in export.batches:
-        count += len(batch)
-        for task in batch:
-            if tasks is not None and notes is not None:
-                tasks.add(task)
-                for note in task.notes:
-                    notes.add((task, note))
-            for assignment in task.assignments:
-                if wanted is None or assignment.unit in wanted:
-                    assignments.add((task, assignment))
-            if printable is not None:
-                printable.add(task)
-    for rows in (tasks, notes, assignments, printable):
-        if rows is not None:
-            rows.close()
-    _save_workbook(book, out)
+    def fill() -> int:
+        wanted = None if export.units is None else set(export.units)
+        count = 0
+        for batch in export.batches:
+            count += len(batch)
+            for task in batch:
+                if tasks is not None and notes is not None:
+                    tasks.add(task)
+                    for note in task.notes:
+                        notes.add((task, note))
+                for assignment in task.assignments:
+                    if wanted is None or assignment.unit in wanted:
+                        assignments.add((task, assignment))
+                if printable is not None:
+                    printable.add(task)
+        for rows in (tasks, notes, assignments, printable):
+            if rows is not None:
+                rows.close()
+        return count
+
+    try:
+        count = _save_workbook(book, fill, out)
+    finally:
+        # A failed write leaves the store's read open in the batches; it ends here, not at exit.
+        close = getattr(export.batches, "close", None)
+        if close is not None:
+            close()
     return Exported(count, assignments.count)
 
 
@@ -265,8 +275,10 @@ def _sheet(book: Workbook, title: str) -> Worksheet:
     return cast("Worksheet", book.create_sheet(title))
 
 
-def _save_workbook(book: Workbook, out: IO[bytes]) -> None:
-    """Save `book` to `out`; on a full disk, one OSError and no finaliser tracebacks after it.
+def _save_workbook(book: Workbook, fill: Callable[[], int], out: IO[bytes]) -> int:
+    """Fill `book` (a write-only workbook writes each sheet's rows to a temporary file as they
+    come) and save it to `out`; on a full disk, one OSError and no finaliser tracebacks after it.
+    Returns what `fill` does.
 
     The zip is built in memory: openpyxl leaves its ZipFile unclosed when a write
     fails, and its finaliser would then write to a closed file. openpyxl also
@@ -276,6 +288,7 @@ def _save_workbook(book: Workbook, out: IO[bytes]) -> None:
     """
     packed = io.BytesIO()
     try:
+        filled = fill()
         book.save(packed)
     except OSError as err:
         failure = OSError(err.errno, err.strerror, err.filename)
@@ -291,12 +304,17 @@ def _save_workbook(book: Workbook, out: IO[bytes]) -> None:
         failure = OSError(code, os.strerror(code))
     else:
         out.write(packed.getbuffer())
-        return
+        return filled
+    import contextlib
     import gc
 
     hook = sys.unraisablehook
     sys.unraisablehook = lambda unraisable: None
     try:
+        # Each write-only sheet still holds its file's writer open: ended here, quietly.
+        for sheet in book.worksheets:
+            with contextlib.suppress(Exception):
+                cast("WriteOnlyWorksheet", sheet).close()
         gc.collect()
     finally:
         sys.unraisablehook = hook
