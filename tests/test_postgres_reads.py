@@ -151,6 +151,9 @@ def test_the_history_answers_alike(both):
     assert postgres.history.events(plan="2023", task=40) == sqlite.history.events(plan="2023", task=40)
     assert postgres.history.events(since=date(2023, 1, 1)) == sqlite.history.events(since=date(2023, 1, 1))
     assert postgres.history.events(since=date(2999, 1, 1)) == []
+    for plan, latest in ((None, None), ("2023", None), (None, 3), ("2024", 2)):
+        assert (list(postgres.history.event_batches(plan=plan, latest=latest, size=2))
+                == list(sqlite.history.event_batches(plan=plan, latest=latest, size=2)))
     for plan in (None, "2023", "2024"):
         assert postgres.history.last_undoable(plan) == sqlite.history.last_undoable(plan)
     for event in everything:

@@ -69,6 +69,14 @@ def parse_count(value: str | int | None) -> int | None:
     return int(text)
 
 
+def parse_limit(text: str) -> int:
+    """`log --limit N`: how many of the newest changes to show."""
+    value = (text or "").strip()
+    if not re.fullmatch(_EVENT_ID, value) or int(value) == 0:
+        raise UsageError(f"无效的条数“{text}”，应为正整数，例如 --limit 100；全部历史用 --all。")
+    return int(value)
+
+
 def parse_key(value: str | None) -> str | None:
     """An idempotency key for `note --key`, or None when none was given."""
     if value is None:

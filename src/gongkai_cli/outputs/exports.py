@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import codecs
 import io
+import itertools
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple, TypeVar
+from typing import IO, TYPE_CHECKING, NamedTuple, TypeVar, cast
 
 from ..domain.errors import UsageError
 from ..domain.records import Task
@@ -41,20 +42,21 @@ from .files import (
 )
 from .render import task_json
 from .writers import (
+    SheetRows,
     json_object,
     write_delimited,
-    write_json,
+    write_json_array,
     write_markdown,
-    write_sheet,
 )
 
 if TYPE_CHECKING:
     from icalendar import Alarm, Calendar, Event, Todo
     from openpyxl import Workbook
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
     from openpyxl.worksheet.worksheet import Worksheet
 
     from ..store import Database
-    from ..usecases.queries import PlanTasks
+    from ..usecases.queries import PlanBatches, PlanTasks
 
 FORMATS = ("xlsx", "csv", "json", "markdown", "ics", "vdir")
 ICS_KINDS = ("event", "todo")
@@ -137,96 +139,161 @@ def calendar_options(fmt: str, kind: str | None, alarm: str | None) -> CalendarO
     return CalendarOptions(value, parse_alarm(alarm if alarm is not None else DEFAULT_ALARM))
 
 
+class Exported(NamedTuple):
+    """What an export wrote: the plan's tasks, and the rows of its 各单位进展 sheet (xlsx)."""
+
+    tasks: int
+    rows: int = 0
+
+
 def write(
-    export: PlanTasks, fmt: str, output: str, calendar: CalendarOptions = NO_CALENDAR, *,
+    export: PlanBatches, fmt: str, output: str, calendar: CalendarOptions = NO_CALENDAR, *,
     ledger: Database, force: bool = False,
-) -> None:
-    """Write the plan in `fmt` to the file `output`, or to stdout when it is "-".
+) -> Exported:
+    """Write the plan in `fmt` to the file `output`, or to stdout when it is "-", a batch of tasks
+    at a time as the store reads them (a calendar is built whole: icalendar has no other way).
 
     `ledger` is the live database, which no output may overwrite; `force` replaces a read-only file.
     """
+    # The first batch is read before anything is written: a row that cannot be read then fails
+    # the export with nothing on stdout and no file begun, as when the plan was read whole.
+    batches = iter(export.batches)
+    first = next(batches, None)
+    export = export._replace(batches=itertools.chain([first] if first is not None else [], batches))
+    written = Exported(0)
 
     def produce(out: IO[bytes]) -> None:
+        nonlocal written
         if fmt == "csv" and output != STDOUT:
             # Excel and WPS read a CSV without a BOM as GBK; a pipe wants no BOM.
             out.write(codecs.BOM_UTF8)
         if fmt == "ics":
-            out.write(_ics(export, calendar))
+            whole = _whole(export)
+            out.write(_ics(whole, calendar))
+            written = Exported(len(whole.tasks))
+        elif fmt == "xlsx":
+            written = _xlsx(export, out)
         else:
-            _WRITERS[fmt](export, out)
+            text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+            try:
+                written = Exported(_TEXT_WRITERS[fmt](_Counted(export.batches), text))
+                text.flush()
+            finally:
+                text.detach()
 
     write_output(output, produce, ledger=ledger, what="导出", force=force)
+    return written
+
+
+def _whole(export: PlanBatches) -> PlanTasks:
+    from ..usecases.queries import PlanTasks
+
+    return PlanTasks(export.plan, [task for batch in export.batches for task in batch], export.units, export.unit)
+
+
+class _Counted:
+    """The tasks of the batches one by one, counted as they go by."""
+
+    def __init__(self, batches: Iterable[list[Task]]) -> None:
+        self.batches, self.count = batches, 0
+
+    def __iter__(self) -> Iterator[Task]:
+        for batch in self.batches:
+            self.count += len(batch)
+            yield from batch
 
 
 # -- text formats ---------------------------------------------------------------------
 
 
-def _text_writer(write_text: Callable[[PlanTasks, IO[str]], None]) -> Callable[[PlanTasks, IO[bytes]], None]:
-    def write_bytes(export: PlanTasks, out: IO[bytes]) -> None:
-        text = io.StringIO()
-        write_text(export, text)
-        out.write(text.getvalue().encode("utf-8"))
-
-    return write_bytes
+def _csv(tasks: _Counted, out: IO[str]) -> int:
+    write_delimited(TASK_OFFICE, tasks, out, office=True)
+    return tasks.count
 
 
-def _csv(export: PlanTasks, out: IO[str]) -> None:
-    write_delimited(TASK_OFFICE, export.tasks, out, office=True)
+def _json_export(tasks: _Counted, out: IO[str]) -> int:
+    # A file, not a terminal: one compact line, as `write_json` writes it for a file.
+    write_json_array((task_json(task) | {"latest_note": json_object(NOTE_JSON, task.notes[-1]) if task.notes else None}
+                      for task in tasks), out, indent=False)
+    return tasks.count
 
 
-def _json_export(export: PlanTasks, out: IO[str]) -> None:
-    write_json([task_json(task) | {"latest_note": json_object(NOTE_JSON, task.notes[-1]) if task.notes else None}
-                for task in export.tasks], out)
+def _markdown_export(tasks: _Counted, out: IO[str]) -> int:
+    write_markdown(TASK_OFFICE, tasks, out)
+    return tasks.count
 
 
-def _markdown_export(export: PlanTasks, out: IO[str]) -> None:
-    write_markdown(TASK_OFFICE, export.tasks, out)
+_TEXT_WRITERS: dict[str, Callable[[_Counted, IO[str]], int]] = {
+    "csv": _csv, "json": _json_export, "markdown": _markdown_export,
+}
 
 
 # -- xlsx -----------------------------------------------------------------------------
 
 
-def _xlsx(export: PlanTasks, out: IO[bytes]) -> None:
+def _xlsx(export: PlanBatches, out: IO[bytes]) -> Exported:
+    """The workbook's sheets filled together, a batch of tasks at a time, each row written to its
+    sheet's file as it comes (openpyxl's write-only workbook)."""
     from openpyxl import Workbook
-    from openpyxl.worksheet.worksheet import Worksheet
 
-    book = Workbook()
-    if export.units is not None:
-        # One unit's file: its own rows to fill in, nothing else to get lost in.
-        sheet = book.active
-        assert isinstance(sheet, Worksheet)
-        _assignment_sheet(sheet, export, f"{ASSIGNMENT_SHEET_TITLE}（{export.unit}）")
-        _save_workbook(book, out)
-        return
-    tasks = book.active
-    # A new workbook holds one ordinary worksheet; openpyxl's `active` may be any kind of sheet.
-    assert isinstance(tasks, Worksheet)
-    tasks.title = "任务"
-    write_sheet(tasks, TASK_OFFICE, export.tasks)
-    # Thirteen columns fitted to one page width print at about 4 pt; this sheet prints at
-    # full size across as many pages as it needs, with 序号 and the header on each.
-    _print_setup(tasks, export.plan.name, "任务", fit_width=False)
-    tasks.print_title_cols = "A:A"
-    notes = book.create_sheet("进展记录")
-    write_sheet(notes, TASK_NOTES, [(task, note) for task in export.tasks for note in task.notes])
-    _print_setup(notes, export.plan.name, "进展记录", fit_width=True)
-    _assignment_sheet(book.create_sheet(), export, ASSIGNMENT_SHEET_TITLE)
-    # Last, so that importing this workbook again still reads the full 任务 sheet first.
-    printable = book.create_sheet("打印版")
-    write_sheet(printable, TASK_PRINT, export.tasks)
-    _print_setup(printable, export.plan.name, "任务", fit_width=True)
-    _save_workbook(book, out)
+    book = Workbook(write_only=True)
+    plan = export.plan.name
+    tasks = notes = printable = None
+    # Each sheet's page settings come before its first row: a write-only sheet writes them first.
+    if export.units is None:
+        # Thirteen columns fitted to one page width print at about 4 pt; this sheet prints at
+        # full size across as many pages as it needs, with 序号 and the header on each.
+        sheet = _print_setup(_sheet(book, "任务"), plan, "任务", fit_width=False)
+        sheet.print_title_cols = "A:A"
+        tasks = SheetRows(sheet, TASK_OFFICE)
+        notes = SheetRows(_print_setup(_sheet(book, "进展记录"), plan, "进展记录", fit_width=True), TASK_NOTES)
+    # One unit's file holds only its own rows to fill in, nothing else to get lost in.
+    what = ASSIGNMENT_SHEET_TITLE if export.unit is None else f"{ASSIGNMENT_SHEET_TITLE}（{export.unit}）"
+    assignments = SheetRows(_print_setup(_sheet(book, ASSIGNMENT_SHEET_TITLE), plan, what, fit_width=True),
+                            ASSIGNMENT_SHEET)
+    if export.units is None:
+        # Last, so that importing this workbook again still reads the full 任务 sheet first.
+        printable = SheetRows(_print_setup(_sheet(book, "打印版"), plan, "任务", fit_width=True), TASK_PRINT)
+    def fill() -> int:
+        wanted = None if export.units is None else set(export.units)
+        count = 0
+        for batch in export.batches:
+            count += len(batch)
+            for task in batch:
+                if tasks is not None and notes is not None:
+                    tasks.add(task)
+                    for note in task.notes:
+                        notes.add((task, note))
+                for assignment in task.assignments:
+                    if wanted is None or assignment.unit in wanted:
+                        assignments.add((task, assignment))
+                if printable is not None:
+                    printable.add(task)
+        for rows in (tasks, notes, assignments, printable):
+            if rows is not None:
+                rows.close()
+        return count
+
+    try:
+        count = _save_workbook(book, fill, out)
+    finally:
+        # A failed write leaves the store's read open in the batches; it ends here, not at exit.
+        close = getattr(export.batches, "close", None)
+        if close is not None:
+            close()
+    return Exported(count, assignments.count)
 
 
-def _assignment_sheet(sheet: Worksheet, export: PlanTasks, what: str) -> None:
-    """One row per task and unit, 状态 and 最新进展 to fill in; `gongkai import` reads it back."""
-    sheet.title = ASSIGNMENT_SHEET_TITLE
-    write_sheet(sheet, ASSIGNMENT_SHEET, export.assignment_rows)
-    _print_setup(sheet, export.plan.name, what, fit_width=True)
+def _sheet(book: Workbook, title: str) -> Worksheet:
+    """A new sheet of a write-only workbook. It has a worksheet's page, view and protection
+    settings (openpyxl sets them up alike), which the type stubs of its class leave out."""
+    return cast("Worksheet", book.create_sheet(title))
 
 
-def _save_workbook(book: Workbook, out: IO[bytes]) -> None:
-    """Save `book` to `out`; on a full disk, one OSError and no finaliser tracebacks after it.
+def _save_workbook(book: Workbook, fill: Callable[[], int], out: IO[bytes]) -> int:
+    """Fill `book` (a write-only workbook writes each sheet's rows to a temporary file as they
+    come) and save it to `out`; on a full disk, one OSError and no finaliser tracebacks after it.
+    Returns what `fill` does.
 
     The zip is built in memory: openpyxl leaves its ZipFile unclosed when a write
     fails, and its finaliser would then write to a closed file. openpyxl also
@@ -236,6 +303,7 @@ def _save_workbook(book: Workbook, out: IO[bytes]) -> None:
     """
     packed = io.BytesIO()
     try:
+        filled = fill()
         book.save(packed)
     except OSError as err:
         failure = OSError(err.errno, err.strerror, err.filename)
@@ -251,25 +319,32 @@ def _save_workbook(book: Workbook, out: IO[bytes]) -> None:
         failure = OSError(code, os.strerror(code))
     else:
         out.write(packed.getbuffer())
-        return
+        return filled
+    import contextlib
     import gc
 
     hook = sys.unraisablehook
     sys.unraisablehook = lambda unraisable: None
     try:
+        # Each write-only sheet still holds its file's writer open: ended here, quietly.
+        for sheet in book.worksheets:
+            with contextlib.suppress(Exception):
+                cast("WriteOnlyWorksheet", sheet).close()
         gc.collect()
     finally:
         sys.unraisablehook = hook
     raise failure
 
 
-def _print_setup(sheet: Worksheet, plan: str, what: str, *, fit_width: bool) -> None:
+def _print_setup(sheet: Worksheet, plan: str, what: str, *, fit_width: bool) -> Worksheet:
     """A4 landscape, the header row on every page, "第 N 页 共 M 页" in the footer."""
     fitting, header, footer = sheet.sheet_properties.pageSetUpPr, sheet.oddHeader, sheet.oddFooter
     # openpyxl creates all three with every sheet; its types allow them to be unset.
     assert fitting is not None and header is not None and footer is not None
     sheet.print_title_rows = "1:1"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     sheet.page_setup.orientation = "landscape"
     margins = sheet.page_margins
     margins.left = margins.right = PRINT_MARGIN_INCHES
@@ -283,6 +358,7 @@ def _print_setup(sheet: Worksheet, plan: str, what: str, *, fit_width: bool) -> 
     # "&&" is a literal ampersand in a header; plan names are the office's text.
     header.center.text = f"政务公开任务台账（{inert(plan).replace('&', '&&')}）{what}"
     footer.center.text = "第 &P 页 共 &N 页"
+    return sheet
 
 
 # -- ics ------------------------------------------------------------------------------
@@ -535,9 +611,3 @@ def _description(task: Task) -> str:
     return "\n".join(lines)
 
 
-_WRITERS: dict[str, Callable[[PlanTasks, IO[bytes]], None]] = {
-    "xlsx": _xlsx,
-    "csv": _text_writer(_csv),
-    "json": _text_writer(_json_export),
-    "markdown": _text_writer(_markdown_export),
-}

@@ -8,7 +8,7 @@ query; rich is imported only when a table is actually drawn.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -56,6 +56,7 @@ from .writers import (
     print_rich,
     text,
     write,
+    write_batches,
     write_card,
     write_delimited,
     write_json,
@@ -457,7 +458,23 @@ EVENTS = Layout(json=EVENT_JSON, script=EVENT_SCRIPT, markdown=EVENT_TABLE, tabl
 
 
 def events(items: Sequence[Event], fmt: str, out: IO[str] | None = None) -> None:
-    _listing(EVENTS, items, fmt, out, empty="没有符合条件的历史记录。", footer=f"共 {len(items)} 条历史记录")
+    event_batches([items], fmt, out)
+
+
+def event_batches(batches: Iterable[Sequence[Event]], fmt: str, out: IO[str] | None = None, *,
+                  latest: int | None = None) -> int:
+    """Changes as they are read, a batch at a time; `latest`: only the newest that many were
+    asked for, and a table says so when that is where it stopped. The count written."""
+
+    def footer(count: int) -> str:
+        if latest is not None and count == latest:
+            return f"显示最近 {count} 条历史记录；全部历史用 --all，或用 --limit 指定条数"
+        return f"共 {count} 条历史记录"
+
+    count = write_batches(EVENTS, batches, fmt, out or sys.stdout, show_lines=True, footer=footer)
+    if fmt == "table" and not count:
+        _say("没有符合条件的历史记录。", sys.stderr)
+    return count
 
 
 def assignment_changed(event: Event, fmt: str = "table", out: IO[str] | None = None) -> None:

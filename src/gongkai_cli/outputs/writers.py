@@ -12,9 +12,9 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, cast
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from ..domain.cells import guard
 from ..domain.errors import UsageError
@@ -117,6 +117,22 @@ def write_json(data: object, out: IO[str]) -> None:
     out.write("\n")
 
 
+def write_json_array(objects: Iterable[object], out: IO[str], *, indent: bool | None = None) -> None:
+    """A JSON array written an element at a time, as `write_json` writes the whole list at once:
+    the same text, without the whole list in memory. `indent`: as for a terminal (default: when
+    `out` is one)."""
+    tty = out.isatty() if indent is None else indent
+    first = True
+    for data in objects:
+        if tty:
+            element = json.dumps(data, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+            out.write(("[\n  " if first else ",\n  ") + json_inert(element))
+        else:
+            out.write(("[" if first else ", ") + json_inert(json.dumps(data, ensure_ascii=False)))
+        first = False
+    out.write("[]\n" if first else "\n]\n" if tty else "]\n")
+
+
 # -- csv and tsv --------------------------------------------------------------------
 
 
@@ -197,6 +213,83 @@ def write_table(columns: Sequence[Column], records: Sequence[object], out: IO[st
         print_rich(out, table, Text(footer, style="dim"))
 
 
+def write_batches(layout: Layout, batches: Iterable[Sequence[object]], fmt: str, out: IO[str], *,
+                  show_lines: bool = False, footer: Callable[[int], str] | None = None) -> int:
+    """What `write` writes, for records that come a batch at a time: each batch is written out
+    before the next is read, so memory holds one batch whatever the count. The count written."""
+    count = 0
+
+    def counted() -> Iterator[object]:
+        nonlocal count
+        for batch in batches:
+            count += len(batch)
+            yield from batch
+
+    if fmt == "json":
+        write_json_array((json_object(layout.json, record) for record in counted()), out)
+    elif fmt in ("csv", "tsv"):
+        write_delimited(layout.script, counted(), out, tsv=fmt == "tsv")
+    elif fmt == "markdown":
+        write_markdown(layout.markdown, counted(), out)
+    else:
+        count = write_table_batches(layout.table, batches, out, show_lines=show_lines, footer=footer)
+    return count
+
+
+# Box-drawing of a finished table's bottom edge, turned into the line between two rows.
+_BOTTOM_TO_ROW_LINE = str.maketrans("└┴┘", "├┼┤")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Room a number column (kept on one line, right-aligned) keeps when more batches follow: ids
+# grow past the first batch's widths.
+_NUMBER_WIDTH = 7
+
+
+def write_table_batches(columns: Sequence[Column], batches: Iterable[Sequence[object]], out: IO[str], *,
+                        show_lines: bool = False, footer: Callable[[int], str] | None = None) -> int:
+    """One rich table drawn a batch of rows at a time: the first batch sets the columns' widths,
+    each later batch is drawn at those widths without a header and joined where the last one
+    ended, so the whole reads as one table. A single batch is exactly `write_table`'s."""
+    from rich.table import Table
+    from rich.text import Text
+
+    count = 0
+    widths: list[int] | None = None
+    bottom = ""
+    batches = iter(batches)
+    batch = next(batches, None)
+    while batch is not None:
+        following = next(batches, None)
+        table = Table(show_lines=show_lines, header_style="bold", show_header=widths is None)
+        for index, column in enumerate(columns):
+            number = column.no_wrap and column.justify == "right"
+            room = _NUMBER_WIDTH if widths is None and following is not None and number else None
+            table.add_column(column.header, justify=column.justify, no_wrap=column.no_wrap, overflow=column.overflow,
+                             ratio=column.ratio if widths is None else None,
+                             width=widths[index] if widths is not None else None, min_width=room)
+        for record in batch:
+            table.add_row(*(
+                Text(inert(_table_text(column.table_cell(record))),
+                     style=column.style(record) if column.style else "")
+                for column in columns
+            ))
+        lines = _rich_text(out, table).split("\n")[:-1]
+        if widths is None:
+            widths = [len(part) - 2 for part in _ANSI.sub("", lines[0])[1:-1].split("┳")]
+        else:
+            # Its top edge: the previous batch's last row continues into this one.
+            out.write(bottom.translate(_BOTTOM_TO_ROW_LINE) + "\n")
+            lines = lines[1:]
+        out.write("".join(line + "\n" for line in lines[:-1]))
+        bottom = lines[-1]
+        count += len(batch)
+        batch = following
+    if count:
+        out.write(bottom + "\n")
+        if footer is not None:
+            print_rich(out, Text(footer(count), style="dim"))
+    return count
+
+
 def _table_text(value: object) -> str:
     return "" if value is None else str(_plain(value))
 
@@ -210,13 +303,25 @@ def print_rich(out: IO[str], *renderables: RenderableType, style: str | None = N
     if out.isatty():
         Console(file=out, highlight=False, markup=False, emoji=False).print(*renderables, style=style)
         return
+    out.write(_rich_text(out, *renderables, style=style))
+
+
+def _rich_text(out: IO[str], *renderables: RenderableType, style: str | None = None) -> str:
+    """What `print_rich` would write to `out`, as text."""
+    from rich.console import Console
+
+    if out.isatty():
+        console = Console(file=out, highlight=False, markup=False, emoji=False)
+        with console.capture() as captured:
+            console.print(*renderables, style=style)
+        return captured.get()
     # Piped or cron: no colour, a fixed width instead of rich's guess, and no
     # padding spaces at line ends for mail and diffs to carry around.
     width = int(os.environ.get("COLUMNS") or 100)
     console = Console(width=width, no_color=True, color_system=None, highlight=False, markup=False, emoji=False)
     with console.capture() as captured:
         console.print(*renderables, style=style)
-    out.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+    return "\n".join(line.rstrip() for line in captured.get().split("\n"))
 
 
 def text(value: str, style: str = "") -> Text:
@@ -235,64 +340,88 @@ class _Styled(Protocol):
     _style: StyleArray
 
 
-def write_sheet(sheet: Worksheet, columns: Sequence[Column], records: Iterable[object]) -> None:
-    """Fill an openpyxl sheet: bold header row, widths and alignment by column kind, rows tall enough."""
-    from copy import copy
+class SheetRows:
+    """An openpyxl write-only sheet filled a record at a time: bold header row, widths and
+    alignment by column kind, rows tall enough. Each row goes to the sheet's file as it is
+    added, so a sheet of any length holds one row in memory; `close` adds what needs the row
+    count (the filter's range, the drop-downs)."""
 
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-    from openpyxl.utils import get_column_letter
+    def __init__(self, sheet: Worksheet, columns: Sequence[Column]) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+        from openpyxl.utils import get_column_letter
 
-    rows = [[column.shown(record) for column in columns] for record in records]
-    edge = Side(style="thin", color="A6A6A6")
-    border = Border(left=edge, right=edge, top=edge, bottom=edge)
-    sheet.append([column.header for column in columns])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="D9E1F2")
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = border
-    for values in rows:
-        sheet.append([_xlsx_value(column, value) for column, value in zip(columns, values, strict=True)])
-    for index, column in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-        alignment = Alignment(
-            vertical="top",
-            wrap_text=column.kind == "wrap",
-            horizontal="center" if column.kind in ("number", "date", "datetime") else None,
-        )
-        styled: StyleArray | None = None
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-            if styled is None:
-                cell.alignment = alignment
-                cell.border = border
-                if column.kind == "date":
-                    cell.number_format = "yyyy-mm-dd"
-                elif column.kind == "datetime":
-                    cell.number_format = "yyyy-mm-dd hh:mm"
-                if column.editable:
-                    cell.protection = Protection(locked=False)
-                    cell.fill = PatternFill("solid", fgColor="FFF2CC")  # the cells to fill in, at a glance
-                styled = cast(_Styled, cell)._style
-            else:
-                # Assigning a style object makes openpyxl hash it again for every cell (most of an
-                # export's time); the column's cells share one style, so they share its indices,
-                # the way openpyxl's own copy_worksheet does.
-                cast(_Styled, cell)._style = copy(styled)
+        self.sheet, self.columns, self.count = sheet, tuple(columns), 0
+        self._cell = WriteOnlyCell
+        edge = Side(style="thin", color="A6A6A6")
+        border = Border(left=edge, right=edge, top=edge, bottom=edge)
+        for index, column in enumerate(columns, start=1):
+            dimension = sheet.column_dimensions[get_column_letter(index)]
+            dimension.width = column.width
+            if column.hidden:
+                dimension.hidden = True
+        # Header row and 序号 column stay in view while scrolling.
+        sheet.freeze_panes = "B2"
+        header = []
+        for column in columns:
+            cell = WriteOnlyCell(sheet, column.header)
+            cell.font = Font(bold=True)
+            cell.fill = PatternFill("solid", fgColor="D9E1F2")
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+            cell.border = border
+            header.append(cell)
+        sheet.append(header)
+        # One styled cell per column; every cell of the column takes a copy of its style indices:
+        # assigning style objects makes openpyxl hash them again for every cell (most of an
+        # export's time), the way openpyxl's own copy_worksheet avoids it.
+        self._styles: list[StyleArray] = []
+        for column in columns:
+            model = WriteOnlyCell(sheet)
+            model.alignment = Alignment(
+                vertical="top",
+                wrap_text=column.kind == "wrap",
+                horizontal="center" if column.kind in ("number", "date", "datetime") else None,
+            )
+            model.border = border
+            if column.kind == "date":
+                model.number_format = "yyyy-mm-dd"
+            elif column.kind == "datetime":
+                model.number_format = "yyyy-mm-dd hh:mm"
+            if column.editable:
+                model.protection = Protection(locked=False)
+                model.fill = PatternFill("solid", fgColor="FFF2CC")  # the cells to fill in, at a glance
+            self._styles.append(cast(_Styled, model)._style)
+
+    def add(self, record: object) -> None:
+        from copy import copy
+
+        values = [column.shown(record) for column in self.columns]
+        cells = []
+        for column, value, style in zip(self.columns, values, self._styles, strict=True):
+            cell = self._cell(self.sheet, cast(Any, _xlsx_value(column, value)))
+            cast(_Styled, cell)._style = copy(style)
             if column.kind not in ("date", "datetime") and cell.data_type == "f":
                 # openpyxl takes any text starting with "=" for a formula; a note
                 # such as "=已完成" must stay text, not become #NAME? in Excel.
                 cell.data_type = "s"
-    # Header row and 序号 column stay in view while scrolling.
-    sheet.freeze_panes = "B2"
-    sheet.auto_filter.ref = sheet.dimensions
-    if any(column.editable for column in columns):
-        _protect(sheet, columns, len(rows))
-    for number, values in enumerate(rows, start=2):
-        sheet.row_dimensions[number].height = _row_height(columns, values)
+            cells.append(cell)
+        self.count += 1
+        number = self.count + 1
+        # A row's height is written with the row; it is dropped once written, like the row.
+        self.sheet.row_dimensions[number].height = _row_height(self.columns, values)
+        self.sheet.append(cells)
+        del self.sheet.row_dimensions[number]
+
+    def close(self) -> None:
+        from openpyxl.utils import get_column_letter
+
+        self.sheet.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{self.count + 1}"
+        if any(column.editable for column in self.columns):
+            _protect(self.sheet, self.columns, self.count)
 
 
 def _protect(sheet: Worksheet, columns: Sequence[Column], count: int) -> None:
-    """Only the columns to fill in (unlocked by `write_sheet`) can be edited (no password: a guard
+    """Only the columns to fill in (unlocked by `SheetRows`) can be edited (no password: a guard
     against slips, not a lock); a column with choices offers them as a drop-down, and the hidden
     columns stay hidden."""
     from openpyxl.utils import get_column_letter
@@ -314,7 +443,7 @@ def _protect(sheet: Worksheet, columns: Sequence[Column], count: int) -> None:
                                      error=f"建议从下拉列表中选择：{'、'.join(column.choices)}。"
                                            "“完成”“卡住”等常用说法导入时也能识别，可以点“是”保留。")
             choices.add(f"{letter}2:{letter}{count + 1}")
-            sheet.add_data_validation(choices)
+            sheet.data_validations.append(choices)
 
 
 def _row_height(columns: Sequence[Column], values: Sequence[object]) -> float:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import date, timedelta
 
 from ..domain.records import Event
 from . import NotNewest
 from .base import writes
 from .subject import UNDOABLE, Subject
+
+# Events read per query by `event_batches`: a batch of the city's widest imports stays a few MiB.
+EVENT_BATCH = 500
 
 
 class History(Subject):
@@ -20,6 +23,47 @@ class History(Subject):
     ) -> list[Event]:
         """History, oldest first, of the days `since` to `until` (both included) when given.
         With `task`, also the imports that wrote that task."""
+        where, params = self._filters(plan, task, since, until)
+        with self.db._errors():
+            return self._events_where(where, params)
+
+    def event_batches(
+        self, *, plan: str | None = None, task: int | None = None, since: date | None = None,
+        until: date | None = None, latest: int | None = None, size: int = EVENT_BATCH,
+    ) -> Generator[list[Event], None, None]:
+        """The events `events` lists, oldest first, `size` at a time; with `latest`, only the
+        newest that many of them.
+
+        Each batch is one query continuing after the last id read (an index range, however
+        long the history), all in one read transaction: memory stays that of one batch, and
+        the batches fit together even while someone else writes.
+        """
+        where, params = self._filters(plan, task, since, until)
+        with self.db._errors(), self.db._read_snapshot():
+            if latest is not None:
+                row = self.db._one(
+                    f"""SELECT min(newest.id) FROM (SELECT e.id FROM events e WHERE {' AND '.join(where) or 'true'}
+                        ORDER BY e.id DESC LIMIT {int(latest)}) newest""",
+                    params,
+                )
+                if row is None or row[0] is None:
+                    return
+                where.append(f"e.id >= {self.sql('first')}")
+                params["first"] = row[0]
+            where.append(f"e.id > {self.sql('after')}")
+            params["after"] = 0
+            while True:
+                batch = self._events_where(where, params, tail=f"ORDER BY e.id LIMIT {int(size)}")
+                if not batch:
+                    return
+                yield batch
+                if len(batch) < size:
+                    return
+                params["after"] = batch[-1].id
+
+    def _filters(
+        self, plan: str | None, task: int | None, since: date | None, until: date | None
+    ) -> tuple[list[str], dict[str, object]]:
         where: list[str] = []
         params: dict[str, object] = {}
         if plan is not None:
@@ -34,8 +78,7 @@ class History(Subject):
         if until is not None:
             where.append(f"{self.sql.instant('e.at')} < {self.sql.instant(self.sql('next_day'))}")
             params["next_day"] = self.sql.start_of(until + timedelta(days=1))
-        with self.db._errors():
-            return self._events_where(where, params)
+        return where, params
 
     def event(self, event_id: int) -> Event | None:
         with self.db._errors():

@@ -7,7 +7,7 @@ class with every method's annotations costs start-up time that no command needs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -42,6 +42,7 @@ class Tasks(Protocol):
     def tasks_with_notes(
         self, plan: str, *, today: date, ids: Sequence[int] | None = None, with_assignments: bool = True
     ) -> list[Task]: ...
+    def task_batches(self, plan: str, *, today: date, size: int = ...) -> Generator[list[Task], None, None]: ...
     def existing_task_ids(self, plan: str, ids: Sequence[int]) -> set[int]: ...
     def open_assignments(
         self, plan: str, *, units: Sequence[str], due_before: date, today: date
@@ -81,6 +82,10 @@ class History(Protocol):
         self, *, plan: str | None = None, task: int | None = None, since: date | None = None,
         until: date | None = None,
     ) -> list[Event]: ...
+    def event_batches(
+        self, *, plan: str | None = None, task: int | None = None, since: date | None = None,
+        until: date | None = None, latest: int | None = None, size: int = ...,
+    ) -> Generator[list[Event], None, None]: ...
     def last_undoable(self, plan: str | None = None) -> Event | None: ...
     def event(self, event_id: int) -> Event | None: ...
     def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event: ...

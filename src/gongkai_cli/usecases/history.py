@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 from ..domain import dates
 from ..domain.errors import NotFound, StoreError, UsageError
 from ..domain.records import Event
@@ -18,19 +21,28 @@ def history(
 ) -> list[Event]:
     """Changes, oldest first: of one task of the plan, else of the plan asked for, else all;
     of the days from `since` to `until` (dates.parse_period) when given."""
+    return [event for batch in history_batches(ledger, task_id, since=since, until=until) for event in batch]
+
+
+def history_batches(
+    ledger: Session, task_id: int | None = None, *, since: str | None = None, until: str | None = None,
+    latest: int | None = None,
+) -> Iterator[list[Event]]:
+    """What `history` lists, a batch at a time as the store reads it (the whole history of a
+    city does not fit in memory); with `latest`, only the newest that many changes."""
     plan = ledger.plan() if task_id is not None or ledger.settings.plan else None
     year = plan.year if plan else ledger.today.year
     start, end = dates.parse_period(since, until, today=ledger.today, year=year)
-    events = ledger.store.history.events(
-        plan=plan.name if plan else None, task=task_id, since=start, until=end
+    batches = ledger.store.history.event_batches(
+        plan=plan.name if plan else None, task=task_id, since=start, until=end, latest=latest
     )
+    first = next(batches, [])
     # With a task id there is always a plan (above).
-    if (
-        task_id is not None and plan is not None and not events
-        and ledger.store.tasks.task(plan.name, task_id, today=ledger.today) is None
-    ):
-        raise no_task(plan.name, task_id)
-    return events
+    if task_id is not None and plan is not None and not first:
+        batches.close()
+        if ledger.store.tasks.task(plan.name, task_id, today=ledger.today) is None:
+            raise no_task(plan.name, task_id)
+    return itertools.chain((first,) if first else (), batches)
 
 
 def last_change(ledger: Session) -> Event:

@@ -1,6 +1,7 @@
 """Reading the ledger: listings, reminders, summaries, one task, units, reports, exports."""
 
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -74,6 +75,16 @@ class PlanTasks(NamedTuple):
         wanted = None if self.units is None else set(self.units)
         return [(task, assignment) for task in self.tasks for assignment in task.assignments
                 if wanted is None or assignment.unit in wanted]
+
+
+class PlanBatches(NamedTuple):
+    """A whole plan as an export writes it: its tasks by id (with notes and assignments), a batch at
+    a time as the store reads them; with `units`, only the tasks those units have a part in."""
+
+    plan: Plan
+    batches: Iterable[list[Task]]
+    units: tuple[str, ...] | None = None
+    unit: str | None = None
 
 
 class ProgressReport(NamedTuple):
@@ -229,17 +240,25 @@ def show(ledger: Session, task_id: int) -> Task:
 
 
 def export_tasks(ledger: Session, *, unit: str | None = None) -> PlanTasks:
-    """The plan for an export; with `unit` (an alias, or a collective for its members), only
+    """The plan for an export, whole; with `unit` (an alias, or a collective for its members), only
     the tasks that unit has an assignment of, and only its rows of the 各单位进展 sheet."""
+    export = export_batches(ledger, unit=unit)
+    return PlanTasks(export.plan, [task for batch in export.batches for task in batch], export.units, export.unit)
+
+
+def export_batches(ledger: Session, *, unit: str | None = None) -> PlanBatches:
+    """What `export_tasks` gives, a batch of tasks at a time (a plan of 20,000 tasks with their
+    notes and assignments is most of a gigabyte when held whole)."""
     plan = ledger.plan()
-    tasks = ledger.store.tasks.tasks_with_notes(plan.name, today=ledger.today)
+    batches = ledger.store.tasks.task_batches(plan.name, today=ledger.today)
     if unit is None:
-        return PlanTasks(plan, tasks)
+        return PlanBatches(plan, batches)
     (match,) = _unit_matches(ledger, (unit,), direct=True)
     wanted = ledger.directory.responsible(match.name)
     mine = set(wanted) | set(match.direct)
-    tasks = [task for task in tasks if any(assignment.unit in mine for assignment in task.assignments)]
-    return PlanTasks(plan, tasks, units=tuple(mine), unit=unit_name(unit))
+    theirs = ([task for task in batch if any(assignment.unit in mine for assignment in task.assignments)]
+              for batch in batches)
+    return PlanBatches(plan, theirs, units=tuple(mine), unit=unit_name(unit))
 
 
 def report(

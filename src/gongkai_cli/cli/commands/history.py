@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from ...inputs.typed import parse_event_id, parse_task_id
+from ...domain.errors import UsageError
+from ...inputs.typed import parse_event_id, parse_limit, parse_task_id
 from ...outputs import render
 from ...usecases import history
 from ..app import Commands
@@ -14,6 +15,10 @@ from ..console import confirmed, say
 from .shared import ByOption, FormatOption, open_ledger, render_format
 
 commands = Commands()
+
+
+# What a person at a terminal reads of a long history; pipes and files get all of it.
+TERMINAL_LOG_LIMIT = 50
 
 
 @commands.command()
@@ -25,14 +30,27 @@ def log(
         help="只看该日及以后的更改，例如 2023-04-01、-7d（7 天前）；本周、上月、本季度等表示整段时间。",
     ),
     until: str | None = typer.Option(None, "--until", metavar="日期", help="只看该日（含）及以前的更改，写法同 --since。"),
+    limit: str | None = typer.Option(
+        None, "--limit", "-n", metavar="条数",
+        help=f"只看最近的若干条更改（仍按时间先后列出）。在终端上默认最近 {TERMINAL_LOG_LIMIT} 条，输出到管道或文件时默认全部。",
+    ),
+    show_all: bool = typer.Option(False, "--all", help="列出全部更改，在终端上也不限条数。"),
     fmt: str = FormatOption,
 ) -> None:
-    """查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。"""
+    """查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。
+
+    边读边输出，历史再长也只占用少量内存。
+    """
     fmt = render_format(fmt)
     number = parse_task_id(task_id) if task_id is not None else None
+    if limit is not None and show_all:
+        raise UsageError("--limit 与 --all 只能选一个。")
+    latest = parse_limit(limit) if limit is not None else None
+    if latest is None and not show_all and sys.stdout.isatty():
+        latest = TERMINAL_LOG_LIMIT
     with open_ledger(ctx) as ledger:
-        items = history.history(ledger, number, since=since, until=until)
-    render.events(items, fmt)
+        batches = history.history_batches(ledger, number, since=since, until=until, latest=latest)
+        render.event_batches(batches, fmt, latest=latest)
 
 
 @commands.command()

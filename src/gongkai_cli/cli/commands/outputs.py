@@ -122,20 +122,22 @@ def export(
     calendar = exporter.calendar_options(fmt, ics_kind, alarm)
     exporter.check_target(fmt, output, force=force, unit=unit)
     with open_ledger(ctx) as ledger:
-        plan = queries.export_tasks(ledger, unit=unit)
-    if fmt == "vdir":
-        result = exporter.write_vdir(plan, output, calendar, ledger=ledger.database, force=force)
-        if not quiet:
-            say(
-                f"已导出计划“{plan.plan.name}”到文件夹“{output}”（vdir）：写入 {result.written} 个文件，"
-                f"未变 {result.unchanged} 个，删除 {result.removed} 个。"
-            )
-        return
-    exporter.write(plan, fmt, output, calendar, ledger=ledger.database, force=force)
+        if fmt == "vdir":
+            plan = queries.export_tasks(ledger, unit=unit)
+            result = exporter.write_vdir(plan, output, calendar, ledger=ledger.database, force=force)
+            if not quiet:
+                say(
+                    f"已导出计划“{plan.plan.name}”到文件夹“{output}”（vdir）：写入 {result.written} 个文件，"
+                    f"未变 {result.unchanged} 个，删除 {result.removed} 个。"
+                )
+            return
+        # Written while the ledger is read, a batch of tasks at a time.
+        export = queries.export_batches(ledger, unit=unit)
+        written = exporter.write(export, fmt, output, calendar, ledger=ledger.database, force=force)
     if quiet or output == STDOUT:
         return
-    if plan.unit is not None:
-        say(f"已导出计划“{plan.plan.name}”中“{plan.unit}”的 {len(plan.assignment_rows)} 行（{len(plan.tasks)} 项任务）"
+    if export.unit is not None:
+        say(f"已导出计划“{export.plan.name}”中“{export.unit}”的 {written.rows} 行（{written.tasks} 项任务）"
             f"到“{output}”；填写“状态”“最新进展”后用 gongkai import 导回。")
     else:
-        say(f"已导出计划“{plan.plan.name}”的 {len(plan.tasks)} 项任务到“{output}”（{fmt}）。")
+        say(f"已导出计划“{export.plan.name}”的 {written.tasks} 项任务到“{output}”（{fmt}）。")
