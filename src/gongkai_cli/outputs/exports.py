@@ -181,7 +181,13 @@ def write(
             finally:
                 text.detach()
 
-    write_output(output, produce, ledger=ledger, what="导出", force=force)
+    try:
+        write_output(output, produce, ledger=ledger, what="导出", force=force)
+    finally:
+        # A refused or failed export ends the store's read here, while the ledger is still open.
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
     return written
 
 
