@@ -302,18 +302,19 @@ def _save_workbook(book: Workbook, fill: Callable[[], int], out: IO[bytes]) -> i
     Returns what `fill` does.
 
     The zip is built in memory: openpyxl leaves its ZipFile unclosed when a write
-    fails, and its finaliser would then write to a closed file. openpyxl also
-    writes each sheet to a temporary file first; when that write fails the sheet
-    stream is left open in a reference cycle, so it is finalised here, quietly,
-    and the first error alone is reported.
+    fails, and its finaliser would then write to a closed file. A failed sheet's
+    streams are ended quietly (`_end_sheets_quietly`), so the first error alone is
+    reported.
     """
     packed = io.BytesIO()
     try:
         filled = fill()
         book.save(packed)
-    except OSError as err:
-        failure = OSError(err.errno, err.strerror, err.filename)
-    except Exception as err:
+    except BaseException as err:
+        # Whatever stopped the write, the sheets' open writers are ended before it goes on up.
+        _end_sheets_quietly(book)
+        if isinstance(err, OSError):
+            raise OSError(err.errno, err.strerror, err.filename) from None
         # Where lxml is installed (python-docx brings it), openpyxl serialises with it,
         # and a failed write surfaces as lxml's SerialisationError ("IO_EFBIG"), not OSError.
         if type(err).__name__ != "SerialisationError":
@@ -322,24 +323,34 @@ def _save_workbook(book: Workbook, fill: Callable[[], int], out: IO[bytes]) -> i
         import os
 
         code = getattr(errno, str(err).removeprefix("IO_"), errno.EIO)
-        failure = OSError(code, os.strerror(code))
-    else:
-        out.write(packed.getbuffer())
-        return filled
+        raise OSError(code, os.strerror(code)) from None
+    out.write(packed.getbuffer())
+    return filled
+
+
+def _end_sheets_quietly(book: Workbook) -> None:
+    """End each write-only sheet's writer of a failed workbook, without a word.
+
+    A sheet whose close fails half-way keeps its row and file generators (openpyxl's private
+    `_rows` and `_writer.xf`); they are closed here too, or their finalisers would report the
+    failure again, as unraisable tracebacks, whenever the workbook is freed."""
     import contextlib
     import gc
 
     hook = sys.unraisablehook
     sys.unraisablehook = lambda unraisable: None
     try:
-        # Each write-only sheet still holds its file's writer open: ended here, quietly.
         for sheet in book.worksheets:
             with contextlib.suppress(Exception):
                 cast("WriteOnlyWorksheet", sheet).close()
+            writer = getattr(sheet, "_writer", None)
+            for stream in (getattr(sheet, "_rows", None), getattr(writer, "xf", None)):
+                with contextlib.suppress(Exception):
+                    if stream is not None:
+                        stream.close()
         gc.collect()
     finally:
         sys.unraisablehook = hook
-    raise failure
 
 
 def _print_setup(sheet: Worksheet, plan: str, what: str, *, fit_width: bool) -> Worksheet:
