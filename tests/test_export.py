@@ -64,7 +64,7 @@ def test_xlsx_sheets_columns_and_cell_types(gk, tmp_path):
     target = tmp_path / "out.xlsx"
     gk("export", "-o", str(target))
     book = openpyxl.load_workbook(target)
-    assert book.sheetnames == ["任务", "进展记录", "各单位进展", "打印版"]
+    assert book.sheetnames == ["任务", "进展记录", "各单位进展", "打印版", "打印版（各单位）"]
     tasks, notes = book["任务"], book["进展记录"]
 
     assert [c.value for c in tasks[1]] == TASK_HEADERS

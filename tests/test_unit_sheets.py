@@ -95,7 +95,7 @@ def test_the_workbook_has_one_row_per_task_and_unit_with_only_status_and_progres
     ok(run("status", "62", "done", "--unit", "江桥镇"))  # a status change says nothing: the words stay
     ok(run("export", "-o", "台账.xlsx"))
     book = openpyxl.load_workbook(tmp_path / "台账.xlsx")
-    assert book.sheetnames == ["任务", "进展记录", ASSIGNMENT_SHEET_TITLE, "打印版"]
+    assert book.sheetnames == ["任务", "进展记录", ASSIGNMENT_SHEET_TITLE, "打印版", "打印版（各单位）"]
     sheet = book[ASSIGNMENT_SHEET_TITLE]
     header = [cell.value for cell in sheet[1]]
     assert header[:9] == VISIBLE

@@ -370,8 +370,55 @@ TASK_OFFICE = pick(TASK, "id", "group", "content", "units", "lead_unit", "deadli
 # The sheet meant for paper: what a meeting reads, 120 character units wide. Fitted to
 # the width of A4 landscape that prints at 100% in Excel and about 93% in LibreOffice
 # (whose character unit is wider), so the 11 pt cells come out at 10 pt or more.
+# On paper a latest note is its beginning: a 3,000-character note would stretch one task's row
+# over a page. The 进展记录 sheet (on screen) holds every note whole.
+PRINTED_NOTE_CHARS = 150
+NOTES_WHOLE = "……（全文见“进展记录”工作表）"
+
+
+def _latest_printed(task: Task) -> str:
+    note = _latest(task)
+    if note is None:
+        return ""
+    text = note_text(note)
+    if len(text) > PRINTED_NOTE_CHARS:
+        text = text[:PRINTED_NOTE_CHARS] + NOTES_WHOLE
+    return f"{text}（{note_writer(note)}，{note.at[:10]}）"
+
+
 TASK_PRINT = pick(TASK, "id", "content", "units", "deadline", "printed_status", "latest_signed",
-                  id={"width": 5}, content={"width": 46}, units={"width": 22}, deadline={"width": 10})
+                  id={"width": 5}, content={"width": 46}, units={"width": 22}, deadline={"width": 10},
+                  latest_signed={"text": _latest_printed})
+
+
+# The order a printed task's units are read in: who needs chasing first.
+_PRINTED_GROUPS = ("逾期", Status.BLOCKED.label, Status.DOING.label, Status.TODO.label, Status.DONE.label,
+                   Status.CANCELLED.label)
+
+
+def units_by_status(task: Task) -> str:
+    """A task's units grouped by how far they are, one line a group: 逾期（2）：马陆镇、江桥镇（受阻）.
+    An overdue unit is named under 逾期 only, with its own status where it has begun."""
+    groups: dict[str, list[str]] = {label: [] for label in _PRINTED_GROUPS}
+    for assignment in task.assignments:
+        if not assignment.overdue:
+            groups[assignment.status.label].append(assignment.unit)
+        elif assignment.status is Status.TODO:
+            groups["逾期"].append(assignment.unit)
+        else:
+            groups["逾期"].append(f"{assignment.unit}（{assignment.status.label}）")
+    return "\n".join(f"{label}（{len(units)}）：{joined(units)}" for label, units in groups.items() if units)
+
+
+# The per-unit progress on paper: one row a task, its units grouped by status, instead of the
+# 各单位进展 sheet's row per task and unit (2,265 rows for the 2023 plan, 300-odd pages).
+UNITS_PRINT = (
+    TASK["id"]._replace(width=5),
+    TASK["group"]._replace(width=16),
+    Column("done", "完成单位", lambda t: t.units_done, text=lambda t: f"{t.units_done}/{t.units_total}",
+           width=9, kind="number"),
+    Column("units_by_status", "各单位状态", units_by_status, width=90, kind="wrap"),
+)
 
 # A task's notes as rows of (task, note) pairs: the 进展记录 sheet and the report's period notes.
 def _pair_note(pair: tuple[Task, Note]) -> Note:

@@ -12,7 +12,7 @@ import io
 import itertools
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple, TypeVar, cast
@@ -29,6 +29,8 @@ from .columns import (
     TASK_NOTES,
     TASK_OFFICE,
     TASK_PRINT,
+    UNITS_PRINT,
+    Column,
     note_text,
     note_writer,
 )
@@ -244,22 +246,27 @@ def _xlsx(export: PlanBatches, out: IO[bytes]) -> Exported:
 
     book = Workbook(write_only=True)
     plan = export.plan.name
-    tasks = notes = printable = None
+    tasks = notes = printable = by_unit = None
     # Each sheet's page settings come before its first row: a write-only sheet writes them first.
     if export.units is None:
-        # Thirteen columns fitted to one page width print at about 4 pt; this sheet prints at
-        # full size across as many pages as it needs, with 序号 and the header on each.
+        # The whole plan's first three sheets are for the screen, filters and import; printed,
+        # they came to over 600 pages a year. The two 打印版 sheets are what paper gets.
         sheet = _print_setup(_sheet(book, "任务"), plan, "任务", fit_width=False)
         sheet.print_title_cols = "A:A"
-        tasks = SheetRows(sheet, TASK_OFFICE)
-        notes = SheetRows(_print_setup(_sheet(book, "进展记录"), plan, "进展记录", fit_width=True), TASK_NOTES)
-    # One unit's file holds only its own rows to fill in, nothing else to get lost in.
+        tasks = SheetRows(_not_printed(sheet, TASK_OFFICE), TASK_OFFICE)
+        sheet = _print_setup(_sheet(book, "进展记录"), plan, "进展记录", fit_width=True)
+        notes = SheetRows(_not_printed(sheet, TASK_NOTES), TASK_NOTES)
+    # One unit's file holds only its own rows to fill in, nothing else to get lost in; it prints.
     what = ASSIGNMENT_SHEET_TITLE if export.unit is None else f"{ASSIGNMENT_SHEET_TITLE}（{export.unit}）"
-    assignments = SheetRows(_print_setup(_sheet(book, ASSIGNMENT_SHEET_TITLE), plan, what, fit_width=True),
+    sheet = _print_setup(_sheet(book, ASSIGNMENT_SHEET_TITLE), plan, what, fit_width=True)
+    assignments = SheetRows(sheet if export.units is not None else _not_printed(sheet, ASSIGNMENT_SHEET),
                             ASSIGNMENT_SHEET)
     if export.units is None:
-        # Last, so that importing this workbook again still reads the full 任务 sheet first.
-        printable = SheetRows(_print_setup(_sheet(book, "打印版"), plan, "任务", fit_width=True), TASK_PRINT)
+        # After the others, so that importing this workbook again still reads the full 任务 sheet first.
+        printable = SheetRows(_print_setup(_sheet(book, "打印版"), plan, "任务", fit_width=True), TASK_PRINT,
+                              whole_in="任务")
+        by_unit = SheetRows(_print_setup(_sheet(book, "打印版（各单位）"), plan, "各单位完成情况", fit_width=True),
+                            UNITS_PRINT, whole_in=ASSIGNMENT_SHEET_TITLE)
     def fill() -> int:
         wanted = None if export.units is None else set(export.units)
         count = 0
@@ -273,9 +280,10 @@ def _xlsx(export: PlanBatches, out: IO[bytes]) -> Exported:
                 for assignment in task.assignments:
                     if wanted is None or assignment.unit in wanted:
                         assignments.add((task, assignment))
-                if printable is not None:
+                if printable is not None and by_unit is not None:
                     printable.add(task)
-        for rows in (tasks, notes, assignments, printable):
+                    by_unit.add(task)
+        for rows in (tasks, notes, assignments, printable, by_unit):
             if rows is not None:
                 rows.close()
         return count
@@ -351,6 +359,17 @@ def _end_sheets_quietly(book: Workbook) -> None:
         gc.collect()
     finally:
         sys.unraisablehook = hook
+
+
+def _not_printed(sheet: Worksheet, columns: Sequence[Column]) -> Worksheet:
+    """A sheet left out when the workbook is printed: its print area is one empty cell, right
+    of the last column, and LibreOffice prints no page for an area with nothing in it (a
+    hidden sheet would not print either, but would hide the data from the screen as well).
+    Clearing the print area (页面布局 → 打印区域 → 取消打印区域) prints the sheet after all."""
+    from openpyxl.utils import get_column_letter
+
+    sheet.print_area = f"{get_column_letter(len(columns) + 1)}1"
+    return sheet
 
 
 def _print_setup(sheet: Worksheet, plan: str, what: str, *, fit_width: bool) -> Worksheet:

@@ -344,14 +344,19 @@ class SheetRows:
     """An openpyxl write-only sheet filled a record at a time: bold header row, widths and
     alignment by column kind, rows tall enough. Each row goes to the sheet's file as it is
     added, so a sheet of any length holds one row in memory; `close` adds what needs the row
-    count (the filter's range, the drop-downs)."""
+    count (the filter's range, the drop-downs).
 
-    def __init__(self, sheet: Worksheet, columns: Sequence[Column]) -> None:
+    A sheet meant for paper names, in `whole_in`, where its text is whole: a cell too long
+    for the tallest row Excel allows (409 pt) would be clipped when printed, without a mark,
+    so it is cut to fit instead and ends by saying where to read the rest."""
+
+    def __init__(self, sheet: Worksheet, columns: Sequence[Column], *, whole_in: str | None = None) -> None:
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
         from openpyxl.utils import get_column_letter
 
         self.sheet, self.columns, self.count = sheet, tuple(columns), 0
+        self._whole_in = whole_in
         self._cell = WriteOnlyCell
         edge = Side(style="thin", color="A6A6A6")
         border = Border(left=edge, right=edge, top=edge, bottom=edge)
@@ -396,6 +401,8 @@ class SheetRows:
         from copy import copy
 
         values = [column.shown(record) for column in self.columns]
+        if self._whole_in is not None:
+            values = [_fit_row(column, value, self._whole_in) for column, value in zip(self.columns, values, strict=True)]
         cells = []
         for column, value, style in zip(self.columns, values, self._styles, strict=True):
             cell = self._cell(self.sheet, cast(Any, _xlsx_value(column, value)))
@@ -446,20 +453,46 @@ def _protect(sheet: Worksheet, columns: Sequence[Column], count: int) -> None:
             sheet.data_validations.append(choices)
 
 
+# 409 pt is the most a row may be; this many lines of text fill it.
+_ROW_POINTS_MAX = 409.0
+_ROW_LINES_MAX = int((_ROW_POINTS_MAX - 4) // LINE_POINTS)
+
+
 def _row_height(columns: Sequence[Column], values: Sequence[object]) -> float:
     """Points for a row whose wrapped cells all show whole: the tallest cell's lines.
 
     Excel and LibreOffice do not grow a row for wrapped text written by a program,
     so the height is estimated here: a Chinese character takes two width units.
     """
-    import math
-
     lines = 1
     for column, value in zip(columns, values, strict=True):
         if column.kind == "wrap" and isinstance(value, str) and value:
-            per_line = max(1.0, column.width - 1.5)
-            lines = max(lines, sum(max(1, math.ceil(_display_width(part) / per_line)) for part in value.split("\n")))
-    return min(409.0, lines * LINE_POINTS + 4)  # 409 pt is the most a row may be
+            lines = max(lines, _lines(value, column.width))
+    return min(_ROW_POINTS_MAX, lines * LINE_POINTS + 4)
+
+
+def _lines(value: str, width: float) -> int:
+    """How many lines `value` wraps to in a column `width` units wide."""
+    import math
+
+    per_line = max(1.0, width - 1.5)
+    return sum(max(1, math.ceil(_display_width(part) / per_line)) for part in value.split("\n"))
+
+
+def _fit_row(column: Column, value: object, whole_in: str) -> object:
+    """A printed cell's text, cut where the tallest row ends, with a pointer to `whole_in`."""
+    if column.kind != "wrap" or not isinstance(value, str) or _lines(value, column.width) <= _ROW_LINES_MAX:
+        return value
+    pointer = f"……（未完，全文见“{whole_in}”工作表）"
+    # The longest beginning that fits with the pointer after it: line counts only grow with length.
+    low, high = 0, len(value)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _lines(value[:middle] + pointer, column.width) <= _ROW_LINES_MAX:
+            low = middle
+        else:
+            high = middle - 1
+    return value[:low] + pointer
 
 
 def _display_width(value: str) -> int:
