@@ -35,9 +35,21 @@ document.getElementById('page').addEventListener('load', function () {
     return tops.size > 1;
   }).map(function (td) { return td.textContent; });
   var sizes = Array.from(d.querySelectorAll('p, li, td')).map(function (e) { return parseFloat(w.getComputedStyle(e).fontSize); });
+  // A chart's labels as the reader sees them: the SVG's font size times its scale, and any label
+  // that reaches past the chart's own box (and so is cut off).
+  var labels = [], clipped = [];
+  d.querySelectorAll('svg').forEach(function (chart) {
+    var box = chart.getBoundingClientRect(), scale = box.width / chart.viewBox.baseVal.width;
+    chart.querySelectorAll('text').forEach(function (label) {
+      labels.push(parseFloat(w.getComputedStyle(label).fontSize) * scale);
+      var r = label.getBoundingClientRect();
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5) clipped.push(label.textContent);
+    });
+  });
   document.body.setAttribute('data-layout', JSON.stringify({
     scroll_width: root.scrollWidth, client_width: root.clientWidth,
-    smallest_text: Math.min.apply(null, sizes), charts: d.querySelectorAll('svg').length, broken_dates: broken}));
+    smallest_text: Math.min.apply(null, sizes), charts: d.querySelectorAll('svg').length, broken_dates: broken,
+    smallest_chart_label: Math.min.apply(null, labels), clipped_chart_labels: clipped}));
 });
 """
 

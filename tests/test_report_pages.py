@@ -44,6 +44,9 @@ def test_on_a_390_px_phone_nothing_scrolls_sideways_and_text_is_readable(busy_sp
     assert layout["scroll_width"] <= layout["client_width"], layout
     assert layout["smallest_text"] >= 14, layout
     assert layout["broken_dates"] == [], layout
+    if not args:  # the whole plan's report has the charts
+        assert layout["smallest_chart_label"] >= 12, layout
+        assert layout["clipped_chart_labels"] == [], layout
 
 
 def test_the_whole_plan_report_holds_two_charts_and_no_date_breaks_on_a_desktop(busy_spring, tmp_path):
@@ -51,6 +54,7 @@ def test_the_whole_plan_report_holds_two_charts_and_no_date_breaks_on_a_desktop(
     layout = measure(page, 1280, tmp_path)
     assert layout["charts"] >= 2
     assert layout["broken_dates"] == [], layout
+    assert layout["clipped_chart_labels"] == [], layout
 
 
 def test_printed_it_is_a4_with_each_table_head_on_every_page(busy_spring, tmp_path):

@@ -19,8 +19,12 @@ if TYPE_CHECKING:
 
     from ..domain.figures import Tally, WeekPoint
 
-WIDTH = 640
-FONT_PX = 13
+# Drawn for a phone: a 390-px screen shows the chart at about 0.9 of these units, so a label
+# reads at 12 px or more there; the page caps a chart's width on a desktop (report.py's CSS).
+WIDTH = 400
+FONT_PX = 14
+# A unit's name beyond this many characters is shortened on its bar's label.
+LABEL_CHARS = 10
 DONE_COLOUR, OPEN_COLOUR, LATE_COLOUR, LINE_COLOUR, INK = "#2e7d32", "#cfd8dc", "#c62828", "#1565c0", "#000000"
 
 
@@ -52,7 +56,7 @@ def _legend(x: float, y: float, items: Sequence[tuple[str, str]], gap: float = 8
 def units_bar_chart(rows: Sequence[Tally], *, title: str, limit: int = 20) -> Figure:
     """Completion by unit: one bar per unit (done, open, of which overdue), worst first."""
     shown = list(rows[:limit])
-    label_right, bar_left, row_height, top = 170, 180, 24, 30
+    label_right, bar_left, row_height, top = 150, 156, 24, 30
     bar_width = WIDTH - bar_left - 70
     height = top + row_height * len(shown) + 30
     shapes = [Shape("text", (0, 18), text=title, bold=True)]
@@ -64,19 +68,19 @@ def units_bar_chart(rows: Sequence[Tally], *, title: str, limit: int = 20) -> Fi
         open_w = bar_width * (meant - row.done) / widest
         late_w = bar_width * min(row.overdue, meant - row.done) / widest
         shapes += [
-            Shape("text", (label_right, y + 16), text=row.key, anchor="end"),
+            Shape("text", (label_right, y + 16), text=_short(row.key), anchor="end"),
             Shape("rect", (bar_left, y + 4, done_w, 16), DONE_COLOUR),
             Shape("rect", (bar_left + done_w, y + 4, open_w, 16), OPEN_COLOUR),
             Shape("rect", (bar_left + done_w, y + 4, late_w, 16), LATE_COLOUR),
             Shape("text", (bar_left + done_w + open_w + 6, y + 16), text=f"{row.done_percent:g}%"),
         ]
-    shapes += _legend(bar_left, height - 8, [(DONE_COLOUR, "已完成"), (OPEN_COLOUR, "未完成"), (LATE_COLOUR, "其中逾期")])
+    shapes += _legend(0, height - 8, [(DONE_COLOUR, "已完成"), (OPEN_COLOUR, "未完成"), (LATE_COLOUR, "其中逾期")])
     return Figure(title, height, tuple(shapes))
 
 
 def progress_line_chart(points: Sequence[WeekPoint], *, total: int, title: str) -> Figure:
     """Tasks done by the end of each week (line), and the week's progress records (columns)."""
-    left, right, top, bottom, height = 44, 16, 30, 40, 260
+    left, right, top, bottom, height = 44, 8, 30, 60, 280
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     peak_notes = max((point.notes for point in points), default=0) or 1
     step = plot_w / max(len(points) - 1, 1)
@@ -94,15 +98,22 @@ def progress_line_chart(points: Sequence[WeekPoint], *, total: int, title: str) 
     shapes.append(Shape("line", tuple(coordinate for index, point in enumerate(points) for coordinate in
                                       (left + index * step, top + plot_h - plot_h * point.done / max(total, 1))),
                         LINE_COLOUR))
-    for index in sorted({0, len(points) // 2, len(points) - 1}):
+    last = len(points) - 1
+    for index in sorted({0, len(points) // 2, last}):
         if 0 <= index < len(points):
             day = points[index].day
+            # The first and last dates sit inside the plot's ends, not centred past them.
+            anchor = "start" if index == 0 and last else "end" if index == last and last else "middle"
             shapes.append(Shape("text", (left + index * step, top + plot_h + 18), text=f"{day.month}月{day.day}日",
-                                anchor="middle"))
-    shapes += [Shape("line", (left, height - 9, left + 20, height - 9), LINE_COLOUR),
-               Shape("text", (left + 26, height - 4), text="累计完成任务数"),
-               *_legend(left + 160, height - 4, [(OPEN_COLOUR, f"每周进展记录数（最多 {peak_notes} 条）")])]
+                                anchor=anchor))
+    shapes += [Shape("line", (0, height - 29, 20, height - 29), LINE_COLOUR),
+               Shape("text", (26, height - 24), text="累计完成任务数"),
+               *_legend(0, height - 4, [(OPEN_COLOUR, f"每周进展记录数（最多 {peak_notes} 条）")])]
     return Figure(title, height, tuple(shapes))
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
 
 
 def svg(figure: Figure) -> str:

@@ -284,7 +284,7 @@ th { background: #eee; white-space: nowrap; }
 td.num, td.day { white-space: nowrap; }
 td.num { text-align: right; }
 tr { break-inside: avoid; }
-svg.chart { display: block; width: 100%; height: auto; margin: 1em 0; }
+svg.chart { display: block; width: 100%; max-width: 600px; height: auto; margin: 1em 0; }
 .meta { list-style: none; padding: 0; }
 .signature { text-align: right; margin-top: 2em; }
 @page { size: A4; margin: 20mm 15mm; }
