@@ -124,16 +124,25 @@ def test_the_script_freezes_its_start_up_and_collects_the_commands_garbage():
 
     (script,) = entry_points(group="console_scripts", name="gongkai")
     assert script.value == "gongkai_cli.__main__:main"
-    probe = (
-        "import gc\n"
-        "import gongkai_cli.cli.app as cli\n"
-        "seen = {}\n"
-        "cli.main = lambda: seen.update(enabled=gc.isenabled(), frozen=gc.get_freeze_count())\n"
-        "import gongkai_cli.__main__ as entry\n"
-        "entry.main()\n"
-        "print(seen['enabled'], seen['frozen'] > 10000)\n"
-    )
-    assert python_probe(probe).split() == ["True", "True"]
+    # Both ways a run goes: through the app, and the quick path's own bodies (cli/quick.py).
+    for argv, patched in ((["gongkai", "units"], "gongkai_cli.cli.app:run"),
+                          (["gongkai", "list", "-f", "json"], "gongkai_cli.cli.frequent:list_tasks")):
+        module, name = patched.split(":")
+        probe = (
+            "import gc, importlib, sys\n"
+            f"target = importlib.import_module({module!r})\n"
+            "seen = {}\n"
+            f"setattr(target, {name!r}, lambda *args, **kwargs: seen.update(enabled=gc.isenabled(),"
+            " frozen=gc.get_freeze_count()) or 0)\n"
+            "import gongkai_cli.__main__ as entry\n"
+            f"sys.argv = {argv!r}\n"
+            "try:\n"
+            "    entry.main()\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "print(seen['enabled'], seen['frozen'] > 5000)\n"
+        )
+        assert python_probe(probe).split() == ["True", "True"], argv
 
 
 def test_a_reader_that_stops_early_is_not_an_error(executable, run):

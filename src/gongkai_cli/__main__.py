@@ -1,6 +1,7 @@
 """Where a run starts: the installed `gongkai` script and `python -m gongkai_cli`."""
 
 import gc
+import sys
 
 
 def main() -> None:
@@ -10,11 +11,20 @@ def main() -> None:
     # a sixth of a json listing's time (docs/benchmarks.md). Frozen, the modules' objects
     # are skipped by both; what the command itself allocates is collected as usual.
     gc.disable()
-    from .cli.app import main as run
+    from .cli.quick import prepare
+    from .cli.streams import guard_stderr, guard_stdout
 
+    guard_stdout()
+    guard_stderr()
+    # The plainest lines of the most frequent commands are answered without building the app.
+    command = prepare(sys.argv[1:])
+    if command is None:
+        from .cli.app import run
+
+        command = run
     gc.freeze()
     gc.enable()
-    run()
+    sys.exit(command())
 
 
 if __name__ == "__main__":

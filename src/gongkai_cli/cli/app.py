@@ -24,7 +24,6 @@ import typer
 
 from .. import __version__
 from ..domain.errors import ExitCode, GongkaiError, help_lines
-from ..domain.records import Commit
 from ..domain.text import os_reason
 from .command_line import (
     CREATED,
@@ -44,7 +43,8 @@ from .command_line import (
     root_options,
     usage_message,
 )
-from .console import OutputError, discard_stdout, fail, guard_stderr, guard_stdout
+from .console import OutputError, fail, guard_stderr, guard_stdout
+from .streams import internal_error, output_failed
 
 EXIT_CODES_HELP = f"退出码：\n{help_lines()}\n除 {ExitCode.SAVED_BUT_UNCONFIRMED.value} 外，出错时台账未做任何更改。"
 
@@ -100,11 +100,10 @@ def _debug(ctx: typer.Context | None) -> bool:
 
 
 def _internal_error(err: Exception, ctx: typer.Context | None) -> NoReturn:
-    if isinstance(err, UnicodeEncodeError) and _is_undecodable_argument(err):
-        fail(_undecodable_message(err), ExitCode.USAGE)
-    if _debug(ctx):
+    message, code = internal_error(err)
+    if code == ExitCode.INTERNAL and _debug(ctx):
         raise err
-    fail(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详细信息）", ExitCode.INTERNAL)
+    fail(message, code)
 
 
 def _reported(function: Callable[..., Any], ctx: typer.Context, arguments: dict[str, Any]) -> Any:
@@ -130,47 +129,10 @@ def _reported(function: Callable[..., Any], ctx: typer.Context, arguments: dict[
 
 def _output_failed(ctx: typer.Context, err: OSError) -> NoReturn:
     """Standard output failed: say what happened to the data, which is what a retry depends on."""
-    discard_stdout()
-    reason = os_reason(err)
-    commits = ctx.meta.get(SAVED) or []
-    if commits:
-        fail(f"{_saved_changes(commits)}已保存，但确认信息无法写入标准输出（{reason}）；"
-              "请不要重试，可用 gongkai log 核对。", ExitCode.SAVED_BUT_UNCONFIRMED)
-    if done := ctx.meta.get(DONE):
-        fail(f"{done}，但确认信息无法写入标准输出（{reason}）；请不要重试。", ExitCode.SAVED_BUT_UNCONFIRMED)
-    if err.errno == errno.EPIPE:
-        # The reader (`| head`) has all it wanted.
-        raise typer.Exit(ExitCode.SUCCESS)
-    # A read that made a new ledger (first use) is still a read: a retry is safe, but the new file is real.
-    created = ctx.meta.get(CREATED)
-    unchanged = f"已新建台账“{created}”，此外未做任何更改" if created else "台账未做任何更改"
-    fail(f"无法写入标准输出（{reason}）；{unchanged}。", ExitCode.USAGE)
-
-
-def _saved_changes(commits: Sequence[Commit]) -> str:
-    first, last = commits[0], commits[-1]
-    events = sum(commit.events for commit in commits)
-    span = f"#{first.first_event}" if events == 1 else f"#{first.first_event}–#{last.last_event}"
-    notes = [n for commit in commits for n in (commit.first_note, commit.last_note) if n is not None]
-    if not notes:
-        return f"更改（历史记录 {span}）"
-    low, high = min(notes), max(notes)
-    what = f"进展记录 #{low}" if low == high else f"进展记录 #{low}–#{high}"
-    return f"{what}（历史记录 {span}）"
-
-
-def _is_undecodable_argument(err: UnicodeEncodeError) -> bool:
-    # Python hands over command-line bytes that are not UTF-8 as lone surrogates;
-    # they fail the moment they are stored or printed, before anything is committed.
-    # Other lone surrogates (a JSON "\ud800") are not bytes from the command line.
-    return (err.reason == "surrogates not allowed"
-            and all(0xDC80 <= ord(char) <= 0xDCFF for char in err.object[err.start:err.end]))
-
-
-def _undecodable_message(err: UnicodeEncodeError) -> str:
-    raw = err.object[err.start:err.end].encode("utf-8", "surrogateescape")
-    shown = raw.decode("utf-8", "backslashreplace")
-    return f"输入中含有不是 UTF-8 编码的字节“{shown}”，请检查终端或脚本的编码设置（应为 UTF-8）。"
+    message, code = output_failed(err, ctx.meta.get(SAVED) or [], ctx.meta.get(DONE), ctx.meta.get(CREATED))
+    if not message:
+        raise typer.Exit(code)
+    fail(message, code)
 
 
 _Function = TypeVar("_Function", bound=Callable[..., Any])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -9,29 +10,15 @@ import typer
 
 from ...domain.errors import UsageError
 from ...domain.text import os_reason
-from ...inputs.typed import MAX_NOTE_BYTES, parse_count, parse_key, parse_status, parse_task_id
+from ...inputs.typed import parse_status, parse_task_id
 from ...outputs import render
 from ...usecases import progress
+from .. import frequent
 from ..app import Commands
 from ..command_line import one_unit
 from .shared import STATUS_HELP, ByOption, QuietOption, TaskIdArgument, complete_unit, open_ledger, render_format
 
 commands = Commands()
-
-
-def _read_text(text: str) -> str:
-    if text != "-":
-        return text
-    # Bounded, so `note 40 - < /dev/zero` fails instead of eating memory; the room
-    # above the note limit is for whitespace around the text, which is trimmed.
-    limit = 4 * MAX_NOTE_BYTES
-    data = sys.stdin.buffer.read(limit + 1)
-    if len(data) > limit:
-        raise UsageError(f"标准输入中的进展说明超过 {limit} 字节，上限为 {MAX_NOTE_BYTES} 字节（64 KiB）。")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UsageError("标准输入中的进展说明不是有效的 UTF-8 文本。") from None
 
 
 @commands.command()
@@ -76,18 +63,8 @@ def note(
         return
     if task_id is None or text is None:
         raise UsageError("请给出任务序号和进展说明，例如 gongkai note 40 \"试点完成\"；批量记录用 --from FILE。")
-    number = parse_task_id(task_id)
-    new_status = parse_status(status) if status is not None else None
-    amount, idempotency_key = parse_count(count), parse_key(key)
-    body = _read_text(text)
-    with open_ledger(ctx) as ledger:
-        written = progress.add_note(
-            ledger, number, body, by=by, status=new_status, count=amount, key=idempotency_key, unit=unit
-        )
-        plan = None if quiet else ledger.plan().name
-    render.repeated_notes([written])
-    if not quiet:
-        render.note_saved(written, fmt, plan=plan)
+    frequent.add_note(functools.partial(open_ledger, ctx), task_id=task_id, text=text, by=by, status=status,
+                      count=count, key=key, unit=unit, quiet=quiet, fmt=fmt)
 
 
 def _note_batch(ctx: typer.Context, source: str, *, by: str | None, quiet: bool, fmt: str) -> None:

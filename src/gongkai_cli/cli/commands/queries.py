@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from ...domain.errors import ExitCode, UsageError
 from ...inputs.typed import parse_task_id
 from ...outputs import render
 from ...usecases import queries
+from .. import frequent
 from ..app import Commands
 from ..console import say
 from .shared import (
@@ -23,7 +25,6 @@ from .shared import (
     UnitsOption,
     open_ledger,
     render_format,
-    statuses,
 )
 
 if TYPE_CHECKING:
@@ -47,14 +48,8 @@ def list_(
     fmt: str = FormatOption,
 ) -> None:
     """列出任务，按序号排列。例如：gongkai list --unit 区财政局"""
-    fmt = render_format(fmt)
-    wanted = statuses(status)
-    with open_ledger(ctx) as ledger:
-        items = queries.list_tasks(
-            ledger, units=tuple(unit or ()), statuses=wanted, group=group, search=search, overdue=overdue,
-            direct=direct, lead=lead,
-        )
-    render.tasks(items, fmt)
+    frequent.list_tasks(functools.partial(open_ledger, ctx), units=unit, direct=direct, lead=lead, status=status,
+                        group=group, search=search, overdue=overdue, fmt=fmt)
 
 
 @commands.command()
@@ -78,13 +73,8 @@ def due(
 
     例如：gongkai due --before 2023-04-20
     """
-    fmt = render_format(fmt)
-    with open_ledger(ctx) as ledger:
-        items = queries.due(
-            ledger, before=before, after=after, within=within, overdue=overdue,
-            units=tuple(unit or ()), include_closed=all_, direct=direct, lead=lead,
-        )
-    render.tasks(items, fmt)
+    frequent.due_tasks(functools.partial(open_ledger, ctx), before=before, after=after, within=within,
+                       overdue=overdue, units=unit, direct=direct, lead=lead, include_closed=all_, fmt=fmt)
 
 
 @commands.command()

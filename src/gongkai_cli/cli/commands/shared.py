@@ -6,21 +6,19 @@ cases; every commands module imports this one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
 
 import typer
 
-from ...domain.errors import GongkaiError
 from ...domain.records import Commit
-from ...domain.statuses import Status
-from ...inputs.typed import parse_status
-from ...outputs.writers import CONFIRMATION_FORMATS, FORMATS, check_format
 from ...store import Database
-from ...usecases import queries
 from ...usecases.session import Session
 from ...usecases.settings import Settings, database_path, from_environment
 from ..command_line import CREATED, DONE, SAVED, global_options, on_command_line, one_value
-from ..console import say
+from ..frequent import open_session, render_format, statuses, unit_names
+
+# What the commands modules take from here, though frequent.py defines it.
+__all__ = ["render_format", "statuses"]
 
 
 def settings(ctx: typer.Context) -> Settings:
@@ -50,25 +48,12 @@ def plan_to_create(ctx: typer.Context, given: str | None) -> str | None:
 def open_ledger(ctx: typer.Context, *, bootstrap: bool = True, announce: bool = True, **how: bool) -> Session:
     """The command's ledger. One this command had to create is announced on stderr, unless the
     command confirms the creation itself (`announce=False`: `init`)."""
-    ledger = Session.open_for(settings(ctx), bootstrap=bootstrap, **how)
-    # Commits are recorded from here on, so an output failure after one is reported as such.
-    saved(ctx, ledger.store.commits)
-    if ledger.created:
-        ctx.find_root().meta[CREATED] = ledger.database
-        if announce:
-            say(created_notice(ledger), err=True)
-    return ledger
 
+    def created(database: object) -> None:
+        ctx.find_root().meta[CREATED] = database
 
-def created_notice(ledger: Session) -> str:
-    """The line that says a ledger was made on first use. Without it a cron job run with another
-    HOME, or without GONGKAI_DB, works on a brand-new ledger and succeeds without a word; on
-    stderr, so a pipe or a JSON reader of stdout gets only what it asked for."""
-    loaded = ledger.loaded
-    what = f"并载入内置的 {loaded.year} 年计划（{loaded.tasks} 项任务）" if loaded else "其中还没有任何计划"
-    hint = ("如本想用已有的台账，请检查 GONGKAI_DB 或 --db 指向的位置" if ledger.settings.database_named
-            else "如要用已有的台账，请设置环境变量 GONGKAI_DB 或使用 --db 指明它")
-    return f"注意：已新建台账“{ledger.database}”，{what}；{hint}。"
+    return open_session(settings(ctx), lambda commits: saved(ctx, commits), created,
+                        bootstrap=bootstrap, announce=announce, **how)
 
 
 def saved(ctx: typer.Context, commits: list[Commit]) -> None:
@@ -83,20 +68,7 @@ def done(ctx: typer.Context, what: str) -> None:
 
 def complete_unit(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion for --unit: unit names and aliases known to this ledger."""
-    try:
-        with open_ledger(ctx, must_exist=True) as ledger:
-            names = queries.unit_spellings(ledger)
-    except GongkaiError:
-        return []
-    return [name for name in names if name.startswith(incomplete)]
-
-
-def statuses(values: Iterable[str] | None) -> tuple[Status, ...]:
-    return tuple(parse_status(value) for value in values or ())
-
-
-def render_format(fmt: str, *, confirmation: bool = False) -> str:
-    return check_format(fmt, CONFIRMATION_FORMATS if confirmation else FORMATS)
+    return unit_names(functools.partial(open_ledger, ctx), incomplete)
 
 
 # -- options several commands declare alike -------------------------------------------------
