@@ -3,6 +3,8 @@
     python benchmarks/growth.py [--sizes 1000,10000,20000] [--notes-per-task 2] [--gongkai PATH]
                                 [--city CITY.db]
 
+(`--sizes ""` with `--city` measures the city alone.)
+
 For each size a fresh ledger gets one plan of that many tasks (each given to 区财政局、
 区政府办公室、各街镇, so 14 assignments each) through `gongkai import`, and notes through the
 package's own API; then every command below runs once as its own process, and the table gives
@@ -87,7 +89,7 @@ def main() -> None:
     print("| ledger | command | wall (s) | CPU (s) | peak RSS (MiB) |\n|---|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         ledgers = [(f"{int(size):,} tasks in one plan", build(Path(tmp), args.gongkai, int(size), args.notes_per_task, env))
-                   for size in args.sizes.split(",")]
+                   for size in args.sizes.split(",") if size]
         if args.city is not None:
             ledgers.append(("the city: 100,000 tasks across plans", args.city))
         for label, db in ledgers:
