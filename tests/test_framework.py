@@ -47,6 +47,14 @@ def test_the_command_tables_are_what_the_modules_define():
     assert valued == set(command_line.ROOT_VALUE_OPTIONS)
 
 
+def test_the_root_helps_summaries_are_each_commands_own_first_line():
+    ctx = _built()
+    group = ctx.command
+    assert list(cli.SUMMARIES) == list(cli.COMMANDS)
+    for name, summary in cli.SUMMARIES.items():
+        assert group.get_command(ctx, name).help.splitlines()[0] == summary, name
+
+
 def test_every_command_takes_help_db_and_its_plan_after_its_name():
     ctx = _built()
     group = ctx.command

@@ -75,6 +75,35 @@ COMMANDS = {
     "server": "team",
 }
 
+# What the root help says of each command: the first line of its help, kept here so that
+# `gongkai -h` lists the commands without importing them all and building each (tests/
+# test_framework.py checks every line against the command's own help).
+SUMMARIES = {
+    "init": "创建数据库（所在目录不存在时一并创建）。已存在时不做任何改动，只有台账中没有任何计划时（例如撤销了首次载入的内置计划）重新载入内置计划。",
+    "import": "导入（或重新导入）一份任务分解表。重新导入只更新任务文字，不丢失进展和状态。",
+    "plans": "列出已导入的计划及其任务数，标出默认计划及原因（今年的计划，没有时为最新的计划）。",
+    "list": "列出任务，按序号排列。例如：gongkai list --unit 区财政局",
+    "due": "按截止日期列出任务（最早的在前）。默认不含已完成、已取消的任务。",
+    "remind": "生成提醒：先列逾期任务，再列即将到期的任务。没有需要提醒的内容时什么也不输出（cron 不会发空邮件）。",
+    "summary": "计划进度总览：各状态任务数、完成率、逾期数和 30 天内到期数。",
+    "report": "生成进展报告（Markdown、HTML 或 Word）：总体情况、任务清单与最新进展、逾期任务、期间进展记录。",
+    "show": "查看一项任务的全部信息和进展记录。",
+    "units": "列出所有责任单位：类型、别名，以及在当前计划中分配给它（含经由集合分配）、由它牵头、它已完成、它逾期的任务数。",
+    "contacts": "各单位的联系邮箱，按单位发送提醒邮件时使用。",
+    "note": "为任务记录一条进展（带时间和记录人）。例如：gongkai note 40 \"试点完成\"；批量：gongkai note --from 进展.csv",
+    "status": "修改一个责任单位的状态（任务的状态由各单位的状态得出）；每次修改都会记入进展记录。",
+    "assign": "把任务分配给更多单位（例如把“各相关部门”落实为具体单位）；记入历史，可撤销。",
+    "unassign": "取消把任务分配给某些单位（已有该单位进展记录的不能取消）；记入历史，可撤销。",
+    "export": "导出当前计划的全部任务（按序号）及进展记录。例如：gongkai export -o 任务台账.xlsx",
+    "log": "查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。",
+    "undo": "撤销最近一次尚未撤销的更改（进展、状态或导入），先显示将撤销的内容。撤销本身也记入历史。",
+    "backup": "在不停止其他写入的情况下，把数据库完整复制到一个文件（SQLite 在线备份）。恢复请用 gongkai restore 备份文件。",
+    "restore": "用备份替换当前数据库：先检查备份完好，再把当前数据库另存一份（文件名含 before-restore 和时间），然后在独占锁下一次性写入。",
+    "copy": "把整个台账（计划、任务、分工、进展和全部历史记录）复制到服务器上的空数据库或一个新的 SQLite 文件，最后逐表核对行数。",
+    "check": "检查数据库是否完好（完整性检查、外键检查，表、列、索引和触发器与 gongkai 建立的一致）；有问题时退出码为 4。",
+    "server": "PostgreSQL 台账的账号设置（须用台账所有者的连接运行）和单位数据文件（见 docs/team.md）。",
+}
+
 # The commands of the groups among COMMANDS, so that a mistyped one is answered in Chinese
 # before the framework sees it (tests/test_cli.py checks them against what the modules define).
 SUBCOMMANDS = {"server": ("init", "grant", "revoke", "units"), "contacts": ("list", "set", "remove")}
@@ -275,8 +304,10 @@ _HELP_PARAMETER = inspect.Parameter(
 )
 
 
+ROOT_HELP = "政务公开工作要点任务台账：查看“我的任务”、临近截止与逾期任务，记录进展和状态。\n\n" + EXIT_CODES_HELP
+
 app = typer.Typer(
-    help="政务公开工作要点任务台账：查看“我的任务”、临近截止与逾期任务，记录进展和状态。\n\n" + EXIT_CODES_HELP,
+    help=ROOT_HELP,
     # Every command's -h is its own option (Commands), laid out for Chinese.
     context_settings={"help_option_names": []},
     pretty_exceptions_enable=False,
@@ -312,6 +343,31 @@ def _main(
 _add_callback(app, _main)
 
 
+def _listing() -> typer.Typer:
+    """The app as the root help shows it: the root's options, and each command by its summary
+    alone, so that `gongkai -h` builds no command and imports none of their modules."""
+    listing = typer.Typer(help=ROOT_HELP, context_settings={"help_option_names": []},
+                          pretty_exceptions_enable=False, add_completion=True)
+    _add_callback(listing, _main)
+    for name, summary in SUMMARIES.items():
+        # Never run: with a command named, the line goes to the whole app.
+        listing.command(name, help=summary)(_summary_only)
+    return listing
+
+
+def _summary_only() -> None:
+    raise AssertionError("a command of the root help's listing was run")
+
+
+def _root_help(argv: Sequence[str]) -> bool:
+    """Whether the line asks for the root help only: no command word (nothing to complete, no
+    --version, --install-completion or --show-completion to answer)."""
+    if os.environ.get(COMPLETE_VAR) or completion_option(argv) or command_words(argv):
+        return False
+    root = root_options(argv)
+    return "--version" not in root or bool({"-h", "--help"} & set(root))
+
+
 # -- running the app -------------------------------------------------------------------
 
 
@@ -319,12 +375,14 @@ def run(args: Sequence[str] | None = None) -> int:
     """Run the command line `args` (default: the process's own) and return the exit code."""
     argv = list(sys.argv[1:] if args is None else args)
     try:
-        add_commands(argv)
+        target = _listing() if _root_help(argv) else app
+        if target is app:
+            add_commands(argv)
         if completion := completion_option(argv):
             from .completion import answer
 
             return answer(app, completion, COMPLETE_VAR)
-        result = app(args=argv, prog_name="gongkai", complete_var=COMPLETE_VAR, standalone_mode=False)
+        result = target(args=argv, prog_name="gongkai", complete_var=COMPLETE_VAR, standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
     except GongkaiError as err:
