@@ -99,9 +99,8 @@ def main() -> None:
                 if db == args.city and name.startswith("log --all (table)"):
                     continue  # a million changes as a table: a quarter of an hour, measured once in docs/benchmarks.md
                 output = ["-o", str(Path(tmp) / "out.xlsx")] if name.endswith("xlsx") else []
-                if db == args.city:
-                    command = [args.city_unit if word == "区财政局" else word for word in command]
-                wall, cpu, peak = measured(args.gongkai, ["--db", str(db), *command, *output], env)
+                words = [args.city_unit if db == args.city and word == "区财政局" else word for word in command]
+                wall, cpu, peak = measured(args.gongkai, ["--db", str(db), *words, *output], env)
                 print(f"| {label} | `{name}` | {wall:.2f} | {cpu:.2f} | {peak:.1f} |", flush=True)
 
 
