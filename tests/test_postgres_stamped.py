@@ -207,6 +207,11 @@ def test_check_reports_what_a_unit_smuggled_in_before_the_upgrade_and_undo_refus
         conn.execute(_EVENT, (BIGINT_MAX, recorder, "status", json.dumps({"status": "todo", "unit": "江桥镇"}),
                               json.dumps({"note": note, "text": "本单位进展", "unit": "江桥镇", "status": "done"})))
 
+    # An office login's event about a note no one wrote.
+    office = team.login(f"gkb_{secrets.token_hex(4)}", None)
+    with team.connect(office) as conn:
+        conn.execute(_EVENT, (event_id + 1, "公开办", "note", None, json.dumps({"note": 4242, "text": "无中生有"})))
+
     team.ok("plans")  # the owner's next command upgrades the ledger
     line = team.refused("check", code=4)
     assert f"第一个是“进展 #{note_id} 没有对应的历史记录" in line and "UPDATE gongkai.notes" in line
@@ -221,6 +226,7 @@ def test_check_reports_what_a_unit_smuggled_in_before_the_upgrade_and_undo_refus
         f"历史记录 #{BIGINT_MAX} 的编号不连续",
         f"历史记录 #{BIGINT_MAX} 与它所说的进展 #{note} 不符",
         f"历史记录 #{event_id} 与它所说的进展 #{note} 不符",
+        f"历史记录 #{event_id + 1} 说写了进展 #4242，台账中却没有这条进展",
         "ALTER TABLE gongkai.notes VALIDATE CONSTRAINT notes_text_size",
     ):
         assert expected in report, (expected, report)

@@ -510,11 +510,18 @@ class PostgresStore(base.SQLStore[ServerURL]):
                 SELECT n.id, t.plan, t.id, n.text, n.status, n.count, a.unit FROM notes n
                 JOIN tasks t ON t.pk = n.task LEFT JOIN assignments a ON a.pk = n.assignment
                 WHERE n.id IN (SELECT id FROM named)""")}
+        # An unassign, an undone import or a new one may remove a plan's notes: an event's note
+        # is missing without cause only when no such change of its plan came after it.
+        removals = dict(self.conn.execute(
+            "SELECT plan, max(id) FROM events WHERE action IN ('unassign', 'undo', 'import') GROUP BY plan"))
         for event in self.history._events_where(["e.action IN ('note', 'status')"], {}):
             payload = event.payload
             assert isinstance(payload, NotePayload | StatusPayload)
             noted = notes.get(payload.note)
-            if noted is not None and (differs := common.note_event_differences(event, noted)):
+            if noted is None and event.id > removals.get(event.plan, 0):
+                found.append(f"历史记录 #{event.id} 说写了进展 #{payload.note}，台账中却没有这条进展，"
+                             f"可能是绕过 gongkai 写入的，撤销它会失败；表的所有者可在 psql 中运行 {_remove_event(event.id)}")
+            elif noted is not None and (differs := common.note_event_differences(event, noted)):
                 found.append(f"历史记录 #{event.id} 与它所说的进展 #{payload.note} 不符（{'、'.join(differs)}），"
                              f"可能是绕过 gongkai 写入的，撤销它会被拒绝；表的所有者可在 psql 中运行 {_remove_event(event.id)}")
         return found
