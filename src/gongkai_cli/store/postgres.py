@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 # How long to wait for a server that does not answer; libpq would wait for ever.
 CONNECT_TIMEOUT_SECONDS = 10
+# How long one statement may run where the server sets no limit of its own (a unit's login has
+# 60 s, `server grant`): a stalled server session ends the command instead of hanging it.
+STATEMENT_TIMEOUT_SECONDS = 300
 
 
 # -- errors -------------------------------------------------------------------
@@ -90,8 +93,13 @@ def _connection_error(url: ServerURL, err: psycopg.Error, given: dict[str, Any])
         return StoreError(
             f"无法登录 PostgreSQL 数据库“{url}”：服务器上没有登录角色“{given.get('user') or login_name()}”，请向数据库管理员确认用户名。"
         )
+    if "timeout expired" in lowered:
+        return StoreError(
+            f"无法连接 PostgreSQL 数据库“{url}”：连接超时，服务器 {given.get('connect_timeout') or CONNECT_TIMEOUT_SECONDS} "
+            "秒内没有应答（connect_timeout）；请检查服务器是否运行、地址和端口是否正确、网络是否通畅。"
+        )
     if any(sign in lowered for sign in (
-        "no such file", "connection refused", "timeout expired", "failed to resolve host", "could not translate host",
+        "no such file", "connection refused", "failed to resolve host", "could not translate host",
         "network is unreachable", "no route to host", "server closed the connection",
     )):
         return StoreError(
@@ -106,6 +114,11 @@ def _error(url: ServerURL, err: psycopg.Error, timeout: float) -> StoreError | N
         # A grant missing or a row-level security policy refusing (store/postgres_roles.py):
         # the server's own reason, since it alone knows which rule it applied.
         return NotPermitted(f"账号“{_user(url)}”没有这样做的权限（服务器拒绝：{_reason(err)}）；未做任何更改。")
+    if isinstance(err, psycopg.errors.QueryCanceled) and "statement timeout" in str(err):
+        return StoreError(
+            f"数据库“{url}”上的一条语句超过了语句时限（statement_timeout：单位账号 60 秒，其他账号默认 "
+            f"{STATEMENT_TIMEOUT_SECONDS} 秒），被服务器取消，本次操作没有写入任何内容；请稍后重试，或请数据库管理员检查服务器负载。"
+        )
     if isinstance(err, psycopg.errors.LockNotAvailable):
         return StoreError(
             f"数据库“{url}”正被其他进程占用，等待 {timeout:g} 秒后仍未释放，请稍后重试"
@@ -174,6 +187,9 @@ class PostgresStore(base.SQLStore[ServerURL]):
             conn.execute(f"SET search_path = {postgres_schema.SCHEMA}")
             # Milliseconds; 0 would mean no limit, which a timeout of 0 does not mean.
             conn.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
+            # Only where the login has no limit: a unit's 60 s stays.
+            conn.execute("SELECT set_config('statement_timeout', %s, false) WHERE current_setting('statement_timeout') = '0'",
+                         (f"{STATEMENT_TIMEOUT_SECONDS * 1000}ms",))
             # The correlated counts of a whole plan's listing are estimated well above
             # jit_above_cost, and compiling them took 0.8 s of CPU for a 15 ms query (remind
             # --by-unit on the benchmark city). Servers without JIT (openGauss, before 11) have
