@@ -103,6 +103,48 @@ def out_of_step(event: Event) -> StoreError:
     )
 
 
+class NotedRow(NamedTuple):
+    """What the ledger holds of the note a note or status event names, for `check_note_event`."""
+
+    plan: str
+    task_id: int
+    text: str
+    status: str | None
+    count: int | None  # type: ignore[assignment]  # shadows tuple.count, as Note.count does
+    unit: str | None  # the unit of the assignment it is on; None: the task as a whole
+
+
+def note_event_differences(event: Event, noted: NotedRow) -> list[str]:
+    """What a note or status event says that its note does not hold, named for a message. Only
+    the keys the event has are compared: events of older releases carry fewer."""
+    payload = event.payload
+    assert isinstance(payload, NotePayload | StatusPayload)
+    after = event.after or {}
+    return [
+        what for what, wrong in (
+            ("计划或任务", (noted.plan, noted.task_id) != (event.plan, event.task)),
+            ("内容", "text" in after and noted.text != payload.text),
+            ("次数", "count" in after and noted.count != payload.count),
+            ("单位", (payload.unit is not None and noted.unit != payload.unit)
+             or (isinstance(payload, StatusPayload) and payload.all_units and noted.unit is not None)),
+            ("状态", noted.status != (payload.after.value if isinstance(payload, StatusPayload) else None)),
+        ) if wrong
+    ]
+
+
+def check_note_event(event: Event, noted: NotedRow) -> None:
+    """Refuse to undo a note or status event that does not say what its note holds: written
+    around gongkai (issue 25: a unit's event naming another unit, or all of them, on its own
+    note), undoing it would change rows the history never changed."""
+    if differs := note_event_differences(event, noted):
+        payload = event.payload
+        assert isinstance(payload, NotePayload | StatusPayload)
+        raise StoreError(
+            f"历史记录 #{event.id} 与它所说的进展 #{payload.note} 不符（{'、'.join(differs)}），"
+            "可能是绕过 gongkai 写入的，未撤销任何内容；请先运行 gongkai check。"
+        )
+
+
 def planned(assignment: AssignmentInput) -> PlannedAssignment:
     """An assignment as planned from the cell, as import events keep it."""
     return {"unit": assignment.unit, "via": assignment.via, "lead": bool(assignment.lead),

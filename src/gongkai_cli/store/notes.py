@@ -133,13 +133,15 @@ class Notes(Subject):
         # _revert sends only note and status events here, which decode to these two.
         assert isinstance(payload, NotePayload | StatusPayload)
         row = self.db._one(
-            f"""SELECT n.task, n.retracted_at, t.status, n.assignment FROM notes n JOIN tasks t ON t.pk = n.task
+            f"""SELECT n.task, n.retracted_at, t.status, n.assignment, t.plan, t.id, n.text, n.status, n.count, a.unit
+               FROM notes n JOIN tasks t ON t.pk = n.task LEFT JOIN assignments a ON a.pk = n.assignment
                WHERE n.id = {self.sql.p}""",
             (payload.note,),
         )
         if row is None or row[1] is not None:
             raise common.out_of_step(event)
-        task_pk, _, task_status, assignment = row
+        task_pk, _, task_status, assignment, *noted = row
+        common.check_note_event(event, common.NotedRow(*noted))
         units = self._assignment_states([task_pk])[task_pk]
         restore = common.note_restore(event, units, task_status)
         if isinstance(payload, StatusPayload):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import psycopg
 
 from ..domain.errors import NotPermitted, StoreError
-from ..domain.records import Commit, Event
+from ..domain.records import Commit, Event, NotePayload, StatusPayload
 from ..domain.statuses import Status, derived_status
 from . import (
     BUSY_TIMEOUT_SECONDS,
@@ -36,6 +36,7 @@ from . import (
     ServerURL,
     UnitFile,
     base,
+    common,
     login_name,
     migrations,
     postgres_schema,
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 
 # How long to wait for a server that does not answer; libpq would wait for ever.
 CONNECT_TIMEOUT_SECONDS = 10
+# How long one statement may run where the server sets no limit of its own (a unit's login has
+# 60 s, `server grant`): a stalled server session ends the command instead of hanging it.
+STATEMENT_TIMEOUT_SECONDS = 300
 
 
 # -- errors -------------------------------------------------------------------
@@ -89,8 +93,13 @@ def _connection_error(url: ServerURL, err: psycopg.Error, given: dict[str, Any])
         return StoreError(
             f"无法登录 PostgreSQL 数据库“{url}”：服务器上没有登录角色“{given.get('user') or login_name()}”，请向数据库管理员确认用户名。"
         )
+    if "timeout expired" in lowered:
+        return StoreError(
+            f"无法连接 PostgreSQL 数据库“{url}”：连接超时，服务器 {given.get('connect_timeout') or CONNECT_TIMEOUT_SECONDS} "
+            "秒内没有应答（connect_timeout）；请检查服务器是否运行、地址和端口是否正确、网络是否通畅。"
+        )
     if any(sign in lowered for sign in (
-        "no such file", "connection refused", "timeout expired", "failed to resolve host", "could not translate host",
+        "no such file", "connection refused", "failed to resolve host", "could not translate host",
         "network is unreachable", "no route to host", "server closed the connection",
     )):
         return StoreError(
@@ -105,6 +114,11 @@ def _error(url: ServerURL, err: psycopg.Error, timeout: float) -> StoreError | N
         # A grant missing or a row-level security policy refusing (store/postgres_roles.py):
         # the server's own reason, since it alone knows which rule it applied.
         return NotPermitted(f"账号“{_user(url)}”没有这样做的权限（服务器拒绝：{_reason(err)}）；未做任何更改。")
+    if isinstance(err, psycopg.errors.QueryCanceled) and "statement timeout" in str(err):
+        return StoreError(
+            f"数据库“{url}”上的一条语句超过了语句时限（statement_timeout：单位账号 60 秒，其他账号默认 "
+            f"{STATEMENT_TIMEOUT_SECONDS} 秒），被服务器取消，本次操作没有写入任何内容；请稍后重试，或请数据库管理员检查服务器负载。"
+        )
     if isinstance(err, psycopg.errors.LockNotAvailable):
         return StoreError(
             f"数据库“{url}”正被其他进程占用，等待 {timeout:g} 秒后仍未释放，请稍后重试"
@@ -173,6 +187,9 @@ class PostgresStore(base.SQLStore[ServerURL]):
             conn.execute(f"SET search_path = {postgres_schema.SCHEMA}")
             # Milliseconds; 0 would mean no limit, which a timeout of 0 does not mean.
             conn.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
+            # Only where the login has no limit: a unit's 60 s stays.
+            conn.execute("SELECT set_config('statement_timeout', %s, false) WHERE current_setting('statement_timeout') = '0'",
+                         (f"{STATEMENT_TIMEOUT_SECONDS * 1000}ms",))
             # The correlated counts of a whole plan's listing are estimated well above
             # jit_above_cost, and compiling them took 0.8 s of CPU for a 15 ms query (remind
             # --by-unit on the benchmark city). Servers without JIT (openGauss, before 11) have
@@ -462,7 +479,9 @@ class PostgresStore(base.SQLStore[ServerURL]):
             )}
             found += [f"表 events 的触发器 {name} 缺失或已停用（历史记录不再受保护）"
                       for name in _APPEND_ONLY_TRIGGERS if name not in enabled]
-            found += [f"表 {table} 的约束 {name} 未经验证" for table, name in self.conn.execute(
+            found += self._smuggled()
+            found += [f"表 {table} 的约束 {name} 未经验证（其中有违反它的行；处理完它们后，表的所有者可在 psql 中运行 "
+                      f"ALTER TABLE gongkai.{table} VALIDATE CONSTRAINT {name};）" for table, name in self.conn.execute(
                 """SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c
                    WHERE c.connamespace = to_regnamespace(%s) AND NOT c.convalidated ORDER BY 1, 2""",
                 (postgres_schema.SCHEMA,),
@@ -472,6 +491,55 @@ class PostgresStore(base.SQLStore[ServerURL]):
                    WHERE a.task <> n.task ORDER BY n.id"""
             )]
             found += postgres_roles.problems(self.conn)
+        return found
+
+    def _smuggled(self) -> list[str]:
+        """Rows a login wrote around gongkai before m011_server_stamped made the server stamp and
+        check them (issue 25), each with what the tables' owner runs to put it right
+        (docs/team.md, "check 的发现"): notes no event names, notes over the size limit, event
+        ids that skip (every later write would need the id after them), and note or status
+        events that do not say what their note holds."""
+        found: list[str] = []
+        named = """SELECT DISTINCT (after ->> 'note')::bigint AS id FROM events
+                   WHERE action IN ('note', 'status') AND after ->> 'note' ~ '^[0-9]{1,18}$'"""
+        # Notes from before the ledger had a history have none; they are older than the first noted one.
+        found += [f"进展 #{note} 没有对应的历史记录（可能是绕过 gongkai 写入的），log 与 undo 都看不到它；"
+                  f"表的所有者可在 psql 中运行 {_retract(note)} 将它撤下"
+                  for (note,) in self.conn.execute(
+                      f"""WITH named AS ({named})
+                          SELECT n.id FROM notes n WHERE n.id > (SELECT min(id) FROM named)
+                          AND n.id NOT IN (SELECT id FROM named) ORDER BY n.id""")]
+        found += [f"进展 #{note} 的内容超过 {postgres_schema.MAX_NOTE_BYTES} 字节（{size} 字节），"
+                  "显示和报告它的命令会很慢；表的所有者可在 psql 中运行 "
+                  f"UPDATE gongkai.notes SET text = left(text, 1000) WHERE id = {note}; 截短它，"
+                  "再运行 ALTER TABLE gongkai.notes VALIDATE CONSTRAINT notes_text_size;"
+                  for note, size in self.conn.execute(
+                      "SELECT id, octet_length(text) FROM notes WHERE octet_length(text) > %s ORDER BY id",
+                      (postgres_schema.MAX_NOTE_BYTES,))]
+        found += [f"历史记录 #{event} 的编号不连续（前一条是 #{previous}），可能是绕过 gongkai 写入的，"
+                  f"此后各账号的写入可能全部失败；表的所有者可在 psql 中运行 {_remove_event(event)}"
+                  for event, previous in self.conn.execute(
+                      """SELECT id, prev FROM (SELECT id, coalesce(lag(id) OVER (ORDER BY id), 0) AS prev FROM events) s
+                         WHERE id > prev + 1 ORDER BY id""")]
+        notes = {int(note): common.NotedRow(*row) for note, *row in self.conn.execute(
+            f"""WITH named AS ({named})
+                SELECT n.id, t.plan, t.id, n.text, n.status, n.count, a.unit FROM notes n
+                JOIN tasks t ON t.pk = n.task LEFT JOIN assignments a ON a.pk = n.assignment
+                WHERE n.id IN (SELECT id FROM named)""")}
+        # An unassign, an undone import or a new one may remove a plan's notes: an event's note
+        # is missing without cause only when no such change of its plan came after it.
+        removals = dict(self.conn.execute(
+            "SELECT plan, max(id) FROM events WHERE action IN ('unassign', 'undo', 'import') GROUP BY plan"))
+        for event in self.history._events_where(["e.action IN ('note', 'status')"], {}):
+            payload = event.payload
+            assert isinstance(payload, NotePayload | StatusPayload)
+            noted = notes.get(payload.note)
+            if noted is None and event.id > removals.get(event.plan, 0):
+                found.append(f"历史记录 #{event.id} 说写了进展 #{payload.note}，台账中却没有这条进展，"
+                             f"可能是绕过 gongkai 写入的，撤销它会失败；表的所有者可在 psql 中运行 {_remove_event(event.id)}")
+            elif noted is not None and (differs := common.note_event_differences(event, noted)):
+                found.append(f"历史记录 #{event.id} 与它所说的进展 #{payload.note} 不符（{'、'.join(differs)}），"
+                             f"可能是绕过 gongkai 写入的，撤销它会被拒绝；表的所有者可在 psql 中运行 {_remove_event(event.id)}")
         return found
 
     def content_problems(self) -> list[str]:
@@ -513,6 +581,19 @@ class PostgresHistory(History):
 
 
 # -- query pieces -------------------------------------------------------------
+
+
+def _retract(note: int) -> str:
+    return f"UPDATE gongkai.notes SET retracted_at = now(), retracted_by = '公开办' WHERE id = {note};"
+
+
+def _remove_event(event: int) -> str:
+    # The history is append-only for its owner too (m002): the trigger is set aside for the one
+    # statement, in one transaction, and an undo that names the event goes with it.
+    return ("BEGIN; ALTER TABLE gongkai.events DISABLE TRIGGER events_no_update; "
+            f"DELETE FROM gongkai.events WHERE undoes = {event}; DELETE FROM gongkai.events WHERE id = {event}; "
+            "ALTER TABLE gongkai.events ENABLE TRIGGER events_no_update; COMMIT;")
+
 
 # What m002_events_append_only puts on the history.
 _APPEND_ONLY_TRIGGERS = ("events_no_update", "events_no_truncate")

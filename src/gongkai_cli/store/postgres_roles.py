@@ -148,20 +148,21 @@ _FUNCTIONS = (
 # (table, policy name, command, role kind, USING, WITH CHECK); {s} is the schema.
 _OWN_ASSIGNMENT = ("EXISTS (SELECT 1 FROM {s}.assignments a WHERE a.pk = notes.assignment AND a.task = notes.task"
                    " AND a.unit = {s}.login_unit())")
+_OWN_TASK = "EXISTS (SELECT 1 FROM {s}.assignments a WHERE a.task = tasks.pk AND a.unit = {s}.login_unit())"
 _POLICIES: tuple[tuple[str, str, str, str, str | None, str | None], ...] = (
     *((table, "office_all", "ALL", "office", "true", "true") for table in _SECURED if table != "unit_logins"),
     ("unit_logins", "office_read", "SELECT", "office", "true", None),
     *((table, "unit_read", "SELECT", "unit", "true", None) for table in _SECURED if table != "unit_logins"),
     ("unit_logins", "unit_read", "SELECT", "unit", "login = current_user", None),
-    # USING true and the test in WITH CHECK: an UPDATE of another unit's row is an error, not
-    # a silent "UPDATE 0". The column grants keep `unit` itself out of reach.
-    ("assignments", "unit_update", "UPDATE", "unit", "true", "unit = {s}.login_unit()"),
-    ("tasks", "unit_update", "UPDATE", "unit", "true",
-     "EXISTS (SELECT 1 FROM {s}.assignments a WHERE a.task = tasks.pk AND a.unit = {s}.login_unit())"
-     " AND tasks.status = {s}.derived_status(tasks.pk)"),
+    # USING names the unit's own rows: SELECT … FOR UPDATE takes the UPDATE policy's USING too,
+    # so a unit's psql can lock only what it may change and never stall the others' writes
+    # (issue 25); another unit's row is left as it is ("UPDATE 0"). The column grants keep
+    # `unit` itself out of reach.
+    ("assignments", "unit_update", "UPDATE", "unit", "unit = {s}.login_unit()", "unit = {s}.login_unit()"),
+    ("tasks", "unit_update", "UPDATE", "unit", _OWN_TASK, _OWN_TASK + " AND tasks.status = {s}.derived_status(tasks.pk)"),
     ("notes", "unit_insert", "INSERT", "unit", None,
      "retracted_at IS NULL AND retracted_by IS NULL AND \"by\" = {s}.recorder() AND " + _OWN_ASSIGNMENT),
-    ("notes", "unit_retract", "UPDATE", "unit", "true", "retracted_by = {s}.recorder() AND " + _OWN_ASSIGNMENT),
+    ("notes", "unit_retract", "UPDATE", "unit", _OWN_ASSIGNMENT, "retracted_by = {s}.recorder() AND " + _OWN_ASSIGNMENT),
     ("events", "unit_append", "INSERT", "unit", None,
      "\"by\" = {s}.recorder() AND ("
      "(action IN ('note', 'status') AND undoes IS NULL"
@@ -331,8 +332,13 @@ UNIT_CONNECTION_LIMIT = 10
 def _limit(conn: Connection, user: str, idle_timeout: float) -> None:
     login = sql.Identifier(user)
     conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(login, sql.Literal(UNIT_CONNECTION_LIMIT)))
+    # idle_session_timeout too: a lock taken outside a transaction (pg_advisory_lock, which any
+    # login may call) is the session's, and only ending the idle session lets it go.
     for setting, seconds in (("statement_timeout", UNIT_STATEMENT_TIMEOUT_S),
-                             ("idle_in_transaction_session_timeout", idle_timeout)):
+                             ("idle_in_transaction_session_timeout", idle_timeout),
+                             ("idle_session_timeout", idle_timeout)):
+        if conn.execute("SELECT 1 FROM pg_settings WHERE name = %s", (setting,)).fetchone() is None:
+            continue  # idle_session_timeout is PostgreSQL 14's
         conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
             login, sql.Identifier(setting), sql.Literal(f"{max(1, round(seconds * 1000))}ms")))
 
@@ -373,7 +379,9 @@ def revoke(conn: Connection, user: str) -> str | None:
         # What `grant` set for a unit's login, taken back with it.
         login = sql.Identifier(user)
         conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(login))
-        for setting in ("statement_timeout", "idle_in_transaction_session_timeout"):
+        for setting in ("statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout"):
+            if conn.execute("SELECT 1 FROM pg_settings WHERE name = %s", (setting,)).fetchone() is None:
+                continue
             conn.execute(sql.SQL("ALTER ROLE {} RESET {}").format(login, sql.Identifier(setting)))
     for role in team:
         if _member(conn, user, role):

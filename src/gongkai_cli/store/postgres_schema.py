@@ -254,6 +254,202 @@ def m008_unit_contacts(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     _grant_to_team(conn, ("unit_contacts", "mail_sent"))
 
 
+
+# The command line's own limits (inputs/typed.py), as the server's: a login writing around
+# gongkai meets them too. Names have no limit of their own on the command line; 1000
+# characters is far beyond any unit's or plan's name and keeps a pasted file out.
+MAX_NOTE_BYTES = 64 * 1024
+MAX_NAME_CHARS = 1000
+MAX_COUNT = 999_999_999
+KEY_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+SIZE_CHECKS: tuple[tuple[str, str, str], ...] = (
+    ("notes", "notes_text_size", f"octet_length(text) <= {MAX_NOTE_BYTES}"),
+    ("notes", "notes_count_range", f"count IS NULL OR count BETWEEN 1 AND {MAX_COUNT}"),
+    ("notes", "notes_by_size", f'char_length("by") <= {MAX_NAME_CHARS}'
+                               f" AND char_length(coalesce(retracted_by, '')) <= {MAX_NAME_CHARS}"),
+    ("events", "events_key_form", f"key IS NULL OR key ~ '{KEY_PATTERN}'"),
+    ("events", "events_by_size", f'char_length("by") <= {MAX_NAME_CHARS}'),
+    ("plans", "plans_name_size", f"char_length(name) <= {MAX_NAME_CHARS}"),
+    ("units", "units_name_size", f"char_length(name) <= {MAX_NAME_CHARS}"),
+    ("assignments", "assignments_unit_size", f"char_length(unit) <= {MAX_NAME_CHARS}"),
+)
+
+# Who writes as a unit: the unit its login is mapped to once `server init` made unit_logins,
+# else nobody (a ledger of one account, or the office and the owner).
+_WRITER_UNIT = f"""
+CREATE OR REPLACE FUNCTION {SCHEMA}.writer_unit() RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF to_regclass('{SCHEMA}.unit_logins') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN (SELECT unit FROM {SCHEMA}.unit_logins WHERE login = current_user);
+END
+$$
+"""
+
+# The note id the next note gets: store/base.py's _next_note_id, as the server computes it.
+_NEXT_NOTE_ID = f"""
+CREATE OR REPLACE FUNCTION {SCHEMA}.next_note_id() RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT greatest(
+        coalesce((SELECT max(id) FROM {SCHEMA}.notes), 0),
+        coalesce((SELECT (after ->> 'note')::bigint FROM {SCHEMA}.events
+                  WHERE action IN ('note', 'status') AND jsonb_typeof(after -> 'note') = 'number'
+                  ORDER BY id DESC LIMIT 1), 0)) + 1
+$$
+"""
+
+# A unit's login writes a note, its assignment's status and their events; everything the
+# server can know it stamps itself, and everything else must be what the note says.
+_STAMP_NOTE = f"""
+CREATE OR REPLACE FUNCTION {SCHEMA}.stamp_unit_note() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    expected bigint;
+BEGIN
+    IF {SCHEMA}.writer_unit() IS NULL THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        NEW.retracted_at := now();
+        RETURN NEW;
+    END IF;
+    expected := {SCHEMA}.next_note_id();
+    IF NEW.id IS DISTINCT FROM expected THEN
+        RAISE EXCEPTION 'a unit''s note takes the next note id, %, not %', expected, NEW.id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    NEW.at := now();
+    RETURN NEW;
+END
+$$
+"""
+
+_STAMP_EVENT = f"""
+CREATE OR REPLACE FUNCTION {SCHEMA}.stamp_unit_event() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    who text := {SCHEMA}.writer_unit();
+    expected bigint;
+    noted record;
+    undone record;
+    wanted jsonb;
+BEGIN
+    IF who IS NULL THEN
+        RETURN NEW;
+    END IF;
+    expected := coalesce((SELECT max(id) FROM {SCHEMA}.events), 0) + 1;
+    IF NEW.id IS DISTINCT FROM expected THEN
+        RAISE EXCEPTION 'a unit''s event takes the next event id, %, not %', expected, NEW.id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    NEW.at := now();
+    IF NEW.action IN ('note', 'status') THEN
+        IF jsonb_typeof(NEW.after -> 'note') IS DISTINCT FROM 'number' THEN
+            RAISE EXCEPTION 'a unit''s % event names no note', NEW.action USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        SELECT n.id, n.text, n.status, n.count, n.at, t.plan, t.id AS task, a.unit INTO noted
+        FROM {SCHEMA}.notes n JOIN {SCHEMA}.tasks t ON t.pk = n.task
+        LEFT JOIN {SCHEMA}.assignments a ON a.pk = n.assignment AND a.task = n.task
+        WHERE n.id = (NEW.after ->> 'note')::bigint;
+        IF NOT FOUND OR noted.at IS DISTINCT FROM now() OR noted.plan IS DISTINCT FROM NEW.plan OR noted.task IS DISTINCT FROM NEW.task
+           OR noted.unit IS DISTINCT FROM who
+           OR EXISTS (SELECT 1 FROM {SCHEMA}.events e WHERE e.action IN ('note', 'status')
+                      AND e.after -> 'note' = NEW.after -> 'note') THEN
+            RAISE EXCEPTION 'a unit''s % event must be the one event of a note it has just written on its own assignment',
+                NEW.action USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        wanted := jsonb_build_object('note', noted.id, 'text', noted.text, 'unit', who)
+                  || CASE WHEN noted.count IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('count', noted.count) END;
+        IF NEW.action = 'note' AND (noted.status IS NOT NULL OR NEW.before IS NOT NULL OR NEW.after IS DISTINCT FROM wanted)
+           OR NEW.action = 'status' AND (noted.status IS NULL
+                OR NEW.after IS DISTINCT FROM wanted || jsonb_build_object('status', noted.status)
+                OR NEW.before IS NULL
+                OR NEW.before IS DISTINCT FROM jsonb_build_object('status', NEW.before ->> 'status', 'unit', who)
+                OR coalesce(NEW.before ->> 'status', '') NOT IN ({_STATUSES})) THEN
+            RAISE EXCEPTION 'a unit''s % event must say what its note wrote, and nothing else', NEW.action
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    ELSIF NEW.action = 'undo' THEN
+        SELECT u.plan, u.task, u.before, u.after INTO undone FROM {SCHEMA}.events u WHERE u.id = NEW.undoes;
+        IF NOT FOUND OR NEW.plan IS DISTINCT FROM undone.plan OR NEW.task IS DISTINCT FROM undone.task
+           OR NEW.before IS DISTINCT FROM undone.after OR NEW.after IS DISTINCT FROM undone.before THEN
+            RAISE EXCEPTION 'a unit''s undo must carry the payloads of the change it undoes, swapped'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+
+# At commit: a unit's note has its event, a note it retracted has the undo that retracted it,
+# and a status it set on its assignment is the one an event of the same transaction says.
+# Events a unit writes carry the transaction's now() (stamp_unit_event).
+_HAS_EVENT = f"""
+CREATE OR REPLACE FUNCTION {SCHEMA}.unit_write_has_event() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    who text := {SCHEMA}.writer_unit();
+    current_status text;
+BEGIN
+    IF who IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'notes' AND TG_OP = 'INSERT' THEN
+        IF NOT EXISTS (SELECT 1 FROM {SCHEMA}.events e WHERE e.action IN ('note', 'status') AND e.at = now()
+                       AND e.after -> 'note' = to_jsonb(NEW.id)) THEN
+            RAISE EXCEPTION 'note % was written without its event', NEW.id USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    ELSIF TG_TABLE_NAME = 'notes' THEN
+        IF OLD.retracted_at IS NULL AND NEW.retracted_at IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM {SCHEMA}.events u JOIN {SCHEMA}.events e ON e.id = u.undoes
+            WHERE u.action = 'undo' AND u.at = now() AND e.after -> 'note' = to_jsonb(NEW.id)) THEN
+            RAISE EXCEPTION 'note % was retracted without an undo', NEW.id USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    ELSIF OLD.status IS DISTINCT FROM NEW.status THEN
+        SELECT a.status INTO current_status FROM {SCHEMA}.assignments a WHERE a.pk = NEW.pk;
+        IF NOT EXISTS (
+            SELECT 1 FROM {SCHEMA}.events e JOIN {SCHEMA}.tasks t ON t.plan = e.plan AND t.id = e.task
+            WHERE t.pk = NEW.task AND e.action IN ('status', 'undo') AND e.at = now()
+            AND e.after ->> 'unit' = NEW.unit AND e.after ->> 'status' = current_status) THEN
+            RAISE EXCEPTION 'the status of %''s assignment was changed without its event', NEW.unit
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def m011_server_stamped(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """The command line's size limits as CHECK constraints, and triggers that stamp and check
+    every row a unit's login writes (docs/design.md, "Team mode: writes the server stamps")."""
+    for table, name, rule in SIZE_CHECKS:
+        conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}")
+        conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({rule}) NOT VALID")
+        # Rows written before the limits, by a login around gongkai, stay and are `check`'s to
+        # report (store/postgres.py); a table without any is held to the limit from now on.
+        if conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE NOT ({rule}))").fetchone() == (True,):
+            conn.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
+    for function in (_WRITER_UNIT, _NEXT_NOTE_ID, _STAMP_NOTE, _STAMP_EVENT, _HAS_EVENT):
+        conn.execute(function)
+    triggers = (
+        ("notes", "notes_unit_stamped", f"BEFORE INSERT OR UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.stamp_unit_note()"),
+        ("events", "events_unit_stamped", f"BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.stamp_unit_event()"),
+    )
+    for table, name, definition in triggers:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        conn.execute(f"CREATE TRIGGER {name} {definition}")
+    for table, name, when in (("notes", "notes_unit_has_event", "INSERT OR UPDATE"),
+                              ("assignments", "assignments_unit_has_event", "UPDATE")):
+        conn.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        conn.execute(f"""CREATE CONSTRAINT TRIGGER {name} AFTER {when} ON {table}
+                         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.unit_write_has_event()""")
+
+
 def _grant_to_team(conn: psycopg.Connection[tuple[object, ...]], tables: tuple[str, ...]) -> None:
     """A ledger set up for team mode before `tables` existed: everyone may read them and the
     office write them, as `server init` grants, without waiting for its next run."""
