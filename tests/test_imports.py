@@ -202,4 +202,4 @@ def test_the_command_list_imports_every_commands_module(env):
     assert code == 0
     assert loaded == {COMMAND_MODULES + name for name in
                       ("plans", "queries", "outputs", "progress", "assignments", "history", "maintenance", "team",
-                       "mailing")}
+                       "mailing", "edits")}

@@ -583,3 +583,21 @@ def test_only_the_ledgers_roles_may_connect(team: Team):
     with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
         team.connect(stranger)
     assert "CONNECT" not in team.ok("check")
+
+
+def test_only_the_office_adds_edits_and_drops_tasks(team: Team):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    office = team.login(_unique("gkb"), None)
+    assert team.refused("task", "edit", "62", "--due", "2023-05-31", user=majiang).endswith(
+        "这需要办公室账号；未写入任何内容。")
+    team.refused("task", "drop", "62", user=majiang)
+    team.refused("task", "add", "内容", "--unit", "马陆镇", "--deadline", "6月底前", "--source", "通知", user=majiang)
+    team.ok("task", "edit", "62", "--due", "2023-05-31", user=office)
+    team.ok("task", "drop", "85", user=office)
+    team.ok("undo", "--yes", user=office)
+    team.ok("undo", "--yes", user=office)
+    shown = json.loads(team.ok("show", "62", "--format", "json", user=majiang))
+    assert shown["due"] == "2023-03-31" and "planned" not in shown
+    # Through psql-like access the server itself refuses the unit's login.
+    with team.connect(majiang) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE gongkai.tasks SET dropped_at = now() WHERE id = 62")

@@ -65,6 +65,7 @@ COMMANDS = {
     "status": "progress",
     "assign": "assignments",
     "unassign": "assignments",
+    "task": "edits",
     "export": "outputs",
     "log": "history",
     "undo": "history",
@@ -77,7 +78,8 @@ COMMANDS = {
 
 # The commands of the groups among COMMANDS, so that a mistyped one is answered in Chinese
 # before the framework sees it (tests/test_cli.py checks them against what the modules define).
-SUBCOMMANDS = {"server": ("init", "grant", "revoke", "units"), "contacts": ("list", "set", "remove")}
+SUBCOMMANDS = {"server": ("init", "grant", "revoke", "units"), "contacts": ("list", "set", "remove"),
+               "task": ("add", "edit", "drop")}
 
 # Commands that work on one plan, so `--plan` after their name means something. `import`
 # has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.

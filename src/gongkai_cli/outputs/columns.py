@@ -27,6 +27,7 @@ from ..domain.records import (
     Payload,
     StatusPayload,
     Task,
+    TaskPayload,
     UndoPayload,
     in_key_order,
 )
@@ -270,6 +271,14 @@ def _units_label(task: Task) -> str:
     return label
 
 
+def _planned_json(task: Task) -> dict[str, object] | None:
+    planned = task.planned
+    if planned is None:
+        return None
+    return {"content": planned.content, "deadline": planned.deadline, "start": _date(planned.start),
+            "due": _date(planned.due)}
+
+
 def _units_with_via(task: Task) -> str:
     return f"{joined(task.units)}（经“{task.via}”）" if task.via else joined(task.units)
 
@@ -329,6 +338,15 @@ TASK_FIELDS = declare(
     Column("unit_progress", "单位完成情况", lambda t: t.unit_progress, text=unit_progress_label),
     # Only in a listing filtered by one unit: that unit's own part of the task.
     Column("assignment", "本单位", _assignment_json, optional=True),
+    # `units` are the current assignments'; these are the plan table's 责任单位 as imported.
+    Column("planned_units", "原责任单位", lambda t: list(t.planned_units) or None, text=lambda t: joined(t.planned_units),
+           optional=True),
+    # Only on a task the office added (`task add`): where it comes from.
+    Column("source", "来源", lambda t: t.source, optional=True),
+    # Only on a task the office changed (`task edit`): the plan table's text and dates.
+    Column("planned", "原计划", _planned_json, optional=True),
+    # Only on a task the office dropped (`task drop`), which only `show` still finds.
+    Column("dropped_at", "删除时间", lambda t: t.dropped_at, optional=True),
 )
 # What a person reads about a task, beyond the contract's fields.
 TASK = TASK_FIELDS | declare(
@@ -346,7 +364,8 @@ TASK_JSON = tuple(TASK_FIELDS.values())
 # The CSV/TSV of list/due/show: the same keys, but via sits before target, where it was
 # put when it was added and where scripts reading columns by position find it.
 # unit_progress and assignment are objects: JSON only.
-_SCRIPT_KEYS = [key for key in TASK_FIELDS if key not in ("via", "unit_progress", "assignment")]
+_SCRIPT_KEYS = [key for key in TASK_FIELDS
+                if key not in ("via", "unit_progress", "assignment", "planned_units", "source", "planned", "dropped_at")]
 _SCRIPT_KEYS.insert(_SCRIPT_KEYS.index("target"), "via")
 TASK_SCRIPT = pick(TASK, *_SCRIPT_KEYS)
 
@@ -425,7 +444,7 @@ GROUP_JSON = (Column("name", "集合", lambda g: g.name), UNIT["members"])
 CONTACT = (Column("unit", "单位", lambda row: row.unit), Column("email", "邮箱", lambda row: row.email))
 
 ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "undo": "撤销", "assign": "分配",
-                 "unassign": "取消分配"}
+                 "unassign": "取消分配", "task_add": "新增任务", "task_edit": "调整任务", "task_drop": "删除任务"}
 
 
 def describe(event: Event) -> str:
@@ -446,6 +465,8 @@ def _described(payload: Payload) -> str:
         scope = "所有单位的" if payload.all_units else whose
         change = f"{scope}状态：{_before_label(payload)} → {payload.after.label}"
         return f"{change}；说明：{payload.text}{counted}" if payload.text else change + counted
+    if isinstance(payload, TaskPayload):
+        return _task_change(payload)
     if isinstance(payload, ImportPayload):
         new_plan = "，新建计划" if payload.new_plan else ""
         return f"导入 {payload.source}：新增 {payload.added} 项，更新 {payload.updated} 项{new_plan}"
@@ -453,6 +474,22 @@ def _described(payload: Payload) -> str:
     # order (models.in_key_order), as on either backend.
     before, after = (json.dumps(in_key_order(side), ensure_ascii=False) for side in (payload.before, payload.after))
     return f"{payload.action}：{before} → {after}"
+
+
+# What `task edit` may change, with the words a change is described in.
+_EDITED = (("content", "任务内容"), ("deadline", "时间节点"), ("due", "截止日期"))
+
+
+def _task_change(payload: TaskPayload) -> str:
+    after = payload.after
+    if payload.action == "task_add":
+        task = after["task"]
+        return f"新增任务（来源：{task['source']}）：{task['content']}；责任单位：{joined(task['units'])}；时间节点：{task['deadline']}"
+    if payload.action == "task_drop":
+        return "删除任务（保留在历史中）"
+    changed = [f"{label}：{payload.before.get(key) or '无'} → {after.get(key) or '无'}"
+               for key, label in _EDITED if payload.before.get(key) != after.get(key)]
+    return "调整任务，" + ("；".join(changed) or "内容未变")
 
 
 def _before_label(payload: StatusPayload) -> str:

@@ -354,6 +354,18 @@ class UnitRequired(Refusal):
     units: list[str]
 
 
+class TaskExists(Refusal):
+    """A task added by hand would take the 序号 `task_id`, which the plan already has."""
+
+    task_id: int
+
+
+class TaskDropped(Refusal):
+    """Task `task_id` is already dropped."""
+
+    task_id: int
+
+
 class AlreadyAssigned(Refusal):
     """Assigning would add to task `task_id` units it already has: `units`."""
 

@@ -254,6 +254,21 @@ def m008_unit_contacts(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     _grant_to_team(conn, ("unit_contacts", "mail_sent"))
 
 
+def m009_plan_edits(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    # As SQLite's m009_plan_edits; the office already writes every column of tasks.
+    conn.execute(
+        """
+        ALTER TABLE tasks
+            ADD COLUMN source text,
+            ADD COLUMN planned_content text,
+            ADD COLUMN planned_deadline text,
+            ADD COLUMN planned_start date,
+            ADD COLUMN planned_due date,
+            ADD COLUMN dropped_at timestamptz
+        """
+    )
+
+
 def _grant_to_team(conn: psycopg.Connection[tuple[object, ...]], tables: tuple[str, ...]) -> None:
     """A ledger set up for team mode before `tables` existed: everyone may read them and the
     office write them, as `server init` grants, without waiting for its next run."""

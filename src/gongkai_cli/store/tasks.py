@@ -9,13 +9,16 @@ from ..domain.records import Task, UnitCounts
 from . import TaskQuery
 from .subject import _OPEN, A_OPEN, Subject, a_overdue, assignment_columns, like_pattern, overdue, task_columns
 
+# A task the office dropped (`task drop`) keeps its row and notes, out of every listing.
+_LIVE = "t.dropped_at IS NULL"
+
 
 class Tasks(Subject):
     """Every read of tasks: listings by filter, one task, whole plans with notes, counts per unit."""
 
     def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]:
         """The tasks a listing asks for: one query built from the filters, then units in one more."""
-        where = [f"t.plan = {self.sql('plan')}"]
+        where = [f"t.plan = {self.sql('plan')}", _LIVE]
         params: dict[str, object] = {"plan": plan, "today": self.sql.date_value(today)}
         source, columns = "tasks t", task_columns(self.sql)
         status, overdue_now, still_open = "t.status", overdue(self.sql), _OPEN
@@ -90,7 +93,7 @@ class Tasks(Subject):
         A few queries in one read transaction, so tasks, units, assignments and notes
         come from the same snapshot even while someone else is writing.
         """
-        where, params = f"t.plan = {self.sql('plan')}", {"plan": plan, "today": self.sql.date_value(today)}
+        where, params = f"t.plan = {self.sql('plan')} AND {_LIVE}", {"plan": plan, "today": self.sql.date_value(today)}
         if ids is not None:
             # One unit's report: its tasks only, not the notes and assignments of the whole plan.
             where += f" AND t.id {self.sql.among_named('ids')}"
@@ -115,7 +118,7 @@ class Tasks(Subject):
             rows = self.db._all(
                 f"""WITH due_tasks AS MATERIALIZED (
                         SELECT {task_columns(self.sql)} FROM tasks t
-                        WHERE t.plan = {self.sql('plan')} AND t.due IS NOT NULL AND t.due <= {self.sql('until')}
+                        WHERE t.plan = {self.sql('plan')} AND {_LIVE} AND t.due IS NOT NULL AND t.due <= {self.sql('until')}
                     )
                     SELECT due_tasks.*, {assignment_columns(self.sql)}
                     FROM due_tasks JOIN assignments a ON a.task = due_tasks.pk JOIN tasks t ON t.pk = due_tasks.pk
@@ -132,6 +135,14 @@ class Tasks(Subject):
             )
         return {row[0] for row in rows}
 
+    def next_task_id(self, plan: str) -> int:
+        """The 序号 after the plan's largest, dropped tasks' included: one no task ever had."""
+        with self.db._errors():
+            row = self.db._one(f"SELECT coalesce(max(id), 0) + 1 FROM tasks WHERE plan = {self.sql.p}", (plan,))
+        assert row is not None
+        next_id: int = row[0]
+        return next_id
+
     def unit_names(self) -> list[str]:
         with self.db._errors():
             return [row[0] for row in self.db._all(f"SELECT name FROM units ORDER BY name{self.sql.binary}")]
@@ -145,7 +156,7 @@ class Tasks(Subject):
                 f"""SELECT a.unit, count(*), {count("a.lead")}, {count("a.status = 'done'")},
                            {count("a.status = 'cancelled'")}, {count(a_overdue(self.sql))}
                     FROM tasks t JOIN assignments a ON a.task = t.pk
-                    WHERE t.plan = {self.sql('plan')}
+                    WHERE t.plan = {self.sql('plan')} AND {_LIVE}
                     GROUP BY a.unit""",
                 {"plan": plan, "today": self.sql.date_value(today)},
             )

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 # schema's own bookkeeping (migrations, versions) is the target's, not copied.
 TABLES: dict[str, tuple[str, ...]] = {
     "plans": ("name", "year", "source", "created_at", "imported_at"),
-    "tasks": ("pk", "plan", "id", "group_name", "content", "deadline", "start", "due", "status", "updated_at"),
+    "tasks": ("pk", "plan", "id", "group_name", "content", "deadline", "start", "due", "status", "updated_at",
+              "source", "planned_content", "planned_deadline", "planned_start", "planned_due", "dropped_at"),
     "units": ("id", "name"),
     "task_units": ("task", "unit", "position"),
     "assignments": ("pk", "task", "unit", "via", "lead", "position", "vague", "manual", "status", "updated_at"),
