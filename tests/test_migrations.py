@@ -255,7 +255,8 @@ def test_m009_upgrades_a_schema5_ledger_keeping_every_note_event_and_assignment(
     SQLiteStore.open(db).close()  # to m008: the assignments made from the old cells
     conn = sqlite3.connect(db)
     conn.execute("DELETE FROM migrations WHERE name = 'm009_plan_edits'")
-    for column in ("source", "planned_content", "planned_deadline", "planned_start", "planned_due", "dropped_at"):
+    for column in ("source", "planned_content", "planned_deadline", "planned_start", "planned_due", "dropped_at",
+                   "key_task"):
         conn.execute(f"ALTER TABLE tasks DROP COLUMN {column}")
     conn.commit()
     conn.close()
@@ -269,4 +270,4 @@ def test_m009_upgrades_a_schema5_ledger_keeping_every_note_event_and_assignment(
     assert [rows(db, sql) for sql in queries] == before
     assert "m009_plan_edits" in _applied(db)
     assert rows(db, "SELECT count(*) FROM tasks WHERE source IS NOT NULL OR planned_deadline IS NOT NULL "
-                    "OR dropped_at IS NOT NULL") == [(0,)]
+                    "OR dropped_at IS NOT NULL OR key_task") == [(0,)]

@@ -148,3 +148,42 @@ def test_unassigning_a_planned_unit_takes_it_off_the_printed_units(gk):
     ok(gk("unassign", "40", "--unit", "区民政局"))
     shown = task(gk, 40)
     assert "区民政局" not in shown["units"] and "区民政局" in shown["planned_units"]
+
+
+def test_key_tasks_are_listed_alone_head_the_report_and_undo_unmarks(gk):
+    ok(gk("note", "40", "已开始"))
+    ok(gk("note", "62", "已开始", "--unit", "马陆镇"))
+    said = ok(gk("task", "key", "62"))
+    assert "标为重点任务" in said
+    assert listed_ids(gk, "--key") == [62]
+    assert task(gk, 62)["key_task"] is True and "key_task" not in task(gk, 40)
+    assert "重点任务      是" in ok(gk("show", "62"))
+    report = ok(gk("report"))
+    assert "重点任务 1 项（第 62 项），已完成 0 项，已逾期 1 项：第 62 项。" in report
+    listing = report[report.index("任务清单"):]
+    assert listing.index("| 62 |") < listing.index("| 40 |")
+    refused(gk("task", "key", "62"), 2, "已经是重点任务")
+    assert last_log(gk)["action"] == "task_key"
+    ok(gk("undo", "--yes"))
+    assert listed_ids(gk, "--key") == []
+    refused(gk("task", "key", "62", "--off"), 2, "本来就不是重点任务")
+    ok(gk("task", "key", "62"))
+    ok(gk("task", "key", "62", "--off"))
+    assert listed_ids(gk, "--key") == []
+
+
+def test_task_60_counts_each_assignment_against_its_own_level_target(gk):
+    """The district government (the lead, 区政府办公室) is asked for 4 meetings, each unit for 1."""
+    from gongkai_cli.domain.targets import level_targets
+
+    assert level_targets("区政府年内不少于4次，各单位年内不少于1次。") == (4, 1)
+    assert level_targets("年内不少于4次，并于3次以上公开") == (4, 4)
+    assert level_targets("开展培训") == (None, None)
+    shown = task(gk, 60)
+    targets = {a["unit"]: a["target"] for a in shown["assignments"]}
+    assert targets["区政府办公室"] == 4 and targets["区财政局"] == 1 and targets["马陆镇"] == 1
+    ok(gk("note", "60", "列席一次", "--unit", "区财政局", "--count", "1"))
+    own = next(row for row in json.loads(ok(gk("list", "--unit", "区财政局", "-f", "json"))) if row["id"] == 60)
+    assert own["assignment"]["progress"] == 1 and own["assignment"]["target"] == 1
+    assert "1/1" in ok(gk("list", "--unit", "区财政局", "--search", "列席政府决策会议"))
+    assert "1/1" in ok(gk("show", "60")) and "0/4" in ok(gk("show", "60"))

@@ -591,6 +591,7 @@ def test_only_the_office_adds_edits_and_drops_tasks(team: Team):
     assert team.refused("task", "edit", "62", "--due", "2023-05-31", user=majiang).endswith(
         "这需要办公室账号；未写入任何内容。")
     team.refused("task", "drop", "62", user=majiang)
+    team.refused("task", "key", "62", user=majiang)
     team.refused("task", "add", "内容", "--unit", "马陆镇", "--deadline", "6月底前", "--source", "通知", user=majiang)
     team.ok("task", "edit", "62", "--due", "2023-05-31", user=office)
     team.ok("task", "drop", "85", user=office)

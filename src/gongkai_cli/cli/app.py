@@ -79,7 +79,7 @@ COMMANDS = {
 # The commands of the groups among COMMANDS, so that a mistyped one is answered in Chinese
 # before the framework sees it (tests/test_cli.py checks them against what the modules define).
 SUBCOMMANDS = {"server": ("init", "grant", "revoke", "units"), "contacts": ("list", "set", "remove"),
-               "task": ("add", "edit", "drop")}
+               "task": ("add", "edit", "drop", "key")}
 
 # Commands that work on one plan, so `--plan` after their name means something. `import`
 # has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.

@@ -57,6 +57,9 @@ class Assignment(NamedTuple):
     vague: bool = False
     progress: int = 0  # the counts of its notes, towards the task's target (不少于4次)
     notes: tuple[Note, ...] = ()
+    # Its own target: the lead's is the task's first count, another unit's the one the task asks
+    # of 各单位 (task 60: the district government 4, each unit 1); None without a target.
+    target: int | None = None
 
     @property
     def latest_note(self) -> Note | None:
@@ -113,6 +116,7 @@ class Task(NamedTuple):
     # The imported wording and dates, once the office has changed the task (`task edit`); else None.
     planned: "PlannedTask | None" = None
     dropped_at: str | None = None  # when the office dropped it (`task drop`): kept, but out of listings
+    key_task: bool = False  # a 重点任务 the office marked (`task key`): listed first in reports
 
     @property
     def own(self) -> "Task | Assignment":
@@ -147,7 +151,7 @@ class Task(NamedTuple):
         if not self.assignments:
             return self.progress >= target
         live = [a for a in self.assignments if a.status is not Status.CANCELLED]
-        return self.task_progress >= target or (bool(live) and all(a.progress >= target for a in live))
+        return self.task_progress >= target or (bool(live) and all(a.progress >= (a.target or target) for a in live))
 
     @property
     def unit_progress(self) -> UnitProgress:
@@ -203,7 +207,7 @@ class AssignPayload(NamedTuple):
 
 
 class TaskPayload(NamedTuple):
-    """The office added (task_add), changed (task_edit) or dropped (task_drop) a task."""
+    """The office added (task_add), changed (task_edit), dropped (task_drop) or marked (task_key) a task."""
 
     action: str
     before: JsonObject  # task_edit: the fields it replaced
@@ -250,7 +254,7 @@ def decode_payload(action: str | None, *, before: JsonObject | None, after: Json
     if action in ("assign", "unassign"):
         rows = (after if action == "assign" else before).get("assignments", [])
         return AssignPayload(units=tuple(row["unit"] for row in rows), removed=action == "unassign")
-    if action in ("task_add", "task_edit", "task_drop"):
+    if action in ("task_add", "task_edit", "task_drop", "task_key"):
         return TaskPayload(action, before, after)
     if action == "import":
         replaced = before["tasks"].values()
@@ -293,6 +297,7 @@ PAYLOAD_KEYS: dict[str, tuple[PayloadShape, PayloadShape]] = {
     "task_add": (None, _TASK_ADD_KEYS),
     "task_edit": (_TASK_EDIT_KEYS, _TASK_EDIT_KEYS),
     "task_drop": ({"dropped": None}, {"dropped": None}),
+    "task_key": ({"key": None}, {"key": None}),
 }
 
 

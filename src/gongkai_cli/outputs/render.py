@@ -110,6 +110,7 @@ DETAIL = (
         f"{unit}（牵头）" if position == 0 else unit for position, unit in enumerate(t.units))),
     Column("planned_units", "原责任单位", lambda t: "、".join(t.planned_units)),
     Column("source", "来源", lambda t: f"公开办新增（{t.source}）"),
+    Column("key_task", "重点任务", lambda t: "是"),
     Column("deadline", "时间节点", lambda t: _adjusted(t.deadline, t.planned and t.planned.deadline)),
     Column("due", "截止日期", lambda t: _adjusted(_span(t.start, t.due), t.planned and _span(t.planned.start, t.planned.due))),
     Column("dropped", "已删除", lambda t: f"已于 {t.dropped_at} 删除，不再出现在清单中（可用 gongkai undo 撤销删除）"),
@@ -141,7 +142,7 @@ def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
     # 目标次数 only on tasks whose plan sets a count; 单位完成情况 only with several units.
     shown = {"target": bool(task.target), "unit_progress": len(task.assignments) > 1,
              "planned_units": task.planned_units != task.units, "source": task.source is not None,
-             "dropped": task.dropped_at is not None}
+             "dropped": task.dropped_at is not None, "key_task": task.key_task}
     fields = [field for field in DETAIL if shown.get(field.key, True)]
     write_card(fields, task, fmt, out, heading=f"任务 {task.id}", labels=("项目", "内容"), data=task_json(task),
                script=TASK_SCRIPT)

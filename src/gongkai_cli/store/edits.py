@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..domain.records import Event
-from . import AssignmentInput, TaskDropped, TaskExists, TaskFields, common
+from . import AssignmentInput, KeyUnchanged, TaskDropped, TaskExists, TaskFields, common
 from .base import writes
 from .subject import Subject
 
@@ -106,6 +106,26 @@ class Edits(Subject):
         if row is None or row[0] is None:
             raise common.out_of_step(event)
         self.db._run(f"UPDATE tasks SET dropped_at = NULL, updated_at = {self.sql.p} WHERE pk = {self.sql.p}", (at, pk))
+
+    @writes
+    def mark_key(self, plan: str, task_id: int, key: bool, *, at: str, by: str) -> Event | None:
+        """Mark a task as a 重点任务 (`key`) or unmark it; None when there is no such task."""
+        row = self.db._one(f"SELECT pk, key_task FROM tasks WHERE plan = {self.sql.p} AND id = {self.sql.p}", (plan, task_id))
+        if row is None:
+            return None
+        if bool(row[1]) == key:
+            raise KeyUnchanged(task_id, key)
+        self.db._run(f"UPDATE tasks SET key_task = {self.sql.p} WHERE pk = {self.sql.p}", (key, row[0]))
+        return self._event(at=at, by=by, action="task_key", plan=plan, task=task_id,
+                           before={"key": not key}, after={"key": key})
+
+    def revert_task_key(self, event: Event, *, at: str, by: str) -> None:
+        assert event.before is not None and event.after is not None
+        pk = self._task_pk(event)
+        row = self.db._one(f"SELECT key_task FROM tasks WHERE pk = {self.sql.p}", (pk,))
+        if row is None or bool(row[0]) != bool(event.after["key"]):
+            raise common.out_of_step(event)
+        self.db._run(f"UPDATE tasks SET key_task = {self.sql.p} WHERE pk = {self.sql.p}", (bool(event.before["key"]), pk))
 
     def _fields(self, plan: str, task_id: int) -> tuple[int, dict[str, str | None], bool] | None:
         """A task's key, its EDITABLE fields as events keep them, and whether it was edited before."""

@@ -264,7 +264,8 @@ def m009_plan_edits(conn: psycopg.Connection[tuple[object, ...]]) -> None:
             ADD COLUMN planned_deadline text,
             ADD COLUMN planned_start date,
             ADD COLUMN planned_due date,
-            ADD COLUMN dropped_at timestamptz
+            ADD COLUMN dropped_at timestamptz,
+            ADD COLUMN key_task boolean NOT NULL DEFAULT false
         """
     )
 

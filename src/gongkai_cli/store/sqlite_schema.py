@@ -218,6 +218,8 @@ def m009_plan_edits(conn: sqlite3.Connection) -> None:
     table brought. The planned_* columns keep the imported wording and dates once the office
     has changed them (NULL while unchanged), so that `show` can set the original beside the
     current. `dropped_at`: a task the office dropped stays, with its notes, out of listings.
+    `key_task`: a 重点任务 the office marked, listed first in reports.
     """
     for column in ("source", "planned_content", "planned_deadline", "planned_start", "planned_due", "dropped_at"):
         conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} TEXT")
+    conn.execute("ALTER TABLE tasks ADD COLUMN key_task INTEGER NOT NULL DEFAULT 0")

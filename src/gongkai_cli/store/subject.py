@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..domain.records import Assignment, Event, Note, PlannedTask, Task
 from ..domain.statuses import CLOSED_STATUSES, Status
+from ..domain.targets import level_targets
 from . import common
 
 if TYPE_CHECKING:
@@ -49,24 +50,26 @@ class Subject:
         for row in rows:
             (pk, plan, task_id, group, content, deadline, start, due, status, updated_at, overdue, progress,
              units_done, units_total, source, planned_content, planned_deadline, planned_start, planned_due,
-             dropped_at) = row[:_TASK_WIDTH]
+             dropped_at, key_task) = row[:_TASK_WIDTH]
             own = None
+            targets = level_targets(content)
             if len(row) > _TASK_WIDTH:
                 unit, via, lead, own_status, own_overdue, own_updated, vague, own_progress = row[_TASK_WIDTH:]
                 own = Assignment(unit=unit, via=via, lead=bool(lead), status=Status(own_status),
                                  overdue=bool(own_overdue), updated_at=self.sql.stamp(own_updated), vague=bool(vague),
-                                 progress=own_progress)
+                                 progress=own_progress, target=targets[0] if lead else targets[1])
             tasks.append(Task(
                 id=task_id, plan=plan, group=group, content=content, units=tuple(current.get(pk, ())),
                 deadline=deadline, start=self.sql.day(start), due=self.sql.day(due), status=Status(status),
                 updated_at=self.sql.stamp(updated_at), overdue=bool(overdue), progress=progress,
                 via=own.via if own is not None else None, notes=tuple(notes.get(pk, ())) if with_notes else (),
                 units_done=units_done, units_total=units_total, assignment=own,
-                assignments=tuple(assignments.get(pk, ())), planned_units=tuple(units.get(pk, ())), source=source,
+                assignments=tuple(a._replace(target=targets[0] if a.lead else targets[1]) for a in assignments.get(pk, ())),
+                planned_units=tuple(units.get(pk, ())), source=source,
                 planned=None if planned_deadline is None else PlannedTask(
                     content=planned_content, deadline=planned_deadline, start=self.sql.day(planned_start),
                     due=self.sql.day(planned_due)),
-                dropped_at=None if dropped_at is None else self.sql.stamp(dropped_at),
+                dropped_at=None if dropped_at is None else self.sql.stamp(dropped_at), key_task=bool(key_task),
             ))
         return tasks
 
@@ -276,7 +279,7 @@ _UNITS_TOTAL = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.st
 
 
 # How many columns of a row `task_columns` gives: a one-unit listing's assignment follows them.
-_TASK_WIDTH = 20
+_TASK_WIDTH = 21
 
 
 @functools.cache
@@ -285,7 +288,7 @@ def task_columns(sql: Dialect) -> str:
     return f"""
     t.pk, t.plan, t.id, t.group_name, t.content, t.deadline, t.start, t.due,
     t.status, t.updated_at, {overdue(sql)}, {_PROGRESS}, {_UNITS_DONE}, {_UNITS_TOTAL},
-    t.source, t.planned_content, t.planned_deadline, t.planned_start, t.planned_due, t.dropped_at
+    t.source, t.planned_content, t.planned_deadline, t.planned_start, t.planned_due, t.dropped_at, t.key_task
 """
 
 

@@ -67,6 +67,8 @@ class Tasks(Subject):
             where.append(overdue_now)
         if query.open_only:
             where.append(still_open)
+        if query.key_only:
+            where.append("t.key_task")
         order = "t.due IS NULL, t.due, t.id" if query.order_by_due else "t.id"
         with self.db._errors():
             rows = self.db._all(f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)} ORDER BY {order}", params)

@@ -12,7 +12,7 @@ from ..domain import dates
 from ..domain.errors import UsageError
 from ..domain.records import Event, Plan
 from ..domain.text import check_text
-from ..store import TaskDropped, TaskExists, TaskFields
+from ..store import KeyUnchanged, TaskDropped, TaskExists, TaskFields
 from . import team
 from .assignments import _known_units, planned
 from .session import Session, no_task
@@ -76,6 +76,20 @@ def drop_task(ledger: Session, task_id: int, *, by: str | None = None) -> Event:
         event = ledger.store.edits.drop_task(plan.name, task_id, at=dates.timestamp(), by=ledger.author(by))
     except TaskDropped:
         raise UsageError(f"任务 {task_id} 已经删除过了；要恢复请撤销那次删除（gongkai undo）。未做任何更改。") from None
+    if event is None:
+        raise no_task(plan.name, task_id)
+    return event
+
+
+def mark_key(ledger: Session, task_id: int, *, key: bool = True, by: str | None = None) -> Event:
+    """Mark a task as a 重点任务 (listed first in reports, `list --key`), or with `key` False unmark it."""
+    team.require_office(ledger, f"标记重点任务（第 {task_id} 项）")
+    plan = ledger.plan()
+    try:
+        event = ledger.store.edits.mark_key(plan.name, task_id, key, at=dates.timestamp(), by=ledger.author(by))
+    except KeyUnchanged:
+        state = "已经是" if key else "本来就不是"
+        raise UsageError(f"任务 {task_id} {state}重点任务，未做任何更改。") from None
     if event is None:
         raise no_task(plan.name, task_id)
     return event

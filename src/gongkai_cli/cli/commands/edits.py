@@ -25,6 +25,8 @@ def task(ctx: typer.Context) -> None:
 
     gongkai task drop 85：删除任务（保留在历史中，不再出现在清单里）。
 
+    gongkai task key 60：标为重点任务（报告中排在最前，gongkai list --key 只列重点任务）。
+
     团队模式下只有办公室账号可以调整。
     """
 
@@ -95,6 +97,26 @@ def drop(
     number = parse_task_id(task_id)
     with open_ledger(ctx) as ledger:
         event = edits.drop_task(ledger, number, by=by)
+    _confirm(event, quiet, fmt)
+
+
+@commands.command()
+def key(
+    ctx: typer.Context,
+    task_id: str = TaskIdArgument,
+    off: bool = typer.Option(False, "--off", help="取消重点任务标记。"),
+    by: str | None = ByOption,
+    quiet: bool = QuietOption,
+    fmt: str = FormatOption,
+) -> None:
+    """把任务标为重点任务：gongkai list --key 只列重点任务，报告中排在最前。可撤销。
+
+    例如：gongkai task key 60；取消：gongkai task key 60 --off
+    """
+    fmt = render_format(fmt, confirmation=True)
+    number = parse_task_id(task_id)
+    with open_ledger(ctx) as ledger:
+        event = edits.mark_key(ledger, number, key=not off, by=by)
     _confirm(event, quiet, fmt)
 
 
