@@ -241,6 +241,33 @@ def test_an_unrecorded_ledger_counts_its_version_as_the_first_migrations(tmp_pat
     conn = sqlite3.connect(SCHEMA5)
     try:
         assert [migration.name for migration in missing(SQLiteBook(conn, 5))] == [
-            "m006_drop_task_units_text", "m007_assignments", "m008_unit_contacts"]
+            "m006_drop_task_units_text", "m007_assignments", "m008_unit_contacts", "m009_plan_edits"]
     finally:
         conn.close()
+
+
+def test_m009_upgrades_a_schema5_ledger_keeping_every_note_event_and_assignment(tmp_path: Path):
+    """The plan edits' columns (issue 23) start empty on every old task, and nothing else moves."""
+    from gongkai_cli.store.sqlite import SQLiteStore
+
+    db = tmp_path / "old.db"
+    db.write_bytes(SCHEMA5.read_bytes())
+    SQLiteStore.open(db).close()  # to m008: the assignments made from the old cells
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM migrations WHERE name = 'm009_plan_edits'")
+    for column in ("source", "planned_content", "planned_deadline", "planned_start", "planned_due", "dropped_at",
+                   "key_task"):
+        conn.execute(f"ALTER TABLE tasks DROP COLUMN {column}")
+    conn.commit()
+    conn.close()
+    queries = (
+        "SELECT * FROM notes ORDER BY id", "SELECT * FROM events ORDER BY id",
+        "SELECT * FROM assignments ORDER BY pk", "SELECT * FROM task_units ORDER BY task, position",
+    )
+    before = [rows(db, sql) for sql in queries]
+    assert before[0] and before[1]
+    SQLiteStore.open(db).close()
+    assert [rows(db, sql) for sql in queries] == before
+    assert "m009_plan_edits" in _applied(db)
+    assert rows(db, "SELECT count(*) FROM tasks WHERE source IS NOT NULL OR planned_deadline IS NOT NULL "
+                    "OR dropped_at IS NOT NULL OR key_task") == [(0,)]

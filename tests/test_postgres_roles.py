@@ -618,3 +618,22 @@ def test_a_unit_session_idle_outside_a_transaction_cannot_keep_the_write_lock(te
     with pytest.raises(psycopg.Error, match=r"idle-session timeout|terminating connection|closed"):
         clerk.execute("SELECT 1")
     clerk.close()
+
+
+def test_only_the_office_adds_edits_and_drops_tasks(team: Team):
+    majiang = team.login(_unique("mj"), "马陆镇")
+    office = team.login(_unique("gkb"), None)
+    assert team.refused("task", "edit", "62", "--due", "2023-05-31", user=majiang).endswith(
+        "这需要办公室账号；未写入任何内容。")
+    team.refused("task", "drop", "62", user=majiang)
+    team.refused("task", "key", "62", user=majiang)
+    team.refused("task", "add", "内容", "--unit", "马陆镇", "--deadline", "6月底前", "--source", "通知", user=majiang)
+    team.ok("task", "edit", "62", "--due", "2023-05-31", user=office)
+    team.ok("task", "drop", "85", user=office)
+    team.ok("undo", "--yes", user=office)
+    team.ok("undo", "--yes", user=office)
+    shown = json.loads(team.ok("show", "62", "--format", "json", user=majiang))
+    assert shown["due"] == "2023-03-31" and "planned" not in shown
+    # Through psql-like access the server itself refuses the unit's login.
+    with team.connect(majiang) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE gongkai.tasks SET dropped_at = now() WHERE id = 62")

@@ -92,7 +92,9 @@ def test_reimport_keeps_notes_and_statuses_and_replaces_units(store: Store):
     load(store, [task(1, content="改写后的内容", units=("区审计局",))])
     (t,) = store.tasks.tasks("2023", TaskQuery(), today=TODAY)
     assert t.content == "改写后的内容"
-    assert t.units == ("区审计局",)
+    # 区财政局 worked on it, so it stays assigned (until unassigned) and is still printed; the cell is not.
+    assert t.planned_units == ("区审计局",)
+    assert t.units == ("区审计局", "区财政局")
     assert t.status is Status.DOING
     shown = store.tasks.task("2023", 1, today=TODAY)
     assert [n.text for n in shown.notes] == ["已启动"]

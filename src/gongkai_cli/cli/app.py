@@ -65,6 +65,7 @@ COMMANDS = {
     "status": "progress",
     "assign": "assignments",
     "unassign": "assignments",
+    "task": "edits",
     "export": "outputs",
     "log": "history",
     "undo": "history",
@@ -94,6 +95,7 @@ SUMMARIES = {
     "status": "修改一个责任单位的状态（任务的状态由各单位的状态得出）；每次修改都会记入进展记录。",
     "assign": "把任务分配给更多单位（例如把“各相关部门”落实为具体单位）；记入历史，可撤销。",
     "unassign": "取消把任务分配给某些单位（已有该单位进展记录的不能取消）；记入历史，可撤销。",
+    "task": "公开办在年度中调整计划的任务；每次调整记入历史（gongkai log），可撤销（gongkai undo）。",
     "export": "导出当前计划的全部任务（按序号）及进展记录。例如：gongkai export -o 任务台账.xlsx",
     "log": "查看更改历史：谁、何时、做了什么（原值 → 新值）。不加 --plan 时列出所有计划的更改。",
     "undo": "撤销最近一次尚未撤销的更改（进展、状态或导入），先显示将撤销的内容。撤销本身也记入历史。",
@@ -106,7 +108,8 @@ SUMMARIES = {
 
 # The commands of the groups among COMMANDS, so that a mistyped one is answered in Chinese
 # before the framework sees it (tests/test_cli.py checks them against what the modules define).
-SUBCOMMANDS = {"server": ("init", "grant", "revoke", "units"), "contacts": ("list", "set", "remove")}
+SUBCOMMANDS = {"server": ("init", "grant", "revoke", "units"), "contacts": ("list", "set", "remove"),
+               "task": ("add", "edit", "drop", "key")}
 
 # Commands that work on one plan, so `--plan` after their name means something. `import`
 # has its own --plan (the name of the plan it creates); `log` without --plan shows all plans.

@@ -60,13 +60,13 @@ def render_format(fmt: str, *, confirmation: bool = False) -> str:
 
 
 def list_tasks(opener: Opener, *, units: list[str] | None, direct: bool, lead: bool, status: list[str] | None,
-               group: str | None, search: str | None, overdue: bool, fmt: str) -> None:
+               group: str | None, search: str | None, overdue: bool, key: bool, fmt: str) -> None:
     fmt = render_format(fmt)
     wanted = statuses(status)
     with opener() as ledger:
         items = queries.list_tasks(
             ledger, units=tuple(units or ()), statuses=wanted, group=group, search=search, overdue=overdue,
-            direct=direct, lead=lead,
+            direct=direct, lead=lead, key=key,
         )
     render.tasks(items, fmt)
 

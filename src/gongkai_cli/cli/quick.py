@@ -46,7 +46,7 @@ COMMANDS = {
     "list": Grammar(
         {**_AFTER, "--unit": "units", "-u": "units", "--status": "status", "-s": "status", "--group": "group",
          "-g": "group", "--search": "search", "-q": "search"},
-        {"--direct": "direct", "--lead": "lead", "--overdue": "overdue"},
+        {"--direct": "direct", "--lead": "lead", "--overdue": "overdue", "--key": "key_tasks"},
         frozenset({"units", "status"}), 0,
     ),
     "due": Grammar(
@@ -65,7 +65,7 @@ COMMANDS = {
 LISTING_FORMATS = ("json", "csv", "tsv")
 _DEFAULTS = {"units": None, "status": None, "group": None, "search": None, "direct": False, "lead": False,
              "overdue": False, "before": None, "after": None, "within": None, "include_closed": False,
-             "by": None, "count": None, "key": None, "quiet": False, "fmt": "table", "db_after": None,
+             "key_tasks": False, "by": None, "count": None, "key": None, "quiet": False, "fmt": "table", "db_after": None,
              "plan_after": None}
 
 
@@ -101,7 +101,8 @@ def prepare(argv: Sequence[str]) -> Callable[[], int] | None:
             fmt=bodies.render_format(options["fmt"], confirmation=True)))
     if line.command == "list":
         keys: tuple[str, ...] = ("units", "direct", "lead", "status", "group", "search", "overdue", "fmt")
-        return lambda: _answer(line, lambda opener: bodies.list_tasks(opener, **{key: options[key] for key in keys}))
+        return lambda: _answer(line, lambda opener: bodies.list_tasks(
+            opener, key=options["key_tasks"], **{key: options[key] for key in keys}))
     keys = ("before", "after", "within", "overdue", "units", "direct", "lead", "include_closed", "fmt")
     return lambda: _answer(line, lambda opener: bodies.due_tasks(opener, **{key: options[key] for key in keys}))
 

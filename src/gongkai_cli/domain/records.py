@@ -57,6 +57,9 @@ class Assignment(NamedTuple):
     vague: bool = False
     progress: int = 0  # the counts of its notes, towards the task's target (不少于4次)
     notes: tuple[Note, ...] = ()
+    # Its own target: the lead's is the task's first count, another unit's the one the task asks
+    # of 各单位 (task 60: the district government 4, each unit 1); None without a target.
+    target: int | None = None
 
     @property
     def latest_note(self) -> Note | None:
@@ -75,6 +78,15 @@ class UnitProgress(TypedDict):
 
     done: int
     total: int
+
+
+class PlannedTask(NamedTuple):
+    """A task's text and dates as its plan table gave them, before the office changed them."""
+
+    content: str
+    deadline: str
+    start: date | None
+    due: date | None
 
 
 class Task(NamedTuple):
@@ -98,6 +110,13 @@ class Task(NamedTuple):
     # The listed unit's own assignment, in a listing filtered by one unit.
     assignment: Assignment | None = None
     assignments: tuple[Assignment, ...] = ()  # every one, by position: `show` and exports
+    # The 责任单位 the plan table named, as imported; `units` are the current assignments' units.
+    planned_units: tuple[str, ...] = ()
+    source: str | None = None  # a task the office added by hand: where it comes from (a notice's 文号)
+    # The imported wording and dates, once the office has changed the task (`task edit`); else None.
+    planned: "PlannedTask | None" = None
+    dropped_at: str | None = None  # when the office dropped it (`task drop`): kept, but out of listings
+    key_task: bool = False  # a 重点任务 the office marked (`task key`): listed first in reports
 
     @property
     def own(self) -> "Task | Assignment":
@@ -132,7 +151,7 @@ class Task(NamedTuple):
         if not self.assignments:
             return self.progress >= target
         live = [a for a in self.assignments if a.status is not Status.CANCELLED]
-        return self.task_progress >= target or (bool(live) and all(a.progress >= target for a in live))
+        return self.task_progress >= target or (bool(live) and all(a.progress >= (a.target or target) for a in live))
 
     @property
     def unit_progress(self) -> UnitProgress:
@@ -187,6 +206,14 @@ class AssignPayload(NamedTuple):
     removed: bool
 
 
+class TaskPayload(NamedTuple):
+    """The office added (task_add), changed (task_edit), dropped (task_drop) or marked (task_key) a task."""
+
+    action: str
+    before: JsonObject  # task_edit: the fields it replaced
+    after: JsonObject  # task_add: the task and its assignments; task_edit: the fields written
+
+
 class ImportPayload(NamedTuple):
     """A plan table was imported (action import)."""
 
@@ -211,7 +238,7 @@ class OtherPayload(NamedTuple):
     after: JsonObject | None
 
 
-Payload = NotePayload | StatusPayload | AssignPayload | ImportPayload | UndoPayload | OtherPayload
+Payload = NotePayload | StatusPayload | AssignPayload | TaskPayload | ImportPayload | UndoPayload | OtherPayload
 
 
 def decode_payload(action: str | None, *, before: JsonObject | None, after: JsonObject | None) -> Payload:
@@ -227,6 +254,8 @@ def decode_payload(action: str | None, *, before: JsonObject | None, after: Json
     if action in ("assign", "unassign"):
         rows = (after if action == "assign" else before).get("assignments", [])
         return AssignPayload(units=tuple(row["unit"] for row in rows), removed=action == "unassign")
+    if action in ("task_add", "task_edit", "task_drop", "task_key"):
+        return TaskPayload(action, before, after)
     if action == "import":
         replaced = before["tasks"].values()
         added = sum(1 for old in replaced if old is None)
@@ -254,12 +283,21 @@ _IMPORT_KEYS: PayloadShape = {
     "units": None,
     "assignments": ("id", [dict.fromkeys(("unit", "via", "lead", "vague"))]),
 }
+_TASK_EDIT_KEYS: PayloadShape = dict.fromkeys(("content", "deadline", "start", "due", "planned"))
+_TASK_ADD_KEYS: PayloadShape = {
+    "task": dict.fromkeys(("group", "content", "units", "deadline", "start", "due", "source")),
+    "assignments": [dict.fromkeys(("unit", "via", "lead", "vague", "manual", "position", "status", "updated_at"))],
+}
 PAYLOAD_KEYS: dict[str, tuple[PayloadShape, PayloadShape]] = {
     "note": (None, _NOTE_KEYS),
     "status": ({"status": None, "unit": None, "units": ("name", None)}, _NOTE_KEYS),
     "assign": (_ASSIGNMENT_KEYS, _ASSIGNMENT_KEYS),
     "unassign": (_ASSIGNMENT_KEYS, _ASSIGNMENT_KEYS),
     "import": (_IMPORT_KEYS, _IMPORT_KEYS),
+    "task_add": (None, _TASK_ADD_KEYS),
+    "task_edit": (_TASK_EDIT_KEYS, _TASK_EDIT_KEYS),
+    "task_drop": ({"dropped": None}, {"dropped": None}),
+    "task_key": ({"key": None}, {"key": None}),
 }
 
 

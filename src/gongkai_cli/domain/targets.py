@@ -28,6 +28,25 @@ def _value(token: str) -> int:
     return int(token) if token.isdigit() else _NUMERALS[token]
 
 
+# A later count for these is every other unit's own (task 60: 区政府…不少于4次，各单位…不少于1次).
+_EACH_UNIT = ("各单位", "各部门", "各街镇", "各责任单位", "各相关单位")
+_CLAUSE_BREAKS = "，。；;,"
+
+
+def level_targets(content: str) -> tuple[int | None, int | None]:
+    """(the lead's target, every other unit's): the first count the text asks for, and the count
+    a later clause asks of 各单位 (or the first again when no clause does)."""
+    first = detect_target(content)
+    if first is None:
+        return None, None
+    found = sorted((match.start(), _value(match.group(1))) for pattern in _PATTERNS for match in re.finditer(pattern, content))
+    for start, value in found[1:]:
+        clause_start = max(content.rfind(mark, 0, start) for mark in _CLAUSE_BREAKS) + 1
+        if value > 0 and any(word in content[clause_start:start] for word in _EACH_UNIT):
+            return first, value
+    return first, first
+
+
 def detect_target(content: str) -> int | None:
     """The first count the text asks for; a task sets one target, its lead's (task 60 asks the
     district government for 4 meetings before it asks each unit for 1)."""

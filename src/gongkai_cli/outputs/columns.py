@@ -27,6 +27,7 @@ from ..domain.records import (
     Payload,
     StatusPayload,
     Task,
+    TaskPayload,
     UndoPayload,
     in_key_order,
 )
@@ -162,15 +163,18 @@ ASSIGNMENT = declare(
     Column("updated_at", "更新时间", lambda a: a.updated_at, no_wrap=True),
     Column("vague", "泛指", lambda a: a.vague),
     # Its own counted notes, towards the task's target (不少于4次); task-level notes are not a unit's.
-    Column("progress", "次数", lambda a: a.progress, justify="right"),
+    Column("progress", "次数", lambda a: a.progress, text=lambda a: f"{a.progress}/{a.target}" if a.target else a.progress,
+           justify="right"),
+    # Only with a target: the unit's own (the lead's is the task's first count, 各单位's may be smaller).
+    Column("target", "目标次数", lambda a: a.target, optional=True),
     Column("latest_note", "最新进展", lambda a: note_text(a.latest_note) if a.notes else "",
            ratio=1, overflow="fold"),
 )
 # A listing's row of one unit: its own part of the task (docs/json.md).
-ASSIGNMENT_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "progress")
+ASSIGNMENT_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "progress", "target")
 # `show`: every unit's part; the table reads 单位, 经由, 牵头, 状态, 最新进展, 更新时间 (and 次数 with a target).
 ASSIGNMENT_DETAIL_JSON = pick(ASSIGNMENT, "unit", "via", "lead", "status", "overdue", "updated_at", "vague",
-                              "progress")
+                              "progress", "target")
 ASSIGNMENT_TABLE = pick(ASSIGNMENT, "unit", "via", "lead", "status", "latest_note", "updated_at")
 
 
@@ -242,7 +246,10 @@ ASSIGNMENT_SHEET = tuple(ASSIGNMENT_ROW.values())
 
 def _assignment_json(task: Task) -> dict[str, object] | None:
     own = task.assignment
-    return None if own is None else {column.key: column.value(own) for column in ASSIGNMENT_JSON}
+    if own is None:
+        return None
+    values = {column.key: column.value(own) for column in ASSIGNMENT_JSON}
+    return {key: value for key, value in values.items() if value is not None or not ASSIGNMENT[key].optional}
 
 
 # -- tasks ------------------------------------------------------------------------
@@ -254,7 +261,8 @@ def status_label(task: Task) -> str:
 
 
 def progress_label(task: Task) -> str:
-    return f"{task.own.progress}/{task.target}" if task.target else ""
+    own_target = task.assignment.target if task.assignment is not None else None
+    return f"{task.own.progress}/{own_target or task.target}" if task.target else ""
 
 
 def unit_progress_label(task: Task) -> str:
@@ -268,6 +276,14 @@ def _units_label(task: Task) -> str:
     if task.via:
         label += f"\n经“{task.via}”"
     return label
+
+
+def _planned_json(task: Task) -> dict[str, object] | None:
+    planned = task.planned
+    if planned is None:
+        return None
+    return {"content": planned.content, "deadline": planned.deadline, "start": _date(planned.start),
+            "due": _date(planned.due)}
 
 
 def _units_with_via(task: Task) -> str:
@@ -329,6 +345,17 @@ TASK_FIELDS = declare(
     Column("unit_progress", "单位完成情况", lambda t: t.unit_progress, text=unit_progress_label),
     # Only in a listing filtered by one unit: that unit's own part of the task.
     Column("assignment", "本单位", _assignment_json, optional=True),
+    # `units` are the current assignments'; these are the plan table's 责任单位 as imported.
+    Column("planned_units", "原责任单位", lambda t: list(t.planned_units) or None, text=lambda t: joined(t.planned_units),
+           optional=True),
+    # Only on a task the office added (`task add`): where it comes from.
+    Column("source", "来源", lambda t: t.source, optional=True),
+    # Only on a task the office changed (`task edit`): the plan table's text and dates.
+    Column("planned", "原计划", _planned_json, optional=True),
+    # Only on a task the office dropped (`task drop`), which only `show` still finds.
+    Column("dropped_at", "删除时间", lambda t: t.dropped_at, optional=True),
+    # Only on a 重点任务 the office marked (`task key`).
+    Column("key_task", "重点任务", lambda t: True if t.key_task else None, optional=True),
 )
 # What a person reads about a task, beyond the contract's fields.
 TASK = TASK_FIELDS | declare(
@@ -346,7 +373,8 @@ TASK_JSON = tuple(TASK_FIELDS.values())
 # The CSV/TSV of list/due/show: the same keys, but via sits before target, where it was
 # put when it was added and where scripts reading columns by position find it.
 # unit_progress and assignment are objects: JSON only.
-_SCRIPT_KEYS = [key for key in TASK_FIELDS if key not in ("via", "unit_progress", "assignment")]
+_SCRIPT_KEYS = [key for key in TASK_FIELDS
+                if key not in ("via", "unit_progress", "assignment", "planned_units", "source", "planned", "dropped_at", "key_task")]
 _SCRIPT_KEYS.insert(_SCRIPT_KEYS.index("target"), "via")
 TASK_SCRIPT = pick(TASK, *_SCRIPT_KEYS)
 
@@ -472,7 +500,8 @@ GROUP_JSON = (Column("name", "集合", lambda g: g.name), UNIT["members"])
 CONTACT = (Column("unit", "单位", lambda row: row.unit), Column("email", "邮箱", lambda row: row.email))
 
 ACTION_LABELS = {"note": "进展", "status": "状态", "import": "导入", "undo": "撤销", "assign": "分配",
-                 "unassign": "取消分配"}
+                 "unassign": "取消分配", "task_add": "新增任务", "task_edit": "调整任务", "task_drop": "删除任务",
+                 "task_key": "重点任务"}
 
 
 def describe(event: Event) -> str:
@@ -493,6 +522,8 @@ def _described(payload: Payload) -> str:
         scope = "所有单位的" if payload.all_units else whose
         change = f"{scope}状态：{_before_label(payload)} → {payload.after.label}"
         return f"{change}；说明：{payload.text}{counted}" if payload.text else change + counted
+    if isinstance(payload, TaskPayload):
+        return _task_change(payload)
     if isinstance(payload, ImportPayload):
         new_plan = "，新建计划" if payload.new_plan else ""
         return f"导入 {payload.source}：新增 {payload.added} 项，更新 {payload.updated} 项{new_plan}"
@@ -500,6 +531,24 @@ def _described(payload: Payload) -> str:
     # order (models.in_key_order), as on either backend.
     before, after = (json.dumps(in_key_order(side), ensure_ascii=False) for side in (payload.before, payload.after))
     return f"{payload.action}：{before} → {after}"
+
+
+# What `task edit` may change, with the words a change is described in.
+_EDITED = (("content", "任务内容"), ("deadline", "时间节点"), ("due", "截止日期"))
+
+
+def _task_change(payload: TaskPayload) -> str:
+    after = payload.after
+    if payload.action == "task_add":
+        task = after["task"]
+        return f"新增任务（来源：{task['source']}）：{task['content']}；责任单位：{joined(task['units'])}；时间节点：{task['deadline']}"
+    if payload.action == "task_key":
+        return "标为重点任务" if after.get("key") else "取消重点任务标记"
+    if payload.action == "task_drop":
+        return "删除任务（保留在历史中）"
+    changed = [f"{label}：{payload.before.get(key) or '无'} → {after.get(key) or '无'}"
+               for key, label in _EDITED if payload.before.get(key) != after.get(key)]
+    return "调整任务，" + ("；".join(changed) or "内容未变")
 
 
 def _before_label(payload: StatusPayload) -> str:

@@ -109,15 +109,27 @@ DETAIL = (
     TASK["content"],
     Column("units", "责任单位", lambda t: "、".join(
         f"{unit}（牵头）" if position == 0 else unit for position, unit in enumerate(t.units))),
-    TASK["deadline"],
-    Column("due", "截止日期", lambda t: (f"{_date(t.start)} 至 {_date(t.due)}" if t.start else _date(t.due))
-           or "（无法识别）"),
+    Column("planned_units", "原责任单位", lambda t: "、".join(t.planned_units)),
+    Column("source", "来源", lambda t: f"公开办新增（{t.source}）"),
+    Column("key_task", "重点任务", lambda t: "是"),
+    Column("deadline", "时间节点", lambda t: _adjusted(t.deadline, t.planned and t.planned.deadline)),
+    Column("due", "截止日期", lambda t: _adjusted(_span(t.start, t.due), t.planned and _span(t.planned.start, t.planned.due))),
+    Column("dropped", "已删除", lambda t: f"已于 {t.dropped_at} 删除，不再出现在清单中（可用 gongkai undo 撤销删除）"),
     TASK["listed_status"],
     Column("unit_progress", "单位完成情况", unit_progress_label),
     Column("target", "目标次数", lambda t: _target_line(t) + ("（已达到）" if t.target_reached else "")),
     TASK["updated_at"],
 )
 DETAIL_NOTES = pick(NOTE, "at", "by", "text")
+
+
+def _span(start: date | None, due: date | None) -> str:
+    return (f"{_date(start)} 至 {_date(due)}" if start else _date(due)) or "（无法识别）"
+
+
+def _adjusted(now: str, planned: str | None) -> str:
+    """A task's field as the office changed it, with the plan table's beside it."""
+    return now if planned is None or planned == now else f"{now}（调整过，原为 {planned}）"
 
 
 def _target_line(task: Task) -> str:
@@ -129,8 +141,10 @@ def _target_line(task: Task) -> str:
 def task_detail(task: Task, fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     # 目标次数 only on tasks whose plan sets a count; 单位完成情况 only with several units.
-    fields = [field for field in DETAIL
-              if (field.key != "target" or task.target) and (field.key != "unit_progress" or len(task.assignments) > 1)]
+    shown = {"target": bool(task.target), "unit_progress": len(task.assignments) > 1,
+             "planned_units": task.planned_units != task.units, "source": task.source is not None,
+             "dropped": task.dropped_at is not None, "key_task": task.key_task}
+    fields = [field for field in DETAIL if shown.get(field.key, True)]
     write_card(fields, task, fmt, out, heading=f"任务 {task.id}", labels=("项目", "内容"), data=task_json(task),
                script=TASK_SCRIPT)
     notes = task.task_notes if task.assignments else task.notes
@@ -488,6 +502,14 @@ def assignment_changed(event: Event, fmt: str = "table", out: IO[str] | None = N
 
     _say(f"计划 {event.plan} 第 {event.task} 项：已{describe(event)}；任务状态为“{Status(status).label}”"
          f"（历史记录 #{event.id}，可用 gongkai undo 撤销）。", out)
+
+
+def task_changed(event: Event, fmt: str = "table", out: IO[str] | None = None) -> None:
+    """`task add / edit / drop`: the change made, with its history number."""
+    if fmt == "json":
+        write_json(json_object(EVENT_JSON, event), out or sys.stdout)
+        return
+    _say(f"计划 {event.plan} 第 {event.task} 项：{describe(event)}（历史记录 #{event.id}，可用 gongkai undo 撤销）。", out)
 
 
 def undo_preview(event: Event, out: IO[str] | None = None) -> None:

@@ -114,7 +114,9 @@ def _sections(report: ProgressReport) -> list[Section]:
             bodies += [f"{name}：{len(rows)} 个单位，共同承担{_numbers(tasks)}（{len(tasks)} 项）。",
                        (["单位", "已完成", "进行中", "未开始", "受阻", "逾期", "逾期的任务"], rows)]
         sections.append(("各街镇等集合的完成情况", bodies))
-    with_progress = [task for task in report.tasks if task.notes]
+    # The office's 重点任务 head the table, the rest in the plan's order; the ids without notes
+    # stay one run of numbers.
+    with_progress = sorted((task for task in report.tasks if task.notes), key=lambda task: not task.key_task)
     without = [task for task in report.tasks if not task.notes]
     task_bodies: list[Body] = []
     if with_progress:
@@ -191,6 +193,9 @@ def _overview(report: ProgressReport, figures: Summary) -> str:
         f"截至 {report.today.isoformat()}，{whose} {figures.total} 项任务中{counts or '没有任务'}，"
         f"完成率 {figures.done_percent}%；已逾期 {figures.overdue} 项，{DUE_SOON_DAYS} 天内到期 {figures.due_soon} 项。"
     ]
+    key = [task for task in report.tasks if task.key_task]
+    if key:
+        sentences.append(_key_tasks(key))
     if report.since or report.until:
         notes = report.period_notes
         closed = {task.id for task, note in notes if note.status is Status.DONE}
@@ -210,6 +215,15 @@ def _overview(report: ProgressReport, figures: Summary) -> str:
         sentences.append("逾期任务主要是：" + "；".join(
             f"{unit}牵头的{_numbers(tasks)}" for unit, tasks in worst) + "。")
     return "".join(sentences)
+
+
+def _key_tasks(tasks: Sequence[Task]) -> str:
+    """How the office's 重点任务 stand, in one sentence of 总体情况."""
+    done = [task for task in tasks if task.status is Status.DONE]
+    late = [task for task in tasks if task.overdue]
+    sentence = f"重点任务 {len(tasks)} 项（{_numbers(tasks)}），已完成 {len(done)} 项"
+    sentence += f"，已逾期 {len(late)} 项：{_numbers(late)}。" if late else "，无逾期。"
+    return sentence
 
 
 def _table(columns: Sequence[Column], records: Iterable[object]) -> TableBody:

@@ -274,6 +274,7 @@ class TaskQuery(NamedTuple):
     overdue_only: bool = False
     open_only: bool = False
     order_by_due: bool = False
+    key_only: bool = False  # only the 重点任务 the office marked
 
 
 class UnitFile(NamedTuple):
@@ -352,6 +353,25 @@ class UnitRequired(Refusal):
 
     task_id: int
     units: list[str]
+
+
+class TaskExists(Refusal):
+    """A task added by hand would take the 序号 `task_id`, which the plan already has."""
+
+    task_id: int
+
+
+class KeyUnchanged(Refusal):
+    """Task `task_id` is already marked (`key`) or already not."""
+
+    task_id: int
+    key: bool
+
+
+class TaskDropped(Refusal):
+    """Task `task_id` is already dropped."""
+
+    task_id: int
 
 
 class AlreadyAssigned(Refusal):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .assignments import Assignments
     from .contacts import Contacts
     from .dialect import Dialect
+    from .edits import Edits
     from .history import History
     from .notes import Notes
     from .plans import Plans
@@ -215,3 +216,4 @@ class SQLStore(abc.ABC, Generic[_Where]):
     assignments: SubjectAttribute[Assignments] = SubjectAttribute("assignments", "Assignments")
     history: SubjectAttribute[History] = SubjectAttribute("history", "History")
     contacts: SubjectAttribute[Contacts] = SubjectAttribute("contacts", "Contacts")
+    edits: SubjectAttribute[Edits] = SubjectAttribute("edits", "Edits")

@@ -131,4 +131,6 @@ class History(Subject):
         {
             "note": db.notes.revert_note, "status": db.notes.revert_note, "import": db.plans.revert_import,
             "assign": db.assignments.revert_assign, "unassign": db.assignments.revert_unassign,
+            "task_add": db.edits.revert_task_add, "task_edit": db.edits.revert_task_edit,
+            "task_drop": db.edits.revert_task_drop, "task_key": db.edits.revert_task_key,
         }[event.action](event, at=at, by=by)

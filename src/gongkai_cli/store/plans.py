@@ -39,7 +39,7 @@ class Plans(Subject):
     def _plans(self, where: str = "", params: Mapping[str, object] | None = None, *, limit: int | None = None) -> list[Plan]:
         rows = self.db._all(
             f"""SELECT p.name, p.year, p.source, p.imported_at,
-                       (SELECT count(*) FROM tasks t WHERE t.plan = p.name)
+                       (SELECT count(*) FROM tasks t WHERE t.plan = p.name AND t.dropped_at IS NULL)
                 FROM plans p {where}
                 ORDER BY {self._plan_order()} {f"LIMIT {int(limit)}" if limit else ""}""",
             params or {},

@@ -448,6 +448,20 @@ def m011_server_stamped(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         conn.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         conn.execute(f"""CREATE CONSTRAINT TRIGGER {name} AFTER {when} ON {table}
                          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.unit_write_has_event()""")
+def m009_plan_edits(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    # As SQLite's m009_plan_edits; the office already writes every column of tasks.
+    conn.execute(
+        """
+        ALTER TABLE tasks
+            ADD COLUMN source text,
+            ADD COLUMN planned_content text,
+            ADD COLUMN planned_deadline text,
+            ADD COLUMN planned_start date,
+            ADD COLUMN planned_due date,
+            ADD COLUMN dropped_at timestamptz,
+            ADD COLUMN key_task boolean NOT NULL DEFAULT false
+        """
+    )
 
 
 def _grant_to_team(conn: psycopg.Connection[tuple[object, ...]], tables: tuple[str, ...]) -> None:

@@ -7,14 +7,14 @@ class with every method's annotations costs start-up time that no command needs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..domain.records import Commit, Event, Note, Plan, Task, UnitCounts
 from ..domain.statuses import Status
-from . import AssignmentInput, ImportCounts, NoteInput, TaskInput, TaskQuery, UnitFile
+from . import AssignmentInput, ImportCounts, NoteInput, TaskFields, TaskInput, TaskQuery, UnitFile
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -47,6 +47,7 @@ class Tasks(Protocol):
     def open_assignments(
         self, plan: str, *, units: Sequence[str], due_before: date, today: date
     ) -> list[Task]: ...
+    def next_task_id(self, plan: str) -> int: ...
     def unit_names(self) -> list[str]: ...
     def unit_counts(self, plan: str, *, today: date) -> dict[str, UnitCounts]: ...
 
@@ -60,6 +61,18 @@ class Assignments(Protocol):
         self, plan: str, task_id: int, assignments: Sequence[AssignmentInput], *, at: str, by: str
     ) -> Event | None: ...
     def unassign(self, plan: str, task_id: int, units: Sequence[str], *, at: str, by: str) -> Event | None: ...
+
+
+class Edits(Protocol):
+    """`store.edits`: the office's changes to a plan's tasks after import."""
+
+    def add_task(
+        self, plan: str, task_id: int, fields: TaskFields, assignments: Sequence[AssignmentInput], *,
+        source: str, at: str, by: str,
+    ) -> Event: ...
+    def edit_task(self, plan: str, task_id: int, changes: Mapping[str, str | None], *, at: str, by: str) -> Event | None: ...
+    def drop_task(self, plan: str, task_id: int, *, at: str, by: str) -> Event | None: ...
+    def mark_key(self, plan: str, task_id: int, key: bool, *, at: str, by: str) -> Event | None: ...
 
 
 class Notes(Protocol):
@@ -120,6 +133,8 @@ class Storage(Protocol):
     def history(self) -> History: ...
     @property
     def contacts(self) -> Contacts: ...
+    @property
+    def edits(self) -> Edits: ...
 
     # What only one backend does, or None: a team's logins and roles (a server's ledger), and
     # the page-for-page copies of a file (a SQLite ledger's backup and restore).

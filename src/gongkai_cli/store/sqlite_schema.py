@@ -209,3 +209,17 @@ def m008_unit_contacts(conn: sqlite3.Connection) -> None:
    PRIMARY KEY (day, plan, recipient)
 )"""
     )
+
+
+def m009_plan_edits(conn: sqlite3.Connection) -> None:
+    """The office's changes to a plan's tasks after import (issue 23).
+
+    `source`: where a task added by hand comes from (a notice's 文号); NULL for a task the plan
+    table brought. The planned_* columns keep the imported wording and dates once the office
+    has changed them (NULL while unchanged), so that `show` can set the original beside the
+    current. `dropped_at`: a task the office dropped stays, with its notes, out of listings.
+    `key_task`: a 重点任务 the office marked, listed first in reports.
+    """
+    for column in ("source", "planned_content", "planned_deadline", "planned_start", "planned_due", "dropped_at"):
+        conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} TEXT")
+    conn.execute("ALTER TABLE tasks ADD COLUMN key_task INTEGER NOT NULL DEFAULT 0")

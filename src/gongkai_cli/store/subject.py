@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..domain.records import Assignment, Event, Note, Task
+from ..domain.records import Assignment, Event, Note, PlannedTask, Task
 from ..domain.statuses import CLOSED_STATUSES, Status
+from ..domain.targets import level_targets
 from . import common
 
 if TYPE_CHECKING:
@@ -42,27 +43,65 @@ class Subject:
     ) -> list[Task]:
         pks = [row[0] for row in rows]
         units = self._units_of(pks)
+        current = self._current_units(pks, units)
         notes = self._notes_of(pks) if with_notes or with_assignments else {}
         assignments = self._assignments_of(pks, notes, today) if with_assignments else {}
         tasks = []
         for row in rows:
             (pk, plan, task_id, group, content, deadline, start, due, status, updated_at, overdue, progress,
-             units_done, units_total) = row[:14]
+             units_done, units_total, source, planned_content, planned_deadline, planned_start, planned_due,
+             dropped_at, key_task) = row[:_TASK_WIDTH]
             own = None
-            if len(row) > 14:
-                unit, via, lead, own_status, own_overdue, own_updated, vague, own_progress = row[14:]
+            targets = level_targets(content)
+            if len(row) > _TASK_WIDTH:
+                unit, via, lead, own_status, own_overdue, own_updated, vague, own_progress = row[_TASK_WIDTH:]
                 own = Assignment(unit=unit, via=via, lead=bool(lead), status=Status(own_status),
                                  overdue=bool(own_overdue), updated_at=self.sql.stamp(own_updated), vague=bool(vague),
-                                 progress=own_progress)
+                                 progress=own_progress, target=targets[0] if lead else targets[1])
             tasks.append(Task(
-                id=task_id, plan=plan, group=group, content=content, units=tuple(units.get(pk, ())),
+                id=task_id, plan=plan, group=group, content=content, units=tuple(current.get(pk, ())),
                 deadline=deadline, start=self.sql.day(start), due=self.sql.day(due), status=Status(status),
                 updated_at=self.sql.stamp(updated_at), overdue=bool(overdue), progress=progress,
                 via=own.via if own is not None else None, notes=tuple(notes.get(pk, ())) if with_notes else (),
                 units_done=units_done, units_total=units_total, assignment=own,
-                assignments=tuple(assignments.get(pk, ())),
+                assignments=tuple(a._replace(target=targets[0] if a.lead else targets[1]) for a in assignments.get(pk, ())),
+                planned_units=tuple(units.get(pk, ())), source=source,
+                planned=None if planned_deadline is None else PlannedTask(
+                    content=planned_content, deadline=planned_deadline, start=self.sql.day(planned_start),
+                    due=self.sql.day(planned_due)),
+                dropped_at=None if dropped_at is None else self.sql.stamp(dropped_at), key_task=bool(key_task),
             ))
         return tasks
+
+    def _current_units(self, pks: list[int], planned: dict[int, list[str]]) -> dict[int, list[str]]:
+        """The units each task is given to now: the names its 责任单位 cell planned that still have
+        an assignment (their own, or their members' through them), then those the office added.
+
+        Read from the assignments, not the cell, so that `assign` and `unassign` show in every
+        listing and export; a task nobody changed reads exactly as its cell did. A cell name
+        the unit file knows by another name (an alias) stays as the cell wrote it."""
+        rows = self.db._all(
+            f"""SELECT task, unit, via, manual FROM assignments WHERE task {self.sql.among}
+               ORDER BY task, position""",
+            (self.sql.list_value(pks),),
+        )
+        assigned: dict[int, list[tuple[str, str | None, bool]]] = {}
+        for task_pk, unit, via, manual in rows:
+            assigned.setdefault(task_pk, []).append((unit, via, bool(manual)))
+        result: dict[int, list[str]] = {}
+        for pk in pks:
+            names, given = planned.get(pk, []), assigned.get(pk)
+            if not given:
+                result[pk] = names
+                continue
+            present = {unit for unit, _, _ in given} | {via for _, via, _ in given if via}
+            # A planned name no assignment matches is an alias (its unit's planned assignment
+            # then matches no name either) or a unit the office took off: only then does it go.
+            aliased = any(not manual and (via or unit) not in names for unit, via, manual in given)
+            kept = names if aliased else [name for name in names if name in present]
+            added = [via or unit for unit, via, manual in given if manual and (via or unit) not in kept]
+            result[pk] = [*kept, *dict.fromkeys(added)]
+        return result
 
     def _assignments_of(self, pks: list[int], notes: dict[int, list[Note]], today: date | None) -> dict[int, list[Assignment]]:
         result: dict[int, list[Assignment]] = {}
@@ -239,12 +278,17 @@ _UNITS_DONE = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.sta
 _UNITS_TOTAL = "(SELECT count(*) FROM assignments d WHERE d.task = t.pk AND d.status <> 'cancelled')"
 
 
+# How many columns of a row `task_columns` gives: a one-unit listing's assignment follows them.
+_TASK_WIDTH = 21
+
+
 @functools.cache
 def task_columns(sql: Dialect) -> str:
     """A task's columns as `_tasks_from_rows` reads them."""
     return f"""
     t.pk, t.plan, t.id, t.group_name, t.content, t.deadline, t.start, t.due,
-    t.status, t.updated_at, {overdue(sql)}, {_PROGRESS}, {_UNITS_DONE}, {_UNITS_TOTAL}
+    t.status, t.updated_at, {overdue(sql)}, {_PROGRESS}, {_UNITS_DONE}, {_UNITS_TOTAL},
+    t.source, t.planned_content, t.planned_deadline, t.planned_start, t.planned_due, t.dropped_at, t.key_task
 """
 
 

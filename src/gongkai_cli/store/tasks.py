@@ -11,6 +11,8 @@ from .subject import _OPEN, A_OPEN, Subject, a_overdue, assignment_columns, like
 
 # Tasks read per query by `task_batches`: the city's busiest tasks carry hundreds of notes each.
 TASK_BATCH = 200
+# A task the office dropped (`task drop`) keeps its row and notes, out of every listing.
+_LIVE = "t.dropped_at IS NULL"
 
 
 class Tasks(Subject):
@@ -18,7 +20,7 @@ class Tasks(Subject):
 
     def tasks(self, plan: str, query: TaskQuery, *, today: date) -> list[Task]:
         """The tasks a listing asks for: one query built from the filters, then units in one more."""
-        where = [f"t.plan = {self.sql('plan')}"]
+        where = [f"t.plan = {self.sql('plan')}", _LIVE]
         params: dict[str, object] = {"plan": plan, "today": self.sql.date_value(today)}
         source, columns = "tasks t", task_columns(self.sql)
         status, overdue_now, still_open = "t.status", overdue(self.sql), _OPEN
@@ -67,6 +69,8 @@ class Tasks(Subject):
             where.append(overdue_now)
         if query.open_only:
             where.append(still_open)
+        if query.key_only:
+            where.append("t.key_task")
         order = "t.due IS NULL, t.due, t.id" if query.order_by_due else "t.id"
         with self.db._errors():
             rows = self.db._all(f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)} ORDER BY {order}", params)
@@ -93,7 +97,7 @@ class Tasks(Subject):
         A few queries in one read transaction, so tasks, units, assignments and notes
         come from the same snapshot even while someone else is writing.
         """
-        where, params = f"t.plan = {self.sql('plan')}", {"plan": plan, "today": self.sql.date_value(today)}
+        where, params = f"t.plan = {self.sql('plan')} AND {_LIVE}", {"plan": plan, "today": self.sql.date_value(today)}
         if ids is not None:
             # One unit's report: its tasks only, not the notes and assignments of the whole plan.
             where += f" AND t.id {self.sql.among_named('ids')}"
@@ -138,7 +142,7 @@ class Tasks(Subject):
             rows = self.db._all(
                 f"""WITH due_tasks AS MATERIALIZED (
                         SELECT {task_columns(self.sql)} FROM tasks t
-                        WHERE t.plan = {self.sql('plan')} AND t.due IS NOT NULL AND t.due <= {self.sql('until')}
+                        WHERE t.plan = {self.sql('plan')} AND {_LIVE} AND t.due IS NOT NULL AND t.due <= {self.sql('until')}
                     )
                     SELECT due_tasks.*, {assignment_columns(self.sql)}
                     FROM due_tasks JOIN assignments a ON a.task = due_tasks.pk JOIN tasks t ON t.pk = due_tasks.pk
@@ -155,6 +159,14 @@ class Tasks(Subject):
             )
         return {row[0] for row in rows}
 
+    def next_task_id(self, plan: str) -> int:
+        """The 序号 after the plan's largest, dropped tasks' included: one no task ever had."""
+        with self.db._errors():
+            row = self.db._one(f"SELECT coalesce(max(id), 0) + 1 FROM tasks WHERE plan = {self.sql.p}", (plan,))
+        assert row is not None
+        next_id: int = row[0]
+        return next_id
+
     def unit_names(self) -> list[str]:
         with self.db._errors():
             return [row[0] for row in self.db._all(f"SELECT name FROM units ORDER BY name{self.sql.binary}")]
@@ -168,7 +180,7 @@ class Tasks(Subject):
                 f"""SELECT a.unit, count(*), {count("a.lead")}, {count("a.status = 'done'")},
                            {count("a.status = 'cancelled'")}, {count(a_overdue(self.sql))}
                     FROM tasks t JOIN assignments a ON a.task = t.pk
-                    WHERE t.plan = {self.sql('plan')}
+                    WHERE t.plan = {self.sql('plan')} AND {_LIVE}
                     GROUP BY a.unit""",
                 {"plan": plan, "today": self.sql.date_value(today)},
             )

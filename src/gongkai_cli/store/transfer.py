@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 # schema's own bookkeeping (migrations, versions) is the target's, not copied.
 TABLES: dict[str, tuple[str, ...]] = {
     "plans": ("name", "year", "source", "created_at", "imported_at"),
-    "tasks": ("pk", "plan", "id", "group_name", "content", "deadline", "start", "due", "status", "updated_at"),
+    "tasks": ("pk", "plan", "id", "group_name", "content", "deadline", "start", "due", "status", "updated_at",
+              "source", "planned_content", "planned_deadline", "planned_start", "planned_due", "dropped_at",
+              "key_task"),
     "units": ("id", "name"),
     "task_units": ("task", "unit", "position"),
     "assignments": ("pk", "task", "unit", "via", "lead", "position", "vague", "manual", "status", "updated_at"),
@@ -44,7 +46,7 @@ ORDER: dict[str, str] = {
     "events": "id", "notes": "id", "unit_contacts": "unit", "mail_sent": "day, plan, recipient",
 }
 # Columns that are booleans on a server and 0/1 in a SQLite file.
-FLAGS = frozenset({"lead", "vague", "manual"})
+FLAGS = frozenset({"lead", "vague", "manual", "key_task"})
 # Event payloads: jsonb on a server, TEXT in a SQLite file; copied as JSON text.
 PAYLOADS = frozenset({"before", "after"})
 

@@ -120,7 +120,8 @@ def assign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | Non
     plan = ledger.plan()
     wanted = _known_units(ledger, units)
     task = ledger.store.tasks.task(plan.name, task_id, today=ledger.today)
-    cell_lead = ledger.directory.canonical(task.lead_unit) if task is not None and task.lead_unit else None
+    # The cell's first unit, even while the office has taken it off (`units` are the current ones).
+    cell_lead = ledger.directory.canonical(task.planned_units[0]) if task is not None and task.planned_units else None
     # Named by the office, not by the cell: only the unit the 责任单位 cell names first leads
     # (given back after an unassign, say).
     entries = tuple(

@@ -122,12 +122,13 @@ def list_tasks(
     overdue: bool = False,
     direct: bool = False,
     lead: bool = False,
+    key: bool = False,
 ) -> list[Task]:
-    """Tasks by id. A unit also matches tasks given to a group it belongs to (marked `via`);
+    """Tasks by id (with `key`, only the 重点任务). A unit also matches tasks given to a group it belongs to (marked `via`);
     one unit's listing shows, and filters on, that unit's own status."""
     matches = _unit_matches(ledger, units, direct=direct or lead)
     query = _unit_query(matches, lead=lead, direct=direct)._replace(
-        statuses=statuses, group=group or None, search=search or None, overdue_only=overdue,
+        statuses=statuses, group=group or None, search=search or None, overdue_only=overdue, key_only=key,
     )
     return _mark_via(ledger.store.tasks.tasks(ledger.plan().name, query, today=ledger.today), matches)
 

@@ -45,11 +45,12 @@ def list_(
     group: str | None = typer.Option(None, "--group", "-g", metavar="文字", help="任务名称中包含的文字。"),
     search: str | None = typer.Option(None, "--search", "-q", metavar="文字", help="任务内容中包含的文字。"),
     overdue: bool = typer.Option(False, "--overdue", help="只看已逾期（截止日期已过且未完成）的任务。"),
+    key: bool = typer.Option(False, "--key", help="只看公开办标记的重点任务（gongkai task key）。"),
     fmt: str = FormatOption,
 ) -> None:
     """列出任务，按序号排列。例如：gongkai list --unit 区财政局"""
     frequent.list_tasks(functools.partial(open_ledger, ctx), units=unit, direct=direct, lead=lead, status=status,
-                        group=group, search=search, overdue=overdue, fmt=fmt)
+                        group=group, search=search, overdue=overdue, key=key, fmt=fmt)
 
 
 @commands.command()
