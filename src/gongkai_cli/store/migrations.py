@@ -60,6 +60,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     # From here on, one row a migration, with a body for each backend.
     Migration("m008_unit_contacts", sqlite=True, postgres=True),
+    Migration("m010_units_and_changes", sqlite=True, postgres=True),
 )
 
 

@@ -209,3 +209,17 @@ def m008_unit_contacts(conn: sqlite3.Connection) -> None:
    PRIMARY KEY (day, plan, recipient)
 )"""
     )
+
+
+def m010_units_and_changes(conn: sqlite3.Connection) -> None:
+    """Whose change each event is, and which events one command wrote together (issue 23).
+
+    `actor` is the unit a change was written as (--unit before the command, GONGKAI_UNIT, or a
+    unit's login); NULL is the office. `undo` takes back the caller's own newest change, so
+    that sixty hands on one ledger no longer share one stack. `batch` is the id of the first
+    event a command wrote when it wrote several (`note --from`, a unit sheet): one step to undo.
+    Events written before this migration stay the office's and stand alone.
+    """
+    conn.execute("ALTER TABLE events ADD COLUMN actor TEXT")
+    conn.execute("ALTER TABLE events ADD COLUMN batch INTEGER")
+    conn.execute("CREATE INDEX events_batch ON events (batch) WHERE batch IS NOT NULL")
