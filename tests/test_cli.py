@@ -429,8 +429,8 @@ def test_every_write_confirmation_names_the_plan(gk, tmp_path):
     batch = write_csv(tmp_path / "notes.csv", "id,text\n40,甲\n41,乙\n")
     assert gk("note", "--from", str(batch)).stdout.startswith("计划 2023：已记录 2 条进展")
     preview, done = gk("undo", "--yes").stdout.splitlines()
-    assert preview.startswith("将撤销：#5") and "计划 2023 第 41 项" in preview
-    assert done.startswith("计划 2023 第 41 项：已撤销")
+    assert preview.startswith("将撤销：#5") and "计划 2023 第 41 项" in preview and "批次 #4" in preview
+    assert done.startswith("计划 2023：已撤销同一批写入的 2 项更改 #4–#5")
     assert json.loads(gk("note", "40", "x", "-f", "json").stdout)["plan"] == "2023"
 
 

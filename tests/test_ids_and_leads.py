@@ -5,23 +5,22 @@ keeps because it worked on the task no longer leads it."""
 from __future__ import annotations
 
 import json
-import re
 
 from conftest import write_csv
 
 
 def _note_id(result) -> int:
     assert result.exit_code == 0, result.stderr
-    return int(re.search(r"记录 #(\d+)", result.stdout).group(1))
+    return json.loads(result.stdout)["id"]
 
 
 def test_unassign_does_not_free_the_ids_of_its_notes(gk):
     assert gk("assign", "40", "--unit", "区财政局", "-q").exit_code == 0
-    first = _note_id(gk("note", "40", "第一条", "--unit", "区财政局"))
+    first = _note_id(gk("note", "40", "第一条", "--unit", "区财政局", "-f", "json"))
     assert gk("undo", "--yes").exit_code == 0
     # The retracted note goes with the assignment.
     assert gk("unassign", "40", "--unit", "区财政局", "-q").exit_code == 0
-    second = _note_id(gk("note", "40", "第二条"))
+    second = _note_id(gk("note", "40", "第二条", "-f", "json"))
     assert second > first
     events = json.loads(gk("log", "40", "--format", "json").stdout)
     named = [event["after"]["note"] for event in events if event["action"] == "note"]
@@ -32,10 +31,10 @@ def test_an_undone_import_does_not_free_the_ids_of_its_notes(gk, tmp_path):
     table = write_csv(tmp_path / "tasks_2030.csv", "id,group,content,units,deadline\n1,组,内容,区财政局,全年\n")
     assert gk("init").exit_code == 0
     assert gk("import", str(table)).exit_code == 0
-    first = _note_id(gk("--plan", "2030", "note", "1", "会被撤销"))
+    first = _note_id(gk("--plan", "2030", "note", "1", "会被撤销", "-f", "json"))
     assert gk("undo", "--yes").exit_code == 0  # the note
     assert gk("undo", "--yes").exit_code == 0  # the import, and the retracted note with its task
-    second = _note_id(gk("note", "40", "新的一条"))
+    second = _note_id(gk("note", "40", "新的一条", "-f", "json"))
     assert second > first
 
 

@@ -241,7 +241,8 @@ def test_an_unrecorded_ledger_counts_its_version_as_the_first_migrations(tmp_pat
     conn = sqlite3.connect(SCHEMA5)
     try:
         assert [migration.name for migration in missing(SQLiteBook(conn, 5))] == [
-            "m006_drop_task_units_text", "m007_assignments", "m008_unit_contacts", "m009_plan_edits"]
+            "m006_drop_task_units_text", "m007_assignments", "m008_unit_contacts", "m009_plan_edits",
+            "m010_units_and_changes"]
     finally:
         conn.close()
 
@@ -271,3 +272,18 @@ def test_m009_upgrades_a_schema5_ledger_keeping_every_note_event_and_assignment(
     assert "m009_plan_edits" in _applied(db)
     assert rows(db, "SELECT count(*) FROM tasks WHERE source IS NOT NULL OR planned_deadline IS NOT NULL "
                     "OR dropped_at IS NOT NULL OR key_task") == [(0,)]
+
+
+def test_an_upgraded_ledgers_changes_are_the_offices_and_each_its_own_step(executable, tmp_path: Path):
+    db = tmp_path / "old.db"
+    db.write_bytes(SCHEMA5.read_bytes())
+    events = rows(db, "SELECT id FROM events ORDER BY id")
+    result = subprocess.run([executable, "--db", str(db), "--unit", "区经委", "undo", "--yes"],
+                            check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3 and "区经委写入的没有可以撤销的更改" in result.stderr
+    assert rows(db, "SELECT id, actor, batch FROM events ORDER BY id") == [(event_id, None, None) for (event_id,) in events]
+    undos = rows(db, "SELECT count(*) FROM events WHERE action = 'undo'")[0][0]
+    office = subprocess.run([executable, "--db", str(db), "undo", "--yes"],
+                            check=False, capture_output=True, text=True, timeout=120)
+    assert office.returncode == 0, office.stderr
+    assert rows(db, "SELECT count(*) FROM events WHERE action = 'undo'") == [(undos + 1,)]

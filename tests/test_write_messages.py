@@ -56,13 +56,13 @@ def write(path: Path, text: str) -> str:
 
 def test_a_retried_batch_counts_and_lists_only_the_notes_written_now(run):
     first = write(run.dir / "first.csv", "id,text,key\n2,甲,k1\n3,乙,k2\n")
-    assert "（记录 #1–#2）" in run("note", "--from", first).stdout
+    assert "（更改 #2–#3）" in run("note", "--from", first).stdout
     retry = write(run.dir / "retry.csv", "id,text,key\n2,甲,k1\n4,丙,k3\n")
     result = run("note", "--from", retry)
     assert result.returncode == 0, result.stderr
-    assert "已记录 1 条进展，涉及 1 项任务（记录 #3）；另有 1 条此前已记录，未重复写入。" in result.stdout
-    assert "#1–#3" not in result.stdout and "#3–#3" not in result.stdout
-    assert "1 条进展此前已用同一个键记录（记录 #1）" in result.stderr
+    assert "已记录 1 条进展，涉及 1 项任务（更改 #4）；另有 1 条此前已记录，未重复写入。" in result.stdout
+    assert "#2–#4" not in result.stdout and "#4–#4" not in result.stdout
+    assert "1 条进展此前已用同一个键记录（更改 #2）" in result.stderr
 
 
 def test_a_batch_from_stdin_never_shows_a_range_over_unrelated_notes(run):
@@ -71,7 +71,7 @@ def test_a_batch_from_stdin_never_shows_a_range_over_unrelated_notes(run):
         assert run("note", "2", text).returncode == 0
     result = run("note", "--from", "-", input="id,text,key\n2,甲,k1\n3,丁,k4\n")
     assert result.returncode == 0, result.stderr
-    assert "（记录 #4）" in result.stdout and "#1–#4" not in result.stdout
+    assert "（更改 #5）" in result.stdout and "#2–#5" not in result.stdout
 
 
 def test_a_batch_that_was_stored_entirely_says_nothing_new_was_written(run):

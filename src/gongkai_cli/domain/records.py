@@ -43,6 +43,8 @@ class Note(NamedTuple):
     repeated: bool = False
     unit: str | None = None  # the assignment it was written on; None: a note on the task as a whole
     all_units: bool = False  # written by `status --all`: it set every assignment's status
+    # The number of the change (event) that wrote it: the one numbering users see, as `undo` shows.
+    change: int | None = None
 
 
 class Assignment(NamedTuple):
@@ -338,6 +340,10 @@ class Event(NamedTuple):
     undone_by: int | None = None
     # The action an undo event reverted: lets a renderer describe it without a lookup.
     undoes_action: str | None = None
+    # The unit the change was written as; None: the office (`undo` takes back the caller's own).
+    actor: str | None = None
+    # The first event of the command that wrote this one with others: they are undone together.
+    batch: int | None = None
 
     @property
     def payload(self) -> Payload:

@@ -205,12 +205,12 @@ def note_saved(note: Note, fmt: str, out: IO[str] | None = None, *, plan: str | 
     if note.count:
         what += f"，计 {note.count} 次"
     place = _task_place(plan, note.task_id) + (f"（{note.unit}）" if note.unit else "")
-    _say(f"{place}：{what}（记录 #{note.id}，{note.by}，{note.at}）。", out)
+    _say(f"{place}：{what}（更改 #{note.change}，{note.by}，{note.at}）。", out)
 
 
 def _note_json(note: Note, plan: str | None) -> dict[str, object]:
     return (json_object(NOTE_JSON, note) | {"task": note.task_id} | ({"plan": plan} if plan is not None else {})
-            | ({"all": True} if note.all_units else {}))
+            | ({"all": True} if note.all_units else {}) | ({"change": note.change} if note.change is not None else {}))
 
 
 def note_ids(ids: Sequence[int]) -> str:
@@ -227,8 +227,8 @@ def repeated_notes(notes: Sequence[Note]) -> None:
     """Tell a person on stderr that a retry found its notes stored; stdout stays the original confirmation."""
     again = [note for note in notes if note.repeated]
     if again:
-        ids = note_ids([note.id for note in again])
-        _say(f"注意：{len(again)} 条进展此前已用同一个键记录（记录 {ids}），本次未重复写入。", sys.stderr)
+        ids = note_ids([note.change for note in again if note.change is not None])
+        _say(f"注意：{len(again)} 条进展此前已用同一个键记录（更改 {ids}），本次未重复写入。", sys.stderr)
 
 
 def empty_batch(source: str) -> None:
@@ -255,7 +255,7 @@ def notes_saved(notes: Sequence[Note], fmt: str, out: IO[str] | None = None, *, 
         _say(f"{where}本次没有新的进展记录；{stored}。", out)
         return
     tasks = len({note.task_id for note in new})
-    _say(f"{where}已记录 {len(new)} 条进展，涉及 {tasks} 项任务（记录 {note_ids([note.id for note in new])}）"
+    _say(f"{where}已记录 {len(new)} 条进展，涉及 {tasks} 项任务（更改 {note_ids([note.change for note in new if note.change is not None])}）"
          + (f"；另有 {stored}。" if again else "。"), out)
 
 
@@ -513,12 +513,20 @@ def task_changed(event: Event, fmt: str = "table", out: IO[str] | None = None) -
 
 
 def undo_preview(event: Event, out: IO[str] | None = None) -> None:
-    _say(f"将撤销：{headline(event)}", out)
+    together = f"，连同批次 #{event.batch} 中同时写入的其他更改" if event.batch is not None else ""
+    _say(f"将撤销：{headline(event)}{together}", out)
 
 
-def undone(event: Event, out: IO[str] | None = None) -> None:
-    place = f"计划 {event.plan}" + (f" 第 {event.task} 项" if event.task is not None else "")
-    _say(f"{place}：已{describe(event)}（本次撤销记为 #{event.id}）。", out)
+def undone(step: Sequence[Event], out: IO[str] | None = None) -> None:
+    """The undo events of one step: one change, or a batch (the newest change's first)."""
+    if len(step) == 1:
+        (event,) = step
+        place = f"计划 {event.plan}" + (f" 第 {event.task} 项" if event.task is not None else "")
+        _say(f"{place}：已{describe(event)}（本次撤销记为 #{event.id}）。", out)
+        return
+    changes = note_ids([event.undoes for event in step if event.undoes is not None])
+    _say(f"计划 {step[0].plan}：已撤销同一批写入的 {len(step)} 项更改 {changes}"
+         f"（本次撤销记为 {note_ids([event.id for event in step])}）。", out)
 
 
 

@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypedDict, TypeVar, overload
 
+from ..domain.records import Event
 from ..domain.statuses import Status
 
 if TYPE_CHECKING:
@@ -249,6 +250,14 @@ class NoteInput(NamedTuple):
     all_units: bool = False  # a status for every assignment of the task (the office closing it)
 
 
+class Hand(NamedTuple):
+    """Whose changes `undo` looks among: the ones written as `unit`, or with `unit` None the
+    office's (written as no unit), and then only those recorded by `by` when it is given."""
+
+    unit: str | None
+    by: str | None = None
+
+
 class ImportCounts(NamedTuple):
     added: int
     updated: int
@@ -406,6 +415,14 @@ class NotNewest(Refusal):
     """The change asked to be undone, `event_id`, is no longer the newest undoable one."""
 
     event_id: int
+
+
+class ChangedSince(Refusal):
+    """Change `event_id` cannot be undone while change `later`, newer and not undone, touches
+    what it changed (the same task, or the whole plan)."""
+
+    event_id: int
+    later: Event
 
 
 class NotADatabase(Refusal):

@@ -93,6 +93,9 @@ class SQLStore(abc.ABC, Generic[_Where]):
     # Every committed write that recorded a change; the CLI reads it when a later step fails,
     # to say the change was saved nonetheless.
     commits: list[Commit]
+    # The unit this command writes as (the events' `actor`); None: the office. Set by the use
+    # case that knows the caller (usecases/session.py `Session.author`).
+    acting_as: str | None = None
 
     @classmethod
     def open(

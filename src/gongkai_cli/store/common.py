@@ -233,7 +233,7 @@ def keyed_note(
     status = payload.after.value if isinstance(payload, StatusPayload) else None
     found = Note(id=payload.note, task_id=task_id, at=at, by=by, text=payload.text,
                  status=Status(status) if status else None, count=payload.count,
-                 key=key, repeated=True, unit=payload.unit)
+                 key=key, repeated=True, unit=payload.unit, change=event_id)
     if status is None and entry.status is not None and (event_plan, task_id) == (plan, entry.task_id):
         # A status equal to the one it changes was stored as a plain note (see plan_notes);
         # the retry of that call asks again for the status that is still there.
@@ -345,6 +345,27 @@ def plan_notes(
         # Only tasks that got a new note: a recognised retry leaves its task untouched.
         tasks=[(status, pk) for pk, status in tasks.values() if pk in touched],
     )
+
+
+def blocks(event: Event, later: Event) -> bool:
+    """Whether `later`, a newer change not undone, keeps `event` from being undone before it.
+
+    A change with no task (an import) touches the whole plan. On one task, a note that set no
+    status neither takes back nor is in the way of anything but itself, and two units' statuses
+    touch only their own assignments; anything else on the same task (a status --all or on the
+    task as a whole, an assignment) must be undone newest first.
+    """
+    if event.task is None or later.task is None:
+        return True
+    if event.task != later.task:
+        return False
+    if event.action == "note" or (event.action == "status" and later.action == "note"):
+        return False
+    if event.action == "status" and later.action == "status":
+        mine, theirs = event.payload, later.payload
+        assert isinstance(mine, StatusPayload) and isinstance(theirs, StatusPayload)
+        return mine.unit is None or theirs.unit is None or mine.unit == theirs.unit
+    return True
 
 
 def note_restore(event: Event, units: Mapping[str, State], task_status: str) -> dict[str, str]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from ..domain.records import Event
-from . import NotNewest
+from . import ChangedSince, Hand, NotNewest, common
 from .base import writes
 from .subject import UNDOABLE, Subject
+
+if TYPE_CHECKING:
+    from .dialect import Dialect
 
 # Events read per query by `event_batches`: a batch of the city's widest imports stays a few MiB.
 EVENT_BATCH = 500
@@ -85,11 +89,11 @@ class History(Subject):
             found = self._events_where([f"e.id = {self.sql('id')}"], {"id": event_id})
         return found[0] if found else None
 
-    def last_undoable(self, plan: str | None = None) -> Event | None:
+    def last_undoable(self, plan: str | None = None, *, hand: Hand | None = None) -> Event | None:
         """The newest change that no undo has reverted yet (undos themselves are not undone),
-        of one plan or of the whole ledger."""
+        of one plan or of the whole ledger; with `hand`, the newest of that caller's own."""
         with self.db._errors():
-            return self._newest_undoable(plan)
+            return self._newest_undoable(plan, *_hand_condition(self.sql, hand))
 
     def _newest_undoable(
         self, plan: str | None, where: Sequence[str] = (), params: Mapping[str, object] | None = None
@@ -102,27 +106,55 @@ class History(Subject):
         return found[0] if found else None
 
     @writes
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event:
-        """Revert event `event_id`, which must still be the newest undoable change (of `plan`).
+    def undo(
+        self, event_id: int, *, at: str, by: str, plan: str | None = None, hand: Hand | None = None,
+        named: bool = False,
+    ) -> list[Event]:
+        """Revert event `event_id` and the rest of its batch; their undo events, in order.
 
-        The revert and its own undo event are one transaction. Because changes are
-        undone newest first, the ledger holds exactly what the event wrote; a
-        mismatch means the database was edited behind gongkai's back. A change only
-        ever touches its own plan's tasks, so the newest of one plan can be undone
-        while other plans have newer changes.
+        Unless `named` (the office naming the change), it must still be the newest undoable
+        change (of `plan`, of `hand`'s own). Others may have written since: what they wrote
+        must not touch what it changed (common.blocks), else ChangedSince. The reverts and
+        their undo events are one transaction.
         """
-        return self._undo_newest(event_id, self._newest_undoable(plan), at=at, by=by)
+        found = self._newest_undoable(plan, *_hand_condition(self.sql, hand)) if not named else self._undoable(event_id)
+        return self._undo_step(event_id, found, at=at, by=by)
 
-    def _undo_newest(self, event_id: int, found: Event | None, *, at: str, by: str) -> Event:
+    def _undoable(self, event_id: int) -> Event | None:
+        found = self._events_where([*UNDOABLE, f"e.id = {self.sql('id')}"], {"id": event_id})
+        return found[0] if found else None
+
+    def _undo_step(self, event_id: int, found: Event | None, *, at: str, by: str) -> list[Event]:
         if found is None or found.id != event_id:
             raise NotNewest(event_id)
-        self._revert(found, at=at, by=by)
-        undo_id = self._record(
-            at=at, by=by, action="undo", plan=found.plan, task=found.task,
-            before=found.after, after=found.before, undoes=found.id,
+        step = self._step(found)
+        ids = {event.id for event in step}
+        later = self._events_where(
+            [*UNDOABLE, f"e.id > {self.sql('first')}", f"e.plan = {self.sql('plan')}"],
+            {"first": min(ids), "plan": found.plan},
         )
-        (event,) = self._events_where([f"e.id = {self.sql('id')}"], {"id": undo_id})
-        return event
+        for event in step:
+            blocker = next((other for other in later if other.id > event.id and other.id not in ids
+                            and common.blocks(event, other)), None)
+            if blocker is not None:
+                raise ChangedSince(event.id, blocker)
+        undo_ids: list[int] = []
+        for event in step:
+            self._revert(event, at=at, by=by)
+            undo_ids.append(self._record(
+                at=at, by=by, action="undo", plan=event.plan, task=event.task, before=event.after,
+                after=event.before, undoes=event.id, batch=undo_ids[0] if undo_ids else None,
+            ))
+        return self._events_where([f"e.id {self.sql.among_named('ids')}"], {"ids": self.sql.list_value(undo_ids)})
+
+    def _step(self, event: Event) -> list[Event]:
+        """What one undo takes back for `event`: its batch's changes not yet undone, newest first."""
+        if event.batch is None:
+            return [event]
+        return self._events_where(
+            [*UNDOABLE, f"(e.batch = {self.sql('batch')} OR e.id = {self.sql('batch')})"], {"batch": event.batch},
+            tail="ORDER BY e.id DESC",
+        )
 
     def _revert(self, event: Event, *, at: str, by: str) -> None:
         """Take back what `event` changed: the ledger holds exactly what it wrote, since undo
@@ -134,3 +166,15 @@ class History(Subject):
             "task_add": db.edits.revert_task_add, "task_edit": db.edits.revert_task_edit,
             "task_drop": db.edits.revert_task_drop, "task_key": db.edits.revert_task_key,
         }[event.action](event, at=at, by=by)
+
+
+def _hand_condition(sql: Dialect, hand: Hand | None) -> tuple[list[str], dict[str, object]]:
+    """The WHERE terms that keep to `hand`'s own changes (none: everyone's)."""
+    if hand is None:
+        return [], {}
+    if hand.unit is not None:
+        return [f"e.actor = {sql('actor')}"], {"actor": hand.unit}
+    conditions = ["e.actor IS NULL"]
+    if hand.by is None:
+        return conditions, {}
+    return [*conditions, f'e."by" = {sql("hand_by")}'], {"hand_by": hand.by}

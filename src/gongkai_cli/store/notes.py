@@ -73,8 +73,10 @@ class Notes(Subject):
         self.db._many(
             f"UPDATE tasks SET status = {self.sql.p}, updated_at = {self.sql.p} WHERE pk = {self.sql.p}", [(status, at, pk) for status, pk in writes.tasks]
         )
-        self._insert_events(writes.events)
-        return writes.written
+        # One event for each note written now, in order; a retry's notes carry their earlier one.
+        changes = iter(self._append_events(writes.events))
+        return [(note if note.repeated else note._replace(change=next(changes)), before)
+                for note, before in writes.written]
 
     @writes
     def add_notes_unless_changed(

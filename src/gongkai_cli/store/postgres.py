@@ -33,6 +33,7 @@ from ..domain.statuses import Status, derived_status
 from . import (
     BUSY_TIMEOUT_SECONDS,
     BadServerURL,
+    Hand,
     ServerURL,
     UnitFile,
     base,
@@ -561,12 +562,14 @@ class PostgresStore(base.SQLStore[ServerURL]):
 class PostgresHistory(History):
     """A server ledger's history, where a unit's login may undo only its own notes."""
 
-    def last_undoable(self, plan: str | None = None, *, unit: str | None = None) -> Event | None:
-        """The newest change that no undo has reverted yet, of one plan or of the whole ledger;
-        with `unit`, the newest note or status change on that unit's assignments (what a unit
-        login may undo, store/postgres_roles.py)."""
+    def last_undoable(
+        self, plan: str | None = None, *, hand: Hand | None = None, unit: str | None = None
+    ) -> Event | None:
+        """The newest change that no undo has reverted yet, of one plan or of the whole ledger
+        (of `hand`'s own); with `unit`, the newest note or status change on that unit's
+        assignments (what a unit login may undo, store/postgres_roles.py)."""
         if unit is None:
-            return super().last_undoable(plan)
+            return super().last_undoable(plan, hand=hand)
         with self.db._errors():
             return self._newest_undoable(
                 plan, ["e.action IN ('note', 'status') AND note_unit((e.after ->> 'note')::bigint, e.plan, e.task) = %(unit)s"],
@@ -574,10 +577,15 @@ class PostgresHistory(History):
             )
 
     @base.writes
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None, unit: str | None = None) -> Event:
-        """Revert event `event_id`, which must still be the newest undoable change (of `plan`,
-        of `unit`'s assignments), as `History.undo`."""
-        return self._undo_newest(event_id, self.last_undoable(plan, unit=unit), at=at, by=by)
+    def undo(
+        self, event_id: int, *, at: str, by: str, plan: str | None = None, hand: Hand | None = None,
+        named: bool = False, unit: str | None = None,
+    ) -> list[Event]:
+        """Revert event `event_id` and the rest of its batch, as `History.undo`; with `unit`, it
+        must be the newest change on that unit's assignments."""
+        if unit is None:
+            return super().undo(event_id, at=at, by=by, plan=plan, hand=hand, named=named)
+        return self._undo_step(event_id, self.last_undoable(plan, unit=unit), at=at, by=by)
 
 
 # -- query pieces -------------------------------------------------------------

@@ -464,6 +464,12 @@ def m009_plan_edits(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     )
 
 
+def m010_units_and_changes(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    # store/sqlite_schema.py's m010 explains both columns; the grants on events cover them.
+    conn.execute("ALTER TABLE events ADD COLUMN actor text, ADD COLUMN batch bigint")
+    conn.execute("CREATE INDEX events_batch ON events (batch) WHERE batch IS NOT NULL")
+
+
 def _grant_to_team(conn: psycopg.Connection[tuple[object, ...]], tables: tuple[str, ...]) -> None:
     """A ledger set up for team mode before `tables` existed: everyone may read them and the
     office write them, as `server init` grants, without waiting for its next run."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..domain.records import Commit, Event, Note, Plan, Task, UnitCounts
 from ..domain.statuses import Status
-from . import AssignmentInput, ImportCounts, NoteInput, TaskFields, TaskInput, TaskQuery, UnitFile
+from . import AssignmentInput, Hand, ImportCounts, NoteInput, TaskFields, TaskInput, TaskQuery, UnitFile
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -99,9 +99,12 @@ class History(Protocol):
         self, *, plan: str | None = None, task: int | None = None, since: date | None = None,
         until: date | None = None, latest: int | None = None, size: int = ...,
     ) -> Generator[list[Event], None, None]: ...
-    def last_undoable(self, plan: str | None = None) -> Event | None: ...
+    def last_undoable(self, plan: str | None = None, *, hand: Hand | None = None) -> Event | None: ...
     def event(self, event_id: int) -> Event | None: ...
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None = None) -> Event: ...
+    def undo(
+        self, event_id: int, *, at: str, by: str, plan: str | None = None, hand: Hand | None = None,
+        named: bool = False,
+    ) -> list[Event]: ...
 
 
 class Contacts(Protocol):
@@ -120,6 +123,8 @@ class Storage(Protocol):
 
     # Every committed write that recorded a change, for messages after a later step fails.
     commits: list[Commit]
+    # The unit the next changes are written as; None: the office.
+    acting_as: str | None
 
     @property
     def plans(self) -> Plans: ...

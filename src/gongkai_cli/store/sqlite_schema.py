@@ -223,3 +223,17 @@ def m009_plan_edits(conn: sqlite3.Connection) -> None:
     for column in ("source", "planned_content", "planned_deadline", "planned_start", "planned_due", "dropped_at"):
         conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} TEXT")
     conn.execute("ALTER TABLE tasks ADD COLUMN key_task INTEGER NOT NULL DEFAULT 0")
+
+
+def m010_units_and_changes(conn: sqlite3.Connection) -> None:
+    """Whose change each event is, and which events one command wrote together (issue 23).
+
+    `actor` is the unit a change was written as (--unit before the command, GONGKAI_UNIT, or a
+    unit's login); NULL is the office. `undo` takes back the caller's own newest change, so
+    that sixty hands on one ledger no longer share one stack. `batch` is the id of the first
+    event a command wrote when it wrote several (`note --from`, a unit sheet): one step to undo.
+    Events written before this migration stay the office's and stand alone.
+    """
+    conn.execute("ALTER TABLE events ADD COLUMN actor TEXT")
+    conn.execute("ALTER TABLE events ADD COLUMN batch INTEGER")
+    conn.execute("CREATE INDEX events_batch ON events (batch) WHERE batch IS NOT NULL")

@@ -212,34 +212,38 @@ class Subject:
         return [
             Event(id=event_id, at=self.sql.stamp(at), by=by, action=action, plan=plan, task=task,
                   before=self.sql.json(before), after=self.sql.json(after), undoes=undoes,
-                  undone_by=undone_by, undoes_action=undoes_action)
-            for event_id, at, by, action, plan, task, before, after, undoes, undone_by, undoes_action in rows
+                  undone_by=undone_by, undoes_action=undoes_action, actor=actor, batch=batch)
+            for event_id, at, by, action, plan, task, before, after, undoes, undone_by, undoes_action, actor, batch
+            in rows
         ]
 
     def _record(
         self, *, at: str, by: str, action: str, plan: str, task: int | None = None,
         before: Mapping[str, object] | None = None, after: Mapping[str, object] | None = None,
-        undoes: int | None = None,
+        undoes: int | None = None, batch: int | None = None,
     ) -> int:
-        """Append one event; always called inside the transaction that made the change."""
+        """Append one event (of `batch`); always called inside the transaction that made the change."""
         (event_id,) = self._append_events(
-            [(at, by, action, plan, task, common.dump(before), common.dump(after), None)], undoes=undoes
+            [(at, by, action, plan, task, common.dump(before), common.dump(after), None)], undoes=undoes, batch=batch
         )
         return event_id
 
-    def _insert_events(self, rows: Sequence[common.EventRow]) -> None:
-        self._append_events(rows)
-
-    def _append_events(self, rows: Sequence[common.EventRow], *, undoes: int | None = None) -> list[int]:
-        """Append events, in order, with the ids they would get one by one; their ids."""
+    def _append_events(
+        self, rows: Sequence[common.EventRow], *, undoes: int | None = None, batch: int | None = None
+    ) -> list[int]:
+        """Append events, in order, with the ids they would get one by one; their ids. Several
+        rows are one batch (undone as one step) named by the first's id, unless `batch` names
+        the batch they join. Each is written as the store's `acting_as` unit (None: the office)."""
         if not rows:
             return []
         first = self.db._next_id("events")
         ids = list(range(first, first + len(rows)))
+        if batch is None and len(rows) > 1:
+            batch = first
         self.db._many(
-            f"""INSERT INTO events (id, at, "by", action, plan, task, before, after, key, undoes)
-                VALUES ({self.sql.marks(10)})""",
-            [(event_id, *row, undoes) for event_id, row in zip(ids, rows, strict=True)],
+            f"""INSERT INTO events (id, at, "by", action, plan, task, before, after, key, undoes, actor, batch)
+                VALUES ({self.sql.marks(12)})""",
+            [(event_id, *row, undoes, self.db.acting_as, batch) for event_id, row in zip(ids, rows, strict=True)],
         )
         return ids
 
@@ -301,6 +305,6 @@ def assignment_columns(sql: Dialect) -> str:
 EVENT_COLUMNS = """
     e.id, e.at, e."by", e.action, e.plan, e.task, e.before, e.after, e.undoes,
     (SELECT u.id FROM events u WHERE u.undoes = e.id),
-    (SELECT o.action FROM events o WHERE o.id = e.undoes)
+    (SELECT o.action FROM events o WHERE o.id = e.undoes), e.actor, e.batch
 """
 UNDOABLE = ["e.action <> 'undo'", "NOT EXISTS (SELECT 1 FROM events u WHERE u.undoes = e.id)"]

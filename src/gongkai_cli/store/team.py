@@ -51,5 +51,5 @@ class Team(NamedTuple):
         """The newest note or status change on `unit`'s assignments: what its login may undo."""
         return self.store.history.last_undoable(plan, unit=unit)
 
-    def undo(self, event_id: int, *, at: str, by: str, plan: str | None, unit: str | None) -> Event:
+    def undo(self, event_id: int, *, at: str, by: str, plan: str | None, unit: str | None) -> list[Event]:
         return self.store.history.undo(event_id, at=at, by=by, plan=plan, unit=unit)

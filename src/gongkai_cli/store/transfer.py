@@ -35,7 +35,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "units": ("id", "name"),
     "task_units": ("task", "unit", "position"),
     "assignments": ("pk", "task", "unit", "via", "lead", "position", "vague", "manual", "status", "updated_at"),
-    "events": ("id", "at", "by", "action", "plan", "task", "before", "after", "undoes", "key"),
+    "events": ("id", "at", "by", "action", "plan", "task", "before", "after", "undoes", "key", "actor", "batch"),
     "notes": ("id", "task", "at", "by", "text", "status", "count", "retracted_at", "retracted_by", "assignment"),
     "unit_contacts": ("unit", "email", "changed_at", "changed_by"),
     "mail_sent": ("day", "plan", "recipient", "address", "sent_at", "message_id"),

@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Iterator
 
 from ..domain import dates
-from ..domain.errors import NotFound, StoreError, UsageError
+from ..domain.errors import NotFound, NotPermitted, StoreError, UsageError
 from ..domain.records import Event
-from ..store import AddedTasksHaveNotes, NotNewest, UnitsChangedSince
+from ..store import AddedTasksHaveNotes, ChangedSince, NotNewest, UnitsChangedSince
 from . import team
 from .session import Session, no_task
 
@@ -45,9 +45,10 @@ def history_batches(
     return itertools.chain((first,) if first else (), batches)
 
 
-def last_change(ledger: Session) -> Event:
-    """The change `undo` would revert now: the newest of the plan asked for, else of the ledger."""
-    event = team.last_undoable(ledger, ledger.settings.plan)
+def last_change(ledger: Session, *, by: str | None = None) -> Event:
+    """The change `undo` would revert now: the caller's own newest (their unit's, else the
+    office's; team.hand), of the plan asked for, else of the ledger."""
+    event = team.last_undoable(ledger, ledger.settings.plan, by=by)
     name = ledger.settings.plan
     if event is None and name and ledger.store.plans.plan(name) is None and not ledger.store.history.events(plan=name):
         ledger.plan()  # a plan the ledger never had is named as such, not as one without changes
@@ -58,11 +59,13 @@ def last_change(ledger: Session) -> Event:
     return event
 
 
-def change(ledger: Session, event_id: int) -> Event:
+def change(ledger: Session, event_id: int, *, named: bool = False, by: str | None = None) -> Event:
     """Change `event_id`, which a script names so that a retried undo never undoes a second one.
 
     Returns it when it is still the one `undo` would revert now, or already undone
-    (the caller reports that and writes nothing); anything else is refused.
+    (the caller reports that and writes nothing); anything else is refused. `named`:
+    the office names a change that need not be its own newest (`undo 17`); a unit may
+    name only its own newest.
     """
     event = ledger.store.history.event(event_id)
     if event is None:
@@ -74,24 +77,46 @@ def change(ledger: Session, event_id: int) -> Event:
     if event.undone_by is not None:
         return event
     team.require_undoable(ledger, event)
-    newest = team.last_undoable(ledger, ledger.settings.plan)
+    caller = team.hand(ledger, by)
+    if named and caller.unit is None:
+        return event
+    if caller.unit is not None and event.actor != caller.unit and team.unit_login(ledger) is None:
+        raise NotPermitted(
+            f"更改 #{event_id} 不是{caller.unit}写入的（是{event.actor or '公开办'}的），"
+            "单位只能撤销本单位自己的更改；要撤销别人的更改，请由公开办运行 gongkai undo 编号。未撤销任何内容。"
+        )
+    newest = team.last_undoable(ledger, ledger.settings.plan, by=by)
     if newest is None:
         # Another process undid it (and everything else undoable) since it was read above.
         raise StoreError(_MOVED)
     if newest.id != event_id:
         raise UsageError(
-            f"更改 #{event_id} 不是最近一次尚未撤销的更改（最近的是 #{newest.id}），"
+            f"更改 #{event_id} 不是{team.undo_scope(ledger) or '您'}最近一次尚未撤销的更改（最近的是 #{newest.id}），"
             "只能从最近的更改开始撤销；未撤销任何内容。"
         )
     return event
 
 
-def undo(ledger: Session, event: Event, *, by: str | None = None) -> Event:
-    """Revert `event`, which must still be the last change (of the plan asked for);
-    returns the undo's own event."""
+def undo(ledger: Session, event: Event, *, by: str | None = None, named: bool = False) -> Event:
+    """Revert `event` (with the rest of its batch), which must still be the caller's last change
+    (of the plan asked for) unless `named`; returns the undo's own event of `event`."""
+    return undo_step(ledger, event, by=by, named=named)[0]
+
+
+def undo_step(ledger: Session, event: Event, *, by: str | None = None, named: bool = False) -> list[Event]:
+    """As `undo`; every undo event the step wrote, the newest change's first."""
     author = ledger.author(by)
     try:
-        return team.undo(ledger, event.id, at=dates.timestamp(), by=author, plan=ledger.settings.plan)
+        return team.undo(
+            ledger, event.id, at=dates.timestamp(), by=author, plan=ledger.settings.plan, named=named, hand_by=by
+        )
+    except ChangedSince as refusal:
+        later = refusal.later
+        raise UsageError(
+            f"更改 #{refusal.event_id} 之后，#{later.id}（{later.at}，{later.by}）又改动了"
+            + (f"第 {later.task} 项任务" if later.task is not None else f"计划 {later.plan}")
+            + f"，要先撤销 #{later.id} 才能撤销 #{refusal.event_id}；未撤销任何内容。"
+        ) from None
     except AddedTasksHaveNotes as refusal:
         ids = "、".join(str(task_id) for task_id in refusal.task_ids)
         raise UsageError(

@@ -221,6 +221,10 @@ class Session:
     def author(self, by: str | None) -> str:
         """Who makes a change: --by, else the settings' user. It is stored, so it obeys the text rule too.
         A unit's login on a server records as its unit and login, whatever was typed (docs/team.md)."""
+        # Every write asks who makes it first: the unit it is written as goes on its events too.
+        from .team import acting_unit
+
+        self.store.acting_as = acting_unit(self)
         if self.store.team is not None:
             from .team import recorder
 
@@ -232,7 +236,13 @@ class Session:
 def _load_bundled_plan(ledger: Session) -> ImportResult:
     from .plans import import_file
 
-    return import_file(ledger, bundled_plan_path())
+    # Loaded for everyone, as the office: not the change of the unit whose command made the ledger.
+    settings = ledger.settings
+    ledger.settings = settings._replace(unit=None)
+    try:
+        return import_file(ledger, bundled_plan_path())
+    finally:
+        ledger.settings = settings
 
 
 def no_task(plan: str, task_id: int) -> NotFound:

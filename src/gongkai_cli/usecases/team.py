@@ -17,7 +17,7 @@ from ..domain.errors import NotPermitted, UsageError
 from ..domain.records import Event, Task
 from ..domain.units import unit_name
 from ..inputs.unit_file import read_to_store
-from ..store import Database, UnitFile, locate
+from ..store import Database, Hand, UnitFile, locate
 from .session import Session, refused, require
 
 if TYPE_CHECKING:
@@ -90,16 +90,37 @@ def require_own(ledger: Session, task_id: int, unit: str | None, *, status: bool
 
 
 def undo_scope(ledger: Session) -> str:
-    """What a unit login's undo is limited to, for messages ("马陆镇任务分工上"); "" for the office."""
+    """Whose changes `undo` looks among, for messages ("马陆镇任务分工上", "马陆镇写入的"); "" for the office."""
     who = unit_login(ledger)
-    return f"{who.unit}任务分工上" if who is not None else ""
+    if who is not None:
+        return f"{who.unit}任务分工上"
+    unit = hand(ledger).unit
+    return f"{unit}写入的" if unit is not None else ""
 
 
-def last_undoable(ledger: Session, plan: str | None) -> Event | None:
-    """The change `undo` reverts now: the newest of all, or of a unit login's own assignments."""
+def hand(ledger: Session, by: str | None = None) -> Hand:
+    """The caller, as whose own changes `undo` takes back: the unit it writes as (`acting_unit`);
+    else the office, on a server its login's own."""
+    unit = acting_unit(ledger)
+    if unit is not None:
+        return Hand(unit)
+    return Hand(None, ledger.author(by) if login(ledger) is not None else None)
+
+
+def acting_unit(ledger: Session) -> str | None:
+    """The unit a command writes as: a unit login's, else the one named before the command
+    (--unit, GONGKAI_UNIT); None: the office."""
+    who = unit_login(ledger)
+    if who is not None:
+        return who.unit
+    return ledger.directory.canonical(unit_name(ledger.settings.unit)) if ledger.settings.unit is not None else None
+
+
+def last_undoable(ledger: Session, plan: str | None, *, by: str | None = None) -> Event | None:
+    """The change `undo` reverts now: the caller's own newest (`hand`)."""
     who = unit_login(ledger)
     if who is None:
-        return ledger.store.history.last_undoable(plan)
+        return ledger.store.history.last_undoable(plan, hand=hand(ledger, by))
     return _team(ledger).last_undoable(plan, unit=who.unit)
 
 
@@ -112,10 +133,13 @@ def require_undoable(ledger: Session, event: Event) -> None:
         )
 
 
-def undo(ledger: Session, event_id: int, *, at: str, by: str, plan: str | None) -> Event:
+def undo(
+    ledger: Session, event_id: int, *, at: str, by: str, plan: str | None, named: bool = False,
+    hand_by: str | None = None,
+) -> list[Event]:
     who = unit_login(ledger)
     if who is None:
-        return ledger.store.history.undo(event_id, at=at, by=by, plan=plan)
+        return ledger.store.history.undo(event_id, at=at, by=by, plan=plan, hand=hand(ledger, hand_by), named=named)
     return _team(ledger).undo(event_id, at=at, by=by, plan=plan, unit=who.unit)
 
 

@@ -56,20 +56,32 @@ def log(
 @commands.command()
 def undo(
     ctx: typer.Context,
+    named: str | None = typer.Argument(
+        None, metavar="编号",
+        help="公开办指定要撤销的更改 #N（不必是最近的；之后别人改动同一项任务的更改要先撤销）。",
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="不再询问，直接撤销（供脚本使用）。"),
     event_id: str | None = typer.Option(
         None, "--event", metavar="编号",
-        help="只在更改 #N 仍是最近一次可撤销的更改时撤销它；#N 已撤销时什么也不做（退出码 0），重试不会多撤销一项。",
+        help="只在更改 #N 仍是您最近一次可撤销的更改时撤销它；#N 已撤销时什么也不做（退出码 0），重试不会多撤销一项。",
     ),
     by: str | None = ByOption,
 ) -> None:
-    """撤销最近一次尚未撤销的更改（进展、状态或导入），先显示将撤销的内容。撤销本身也记入历史。
+    """撤销您自己最近一次尚未撤销的更改（进展、状态、分派或导入），先显示将撤销的内容。撤销本身也记入历史。
+
+    单位（命令名前的 --unit 或 GONGKAI_UNIT，团队模式下的单位账号）只撤销本单位写入的更改，公开办只撤销公开办的；一次批量写入（如 note --from、导入单位反馈表）作为一项更改整体撤销。
 
     指定 --plan（或 GONGKAI_PLAN）时只撤销该计划中最近的更改。
     """
-    number = parse_event_id(event_id) if event_id is not None else None
+    if named is not None and event_id is not None:
+        raise UsageError("编号与 --event 只能给一个。未撤销任何内容。")
+    typed = named if named is not None else event_id
+    number = parse_event_id(typed) if typed is not None else None
     with open_ledger(ctx) as ledger:
-        event = history.change(ledger, number) if number is not None else history.last_change(ledger)
+        if number is not None:
+            event = history.change(ledger, number, named=named is not None, by=by)
+        else:
+            event = history.last_change(ledger, by=by)
         if event.undone_by is not None:
             render.already_undone(event)
             return
@@ -80,5 +92,5 @@ def undo(
         elif not confirmed(f"撤销 {render.headline(event)}", lambda: render.undo_preview(event), "确认撤销这项更改吗？"):
             say("未撤销任何更改。")
             return
-        undone = history.undo(ledger, event, by=by)
+        undone = history.undo_step(ledger, event, by=by, named=named is not None)
     render.undone(undone)
