@@ -68,7 +68,7 @@ COMMANDS = {
     "task": "edits",
     "export": "outputs",
     "log": "history",
-    "undo": "撤销您自己最近一次尚未撤销的更改（进展、状态、分派或导入），先显示将撤销的内容。撤销本身也记入历史。",
+    "undo": "history",
     "backup": "maintenance",
     "restore": "maintenance",
     "copy": "maintenance",
