@@ -238,6 +238,35 @@ def test_notes_and_events_a_unit_forges_around_gongkai_are_refused(team: Team):
     assert team.snapshot() == before
 
 
+def test_whose_change_an_event_is_is_the_servers_to_say(team: Team):
+    """undo goes by an event's actor (issue 23): a unit's login that writes its own note by hand
+    and says the change is the office's gets its own unit stamped, and joins no one else's batch."""
+    majiang = team.login(_unique("mj"), "马陆镇")
+    recorder = f"马陆镇（{majiang}）"
+    with team.connect(majiang) as conn:
+        (task_pk, own) = conn.execute(
+            """SELECT t.pk, a.pk FROM gongkai.tasks t JOIN gongkai.assignments a ON a.task = t.pk
+               WHERE t.id = 62 AND a.unit = '马陆镇'""").fetchone()
+        with conn.transaction():
+            (note,) = conn.execute(
+                """INSERT INTO gongkai.notes (id, task, at, "by", text, assignment)
+                   VALUES (gongkai.next_note_id(), %s, now(), %s, '手写的进展', %s) RETURNING id""",
+                (task_pk, recorder, own)).fetchone()
+            conn.execute(
+                """INSERT INTO gongkai.events (id, at, "by", action, plan, task, after, actor)
+                   VALUES ((SELECT coalesce(max(id), 0) + 1 FROM gongkai.events), now(), %s, 'note', '2023', 62, %s,
+                           NULL)""",
+                (recorder, json.dumps({"note": note, "text": "手写的进展", "unit": "马陆镇"})))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="batch of its own"):
+            conn.execute(
+                """INSERT INTO gongkai.events (id, at, "by", action, plan, task, after, batch)
+                   VALUES ((SELECT coalesce(max(id), 0) + 1 FROM gongkai.events), now(), %s, 'note', '2023', 62, '{}', 1)""",
+                (recorder,))
+    with team.connect() as conn:
+        assert conn.execute("SELECT actor FROM gongkai.events WHERE after -> 'note' = %s::jsonb",
+                            (json.dumps(note),)).fetchone() == ("马陆镇",)
+
+
 def test_the_status_rule_in_sql_is_models_derived_status_for_every_combination(team: Team):
     """The server checks a unit's new task status with gongkai.status_of: it must say what
     domain.statuses.derived_status says, for every set of assignment statuses (and with repeats)."""

@@ -345,6 +345,14 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     NEW.at := now();
+    -- Whose change it is (m010's actor, which undo goes by) is the login's unit, whatever was
+    -- sent; a batch a unit writes is one of its own events of this transaction.
+    NEW.actor := who;
+    IF NEW.batch IS NOT NULL AND NEW.batch IS DISTINCT FROM NEW.id AND NOT EXISTS (
+        SELECT 1 FROM {SCHEMA}.events b WHERE b.id = NEW.batch AND b.actor = who AND b.at = now()) THEN
+        RAISE EXCEPTION 'a unit''s event joins only a batch of its own events written with it'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF NEW.action IN ('note', 'status') THEN
         IF jsonb_typeof(NEW.after -> 'note') IS DISTINCT FROM 'number' THEN
             RAISE EXCEPTION 'a unit''s % event names no note', NEW.action USING ERRCODE = 'insufficient_privilege';
