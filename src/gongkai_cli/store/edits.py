@@ -1,5 +1,5 @@
 """The office's changes to a plan's tasks after import: a task added by hand, a task's text and
-dates changed, a task dropped; each an event that undo takes back."""
+dates changed, a task dropped, a task marked as a 重点任务; each an event that undo takes back."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ EDITABLE = ("content", "deadline", "start", "due")
 
 
 class Edits(Subject):
-    """`task add`, `task edit`, `task drop` and their undo."""
+    """`task add`, `task edit`, `task drop`, `task key` and their undo."""
 
     @writes
     def add_task(

@@ -95,8 +95,10 @@ class Subject:
                 result[pk] = names
                 continue
             present = {unit for unit, _, _ in given} | {via for _, via, _ in given if via}
-            # A planned name no assignment matches is an alias (its unit's planned assignment
-            # then matches no name either) or a unit the office took off: only then does it go.
+            # A planned name no assignment matches is either a unit the office took off, or the
+            # old spelling of a unit whose planned assignment then matches no name either; only
+            # the former leaves the list, so a ledger from before names were made canonical
+            # prints its cells as before.
             aliased = any(not manual and (via or unit) not in names for unit, via, manual in given)
             kept = names if aliased else [name for name in names if name in present]
             added = [via or unit for unit, via, manual in given if manual and (via or unit) not in kept]

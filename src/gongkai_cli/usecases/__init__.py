@@ -7,6 +7,7 @@
 - plans: the plans held, import
 - history: log, undo
 - assignments: which units a task is given to; assign, unassign
+- edits: the office's changes to a plan's tasks during the year; task add, edit, drop, key
 - unit_sheets: a unit's sheet of an export coming back
 - copying: copy between ledgers
 - team: who may write what on a shared server

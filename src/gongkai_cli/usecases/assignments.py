@@ -118,7 +118,7 @@ def assign(ledger: Session, task_id: int, units: Sequence[str], *, by: str | Non
     """Give a task to more units (a collective: to its members); recorded and undoable."""
     team.require_office(ledger, f"给任务分派单位（第 {task_id} 项）")
     plan = ledger.plan()
-    wanted = _known_units(ledger, units)
+    wanted = known_units(ledger, units)
     task = ledger.store.tasks.task(plan.name, task_id, today=ledger.today)
     # The cell's first unit, even while the office has taken it off (`units` are the current ones).
     cell_lead = ledger.directory.canonical(task.planned_units[0]) if task is not None and task.planned_units else None
@@ -179,7 +179,7 @@ def _assigned(ledger: Session, task: Task, typed: str) -> list[str]:
     raise unit_refused(found, task.id, typed)
 
 
-def _known_units(ledger: Session, units: Sequence[str]) -> list[str]:
+def known_units(ledger: Session, units: Sequence[str]) -> list[str]:
     """Units the office names for `assign`: each must be in the unit file (a typo must not
     become a unit nobody will ever be reminded as)."""
     names = []

@@ -1,4 +1,4 @@
-"""The office's changes to a plan's tasks during the year: `task add`, `task edit`, `task drop`.
+"""The office's changes to a plan's tasks during the year: `task add`, `task edit`, `task drop`, `task key`.
 
 Each is one event in the history, undone by `undo` like any other change. A task keeps the
 plan table's wording and dates beside the changed ones, and a dropped task keeps its notes.
@@ -14,7 +14,7 @@ from ..domain.records import Event, Plan
 from ..domain.text import check_text
 from ..store import KeyUnchanged, TaskDropped, TaskExists, TaskFields
 from . import team
-from .assignments import _known_units, planned
+from .assignments import known_units, planned
 from .session import Session, no_task
 
 
@@ -27,7 +27,7 @@ def add_task(
     plan = ledger.plan()
     content, source = _required(content, "任务内容"), _required(source, "来源")
     group = check_text(group.strip(), "任务名称")
-    wanted = _known_units(ledger, units)
+    wanted = known_units(ledger, units)
     if not wanted:
         raise UsageError("新增任务至少要有一个责任单位（--unit）。")
     if task_id is None:
