@@ -80,29 +80,32 @@ class Subject:
         Read from the assignments, not the cell, so that `assign` and `unassign` show in every
         listing and export; a task nobody changed reads exactly as its cell did. A cell name
         the unit file knows by another name (an alias) stays as the cell wrote it."""
+        # One row per name a task's assignments answer to (a collective's members fold into the
+        # collective's name): a listing of tasks given to 各街镇 reads a row for each, not 45.
         rows = self.db._all(
-            f"""SELECT task, unit, via, manual FROM assignments WHERE task {self.sql.among}
-               ORDER BY task, position""",
+            f"""SELECT task, coalesce(via, unit), sum(CASE WHEN manual THEN 1 ELSE 0 END), count(*)
+                FROM assignments WHERE task {self.sql.among}
+                GROUP BY task, coalesce(via, unit) ORDER BY task, min(position)""",
             (self.sql.list_value(pks),),
         )
-        assigned: dict[int, list[tuple[str, str | None, bool]]] = {}
-        for task_pk, unit, via, manual in rows:
-            assigned.setdefault(task_pk, []).append((unit, via, bool(manual)))
+        assigned: dict[int, list[tuple[str, bool, bool]]] = {}
+        for task_pk, name, manual, count in rows:
+            assigned.setdefault(task_pk, []).append((name, manual > 0, manual < count))
         result: dict[int, list[str]] = {}
         for pk in pks:
             names, given = planned.get(pk, []), assigned.get(pk)
             if not given:
                 result[pk] = names
                 continue
-            present = {unit for unit, _, _ in given} | {via for _, via, _ in given if via}
+            present = {name for name, _, _ in given}
             # A planned name no assignment matches is either a unit the office took off, or the
             # old spelling of a unit whose planned assignment then matches no name either; only
             # the former leaves the list, so a ledger from before names were made canonical
             # prints its cells as before.
-            aliased = any(not manual and (via or unit) not in names for unit, via, manual in given)
+            aliased = any(by_plan and name not in names for name, _, by_plan in given)
             kept = names if aliased else [name for name in names if name in present]
-            added = [via or unit for unit, via, manual in given if manual and (via or unit) not in kept]
-            result[pk] = [*kept, *dict.fromkeys(added)]
+            added = [name for name, by_hand, _ in given if by_hand and name not in kept]
+            result[pk] = [*kept, *added]
         return result
 
     def _assignments_of(self, pks: list[int], notes: dict[int, list[Note]], today: date | None) -> dict[int, list[Assignment]]:
