@@ -76,12 +76,12 @@ def test_one_town_finishing_task_62_leaves_the_other_44_units_open(run):
     assert "[62]" not in run("remind", "--unit", "马陆镇").stdout
 
     shown = as_json(run.read("show", "62", "--format", "json"))
-    assert len(shown["assignments"]) == 45
-    assert shown["unit_progress"] == {"done": 1, "total": 45}
+    assert len(shown["assignments"]) == 43
+    assert shown["unit_progress"] == {"done": 1, "total": 43}
     assert shown["status"] == "doing" and shown["notes"] == []
     (malu_part,) = [a for a in shown["assignments"] if a["unit"] == "马陆镇"]
     assert malu_part["status"] == "done" and [n["status"] for n in malu_part["notes"]] == ["done"]
-    assert "1/45 单位已完成" in run("show", "62").stdout
+    assert "1/43 单位已完成" in run("show", "62").stdout
 
 
 def test_summary_by_unit_agrees_with_units_for_every_unit(run):
@@ -161,7 +161,7 @@ def test_a_task_with_one_unit_needs_none(run):
 def test_all_sets_every_unit_the_office_closing_a_task(run):
     assert run("status", "62", "done", "--all").returncode == 0
     shown = as_json(run.read("show", "62", "--format", "json"))
-    assert shown["status"] == "done" and shown["unit_progress"] == {"done": 45, "total": 45}
+    assert shown["status"] == "done" and shown["unit_progress"] == {"done": 43, "total": 43}
     assert "所有单位的状态：未开始 → 已完成" in run("log", "62").stdout
 
 
@@ -189,7 +189,7 @@ def test_a_units_report_shows_its_own_status_and_the_plan_report_counts_assignme
 
 
 def test_a_status_without_a_unit_on_a_task_with_several_is_refused(run):
-    line = refused(run("status", "62", "done"), "--unit", "--all", "45 个单位")
+    line = refused(run("status", "62", "done"), "--unit", "--all", "43 个单位")
     assert "未做任何更改" in line
     refused(run("note", "62", "完成", "--status", "done"), "--unit", "--all")
     assert table(run.db, "SELECT count(*) FROM notes") == [(0,)]
@@ -200,7 +200,7 @@ def test_a_unit_not_assigned_to_the_task_is_refused_naming_its_units(run):
     refused(run("status", "40", "done", "--unit", "马陆镇"), "任务 40 没有分配给“马陆镇”", "区政府办公室", "各相关单位")
     refused(run("note", "40", "x", "--unit", "马陆镇"), "没有分配给“马陆镇”")
     refused(run("note", "40", "x", extra_env={"GONGKAI_UNIT": "马陆镇"}), "没有分配给“马陆镇”")
-    # A typo is an unknown unit, with the closest spellings, not all 45 of the task's.
+    # A typo is an unknown unit, with the closest spellings, not all 43 of the task's.
     line = refused(run("status", "62", "done", "--unit", "马路镇"), "未知的责任单位“马路镇”", "马陆镇")
     assert "区政府办公室" not in line
     assert table(run.db, "SELECT count(*) FROM notes") == [(0,)]
@@ -297,7 +297,7 @@ def test_upgrade_keeps_every_note_status_and_event(run, fixture):
     before_notes = table(run.db, "SELECT id, text, status FROM notes ORDER BY id")
     before_events = table(run.db, "SELECT id, action, before, after FROM events ORDER BY id")
     shown = as_json(run.read("show", "62", "--format", "json"))
-    assert len(shown["assignments"]) == 45
+    assert len(shown["assignments"]) == 43
     assert {a["status"] for a in shown["assignments"]} == {before_tasks[62]}
     assert dict(table(run.db, "SELECT id, status FROM tasks")) == before_tasks
     assert table(run.db, "SELECT id, text, status FROM notes ORDER BY id") == before_notes
@@ -316,7 +316,7 @@ def test_upgrade_keeps_every_note_status_and_event(run, fixture):
 def test_the_schema4_task_62_done_becomes_done_for_all_45_units_and_its_undo_reopens_them(run):
     shutil.copy(FIXTURES / "ledger_schema4.db", run.db)
     shown = as_json(run.read("show", "62", "--format", "json"))
-    assert shown["status"] == "done" and shown["unit_progress"] == {"done": 45, "total": 45}
+    assert shown["status"] == "done" and shown["unit_progress"] == {"done": 43, "total": 43}
     assert "[62]" not in run("remind", "--unit", "江桥镇", "--within", "1m").stdout
     undone = run("undo", "--yes")  # the fixture's last change: `status 62 done`, made before assignments
     assert undone.returncode == 0, undone.stderr

@@ -476,3 +476,12 @@ def test_import_keeps_its_own_plan_option_under_the_same_rule(gk, tmp_path):
     gk("init", "--empty", "--db", str(other))
     assert gk("import", str(table), "--db", str(other)).exit_code == 0
     assert [p["name"] for p in json.loads(gk("plans", "--db", str(other), "-f", "json").stdout)] == ["2024"]
+
+
+def test_tasks_for_every_government_department_reach_the_departments_the_plan_never_names(gk):
+    """Issue 23: 区司法局 was missing from 区政府各部门, so task 62 never reached it; 区气象局,
+    not a government department, no longer gets it."""
+    justice = json.loads(gk("list", "--unit", "区司法局", "--format", "json").stdout)
+    assert 62 in [task["id"] for task in justice]
+    weather = json.loads(gk("list", "--unit", "区气象局", "--format", "json").stdout)
+    assert 62 not in [task["id"] for task in weather]

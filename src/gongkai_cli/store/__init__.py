@@ -252,10 +252,9 @@ class NoteInput(NamedTuple):
 
 class Hand(NamedTuple):
     """Whose changes `undo` looks among: the ones written as `unit`, or with `unit` None the
-    office's (written as no unit), and then only those recorded by `by` when it is given."""
+    office's (written as no unit)."""
 
     unit: str | None
-    by: str | None = None
 
 
 class ImportCounts(NamedTuple):

@@ -174,7 +174,4 @@ def _hand_condition(sql: Dialect, hand: Hand | None) -> tuple[list[str], dict[st
         return [], {}
     if hand.unit is not None:
         return [f"e.actor = {sql('actor')}"], {"actor": hand.unit}
-    conditions = ["e.actor IS NULL"]
-    if hand.by is None:
-        return conditions, {}
-    return [*conditions, f'e."by" = {sql("hand_by")}'], {"hand_by": hand.by}
+    return ["e.actor IS NULL"], {}

@@ -45,10 +45,10 @@ def history_batches(
     return itertools.chain((first,) if first else (), batches)
 
 
-def last_change(ledger: Session, *, by: str | None = None) -> Event:
+def last_change(ledger: Session) -> Event:
     """The change `undo` would revert now: the caller's own newest (their unit's, else the
     office's; team.hand), of the plan asked for, else of the ledger."""
-    event = team.last_undoable(ledger, ledger.settings.plan, by=by)
+    event = team.last_undoable(ledger, ledger.settings.plan)
     name = ledger.settings.plan
     if event is None and name and ledger.store.plans.plan(name) is None and not ledger.store.history.events(plan=name):
         ledger.plan()  # a plan the ledger never had is named as such, not as one without changes
@@ -59,7 +59,7 @@ def last_change(ledger: Session, *, by: str | None = None) -> Event:
     return event
 
 
-def change(ledger: Session, event_id: int, *, named: bool = False, by: str | None = None) -> Event:
+def change(ledger: Session, event_id: int, *, named: bool = False) -> Event:
     """Change `event_id`, which a script names so that a retried undo never undoes a second one.
 
     Returns it when it is still the one `undo` would revert now, or already undone
@@ -77,7 +77,7 @@ def change(ledger: Session, event_id: int, *, named: bool = False, by: str | Non
     if event.undone_by is not None:
         return event
     team.require_undoable(ledger, event)
-    caller = team.hand(ledger, by)
+    caller = team.hand(ledger)
     if named and caller.unit is None:
         return event
     if caller.unit is not None and event.actor != caller.unit and team.unit_login(ledger) is None:
@@ -85,7 +85,7 @@ def change(ledger: Session, event_id: int, *, named: bool = False, by: str | Non
             f"更改 #{event_id} 不是{caller.unit}写入的（是{event.actor or '公开办'}的），"
             "单位只能撤销本单位自己的更改；要撤销别人的更改，请由公开办运行 gongkai undo 编号。未撤销任何内容。"
         )
-    newest = team.last_undoable(ledger, ledger.settings.plan, by=by)
+    newest = team.last_undoable(ledger, ledger.settings.plan)
     if newest is None:
         # Another process undid it (and everything else undoable) since it was read above.
         raise StoreError(_MOVED)
@@ -108,7 +108,7 @@ def undo_step(ledger: Session, event: Event, *, by: str | None = None, named: bo
     author = ledger.author(by)
     try:
         return team.undo(
-            ledger, event.id, at=dates.timestamp(), by=author, plan=ledger.settings.plan, named=named, hand_by=by
+            ledger, event.id, at=dates.timestamp(), by=author, plan=ledger.settings.plan, named=named
         )
     except ChangedSince as refusal:
         later = refusal.later

@@ -98,13 +98,10 @@ def undo_scope(ledger: Session) -> str:
     return f"{unit}写入的" if unit is not None else ""
 
 
-def hand(ledger: Session, by: str | None = None) -> Hand:
-    """The caller, as whose own changes `undo` takes back: the unit it writes as (`acting_unit`);
-    else the office, on a server its login's own."""
-    unit = acting_unit(ledger)
-    if unit is not None:
-        return Hand(unit)
-    return Hand(None, ledger.author(by) if login(ledger) is not None else None)
+def hand(ledger: Session) -> Hand:
+    """The caller, as whose own changes `undo` takes back: the unit it writes as (`acting_unit`),
+    else the office. The office's logins share its changes: their `by` is whatever they typed."""
+    return Hand(acting_unit(ledger))
 
 
 def acting_unit(ledger: Session) -> str | None:
@@ -116,11 +113,11 @@ def acting_unit(ledger: Session) -> str | None:
     return ledger.directory.canonical(unit_name(ledger.settings.unit)) if ledger.settings.unit is not None else None
 
 
-def last_undoable(ledger: Session, plan: str | None, *, by: str | None = None) -> Event | None:
+def last_undoable(ledger: Session, plan: str | None) -> Event | None:
     """The change `undo` reverts now: the caller's own newest (`hand`)."""
     who = unit_login(ledger)
     if who is None:
-        return ledger.store.history.last_undoable(plan, hand=hand(ledger, by))
+        return ledger.store.history.last_undoable(plan, hand=hand(ledger))
     return _team(ledger).last_undoable(plan, unit=who.unit)
 
 
@@ -133,13 +130,10 @@ def require_undoable(ledger: Session, event: Event) -> None:
         )
 
 
-def undo(
-    ledger: Session, event_id: int, *, at: str, by: str, plan: str | None, named: bool = False,
-    hand_by: str | None = None,
-) -> list[Event]:
+def undo(ledger: Session, event_id: int, *, at: str, by: str, plan: str | None, named: bool = False) -> list[Event]:
     who = unit_login(ledger)
     if who is None:
-        return ledger.store.history.undo(event_id, at=at, by=by, plan=plan, hand=hand(ledger, hand_by), named=named)
+        return ledger.store.history.undo(event_id, at=at, by=by, plan=plan, hand=hand(ledger), named=named)
     return _team(ledger).undo(event_id, at=at, by=by, plan=plan, unit=who.unit)
 
 

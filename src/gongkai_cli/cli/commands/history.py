@@ -79,9 +79,9 @@ def undo(
     number = parse_event_id(typed) if typed is not None else None
     with open_ledger(ctx) as ledger:
         if number is not None:
-            event = history.change(ledger, number, named=named is not None, by=by)
+            event = history.change(ledger, number, named=named is not None)
         else:
-            event = history.last_change(ledger, by=by)
+            event = history.last_change(ledger)
         if event.undone_by is not None:
             render.already_undone(event)
             return
