@@ -241,6 +241,6 @@ def test_an_unrecorded_ledger_counts_its_version_as_the_first_migrations(tmp_pat
     conn = sqlite3.connect(SCHEMA5)
     try:
         assert [migration.name for migration in missing(SQLiteBook(conn, 5))] == [
-            "m006_drop_task_units_text", "m007_assignments", "m008_unit_contacts"]
+            "m006_drop_task_units_text", "m007_assignments", "m008_unit_contacts", "m011_server_stamped"]
     finally:
         conn.close()

@@ -60,7 +60,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     # From here on, one row a migration, with a body for each backend.
     Migration("m008_unit_contacts", sqlite=True, postgres=True),
-    Migration("m011_server_stamped", postgres=True),
+    Migration("m011_server_stamped", sqlite=True, postgres=True),
 )
 
 
