@@ -127,6 +127,19 @@ def test_the_guide_from_createuser_to_a_units_first_note_over_tls(cluster: Clust
     assert "马陆镇（majiang）" in out
     assert "目录已编制" in ok("show", "62")
     assert "通过" in ok("check")
+    # The password in ~/.pgpass and the rest in ~/.pg_service.conf, as the guide says for unit PCs.
+    pgpass = tmp_path / ".pgpass"
+    pgpass.write_text(f"127.0.0.1:{cluster.port}:gongkai:majiang:{UNIT_PASSWORD}\n", encoding="utf-8")
+    pgpass.chmod(0o600)
+    (tmp_path / ".pg_service.conf").write_text(
+        f"[gongkai]\nhost=127.0.0.1\nport={cluster.port}\ndbname=gongkai\nuser=majiang\nsslmode=require\n",
+        encoding="utf-8")
+    service = subprocess.run(
+        [executable, "note", "62", "第二条", "--unit", "马陆镇"], capture_output=True, text=True, encoding="utf-8",
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": "postgresql:///?service=gongkai"},
+        cwd=tmp_path, check=False, timeout=120)
+    assert service.returncode == 0, service.stderr
+    assert "马陆镇（majiang）" in service.stdout
     # Nothing in the clear: pg_hba.conf rejects a connection without TLS.
     plain = gongkai("list", user="majiang", password=UNIT_PASSWORD, sslmode="disable")
     assert plain.returncode == 4 and plain.stdout == ""
