@@ -49,8 +49,8 @@ class Cluster:
         assert result.returncode == 0, (program, args, result.stderr)
         return result.stdout
 
-    def url(self, user: str, sslmode: str = "require") -> str:
-        return f"postgresql://{user}@127.0.0.1:{self.port}/gongkai?sslmode={sslmode}"
+    def url(self, user: str, sslmode: str = "require", database: str = "gongkai") -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}?sslmode={sslmode}"
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def cluster() -> Iterator[Cluster]:
     # The guide's pg_hba.conf lines: unit PCs over TLS with a password, nothing in the clear.
     (data / "pg_hba.conf").write_text(
         "local all postgres trust\n"
-        "hostssl gongkai all 127.0.0.1/32 scram-sha-256\n"
+        "hostssl all all 127.0.0.1/32 scram-sha-256\n"
         "hostnossl all all 0.0.0.0/0 reject\n", encoding="utf-8")
     with (data / "postgresql.conf").open("a", encoding="utf-8") as conf:
         conf.write(f"listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{directory}'\n"
@@ -143,3 +143,60 @@ def test_the_guide_from_createuser_to_a_units_first_note_over_tls(cluster: Clust
     # Nothing in the clear: pg_hba.conf rejects a connection without TLS.
     plain = gongkai("list", user="majiang", password=UNIT_PASSWORD, sslmode="disable")
     assert plain.returncode == 4 and plain.stdout == ""
+
+
+def test_the_guides_backups_restore_both_ways(cluster: Cluster, executable: str, tmp_path: Path):
+    """A `copy` backup restored into a new database has the ledger but none of the team set-up
+    (roles and grants are the server's): server init and grant again. pg_dump with the roles
+    (pg_dumpall --roles-only) and pg_restore bring the grants and the unit logins back."""
+    def gongkai(*args: str, db: str, password: str = OWNER_PASSWORD) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TZ": "UTC", "GONGKAI_DB": db,
+               "PGPASSWORD": password, "GONGKAI_TODAY": "2023-03-01"}
+        return subprocess.run([executable, *args], capture_output=True, text=True, encoding="utf-8", env=env,
+                              cwd=tmp_path, check=False, timeout=120)
+
+    def ok(*args: str, db: str, password: str = OWNER_PASSWORD) -> str:
+        result = gongkai(*args, db=db, password=password)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        return result.stdout
+
+    def tool(program: str, *args: str) -> None:
+        result = subprocess.run([str(cluster.bindir / program), *args], capture_output=True, text=True, check=False,
+                                timeout=120, env={**os.environ, "PGPASSWORD": OWNER_PASSWORD})
+        assert result.returncode == 0, (program, result.stderr)
+
+    cluster.admin("createuser", "--createrole", "gongkai_owner")
+    cluster.admin("psql", "-X", "-d", "postgres", "-c", f"ALTER ROLE gongkai_owner PASSWORD '{OWNER_PASSWORD}'")
+    for database in ("gongkai", "gongkai_copy", "gongkai_dump"):
+        cluster.admin("createdb", "--owner", "gongkai_owner", database)
+    owner = cluster.url("gongkai_owner")
+    ok("init", db=owner)
+    ok("server", "init", db=owner)
+    tool("psql", "-X", "-v", "ON_ERROR_STOP=1", owner, "-c", f"CREATE ROLE majiang LOGIN PASSWORD '{UNIT_PASSWORD}'")
+    ok("server", "grant", "马陆镇", "majiang", db=owner)
+    ok("note", "62", "备份前的进展", db=cluster.url("majiang"), password=UNIT_PASSWORD)
+
+    # copy: out to a SQLite file, back into an empty database; then the team set-up again.
+    backup = tmp_path / "gongkai-backup.db"
+    ok("copy", "--to", str(backup), db=owner)
+    restored = cluster.url("gongkai_owner", database="gongkai_copy")
+    ok("copy", "--to", restored, db=str(backup))
+    unit_there = cluster.url("majiang", database="gongkai_copy")
+    assert "备份前的进展" in ok("show", "62", db=restored)
+    assert gongkai("note", "62", "恢复后", db=unit_there, password=UNIT_PASSWORD).returncode != 0
+    ok("server", "init", db=restored)
+    ok("server", "grant", "马陆镇", "majiang", db=restored)
+    ok("note", "62", "恢复后", db=unit_there, password=UNIT_PASSWORD)
+
+    # pg_dump: the roles first (the DBA, with pg_dumpall), then the database, restored by its owner.
+    roles = cluster.admin("pg_dumpall", "--roles-only")
+    assert "CREATE ROLE gongkai_unit" in roles and "CREATE ROLE majiang" in roles
+    dump = tmp_path / "gongkai.dump"
+    tool("pg_dump", "--format=custom", f"--file={dump}", owner)
+    dumped = cluster.url("gongkai_owner", database="gongkai_dump")
+    tool("pg_restore", "--exit-on-error", f"--dbname={dumped}", str(dump))
+    assert "备份前的进展" in ok("show", "62", db=dumped)
+    # The grants and the unit logins came back with the dump: the unit writes at once.
+    ok("note", "62", "从转储恢复后", db=cluster.url("majiang", database="gongkai_dump"), password=UNIT_PASSWORD)
+    ok("server", "init", db=dumped)  # CONNECT on the new database is PUBLIC's until this
+    assert "通过" in ok("check", db=dumped)
