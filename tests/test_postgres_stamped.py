@@ -22,6 +22,7 @@ pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e 
 import psycopg  # noqa: E402
 
 from gongkai_cli.store import ServerURL, open_store, postgres_schema  # noqa: E402
+from gongkai_cli.store.postgres import _remove_event, _retract  # noqa: E402
 
 BIGINT_MAX = 2**63 - 1
 Connection = psycopg.Connection[tuple[object, ...]]
@@ -242,6 +243,23 @@ def test_check_reports_what_a_unit_smuggled_in_before_the_upgrade_and_undo_refus
         f"错误：历史记录 #{BIGINT_MAX} 与它所说的进展 #{note} 不符（单位、状态），可能是绕过 gongkai 写入的，"
         "未撤销任何内容；请先运行 gongkai check。"]
     assert team.assignment(62, "江桥镇")["status"] == "todo"
+
+    # What check says to run, run by the owner as docs/team.md's table has it: then check passes
+    # and the office's undo takes back the unit's own note, the newest real change.
+    # An oversize note is cut first: any update of the row meets the limit.
+    sql = [f"UPDATE gongkai.notes SET text = left(text, 1000) WHERE id = {note_id + 1};",
+           "ALTER TABLE gongkai.notes VALIDATE CONSTRAINT notes_text_size;",
+           _retract(note_id), _retract(note_id + 1),
+           *(_remove_event(event) for event in (BIGINT_MAX, event_id + 1, event_id))]
+    for statement in sql:
+        assert statement in report or statement.startswith("UPDATE gongkai.notes SET retracted_at"), statement
+    with team.connect() as conn:
+        for statement in sql:
+            conn.execute(statement)
+    assert "通过" in team.ok("check")
+    team.ok("undo", "--yes")
+    assert team.assignment(62, "马陆镇")["notes"] == []
+    team.ok("note", "62", "恢复之后", "--unit", "马陆镇", user=majiang)
 
 
 def test_a_key_is_its_units_own_and_cannot_be_squatted(team: Team):
