@@ -97,22 +97,28 @@ def test_the_log_of_all_says_what_the_units_really_were(run):
 # -- a note's key and its unit -------------------------------------------------------------
 
 
-def test_a_key_retried_for_another_unit_is_a_conflict(run):
+def test_a_key_is_its_units_own(run):
+    """Issue 25: an idempotency key is scoped to the unit whose note it is. 江桥镇's k1 after
+    马陆镇's is 江桥镇's own note, the office's k1 on the task as a whole another; a retry for
+    the same unit still finds its first note."""
     assert run("note", "62", "已公开", "--unit", "马陆镇", "--key", "k1").returncode == 0
-    refused(run("note", "62", "已公开", "--unit", "江桥镇", "--key", "k1"),
-            "单位不同（原为 “马陆镇”，本次为 “江桥镇”）")
-    refused(run("note", "62", "已公开", "--key", "k1"), "单位不同（原为 “马陆镇”，本次为 任务整体）")
+    assert run("note", "62", "已公开", "--unit", "江桥镇", "--key", "k1").returncode == 0
+    assert run("note", "62", "已公开", "--key", "k1").returncode == 0
     units = [a["unit"] for a in shown(run, "62")["assignments"] if a["notes"]]
-    assert units == ["马陆镇"] and shown(run, "62")["notes"] == []
+    assert units == ["马陆镇", "江桥镇"] and len(shown(run, "62")["notes"]) == 1
     again = run("note", "62", "已公开", "--unit", "马陆镇", "--key", "k1")
     assert again.returncode == 0, again.stderr
+    assert [len(a["notes"]) for a in shown(run, "62")["assignments"] if a["notes"]] == [1, 1]
+    refused(run("note", "62", "另一句", "--unit", "江桥镇", "--key", "k1"), "但进展说明不同")
 
 
-def test_a_batch_key_retried_for_another_unit_is_a_conflict(run, tmp_path):
+def test_a_batch_key_is_its_units_own(run, tmp_path):
     (tmp_path / "a.csv").write_text("id,text,unit,key\n62,已公开,马陆镇,k2\n", encoding="utf-8")
     (tmp_path / "b.csv").write_text("id,text,unit,key\n62,已公开,江桥镇,k2\n", encoding="utf-8")
     assert run("note", "--from", "a.csv").returncode == 0
-    refused(run("note", "--from", "b.csv"), "单位不同（原为 “马陆镇”，本次为 “江桥镇”）")
+    assert run("note", "--from", "b.csv").returncode == 0
+    assert run("note", "--from", "b.csv").returncode == 0  # a retry: nothing more
+    assert [len(a["notes"]) for a in shown(run, "62")["assignments"] if a["notes"]] == [1, 1]
 
 
 # -- one unit's listing in CSV, and its targets ------------------------------------------------

@@ -198,12 +198,14 @@ def test_a_retried_note_with_its_key_is_stored_once_and_confirmed_as_the_origina
 
 def test_the_same_key_with_other_content_is_a_conflict(gk):
     gk("note", "40", "试点完成", "--key", "k1")
-    for args in (("40", "别的内容"), ("41", "试点完成"), ("40", "试点完成", "--status", "done", "-u", "区经委"),
-                 ("40", "试点完成", "--count", "1")):
-        result = gk("note", *args, "--key", "k1")
+    # A key is its unit's (issue 25): the status variant retries a note on 区经委's share.
+    gk("note", "40", "试点完成", "-u", "区经委", "--key", "k2")
+    for args, key in ((("40", "别的内容"), "k1"), (("41", "试点完成"), "k1"),
+                      (("40", "试点完成", "--status", "done", "-u", "区经委"), "k2"), (("40", "试点完成", "--count", "1"), "k1")):
+        result = gk("note", *args, "--key", key)
         assert result.returncode == 2
-        assert "k1" in one_error_line(result) and "本次未写入" in result.stderr
-    assert notes(gk.db) == 1
+        assert key in one_error_line(result) and "本次未写入" in result.stderr
+    assert notes(gk.db) == 2
     assert gk("note", "40", "x", "--key", "含 空格").returncode == 2
 
 

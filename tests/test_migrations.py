@@ -242,7 +242,7 @@ def test_an_unrecorded_ledger_counts_its_version_as_the_first_migrations(tmp_pat
     try:
         assert [migration.name for migration in missing(SQLiteBook(conn, 5))] == [
             "m006_drop_task_units_text", "m007_assignments", "m008_unit_contacts", "m009_plan_edits",
-            "m010_units_and_changes"]
+            "m010_units_and_changes", "m011_server_stamped"]
     finally:
         conn.close()
 

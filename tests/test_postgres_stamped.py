@@ -22,6 +22,7 @@ pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e 
 import psycopg  # noqa: E402
 
 from gongkai_cli.store import ServerURL, open_store, postgres_schema  # noqa: E402
+from gongkai_cli.store.postgres import _remove_event, _retract  # noqa: E402
 
 BIGINT_MAX = 2**63 - 1
 Connection = psycopg.Connection[tuple[object, ...]]
@@ -186,6 +187,8 @@ def _as_before_m011(conn: Connection) -> None:
         conn.execute(f"ALTER TABLE gongkai.{table} DROP CONSTRAINT {name}")
     for function in ("stamp_unit_note", "stamp_unit_event", "unit_write_has_event", "next_note_id", "writer_unit"):
         conn.execute(f"DROP FUNCTION gongkai.{function}()")
+    conn.execute("DROP INDEX gongkai.events_key")
+    conn.execute("ALTER TABLE gongkai.events ADD CONSTRAINT events_key_key UNIQUE (key)")
     conn.execute("DELETE FROM gongkai.migrations WHERE name = 'm011_server_stamped'")
 
 
@@ -240,3 +243,35 @@ def test_check_reports_what_a_unit_smuggled_in_before_the_upgrade_and_undo_refus
         f"错误：历史记录 #{BIGINT_MAX} 与它所说的进展 #{note} 不符（单位、状态），可能是绕过 gongkai 写入的，"
         "未撤销任何内容；请先运行 gongkai check。"]
     assert team.assignment(62, "江桥镇")["status"] == "todo"
+
+    # What check says to run, run by the owner as docs/team.md's table has it: then check passes
+    # and the office's undo takes back the unit's own note, the newest real change.
+    # An oversize note is cut first: any update of the row meets the limit.
+    sql = [f"UPDATE gongkai.notes SET text = left(text, 1000) WHERE id = {note_id + 1};",
+           "ALTER TABLE gongkai.notes VALIDATE CONSTRAINT notes_text_size;",
+           _retract(note_id), _retract(note_id + 1),
+           *(_remove_event(event) for event in (BIGINT_MAX, event_id + 1, event_id))]
+    for statement in sql:
+        assert statement in report or statement.startswith("UPDATE gongkai.notes SET retracted_at"), statement
+    with team.connect() as conn:
+        for statement in sql:
+            conn.execute(statement)
+    assert "通过" in team.ok("check")
+    team.ok("undo", "--yes")
+    assert team.assignment(62, "马陆镇")["notes"] == []
+    team.ok("note", "62", "恢复之后", "--unit", "马陆镇", user=majiang)
+
+
+def test_a_key_is_its_units_own_and_cannot_be_squatted(team: Team):
+    """马陆镇's --key 2023-W15 does not stop 江桥镇's; each retry finds its own unit's note."""
+    majiang = _majiang(team)
+    jiangqiao = team.login(f"jq_{secrets.token_hex(4)}", "江桥镇")
+    team.ok("note", "62", "第15周", "--key", "2023-W15", user=majiang)
+    team.ok("note", "62", "第15周", "--key", "2023-W15", user=jiangqiao)
+    team.ok("note", "62", "第15周", "--key", "2023-W15", user=jiangqiao)  # a retry: nothing written
+    assert len(team.assignment(62, "马陆镇")["notes"]) == len(team.assignment(62, "江桥镇")["notes"]) == 1
+    # A unit writing around gongkai cannot give its key another unit's scope: the payload names its own unit.
+    with team.connect() as conn:
+        scopes = conn.execute("SELECT coalesce(after ->> 'unit', ''), key FROM gongkai.events WHERE key IS NOT NULL"
+                              " ORDER BY id").fetchall()
+    assert scopes == [("马陆镇", "2023-W15"), ("江桥镇", "2023-W15")]

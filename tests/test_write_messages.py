@@ -109,12 +109,13 @@ def test_a_key_reused_on_another_task_names_the_task(run):
 
 
 def test_a_key_reused_with_other_text_status_or_count_names_each(run):
-    assert run("note", "50", "键测试", "--key", "kk9").returncode == 0
-    text = run("note", "50", "别的说明", "--key", "kk9")
+    # A key is its unit's (issue 25): every try names the same unit.
+    assert run("note", "50", "键测试", "--key", "kk9", "--unit", "区经委").returncode == 0
+    text = run("note", "50", "别的说明", "--key", "kk9", "--unit", "区经委")
     assert text.returncode == 2 and "但进展说明不同；" in text.stderr
     status = run("note", "50", "键测试", "--key", "kk9", "--status", "done", "--unit", "区经委")
     assert status.returncode == 2 and "状态不同（原为 不改状态，本次为 “已完成”）" in status.stderr
-    count = run("note", "50", "键测试", "--key", "kk9", "--count", "2")
+    count = run("note", "50", "键测试", "--key", "kk9", "--count", "2", "--unit", "区经委")
     assert count.returncode == 2 and "次数不同（原为 不计次，本次为 2）" in count.stderr
 
 

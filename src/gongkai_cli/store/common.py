@@ -264,6 +264,20 @@ class NoteWrites(NamedTuple):
     tasks: list[tuple[str, int]]  # (status, pk) of every task that got a new note
 
 
+def key_scope(target: Target) -> str:
+    """Whose idempotency key a note's is (issue 25): the unit whose assignment it goes on, or ''
+    for a note on the task as a whole or on every unit. Two units may each use a key once;
+    the ledgers' unique index on (scope, key) reads the scope off the event's payload, where
+    the unit is recorded (`event_key_scope`), and on a server a unit's login cannot write a
+    payload naming another unit."""
+    return target if isinstance(target, str) else ""
+
+
+def event_key_scope(after: JsonObject | None) -> str:
+    unit = (after or {}).get("unit")
+    return unit if isinstance(unit, str) else ""
+
+
 def plan_notes(
     plan: str, entries: Sequence[NoteInput], *, tasks: dict[int, State], units: dict[int, dict[str, State]],
     targets: Sequence[Target], earlier: Mapping[str, Note], next_id: int, at: str,

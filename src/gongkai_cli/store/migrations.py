@@ -62,7 +62,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("m008_unit_contacts", sqlite=True, postgres=True),
     Migration("m009_plan_edits", sqlite=True, postgres=True),
     Migration("m010_units_and_changes", sqlite=True, postgres=True),
-    Migration("m011_server_stamped", postgres=True),
+    Migration("m011_server_stamped", sqlite=True, postgres=True),
 )
 
 

@@ -55,8 +55,10 @@ class Notes(Subject):
             entry.key: common.target_status(target, tasks[entry.task_id], units)
             for entry, target in zip(entries, targets, strict=True) if entry.key is not None
         }
+        scopes = {entry.key: common.key_scope(target) for entry, target in zip(entries, targets, strict=True)
+                  if entry.key is not None}
         # Checked under the write lock, so two retries racing each other cannot both write.
-        earlier = self._keyed_notes(plan, entries, current)
+        earlier = self._keyed_notes(plan, entries, current, scopes)
         # The write lock is held, so the ids this batch gets are known in advance and every
         # row can go in with one statement for many; users quote note ids, so no gaps either.
         writes = common.plan_notes(plan, entries, tasks=tasks, units=units, targets=targets, earlier=earlier,
@@ -102,12 +104,16 @@ class Notes(Subject):
         assert written is not None
         return written, stale
 
-    def _keyed_notes(self, plan: str, entries: Sequence[NoteInput], statuses: dict[str, str]) -> dict[str, Note]:
+    def _keyed_notes(
+        self, plan: str, entries: Sequence[NoteInput], statuses: dict[str, str], scopes: dict[str, str]
+    ) -> dict[str, Note]:
         """The notes earlier calls stored under the keys of `entries`, as first written.
 
         A key names one intended note: the same key with other content is a conflict,
         and a key whose note was undone is used up (undo was a decision a retry must
-        not reverse). `statuses`: by key, the status the note's entry would change now.
+        not reverse). `statuses`: by key, the status the note's entry would change now;
+        `scopes`: by key, the unit it is that unit's key for (common.key_scope): another
+        unit's note under the same key is none of its business.
         """
         keys = [entry.key for entry in entries if entry.key is not None]
         if not keys:
@@ -120,6 +126,8 @@ class Notes(Subject):
         )
         found = {}
         for key, event_id, event_plan, task_id, at, by, action, before, after, undone_by in rows:
+            if common.event_key_scope(self.sql.json(after)) != scopes[key]:
+                continue
             (entry,) = [entry for entry in entries if entry.key == key]
             found[key] = common.keyed_note(
                 key=key, event_id=event_id, event_plan=event_plan, task_id=task_id, at=self.sql.stamp(at), by=by,

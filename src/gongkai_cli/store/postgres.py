@@ -504,12 +504,13 @@ class PostgresStore(base.SQLStore[ServerURL]):
         named = """SELECT DISTINCT (after ->> 'note')::bigint AS id FROM events
                    WHERE action IN ('note', 'status') AND after ->> 'note' ~ '^[0-9]{1,18}$'"""
         # Notes from before the ledger had a history have none; they are older than the first noted one.
+        # A retracted one is hidden already: what the owner runs to put it right.
         found += [f"进展 #{note} 没有对应的历史记录（可能是绕过 gongkai 写入的），log 与 undo 都看不到它；"
                   f"表的所有者可在 psql 中运行 {_retract(note)} 将它撤下"
                   for (note,) in self.conn.execute(
                       f"""WITH named AS ({named})
                           SELECT n.id FROM notes n WHERE n.id > (SELECT min(id) FROM named)
-                          AND n.id NOT IN (SELECT id FROM named) ORDER BY n.id""")]
+                          AND n.id NOT IN (SELECT id FROM named) AND n.retracted_at IS NULL ORDER BY n.id""")]
         found += [f"进展 #{note} 的内容超过 {postgres_schema.MAX_NOTE_BYTES} 字节（{size} 字节），"
                   "显示和报告它的命令会很慢；表的所有者可在 psql 中运行 "
                   f"UPDATE gongkai.notes SET text = left(text, 1000) WHERE id = {note}; 截短它，"

@@ -442,6 +442,10 @@ def m011_server_stamped(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         # report (store/postgres.py); a table without any is held to the limit from now on.
         if conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE NOT ({rule}))").fetchone() == (True,):
             conn.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
+    # An idempotency key is its unit's: store/sqlite_schema.py's m011 explains.
+    conn.execute("ALTER TABLE events DROP CONSTRAINT IF EXISTS events_key_key")
+    conn.execute("DROP INDEX IF EXISTS events_key")
+    conn.execute("CREATE UNIQUE INDEX events_key ON events ((coalesce(after ->> 'unit', '')), key) WHERE key IS NOT NULL")
     for function in (_WRITER_UNIT, _NEXT_NOTE_ID, _STAMP_NOTE, _STAMP_EVENT, _HAS_EVENT):
         conn.execute(function)
     triggers = (

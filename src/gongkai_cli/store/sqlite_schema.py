@@ -237,3 +237,14 @@ def m010_units_and_changes(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN actor TEXT")
     conn.execute("ALTER TABLE events ADD COLUMN batch INTEGER")
     conn.execute("CREATE INDEX events_batch ON events (batch) WHERE batch IS NOT NULL")
+
+
+def m011_server_stamped(conn: sqlite3.Connection) -> None:
+    """An idempotency key is its unit's (issue 25): unique per unit the note is on, as the event's
+    payload records it, and '' for a note on the task as a whole or on every unit
+    (store/common.py's key_scope). The rest of m011 is the server's: triggers that stamp a unit
+    login's writes, which a file shared by no logins has no use for."""
+    conn.execute("DROP INDEX events_key")
+    conn.execute(
+        "CREATE UNIQUE INDEX events_key ON events (coalesce(json_extract(after, '$.unit'), ''), key) WHERE key IS NOT NULL"
+    )
