@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -226,6 +225,8 @@ def _completion() -> Callable[[], int] | None:
     """bash's Tab on a unit's name after `list`, `due` or `note`'s --unit; None for anything else."""
     if os.environ.get("_GONGKAI_COMPLETE") != "complete_bash" or not _environment_plain():
         return None
+    import shlex  # only Tab splits words; every other line is spared its import
+
     try:
         words = shlex.split(os.environ.get("COMP_WORDS", ""))
         current = int(os.environ.get("COMP_CWORD", ""))

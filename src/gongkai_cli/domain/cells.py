@@ -15,17 +15,21 @@ touched.
 
 from __future__ import annotations
 
-import re
-
 TRIGGERS = "=+-@\t\r"
-_GUARDED = re.compile(r"'*[=+\-@\t\r]")
+
+
+def _triggers(text: str) -> bool:
+    """Whether `text`, past any leading apostrophes, starts with a character that makes a formula.
+    String methods, not a pattern: every listing imports this, and compiling one costs start-up."""
+    rest = text.lstrip("'")
+    return bool(rest) and rest[0] in TRIGGERS
 
 
 def guard(text: str) -> str:
     """The text to write into a CSV/TSV cell so that no spreadsheet evaluates it."""
-    return "'" + text if _GUARDED.match(text) else text
+    return "'" + text if _triggers(text) else text
 
 
 def unguard(text: str) -> str:
     """The text a guarded CSV cell stood for: one added apostrophe removed."""
-    return text[1:] if text.startswith("'") and _GUARDED.match(text, 1) else text
+    return text[1:] if text.startswith("'") and _triggers(text[1:]) else text

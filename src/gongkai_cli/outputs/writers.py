@@ -238,7 +238,8 @@ def write_batches(layout: Layout, batches: Iterable[Sequence[object]], fmt: str,
 
 # Box-drawing of a finished table's bottom edge, turned into the line between two rows.
 _BOTTOM_TO_ROW_LINE = str.maketrans("└┴┘", "├┼┤")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# A colour code in a drawn line: only the batched table reads one, so it is compiled there.
+_ANSI = r"\x1b\[[0-9;]*m"
 # Room a number column (kept on one line, right-aligned) keeps when more batches follow: ids
 # grow past the first batch's widths.
 _NUMBER_WIDTH = 7
@@ -274,7 +275,7 @@ def write_table_batches(columns: Sequence[Column], batches: Iterable[Sequence[ob
             ))
         lines = _rich_text(out, table).split("\n")[:-1]
         if widths is None:
-            widths = [len(part) - 2 for part in _ANSI.sub("", lines[0])[1:-1].split("┳")]
+            widths = [len(part) - 2 for part in re.sub(_ANSI, "", lines[0])[1:-1].split("┳")]
         else:
             # Its top edge: the previous batch's last row continues into this one.
             out.write(bottom.translate(_BOTTOM_TO_ROW_LINE) + "\n")

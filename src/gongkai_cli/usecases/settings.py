@@ -91,6 +91,8 @@ _LIBPQ_KEYWORDS = frozenset({
 
 def _libpq_keywords(text: str) -> dict[str, str] | None:
     """The keywords of a libpq connection string, or None when `text` is not one."""
+    if "=" not in text:
+        return None  # every keyword has its "=": a plain path is spared compiling the patterns
     import re
 
     pairs = re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)", text)
