@@ -166,7 +166,8 @@ def test_a_session_compiles_no_query_with_jit(ledger):
 
 
 def test_summary_reads_the_tasks_that_may_have_met_their_target_in_one_go(ledger):
-    # Read one by one, each such task cost four round trips: 51 queries on a city plan.
+    # Read one by one, each such task cost four round trips: 51 queries on a city plan. Nine since
+    # a listing reads the tasks' current units from their assignments, once for all (issue 23).
     reached = [task for task in ledger.list_tasks() if task.target_reached and not task.status.closed]
     assert len(reached) > 3
-    assert len(sent_queries(ledger, HOT["summary"])) <= 8
+    assert len(sent_queries(ledger, HOT["summary"])) <= 9

@@ -71,13 +71,13 @@ def test_the_offices_unit_file_stored_on_the_server_is_the_one_every_command_rea
     assert team.ok("server", "units").startswith("服务器上的台账正在使用的单位数据：内置（")
 
     out = team.ok("server", "units", str(office_file))
-    assert out == "已把单位数据文件“本办单位.csv”（53 个单位）存入服务器上的台账；此后所有连接这个台账的 gongkai 都用它。\n"
+    assert out == "已把单位数据文件“本办单位.csv”（57 个单位）存入服务器上的台账；此后所有连接这个台账的 gongkai 都用它。\n"
     assert stored(team.url()) == [("本办单位.csv", OFFICE_UNITS, "公开办")]
 
     listed = json.loads(team.ok("list", "--unit", "财政老局", "--direct", "-f", "json"))
     assert [task["id"] for task in listed] == [26, 28, 29, 30]
     footer = team.ok("units").splitlines()[-1]
-    assert re.fullmatch(r"共 53 个单位；单位数据：服务器台账中的“本办单位\.csv”（公开办 于 \d{4}-\d\d-\d\d \d\d:\d\d 存入）",
+    assert re.fullmatch(r"共 57 个单位；单位数据：服务器台账中的“本办单位\.csv”（公开办 于 \d{4}-\d\d-\d\d \d\d:\d\d 存入）",
                         footer), footer
     assert team.ok("server", "units") == f"服务器上的台账正在使用的单位数据：{footer.split('：', 1)[1]}。\n"
 
@@ -98,7 +98,7 @@ def test_a_second_file_replaces_the_first_and_says_so(team: Team, tmp_path: Path
     (tmp_path / "二.csv").write_text(BUNDLED, encoding="utf-8")
     team.ok("server", "units", "一.csv")
     out = team.ok("server", "units", "二.csv")
-    assert re.fullmatch(r"已把单位数据文件“二\.csv”（52 个单位）存入服务器上的台账；原来的“一\.csv”（公开办 于 [-0-9: ]+ 存入）"
+    assert re.fullmatch(r"已把单位数据文件“二\.csv”（56 个单位）存入服务器上的台账；原来的“一\.csv”（公开办 于 [-0-9: ]+ 存入）"
                         r"已被替换；此后所有连接这个台账的 gongkai 都用它。\n", out), out
     assert stored(team.url()) == [("二.csv", BUNDLED, "公开办")]
     assert team.refused("list", "--unit", "财政老局", code=2).startswith("错误：未知的责任单位")
